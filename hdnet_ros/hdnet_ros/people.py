@@ -1,0 +1,89 @@
+"""The data that flows through the pipeline: a frame in, a list of people out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import NUM_JOINTS, ROOT
+
+FloatArray = npt.NDArray[np.floating]
+
+
+class DepthSource(IntEnum):
+    """Where a joint's depth came from (Keypoint3D.DEPTH_SOURCE_*)."""
+
+    NONE = 0
+    SENSOR = 1
+    NETWORK = 2
+    FUSED = 3
+    INFERRED = 4
+
+
+class TrackingState(IntEnum):
+    """Skeleton3D.TRACKING_STATE_*."""
+
+    OFF = 0
+    NEW = 1
+    TRACKED = 2
+    LOST = 3
+
+
+@dataclass
+class Frame:
+    """One synchronized RGB-D frame, already decoded.
+
+    rgb: HxWx3 uint8 in RGB order. depth_m: HxW float32 z-depth in metres registered to the
+    RGB image, NaN where invalid, or None in RGB-only mode.
+    """
+
+    rgb: npt.NDArray[np.uint8]
+    depth_m: npt.NDArray[np.float32] | None
+    camera: CameraModel
+    stamp_ns: int
+    frame_id: str
+
+
+@dataclass
+class Detection:
+    """A person box in image pixels (x_min, y_min, x_max, y_max) with its score."""
+
+    box: npt.NDArray[np.float64]
+    score: float
+
+
+@dataclass
+class Person:
+    """One person's skeleton in the camera's optical frame.
+
+    Arrays are indexed by the joint set in :mod:`hdnet_ros.joints`. A joint without a 3D
+    position has ``valid`` False and NaN in ``positions``: never a made-up (0, 0, 0).
+    """
+
+    detection: Detection
+    pixels: FloatArray  # [J,2] image pixels, NaN when the joint was not seen
+    scores: FloatArray  # [J] 2D keypoint scores in [0, 1]
+    positions: FloatArray = field(default_factory=lambda: np.full((NUM_JOINTS, 3), np.nan))
+    position_stddev: FloatArray = field(default_factory=lambda: np.full(NUM_JOINTS, np.nan))
+    depth_sources: npt.NDArray[np.uint8] = field(
+        default_factory=lambda: np.zeros(NUM_JOINTS, dtype=np.uint8)
+    )
+    track_id: int = 0
+    tracking_state: TrackingState = TrackingState.OFF
+    velocity: FloatArray = field(default_factory=lambda: np.full(3, np.nan))
+
+    @property
+    def valid(self) -> npt.NDArray[np.bool_]:
+        return np.all(np.isfinite(self.positions), axis=1)
+
+    @property
+    def num_valid(self) -> int:
+        return int(np.count_nonzero(self.valid))
+
+    @property
+    def root(self) -> FloatArray:
+        return self.positions[ROOT]
