@@ -48,12 +48,18 @@ class CameraModel:
 
     @classmethod
     def from_camera_info(cls, msg: Any) -> CameraModel:
-        """Build from any object with CameraInfo's fields (rclpy or rosbags message)."""
+        """Build from any object with CameraInfo's fields (rclpy or rosbags message).
+
+        ROS 1 spells the matrices K and D, ROS 2 k and d; both are accepted so ROS 1 bags
+        replay without conversion.
+        """
+        K = msg.k if hasattr(msg, "k") else msg.K
+        D = msg.d if hasattr(msg, "d") else msg.D
         return cls(
             width=int(msg.width),
             height=int(msg.height),
-            K=np.asarray(msg.k, dtype=np.float64),
-            D=np.asarray(msg.d, dtype=np.float64),
+            K=np.asarray(K, dtype=np.float64),
+            D=np.asarray(D, dtype=np.float64),
             distortion_model=str(msg.distortion_model),
         )
 

@@ -1,0 +1,112 @@
+"""Turning one synchronized (RGB, depth, camera_info) triplet into a checked Frame.
+
+Both transports (replay and the node) go through :func:`build_frame`, so every bad input
+is recognised in one place and reported with the same reason code.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel, CameraModelError
+from hdnet_ros.image_codec import ImageDecodeError, decode_color_msg, decode_compressed_color, decode_depth_msg
+from hdnet_ros.people import Frame
+
+
+class SkipReason(str, Enum):
+    """Why a frame or message was not processed (keys of the skip counters)."""
+
+    NO_SYNC_PARTNER = "no_sync_partner"
+    WORKER_BUSY = "worker_busy"
+    BAD_ENCODING = "bad_encoding"
+    SIZE_MISMATCH = "size_mismatch"
+    MISSING_CAMERA_INFO = "missing_camera_info"
+    INVALID_CAMERA_INFO = "invalid_camera_info"
+    MISSING_DEPTH = "missing_depth"
+    DEPTH_ALL_INVALID = "depth_all_invalid"
+    ZERO_STAMP = "zero_stamp"
+    UNREADABLE_MESSAGE = "unreadable_message"
+
+
+class FrameError(ValueError):
+    """A triplet that cannot make a frame; ``reason`` is the skip counter it belongs to."""
+
+    def __init__(self, reason: SkipReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def stamp_to_ns(stamp: Any) -> int:
+    """builtin_interfaces/Time (or ROS 1 time) as integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def _decode_rgb(msg: Any) -> npt.NDArray[np.uint8]:
+    try:
+        if hasattr(msg, "encoding"):
+            return decode_color_msg(msg)
+        return decode_compressed_color(msg.data)
+    except ImageDecodeError as error:
+        raise FrameError(SkipReason.BAD_ENCODING, f"RGB image: {error}") from error
+
+
+def _decode_depth(msg: Any, units_divisor: float | None) -> npt.NDArray[np.float32]:
+    try:
+        return decode_depth_msg(msg, units_divisor)
+    except ImageDecodeError as error:
+        raise FrameError(SkipReason.BAD_ENCODING, f"depth image: {error}") from error
+
+
+def _camera(info: Any | None) -> CameraModel:
+    if info is None:
+        raise FrameError(SkipReason.MISSING_CAMERA_INFO, "no camera_info received for the RGB camera")
+    try:
+        return CameraModel.from_camera_info(info)
+    except CameraModelError as error:
+        raise FrameError(SkipReason.INVALID_CAMERA_INFO, f"camera_info: {error}") from error
+
+
+def build_frame(
+    rgb_msg: Any,
+    depth_msg: Any | None,
+    info_msg: Any | None,
+    *,
+    depth_units_divisor: float | None = None,
+    require_depth: bool = True,
+) -> Frame:
+    """A Frame from ROS messages (rclpy or rosbags objects); FrameError names what is wrong."""
+    stamp_ns = stamp_to_ns(rgb_msg.header.stamp)
+    if stamp_ns == 0:
+        raise FrameError(
+            SkipReason.ZERO_STAMP,
+            "RGB image has a zero header stamp: the camera driver does not stamp its images, "
+            "so the frame cannot be synchronized or placed in time",
+        )
+    camera = _camera(info_msg)
+    rgb = _decode_rgb(rgb_msg)
+    if rgb.shape[:2] != (camera.height, camera.width):
+        raise FrameError(
+            SkipReason.SIZE_MISMATCH,
+            f"RGB image is {rgb.shape[1]}x{rgb.shape[0]} but camera_info says {camera.width}x{camera.height}",
+        )
+    depth = None
+    if depth_msg is not None:
+        depth = _decode_depth(depth_msg, depth_units_divisor)
+        if depth.shape != rgb.shape[:2]:
+            raise FrameError(
+                SkipReason.SIZE_MISMATCH,
+                f"depth image is {depth.shape[1]}x{depth.shape[0]} but RGB is {rgb.shape[1]}x{rgb.shape[0]}: "
+                "the depth is not registered to the RGB camera (use the aligned/registered depth topic)",
+            )
+        if not np.any(np.isfinite(depth)):
+            raise FrameError(
+                SkipReason.DEPTH_ALL_INVALID,
+                "depth image has no valid pixel (all NaN or zero): is the depth stream enabled and aligned?",
+            )
+    elif require_depth:
+        raise FrameError(SkipReason.MISSING_DEPTH, "no depth image for this frame")
+    return Frame(rgb=rgb, depth_m=depth, camera=camera, stamp_ns=stamp_ns, frame_id=str(rgb_msg.header.frame_id))

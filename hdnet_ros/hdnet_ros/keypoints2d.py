@@ -1,0 +1,111 @@
+"""Stage 2: 2D keypoints with MoveNet SinglePose Lightning, top-down on each person's crop.
+
+MoveNet sees one person per input, so each detection becomes a square crop centred on its
+box (padded with black where the crop leaves the image), resized to 192x192.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.joints import DERIVED_JOINTS, NUM_COCO_JOINTS, NUM_JOINTS
+from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.people import Detection
+from hdnet_ros.settings_field import setting
+
+FloatArray = npt.NDArray[np.float64]
+MOVENET_INPUT_SIZE = 192
+
+
+@dataclass(frozen=True)
+class KeypointConfig:
+    model: str = setting("movenet_lightning_int8", "2D keypoint model: a known model name or a path")
+    # MoveNet was trained on loose crops: some context around the box helps.
+    crop_scale: float = setting(1.25, "crop side as a multiple of the box's longer side", min=1.0, max=3.0)
+    min_score: float = setting(0.3, "keypoints scored below this are treated as not seen", min=0.0, max=1.0)
+
+
+@dataclass(frozen=True)
+class Keypoints2D:
+    """Pixels [J,2] (NaN where not seen) and scores [J] in the output joint set."""
+
+    pixels: FloatArray
+    scores: FloatArray
+
+
+def crop_transform(box: FloatArray, size: int, scale: float) -> FloatArray:
+    """2x3 affine mapping image pixels to a size x size square crop around ``box``."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    side = max(x1 - x0, y1 - y0) * scale
+    side = max(side, 1.0)
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+    s = size / side
+    return np.array([[s, 0.0, size / 2.0 - s * cx], [0.0, s, size / 2.0 - s * cy]])
+
+
+def crop_person(rgb: npt.NDArray[np.uint8], box: FloatArray, size: int, scale: float) -> tuple[npt.NDArray[np.uint8], FloatArray]:
+    """The person's crop and the affine that made it."""
+    affine = crop_transform(box, size, scale)
+    crop = cv2.warpAffine(
+        rgb, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)
+    )
+    return crop, affine
+
+
+def crop_to_image(points_xy: FloatArray, affine: FloatArray) -> FloatArray:
+    """Map crop pixels [N,2] back to image pixels through the inverse of ``affine``."""
+    inverse = cv2.invertAffineTransform(affine)
+    return points_xy @ inverse[:, :2].T + inverse[:, 2]
+
+
+def add_derived_joints(coco_pixels: FloatArray, coco_scores: FloatArray, min_score: float) -> Keypoints2D:
+    """Extend COCO-17 to the output set: pelvis and neck as midpoints of seen pairs."""
+    pixels = np.full((NUM_JOINTS, 2), np.nan)
+    scores = np.zeros(NUM_JOINTS)
+    pixels[:NUM_COCO_JOINTS] = coco_pixels
+    scores[:NUM_COCO_JOINTS] = coco_scores
+    for joint, (a, b) in DERIVED_JOINTS.items():
+        pixels[joint] = (coco_pixels[a] + coco_pixels[b]) / 2.0
+        scores[joint] = min(coco_scores[a], coco_scores[b])
+    pixels[scores < min_score] = np.nan
+    return Keypoints2D(pixels, scores)
+
+
+class MoveNetLiteRT:
+    """MoveNet through the LiteRT interpreter (the int8 TFLite model)."""
+
+    def __init__(self, model_path: Path, config: KeypointConfig, threads: int = 2) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.config = config
+        try:
+            self._interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise ModelFileError(f"model file {model_path} could not be loaded by LiteRT: {error}") from error
+        model_input = self._interpreter.get_input_details()[0]
+        self._input_index = model_input["index"]
+        self._output_index = self._interpreter.get_output_details()[0]["index"]
+        if tuple(model_input["shape"][1:]) != (MOVENET_INPUT_SIZE, MOVENET_INPUT_SIZE, 3):
+            raise ModelFileError(f"{model_path} is not a MoveNet Lightning model (input {model_input['shape']})")
+
+    def infer_crop(self, crop: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """Raw MoveNet output for one 192x192 RGB crop: [17,3] = (y, x, score) in 0..1."""
+        self._interpreter.set_tensor(self._input_index, crop[None])
+        self._interpreter.invoke()
+        return np.asarray(self._interpreter.get_tensor(self._output_index)).reshape(NUM_COCO_JOINTS, 3)
+
+    def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
+        results = []
+        for detection in detections:
+            crop, affine = crop_person(rgb, detection.box, MOVENET_INPUT_SIZE, self.config.crop_scale)
+            raw = self.infer_crop(crop)
+            crop_xy = raw[:, [1, 0]].astype(np.float64) * MOVENET_INPUT_SIZE
+            pixels = crop_to_image(crop_xy, affine)
+            results.append(add_derived_joints(pixels, raw[:, 2].astype(np.float64), self.config.min_score))
+        return results

@@ -1,0 +1,62 @@
+"""Small message pieces shared by the builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from hdnet_ros.people import Person
+from hdnet_ros.ros_types import typestore
+
+
+def msg_type(name: str) -> Any:
+    """A message class of the type store, e.g. ``msg_type("geometry_msgs/msg/Point")``."""
+    return typestore().types[name]
+
+
+def stamp(stamp_ns: int) -> Any:
+    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
+    return msg_type("builtin_interfaces/msg/Time")(sec=sec, nanosec=nanosec)
+
+
+def header(stamp_ns: int, frame_id: str) -> Any:
+    return msg_type("std_msgs/msg/Header")(stamp=stamp(stamp_ns), frame_id=frame_id)
+
+
+def point(xyz: Any) -> Any:
+    x, y, z = (float(v) for v in xyz)
+    return msg_type("geometry_msgs/msg/Point")(x=x, y=y, z=z)
+
+
+def vector3(xyz: Any) -> Any:
+    x, y, z = (float(v) for v in xyz)
+    return msg_type("geometry_msgs/msg/Vector3")(x=x, y=y, z=z)
+
+
+def body_label(person: Person, index: int) -> int:
+    """The number in a person's TF frame and marker ids: the track id, or (tracking off) the
+    person's index in this frame + 1. REP-155 body ids need not persist; track ids do."""
+    return int(person.track_id) if person.track_id else index + 1
+
+
+# Distinct colours for ids (Azure Kinect's palette idea): RGB in 0..1.
+PALETTE = np.array(
+    [
+        (0.90, 0.10, 0.29),
+        (0.24, 0.71, 0.29),
+        (0.00, 0.51, 0.78),
+        (0.96, 0.51, 0.19),
+        (0.57, 0.12, 0.71),
+        (0.27, 0.94, 0.94),
+        (0.94, 0.20, 0.90),
+        (0.82, 0.96, 0.24),
+        (0.98, 0.75, 0.83),
+        (0.00, 0.50, 0.50),
+    ]
+)
+
+
+def colour_for(label: int) -> tuple[float, float, float]:
+    r, g, b = PALETTE[label % len(PALETTE)]
+    return float(r), float(g), float(b)

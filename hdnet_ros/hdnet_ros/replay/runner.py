@@ -1,0 +1,195 @@
+"""The replay job: bags in, an output directory out (rosbag2 mcap, summary.json, overlays).
+
+For each input bag: read the RGB, depth and camera_info messages in recording order, pair
+them exactly as the node's synchronizer would, turn each triplet into a checked frame, run
+the pipeline, and write what the node would publish. Nothing is dropped silently: every
+message or frame that does not become output is counted in summary.json with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+from tqdm import tqdm
+
+from hdnet_ros.config import Settings, settings_to_dict
+from hdnet_ros.frame_input import FrameError, SkipReason, build_frame, stamp_to_ns
+from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
+from hdnet_ros.outputs.markers import marker_array_msg
+from hdnet_ros.outputs.skeletons import skeleton_array_msg
+from hdnet_ros.outputs.tf_frames import body_transforms, tf_message
+from hdnet_ros.pipeline import FrameResult, Pipeline
+from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
+from hdnet_ros.replay.bag_output import OutputBag
+from hdnet_ros.replay.summary import InputReport, ReplaySummary
+from hdnet_ros.replay.sync import ApproximateTimeSync
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    output_dir: Path
+    topic_overrides: dict[str, str | None]
+    include_inputs: bool = False
+    write_overlays: bool = True
+    progress: bool = True
+
+
+class ReplayJob:
+    """Runs the pipeline over several bags into one output directory."""
+
+    def __init__(self, pipeline: Pipeline, settings: Settings, options: ReplayOptions) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.options = options
+        self.summary = ReplaySummary(settings=settings_to_dict(settings))
+        options.output_dir.mkdir(parents=True, exist_ok=True)
+        self.overlay_dir = options.output_dir / "overlays"
+        if options.write_overlays:
+            self.overlay_dir.mkdir(exist_ok=True)
+        self.bag = OutputBag(options.output_dir / "bag")
+
+    def run(self, inputs: list[Path]) -> ReplaySummary:
+        try:
+            for path in inputs:
+                self._replay_one(path)
+        finally:
+            self.bag.close()
+            self.summary.stage_latency_ms = self.pipeline.timer.summary()
+            self.summary.output_messages = dict(self.bag.counts)
+            self.summary.write(self.options.output_dir / "summary.json")
+        return self.summary
+
+    def _replay_one(self, path: Path) -> None:
+        report = InputReport(path=str(path))
+        self.summary.inputs.append(report)
+        try:
+            bag = BagInput(path, self.options.topic_overrides, self.settings.input.use_depth)
+        except BagInputError as error:
+            report.error = str(error)
+            LOG.error("%s", error)
+            return
+        with bag:
+            report.topics = bag.topics.as_dict()
+            roles = [role for role in ROLES if report.topics.get(role)]
+            sync: ApproximateTimeSync[BagMessage] = ApproximateTimeSync(
+                len(roles),
+                self.settings.input.queue_size,
+                int(self.settings.input.slop * 1e9),
+                lambda matched: self._process(report, dict(zip(roles, matched))),
+            )
+            counts = bag.message_counts()
+            try:
+                for item in tqdm(bag.messages(), total=sum(counts.values()), desc=path.name, unit="msg", disable=not self.options.progress):
+                    self._feed(report, sync, roles, item)
+            except Exception as error:  # a truncated or corrupt bag stops mid-way: keep what was done
+                report.error = f"{path}: bag could not be read to the end ({type(error).__name__}: {error})"
+                LOG.error("%s", report.error)
+            self._count_unmatched(report, sync, roles)
+
+    def _feed(self, report: InputReport, sync: ApproximateTimeSync[BagMessage], roles: list[str], item: BagMessage) -> None:
+        report.messages_read[item.role] = report.messages_read.get(item.role, 0) + 1
+        if item.role == "rgb":
+            self.summary.frames_read += 1
+        if item.message is None:
+            self.summary.skip(report.path, SkipReason.UNREADABLE_MESSAGE.value, item.error or "", topic=item.topic)
+            return
+        sync.add(roles.index(item.role), stamp_to_ns(item.message.header.stamp), item)
+
+    def _count_unmatched(self, report: InputReport, sync: ApproximateTimeSync[BagMessage], roles: list[str]) -> None:
+        """RGB images that never found depth and camera_info within the slop are skipped frames."""
+        rgb = roles.index("rgb")
+        unmatched = list(sync.queues[rgb].values())
+        unmatched_count = sync.stats.evicted.get(rgb, 0) + sync.stats.replaced.get(rgb, 0)
+        for item in unmatched:
+            self.summary.skip(
+                report.path,
+                SkipReason.NO_SYNC_PARTNER.value,
+                self._sync_hint(sync, roles, stamp_to_ns(item.message.header.stamp)),
+                stamp_to_ns(item.message.header.stamp),
+                item.topic,
+            )
+        for _ in range(unmatched_count):
+            self.summary.skip(report.path, SkipReason.NO_SYNC_PARTNER.value, "RGB image left the synchronizer queue unmatched", topic=report.topics["rgb"])
+
+    def _sync_hint(self, sync: ApproximateTimeSync[BagMessage], roles: list[str], stamp_ns: int) -> str:
+        """Say which partner was missing or how far off its stamps were."""
+        parts = []
+        for role, queue in zip(roles, sync.queues):
+            if role == "rgb":
+                continue
+            if not queue:
+                parts.append(f"no unmatched {role} message")
+            else:
+                nearest = min(abs(s - stamp_ns) for s in queue)
+                parts.append(f"nearest {role} {nearest / 1e9:.3f} s away")
+        return f"no partner within slop {self.settings.input.slop} s ({'; '.join(parts)})"
+
+    def _process(self, report: InputReport, matched: dict[str, BagMessage]) -> None:
+        rgb = matched["rgb"]
+        try:
+            frame = build_frame(
+                rgb.message,
+                matched["depth"].message if "depth" in matched else None,
+                matched["camera_info"].message,
+                depth_units_divisor=self.settings.input.depth_units_divisor or None,
+                require_depth=self.settings.input.use_depth,
+            )
+        except FrameError as error:
+            stamp = stamp_to_ns(rgb.message.header.stamp)
+            self.summary.skip(report.path, error.reason.value, str(error), stamp, rgb.topic)
+            LOG.warning("frame %d skipped: %s", stamp, error)
+            return
+        result = self.pipeline.process(frame)
+        report.frames_processed += 1
+        self.summary.frames_processed += 1
+        self._record(result)
+        self._write(result, matched)
+
+    def _record(self, result: FrameResult) -> None:
+        self.summary.people_per_frame.append(
+            {
+                "stamp_ns": result.frame.stamp_ns,
+                "people": len(result.people),
+                "people_with_root": sum(bool(p.valid[17]) for p in result.people),
+                "valid_joints": [p.num_valid for p in result.people],
+                "stage_ms": {k: round(v, 3) for k, v in result.stage_ms.items()},
+            }
+        )
+
+    def _write(self, result: FrameResult, matched: dict[str, BagMessage]) -> None:
+        frame, people = result.frame, result.people
+        stamp, frame_id = frame.stamp_ns, frame.frame_id
+        output = self.settings.output
+        lifetime = output.marker_lifetime_frames / output.nominal_frame_rate
+        self.bag.write("/hdnet/skeletons", skeleton_array_msg(people, stamp, frame_id), stamp)
+        self.bag.write("/hdnet/markers", marker_array_msg(people, stamp, frame_id, lifetime), stamp)
+        transforms = body_transforms(people, stamp, frame_id, output.body_frame_prefix, output.publish_joint_frames)
+        if transforms:
+            self.bag.write("/tf", tf_message(transforms), stamp)
+        overlay = draw_overlay(frame.rgb, people)
+        self.bag.write("/hdnet/debug_image", image_msg(overlay, stamp, frame_id), stamp)
+        if self.options.write_overlays:
+            cv2.imwrite(str(self.overlay_dir / f"{stamp}.png"), overlay[:, :, ::-1])
+        if self.options.include_inputs:
+            for item in matched.values():
+                self.bag.write_cdr(item.topic, item.msgtype, item.cdr, stamp_to_ns(item.message.header.stamp))
+
+
+def summary_line(summary: ReplaySummary) -> str:
+    people = [entry["people"] for entry in summary.people_per_frame]
+    parts: list[Any] = [
+        f"{summary.frames_read} frames read",
+        f"{summary.frames_processed} processed",
+        f"{len(summary.skipped)} skipped {summary.skipped_by_reason or ''}".strip(),
+        f"people per frame {min(people)}-{max(people)}" if people else "no people",
+    ]
+    total = summary.stage_latency_ms.get("total")
+    if total:
+        parts.append(f"pipeline median {total['median_ms']:.1f} ms, p95 {total['p95_ms']:.1f} ms")
+    return ", ".join(str(p) for p in parts)
