@@ -1,0 +1,40 @@
+"""Test helpers: sample messages as ROS 2 type-store objects, and bags written from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from rosbags.rosbag2 import StoragePlugin, Writer
+
+from hdnet_ros.replay.bag_input import BagInput
+from hdnet_ros.ros_types import typestore
+
+RGB_TOPIC = "/hero/head_rgbd_sensor/rgb/image_raw"
+DEPTH_TOPIC = "/hero/head_rgbd_sensor/depth_registered/image"
+INFO_TOPIC = "/hero/head_rgbd_sensor/rgb/camera_info"
+
+
+def sample_messages(bag: Path) -> dict[str, Any]:
+    """{'rgb': Image, 'depth': Image, 'camera_info': CameraInfo} of one sample bag."""
+    with BagInput(bag, {}) as reader:
+        return {item.role: item.message for item in reader.messages()}
+
+
+def write_rosbag2(path: Path, messages: Iterable[tuple[str, Any]], storage: str = "mcap") -> Path:
+    """A rosbag2 with (topic, message) pairs, timestamped with their header stamps."""
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    store = typestore()
+    connections: dict[str, Any] = {}
+    with Writer(path, version=9, storage_plugin=plugin) as writer:
+        for topic, msg in messages:
+            if topic not in connections:
+                connections[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=store)
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            writer.write(connections[topic], stamp or 1, store.serialize_cdr(msg, msg.__msgtype__))
+    return path
+
+
+def triplet(messages: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [(RGB_TOPIC, messages["rgb"]), (DEPTH_TOPIC, messages["depth"]), (INFO_TOPIC, messages["camera_info"])]

@@ -1,0 +1,85 @@
+"""Depth lifting on constructed depth images whose right answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, NUM_JOINTS, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
+from hdnet_ros.lifting import DepthLifter, LiftingConfig, nearest_cluster
+from hdnet_ros.people import DepthSource, Detection, Person
+
+CAMERA = CameraModel.from_fov(640, 480, 60.0)
+
+
+def person_with(pixels: dict[int, tuple[float, float]]) -> Person:
+    uv = np.full((NUM_JOINTS, 2), np.nan)
+    scores = np.zeros(NUM_JOINTS)
+    for joint, pixel in pixels.items():
+        uv[joint] = pixel
+        scores[joint] = 0.9
+    return Person(Detection(np.array([250.0, 100.0, 390.0, 460.0]), 0.9), uv, scores)
+
+
+def scene() -> tuple[np.ndarray, Person]:
+    """A 2 m torso rectangle over a 9.9 m wall; a wrist whose window is mostly wall."""
+    depth = np.full((480, 640), 9.9, np.float32)
+    depth[150:330, 280:360] = 2.0  # torso
+    depth[300:306, 362:367] = 1.9  # thin wrist held a little forward: a few pixels of the person
+    person = person_with(
+        {
+            LEFT_SHOULDER: (350.0, 160.0),
+            RIGHT_SHOULDER: (290.0, 160.0),
+            LEFT_HIP: (345.0, 310.0),
+            RIGHT_HIP: (295.0, 310.0),
+            LEFT_WRIST: (366.0, 303.0),
+        }
+    )
+    return depth, person
+
+
+def test_wrist_over_far_background_takes_the_person_depth() -> None:
+    depth, person = scene()
+    window = depth[303 - 9 : 303 + 10, 366 - 9 : 366 + 10]
+    assert np.median(window) > 9.0  # the plain median is the wall: the failure to avoid
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    assert abs(person.positions[LEFT_WRIST, 2] - 1.9) < 0.01
+    assert person.depth_sources[LEFT_WRIST] == DepthSource.SENSOR
+
+
+def test_pelvis_is_the_midpoint_of_the_hips() -> None:
+    depth, person = scene()
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    np.testing.assert_allclose(person.positions[PELVIS], person.positions[[LEFT_HIP, RIGHT_HIP]].mean(axis=0))
+    assert abs(person.positions[PELVIS, 2] - 2.0) < 1e-6
+
+
+def test_joint_with_only_background_stays_invalid() -> None:
+    depth, person = scene()
+    person.pixels[LEFT_WRIST] = (500.0, 300.0)  # wall only
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    assert not person.valid[LEFT_WRIST]
+    assert np.all(np.isnan(person.positions[LEFT_WRIST]))
+    assert person.depth_sources[LEFT_WRIST] == DepthSource.NONE
+
+
+def test_holes_and_zero_depth_never_give_zero_positions() -> None:
+    depth, person = scene()
+    depth[:, :] = np.nan
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    assert person.num_valid == 0
+    assert not np.any(person.positions == 0.0)
+
+
+def test_arm_in_front_of_torso_takes_the_nearer_surface() -> None:
+    depth, person = scene()
+    depth[230:250, 300:340] = 1.75  # forearm across the chest, 25 cm in front
+    person.pixels[LEFT_WRIST] = (320.0, 240.0)
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    assert abs(person.positions[LEFT_WRIST, 2] - 1.75) < 0.01
+
+
+def test_nearest_cluster_needs_support() -> None:
+    values = np.array([1.0, 2.0, 2.01, 2.02, 5.0, 5.01], np.float32)
+    np.testing.assert_allclose(nearest_cluster(values, 0.05, 3), [2.0, 2.01, 2.02])
+    assert nearest_cluster(values, 0.05, 4).size == 0

@@ -1,0 +1,115 @@
+"""The message builders: content, frames, stamps and CDR round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, NECK, NUM_JOINTS, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
+from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
+from hdnet_ros.outputs.markers import marker_array_msg
+from hdnet_ros.outputs.skeletons import skeleton_array_msg
+from hdnet_ros.outputs.tf_frames import body_axes, body_transforms, quaternion_from_matrix
+from hdnet_ros.people import DepthSource, Detection, Person
+from hdnet_ros.ros_types import typestore
+
+STAMP = 1_556_880_098_522_459_261
+
+
+def upright_person(track_id: int = 0, facing_camera: bool = True) -> Person:
+    """A person 2 m ahead, upright in the camera's optical frame (y down)."""
+    positions = np.full((NUM_JOINTS, 3), np.nan)
+    side = 1.0 if facing_camera else -1.0
+    # Facing the camera, the person's left is the camera's +x.
+    positions[LEFT_HIP] = (0.1 * side, 0.0, 2.0)
+    positions[RIGHT_HIP] = (-0.1 * side, 0.0, 2.0)
+    positions[LEFT_SHOULDER] = (0.18 * side, -0.5, 2.0)
+    positions[RIGHT_SHOULDER] = (-0.18 * side, -0.5, 2.0)
+    positions[PELVIS] = (0.0, 0.0, 2.0)
+    positions[NECK] = (0.0, -0.5, 2.0)
+    sources = np.where(np.isfinite(positions[:, 0]), DepthSource.SENSOR, DepthSource.NONE).astype(np.uint8)
+    return Person(
+        detection=Detection(np.array([280.0, 100.0, 360.0, 400.0]), 0.8),
+        pixels=np.full((NUM_JOINTS, 2), 320.0),
+        scores=np.full(NUM_JOINTS, 0.9),
+        positions=positions,
+        position_stddev=np.full(NUM_JOINTS, 0.01),
+        depth_sources=sources,
+        track_id=track_id,
+    )
+
+
+def roundtrip(msg: object) -> object:
+    store = typestore()
+    name = msg.__msgtype__  # type: ignore[attr-defined]
+    return store.deserialize_cdr(store.serialize_cdr(msg, name), name)
+
+
+def test_skeleton_array_marks_missing_joints_invalid() -> None:
+    array = roundtrip(skeleton_array_msg([upright_person(track_id=7)], STAMP, "cam"))
+    assert array.header.frame_id == "cam"  # type: ignore[attr-defined]
+    assert array.header.stamp.sec * 10**9 + array.header.stamp.nanosec == STAMP  # type: ignore[attr-defined]
+    (skeleton,) = array.skeletons  # type: ignore[attr-defined]
+    assert skeleton.id == 7 and skeleton.root_valid and skeleton.joint_set == "coco19"
+    assert len(skeleton.keypoints) == NUM_JOINTS
+    nose = skeleton.keypoints[0]
+    assert not nose.valid and np.isnan(nose.position.x) and nose.depth_source == DepthSource.NONE
+    hip = skeleton.keypoints[LEFT_HIP]
+    assert hip.valid and hip.position.z == pytest.approx(2.0) and hip.depth_source == DepthSource.SENSOR
+    assert not skeleton.velocity_valid and np.isnan(skeleton.velocity.x)
+
+
+@pytest.mark.parametrize("facing_camera", [True, False])
+def test_body_frame_follows_rep155_axes(facing_camera: bool) -> None:
+    rotation = body_axes(upright_person(facing_camera=facing_camera))
+    np.testing.assert_allclose(rotation.T @ rotation, np.eye(3), atol=1e-9)
+    assert np.linalg.det(rotation) == pytest.approx(1.0)
+    np.testing.assert_allclose(rotation[:, 2], [0, -1, 0], atol=1e-9)  # z up
+    expected_forward = [0, 0, -1] if facing_camera else [0, 0, 1]  # x out of the chest
+    np.testing.assert_allclose(rotation[:, 0], expected_forward, atol=1e-9)
+
+
+def test_quaternion_of_a_half_turn() -> None:
+    x, y, z, w = quaternion_from_matrix(np.diag([-1.0, -1.0, 1.0]))
+    assert abs(z) == pytest.approx(1.0) and w == pytest.approx(0.0, abs=1e-12)
+
+
+def test_transforms_name_bodies_and_joints() -> None:
+    people = [upright_person(track_id=3), upright_person(track_id=0)]
+    people[1].positions[PELVIS] = np.nan  # no root: no body frame
+    transforms = body_transforms(people, STAMP, "cam", joint_frames=True)
+    names = [t.child_frame_id for t in transforms]
+    assert names[0] == "body_3"
+    assert {"l_hip_3", "r_shoulder_3", "neck_3"} <= set(names)
+    assert not any(name.endswith("_2") for name in names)
+    body = transforms[0]
+    assert body.header.frame_id == "cam" and body.transform.translation.z == pytest.approx(2.0)
+    hip = next(t for t in transforms if t.child_frame_id == "l_hip_3")
+    assert hip.header.frame_id == "body_3"
+    # The left hip lies on the body's +y axis, 10 cm from the pelvis.
+    assert hip.transform.translation.y == pytest.approx(0.1)
+    assert all(t.header.stamp.sec * 10**9 + t.header.stamp.nanosec == STAMP for t in transforms)
+    roundtrip(typestore().types["tf2_msgs/msg/TFMessage"](transforms=transforms))
+
+
+def test_markers_have_one_colour_per_id_and_a_lifetime() -> None:
+    array = roundtrip(marker_array_msg([upright_person(1), upright_person(2)], STAMP, "cam", lifetime_s=0.2))
+    markers = array.markers  # type: ignore[attr-defined]
+    assert markers[0].action == 3  # DELETEALL first
+    spheres = [m for m in markers if m.ns == "joints"]
+    assert [m.id for m in spheres] == [1, 2]
+    assert (spheres[0].color.r, spheres[0].color.g) != (spheres[1].color.r, spheres[1].color.g)
+    assert len(spheres[0].points) == 6
+    assert spheres[0].lifetime.sec == 0 and spheres[0].lifetime.nanosec == 200_000_000
+    bones = [m for m in markers if m.ns == "bones"][0]
+    assert len(bones.points) % 2 == 0 and len(bones.points) >= 8
+    label = [m for m in markers if m.ns == "labels"][0]
+    assert label.text == "id 1  2.00 m"
+
+
+def test_overlay_draws_and_keeps_the_input() -> None:
+    rgb = np.zeros((480, 640, 3), np.uint8)
+    overlay = draw_overlay(rgb, [upright_person(1)])
+    assert overlay.shape == rgb.shape and overlay.any() and not rgb.any()
+    msg = roundtrip(image_msg(overlay, STAMP, "cam"))
+    assert msg.encoding == "rgb8" and msg.step == 640 * 3  # type: ignore[attr-defined]

@@ -1,0 +1,114 @@
+"""The main job on real data: the standing person in the three sample frames is measured
+with plausible 3D body proportions, and the outputs are readable ROS 2 bags."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from rosbags.highlevel import AnyReader
+
+from hdnet_ros.joints import (
+    LEFT_ELBOW,
+    LEFT_HIP,
+    LEFT_KNEE,
+    LEFT_SHOULDER,
+    RIGHT_ELBOW,
+    RIGHT_HIP,
+    RIGHT_KNEE,
+    RIGHT_SHOULDER,
+    TORSO_JOINTS,
+)
+from hdnet_ros.ros_types import typestore
+
+
+def read_topic(bag: Path, topic: str) -> list[Any]:
+    with AnyReader([bag], default_typestore=typestore()) as reader:
+        connections = [c for c in reader.connections if c.topic == topic]
+        return [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages(connections=connections)]
+
+
+@pytest.fixture(scope="module")
+def skeleton_arrays(sample_replay: Path) -> list[Any]:
+    return read_topic(sample_replay / "bag", "/hdnet/skeletons")
+
+
+def positions(skeleton: Any) -> np.ndarray:
+    return np.array([[k.position.x, k.position.y, k.position.z] for k in skeleton.keypoints])
+
+
+def standing_person(array: Any) -> Any:
+    """The tall person in the middle of the image (the largest box)."""
+    return max(array.skeletons, key=lambda s: s.bbox.y_max - s.bbox.y_min)
+
+
+def bone(points: np.ndarray, a: int, b: int) -> float:
+    return float(np.linalg.norm(points[a] - points[b]))
+
+
+def test_every_frame_is_processed(sample_replay: Path, skeleton_arrays: list[Any]) -> None:
+    summary = json.loads((sample_replay / "summary.json").read_text())
+    assert summary["frames_read"] == 3
+    assert summary["frames_processed"] == 3
+    assert summary["frames_skipped"] == 0
+    assert len(skeleton_arrays) == 3
+    assert all(a.header.frame_id == "head_rgbd_sensor_rgb_frame" for a in skeleton_arrays)
+
+
+def test_standing_person_has_plausible_3d_body(skeleton_arrays: list[Any]) -> None:
+    for array in skeleton_arrays:
+        person = standing_person(array)
+        points = positions(person)
+        valid = np.array([k.valid for k in person.keypoints])
+        assert valid.sum() >= 12
+        assert person.root_valid
+        assert 0.25 <= bone(points, LEFT_SHOULDER, RIGHT_SHOULDER) <= 0.40
+        arms = [bone(points, s, e) for s, e in ((LEFT_SHOULDER, LEFT_ELBOW), (RIGHT_SHOULDER, RIGHT_ELBOW)) if valid[s] and valid[e]]
+        thighs = [bone(points, h, k) for h, k in ((LEFT_HIP, LEFT_KNEE), (RIGHT_HIP, RIGHT_KNEE)) if valid[h] and valid[k]]
+        assert arms and all(0.20 <= a <= 0.35 for a in arms), arms
+        assert thighs and all(0.33 <= t <= 0.50 for t in thighs), thighs
+        torso_z = float(np.median(points[list(TORSO_JOINTS), 2][valid[list(TORSO_JOINTS)]]))
+        assert 1.6 <= torso_z <= 2.1
+        assert np.all(np.abs(points[valid, 2] - torso_z) <= 0.6)
+
+
+def test_no_joint_is_published_at_the_origin(skeleton_arrays: list[Any]) -> None:
+    for array in skeleton_arrays:
+        for skeleton in array.skeletons:
+            for keypoint in skeleton.keypoints:
+                xyz = np.array([keypoint.position.x, keypoint.position.y, keypoint.position.z])
+                if keypoint.valid:
+                    assert np.all(np.isfinite(xyz)) and xyz[2] > 0.3
+                else:
+                    assert np.all(np.isnan(xyz)) and keypoint.depth_source == 0
+
+
+def test_outputs_are_written(sample_replay: Path) -> None:
+    bag = sample_replay / "bag"
+    with AnyReader([bag], default_typestore=typestore()) as reader:
+        topics = {c.topic: c.msgcount for c in reader.connections}
+    assert topics["/hdnet/skeletons"] == 3
+    assert topics["/hdnet/markers"] == 3
+    assert topics["/hdnet/debug_image"] == 3
+    assert topics["/tf"] == 3
+    assert topics["/hero/head_rgbd_sensor/rgb/image_raw"] == 3  # --include-inputs
+    tf = read_topic(bag, "/tf")
+    arrays = read_topic(bag, "/hdnet/skeletons")
+    for message, array in zip(tf, arrays):
+        for transform in message.transforms:
+            assert transform.header.stamp == array.header.stamp
+            assert transform.header.frame_id == array.header.frame_id
+            assert transform.child_frame_id.startswith("body_")
+    assert len(list((sample_replay / "overlays").glob("*.png"))) == 3
+
+
+def test_summary_reports_latency_per_stage(sample_replay: Path) -> None:
+    summary = json.loads((sample_replay / "summary.json").read_text())
+    for stage in ("detection", "keypoints_2d", "depth_lifting", "total"):
+        latency = summary["stage_latency_ms"][stage]
+        assert latency["count"] == 3
+        assert 0 < latency["median_ms"] <= latency["p95_ms"]
+    assert [entry["people"] for entry in summary["people_per_frame"]] == [len(a.skeletons) for a in read_topic(sample_replay / "bag", "/hdnet/skeletons")]
