@@ -40,7 +40,9 @@ ASSETS: tuple[Asset, ...] = (
     Asset(
         "models",
         "yolox_nano/yolox_nano.onnx",
-        _github("Kazuhito00/yolox-bytetrack-sample", "bc0e7980edfac0c35435ba7651f3f951b9b71879", "model/yolox_nano.onnx"),
+        _github(
+            "Kazuhito00/yolox-bytetrack-sample", "bc0e7980edfac0c35435ba7651f3f951b9b71879", "model/yolox_nano.onnx"
+        ),
         "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14",
         "Apache-2.0 (YOLOX, Megvii); repository MIT",
     ),
@@ -94,7 +96,11 @@ ASSETS: tuple[Asset, ...] = (
         )
         for name, sha, licence in (
             ("000000000785.jpg", "83981537a7baeafbeb9c8cb67b3484dc26433f574b3685d021fa537e277e4726", "CC BY 2.0"),
-            ("000000196141.jpg", "8e66c7dd60fe81fb0eae99314eb5e6c191e53f739760fa36ae7ba56f10115814", "CC BY-NC-SA 2.0, tests only"),
+            (
+                "000000196141.jpg",
+                "8e66c7dd60fe81fb0eae99314eb5e6c191e53f739760fa36ae7ba56f10115814",
+                "CC BY-NC-SA 2.0, tests only",
+            ),
         )
     ),
 )
@@ -132,7 +138,7 @@ def fetch(asset: Asset, target: Path, mirror: str | None = None, progress: bool 
     digest = hashlib.sha256()
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 (https or an explicit mirror)
+        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
             size = int(response.headers.get("Content-Length") or 0) or None
             with tqdm(total=size, unit="B", unit_scale=True, desc=target.name, disable=not progress) as bar:
                 for chunk in iter(lambda: response.read(CHUNK), b""):
@@ -140,7 +146,9 @@ def fetch(asset: Asset, target: Path, mirror: str | None = None, progress: bool 
                     digest.update(chunk)
                     bar.update(len(chunk))
         if digest.hexdigest() != asset.sha256:
-            raise AssetError(f"{url}: sha256 {digest.hexdigest()} differs from the recorded {asset.sha256}; file discarded")
+            raise AssetError(
+                f"{url}: sha256 {digest.hexdigest()} differs from the recorded {asset.sha256}; file discarded"
+            )
         shutil.move(temporary, target)
     except OSError as error:
         raise AssetError(f"{url}: download failed ({error})") from error

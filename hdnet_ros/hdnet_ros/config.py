@@ -25,7 +25,9 @@ from hdnet_ros.settings_field import setting
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    models_dir: str = setting("", "directory of model files ('' = $HDNET_ROS_MODELS_DIR, else ~/.cache/hdnet_ros/models)")
+    models_dir: str = setting(
+        "", "directory of model files ('' = $HDNET_ROS_MODELS_DIR, else ~/.cache/hdnet_ros/models)"
+    )
     threads: int = setting(2, "CPU threads per model", min=1, max=64)
 
 
@@ -47,7 +49,9 @@ class OutputConfig:
     body_frame_prefix: str = setting("body_", "TF frame of each person's pelvis: <prefix><id> (REP-155)")
     publish_joint_frames: bool = setting(False, "also broadcast one TF frame per valid joint: <joint>_<id>")
     marker_lifetime_frames: float = setting(3.0, "RViz marker lifetime in frame periods", min=0.5)
-    nominal_frame_rate: float = setting(15.0, "frame rate used for marker lifetimes until one is measured [Hz]", min=0.1)
+    nominal_frame_rate: float = setting(
+        15.0, "frame rate used for marker lifetimes until one is measured [Hz]", min=0.1
+    )
     min_valid_joints: int = setting(1, "publish a person only with at least this many valid 3D joints (0 = all)", min=0)
 
 
@@ -115,9 +119,8 @@ def _coerce(info: ParameterInfo, value: Any) -> Any:
     elif kind is str:
         if not isinstance(value, str):
             raise SettingsError(f"{info.name} must be a string, got {value!r}")
-    elif isinstance(kind, types.GenericAlias) and kind.__origin__ is list:
-        if not isinstance(value, list):
-            raise SettingsError(f"{info.name} must be a list, got {value!r}")
+    elif isinstance(kind, types.GenericAlias) and kind.__origin__ is list and not isinstance(value, list):
+        raise SettingsError(f"{info.name} must be a list, got {value!r}")
     if info.minimum is not None and value < info.minimum:
         raise SettingsError(f"{info.name} must be at least {info.minimum}, got {value!r}")
     if info.maximum is not None and value > info.maximum:

@@ -83,9 +83,7 @@ def decode_yolox(
     xyxy[:, [1, 3]] = np.clip(xyxy[:, [1, 3]], 0, height - 1)
     kept_scores = scores[keep]
     xywh = np.concatenate((xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]), axis=1)
-    indices = cv2.dnn.NMSBoxes(
-        xywh.tolist(), kept_scores.tolist(), config.score_threshold, config.nms_threshold
-    )
+    indices = cv2.dnn.NMSBoxes(xywh.tolist(), kept_scores.tolist(), config.score_threshold, config.nms_threshold)
     order = np.asarray(indices, dtype=int).reshape(-1)
     detections = [
         Detection(box=xyxy[i].astype(np.float64), score=float(kept_scores[i]))

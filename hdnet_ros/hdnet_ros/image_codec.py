@@ -44,9 +44,7 @@ def image_to_array(
 ) -> npt.NDArray[Any]:
     """View a raw sensor_msgs/Image payload as an HxW or HxWxC array (copying only if needed)."""
     if encoding not in _LAYOUTS:
-        raise ImageDecodeError(
-            f"unsupported image encoding {encoding!r} (supported: {', '.join(_LAYOUTS)})"
-        )
+        raise ImageDecodeError(f"unsupported image encoding {encoding!r} (supported: {', '.join(_LAYOUTS)})")
     if height <= 0 or width <= 0:
         raise ImageDecodeError(f"image has an empty size {width}x{height}")
     kind, channels = _LAYOUTS[encoding]
@@ -74,13 +72,14 @@ def color_to_rgb(image: npt.NDArray[Any], encoding: str) -> npt.NDArray[np.uint8
         )
     if encoding == "rgb8":
         return np.ascontiguousarray(image, dtype=np.uint8)
-    if encoding in ("bgr8", "8UC3"):  # 8UC3 is OpenCV's native order, BGR by convention
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    if encoding == "rgba8":
-        return cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)
-    if encoding == "bgra8":
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    conversions = {
+        "bgr8": cv2.COLOR_BGR2RGB,
+        "8UC3": cv2.COLOR_BGR2RGB,  # OpenCV's native order, BGR by convention
+        "rgba8": cv2.COLOR_RGBA2RGB,
+        "bgra8": cv2.COLOR_BGRA2RGB,
+    }
+    code = conversions.get(encoding, cv2.COLOR_GRAY2RGB)
+    return np.asarray(cv2.cvtColor(image, code), dtype=np.uint8)
 
 
 def depth_to_metres(
@@ -124,4 +123,4 @@ def decode_compressed_color(data: bytes | npt.NDArray[np.uint8]) -> npt.NDArray[
     bgr = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     if bgr is None:
         raise ImageDecodeError("compressed image payload could not be decoded (not jpeg/png?)")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)

@@ -48,13 +48,15 @@ def crop_transform(box: FloatArray, size: int, scale: float) -> FloatArray:
     return np.array([[s, 0.0, size / 2.0 - s * cx], [0.0, s, size / 2.0 - s * cy]])
 
 
-def crop_person(rgb: npt.NDArray[np.uint8], box: FloatArray, size: int, scale: float) -> tuple[npt.NDArray[np.uint8], FloatArray]:
+def crop_person(
+    rgb: npt.NDArray[np.uint8], box: FloatArray, size: int, scale: float
+) -> tuple[npt.NDArray[np.uint8], FloatArray]:
     """The person's crop and the affine that made it."""
     affine = crop_transform(box, size, scale)
     crop = cv2.warpAffine(
         rgb, affine, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0)
     )
-    return crop, affine
+    return np.asarray(crop, dtype=np.uint8), affine
 
 
 def crop_to_image(points_xy: FloatArray, affine: FloatArray) -> FloatArray:

@@ -31,9 +31,7 @@ def models_dir(configured: str | os.PathLike[str] | None = None) -> Path:
     return Path.home() / ".cache" / "hdnet_ros" / "models"
 
 
-def resolve_model_file(
-    name_or_path: str, configured_dir: str | os.PathLike[str] | None = None
-) -> Path:
+def resolve_model_file(name_or_path: str, configured_dir: str | os.PathLike[str] | None = None) -> Path:
     """A model given as a known name (``yolox_nano``) or a path, checked to exist.
 
     Relative paths are taken relative to the models directory.

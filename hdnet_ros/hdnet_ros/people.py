@@ -69,9 +69,7 @@ class Person:
     scores: FloatArray  # [J] 2D keypoint scores in [0, 1]
     positions: FloatArray = field(default_factory=lambda: np.full((NUM_JOINTS, 3), np.nan))
     position_stddev: FloatArray = field(default_factory=lambda: np.full(NUM_JOINTS, np.nan))
-    depth_sources: npt.NDArray[np.uint8] = field(
-        default_factory=lambda: np.zeros(NUM_JOINTS, dtype=np.uint8)
-    )
+    depth_sources: npt.NDArray[np.uint8] = field(default_factory=lambda: np.zeros(NUM_JOINTS, dtype=np.uint8))
     track_id: int = 0
     tracking_state: TrackingState = TrackingState.OFF
     velocity: FloatArray = field(default_factory=lambda: np.full(3, np.nan))

@@ -71,7 +71,7 @@ class Pipeline:
             keypoints = self.keypoints(frame.rgb, detections)
         people = [
             Person(detection=detection, pixels=kp.pixels, scores=kp.scores)
-            for detection, kp in zip(detections, keypoints)
+            for detection, kp in zip(detections, keypoints, strict=True)
         ]
         with self.timer.stage("depth_lifting"):
             if frame.depth_m is not None:

@@ -34,7 +34,9 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     if not (DATA_DIR / "rgbd_hsr").is_dir():
-        pytest.skip(f"sample data not found in {DATA_DIR} (set HDNET_ROS_DATA_DIR or run `hdnet-ros assets --data-dir`)")
+        pytest.skip(
+            f"sample data not found in {DATA_DIR} (set HDNET_ROS_DATA_DIR or run `hdnet-ros assets --data-dir`)"
+        )
     return DATA_DIR
 
 
@@ -52,7 +54,18 @@ def sample_replay(models_dir: Path, sample_bags: list[Path], tmp_path_factory: p
 
     output = tmp_path_factory.mktemp("replay") / "out"
     code = main(
-        ["replay", *map(str, sample_bags), "--output", str(output), "--models-dir", str(models_dir), "--slop", "0.5", "--include-inputs", "--no-progress"]
+        [
+            "replay",
+            *map(str, sample_bags),
+            "--output",
+            str(output),
+            "--models-dir",
+            str(models_dir),
+            "--slop",
+            "0.5",
+            "--include-inputs",
+            "--no-progress",
+        ]
     )
     assert code == 0
     return output

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rosbags.rosbag2 import StoragePlugin, Writer
-
 from hdnet_ros.replay.bag_input import BagInput
 from hdnet_ros.ros_types import typestore
+from rosbags.rosbag2 import StoragePlugin, Writer
 
 RGB_TOPIC = "/hero/head_rgbd_sensor/rgb/image_raw"
 DEPTH_TOPIC = "/hero/head_rgbd_sensor/depth_registered/image"

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from hdnet_ros.assets import ASSETS, Asset, AssetError, fetch, sha256_of
 from hdnet_ros.cli import main
 
@@ -29,7 +28,16 @@ def test_download_from_mirror_verifies_and_is_idempotent(models_dir: Path, data_
     mirror.mkdir()
     (mirror / "models").symlink_to(models_dir)
     (mirror / "data").symlink_to(data_dir)
-    args = ["assets", "--models-dir", str(tmp_path / "m"), "--data-dir", str(tmp_path / "d"), "--mirror", mirror.as_uri(), "--no-progress"]
+    args = [
+        "assets",
+        "--models-dir",
+        str(tmp_path / "m"),
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--mirror",
+        mirror.as_uri(),
+        "--no-progress",
+    ]
     assert main(args) == 0
     for asset in ASSETS:
         root = tmp_path / ("m" if asset.kind == "models" else "d")

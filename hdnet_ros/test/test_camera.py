@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hdnet_ros.camera import CameraModel, CameraModelError
 
 K = [537.03, 0.0, 320.66, 0.0, 537.56, 227.70, 0.0, 0.0, 1.0]

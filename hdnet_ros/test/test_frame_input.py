@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import sample_messages
-
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
+from helpers import sample_messages
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from hdnet_ros.image_codec import ImageDecodeError, color_to_rgb, decode_compressed_color, depth_to_metres, image_to_array
+from hdnet_ros.image_codec import (
+    ImageDecodeError,
+    color_to_rgb,
+    decode_compressed_color,
+    depth_to_metres,
+    image_to_array,
+)
 
 
 def test_row_padding_is_removed() -> None:
@@ -19,7 +24,9 @@ def test_big_endian_16_bit_depth() -> None:
     np.testing.assert_allclose(depth, [[1.0, 2.5]])
 
 
-@pytest.mark.parametrize("encoding, expected", [("rgb8", [1, 2, 3]), ("bgr8", [3, 2, 1]), ("bgra8", [3, 2, 1]), ("rgba8", [1, 2, 3])])
+@pytest.mark.parametrize(
+    "encoding, expected", [("rgb8", [1, 2, 3]), ("bgr8", [3, 2, 1]), ("bgra8", [3, 2, 1]), ("rgba8", [1, 2, 3])]
+)
 def test_colour_encodings_become_rgb(encoding: str, expected: list[int]) -> None:
     channels = 4 if "a" in encoding else 3
     pixel = np.array([[[1, 2, 3, 255][:channels]]], dtype=np.uint8)

@@ -9,12 +9,15 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-
-from hdnet_ros.config import load_settings
 from hdnet_ros.pipeline import Pipeline
 
+from hdnet_ros.config import load_settings
+
 # COCO keypoint sigmas (the official OKS constants).
-SIGMAS = np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89]) / 10.0
+SIGMAS = (
+    np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
+    / 10.0
+)
 MIN_LABELLED = 10  # people with fewer labelled joints are too occluded to judge a top-down model on
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, NUM_JOINTS, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
 from hdnet_ros.lifting import DepthLifter, LiftingConfig, nearest_cluster

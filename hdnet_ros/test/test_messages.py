@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hdnet_ros.people import DepthSource, TrackingState
+from hdnet_ros.ros_types import message_definition_dir, message_definitions, typestore
 from rosbags.typesys import get_types_from_msg
 
 from hdnet_ros import joints
-from hdnet_ros.people import DepthSource, TrackingState
-from hdnet_ros.ros_types import message_definition_dir, message_definitions, typestore
 
 MSG_DIR = Path(__file__).resolve().parents[2] / "hdnet_ros_msgs" / "msg"
 

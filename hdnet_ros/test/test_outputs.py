@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, NECK, NUM_JOINTS, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
@@ -70,7 +69,7 @@ def test_body_frame_follows_rep155_axes(facing_camera: bool) -> None:
 
 
 def test_quaternion_of_a_half_turn() -> None:
-    x, y, z, w = quaternion_from_matrix(np.diag([-1.0, -1.0, 1.0]))
+    _x, _y, z, w = quaternion_from_matrix(np.diag([-1.0, -1.0, 1.0]))
     assert abs(z) == pytest.approx(1.0) and w == pytest.approx(0.0, abs=1e-12)
 
 
@@ -101,9 +100,9 @@ def test_markers_have_one_colour_per_id_and_a_lifetime() -> None:
     assert (spheres[0].color.r, spheres[0].color.g) != (spheres[1].color.r, spheres[1].color.g)
     assert len(spheres[0].points) == 6
     assert spheres[0].lifetime.sec == 0 and spheres[0].lifetime.nanosec == 200_000_000
-    bones = [m for m in markers if m.ns == "bones"][0]
+    bones = next(m for m in markers if m.ns == "bones")
     assert len(bones.points) % 2 == 0 and len(bones.points) >= 8
-    label = [m for m in markers if m.ns == "labels"][0]
+    label = next(m for m in markers if m.ns == "labels")
     assert label.text == "id 1  2.00 m"
 
 

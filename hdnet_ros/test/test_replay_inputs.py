@@ -10,9 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import DEPTH_TOPIC, INFO_TOPIC, RGB_TOPIC, sample_messages, triplet, write_rosbag2
-
 from hdnet_ros.cli import main
+from helpers import DEPTH_TOPIC, INFO_TOPIC, RGB_TOPIC, sample_messages, triplet, write_rosbag2
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +20,20 @@ def messages(sample_bags: list[Path]) -> dict[str, Any]:
 
 
 def replay(models_dir: Path, output: Path, *inputs: Path, extra: tuple[str, ...] = ()) -> tuple[int, dict[str, Any]]:
-    code = main(["replay", *map(str, inputs), "--output", str(output), "--models-dir", str(models_dir), "--slop", "0.5", "--no-progress", *extra])
+    code = main(
+        [
+            "replay",
+            *map(str, inputs),
+            "--output",
+            str(output),
+            "--models-dir",
+            str(models_dir),
+            "--slop",
+            "0.5",
+            "--no-progress",
+            *extra,
+        ]
+    )
     summary_path = output / "summary.json"
     return code, json.loads(summary_path.read_text()) if summary_path.exists() else {}
 
@@ -56,12 +68,19 @@ def test_frames_with_bad_content_are_counted_skips(messages: dict[str, Any], mod
     assert code == 0
     assert summary["frames_read"] == 5
     assert summary["frames_processed"] == 1
-    assert summary["skipped_by_reason"] == {"zero_stamp": 1, "depth_all_invalid": 1, "invalid_camera_info": 1, "bad_encoding": 1}
+    assert summary["skipped_by_reason"] == {
+        "zero_stamp": 1,
+        "depth_all_invalid": 1,
+        "invalid_camera_info": 1,
+        "bad_encoding": 1,
+    }
     messages_by_reason = {entry["reason"]: entry["message"] for entry in summary["skipped"]}
     assert "bayer_rggb8" in messages_by_reason["bad_encoding"]
 
 
-def test_unmatched_frames_say_how_far_apart_the_stamps_are(messages: dict[str, Any], models_dir: Path, tmp_path: Path) -> None:
+def test_unmatched_frames_say_how_far_apart_the_stamps_are(
+    messages: dict[str, Any], models_dir: Path, tmp_path: Path
+) -> None:
     frame = copy.deepcopy(messages)
     frame["depth"].header.stamp.sec += 5
     bag = write_rosbag2(tmp_path / "in", triplet(frame))
@@ -83,11 +102,13 @@ def test_missing_topic_is_named(messages: dict[str, Any], models_dir: Path, tmp_
     assert code == 0 and summary["frames_processed"] == 1
 
 
-def test_corrupt_and_truncated_bags_do_not_stop_the_others(sample_bags: list[Path], models_dir: Path, tmp_path: Path) -> None:
+def test_corrupt_and_truncated_bags_do_not_stop_the_others(
+    sample_bags: list[Path], models_dir: Path, tmp_path: Path
+) -> None:
     garbage = tmp_path / "garbage.bag"
     garbage.write_bytes(b"#ROSBAG V2.0\n" + bytes(range(256)) * 10)
     truncated = tmp_path / "truncated.bag"
-    truncated.write_bytes(sample_bags[0].read_bytes()[: 300_000])
+    truncated.write_bytes(sample_bags[0].read_bytes()[:300_000])
     missing = tmp_path / "missing.bag"
     code, summary = replay(models_dir, tmp_path / "out", garbage, truncated, missing, sample_bags[2])
     assert code == 1
@@ -100,17 +121,23 @@ def test_corrupt_and_truncated_bags_do_not_stop_the_others(sample_bags: list[Pat
 
 def test_missing_model_file_is_named(sample_bags: list[Path], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR):
-        code = main(["replay", str(sample_bags[0]), "--output", str(tmp_path / "out"), "--models-dir", str(tmp_path / "empty")])
+        code = main(
+            ["replay", str(sample_bags[0]), "--output", str(tmp_path / "out"), "--models-dir", str(tmp_path / "empty")]
+        )
     assert code == 2
     assert "yolox_nano.onnx does not exist" in caplog.text and "hdnet-ros assets" in caplog.text
 
 
-def test_incompatible_model_file_is_named(sample_bags: list[Path], models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_incompatible_model_file_is_named(
+    sample_bags: list[Path], models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     broken = tmp_path / "models" / "yolox_nano"
     broken.mkdir(parents=True)
     (broken / "yolox_nano.onnx").write_bytes(b"not an onnx file")
     (tmp_path / "models" / "movenet_lightning_int8").symlink_to(models_dir / "movenet_lightning_int8")
     with caplog.at_level(logging.ERROR):
-        code = main(["replay", str(sample_bags[0]), "--output", str(tmp_path / "out"), "--models-dir", str(tmp_path / "models")])
+        code = main(
+            ["replay", str(sample_bags[0]), "--output", str(tmp_path / "out"), "--models-dir", str(tmp_path / "models")]
+        )
     assert code == 2
     assert "could not be loaded by onnxruntime" in caplog.text

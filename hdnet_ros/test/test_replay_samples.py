@@ -9,8 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from rosbags.highlevel import AnyReader
-
 from hdnet_ros.joints import (
     LEFT_ELBOW,
     LEFT_HIP,
@@ -23,6 +21,7 @@ from hdnet_ros.joints import (
     TORSO_JOINTS,
 )
 from hdnet_ros.ros_types import typestore
+from rosbags.highlevel import AnyReader
 
 
 def read_topic(bag: Path, topic: str) -> list[Any]:
@@ -66,8 +65,14 @@ def test_standing_person_has_plausible_3d_body(skeleton_arrays: list[Any]) -> No
         assert valid.sum() >= 12
         assert person.root_valid
         assert 0.25 <= bone(points, LEFT_SHOULDER, RIGHT_SHOULDER) <= 0.40
-        arms = [bone(points, s, e) for s, e in ((LEFT_SHOULDER, LEFT_ELBOW), (RIGHT_SHOULDER, RIGHT_ELBOW)) if valid[s] and valid[e]]
-        thighs = [bone(points, h, k) for h, k in ((LEFT_HIP, LEFT_KNEE), (RIGHT_HIP, RIGHT_KNEE)) if valid[h] and valid[k]]
+        arms = [
+            bone(points, s, e)
+            for s, e in ((LEFT_SHOULDER, LEFT_ELBOW), (RIGHT_SHOULDER, RIGHT_ELBOW))
+            if valid[s] and valid[e]
+        ]
+        thighs = [
+            bone(points, h, k) for h, k in ((LEFT_HIP, LEFT_KNEE), (RIGHT_HIP, RIGHT_KNEE)) if valid[h] and valid[k]
+        ]
         assert arms and all(0.20 <= a <= 0.35 for a in arms), arms
         assert thighs and all(0.33 <= t <= 0.50 for t in thighs), thighs
         torso_z = float(np.median(points[list(TORSO_JOINTS), 2][valid[list(TORSO_JOINTS)]]))
@@ -97,7 +102,7 @@ def test_outputs_are_written(sample_replay: Path) -> None:
     assert topics["/hero/head_rgbd_sensor/rgb/image_raw"] == 3  # --include-inputs
     tf = read_topic(bag, "/tf")
     arrays = read_topic(bag, "/hdnet/skeletons")
-    for message, array in zip(tf, arrays):
+    for message, array in zip(tf, arrays, strict=True):
         for transform in message.transforms:
             assert transform.header.stamp == array.header.stamp
             assert transform.header.frame_id == array.header.frame_id
@@ -111,4 +116,6 @@ def test_summary_reports_latency_per_stage(sample_replay: Path) -> None:
         latency = summary["stage_latency_ms"][stage]
         assert latency["count"] == 3
         assert 0 < latency["median_ms"] <= latency["p95_ms"]
-    assert [entry["people"] for entry in summary["people_per_frame"]] == [len(a.skeletons) for a in read_topic(sample_replay / "bag", "/hdnet/skeletons")]
+    assert [entry["people"] for entry in summary["people_per_frame"]] == [
+        len(a.skeletons) for a in read_topic(sample_replay / "bag", "/hdnet/skeletons")
+    ]

@@ -12,9 +12,14 @@ HELP = "download the default models and sample data, verifying their sha256"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models-dir", type=Path, help="where models go (default $HDNET_ROS_MODELS_DIR or ~/.cache/hdnet_ros/models)")
+    parser.add_argument(
+        "--models-dir", type=Path, help="where models go (default $HDNET_ROS_MODELS_DIR or ~/.cache/hdnet_ros/models)"
+    )
     parser.add_argument("--data-dir", type=Path, help="also fetch the sample bags and COCO photos into this directory")
-    parser.add_argument("--mirror", help="fetch from <MIRROR>/models/... and <MIRROR>/data/... instead of upstream (http(s):// or file://)")
+    parser.add_argument(
+        "--mirror",
+        help="fetch from <MIRROR>/models/... and <MIRROR>/data/... instead of upstream (http(s):// or file://)",
+    )
     parser.add_argument("--no-progress", action="store_true")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-depth", action="store_true", help="RGB-only: ignore depth")
     parser.add_argument("--queue-size", type=int, help="synchronizer queue size per topic")
     parser.add_argument("--slop", type=float, help="largest stamp difference in a synchronized triplet [s]")
-    parser.add_argument("--include-inputs", action="store_true", help="copy the synchronized inputs into the output bag")
+    parser.add_argument(
+        "--include-inputs", action="store_true", help="copy the synchronized inputs into the output bag"
+    )
     parser.add_argument("--no-overlays", action="store_true", help="do not write overlay PNGs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--force", action="store_true", help="replace the outputs of an earlier replay in --output")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,8 +54,11 @@ def run(args: argparse.Namespace) -> int:
         LOG.error("%s", error)
         return 2
     if (args.output / "bag").exists():
-        LOG.error("output %s already holds a replay; choose another --output", args.output)
-        return 2
+        if not args.force:
+            LOG.error("output %s already holds a replay; choose another --output or add --force", args.output)
+            return 2
+        for previous in ("bag", "overlays"):
+            shutil.rmtree(args.output / previous, ignore_errors=True)
     options = ReplayOptions(
         output_dir=args.output,
         topic_overrides={"rgb": args.rgb_topic, "depth": args.depth_topic, "camera_info": args.camera_info_topic},

@@ -31,7 +31,9 @@ def _identity_pose(position: Any = None) -> Any:
     )
 
 
-def _marker(kind: str, ns: str, marker_id: int, head: Any, lifetime: Any, colour: Any, scale: Any, **fields: Any) -> Any:
+def _marker(
+    kind: str, ns: str, marker_id: int, head: Any, lifetime: Any, colour: Any, scale: Any, **fields: Any
+) -> Any:
     marker = msg_type("visualization_msgs/msg/Marker")
     return marker(
         header=head,
@@ -69,7 +71,9 @@ def person_markers(person: Person, label: int, head: Any, lifetime: Any) -> list
     joints = [point(p) for p in person.positions[valid]]
     bone_points = [point(person.positions[j]) for a, b in BONES if valid[a] and valid[b] for j in (a, b)]
     markers = [
-        _marker("SPHERE_LIST", "joints", label, head, lifetime, colour, vector3((JOINT_DIAMETER_M,) * 3), points=joints),
+        _marker(
+            "SPHERE_LIST", "joints", label, head, lifetime, colour, vector3((JOINT_DIAMETER_M,) * 3), points=joints
+        ),
         _marker("LINE_LIST", "bones", label, head, lifetime, colour, vector3((BONE_WIDTH_M, 0, 0)), points=bone_points),
     ]
     anchor = person.positions[ROOT] if valid[ROOT] else np.nanmean(person.positions[valid], axis=0)

@@ -14,6 +14,7 @@ from typing import Any
 from rosbags.highlevel import AnyReader
 from rosbags.interfaces import Connection
 
+from hdnet_ros.frame_input import stamp_to_ns
 from hdnet_ros.ros_types import typestore
 
 IMAGE = "sensor_msgs/msg/Image"
@@ -46,12 +47,18 @@ class BagMessage:
     message: Any | None  # None when the payload could not be deserialized
     error: str | None = None
 
+    @property
+    def stamp_ns(self) -> int:
+        """The header stamp (only for messages that deserialized)."""
+        if self.message is None:
+            raise ValueError(f"message on {self.topic} could not be read: {self.error}")
+        return stamp_to_ns(self.message.header.stamp)
+
 
 def bag_path(path: Path) -> Path:
     """What rosbags opens: a .bag file, or a rosbag2 directory (also given as its file)."""
-    if path.is_file() and path.suffix in (".mcap", ".db3", ".yaml"):
-        if (path.parent / "metadata.yaml").is_file():
-            return path.parent
+    if path.is_file() and path.suffix in (".mcap", ".db3", ".yaml") and (path.parent / "metadata.yaml").is_file():
+        return path.parent
     return path
 
 
@@ -122,7 +129,10 @@ class BagInput:
         self.reader.close()
 
     def message_counts(self) -> dict[str, int]:
-        return {role: sum(c.msgcount for c in self.reader.connections if c.topic == topic) for topic, role in self._roles.items()}
+        return {
+            role: sum(c.msgcount for c in self.reader.connections if c.topic == topic)
+            for topic, role in self._roles.items()
+        }
 
     def messages(self) -> Iterator[BagMessage]:
         """The input topics' messages in recording order. A payload that does not
@@ -132,9 +142,11 @@ class BagInput:
         for connection, log_time, raw in self.reader.messages(connections=connections):
             role = self._roles[connection.topic]
             try:
-                cdr = store.ros1_to_cdr(raw, connection.msgtype) if self.is_ros1 else bytes(raw)
+                cdr = bytes(store.ros1_to_cdr(raw, connection.msgtype)) if self.is_ros1 else bytes(raw)
                 message = store.deserialize_cdr(cdr, connection.msgtype)
             except Exception as error:  # corrupt payloads raise assorted struct/serde errors
-                yield BagMessage(role, connection.topic, connection.msgtype, log_time, b"", None, f"{type(error).__name__}: {error}")
+                yield BagMessage(
+                    role, connection.topic, connection.msgtype, log_time, b"", None, f"{type(error).__name__}: {error}"
+                )
                 continue
             yield BagMessage(role, connection.topic, connection.msgtype, log_time, cdr, message)

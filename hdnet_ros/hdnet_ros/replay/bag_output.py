@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.interfaces import Connection
+from rosbags.rosbag2 import StoragePlugin, Writer
 
 from hdnet_ros.ros_types import typestore
 
@@ -36,7 +36,7 @@ class OutputBag:
 
     def write(self, topic: str, msg: Any, time_ns: int) -> None:
         msgtype = OUTPUT_TOPICS.get(topic) or msg.__msgtype__
-        self.write_cdr(topic, msgtype, typestore().serialize_cdr(msg, msgtype), time_ns)
+        self.write_cdr(topic, msgtype, bytes(typestore().serialize_cdr(msg, msgtype)), time_ns)
 
     def write_cdr(self, topic: str, msgtype: str, cdr: bytes, time_ns: int) -> None:
         self._writer.write(self._connection(topic, msgtype), time_ns, cdr)

@@ -17,7 +17,7 @@ import cv2
 from tqdm import tqdm
 
 from hdnet_ros.config import Settings, settings_to_dict
-from hdnet_ros.frame_input import FrameError, SkipReason, build_frame, stamp_to_ns
+from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
 from hdnet_ros.outputs.skeletons import skeleton_array_msg
@@ -81,25 +81,33 @@ class ReplayJob:
                 len(roles),
                 self.settings.input.queue_size,
                 int(self.settings.input.slop * 1e9),
-                lambda matched: self._process(report, dict(zip(roles, matched))),
+                lambda matched: self._process(report, dict(zip(roles, matched, strict=True))),
             )
             counts = bag.message_counts()
             try:
-                for item in tqdm(bag.messages(), total=sum(counts.values()), desc=path.name, unit="msg", disable=not self.options.progress):
+                for item in tqdm(
+                    bag.messages(),
+                    total=sum(counts.values()),
+                    desc=path.name,
+                    unit="msg",
+                    disable=not self.options.progress,
+                ):
                     self._feed(report, sync, roles, item)
             except Exception as error:  # a truncated or corrupt bag stops mid-way: keep what was done
                 report.error = f"{path}: bag could not be read to the end ({type(error).__name__}: {error})"
                 LOG.error("%s", report.error)
             self._count_unmatched(report, sync, roles)
 
-    def _feed(self, report: InputReport, sync: ApproximateTimeSync[BagMessage], roles: list[str], item: BagMessage) -> None:
+    def _feed(
+        self, report: InputReport, sync: ApproximateTimeSync[BagMessage], roles: list[str], item: BagMessage
+    ) -> None:
         report.messages_read[item.role] = report.messages_read.get(item.role, 0) + 1
         if item.role == "rgb":
             self.summary.frames_read += 1
         if item.message is None:
             self.summary.skip(report.path, SkipReason.UNREADABLE_MESSAGE.value, item.error or "", topic=item.topic)
             return
-        sync.add(roles.index(item.role), stamp_to_ns(item.message.header.stamp), item)
+        sync.add(roles.index(item.role), item.stamp_ns, item)
 
     def _count_unmatched(self, report: InputReport, sync: ApproximateTimeSync[BagMessage], roles: list[str]) -> None:
         """RGB images that never found depth and camera_info within the slop are skipped frames."""
@@ -110,17 +118,22 @@ class ReplayJob:
             self.summary.skip(
                 report.path,
                 SkipReason.NO_SYNC_PARTNER.value,
-                self._sync_hint(sync, roles, stamp_to_ns(item.message.header.stamp)),
-                stamp_to_ns(item.message.header.stamp),
+                self._sync_hint(sync, roles, item.stamp_ns),
+                item.stamp_ns,
                 item.topic,
             )
         for _ in range(unmatched_count):
-            self.summary.skip(report.path, SkipReason.NO_SYNC_PARTNER.value, "RGB image left the synchronizer queue unmatched", topic=report.topics["rgb"])
+            self.summary.skip(
+                report.path,
+                SkipReason.NO_SYNC_PARTNER.value,
+                "RGB image left the synchronizer queue unmatched",
+                topic=report.topics["rgb"],
+            )
 
     def _sync_hint(self, sync: ApproximateTimeSync[BagMessage], roles: list[str], stamp_ns: int) -> str:
         """Say which partner was missing or how far off its stamps were."""
         parts = []
-        for role, queue in zip(roles, sync.queues):
+        for role, queue in zip(roles, sync.queues, strict=True):
             if role == "rgb":
                 continue
             if not queue:
@@ -141,7 +154,7 @@ class ReplayJob:
                 require_depth=self.settings.input.use_depth,
             )
         except FrameError as error:
-            stamp = stamp_to_ns(rgb.message.header.stamp)
+            stamp = rgb.stamp_ns
             self.summary.skip(report.path, error.reason.value, str(error), stamp, rgb.topic)
             LOG.warning("frame %d skipped: %s", stamp, error)
             return
@@ -178,7 +191,7 @@ class ReplayJob:
             cv2.imwrite(str(self.overlay_dir / f"{stamp}.png"), overlay[:, :, ::-1])
         if self.options.include_inputs:
             for item in matched.values():
-                self.bag.write_cdr(item.topic, item.msgtype, item.cdr, stamp_to_ns(item.message.header.stamp))
+                self.bag.write_cdr(item.topic, item.msgtype, item.cdr, item.stamp_ns)
 
 
 def summary_line(summary: ReplaySummary) -> str:

@@ -29,7 +29,9 @@ class ReplaySummary:
     output_messages: dict[str, int] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def skip(self, input_path: str, reason: str, message: str, stamp_ns: int | None = None, topic: str | None = None) -> None:
+    def skip(
+        self, input_path: str, reason: str, message: str, stamp_ns: int | None = None, topic: str | None = None
+    ) -> None:
         self.skipped.append(
             {"input": input_path, "reason": reason, "message": message, "stamp_ns": stamp_ns, "topic": topic}
         )

@@ -32,7 +32,9 @@ class SyncStats:
 class ApproximateTimeSync(Generic[T]):
     """Feed messages with :meth:`add`; matched tuples go to ``callback`` in input order."""
 
-    def __init__(self, num_inputs: int, queue_size: int, slop_ns: int, callback: Callable[[tuple[T, ...]], None]) -> None:
+    def __init__(
+        self, num_inputs: int, queue_size: int, slop_ns: int, callback: Callable[[tuple[T, ...]], None]
+    ) -> None:
         if num_inputs < 1 or queue_size < 1 or slop_ns < 0:
             raise ValueError("need at least one input, a queue size >= 1 and a non-negative slop")
         self.queues: list[dict[int, T]] = [{} for _ in range(num_inputs)]
@@ -71,7 +73,7 @@ class ApproximateTimeSync(Generic[T]):
             stamps = list(combination)
             stamps.insert(index, stamp_ns)
             if max(stamps) - min(stamps) < self.slop_ns or (self.slop_ns == 0 and max(stamps) == min(stamps)):
-                matched = tuple(queue.pop(s) for queue, s in zip(self.queues, stamps))
+                matched = tuple(queue.pop(s) for queue, s in zip(self.queues, stamps, strict=True))
                 self.callback(matched)
                 return
 
