@@ -20,6 +20,7 @@ import yaml
 from hdnet_ros.detector import DetectorConfig
 from hdnet_ros.keypoints2d import KeypointConfig
 from hdnet_ros.lifting import LiftingConfig
+from hdnet_ros.runtime import InferenceConfig
 from hdnet_ros.settings_field import setting
 
 
@@ -59,6 +60,7 @@ class OutputConfig:
 class Settings:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     input: InputConfig = field(default_factory=InputConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     keypoints: KeypointConfig = field(default_factory=KeypointConfig)
     lifting: LiftingConfig = field(default_factory=LiftingConfig)
@@ -79,6 +81,7 @@ class ParameterInfo:
     description: str
     minimum: float | None = None
     maximum: float | None = None
+    choices: tuple[str, ...] | None = None
 
 
 def _field_type(owner: type, item: dataclasses.Field[Any]) -> Any:
@@ -100,6 +103,7 @@ def iter_parameters(owner: type = Settings, prefix: str = "") -> Iterator[Parame
             description=str(item.metadata.get("description", "")),
             minimum=item.metadata.get("min"),
             maximum=item.metadata.get("max"),
+            choices=item.metadata.get("choices"),
         )
 
 
@@ -121,6 +125,8 @@ def _coerce(info: ParameterInfo, value: Any) -> Any:
             raise SettingsError(f"{info.name} must be a string, got {value!r}")
     elif isinstance(kind, types.GenericAlias) and kind.__origin__ is list and not isinstance(value, list):
         raise SettingsError(f"{info.name} must be a list, got {value!r}")
+    if info.choices is not None and value not in info.choices:
+        raise SettingsError(f"{info.name} must be one of {', '.join(info.choices)}, got {value!r}")
     if info.minimum is not None and value < info.minimum:
         raise SettingsError(f"{info.name} must be at least {info.minimum}, got {value!r}")
     if info.maximum is not None and value > info.maximum:

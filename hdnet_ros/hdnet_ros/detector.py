@@ -8,13 +8,12 @@ box decoding, objectness x class score, NMS.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.inference_session import InferenceSession, open_onnx_session
+from hdnet_ros.inference.backend import Backend
 from hdnet_ros.people import Detection
 from hdnet_ros.settings_field import setting
 
@@ -97,15 +96,17 @@ def decode_yolox(
 class PersonDetector:
     """YOLOX person detector over an ONNX model."""
 
-    def __init__(
-        self, model_path: Path, config: DetectorConfig, threads: int = 2, session: InferenceSession | None = None
-    ) -> None:
+    def __init__(self, backend: Backend, config: DetectorConfig) -> None:
         self.config = config
-        self.session = session or open_onnx_session(model_path, threads)
-        _, _, height, width = self.session.input_shape
+        self.backend = backend
+        (spec,) = backend.inputs
+        self.input_name = spec.name
+        _, _, height, width = spec.shape
+        if height is None or width is None:
+            raise ValueError(f"detector input {spec.describe()} needs a fixed image size")
         self.input_height, self.input_width = int(height), int(width)
 
     def __call__(self, rgb: npt.NDArray[np.uint8]) -> list[Detection]:
         tensor, box = letterbox(rgb, self.input_height, self.input_width)
-        raw = self.session.run(tensor)[0]
-        return decode_yolox(raw, box, self.config, rgb.shape[:2])
+        (raw,) = self.backend.run({self.input_name: tensor}).values()
+        return decode_yolox(np.asarray(raw[0], dtype=np.float32), box, self.config, rgb.shape[:2])

@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from hdnet_ros.inference.backend import Backend, split_batches
+from hdnet_ros.inference.movenet_codec import decode_movenet_outputs
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_COCO_JOINTS, NUM_JOINTS
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Detection
@@ -103,11 +105,43 @@ class MoveNetLiteRT:
         return np.asarray(self._interpreter.get_tensor(self._output_index)).reshape(NUM_COCO_JOINTS, 3)
 
     def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
+        # The int8 TFLite graph decodes keypoints in-graph for one crop at a time.
         results = []
         for detection in detections:
             crop, affine = crop_person(rgb, detection.box, MOVENET_INPUT_SIZE, self.config.crop_scale)
-            raw = self.infer_crop(crop)
-            crop_xy = raw[:, [1, 0]].astype(np.float64) * MOVENET_INPUT_SIZE
-            pixels = crop_to_image(crop_xy, affine)
-            results.append(add_derived_joints(pixels, raw[:, 2].astype(np.float64), self.config.min_score))
+            results.append(to_keypoints(self.infer_crop(crop), affine, self.config.min_score))
         return results
+
+
+def to_keypoints(raw: npt.NDArray[np.float32], affine: FloatArray, min_score: float) -> Keypoints2D:
+    """MoveNet's [17,3] (y, x, score) in crop-normalised coordinates -> image keypoints."""
+    crop_xy = raw[:, [1, 0]].astype(np.float64) * MOVENET_INPUT_SIZE
+    return add_derived_joints(crop_to_image(crop_xy, affine), raw[:, 2].astype(np.float64), min_score)
+
+
+class MoveNetBatched:
+    """The PyTorch rebuild of MoveNet (ONNX / TensorRT / torch backend): all the frame's
+    person crops in one batch, keypoint decoding in numpy outside the network."""
+
+    def __init__(self, backend: Backend, config: KeypointConfig, max_batch: int = 8) -> None:
+        self.backend = backend
+        self.config = config
+        self.max_batch = max_batch
+
+    def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
+        if not detections:
+            return []
+        crops, affines = zip(
+            *(crop_person(rgb, d.box, MOVENET_INPUT_SIZE, self.config.crop_scale) for d in detections), strict=True
+        )
+        batch = np.stack(crops)
+        raw = np.concatenate(
+            [
+                decode_movenet_outputs(self.backend.run({"image": batch[part]}))
+                for part in split_batches(len(batch), self.max_batch)
+            ]
+        )
+        return [to_keypoints(r, a, self.config.min_score) for r, a in zip(raw, affines, strict=True)]
+
+
+KeypointEstimator = MoveNetLiteRT | MoveNetBatched

@@ -2,10 +2,12 @@
 
 A joint's depth is never a plain median of a window: on real frames a window around a
 wrist often reaches past the arm into a wall metres behind it. Instead every window keeps
-only pixels consistent with this person (within a band around the person's torso depth)
-and takes the nearest well-supported depth cluster in it (an arm in front of the torso is
-nearer than the torso behind it). Joints without such support stay invalid (NaN), never
-(0, 0, 0).
+only pixels consistent with this person (within a band around the person's torso depth,
+narrowed to where the skeleton allows the joint to be), ignores occluders in front of it,
+takes the nearest well-supported depth cluster in it (an arm in front of the torso is
+nearer than the torso behind it) and moves that surface to the joint's centre; see
+:mod:`hdnet_ros.refinement`. Joints without such support are either completed from the
+skeleton and marked ``DepthSource.INFERRED`` or stay invalid (NaN), never (0, 0, 0).
 """
 
 from __future__ import annotations
@@ -17,8 +19,23 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS, TORSO_JOINTS
+from hdnet_ros.completion import (
+    complete_derived,
+    complete_from_relative_pose,
+    complete_from_skeleton,
+    estimate_pelvis_pixel,
+)
+from hdnet_ros.depth_fusion import fuse_depths
+from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS, ROOT, TORSO_JOINTS
 from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.refinement import RobustDepthParams, measure_skeleton, reference_depth
+from hdnet_ros.root_fallback import (
+    GroundConfig,
+    GroundPlane,
+    bone_prior_depth,
+    estimate_ground_plane,
+    prior_root_depth,
+)
 from hdnet_ros.settings_field import setting
 
 FloatArray = npt.NDArray[np.float64]
@@ -44,6 +61,31 @@ class LiftingConfig:
     noise_coefficient: float = setting(
         0.0015, "sensor depth noise sigma = coefficient * z^2 [1/m] (Kinect-like 0.0015)", min=0.0
     )
+    # Robust joint depth (hdnet_ros.refinement): size-scaled windows, feasible intervals from
+    # the skeleton, occluders, surface-to-centre offsets.
+    window_radius_m: float = setting(
+        0.04, "joint window half-size in metres at the torso's depth (0 = use window_fraction)", min=0.0, max=0.5
+    )
+    surface_offset_head_m: float = setting(0.01, "face keypoints: surface-to-centre offset along the ray [m]", min=0.0, max=0.3)
+    surface_offset_shoulder_m: float = setting(0.07, "shoulders: surface-to-centre offset [m]", min=0.0, max=0.3)
+    surface_offset_hip_m: float = setting(0.09, "hips: surface-to-centre offset [m]", min=0.0, max=0.3)
+    surface_offset_elbow_m: float = setting(0.04, "elbows: surface-to-centre offset [m]", min=0.0, max=0.3)
+    surface_offset_wrist_m: float = setting(0.03, "wrists: surface-to-centre offset [m]", min=0.0, max=0.3)
+    surface_offset_knee_m: float = setting(0.05, "knees: surface-to-centre offset [m]", min=0.0, max=0.3)
+    surface_offset_ankle_m: float = setting(0.04, "ankles: surface-to-centre offset [m]", min=0.0, max=0.3)
+    torso_centre_offset_m: float = setting(
+        0.10, "torso surface to the pelvis centre, for a root from the torso depth alone [m]", min=0.0, max=0.3
+    )
+    # Completion and fallback (hdnet_ros.completion, hdnet_ros.root_fallback).
+    complete_joints: bool = setting(
+        True, "complete seen joints without depth from their skeleton neighbours (DepthSource.INFERRED)"
+    )
+    root_prior: bool = setting(
+        True, "without sensor depth, estimate the root from bone lengths and the floor (DepthSource.INFERRED)"
+    )
+    ground_plane: bool = setting(True, "fit the floor in the depth image for the root prior's foot cue")
+    prior_stature_m: float = setting(1.70, "typical stature behind the bone-length prior [m]", min=0.5, max=2.5)
+    keypoint_sigma_px: float = setting(3.0, "assumed 2D keypoint noise, for the prior's uncertainty [px]", min=0.1)
 
 
 def _valid_depths(values: npt.NDArray[np.float32], config: LiftingConfig) -> npt.NDArray[np.float32]:
@@ -120,55 +162,149 @@ def joint_depth(
     return median, spread
 
 
+def robust_params(config: LiftingConfig) -> RobustDepthParams:
+    """The refinement module's view of the lifting settings."""
+    return RobustDepthParams(
+        min_depth_m=config.min_depth_m,
+        max_depth_m=config.max_depth_m,
+        window_radius_m=config.window_radius_m,
+        window_fraction=config.window_fraction,
+        min_window_px=config.min_window_px,
+        max_window_px=config.max_window_px,
+        person_depth_band_m=config.person_depth_band_m,
+        cluster_gap_m=config.cluster_gap_m,
+        min_support_px=config.min_support_px,
+        noise_coefficient=config.noise_coefficient,
+        offsets_m={
+            "head": config.surface_offset_head_m,
+            "shoulder": config.surface_offset_shoulder_m,
+            "hip": config.surface_offset_hip_m,
+            "elbow": config.surface_offset_elbow_m,
+            "wrist": config.surface_offset_wrist_m,
+            "knee": config.surface_offset_knee_m,
+            "ankle": config.surface_offset_ankle_m,
+        },
+        stature_m=config.prior_stature_m,
+    )
+
+
 class DepthLifter:
-    """Fills each person's 3D joints from the registered depth image."""
+    """Fills each person's 3D joints from the registered depth image.
+
+    Per person: robust joint depths from the sensor (:mod:`hdnet_ros.refinement`), the root
+    from them (fused with a network's root depth when one is given), a geometric prior for
+    the root where the sensor has nothing (:mod:`hdnet_ros.root_fallback`), and completion
+    of the remaining seen joints from the skeleton (:mod:`hdnet_ros.completion`). Every
+    position that is not a measurement is marked with its DepthSource.
+    """
 
     def __init__(self, config: LiftingConfig) -> None:
         self.config = config
+        self.params = robust_params(config)
+        self._ground_for: DepthImage | None = None  # the depth image the cached floor belongs to
+        self._ground: GroundPlane | None = None
 
-    def lift(self, person: Person, depth: DepthImage, camera: CameraModel) -> None:
-        """Set ``positions``, ``position_stddev`` and ``depth_sources`` of ``person`` in place."""
+    def lift(
+        self,
+        person: Person,
+        depth: DepthImage | None,
+        camera: CameraModel,
+        network_root: tuple[float, float] | None = None,
+        relative_pose: npt.ArrayLike | None = None,
+    ) -> None:
+        """Set ``positions``, ``position_stddev`` and ``depth_sources`` of ``person`` in place.
+
+        ``depth`` may be None (RGB-only). ``network_root`` is a root-depth network's
+        (z [m], sigma [m]) for this person; ``relative_pose`` a root-relative 3D pose [J,3]
+        (metres, camera axes) used to complete joints that were not seen at all.
+        """
+        config = self.config
         person.positions = np.full((NUM_JOINTS, 3), np.nan)
         person.position_stddev = np.full(NUM_JOINTS, np.nan)
         person.depth_sources = np.full(NUM_JOINTS, DepthSource.NONE, dtype=np.uint8)
-        reference = torso_depth(person, depth, self.config)
+        size = bone_prior_depth(person.pixels, camera, config.prior_stature_m, keypoint_sigma_px=config.keypoint_sigma_px)
+        size_z = size.z if size is not None else None
+        reference = reference_depth(person, depth, camera, self.params, size_z) if depth is not None else float("nan")
+        if np.isfinite(reference) and depth is not None:
+            self._measure(person, depth, camera, reference)
+        self._place_root(person, depth, camera, reference, network_root)
+        if config.complete_joints:
+            complete_from_skeleton(person, camera, config.prior_stature_m)
+            if relative_pose is not None:
+                complete_from_relative_pose(person, relative_pose)
+                complete_from_skeleton(person, camera, config.prior_stature_m)
+        self._check_band(person, reference)
+
+    def _measure(self, person: Person, depth: DepthImage, camera: CameraModel, reference: float) -> None:
+        measured = measure_skeleton(person, depth, camera, reference, self.params)
+        seen = np.all(np.isfinite(measured.points), axis=1)
+        person.positions[seen] = measured.points[seen]
+        person.position_stddev[seen] = measured.sigma[seen]
+        person.depth_sources[seen] = DepthSource.SENSOR
+        person.depth_sources[seen & measured.inferred] = DepthSource.INFERRED
+        complete_derived(person)
+
+    def _root_pixel(self, person: Person, camera: CameraModel, z: float) -> tuple[FloatArray | None, bool]:
+        """The pelvis pixel, or one estimated from the shoulders (second value: estimated)."""
+        if np.all(np.isfinite(person.pixels[ROOT])):
+            return person.pixels[ROOT], False
+        return estimate_pelvis_pixel(person.pixels, camera, z, self.config.prior_stature_m), True
+
+    def _place_root(
+        self,
+        person: Person,
+        depth: DepthImage | None,
+        camera: CameraModel,
+        reference: float,
+        network_root: tuple[float, float] | None,
+    ) -> None:
+        config = self.config
+        root_z, root_sigma, source = float("nan"), float("nan"), DepthSource.NONE
+        if person.valid[ROOT]:
+            root_z, root_sigma, source = float(person.positions[ROOT, 2]), float(person.position_stddev[ROOT]), DepthSource.SENSOR
+        elif np.isfinite(reference):
+            # No hips measured: the torso's depth, moved from its surface to its centre.
+            root_z = reference + config.torso_centre_offset_m
+            root_sigma = float(np.hypot(config.noise_coefficient * root_z**2, 0.05))
+            source = DepthSource.SENSOR
+        if network_root is not None:
+            net_z, net_sigma = network_root
+            fused_z, fused_sigma = fuse_depths(root_z, root_sigma, float(net_z), float(net_sigma))
+            if np.isfinite(fused_z) and fused_z != root_z:
+                source = DepthSource.FUSED if source == DepthSource.SENSOR else DepthSource.NETWORK
+            root_z, root_sigma = fused_z, fused_sigma
+        if not np.isfinite(root_z) and config.root_prior:
+            estimate = prior_root_depth(
+                person.pixels, camera, self._ground_plane(depth, camera), config.prior_stature_m, config.keypoint_sigma_px
+            )
+            if estimate is not None:
+                root_z, root_sigma, source = estimate.z, estimate.sigma, DepthSource.INFERRED
+        if not np.isfinite(root_z):
+            return
+        if person.valid[ROOT] and source == DepthSource.SENSOR:
+            return  # measured from both hips: nothing to change
+        pixel, estimated = self._root_pixel(person, camera, root_z)
+        if pixel is None:
+            return
+        person.positions[ROOT] = camera.back_project(pixel[None], np.array([root_z]))[0]
+        person.position_stddev[ROOT] = root_sigma
+        person.depth_sources[ROOT] = DepthSource.INFERRED if estimated else source
+
+    def _ground_plane(self, depth: DepthImage | None, camera: CameraModel) -> GroundPlane | None:
+        """The floor of this depth image, fitted once per image and shared by its people."""
+        if depth is None or not self.config.ground_plane:
+            return None
+        if self._ground_for is not depth:
+            ground = GroundConfig(noise_coefficient=self.config.noise_coefficient)
+            self._ground = estimate_ground_plane(depth, camera, ground)
+            self._ground_for = depth
+        return self._ground
+
+    def _check_band(self, person: Person, reference: float) -> None:
+        """The lifter's guarantee: no joint farther than the person band from the torso."""
         if not np.isfinite(reference):
             return
-        half = window_half_size(person, self.config)
-        z = np.full(NUM_JOINTS, np.nan)
-        spread = np.full(NUM_JOINTS, np.nan)
-        for joint in range(NUM_JOINTS):
-            if joint in DERIVED_JOINTS or not np.all(np.isfinite(person.pixels[joint])):
-                continue
-            z[joint], spread[joint] = joint_depth(depth, person.pixels[joint], half, reference, self.config)
-        points = camera.back_project(person.pixels, z)
-        sigma = np.hypot(spread, self.config.noise_coefficient * z**2)
-        for joint, (a, b) in DERIVED_JOINTS.items():
-            points[joint], sigma[joint] = self._derived(joint, a, b, points, sigma, person, depth, camera, half, reference)
-        seen = np.all(np.isfinite(points), axis=1)
-        person.positions[seen] = points[seen]
-        person.position_stddev[seen] = sigma[seen]
-        person.depth_sources[seen] = DepthSource.SENSOR
-
-    def _derived(
-        self,
-        joint: int,
-        a: int,
-        b: int,
-        points: FloatArray,
-        sigma: FloatArray,
-        person: Person,
-        depth: DepthImage,
-        camera: CameraModel,
-        half: int,
-        reference: float,
-    ) -> tuple[FloatArray, float]:
-        """A midpoint joint: the 3D midpoint of its two joints when both are measured (the
-        pixel between the legs or shoulders may show background), else measured itself."""
-        if np.all(np.isfinite(points[[a, b]])):
-            return (points[a] + points[b]) / 2.0, float(np.hypot(sigma[a], sigma[b]) / 2.0)
-        if not np.all(np.isfinite(person.pixels[joint])):
-            return np.full(3, np.nan), float("nan")
-        z, spread = joint_depth(depth, person.pixels[joint], half, reference, self.config)
-        point = camera.back_project(person.pixels[joint][None], np.array([z]))[0]
-        return point, float(np.hypot(spread, self.config.noise_coefficient * z**2))
+        far = person.valid & (np.abs(person.positions[:, 2] - reference) > self.config.person_depth_band_m)
+        person.positions[far] = np.nan
+        person.position_stddev[far] = np.nan
+        person.depth_sources[far] = DepthSource.NONE

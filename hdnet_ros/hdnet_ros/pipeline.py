@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hdnet_ros.config import Settings
 from hdnet_ros.detector import PersonDetector
-from hdnet_ros.keypoints2d import MoveNetLiteRT
+from hdnet_ros.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT
 from hdnet_ros.lifting import DepthLifter
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.people import Frame, Person
+from hdnet_ros.runtime import movenet_onnx, open_backend
 from hdnet_ros.timing import StageTimer
 
 LOG = logging.getLogger(__name__)
@@ -31,6 +33,16 @@ class FrameResult:
     stage_ms: dict[str, float] = field(default_factory=dict)
 
 
+def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
+    """MoveNet as published (LiteRT, int8) on the CPU path, else its rebuild on the runtime."""
+    inference = settings.inference
+    if inference.backend == "onnxruntime" and path.suffix == ".tflite":
+        return MoveNetLiteRT(path, settings.keypoints, threads=settings.models.threads)
+    onnx_path = movenet_onnx(path, inference) if path.suffix == ".tflite" else path
+    backend = open_backend(onnx_path, inference, settings.models.threads)
+    return MoveNetBatched(backend, settings.keypoints, inference.max_batch)
+
+
 class Pipeline:
     """Detector, keypoint model and depth lifter, built once from the settings."""
 
@@ -38,7 +50,7 @@ class Pipeline:
         self,
         settings: Settings,
         detector: PersonDetector,
-        keypoints: MoveNetLiteRT,
+        keypoints: KeypointEstimator,
         lifter: DepthLifter,
     ) -> None:
         self.settings = settings
@@ -53,14 +65,11 @@ class Pipeline:
         models_dir = settings.models.models_dir or None
         detector_path = resolve_model_file(settings.detector.model, models_dir)
         keypoint_path = resolve_model_file(settings.keypoints.model, models_dir)
-        LOG.info("person detector: %s", detector_path)
+        LOG.info("person detector: %s (%s)", detector_path, settings.inference.backend)
         LOG.info("2D keypoints: %s", keypoint_path)
-        return cls(
-            settings,
-            PersonDetector(detector_path, settings.detector, threads=settings.models.threads),
-            MoveNetLiteRT(keypoint_path, settings.keypoints, threads=settings.models.threads),
-            DepthLifter(settings.lifting),
-        )
+        threads = settings.models.threads
+        detector = PersonDetector(open_backend(detector_path, settings.inference, threads), settings.detector)
+        return cls(settings, detector, open_keypoint_model(keypoint_path, settings), DepthLifter(settings.lifting))
 
     def process(self, frame: Frame) -> FrameResult:
         """All people in ``frame`` with their 2D keypoints and, where depth allows, 3D joints."""
