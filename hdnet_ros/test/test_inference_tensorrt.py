@@ -1,0 +1,108 @@
+"""The TensorRT backend on a real GPU: MoveNet engines built, cached, run and compared.
+
+Skipped (with the reason shown) without TensorRT 10 and a CUDA GPU visible to torch, which
+is the case on the CPU machines and in CI; the cache logic itself is tested without
+TensorRT in test_inference_engine_cache.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (the TensorRT backend needs a GPU)")
+torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="TensorRT tests need a CUDA GPU")
+
+from hdnet_ros.inference import BatchProfile, create_backend  # noqa: E402
+from hdnet_ros.inference.engine_cache import file_sha256, metadata_path  # noqa: E402
+from hdnet_ros.inference.movenet_codec import decode_movenet_outputs  # noqa: E402
+from hdnet_ros.nets import movenet  # noqa: E402
+from test_movenet_torch import (  # noqa: E402
+    TFLITE,
+    agreement,
+    assert_agrees_with_litert,
+    litert_keypoints,
+    sample_crops,
+)
+
+PROFILE = BatchProfile(1, 4, 8)
+
+
+@pytest.fixture(scope="module")
+def movenet_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not TFLITE.is_file():
+        pytest.skip(f"{TFLITE} not found")
+    model = movenet.load_movenet(TFLITE)
+    return movenet.export_movenet_onnx(model, tmp_path_factory.mktemp("onnx") / "movenet.onnx")
+
+
+@pytest.fixture(scope="module")
+def crops() -> np.ndarray:
+    return np.stack([crop for _, crop in sample_crops()])
+
+
+@pytest.fixture(scope="module")
+def onnxruntime_outputs(movenet_onnx: Path, crops: np.ndarray) -> dict[str, Any]:
+    with create_backend("onnxruntime", movenet_onnx) as backend:
+        return backend.run({"image": crops})
+
+
+def test_fp32_engine_matches_onnxruntime_and_is_cached(
+    movenet_onnx: Path, crops: np.ndarray, onnxruntime_outputs: dict[str, Any], tmp_path: Path
+) -> None:
+    engine = tmp_path / "movenet.fp32.engine"
+    with create_backend("tensorrt", movenet_onnx, engine, "fp32", batch_profile=PROFILE) as backend:
+        assert not backend.cache_decision.reuse  # type: ignore[attr-defined]
+        assert backend.input_names == ("image",)
+        outputs = backend.run({"image": crops})  # more crops than max batch: run in chunks
+        one = backend.run({"image": crops[:1]})
+    assert len(crops) > PROFILE.max
+    for name in movenet.OUTPUT_NAMES:
+        np.testing.assert_allclose(outputs[name], onnxruntime_outputs[name], atol=5e-3)
+        np.testing.assert_allclose(one[name], onnxruntime_outputs[name][:1], atol=5e-3)
+    key = json.loads(metadata_path(engine).read_text())["key"]
+    assert key["gpu_name"] == torch.cuda.get_device_name(0)
+    assert key["tensorrt_version"] == trt.__version__
+    assert key["onnx_sha256"] == file_sha256(movenet_onnx)
+    with create_backend("tensorrt", movenet_onnx, engine, "fp32", batch_profile=PROFILE) as again:
+        assert again.cache_decision.reuse  # type: ignore[attr-defined]
+    with create_backend(
+        "tensorrt", movenet_onnx, engine, "fp32", force_engine_update=True, batch_profile=PROFILE
+    ) as forced:
+        assert not forced.cache_decision.reuse  # type: ignore[attr-defined]
+
+
+def test_fp16_engine_agrees_with_litert(movenet_onnx: Path, crops: np.ndarray, tmp_path: Path) -> None:
+    engine = tmp_path / "movenet.fp16.engine"
+    with create_backend("tensorrt", movenet_onnx, engine, "fp16", batch_profile=PROFILE) as backend:
+        keypoints = decode_movenet_outputs(backend.run({"image": crops}))
+    assert_agrees_with_litert(keypoints, litert_keypoints(crops))
+
+
+def test_int8_engine_calibrates_and_keys_the_cache(movenet_onnx: Path, crops: np.ndarray, tmp_path: Path) -> None:
+    engine, cache = tmp_path / "movenet.int8.engine", tmp_path / "movenet.calibration"
+    options: dict[str, Any] = {"batch_profile": PROFILE, "calibration_cache_path": cache}
+    with create_backend("tensorrt", movenet_onnx, engine, "int8", calibration_data={"image": crops}, **options) as b:
+        keypoints = decode_movenet_outputs(b.run({"image": crops}))
+    assert cache.is_file()
+    assert json.loads(metadata_path(engine).read_text())["key"]["calibration_sha256"] == file_sha256(cache)
+    with create_backend("tensorrt", movenet_onnx, engine, "int8", **options) as again:
+        assert again.cache_decision.reuse  # type: ignore[attr-defined]
+    # Calibrated on 14 crops only: a loose bound (not measured; this machine has no GPU).
+    assert np.median(agreement(keypoints, litert_keypoints(crops), 0.3)) <= 8.0
+
+
+def test_build_engine_command_builds_then_reuses(movenet_onnx: Path, tmp_path: Path, capsys: Any) -> None:
+    from hdnet_ros.cli import main
+
+    engine = tmp_path / "cli.engine"
+    arguments = ["build-engine", "--onnx", str(movenet_onnx), "--engine", str(engine), "--precision", "fp16"]
+    assert main(arguments) == 0
+    assert "built" in capsys.readouterr().out and engine.is_file()
+    assert main(arguments) == 0
+    assert "up to date" in capsys.readouterr().out
