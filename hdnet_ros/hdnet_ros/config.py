@@ -20,6 +20,7 @@ import yaml
 from hdnet_ros.detector import DetectorConfig
 from hdnet_ros.keypoints2d import KeypointConfig
 from hdnet_ros.lifting import LiftingConfig
+from hdnet_ros.node.node_config import NodeConfig
 from hdnet_ros.runtime import InferenceConfig
 from hdnet_ros.settings_field import setting
 
@@ -65,6 +66,7 @@ class Settings:
     keypoints: KeypointConfig = field(default_factory=KeypointConfig)
     lifting: LiftingConfig = field(default_factory=LiftingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    node: NodeConfig = field(default_factory=NodeConfig)
 
 
 class SettingsError(ValueError):

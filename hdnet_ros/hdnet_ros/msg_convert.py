@@ -6,6 +6,7 @@ One generic walk serves both transports: ROS 1 bag messages into ROS 2 type-stor
 
 from __future__ import annotations
 
+import array
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +48,38 @@ def convert(msg: Any, target_class: Callable[[], Any], resolve: Callable[[Any, s
         elif isinstance(value, list) and value and _is_message(value[0]):
             element_class = resolve(target, name)
             value = [convert(v, element_class, resolve) for v in value]
-        elif isinstance(value, np.ndarray) and value.dtype == np.uint8:
-            value = value.copy()
+        elif isinstance(value, np.ndarray):
+            value = _array_value(target, name, value)
         setattr(target, name, value)
     return target
+
+
+# numpy dtype -> array.array type code, for rclpy's ``sequence<primitive>`` fields.
+_ARRAY_CODES = {
+    "u1": "B",
+    "i1": "b",
+    "u2": "H",
+    "i2": "h",
+    "u4": "I",
+    "i4": "i",
+    "u8": "Q",
+    "i8": "q",
+    "f4": "f",
+    "f8": "d",
+}
+
+
+def _array_value(target: Any, name: str, value: np.ndarray) -> Any:
+    """A numpy field value in the form the target accepts.
+
+    rclpy keeps fixed-size arrays (``double[9]``) as numpy arrays but checks variable-length
+    ``sequence<...>`` fields for an array.array of the right type code (it refuses numpy).
+    rosbags targets take numpy arrays as they are.
+    """
+    if not hasattr(target, "get_fields_and_field_types"):
+        return value.copy()
+    if not target.get_fields_and_field_types()[name].startswith("sequence<"):
+        return value.copy()
+    contiguous = np.ascontiguousarray(value)
+    code = _ARRAY_CODES[contiguous.dtype.str.lstrip("<>=|")]
+    return array.array(code, contiguous.astype(contiguous.dtype.newbyteorder("="), copy=False).tobytes())

@@ -16,7 +16,7 @@ TEXT_HEIGHT_M = 0.12
 
 
 def _colour(rgb: tuple[float, float, float], alpha: float = 1.0) -> Any:
-    return msg_type("std_msgs/msg/ColorRGBA")(r=rgb[0], g=rgb[1], b=rgb[2], a=alpha)
+    return msg_type("std_msgs/msg/ColorRGBA")(r=float(rgb[0]), g=float(rgb[1]), b=float(rgb[2]), a=float(alpha))
 
 
 def _duration(seconds: float) -> Any:

@@ -1,0 +1,106 @@
+"""People as geometry_msgs/PoseArray in a target frame (e.g. base_link or map).
+
+The node looks up the camera-to-target transform in TF at the image stamp; everything
+else is here, without ROS: positions get rotation and translation, velocities only the
+rotation. A PoseArray has no velocity field, so each pose's orientation carries the
+direction of motion: a rotation about the target frame's z axis (up in REP-103 frames such
+as base_link, odom or map) from +x to the horizontal velocity. It is the identity while the
+velocity is unknown (tracking off) or slower than :data:`MIN_HEADING_SPEED`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial.transform import Rotation
+
+from hdnet_ros.joints import ROOT
+from hdnet_ros.outputs.common import body_label, header, msg_type, point
+from hdnet_ros.people import Person
+
+FloatArray = npt.NDArray[np.float64]
+Quaternion = tuple[float, float, float, float]  # x, y, z, w (ROS order)
+IDENTITY: Quaternion = (0.0, 0.0, 0.0, 1.0)
+MIN_HEADING_SPEED = 0.05  # m/s: slower motion is noise, not a direction
+
+
+@dataclass(frozen=True)
+class RigidTransform:
+    """Maps points of a source frame into a target frame: p_target = R p_source + t.
+
+    This is what ``tf2_ros.Buffer.lookup_transform(target, source, stamp)`` returns.
+    """
+
+    translation: FloatArray
+    rotation: Quaternion
+
+    @classmethod
+    def identity(cls) -> RigidTransform:
+        return cls(np.zeros(3), IDENTITY)
+
+    @classmethod
+    def from_msg(cls, transform: Any) -> RigidTransform:
+        """From a geometry_msgs/Transform (rclpy or rosbags object)."""
+        t, q = transform.translation, transform.rotation
+        return cls(np.array([t.x, t.y, t.z], dtype=np.float64), (float(q.x), float(q.y), float(q.z), float(q.w)))
+
+    def _rotation(self) -> Rotation:
+        return Rotation.from_quat(self.rotation)  # scipy uses (x, y, z, w) like ROS; normalises
+
+    def apply_to_points(self, points: npt.ArrayLike) -> FloatArray:
+        """Positions [N,3] (or one [3]) in the target frame."""
+        result: FloatArray = self._rotation().apply(np.asarray(points, dtype=np.float64)) + self.translation
+        return result
+
+    def apply_to_vectors(self, vectors: npt.ArrayLike) -> FloatArray:
+        """Velocities [N,3] (or one [3]): rotated, never translated."""
+        result: FloatArray = self._rotation().apply(np.asarray(vectors, dtype=np.float64))
+        return result
+
+
+def heading(velocity: FloatArray | None) -> Quaternion:
+    """Rotation about z from +x to the horizontal part of ``velocity``; identity if unknown or slow."""
+    if velocity is None or math.hypot(velocity[0], velocity[1]) < MIN_HEADING_SPEED:
+        return IDENTITY
+    yaw = math.atan2(velocity[1], velocity[0])
+    return 0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)
+
+
+@dataclass(frozen=True)
+class PersonInFrame:
+    label: int  # the number of the person's body_<label> TF frame
+    position: FloatArray  # pelvis [m]
+    velocity: FloatArray | None  # [m/s]; None while unknown
+    orientation: Quaternion  # heading of motion
+
+
+def people_in_frame(people: list[Person], transform: RigidTransform) -> list[PersonInFrame]:
+    """Every person with a valid pelvis, in the target frame, in the order of ``people``."""
+    result = []
+    for index, person in enumerate(people):
+        if not person.valid[ROOT]:
+            continue
+        known = bool(np.all(np.isfinite(person.velocity)))
+        velocity = transform.apply_to_vectors(person.velocity) if known else None
+        result.append(
+            PersonInFrame(
+                label=body_label(person, index),
+                position=transform.apply_to_points(person.positions[ROOT]),
+                velocity=velocity,
+                orientation=heading(velocity),
+            )
+        )
+    return result
+
+
+def pose_array_msg(people: list[PersonInFrame], stamp_ns: int, frame_id: str) -> Any:
+    """geometry_msgs/PoseArray stamped with the image time in ``frame_id``."""
+    quaternion, pose = msg_type("geometry_msgs/msg/Quaternion"), msg_type("geometry_msgs/msg/Pose")
+    poses = [
+        pose(position=point(person.position), orientation=quaternion(*person.orientation)) for person in people
+    ]
+    return msg_type("geometry_msgs/msg/PoseArray")(header=header(stamp_ns, frame_id), poses=poses)

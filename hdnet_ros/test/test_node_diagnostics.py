@@ -1,0 +1,75 @@
+"""Diagnostics aggregation: rates per period, capture-to-publish latency, drops by reason,
+and the status level the node puts on /diagnostics."""
+
+from __future__ import annotations
+
+from hdnet_ros.frame_input import SkipReason
+from hdnet_ros.node.diagnostics import REPORTED_REASONS, WORKER_EXCEPTION, DiagnosticsAggregator, Level
+
+SECOND = 1_000_000_000
+MS = 1_000_000
+
+
+def busy_second() -> DiagnosticsAggregator:
+    """2 s with 30 input frames, 21 published (latencies 0..20 ms) and 9 dropped as busy."""
+    diagnostics = DiagnosticsAggregator("hdnet_node: frames", hardware_id="/camera/color/image_raw")
+    diagnostics.start(10 * SECOND)
+    for _ in range(30):
+        diagnostics.record_input()
+    for i in range(21):
+        capture = 10 * SECOND + i * 50 * MS
+        diagnostics.record_output(capture, capture + i * MS)
+    for _ in range(9):
+        diagnostics.record_drop(SkipReason.WORKER_BUSY.value)
+    return diagnostics
+
+
+def test_report_has_rates_latency_and_drops() -> None:
+    report = busy_second().report(12 * SECOND)
+    assert report.name == "hdnet_node: frames" and report.hardware_id == "/camera/color/image_raw"
+    assert report.values["input rate [Hz]"] == "15.00"
+    assert report.values["output rate [Hz]"] == "10.50"
+    assert report.values["latency median [ms]"] == "10.0"
+    assert report.values["latency p95 [ms]"] == "19.0"
+    assert report.values["dropped worker_busy"] == "9"
+    assert report.values["dropped no_sync_partner"] == "0"
+
+
+def test_inference_slower_than_the_camera_is_ok() -> None:
+    report = busy_second().report(12 * SECOND)
+    assert report.level == Level.OK
+    assert report.message == "processing 10.5 of 15.0 frames/s (older frames dropped)"
+
+
+def test_every_drop_reason_is_listed() -> None:
+    report = busy_second().report(12 * SECOND)
+    assert {f"dropped {reason.value}" for reason in SkipReason} <= set(report.values)
+    assert f"dropped {WORKER_EXCEPTION}" in report.values
+    assert len(REPORTED_REASONS) == len(SkipReason) + 1
+
+
+def test_a_new_period_resets_rates_but_keeps_drop_totals() -> None:
+    diagnostics = busy_second()
+    diagnostics.report(12 * SECOND)
+    assert diagnostics.output_rate_hz == 10.5  # what the node uses for marker lifetimes
+    quiet = diagnostics.report(13 * SECOND)
+    assert quiet.values["input rate [Hz]"] == "0.00"
+    assert quiet.values["dropped worker_busy"] == "9"
+    assert quiet.level == Level.WARN and quiet.message == "no synchronized RGB/depth/camera_info frames"
+    assert diagnostics.output_rate_hz == 0.0
+
+
+def test_drops_for_bad_input_warn_and_name_the_reason() -> None:
+    diagnostics = busy_second()
+    diagnostics.record_drop(SkipReason.SIZE_MISMATCH.value)
+    diagnostics.record_drop(WORKER_EXCEPTION)
+    report = diagnostics.report(12 * SECOND)
+    assert report.level == Level.WARN
+    assert "size_mismatch 1" in report.message and "worker_exception 1" in report.message
+
+
+def test_no_latency_before_the_first_output() -> None:
+    diagnostics = DiagnosticsAggregator("n")
+    diagnostics.start(0)
+    report = diagnostics.report(SECOND)
+    assert report.values["latency median [ms]"] == "n/a" and report.values["latency p95 [ms]"] == "n/a"
