@@ -20,9 +20,11 @@ import yaml
 from hdnet_ros.detector import DetectorConfig
 from hdnet_ros.keypoints2d import KeypointConfig
 from hdnet_ros.lifting import LiftingConfig
+from hdnet_ros.network_stages import NetworksConfig
 from hdnet_ros.node.node_config import NodeConfig
 from hdnet_ros.runtime import InferenceConfig
 from hdnet_ros.settings_field import setting
+from hdnet_ros.tracking import TrackingConfig
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ class Settings:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     keypoints: KeypointConfig = field(default_factory=KeypointConfig)
+    networks: NetworksConfig = field(default_factory=NetworksConfig)
     lifting: LiftingConfig = field(default_factory=LiftingConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     node: NodeConfig = field(default_factory=NodeConfig)
 

@@ -1,6 +1,7 @@
 """The pipeline: one frame in, a list of people out. Every stage is visible here.
 
-    detect people -> 2D keypoints per person -> lift with depth -> (track)
+    detect people -> 2D keypoints -> [root depth network] -> [3D pose network]
+        -> lift to 3D with the depth image -> track
 
 Each stage is a small typed unit in its own module; this file only wires them and times
 them. The replay tool and the ROS node both call :meth:`Pipeline.process`.
@@ -17,9 +18,18 @@ from hdnet_ros.detector import PersonDetector
 from hdnet_ros.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT
 from hdnet_ros.lifting import DepthLifter
 from hdnet_ros.model_files import resolve_model_file
+from hdnet_ros.network_stages import (
+    FloatArray,
+    PoseNetStage,
+    RootDepth,
+    RootDepthStage,
+    build_pose_stage,
+    build_root_depth_stage,
+)
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.runtime import movenet_onnx, open_backend
 from hdnet_ros.timing import StageTimer
+from hdnet_ros.tracking import Tracker
 
 LOG = logging.getLogger(__name__)
 
@@ -43,53 +53,107 @@ def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
     return MoveNetBatched(backend, settings.keypoints, inference.max_batch)
 
 
-class Pipeline:
-    """Detector, keypoint model and depth lifter, built once from the settings."""
+@dataclass
+class Stages:
+    """The units the pipeline runs; the optional network stages are None when off."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        detector: PersonDetector,
-        keypoints: KeypointEstimator,
-        lifter: DepthLifter,
-    ) -> None:
+    detector: PersonDetector
+    keypoints: KeypointEstimator
+    lifter: DepthLifter
+    tracker: Tracker
+    root_depth: RootDepthStage | None = None
+    pose_3d: PoseNetStage | None = None
+
+
+def build_stages(settings: Settings) -> Stages:
+    """Load every model named in ``settings``; ModelFileError says which file is wrong."""
+    models_dir = settings.models.models_dir or None
+    threads = settings.models.threads
+    detector_path = resolve_model_file(settings.detector.model, models_dir)
+    keypoint_path = resolve_model_file(settings.keypoints.model, models_dir)
+    LOG.info("person detector: %s (%s)", detector_path, settings.inference.backend)
+    LOG.info("2D keypoints: %s", keypoint_path)
+    networks = settings.networks
+
+    def network_path(name: str, model: str, what: str) -> Path | None:
+        if not name:
+            LOG.info("%s network: off (networks.%s not set); depth comes from the sensor and the skeleton", what, what)
+            return None
+        if not model:
+            raise ValueError(f"networks.{what} is {name!r} but networks.{what}_model names no file")
+        path = resolve_model_file(model, models_dir)
+        LOG.info("%s network: %s from %s", what, name, path)
+        return path
+
+    root_path = network_path(networks.root_depth, networks.root_depth_model, "root_depth")
+    pose_path = network_path(networks.pose_3d, networks.pose_3d_model, "pose_3d")
+    return Stages(
+        detector=PersonDetector(open_backend(detector_path, settings.inference, threads), settings.detector),
+        keypoints=open_keypoint_model(keypoint_path, settings),
+        lifter=DepthLifter(settings.lifting),
+        tracker=Tracker(settings.tracking),
+        root_depth=build_root_depth_stage(networks, settings.inference, root_path, threads),
+        pose_3d=build_pose_stage(networks, settings.inference, pose_path, threads),
+    )
+
+
+class Pipeline:
+    """The stages, built once from the settings, run in order on each frame."""
+
+    def __init__(self, settings: Settings, stages: Stages) -> None:
         self.settings = settings
-        self.detector = detector
-        self.keypoints = keypoints
-        self.lifter = lifter
+        self.stages = stages
         self.timer = StageTimer()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
-        """Load every model named in ``settings``; ModelFileError says which file is wrong."""
-        models_dir = settings.models.models_dir or None
-        detector_path = resolve_model_file(settings.detector.model, models_dir)
-        keypoint_path = resolve_model_file(settings.keypoints.model, models_dir)
-        LOG.info("person detector: %s (%s)", detector_path, settings.inference.backend)
-        LOG.info("2D keypoints: %s", keypoint_path)
-        threads = settings.models.threads
-        detector = PersonDetector(open_backend(detector_path, settings.inference, threads), settings.detector)
-        return cls(settings, detector, open_keypoint_model(keypoint_path, settings), DepthLifter(settings.lifting))
+        return cls(settings, build_stages(settings))
+
+    @property
+    def detector(self) -> PersonDetector:
+        return self.stages.detector
+
+    @property
+    def keypoints(self) -> KeypointEstimator:
+        return self.stages.keypoints
+
+    @property
+    def lifter(self) -> DepthLifter:
+        return self.stages.lifter
+
+    def reset_tracking(self) -> None:
+        """Forget all tracks (a new recording, or time jumped back)."""
+        self.stages.tracker.reset()
 
     def process(self, frame: Frame) -> FrameResult:
-        """All people in ``frame`` with their 2D keypoints and, where depth allows, 3D joints."""
+        """All people in ``frame`` with 2D keypoints, 3D joints where they can be had, and
+        track ids."""
+        stages, timer = self.stages, self.timer
         stage_ms: dict[str, float] = {}
-        with self.timer.stage("detection"):
-            detections = self.detector(frame.rgb)
-        with self.timer.stage("keypoints_2d"):
-            keypoints = self.keypoints(frame.rgb, detections)
-        people = [
-            Person(detection=detection, pixels=kp.pixels, scores=kp.scores)
-            for detection, kp in zip(detections, keypoints, strict=True)
-        ]
-        with self.timer.stage("depth_lifting"):
-            if frame.depth_m is not None:
-                for person in people:
-                    self.lifter.lift(person, frame.depth_m, frame.camera)
+
+        def timed(name: str) -> StageTimer.Stage:
+            return timer.stage(name, stage_ms)
+
+        with timed("detection"):
+            detections = stages.detector(frame.rgb)
+        with timed("keypoints_2d"):
+            keypoints = stages.keypoints(frame.rgb, detections)
+        people = [Person(d, k.pixels, k.scores) for d, k in zip(detections, keypoints, strict=True)]
+        roots: list[RootDepth | None] = [None] * len(people)
+        if stages.root_depth is not None:
+            with timed("root_depth"):
+                roots = stages.root_depth(frame, people)
+        poses: list[FloatArray | None] = [None] * len(people)
+        if stages.pose_3d is not None:
+            with timed("pose_3d"):
+                poses = stages.pose_3d(frame, people, roots)
+        with timed("depth_lifting"):
+            for person, root, pose in zip(people, roots, poses, strict=True):
+                stages.lifter.lift(person, frame.depth_m, frame.camera, network_root=root, relative_pose=pose)
         minimum = self.settings.output.min_valid_joints
         people = [p for p in people if p.num_valid >= minimum]
-        for name in ("detection", "keypoints_2d", "depth_lifting"):
-            stage_ms[name] = self.timer.samples_ms[name][-1]
+        with timed("tracking"):
+            people = stages.tracker.update(people, frame.stamp_ns, frame.camera)
         stage_ms["total"] = sum(stage_ms.values())
-        self.timer.samples_ms["total"].append(stage_ms["total"])
+        timer.samples_ms["total"].append(stage_ms["total"])
         return FrameResult(frame=frame, people=people, stage_ms=stage_ms)

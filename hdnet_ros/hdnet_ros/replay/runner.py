@@ -74,6 +74,7 @@ class ReplayJob:
             report.error = str(error)
             LOG.error("%s", error)
             return
+        self.pipeline.reset_tracking()  # ids do not carry over from another recording
         with bag:
             report.topics = bag.topics.as_dict()
             roles = [role for role in ROLES if report.topics.get(role)]

@@ -1,0 +1,219 @@
+"""Optional network stages: root depth (RootNet or HDNet) and root-relative 3D pose (PoseNet).
+
+Each stage runs all the people of a frame through its network in batches (never one call
+per person) on the configured runtime, and hands the lifter plain numbers: per person a
+root depth with its uncertainty, and a root-relative pose in the output joint set. With
+depth they fill what the sensor lacks (far people, holes, glass, sunlight); without a depth
+topic they give the whole monocular 3D result. A stage whose network is not configured is
+off; the pipeline logs that once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.inference.backend import Backend, TensorSpec, create_backend, split_batches
+from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.nets.codecs import HDNET_BIN_CODEC, posenet_to_camera, rootnet_k_value
+from hdnet_ros.nets.joint_sets import H36M_18, MUCO_21, JointSet
+from hdnet_ros.nets.preprocessing import prepare_3dmppe, prepare_hdnet, xyxy_to_xywh
+from hdnet_ros.people import Frame, Person
+from hdnet_ros.root_fallback import bone_prior_depth
+from hdnet_ros.runtime import InferenceConfig, engine_dir, open_backend
+from hdnet_ros.settings_field import setting
+
+LOG = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float64]
+RootDepth = tuple[float, float]  # (z [m], sigma [m])
+POSE_JOINT_SETS: dict[str, JointSet] = {"posenet_muco": MUCO_21, "posenet_h36m": H36M_18}
+# Depth used to scale PoseNet's x/y offsets when neither a network nor the skeleton prior
+# gives one; only the relative pose's scale depends on it.
+NOMINAL_DEPTH_M = 3.0
+
+
+@dataclass(frozen=True)
+class NetworksConfig:
+    root_depth: str = setting(
+        "", "root-depth network: '' (off), 'rootnet' or 'hdnet'", choices=("", "rootnet", "hdnet")
+    )
+    root_depth_model: str = setting(
+        "", "its official checkpoint (snapshot_N.pth.tar / ckpt.pth.tar) or exported ONNX, relative to models_dir"
+    )
+    # RootNet's published MRPE is 120 mm on Human3.6M but 386 mm on 3DPW: in the wild a
+    # relative sigma of about 15 % of the depth is honest for both networks.
+    root_depth_relative_sigma: float = setting(
+        0.15, "1-sigma of a network root depth as a fraction of that depth", min=0.01, max=1.0
+    )
+    pose_3d: str = setting(
+        "",
+        "root-relative 3D pose network: '' (off), 'posenet_muco' (21 joints) or 'posenet_h36m' (18)",
+        choices=("", "posenet_muco", "posenet_h36m"),
+    )
+    pose_3d_model: str = setting("", "PoseNet's official checkpoint or exported ONNX, relative to models_dir")
+
+
+def _sha(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+def _specs(arrays: list[Any], names: tuple[str, ...]) -> list[TensorSpec]:
+    return [TensorSpec(n, (None, *a.shape[1:]), np.dtype(np.float32)) for n, a in zip(names, arrays, strict=True)]
+
+
+def open_network(name: str, path: Path, inference: InferenceConfig, threads: int) -> Backend:
+    """A published network from its ONNX export or its official checkpoint.
+
+    A checkpoint is loaded with the strict official-format loader; then the torch runtime
+    runs the module directly, and the other runtimes get an ONNX export made once and cached
+    beside the engines (keyed by the checkpoint's sha256).
+    """
+    if path.suffix == ".onnx":
+        return open_backend(path, inference, threads)
+    try:
+        import torch
+
+        from hdnet_ros.nets.checkpoints import CheckpointError, load_checkpoint
+        from hdnet_ros.nets.export import create, export_onnx
+    except ImportError as error:
+        raise ModelFileError(f"{path}: loading a PyTorch checkpoint needs torch ({error})") from error
+    item = create(name)
+    try:
+        load_checkpoint(item.module, path)
+    except CheckpointError as error:
+        raise ModelFileError(str(error)) from error
+    item.module.eval()
+    if inference.backend == "torch":
+        example = item.make_inputs(1, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            outputs = item.module(*example)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        return create_backend(
+            "torch",
+            module=item.module,
+            input_specs=_specs(list(example), item.input_names),
+            output_specs=_specs(list(outputs), item.output_names),
+            device=inference.device or None,
+            precision="fp16" if inference.precision == "fp16" else "fp32",
+            threads=threads,
+        )
+    onnx_path = engine_dir(inference) / f"{name}-{_sha(path)}.onnx"
+    if not onnx_path.is_file():
+        LOG.info("exporting %s (%s) to %s (once)", name, path, onnx_path)
+        export_onnx(item.module, item.make_inputs, onnx_path, item.input_names, item.output_names)
+    return open_backend(onnx_path, inference, threads)
+
+
+def run_batched(backend: Backend, inputs: dict[str, npt.NDArray[Any]], output: str, max_batch: int) -> npt.NDArray[Any]:
+    """One output of ``backend`` over all rows of ``inputs``, in batches of ``max_batch``."""
+    count = len(next(iter(inputs.values())))
+    parts = [backend.run({k: v[s] for k, v in inputs.items()})[output] for s in split_batches(count, max_batch)]
+    return np.concatenate(parts)
+
+
+def _boxes_xywh(people: list[Person]) -> FloatArray:
+    return xyxy_to_xywh(np.stack([p.detection.box for p in people]))
+
+
+class RootNetStage:
+    """RootNet: Z = gamma * k per person box (k from the extended box and the focal lengths)."""
+
+    def __init__(self, backend: Backend, relative_sigma: float, max_batch: int) -> None:
+        self.backend, self.relative_sigma, self.max_batch = backend, relative_sigma, max_batch
+
+    def __call__(self, frame: Frame, people: list[Person]) -> list[RootDepth | None]:
+        result: list[RootDepth | None] = [None] * len(people)
+        if not people:
+            return result
+        inputs = prepare_3dmppe(frame.rgb, _boxes_xywh(people))
+        if len(inputs.indices) == 0:
+            return result
+        k = rootnet_k_value(inputs.boxes, frame.camera.fx, frame.camera.fy).astype(np.float32)
+        roots = run_batched(self.backend, {"img": inputs.images, "k_value": k}, "root", self.max_batch)
+        for row, z_mm in zip(inputs.indices, roots[:, 2], strict=True):
+            z = float(z_mm) / 1000.0
+            result[int(row)] = (z, self.relative_sigma * z) if np.isfinite(z) and z > 0 else None
+        return result
+
+
+class HDNetStage:
+    """HDNet: soft-argmax over 61 log-depth bins, decoded with sqrt(fx*fy); one person mask
+    per box selects whose depth the shared principal-point crop answers."""
+
+    def __init__(self, backend: Backend, relative_sigma: float, max_batch: int) -> None:
+        self.backend, self.relative_sigma, self.max_batch = backend, relative_sigma, max_batch
+
+    def __call__(self, frame: Frame, people: list[Person]) -> list[RootDepth | None]:
+        if not people:
+            return []
+        camera = frame.camera
+        inputs = prepare_hdnet(frame.rgb, _boxes_xywh(people), camera.fx, camera.fy, camera.cx, camera.cy)
+        feeds = {"img": inputs.images, "coord_map": inputs.coord_maps, "bbox_mask": inputs.masks}
+        bins = run_batched(self.backend, feeds, "bin_idx", self.max_batch).reshape(-1)
+        depths_m = HDNET_BIN_CODEC.index_to_depth(bins, camera.fx, camera.fy) / 1000.0
+        return [(float(z), self.relative_sigma * float(z)) if np.isfinite(z) and z > 0 else None for z in depths_m]
+
+
+class PoseNetStage:
+    """PoseNet: the 64^3 volumetric soft-argmax, mapped to the camera with a root depth and
+    returned root-relative in metres, in the output joint set (NaN where it has no joint)."""
+
+    def __init__(self, backend: Backend, joint_set: JointSet, max_batch: int) -> None:
+        self.backend, self.joint_set, self.max_batch = backend, joint_set, max_batch
+
+    def __call__(self, frame: Frame, people: list[Person], roots: list[RootDepth | None]) -> list[FloatArray | None]:
+        result: list[FloatArray | None] = [None] * len(people)
+        if not people:
+            return result
+        inputs = prepare_3dmppe(frame.rgb, _boxes_xywh(people))
+        if len(inputs.indices) == 0:
+            return result
+        coords = run_batched(self.backend, {"img": inputs.images}, "coords", self.max_batch)
+        depth_mm = [1000.0 * self._scale_depth(people[i], roots[i], frame.camera) for i in inputs.indices]
+        c = frame.camera
+        joints_mm = posenet_to_camera(coords, inputs.boxes, np.array(depth_mm), c.fx, c.fy, c.cx, c.cy)
+        relative = (joints_mm - joints_mm[:, self.joint_set.root : self.joint_set.root + 1]) / 1000.0
+        for row, pose in zip(inputs.indices, relative, strict=True):
+            result[int(row)] = self.joint_set.to_coco19(pose)
+        return result
+
+    @staticmethod
+    def _scale_depth(person: Person, root: RootDepth | None, camera: CameraModel) -> float:
+        if root is not None:
+            return root[0]
+        prior = bone_prior_depth(person.pixels, camera)
+        return float(prior.z) if prior is not None else NOMINAL_DEPTH_M
+
+
+RootDepthStage = Callable[[Frame, list[Person]], list[RootDepth | None]]
+
+
+def build_root_depth_stage(
+    config: NetworksConfig, inference: InferenceConfig, path: Path | None, threads: int
+) -> RootDepthStage | None:
+    if not config.root_depth or path is None:
+        return None
+    backend = open_network(config.root_depth, path, inference, threads)
+    stage = RootNetStage if config.root_depth == "rootnet" else HDNetStage
+    return stage(backend, config.root_depth_relative_sigma, inference.max_batch)
+
+
+def build_pose_stage(
+    config: NetworksConfig, inference: InferenceConfig, path: Path | None, threads: int
+) -> PoseNetStage | None:
+    if not config.pose_3d or path is None:
+        return None
+    backend = open_network(config.pose_3d, path, inference, threads)
+    return PoseNetStage(backend, POSE_JOINT_SETS[config.pose_3d], inference.max_batch)
