@@ -24,11 +24,17 @@ from hdnet_ros.completion import (
     complete_from_relative_pose,
     complete_from_skeleton,
     estimate_pelvis_pixel,
+    pelvis_from_torso,
 )
 from hdnet_ros.depth_fusion import fuse_depths
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS, ROOT, TORSO_JOINTS
 from hdnet_ros.people import DepthSource, Person
-from hdnet_ros.refinement import RobustDepthParams, measure_skeleton, reference_depth
+from hdnet_ros.refinement import (
+    Facing,
+    RobustDepthParams,
+    measure_skeleton,
+    reference_depth,
+)
 from hdnet_ros.root_fallback import (
     GroundConfig,
     GroundPlane,
@@ -225,6 +231,8 @@ class DepthLifter:
         size = bone_prior_depth(person.pixels, camera, config.prior_stature_m, keypoint_sigma_px=config.keypoint_sigma_px)
         size_z = size.z if size is not None else None
         reference = reference_depth(person, depth, camera, self.params, size_z) if depth is not None else float("nan")
+        self._facing: Facing | None = None
+        self._stature = config.prior_stature_m
         if np.isfinite(reference) and depth is not None:
             self._measure(person, depth, camera, reference)
         self._place_root(person, depth, camera, reference, network_root)
@@ -237,6 +245,8 @@ class DepthLifter:
 
     def _measure(self, person: Person, depth: DepthImage, camera: CameraModel, reference: float) -> None:
         measured = measure_skeleton(person, depth, camera, reference, self.params)
+        self._facing = measured.facing
+        self._stature = measured.stature
         seen = np.all(np.isfinite(measured.points), axis=1)
         person.positions[seen] = measured.points[seen]
         person.position_stddev[seen] = measured.sigma[seen]
@@ -250,6 +260,31 @@ class DepthLifter:
             return person.pixels[ROOT], False
         return estimate_pelvis_pixel(person.pixels, camera, z, self.config.prior_stature_m), True
 
+    def _sensor_root(
+        self, person: Person, depth: DepthImage | None, camera: CameraModel, reference: float
+    ) -> tuple[FloatArray, float, DepthSource] | None:
+        """The root from what the sensor measured: the hips' midpoint; else one hip and the
+        torso's facing, or the neck and the floor's up direction (pelvis_from_torso); else
+        the torso's depth at the (possibly estimated) pelvis pixel."""
+        config = self.config
+        if person.valid[ROOT]:
+            return person.positions[ROOT].copy(), float(person.position_stddev[ROOT]), DepthSource(person.depth_sources[ROOT])
+        if not np.isfinite(reference):
+            return None
+        plane = self._ground_plane(depth, camera)
+        up = plane.normal if plane is not None else np.array([0.0, -1.0, 0.0])
+        estimate = pelvis_from_torso(person, self._facing, up, self._stature)
+        if estimate is not None:
+            return estimate[0], estimate[1], DepthSource.INFERRED
+        # The torso's depth, moved from its surface to its centre.
+        root_z = reference + config.torso_centre_offset_m
+        pixel, estimated = self._root_pixel(person, camera, root_z)
+        if pixel is None:
+            return None
+        sigma = float(np.hypot(config.noise_coefficient * root_z**2, 0.05))
+        point = camera.back_project(pixel[None], np.array([root_z]))[0]
+        return point, sigma, DepthSource.INFERRED if estimated else DepthSource.SENSOR
+
     def _place_root(
         self,
         person: Person,
@@ -259,21 +294,20 @@ class DepthLifter:
         network_root: tuple[float, float] | None,
     ) -> None:
         config = self.config
+        sensor = self._sensor_root(person, depth, camera, reference)
+        if sensor is not None:
+            point, sigma, source = sensor
+            if network_root is not None:
+                fused_z, fused_sigma = fuse_depths(float(point[2]), sigma, float(network_root[0]), float(network_root[1]))
+                if np.isfinite(fused_z) and fused_z != point[2]:
+                    point, sigma = point * (fused_z / point[2]), fused_sigma  # along the root's ray
+                    source = DepthSource.FUSED
+            self._set_root(person, point, sigma, source)
+            return
         root_z, root_sigma, source = float("nan"), float("nan"), DepthSource.NONE
-        if person.valid[ROOT]:
-            root_z, root_sigma, source = float(person.positions[ROOT, 2]), float(person.position_stddev[ROOT]), DepthSource.SENSOR
-        elif np.isfinite(reference):
-            # No hips measured: the torso's depth, moved from its surface to its centre.
-            root_z = reference + config.torso_centre_offset_m
-            root_sigma = float(np.hypot(config.noise_coefficient * root_z**2, 0.05))
-            source = DepthSource.SENSOR
-        if network_root is not None:
-            net_z, net_sigma = network_root
-            fused_z, fused_sigma = fuse_depths(root_z, root_sigma, float(net_z), float(net_sigma))
-            if np.isfinite(fused_z) and fused_z != root_z:
-                source = DepthSource.FUSED if source == DepthSource.SENSOR else DepthSource.NETWORK
-            root_z, root_sigma = fused_z, fused_sigma
-        if not np.isfinite(root_z) and config.root_prior:
+        if network_root is not None and np.isfinite(network_root[0]) and network_root[0] > 0:
+            root_z, root_sigma, source = float(network_root[0]), float(network_root[1]), DepthSource.NETWORK
+        elif config.root_prior:
             estimate = prior_root_depth(
                 person.pixels, camera, self._ground_plane(depth, camera), config.prior_stature_m, config.keypoint_sigma_px
             )
@@ -281,14 +315,17 @@ class DepthLifter:
                 root_z, root_sigma, source = estimate.z, estimate.sigma, DepthSource.INFERRED
         if not np.isfinite(root_z):
             return
-        if person.valid[ROOT] and source == DepthSource.SENSOR:
-            return  # measured from both hips: nothing to change
         pixel, estimated = self._root_pixel(person, camera, root_z)
         if pixel is None:
             return
-        person.positions[ROOT] = camera.back_project(pixel[None], np.array([root_z]))[0]
-        person.position_stddev[ROOT] = root_sigma
-        person.depth_sources[ROOT] = DepthSource.INFERRED if estimated else source
+        point = camera.back_project(pixel[None], np.array([root_z]))[0]
+        self._set_root(person, point, root_sigma, DepthSource.INFERRED if estimated else source)
+
+    @staticmethod
+    def _set_root(person: Person, point: FloatArray, sigma: float, source: DepthSource) -> None:
+        person.positions[ROOT] = point
+        person.position_stddev[ROOT] = sigma
+        person.depth_sources[ROOT] = source
 
     def _ground_plane(self, depth: DepthImage | None, camera: CameraModel) -> GroundPlane | None:
         """The floor of this depth image, fitted once per image and shared by its people."""

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hdnet_ros.config import Settings
+from hdnet_ros.config import Settings, SettingsError
 from hdnet_ros.detector import PersonDetector
 from hdnet_ros.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT
 from hdnet_ros.lifting import DepthLifter
@@ -80,7 +80,7 @@ def build_stages(settings: Settings) -> Stages:
             LOG.info("%s network: off (networks.%s not set); depth comes from the sensor and the skeleton", what, what)
             return None
         if not model:
-            raise ValueError(f"networks.{what} is {name!r} but networks.{what}_model names no file")
+            raise SettingsError(f"networks.{what} is {name!r} but networks.{what}_model names no file")
         path = resolve_model_file(model, models_dir)
         LOG.info("%s network: %s from %s", what, name, path)
         return path

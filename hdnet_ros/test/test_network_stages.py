@@ -8,13 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import sample_messages
-
-from hdnet_ros.config import load_settings
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import DepthSource, Frame
 from hdnet_ros.pipeline import Pipeline
+from helpers import sample_messages
+
+from hdnet_ros.config import SettingsError, load_settings
 
 torch = pytest.importorskip("torch", reason="loading the networks' checkpoints needs torch")
 
@@ -120,5 +120,5 @@ def test_wrong_checkpoint_is_named(models_dir: Path, tmp_path: Path) -> None:
 
 def test_network_without_a_model_file_is_a_configuration_error(models_dir: Path) -> None:
     overrides = {"models.models_dir": str(models_dir), "networks.root_depth": "hdnet"}
-    with pytest.raises(ValueError, match="networks.root_depth_model names no file"):
+    with pytest.raises(SettingsError, match=r"networks\.root_depth_model names no file"):
         Pipeline.from_settings(load_settings(overrides=overrides))
