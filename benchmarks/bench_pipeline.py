@@ -13,12 +13,11 @@ import json
 import platform
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from hdnet_ros.config import load_settings
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.outputs.markers import marker_array_msg
 from hdnet_ros.outputs.skeletons import skeleton_array_msg
@@ -26,6 +25,8 @@ from hdnet_ros.outputs.tf_frames import body_transforms
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.replay.bag_input import BagInput
+
+from hdnet_ros.config import load_settings
 
 
 def load_frames(data_dir: Path) -> list[Frame]:
@@ -57,6 +58,17 @@ def cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+def lift_all(pipeline: Pipeline, people: list[Person], frame: Frame) -> None:
+    for person in people:
+        pipeline.lifter.lift(person, frame.depth_m, frame.camera)
+
+
+def build_outputs(people: list[Person], frame: Frame) -> None:
+    skeleton_array_msg(people, frame.stamp_ns, frame.frame_id)
+    marker_array_msg(people, frame.stamp_ns, frame.frame_id, 0.2)
+    body_transforms(people, frame.stamp_ns, frame.frame_id)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models-dir", required=True)
@@ -66,47 +78,34 @@ def main() -> None:
     args = parser.parse_args()
 
     pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": args.models_dir}))
-    frames = load_frames(args.data_dir)
     stages: dict[str, list[float]] = {}
-    for frame in frames:
+    people_counts: list[int] = []
+    for frame in load_frames(args.data_dir):
         detections = pipeline.detector(frame.rgb)
         keypoints = pipeline.keypoints(frame.rgb, detections)
         people = [Person(d, k.pixels, k.scores) for d, k in zip(detections, keypoints, strict=True)]
-        assert frame.depth_m is not None
-        depth = frame.depth_m
-
-        def lift(people: list[Person] = people, depth: np.ndarray = depth, frame: Frame = frame) -> None:
-            for person in people:
-                pipeline.lifter.lift(person, depth, frame.camera)
-
-        def build(people: list[Person] = people, frame: Frame = frame) -> None:
-            skeleton_array_msg(people, frame.stamp_ns, frame.frame_id)
-            marker_array_msg(people, frame.stamp_ns, frame.frame_id, 0.2)
-            body_transforms(people, frame.stamp_ns, frame.frame_id)
-
-        timed = {
-            "detection (YOLOX-Nano, onnxruntime)": lambda frame=frame: pipeline.detector(frame.rgb),
-            "2D keypoints (MoveNet, LiteRT, all people)": lambda frame=frame, d=detections: pipeline.keypoints(frame.rgb, d),
-            "depth lifting (all people)": lift,
-            "output messages (skeletons, markers, TF)": build,
-            "whole pipeline": lambda frame=frame: pipeline.process(frame),
+        people_counts.append(len(people))
+        timed: dict[str, Callable[[], Any]] = {
+            "detection (YOLOX-Nano, onnxruntime)": partial(pipeline.detector, frame.rgb),
+            "2D keypoints (MoveNet, LiteRT, all people)": partial(pipeline.keypoints, frame.rgb, detections),
+            "depth lifting (all people)": partial(lift_all, pipeline, people, frame),
+            "output messages (skeletons, markers, TF)": partial(build_outputs, people, frame),
+            "whole pipeline": partial(pipeline.process, frame),
         }
         for name, function in timed.items():
             stages.setdefault(name, []).extend(time_ms(function, args.runs))
-        stages.setdefault("people per frame", []).append(float(len(people)))
 
-    people = stages.pop("people per frame")
     report = {
         "cpu": cpu_name(),
-        "frames": len(frames),
+        "frames": len(people_counts),
         "runs_per_frame": args.runs,
-        "people_per_frame": people,
+        "people_per_frame": people_counts,
         "stages_ms": {
             name: {"median": round(float(np.median(v)), 2), "p95": round(float(np.percentile(v, 95)), 2)}
             for name, v in stages.items()
         },
     }
-    print(f"CPU: {report['cpu']}; {len(frames)} frames x {args.runs} runs; people per frame {people}")
+    print(f"CPU: {report['cpu']}; {len(people_counts)} frames x {args.runs} runs; people per frame {people_counts}")
     print(f"{'stage':48s} {'median ms':>10s} {'p95 ms':>10s}")
     for name, figures in report["stages_ms"].items():
         print(f"{name:48s} {figures['median']:10.2f} {figures['p95']:10.2f}")

@@ -137,7 +137,8 @@ def test_rviz_config_shows_markers_debug_image_and_tf() -> None:
     config = yaml.safe_load((CONFIG / "hdnet.rviz").read_text())
     manager = config["Visualization Manager"]
     displays = {d["Class"]: d for d in manager["Displays"]}
-    assert displays["rviz_default_plugins/MarkerArray"]["Topic"]["Value"] == "/hdnet/markers"  # hdnet.launch.py remaps ~/markers here
+    # hdnet.launch.py remaps the node's ~/markers and ~/debug_image to these.
+    assert displays["rviz_default_plugins/MarkerArray"]["Topic"]["Value"] == "/hdnet/markers"
     assert displays["rviz_default_plugins/Image"]["Topic"]["Value"] == "/hdnet/debug_image"
     assert displays["rviz_default_plugins/TF"]["Enabled"]
     cameras = module_constant(LAUNCH / "hdnet.launch.py", "CAMERAS")
