@@ -16,7 +16,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -26,18 +25,9 @@ import numpy as np
 import onnxruntime as ort
 import torch
 from hdnet_ros.nets.export import calibrate_logits, create, export_onnx, registered
+from machine import cpu_name
 
 BATCHES = (1, 8)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def time_session(session: ort.InferenceSession, feeds: dict[str, np.ndarray], runs: int) -> list[float]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from collections.abc import Callable
 from functools import partial
@@ -25,6 +24,7 @@ from hdnet_ros.outputs.tf_frames import body_transforms
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.replay.bag_input import BagInput
+from machine import cpu_name
 
 from hdnet_ros.config import load_settings
 
@@ -46,16 +46,6 @@ def time_ms(function: Callable[[], Any], runs: int) -> list[float]:
         function()
         samples.append((time.perf_counter() - start) * 1000.0)
     return samples
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def lift_all(pipeline: Pipeline, people: list[Person], frame: Frame) -> None:

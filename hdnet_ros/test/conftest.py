@@ -50,22 +50,8 @@ def sample_bags(data_dir: Path) -> list[Path]:
 @pytest.fixture(scope="session")
 def sample_replay(models_dir: Path, sample_bags: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The README's main job: replay of the three sample bags (run once per session)."""
-    from hdnet_ros.cli import main
+    from helpers import run_replay
 
     output = tmp_path_factory.mktemp("replay") / "out"
-    code = main(
-        [
-            "replay",
-            *map(str, sample_bags),
-            "--output",
-            str(output),
-            "--models-dir",
-            str(models_dir),
-            "--slop",
-            "0.5",
-            "--include-inputs",
-            "--no-progress",
-        ]
-    )
-    assert code == 0
+    assert run_replay(models_dir, output, *sample_bags, extra=("--include-inputs",)) == 0
     return output

@@ -37,3 +37,11 @@ def write_rosbag2(path: Path, messages: Iterable[tuple[str, Any]], storage: str 
 
 def triplet(messages: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(RGB_TOPIC, messages["rgb"]), (DEPTH_TOPIC, messages["depth"]), (INFO_TOPIC, messages["camera_info"])]
+
+
+def run_replay(models_dir: Path, output: Path, *inputs: Path, extra: tuple[str, ...] = ()) -> int:
+    """``hdnet-ros replay`` as a user runs it (slop 0.5: the sample stamps are 0.32 s apart)."""
+    from hdnet_ros.cli import main
+
+    args = ["replay", *map(str, inputs), "--output", str(output), "--models-dir", str(models_dir)]
+    return main([*args, "--slop", "0.5", "--no-progress", *extra])

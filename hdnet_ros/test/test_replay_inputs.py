@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 from hdnet_ros.cli import main
-from helpers import DEPTH_TOPIC, INFO_TOPIC, RGB_TOPIC, sample_messages, triplet, write_rosbag2
+from helpers import DEPTH_TOPIC, INFO_TOPIC, RGB_TOPIC, run_replay, sample_messages, triplet, write_rosbag2
 
 
 @pytest.fixture(scope="module")
@@ -20,20 +20,7 @@ def messages(sample_bags: list[Path]) -> dict[str, Any]:
 
 
 def replay(models_dir: Path, output: Path, *inputs: Path, extra: tuple[str, ...] = ()) -> tuple[int, dict[str, Any]]:
-    code = main(
-        [
-            "replay",
-            *map(str, inputs),
-            "--output",
-            str(output),
-            "--models-dir",
-            str(models_dir),
-            "--slop",
-            "0.5",
-            "--no-progress",
-            *extra,
-        ]
-    )
+    code = run_replay(models_dir, output, *inputs, extra=extra)
     summary_path = output / "summary.json"
     return code, json.loads(summary_path.read_text()) if summary_path.exists() else {}
 
