@@ -27,7 +27,7 @@ from hdnet_ros.completion import (
     pelvis_from_torso,
 )
 from hdnet_ros.depth_fusion import fuse_depths
-from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS, ROOT, TORSO_JOINTS
+from hdnet_ros.joints import NUM_JOINTS, ROOT, TORSO_JOINTS
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.refinement import (
     Facing,
@@ -72,7 +72,9 @@ class LiftingConfig:
     window_radius_m: float = setting(
         0.04, "joint window half-size in metres at the torso's depth (0 = use window_fraction)", min=0.0, max=0.5
     )
-    surface_offset_head_m: float = setting(0.01, "face keypoints: surface-to-centre offset along the ray [m]", min=0.0, max=0.3)
+    surface_offset_head_m: float = setting(
+        0.01, "face keypoints: surface-to-centre offset along the ray [m]", min=0.0, max=0.3
+    )
     surface_offset_shoulder_m: float = setting(0.07, "shoulders: surface-to-centre offset [m]", min=0.0, max=0.3)
     surface_offset_hip_m: float = setting(0.09, "hips: surface-to-centre offset [m]", min=0.0, max=0.3)
     surface_offset_elbow_m: float = setting(0.04, "elbows: surface-to-centre offset [m]", min=0.0, max=0.3)
@@ -228,7 +230,9 @@ class DepthLifter:
         person.positions = np.full((NUM_JOINTS, 3), np.nan)
         person.position_stddev = np.full(NUM_JOINTS, np.nan)
         person.depth_sources = np.full(NUM_JOINTS, DepthSource.NONE, dtype=np.uint8)
-        size = bone_prior_depth(person.pixels, camera, config.prior_stature_m, keypoint_sigma_px=config.keypoint_sigma_px)
+        size = bone_prior_depth(
+            person.pixels, camera, config.prior_stature_m, keypoint_sigma_px=config.keypoint_sigma_px
+        )
         size_z = size.z if size is not None else None
         reference = reference_depth(person, depth, camera, self.params, size_z) if depth is not None else float("nan")
         self._facing: Facing | None = None
@@ -268,7 +272,8 @@ class DepthLifter:
         the torso's depth at the (possibly estimated) pelvis pixel."""
         config = self.config
         if person.valid[ROOT]:
-            return person.positions[ROOT].copy(), float(person.position_stddev[ROOT]), DepthSource(person.depth_sources[ROOT])
+            source = DepthSource(person.depth_sources[ROOT])
+            return person.positions[ROOT].copy(), float(person.position_stddev[ROOT]), source
         if not np.isfinite(reference):
             return None
         plane = self._ground_plane(depth, camera)
@@ -298,7 +303,8 @@ class DepthLifter:
         if sensor is not None:
             point, sigma, source = sensor
             if network_root is not None:
-                fused_z, fused_sigma = fuse_depths(float(point[2]), sigma, float(network_root[0]), float(network_root[1]))
+                net_z, net_sigma = float(network_root[0]), float(network_root[1])
+                fused_z, fused_sigma = fuse_depths(float(point[2]), sigma, net_z, net_sigma)
                 if np.isfinite(fused_z) and fused_z != point[2]:
                     point, sigma = point * (fused_z / point[2]), fused_sigma  # along the root's ray
                     source = DepthSource.FUSED
@@ -309,7 +315,11 @@ class DepthLifter:
             root_z, root_sigma, source = float(network_root[0]), float(network_root[1]), DepthSource.NETWORK
         elif config.root_prior:
             estimate = prior_root_depth(
-                person.pixels, camera, self._ground_plane(depth, camera), config.prior_stature_m, config.keypoint_sigma_px
+                person.pixels,
+                camera,
+                self._ground_plane(depth, camera),
+                config.prior_stature_m,
+                config.keypoint_sigma_px,
             )
             if estimate is not None:
                 root_z, root_sigma, source = estimate.z, estimate.sigma, DepthSource.INFERRED

@@ -41,32 +41,44 @@ def test_wrist_over_far_background_takes_the_person_depth() -> None:
     depth, person = scene()
     window = depth[303 - 9 : 303 + 10, 366 - 9 : 366 + 10]
     assert np.median(window) > 9.0  # the plain median is the wall: the failure to avoid
-    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
-    assert abs(person.positions[LEFT_WRIST, 2] - 1.9) < 0.01
+    config = LiftingConfig()
+    DepthLifter(config).lift(person, depth, CAMERA)
+    # The wrist's surface, moved along the ray to the joint centre.
+    assert abs(person.positions[LEFT_WRIST, 2] - (1.9 + config.surface_offset_wrist_m)) < 0.01
     assert person.depth_sources[LEFT_WRIST] == DepthSource.SENSOR
 
 
 def test_pelvis_is_the_midpoint_of_the_hips() -> None:
     depth, person = scene()
-    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    config = LiftingConfig()
+    DepthLifter(config).lift(person, depth, CAMERA)
     np.testing.assert_allclose(person.positions[PELVIS], person.positions[[LEFT_HIP, RIGHT_HIP]].mean(axis=0))
-    assert abs(person.positions[PELVIS, 2] - 2.0) < 1e-6
+    # The offset runs along each hip's viewing ray, so z grows by slightly less than it.
+    assert 0 < (2.0 + config.surface_offset_hip_m) - person.positions[PELVIS, 2] < 2e-3
 
 
 def test_joint_with_only_background_stays_invalid() -> None:
     depth, person = scene()
     person.pixels[LEFT_WRIST] = (500.0, 300.0)  # wall only
-    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    DepthLifter(LiftingConfig(complete_joints=False)).lift(person, depth, CAMERA)
     assert not person.valid[LEFT_WRIST]
     assert np.all(np.isnan(person.positions[LEFT_WRIST]))
     assert person.depth_sources[LEFT_WRIST] == DepthSource.NONE
+    # With completion on, the wrist is placed from its skeleton and says it was inferred.
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    assert person.depth_sources[LEFT_WRIST] in (DepthSource.NONE, DepthSource.INFERRED)
+    assert person.positions[LEFT_WRIST, 2] < 3.0 or not person.valid[LEFT_WRIST]
 
 
 def test_holes_and_zero_depth_never_give_zero_positions() -> None:
     depth, person = scene()
     depth[:, :] = np.nan
-    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    DepthLifter(LiftingConfig(complete_joints=False, root_prior=False)).lift(person, depth, CAMERA)
     assert person.num_valid == 0
+    assert not np.any(person.positions == 0.0)
+    # With the priors on, whatever is placed is marked inferred, never as a measurement.
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    assert np.all(person.depth_sources[person.valid] == DepthSource.INFERRED)
     assert not np.any(person.positions == 0.0)
 
 
@@ -74,8 +86,9 @@ def test_arm_in_front_of_torso_takes_the_nearer_surface() -> None:
     depth, person = scene()
     depth[230:250, 300:340] = 1.75  # forearm across the chest, 25 cm in front
     person.pixels[LEFT_WRIST] = (320.0, 240.0)
-    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
-    assert abs(person.positions[LEFT_WRIST, 2] - 1.75) < 0.01
+    config = LiftingConfig()
+    DepthLifter(config).lift(person, depth, CAMERA)
+    assert abs(person.positions[LEFT_WRIST, 2] - (1.75 + config.surface_offset_wrist_m)) < 0.01
 
 
 def test_nearest_cluster_needs_support() -> None:

@@ -1,0 +1,352 @@
+"""Multi-person 3D tracking: the same id for the same person, frame after frame.
+
+Each track filters its person's root (pelvis) in the camera frame with a constant-velocity
+Kalman filter. Association per frame is one optimal assignment
+(``scipy.optimize.linear_sum_assignment``) over a cost matrix:
+
+- a track with a 3D state and a person with a 3D root: the Euclidean distance between the
+  track's predicted root and the person's root plus ``box_cost_m`` x (1 - IoU) of their
+  boxes, allowed only when the distance is below a gate that
+  widens while the track coasts, *and* the boxes overlap in 2D: the track's box, moved
+  with its predicted root and widened by its width on each side (a partly occluded
+  person's box shrinks and slides), has IoU >= ``min_iou`` with the person's box or one of
+  them lies mostly inside the other;
+- otherwise (no 3D on either side) a 2D-only cost (1 - IoU) x ``iou_cost_m`` for IoU >=
+  ``min_iou_2d_only``, so people without a valid root keep their ids too.
+
+Track life: NEW until seen ``min_hits`` times, then TRACKED; a TRACKED track that misses
+frames is LOST and coasts on its prediction for up to ``max_coast_s`` (ids survive short
+occlusions), a NEW one only for ``new_track_coast_s``. The velocity of the filter is written
+into ``Person.velocity`` (m/s, camera frame).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import ROOT
+from hdnet_ros.people import Person, TrackingState
+from hdnet_ros.settings_field import setting
+
+FloatArray = npt.NDArray[np.float64]
+
+INFEASIBLE = 1e9
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    enabled: bool = setting(True, "assign track ids, tracking states and velocities")
+    max_distance_m: float = setting(
+        0.8, "largest distance between a track's predicted root and a person's root [m]", min=0.05
+    )
+    min_iou: float = setting(
+        0.05, "smallest 2D overlap (IoU) of a track's predicted box with a person's box", min=0.0, max=1.0
+    )
+    min_iou_2d_only: float = setting(
+        0.3, "smallest IoU for associations without a 3D root on both sides", min=0.0, max=1.0
+    )
+    iou_cost_m: float = setting(1.0, "cost of a 2D-only association at IoU 0, in metres", min=0.01)
+    box_cost_m: float = setting(
+        1.0, "added to a 3D association's cost at IoU 0 (scaled by 1 - IoU), in metres", min=0.0
+    )
+    min_hits: int = setting(3, "frames a new track must be seen in before it is TRACKED", min=1)
+    max_coast_s: float = setting(3.0, "how long a lost track is kept and can be found again [s]", min=0.0)
+    new_track_coast_s: float = setting(1.0, "how long a NEW track survives without being seen [s]", min=0.0)
+    publish_lost: bool = setting(False, "also publish LOST tracks as predicted persons")
+    acceleration_sigma: float = setting(
+        0.5, "Kalman process noise: white acceleration density [m/s^2/sqrt(Hz)]", min=0.0
+    )
+    measurement_sigma_m: float = setting(
+        0.08, "smallest root measurement noise assumed, whatever the person reports [m]", min=0.001
+    )
+    initial_velocity_sigma: float = setting(1.5, "velocity uncertainty of a new track [m/s]", min=0.01)
+
+
+class RootKalman:
+    """Constant-velocity Kalman filter on a 3D point: state (x, y, z, vx, vy, vz)."""
+
+    def __init__(self, position: FloatArray, position_sigma: float, velocity_sigma: float) -> None:
+        self.x = np.concatenate((np.asarray(position, dtype=np.float64), np.zeros(3)))
+        self.P = np.diag([position_sigma**2] * 3 + [velocity_sigma**2] * 3)
+
+    @property
+    def position(self) -> FloatArray:
+        return self.x[:3].copy()
+
+    @property
+    def velocity(self) -> FloatArray:
+        return self.x[3:].copy()
+
+    @property
+    def position_sigma(self) -> float:
+        """RMS position standard deviation over the three axes."""
+        return float(np.sqrt(np.trace(self.P[:3, :3]) / 3.0))
+
+    def predict(self, dt: float, acceleration_sigma: float) -> None:
+        if dt <= 0:
+            return
+        F = np.eye(6)
+        F[:3, 3:] = np.eye(3) * dt
+        q = acceleration_sigma**2
+        Q = np.zeros((6, 6))
+        Q[:3, :3] = np.eye(3) * q * dt**3 / 3.0
+        Q[:3, 3:] = Q[3:, :3] = np.eye(3) * q * dt**2 / 2.0
+        Q[3:, 3:] = np.eye(3) * q * dt
+        self.x = F @ self.x
+        self.P = F @ self.P @ F.T + Q
+
+    def predicted_after(self, dt: float) -> FloatArray:
+        return self.x[:3] + self.x[3:] * max(dt, 0.0)
+
+    def update(self, measurement: FloatArray, sigma: float) -> None:
+        H = np.zeros((3, 6))
+        H[:, :3] = np.eye(3)
+        R = np.eye(3) * sigma**2
+        S = H @ self.P @ H.T + R
+        K = self.P @ H.T @ np.linalg.inv(S)
+        self.x = self.x + K @ (np.asarray(measurement, dtype=np.float64) - H @ self.x)
+        self.P = (np.eye(6) - K @ H) @ self.P
+
+
+def iou(a: FloatArray, b: FloatArray) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+    inter = _intersection(a, b)
+    union = _area(a) + _area(b) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _area(box: FloatArray) -> float:
+    return max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
+
+
+def _intersection(a: FloatArray, b: FloatArray) -> float:
+    w = min(float(a[2]), float(b[2])) - max(float(a[0]), float(b[0]))
+    h = min(float(a[3]), float(b[3])) - max(float(a[1]), float(b[1]))
+    return max(w, 0.0) * max(h, 0.0)
+
+
+def widened(box: FloatArray, factor: float) -> FloatArray:
+    """The box with its width grown by ``factor`` times on each side."""
+    pad = factor * float(box[2] - box[0])
+    return np.array([box[0] - pad, box[1], box[2] + pad, box[3]], dtype=np.float64)
+
+
+def boxes_overlap(predicted: FloatArray, box: FloatArray, min_iou: float, widen: float = 1.0) -> bool:
+    """The 2D gate: the person's box overlaps the track's predicted box.
+
+    A partly occluded person's box shrinks and slides sideways when the occluder moves, so
+    the predicted box is widened by ``widen`` times its width on each side and the gate
+    passes with enough IoU or with either box mostly inside the other.
+    """
+    wide = widened(predicted, widen)
+    if iou(wide, box) >= min_iou:
+        return True
+    smaller = min(_area(wide), _area(box))
+    return smaller > 0 and _intersection(wide, box) / smaller >= 0.5
+
+
+def _has_root(person: Person) -> bool:
+    return bool(np.all(np.isfinite(person.positions[ROOT])))
+
+
+@dataclass
+class Track:
+    track_id: int
+    box: FloatArray
+    person: Person  # last associated person, for LOST predictions
+    kalman: RootKalman | None = None
+    last_root: FloatArray | None = None  # root of the last 3D update, for moving the box
+    hits: int = 1
+    updates_3d: int = 0
+    time_since_update_s: float = 0.0
+    state: TrackingState = TrackingState.NEW
+    confirmed: bool = False
+
+    def predicted_box(self, camera: CameraModel | None) -> FloatArray:
+        """The last box moved (and scaled) with the predicted root; unmoved without 3D."""
+        if self.kalman is None or self.last_root is None or camera is None:
+            return self.box
+        before = self.last_root
+        after = self.kalman.position
+        if before[2] <= 0 or after[2] <= 0:
+            return self.box
+        pixels = camera.project(np.stack((before, after)))
+        if not np.all(np.isfinite(pixels)):
+            return self.box
+        scale = before[2] / after[2]
+        shift = pixels[1] - pixels[0]
+        centre = np.array([(self.box[0] + self.box[2]) / 2.0, (self.box[1] + self.box[3]) / 2.0]) + shift
+        half = np.array([self.box[2] - self.box[0], self.box[3] - self.box[1]]) * scale / 2.0
+        return np.concatenate((centre - half, centre + half))
+
+
+class Tracker:
+    """Keeps tracks across frames; :meth:`update` once per frame with all its people."""
+
+    def __init__(self, config: TrackingConfig | None = None, camera: CameraModel | None = None) -> None:
+        self.config = config or TrackingConfig()
+        self.camera = camera  # lets the tracks' boxes follow their predicted roots
+        self.tracks: list[Track] = []
+        self._next_id = 1
+        self._last_stamp_ns: int | None = None
+
+    def reset(self) -> None:
+        self.tracks.clear()
+        self._last_stamp_ns = None
+
+    def update(self, people: list[Person], stamp_ns: int, camera: CameraModel | None = None) -> list[Person]:
+        """Associate ``people`` with the tracks, set their ``track_id``, ``tracking_state``
+        and ``velocity`` in place, and return the people to publish (the given ones, plus
+        predicted LOST persons when ``publish_lost`` is set)."""
+        if not self.config.enabled:
+            return people
+        if camera is not None:
+            self.camera = camera
+        dt = 0.0 if self._last_stamp_ns is None else max((stamp_ns - self._last_stamp_ns) * 1e-9, 0.0)
+        self._last_stamp_ns = stamp_ns if self._last_stamp_ns is None else max(stamp_ns, self._last_stamp_ns)
+        for track in self.tracks:
+            if track.kalman is not None:
+                track.kalman.predict(dt, self.config.acceleration_sigma)
+            track.time_since_update_s += dt
+        matches, box_only = self._associate(people)
+        matched_tracks = set()
+        for row, col in matches:
+            self._update_track(self.tracks[row], people[col], use_root=col not in box_only)
+            matched_tracks.add(row)
+        matched_people = {col for _, col in matches}
+        for row, track in enumerate(self.tracks):
+            if row not in matched_tracks and track.confirmed:
+                track.state = TrackingState.LOST
+        self.tracks = [t for t in self.tracks if self._alive(t)]
+        for col, person in enumerate(people):
+            if col not in matched_people:
+                self._start_track(person)
+        published = list(people)
+        if self.config.publish_lost:
+            published += [self._predicted_person(t) for t in self.tracks if t.state == TrackingState.LOST]
+        return published
+
+    # -- association -----------------------------------------------------------------
+
+    def _gate_m(self, track: Track) -> float:
+        """The 3D gate: the base distance plus 3 sigma of the coasting prediction."""
+        spread = track.kalman.position_sigma if track.kalman is not None else 0.0
+        return self.config.max_distance_m + 3.0 * spread
+
+    def _cost(self, track: Track, person: Person) -> float:
+        config = self.config
+        predicted_box = track.predicted_box(self.camera)
+        if track.kalman is not None and _has_root(person):
+            distance = float(np.linalg.norm(track.kalman.position - person.positions[ROOT]))
+            if distance <= self._gate_m(track) and boxes_overlap(predicted_box, person.detection.box, config.min_iou):
+                # The 2D term separates people whose roots come close in 3D (one hidden
+                # behind another and measured at the other's depth) by their boxes.
+                return distance + config.box_cost_m * (1.0 - iou(predicted_box, person.detection.box))
+            return INFEASIBLE
+        overlap = iou(predicted_box, person.detection.box)
+        if overlap >= config.min_iou_2d_only:
+            return (1.0 - overlap) * config.iou_cost_m
+        return INFEASIBLE
+
+    def _associate(self, people: list[Person]) -> tuple[list[tuple[int, int]], set[int]]:
+        """Optimal assignment on the 3D + 2D cost, then a 2D-only pass for what is left.
+
+        The second pass catches a person whose root is an outlier this frame (measured on
+        an occluder) but whose box still sits on the track: it keeps the id and the outlier
+        stays out of the filter. Returns the matches and the people matched in 2D only.
+        """
+        if not self.tracks or not people:
+            return [], set()
+        cost = np.array([[self._cost(track, person) for person in people] for track in self.tracks])
+        rows, cols = linear_sum_assignment(cost)
+        matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < INFEASIBLE]
+        free_tracks = [r for r in range(len(self.tracks)) if r not in {m[0] for m in matches}]
+        free_people = [c for c in range(len(people)) if c not in {m[1] for m in matches}]
+        box_only: set[int] = set()
+        if free_tracks and free_people:
+            overlap = np.array(
+                [
+                    [iou(self.tracks[r].predicted_box(self.camera), people[c].detection.box) for c in free_people]
+                    for r in free_tracks
+                ]
+            )
+            second = np.where(overlap >= self.config.min_iou_2d_only, 1.0 - overlap, INFEASIBLE)
+            for r, c in zip(*linear_sum_assignment(second), strict=True):
+                if second[r, c] < INFEASIBLE:
+                    matches.append((free_tracks[int(r)], free_people[int(c)]))
+                    box_only.add(free_people[int(c)])
+        return matches, box_only
+
+    # -- track life ------------------------------------------------------------------
+
+    def _measurement_sigma(self, person: Person) -> float:
+        reported = float(person.position_stddev[ROOT])
+        floor = self.config.measurement_sigma_m
+        return max(reported, floor) if np.isfinite(reported) else floor
+
+    def _update_track(self, track: Track, person: Person, use_root: bool = True) -> None:
+        if use_root and _has_root(person):
+            root = person.positions[ROOT].astype(np.float64)
+            sigma = self._measurement_sigma(person)
+            if track.kalman is None:
+                track.kalman = RootKalman(root, sigma, self.config.initial_velocity_sigma)
+            else:
+                track.kalman.update(root, sigma)
+            track.updates_3d += 1
+            track.last_root = track.kalman.position
+        track.box = np.asarray(person.detection.box, dtype=np.float64)
+        track.person = person
+        track.hits += 1
+        track.time_since_update_s = 0.0
+        if track.confirmed or track.hits >= self.config.min_hits:
+            track.confirmed = True
+            track.state = TrackingState.TRACKED
+        else:
+            track.state = TrackingState.NEW
+        self._label(person, track)
+
+    def _start_track(self, person: Person) -> None:
+        track = Track(track_id=self._next_id, box=np.asarray(person.detection.box, dtype=np.float64), person=person)
+        self._next_id += 1
+        if _has_root(person):
+            root = person.positions[ROOT].astype(np.float64)
+            track.kalman = RootKalman(root, self._measurement_sigma(person), self.config.initial_velocity_sigma)
+            track.updates_3d = 1
+            track.last_root = root.copy()
+        if self.config.min_hits <= 1:
+            track.confirmed = True
+            track.state = TrackingState.TRACKED
+        self.tracks.append(track)
+        self._label(person, track)
+
+    def _alive(self, track: Track) -> bool:
+        limit = self.config.max_coast_s if track.confirmed else self.config.new_track_coast_s
+        return track.time_since_update_s <= limit + 1e-9
+
+    @staticmethod
+    def _label(person: Person, track: Track) -> None:
+        person.track_id = track.track_id
+        person.tracking_state = track.state
+        # A velocity needs two 3D measurements; before that the filter's zero is a guess.
+        if track.kalman is not None and track.updates_3d >= 2:
+            person.velocity = track.kalman.velocity
+        else:
+            person.velocity = np.full(3, np.nan)
+
+    def _predicted_person(self, track: Track) -> Person:
+        """A LOST track's last person moved to the predicted root."""
+        person = copy.deepcopy(track.person)
+        if track.kalman is not None and _has_root(person):
+            person.positions = person.positions + (track.kalman.position - person.positions[ROOT])
+            person.velocity = track.kalman.velocity
+        person.detection.box = track.predicted_box(self.camera)
+        person.pixels = np.full_like(person.pixels, np.nan)
+        person.track_id = track.track_id
+        person.tracking_state = TrackingState.LOST
+        return person

@@ -1,0 +1,1 @@
+"""Training of the optional learned parts on the synthetic benchmark's data (needs torch)."""

@@ -1,0 +1,221 @@
+"""Robust joint depth, fusion, fallback and completion, through the DepthLifter."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.depth_fusion import fuse_depths
+from hdnet_ros.joints import (
+    LEFT_ELBOW,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    LEFT_WRIST,
+    NOSE,
+    NUM_JOINTS,
+    PELVIS,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+    ROOT,
+)
+from hdnet_ros.lifting import DepthLifter, LiftingConfig, robust_params
+from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.refinement import measure_joint, reference_depth, window_half_px
+from hdnet_ros.root_fallback import GroundConfig, bone_prior_depth, estimate_ground_plane
+from hdnet_ros.synthetic import SyntheticFrame, make_frame, random_frame
+from hdnet_ros.synthetic.body import place_body, pose_body, sample_shape, standing_pose
+from hdnet_ros.synthetic.oracle import OracleConfig
+from hdnet_ros.synthetic.scene import (
+    Scene,
+    SceneConfig,
+    ScenePerson,
+    floor_plane,
+    to_camera,
+    wall_plane,
+    world_to_camera,
+)
+from hdnet_ros.synthetic.sensor import IDEAL, KINECT
+
+CAMERA = CameraModel.from_fov(320, 240, 70.0)
+PARAMS = robust_params(LiftingConfig())
+
+
+def one_person(
+    distance: float, yaw: float, sensor: object = IDEAL, noise_px: float = 0.0, seed: int = 0
+) -> SyntheticFrame:
+    """A standing adult at ``distance`` metres facing ``yaw`` (180 = the camera)."""
+    rng = np.random.default_rng(seed)
+    rotation, translation = world_to_camera(1.2, 5.0)
+    shape = replace(sample_shape(rng), stature=1.75)
+    pose = standing_pose(rng)
+    body = to_camera(place_body(pose_body(shape, pose), 0.0, distance, yaw), rotation, translation)
+    scene = Scene(
+        CAMERA,
+        1.2,
+        5.0,
+        [ScenePerson(0, shape, pose, body)],
+        [],
+        [floor_plane(rotation, 1.2), wall_plane(rotation, distance + 2.0, 0.0)],
+    )
+    return make_frame(scene, sensor, OracleConfig(pixel_noise_px=noise_px), rng)  # type: ignore[arg-type]
+
+
+# --- fusion -----------------------------------------------------------------------------
+
+
+def test_fuse_depths_weights_by_inverse_variance() -> None:
+    z, sigma = fuse_depths(2.0, 0.02, 2.3, 0.2)
+    assert z == pytest.approx((2.0 / 0.02**2 + 2.3 / 0.2**2) / (1 / 0.02**2 + 1 / 0.2**2))
+    assert sigma == pytest.approx((1 / 0.02**2 + 1 / 0.2**2) ** -0.5)
+    assert sigma < 0.02
+
+
+def test_fuse_depths_gates_disagreement_and_handles_missing_inputs() -> None:
+    assert fuse_depths(2.0, 0.02, 3.0, 0.2) == (2.0, 0.02)  # 1 m apart: > 3 sigma, sensor kept
+    assert fuse_depths(2.0, 0.02, 3.0, 0.2, gate_sigmas=0.0)[0] == pytest.approx(2.0099, abs=1e-4)
+    assert fuse_depths(float("nan"), 0.02, 3.0, 0.2) == (3.0, 0.2)
+    assert fuse_depths(2.0, 0.02, float("nan"), float("nan")) == (2.0, 0.02)
+    assert np.isnan(fuse_depths(float("nan"), 0.1, float("nan"), 0.1)[0])
+    assert fuse_depths(2.0, 0.0, 2.2, 0.1) == (2.0, 0.0)
+
+
+# --- robust joint depth ---------------------------------------------------------------------
+
+
+def test_window_covers_the_same_metric_size_at_any_distance() -> None:
+    near = window_half_px(PARAMS, CAMERA, 1.0, 200.0)
+    far = window_half_px(PARAMS, CAMERA, 4.0, 50.0)
+    assert near == round(0.04 * CAMERA.fx / 1.0)
+    assert far == max(round(0.04 * CAMERA.fx / 4.0), PARAMS.min_window_px)
+    assert near > 3 * far
+
+
+def test_occluder_in_front_is_skipped_and_the_surface_moved_to_the_centre() -> None:
+    depth = np.full((240, 320), 6.0, np.float32)  # wall
+    depth[100:140, 150:170] = 2.0  # the arm
+    depth[100:140, 150:162] = 1.4  # a pole in front, covering most of the window
+    measured = measure_joint(depth, np.array([160.0, 120.0]), 6, 0.04, [(1.9, 2.3)], PARAMS)
+    assert measured.occluded
+    assert measured.z == pytest.approx(2.04)
+    # Without any of the arm left in the window the joint is not measured at all.
+    depth[100:140, 150:170] = 1.4
+    assert np.isnan(measure_joint(depth, np.array([160.0, 120.0]), 6, 0.04, [(1.9, 2.3)], PARAMS).z)
+
+
+def test_torso_reference_ignores_an_occluder_that_does_not_fit_the_size_prior() -> None:
+    frame = one_person(3.0, 180.0)
+    person = frame.people[0]
+    depth = frame.depth_m.copy()
+    # A pole 1.5 m in front of the person covering the middle of the torso.
+    u = int(person.pixels[PELVIS, 0])
+    depth[:, u - 12 : u + 12] = 1.5
+    prior = bone_prior_depth(person.pixels, CAMERA)
+    assert prior is not None and abs(prior.z / 3.0 - 1.0) < 0.15
+    reference = reference_depth(person, depth, CAMERA, PARAMS, prior.z)
+    assert reference == pytest.approx(2.9, abs=0.1)
+
+
+def test_lifted_joints_are_centres_not_surfaces() -> None:
+    frame = one_person(2.5, 180.0)
+    person, truth = frame.people[0], frame.truths[0]
+    DepthLifter(LiftingConfig()).lift(person, frame.depth_m, CAMERA)
+    for joint in (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP, PELVIS):
+        assert person.depth_sources[joint] == DepthSource.SENSOR
+        assert abs(person.positions[joint, 2] - truth.joints[joint, 2]) < 0.04
+    flat = DepthLifter(LiftingConfig(surface_offset_hip_m=0.0)).lift
+    person2 = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    flat(person2, frame.depth_m, CAMERA)
+    # Without the offset the hips sit on the skin, about a hip's depth in front.
+    assert truth.joints[LEFT_HIP, 2] - person2.positions[LEFT_HIP, 2] > 0.06
+
+
+def test_far_shoulder_of_a_turned_person_goes_behind_the_near_one() -> None:
+    frame = one_person(2.5, 90.0)  # profile: the person faces image-left
+    person, truth = frame.people[0], frame.truths[0]
+    DepthLifter(LiftingConfig()).lift(person, frame.depth_m, CAMERA)
+    near, far = sorted((LEFT_SHOULDER, RIGHT_SHOULDER), key=lambda j: truth.joints[j, 2])
+    assert truth.joints[far, 2] - truth.joints[near, 2] > 0.25
+    assert abs(person.positions[near, 2] - truth.joints[near, 2]) < 0.06
+    assert abs(person.positions[far, 2] - truth.joints[far, 2]) < 0.1
+    assert person.depth_sources[far] == DepthSource.INFERRED
+
+
+def test_joint_over_a_hole_is_completed_and_marked_inferred() -> None:
+    frame = one_person(2.5, 180.0)
+    person, truth = frame.people[0], frame.truths[0]
+    depth = frame.depth_m.copy()
+    u, v = np.round(person.pixels[LEFT_WRIST]).astype(int)
+    depth[v - 15 : v + 16, u - 15 : u + 16] = np.nan
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA)
+    assert person.depth_sources[LEFT_WRIST] == DepthSource.INFERRED
+    assert np.linalg.norm(person.positions[LEFT_WRIST] - truth.joints[LEFT_WRIST]) < 0.3
+    assert person.position_stddev[LEFT_WRIST] > 0.1  # honest about being a guess
+    off = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    DepthLifter(LiftingConfig(complete_joints=False)).lift(off, depth, CAMERA)
+    assert not off.valid[LEFT_WRIST] and off.depth_sources[LEFT_WRIST] == DepthSource.NONE
+
+
+def test_lifter_guarantees_on_random_noisy_frames() -> None:
+    rng = np.random.default_rng(21)
+    config = LiftingConfig()
+    lifter = DepthLifter(config)
+    for _ in range(8):
+        frame = random_frame(rng, SceneConfig(camera=replace(SceneConfig().camera, width=320, height=240)), KINECT)
+        for person in frame.people:
+            lifter.lift(person, frame.depth_m, frame.scene.camera)
+            valid = person.valid
+            assert not np.any(np.all(person.positions == 0.0, axis=1))
+            assert np.all(np.isnan(person.positions[~valid]))
+            assert np.all((person.depth_sources == DepthSource.NONE) == ~valid)
+            assert np.all(np.isfinite(person.position_stddev[valid]))
+            prior = bone_prior_depth(person.pixels, frame.scene.camera)
+            reference = reference_depth(
+                person, frame.depth_m, frame.scene.camera, lifter.params, prior.z if prior else None
+            )
+            if np.isfinite(reference):
+                assert np.all(np.abs(person.positions[valid, 2] - reference) <= config.person_depth_band_m + 1e-9)
+
+
+# --- root: network fusion and the prior --------------------------------------------------
+
+
+def test_network_root_is_fused_with_the_sensor_and_used_alone_without_depth() -> None:
+    frame = one_person(3.0, 180.0)
+    person = frame.people[0]
+    DepthLifter(LiftingConfig()).lift(person, frame.depth_m, CAMERA, network_root=(3.2, 0.3))
+    assert person.depth_sources[ROOT] == DepthSource.FUSED
+    sensor_only = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    DepthLifter(LiftingConfig()).lift(sensor_only, frame.depth_m, CAMERA)
+    assert sensor_only.positions[ROOT, 2] < person.positions[ROOT, 2] < 3.2
+    rgb_only = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    DepthLifter(LiftingConfig()).lift(rgb_only, None, CAMERA, network_root=(3.2, 0.3))
+    assert rgb_only.depth_sources[ROOT] == DepthSource.NETWORK
+    assert rgb_only.positions[ROOT, 2] == pytest.approx(3.2)
+
+
+def test_root_prior_beyond_the_sensor_range_uses_bones_and_the_floor() -> None:
+    frame = one_person(6.5, 180.0, sensor=replace(KINECT, max_range_m=4.5), noise_px=1.5, seed=3)
+    person, truth = frame.people[0], frame.truths[0]
+    plane = estimate_ground_plane(frame.depth_m, CAMERA, GroundConfig())
+    assert plane is not None and plane.camera_height == pytest.approx(1.2, abs=0.03)
+    DepthLifter(LiftingConfig()).lift(person, frame.depth_m, CAMERA)
+    assert person.depth_sources[ROOT] == DepthSource.INFERRED
+    assert abs(person.positions[ROOT, 2] / truth.root[2] - 1.0) < 0.08
+    assert np.all(person.depth_sources[person.valid] == DepthSource.INFERRED)
+    no_prior = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    DepthLifter(LiftingConfig(root_prior=False)).lift(no_prior, frame.depth_m, CAMERA)
+    assert no_prior.num_valid == 0
+
+
+def test_relative_pose_completes_joints_that_were_not_seen() -> None:
+    frame = one_person(3.0, 180.0)
+    person, truth = frame.people[0], frame.truths[0]
+    person.pixels[NOSE] = np.nan  # the 2D stage missed the nose
+    relative = truth.joints - truth.root
+    DepthLifter(LiftingConfig()).lift(person, frame.depth_m, CAMERA, relative_pose=relative)
+    assert person.depth_sources[NOSE] == DepthSource.INFERRED
+    assert np.linalg.norm(person.positions[NOSE] - truth.joints[NOSE]) < 0.1
+    assert person.num_valid == NUM_JOINTS
+    assert person.depth_sources[LEFT_ELBOW] == DepthSource.SENSOR
