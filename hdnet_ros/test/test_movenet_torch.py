@@ -13,12 +13,19 @@ default (XNNPACK) with a margin: median <= 2 px and 90th percentile <= 4 px (one
 cell) over joints LiteRT scores above 0.3, and every joint scored above 0.5 within 4 px
 (measured: 1.53 / 2.97 / 3.09 px; docs/inference.md has the table). The decoding and each
 op are checked exactly, against LiteRT's own tensors.
+
+The int8-emulating mode (every activation rounded to its int8 grid) reproduces the builtin
+kernels' int8 ops exactly but for ~0.3 % of convolution outputs one step off; end to end,
+with the int8 decoding, it is no closer to XNNPACK than the float rebuild (median 1.76,
+p90 3.93 px, 34 % within 1.5 px), so its test asserts those levels, not the 1.5 px target.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +152,24 @@ def model(graph: movenet.TfliteGraph) -> movenet.MoveNet:
 
 
 @pytest.fixture(scope="module")
+def emulated(graph: movenet.TfliteGraph) -> movenet.MoveNet:
+    """The int8-emulating rebuild (XNNPACK's tie rules), in float64 as ``load_movenet`` runs it."""
+    return movenet.MoveNet(graph, emulate_int8=True).eval().double()
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """The emulation is many small float64 ops: on a busy 2-core machine two threads wait on
+    each other at every op (minutes instead of seconds); one thread takes ~4 s."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
 def crops(tflite: Path) -> np.ndarray:
     return np.stack([crop for _, crop in sample_crops()])
 
@@ -235,6 +260,71 @@ def test_each_op_matches_the_int8_op_within_one_step(
             worst[output] = float(np.abs(result - int8_tensor(output)).max() / info.scales[0])
     assert len(worst) >= 90  # every op after the input cast
     assert max(worst.values()) <= 1.0, sorted(worst.items(), key=lambda item: -item[1])[:3]
+
+
+def test_int8_emulation_reproduces_the_builtin_int8_ops(
+    tflite: Path, graph: movenet.TfliteGraph, crops: np.ndarray
+) -> None:
+    """With the builtin kernels' tie rules and fed their own input tensors, the emulated ops
+    give the builtin kernels' int8 values: exactly for the input quantisation, ADD, SUB,
+    MUL, resize and sigmoid; one step off at most, on under 3 % of any convolution's
+    outputs (about 0.3 % on average), for the convolutions."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(
+        model_path=str(tflite),
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        experimental_preserve_all_tensors=True,
+    )
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(graph.input_index, crops[:1])
+    interpreter.invoke()
+    model = movenet.MoveNet(graph, emulate_int8=True, kernels="builtin").eval().double()
+    kinds = {op.outputs[0]: op.kind for op in graph.ops}
+    off: dict[str, list[float]] = {}
+    with torch.inference_mode(), one_thread():
+        for step, requantize, (inputs, output) in zip(model.steps, model.requantize, model.wiring, strict=True):
+            info = graph.tensors[output]
+            if not info.quantized or any(not graph.tensors[i].quantized for i in inputs):
+                continue
+            args = [
+                torch.from_numpy(
+                    movenet.dequantize(interpreter.get_tensor(i), graph.tensors[i]).astype(np.float64)
+                ).permute(0, 3, 1, 2)
+                for i in inputs
+            ]
+            result = requantize(step(*args)).permute(0, 2, 3, 1).numpy()
+            steps = np.abs(result - movenet.dequantize(interpreter.get_tensor(output), info)) / info.scales[0]
+            assert steps.max() <= 1.001, (kinds[output], output)
+            off.setdefault(kinds[output], []).append(float(np.mean(steps > 0.5)))
+    for kind in ("SUB", "MUL", "ADD", "RESIZE_BILINEAR", "LOGISTIC"):
+        assert max(off[kind]) <= (1e-3 if kind == "ADD" else 0.0), kind
+    convolutions = off["CONV_2D"] + off["DEPTHWISE_CONV_2D"]
+    assert max(convolutions) <= 0.03
+    assert np.mean(convolutions) <= 0.005
+
+
+def test_int8_emulation_against_litert(emulated: movenet.MoveNet, crops: np.ndarray, reference: np.ndarray) -> None:
+    """The int8-emulating rebuild with the int8 decoding against LiteRT's default (XNNPACK).
+
+    Not exact: a convolution output off by one int8 step early on moves the heatmaps by
+    more than a step later, and the int8 decoding turns a changed arg-max into a jump of a
+    cell or more. Measured (docs/inference.md): median 1.76, p90 3.93, max 57.6 px, 34 %
+    within 1.5 px, joints scored > 0.5 within 4.6 px; asserted with a small margin.
+    """
+    with torch.inference_mode(), one_thread():
+        heads = [t.numpy() for t in emulated(torch.from_numpy(crops))]
+    keypoints = decode_movenet_outputs(dict(zip(movenet.OUTPUT_NAMES, heads, strict=True)), int8=INT8_DECODING)
+    errors = agreement(keypoints, reference, MIN_SCORE)
+    confident = agreement(keypoints, reference, 0.5)
+    summary = f"median {np.median(errors):.2f}, p90 {np.percentile(errors, 90):.2f}, max {errors.max():.2f} px"
+    assert errors.size >= 100, summary
+    assert np.median(errors) <= 2.0, summary
+    assert np.percentile(errors, 90) <= 4.5, summary
+    assert np.mean(errors <= 1.5) >= 0.3, summary
+    assert confident.max() <= 5.5, f"a joint scored > 0.5 is {confident.max():.2f} px from LiteRT's"
+    # The heads stay on their int8 grids: sigmoid outputs are multiples of 1/256.
+    np.testing.assert_allclose(heads[1] * 256, np.round(heads[1] * 256), atol=1e-6)
 
 
 # --- decoding --------------------------------------------------------------------------
