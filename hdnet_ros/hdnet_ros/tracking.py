@@ -14,6 +14,12 @@ Kalman filter. Association per frame is one optimal assignment
 - otherwise (no 3D on either side) a 2D-only cost (1 - IoU) x ``iou_cost_m`` for IoU >=
   ``min_iou_2d_only``, so people without a valid root keep their ids too.
 
+A person whose box lies mostly inside another person's box at the same root depth is
+probably hidden behind them and measured on their body (:func:`hidden_roots`): that root
+is not trusted. Such people are left out of the first assignment (they would take the
+front person's track) and matched by box alone in the second; their roots never enter
+the filter.
+
 Track life: NEW until seen ``min_hits`` times, then TRACKED; a TRACKED track that misses
 frames is LOST and coasts on its prediction for up to ``max_coast_s`` (ids survive short
 occlusions), a NEW one only for ``new_track_coast_s``. The velocity of the filter is written
@@ -37,6 +43,12 @@ from hdnet_ros.settings_field import setting
 FloatArray = npt.NDArray[np.float64]
 
 INFEASIBLE = 1e9
+
+# A person mostly hidden behind another is often measured on the front person's surface:
+# the root lands at the front person's depth. Such a root is not trusted (hidden_roots);
+# the person is associated by box alone and the filter skips the root.
+HIDDEN_COVER = 0.5  # share of a box inside another person's box that makes its root suspect
+HIDDEN_DEPTH_M = 0.35  # a suspect root lies within this depth of the covering person's root [m]
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,33 @@ def _has_root(person: Person) -> bool:
     return bool(np.all(np.isfinite(person.positions[ROOT])))
 
 
+def hidden_roots(people: list[Person], min_cover: float, depth_m: float) -> set[int]:
+    """Indices of people whose root is probably measured on someone in front of them.
+
+    A person whose box lies mostly inside another person's box (more than the other lies
+    inside theirs) and whose root is at that person's depth is either beside them at the
+    same distance or hidden behind them with the depth windows on the front person's body;
+    the two cannot be told apart from the root, so the root is not trusted this frame.
+    """
+    suspect: set[int] = set()
+    for a, first in enumerate(people):
+        if not _has_root(first):
+            continue
+        box_a = first.detection.box
+        for b, second in enumerate(people):
+            if a == b or not _has_root(second):
+                continue
+            box_b = second.detection.box
+            inter = _intersection(box_a, box_b)
+            cover_a = inter / _area(box_a) if _area(box_a) > 0 else 0.0
+            cover_b = inter / _area(box_b) if _area(box_b) > 0 else 0.0
+            same_depth = abs(float(first.positions[ROOT, 2] - second.positions[ROOT, 2])) <= depth_m
+            if cover_a >= min_cover and cover_a > cover_b and same_depth:
+                suspect.add(a)
+                break
+    return suspect
+
+
 @dataclass
 class Track:
     track_id: int
@@ -195,6 +234,7 @@ class Tracker:
         self.tracks: list[Track] = []
         self._next_id = 1
         self._last_stamp_ns: int | None = None
+        self._suspect: set[int] = set()  # this frame's people whose root is not trusted
 
     def reset(self) -> None:
         self.tracks.clear()
@@ -214,10 +254,11 @@ class Tracker:
             if track.kalman is not None:
                 track.kalman.predict(dt, self.config.acceleration_sigma)
             track.time_since_update_s += dt
+        self._suspect = hidden_roots(people, HIDDEN_COVER, HIDDEN_DEPTH_M)
         matches, box_only = self._associate(people)
         matched_tracks = set()
         for row, col in matches:
-            self._update_track(self.tracks[row], people[col], use_root=col not in box_only)
+            self._update_track(self.tracks[row], people[col], use_root=col not in box_only | self._suspect)
             matched_tracks.add(row)
         matched_people = {col for _, col in matches}
         for row, track in enumerate(self.tracks):
@@ -226,6 +267,7 @@ class Tracker:
         self.tracks = [t for t in self.tracks if self._alive(t)]
         for col, person in enumerate(people):
             if col not in matched_people:
+                # A new track starts from whatever root it has: later trusted roots correct it.
                 self._start_track(person)
         published = list(people)
         if self.config.publish_lost:
@@ -263,7 +305,14 @@ class Tracker:
         """
         if not self.tracks or not people:
             return [], set()
-        cost = np.array([[self._cost(track, person) for person in people] for track in self.tracks])
+        # People with a suspect root wait for the second pass: in the first they would take
+        # a track from someone whose root is trusted.
+        cost = np.array(
+            [
+                [INFEASIBLE if col in self._suspect else self._cost(track, person) for col, person in enumerate(people)]
+                for track in self.tracks
+            ]
+        )
         rows, cols = linear_sum_assignment(cost)
         matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < INFEASIBLE]
         free_tracks = [r for r in range(len(self.tracks)) if r not in {m[0] for m in matches}]
@@ -299,6 +348,10 @@ class Tracker:
             else:
                 track.kalman.update(root, sigma)
             track.updates_3d += 1
+            track.last_root = track.kalman.position
+        elif track.kalman is not None:
+            # The new box belongs to the predicted root of this frame: moving it later by
+            # the prediction since the last 3D update would count that motion twice.
             track.last_root = track.kalman.position
         track.box = np.asarray(person.detection.box, dtype=np.float64)
         track.person = person

@@ -7,7 +7,7 @@ import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import Detection, Person, TrackingState
-from hdnet_ros.tracking import RootKalman, Tracker, TrackingConfig, boxes_overlap, iou
+from hdnet_ros.tracking import RootKalman, Tracker, TrackingConfig, boxes_overlap, hidden_roots, iou
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
 DT_NS = int(1e9 / 15)
@@ -137,3 +137,36 @@ def test_disabled_tracker_passes_people_through() -> None:
     person = person_at(np.array([0.0, 0.0, 3.0]))
     assert Tracker(TrackingConfig(enabled=False)).update([person], 0) == [person]
     assert person.track_id == 0 and person.tracking_state == TrackingState.OFF
+
+
+def narrowed(person: Person, left: float, right: float) -> Person:
+    """The person with only the share [left, right] of its box width visible."""
+    x0, y0, x1, y1 = person.detection.box
+    person.detection.box = np.array([x0 + left * (x1 - x0), y0 + 0.1 * (y1 - y0), x0 + right * (x1 - x0), y1])
+    return person
+
+
+def test_a_root_measured_on_the_person_in_front_is_suspect() -> None:
+    front = person_at(np.array([0.0, 0.0, 2.5]))
+    hidden = narrowed(person_at(np.array([0.1, 0.0, 2.6])), 0.3, 0.7)  # its root on the front person
+    beside = person_at(np.array([1.5, 0.0, 2.5]))
+    behind = narrowed(person_at(np.array([0.1, 0.0, 3.5])), 0.3, 0.7)  # measured at its own depth
+    assert hidden_roots([front, hidden, beside], 0.5, 0.35) == {1}
+    assert hidden_roots([front, behind], 0.5, 0.35) == set()
+
+
+def test_a_hidden_person_keeps_its_id_and_the_filter_skips_its_suspect_root() -> None:
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    front_root, back_root = np.array([0.0, 0.0, 2.5]), np.array([0.2, 0.0, 3.4])
+    for frame in range(6):  # the back person partly behind the front one, measured correctly
+        front, back = person_at(front_root), person_at(back_root)
+        tracker.update([front, back], frame * DT_NS)
+    front_id, back_id = front.track_id, back.track_id
+    for frame in range(6, 12):  # then mostly hidden and measured on the front person
+        front = person_at(front_root)
+        back = narrowed(person_at(back_root), 0.4, 0.9)
+        back.positions[ROOT] = front_root + np.array([0.15, 0.0, 0.05])
+        tracker.update([back, front], frame * DT_NS)
+        assert front.track_id == front_id and back.track_id == back_id
+    track = next(t for t in tracker.tracks if t.track_id == back_id)
+    assert track.kalman is not None and track.kalman.position[2] == pytest.approx(3.4, abs=0.1)
