@@ -232,7 +232,8 @@ def save_refiner(model: nn.Module, path: Path, linear_size: int, meta: dict[str,
 
 
 def load_refiner(path: Path) -> nn.Module:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    # weights_only: a checkpoint is data; never run what a file contains.
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise ValueError(f"{path} is not a refiner checkpoint written by train_refinet_b.py")
     if float(checkpoint.get("scale", SCALE)) != SCALE:
