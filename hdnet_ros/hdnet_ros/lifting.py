@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -27,7 +26,7 @@ from hdnet_ros.completion import (
     pelvis_from_torso,
 )
 from hdnet_ros.depth_fusion import fuse_depths
-from hdnet_ros.joints import NUM_JOINTS, ROOT, TORSO_JOINTS
+from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.refinement import (
     Facing,
@@ -94,80 +93,6 @@ class LiftingConfig:
     ground_plane: bool = setting(True, "fit the floor in the depth image for the root prior's foot cue")
     prior_stature_m: float = setting(1.70, "typical stature behind the bone-length prior [m]", min=0.5, max=2.5)
     keypoint_sigma_px: float = setting(3.0, "assumed 2D keypoint noise, for the prior's uncertainty [px]", min=0.1)
-
-
-def _valid_depths(values: npt.NDArray[np.float32], config: LiftingConfig) -> npt.NDArray[np.float32]:
-    finite = values[np.isfinite(values)]
-    return finite[(finite >= config.min_depth_m) & (finite <= config.max_depth_m)]
-
-
-def nearest_cluster(depths: npt.NDArray[np.float32], gap: float, min_support: int) -> npt.NDArray[np.float32]:
-    """The nearest group of depths (split where sorted depths jump by more than ``gap``)
-    that holds at least ``min_support`` values; empty when none does."""
-    if depths.size < min_support:
-        return depths[:0]
-    ordered = np.sort(depths)
-    breaks = np.flatnonzero(np.diff(ordered) > gap) + 1
-    for cluster in np.split(ordered, breaks):
-        if cluster.size >= min_support:
-            return cluster
-    return depths[:0]
-
-
-def torso_depth(person: Person, depth: DepthImage, config: LiftingConfig) -> float:
-    """The person's reference depth: the dominant surface inside the torso polygon (or, with
-    too few torso joints seen, the central part of the box). NaN when nothing is measured."""
-    polygon = person.pixels[list(TORSO_JOINTS)]
-    polygon = polygon[np.all(np.isfinite(polygon), axis=1)]
-    mask = np.zeros(depth.shape, dtype=np.uint8)
-    if len(polygon) >= 3:
-        cv2.fillConvexPoly(mask, np.round(polygon).astype(np.int32), 1)
-    if np.count_nonzero(mask) < 4 * config.min_support_px:
-        x0, y0, x1, y1 = person.detection.box
-        w, h = x1 - x0, y1 - y0
-        mask[:] = 0
-        r0, r1 = int(y0 + 0.2 * h), int(y0 + 0.55 * h) + 1
-        c0, c1 = int(x0 + 0.3 * w), int(x1 - 0.3 * w) + 1
-        mask[max(r0, 0) : max(r1, 0), max(c0, 0) : max(c1, 0)] = 1
-    values = _valid_depths(depth[mask.astype(bool)], config)
-    if values.size < config.min_support_px:
-        return float("nan")
-    # The median of the region, then re-centred on the pixels near it: robust to the
-    # background that a box or a thin torso polygon lets through.
-    centre = float(np.median(values))
-    for _ in range(2):
-        near = values[np.abs(values - centre) < config.person_depth_band_m / 2]
-        if near.size < config.min_support_px:
-            break
-        centre = float(np.median(near))
-    return centre
-
-
-def window_half_size(person: Person, config: LiftingConfig) -> int:
-    box_height = float(person.detection.box[3] - person.detection.box[1])
-    half = int(round(config.window_fraction * box_height))
-    return int(np.clip(half, config.min_window_px, config.max_window_px))
-
-
-def joint_depth(
-    depth: DepthImage, pixel: FloatArray, half: int, reference: float, config: LiftingConfig
-) -> tuple[float, float]:
-    """(depth, spread) of the joint at ``pixel``: the nearest well-supported surface among
-    the window's pixels consistent with the person. (NaN, NaN) when unsupported."""
-    height, width = depth.shape
-    u, v = int(round(pixel[0])), int(round(pixel[1]))
-    if not (0 <= u < width and 0 <= v < height):
-        return float("nan"), float("nan")
-    window = depth[max(v - half, 0) : v + half + 1, max(u - half, 0) : u + half + 1]
-    values = _valid_depths(window.ravel(), config)
-    values = values[np.abs(values - reference) <= config.person_depth_band_m]
-    min_support = max(config.min_support_px, int(0.1 * values.size))
-    cluster = nearest_cluster(values, config.cluster_gap_m, min_support)
-    if cluster.size == 0:
-        return float("nan"), float("nan")
-    median = float(np.median(cluster))
-    spread = 1.4826 * float(np.median(np.abs(cluster - median)))
-    return median, spread
 
 
 def robust_params(config: LiftingConfig) -> RobustDepthParams:

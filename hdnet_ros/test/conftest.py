@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hdnet_ros.model_files import DATA_DIR_ENV, MODELS_DIR_ENV
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared"
@@ -20,8 +21,8 @@ def _directory(env: str, default: Path) -> Path:
     return Path(os.environ[env]) if os.environ.get(env) else default
 
 
-MODELS_DIR = _directory("HDNET_ROS_MODELS_DIR", SHARED / "models")
-DATA_DIR = _directory("HDNET_ROS_DATA_DIR", SHARED / "data")
+MODELS_DIR = _directory(MODELS_DIR_ENV, SHARED / "models")
+DATA_DIR = _directory(DATA_DIR_ENV, SHARED / "data")
 
 
 @pytest.fixture(scope="session")

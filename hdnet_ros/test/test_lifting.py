@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, NUM_JOINTS, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
-from hdnet_ros.lifting import DepthLifter, LiftingConfig, nearest_cluster
+from hdnet_ros.lifting import DepthLifter, LiftingConfig
 from hdnet_ros.people import DepthSource, Detection, Person
 
 CAMERA = CameraModel.from_fov(640, 480, 60.0)
@@ -89,9 +89,3 @@ def test_arm_in_front_of_torso_takes_the_nearer_surface() -> None:
     config = LiftingConfig()
     DepthLifter(config).lift(person, depth, CAMERA)
     assert abs(person.positions[LEFT_WRIST, 2] - (1.75 + config.surface_offset_wrist_m)) < 0.01
-
-
-def test_nearest_cluster_needs_support() -> None:
-    values = np.array([1.0, 2.0, 2.01, 2.02, 5.0, 5.01], np.float32)
-    np.testing.assert_allclose(nearest_cluster(values, 0.05, 3), [2.0, 2.01, 2.02])
-    assert nearest_cluster(values, 0.05, 4).size == 0
