@@ -4,28 +4,23 @@ Real crops: the standing and background people of the three RGB-D sample frames 
 drawn by hand: the frames have no annotations) and the six annotated people of the two
 COCO photos, each a square box 1.2x the person's longer side, resized to 192x192.
 
-What "agree" can mean here: LiteRT's own kernel sets (XNNPACK, the builtin kernels, the
-reference kernels) run the same int8 model and still place joints a median 1.8 px apart
-on these crops, single joints up to 60-90 px, because the int8 roundings add up
-differently. A float rebuild cannot be closer to one of them than they are to each other,
-so the thresholds below are set at what the float rebuild achieves against LiteRT's
-default (XNNPACK) with a margin: median <= 2 px and 90th percentile <= 4 px (one heatmap
-cell) over joints LiteRT scores above 0.3, and every joint scored above 0.5 within 4 px
-(measured: 1.53 / 2.97 / 3.09 px; docs/inference.md has the table). The decoding and each
-op are checked exactly, against LiteRT's own tensors.
+The reference is LiteRT's default interpreter (XNNPACK), as the pipeline runs the TFLite
+file. Its intermediate tensors are read by listing them as model outputs
+(``movenet_int8.expose_all_tensors``).
 
-The int8-emulating mode (every activation rounded to its int8 grid) reproduces the builtin
-kernels' int8 ops exactly but for ~0.3 % of convolution outputs one step off; end to end,
-with the int8 decoding, it is no closer to XNNPACK than the float rebuild (median 1.76,
-p90 3.93 px, 34 % within 1.5 px), so its test asserts those levels, not the 1.5 px target.
+* The int8 arithmetic (``arithmetic="int8"``) is held to exactness: every op, fed
+  XNNPACK's own inputs, gives XNNPACK's int8 output; end to end the head tensors and the
+  decoded keypoints equal LiteRT's, in PyTorch and through the ONNX export on onnxruntime.
+* The float arithmetic (the fp16/TensorRT network) cannot be exact: it leaves out ~90
+  roundings to 8 bits. It is held to what it achieves with a margin: median <= 2 px, p90
+  <= 4 px over joints LiteRT scores above 0.3, every joint scored above 0.5 within 4 px
+  (measured: 1.53 / 2.97 / 3.09 px; docs/inference.md has the table).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -152,21 +147,8 @@ def model(graph: movenet.TfliteGraph) -> movenet.MoveNet:
 
 
 @pytest.fixture(scope="module")
-def emulated(graph: movenet.TfliteGraph) -> movenet.MoveNet:
-    """The int8-emulating rebuild (XNNPACK's tie rules), in float64 as ``load_movenet`` runs it."""
-    return movenet.MoveNet(graph, emulate_int8=True).eval().double()
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """The emulation is many small float64 ops: on a busy 2-core machine two threads wait on
-    each other at every op (minutes instead of seconds); one thread takes ~4 s."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+def int8_model(graph: movenet.TfliteGraph) -> movenet.MoveNet:
+    return movenet.MoveNet(graph, arithmetic="int8").eval()
 
 
 @pytest.fixture(scope="module")
@@ -262,69 +244,99 @@ def test_each_op_matches_the_int8_op_within_one_step(
     assert max(worst.values()) <= 1.0, sorted(worst.items(), key=lambda item: -item[1])[:3]
 
 
-def test_int8_emulation_reproduces_the_builtin_int8_ops(
-    tflite: Path, graph: movenet.TfliteGraph, crops: np.ndarray
-) -> None:
-    """With the builtin kernels' tie rules and fed their own input tensors, the emulated ops
-    give the builtin kernels' int8 values: exactly for the input quantisation, ADD, SUB,
-    MUL, resize and sigmoid; one step off at most, on under 3 % of any convolution's
-    outputs (about 0.3 % on average), for the convolutions."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+@pytest.fixture(scope="module")
+def xnnpack(tflite: Path, graph: movenet.TfliteGraph) -> Any:
+    """LiteRT's default interpreter (XNNPACK) on the file with every op's output exposed."""
+    from ai_edge_litert.interpreter import Interpreter
+    from hdnet_ros.nets.movenet_int8 import expose_all_tensors
 
-    interpreter = Interpreter(
-        model_path=str(tflite),
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        experimental_preserve_all_tensors=True,
-    )
+    tensors = [t for op in graph.ops for t in op.outputs]
+    interpreter = Interpreter(model_content=expose_all_tensors(tflite.read_bytes(), tensors), num_threads=2)
     interpreter.allocate_tensors()
-    interpreter.set_tensor(graph.input_index, crops[:1])
+    return interpreter
+
+
+def xnnpack_tensors(interpreter: Any, crop: np.ndarray) -> dict[int, np.ndarray]:
+    """Every output (the model's and the exposed intermediates) for one crop."""
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], crop[None])
     interpreter.invoke()
-    model = movenet.MoveNet(graph, emulate_int8=True, kernels="builtin").eval().double()
+    return {int(d["index"]): interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()}
+
+
+def test_exposing_the_tensors_leaves_litert_output_unchanged(
+    xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray, reference: np.ndarray
+) -> None:
+    final = int(xnnpack.get_output_details()[0]["index"])
+    assert len(xnnpack.get_output_details()) > 150, "the intermediates are outputs"
+    for crop, expected in zip(crops, reference, strict=True):
+        np.testing.assert_array_equal(xnnpack_tensors(xnnpack, crop)[final].reshape(17, 3), expected)
+
+
+def test_int8_ops_equal_xnnpack_op_by_op(
+    xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
+) -> None:
+    """Fed XNNPACK's own int8 input tensors, every int8 step gives XNNPACK's int8 output
+    exactly: convolutions, depthwise convolutions, ADD, SUB, MUL, resize, sigmoid."""
     kinds = {op.outputs[0]: op.kind for op in graph.ops}
-    off: dict[str, list[float]] = {}
-    with torch.inference_mode(), one_thread():
-        for step, requantize, (inputs, output) in zip(model.steps, model.requantize, model.wiring, strict=True):
-            info = graph.tensors[output]
-            if not info.quantized or any(not graph.tensors[i].quantized for i in inputs):
-                continue
-            args = [
-                torch.from_numpy(
-                    movenet.dequantize(interpreter.get_tensor(i), graph.tensors[i]).astype(np.float64)
-                ).permute(0, 3, 1, 2)
-                for i in inputs
-            ]
-            result = requantize(step(*args)).permute(0, 2, 3, 1).numpy()
-            steps = np.abs(result - movenet.dequantize(interpreter.get_tensor(output), info)) / info.scales[0]
-            assert steps.max() <= 1.001, (kinds[output], output)
-            off.setdefault(kinds[output], []).append(float(np.mean(steps > 0.5)))
-    for kind in ("SUB", "MUL", "ADD", "RESIZE_BILINEAR", "LOGISTIC"):
-        assert max(off[kind]) <= (1e-3 if kind == "ADD" else 0.0), kind
-    convolutions = off["CONV_2D"] + off["DEPTHWISE_CONV_2D"]
-    assert max(convolutions) <= 0.03
-    assert np.mean(convolutions) <= 0.005
+    checked: dict[str, int] = {}
+    for crop in crops[[0, 8]]:  # a sample-frame person and a COCO person
+        tensors = xnnpack_tensors(xnnpack, crop)
+        tensors[graph.input_index] = crop[None]
+        with torch.inference_mode():
+            for step, (inputs, output) in zip(int8_model.steps, int8_model.wiring, strict=True):
+                args = [torch.from_numpy(tensors[i].astype(np.float32)).permute(0, 3, 1, 2) for i in inputs]
+                result = step(*args).permute(0, 2, 3, 1).numpy()
+                expected = tensors[output].astype(np.float32)
+                assert np.array_equal(result, expected), (
+                    f"{kinds[output]} -> tensor {output}: {np.mean(result != expected):.2%} of the values differ"
+                )
+                checked[kinds[output]] = checked.get(kinds[output], 0) + 1
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL", "RESIZE_BILINEAR", "LOGISTIC"} <= set(checked)
+    assert sum(checked.values()) == 2 * len(int8_model.steps)
 
 
-def test_int8_emulation_against_litert(emulated: movenet.MoveNet, crops: np.ndarray, reference: np.ndarray) -> None:
-    """The int8-emulating rebuild with the int8 decoding against LiteRT's default (XNNPACK).
+def test_int8_arithmetic_gives_litert_heads_and_keypoints_exactly(
+    xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray, reference: np.ndarray
+) -> None:
+    """The issue's criterion (within 1.5 px of LiteRT for every joint it scores above 0.3)
+    with nothing to spare: the keypoints and scores are LiteRT's, all 17 joints of every crop."""
+    with torch.inference_mode():
+        heads = dict(zip(movenet.OUTPUT_NAMES, (t.numpy() for t in int8_model(torch.from_numpy(crops))), strict=True))
+    head_tensors = movenet.movenet_head_tensors(graph)
+    for k, crop in enumerate(crops):
+        tensors = xnnpack_tensors(xnnpack, crop)
+        for name, index in head_tensors.items():
+            np.testing.assert_array_equal(heads[name][k], movenet.dequantize(tensors[index], graph.tensors[index])[0])
+    keypoints = decode_movenet_outputs(heads, int8=INT8_DECODING)
+    np.testing.assert_array_equal(keypoints, reference)
+    assert agreement(keypoints, reference, MIN_SCORE).size >= 100
 
-    Not exact: a convolution output off by one int8 step early on moves the heatmaps by
-    more than a step later, and the int8 decoding turns a changed arg-max into a jump of a
-    cell or more. Measured (docs/inference.md): median 1.76, p90 3.93, max 57.6 px, 34 %
-    within 1.5 px, joints scored > 0.5 within 4.6 px; asserted with a small margin.
-    """
-    with torch.inference_mode(), one_thread():
-        heads = [t.numpy() for t in emulated(torch.from_numpy(crops))]
-    keypoints = decode_movenet_outputs(dict(zip(movenet.OUTPUT_NAMES, heads, strict=True)), int8=INT8_DECODING)
-    errors = agreement(keypoints, reference, MIN_SCORE)
-    confident = agreement(keypoints, reference, 0.5)
-    summary = f"median {np.median(errors):.2f}, p90 {np.percentile(errors, 90):.2f}, max {errors.max():.2f} px"
-    assert errors.size >= 100, summary
-    assert np.median(errors) <= 2.0, summary
-    assert np.percentile(errors, 90) <= 4.5, summary
-    assert np.mean(errors <= 1.5) >= 0.3, summary
-    assert confident.max() <= 5.5, f"a joint scored > 0.5 is {confident.max():.2f} px from LiteRT's"
-    # The heads stay on their int8 grids: sigmoid outputs are multiples of 1/256.
-    np.testing.assert_allclose(heads[1] * 256, np.round(heads[1] * 256), atol=1e-6)
+
+@pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")  # inside torch.export
+def test_int8_onnx_export_is_exact_on_onnxruntime(
+    int8_model: movenet.MoveNet, crops: np.ndarray, reference: np.ndarray, tmp_path: Path
+) -> None:
+    """The int8 network exported to ONNX gives LiteRT's keypoints on onnxruntime, with its
+    graph optimisations on (the clamp before each requantisation keeps its Conv+Mul fusion
+    from folding the scales into the weights)."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from hdnet_ros.inference import create_backend
+
+    path = movenet.export_movenet_onnx(int8_model, tmp_path / "movenet_int8.onnx")
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+    with create_backend("onnxruntime", path, threads=2) as backend:
+        outputs = backend.run({movenet.INPUT_NAME: crops})
+    np.testing.assert_array_equal(decode_movenet_outputs(outputs, int8=INT8_DECODING), reference)
+
+
+def test_int8_arithmetic_refuses_half_precision(int8_model: movenet.MoveNet, crops: np.ndarray) -> None:
+    half = movenet.MoveNet.__new__(movenet.MoveNet)
+    half.__dict__.update(int8_model.__dict__)  # a shallow copy: .half() must not touch the fixture
+    half._buffers = dict(int8_model._buffers)
+    half._buffers["_dtype_probe"] = torch.zeros((), dtype=torch.float16)
+    with pytest.raises(TypeError, match="float32"):
+        half(torch.from_numpy(crops[:1]))
 
 
 # --- decoding --------------------------------------------------------------------------
@@ -343,27 +355,28 @@ def test_int8_grids_and_constants_match_the_file(graph: movenet.TfliteGraph) -> 
 
 
 def test_int8_decoding_reproduces_litert_from_its_own_heads(
-    tflite: Path, graph: movenet.TfliteGraph, crops: np.ndarray
+    xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray, reference: np.ndarray
 ) -> None:
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    interpreter = Interpreter(
-        model_path=str(tflite),
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-        experimental_preserve_all_tensors=True,
-    )
-    interpreter.allocate_tensors()
+    """Fed XNNPACK's own head tensors, the int8 decoding gives LiteRT's output exactly."""
     heads = movenet.movenet_head_tensors(graph)
-    output = interpreter.get_output_details()[0]["index"]
-    for crop in crops:
-        interpreter.set_tensor(graph.input_index, crop[None])
-        interpreter.invoke()
-        tensors = {
-            name: movenet.dequantize(interpreter.get_tensor(index), graph.tensors[index])
-            for name, index in heads.items()
-        }
-        decoded = decode_movenet(**tensors, int8=INT8_DECODING)[0]
-        np.testing.assert_allclose(decoded, interpreter.get_tensor(output).reshape(17, 3), atol=1e-6)
+    for crop, expected in zip(crops, reference, strict=True):
+        tensors = xnnpack_tensors(xnnpack, crop)
+        dequantized = {name: movenet.dequantize(tensors[i], graph.tensors[i]) for name, i in heads.items()}
+        np.testing.assert_array_equal(decode_movenet(**dequantized, int8=INT8_DECODING)[0], expected)
+
+
+def test_score_requantisation_uses_xnnpack_8bit_multiplier() -> None:
+    """Heatmap (1/256 grid) -> score grid with XNNPACK's multiplier round(256 * 0.95349) =
+    244: heatmap step 75 is 71.51 score steps, which exact rounding puts at 72 and
+    (75 * 244 + 128) >> 8 at 71. Over all 256 values, 10 land a step lower."""
+    heatmap, score = INT8_DECODING.heatmaps, INT8_DECODING.scores
+    steps = np.arange(256)  # q - zero point
+    converted = score.requantize(steps * heatmap.scale, heatmap)
+    np.testing.assert_allclose(converted / score.scale, np.floor((steps * 244 + 128) / 256))
+    assert converted[75] / score.scale == pytest.approx(71)
+    assert score.snap(75 * heatmap.scale)[()] / score.scale == pytest.approx(72)
+    assert np.sum(~np.isclose(converted, score.snap(steps * heatmap.scale))) == 10
+    np.testing.assert_array_equal(Grid(0.0, 0).requantize(steps / 256.0, heatmap), steps / 256.0)  # float decoding
 
 
 def test_grid_snap_rounds_half_away_from_zero() -> None:

@@ -67,6 +67,19 @@ class Grid:
         q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + self.zero_point
         return (np.clip(q, -128, 127) - self.zero_point) * self.scale
 
+    def requantize(self, values: npt.ArrayLike, source: Grid) -> _Float64:
+        """Values on ``source``'s grid moved onto this one as XNNPACK's int8 -> int8 convert
+        does it: an 8-bit fixed-point multiplier ``round(256 * source.scale / scale)``, then
+        ``(q * multiplier + 128) >> 8``, which rounds half up. The coarse multiplier makes it
+        differ from exact rounding by a step now and then, which is why it is spelt out."""
+        if self.scale <= 0.0 or source.scale <= 0.0:
+            return self.snap(values)
+        q = np.rint(np.asarray(values, dtype=np.float64) / source.scale)  # q - zero point of the source
+        ratio = np.float32(source.scale) / np.float32(self.scale)
+        multiplier = float(np.rint(np.float64(ratio) * 256.0))
+        out = np.floor((q * multiplier + 128.0) / 256.0) + self.zero_point
+        return (np.clip(out, -128, 127) - self.zero_point) * self.scale
+
 
 @dataclass(frozen=True)
 class Int8Decoding:
@@ -229,7 +242,7 @@ def decode_movenet(
     result = np.empty((batch, NUM_KEYPOINTS, 3), dtype=np.float32)
     result[..., 0] = q.keypoints.snap(q.position_y.snap(q.joint_y.snap(joint_y) + own[..., 0]) * grid_scale)
     result[..., 1] = q.keypoints.snap(q.position_x.snap(q.joint_x.snap(joint_x) + own[..., 1]) * grid_scale)
-    result[..., 2] = q.scores.snap(heatmaps[rows[:, None], joint_y, joint_x, joints])
+    result[..., 2] = q.scores.requantize(heatmaps[rows[:, None], joint_y, joint_x, joints], q.heatmaps)
     return result
 
 

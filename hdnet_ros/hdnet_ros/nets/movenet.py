@@ -13,9 +13,9 @@ The convolutional part is ordinary, so it is rebuilt here from the file itself:
   float weights dequantised as ``(q - zero_point) * scale`` (per output channel where the
   file quantises per channel). It stops before the in-graph decoding and returns the four
   head tensors. It is an ordinary ``nn.Module``: ``.half()``, ``.cuda()``, ONNX export.
-* ``MoveNet(graph, emulate_int8=True)`` (``load_movenet(path, emulate_int8=True)``) also
-  rounds every activation onto its int8 grid, as the TFLite model does; for comparisons
-  with LiteRT, in float64. It does not make the keypoints agree exactly (docs/inference.md).
+* ``MoveNet(graph, arithmetic="int8")`` (``load_movenet(path, arithmetic="int8")``) runs the
+  int8 model's own integer arithmetic instead, bit for bit as LiteRT's default kernels
+  do (:mod:`hdnet_ros.nets.movenet_int8`), in float32: the head tensors are LiteRT's.
 * The decoding lives outside the network, in numpy:
   :func:`hdnet_ros.inference.movenet_codec.decode_movenet` turns the head tensors into the
   TFLite model's [N,17,3] (y, x, score) output.
@@ -34,11 +34,11 @@ Network contract (the ONNX export keeps it):
   - ``center_regression`` [N,48,48,34]: (dy, dx) per joint in grid cells from that cell,
     read at the person centre.
 
-The weights are the int8 weights dequantised; the activations stay float where the int8
-model rounds every activation to 8 bits. Each op, fed the int8 model's own input tensors,
-matches the int8 op's output within 0.75 of its int8 step (tested); through the whole
-network the roundings add up, and the keypoints differ from LiteRT's about as much as
-LiteRT's own kernel sets (XNNPACK, builtin, reference) differ from each other: see
+In the float arithmetic the weights are the int8 weights dequantised and the activations
+stay float where the int8 model rounds every activation to 8 bits. Each op, fed the int8
+model's own input tensors, matches the int8 op's output within 0.75 of its int8 step
+(tested); through the whole network the roundings add up and the keypoints differ from
+LiteRT's by about 1.5 px (median). The int8 arithmetic has no such difference; see
 docs/inference.md for the figures.
 """
 
@@ -478,68 +478,6 @@ class _Concatenation(nn.Module):
         return self.activation(torch.cat(inputs, dim=self.axis))
 
 
-ROUNDING_MODES = ("half_even", "half_away", "half_up")
-# How each kernel set breaks the ties when it rounds an op's result to int8, per op kind
-# (the rest: ``"default"``). "q:" rounds the stored int8 value itself (zero point
-# included) rather than the value relative to the zero point.
-# XNNPACK: fp32 requantisation (round to nearest even) for convolutions, MUL and the
-# sigmoid table; ``(acc + half) >> shift`` (towards +inf) for ADD/SUB and the bilinear resize.
-# Builtin kernels: fixed-point requantisation rounding away from zero; the bilinear resize
-# rounds the int8 value away from zero.
-INT8_KERNEL_ROUNDING: dict[str, dict[str, str]] = {
-    "xnnpack": {"default": "half_even", "ADD": "half_up", "SUB": "half_up", "RESIZE_BILINEAR": "half_up"},
-    "builtin": {"default": "half_away", "RESIZE_BILINEAR": "q:half_away"},
-}
-# Scaled activations are snapped to this many fractional bits before rounding, so that the
-# exact ties of TFLite's integer arithmetic (x / 127.5 - 1 at the input, bilinear weights of
-# 1/4 and 3/4) stay ties in float instead of falling either side by a float rounding.
-_TIE_BITS = 12
-
-
-class _FakeQuantize(nn.Module):
-    """Round an activation onto its int8 tensor's grid: ``(clamp(round(x / s) + zp) - zp) * s``.
-
-    ``rounding`` decides the ties: ``half_even`` (``torch.round``), ``half_away`` (from zero,
-    TFLite's fixed-point requantisation) or ``half_up`` (towards +inf in the int8 domain, the
-    ``(acc + half) >> shift`` of the int8 bilinear resize). All export to ONNX (Div, Round or
-    Floor, Clip, Sub, Mul).
-    """
-
-    def __init__(self, info: TensorInfo, rounding: str) -> None:
-        super().__init__()
-        self.in_q_domain = rounding.startswith("q:")
-        rounding = rounding.removeprefix("q:")
-        if info.scales.size != 1:
-            raise MoveNetGraphError(f"activation {info.name} is not quantised per tensor")
-        if rounding not in ROUNDING_MODES:
-            raise ValueError(f"rounding must be one of {ROUNDING_MODES}, not {rounding!r}")
-        self.scale = float(info.scales[0])
-        self.zero_point = float(info.zero_points[0])
-        limits = np.iinfo(info.dtype)
-        self.low, self.high = float(limits.min), float(limits.max)
-        self.rounding = rounding
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        scaled = torch.round(x / self.scale * 2.0**_TIE_BITS) / 2.0**_TIE_BITS
-        if self.in_q_domain:
-            scaled = scaled + self.zero_point
-        if self.rounding == "half_away":
-            rounded = torch.sign(scaled) * torch.floor(torch.abs(scaled) + 0.5)
-        elif self.rounding == "half_up":
-            rounded = torch.floor(scaled + 0.5)
-        else:
-            rounded = torch.round(scaled)
-        q = torch.clamp(rounded if self.in_q_domain else rounded + self.zero_point, min=self.low, max=self.high)
-        return (q - self.zero_point) * self.scale
-
-
-def _make_requantize(op: GraphOp, info: TensorInfo, kernels: str) -> nn.Module:
-    if not info.quantized or info.dtype.kind not in "iu":
-        return _Identity()
-    rounding = INT8_KERNEL_ROUNDING[kernels]
-    return _FakeQuantize(info, rounding.get(op.kind, rounding["default"]))
-
-
 def _make_step(op: GraphOp, graph: TfliteGraph, activations: set[int]) -> nn.Module:
     if op.kind in _FORMAT_OPS:
         return _Identity()
@@ -561,42 +499,44 @@ def _make_step(op: GraphOp, graph: TfliteGraph, activations: set[int]) -> nn.Mod
 # ----------------------------------------------------------------------------------------
 
 
+ARITHMETICS = ("float", "int8")
+
+
 class MoveNet(nn.Module):
     """The convolutional part of MoveNet SinglePose, executed op by op from the TFLite graph.
 
     ``forward(image)`` takes [N,192,192,3] RGB 0..255 (see the module docstring) and returns
     the tuple of head tensors named by ``OUTPUT_NAMES``.
 
-    ``emulate_int8=True``: after every op the activation is rounded onto its own int8 grid
-    (the output tensor's scale and zero point in the file, clamped to -128..127), the input
-    quantised as the file's QUANTIZE op does, ties broken as ``kernels`` does
-    (``INT8_KERNEL_ROUNDING``). Run it in float64 (``load_movenet`` does). It reproduces
-    each int8 op of LiteRT's builtin kernels exactly except about 0.3 % of the convolution
-    outputs, one step off (tested); docs/inference.md says why that still does not make the
-    keypoints agree exactly.
+    ``arithmetic``:
+
+    * ``"float"``: float weights (the int8 weights dequantised), float activations. For
+      fp16 and TensorRT; the keypoints differ from LiteRT's by about 1.5 px (median).
+    * ``"int8"``: the int8 model's own arithmetic, bit for bit as LiteRT's default (XNNPACK)
+      kernels compute it (:mod:`hdnet_ros.nets.movenet_int8`): the head tensors, and so the
+      keypoints, are LiteRT's exactly. fp32 only.
     """
 
-    def __init__(
-        self,
-        graph: TfliteGraph,
-        emulate_int8: bool = False,
-        kernels: str = "xnnpack",
-    ) -> None:
+    def __init__(self, graph: TfliteGraph, arithmetic: str = "float") -> None:
         super().__init__()
-        if kernels not in INT8_KERNEL_ROUNDING:
-            raise ValueError(f"kernels must be one of {sorted(INT8_KERNEL_ROUNDING)}, not {kernels!r}")
+        if arithmetic not in ARITHMETICS:
+            raise ValueError(f"arithmetic must be one of {ARITHMETICS}, not {arithmetic!r}")
         heads = movenet_head_tensors(graph)
         input_shape = graph.tensors[graph.input_index].shape
         if tuple(input_shape[1:]) != (MOVENET_INPUT_SIZE, MOVENET_INPUT_SIZE, 3):
             raise MoveNetGraphError(f"{graph.path}: input {input_shape} is not [1,192,192,3]")
         ops = ops_for_outputs(graph, list(heads.values()))
         activations = {graph.input_index} | {t for op in ops for t in op.outputs}
-        self.steps = nn.ModuleList(_make_step(op, graph, activations) for op in ops)
-        # emulate_int8: every op's output rounded onto its int8 tensor's grid, as TFLite does.
-        self.emulate_int8 = emulate_int8
-        self.requantize = nn.ModuleList(
-            _make_requantize(op, graph.tensors[op.outputs[0]], kernels) if emulate_int8 else _Identity() for op in ops
-        )
+        self.arithmetic = arithmetic
+        if arithmetic == "int8":
+            from hdnet_ros.nets.movenet_int8 import Dequantize, make_int8_step
+
+            self.steps = nn.ModuleList(make_int8_step(op, graph, activations) for op in ops)
+            # int8 values inside, real values out: the same contract as the float network.
+            self.outputs = nn.ModuleList(Dequantize(graph.tensors[heads[name]]) for name in OUTPUT_NAMES)
+        else:
+            self.steps = nn.ModuleList(_make_step(op, graph, activations) for op in ops)
+            self.outputs = nn.ModuleList(_Identity() for _ in OUTPUT_NAMES)
         # Per step: the TFLite tensor indices it reads (activations only) and writes.
         self.wiring: tuple[tuple[tuple[int, ...], int], ...] = tuple(
             (tuple(i for i in op.inputs if i in activations), op.outputs[0]) for op in ops
@@ -607,7 +547,7 @@ class MoveNet(nn.Module):
         # Follows .half()/.to(): the dtype the image is cast to.
         self._dtype_probe: torch.Tensor
         self.register_buffer("_dtype_probe", torch.zeros(()), persistent=False)
-        LOGGER.debug("MoveNet rebuilt from %s: %d ops", graph.path, len(ops))
+        LOGGER.debug("MoveNet rebuilt from %s: %d ops, %s arithmetic", graph.path, len(ops), arithmetic)
 
     def _last_uses(self) -> list[tuple[int, ...]]:
         """For each step, the tensors no later step reads (freed as the network runs)."""
@@ -620,28 +560,28 @@ class MoveNet(nn.Module):
         return release[::-1]
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        x = image.to(self._dtype_probe.dtype).permute(0, 3, 1, 2)  # NHWC -> NCHW
+        dtype = self._dtype_probe.dtype
+        if self.arithmetic == "int8" and dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"the int8 arithmetic needs float32 (its sums reach 2^24), not {dtype}")
+        x = image.to(dtype).permute(0, 3, 1, 2)  # NHWC -> NCHW
         values: dict[int, torch.Tensor] = {self.input_index: x}
-        for step, requantize, (inputs, output), release in zip(
-            self.steps, self.requantize, self.wiring, self._release_after, strict=True
-        ):
-            values[output] = requantize(step(*[values[i] for i in inputs]))
+        for step, (inputs, output), release in zip(self.steps, self.wiring, self._release_after, strict=True):
+            values[output] = step(*[values[i] for i in inputs])
             for index in release:
                 del values[index]
-        return tuple(values[i].permute(0, 2, 3, 1) for i in self.output_indices)
+        return tuple(
+            dequantize(values[i]).permute(0, 2, 3, 1)
+            for dequantize, i in zip(self.outputs, self.output_indices, strict=True)
+        )
 
 
-def load_movenet(tflite_path: str | Path, emulate_int8: bool = False, kernels: str = "xnnpack") -> MoveNet:
+def load_movenet(tflite_path: str | Path, arithmetic: str = "float") -> MoveNet:
     """MoveNet in eval mode, weights read from the int8 TFLite file.
 
-    ``emulate_int8``: round every activation to its int8 grid as the TFLite model does, with
-    the ties broken as ``kernels`` ("xnnpack" or "builtin") breaks them; the model is then
-    float64, so that the float sums stand for the int32 accumulators without their own
-    rounding. For comparisons with LiteRT, not for deployment: the float mode is the one
-    exported to ONNX / TensorRT.
+    ``arithmetic``: ``"float"`` (fp16-capable) or ``"int8"`` (LiteRT's keypoints exactly,
+    fp32 only); see :class:`MoveNet`.
     """
-    model = MoveNet(read_tflite_graph(tflite_path), emulate_int8=emulate_int8, kernels=kernels).eval()
-    return model.double() if emulate_int8 else model
+    return MoveNet(read_tflite_graph(tflite_path), arithmetic=arithmetic).eval()
 
 
 def export_movenet_onnx(model: nn.Module, onnx_path: str | Path, opset: int = ONNX_OPSET) -> Path:
