@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.inference.backend import Backend, split_batches
-from hdnet_ros.inference.movenet_codec import decode_movenet_outputs
+from hdnet_ros.inference.movenet_codec import Int8Decoding, decode_movenet_outputs
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_COCO_JOINTS, NUM_JOINTS
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Detection
@@ -22,6 +22,9 @@ from hdnet_ros.settings_field import setting
 
 FloatArray = npt.NDArray[np.float64]
 MOVENET_INPUT_SIZE = 192
+# keypoints.arithmetic: "auto" or one of hdnet_ros.nets.movenet.ARITHMETICS (not imported
+# here: that module needs torch).
+MOVENET_ARITHMETICS = ("auto", "int8", "float")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,35 @@ class KeypointConfig:
     # MoveNet was trained on loose crops: some context around the box helps.
     crop_scale: float = setting(1.25, "crop side as a multiple of the box's longer side", min=1.0, max=3.0)
     min_score: float = setting(0.3, "keypoints scored below this are treated as not seen", min=0.0, max=1.0)
+    arithmetic: str = setting(
+        "auto",
+        "arithmetic of the rebuilt MoveNet on tensorrt/torch: int8 (LiteRT's keypoints exactly, fp32 only), "
+        "float (fp16-capable), auto (int8 at fp32 precision, else float)",
+        choices=MOVENET_ARITHMETICS,
+    )
+
+
+def movenet_arithmetic(keypoints: KeypointConfig, precision: str) -> str:
+    """The rebuilt MoveNet's arithmetic ("int8" or "float") for ``inference.precision``.
+
+    Only the rebuilt network has a choice (tensorrt/torch backends; LiteRT runs the file's
+    own int8 arithmetic). int8 reproduces LiteRT's keypoints exactly but its integer sums
+    reach 2^24, which only fp32 holds: auto picks it at fp32 and the float network otherwise.
+    Raises SettingsError for int8 asked for at another precision.
+    """
+    if keypoints.arithmetic == "auto":
+        return "int8" if precision == "fp32" else "float"
+    if keypoints.arithmetic == "int8" and precision != "fp32":
+        from hdnet_ros.config import SettingsError  # config imports this module
+
+        raise SettingsError(
+            f"keypoints.arithmetic is 'int8' but inference.precision is {precision!r}: MoveNet's int8 "
+            "arithmetic needs fp32 (fp16 cannot hold its integer sums, which reach 2^24); set "
+            "inference.precision to fp32, or keypoints.arithmetic to float or auto"
+        )
+    if keypoints.arithmetic not in ("int8", "float"):
+        raise ValueError(f"keypoints.arithmetic must be one of {MOVENET_ARITHMETICS}, not {keypoints.arithmetic!r}")
+    return keypoints.arithmetic
 
 
 @dataclass(frozen=True)
@@ -121,12 +153,20 @@ def to_keypoints(raw: npt.NDArray[np.float32], affine: FloatArray, min_score: fl
 
 class MoveNetBatched:
     """The PyTorch rebuild of MoveNet (ONNX / TensorRT / torch backend): all the frame's
-    person crops in one batch, keypoint decoding in numpy outside the network."""
+    person crops in one batch, keypoint decoding in numpy outside the network.
 
-    def __init__(self, backend: Backend, config: KeypointConfig, max_batch: int = 8) -> None:
+    ``int8``: the decoding's arithmetic, which must match the network's: ``INT8_DECODING``
+    for the int8 arithmetic (then the keypoints are LiteRT's exactly), ``None`` (float) for
+    the float network.
+    """
+
+    def __init__(
+        self, backend: Backend, config: KeypointConfig, max_batch: int = 8, int8: Int8Decoding | None = None
+    ) -> None:
         self.backend = backend
         self.config = config
         self.max_batch = max_batch
+        self.int8 = int8
 
     def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
         if not detections:
@@ -137,7 +177,7 @@ class MoveNetBatched:
         batch = np.stack(crops)
         raw = np.concatenate(
             [
-                decode_movenet_outputs(self.backend.run({"image": batch[part]}))
+                decode_movenet_outputs(self.backend.run({"image": batch[part]}), int8=self.int8)
                 for part in split_batches(len(batch), self.max_batch)
             ]
         )

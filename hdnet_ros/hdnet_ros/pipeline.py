@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hdnet_ros.config import Settings, SettingsError
 from hdnet_ros.detector import PersonDetector
-from hdnet_ros.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT
+from hdnet_ros.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT, movenet_arithmetic
 from hdnet_ros.lifting import DepthLifter
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.network_stages import (
@@ -27,7 +27,7 @@ from hdnet_ros.network_stages import (
     build_root_depth_stage,
 )
 from hdnet_ros.people import Frame, Person
-from hdnet_ros.runtime import movenet_onnx, open_backend
+from hdnet_ros.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
 from hdnet_ros.timing import StageTimer
 from hdnet_ros.tracking import Tracker
 
@@ -44,13 +44,34 @@ class FrameResult:
 
 
 def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
-    """MoveNet as published (LiteRT, int8) on the CPU path, else its rebuild on the runtime."""
+    """MoveNet as published (LiteRT, int8) on the CPU path, else its rebuild on the runtime.
+
+    The rebuild runs in ``keypoints.arithmetic`` (see :func:`movenet_arithmetic`) and its
+    head tensors are decoded in the same arithmetic. A user's ``.onnx`` keypoint model is
+    taken to be a float network.
+    """
     inference = settings.inference
     if inference.backend == "onnxruntime" and path.suffix == ".tflite":
         return MoveNetLiteRT(path, settings.keypoints, threads=settings.models.threads)
-    onnx_path = movenet_onnx(path, inference) if path.suffix == ".tflite" else path
-    backend = open_backend(onnx_path, inference, settings.models.threads)
-    return MoveNetBatched(backend, settings.keypoints, inference.max_batch)
+    if path.suffix != ".tflite":
+        LOG.info("2D keypoints: %s taken as a float MoveNet network (float decoding)", path)
+        return MoveNetBatched(
+            open_backend(path, inference, settings.models.threads), settings.keypoints, inference.max_batch
+        )
+    arithmetic = movenet_arithmetic(settings.keypoints, inference.precision)
+    LOG.info(
+        "2D keypoints: MoveNet rebuilt with %s arithmetic (keypoints.arithmetic %s, inference.precision %s): %s",
+        arithmetic,
+        settings.keypoints.arithmetic,
+        inference.precision,
+        "LiteRT's keypoints exactly" if arithmetic == "int8" else "float network, close to LiteRT's keypoints",
+    )
+    if inference.backend == "torch":
+        backend = movenet_torch(path, inference, arithmetic, settings.models.threads)
+    else:
+        backend = open_backend(movenet_onnx(path, inference, arithmetic), inference, settings.models.threads)
+    decoding = movenet_int8_decoding(path) if arithmetic == "int8" else None
+    return MoveNetBatched(backend, settings.keypoints, inference.max_batch, int8=decoding)
 
 
 @dataclass

@@ -4,7 +4,9 @@ The default CPU path runs the detector with onnxruntime and MoveNet with LiteRT 
 TFLite file as published). With ``inference.backend: tensorrt`` every model runs as a
 TensorRT engine built from ONNX and cached; MoveNet's TFLite file is first rebuilt in
 PyTorch and exported to ONNX once (torch is needed for that step only). ``torch`` runs the
-PyTorch MoveNet directly (CPU or CUDA).
+PyTorch networks, MoveNet's rebuild among them, directly (CPU or CUDA); the detector stays
+on onnxruntime. The rebuild runs in ``keypoints.arithmetic``: int8
+(LiteRT's keypoints exactly, fp32 only) or float (fp16-capable); each has its own export.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfile, create_backend
+from hdnet_ros.inference.movenet_codec import Int8Decoding
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.settings_field import setting
 
@@ -71,16 +75,63 @@ def open_backend(onnx_path: Path, config: InferenceConfig, threads: int) -> Back
         raise ModelFileError(f"model file {onnx_path} could not be loaded by {kind}: {error}") from error
 
 
-def movenet_onnx(tflite_path: Path, config: InferenceConfig) -> Path:
-    """The ONNX export of a MoveNet .tflite file, made once and cached beside the engines."""
-    target = engine_dir(config) / f"movenet-{_file_tag(tflite_path)}.onnx"
+def _rebuild_movenet(tflite_path: Path, arithmetic: str) -> Any:
+    """The PyTorch MoveNet of a .tflite file; what stops the rebuild is a ModelFileError."""
+    try:
+        from hdnet_ros.nets.movenet import load_movenet
+    except ImportError as error:
+        raise ModelFileError(f"{tflite_path}: rebuilding MoveNet needs torch ({error})") from error
+    try:
+        return load_movenet(tflite_path, arithmetic=arithmetic)
+    except ValueError as error:  # not a MoveNet graph, or one the int8 arithmetic cannot reproduce
+        raise ModelFileError(f"{tflite_path} cannot be rebuilt with {arithmetic} arithmetic: {error}") from error
+
+
+def movenet_onnx(tflite_path: Path, config: InferenceConfig, arithmetic: str) -> Path:
+    """The ONNX export of a MoveNet .tflite file in ``arithmetic`` ("int8" or "float"; see
+    :func:`hdnet_ros.keypoints2d.movenet_arithmetic`), made once and cached beside the engines.
+
+    The arithmetic is part of the cached file's name: the two exports are different networks.
+    """
+    target = engine_dir(config) / f"movenet-{_file_tag(tflite_path)}-{arithmetic}.onnx"
     if target.is_file():
         return target
-    try:
-        from hdnet_ros.nets.movenet import export_movenet_onnx, load_movenet
-    except ImportError as error:
-        raise ModelFileError(f"{tflite_path}: exporting MoveNet to ONNX needs torch ({error})") from error
+    model = _rebuild_movenet(tflite_path, arithmetic)
+    from hdnet_ros.nets.movenet import export_movenet_onnx
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    LOG.info("exporting %s to %s (once)", tflite_path, target)
-    export_movenet_onnx(load_movenet(tflite_path), target)
+    LOG.info("exporting %s (%s arithmetic) to %s (once)", tflite_path, arithmetic, target)
+    export_movenet_onnx(model, target)
     return target
+
+
+def movenet_torch(tflite_path: Path, config: InferenceConfig, arithmetic: str, threads: int) -> Backend:
+    """The MoveNet rebuild run in PyTorch itself (``inference.backend: torch``), CPU or CUDA."""
+    model = _rebuild_movenet(tflite_path, arithmetic)
+    from hdnet_ros.inference.torch_backend import movenet_specs
+
+    inputs, outputs = movenet_specs()
+    try:
+        return create_backend(
+            "torch",
+            module=model,
+            input_specs=inputs,
+            output_specs=outputs,
+            device=config.device or None,
+            precision=config.precision,
+            threads=threads,
+        )
+    except (BackendUnavailable, ValueError) as error:
+        raise ModelFileError(f"model file {tflite_path} cannot run on torch: {error}") from error
+
+
+def movenet_int8_decoding(tflite_path: Path) -> Int8Decoding:
+    """The int8 decoding with the file's own tensor grids (each MoveNet file has its own)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_path=str(tflite_path)).get_tensor_details()
+    grids = {str(d["name"]): (float(d["quantization"][0]), int(d["quantization"][1])) for d in details}
+    try:
+        return Int8Decoding.from_tensor_grids(grids)
+    except KeyError as error:
+        raise ModelFileError(f"{tflite_path} is not a MoveNet SinglePose file: {error}") from error
