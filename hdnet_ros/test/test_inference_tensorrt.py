@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="TensorRT 
 
 from hdnet_ros.inference import BatchProfile, create_backend  # noqa: E402
 from hdnet_ros.inference.engine_cache import file_sha256, metadata_path  # noqa: E402
-from hdnet_ros.inference.movenet_codec import decode_movenet_outputs  # noqa: E402
+from hdnet_ros.inference.movenet_codec import INT8_DECODING, decode_movenet_outputs  # noqa: E402
 from hdnet_ros.nets import movenet  # noqa: E402
 from test_movenet_torch import (  # noqa: E402
     TFLITE,
@@ -82,6 +82,26 @@ def test_fp16_engine_agrees_with_litert(movenet_onnx: Path, crops: np.ndarray, t
     with create_backend("tensorrt", movenet_onnx, engine, "fp16", batch_profile=PROFILE) as backend:
         keypoints = decode_movenet_outputs(backend.run({"image": crops}))
     assert_agrees_with_litert(keypoints, litert_keypoints(crops))
+
+
+def test_fp32_engine_of_the_int8_arithmetic_meets_the_litert_criterion(crops: np.ndarray, tmp_path: Path) -> None:
+    """The default TensorRT path (keypoints.arithmetic auto -> int8 at fp32): every joint
+    LiteRT scores above 0.3 within 1.5 px, nearly all of them exactly.
+
+    On the CPU (PyTorch, onnxruntime) this network gives LiteRT's keypoints bit for bit
+    (test_movenet_torch.py). Whether TensorRT keeps every sum exact (its fusions, TF32) was
+    never observed, as no GPU was lent when this was written: hence the issue's criterion
+    here rather than equality.
+    """
+    if not TFLITE.is_file():
+        pytest.skip(f"{TFLITE} not found")
+    onnx_path = movenet.export_movenet_onnx(movenet.load_movenet(TFLITE, arithmetic="int8"), tmp_path / "int8.onnx")
+    engine = tmp_path / "movenet-int8.fp32.engine"
+    with create_backend("tensorrt", onnx_path, engine, "fp32", batch_profile=PROFILE) as backend:
+        keypoints = decode_movenet_outputs(backend.run({"image": crops}), int8=INT8_DECODING)
+    errors = agreement(keypoints, litert_keypoints(crops), 0.3)
+    assert errors.max() <= 1.5, f"max {errors.max():.2f} px"
+    assert np.mean(errors == 0.0) >= 0.9
 
 
 def test_int8_engine_calibrates_and_keys_the_cache(movenet_onnx: Path, crops: np.ndarray, tmp_path: Path) -> None:
