@@ -18,7 +18,6 @@ import datetime
 import json
 import os
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,19 +28,10 @@ from hdnet_ros.inference import create_backend
 from hdnet_ros.inference.movenet_codec import INT8_DECODING, decode_movenet_outputs
 from hdnet_ros.nets.movenet import OUTPUT_NAMES, export_movenet_onnx, load_movenet
 from machine import cpu_name
+from measure import time_ms
 
 CROPS = 8
 TFLITE = Path("movenet_lightning_int8") / "movenet_singlepose_lightning_int8.tflite"
-
-
-def milliseconds(call: Callable[[], object], runs: int) -> list[float]:
-    call()  # warm-up: allocations, kernel selection
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return samples
 
 
 def litert_call(tflite: Path, crops: np.ndarray, threads: int) -> Callable[[], object]:
@@ -66,13 +56,13 @@ def time_rebuild(
     model = load_movenet(tflite, arithmetic=arithmetic)
     image = torch.from_numpy(crops)
     with torch.inference_mode():
-        in_torch = milliseconds(lambda: model(image), runs)
+        in_torch = time_ms(lambda: model(image), runs)
         heads = dict(zip(OUTPUT_NAMES, (t.numpy() for t in model(image)), strict=True))
     onnx_path = export_movenet_onnx(model, workdir / f"movenet_{arithmetic}.onnx")
     with create_backend("onnxruntime", onnx_path, threads=threads) as backend:
-        in_onnxruntime = milliseconds(lambda: backend.run({"image": crops}), runs)
+        in_onnxruntime = time_ms(lambda: backend.run({"image": crops}), runs)
     decoding = INT8_DECODING if arithmetic == "int8" else None
-    decode = milliseconds(lambda: decode_movenet_outputs(heads, int8=decoding), runs)
+    decode = time_ms(lambda: decode_movenet_outputs(heads, int8=decoding), runs)
     return [
         (f"PyTorch, {arithmetic} arithmetic", in_torch),
         (f"onnxruntime, {arithmetic} arithmetic", in_onnxruntime),
@@ -82,7 +72,7 @@ def time_rebuild(
 
 def rows(tflite: Path, crops: np.ndarray, runs: int, threads: int, workdir: Path) -> list[dict[str, Any]]:
     torch.set_num_threads(threads)
-    measured = [("LiteRT (XNNPACK), int8 file", milliseconds(litert_call(tflite, crops, threads), runs))]
+    measured = [("LiteRT (XNNPACK), int8 file", time_ms(litert_call(tflite, crops, threads), runs))]
     for arithmetic in ("int8", "float"):
         measured += time_rebuild(tflite, arithmetic, crops, runs, threads, workdir)
     reference = float(np.median(measured[0][1]))

@@ -17,7 +17,7 @@ import datetime
 import json
 import os
 import tempfile
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,9 @@ import onnxruntime as ort
 import torch
 from hdnet_ros.nets.export import calibrate_logits, create, export_onnx, registered
 from machine import cpu_name
+from measure import time_ms
 
 BATCHES = (1, 8)
-
-
-def time_session(session: ort.InferenceSession, feeds: dict[str, np.ndarray], runs: int) -> list[float]:
-    session.run(None, feeds)  # warm-up: allocations, kernel selection
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return samples
 
 
 def bench_network(name: str, workdir: Path, runs: int, threads: int) -> dict[str, Any]:
@@ -58,7 +49,7 @@ def bench_network(name: str, workdir: Path, runs: int, threads: int) -> dict[str
     for batch in BATCHES:
         inputs = item.make_inputs(batch, generator)
         feeds = {n: t.numpy() for n, t in zip(item.input_names, inputs, strict=True)}
-        samples = time_session(session, feeds, runs)
+        samples = time_ms(partial(session.run, None, feeds), runs)
         row[f"batch{batch}_median_ms"] = float(np.median(samples))
         row[f"batch{batch}_p90_ms"] = float(np.percentile(samples, 90))
         # The fastest run is the best estimate of the uncontended cost on a shared machine.

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -25,6 +24,7 @@ from hdnet_ros.people import Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.replay.bag_input import BagInput
 from machine import cpu_name
+from measure import time_ms
 
 from hdnet_ros.config import load_settings
 
@@ -36,16 +36,6 @@ def load_frames(data_dir: Path) -> list[Frame]:
             messages = {item.role: item.message for item in reader.messages()}
         frames.append(build_frame(messages["rgb"], messages["depth"], messages["camera_info"]))
     return frames
-
-
-def time_ms(function: Callable[[], Any], runs: int) -> list[float]:
-    function()  # warm-up
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        function()
-        samples.append((time.perf_counter() - start) * 1000.0)
-    return samples
 
 
 def lift_all(pipeline: Pipeline, people: list[Person], frame: Frame) -> None:
