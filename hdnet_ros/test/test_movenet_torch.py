@@ -330,11 +330,8 @@ def test_int8_onnx_export_is_exact_on_onnxruntime(
     np.testing.assert_array_equal(decode_movenet_outputs(outputs, int8=INT8_DECODING), reference)
 
 
-def test_int8_arithmetic_refuses_half_precision(int8_model: movenet.MoveNet, crops: np.ndarray) -> None:
-    half = movenet.MoveNet.__new__(movenet.MoveNet)
-    half.__dict__.update(int8_model.__dict__)  # a shallow copy: .half() must not touch the fixture
-    half._buffers = dict(int8_model._buffers)
-    half._buffers["_dtype_probe"] = torch.zeros((), dtype=torch.float16)
+def test_int8_arithmetic_refuses_half_precision(graph: movenet.TfliteGraph, crops: np.ndarray) -> None:
+    half = movenet.MoveNet(graph, arithmetic="int8").eval().half()
     with pytest.raises(TypeError, match="float32"):
         half(torch.from_numpy(crops[:1]))
 
