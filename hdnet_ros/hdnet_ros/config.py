@@ -17,14 +17,14 @@ from typing import Any
 
 import yaml
 
-from hdnet_ros.detector import DetectorConfig
-from hdnet_ros.keypoints2d import KeypointConfig
+from hdnet_ros.inference.runtime import InferenceConfig
 from hdnet_ros.lifting import LiftingConfig
-from hdnet_ros.network_stages import NetworksConfig
 from hdnet_ros.node.node_config import NodeConfig
-from hdnet_ros.runtime import InferenceConfig
-from hdnet_ros.settings_field import setting
-from hdnet_ros.tracking import TrackingConfig
+from hdnet_ros.settings_field import SettingsError, setting
+from hdnet_ros.stages.detection import DetectorConfig
+from hdnet_ros.stages.keypoints2d import KeypointConfig
+from hdnet_ros.stages.networks import NetworksConfig
+from hdnet_ros.stages.tracking import TrackingConfig
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,6 @@ class Settings:
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     node: NodeConfig = field(default_factory=NodeConfig)
-
-
-class SettingsError(ValueError):
-    """A configuration value or name that the pipeline does not accept."""
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hdnet_ros.config import Settings, SettingsError
-from hdnet_ros.detector import PersonDetector
-from hdnet_ros.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT, movenet_arithmetic
+from hdnet_ros.inference.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
 from hdnet_ros.lifting import DepthLifter
 from hdnet_ros.model_files import resolve_model_file
-from hdnet_ros.network_stages import (
+from hdnet_ros.people import Frame, Person
+from hdnet_ros.stages.detection import PersonDetector
+from hdnet_ros.stages.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT, movenet_arithmetic
+from hdnet_ros.stages.networks import (
     FloatArray,
     PoseNetStage,
     RootDepth,
@@ -26,10 +28,8 @@ from hdnet_ros.network_stages import (
     build_pose_stage,
     build_root_depth_stage,
 )
-from hdnet_ros.people import Frame, Person
-from hdnet_ros.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
+from hdnet_ros.stages.tracking import Tracker
 from hdnet_ros.timing import StageTimer
-from hdnet_ros.tracking import Tracker
 
 LOG = logging.getLogger(__name__)
 

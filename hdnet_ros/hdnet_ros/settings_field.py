@@ -1,4 +1,5 @@
-"""``setting()``: a dataclass field that carries the description the node declares with it."""
+"""``setting()``: a dataclass field that carries the description the node declares with it,
+and ``SettingsError``, what every stage raises for a value it does not accept."""
 
 from __future__ import annotations
 
@@ -6,6 +7,10 @@ from dataclasses import field
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A configuration value or name that the pipeline does not accept."""
 
 
 def setting(default: T, description: str, **constraints: Any) -> T:

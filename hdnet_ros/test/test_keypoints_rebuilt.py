@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hdnet_ros.keypoints2d import KeypointConfig, MoveNetLiteRT, movenet_arithmetic
 from hdnet_ros.pipeline import open_keypoint_model
+from hdnet_ros.stages.keypoints2d import KeypointConfig, MoveNetLiteRT, movenet_arithmetic
 
 from hdnet_ros.config import SettingsError, load_settings
 

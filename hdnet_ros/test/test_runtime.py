@@ -15,12 +15,12 @@ import numpy.typing as npt
 import pytest
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.inference.movenet_codec import INT8_DECODING
+from hdnet_ros.inference.runtime import movenet_onnx
 from hdnet_ros.joints import TORSO_JOINTS
-from hdnet_ros.keypoints2d import Keypoints2D, MoveNetBatched, MoveNetLiteRT
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Frame
 from hdnet_ros.pipeline import Pipeline
-from hdnet_ros.runtime import movenet_onnx
+from hdnet_ros.stages.keypoints2d import Keypoints2D, MoveNetBatched, MoveNetLiteRT
 from helpers import sample_messages
 
 from hdnet_ros.config import load_settings

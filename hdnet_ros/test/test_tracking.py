@@ -7,7 +7,7 @@ import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import Detection, Person, TrackingState
-from hdnet_ros.tracking import RootKalman, Tracker, TrackingConfig, boxes_overlap, hidden_roots, iou
+from hdnet_ros.stages.tracking import RootKalman, Tracker, TrackingConfig, boxes_overlap, hidden_roots, iou
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
 DT_NS = int(1e9 / 15)

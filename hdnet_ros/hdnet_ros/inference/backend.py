@@ -233,3 +233,10 @@ def split_batches(array_count: int, batch: int) -> Iterable[slice]:
     """Slices of at most ``batch`` items covering ``array_count`` items."""
     for start in range(0, array_count, batch):
         yield slice(start, min(start + batch, array_count))
+
+
+def run_batched(backend: Backend, inputs: dict[str, npt.NDArray[Any]], output: str, max_batch: int) -> npt.NDArray[Any]:
+    """One output of ``backend`` over all rows of ``inputs``, in batches of ``max_batch``."""
+    count = len(next(iter(inputs.values())))
+    parts = [backend.run({k: v[s] for k, v in inputs.items()})[output] for s in split_batches(count, max_batch)]
+    return np.concatenate(parts)

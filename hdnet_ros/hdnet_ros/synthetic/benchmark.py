@@ -24,13 +24,13 @@ from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.lifting import DepthLifter, LiftingConfig
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.refinement import JOINT_PART
+from hdnet_ros.stages.tracking import Tracker, TrackingConfig
 from hdnet_ros.synthetic import make_frame
 from hdnet_ros.synthetic.oracle import GroundTruth, OracleConfig, observe
 from hdnet_ros.synthetic.render import RayGrid, render
 from hdnet_ros.synthetic.scene import CameraSetup, SceneConfig, sample_scene
 from hdnet_ros.synthetic.sensor import SENSOR_PRESETS, SensorModel, apply_sensor
 from hdnet_ros.synthetic.sequences import SequenceConfig, walking_sequence
-from hdnet_ros.tracking import Tracker, TrackingConfig
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -6,7 +6,7 @@ good keypoint detector errs, so the benchmark measures the depth stage alone.
 - joints hidden behind another person or an object are dropped with a probability, and kept
   with a low score otherwise (detectors do guess occluded joints);
 - joints hidden by the person's own body are kept (detectors predict them), scored lower;
-- pelvis and neck are midpoints of their two joints, as :mod:`hdnet_ros.keypoints2d` makes them;
+- pelvis and neck are midpoints of their two joints, as :mod:`hdnet_ros.stages.keypoints2d` makes them;
 - each person with enough keypoints and at least a tenth of the body visible gets a
   Detection: a box around the visible silhouette and the reported keypoints (detectors box
   an occluded person whole), scored by how much of it is seen.

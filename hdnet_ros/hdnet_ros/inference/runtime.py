@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfile, create_backend
+import numpy as np
+
+from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfile, TensorSpec, create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.settings_field import setting
@@ -51,7 +53,12 @@ def engine_dir(config: InferenceConfig) -> Path:
 
 
 def _file_tag(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    """The first 12 hex digits of the file's sha256: cached exports and engines are keyed by it."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
 
 
 def open_backend(onnx_path: Path, config: InferenceConfig, threads: int) -> Backend:
@@ -89,7 +96,7 @@ def _rebuild_movenet(tflite_path: Path, arithmetic: str) -> Any:
 
 def movenet_onnx(tflite_path: Path, config: InferenceConfig, arithmetic: str) -> Path:
     """The ONNX export of a MoveNet .tflite file in ``arithmetic`` ("int8" or "float"; see
-    :func:`hdnet_ros.keypoints2d.movenet_arithmetic`), made once and cached beside the engines.
+    :func:`hdnet_ros.stages.keypoints2d.movenet_arithmetic`), made once and cached beside the engines.
 
     The arithmetic is part of the cached file's name: the two exports are different networks.
     """
@@ -135,3 +142,50 @@ def movenet_int8_decoding(tflite_path: Path) -> Int8Decoding:
         return Int8Decoding.from_tensor_grids(grids)
     except KeyError as error:
         raise ModelFileError(f"{tflite_path} is not a MoveNet SinglePose file: {error}") from error
+
+
+def _specs(arrays: list[Any], names: tuple[str, ...]) -> list[TensorSpec]:
+    return [TensorSpec(n, (None, *a.shape[1:]), np.dtype(np.float32)) for n, a in zip(names, arrays, strict=True)]
+
+
+def open_network(name: str, path: Path, inference: InferenceConfig, threads: int) -> Backend:
+    """A published network from its ONNX export or its official checkpoint.
+
+    A checkpoint is loaded with the strict official-format loader; then the torch runtime
+    runs the module directly, and the other runtimes get an ONNX export made once and cached
+    beside the engines (keyed by the checkpoint's sha256).
+    """
+    if path.suffix == ".onnx":
+        return open_backend(path, inference, threads)
+    try:
+        import torch
+
+        from hdnet_ros.nets.checkpoints import CheckpointError, load_checkpoint
+        from hdnet_ros.nets.export import create, export_onnx
+    except ImportError as error:
+        raise ModelFileError(f"{path}: loading a PyTorch checkpoint needs torch ({error})") from error
+    item = create(name)
+    try:
+        load_checkpoint(item.module, path)
+    except CheckpointError as error:
+        raise ModelFileError(str(error)) from error
+    item.module.eval()
+    if inference.backend == "torch":
+        example = item.make_inputs(1, torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            outputs = item.module(*example)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        return create_backend(
+            "torch",
+            module=item.module,
+            input_specs=_specs(list(example), item.input_names),
+            output_specs=_specs(list(outputs), item.output_names),
+            device=inference.device or None,
+            precision="fp16" if inference.precision == "fp16" else "fp32",
+            threads=threads,
+        )
+    onnx_path = engine_dir(inference) / f"{name}-{_file_tag(path)}.onnx"
+    if not onnx_path.is_file():
+        LOG.info("exporting %s (%s) to %s (once)", name, path, onnx_path)
+        export_onnx(item.module, item.make_inputs, onnx_path, item.input_names, item.output_names)
+    return open_backend(onnx_path, inference, threads)

@@ -12,13 +12,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
-
 from hdnet_ros.inference.backend import Backend, split_batches
 from hdnet_ros.inference.movenet_codec import Int8Decoding, decode_movenet_outputs
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_COCO_JOINTS, NUM_JOINTS
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Detection
-from hdnet_ros.settings_field import setting
+from hdnet_ros.settings_field import SettingsError, setting
 
 FloatArray = npt.NDArray[np.float64]
 MOVENET_INPUT_SIZE = 192
@@ -52,8 +51,6 @@ def movenet_arithmetic(keypoints: KeypointConfig, precision: str) -> str:
     if keypoints.arithmetic == "auto":
         return "int8" if precision == "fp32" else "float"
     if keypoints.arithmetic == "int8" and precision != "fp32":
-        from hdnet_ros.config import SettingsError  # config imports this module
-
         raise SettingsError(
             f"keypoints.arithmetic is 'int8' but inference.precision is {precision!r}: MoveNet's int8 "
             "arithmetic needs fp32 (fp16 cannot hold its integer sums, which reach 2^24); set "

@@ -10,25 +10,21 @@ off; the pipeline logs that once.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.inference.backend import Backend, TensorSpec, create_backend, split_batches
-from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.inference.backend import Backend, run_batched
+from hdnet_ros.inference.runtime import InferenceConfig, open_network
 from hdnet_ros.nets.codecs import HDNET_BIN_CODEC, posenet_to_camera, rootnet_k_value
 from hdnet_ros.nets.joint_sets import H36M_18, MUCO_21, JointSet
 from hdnet_ros.nets.preprocessing import prepare_3dmppe, prepare_hdnet, xyxy_to_xywh
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.root_fallback import bone_prior_depth
-from hdnet_ros.runtime import InferenceConfig, engine_dir, open_backend
 from hdnet_ros.settings_field import setting
 
 LOG = logging.getLogger(__name__)
@@ -59,68 +55,6 @@ class NetworksConfig:
         choices=("", "posenet_muco", "posenet_h36m"),
     )
     pose_3d_model: str = setting("", "PoseNet's official checkpoint or exported ONNX, relative to models_dir")
-
-
-def _sha(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:12]
-
-
-def _specs(arrays: list[Any], names: tuple[str, ...]) -> list[TensorSpec]:
-    return [TensorSpec(n, (None, *a.shape[1:]), np.dtype(np.float32)) for n, a in zip(names, arrays, strict=True)]
-
-
-def open_network(name: str, path: Path, inference: InferenceConfig, threads: int) -> Backend:
-    """A published network from its ONNX export or its official checkpoint.
-
-    A checkpoint is loaded with the strict official-format loader; then the torch runtime
-    runs the module directly, and the other runtimes get an ONNX export made once and cached
-    beside the engines (keyed by the checkpoint's sha256).
-    """
-    if path.suffix == ".onnx":
-        return open_backend(path, inference, threads)
-    try:
-        import torch
-
-        from hdnet_ros.nets.checkpoints import CheckpointError, load_checkpoint
-        from hdnet_ros.nets.export import create, export_onnx
-    except ImportError as error:
-        raise ModelFileError(f"{path}: loading a PyTorch checkpoint needs torch ({error})") from error
-    item = create(name)
-    try:
-        load_checkpoint(item.module, path)
-    except CheckpointError as error:
-        raise ModelFileError(str(error)) from error
-    item.module.eval()
-    if inference.backend == "torch":
-        example = item.make_inputs(1, torch.Generator().manual_seed(0))
-        with torch.no_grad():
-            outputs = item.module(*example)
-        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        return create_backend(
-            "torch",
-            module=item.module,
-            input_specs=_specs(list(example), item.input_names),
-            output_specs=_specs(list(outputs), item.output_names),
-            device=inference.device or None,
-            precision="fp16" if inference.precision == "fp16" else "fp32",
-            threads=threads,
-        )
-    onnx_path = engine_dir(inference) / f"{name}-{_sha(path)}.onnx"
-    if not onnx_path.is_file():
-        LOG.info("exporting %s (%s) to %s (once)", name, path, onnx_path)
-        export_onnx(item.module, item.make_inputs, onnx_path, item.input_names, item.output_names)
-    return open_backend(onnx_path, inference, threads)
-
-
-def run_batched(backend: Backend, inputs: dict[str, npt.NDArray[Any]], output: str, max_batch: int) -> npt.NDArray[Any]:
-    """One output of ``backend`` over all rows of ``inputs``, in batches of ``max_batch``."""
-    count = len(next(iter(inputs.values())))
-    parts = [backend.run({k: v[s] for k, v in inputs.items()})[output] for s in split_batches(count, max_batch)]
-    return np.concatenate(parts)
 
 
 def _boxes_xywh(people: list[Person]) -> FloatArray:
