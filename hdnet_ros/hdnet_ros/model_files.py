@@ -14,6 +14,7 @@ DEFAULT_MODEL_FILES: dict[str, str] = {
     "yolox_nano": "yolox_nano/yolox_nano.onnx",
     "light_person_detector": "light_person_detector/light_person_detector.onnx",
     "movenet_lightning_int8": "movenet_lightning_int8/movenet_singlepose_lightning_int8.tflite",
+    "blazepose_ghum_full": "blazepose_ghum_full/pose_landmark_full.tflite",
 }
 
 
