@@ -7,6 +7,10 @@ PyTorch and exported to ONNX once (torch is needed for that step only). ``torch`
 PyTorch networks, MoveNet's rebuild among them, directly (CPU or CUDA); the detector stays
 on onnxruntime. The rebuild runs in ``keypoints.arithmetic``: int8
 (LiteRT's keypoints exactly, fp32 only) or float (fp16-capable); each has its own export.
+
+BlazePose GHUM 3D (:func:`open_blazepose`) follows the same pattern with its float TFLite
+file: LiteRT as published on the CPU, the PyTorch rebuild (exported to ONNX once) on the
+GPU runtimes and on torch.
 """
 
 from __future__ import annotations
@@ -142,6 +146,49 @@ def movenet_int8_decoding(tflite_path: Path) -> Int8Decoding:
         return Int8Decoding.from_tensor_grids(grids)
     except KeyError as error:
         raise ModelFileError(f"{tflite_path} is not a MoveNet SinglePose file: {error}") from error
+
+
+# BlazePose on the CPU (``inference.backend: onnxruntime`` on the CPU): LiteRT with one
+# invoke per crop. benchmarks/bench_blazepose.py measures the alternatives (the ONNX export
+# of the rebuild on onnxruntime, LiteRT resized to the whole batch); see docs/inference.md.
+BLAZEPOSE_CPU_RUNTIME = "litert"
+BLAZEPOSE_LITERT_BATCHING = "loop"
+
+
+def open_blazepose(path: Path, inference: InferenceConfig, threads: int) -> Backend:
+    """BlazePose GHUM 3D on the configured runtime, with the contract of
+    :mod:`hdnet_ros.nets.blazepose`: ``{"image": float32 [N,256,256,3] RGB 0..1}`` in, the
+    five named outputs (``landmarks``, ``presence``, ``mask``, ``heatmaps``,
+    ``world_landmarks``) out.
+
+    * ``onnxruntime`` on the CPU: LiteRT, the file as published (``BLAZEPOSE_CPU_RUNTIME``);
+      with ``device: cuda``, the ONNX export of the rebuild on onnxruntime's CUDA provider;
+    * ``tensorrt``: the ONNX export (cached beside the engines, keyed by the file's sha256)
+      as an engine with a batch profile for the person crops (``inference.max_batch``);
+    * ``torch``: the rebuilt module itself, CPU or CUDA, fp32 or fp16.
+
+    A missing file, or one that is not the BlazePose landmark network, is a ModelFileError
+    naming the file and what is wrong.
+    """
+    from hdnet_ros.nets.blazepose import BlazePoseFileError, match_signature
+
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist")
+    if inference.backend == "onnxruntime" and inference.device in ("", "cpu") and BLAZEPOSE_CPU_RUNTIME == "litert":
+        from hdnet_ros.inference.litert_backend import LiteRTBackend, litert_signature
+
+        try:
+            input_name, outputs = match_signature(*litert_signature(path), source=path)
+            names = {input_name: "image", **{file: contract for contract, file in outputs.items()}}
+            return LiteRTBackend(path, threads=threads, batching=BLAZEPOSE_LITERT_BATCHING, names=names)
+        except BlazePoseFileError as error:
+            raise ModelFileError(str(error)) from error
+        except (ValueError, RuntimeError) as error:  # LiteRT's own errors for an unreadable file
+            raise ModelFileError(f"model file {path} could not be loaded by LiteRT: {error}") from error
+    raise ModelFileError(
+        f"model file {path}: BlazePose on {inference.backend} ({inference.device or 'default device'}) "
+        "is not available yet (the rebuild is being added)"
+    )
 
 
 def _specs(arrays: list[Any], names: tuple[str, ...]) -> list[TensorSpec]:
