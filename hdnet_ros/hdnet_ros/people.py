@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
+from hdnet_ros.depth_fault import DepthFault
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 
 FloatArray = npt.NDArray[np.floating]
@@ -38,7 +39,9 @@ class Frame:
     """One synchronized RGB-D frame, already decoded.
 
     rgb: HxWx3 uint8 in RGB order. depth_m: HxW float32 z-depth in metres registered to the
-    RGB image, NaN where invalid, or None in RGB-only mode.
+    RGB image, NaN where invalid, or None in RGB-only mode. depth_fault: why a depth image
+    that came with the frame (or should have) was set aside; None when depth_m is the
+    sensor's or depth is off by choice.
     """
 
     rgb: npt.NDArray[np.uint8]
@@ -46,6 +49,7 @@ class Frame:
     camera: CameraModel
     stamp_ns: int
     frame_id: str
+    depth_fault: DepthFault | None = None
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Every bad input becomes a FrameError naming the problem, with its skip reason."""
+"""Every bad input is named: a frame that cannot be used is a FrameError with its skip
+reason; unusable depth is a depth fault on a frame that is still built (depth_m None)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hdnet_ros.depth_fault import DepthFaultReason
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
+from hdnet_ros.people import Frame
 from helpers import sample_messages
 
 
@@ -30,9 +33,37 @@ def frame_error(messages: dict[str, Any], **kwargs: Any) -> FrameError:
     return caught.value
 
 
+def frame_of(messages: dict[str, Any], **kwargs: Any) -> Frame:
+    return build_frame(messages["rgb"], messages.get("depth"), messages.get("camera_info"), **kwargs)
+
+
+def depth_fault_of(messages: dict[str, Any], reason: DepthFaultReason, **kwargs: Any) -> str:
+    """Builds the frame, checks it is RGB-only with a fault of ``reason``; returns its message."""
+    frame = frame_of(messages, **kwargs)
+    assert frame.depth_m is None
+    assert frame.depth_fault is not None and frame.depth_fault.reason is reason
+    assert frame.rgb.shape == (480, 640, 3) and frame.stamp_ns > 0  # the rest of the frame is intact
+    return frame.depth_fault.message
+
+
+def depth_image(messages: dict[str, Any], values: np.ndarray) -> dict[str, Any]:
+    """The sample triplet with its depth payload replaced by ``values`` (float32 metres, 32FC1)."""
+    height, width = values.shape
+    return modified(
+        messages,
+        "depth",
+        encoding="32FC1",
+        height=height,
+        width=width,
+        step=width * 4,
+        data=np.ascontiguousarray(values, np.float32).view(np.uint8).ravel(),
+    )
+
+
 def test_sample_triplet_makes_a_frame(messages: dict[str, Any]) -> None:
     frame = build_frame(messages["rgb"], messages["depth"], messages["camera_info"])
     assert frame.rgb.shape == (480, 640, 3) and frame.depth_m is not None
+    assert frame.depth_fault is None
     assert 0.2 < np.isfinite(frame.depth_m).mean() < 0.6  # "about a third of the pixels valid"
     assert frame.frame_id == "head_rgbd_sensor_rgb_frame"
     assert frame.camera.fx == pytest.approx(537.0318, abs=1e-3)
@@ -43,22 +74,54 @@ def test_unknown_rgb_encoding(messages: dict[str, Any]) -> None:
     assert error.reason is SkipReason.BAD_ENCODING and "yuv422" in str(error)
 
 
-def test_depth_topic_carrying_colour(messages: dict[str, Any]) -> None:
-    error = frame_error({**messages, "depth": messages["rgb"]})
-    assert error.reason is SkipReason.BAD_ENCODING and "not a depth encoding" in str(error)
+def test_depth_topic_carrying_colour_is_a_depth_fault(messages: dict[str, Any]) -> None:
+    message = depth_fault_of({**messages, "depth": messages["rgb"]}, DepthFaultReason.BAD_ENCODING)
+    assert "not a depth encoding" in message
 
 
-def test_depth_of_another_size(messages: dict[str, Any]) -> None:
-    depth = np.frombuffer(bytes(messages["depth"].data), np.float32).reshape(480, 640)[::2, ::2].copy()
-    small = modified(messages, "depth", height=240, width=320, step=320 * 4, data=depth.view(np.uint8).ravel())
-    error = frame_error(small)
-    assert error.reason is SkipReason.SIZE_MISMATCH and "not registered" in str(error)
+def test_truncated_depth_payload_is_a_depth_fault(messages: dict[str, Any]) -> None:
+    message = depth_fault_of(modified(messages, "depth", data=np.zeros(100, np.uint8)), DepthFaultReason.BAD_ENCODING)
+    assert "payload has 100" in message
 
 
-def test_all_nan_depth(messages: dict[str, Any]) -> None:
-    nan = np.full((480, 640), np.nan, np.float32).view(np.uint8).ravel()
-    error = frame_error(modified(messages, "depth", data=nan))
-    assert error.reason is SkipReason.DEPTH_ALL_INVALID
+def test_depth_of_another_size_is_a_depth_fault(messages: dict[str, Any]) -> None:
+    depth = np.frombuffer(bytes(messages["depth"].data), np.float32).reshape(480, 640)[::2, ::2]
+    message = depth_fault_of(depth_image(messages, depth), DepthFaultReason.SIZE_MISMATCH)
+    assert "320x240 but RGB is 640x480" in message and "not registered" in message
+
+
+@pytest.mark.parametrize("value", [np.nan, 0.0, -1.0, np.inf])
+def test_depth_without_a_valid_pixel_is_a_depth_fault(messages: dict[str, Any], value: float) -> None:
+    message = depth_fault_of(depth_image(messages, np.full((480, 640), value)), DepthFaultReason.ALL_INVALID)
+    assert "no valid pixel" in message
+
+
+def test_all_zero_millimetres_is_a_depth_fault(messages: dict[str, Any]) -> None:
+    zeros = modified(messages, "depth", encoding="16UC1", step=640 * 2, data=np.zeros(480 * 640 * 2, np.uint8))
+    depth_fault_of(zeros, DepthFaultReason.ALL_INVALID)
+
+
+def test_mostly_invalid_depth_is_depth_not_a_fault(messages: dict[str, Any]) -> None:
+    """Holes are the lifter's business: one valid pixel keeps the sensor's depth."""
+    holes = np.full((480, 640), np.nan)
+    holes[240, 320] = 1.8
+    frame = frame_of(depth_image(messages, holes))
+    assert frame.depth_fault is None and frame.depth_m is not None
+    assert np.count_nonzero(np.isfinite(frame.depth_m)) == 1
+
+
+def test_a_fault_found_by_the_transport_is_kept(messages: dict[str, Any]) -> None:
+    from hdnet_ros.depth_fault import DepthFault
+
+    fault = DepthFault(DepthFaultReason.BAD_ENCODING, "cv_bridge could not convert the depth image")
+    frame = build_frame(messages["rgb"], None, messages["camera_info"], depth_fault=fault)
+    assert frame.depth_m is None and frame.depth_fault == fault
+
+
+def test_a_depth_fault_never_hides_a_frame_error(messages: dict[str, Any]) -> None:
+    """Bad depth and a bad camera model: the frame cannot be used, whatever its depth."""
+    both = depth_image(modified(messages, "camera_info", k=np.zeros(9)), np.zeros((480, 640)))
+    assert frame_error(both).reason is SkipReason.INVALID_CAMERA_INFO
 
 
 def test_zero_k(messages: dict[str, Any]) -> None:
@@ -79,11 +142,11 @@ def test_zero_stamp(messages: dict[str, Any]) -> None:
     assert error.reason is SkipReason.ZERO_STAMP and "zero header stamp" in str(error)
 
 
-def test_missing_depth_only_when_required(messages: dict[str, Any]) -> None:
-    error = frame_error({**messages, "depth": None})
-    assert error.reason is SkipReason.MISSING_DEPTH
+def test_missing_depth_is_a_fault_only_when_depth_is_expected(messages: dict[str, Any]) -> None:
+    message = depth_fault_of({**messages, "depth": None}, DepthFaultReason.MISSING)
+    assert "no depth image" in message
     frame = build_frame(messages["rgb"], None, messages["camera_info"], require_depth=False)
-    assert frame.depth_m is None
+    assert frame.depth_m is None and frame.depth_fault is None  # RGB-only by choice
 
 
 def test_truncated_payload(messages: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hdnet_ros.depth_fault import DepthFaultReason
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.image_codec import ImageDecodeError, image_to_array
 from hdnet_ros.node.decoded_image import decoded_image, decompressed_encoding
@@ -59,15 +60,20 @@ def test_a_padded_array_becomes_a_dense_image() -> None:
 
 
 def test_the_core_still_checks_registration_and_encodings() -> None:
+    """Unregistered or non-depth images are depth faults (the frame goes on RGB-only); an
+    RGB image that is not colour is a skip."""
     rgb = decoded_image(HEADER, np.zeros((3, 4, 3), np.uint8), "rgb8")
     small_depth = decoded_image(HEADER, np.ones((2, 2), np.float32), "32FC1")
-    with pytest.raises(FrameError) as size:
-        build_frame(rgb, small_depth, INFO)
-    assert size.value.reason == SkipReason.SIZE_MISMATCH
+    size = build_frame(rgb, small_depth, INFO)
+    assert size.depth_m is None and size.depth_fault is not None
+    assert size.depth_fault.reason == DepthFaultReason.SIZE_MISMATCH
     colour_as_depth = decoded_image(HEADER, np.zeros((3, 4, 3), np.uint8), "rgb8")
-    with pytest.raises(FrameError) as encoding:
-        build_frame(rgb, colour_as_depth, INFO)
-    assert encoding.value.reason == SkipReason.BAD_ENCODING
+    encoding = build_frame(rgb, colour_as_depth, INFO)
+    assert encoding.depth_fault is not None and encoding.depth_fault.reason == DepthFaultReason.BAD_ENCODING
+    depth_as_colour = decoded_image(HEADER, np.ones((3, 4), np.float32), "32FC1")
+    with pytest.raises(FrameError) as colour:
+        build_frame(depth_as_colour, small_depth, INFO)
+    assert colour.value.reason == SkipReason.BAD_ENCODING
 
 
 @pytest.mark.parametrize(

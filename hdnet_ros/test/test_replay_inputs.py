@@ -36,7 +36,9 @@ def test_rosbag2_inputs_replay(storage: str, messages: dict[str, Any], models_di
 
 
 def test_frames_with_bad_content_are_counted_skips(messages: dict[str, Any], models_dir: Path, tmp_path: Path) -> None:
-    """Zero stamps, all-NaN depth, zero K and a wrong encoding, one frame each, then a good one."""
+    """Zero stamps, all-NaN depth, zero K and a wrong encoding, one frame each, then a good one:
+    the frames that cannot be used are skips; the one without usable depth is processed from
+    RGB and counted as a depth fault, apart from the skips."""
     frames = []
     for index, change in enumerate(("zero_stamp", "nan_depth", "zero_k", "encoding", "good")):
         frame = copy.deepcopy(messages)
@@ -54,15 +56,16 @@ def test_frames_with_bad_content_are_counted_skips(messages: dict[str, Any], mod
     code, summary = replay(models_dir, tmp_path / "out", bag)
     assert code == 0
     assert summary["frames_read"] == 5
-    assert summary["frames_processed"] == 1
-    assert summary["skipped_by_reason"] == {
-        "zero_stamp": 1,
-        "depth_all_invalid": 1,
-        "invalid_camera_info": 1,
-        "bad_encoding": 1,
-    }
+    assert summary["frames_processed"] == 2
+    assert summary["skipped_by_reason"] == {"zero_stamp": 1, "invalid_camera_info": 1, "bad_encoding": 1}
     messages_by_reason = {entry["reason"]: entry["message"] for entry in summary["skipped"]}
     assert "bayer_rggb8" in messages_by_reason["bad_encoding"]
+    assert summary["frames_with_depth_fault"] == 1
+    assert summary["depth_faults_by_reason"] == {"all_invalid": 1}
+    (fault,) = summary["depth_faults"]
+    assert fault["stamp_ns"] == 101 * 10**9 and fault["topic"] == DEPTH_TOPIC and "no valid pixel" in fault["message"]
+    assert [entry["depth_fault"] for entry in summary["people_per_frame"]] == ["all_invalid", None]
+    assert summary["inputs"][0]["frames_with_depth_fault"] == 1
 
 
 def test_unmatched_frames_say_how_far_apart_the_stamps_are(
@@ -79,14 +82,38 @@ def test_unmatched_frames_say_how_far_apart_the_stamps_are(
 
 
 def test_missing_topic_is_named(messages: dict[str, Any], models_dir: Path, tmp_path: Path) -> None:
-    bag = write_rosbag2(tmp_path / "in", [(RGB_TOPIC, messages["rgb"]), (INFO_TOPIC, messages["camera_info"])])
+    bag = write_rosbag2(tmp_path / "in", [(DEPTH_TOPIC, messages["depth"]), (INFO_TOPIC, messages["camera_info"])])
     code, summary = replay(models_dir, tmp_path / "out", bag)
     assert code == 1
-    assert "no depth topic found" in summary["inputs"][0]["error"]
-    code, summary = replay(models_dir, tmp_path / "out2", bag, extra=("--depth-topic", "/nope"))
+    assert "no rgb topic found" in summary["inputs"][0]["error"]
+    rgb_and_info = [(RGB_TOPIC, messages["rgb"]), (INFO_TOPIC, messages["camera_info"])]
+    rgb_only = write_rosbag2(tmp_path / "rgb_only", rgb_and_info)
+    code, summary = replay(models_dir, tmp_path / "out2", rgb_only, extra=("--depth-topic", "/nope"))
+    assert code == 1
     assert "depth topic /nope is not in the bag" in summary["inputs"][0]["error"]
-    code, summary = replay(models_dir, tmp_path / "out3", bag, extra=("--no-depth",))
+
+
+def test_several_depth_topics_ask_for_one(messages: dict[str, Any], models_dir: Path, tmp_path: Path) -> None:
+    raw_depth = "/hero/head_rgbd_sensor/depth/image_raw"
+    bag = write_rosbag2(tmp_path / "in", [*triplet(messages), (raw_depth, messages["depth"])])
+    code, summary = replay(models_dir, tmp_path / "out", bag)
+    assert code == 1
+    error = summary["inputs"][0]["error"]
+    assert "several depth topics" in error and raw_depth in error and DEPTH_TOPIC in error
+    assert "--depth-topic" in error
+    code, summary = replay(models_dir, tmp_path / "out2", bag, extra=("--depth-topic", DEPTH_TOPIC))
     assert code == 0 and summary["frames_processed"] == 1
+    assert summary["inputs"][0]["topics"]["depth"] == DEPTH_TOPIC
+    assert summary["frames_with_depth_fault"] == 0
+
+
+def test_no_depth_ignores_a_depth_topic(messages: dict[str, Any], models_dir: Path, tmp_path: Path) -> None:
+    bag = write_rosbag2(tmp_path / "in", triplet(messages))
+    code, summary = replay(models_dir, tmp_path / "out", bag, extra=("--no-depth",))
+    assert code == 0 and summary["frames_processed"] == 1
+    assert summary["inputs"][0]["topics"]["depth"] is None
+    assert summary["inputs"][0]["depth_input"].startswith("off:")
+    assert summary["frames_with_depth_fault"] == 0  # RGB only by choice is not a fault
 
 
 def test_corrupt_and_truncated_bags_do_not_stop_the_others(

@@ -32,8 +32,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--include-inputs", action="store_true", help="copy the synchronized inputs into the output bag"
     )
     parser.add_argument("--no-overlays", action="store_true", help="do not write overlay PNGs")
+    parser.add_argument(
+        "--overlay-every",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="write the overlay PNG of every N-th processed frame (default 1: every frame)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--force", action="store_true", help="replace the outputs of an earlier replay in --output")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -64,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         topic_overrides={"rgb": args.rgb_topic, "depth": args.depth_topic, "camera_info": args.camera_info_topic},
         include_inputs=args.include_inputs,
         write_overlays=not args.no_overlays,
+        overlay_every=args.overlay_every,
         progress=not args.no_progress,
     )
     summary = ReplayJob(pipeline, settings, options).run(list(args.inputs))

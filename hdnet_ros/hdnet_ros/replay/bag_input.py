@@ -83,7 +83,12 @@ def _looks_like_depth(topic: str) -> bool:
 
 def discover_topics(connections: list[Connection], overrides: dict[str, str | None], use_depth: bool) -> InputTopics:
     """The RGB, depth and camera_info topics: flags win, otherwise chosen by type and name
-    (depth topics mention depth; the camera_info beside the RGB image belongs to it)."""
+    (depth topics mention depth; the camera_info beside the RGB image belongs to it).
+
+    A bag without a depth topic gives ``depth`` None (it replays RGB only); a bag with several
+    depth topics is refused until ``--depth-topic`` names one, because picking one would be
+    a guess (a raw and a registered depth look alike by name).
+    """
     by_type: dict[str, list[str]] = {}
     for connection in connections:
         by_type.setdefault(connection.msgtype, []).append(connection.topic)
@@ -91,21 +96,34 @@ def discover_topics(connections: list[Connection], overrides: dict[str, str | No
     infos = sorted(set(by_type.get(CAMERA_INFO, [])))
     available = sorted({c.topic for c in connections})
 
-    def pick(role: str, candidates: list[str]) -> str:
+    def override(role: str) -> str | None:
         wanted = overrides.get(role)
+        if wanted and wanted not in available:
+            raise BagInputError(f"{role} topic {wanted} is not in the bag (topics: {', '.join(available)})")
+        return wanted or None
+
+    def pick(role: str, candidates: list[str]) -> str:
+        wanted = override(role)
         if wanted:
-            if wanted not in available:
-                raise BagInputError(f"{role} topic {wanted} is not in the bag (topics: {', '.join(available)})")
             return wanted
         if not candidates:
             raise BagInputError(f"no {role} topic found in the bag (topics: {', '.join(available) or 'none'})")
         return candidates[0]
 
     rgb = pick("rgb", [t for t in images if not _looks_like_depth(t)])
-    depth = pick("depth", [t for t in images if _looks_like_depth(t)]) if use_depth else None
+    depth = _pick_depth(override("depth"), [t for t in images if _looks_like_depth(t)]) if use_depth else None
     beside_rgb = [t for t in infos if _parent(t) == _parent(rgb)] + [t for t in infos if not _looks_like_depth(t)]
     camera_info = pick("camera_info", beside_rgb or infos)
     return InputTopics(rgb=rgb, depth=depth, camera_info=camera_info)
+
+
+def _pick_depth(wanted: str | None, candidates: list[str]) -> str | None:
+    if wanted or len(candidates) <= 1:
+        return wanted or (candidates[0] if candidates else None)
+    raise BagInputError(
+        f"several depth topics in the bag ({', '.join(candidates)}): name the one registered to the RGB "
+        "camera with --depth-topic (or replay RGB only with --no-depth)"
+    )
 
 
 class BagInput:

@@ -3,7 +3,10 @@
 For each input bag: read the RGB, depth and camera_info messages in recording order, pair
 them exactly as the node's synchronizer would, turn each triplet into a checked frame, run
 the pipeline, and write what the node would publish. Nothing is dropped silently: every
-message or frame that does not become output is counted in summary.json with its reason.
+message or frame that does not become output is counted in summary.json with its reason,
+and every frame processed without its depth (a depth fault) is counted with its reason.
+Overlay PNGs are encoded by a writer thread (:mod:`hdnet_ros.replay.overlay_writer`), so
+the pipeline does not wait for them.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 from tqdm import tqdm
 
 from hdnet_ros.config import Settings, settings_to_dict
+from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
@@ -25,6 +28,7 @@ from hdnet_ros.outputs.tf_frames import body_transforms, tf_message
 from hdnet_ros.pipeline import FrameResult, Pipeline
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
 from hdnet_ros.replay.bag_output import OutputBag
+from hdnet_ros.replay.overlay_writer import OverlayWriter
 from hdnet_ros.replay.summary import InputReport, ReplaySummary
 from hdnet_ros.replay.sync import ApproximateTimeSync
 
@@ -37,6 +41,7 @@ class ReplayOptions:
     topic_overrides: dict[str, str | None]
     include_inputs: bool = False
     write_overlays: bool = True
+    overlay_every: int = 1  # an overlay PNG for every N-th processed frame
     progress: bool = True
 
 
@@ -44,15 +49,19 @@ class ReplayJob:
     """Runs the pipeline over several bags into one output directory."""
 
     def __init__(self, pipeline: Pipeline, settings: Settings, options: ReplayOptions) -> None:
+        if options.overlay_every < 1:
+            raise ValueError(f"overlay_every must be at least 1, got {options.overlay_every}")
         self.pipeline = pipeline
         self.settings = settings
         self.options = options
         self.summary = ReplaySummary(settings=settings_to_dict(settings))
         options.output_dir.mkdir(parents=True, exist_ok=True)
-        self.overlay_dir = options.output_dir / "overlays"
-        if options.write_overlays:
-            self.overlay_dir.mkdir(exist_ok=True)
         self.bag = OutputBag(options.output_dir / "bag")
+        self.overlays: OverlayWriter | None = None
+        if options.write_overlays:
+            overlay_dir = options.output_dir / "overlays"
+            overlay_dir.mkdir(exist_ok=True)
+            self.overlays = OverlayWriter(overlay_dir)
 
     def run(self, inputs: list[Path]) -> ReplaySummary:
         try:
@@ -60,10 +69,19 @@ class ReplayJob:
                 self._replay_one(path)
         finally:
             self.bag.close()
+            self._close_overlays()
             self.summary.stage_latency_ms = self.pipeline.timer.summary()
             self.summary.output_messages = dict(self.bag.counts)
             self.summary.write(self.options.output_dir / "summary.json")
         return self.summary
+
+    def _close_overlays(self) -> None:
+        if self.overlays is None:
+            return
+        stats = self.overlays.close()
+        self.summary.overlays = stats.as_dict()
+        if stats.failed:
+            LOG.error("%d overlay PNG(s) could not be written, first: %s", stats.failed, stats.errors[0])
 
     def _replay_one(self, path: Path) -> None:
         report = InputReport(path=str(path))
@@ -77,27 +95,43 @@ class ReplayJob:
         self.pipeline.reset_tracking()  # ids do not carry over from another recording
         with bag:
             report.topics = bag.topics.as_dict()
+            report.depth_input = self._depth_input(path, bag.topics.depth)
             roles = [role for role in ROLES if report.topics.get(role)]
+            watch = DepthFaultWatch(bag.topics.depth or "")
             sync: ApproximateTimeSync[BagMessage] = ApproximateTimeSync(
                 len(roles),
                 self.settings.input.queue_size,
                 int(self.settings.input.slop * 1e9),
-                lambda matched: self._process(report, dict(zip(roles, matched, strict=True))),
+                lambda matched: self._process(report, watch, dict(zip(roles, matched, strict=True))),
             )
-            counts = bag.message_counts()
+            # Frames (RGB images) per second is what a user compares with the camera's rate.
+            progress = tqdm(
+                total=bag.message_counts().get("rgb"), desc=path.name, unit="frame", disable=not self.options.progress
+            )
             try:
-                for item in tqdm(
-                    bag.messages(),
-                    total=sum(counts.values()),
-                    desc=path.name,
-                    unit="msg",
-                    disable=not self.options.progress,
-                ):
+                for item in bag.messages():
                     self._feed(report, sync, roles, item)
+                    if item.role == "rgb":
+                        progress.update()
             except Exception as error:  # a truncated or corrupt bag stops mid-way: keep what was done
                 report.error = f"{path}: bag could not be read to the end ({type(error).__name__}: {error})"
                 LOG.error("%s", report.error)
+            finally:
+                progress.close()
             self._count_unmatched(report, sync, roles)
+
+    def _depth_input(self, path: Path, depth_topic: str | None) -> str:
+        """Where this input's depth comes from, said once at the start when there is none."""
+        if depth_topic is not None:
+            return "sensor"
+        if not self.settings.input.use_depth:
+            return "off: input.use_depth is false (--no-depth)"
+        LOG.warning(
+            "%s: no depth topic: replaying RGB only (3D from the skeleton and the networks; "
+            "--depth-topic names a depth topic the discovery missed)",
+            path,
+        )
+        return "none: no depth topic in the bag"
 
     def _feed(
         self, report: InputReport, sync: ApproximateTimeSync[BagMessage], roles: list[str], item: BagMessage
@@ -144,7 +178,7 @@ class ReplayJob:
                 parts.append(f"nearest {role} {nearest / 1e9:.3f} s away")
         return f"no partner within slop {self.settings.input.slop} s ({'; '.join(parts)})"
 
-    def _process(self, report: InputReport, matched: dict[str, BagMessage]) -> None:
+    def _process(self, report: InputReport, watch: DepthFaultWatch, matched: dict[str, BagMessage]) -> None:
         rgb = matched["rgb"]
         try:
             frame = build_frame(
@@ -152,13 +186,20 @@ class ReplayJob:
                 matched["depth"].message if "depth" in matched else None,
                 matched["camera_info"].message,
                 depth_units_divisor=self.settings.input.depth_units_divisor or None,
-                require_depth=self.settings.input.use_depth,
+                require_depth="depth" in matched,
             )
         except FrameError as error:
             stamp = rgb.stamp_ns
             self.summary.skip(report.path, error.reason.value, str(error), stamp, rgb.topic)
             LOG.warning("frame %d skipped: %s", stamp, error)
             return
+        if frame.depth_fault is not None:
+            fault = frame.depth_fault
+            report.frames_with_depth_fault += 1
+            self.summary.depth_fault(report.path, fault.reason.value, fault.message, frame.stamp_ns, watch.topic)
+        transition = watch.update(frame.depth_fault)
+        if transition:
+            LOG.warning("frame %d: %s", frame.stamp_ns, transition)
         result = self.pipeline.process(frame)
         report.frames_processed += 1
         self.summary.frames_processed += 1
@@ -166,12 +207,14 @@ class ReplayJob:
         self._write(result, matched)
 
     def _record(self, result: FrameResult) -> None:
+        fault = result.frame.depth_fault
         self.summary.people_per_frame.append(
             {
                 "stamp_ns": result.frame.stamp_ns,
                 "people": len(result.people),
                 "people_with_root": sum(bool(p.valid[17]) for p in result.people),
                 "valid_joints": [p.num_valid for p in result.people],
+                "depth_fault": fault.reason.value if fault is not None else None,
                 "stage_ms": {k: round(v, 3) for k, v in result.stage_ms.items()},
             }
         )
@@ -188,8 +231,8 @@ class ReplayJob:
             self.bag.write("/tf", tf_message(transforms), stamp)
         overlay = draw_overlay(frame.rgb, people)
         self.bag.write("/hdnet/debug_image", image_msg(overlay, stamp, frame_id), stamp)
-        if self.options.write_overlays:
-            cv2.imwrite(str(self.overlay_dir / f"{stamp}.png"), overlay[:, :, ::-1])
+        if self.overlays is not None and (self.summary.frames_processed - 1) % self.options.overlay_every == 0:
+            self.overlays.submit(str(stamp), overlay)
         if self.options.include_inputs:
             for item in matched.values():
                 self.bag.write_cdr(item.topic, item.msgtype, item.cdr, item.stamp_ns)
@@ -197,9 +240,11 @@ class ReplayJob:
 
 def summary_line(summary: ReplaySummary) -> str:
     people = [entry["people"] for entry in summary.people_per_frame]
+    faults = summary.depth_faults_by_reason
     parts: list[Any] = [
         f"{summary.frames_read} frames read",
         f"{summary.frames_processed} processed",
+        f"{len(summary.depth_faults)} with a depth fault (RGB only) {faults or ''}".strip(),
         f"{len(summary.skipped)} skipped {summary.skipped_by_reason or ''}".strip(),
         f"people per frame {min(people)}-{max(people)}" if people else "no people",
     ]

@@ -1,4 +1,8 @@
-"""summary.json of a replay: what was read, processed and skipped (with why), and timing."""
+"""summary.json of a replay: what was read, processed and skipped (with why), and timing.
+
+Skips and depth faults are counted apart: a skipped frame gave no output; a frame with a
+depth fault was processed from RGB alone (its depth was unusable) and gave output.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ class InputReport:
     topics: dict[str, str | None] = field(default_factory=dict)
     messages_read: dict[str, int] = field(default_factory=dict)
     frames_processed: int = 0
+    frames_with_depth_fault: int = 0
+    depth_input: str = ""  # "sensor", or why the replay of this input ran RGB-only
     error: str | None = None
 
 
@@ -24,9 +30,11 @@ class ReplaySummary:
     frames_read: int = 0  # RGB images read
     frames_processed: int = 0
     skipped: list[dict[str, Any]] = field(default_factory=list)  # one entry per skip, with reason
+    depth_faults: list[dict[str, Any]] = field(default_factory=list)  # one entry per processed frame without depth
     people_per_frame: list[dict[str, Any]] = field(default_factory=list)
     stage_latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     output_messages: dict[str, int] = field(default_factory=dict)
+    overlays: dict[str, Any] = field(default_factory=dict)  # PNGs written, errors
     settings: dict[str, Any] = field(default_factory=dict)
 
     def skip(
@@ -36,9 +44,20 @@ class ReplaySummary:
             {"input": input_path, "reason": reason, "message": message, "stamp_ns": stamp_ns, "topic": topic}
         )
 
+    def depth_fault(
+        self, input_path: str, reason: str, message: str, stamp_ns: int | None = None, topic: str | None = None
+    ) -> None:
+        self.depth_faults.append(
+            {"input": input_path, "reason": reason, "message": message, "stamp_ns": stamp_ns, "topic": topic}
+        )
+
     @property
     def skipped_by_reason(self) -> dict[str, int]:
         return dict(Counter(entry["reason"] for entry in self.skipped))
+
+    @property
+    def depth_faults_by_reason(self) -> dict[str, int]:
+        return dict(Counter(entry["reason"] for entry in self.depth_faults))
 
     @property
     def failed_inputs(self) -> list[InputReport]:
@@ -51,10 +70,14 @@ class ReplaySummary:
             "frames_skipped": len(self.skipped),
             "skipped_by_reason": self.skipped_by_reason,
             "skipped": self.skipped,
+            "frames_with_depth_fault": len(self.depth_faults),
+            "depth_faults_by_reason": self.depth_faults_by_reason,
+            "depth_faults": self.depth_faults,
             "people_per_frame": self.people_per_frame,
             "stage_latency_ms": self.stage_latency_ms,
             "inputs": [vars(report) for report in self.inputs],
             "output_messages": self.output_messages,
+            "overlays": self.overlays,
             "settings": self.settings,
         }
 
