@@ -3,6 +3,7 @@ and the status level the node puts on /diagnostics."""
 
 from __future__ import annotations
 
+from hdnet_ros.depth_fault import DepthFaultReason
 from hdnet_ros.frame_input import SkipReason
 from hdnet_ros.node.diagnostics import REPORTED_REASONS, WORKER_EXCEPTION, DiagnosticsAggregator, Level
 
@@ -73,3 +74,50 @@ def test_no_latency_before_the_first_output() -> None:
     diagnostics.start(0)
     report = diagnostics.report(SECOND)
     assert report.values["latency median [ms]"] == "n/a" and report.values["latency p95 [ms]"] == "n/a"
+
+
+def test_depth_faults_warn_with_reason_and_count_apart_from_drops() -> None:
+    diagnostics = busy_second()
+    for _ in range(4):
+        diagnostics.record_depth_fault(DepthFaultReason.ALL_INVALID.value)
+    diagnostics.record_depth_fault(DepthFaultReason.SIZE_MISMATCH.value)
+    report = diagnostics.report(12 * SECOND)
+    assert report.level == Level.WARN
+    assert report.message == (
+        "depth unusable in the last period, frames processed from RGB only: all_invalid 4, size_mismatch 1"
+    )
+    assert report.values["depth fault all_invalid"] == "4"
+    assert report.values["depth fault size_mismatch"] == "1"
+    assert report.values["depth fault missing"] == "0" and report.values["depth fault bad_encoding"] == "0"
+    assert report.values["dropped worker_busy"] == "9"  # the faulty frames were processed, not dropped
+    assert diagnostics.depth_fault_totals() == {"all_invalid": 4, "size_mismatch": 1}
+    again = diagnostics.report(13 * SECOND)
+    assert "depth unusable" not in again.message  # depth is back: the warning goes with the period
+    assert again.values["depth fault all_invalid"] == "4"  # totals since start-up stay
+
+
+def test_depth_faults_and_bad_input_are_both_named() -> None:
+    diagnostics = busy_second()
+    diagnostics.record_drop(SkipReason.ZERO_STAMP.value)
+    diagnostics.record_depth_fault(DepthFaultReason.MISSING.value)
+    report = diagnostics.report(12 * SECOND)
+    assert report.level == Level.WARN
+    assert report.message == (
+        "frames dropped for bad input in the last period: zero_stamp 1; "
+        "depth unusable in the last period, frames processed from RGB only: missing 1"
+    )
+
+
+def test_depth_problems_are_not_drop_reasons() -> None:
+    report = busy_second().report(12 * SECOND)
+    assert not any(key.startswith("dropped") and "depth" in key for key in report.values)
+    assert {f"depth fault {reason.value}" for reason in DepthFaultReason} <= set(report.values)
+
+
+def test_latencies_and_drop_totals_for_the_benchmark() -> None:
+    diagnostics = DiagnosticsAggregator("n", latency_window=2)
+    for i in range(3):
+        diagnostics.record_output(0, (i + 1) * MS)
+    diagnostics.record_drop(SkipReason.WORKER_BUSY.value)
+    assert diagnostics.latencies_ms() == [2.0, 3.0]  # the window keeps the newest
+    assert diagnostics.drop_totals() == {"worker_busy": 1}

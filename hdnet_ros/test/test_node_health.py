@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from hdnet_ros.depth_fault import DepthFault, DepthFaultReason
 from hdnet_ros.node.health import InputHealth, MessageFacts, facts_of
 from hdnet_ros.node.sync_monitor import SyncMonitor
 from hdnet_ros.replay.sync import ApproximateTimeSync
@@ -172,3 +173,23 @@ def test_unmatched_count_equals_what_the_synchronizer_drops(queue_size: int) -> 
     lost = sync.stats.evicted.get(0, 0) + sync.stats.replaced.get(0, 0)
     assert lost > 0
     assert counted == lost
+
+
+def test_depth_faults_warn_once_per_transition() -> None:
+    health = InputHealth(depth_topic="/cam/depth")
+    zeros = DepthFault(DepthFaultReason.ALL_INVALID, "depth image has no valid pixel")
+    assert health.check_depth(None) == []  # depth fine from the start: nothing to say
+    (start,) = health.check_depth(zeros)
+    assert start.startswith("depth on /cam/depth is unusable (all_invalid: depth image has no valid pixel)")
+    assert "processing RGB only" in start
+    assert health.check_depth(zeros) == []
+    assert health.check_depth(DepthFault(DepthFaultReason.SIZE_MISMATCH, "320x240")) == []  # still no depth
+    assert health.check_depth(None) == ["depth on /cam/depth is usable again after 3 frame(s) with a depth fault"]
+    assert health.check_depth(None) == []
+    (again,) = health.check_depth(zeros)  # gone again: said again
+    assert again.startswith("depth on /cam/depth is unusable")
+
+
+def test_unregistered_depth_warning_says_frames_go_on_rgb_only() -> None:
+    (warning,) = InputHealth().check_triplet(*triplet(depth_size=(320, 240)))
+    assert "processed from RGB only (depth fault size_mismatch)" in warning and "skipped" not in warning

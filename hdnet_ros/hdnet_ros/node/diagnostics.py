@@ -1,7 +1,8 @@
 """Diagnostics aggregation: what the node reports on /diagnostics once a second.
 
 The node feeds events (a synchronized input frame, a published frame with its capture
-stamp, a dropped frame with its reason) with explicit times in nanoseconds; :meth:`report`
+stamp, a dropped frame with its reason, a frame processed without its depth with the depth
+fault's reason) with explicit times in nanoseconds; :meth:`report`
 turns the period since the last report into a plain DiagnosticStatus-like record that the
 node copies into diagnostic_msgs/DiagnosticArray. No clock is read here: the node passes
 wall (monotonic) time for the periods and ROS time for the publish time of a frame, so
@@ -17,6 +18,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from hdnet_ros.depth_fault import DepthFaultReason
 from hdnet_ros.frame_input import SkipReason
 
 # Every reason the node counts; the SkipReasons plus what only the node can see.
@@ -24,6 +26,8 @@ WORKER_EXCEPTION = "worker_exception"
 REPORTED_REASONS: tuple[str, ...] = (*(reason.value for reason in SkipReason), WORKER_EXCEPTION)
 # Drops that mean "the input is wrong", as opposed to "inference is slower than the camera".
 _INPUT_FAULTS = frozenset(REPORTED_REASONS) - {SkipReason.WORKER_BUSY.value}
+# Frames that were processed, but from RGB alone because their depth was unusable.
+DEPTH_FAULT_REASONS: tuple[str, ...] = tuple(reason.value for reason in DepthFaultReason)
 LATENCY_WINDOW = 300  # latency samples kept for median / p95 (several seconds of frames)
 
 
@@ -50,7 +54,7 @@ class StatusReport:
 class DiagnosticsAggregator:
     """Thread-safe counters: callbacks and the worker record, the 1 Hz timer reports."""
 
-    def __init__(self, name: str, hardware_id: str = "") -> None:
+    def __init__(self, name: str, hardware_id: str = "", latency_window: int = LATENCY_WINDOW) -> None:
         self.name = name
         self.hardware_id = hardware_id
         self._lock = threading.Lock()
@@ -58,7 +62,9 @@ class DiagnosticsAggregator:
         self._outputs = 0
         self._drops: Counter[str] = Counter()  # this period
         self._total_drops: Counter[str] = Counter()
-        self._latencies_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._depth_faults: Counter[str] = Counter()  # this period
+        self._total_depth_faults: Counter[str] = Counter()
+        self._latencies_ms: deque[float] = deque(maxlen=latency_window)
         self._period_start_ns: int | None = None
         self.output_rate_hz = 0.0  # of the last reported period; 0 until one is measured
 
@@ -82,6 +88,27 @@ class DiagnosticsAggregator:
             self._drops[reason] += 1
             self._total_drops[reason] += 1
 
+    def record_depth_fault(self, reason: str) -> None:
+        """A frame was processed from RGB alone: its depth was unusable for ``reason``."""
+        with self._lock:
+            self._depth_faults[reason] += 1
+            self._total_depth_faults[reason] += 1
+
+    def latencies_ms(self) -> list[float]:
+        """The capture-to-publish latencies kept (the last ``latency_window`` frames)."""
+        with self._lock:
+            return list(self._latencies_ms)
+
+    def drop_totals(self) -> dict[str, int]:
+        """Frames dropped since start-up, by reason."""
+        with self._lock:
+            return dict(self._total_drops)
+
+    def depth_fault_totals(self) -> dict[str, int]:
+        """Frames processed without their depth since start-up, by reason."""
+        with self._lock:
+            return dict(self._total_depth_faults)
+
     def report(self, now_ns: int) -> StatusReport:
         """The status of the period since the last report (which this call closes)."""
         with self._lock:
@@ -91,8 +118,10 @@ class DiagnosticsAggregator:
             output_rate = self._outputs / seconds if seconds > 0 else 0.0
             latencies = np.array(self._latencies_ms)
             drops, totals = dict(self._drops), dict(self._total_drops)
+            faults, fault_totals = dict(self._depth_faults), dict(self._total_depth_faults)
             self._inputs = self._outputs = 0
             self._drops.clear()
+            self._depth_faults.clear()
             self._period_start_ns = now_ns
             self.output_rate_hz = output_rate
         values = {
@@ -103,15 +132,25 @@ class DiagnosticsAggregator:
         }
         for reason in REPORTED_REASONS:
             values[f"dropped {reason}"] = str(totals.get(reason, 0))
-        level, message = self._judge(input_rate, output_rate, drops)
+        for reason in DEPTH_FAULT_REASONS:
+            values[f"depth fault {reason}"] = str(fault_totals.get(reason, 0))
+        level, message = self._judge(input_rate, output_rate, drops, faults)
         return StatusReport(level, self.name, message, self.hardware_id, values)
 
     @staticmethod
-    def _judge(input_rate: float, output_rate: float, drops: dict[str, int]) -> tuple[Level, str]:
-        faults = {reason: count for reason, count in drops.items() if reason in _INPUT_FAULTS and count}
-        if faults:
-            listed = ", ".join(f"{reason} {count}" for reason, count in sorted(faults.items()))
-            return Level.WARN, f"frames dropped for bad input in the last period: {listed}"
+    def _judge(
+        input_rate: float, output_rate: float, drops: dict[str, int], depth_faults: dict[str, int]
+    ) -> tuple[Level, str]:
+        bad_input = {reason: count for reason, count in drops.items() if reason in _INPUT_FAULTS and count}
+        warnings = []
+        if bad_input:
+            listed = ", ".join(f"{reason} {count}" for reason, count in sorted(bad_input.items()))
+            warnings.append(f"frames dropped for bad input in the last period: {listed}")
+        if any(depth_faults.values()):
+            listed = ", ".join(f"{reason} {count}" for reason, count in sorted(depth_faults.items()) if count)
+            warnings.append(f"depth unusable in the last period, frames processed from RGB only: {listed}")
+        if warnings:
+            return Level.WARN, "; ".join(warnings)
         if input_rate == 0.0:
             return Level.WARN, "no synchronized RGB/depth/camera_info frames"
         busy = drops.get(SkipReason.WORKER_BUSY.value, 0)

@@ -2,10 +2,10 @@
 
 A thin rclpy layer. It declares the Settings tree as parameters, subscribes through
 message_filters, and hands the newest synchronized triplet to one worker thread (frame_slot);
-the worker converts with cv_bridge, runs the core pipeline and publishes what the core's
-builders return, copied into rclpy messages by msg_convert. Callbacks never wait for
-inference. Every decision that does not need ROS lives in the sibling modules and is
-tested without ROS.
+the worker (frame_processor, rclpy-free) converts with cv_bridge, runs the core pipeline and
+publishes what the core's builders return, copied into rclpy messages by msg_convert.
+Callbacks never wait for inference. Every decision that does not need ROS lives in the
+sibling modules and is tested without ROS.
 
 Topics (relative to the node): ~/skeletons (hdnet_ros_msgs/Skeleton3DArray), ~/markers
 (visualization_msgs/MarkerArray), ~/people (geometry_msgs/PoseArray in node.target_frame),
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import importlib
 import time
-import traceback
 from typing import Any
 
 import message_filters
@@ -36,21 +35,18 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from hdnet_ros.config import Settings, SettingsError
-from hdnet_ros.frame_input import FrameError, SkipReason, build_frame, stamp_to_ns
+from hdnet_ros.frame_input import FrameError, SkipReason, stamp_to_ns
 from hdnet_ros.image_codec import ImageDecodeError
 from hdnet_ros.msg_convert import convert
 from hdnet_ros.node.decoded_image import DecodedImage, decoded_image, decompressed_encoding
-from hdnet_ros.node.diagnostics import WORKER_EXCEPTION, DiagnosticsAggregator
+from hdnet_ros.node.diagnostics import DiagnosticsAggregator
+from hdnet_ros.node.frame_processor import FrameProcessor, Triplet, core_outputs
 from hdnet_ros.node.frame_slot import FrameWorker
 from hdnet_ros.node.health import InputHealth, facts_of
 from hdnet_ros.node.parameters import NODE_NAME, ParameterSpec, parameter_specs, settings_from_parameters
 from hdnet_ros.node.people_pose import RigidTransform, people_in_frame, pose_array_msg
 from hdnet_ros.node.rclpy_types import MessageClassResolver
 from hdnet_ros.node.sync_monitor import SyncMonitor
-from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
-from hdnet_ros.outputs.markers import marker_array_msg
-from hdnet_ros.outputs.skeletons import skeleton_array_msg
-from hdnet_ros.outputs.tf_frames import body_transforms
 from hdnet_ros.pipeline import FrameResult, Pipeline
 
 # The source tree's hdnet_ros_msgs/msg/ (the .msg files) looks like a Python namespace package
@@ -62,7 +58,24 @@ DIAGNOSTICS_PERIOD_S = 1.0
 OUTPUT_QOS = QoSProfile(depth=10)  # reliable, volatile: consumers must not miss a frame's result
 _RELIABILITY = {"best_effort": ReliabilityPolicy.BEST_EFFORT, "reliable": ReliabilityPolicy.RELIABLE}
 
-Triplet = dict[str, Any]  # role ("rgb", "depth", "camera_info") -> rclpy message
+
+class _WorkerLog:
+    """The node's rclpy logger behind frame_processor's WorkerLog."""
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+
+    def warning(self, text: str, throttled: bool = False) -> None:
+        if throttled:
+            self._logger.warning(text, throttle_duration_sec=WARN_THROTTLE_S)
+        else:
+            self._logger.warning(text)
+
+    def error(self, text: str, throttled: bool = False) -> None:
+        if throttled:
+            self._logger.error(text, throttle_duration_sec=WARN_THROTTLE_S)
+        else:
+            self._logger.error(text)
 
 
 def _descriptor(spec: ParameterSpec) -> ParameterDescriptor:
@@ -95,7 +108,6 @@ class HdnetNode(Node):
                 raise SettingsError(f"parameter {spec.name}: {error}") from error
         self._resolve = MessageClassResolver()
         self._bridge = CvBridge()
-        self._health = InputHealth()
         self._worker: FrameWorker[Triplet] | None = None
 
     def read_settings(self) -> Settings:
@@ -122,6 +134,7 @@ class HdnetNode(Node):
 
         self._topics = self._input_topics(settings)
         self._roles = list(self._topics)
+        self._health = InputHealth(depth_topic=self._topics.get("depth", ""))
         # Rates and silences are measured in wall time (a paused bag is silent; sim time would
         # stop with it); latencies compare ROS time with the capture stamps.
         now = time.monotonic_ns()
@@ -130,7 +143,17 @@ class HdnetNode(Node):
         self._monitor = SyncMonitor(
             self._topics, settings.input.queue_size, int(settings.input.slop * 1e9), start_ns=now
         )
-        self._worker = FrameWorker(self._process, self._on_worker_busy, self._on_worker_error)
+        processor = FrameProcessor(
+            pipeline,
+            settings.input,
+            self._diagnostics,
+            self._health,
+            decode=self._decode,
+            publish=self._publish,
+            clock_ns=self._now_ns,
+            log=_WorkerLog(self.get_logger()),
+        )
+        self._worker = FrameWorker(processor.process, processor.on_worker_busy, processor.on_worker_error)
         self._worker.start()
         self._subscribe(settings)
         self.create_timer(
@@ -198,17 +221,6 @@ class HdnetNode(Node):
         assert self._worker is not None
         self._worker.submit(triplet)
 
-    def _on_worker_busy(self, dropped: Triplet) -> None:
-        self._diagnostics.record_drop(SkipReason.WORKER_BUSY.value)
-
-    def _on_worker_error(self, error: Exception) -> None:
-        self._diagnostics.record_drop(WORKER_EXCEPTION)
-        details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-        self.get_logger().error(
-            f"unexpected error while processing a frame (counted, the node goes on):\n{details}",
-            throttle_duration_sec=WARN_THROTTLE_S,
-        )
-
     def _on_diagnostics_timer(self) -> None:
         now = time.monotonic_ns()
         report = self._diagnostics.report(now)
@@ -228,30 +240,11 @@ class HdnetNode(Node):
         for warning in self._health.check_sync(stall):
             self.get_logger().warning(warning)
 
-    # ---- worker thread ----------------------------------------------------------------------
-
-    def _process(self, triplet: Triplet) -> None:
-        settings = self._settings.input
-        try:
-            frame = build_frame(
-                self._decode(triplet["rgb"], "rgb"),
-                self._decode(triplet["depth"], "depth") if "depth" in triplet else None,
-                triplet["camera_info"],
-                depth_units_divisor=settings.depth_units_divisor or None,
-                require_depth=settings.use_depth,
-            )
-        except FrameError as error:
-            self._diagnostics.record_drop(error.reason.value)
-            self.get_logger().warning(
-                f"frame skipped ({error.reason.value}): {error}", throttle_duration_sec=WARN_THROTTLE_S
-            )
-            return
-        result = self._pipeline.process(frame)
-        self._publish(result)
-        self._diagnostics.record_output(frame.stamp_ns, self._now_ns())
+    # ---- worker thread (called by frame_processor.FrameProcessor) ----------------------------
 
     def _decode(self, msg: Any, role: str) -> DecodedImage:
-        """cv_bridge passthrough; a failure is a counted skip that names the topic."""
+        """cv_bridge passthrough; a failure names the topic (frame_processor makes it a counted
+        skip for RGB, a depth fault for depth)."""
         where = f"{role} image on {self._topics[role]}"
         try:
             if role == "rgb" and self._settings.node.rgb_compressed:
@@ -268,20 +261,22 @@ class HdnetNode(Node):
 
     def _publish(self, result: FrameResult) -> None:
         """Publish what the core's builders make (the replay writes the same objects)."""
-        frame, people = result.frame, result.people
-        stamp, frame_id = frame.stamp_ns, frame.frame_id
         output = self._settings.output
-        self._skeleton_pub.publish(convert(skeleton_array_msg(people, stamp, frame_id), Skeleton3DArray, self._resolve))
-        frame_rate = self._diagnostics.output_rate_hz or output.nominal_frame_rate
-        markers = marker_array_msg(people, stamp, frame_id, output.marker_lifetime_frames / frame_rate)
-        self._marker_pub.publish(convert(markers, MarkerArray, self._resolve))
-        transforms = body_transforms(people, stamp, frame_id, output.body_frame_prefix, output.publish_joint_frames)
-        if transforms:
-            self._tf_broadcaster.sendTransform([convert(t, TransformStamped, self._resolve) for t in transforms])
+        outputs = core_outputs(
+            result,
+            output,
+            frame_rate_hz=self._diagnostics.output_rate_hz or output.nominal_frame_rate,
+            debug_image=self._settings.node.publish_debug_image and self._debug_pub.get_subscription_count() > 0,
+        )
+        self._skeleton_pub.publish(convert(outputs.skeletons, Skeleton3DArray, self._resolve))
+        self._marker_pub.publish(convert(outputs.markers, MarkerArray, self._resolve))
+        if outputs.transforms:
+            self._tf_broadcaster.sendTransform(
+                [convert(t, TransformStamped, self._resolve) for t in outputs.transforms]
+            )
         self._publish_people(result)
-        if self._settings.node.publish_debug_image and self._debug_pub.get_subscription_count() > 0:
-            overlay = image_msg(draw_overlay(frame.rgb, people), stamp, frame_id)
-            self._debug_pub.publish(convert(overlay, Image, self._resolve))
+        if outputs.debug_image is not None:
+            self._debug_pub.publish(convert(outputs.debug_image, Image, self._resolve))
 
     def _publish_people(self, result: FrameResult) -> None:
         stamp, camera_frame = result.frame.stamp_ns, result.frame.frame_id

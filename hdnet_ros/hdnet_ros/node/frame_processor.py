@@ -1,0 +1,140 @@
+"""What the node's worker thread does with one synchronized triplet, without ROS.
+
+The node hands each triplet (role -> rclpy message) to a :class:`FrameWorker` whose handler
+is :meth:`FrameProcessor.process`: convert the images (the node passes cv_bridge; the
+latency benchmark passes the same passthrough view without ROS), build the checked frame,
+count a skip or a depth fault, run the pipeline, publish, and record the capture-to-publish
+latency. Everything ROS-specific comes in as a callable, so the node and
+``benchmarks/bench_node_latency.py`` run this same code.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hdnet_ros.config import InputConfig, OutputConfig
+from hdnet_ros.depth_fault import DepthFault, DepthFaultReason
+from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
+from hdnet_ros.node.diagnostics import WORKER_EXCEPTION, DiagnosticsAggregator
+from hdnet_ros.node.health import InputHealth
+from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
+from hdnet_ros.outputs.markers import marker_array_msg
+from hdnet_ros.outputs.skeletons import skeleton_array_msg
+from hdnet_ros.outputs.tf_frames import body_transforms
+from hdnet_ros.people import Frame
+from hdnet_ros.pipeline import FrameResult, Pipeline
+
+Triplet = dict[str, Any]  # role ("rgb", "depth", "camera_info") -> message
+# (message, role) -> what build_frame reads (an Image or an Image look-alike); raises
+# FrameError naming the topic when the message cannot be converted.
+Decode = Callable[[Any, str], Any]
+
+
+class WorkerLog(Protocol):
+    """The node's logger; ``throttled`` texts are repeated at most every few seconds."""
+
+    def warning(self, text: str, throttled: bool = False) -> None: ...
+
+    def error(self, text: str, throttled: bool = False) -> None: ...
+
+
+@dataclass(frozen=True)
+class CoreOutputs:
+    """One frame's messages as the core builds them (rosbags types); the node converts them."""
+
+    skeletons: Any
+    markers: Any
+    transforms: list[Any]
+    debug_image: Any | None
+
+
+def core_outputs(result: FrameResult, output: OutputConfig, frame_rate_hz: float, debug_image: bool) -> CoreOutputs:
+    """The skeletons, markers, TF and (when asked) debug image of ``result``; markers live
+    ``output.marker_lifetime_frames`` periods of ``frame_rate_hz``."""
+    frame, people = result.frame, result.people
+    stamp, frame_id = frame.stamp_ns, frame.frame_id
+    return CoreOutputs(
+        skeletons=skeleton_array_msg(people, stamp, frame_id),
+        markers=marker_array_msg(people, stamp, frame_id, output.marker_lifetime_frames / frame_rate_hz),
+        transforms=body_transforms(people, stamp, frame_id, output.body_frame_prefix, output.publish_joint_frames),
+        debug_image=image_msg(draw_overlay(frame.rgb, people), stamp, frame_id) if debug_image else None,
+    )
+
+
+class FrameProcessor:
+    """The worker's handler and its drop/error callbacks (for :class:`FrameWorker`).
+
+    ``publish`` gets every processed frame's result; ``clock_ns`` is the clock the capture
+    stamps are compared with when a frame's results are out (the node's ROS time).
+    """
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        input_config: InputConfig,
+        diagnostics: DiagnosticsAggregator,
+        health: InputHealth,
+        decode: Decode,
+        publish: Callable[[FrameResult], None],
+        clock_ns: Callable[[], int],
+        log: WorkerLog,
+    ) -> None:
+        self._pipeline = pipeline
+        self._input = input_config
+        self._diagnostics = diagnostics
+        self._health = health
+        self._decode = decode
+        self._publish = publish
+        self._clock_ns = clock_ns
+        self._log = log
+
+    def process(self, triplet: Triplet) -> None:
+        frame = self._frame(triplet)
+        if frame is None:
+            return
+        if frame.depth_fault is not None:
+            self._diagnostics.record_depth_fault(frame.depth_fault.reason.value)
+        for warning in self._health.check_depth(frame.depth_fault):
+            self._log.warning(warning)
+        result = self._pipeline.process(frame)
+        self._publish(result)
+        self._diagnostics.record_output(frame.stamp_ns, self._clock_ns())
+
+    def on_worker_busy(self, dropped: Triplet) -> None:
+        self._diagnostics.record_drop(SkipReason.WORKER_BUSY.value)
+
+    def on_worker_error(self, error: Exception) -> None:
+        self._diagnostics.record_drop(WORKER_EXCEPTION)
+        details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+        text = f"unexpected error while processing a frame (counted, the node goes on):\n{details}"
+        self._log.error(text, throttled=True)
+
+    def _frame(self, triplet: Triplet) -> Frame | None:
+        """The checked frame, or None after counting and logging why it is skipped."""
+        try:
+            rgb = self._decode(triplet["rgb"], "rgb")
+            depth, fault = self._depth(triplet)
+            return build_frame(
+                rgb,
+                depth,
+                triplet["camera_info"],
+                depth_units_divisor=self._input.depth_units_divisor or None,
+                require_depth="depth" in triplet,
+                depth_fault=fault,
+            )
+        except FrameError as error:
+            self._diagnostics.record_drop(error.reason.value)
+            self._log.warning(f"frame skipped ({error.reason.value}): {error}", throttled=True)
+            return None
+
+    def _depth(self, triplet: Triplet) -> tuple[Any | None, DepthFault | None]:
+        """The converted depth message, or the fault that it could not be converted."""
+        if "depth" not in triplet:
+            return None, None
+        try:
+            return self._decode(triplet["depth"], "depth"), None
+        except FrameError as error:
+            return None, DepthFault(DepthFaultReason.BAD_ENCODING, str(error))
