@@ -1,0 +1,210 @@
+"""The BlazePose GHUM 3D stage: per person a metric 3D skeleton, 2D landmarks, a mask and a
+monocular root, from one batched network call per frame.
+
+    people (boxes + first 2D keypoints) -> rotated square crops (crops.py)
+        -> BlazePose (one backend call per max_batch crops) -> presence gate
+        -> landmarks, world skeleton and mask back in the image and the camera (decode.py, mask.py)
+        -> monocular root (root_fit.py) -> BodyEstimate per person (None: rejected crop)
+
+The stage runs on any subset of a frame's people (the caller schedules which), and costs one
+crop preparation and one network call per ``max_batch`` people, whatever the subset.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.inference.backend import Arrays, Backend, split_batches
+from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
+from hdnet_ros.model_files import resolve_model_file
+from hdnet_ros.people import Frame, Person
+from hdnet_ros.settings_field import setting
+from hdnet_ros.stages.blazepose.crops import (
+    CROP_SIZE,
+    Crops,
+    CropSampler,
+    crop_affines,
+    invert_affines,
+    rotations_from_up,
+    up_vectors,
+)
+from hdnet_ros.stages.blazepose.decode import (
+    LEFT_HIP,
+    NUM_BODY_LANDMARKS,
+    NUM_NETWORK_LANDMARKS,
+    RIGHT_HIP,
+    BodyEstimate,
+    landmarks_to_image,
+    pelvis_relative,
+    refine_with_heatmaps,
+    sigmoid,
+    to_joint_set,
+    to_keypoints2d,
+    view_rotations,
+    world_to_camera,
+)
+from hdnet_ros.stages.blazepose.mask import PersonMask, warp_mask
+from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, RootFitFailure, fit_roots
+
+__all__ = [
+    "BlazePoseConfig",
+    "BlazePoseStage",
+    "BodyEstimate",
+    "MonocularRoot",
+    "PersonMask",
+    "RootFit",
+    "RootFitFailure",
+    "open_blazepose_stage",
+    "to_keypoints2d",
+]
+
+LOG = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float64]
+OUTPUT_NAMES = ("landmarks", "presence", "mask", "heatmaps", "world_landmarks")
+
+
+@dataclass(frozen=True)
+class BlazePoseConfig:
+    model: str = setting(
+        "blazepose_ghum_full", "BlazePose GHUM 3D landmark model: a known model name or a path (relative to models_dir)"
+    )
+    # MediaPipe's graphs gate on 0.5 (ThresholdingCalculator after the pose flag).
+    presence_threshold: float = setting(
+        0.5, "crops whose person presence score is below this give no estimate (counted)", min=0.0, max=1.0
+    )
+    # MediaPipe's detection-to-ROI margin (RectTransformationCalculator scale 1.25, square_long).
+    crop_scale: float = setting(1.25, "crop side as a multiple of the box's longer side", min=1.0, max=3.0)
+    rotate_crops: bool = setting(
+        True, "rotate each crop so the hips-to-shoulders line of the first 2D estimate is vertical"
+    )
+    # The network sees each crop as if the camera looked straight at the person; turning its
+    # skeleton onto the real viewing ray lowered the reprojection error and the disagreement
+    # with the sensor's joints on the sample frames (benchmarks/bench_blazepose_root.py).
+    view_correction: bool = setting(
+        True, "turn each metric skeleton from the crop's straight-ahead view onto the person's viewing ray"
+    )
+    heatmap_refinement: bool = setting(
+        True, "refine the 2D landmarks with the network's heatmaps, as MediaPipe does (7x7 window)"
+    )
+    root_min_visibility: float = setting(
+        0.5, "landmarks with a visibility above this are used in the monocular root fit", min=0.0, max=1.0
+    )
+    # People's true size is unknown to the network: adult stature varies by ~4 % (1 sigma) and
+    # the network's metric scale adds its own error (2-6 % of the depth measured on real frames,
+    # docs/networks.md); ~7 % of the depth covers both.
+    root_relative_sigma: float = setting(
+        0.07, "1-sigma of the monocular root depth from the skeleton's unknown scale, as a fraction of it", min=0.0
+    )
+
+
+class BlazePoseStage:
+    """BlazePose on a frame's people: ``stage(frame, people) -> [BodyEstimate | None]``.
+
+    ``counts`` tallies the crops run and the ones rejected (``low_presence``), and the
+    people whose root could not be fitted (``no_root``).
+    """
+
+    def __init__(self, backend: Backend, config: BlazePoseConfig, max_batch: int = 8) -> None:
+        self.backend = backend
+        self.config = config
+        self.max_batch = max_batch
+        self.counts: Counter[str] = Counter()
+        self._sampler = CropSampler(CROP_SIZE)
+
+    def __call__(
+        self, frame: Frame, people: Sequence[Person], guides: Sequence[FloatArray | None] | None = None
+    ) -> list[BodyEstimate | None]:
+        """One estimate per person (None where the network sees no person in the crop).
+
+        ``guides``: per person COCO-19 pixels [19,2] (NaN where unseen) whose hips,
+        shoulders and head orient the crop (:func:`crops.up_vectors`), e.g. a previous frame's estimate
+        (``BodyEstimate.keypoints(...).pixels``); where None, the person's own ``pixels``.
+        """
+        if not people:
+            return []
+        crops = self.prepare(frame.rgb, people, guides)
+        return self.decode(self.infer(crops.images), crops, frame.camera)
+
+    def prepare(
+        self, rgb: npt.NDArray[np.uint8], people: Sequence[Person], guides: Sequence[FloatArray | None] | None = None
+    ) -> Crops:
+        """The crops of all ``people`` in one batch (a view of a reused buffer)."""
+        boxes = np.stack([np.asarray(p.detection.box, dtype=np.float64) for p in people])
+        angles = np.zeros(len(people))
+        if self.config.rotate_crops:
+            given = guides if guides is not None else [None] * len(people)
+            chosen = [p.pixels if g is None else g for p, g in zip(people, given, strict=True)]
+            angles = rotations_from_up(up_vectors(np.stack([np.asarray(c, dtype=np.float64) for c in chosen])))
+        affines = crop_affines(boxes, angles, self.config.crop_scale)
+        return Crops(self._sampler(rgb, affines), affines, angles)
+
+    def infer(self, images: npt.NDArray[np.float32]) -> Arrays:
+        """The network's outputs for crops [N,256,256,3], in calls of at most ``max_batch``."""
+        parts = [self.backend.run({"image": images[part]}) for part in split_batches(len(images), self.max_batch)]
+        self.counts["crops"] += len(images)
+        return {name: np.concatenate([p[name] for p in parts]) for name in OUTPUT_NAMES}
+
+    def decode(self, outputs: Arrays, crops: Crops, camera: CameraModel) -> list[BodyEstimate | None]:
+        """All crops' outputs back to the image and the camera at once; then one estimate per
+        crop the network accepts (None for the others)."""
+        affines, angles = crops.affines, crops.angles
+        count = len(affines)
+        presence = np.asarray(outputs["presence"], dtype=np.float64).reshape(count)
+        accepted = presence >= self.config.presence_threshold  # NaN presence is a rejection too
+        self.counts["low_presence"] += int(count - np.count_nonzero(accepted))
+        raw = np.asarray(outputs["landmarks"], dtype=np.float64).reshape(count, NUM_NETWORK_LANDMARKS, 5)
+        xy = raw[:, :NUM_BODY_LANDMARKS, :2]
+        if self.config.heatmap_refinement:
+            xy = refine_with_heatmaps(xy, outputs["heatmaps"][..., :NUM_BODY_LANDMARKS])
+        inverses = invert_affines(affines)
+        pixels = landmarks_to_image(xy, inverses)
+        visibility = sigmoid(raw[:, :NUM_BODY_LANDMARKS, 3])
+        world = np.asarray(outputs["world_landmarks"], dtype=np.float64).reshape(count, NUM_NETWORK_LANDMARKS, 3)
+        views = None
+        if self.config.view_correction:
+            views = view_rotations(camera.normalized_rays((pixels[:, LEFT_HIP] + pixels[:, RIGHT_HIP]) / 2.0))
+        skeletons = pelvis_relative(world_to_camera(world[:, :NUM_BODY_LANDMARKS], angles, views))
+        keep = np.flatnonzero(accepted)
+        roots = fit_roots(
+            pixels[keep],
+            visibility[keep],
+            skeletons[keep],
+            camera,
+            min_visibility=self.config.root_min_visibility,
+            relative_sigma=self.config.root_relative_sigma,
+        )
+        self.counts["no_root"] += sum(isinstance(root, RootFitFailure) for root in roots)
+        results: list[BodyEstimate | None] = [None] * count
+        for i, root in zip(keep, roots, strict=True):
+            relative_pose, feet = to_joint_set(skeletons[i])
+            results[i] = BodyEstimate(
+                pixels=pixels[i],
+                visibility=visibility[i],
+                presence=float(presence[i]),
+                world=skeletons[i],
+                relative_pose=relative_pose,
+                feet=feet,
+                mask=warp_mask(outputs["mask"][i, :, :, 0], affines[i], inverses[i], camera.height, camera.width),
+                root=root,
+                crop_affine=affines[i],
+                rotation=float(angles[i]),
+            )
+        return results
+
+
+def open_blazepose_stage(
+    config: BlazePoseConfig, inference: InferenceConfig, models_dir: str | Path | None, threads: int
+) -> BlazePoseStage:
+    """The stage with its network on the configured runtime; a missing or wrong model file is
+    a ModelFileError naming it."""
+    path = resolve_model_file(config.model, models_dir or None)
+    LOG.info("BlazePose GHUM 3D: %s (%s)", path, inference.backend)
+    return BlazePoseStage(open_blazepose(path, inference, threads), config, inference.max_batch)

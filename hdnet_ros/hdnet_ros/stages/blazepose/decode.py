@@ -1,0 +1,152 @@
+"""BlazePose's outputs back in the image and the camera, and in the published joint set.
+
+Network outputs per crop (SOURCE.md of ``blazepose_ghum_full``): ``landmarks`` [195] = 39 x
+(x, y, z, visibility logit, presence logit), x/y in crop coordinates 0..256; ``heatmaps``
+[64,64,39] (logits); ``world_landmarks`` [117] = 39 x (X, Y, Z) metres, origin the hip
+centre, axes those of the crop (x right, y down, z away). Landmarks 0-32 are the body
+(BlazePose topology, odd = left), 33-38 auxiliary points for placing the next crop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.joints import NECK, NUM_COCO_JOINTS, NUM_JOINTS, PELVIS
+from hdnet_ros.stages.blazepose.crops import CROP_SIZE, NETWORK_TO_PIXEL_CENTRE, apply_affines, rotation_matrices
+from hdnet_ros.stages.blazepose.mask import PersonMask
+from hdnet_ros.stages.blazepose.root_fit import RootFit
+from hdnet_ros.stages.keypoints2d import Keypoints2D, add_derived_joints
+
+FloatArray = npt.NDArray[np.float64]
+NUM_NETWORK_LANDMARKS = 39
+NUM_BODY_LANDMARKS = 33
+LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
+# BlazePose landmark of each COCO-17 joint: nose, eyes (centres), ears, shoulders, elbows,
+# wrists, hips, knees, ankles.
+BLAZEPOSE_OF_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+# The feet, which the 19-joint set has no place for: left heel, right heel, left and right toes.
+FOOT_LANDMARKS = (29, 30, 31, 32)
+HEATMAP_KERNEL = 7  # MediaPipe's RefineLandmarksFromHeatmapCalculator: kernel_size 7
+HEATMAP_MIN_CONFIDENCE = 0.5  # ... and its default min_confidence_to_refine
+
+
+@dataclass(frozen=True)
+class BodyEstimate:
+    """One person as BlazePose sees it, in the image and the camera.
+
+    ``pixels`` [33,2] image pixels and ``visibility`` [33] (0..1) of the body landmarks;
+    ``world`` [33,3] the metric skeleton in metres, camera axes, origin the pelvis (mid-hips);
+    ``relative_pose`` [19,3] the same in the published joint set (pelvis at the origin);
+    ``feet`` [4,3] heels and toes (left heel, right heel, left toes, right toes), pelvis-relative;
+    ``root`` the monocular pelvis fitted from the 2D landmarks, or why there is none.
+    """
+
+    pixels: FloatArray
+    visibility: FloatArray
+    presence: float
+    world: FloatArray
+    relative_pose: FloatArray
+    feet: FloatArray
+    mask: PersonMask
+    root: RootFit
+    crop_affine: FloatArray  # [2,3] image -> crop (pixel centres)
+    rotation: float  # radians the crop was rotated by
+
+    def keypoints(self, min_score: float) -> Keypoints2D:
+        """These landmarks as the keypoint stage's COCO-19 keypoints (pixels and scores)."""
+        return to_keypoints2d(self.pixels, self.visibility, min_score)
+
+
+def sigmoid(logits: npt.NDArray[np.floating]) -> FloatArray:
+    """1 / (1 + exp(-x)), without overflow for large |x|."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * np.asarray(logits, dtype=np.float64))))
+
+
+def refine_with_heatmaps(xy: FloatArray, heatmaps: npt.NDArray[np.floating]) -> FloatArray:
+    """Landmarks [N,L,2] (network coordinates, 0..256) moved to the sigmoid-weighted mean of
+    the 7x7 heatmap cells around them, as MediaPipe does, where the heatmap is confident
+    (its largest value in the window >= 0.5); others, and points off the heatmap, stay.
+
+    The mean is of cell indices (cell i at i * 4 crop pixels), MediaPipe's convention.
+    """
+    count, size, _, landmarks = heatmaps.shape
+    stride = CROP_SIZE / size
+    cells = np.floor(xy / stride).astype(np.int64)  # [N,L,2] (col, row)
+    on_map = np.all((cells >= 0) & (cells < size), axis=2)
+    offsets = np.arange(HEATMAP_KERNEL) - (HEATMAP_KERNEL - 1) // 2
+    cols = cells[:, :, 0, None] + offsets  # [N,L,K]
+    rows = cells[:, :, 1, None] + offsets
+    col_in = (cols >= 0) & (cols < size)
+    row_in = (rows >= 0) & (rows < size)
+    n = np.arange(count)[:, None, None, None]
+    j = np.arange(landmarks)[None, :, None, None]
+    window = heatmaps[n, np.clip(rows, 0, size - 1)[:, :, :, None], np.clip(cols, 0, size - 1)[:, :, None, :], j]
+    confidence = sigmoid(window) * (row_in[:, :, :, None] & col_in[:, :, None, :])  # [N,L,K,K]
+    total = confidence.sum(axis=(2, 3))
+    mean_col = np.einsum("nlrc,nlc->nl", confidence, cols.astype(np.float64))
+    mean_row = np.einsum("nlrc,nlr->nl", confidence, rows.astype(np.float64))
+    refine = on_map & (confidence.max(axis=(2, 3)) >= HEATMAP_MIN_CONFIDENCE) & (total > 0)
+    safe_total = np.where(total > 0, total, 1.0)
+    refined = np.stack((mean_col, mean_row), axis=2) / safe_total[:, :, None] * stride
+    return np.where(refine[:, :, None], refined, xy)
+
+
+def landmarks_to_image(xy: FloatArray, inverse_affines: FloatArray) -> FloatArray:
+    """Network crop coordinates [N,L,2] -> image pixels through the inverse crop affines."""
+    return apply_affines(inverse_affines, xy - NETWORK_TO_PIXEL_CENTRE)
+
+
+def view_rotations(rays: FloatArray) -> FloatArray:
+    """Rotations [N,3,3] taking the optical axis to each normalised ray [N,2] (the smallest
+    such rotation): a crop sees its person as a camera looking straight at them would."""
+    direction = np.concatenate((rays, np.ones((len(rays), 1))), axis=1)
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    a, b, c = direction[:, 0], direction[:, 1], direction[:, 2]
+    zero = np.zeros_like(a)
+    # v = z x d = (-b, a, 0); R = I + [v]x + [v]x^2 / (1 + c)
+    cross = np.stack(
+        (np.stack((zero, zero, a), axis=1), np.stack((zero, zero, b), axis=1), np.stack((-a, -b, zero), axis=1)),
+        axis=1,
+    )
+    return np.asarray(np.eye(3) + cross + (cross @ cross) / (1.0 + c)[:, None, None])
+
+
+def world_to_camera(world: FloatArray, angles: FloatArray, views: FloatArray | None = None) -> FloatArray:
+    """World landmarks [N,L,3] in crop axes -> camera axes: undo each crop's rotation about
+    the viewing axis, then (``views`` [N,3,3]) turn the crop's straight-ahead view onto the
+    person's viewing ray."""
+    unrotated = world.copy()
+    inverse = np.transpose(rotation_matrices(angles), (0, 2, 1))
+    unrotated[:, :, :2] = np.einsum("nij,nlj->nli", inverse, world[:, :, :2])
+    if views is None:
+        return unrotated
+    return np.asarray(np.einsum("nij,nlj->nli", views, unrotated))
+
+
+def pelvis_relative(world: FloatArray) -> FloatArray:
+    """Body landmarks [...,L,3] moved so that the mid-hip point is the origin."""
+    pelvis = (world[..., LEFT_HIP, :] + world[..., RIGHT_HIP, :]) / 2.0
+    return np.asarray(world - pelvis[..., None, :])
+
+
+def to_joint_set(world: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Pelvis-relative body landmarks [33,3] -> (the 19-joint relative pose [19,3], the feet [4,3]).
+
+    The pelvis is the mid-hip point (so exactly the origin) and the neck the mid-shoulder
+    point, as :mod:`hdnet_ros.joints` defines them.
+    """
+    pose = np.full((NUM_JOINTS, 3), np.nan)
+    pose[:NUM_COCO_JOINTS] = world[list(BLAZEPOSE_OF_COCO)]
+    pose[PELVIS] = (world[LEFT_HIP] + world[RIGHT_HIP]) / 2.0
+    pose[NECK] = (world[LEFT_SHOULDER] + world[RIGHT_SHOULDER]) / 2.0
+    return pose, world[list(FOOT_LANDMARKS)].copy()
+
+
+def to_keypoints2d(pixels: FloatArray, visibility: FloatArray, min_score: float) -> Keypoints2D:
+    """Body landmarks [33,2] with visibility [33] -> COCO-19 keypoints like the keypoint stage's:
+    the score of a joint is its landmark's visibility; pelvis and neck are midpoints."""
+    index = list(BLAZEPOSE_OF_COCO)
+    return add_derived_joints(pixels[index].copy(), visibility[index].copy(), min_score)
