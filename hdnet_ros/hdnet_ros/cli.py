@@ -1,4 +1,10 @@
-"""``hdnet-ros``: the command line of the ROS-agnostic core."""
+"""``hdnet-ros``: the command line of the ROS-agnostic core.
+
+The package's hard requirements are empty (ROS installs numpy, OpenCV and friends from apt,
+which pip cannot see), so a plain ``pip install hdnet_ros`` lacks the runtime. A command
+that meets a missing module says in one line which extra installs it and exits with 2,
+never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +26,31 @@ COMMANDS: dict[str, str] = {
     "build-engine": "build_engine",
     "evaluate": "evaluate",
 }
+
+# The extra (setup.py's extras_require) each command needs, and the extra and pip package
+# of each third-party module the package imports.
+COMMAND_EXTRA: dict[str, str] = {
+    "replay": "cpu",
+    "assets": "cpu",
+    "export": "nets",
+    "build-engine": "nets",
+    "evaluate": "cpu",
+}
+EXTRA_OF_MODULE: dict[str, tuple[str, str]] = {
+    "numpy": ("cpu", "numpy"),
+    "cv2": ("cpu", "opencv-python-headless"),
+    "onnxruntime": ("cpu", "onnxruntime"),
+    "ai_edge_litert": ("cpu", "ai-edge-litert"),
+    "rosbags": ("cpu", "rosbags"),
+    "scipy": ("cpu", "scipy"),
+    "tqdm": ("cpu", "tqdm"),
+    "yaml": ("cpu", "PyYAML"),
+    "torch": ("nets", "torch"),
+    "onnx": ("nets", "onnx"),
+    "onnxscript": ("nets", "onnxscript"),
+}
+EXTRA_MEANING = {"cpu": "the CPU runtime", "nets": "the network tools (PyTorch, ONNX)"}
+EXIT_MISSING_DEPENDENCY = 2
 
 HELP: dict[str, str] = {
     "replay": "run the pipeline over rosbags (ROS 1 .bag, rosbag2 mcap/sqlite3)",
@@ -48,14 +79,53 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     return parser
 
 
+def missing_module(error: BaseException) -> ModuleNotFoundError | None:
+    """The ModuleNotFoundError of a known third-party module behind ``error`` (raised as
+    it is, or wrapped by a loader that named the file it could not open), else None."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ModuleNotFoundError) and _top_module(current) in EXTRA_OF_MODULE:
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _top_module(error: ModuleNotFoundError) -> str:
+    return (error.name or "").split(".")[0]
+
+
+def missing_dependency_message(command: str, error: ModuleNotFoundError) -> str | None:
+    """One line naming what is missing and the extra that installs it; None for a module of
+    hdnet_ros itself (a broken checkout, not a missing extra)."""
+    module = _top_module(error)
+    if not module or module == "hdnet_ros":
+        return None
+    extra, package = EXTRA_OF_MODULE.get(module, (COMMAND_EXTRA.get(command, "cpu"), module))
+    program = f"hdnet-ros {command}" if command else "hdnet-ros"
+    return (
+        f"{program}: {package} is not installed (No module named {module!r}); "
+        f'install {EXTRA_MEANING[extra]} with: pip install "hdnet_ros[{extra}]"'
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser(args_list).parse_args(args_list)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    result: int = _command_module(args.command).run(args)
+    chosen = next((a for a in args_list if a in COMMANDS), "")
+    try:
+        args = build_parser(args_list).parse_args(args_list)
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+        result: int = _command_module(args.command).run(args)
+    except ModuleNotFoundError as error:
+        message = missing_dependency_message(chosen, error)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return EXIT_MISSING_DEPENDENCY
     return result
 
 

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from hdnet_ros.cli import missing_module
 from hdnet_ros.config import SettingsError, load_settings
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.pipeline import Pipeline
@@ -65,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings(args.config, _overrides(args))
         pipeline = Pipeline.from_settings(settings)
     except (SettingsError, ModelFileError) as error:
+        missing = missing_module(error)
+        if missing is not None:  # a runtime that is not installed, not a bad file: cli names the extra
+            raise missing from None
         LOG.error("%s", error)
         return 2
     if (args.output / "bag").exists():

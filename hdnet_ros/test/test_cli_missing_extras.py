@@ -1,0 +1,116 @@
+"""A plain ``pip install hdnet_ros`` has no runtime (the hard requirements are empty for ROS):
+the command line then says in one line which extra to install and exits with 2, never a
+traceback. Each test runs the CLI in a fresh interpreter in which some modules are absent
+(a sitecustomize on PYTHONPATH makes importing them fail exactly as for a module that is
+not installed)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hdnet_ros.cli import EXIT_MISSING_DEPENDENCY, missing_dependency_message
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]  # hdnet_ros/ (holds the hdnet_ros package)
+TIMEOUT_S = 120  # a safety net for a hung interpreter; nothing here is timed
+
+ABSENT_MODULES = """
+import importlib.abc
+import os
+import sys
+
+_ABSENT = set(os.environ["HDNET_TEST_ABSENT_MODULES"].split(","))
+
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in _ABSENT:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+def run_cli(tmp_path: Path, absent: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    return run_module(tmp_path, absent, "hdnet_ros.cli", *args)
+
+
+def run_module(tmp_path: Path, absent: list[str], module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` in an interpreter where the ``absent`` modules cannot be imported."""
+    shim = tmp_path / "shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "sitecustomize.py").write_text(ABSENT_MODULES)
+    path = [str(shim), str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "HDNET_TEST_ABSENT_MODULES": ",".join(absent)}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+
+
+def assert_one_line_naming(result: subprocess.CompletedProcess[str], package: str, extra: str) -> None:
+    assert result.returncode == EXIT_MISSING_DEPENDENCY, result.stderr
+    assert "Traceback" not in result.stderr
+    # Progress logging (INFO) may come first; what went wrong is one line.
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("INFO ")]
+    assert len(lines) == 1, lines
+    assert f"{package} is not installed" in lines[0]
+    assert f'pip install "hdnet_ros[{extra}]"' in lines[0]
+
+
+def test_the_shim_really_hides_the_module(tmp_path: Path) -> None:
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(ABSENT_MODULES)
+    env = {**os.environ, "PYTHONPATH": str(shim), "HDNET_TEST_ABSENT_MODULES": "yaml"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import yaml"], env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+    )
+    assert result.returncode == 1 and "ModuleNotFoundError: No module named 'yaml'" in result.stderr
+
+
+@pytest.mark.parametrize(("module", "package"), [("yaml", "PyYAML"), ("cv2", "opencv-python-headless")])
+def test_replay_without_the_cpu_extra(module: str, package: str, tmp_path: Path) -> None:
+    result = run_cli(tmp_path, [module], "replay", "in.bag", "--output", str(tmp_path / "out"))
+    assert_one_line_naming(result, package, "cpu")
+    assert f"No module named '{module}'" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_runtime_missing_when_the_models_load_names_the_extra(
+    sample_bags: list[Path], models_dir: Path, tmp_path: Path
+) -> None:
+    """onnxruntime is imported only when the detector opens (the loader wraps the error)."""
+    output = tmp_path / "out"
+    args = ("replay", str(sample_bags[0]), "--output", str(output), "--models-dir", str(models_dir))
+    result = run_cli(tmp_path, ["onnxruntime"], *args)
+    assert_one_line_naming(result, "onnxruntime", "cpu")
+
+
+def test_export_without_the_nets_extra(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, ["torch"], "export", "rootnet", "--output", str(tmp_path / "rootnet.onnx"))
+    assert_one_line_naming(result, "torch", "nets")
+
+
+def test_help_needs_no_extra(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, ["numpy", "cv2", "yaml", "torch"], "--help")
+    assert result.returncode == 0 and "replay" in result.stdout and result.stderr == ""
+
+
+def test_a_module_of_the_package_itself_is_not_blamed_on_an_extra() -> None:
+    broken = ModuleNotFoundError("No module named 'hdnet_ros.replay.nope'", name="hdnet_ros.replay.nope")
+    assert missing_dependency_message("replay", broken) is None
+    unknown = ModuleNotFoundError("No module named 'flatbuffers'", name="flatbuffers")
+    assert missing_dependency_message("export", unknown) == (
+        "hdnet-ros export: flatbuffers is not installed (No module named 'flatbuffers'); "
+        'install the network tools (PyTorch, ONNX) with: pip install "hdnet_ros[nets]"'
+    )
