@@ -92,11 +92,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     refiner = None
     if args.refiner:
+        from hdnet_ros.cli import missing_module
         from hdnet_ros.refinement import SkeletonRefiner
 
         try:
             refiner = SkeletonRefiner(args.refiner).refine
         except (OSError, ImportError, RuntimeError, ValueError) as exc:
+            missing = missing_module(exc)
+            if missing is not None:  # torch is not installed: cli.main names the extra
+                raise missing from None
             LOG.error("cannot load the refiner %s: %s", args.refiner, exc)
             return 1
     report = run_benchmark(plan, refiner=refiner, tracking=plan.sequences > 0, progress=LOG.info)
