@@ -4,8 +4,8 @@ The node converts images with cv_bridge (``imgmsg_to_cv2(msg, "passthrough")``: 
 bytes as a dense array in native byte order, row padding and endianness handled). The
 core's :func:`hdnet_ros.frame_input.build_frame` is the one place that turns colour into RGB
 and depth into metres (image_codec.color_to_rgb / depth_to_metres) and checks the frame
-(zero stamps, sizes, registration, all-invalid depth) with the skip reasons the replay
-reports. It reads Image fields, so the node passes it the cv_bridge array as a dense Image
+(zero stamps, sizes, registration, all-invalid depth) with the skip reasons and depth
+faults the replay reports. It reads Image fields, so the node passes it the cv_bridge array as a dense Image
 of the same encoding (:class:`DecodedImage`, a zero-copy view): no check and no unit
 conversion exists twice.
 """
