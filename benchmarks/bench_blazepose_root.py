@@ -18,6 +18,7 @@ bone centres: a few centimetres of disagreement are the sensor model's, not the 
 The sample people all stand upright, where crop rotation has nothing to correct; a second
 table turns each frame a quarter (camera, boxes and MoveNet keypoints turned with it) so the
 standing person lies on their side, and compares the result, turned back, with the sensor.
+A third table refits the root from other landmark sets of the same estimates.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from hdnet_ros.people import DepthSource, Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.replay.bag_input import BagInput
 from hdnet_ros.stages.blazepose import BlazePoseConfig, BlazePoseStage, MonocularRoot, open_blazepose_stage
+from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, fit_roots
 from machine import cpu_name
 from measure import time_ms
 
@@ -50,6 +52,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "unrotated, no view correction": {"rotate_crops": False, "view_correction": False},
 }
 DEFAULT_VARIANT = "rotated, view correction"  # BlazePoseConfig's defaults
+# Landmark sets for the root fit; the first is the stage's (root_fit.ROOT_FIT_LANDMARKS).
+LANDMARK_SETS: dict[str, tuple[int, ...]] = {
+    "shoulders, hips, legs, feet (stage)": ROOT_FIT_LANDMARKS,
+    "shoulders, hips, legs": (11, 12, 23, 24, 25, 26, 27, 28),
+    "shoulders and hips only": (11, 12, 23, 24),
+    "stage's set plus arms": (*ROOT_FIT_LANDMARKS, 13, 14, 15, 16),
+    "all 33 landmarks": tuple(range(33)),
+}
 STANDING_MAX_ERROR_M = 0.35  # issue 9: the standing person within 0.35 m of the sensor's torso position
 # (X', Y', Z) of a frame turned a quarter -> (X, Y, Z) of the original frame.
 UNTURN = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -162,6 +172,38 @@ def compare_turned(stage: BlazePoseStage, frame: Frame, people: list[Person]) ->
     }
 
 
+def landmark_set_errors(stage: BlazePoseStage, frames: list[tuple[str, Frame, list[Person]]]) -> dict[str, list[Row]]:
+    """The root fitted from other landmark sets (same estimates, default config) against the
+    sensor's pelvis, for every person the sensor measures."""
+    estimates = []
+    for _, frame, people in frames:
+        standing = standing_index(people)
+        for index, (person, estimate) in enumerate(zip(people, stage(frame, people), strict=True)):
+            if person.depth_sources[PELVIS] == DepthSource.SENSOR and estimate is not None:
+                estimates.append((frame.camera, person, index == standing, estimate))
+    results: dict[str, list[Row]] = {}
+    for name, landmarks in LANDMARK_SETS.items():
+        rows = []
+        for camera, person, is_standing, estimate in estimates:
+            (root,) = fit_roots(
+                estimate.pixels[None], estimate.visibility[None], estimate.world[None], camera, landmarks=landmarks
+            )
+            error = float(np.linalg.norm(root.position - person.root)) if isinstance(root, MonocularRoot) else None
+            rows.append({"standing": is_standing, "sensor_z": float(person.root[2]), "error": error})
+        results[name] = rows
+    return results
+
+
+def print_landmark_sets(results: dict[str, list[Row]]) -> None:
+    print("\nroot fit landmark sets (default config), |err| [m] per person the sensor measures:")
+    for name, rows in results.items():
+        cells = " ".join(
+            f"{r['sensor_z']:.1f} m: {r['error']:.3f}" if r["error"] is not None else f"{r['sensor_z']:.1f} m: none"
+            for r in rows
+        )
+        print(f"  {name:34s} {cells}")
+
+
 def stage_cost(stage: BlazePoseStage, frame: Frame, people: list[Person], runs: int) -> dict[str, float]:
     """Medians [ms] of the stage's parts on one frame: crop preparation, network, decoding."""
     crops = stage.prepare(frame.rgb, people)
@@ -260,6 +302,8 @@ def main() -> None:
     print_rows(results)
     print_summary(results)
     print_turned(turned_results)
+    landmark_sets = landmark_set_errors(stage, frames)
+    print_landmark_sets(landmark_sets)
     print_verdict(results[DEFAULT_VARIANT], len(frames))
     print("\nstage cost, default config [ms, median of runs]:")
     costs = {}
@@ -269,7 +313,13 @@ def main() -> None:
         print(f"  {name} ({len(people)} people): {parts}; per person {costs[name]['whole stage'] / len(people):.1f}")
     if args.json:
         meta = {"date": datetime.date.today().isoformat(), "cpu": cpu_name(), "runs": args.runs}
-        report = {"meta": meta, "results": results, "turned": turned_results, "cost_ms": costs}
+        report = {
+            "meta": meta,
+            "results": results,
+            "turned": turned_results,
+            "landmark_sets": landmark_sets,
+            "cost_ms": costs,
+        }
         args.json.write_text(json.dumps(report, indent=2))
 
 

@@ -324,6 +324,28 @@ def test_one_call_per_max_batch_and_any_subset_gives_the_same_estimates() -> Non
     assert stage(frame, []) == [] and backend.calls[-1] == 3
 
 
+class BrokenBlazePose(FakeBlazePose):
+    """A runtime fault: NaN landmarks and skeleton (and NaN presence for every other crop)."""
+
+    def _run(self, inputs: Arrays) -> Arrays:
+        outputs = super()._run(inputs)
+        outputs["landmarks"][:] = np.nan
+        outputs["world_landmarks"][:] = np.nan
+        outputs["presence"][::2] = np.nan
+        outputs["presence"][1::2] = 1.0
+        return outputs
+
+
+def test_nan_outputs_give_a_rejection_or_no_root_never_a_crash() -> None:
+    stage = BlazePoseStage(BrokenBlazePose(), BlazePoseConfig())
+    people = [person_at((400.0 + 20 * i, 100.0, 480.0 + 20 * i, 400.0)) for i in range(4)]
+    estimates = stage(fake_frame(), people)
+    assert [e is None for e in estimates] == [True, False, True, False]
+    for estimate in estimates[1::2]:
+        assert estimate is not None and isinstance(estimate.root, RootFitFailure)
+    assert stage.counts["low_presence"] == 2 and stage.counts["no_root"] == 2
+
+
 # --- real sample frames ------------------------------------------------------------------
 
 

@@ -74,7 +74,8 @@ def refine_with_heatmaps(xy: FloatArray, heatmaps: npt.NDArray[np.floating]) -> 
     """
     count, size, _, landmarks = heatmaps.shape
     stride = CROP_SIZE / size
-    cells = np.floor(xy / stride).astype(np.int64)  # [N,L,2] (col, row)
+    # Non-finite landmarks (a faulty runtime) go off the map, where nothing is refined.
+    cells = np.floor(np.nan_to_num(xy / stride, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)  # (col, row)
     on_map = np.all((cells >= 0) & (cells < size), axis=2)
     offsets = np.arange(HEATMAP_KERNEL) - (HEATMAP_KERNEL - 1) // 2
     cols = cells[:, :, 0, None] + offsets  # [N,L,K]
