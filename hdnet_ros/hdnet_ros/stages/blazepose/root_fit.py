@@ -185,7 +185,7 @@ def _normal_equations(design: FloatArray, weights: FloatArray, target: FloatArra
     its fit is reported as a failure anyway."""
     weighted = np.swapaxes(design * weights[..., None], 1, 2)  # [N,3,K]
     normal = weighted @ design + RIDGE * np.eye(3)
-    return np.linalg.inv(normal), (weighted @ target[..., None])[..., 0]
+    return np.asarray(np.linalg.inv(normal), dtype=np.float64), (weighted @ target[..., None])[..., 0]
 
 
 def _gauss_newton_step(
