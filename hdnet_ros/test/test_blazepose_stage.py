@@ -259,6 +259,26 @@ def test_root_fit_refuses_too_few_landmarks_and_says_why() -> None:
     assert isinstance(fit, RootFitFailure) and "3 landmarks" in fit.reason
 
 
+# --- configuration -----------------------------------------------------------------------
+
+
+def test_config_fields_are_declarable_settings() -> None:
+    from hdnet_ros.config import iter_parameters
+
+    parameters = {p.name: p for p in iter_parameters(BlazePoseConfig)}
+    assert parameters["model"].default == "blazepose_ghum_full"
+    assert parameters["presence_threshold"].maximum == 1.0 and parameters["rotate_crops"].type is bool
+    assert all(p.description for p in parameters.values())
+
+
+def test_a_missing_model_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    from hdnet_ros.inference.runtime import InferenceConfig
+    from hdnet_ros.model_files import ModelFileError
+
+    with pytest.raises(ModelFileError, match=r"absent\.tflite"):
+        open_blazepose_stage(BlazePoseConfig(model="absent.tflite"), InferenceConfig(), str(tmp_path), threads=1)
+
+
 # --- batching ----------------------------------------------------------------------------
 
 
