@@ -102,6 +102,12 @@ class CameraModel:
             out[finite] = undist.reshape(-1, 2)
         return out
 
+    def unit_rays(self, pixels: npt.ArrayLike) -> FloatArray:
+        """Unit viewing rays [N,3] of pixel positions [N,2] (NaN rows for NaN pixels)."""
+        xy = self.normalized_rays(pixels)
+        rays = np.concatenate((xy, np.ones((len(xy), 1))), axis=1)
+        return np.asarray(rays / np.linalg.norm(rays, axis=1, keepdims=True), dtype=np.float64)
+
     def back_project(self, pixels: npt.ArrayLike, depth_m: npt.ArrayLike) -> FloatArray:
         """3D points [N,3] in the optical frame from pixels [N,2] and their z-depth [N] in metres.
 

@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 
 from hdnet_ros.inference.runtime import InferenceConfig
-from hdnet_ros.lifting import LiftingConfig
 from hdnet_ros.node.node_config import NodeConfig
 from hdnet_ros.settings_field import SettingsError, setting
+from hdnet_ros.stages.depth import LiftingConfig
 from hdnet_ros.stages.detection import DetectorConfig
 from hdnet_ros.stages.keypoints2d import KeypointConfig
 from hdnet_ros.stages.networks import NetworksConfig

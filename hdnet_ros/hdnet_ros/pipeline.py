@@ -13,11 +13,14 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from hdnet_ros.config import Settings, SettingsError
 from hdnet_ros.inference.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
-from hdnet_ros.lifting import DepthLifter
+from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.people import Frame, Person
+from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
 from hdnet_ros.stages.detection import PersonDetector
 from hdnet_ros.stages.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT, movenet_arithmetic
 from hdnet_ros.stages.networks import (
@@ -118,6 +121,16 @@ def build_stages(settings: Settings) -> Stages:
     )
 
 
+def network_estimates(roots: list[RootDepth | None], poses: list[FloatArray | None]) -> NetworkEstimates:
+    """The network stages' per-person outputs as the depth stage's arrays (NaN: none)."""
+    root_z = np.array([r[0] if r is not None else np.nan for r in roots], dtype=np.float64)
+    root_sigma = np.array([r[1] if r is not None else np.nan for r in roots], dtype=np.float64)
+    relative = None
+    if any(pose is not None for pose in poses):
+        relative = np.stack([pose if pose is not None else np.full((NUM_JOINTS, 3), np.nan) for pose in poses])
+    return NetworkEstimates(root_z, root_sigma, relative)
+
+
 class Pipeline:
     """The stages, built once from the settings, run in order on each frame."""
 
@@ -169,8 +182,7 @@ class Pipeline:
             with timed("pose_3d"):
                 poses = stages.pose_3d(frame, people, roots)
         with timed("depth_lifting"):
-            for person, root, pose in zip(people, roots, poses, strict=True):
-                stages.lifter.lift(person, frame.depth_m, frame.camera, network_root=root, relative_pose=pose)
+            stages.lifter(people, frame.depth_m, frame.camera, network_estimates(roots, poses))
         minimum = self.settings.output.min_valid_joints
         people = [p for p in people if p.num_valid >= minimum]
         with timed("tracking"):

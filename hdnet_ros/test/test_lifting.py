@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, NUM_JOINTS, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
-from hdnet_ros.lifting import DepthLifter, LiftingConfig
 from hdnet_ros.people import DepthSource, Detection, Person
+from hdnet_ros.stages.depth import DepthLifter, LiftingConfig
 
 CAMERA = CameraModel.from_fov(640, 480, 60.0)
 

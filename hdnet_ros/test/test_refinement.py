@@ -1,4 +1,4 @@
-"""Robust joint depth, fusion, fallback and completion, through the DepthLifter."""
+"""Robust joint depth, fusion, fallback and completion: the depth stage's steps and the whole stage."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.depth_fusion import fuse_depths
 from hdnet_ros.joints import (
     LEFT_ELBOW,
     LEFT_HIP,
@@ -20,10 +19,14 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
     ROOT,
 )
-from hdnet_ros.lifting import DepthLifter, LiftingConfig, robust_params
 from hdnet_ros.people import DepthSource, Person
-from hdnet_ros.refinement import measure_joint, reference_depth, window_half_px
-from hdnet_ros.root_fallback import GroundConfig, bone_prior_depth, estimate_ground_plane
+from hdnet_ros.size_prior import bone_prior_depth
+from hdnet_ros.stages.depth import DepthLifter, LiftingConfig
+from hdnet_ros.stages.depth.arrays import Observed
+from hdnet_ros.stages.depth.floor import GroundConfig, estimate_ground_plane
+from hdnet_ros.stages.depth.fuse import fuse_depths
+from hdnet_ros.stages.depth.measure import select_surface
+from hdnet_ros.stages.depth.sample import gather_windows, torso_surfaces, window_half_px
 from hdnet_ros.synthetic import SyntheticFrame, make_frame, random_frame
 from hdnet_ros.synthetic.body import place_body, pose_body, sample_shape, standing_pose
 from hdnet_ros.synthetic.oracle import OracleConfig
@@ -39,7 +42,22 @@ from hdnet_ros.synthetic.scene import (
 from hdnet_ros.synthetic.sensor import IDEAL, KINECT
 
 CAMERA = CameraModel.from_fov(320, 240, 70.0)
-PARAMS = robust_params(LiftingConfig())
+CONFIG = LiftingConfig()
+
+
+def measure_one(
+    depth: np.ndarray, pixel: tuple[float, float], half: int, offset_z: float, interval: tuple[float, float]
+):
+    """One joint's (centre depth, occluded) in its window, with one feasible interval."""
+    windows = gather_windows(depth, np.array([pixel]), np.array([half]), CONFIG, half)
+    lo, hi = np.array([[interval[0], np.nan]]), np.array([[interval[1], np.nan]])
+    none = np.array([np.nan])
+    z, _, occluded = select_surface(windows, lo, hi, np.array([offset_z]), none, none, CONFIG)
+    return float(z[0]), bool(occluded[0])
+
+
+def torso_surface(person: Person, depth: np.ndarray, camera: CameraModel, size_z: float) -> float:
+    return float(torso_surfaces(Observed.of([person], camera), depth, camera, np.array([size_z]), CONFIG)[0])
 
 
 def one_person(
@@ -85,10 +103,9 @@ def test_fuse_depths_gates_disagreement_and_handles_missing_inputs() -> None:
 
 
 def test_window_covers_the_same_metric_size_at_any_distance() -> None:
-    near = window_half_px(PARAMS, CAMERA, 1.0, 200.0)
-    far = window_half_px(PARAMS, CAMERA, 4.0, 50.0)
+    near, far = window_half_px(CONFIG, CAMERA, np.array([1.0, 4.0]), np.array([200.0, 50.0]))
     assert near == round(0.04 * CAMERA.fx / 1.0)
-    assert far == max(round(0.04 * CAMERA.fx / 4.0), PARAMS.min_window_px)
+    assert far == max(round(0.04 * CAMERA.fx / 4.0), CONFIG.min_window_px)
     assert near > 3 * far
 
 
@@ -96,12 +113,12 @@ def test_occluder_in_front_is_skipped_and_the_surface_moved_to_the_centre() -> N
     depth = np.full((240, 320), 6.0, np.float32)  # wall
     depth[100:140, 150:170] = 2.0  # the arm
     depth[100:140, 150:162] = 1.4  # a pole in front, covering most of the window
-    measured = measure_joint(depth, np.array([160.0, 120.0]), 6, 0.04, [(1.9, 2.3)], PARAMS)
-    assert measured.occluded
-    assert measured.z == pytest.approx(2.04)
+    z, occluded = measure_one(depth, (160.0, 120.0), 6, 0.04, (1.9, 2.3))
+    assert occluded
+    assert z == pytest.approx(2.04)
     # Without any of the arm left in the window the joint is not measured at all.
     depth[100:140, 150:170] = 1.4
-    assert np.isnan(measure_joint(depth, np.array([160.0, 120.0]), 6, 0.04, [(1.9, 2.3)], PARAMS).z)
+    assert np.isnan(measure_one(depth, (160.0, 120.0), 6, 0.04, (1.9, 2.3))[0])
 
 
 def test_torso_reference_ignores_an_occluder_that_does_not_fit_the_size_prior() -> None:
@@ -112,8 +129,8 @@ def test_torso_reference_ignores_an_occluder_that_does_not_fit_the_size_prior() 
     u = int(person.pixels[PELVIS, 0])
     depth[:, u - 12 : u + 12] = 1.5
     prior = bone_prior_depth(person.pixels, CAMERA)
-    assert prior is not None and abs(prior.z / 3.0 - 1.0) < 0.15
-    reference = reference_depth(person, depth, CAMERA, PARAMS, prior.z)
+    assert prior is not None and abs(prior[0] / 3.0 - 1.0) < 0.15
+    reference = torso_surface(person, depth, CAMERA, prior[0])
     assert reference == pytest.approx(2.9, abs=0.1)
 
 
@@ -171,9 +188,7 @@ def test_lifter_guarantees_on_random_noisy_frames() -> None:
             assert np.all((person.depth_sources == DepthSource.NONE) == ~valid)
             assert np.all(np.isfinite(person.position_stddev[valid]))
             prior = bone_prior_depth(person.pixels, frame.scene.camera)
-            reference = reference_depth(
-                person, frame.depth_m, frame.scene.camera, lifter.params, prior.z if prior else None
-            )
+            reference = torso_surface(person, frame.depth_m, frame.scene.camera, prior[0] if prior else np.nan)
             if np.isfinite(reference):
                 assert np.all(np.abs(person.positions[valid, 2] - reference) <= config.person_depth_band_m + 1e-9)
 

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from hdnet_ros.joints import LEFT_WRIST, NUM_JOINTS, PELVIS, RIGHT_WRIST  # noqa: E402
 from hdnet_ros.people import Detection, Person  # noqa: E402
-from hdnet_ros.refinement import SkeletonRefiner  # noqa: E402
+from hdnet_ros.stages.depth.refiner import SkeletonRefiner  # noqa: E402
 from hdnet_ros.training.refinet_b import (  # noqa: E402
     build_model,
     masked_mse,

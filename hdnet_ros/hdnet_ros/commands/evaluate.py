@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     refiner = None
     if args.refiner:
         from hdnet_ros.cli import missing_module
-        from hdnet_ros.refinement import SkeletonRefiner
+        from hdnet_ros.stages.depth.refiner import SkeletonRefiner
 
         try:
             refiner = SkeletonRefiner(args.refiner).refine

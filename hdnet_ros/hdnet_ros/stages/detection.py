@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
+
 from hdnet_ros.inference.backend import Backend
 from hdnet_ros.people import Detection
 from hdnet_ros.settings_field import setting

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
+
 from hdnet_ros.inference.backend import Backend, split_batches
 from hdnet_ros.inference.movenet_codec import Int8Decoding, decode_movenet_outputs
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_COCO_JOINTS, NUM_JOINTS

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.backend import Backend, run_batched
 from hdnet_ros.inference.runtime import InferenceConfig, open_network
@@ -24,8 +25,8 @@ from hdnet_ros.nets.codecs import HDNET_BIN_CODEC, posenet_to_camera, rootnet_k_
 from hdnet_ros.nets.joint_sets import H36M_18, MUCO_21, JointSet
 from hdnet_ros.nets.preprocessing import prepare_3dmppe, prepare_hdnet, xyxy_to_xywh
 from hdnet_ros.people import Frame, Person
-from hdnet_ros.root_fallback import bone_prior_depth
 from hdnet_ros.settings_field import setting
+from hdnet_ros.size_prior import bone_prior_depth
 
 LOG = logging.getLogger(__name__)
 FloatArray = npt.NDArray[np.float64]
@@ -128,7 +129,7 @@ class PoseNetStage:
         if root is not None:
             return root[0]
         prior = bone_prior_depth(person.pixels, camera)
-        return float(prior.z) if prior is not None else NOMINAL_DEPTH_M
+        return prior[0] if prior is not None else NOMINAL_DEPTH_M
 
 
 RootDepthStage = Callable[[Frame, list[Person]], list[RootDepth | None]]

@@ -33,11 +33,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import ROOT
 from hdnet_ros.people import Person, TrackingState
 from hdnet_ros.settings_field import setting
-from scipy.optimize import linear_sum_assignment
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -1,4 +1,4 @@
-"""The synthetic benchmark: settings, runs through DepthLifter / Tracker, and summaries.
+"""The synthetic benchmark: settings, runs through the depth stage and the tracker, and summaries.
 
 A *setting* fixes the scene distribution, the sensor model and the 2D oracle; a run renders
 its frames under a seed, lifts every oracle person with the same :class:`DepthLifter` the
@@ -21,9 +21,9 @@ import numpy.typing as npt
 
 from hdnet_ros import metrics
 from hdnet_ros.joints import NUM_JOINTS, ROOT
-from hdnet_ros.lifting import DepthLifter, LiftingConfig
 from hdnet_ros.people import DepthSource, Person
-from hdnet_ros.refinement import JOINT_PART
+from hdnet_ros.stages.depth import DepthLifter, LiftingConfig
+from hdnet_ros.stages.depth.config import JOINT_PART
 from hdnet_ros.stages.tracking import Tracker, TrackingConfig
 from hdnet_ros.synthetic import make_frame
 from hdnet_ros.synthetic.oracle import GroundTruth, OracleConfig, observe
@@ -112,8 +112,7 @@ def run_setting(
     for frame_index in range(setting.frames):
         scene = sample_scene(scene_rng, setting.scene)
         synthetic = make_frame(scene, setting.sensor, setting.oracle, sensor_rng, grid, oracle_rng=oracle_rng)
-        for person in synthetic.people:
-            lifter.lift(person, synthetic.depth_m, scene.camera)
+        lifter(synthetic.people, synthetic.depth_m, scene.camera)
         if post is not None:
             post(synthetic.people)
         for person, truth in zip(synthetic.people, synthetic.truths, strict=True):
@@ -262,8 +261,7 @@ def run_tracking(
             rendering = render(grid, scene.shapes(), scene.planes)
             depth = apply_sensor(rendering.depth, scene.camera, sensor, rng)
             people, truths = observe(scene, rendering, oracle, rng)
-            for person in people:
-                lifter.lift(person, depth, scene.camera)
+            lifter(people, depth, scene.camera)
             published = tracker.update(people, stamp, scene.camera)
             seq_frames.append(
                 metrics.TrackingFrame(

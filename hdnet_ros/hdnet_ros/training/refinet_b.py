@@ -26,96 +26,21 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from hdnet_ros.joints import (
-    LEFT_ANKLE,
-    LEFT_EAR,
-    LEFT_ELBOW,
-    LEFT_EYE,
-    LEFT_HIP,
-    LEFT_KNEE,
-    LEFT_SHOULDER,
-    LEFT_WRIST,
-    NECK,
-    NOSE,
-    PELVIS,
-    RIGHT_ANKLE,
-    RIGHT_EAR,
-    RIGHT_ELBOW,
-    RIGHT_EYE,
-    RIGHT_HIP,
-    RIGHT_KNEE,
-    RIGHT_SHOULDER,
-    RIGHT_WRIST,
-    ROOT,
+from hdnet_ros.joints import PELVIS, ROOT
+from hdnet_ros.stages.depth.refiner import (
+    NUM_ITOP,
+    SCALE,
+    apply_offsets,
+    build_model,
+    encode,
+    load_refiner,
+    refine_people,
+    to_itop,
 )
-from hdnet_ros.people import Person
+
+__all__ = ["apply_offsets", "build_model", "encode", "load_refiner", "refine_people", "run_training", "to_itop"]
 
 FloatArray = npt.NDArray[np.float64]
-
-SCALE = 0.5  # metres per unit of the network's input and output
-FACE = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR)
-HEAD, TORSO = 0, 8
-# ITOP-15 slot -> our joint (Head and Torso are computed, see the module docstring).
-ITOP_FROM_COCO: dict[int, int] = {
-    1: NECK,
-    2: RIGHT_SHOULDER,
-    3: LEFT_SHOULDER,
-    4: RIGHT_ELBOW,
-    5: LEFT_ELBOW,
-    6: RIGHT_WRIST,
-    7: LEFT_WRIST,
-    9: RIGHT_HIP,
-    10: LEFT_HIP,
-    11: RIGHT_KNEE,
-    12: LEFT_KNEE,
-    13: RIGHT_ANKLE,
-    14: LEFT_ANKLE,
-}
-NUM_ITOP = 15
-
-
-def to_itop(positions: npt.NDArray[np.floating]) -> FloatArray:
-    """[J,3] COCO19 positions -> [15,3] ITOP layout (NaN where not available)."""
-    out = np.full((NUM_ITOP, 3), np.nan)
-    for slot, joint in ITOP_FROM_COCO.items():
-        out[slot] = positions[joint]
-    face = positions[list(FACE)]
-    face = face[np.all(np.isfinite(face), axis=1)]
-    if len(face):
-        out[HEAD] = face.mean(axis=0)
-    if np.all(np.isfinite(positions[[NECK, PELVIS]])):
-        out[TORSO] = (positions[NECK] + positions[PELVIS]) / 2.0
-    return out
-
-
-def encode(positions: npt.NDArray[np.floating]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]] | None:
-    """Network input [15,3] and its validity mask from COCO19 positions; None without root."""
-    root = positions[ROOT]
-    if not np.all(np.isfinite(root)):
-        return None
-    itop = (to_itop(positions) - root) / SCALE
-    valid = np.all(np.isfinite(itop), axis=1)
-    return np.where(valid[:, None], itop, 0.0).astype(np.float32), valid
-
-
-def apply_offsets(positions: npt.NDArray[np.floating], offsets: FloatArray) -> FloatArray:
-    """COCO19 positions moved by per-slot ITOP offsets [15,3] (metres): mapped joints move
-    with their slot, face keypoints with Head; midpoints are recomputed."""
-    out = positions.copy()
-    for slot, joint in ITOP_FROM_COCO.items():
-        out[joint] = positions[joint] + offsets[slot]
-    for joint in FACE:
-        out[joint] = positions[joint] + offsets[HEAD]
-    out[PELVIS] = positions[PELVIS]  # the root stays where the lifter put it
-    out[NECK] = (out[LEFT_SHOULDER] + out[RIGHT_SHOULDER]) / 2.0 if np.all(np.isfinite(out[[5, 6]])) else out[NECK]
-    return out
-
-
-def build_model(linear_size: int = 1024) -> nn.Module:
-    """RefiNet's LinearModel (module B) from hdnet_ros.nets.refinet."""
-    from hdnet_ros.nets.refinet import LinearModel
-
-    return LinearModel(num_joints=NUM_ITOP, dims=3, linear_size=linear_size)
 
 
 @dataclass
@@ -229,40 +154,6 @@ def train(
 def save_refiner(model: nn.Module, path: Path, linear_size: int, meta: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": model.state_dict(), "linear_size": linear_size, "scale": SCALE, **meta}, path)
-
-
-def load_refiner(path: Path) -> nn.Module:
-    # weights_only: a checkpoint is data; never run what a file contains.
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-        raise ValueError(f"{path} is not a refiner checkpoint written by train_refinet_b.py")
-    if float(checkpoint.get("scale", SCALE)) != SCALE:
-        raise ValueError(f"{path} was trained with another coordinate scale")
-    model = build_model(int(checkpoint["linear_size"]))
-    model.load_state_dict(checkpoint["state_dict"])
-    model.eval()
-    return model
-
-
-def refine_people(model: nn.Module, people: list[Person]) -> None:
-    """Apply the refiner to each person with a root, in place. Joints without a position
-    stay without one; refined joints keep their DepthSource (the refiner moves measured and
-    inferred joints alike)."""
-    batch, kept = [], []
-    for index, person in enumerate(people):
-        encoded = encode(person.positions)
-        if encoded is not None:
-            batch.append(encoded[0])
-            kept.append(index)
-    if not batch:
-        return
-    with torch.no_grad():
-        offsets = model(torch.from_numpy(np.stack(batch))).numpy().astype(np.float64) * SCALE
-    for row, index in enumerate(kept):
-        person = people[index]
-        refined = apply_offsets(person.positions, offsets[row])
-        keep = person.valid
-        person.positions = np.where(keep[:, None], refined, np.nan)
 
 
 def run_training(

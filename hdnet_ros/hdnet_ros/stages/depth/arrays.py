@@ -1,0 +1,119 @@
+"""The depth stage's view of a frame's people: arrays over all people and joints at once.
+
+Every step of the stage works on these arrays ([P,J,...], P people, J joints of
+:mod:`hdnet_ros.joints`) instead of one person at a time, so that its cost is a fixed
+number of numpy calls per frame whatever the crowd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS
+from hdnet_ros.people import DepthSource, Person
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the 2D stage saw of every person.
+
+    The rays and normalised coordinates of unseen joints are those of pixel (0, 0): they
+    are never used, but keep the arrays free of NaN for the vectorised steps.
+    """
+
+    pixels: FloatArray  # [P,J,2] image pixels, NaN where not seen
+    seen: BoolArray  # [P,J]
+    normalized: FloatArray  # [P,J,2] undistorted normalised image coordinates
+    rays: FloatArray  # [P,J,3] unit viewing rays
+    boxes: FloatArray  # [P,4] x_min, y_min, x_max, y_max
+
+    @classmethod
+    def of(cls, people: list[Person], camera: CameraModel) -> Observed:
+        count = len(people)
+        pixels = np.array([p.pixels for p in people], dtype=np.float64).reshape(count, NUM_JOINTS, 2)
+        boxes = np.array([p.detection.box for p in people], dtype=np.float64).reshape(count, 4)
+        seen = np.all(np.isfinite(pixels), axis=-1)
+        flat = np.where(seen[..., None], pixels, 0.0).reshape(-1, 2)
+        normalized = camera.normalized_rays(flat)
+        rays = np.concatenate((normalized, np.ones((len(normalized), 1))), axis=1)
+        rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+        return cls(pixels, seen, normalized.reshape(count, NUM_JOINTS, 2), rays.reshape(count, NUM_JOINTS, 3), boxes)
+
+    def __len__(self) -> int:
+        return len(self.seen)
+
+
+@dataclass
+class Lifted:
+    """The stage's result for every person: 3D joints, their 1-sigma and depth source."""
+
+    positions: FloatArray  # [P,J,3] metres, NaN where unknown
+    sigma: FloatArray  # [P,J]
+    sources: npt.NDArray[np.uint8]  # [P,J] DepthSource
+
+    @classmethod
+    def empty(cls, count: int) -> Lifted:
+        return cls(
+            np.full((count, NUM_JOINTS, 3), np.nan),
+            np.full((count, NUM_JOINTS), np.nan),
+            np.zeros((count, NUM_JOINTS), dtype=np.uint8),
+        )
+
+    @property
+    def valid(self) -> BoolArray:
+        return np.all(np.isfinite(self.positions), axis=-1)
+
+    def complete_derived(self) -> None:
+        """Midpoint joints (pelvis, neck) from their two joints where those have positions.
+
+        A midpoint of an inferred joint is inferred; otherwise it has the larger of the two
+        sources (sensor < network < fused)."""
+        valid = self.valid
+        for joint, (a, b) in DERIVED_JOINTS.items():
+            fill = ~valid[:, joint] & valid[:, a] & valid[:, b]
+            if not np.any(fill):
+                continue
+            self.positions[fill, joint] = (self.positions[fill, a] + self.positions[fill, b]) / 2.0
+            self.sigma[fill, joint] = np.hypot(self.sigma[fill, a], self.sigma[fill, b]) / 2.0
+            sa, sb = self.sources[fill, a], self.sources[fill, b]
+            inferred = (sa == DepthSource.INFERRED) | (sb == DepthSource.INFERRED)
+            self.sources[fill, joint] = np.where(inferred, DepthSource.INFERRED, np.maximum(sa, sb))
+
+    def write_to(self, people: list[Person]) -> None:
+        for index, person in enumerate(people):
+            person.positions = self.positions[index]
+            person.position_stddev = self.sigma[index]
+            person.depth_sources = self.sources[index]
+
+
+@dataclass
+class RootCandidate:
+    """One way of placing every person's root [P]: point, 1-sigma, source (NONE: none)."""
+
+    point: FloatArray  # [P,3]
+    sigma: FloatArray  # [P]
+    source: npt.NDArray[np.uint8]  # [P]
+
+    @classmethod
+    def none(cls, count: int) -> RootCandidate:
+        return cls(np.full((count, 3), np.nan), np.full(count, np.nan), np.zeros(count, dtype=np.uint8))
+
+    @property
+    def exists(self) -> BoolArray:
+        return self.source != DepthSource.NONE
+
+
+@dataclass
+class RootCandidates:
+    sensor: RootCandidate
+    network_z: FloatArray  # [P] a root-depth network's z [m] (NaN: none), for fusion with the sensor
+    network_sigma: FloatArray  # [P]
+    network: RootCandidate  # that depth on the pelvis pixel's ray
+    prior: RootCandidate

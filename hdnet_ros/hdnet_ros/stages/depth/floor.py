@@ -1,0 +1,137 @@
+"""The floor in the depth image: where a person's feet stand when the sensor cannot see them.
+
+When the depth image still sees the floor nearby, a RANSAC plane fit gives it (once per
+depth image, only when some person needs it); the ray through a person's lower (standing)
+ankle meets the plane raised by the ankle height at their feet. Its error grows as
+z^2 / camera height times the angular keypoint noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import LEFT_ANKLE, RIGHT_ANKLE
+from hdnet_ros.size_prior import DepthEstimates
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+# Ankle joint centre height above the floor: 0.039 x stature (Drillis & Contini).
+ANKLE_HEIGHT_FRACTION = 0.039
+
+
+@dataclass(frozen=True)
+class GroundPlane:
+    """The floor: points p with normal . p = offset; ``normal`` is a unit vector pointing up
+    (towards the camera's side), so the camera is ``-offset`` metres above the floor."""
+
+    normal: FloatArray
+    offset: float
+    inliers: int
+
+    @property
+    def camera_height(self) -> float:
+        return -self.offset
+
+
+@dataclass(frozen=True)
+class GroundConfig:
+    max_tilt_deg: float = 40.0  # the floor's normal is within this angle of image-up
+    min_camera_height_m: float = 0.2
+    max_camera_height_m: float = 3.0
+    samples: int = 3000
+    hypotheses: int = 200
+    min_inliers: int = 300
+    noise_coefficient: float = 0.0015
+
+
+def estimate_ground_plane(
+    depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig, rng: np.random.Generator | None = None
+) -> GroundPlane | None:
+    """The floor seen in the lower part of a depth image (RANSAC, then least squares on the
+    inliers), or None when no plausible floor is visible."""
+    rng = rng or np.random.default_rng(0)
+    height = depth.shape[0]
+    rows = slice(height // 3, height)
+    sub = depth[rows]
+    v, u = np.nonzero(np.isfinite(sub) & (sub > 0))
+    if v.size < config.min_inliers:
+        return None
+    pick = rng.choice(v.size, size=min(config.samples, v.size), replace=False)
+    uv = np.stack((u[pick], v[pick] + height // 3), axis=1).astype(np.float64)
+    points = camera.back_project(uv, depth[uv[:, 1].astype(int), uv[:, 0].astype(int)])
+    tolerance = 0.02 + 3.0 * config.noise_coefficient * points[:, 2] ** 2
+    triples = rng.integers(0, len(points), size=(config.hypotheses, 3))
+    p0, p1, p2 = points[triples[:, 0]], points[triples[:, 1]], points[triples[:, 2]]
+    normals = np.cross(p1 - p0, p2 - p0)
+    norms = np.linalg.norm(normals, axis=1)
+    ok = norms > 1e-9
+    normals[ok] /= norms[ok, None]
+    normals[normals[:, 1] > 0] *= -1.0  # point up: image-up is -y
+    offsets = np.einsum("ij,ij->i", normals, p0)
+    up_cos = -normals[:, 1]
+    ok &= up_cos >= np.cos(np.deg2rad(config.max_tilt_deg))
+    ok &= (-offsets >= config.min_camera_height_m) & (-offsets <= config.max_camera_height_m)
+    if not np.any(ok):
+        return None
+    residuals = np.abs(points @ normals[ok].T - offsets[ok])  # [N, hypotheses]
+    counts = np.count_nonzero(residuals < tolerance[:, None], axis=0)
+    best = int(np.argmax(counts))
+    if counts[best] < config.min_inliers:
+        return None
+    inliers = points[residuals[:, best] < tolerance]
+    centroid = inliers.mean(axis=0)
+    _, _, vt = np.linalg.svd(inliers - centroid, full_matrices=False)
+    normal = vt[2] if vt[2][1] < 0 else -vt[2]
+    offset = float(normal @ centroid)
+    if -normal[1] < np.cos(np.deg2rad(config.max_tilt_deg)) or not (
+        config.min_camera_height_m <= -offset <= config.max_camera_height_m
+    ):
+        return None
+    return GroundPlane(normal=normal, offset=offset, inliers=len(inliers))
+
+
+def floor_depths(
+    rays: FloatArray,
+    seen: BoolArray,
+    camera: CameraModel,
+    plane: GroundPlane,
+    stature: float,
+    keypoint_sigma_px: float,
+) -> DepthEstimates:
+    """Depth of every person's feet [P]: the lower ankle's ray meets the floor raised by
+    the ankle height (the other foot may be lifted mid-step, which only ever pushes its hit
+    away). ``rays`` [P,J,3] unit viewing rays, ``seen`` [P,J]."""
+    ankles = [LEFT_ANKLE, RIGHT_ANKLE]
+    ray = rays[:, ankles]  # [P,2,3]
+    level = plane.offset + ANKLE_HEIGHT_FRACTION * stature
+    denom = ray @ plane.normal
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = level / denom
+    z = t * ray[..., 2]
+    hit = seen[:, ankles] & np.isfinite(t) & (t > 0) & (z > 0.3) & (z < 30.0)
+    z = np.where(hit, z, np.inf)
+    t = np.where(hit, t, np.inf)
+    # Nearest hit first (ties by ray parameter, as sorting (z, t) pairs does).
+    swap = (z[:, 1] < z[:, 0]) | ((z[:, 1] == z[:, 0]) & (t[:, 1] < t[:, 0]))
+    order = np.stack((swap.astype(np.intp), 1 - swap.astype(np.intp)), axis=1)
+    z = np.take_along_axis(z, order, axis=1)
+    t = np.take_along_axis(t, order, axis=1)
+    # dz/dangle = t^2 / h for a ray grazing a plane h below the camera: the angular noise of
+    # one keypoint plus 0.2 deg of floor-fit error, and 0.15 m for where the pelvis stands
+    # relative to the feet.
+    h = max(-level, 0.1)
+    angle = float(np.hypot(keypoint_sigma_px / camera.fy, np.deg2rad(0.2)))
+    one = t[:, 0] ** 2 / h * angle
+    with np.errstate(invalid="ignore"):
+        both = np.isfinite(z[:, 1]) & (z[:, 1] - z[:, 0] < 1.0 * one)
+    # Both feet on the floor (their hits agree within the noise): the pelvis stands
+    # between them, and averaging halves the keypoint noise.
+    depth = np.where(both, (z[:, 0] + z[:, 1]) / 2.0, z[:, 0])
+    one = np.where(both, one / np.sqrt(2.0), one)
+    found = np.isfinite(depth)
+    return DepthEstimates(z=np.where(found, depth, np.nan), sigma=np.where(found, np.hypot(one, 0.15), np.nan))

@@ -1,0 +1,140 @@
+"""The depth stage: 2D keypoints + registered depth -> 3D joints in metres, for all people.
+
+    size prior -> sample the depth -> measure the joints -> place the root
+        -> fuse with network roots -> complete unmeasured joints
+
+A joint's depth is never a plain median of a window: on real frames a window around a
+wrist often reaches past the arm into a wall metres behind it. Instead every window keeps
+only depths consistent with this person and ignores occluders in front of the joint (see
+:mod:`.measure`). Joints without such support are completed from the skeleton and marked
+``DepthSource.INFERRED``, or stay invalid (NaN), never (0, 0, 0). Each step works on all
+people of the frame at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.size_prior import DepthEstimates, bone_prior_depths
+from hdnet_ros.stages.depth.arrays import Lifted, Observed
+from hdnet_ros.stages.depth.complete import complete_from_relative_pose, complete_from_skeleton, enforce_person_band
+from hdnet_ros.stages.depth.config import LiftingConfig
+from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane
+from hdnet_ros.stages.depth.fuse import choose_roots
+from hdnet_ros.stages.depth.measure import Facing, measure_joints
+from hdnet_ros.stages.depth.root import place_roots
+from hdnet_ros.stages.depth.sample import sample_depth
+
+FloatArray = npt.NDArray[np.float64]
+DepthImage = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class NetworkEstimates:
+    """What the 3D networks say about each person [P], NaN where a network has nothing:
+    a root depth with its sigma, and a root-relative pose [P,J,3] (metres, camera axes)."""
+
+    root_z: FloatArray
+    root_sigma: FloatArray
+    relative_pose: FloatArray | None = None
+
+    @classmethod
+    def none(cls, count: int) -> NetworkEstimates:
+        return cls(np.full(count, np.nan), np.full(count, np.nan))
+
+
+class DepthLifter:
+    """Fills each person's 3D joints from the registered depth image (module doc)."""
+
+    def __init__(self, config: LiftingConfig) -> None:
+        self.config = config
+        self._floor_for: DepthImage | None = None  # the depth image the cached floor belongs to
+        self._floor: GroundPlane | None = None
+
+    def __call__(
+        self,
+        people: list[Person],
+        depth: DepthImage | None,
+        camera: CameraModel,
+        networks: NetworkEstimates | None = None,
+    ) -> None:
+        """Set ``positions``, ``position_stddev`` and ``depth_sources`` of every person.
+
+        ``depth`` may be None (RGB-only): then only the networks and the priors place people.
+        """
+        count = len(people)
+        if not count:
+            return
+        config = self.config
+        networks = networks or NetworkEstimates.none(count)
+        observed = Observed.of(people, camera)
+        lifted = Lifted.empty(count)
+        size = bone_prior_depths(
+            observed.normalized,
+            observed.seen,
+            camera,
+            config.prior_stature_m,
+            keypoint_sigma_px=config.keypoint_sigma_px,
+        )
+        reference = np.full(count, np.nan)
+        stature = np.full(count, config.prior_stature_m)
+        facing = Facing(np.zeros(count), np.zeros(count), np.zeros(count, dtype=bool))
+        if depth is not None:
+            sampled = sample_depth(observed, depth, camera, size.z, config)
+            measured = measure_joints(observed, sampled, camera, config)
+            reference, stature, facing = sampled.reference, sampled.stature, measured.facing
+            seen = np.all(np.isfinite(measured.points), axis=-1)
+            lifted.positions[seen] = measured.points[seen]
+            lifted.sigma[seen] = measured.sigma[seen]
+            lifted.sources[seen] = np.where(measured.inferred[seen], DepthSource.INFERRED, DepthSource.SENSOR)
+            lifted.complete_derived()
+        network = DepthEstimates(networks.root_z, networks.root_sigma)
+        candidates = place_roots(
+            observed,
+            lifted,
+            facing,
+            stature,
+            reference,
+            size,
+            network,
+            lambda: self._floor_of(depth, camera),
+            camera,
+            config,
+        )
+        choose_roots(lifted, candidates)
+        if config.complete_joints:
+            complete_from_skeleton(lifted, observed, config.prior_stature_m)
+            if networks.relative_pose is not None:
+                complete_from_relative_pose(lifted, networks.relative_pose)
+                complete_from_skeleton(lifted, observed, config.prior_stature_m)
+        enforce_person_band(lifted, reference, config.person_depth_band_m)
+        lifted.write_to(people)
+
+    def lift(
+        self,
+        person: Person,
+        depth: DepthImage | None,
+        camera: CameraModel,
+        network_root: tuple[float, float] | None = None,
+        relative_pose: npt.ArrayLike | None = None,
+    ) -> None:
+        """One person (``network_root``: (z, sigma) [m]; ``relative_pose``: [J,3])."""
+        root = network_root if network_root is not None else (np.nan, np.nan)
+        pose = None if relative_pose is None else np.asarray(relative_pose, dtype=np.float64)[None]
+        self([person], depth, camera, NetworkEstimates(np.array([root[0]], float), np.array([root[1]], float), pose))
+
+    def _floor_of(self, depth: DepthImage | None, camera: CameraModel) -> GroundPlane | None:
+        """The floor of this depth image, fitted once per image and shared by its people."""
+        if depth is None or not self.config.ground_plane:
+            return None
+        if self._floor_for is not depth:
+            self._floor = estimate_ground_plane(
+                depth, camera, GroundConfig(noise_coefficient=self.config.noise_coefficient)
+            )
+            self._floor_for = depth
+        return self._floor

@@ -1,0 +1,220 @@
+"""Step 3 of the depth stage: place each person's root (pelvis) candidates.
+
+* **From the sensor**: the hips' midpoint when both were measured; else one measured hip
+  and the torso's facing (the pelvis half a hip width inwards), or the neck and the floor's
+  up direction (one torso length below the neck); else the torso's depth, moved from its
+  surface to its centre, at the (possibly estimated) pelvis pixel.
+* **From a network's root depth**, on the pelvis pixel's ray.
+* **From the priors** where neither exists: the bone-length depth (:mod:`hdnet_ros.size_prior`)
+  fused with where the feet meet the floor (:mod:`.floor`); adult sizes make it accurate
+  to some 5-15 %.
+
+Which candidate a person gets is decided in :mod:`.fuse`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import (
+    LEFT_EAR,
+    LEFT_EYE,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    NECK,
+    NOSE,
+    PELVIS,
+    RIGHT_EAR,
+    RIGHT_EYE,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+    ROOT,
+)
+from hdnet_ros.people import DepthSource
+from hdnet_ros.size_prior import DepthEstimates
+from hdnet_ros.skeleton import BONE_FRACTIONS
+from hdnet_ros.stages.depth.arrays import Lifted, Observed, RootCandidate, RootCandidates
+from hdnet_ros.stages.depth.config import LiftingConfig
+from hdnet_ros.stages.depth.floor import GroundPlane, floor_depths
+from hdnet_ros.stages.depth.fuse import fuse_depths
+from hdnet_ros.stages.depth.measure import Facing
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+FloorSource = Callable[[], GroundPlane | None]
+
+_HALF_HIP = BONE_FRACTIONS[(PELVIS, LEFT_HIP)]
+_TORSO_LENGTH = BONE_FRACTIONS[(PELVIS, NECK)]
+_NECK_TO_NOSE = BONE_FRACTIONS[(NECK, NOSE)]
+_FACE = [NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR]
+_IMAGE_UP = np.array([0.0, -1.0, 0.0])
+
+
+def place_roots(
+    observed: Observed,
+    lifted: Lifted,
+    facing: Facing,
+    stature: FloatArray,
+    reference: FloatArray,
+    size: DepthEstimates,
+    network: DepthEstimates,
+    floor: FloorSource,
+    camera: CameraModel,
+    config: LiftingConfig,
+) -> RootCandidates:
+    """Every person's root candidates (module doc). ``stature`` [P] is each person's own
+    (from their limbs) where the torso was measured; ``floor`` fits the floor on first use."""
+    count = len(observed)
+    sensor = sensor_roots(observed, lifted, facing, stature, reference, floor, camera, config)
+    missing = ~sensor.exists
+    network_root = RootCandidate.none(count)
+    usable = missing & np.isfinite(network.z) & (network.z > 0)
+    if np.any(usable):
+        network_root = on_pelvis_ray(observed, network.z, network.sigma, DepthSource.NETWORK, usable, camera, config)
+    prior = RootCandidate.none(count)
+    wanted = missing & ~usable
+    if config.root_prior and np.any(wanted):
+        estimate = prior_depths(observed, size, floor() if np.any(wanted) else None, camera, config)
+        prior = on_pelvis_ray(observed, estimate.z, estimate.sigma, DepthSource.INFERRED, wanted, camera, config)
+    return RootCandidates(sensor, network.z, network.sigma, network_root, prior)
+
+
+def sensor_roots(
+    observed: Observed,
+    lifted: Lifted,
+    facing: Facing,
+    stature: FloatArray,
+    reference: FloatArray,
+    floor: FloorSource,
+    camera: CameraModel,
+    config: LiftingConfig,
+) -> RootCandidate:
+    """The root from what the sensor measured (module doc)."""
+    count = len(observed)
+    result = RootCandidate.none(count)
+    valid = lifted.valid
+    measured = valid[:, ROOT]
+    result.point[measured] = lifted.positions[measured, ROOT]
+    result.sigma[measured] = lifted.sigma[measured, ROOT]
+    result.source[measured] = lifted.sources[measured, ROOT]
+    todo = ~measured & np.isfinite(reference)
+    if not np.any(todo):
+        return result
+    # One measured hip and the facing: the pelvis is half a hip width inwards.
+    left = np.stack((facing.cos, np.zeros(count), facing.sin), axis=1)
+    for hip, side in ((RIGHT_HIP, -1.0), (LEFT_HIP, 1.0)):  # the left hip wins where both qualify
+        use = todo & facing.known & valid[:, hip] & (lifted.sources[:, hip] == DepthSource.SENSOR)
+        result.point[use] = lifted.positions[use, hip] - (side * (_HALF_HIP * stature[use]))[:, None] * left[use]
+        result.sigma[use] = np.hypot(lifted.sigma[use, hip], 0.04)
+        result.source[use] = DepthSource.INFERRED
+    todo &= ~result.exists
+    # The neck and the floor's up direction: one torso length below the neck.
+    shoulders = todo & valid[:, LEFT_SHOULDER] & valid[:, RIGHT_SHOULDER]
+    if np.any(shoulders):
+        plane = floor()
+        up = plane.normal if plane is not None else _IMAGE_UP
+        unit_up = np.asarray(up, dtype=np.float64) / float(np.linalg.norm(up))
+        neck = (lifted.positions[shoulders, LEFT_SHOULDER] + lifted.positions[shoulders, RIGHT_SHOULDER]) / 2.0
+        result.point[shoulders] = neck - unit_up * (_TORSO_LENGTH * stature[shoulders])[:, None]
+        result.sigma[shoulders] = np.hypot(lifted.sigma[shoulders, LEFT_SHOULDER], 0.08)
+        result.source[shoulders] = DepthSource.INFERRED
+    todo &= ~shoulders
+    # The torso's depth, moved from its surface to its centre.
+    if np.any(todo):
+        root_z = reference + config.torso_centre_offset_m
+        sigma = np.hypot(config.noise_coefficient * root_z**2, 0.05)
+        torso = on_pelvis_ray(observed, root_z, sigma, DepthSource.SENSOR, todo, camera, config)
+        placed = todo & torso.exists
+        result.point[placed] = torso.point[placed]
+        result.sigma[placed] = torso.sigma[placed]
+        result.source[placed] = torso.source[placed]
+    return result
+
+
+def prior_depths(
+    observed: Observed, size: DepthEstimates, plane: GroundPlane | None, camera: CameraModel, config: LiftingConfig
+) -> DepthEstimates:
+    """The root depth from the bone and floor cues, fused by their sigmas. Both are priors
+    of similar quality with independent errors: they are weighted, never gated (picking
+    either when they disagree is worse than their weighted mean)."""
+    if plane is None:
+        return size
+    ground = floor_depths(observed.rays, observed.seen, camera, plane, config.prior_stature_m, config.keypoint_sigma_px)
+    z, sigma = fuse_depths(size.z, size.sigma, ground.z, ground.sigma, gate_sigmas=0.0)
+    return DepthEstimates(z, sigma)
+
+
+def on_pelvis_ray(
+    observed: Observed,
+    z: FloatArray,
+    sigma: FloatArray,
+    source: DepthSource,
+    wanted: BoolArray,
+    camera: CameraModel,
+    config: LiftingConfig,
+) -> RootCandidate:
+    """Roots at depth ``z`` on the pelvis pixel's ray; where the pelvis was not seen, on the
+    ray of a pelvis pixel estimated from the other keypoints, and then ``INFERRED``."""
+    result = RootCandidate.none(len(observed))
+    wanted = wanted & np.isfinite(z)
+    pixel, estimated = pelvis_pixels(observed, z, camera, config.prior_stature_m)
+    wanted &= np.all(np.isfinite(pixel), axis=1)
+    if not np.any(wanted):
+        return result
+    result.point[wanted] = camera.back_project(pixel[wanted], z[wanted])
+    result.sigma[wanted] = sigma[wanted]
+    result.source[wanted] = np.where(estimated[wanted], DepthSource.INFERRED, source)
+    return result
+
+
+def pelvis_pixels(
+    observed: Observed, z: FloatArray, camera: CameraModel, stature: float
+) -> tuple[FloatArray, BoolArray]:
+    """Each person's pelvis pixel [P,2] (NaN where it cannot be had) and whether it was
+    estimated: the seen pelvis; else one hip (within half a hip width of the pelvis); else
+    the shoulders (one torso length below the neck, perpendicular to the shoulder line);
+    else one shoulder or the face, straight down the image by the typical distance to the
+    pelvis at depth ``z``."""
+    pixels, seen = observed.pixels, observed.seen
+    result = np.full((len(observed), 2), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        px_per_m = np.where(np.isfinite(z) & (z > 0), camera.fy / z, np.nan)
+    torso_px = _TORSO_LENGTH * stature * px_per_m
+    open_ = np.ones(len(observed), dtype=bool)
+
+    def take(mask: BoolArray, values: FloatArray) -> None:
+        nonlocal open_
+        use = mask & open_
+        result[use] = values[use]
+        open_ &= ~use
+
+    take(seen[:, ROOT], pixels[:, ROOT])
+    estimated = open_.copy()
+    open_ &= np.isfinite(px_per_m)
+    take(seen[:, LEFT_HIP], pixels[:, LEFT_HIP])
+    take(seen[:, RIGHT_HIP], pixels[:, RIGHT_HIP])
+    left, right = pixels[:, LEFT_SHOULDER], pixels[:, RIGHT_SHOULDER]
+    across = right - left
+    down = np.stack((-across[:, 1], across[:, 0]), axis=1)
+    norm = np.linalg.norm(down, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        down = np.where((norm < 1e-6)[:, None], np.array([0.0, 1.0]), down / norm[:, None])
+    down = np.where((down[:, 1] < 0)[:, None], -down, down)
+    take(seen[:, LEFT_SHOULDER] & seen[:, RIGHT_SHOULDER], (left + right) / 2.0 + down * torso_px[:, None])
+    straight_down = np.stack((np.zeros(len(observed)), torso_px), axis=1)
+    take(seen[:, LEFT_SHOULDER], left + straight_down)
+    take(seen[:, RIGHT_SHOULDER], right + straight_down)
+    face_seen = seen[:, _FACE]
+    with np.errstate(invalid="ignore"):
+        face_centre = (
+            np.sum(np.where(face_seen[..., None], pixels[:, _FACE], 0.0), axis=1)
+            / np.maximum(face_seen.sum(axis=1), 1)[:, None]
+        )
+    head_px = (_NECK_TO_NOSE * stature * 0.85 + _TORSO_LENGTH * stature) * px_per_m
+    any_face: BoolArray = np.any(face_seen, axis=1)
+    take(any_face, face_centre + np.stack((np.zeros(len(observed)), head_px), axis=1))
+    return result, estimated
