@@ -62,6 +62,12 @@ def _decode_rgb(msg: Any) -> npt.NDArray[np.uint8]:
 
 
 def _decode_depth(msg: Any, units_divisor: float | None) -> npt.NDArray[np.float32] | DepthFault:
+    if not hasattr(msg, "encoding"):  # a CompressedImage (compressedDepth) has a format, not an encoding
+        return DepthFault(
+            DepthFaultReason.BAD_ENCODING,
+            f"depth image is compressed ({getattr(msg, 'format', 'unknown format')}), which is not supported: "
+            "use the raw depth topic",
+        )
     try:
         return decode_depth_msg(msg, units_divisor)
     except ImageDecodeError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -77,6 +78,12 @@ def test_unknown_rgb_encoding(messages: dict[str, Any]) -> None:
 def test_depth_topic_carrying_colour_is_a_depth_fault(messages: dict[str, Any]) -> None:
     message = depth_fault_of({**messages, "depth": messages["rgb"]}, DepthFaultReason.BAD_ENCODING)
     assert "not a depth encoding" in message
+
+
+def test_compressed_depth_is_a_depth_fault(messages: dict[str, Any]) -> None:
+    compressed = SimpleNamespace(header=messages["depth"].header, format="16UC1; compressedDepth", data=b"")
+    message = depth_fault_of({**messages, "depth": compressed}, DepthFaultReason.BAD_ENCODING)
+    assert "compressedDepth" in message and "raw depth topic" in message
 
 
 def test_truncated_depth_payload_is_a_depth_fault(messages: dict[str, Any]) -> None:
