@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hdnet_ros.inference.movenet_codec import (
     INT8_DECODING,
+    Grid,
     center_prior,
     decode_movenet,
     decode_movenet_outputs,
@@ -96,3 +97,34 @@ def test_rejects_wrong_shapes() -> None:
     heads["keypoint_offsets"] = heads["keypoint_offsets"][..., :17]
     with pytest.raises(ValueError, match="keypoint_offsets"):
         decode_movenet_outputs(heads)
+
+
+def test_quantize_computes_in_float32_like_the_graphs_quantize_ops() -> None:
+    """The graph's QUANTIZE (float32 -> int8) of the centre row: 13 / 0.10196078 is 127.49999
+    grid steps in float64 but exactly 127.5 in float32, which LiteRT rounds to 128 (a person
+    centred on row 13 got a score 10 steps off with the float64 division)."""
+    grid = INT8_DECODING.center_y
+    steps = (grid.quantize(np.arange(48)) / grid.scale).round().astype(int)
+    assert steps[13] == 128
+    assert (grid.snap(13.0) / grid.scale).round() == 127  # float64 division: a step lower
+    # elsewhere it is the plain rounding to the grid (rows 0..26 fit on it), within half a step
+    inside = np.arange(48) <= 26
+    np.testing.assert_array_less(np.abs(grid.quantize(np.arange(48)) - np.arange(48))[inside], grid.scale / 2 + 1e-6)
+    assert grid.quantize(np.float32(0.3)).dtype == np.float64
+    np.testing.assert_array_equal(Grid(0.0, 0).quantize([0.1, 7.25]), [0.1, 7.25])  # float decoding: untouched
+
+
+def test_decoding_does_not_depend_on_the_last_bits_of_litert_sqrt() -> None:
+    """LiteRT's float SQRT in the decoding is not correctly rounded, and how it errs depends on
+    the CPU (measured: within 1 ulp on AVX-512, 2 ulp on AVX2/SSE4.2 and aarch64 under
+    emulation). Its input is one of 256 int8 distances; the square root of each lies at least
+    8 ulp (measured: 32) from a rounding boundary of the int8 distance that follows, so any
+    SQRT within 8 ulp gives the same keypoints."""
+    grid, source = INT8_DECODING.distance, INT8_DECODING.distance2
+    roots = np.sqrt(((np.arange(-128, 128) - source.zero_point) * np.float32(source.scale)).astype(np.float32))
+    expected = grid.quantize(roots)
+    low, high = roots.copy(), roots.copy()
+    for _ in range(8):
+        low, high = np.nextafter(low, np.float32(-np.inf)), np.nextafter(high, np.float32(np.inf))
+        np.testing.assert_array_equal(grid.quantize(low), expected)
+        np.testing.assert_array_equal(grid.quantize(high), expected)

@@ -23,8 +23,13 @@ them coarse (squared distances in steps of 11 cells², the output in steps of 0.
 crop), and its arg-maxes break ties on those coarse values. Fed the int8 model's own head
 tensors, the int8 arithmetic reproduces LiteRT's output exactly (tested), which pins down
 what the decoding is; the float one moves some joints of those same tensors by whole grid
-cells. Fed a float network (the rebuilt MoveNet on any backend) the float arithmetic is the
-steadier one: see docs/inference.md for the figures.
+cells. The graph's QUANTIZE ops (float -> int8) are computed in float32 as LiteRT computes
+them (``Grid.quantize``). LiteRT's float SQRT is not correctly rounded and errs differently
+per CPU, but every one of its 256 possible inputs has a root at least 32 ulp from a rounding
+boundary of the int8 distance after it, so those last bits never reach the keypoints
+(tested); the decoding is the same on every CPU. Fed a float network (the rebuilt MoveNet
+on any backend) the float arithmetic is the steadier one: see docs/inference.md for the
+figures.
 
 numpy only (runs wherever the network runs, torch or not); numpy>=1.21 APIs.
 """
@@ -66,6 +71,19 @@ class Grid:
         scaled = np.asarray(values, dtype=np.float64) / self.scale
         q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + self.zero_point
         return (np.clip(q, -128, 127) - self.zero_point) * self.scale
+
+    def quantize(self, values: npt.ArrayLike) -> _Float64:
+        """Float values onto the grid as the graph's QUANTIZE ops (float32 -> int8) compute it:
+        in float32, times the float32 reciprocal of the scale, rounded half to even.
+
+        Not the same as :meth:`snap`: float64 puts the centre row 13 at 13 / 0.10196078 =
+        127.49999 grid steps, float32 at exactly 127.5, and LiteRT's int8 then is 128.
+        """
+        if self.scale <= 0.0:
+            return np.asarray(values, dtype=np.float64)
+        scaled = np.asarray(values, dtype=np.float32) * (np.float32(1.0) / np.float32(self.scale))
+        q = np.clip(np.rint(scaled).astype(np.float64) + self.zero_point, -128, 127)
+        return (q - self.zero_point) * self.scale
 
     def requantize(self, values: npt.ArrayLike, source: Grid) -> _Float64:
         """Values on ``source``'s grid moved onto this one as XNNPACK's int8 -> int8 convert
@@ -222,17 +240,20 @@ def decode_movenet(
 
     # 2. rough joint positions regressed from the centre cell: [N,17] each, in grid cells
     reg = regression[rows, center_y, center_x].reshape(batch, NUM_KEYPOINTS, 2)
-    rough_y = q.rough_y.snap(q.center_y.snap(center_y)[:, None] + reg[..., 0])
-    rough_x = q.rough_x.snap(q.center_x.snap(center_x)[:, None] + reg[..., 1])
+    rough_y = q.rough_y.snap(q.center_y.quantize(center_y)[:, None] + reg[..., 0])
+    rough_x = q.rough_x.snap(q.center_x.quantize(center_x)[:, None] + reg[..., 1])
 
     # 3. each joint's cell: heatmap divided by (distance to its rough position + 1.8)
     ys = q.cell.snap(np.arange(height))[None, :, None, None]
     xs = q.cell.snap(np.arange(width))[None, None, :, None]
     dy2 = q.dy2.snap(q.dy.snap(ys - rough_y[:, None, None, :]) ** 2)
     dx2 = q.dx2.snap(q.dx.snap(xs - rough_x[:, None, None, :]) ** 2)
-    distance = q.distance.snap(np.sqrt(q.distance2.snap(dy2 + dx2)))
+    # The graph dequantizes to float32 for its SQRT and DIV; the float decoding stays float64.
+    real = np.float32 if int8 is not None else np.float64
+    distance = q.distance.quantize(np.sqrt(q.distance2.snap(dy2 + dx2).astype(real)))
     biased = q.biased_distance.snap(distance + q.distance_bias.snap(DISTANCE_BIAS))
-    joint_y, joint_x = _argmax_cells(q.weighted_heatmaps.snap(heatmaps / biased), width)  # [N,17]
+    weighted = heatmaps.astype(real) / biased.astype(real)
+    joint_y, joint_x = _argmax_cells(q.weighted_heatmaps.quantize(weighted), width)  # [N,17]
 
     # 4. sub-cell position from the offsets at that cell, score from the heatmap there
     joints = np.arange(NUM_KEYPOINTS)[None, :]
@@ -240,8 +261,8 @@ def decode_movenet(
     own = own[:, joints[0], joints[0]]  # joint j's offset channels at joint j's cell
     grid_scale = q.grid_scale.snap(1.0 / height)
     result = np.empty((batch, NUM_KEYPOINTS, 3), dtype=np.float32)
-    result[..., 0] = q.keypoints.snap(q.position_y.snap(q.joint_y.snap(joint_y) + own[..., 0]) * grid_scale)
-    result[..., 1] = q.keypoints.snap(q.position_x.snap(q.joint_x.snap(joint_x) + own[..., 1]) * grid_scale)
+    result[..., 0] = q.keypoints.snap(q.position_y.snap(q.joint_y.quantize(joint_y) + own[..., 0]) * grid_scale)
+    result[..., 1] = q.keypoints.snap(q.position_x.snap(q.joint_x.quantize(joint_x) + own[..., 1]) * grid_scale)
     result[..., 2] = q.scores.requantize(heatmaps[rows[:, None], joint_y, joint_x, joints], q.heatmaps)
     return result
 
