@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,9 +151,10 @@ def movenet_int8_decoding(tflite_path: Path) -> Int8Decoding:
 
 
 # BlazePose on the CPU (``inference.backend: onnxruntime`` on the CPU): LiteRT with one
-# invoke per crop. benchmarks/bench_blazepose.py measures the alternatives (the ONNX export
-# of the rebuild on onnxruntime, LiteRT resized to the whole batch); see docs/inference.md.
-BLAZEPOSE_CPU_RUNTIME = "litert"
+# invoke per crop. benchmarks/bench_blazepose.py measures the alternatives: the ONNX export
+# of the rebuild on onnxruntime is about 2x slower per crop at batch 1 and 8, and LiteRT
+# resized to the whole batch is no faster than the loop while its arena grows with the
+# batch; docs/inference.md has the figures.
 BLAZEPOSE_LITERT_BATCHING = "loop"
 
 
@@ -161,34 +164,85 @@ def open_blazepose(path: Path, inference: InferenceConfig, threads: int) -> Back
     five named outputs (``landmarks``, ``presence``, ``mask``, ``heatmaps``,
     ``world_landmarks``) out.
 
-    * ``onnxruntime`` on the CPU: LiteRT, the file as published (``BLAZEPOSE_CPU_RUNTIME``);
-      with ``device: cuda``, the ONNX export of the rebuild on onnxruntime's CUDA provider;
-    * ``tensorrt``: the ONNX export (cached beside the engines, keyed by the file's sha256)
-      as an engine with a batch profile for the person crops (``inference.max_batch``);
+    * ``onnxruntime`` on the CPU (the default): LiteRT, the file as published, one invoke
+      per crop; with ``device: cuda[:N]`` or ``auto``, the ONNX export of the rebuild on
+      onnxruntime's CUDA provider;
+    * ``tensorrt``: the ONNX export as an engine (both cached beside the engines, keyed by
+      the file's sha256) with a batch profile for the person crops (``inference.max_batch``);
     * ``torch``: the rebuilt module itself, CPU or CUDA, fp32 or fp16.
 
     A missing file, or one that is not the BlazePose landmark network, is a ModelFileError
     naming the file and what is wrong.
     """
-    from hdnet_ros.nets.blazepose import BlazePoseFileError, match_signature
-
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
-    if inference.backend == "onnxruntime" and inference.device in ("", "cpu") and BLAZEPOSE_CPU_RUNTIME == "litert":
-        from hdnet_ros.inference.litert_backend import LiteRTBackend, litert_signature
+    if inference.backend == "onnxruntime" and inference.device in ("", "cpu"):
+        return _blazepose_litert(path, threads)
+    if inference.backend == "torch":
+        return _blazepose_torch(path, inference, threads)
+    return open_backend(blazepose_onnx(path, inference), inference, threads)
 
-        try:
-            input_name, outputs = match_signature(*litert_signature(path), source=path)
-            names = {input_name: "image", **{file: contract for contract, file in outputs.items()}}
-            return LiteRTBackend(path, threads=threads, batching=BLAZEPOSE_LITERT_BATCHING, names=names)
-        except BlazePoseFileError as error:
-            raise ModelFileError(str(error)) from error
-        except (ValueError, RuntimeError) as error:  # LiteRT's own errors for an unreadable file
-            raise ModelFileError(f"model file {path} could not be loaded by LiteRT: {error}") from error
-    raise ModelFileError(
-        f"model file {path}: BlazePose on {inference.backend} ({inference.device or 'default device'}) "
-        "is not available yet (the rebuild is being added)"
-    )
+
+def _blazepose_litert(path: Path, threads: int) -> Backend:
+    from hdnet_ros.inference.litert_backend import LiteRTBackend, litert_signature
+    from hdnet_ros.nets.blazepose import INPUT_NAME, BlazePoseFileError, match_signature
+
+    try:
+        input_name, outputs = match_signature(*litert_signature(path), source=path)
+        names = {input_name: INPUT_NAME, **{file: contract for contract, file in outputs.items()}}
+        return LiteRTBackend(path, threads=threads, batching=BLAZEPOSE_LITERT_BATCHING, names=names)
+    except BlazePoseFileError as error:
+        raise ModelFileError(str(error)) from error
+    except (ValueError, RuntimeError) as error:  # LiteRT's own errors for an unreadable file
+        raise ModelFileError(f"model file {path} could not be loaded by LiteRT: {error}") from error
+
+
+def _rebuild_blazepose(tflite_path: Path) -> Any:
+    """The PyTorch BlazePose of a .tflite file; what stops the rebuild is a ModelFileError."""
+    try:
+        from hdnet_ros.nets.blazepose import load_blazepose
+    except ImportError as error:
+        raise ModelFileError(f"{tflite_path}: rebuilding BlazePose needs torch ({error})") from error
+    try:
+        return load_blazepose(tflite_path)
+    except ValueError as error:  # not BlazePose, not a TFLite file, or an op the rebuild lacks
+        raise ModelFileError(f"{tflite_path} cannot be rebuilt as BlazePose: {error}") from error
+
+
+def blazepose_onnx(tflite_path: Path, config: InferenceConfig) -> Path:
+    """The ONNX export of the BlazePose rebuild, made once and cached beside the engines
+    (keyed by the .tflite file's sha256). Written under a temporary name and renamed, so a
+    second process or an interrupted export never leaves a half-written file."""
+    target = engine_dir(config) / f"blazepose-{_file_tag(tflite_path)}.onnx"
+    if target.is_file():
+        return target
+    model = _rebuild_blazepose(tflite_path)
+    from hdnet_ros.nets.blazepose import export_blazepose_onnx
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    LOG.info("exporting %s to %s (once)", tflite_path, target)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".blazepose-export-") as workdir:
+        os.replace(export_blazepose_onnx(model, Path(workdir) / target.name), target)
+    return target
+
+
+def _blazepose_torch(path: Path, inference: InferenceConfig, threads: int) -> Backend:
+    from hdnet_ros.inference.torch_backend import blazepose_specs
+
+    model = _rebuild_blazepose(path)
+    inputs, outputs = blazepose_specs()
+    try:
+        return create_backend(
+            "torch",
+            module=model,
+            input_specs=inputs,
+            output_specs=outputs,
+            device=inference.device or None,
+            precision=inference.precision,
+            threads=threads,
+        )
+    except (BackendUnavailable, ValueError) as error:
+        raise ModelFileError(f"model file {path} cannot run on torch: {error}") from error
 
 
 def _specs(arrays: list[Any], names: tuple[str, ...]) -> list[TensorSpec]:

@@ -110,6 +110,16 @@ def movenet_specs() -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
     return inputs, outputs
 
 
+def blazepose_specs() -> tuple[tuple[TensorSpec, ...], tuple[TensorSpec, ...]]:
+    """Input and output specs of BlazePose GHUM 3D (see hdnet_ros.nets.blazepose)."""
+    from hdnet_ros.nets.blazepose import INPUT_NAME, INPUT_SHAPE, OUTPUT_SHAPES
+
+    f32 = np.dtype(np.float32)
+    inputs = (TensorSpec(INPUT_NAME, (None, *INPUT_SHAPE), f32),)
+    outputs = tuple(TensorSpec(name, (None, *shape), f32) for name, shape in OUTPUT_SHAPES.items())
+    return inputs, outputs
+
+
 def torch_backend_for_file(
     model_path: Path, device: str = "cpu", precision: str = "fp32", threads: int | None = None
 ) -> TorchBackend:
