@@ -26,7 +26,7 @@ from hdnet_ros.stages.depth.arrays import Observed
 from hdnet_ros.stages.depth.floor import GroundConfig, estimate_ground_plane
 from hdnet_ros.stages.depth.fuse import fuse_depths
 from hdnet_ros.stages.depth.measure import select_surface
-from hdnet_ros.stages.depth.sample import gather_windows, torso_surfaces, window_half_px
+from hdnet_ros.stages.depth.sample import DepthSampler, torso_surfaces, window_half_px
 from hdnet_ros.synthetic import SyntheticFrame, make_frame, random_frame
 from hdnet_ros.synthetic.body import place_body, pose_body, sample_shape, standing_pose
 from hdnet_ros.synthetic.oracle import OracleConfig
@@ -49,7 +49,7 @@ def measure_one(
     depth: np.ndarray, pixel: tuple[float, float], half: int, offset_z: float, interval: tuple[float, float]
 ):
     """One joint's (centre depth, occluded) in its window, with one feasible interval."""
-    windows = gather_windows(depth, np.array([pixel]), np.array([half]), CONFIG, half)
+    windows = DepthSampler(depth, CONFIG, None).windows(np.array([pixel]), np.array([half]), np.array([0]))
     lo, hi = np.array([[interval[0], np.nan]]), np.array([[interval[1], np.nan]])
     none = np.array([np.nan])
     z, _, occluded = select_surface(windows, lo, hi, np.array([offset_z]), none, none, CONFIG)
@@ -57,7 +57,8 @@ def measure_one(
 
 
 def torso_surface(person: Person, depth: np.ndarray, camera: CameraModel, size_z: float) -> float:
-    return float(torso_surfaces(Observed.of([person], camera), depth, camera, np.array([size_z]), CONFIG)[0])
+    sampler = DepthSampler(depth, CONFIG, None)
+    return float(torso_surfaces(Observed.of([person], camera), sampler, camera, np.array([size_z]), CONFIG)[0])
 
 
 def one_person(

@@ -7,7 +7,9 @@ number of numpy calls per frame whatever the crowd.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +20,7 @@ from hdnet_ros.people import DepthSource, Person
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.intp]
 
 
 @dataclass(frozen=True)
@@ -117,3 +120,47 @@ class RootCandidates:
     network_sigma: FloatArray  # [P]
     network: RootCandidate  # that depth on the pelvis pixel's ray
     prior: RootCandidate
+
+
+class MaskRectangle(Protocol):
+    """One person's mask over an image rectangle (the segmentation stage's output)."""
+
+    x0: int
+    y0: int
+    inside: BoolArray  # [h,w]: image pixels x0..x0+w-1, y0..y0+h-1
+
+
+@dataclass(frozen=True)
+class PersonMasks:
+    """Which image pixels are each person's: the rectangles of a segmentation network's
+    masks, stacked (padded with "not the person")."""
+
+    inside: BoolArray  # [P,H,W]; person p's rectangle starts at image pixel (x0[p], y0[p])
+    x0: IntArray  # [P]
+    y0: IntArray  # [P]
+    present: BoolArray  # [P] False: no mask for that person (all pixels count)
+
+    @classmethod
+    def stack(cls, masks: Sequence[MaskRectangle | None]) -> PersonMasks:
+        height = max((m.inside.shape[0] for m in masks if m is not None), default=0)
+        width = max((m.inside.shape[1] for m in masks if m is not None), default=0)
+        inside = np.zeros((len(masks), height, width), dtype=bool)
+        x0 = np.zeros(len(masks), dtype=np.intp)
+        y0 = np.zeros(len(masks), dtype=np.intp)
+        present = np.zeros(len(masks), dtype=bool)
+        for index, mask in enumerate(masks):
+            if mask is None:
+                continue
+            h, w = mask.inside.shape
+            inside[index, :h, :w] = mask.inside
+            x0[index], y0[index], present[index] = mask.x0, mask.y0, True
+        return cls(inside, x0, y0, present)
+
+    def contains(self, owner: npt.ArrayLike, u: IntArray, v: IntArray) -> BoolArray:
+        """Whether integer pixels (u, v) [...] are person ``owner``'s (broadcast together)."""
+        owner_b = np.broadcast_to(np.asarray(owner, dtype=np.intp), np.broadcast_shapes(np.shape(owner), u.shape))
+        rows, cols = v - self.y0[owner_b], u - self.x0[owner_b]
+        _, height, width = self.inside.shape
+        within = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+        hit = self.inside[owner_b, np.clip(rows, 0, max(height - 1, 0)), np.clip(cols, 0, max(width - 1, 0))]
+        return ~self.present[owner_b] | (within & hit) if height and width else ~self.present[owner_b]

@@ -21,10 +21,10 @@ import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.size_prior import DepthEstimates, bone_prior_depths
-from hdnet_ros.stages.depth.arrays import Lifted, Observed
+from hdnet_ros.stages.depth.arrays import Lifted, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import complete_from_relative_pose, complete_from_skeleton, enforce_person_band
 from hdnet_ros.stages.depth.config import LiftingConfig
-from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane
+from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, plane_still_fits
 from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.measure import Facing, measure_joints
 from hdnet_ros.stages.depth.root import place_roots
@@ -42,6 +42,7 @@ class NetworkEstimates:
     root_z: FloatArray
     root_sigma: FloatArray
     relative_pose: FloatArray | None = None
+    masks: PersonMasks | None = None  # each person's pixels, from a segmentation network
 
     @classmethod
     def none(cls, count: int) -> NetworkEstimates:
@@ -85,7 +86,7 @@ class DepthLifter:
         stature = np.full(count, config.prior_stature_m)
         facing = Facing(np.zeros(count), np.zeros(count), np.zeros(count, dtype=bool))
         if depth is not None:
-            sampled = sample_depth(observed, depth, camera, size.z, config)
+            sampled = sample_depth(observed, depth, camera, size.z, config, networks.masks)
             measured = measure_joints(observed, sampled, camera, config)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing
             seen = np.all(np.isfinite(measured.points), axis=-1)
@@ -133,8 +134,8 @@ class DepthLifter:
         if depth is None or not self.config.ground_plane:
             return None
         if self._floor_for is not depth:
-            self._floor = estimate_ground_plane(
-                depth, camera, GroundConfig(noise_coefficient=self.config.noise_coefficient)
-            )
+            ground = GroundConfig(noise_coefficient=self.config.noise_coefficient)
+            if self._floor is None or not plane_still_fits(self._floor, depth, camera, ground):
+                self._floor = estimate_ground_plane(depth, camera, ground)
             self._floor_for = depth
         return self._floor

@@ -58,7 +58,7 @@ from hdnet_ros.joints import (
 from hdnet_ros.skeleton import ANCESTOR_STEPS, ANCESTORS
 from hdnet_ros.stages.depth.arrays import Observed
 from hdnet_ros.stages.depth.config import BONE_SPREAD, TORSO_BEHIND_M, TORSO_FRONT_M, LiftingConfig, surface_offsets
-from hdnet_ros.stages.depth.sample import FACE_JOINTS, HEAD_RADIUS_FRACTION, Sampled, Windows
+from hdnet_ros.stages.depth.sample import FACE_JOINTS, HEAD_RADIUS_FRACTION, Sampled, Windows, clusters
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -140,7 +140,9 @@ def measure_joints(observed: Observed, sampled: Sampled, camera: CameraModel, co
     sigma = np.full((count, NUM_JOINTS), np.nan)
     occluded = np.zeros((count, NUM_JOINTS), dtype=bool)
     inferred = np.zeros((count, NUM_JOINTS), dtype=bool)
-    result = Measured(points, sigma, occluded, inferred, Facing(np.zeros(count), np.zeros(count), np.zeros(count, dtype=bool)))
+    result = Measured(
+        points, sigma, occluded, inferred, Facing(np.zeros(count), np.zeros(count), np.zeros(count, dtype=bool))
+    )
     measurable = np.isfinite(sampled.reference)
     reference = sampled.reference
     margin = 0.05 + 2.0 * config.noise_coefficient * reference**2
@@ -207,8 +209,10 @@ def _measure_level(
         config.person_depth_band_m,
     )
     offset_z = offsets[joint] * ray[:, 2]
-    turned_away = facing.known[person] & (facing.cos[person] < -0.3)
-    reject = _LIMB[joint] & turned_away & _inside_torso(observed.pixels[person], observed.pixels[person, joint])
+    reject = _LIMB[joint] & facing.known[person] & (facing.cos[person] < -0.3)
+    if np.any(reject):
+        limbs = np.flatnonzero(reject)
+        reject[limbs] = _inside_torso(observed.pixels[person[limbs]], observed.pixels[person[limbs], joint[limbs]])
     # Seen from behind, a limb over the torso is in front of the body, i.e. behind the back
     # the camera sees: a surface at the torso's depth is the back.
     tolerance = 0.08 + 2.0 * config.noise_coefficient * reference**2
@@ -390,7 +394,7 @@ def select_surface(
     min_support = np.maximum(config.min_support_px, (0.1 * considered).astype(np.intp))
     z_mid = values[local, considered // 2].astype(np.float64)
     gap = np.maximum(config.cluster_gap_m, 3.0 * config.noise_coefficient * z_mid**2).astype(np.float32)
-    row, start, size = _clusters(values, considered, gap)
+    row, start, size = clusters(values, considered, gap)
     flat = values.reshape(-1)
     base = row * width
     median = 0.5 * (flat[base + start + (size - 1) // 2].astype(np.float64) + flat[base + start + size // 2])
@@ -417,22 +421,6 @@ def select_surface(
     spread[target] = (upper - lower) / 1.349
     occluded[index] = occluded_local
     return z, spread, occluded
-
-
-def _clusters(
-    values: npt.NDArray[np.float32], considered: IntArray, gap: npt.NDArray[np.float32]
-) -> tuple[IntArray, IntArray, IntArray]:
-    """The clusters of each row's first ``considered`` sorted depths, split where
-    consecutive depths jump by more than the row's ``gap``: (row, start, size) of every
-    cluster, in row order and nearest first within a row."""
-    width = values.shape[1]
-    starts = np.arange(width)[None, :] < considered[:, None]
-    starts[:, 1:] &= np.diff(values, axis=1) > gap[:, None]
-    starts[:, 0] = True
-    row, start = np.nonzero(starts)
-    last = np.append(row[1:] != row[:-1], True)
-    ends = np.where(last, considered[row], np.append(start[1:], 0))
-    return row, start, ends - start
 
 
 # --- self-occlusion: the facing, the far side of the torso, hidden limbs, the face --------
