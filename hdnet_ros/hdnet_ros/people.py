@@ -77,6 +77,11 @@ class Person:
     track_id: int = 0
     tracking_state: TrackingState = TrackingState.OFF
     velocity: FloatArray = field(default_factory=lambda: np.full(3, np.nan))
+    # A 3D network's root-relative pose [J,3] (metres, camera axes, NaN rows where it has no
+    # joint) and how many frames ago the network made it (0: this frame; carried by the
+    # tracker from an earlier frame otherwise). None: no network pose.
+    network_pose: FloatArray | None = None
+    network_pose_age: int = 0
 
     @property
     def valid(self) -> npt.NDArray[np.bool_]:

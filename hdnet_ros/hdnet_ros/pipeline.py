@@ -1,30 +1,45 @@
 """The pipeline: one frame in, a list of people out. Every stage is visible here.
 
-    detect people -> 2D keypoints -> [root depth network] -> [3D pose network]
-        -> lift to 3D with the depth image -> track
+    detect people -> 2D keypoints -> 3D networks -> lift to 3D with the depth image -> track
 
-Each stage is a small typed unit in its own module; this file only wires them and times
-them. The replay tool and the ROS node both call :meth:`Pipeline.process`.
+The 3D networks are BlazePose GHUM 3D by default (a metric root-relative skeleton, a
+monocular root and a person mask per person, run per track at ``blazepose.every_frames``),
+or the published RootNet/HDNet root depth and PoseNet pose from their checkpoints. Each
+stage is a small typed unit in its own module (:mod:`hdnet_ros.stages`); this file only
+wires them and times them. The replay tool and the ROS node both call :meth:`Pipeline.process`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from hdnet_ros.config import Settings, SettingsError
 from hdnet_ros.inference.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
-from hdnet_ros.joints import NUM_JOINTS
-from hdnet_ros.model_files import resolve_model_file
-from hdnet_ros.people import Frame, Person
+from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS
+from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError, resolve_model_file
+from hdnet_ros.people import Detection, Frame, Person
+from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, MonocularRoot, open_blazepose_stage
+from hdnet_ros.stages.blazepose.schedule import carry_poses, due_people
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
+from hdnet_ros.stages.depth.arrays import PersonMasks
 from hdnet_ros.stages.detection import PersonDetector
-from hdnet_ros.stages.keypoints2d import KeypointEstimator, MoveNetBatched, MoveNetLiteRT, movenet_arithmetic
+from hdnet_ros.stages.keypoints2d import (
+    KeypointEstimator,
+    Keypoints2D,
+    MoveNetBatched,
+    MoveNetLiteRT,
+    movenet_arithmetic,
+)
 from hdnet_ros.stages.networks import (
     FloatArray,
+    NetworksConfig,
     PoseNetStage,
     RootDepth,
     RootDepthStage,
@@ -79,12 +94,19 @@ def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
 
 @dataclass
 class Stages:
-    """The units the pipeline runs; the optional network stages are None when off."""
+    """The units the pipeline runs; the optional network stages are None when off.
+
+    ``keypoints`` is None when BlazePose's own 2D landmarks are the 2D keypoints
+    (``keypoints.model: blazepose_ghum_full``); ``blazepose_root``: BlazePose's monocular
+    root is the network root (``networks.root_depth``).
+    """
 
     detector: PersonDetector
-    keypoints: KeypointEstimator
+    keypoints: KeypointEstimator | None
     lifter: DepthLifter
     tracker: Tracker
+    blazepose: BlazePoseStage | None = None
+    blazepose_root: bool = False
     root_depth: RootDepthStage | None = None
     pose_3d: PoseNetStage | None = None
 
@@ -94,14 +116,21 @@ def build_stages(settings: Settings) -> Stages:
     models_dir = settings.models.models_dir or None
     threads = settings.models.threads
     detector_path = resolve_model_file(settings.detector.model, models_dir)
-    keypoint_path = resolve_model_file(settings.keypoints.model, models_dir)
     LOG.info("person detector: %s (%s)", detector_path, settings.inference.backend)
-    LOG.info("2D keypoints: %s", keypoint_path)
+    pose_3d, root_depth = resolve_networks(settings)
+    blazepose_keypoints = _is_blazepose(settings.keypoints.model, settings)
+    keypoints = None
+    if not blazepose_keypoints:
+        keypoint_path = resolve_model_file(settings.keypoints.model, models_dir)
+        LOG.info("2D keypoints: %s", keypoint_path)
+        keypoints = open_keypoint_model(keypoint_path, settings)
+    blazepose = None
+    if pose_3d == "blazepose" or root_depth == "blazepose" or blazepose_keypoints:
+        blazepose = open_blazepose_stage(settings.blazepose, settings.inference, models_dir, threads)
     networks = settings.networks
 
     def network_path(name: str, model: str, what: str) -> Path | None:
-        if not name:
-            LOG.info("%s network: off (networks.%s not set); depth comes from the sensor and the skeleton", what, what)
+        if name in ("", "blazepose"):
             return None
         if not model:
             raise SettingsError(f"networks.{what} is {name!r} but networks.{what}_model names no file")
@@ -109,26 +138,102 @@ def build_stages(settings: Settings) -> Stages:
         LOG.info("%s network: %s from %s", what, name, path)
         return path
 
-    root_path = network_path(networks.root_depth, networks.root_depth_model, "root_depth")
-    pose_path = network_path(networks.pose_3d, networks.pose_3d_model, "pose_3d")
+    checkpoints = replace_networks(networks, pose_3d, root_depth)
+    root_path = network_path(root_depth, networks.root_depth_model, "root_depth")
+    pose_path = network_path(pose_3d, networks.pose_3d_model, "pose_3d")
     return Stages(
         detector=PersonDetector(open_backend(detector_path, settings.inference, threads), settings.detector),
-        keypoints=open_keypoint_model(keypoint_path, settings),
+        keypoints=keypoints,
         lifter=DepthLifter(settings.lifting),
         tracker=Tracker(settings.tracking),
-        root_depth=build_root_depth_stage(networks, settings.inference, root_path, threads),
-        pose_3d=build_pose_stage(networks, settings.inference, pose_path, threads),
+        blazepose=blazepose,
+        blazepose_root=root_depth == "blazepose",
+        root_depth=build_root_depth_stage(checkpoints, settings.inference, root_path, threads),
+        pose_3d=build_pose_stage(checkpoints, settings.inference, pose_path, threads),
     )
 
 
+def resolve_networks(settings: Settings) -> tuple[str, str]:
+    """The 3D networks that run: (pose_3d, root_depth), with ``auto`` decided.
+
+    ``pose_3d: auto`` is BlazePose when its model file is in the models directory (else
+    off, said once); ``root_depth: auto`` is BlazePose's monocular root when BlazePose runs.
+    An explicit ``blazepose`` with the file missing is the ModelFileError naming it.
+    """
+    networks = settings.networks
+    pose_3d = networks.pose_3d
+    if pose_3d == "auto":
+        try:
+            path = resolve_model_file(settings.blazepose.model, settings.models.models_dir or None)
+        except ModelFileError as error:
+            LOG.warning("3D pose network: off (networks.pose_3d auto: %s)", error)
+            pose_3d = ""
+        else:
+            LOG.info("3D pose network: BlazePose GHUM 3D (%s)", path)
+            pose_3d = "blazepose"
+    root_depth = networks.root_depth
+    if root_depth == "auto":
+        root_depth = "blazepose" if pose_3d == "blazepose" else ""
+    if not pose_3d and not root_depth:
+        LOG.info("3D networks: off; depth comes from the sensor and the skeleton")
+    return pose_3d, root_depth
+
+
+def replace_networks(networks: NetworksConfig, pose_3d: str, root_depth: str) -> NetworksConfig:
+    """The network settings with BlazePose and ``auto`` taken out: what the checkpoint
+    stages (RootNet, HDNet, PoseNet) are built from."""
+    return dataclasses.replace(
+        networks,
+        pose_3d="" if pose_3d == "blazepose" else pose_3d,
+        root_depth="" if root_depth == "blazepose" else root_depth,
+    )
+
+
+def _is_blazepose(model: str, settings: Settings) -> bool:
+    """Whether ``keypoints.model`` names the BlazePose file (its 2D landmarks as keypoints)."""
+    names = {DEFAULT_MODEL_FILES.get(settings.blazepose.model, settings.blazepose.model), settings.blazepose.model}
+    return model in names or DEFAULT_MODEL_FILES.get(model, model) in names
+
+
 def network_estimates(roots: list[RootDepth | None], poses: list[FloatArray | None]) -> NetworkEstimates:
-    """The network stages' per-person outputs as the depth stage's arrays (NaN: none)."""
+    """The checkpoint stages' per-person outputs as the depth stage's arrays (NaN: none)."""
     root_z = np.array([r[0] if r is not None else np.nan for r in roots], dtype=np.float64)
     root_sigma = np.array([r[1] if r is not None else np.nan for r in roots], dtype=np.float64)
-    relative = None
-    if any(pose is not None for pose in poses):
-        relative = np.stack([pose if pose is not None else np.full((NUM_JOINTS, 3), np.nan) for pose in poses])
-    return NetworkEstimates(root_z, root_sigma, relative)
+    return NetworkEstimates(root_z, root_sigma, relative_pose=_stacked(poses))
+
+
+def body_estimates(people: list[Person], bodies: list[BodyEstimate | None], use_root: bool) -> NetworkEstimates:
+    """BlazePose's per-person outputs as the depth stage's arrays: the poses the people carry
+    (this frame's or their track's), and this frame's roots and masks."""
+    roots = [b.root if b is not None and isinstance(b.root, MonocularRoot) and use_root else None for b in bodies]
+    root_point = np.array([r.position if r is not None else np.full(3, np.nan) for r in roots]).reshape(-1, 3)
+    root_sigma = np.array([r.sigma if r is not None else np.nan for r in roots], dtype=np.float64)
+    masks = PersonMasks.stack([b.mask if b is not None else None for b in bodies])
+    return NetworkEstimates(
+        root_point[:, 2].copy(), root_sigma, root_point, _stacked([p.network_pose for p in people]), masks
+    )
+
+
+def fill_unseen_keypoints(person: Person, landmarks: Keypoints2D) -> None:
+    """Joints the 2D keypoint network did not see but BlazePose did take BlazePose's pixel
+    and visibility (its crop saw them at no extra cost); the midpoint joints follow."""
+    seen = np.all(np.isfinite(person.pixels), axis=1)
+    fill = ~seen & np.all(np.isfinite(landmarks.pixels), axis=1)
+    fill[list(DERIVED_JOINTS)] = False
+    if not np.any(fill):
+        return
+    person.pixels = np.where(fill[:, None], landmarks.pixels, person.pixels)
+    person.scores = np.where(fill, landmarks.scores, person.scores)
+    for joint, (a, b) in DERIVED_JOINTS.items():
+        if not seen[joint] and np.all(np.isfinite(person.pixels[[a, b]])):
+            person.pixels[joint] = (person.pixels[a] + person.pixels[b]) / 2.0
+            person.scores[joint] = min(person.scores[a], person.scores[b])
+
+
+def _stacked(poses: Sequence[npt.NDArray[np.floating] | None]) -> FloatArray | None:
+    if all(pose is None for pose in poses):
+        return None
+    return np.stack([pose if pose is not None else np.full((NUM_JOINTS, 3), np.nan) for pose in poses])
 
 
 class Pipeline:
@@ -148,12 +253,18 @@ class Pipeline:
         return self.stages.detector
 
     @property
-    def keypoints(self) -> KeypointEstimator:
+    def keypoints(self) -> KeypointEstimator | None:
         return self.stages.keypoints
 
     @property
     def lifter(self) -> DepthLifter:
         return self.stages.lifter
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Counted set-asides of the optional stages, e.g. BlazePose's rejected crops."""
+        body = self.stages.blazepose
+        return {f"blazepose_{k}": int(v) for k, v in body.counts.items()} if body is not None else {}
 
     def reset_tracking(self) -> None:
         """Forget all tracks (a new recording, or time jumped back)."""
@@ -170,19 +281,31 @@ class Pipeline:
 
         with timed("detection"):
             detections = stages.detector(frame.rgb)
-        with timed("keypoints_2d"):
-            keypoints = stages.keypoints(frame.rgb, detections)
-        people = [Person(d, k.pixels, k.scores) for d, k in zip(detections, keypoints, strict=True)]
+        bodies: list[BodyEstimate | None] = [None] * len(detections)
+        if stages.keypoints is not None:
+            with timed("keypoints_2d"):
+                keypoints = stages.keypoints(frame.rgb, detections)
+            people = [Person(d, k.pixels, k.scores) for d, k in zip(detections, keypoints, strict=True)]
+        else:
+            with timed("keypoints_2d"):
+                people, bodies = self._blazepose_people(frame, detections)
+        networks = NetworkEstimates.none(len(people))
+        if stages.blazepose is not None:
+            with timed("pose_3d"):
+                networks = self._blazepose_networks(frame, people, bodies)
         roots: list[RootDepth | None] = [None] * len(people)
         if stages.root_depth is not None:
             with timed("root_depth"):
                 roots = stages.root_depth(frame, people)
-        poses: list[FloatArray | None] = [None] * len(people)
+            # The checkpoint network's root replaces BlazePose's; its pose and masks stay.
+            root = network_estimates(roots, [])
+            networks = dataclasses.replace(networks, root_z=root.root_z, root_sigma=root.root_sigma, root_point=None)
         if stages.pose_3d is not None:
             with timed("pose_3d"):
                 poses = stages.pose_3d(frame, people, roots)
+            networks = dataclasses.replace(networks, relative_pose=_stacked(poses))
         with timed("depth_lifting"):
-            stages.lifter(people, frame.depth_m, frame.camera, network_estimates(roots, poses))
+            stages.lifter(people, frame.depth_m, frame.camera, networks)
         minimum = self.settings.output.min_valid_joints
         people = [p for p in people if p.num_valid >= minimum]
         with timed("tracking"):
@@ -190,3 +313,43 @@ class Pipeline:
         stage_ms["total"] = sum(stage_ms.values())
         timer.samples_ms["total"].append(stage_ms["total"])
         return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
+
+    def _blazepose_people(
+        self, frame: Frame, detections: list[Detection]
+    ) -> tuple[list[Person], list[BodyEstimate | None]]:
+        """BlazePose's 2D landmarks as the keypoints of every detected person (crops turned
+        by the track's last keypoints, where there is a track)."""
+        stage = self.stages.blazepose
+        assert stage is not None
+        unseen = [Person(d, np.full((NUM_JOINTS, 2), np.nan), np.zeros(NUM_JOINTS)) for d in detections]
+        expected = self.stages.tracker.expected(unseen, frame.stamp_ns)
+        guides = [np.asarray(p.pixels, dtype=np.float64) if p is not None else None for p in expected]
+        bodies = stage(frame, unseen, guides)
+        min_score = self.settings.keypoints.min_score
+        for person, body in zip(unseen, bodies, strict=True):
+            if body is not None:
+                keypoints = body.keypoints(min_score)
+                person.pixels, person.scores = keypoints.pixels, keypoints.scores
+        return unseen, bodies
+
+    def _blazepose_networks(
+        self, frame: Frame, people: list[Person], bodies: list[BodyEstimate | None]
+    ) -> NetworkEstimates:
+        """BlazePose on the people it is due for (all of them when it made the keypoints);
+        the others carry their track's pose."""
+        stage = self.stages.blazepose
+        assert stage is not None
+        if self.stages.keypoints is not None:
+            expected = self.stages.tracker.expected(people, frame.stamp_ns)
+            every = self.settings.blazepose.every_frames
+            due = due_people(people, expected, frame.depth_m is not None, every)
+            carry_poses(people, expected, due)
+            chosen = np.flatnonzero(due)
+            for index, body in zip(chosen, stage(frame, [people[i] for i in chosen]), strict=True):
+                bodies[index] = body
+        min_score = self.settings.keypoints.min_score
+        for person, body in zip(people, bodies, strict=True):
+            if body is not None:
+                person.network_pose, person.network_pose_age = body.relative_pose, 0
+                fill_unseen_keypoints(person, body.keypoints(min_score))
+        return body_estimates(people, bodies, self.stages.blazepose_root)

@@ -82,6 +82,8 @@ _PAIR_FRACTION = np.array(list(PRIOR_PAIRS.values()))
 # The reference ratio is this percentile of a person's pair ratios (with 3 pairs or more):
 # one pair made too long by keypoint noise must not exclude all the others.
 REFERENCE_PERCENTILE = 85.0
+# No person's box spans more than this in metres (a tall adult with the arms raised).
+MAX_BODY_EXTENT_M = 2.5
 
 
 @dataclass(frozen=True)
@@ -99,11 +101,15 @@ def bone_prior_depths(
     stature: float = TYPICAL_STATURE_M,
     min_ratio: float = 0.75,
     keypoint_sigma_px: float = 3.0,
+    boxes: FloatArray | None = None,
 ) -> DepthEstimates:
     """The bone-length depth of every person (module doc).
 
     ``normalized`` [P,J,2]: undistorted normalised image coordinates of the keypoints;
-    ``seen`` [P,J]: which keypoints were seen.
+    ``seen`` [P,J]: which keypoints were seen; ``boxes`` [P,4]: the person boxes, which bound
+    the depth from above (no body spans more than MAX_BODY_EXTENT_M, so a box of h pixels is
+    at most MAX_BODY_EXTENT_M f / h away: keypoints bunched up by a bad 2D estimate would
+    otherwise put a person tens of metres away).
     """
     count = len(seen)
     available = seen[:, _PAIR_A] & seen[:, _PAIR_B]  # [P,K]
@@ -128,6 +134,9 @@ def bone_prior_depths(
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma_rel = np.hypot(STATURE_RELATIVE_SD, np.maximum(mad_rel, noise_rel) / np.sqrt(kept))
     ok = usable & (kept > 0) if count else np.zeros(0, dtype=bool)
+    if boxes is not None:
+        extent_px = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        z = np.minimum(z, MAX_BODY_EXTENT_M * camera.fy / np.maximum(extent_px, 1.0))
     return DepthEstimates(z=np.where(ok, z, np.nan), sigma=np.where(ok, sigma_rel * z, np.nan))
 
 

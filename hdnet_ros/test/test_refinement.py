@@ -231,7 +231,29 @@ def test_relative_pose_completes_joints_that_were_not_seen() -> None:
     person.pixels[NOSE] = np.nan  # the 2D stage missed the nose
     relative = truth.joints - truth.root
     DepthLifter(LiftingConfig()).lift(person, frame.depth_m, CAMERA, relative_pose=relative)
-    assert person.depth_sources[NOSE] == DepthSource.INFERRED
+    assert person.depth_sources[NOSE] == DepthSource.NETWORK
     assert np.linalg.norm(person.positions[NOSE] - truth.joints[NOSE]) < 0.1
     assert person.num_valid == NUM_JOINTS
     assert person.depth_sources[LEFT_ELBOW] == DepthSource.SENSOR
+
+
+def test_a_seen_joint_without_depth_takes_the_poses_depth_on_its_own_ray() -> None:
+    frame = one_person(3.0, 180.0)
+    person, truth = frame.people[0], frame.truths[0]
+    depth = frame.depth_m.copy()
+    u, v = np.round(person.pixels[LEFT_WRIST]).astype(int)
+    depth[v - 15 : v + 16, u - 15 : u + 16] = np.nan  # a hole over the wrist
+    relative = truth.joints - truth.root
+    DepthLifter(LiftingConfig()).lift(person, depth, CAMERA, relative_pose=relative)
+    assert person.depth_sources[LEFT_WRIST] == DepthSource.NETWORK
+    wrist = person.positions[LEFT_WRIST]
+    # On the pixel's ray (the 2D keypoint is kept), at the pose's depth relative to the root.
+    np.testing.assert_allclose(CAMERA.project(wrist[None])[0], person.pixels[LEFT_WRIST], atol=1e-6)
+    expected_z = person.positions[ROOT, 2] + relative[LEFT_WRIST, 2] - relative[ROOT, 2]
+    assert wrist[2] == pytest.approx(expected_z, abs=1e-9)
+    # Without the pose the wrist is only bounded by its bones: the pose is closer to the truth.
+    alone = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    DepthLifter(LiftingConfig()).lift(alone, depth, CAMERA)
+    assert alone.depth_sources[LEFT_WRIST] == DepthSource.INFERRED
+    error_alone = np.linalg.norm(alone.positions[LEFT_WRIST] - truth.joints[LEFT_WRIST])
+    assert np.linalg.norm(wrist - truth.joints[LEFT_WRIST]) < error_alone

@@ -40,10 +40,15 @@ NOMINAL_DEPTH_M = 3.0
 @dataclass(frozen=True)
 class NetworksConfig:
     root_depth: str = setting(
-        "", "root-depth network: '' (off), 'rootnet' or 'hdnet'", choices=("", "rootnet", "hdnet")
+        "auto",
+        "root-depth network: 'auto' (BlazePose's monocular root when BlazePose runs, else off), '' (off), "
+        "'blazepose', 'rootnet' or 'hdnet'",
+        choices=("auto", "", "blazepose", "rootnet", "hdnet"),
     )
     root_depth_model: str = setting(
-        "", "its official checkpoint (snapshot_N.pth.tar / ckpt.pth.tar) or exported ONNX, relative to models_dir"
+        "",
+        "rootnet/hdnet: the official checkpoint (snapshot_N.pth.tar / ckpt.pth.tar) or exported ONNX, "
+        "relative to models_dir (blazepose: see blazepose.model)",
     )
     # RootNet's published MRPE is 120 mm on Human3.6M but 386 mm on 3DPW: in the wild a
     # relative sigma of about 15 % of the depth is honest for both networks.
@@ -51,11 +56,14 @@ class NetworksConfig:
         0.15, "1-sigma of a network root depth as a fraction of that depth", min=0.01, max=1.0
     )
     pose_3d: str = setting(
-        "",
-        "root-relative 3D pose network: '' (off), 'posenet_muco' (21 joints) or 'posenet_h36m' (18)",
-        choices=("", "posenet_muco", "posenet_h36m"),
+        "auto",
+        "root-relative 3D pose network: 'auto' (BlazePose GHUM 3D when blazepose.model is in the models "
+        "directory, else off), '' (off), 'blazepose', 'posenet_muco' (21 joints) or 'posenet_h36m' (18)",
+        choices=("auto", "", "blazepose", "posenet_muco", "posenet_h36m"),
     )
-    pose_3d_model: str = setting("", "PoseNet's official checkpoint or exported ONNX, relative to models_dir")
+    pose_3d_model: str = setting(
+        "", "posenet_*: the official checkpoint or exported ONNX, relative to models_dir (blazepose: blazepose.model)"
+    )
 
 
 def _boxes_xywh(people: list[Person]) -> FloatArray:

@@ -274,6 +274,33 @@ class Tracker:
             published += [self._predicted_person(t) for t in self.tracks if t.state == TrackingState.LOST]
         return published
 
+    def expected(self, people: list[Person], stamp_ns: int) -> list[Person | None]:
+        """For each of this frame's people, the last person of the track they most likely
+        continue (by their boxes against the tracks' predicted boxes), before any 3D is known:
+        what a stage that runs before tracking may carry over (a network's pose). Changes no
+        track."""
+        if not self.config.enabled or not self.tracks or not people:
+            return [None] * len(people)
+        dt = 0.0 if self._last_stamp_ns is None else max((stamp_ns - self._last_stamp_ns) * 1e-9, 0.0)
+        overlap = np.array(
+            [[iou(self._box_after(track, dt), person.detection.box) for person in people] for track in self.tracks]
+        )
+        cost = np.where(overlap >= self.config.min_iou_2d_only, 1.0 - overlap, INFEASIBLE)
+        result: list[Person | None] = [None] * len(people)
+        for row, col in zip(*linear_sum_assignment(cost), strict=True):
+            if cost[row, col] < INFEASIBLE:
+                result[int(col)] = self.tracks[int(row)].person
+        return result
+
+    def _box_after(self, track: Track, dt: float) -> FloatArray:
+        """The track's box moved with its root's prediction ``dt`` seconds ahead."""
+        if track.kalman is None or track.last_root is None or self.camera is None:
+            return track.box
+        ahead = copy.copy(track)
+        ahead.kalman = copy.deepcopy(track.kalman)
+        ahead.kalman.predict(dt, self.config.acceleration_sigma)
+        return ahead.predicted_box(self.camera)
+
     # -- association -----------------------------------------------------------------
 
     def _gate_m(self, track: Track) -> float:

@@ -103,6 +103,16 @@ class BlazePoseConfig:
     root_relative_sigma: float = setting(
         0.07, "1-sigma of the monocular root depth from the skeleton's unknown scale, as a fraction of it", min=0.0
     )
+    # The shape of a tracked person's skeleton changes little between frames; their root is
+    # the sensor's. New tracks, people the sensor cannot measure and frames without depth
+    # run every frame (stages/blazepose/schedule.py).
+    every_frames: int = setting(
+        3,
+        "run BlazePose on a tracked person the depth sensor measures every N-th frame, carrying the pose between "
+        "(1 = every frame; new tracks and people without sensor depth run every frame)",
+        min=1,
+        max=100,
+    )
 
 
 class BlazePoseStage:

@@ -123,11 +123,17 @@ class RootCandidates:
 
 
 class MaskRectangle(Protocol):
-    """One person's mask over an image rectangle (the segmentation stage's output)."""
+    """One person's mask over an image rectangle (the segmentation stage's output):
+    ``inside`` [h,w] covers image pixels x0..x0+w-1, y0..y0+h-1."""
 
-    x0: int
-    y0: int
-    inside: BoolArray  # [h,w]: image pixels x0..x0+w-1, y0..y0+h-1
+    @property
+    def x0(self) -> int: ...
+
+    @property
+    def y0(self) -> int: ...
+
+    @property
+    def inside(self) -> BoolArray: ...
 
 
 @dataclass(frozen=True)

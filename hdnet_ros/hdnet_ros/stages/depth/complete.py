@@ -5,9 +5,10 @@ joint of the same skeleton that has a position: the depth error of that guess is
 the bone length, whatever the pose. Joints are filled nearest-first (a wrist next to a
 measured elbow on that elbow, else on the shoulder, ...), so that a chain grows outwards
 from what was measured. With a root-relative 3D pose from a network, joints that were not
-seen at all are placed from it. Completed joints are marked ``DepthSource.INFERRED`` and
-get a standard deviation of at least half the path to their anchor, so nobody mistakes
-them for measurements. Last, no joint may lie farther than the person band from the torso.
+seen at all are placed from it first (``DepthSource.NETWORK``: seen joints on their own rays at the pose's depth).
+Joints completed from the skeleton are marked ``DepthSource.INFERRED`` and get a standard
+deviation of at least half the path to their anchor, so nobody mistakes them for
+measurements. Last, no joint may lie farther than the person band from the torso.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ _DERIVED = np.zeros(NUM_JOINTS, dtype=bool)
 _DERIVED[list(DERIVED_JOINTS)] = True
 # A completed joint is never placed closer to the camera than this along its ray [m].
 _MIN_RANGE_M = 0.05
+# 1-sigma of a joint of a network's root-relative pose (BlazePose GHUM: 104-282 mm mean
+# per-joint error on real frames, SOURCE.md; most of it along the depth).
+NETWORK_JOINT_SIGMA_M = 0.15
 
 
 @lru_cache(maxsize=4)
@@ -90,24 +94,28 @@ def _positioned(
     anchor[people] = np.where(better, joints[:, None], owner)
 
 
-def complete_from_relative_pose(lifted: Lifted, relative_pose: FloatArray) -> None:
-    """Joints with no position at all, taken from root-relative 3D poses [P,J,3] (metres,
-    camera axes; NaN rows where a network has no joint) placed at each person's root.
-    Needs a valid root."""
+def complete_from_relative_pose(lifted: Lifted, observed: Observed, relative_pose: FloatArray) -> None:
+    """Joints without a 3D position, from root-relative 3D poses [P,J,3] (metres, camera
+    axes; NaN rows where a network has no joint) placed at each person's root: a joint the
+    2D stage saw goes on its own viewing ray at the pose's depth (the pixel is better than
+    the network's projection), one it did not see at the pose's point. Needs a root."""
     valid = lifted.valid
     has_root = valid[:, PELVIS]
     rel = relative_pose
     rel_root = rel[:, PELVIS]
-    root = np.where(
-        np.all(np.isfinite(rel_root), axis=1)[:, None],
-        lifted.positions[:, PELVIS] - rel_root,
-        lifted.positions[:, PELVIS],
-    )
-    fill = has_root[:, None] & ~valid & np.all(np.isfinite(rel), axis=-1)
+    aligned = np.all(np.isfinite(rel_root), axis=1)[:, None]
+    root = np.where(aligned, lifted.positions[:, PELVIS] - rel_root, lifted.positions[:, PELVIS])
+    placed = root[:, None] + rel
+    fill = has_root[:, None] & ~valid & np.all(np.isfinite(rel), axis=-1) & (placed[..., 2] > _MIN_RANGE_M)
+    on_ray = fill & observed.seen
+    p, j = np.nonzero(on_ray)
+    ray = observed.rays[p, j]
+    lifted.positions[p, j] = ray * (placed[p, j, 2] / ray[:, 2])[:, None]
+    p, j = np.nonzero(fill & ~observed.seen)
+    lifted.positions[p, j] = placed[p, j]
     p, j = np.nonzero(fill)
-    lifted.positions[p, j] = root[p] + rel[p, j]
-    lifted.sigma[p, j] = np.hypot(lifted.sigma[p, PELVIS], 0.1)
-    lifted.sources[p, j] = DepthSource.INFERRED
+    lifted.sigma[p, j] = np.hypot(lifted.sigma[p, PELVIS], NETWORK_JOINT_SIGMA_M)
+    lifted.sources[p, j] = DepthSource.NETWORK
 
 
 def enforce_person_band(lifted: Lifted, reference: FloatArray, band_m: float) -> None:

@@ -25,7 +25,7 @@ from hdnet_ros.stages.depth.arrays import Lifted, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import complete_from_relative_pose, complete_from_skeleton, enforce_person_band
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, plane_still_fits
-from hdnet_ros.stages.depth.fuse import choose_roots
+from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
 from hdnet_ros.stages.depth.measure import Facing, measure_joints
 from hdnet_ros.stages.depth.root import place_roots
 from hdnet_ros.stages.depth.sample import sample_depth
@@ -41,6 +41,7 @@ class NetworkEstimates:
 
     root_z: FloatArray
     root_sigma: FloatArray
+    root_point: FloatArray | None = None  # [P,3] the network's root itself, where it gives one
     relative_pose: FloatArray | None = None
     masks: PersonMasks | None = None  # each person's pixels, from a segmentation network
 
@@ -81,12 +82,16 @@ class DepthLifter:
             camera,
             config.prior_stature_m,
             keypoint_sigma_px=config.keypoint_sigma_px,
+            boxes=observed.boxes,
         )
         reference = np.full(count, np.nan)
         stature = np.full(count, config.prior_stature_m)
         facing = Facing(np.zeros(count), np.zeros(count), np.zeros(count, dtype=bool))
         if depth is not None:
-            sampled = sample_depth(observed, depth, camera, size.z, config, networks.masks)
+            # How far the person is expected: the bone lengths' depth, or a network's root
+            # where it is tighter (or there are no bones to go by).
+            expected_z, _ = fuse_depths(size.z, size.sigma, networks.root_z, networks.root_sigma)
+            sampled = sample_depth(observed, depth, camera, expected_z, config, networks.masks)
             measured = measure_joints(observed, sampled, camera, config)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing
             seen = np.all(np.isfinite(measured.points), axis=-1)
@@ -103,16 +108,16 @@ class DepthLifter:
             reference,
             size,
             network,
+            networks.root_point,
             lambda: self._floor_of(depth, camera),
             camera,
             config,
         )
         choose_roots(lifted, candidates)
         if config.complete_joints:
-            complete_from_skeleton(lifted, observed, config.prior_stature_m)
             if networks.relative_pose is not None:
-                complete_from_relative_pose(lifted, networks.relative_pose)
-                complete_from_skeleton(lifted, observed, config.prior_stature_m)
+                complete_from_relative_pose(lifted, observed, networks.relative_pose)
+            complete_from_skeleton(lifted, observed, config.prior_stature_m)
         enforce_person_band(lifted, reference, config.person_depth_band_m)
         lifted.write_to(people)
 
@@ -127,7 +132,8 @@ class DepthLifter:
         """One person (``network_root``: (z, sigma) [m]; ``relative_pose``: [J,3])."""
         root = network_root if network_root is not None else (np.nan, np.nan)
         pose = None if relative_pose is None else np.asarray(relative_pose, dtype=np.float64)[None]
-        self([person], depth, camera, NetworkEstimates(np.array([root[0]], float), np.array([root[1]], float), pose))
+        estimates = NetworkEstimates(np.array([root[0]], float), np.array([root[1]], float), relative_pose=pose)
+        self([person], depth, camera, estimates)
 
     def _floor_of(self, depth: DepthImage | None, camera: CameraModel) -> GroundPlane | None:
         """The floor of this depth image, fitted once per image and shared by its people."""

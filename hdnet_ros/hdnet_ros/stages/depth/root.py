@@ -62,12 +62,15 @@ def place_roots(
     reference: FloatArray,
     size: DepthEstimates,
     network: DepthEstimates,
+    network_point: FloatArray | None,
     floor: FloorSource,
     camera: CameraModel,
     config: LiftingConfig,
 ) -> RootCandidates:
     """Every person's root candidates (module doc). ``stature`` [P] is each person's own
-    (from their limbs) where the torso was measured; ``floor`` fits the floor on first use."""
+    (from their limbs) where the torso was measured; ``network_point`` [P,3] a network's
+    root itself where it gives one (else its depth is placed on the pelvis ray); ``floor``
+    fits the floor on first use."""
     count = len(observed)
     sensor = sensor_roots(observed, lifted, facing, stature, reference, floor, camera, config)
     missing = ~sensor.exists
@@ -75,6 +78,11 @@ def place_roots(
     usable = missing & np.isfinite(network.z) & (network.z > 0)
     if np.any(usable):
         network_root = on_pelvis_ray(observed, network.z, network.sigma, DepthSource.NETWORK, usable, camera, config)
+        if network_point is not None:
+            given = usable & np.all(np.isfinite(network_point), axis=1)
+            network_root.point[given] = network_point[given]
+            network_root.sigma[given] = network.sigma[given]
+            network_root.source[given] = DepthSource.NETWORK
     prior = RootCandidate.none(count)
     wanted = missing & ~usable
     if config.root_prior and np.any(wanted):
