@@ -1,6 +1,8 @@
 """The pipeline on the other runtimes: the PyTorch MoveNet rebuild (torch, and its ONNX
 export through onnxruntime) gives the same people as the published LiteRT model; in the int8
-arithmetic (the default at fp32) exactly the same keypoints.
+arithmetic (the default at fp32) exactly the same keypoints where LiteRT's XNNPACK kernels
+are verified to be the ones it follows (conftest.py's ``litert_exact``), and within stated
+bounds on any kernels.
 
 The exports (~15 s each) go once per arithmetic into one module-wide engine directory.
 """
@@ -20,7 +22,7 @@ from hdnet_ros.joints import TORSO_JOINTS
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Frame
 from hdnet_ros.pipeline import Pipeline
-from hdnet_ros.stages.keypoints2d import Keypoints2D, MoveNetBatched, MoveNetLiteRT
+from hdnet_ros.stages.keypoints2d import MOVENET_INPUT_SIZE, Keypoints2D, MoveNetBatched, MoveNetLiteRT
 from helpers import sample_messages
 
 from hdnet_ros.config import load_settings
@@ -84,9 +86,13 @@ def test_rebuilt_movenet_finds_the_same_standing_person(
         theirs = max(reference.process(frame).people, key=lambda p: p.detection.box[3] - p.detection.box[1])
         assert ours.num_valid >= 12
         both = np.all(np.isfinite(ours.pixels) & np.isfinite(theirs.pixels), axis=1)
-        errors = np.linalg.norm(ours.pixels[both] - theirs.pixels[both], axis=1)
-        # 1 px in the 192 px crop is about 2.4 px here (a 460 px tall person crop).
-        assert np.median(errors) < 5.0, errors
+        x0, y0, x1, y1 = theirs.detection.box
+        crop_px = max(x1 - x0, y1 - y0) * reference.settings.keypoints.crop_scale / MOVENET_INPUT_SIZE
+        errors = np.linalg.norm(ours.pixels[both] - theirs.pixels[both], axis=1) / crop_px  # px of the crop
+        # Three quarters of a crop cell (4 px): one person's median over ~16 joints. Measured
+        # (2.6-2.9 image px per crop px): float <= 1.6, int8 0 against XNNPACK and <= 2.5
+        # against LiteRT's builtin kernels.
+        assert np.median(errors) <= 3.0, errors
         torso = [j for j in TORSO_JOINTS if ours.valid[j]]
         assert 1.6 <= float(np.median(ours.positions[torso, 2])) <= 2.1
 
@@ -111,7 +117,7 @@ def stage_keypoints(pipeline: Pipeline, reference: Pipeline, rgb: npt.NDArray[np
 
 
 def test_int8_arithmetic_gives_litert_keypoints_exactly(
-    images: list[npt.NDArray[np.uint8]], frames: list[Frame], models_dir: Path, engines: Path
+    litert_exact: str, images: list[npt.NDArray[np.uint8]], frames: list[Frame], models_dir: Path, engines: Path
 ) -> None:
     """Default settings on the torch backend (auto -> int8 at fp32): every person's keypoints,
     pixels and scores, are LiteRT's to the bit; so are the whole pipeline's people."""
@@ -139,13 +145,18 @@ def test_int8_arithmetic_gives_litert_keypoints_exactly(
             np.testing.assert_array_equal(mine_person.positions, litert_person.positions)
 
 
-def test_float_arithmetic_stays_close_to_litert(
-    images: list[npt.NDArray[np.uint8]], models_dir: Path, engines: Path
+@pytest.mark.parametrize("arithmetic", ["float", "int8"])
+def test_rebuilt_arithmetic_stays_close_to_litert(
+    arithmetic: str, images: list[npt.NDArray[np.uint8]], models_dir: Path, engines: Path
 ) -> None:
-    """The float network (fp16-capable) moves keypoints by ~2 px (median) from LiteRT's."""
+    """On any CPU and any LiteRT kernels, both arithmetics keep the keypoints within a few px
+    of LiteRT's (image px here; one cell of the 192 px crop is ~10 px for a 460 px person).
+    The float network leaves out the int8 roundings; the int8 one follows XNNPACK's, so it
+    is exact where those are verified and otherwise as far as another kernel set rounds."""
     reference = Pipeline.from_settings(load_settings(overrides=base_overrides(models_dir, engines)))
-    rebuilt = rebuilt_pipeline(models_dir, engines, arithmetic="float")
-    assert isinstance(rebuilt.keypoints, MoveNetBatched) and rebuilt.keypoints.int8 is None
+    rebuilt = rebuilt_pipeline(models_dir, engines, arithmetic=arithmetic)
+    assert isinstance(rebuilt.keypoints, MoveNetBatched)
+    assert rebuilt.keypoints.int8 == (INT8_DECODING if arithmetic == "int8" else None)
     errors: list[float] = []
     identical = 0
     for rgb in images:
@@ -157,11 +168,16 @@ def test_float_arithmetic_stays_close_to_litert(
             )
             both = np.all(np.isfinite(mine.pixels) & np.isfinite(litert.pixels), axis=1)
             errors.extend(np.linalg.norm(mine.pixels[both] - litert.pixels[both], axis=1))
-    assert identical == 0, "the float network should not reproduce LiteRT's rounding"
-    # Measured on these images: median 2.0 px, 90th percentile 4.8 px over 171 joints.
+    if arithmetic == "float":
+        assert identical == 0, "the float network should not reproduce LiteRT's rounding"
+    # Measured on these images, median / p90 over 160-190 joints: float 1.78 / 5.77 px against
+    # XNNPACK (2.0 / 4.8 on the Intel machine), 1.72 / 3.84 against LiteRT's builtin kernels;
+    # int8 0 / 0 against XNNPACK, 2.28 / 6.47 against the builtin kernels (another rounding).
+    # The bounds leave 0.7 px above the worst median and 1.5 px above the worst p90.
     assert len(errors) > 100
-    assert np.median(errors) < 3.0, np.median(errors)
-    assert np.percentile(errors, 90) < 8.0, np.percentile(errors, 90)
+    summary = f"median {np.median(errors):.2f}, p90 {np.percentile(errors, 90):.2f} px over {len(errors)} joints"
+    assert np.median(errors) < 3.0, summary
+    assert np.percentile(errors, 90) < 8.0, summary
 
 
 def test_tensorrt_without_tensorrt_names_the_problem(models_dir: Path, tmp_path: Path) -> None:
