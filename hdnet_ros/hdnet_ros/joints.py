@@ -42,6 +42,14 @@ LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE = 13, 14, 15, 16
 PELVIS, NECK = 17, 18
 ROOT: Final = PELVIS
 
+# The feet, published beside the joint set (Skeleton3D.feet) so that the fixed 19-entry
+# keypoint order never changes: heels and toes (BlazePose's "foot index"), each hanging
+# from its ankle.
+FOOT_NAMES: Final[tuple[str, ...]] = ("left_heel", "right_heel", "left_toes", "right_toes")
+NUM_FEET: Final = len(FOOT_NAMES)
+FOOT_LEFT_HEEL, FOOT_RIGHT_HEEL, FOOT_LEFT_TOES, FOOT_RIGHT_TOES = 0, 1, 2, 3
+FOOT_ANKLE: Final[tuple[int, ...]] = (15, 16, 15, 16)  # the ankle each foot point hangs from
+
 # Derived joints: each is the midpoint of two COCO joints.
 DERIVED_JOINTS: Final[dict[int, tuple[int, int]]] = {
     PELVIS: (LEFT_HIP, RIGHT_HIP),

@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.depth_fault import DepthFault
-from hdnet_ros.joints import NUM_JOINTS, ROOT
+from hdnet_ros.joints import NUM_FEET, NUM_JOINTS, ROOT
 
 FloatArray = npt.NDArray[np.floating]
 
@@ -82,6 +82,13 @@ class Person:
     # tracker from an earlier frame otherwise). None: no network pose.
     network_pose: FloatArray | None = None
     network_pose_age: int = 0
+    network_feet: FloatArray | None = None  # [4,3] the same network's feet, pelvis-relative
+    # The feet (joints.FOOT_NAMES order): positions, 1-sigma, depth sources, pixels, scores.
+    feet: FloatArray = field(default_factory=lambda: np.full((NUM_FEET, 3), np.nan))
+    feet_stddev: FloatArray = field(default_factory=lambda: np.full(NUM_FEET, np.nan))
+    feet_sources: npt.NDArray[np.uint8] = field(default_factory=lambda: np.zeros(NUM_FEET, dtype=np.uint8))
+    feet_pixels: FloatArray = field(default_factory=lambda: np.full((NUM_FEET, 2), np.nan))
+    feet_scores: FloatArray = field(default_factory=lambda: np.zeros(NUM_FEET))
 
     @property
     def valid(self) -> npt.NDArray[np.bool_]:

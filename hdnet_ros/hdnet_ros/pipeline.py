@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from hdnet_ros.config import Settings, SettingsError
 from hdnet_ros.inference.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
-from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS
+from hdnet_ros.joints import DERIVED_JOINTS, NUM_FEET, NUM_JOINTS
 from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError, resolve_model_file
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, MonocularRoot, open_blazepose_stage
@@ -209,8 +209,16 @@ def body_estimates(people: list[Person], bodies: list[BodyEstimate | None], use_
     root_point = np.array([r.position if r is not None else np.full(3, np.nan) for r in roots]).reshape(-1, 3)
     root_sigma = np.array([r.sigma if r is not None else np.nan for r in roots], dtype=np.float64)
     masks = PersonMasks.stack([b.mask if b is not None else None for b in bodies])
+    feet = _stacked([p.network_feet for p in people], NUM_FEET)
+    feet_pixels = np.array([p.feet_pixels for p in people], dtype=np.float64).reshape(-1, NUM_FEET, 2)
     return NetworkEstimates(
-        root_point[:, 2].copy(), root_sigma, root_point, _stacked([p.network_pose for p in people]), masks
+        root_point[:, 2].copy(),
+        root_sigma,
+        root_point,
+        _stacked([p.network_pose for p in people]),
+        masks,
+        feet,
+        feet_pixels,
     )
 
 
@@ -230,10 +238,10 @@ def fill_unseen_keypoints(person: Person, landmarks: Keypoints2D) -> None:
             person.scores[joint] = min(person.scores[a], person.scores[b])
 
 
-def _stacked(poses: Sequence[npt.NDArray[np.floating] | None]) -> FloatArray | None:
+def _stacked(poses: Sequence[npt.NDArray[np.floating] | None], joints: int = NUM_JOINTS) -> FloatArray | None:
     if all(pose is None for pose in poses):
         return None
-    return np.stack([pose if pose is not None else np.full((NUM_JOINTS, 3), np.nan) for pose in poses])
+    return np.stack([pose if pose is not None else np.full((joints, 3), np.nan) for pose in poses])
 
 
 class Pipeline:
@@ -350,6 +358,7 @@ class Pipeline:
         min_score = self.settings.keypoints.min_score
         for person, body in zip(people, bodies, strict=True):
             if body is not None:
-                person.network_pose, person.network_pose_age = body.relative_pose, 0
+                person.network_pose, person.network_feet, person.network_pose_age = body.relative_pose, body.feet, 0
                 fill_unseen_keypoints(person, body.keypoints(min_score))
+                person.feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
         return body_estimates(people, bodies, self.stages.blazepose_root)

@@ -48,6 +48,9 @@ def test_joint_constants_match_the_joint_set() -> None:
         assert getattr(skeleton, name.upper()) == index
     assert skeleton.JOINT_SET_COCO19 == joints.JOINT_SET_NAME
     assert (joints.ROOT, joints.NECK) == (skeleton.PELVIS, skeleton.NECK)
+    assert skeleton.NUM_FEET == joints.NUM_FEET == len(joints.FOOT_NAMES)
+    for index, name in enumerate(joints.FOOT_NAMES):
+        assert getattr(skeleton, f"FOOT_{name.upper()}") == index
 
 
 def test_enum_constants_match_the_core() -> None:

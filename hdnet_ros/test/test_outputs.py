@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, NECK, NUM_JOINTS, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
+from hdnet_ros.joints import (
+    FOOT_LEFT_HEEL,
+    FOOT_RIGHT_TOES,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    NECK,
+    NUM_FEET,
+    NUM_JOINTS,
+    PELVIS,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+)
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
 from hdnet_ros.outputs.skeletons import skeleton_array_msg
@@ -56,6 +67,24 @@ def test_skeleton_array_marks_missing_joints_invalid() -> None:
     hip = skeleton.keypoints[LEFT_HIP]
     assert hip.valid and hip.position.z == pytest.approx(2.0) and hip.depth_source == DepthSource.SENSOR
     assert not skeleton.velocity_valid and np.isnan(skeleton.velocity.x)
+    # Without a 3D pose network the feet are there, in their fixed order, all invalid.
+    assert len(skeleton.feet) == NUM_FEET
+    assert all(not f.valid and np.isnan(f.position.z) and f.depth_source == DepthSource.NONE for f in skeleton.feet)
+
+
+def test_feet_from_a_pose_network_are_published_beside_the_fixed_keypoints() -> None:
+    person = upright_person(track_id=3)
+    person.feet[FOOT_LEFT_HEEL] = (0.1, 0.85, 2.05)
+    person.feet_stddev[FOOT_LEFT_HEEL] = 0.15
+    person.feet_sources[FOOT_LEFT_HEEL] = DepthSource.NETWORK
+    person.feet_pixels[FOOT_LEFT_HEEL] = (330.0, 420.0)
+    person.feet_scores[FOOT_LEFT_HEEL] = 0.8
+    (skeleton,) = roundtrip(skeleton_array_msg([person], STAMP, "cam")).skeletons  # type: ignore[attr-defined]
+    assert len(skeleton.keypoints) == NUM_JOINTS
+    heel = skeleton.feet[FOOT_LEFT_HEEL]
+    assert heel.valid and heel.depth_source == DepthSource.NETWORK
+    assert (heel.position.y, heel.pixel_y, heel.confidence) == pytest.approx((0.85, 420.0, 0.8))
+    assert not skeleton.feet[FOOT_RIGHT_TOES].valid
 
 
 @pytest.mark.parametrize("facing_camera", [True, False])

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from hdnet_ros.joints import BONES, ROOT
+from hdnet_ros.joints import BONES, FOOT_ANKLE, ROOT
 from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, point, vector3
 from hdnet_ros.people import Person
 
@@ -68,8 +68,12 @@ def person_markers(person: Person, label: int, head: Any, lifetime: Any) -> list
     """Spheres at the valid joints, lines for bones with both ends valid, a text label."""
     colour = _colour(colour_for(label))
     valid = person.valid
-    joints = [point(p) for p in person.positions[valid]]
+    feet = np.all(np.isfinite(person.feet), axis=1)
+    joints = [point(p) for p in person.positions[valid]] + [point(p) for p in person.feet[feet]]
     bone_points = [point(person.positions[j]) for a, b in BONES if valid[a] and valid[b] for j in (a, b)]
+    for foot, ankle in enumerate(FOOT_ANKLE):  # each heel and toe hangs from its ankle
+        if feet[foot] and valid[ankle]:
+            bone_points += [point(person.positions[ankle]), point(person.feet[foot])]
     markers = [
         _marker(
             "SPHERE_LIST", "joints", label, head, lifetime, colour, vector3((JOINT_DIAMETER_M,) * 3), points=joints

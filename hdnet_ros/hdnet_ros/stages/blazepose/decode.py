@@ -59,6 +59,13 @@ class BodyEstimate:
         """These landmarks as the keypoint stage's COCO-19 keypoints (pixels and scores)."""
         return to_keypoints2d(self.pixels, self.visibility, min_score)
 
+    def feet_keypoints(self, min_score: float) -> tuple[FloatArray, FloatArray]:
+        """The feet's pixels [4,2] (NaN where the visibility is below ``min_score``) and scores [4]."""
+        index = list(FOOT_LANDMARKS)
+        scores = self.visibility[index].copy()
+        pixels = np.where((scores >= min_score)[:, None], self.pixels[index], np.nan)
+        return pixels, scores
+
 
 def sigmoid(logits: npt.NDArray[np.floating]) -> FloatArray:
     """1 / (1 + exp(-x)), without overflow for large |x|."""

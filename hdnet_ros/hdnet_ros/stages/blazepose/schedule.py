@@ -40,4 +40,5 @@ def carry_poses(people: Sequence[Person], expected: Sequence[Person | None], due
     for person, previous, runs in zip(people, expected, due, strict=True):
         if not runs and previous is not None and previous.network_pose is not None:
             person.network_pose = previous.network_pose
+            person.network_feet = previous.network_feet
             person.network_pose_age = previous.network_pose_age + 1

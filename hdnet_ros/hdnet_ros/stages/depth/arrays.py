@@ -95,6 +95,12 @@ class Lifted:
             person.position_stddev = self.sigma[index]
             person.depth_sources = self.sources[index]
 
+    def write_feet_to(self, people: list[Person]) -> None:
+        for index, person in enumerate(people):
+            person.feet = self.positions[index]
+            person.feet_stddev = self.sigma[index]
+            person.feet_sources = self.sources[index]
+
 
 @dataclass
 class RootCandidate:

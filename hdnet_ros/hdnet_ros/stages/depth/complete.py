@@ -18,7 +18,8 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS, PELVIS
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import DERIVED_JOINTS, NUM_FEET, NUM_JOINTS, PELVIS
 from hdnet_ros.people import DepthSource
 from hdnet_ros.skeleton import path_lengths
 from hdnet_ros.stages.depth.arrays import Lifted, Observed
@@ -116,6 +117,28 @@ def complete_from_relative_pose(lifted: Lifted, observed: Observed, relative_pos
     p, j = np.nonzero(fill)
     lifted.sigma[p, j] = np.hypot(lifted.sigma[p, PELVIS], NETWORK_JOINT_SIGMA_M)
     lifted.sources[p, j] = DepthSource.NETWORK
+
+
+def place_feet(lifted: Lifted, feet: FloatArray, pixels: FloatArray | None, camera: CameraModel) -> Lifted:
+    """The feet (heels, toes) [P,4] of a network's pose at each person's root: a foot seen in
+    2D on its own ray at the pose's depth, an unseen one at the pose's point (NETWORK)."""
+    count = len(feet)
+    result = Lifted(
+        np.full((count, NUM_FEET, 3), np.nan), np.full((count, NUM_FEET), np.nan), np.zeros((count, NUM_FEET), np.uint8)
+    )
+    has_root = lifted.valid[:, PELVIS]
+    placed = lifted.positions[:, PELVIS, None] + feet
+    fill = has_root[:, None] & np.all(np.isfinite(placed), axis=-1) & (placed[..., 2] > _MIN_RANGE_M)
+    result.positions[fill] = placed[fill]
+    if pixels is not None:
+        seen = fill & np.all(np.isfinite(pixels), axis=-1)
+        if np.any(seen):
+            rays = camera.unit_rays(pixels[seen])
+            result.positions[seen] = rays * (placed[seen][:, 2] / rays[:, 2])[:, None]
+    p, j = np.nonzero(fill)
+    result.sigma[p, j] = np.hypot(lifted.sigma[p, PELVIS], NETWORK_JOINT_SIGMA_M)
+    result.sources[p, j] = DepthSource.NETWORK
+    return result
 
 
 def enforce_person_band(lifted: Lifted, reference: FloatArray, band_m: float) -> None:

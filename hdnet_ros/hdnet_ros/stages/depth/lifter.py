@@ -22,7 +22,12 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.size_prior import DepthEstimates, bone_prior_depths
 from hdnet_ros.stages.depth.arrays import Lifted, Observed, PersonMasks
-from hdnet_ros.stages.depth.complete import complete_from_relative_pose, complete_from_skeleton, enforce_person_band
+from hdnet_ros.stages.depth.complete import (
+    complete_from_relative_pose,
+    complete_from_skeleton,
+    enforce_person_band,
+    place_feet,
+)
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, plane_still_fits
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
@@ -44,6 +49,8 @@ class NetworkEstimates:
     root_point: FloatArray | None = None  # [P,3] the network's root itself, where it gives one
     relative_pose: FloatArray | None = None
     masks: PersonMasks | None = None  # each person's pixels, from a segmentation network
+    feet: FloatArray | None = None  # [P,4,3] the pose's feet (joints.FOOT_NAMES), pelvis-relative
+    feet_pixels: FloatArray | None = None  # [P,4,2] where the feet were seen (NaN: not seen)
 
     @classmethod
     def none(cls, count: int) -> NetworkEstimates:
@@ -120,6 +127,10 @@ class DepthLifter:
             complete_from_skeleton(lifted, observed, config.prior_stature_m)
         enforce_person_band(lifted, reference, config.person_depth_band_m)
         lifted.write_to(people)
+        if networks.feet is not None:
+            feet = place_feet(lifted, networks.feet, networks.feet_pixels, camera)
+            enforce_person_band(feet, reference, config.person_depth_band_m)
+            feet.write_feet_to(people)
 
     def lift(
         self,
