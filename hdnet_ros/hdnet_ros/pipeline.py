@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -289,14 +290,52 @@ class Pipeline:
 
         with timed("detection"):
             detections = stages.detector(frame.rgb)
-        bodies: list[BodyEstimate | None] = [None] * len(detections)
-        if stages.keypoints is not None:
-            with timed("keypoints_2d"):
-                keypoints = stages.keypoints(frame.rgb, detections)
+        with timed("keypoints_2d"):
+            people, bodies = self.keypoints_of(frame, detections)
+        networks = self.networks_of(frame, people, bodies, timed)
+        with timed("depth_lifting"):
+            stages.lifter(people, frame.depth_m, frame.camera, networks)
+        minimum = self.settings.output.min_valid_joints
+        people = [p for p in people if p.num_valid >= minimum]
+        with timed("tracking"):
+            people = stages.tracker.update(people, frame.stamp_ns, frame.camera)
+        stage_ms["total"] = sum(stage_ms.values())
+        timer.samples_ms["total"].append(stage_ms["total"])
+        return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
+
+    def keypoints_of(self, frame: Frame, detections: list[Detection]) -> tuple[list[Person], list[BodyEstimate | None]]:
+        """The detected people with their 2D keypoints (and BlazePose's estimates, when its
+        landmarks are the keypoints)."""
+        stage = self.stages.blazepose
+        if self.stages.keypoints is not None:
+            keypoints = self.stages.keypoints(frame.rgb, detections)
             people = [Person(d, k.pixels, k.scores) for d, k in zip(detections, keypoints, strict=True)]
-        else:
-            with timed("keypoints_2d"):
-                people, bodies = self._blazepose_people(frame, detections)
+            return people, [None] * len(people)
+        assert stage is not None
+        unseen = [Person(d, np.full((NUM_JOINTS, 2), np.nan), np.zeros(NUM_JOINTS)) for d in detections]
+        expected = self.stages.tracker.expected(unseen, frame.stamp_ns)
+        guides = [np.asarray(p.pixels, dtype=np.float64) if p is not None else None for p in expected]
+        bodies = stage(frame, unseen, guides)
+        min_score = self.settings.keypoints.min_score
+        for person, body in zip(unseen, bodies, strict=True):
+            if body is not None:
+                landmarks = body.keypoints(min_score)
+                person.pixels, person.scores = landmarks.pixels, landmarks.scores
+        return unseen, bodies
+
+    def networks_of(
+        self,
+        frame: Frame,
+        people: list[Person],
+        bodies: list[BodyEstimate | None] | None = None,
+        timed: Callable[[str], AbstractContextManager[object]] | None = None,
+    ) -> NetworkEstimates:
+        """What the 3D networks say about ``people``: BlazePose's poses, roots and masks,
+        and/or the checkpoint networks' root depths and poses. ``bodies``: BlazePose's
+        estimates already made for the keypoints; ``timed`` times each network."""
+        stages = self.stages
+        timed = timed or (lambda _: nullcontext())
+        bodies = bodies if bodies is not None else [None] * len(people)
         networks = NetworkEstimates.none(len(people))
         if stages.blazepose is not None:
             with timed("pose_3d"):
@@ -312,33 +351,7 @@ class Pipeline:
             with timed("pose_3d"):
                 poses = stages.pose_3d(frame, people, roots)
             networks = dataclasses.replace(networks, relative_pose=_stacked(poses))
-        with timed("depth_lifting"):
-            stages.lifter(people, frame.depth_m, frame.camera, networks)
-        minimum = self.settings.output.min_valid_joints
-        people = [p for p in people if p.num_valid >= minimum]
-        with timed("tracking"):
-            people = stages.tracker.update(people, frame.stamp_ns, frame.camera)
-        stage_ms["total"] = sum(stage_ms.values())
-        timer.samples_ms["total"].append(stage_ms["total"])
-        return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
-
-    def _blazepose_people(
-        self, frame: Frame, detections: list[Detection]
-    ) -> tuple[list[Person], list[BodyEstimate | None]]:
-        """BlazePose's 2D landmarks as the keypoints of every detected person (crops turned
-        by the track's last keypoints, where there is a track)."""
-        stage = self.stages.blazepose
-        assert stage is not None
-        unseen = [Person(d, np.full((NUM_JOINTS, 2), np.nan), np.zeros(NUM_JOINTS)) for d in detections]
-        expected = self.stages.tracker.expected(unseen, frame.stamp_ns)
-        guides = [np.asarray(p.pixels, dtype=np.float64) if p is not None else None for p in expected]
-        bodies = stage(frame, unseen, guides)
-        min_score = self.settings.keypoints.min_score
-        for person, body in zip(unseen, bodies, strict=True):
-            if body is not None:
-                keypoints = body.keypoints(min_score)
-                person.pixels, person.scores = keypoints.pixels, keypoints.scores
-        return unseen, bodies
+        return networks
 
     def _blazepose_networks(
         self, frame: Frame, people: list[Person], bodies: list[BodyEstimate | None]
