@@ -6,8 +6,10 @@ PyTorch rebuild's ONNX export on onnxruntime, and the rebuild in PyTorch.
         [--agreement [--data-dir ../shared/data]]
 
 Each runtime gets a warm-up, then the ``--runs`` timed calls go round-robin over the
-runtimes (call 1 of each, call 2 of each, ...), so that a load change on a shared machine
-hits all of them alike. Figures: median (and 90th percentile) wall time per call, that
+runtimes (call 1 of each, call 2 of each, ...) in a new random order each round, so that a
+load change on a shared machine hits all of them alike and no runtime always follows the
+one whose threads are still spinning (at batch 1 both LiteRT rows run the same invoke: their
+difference shows the noise left). Figures: median (and 90th percentile) wall time per call, that
 median per crop, and each median's ratio to LiteRT's per-crop loop at the same batch size
 (measured in this one run). The crops are random pixels: the cost of this dense network does
 not depend on them. Report the figures with the CPU and load average printed.
@@ -51,14 +53,16 @@ BAG_BOXES: dict[str, list[tuple[float, float, float, float]]] = {
 
 
 def round_robin(calls: dict[str, Callable[[], object]], runs: int) -> dict[str, list[float]]:
-    """``runs`` wall times in ms of each call, interleaved, after one untimed call of each."""
+    """``runs`` wall times in ms of each call, interleaved in a shuffled order per round,
+    after one untimed call of each."""
     for call in calls.values():
         call()
     samples: dict[str, list[float]] = {name: [] for name in calls}
+    order = np.random.default_rng(1)
     for _ in range(runs):
-        for name, call in calls.items():
+        for name in order.permutation(list(calls)):
             start = time.perf_counter()
-            call()
+            calls[name]()
             samples[name].append((time.perf_counter() - start) * 1000.0)
     return samples
 

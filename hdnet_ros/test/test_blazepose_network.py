@@ -50,8 +50,8 @@ MOVENET = Path("movenet_lightning_int8") / "movenet_singlepose_lightning_int8.tf
 #   landmarks        1.0e-5       1.8e-5             1e-4  (0.025 px of 256)
 #   presence         1.2e-5       1.3e-5             1e-4  (absolute)
 #   mask             7.0e-4       8.5e-4             3e-3  (sigmoid within 0.002 measured)
-#   heatmaps         8.1e-6       8.9e-6             1e-4
-#   world_landmarks  5.7e-5       5.8e-5             3e-4  (0.2 mm of 0.8 m)
+#   heatmaps         8.1e-6       1.0e-5             1e-4
+#   world_landmarks  5.7e-5       5.9e-5             3e-4  (0.2 mm of 0.8 m)
 #
 # Each bound is 3.5-10x what was measured: other instruction sets (AVX2, NEON) sum in
 # other orders with the same float32 rounding, so they land in the same range.
@@ -305,11 +305,12 @@ def test_onnx_export_on_onnxruntime_agrees_with_litert(
 def test_torch_batch_equals_one_crop_at_a_time(
     tflite: Path, crops: np.ndarray, engines: Path, torch_outputs: dict[str, np.ndarray]
 ) -> None:
+    """A person behind the standing one, alone and inside the batch of 7 (torch may pick
+    other convolution algorithms for another batch size: the float32 bound, not equality)."""
     config = dataclasses.replace(CPU, backend="torch", engine_dir=str(engines))
     with open_blazepose(tflite, config, threads=2) as backend:
-        alone = [backend.run({INPUT_NAME: crops[k : k + 1]}) for k in (4,)]
-    for k, outputs in zip((4,), alone, strict=True):
-        assert_agree(outputs, {n: torch_outputs[n][k : k + 1] for n in OUTPUT_NAMES}, f"crop {k} alone vs batched")
+        alone = backend.run({INPUT_NAME: crops[4:5]})
+    assert_agree(alone, {name: torch_outputs[name][4:5] for name in OUTPUT_NAMES}, "crop 4 alone vs batched")
 
 
 def test_onnx_export_is_cached_by_the_files_sha256(tflite: Path, engines: Path, onnx_path: Path) -> None:

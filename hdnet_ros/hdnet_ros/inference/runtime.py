@@ -152,9 +152,10 @@ def movenet_int8_decoding(tflite_path: Path) -> Int8Decoding:
 
 # BlazePose on the CPU (``inference.backend: onnxruntime`` on the CPU): LiteRT with one
 # invoke per crop. benchmarks/bench_blazepose.py measures the alternatives: the ONNX export
-# of the rebuild on onnxruntime is about 2x slower per crop at batch 1 and 8, and LiteRT
-# resized to the whole batch is no faster than the loop while its arena grows with the
-# batch; docs/inference.md has the figures.
+# of the rebuild on onnxruntime took 1.2-1.8x LiteRT's time per crop at batch 1 and
+# 2.2-2.7x at batch 8, and LiteRT resized to the whole batch was no faster than the loop
+# (1.00-1.35x at batch 8) while its arena grows with the batch; docs/inference.md has the
+# figures.
 BLAZEPOSE_LITERT_BATCHING = "loop"
 
 
