@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +173,18 @@ def test_cpu_default_gives_the_five_named_outputs(tflite: Path, litert_outputs: 
     assert mask[int(hips[1]), int(hips[0])] > 0 > mask[2, 2]
     peak = np.unravel_index(np.argmax(litert_outputs["heatmaps"][0, ..., 23]), (64, 64))
     assert np.hypot(peak[1] * 4 + 2 - landmarks[23, 0], peak[0] * 4 + 2 - landmarks[23, 1]) < 12
+
+
+def test_cpu_default_needs_no_torch(tflite: Path) -> None:
+    """The LiteRT path opens and runs the file without importing torch (a CPU install has none)."""
+    code = (
+        "import sys; from pathlib import Path; import numpy as np; "
+        "from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose; "
+        f"b = open_blazepose(Path({str(tflite)!r}), InferenceConfig(), 1); "
+        "out = b.run({'image': np.zeros((1, 256, 256, 3), np.float32)}); "
+        "assert out['presence'].shape == (1, 1); assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_match_signature_names_what_is_wrong() -> None:

@@ -16,8 +16,9 @@ keeps one contract:
   - ``world_landmarks`` [N,117]: 39 x (X, Y, Z) in metres around the hip centre, axes of
     the unrotated crop (x right, y down, z away from the camera).
 
-This module imports numpy only at the top: the contract is what the LiteRT path (no torch)
-checks a file against. The rebuild (:func:`load_blazepose`) imports torch when called.
+Importing this module loads neither torch nor numpy: the contract is what the LiteRT path
+(no torch) checks a file against. The rebuild (:func:`load_blazepose`) imports torch when
+called.
 """
 
 from __future__ import annotations
