@@ -117,10 +117,11 @@ def stage_keypoints(pipeline: Pipeline, reference: Pipeline, rgb: npt.NDArray[np
 
 
 def test_int8_arithmetic_gives_litert_keypoints_exactly(
-    litert_exact: str, images: list[npt.NDArray[np.uint8]], frames: list[Frame], models_dir: Path, engines: Path
+    litert_exact: str, images: list[npt.NDArray[np.uint8]], models_dir: Path, engines: Path
 ) -> None:
     """Default settings on the torch backend (auto -> int8 at fp32): every person's keypoints,
-    pixels and scores, are LiteRT's to the bit; so are the whole pipeline's people."""
+    pixels and scores, are LiteRT's to the bit. (Not the whole pipeline's people: the torch
+    backend also moves BlazePose off LiteRT, which is a float network.)"""
     reference = Pipeline.from_settings(load_settings(overrides=base_overrides(models_dir, engines)))
     rebuilt = rebuilt_pipeline(models_dir, engines)
     assert isinstance(reference.keypoints, MoveNetLiteRT) and isinstance(rebuilt.keypoints, MoveNetBatched)
@@ -136,13 +137,6 @@ def test_int8_arithmetic_gives_litert_keypoints_exactly(
             np.testing.assert_array_equal(mine.scores, litert.scores)
         people += len(theirs)
     assert people >= 20  # 25 on the sample data: many people, most small and partly seen
-    for frame in frames:
-        ours_people = rebuilt.process(frame).people
-        theirs_people = reference.process(frame).people
-        assert [p.track_id for p in ours_people] == [p.track_id for p in theirs_people]
-        for mine_person, litert_person in zip(ours_people, theirs_people, strict=True):
-            np.testing.assert_array_equal(mine_person.pixels, litert_person.pixels)
-            np.testing.assert_array_equal(mine_person.positions, litert_person.positions)
 
 
 @pytest.mark.parametrize("arithmetic", ["float", "int8"])
