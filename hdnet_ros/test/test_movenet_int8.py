@@ -153,3 +153,26 @@ def test_logistic_table_is_the_sigmoid_on_the_int8_grids(grid: tuple[float, int]
     in_float64 = np.clip(np.rint(1 / (1 + np.exp(-x)) / 0.00390625 - 128), -128, 127)
     assert np.all(np.diff(table) >= 0)
     np.testing.assert_array_equal(table, in_float64)
+
+
+@pytest.mark.parametrize(
+    ("machine", "flags", "family", "verified"),
+    [
+        # this machine (AMD EPYC Zen 4)
+        ("x86_64", "avx2 avx512f avx512bw avx512_vnni", "x86-64 AVX-512 VNNI", True),
+        ("x86_64", "avx2 avx512f avx512bw", "x86-64 AVX-512", True),  # the earlier Intel Xeon
+        ("x86_64", "sse4_1 sse4_2 avx avx2 fma", "x86-64 AVX2", True),  # AMD Zen 2, Intel Haswell
+        ("x86_64", "avx2 avx512f avx512bw avx512_vnni amx_int8", "x86-64 AMX", False),  # Sapphire Rapids
+        ("x86_64", "avx2 avx_vnni", "x86-64 AVX-VNNI", False),  # Alder Lake
+        ("aarch64", "fp asimd atomics asimddp", "aarch64 NEON dot product", True),  # Jetson Orin (A78AE)
+        ("aarch64", "fp asimd", "aarch64 NEON", True),  # Jetson Nano / TX2 (A57)
+        ("aarch64", "fp asimd asimddp i8mm sve", "aarch64 SVE", False),  # Graviton 3
+        ("riscv64", "", "riscv64 without the verified instruction sets", False),
+    ],
+)
+def test_xnnpack_family_is_read_from_the_cpu_flags(machine: str, flags: str, family: str, verified: bool) -> None:
+    """Which instruction-set family the exactness checks consider (conftest.xnnpack_family):
+    the one XNNPACK would pick its int8 kernels for, first match in its order of preference."""
+    from conftest import xnnpack_family
+
+    assert xnnpack_family(machine, set(flags.split())) == (family, verified)
