@@ -25,8 +25,9 @@ from hdnet_ros.stages.depth import DepthLifter, LiftingConfig
 from hdnet_ros.stages.depth.arrays import Observed
 from hdnet_ros.stages.depth.floor import GroundConfig, estimate_ground_plane
 from hdnet_ros.stages.depth.fuse import fuse_depths
-from hdnet_ros.stages.depth.measure import select_surface
-from hdnet_ros.stages.depth.sample import DepthSampler, torso_surfaces, window_half_px
+from hdnet_ros.stages.depth.sample import window_half_px
+from hdnet_ros.stages.depth.torso import torso_surfaces
+from hdnet_ros.stages.depth.windows import DepthSampler, select_surface
 from hdnet_ros.synthetic import SyntheticFrame, make_frame, random_frame
 from hdnet_ros.synthetic.body import place_body, pose_body, sample_shape, standing_pose
 from hdnet_ros.synthetic.oracle import OracleConfig

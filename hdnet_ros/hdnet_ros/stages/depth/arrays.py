@@ -176,3 +176,24 @@ class PersonMasks:
         within = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
         hit = self.inside[owner_b, np.clip(rows, 0, max(height - 1, 0)), np.clip(cols, 0, max(width - 1, 0))]
         return ~self.present[owner_b] | (within & hit) if height and width else ~self.present[owner_b]
+
+
+@dataclass
+class Facing:
+    """The torso's yaw per person: their left points along (cos, 0, sin) in the camera
+    frame and their forward along (sin, 0, -cos); cos = 1 faces the camera."""
+
+    cos: FloatArray  # [P]
+    sin: FloatArray  # [P]
+    known: BoolArray  # [P] False where it cannot be told
+
+
+@dataclass
+class Measured:
+    """The sensor's measurement of every person."""
+
+    points: FloatArray  # [P,J,3] NaN where unmeasured
+    sigma: FloatArray  # [P,J]
+    occluded: BoolArray  # [P,J] an occluder was seen in front of the joint
+    inferred: BoolArray  # [P,J] placed by the self-occlusion reasoning (DepthSource.INFERRED)
+    facing: Facing

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.size_prior import DepthEstimates, bone_prior_depths
-from hdnet_ros.stages.depth.arrays import Lifted, Observed, PersonMasks
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import (
     complete_from_relative_pose,
     complete_from_skeleton,
@@ -31,7 +31,7 @@ from hdnet_ros.stages.depth.complete import (
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, plane_still_fits
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
-from hdnet_ros.stages.depth.measure import Facing, measure_joints
+from hdnet_ros.stages.depth.measure import measure_joints
 from hdnet_ros.stages.depth.root import place_roots
 from hdnet_ros.stages.depth.sample import sample_depth
 

@@ -37,11 +37,10 @@ from hdnet_ros.joints import (
 from hdnet_ros.people import DepthSource
 from hdnet_ros.size_prior import DepthEstimates
 from hdnet_ros.skeleton import BONE_FRACTIONS
-from hdnet_ros.stages.depth.arrays import Lifted, Observed, RootCandidate, RootCandidates
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundPlane, floor_depths
 from hdnet_ros.stages.depth.fuse import fuse_depths
-from hdnet_ros.stages.depth.measure import Facing
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
