@@ -6,7 +6,8 @@ TensorRT engine built from ONNX and cached; MoveNet's TFLite file is first rebui
 PyTorch and exported to ONNX once (torch is needed for that step only). ``torch`` runs the
 PyTorch networks, MoveNet's rebuild among them, directly (CPU or CUDA); the detector stays
 on onnxruntime. The rebuild runs in ``keypoints.arithmetic``: int8
-(LiteRT's keypoints exactly, fp32 only) or float (fp16-capable); each has its own export.
+(LiteRT's keypoints, to the bit on the verified CPUs, fp32 only) or float (fp16-capable);
+each has its own export.
 
 BlazePose GHUM 3D (:func:`open_blazepose`) follows the same pattern with its float TFLite
 file: LiteRT as published on the CPU, the PyTorch rebuild (exported to ONNX once) on the

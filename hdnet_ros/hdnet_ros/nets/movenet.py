@@ -11,8 +11,9 @@ TFLite rebuild (:mod:`hdnet_ros.nets.tflite`); this module holds what is MoveNet
 * ``arithmetic="float"``: float weights dequantised as ``(q - zero_point) * scale`` (per
   output channel where the file quantises per channel); ``arithmetic="int8"``
   (``load_movenet(path, arithmetic="int8")``): the int8 model's own integer arithmetic,
-  bit for bit as LiteRT's default kernels do (:mod:`hdnet_ros.nets.tflite.int8_steps`),
-  in float32: the head tensors are LiteRT's.
+  as LiteRT's default kernels (XNNPACK) do it (:mod:`hdnet_ros.nets.tflite.int8_steps`),
+  in float32: the head tensors are LiteRT's, to the bit on every CPU family where that was
+  verified (docs/inference.md).
 * The decoding lives outside the network, in numpy:
   :func:`hdnet_ros.inference.movenet_codec.decode_movenet` turns the head tensors into the
   TFLite model's [N,17,3] (y, x, score) output.
@@ -134,9 +135,10 @@ class MoveNet(TfliteModule):
 
     * ``"float"``: float weights (the int8 weights dequantised), float activations. For
       fp16 and TensorRT; the keypoints differ from LiteRT's by about 1.5 px (median).
-    * ``"int8"``: the int8 model's own arithmetic, bit for bit as LiteRT's default (XNNPACK)
-      kernels compute it (:mod:`hdnet_ros.nets.tflite.int8_steps`): the head tensors, and so
-      the keypoints, are LiteRT's exactly. fp32 only.
+    * ``"int8"``: the int8 model's own arithmetic as LiteRT's default (XNNPACK) kernels
+      compute it (:mod:`hdnet_ros.nets.tflite.int8_steps`): the head tensors, and so the
+      keypoints, are LiteRT's, to the bit on the verified CPUs (x86-64 SSE4 to AVX-512 VNNI,
+      aarch64 NEON; docs/inference.md). fp32 only.
     """
 
     def __init__(self, graph: TfliteGraph, arithmetic: str = "float") -> None:
@@ -155,8 +157,8 @@ class MoveNet(TfliteModule):
 def load_movenet(tflite_path: str | Path, arithmetic: str = "float") -> MoveNet:
     """MoveNet in eval mode, weights read from the int8 TFLite file.
 
-    ``arithmetic``: ``"float"`` (fp16-capable) or ``"int8"`` (LiteRT's keypoints exactly,
-    fp32 only); see :class:`MoveNet`.
+    ``arithmetic``: ``"float"`` (fp16-capable) or ``"int8"`` (LiteRT's keypoints, to the bit
+    on the verified CPUs, fp32 only); see :class:`MoveNet`.
     """
     return MoveNet(read_tflite_graph(tflite_path), arithmetic=arithmetic).eval()
 

@@ -1,6 +1,7 @@
 """MoveNet's int8 arithmetic: the exact int8 steps of the generic TFLite rebuild.
 
-The steps (XNNPACK's integer arithmetic in float32, bit for bit) live in
+The steps (XNNPACK's integer arithmetic in float32; the same bits as LiteRT's on the CPUs
+listed there) live in
 :mod:`hdnet_ros.nets.tflite.int8_steps`, where any int8 TFLite file can use them;
 ``MoveNet(graph, arithmetic="int8")`` runs them. The names stay importable from here.
 """

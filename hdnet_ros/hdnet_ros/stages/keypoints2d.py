@@ -35,7 +35,8 @@ class KeypointConfig:
     min_score: float = setting(0.3, "keypoints scored below this are treated as not seen", min=0.0, max=1.0)
     arithmetic: str = setting(
         "auto",
-        "arithmetic of the rebuilt MoveNet on tensorrt/torch: int8 (LiteRT's keypoints exactly, fp32 only), "
+        "arithmetic of the rebuilt MoveNet on tensorrt/torch: int8 (LiteRT's int8 arithmetic: its keypoints to the bit "
+        "on the verified CPUs, fp32 only), "
         "float (fp16-capable), auto (int8 at fp32 precision, else float)",
         choices=MOVENET_ARITHMETICS,
     )
@@ -45,7 +46,8 @@ def movenet_arithmetic(keypoints: KeypointConfig, precision: str) -> str:
     """The rebuilt MoveNet's arithmetic ("int8" or "float") for ``inference.precision``.
 
     Only the rebuilt network has a choice (tensorrt/torch backends; LiteRT runs the file's
-    own int8 arithmetic). int8 reproduces LiteRT's keypoints exactly but its integer sums
+    own int8 arithmetic). int8 reproduces LiteRT's keypoints (to the bit on the CPUs where
+    XNNPACK's kernels were verified, docs/inference.md) but its integer sums
     reach 2^24, which only fp32 holds: auto picks it at fp32 and the float network otherwise.
     Raises SettingsError for int8 asked for at another precision.
     """
@@ -154,7 +156,8 @@ class MoveNetBatched:
     person crops in one batch, keypoint decoding in numpy outside the network.
 
     ``int8``: the decoding's arithmetic, which must match the network's: ``INT8_DECODING``
-    for the int8 arithmetic (then the keypoints are LiteRT's exactly), ``None`` (float) for
+    for the int8 arithmetic (then the keypoints are LiteRT's, to the bit on the verified CPUs),
+    ``None`` (float) for
     the float network.
     """
 

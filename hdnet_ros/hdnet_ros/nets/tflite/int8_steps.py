@@ -1,4 +1,4 @@
-"""int8 TFLite ops as torch steps, bit for bit as LiteRT's default kernels (XNNPACK) compute them.
+"""int8 TFLite ops as torch steps, computing what LiteRT's default kernels (XNNPACK) compute.
 
 LiteRT runs an int8 file through its default XNNPACK delegate. Every op there maps int8
 inputs to int8 outputs with integer accumulators and a requantisation whose rounding is
@@ -26,7 +26,15 @@ as exact floor divisions by powers of two (``_floor_shift``).
 
 The op formulas were established against XNNPACK's own intermediate tensors of a real file,
 read out of LiteRT by listing every tensor as a model output (``schema.expose_tensors``),
-and the tests check them op by op and end to end. fp16 cannot hold the accumulators: this
+and the tests check them op by op and end to end.
+
+Where this is exact. XNNPACK picks its kernels by instruction set, yet on MoveNet (LiteRT
+2.3.0) every op gave the same integers on each family measured, so one formula serves all:
+x86-64 AVX-512 VNNI (AMD Zen 4) and AVX-512 (Intel Xeon) natively, AVX2 (Zen 2) and SSE4
+(Nehalem), aarch64 NEON (Cortex-A57), NEON with dot product (A76) and with i8mm under qemu.
+Not verified: AMX, AVX-VNNI, SVE/SME (qemu's SVE run was no evidence: its convolutions came
+out wrong). Elsewhere each op is held to within one int8 step (the tests hold the steps to
+that against LiteRT's builtin kernels, which round differently at every op). fp16 cannot hold the accumulators: this
 arithmetic is fp32 only.
 """
 

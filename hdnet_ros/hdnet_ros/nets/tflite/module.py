@@ -31,9 +31,9 @@ class TfliteModule(nn.Module):
 
     * ``"float"``: float32 weights (int8 ones dequantised, float16 ones widened) and float
       activations: fp16-capable, exports to ONNX for any runtime;
-    * ``"int8"``: an int8 file's own integer arithmetic, bit for bit as LiteRT's default
-      (XNNPACK) kernels (:mod:`.int8_steps`); int8 values inside, the real values of the
-      outputs out. fp32 only.
+    * ``"int8"``: an int8 file's own integer arithmetic as LiteRT's default (XNNPACK)
+      kernels compute it, to the bit on the CPUs listed in :mod:`.int8_steps`; int8 values
+      inside, the real values of the outputs out. fp32 only.
 
     ``steps`` are the torch steps, ``wiring`` per step the tensor indices it reads
     (activations only) and the one it writes.
