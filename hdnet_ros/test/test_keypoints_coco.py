@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 from hdnet_ros.pipeline import Pipeline
+from hdnet_ros.stages.keypoints2d import MOVENET_INPUT_SIZE, KeypointConfig
 
 from hdnet_ros.config import load_settings
 
@@ -18,7 +19,21 @@ SIGMAS = (
     np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
     / 10.0
 )
+CROP_SCALE = KeypointConfig().crop_scale  # the pipeline's default, as used in ``matches``
 MIN_LABELLED = 10  # people with fewer labelled joints are too occluded to judge a top-down model on
+# What legitimately varies: the float detector's boxes move by ~5e-5 px between CPUs
+# (onnxruntime's kernels per instruction set), and MoveNet's int8 keypoints with them by up
+# to ~4 px of its 192 px crop (p90 3.2 px, AVX2 against AVX-512; docs/inference.md). The
+# floors sit below what PCK and OKS give with every keypoint moved CPU_SHIFT_CROP_PX in the
+# worst of SHIFT_TRIALS directions (a joint's crop px are its person's box side x 1.25 / 192).
+CPU_SHIFT_CROP_PX = 3.5
+SHIFT_TRIALS = 100
+# Measured (AMD Zen 4, 5 people, 76 labelled joints): PCK 0.803, mean OKS 0.738; as another
+# CPU sees them (--cpu-variation=boxes) 0.789 / 0.695 (an AVX2 machine reported PCK 0.789;
+# the Intel machine 0.842 / 0.730). Moved by 3.5 crop px, the worst of 500 directions:
+# 0.776 / 0.646 here, 0.750 / 0.619 from the boxes variation. The floors sit below those.
+PCK_FLOOR = 0.72
+OKS_FLOOR = 0.60
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -72,19 +87,35 @@ def test_every_well_labelled_person_is_detected(matches: list[dict[str, Any]]) -
     assert all(m["pixels"] is not None for m in matches)
 
 
-def test_keypoints_agree_with_annotations(matches: list[dict[str, Any]]) -> None:
-    """PCK at half a head (head height ~ 1/7 of the person's box) and COCO OKS."""
+def agreement(matches: list[dict[str, Any]], shift_crop_px: float = 0.0, seed: int = 0) -> tuple[float, float]:
+    """(PCK at half a head, mean COCO OKS); every keypoint first moved ``shift_crop_px`` px of
+    its MoveNet crop in a random direction. Head height ~ 1/7 of the person's box."""
+    rng = np.random.default_rng(seed)
     hits, total, similarities = 0, 0, []
     for match in matches:
         labelled = match["truth"][:, 2] > 0
-        predicted = np.nan_to_num(match["pixels"], nan=-1e4)  # unseen joints count as misses
+        direction = rng.uniform(0.0, 2 * np.pi, len(match["pixels"]))
+        crop_px = match["size"] * CROP_SCALE / MOVENET_INPUT_SIZE
+        pixels = match["pixels"] + shift_crop_px * crop_px * np.stack([np.cos(direction), np.sin(direction)], axis=1)
+        predicted = np.nan_to_num(pixels, nan=-1e4)  # unseen joints count as misses
         error = np.linalg.norm(predicted - match["truth"][:, :2], axis=1)[labelled]
         hits += int(np.sum(error <= 0.5 * match["size"] / 7.0))
         total += int(labelled.sum())
-        raw = np.where(np.isfinite(match["pixels"]), match["pixels"], 0.0)
+        raw = np.where(np.isfinite(pixels), pixels, 0.0)
         similarities.append(oks(raw, match["truth"][:, :2], labelled, match["area"]))
-    pck = hits / total
-    # Measured here (2026-11-21, 5 people, 76 labelled joints): PCK 0.842, mean OKS 0.730.
-    # The floors sit just below, so a regression in cropping or decoding fails the test.
-    assert pck >= 0.80, pck
-    assert float(np.mean(similarities)) >= 0.70, similarities
+    return hits / total, float(np.mean(similarities))
+
+
+def test_keypoints_agree_with_annotations(matches: list[dict[str, Any]]) -> None:
+    """PCK and OKS above floors that another CPU's keypoints also clear (see CPU_SHIFT_CROP_PX)."""
+    pck, mean_oks = agreement(matches)
+    assert pck >= PCK_FLOOR, pck
+    assert mean_oks >= OKS_FLOOR, mean_oks
+
+
+def test_floors_cover_the_keypoint_moves_between_cpus(matches: list[dict[str, Any]]) -> None:
+    """With every keypoint moved by 3.5 px of its crop, in any of SHIFT_TRIALS directions,
+    PCK and OKS still clear the floors: the floors are not this machine's bits."""
+    moved = [agreement(matches, CPU_SHIFT_CROP_PX, seed) for seed in range(SHIFT_TRIALS)]
+    assert min(p for p, _ in moved) >= PCK_FLOOR, min(moved)
+    assert min(o for _, o in moved) >= OKS_FLOOR, min(moved, key=lambda m: m[1])
