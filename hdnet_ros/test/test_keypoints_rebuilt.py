@@ -1,7 +1,7 @@
 """keypoints.arithmetic: which arithmetic the rebuilt MoveNet runs in (no torch or models needed).
 
-The end-to-end checks (int8 gives LiteRT's keypoints exactly, float stays close) are in
-test_runtime.py.
+The end-to-end checks (int8 gives LiteRT's keypoints exactly on the verified CPU families
+and stays within stated bounds on any kernels, float stays close) are in test_runtime.py.
 """
 
 from __future__ import annotations
