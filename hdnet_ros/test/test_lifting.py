@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, LEFT_WRIST, NUM_JOINTS, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
 from hdnet_ros.people import DepthSource, Detection, Person
-from hdnet_ros.stages.depth import DepthLifter, LiftingConfig
+from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
+from hdnet_ros.stages.depth.arrays import PersonMasks
+from hdnet_ros.synthetic.masks import RectangleMask
 
 CAMERA = CameraModel.from_fov(640, 480, 60.0)
 
@@ -89,3 +93,25 @@ def test_arm_in_front_of_torso_takes_the_nearer_surface() -> None:
     config = LiftingConfig()
     DepthLifter(config).lift(person, depth, CAMERA)
     assert abs(person.positions[LEFT_WRIST, 2] - (1.75 + config.surface_offset_wrist_m)) < 0.01
+
+
+def test_a_person_mask_keeps_another_persons_surface_out() -> None:
+    """A wrist window entirely covered by someone else's arm at a depth the wrist could have:
+    the feasible intervals cannot tell the two apart, the person's mask can."""
+    depth, person = scene()
+    depth[295:312, 361:378] = 1.92  # another person's forearm over the wrist, 8 cm nearer
+    config = LiftingConfig(complete_joints=False)
+    DepthLifter(config).lift(person, depth, CAMERA)
+    other_arm = 1.92 + config.surface_offset_wrist_m
+    assert abs(person.positions[LEFT_WRIST, 2] - other_arm) < 0.01  # took the other arm
+    # This person's pixels: the torso and their own wrist, not the other forearm.
+    inside = np.zeros((480, 640), dtype=bool)
+    inside[150:330, 280:360] = True
+    mask = PersonMasks.stack([RectangleMask(0, 0, inside)])
+    masked = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    DepthLifter(config)([masked], depth, CAMERA, replace(NetworkEstimates.none(1), masks=mask))
+    # Only this person's surfaces are left in the window: the arm of the other is not taken.
+    assert not masked.valid[LEFT_WRIST] or abs(masked.positions[LEFT_WRIST, 2] - other_arm) > 0.05
+    # Everything the mask covers is measured as before.
+    for joint in (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP, PELVIS):
+        np.testing.assert_allclose(masked.positions[joint], person.positions[joint])

@@ -22,10 +22,12 @@ import numpy.typing as npt
 from hdnet_ros import metrics
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import DepthSource, Person
-from hdnet_ros.stages.depth import DepthLifter, LiftingConfig
+from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
+from hdnet_ros.stages.depth.arrays import PersonMasks
 from hdnet_ros.stages.depth.config import JOINT_PART
 from hdnet_ros.stages.tracking import Tracker, TrackingConfig
 from hdnet_ros.synthetic import make_frame
+from hdnet_ros.synthetic.masks import person_masks
 from hdnet_ros.synthetic.oracle import GroundTruth, OracleConfig, observe
 from hdnet_ros.synthetic.render import RayGrid, render
 from hdnet_ros.synthetic.scene import CameraSetup, SceneConfig, sample_scene
@@ -98,21 +100,30 @@ def run_setting(
     seed: int,
     lifter: DepthLifter | None = None,
     post: Callable[[list[Person]], None] | None = None,
+    mask_noise_px: int | None = None,
 ) -> SettingResult:
     """Render the setting's frames and lift every oracle person; ``post`` (e.g. a learned
-    refiner) runs on each frame's lifted people."""
+    refiner) runs on each frame's lifted people. ``mask_noise_px``: give the depth stage
+    person masks from the rendered labels, degraded by up to this many pixels (0: exact;
+    None: no masks, the default)."""
 
     lifter = lifter or DepthLifter(LiftingConfig(noise_coefficient=setting.sensor.noise_coefficient or 0.0015))
     # Separate generators for scenes, sensor and 2D noise: settings that differ only in the
     # sensor see the same scenes and the same keypoints.
-    scene_rng, sensor_rng, oracle_rng = (np.random.default_rng([seed, stream]) for stream in range(3))
+    scene_rng, sensor_rng, oracle_rng, mask_rng = (np.random.default_rng([seed, stream]) for stream in range(4))
     grid = RayGrid(setting.scene.camera.camera())
     records: list[PersonRecord] = []
     start = time.perf_counter()
     for frame_index in range(setting.frames):
         scene = sample_scene(scene_rng, setting.scene)
         synthetic = make_frame(scene, setting.sensor, setting.oracle, sensor_rng, grid, oracle_rng=oracle_rng)
-        lifter(synthetic.people, synthetic.depth_m, scene.camera)
+        networks = None
+        if mask_noise_px is not None:
+            masks = person_masks(
+                scene, synthetic.rendering, synthetic.people, synthetic.truths, mask_noise_px, mask_rng
+            )
+            networks = replace(NetworkEstimates.none(len(masks)), masks=PersonMasks.stack(masks))
+        lifter(synthetic.people, synthetic.depth_m, scene.camera, networks)
         if post is not None:
             post(synthetic.people)
         for person, truth in zip(synthetic.people, synthetic.truths, strict=True):

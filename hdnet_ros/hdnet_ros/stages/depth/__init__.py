@@ -3,16 +3,18 @@
 Its modules follow the data, each step working on all people of the frame at once:
 
 =============  ==========================================================================
-``sample``     the person's depth: torso surface, scale, windows around the joints
-``measure``    each joint's centre depth in its window (intervals, occluders, offsets)
-``root``       the root's candidates: from the sensor, a network's depth, the priors
-``floor``      the floor plane, for the root prior's foot cue
+``sample``     the person's depth: torso surface (``torso``), scale, windows of the joints
+``measure``    each joint's centre depth in its window (intervals, occluders, offsets);
+               what the person's own body hides (``occlusion``)
+``root``       the root's candidates: from the sensor, a network, the priors (``floor``)
 ``fuse``       sensor and network roots fused, one root chosen
-``complete``   unmeasured joints from the skeleton or a network's pose; the person band
+``complete``   unmeasured joints from a network's pose or the skeleton; the person band
 ``refiner``    an optional learned refiner of lifted skeletons (RefiNet module B)
 =============  ==========================================================================
 
-``lifter.DepthLifter`` runs them in that order; ``arrays`` and ``config`` are shared by all.
+``lifter.DepthLifter`` runs them in that order, each entered once; ``arrays`` (the
+stage's data), ``config``, ``windows`` (depth sampling, surfaces) and ``geometry`` are
+shared below them.
 """
 
 from hdnet_ros.stages.depth.config import LiftingConfig
