@@ -87,9 +87,8 @@ def main() -> None:
     people = len(changes)
     moved = sum(c["joints_moved_5cm"] for c in changes)
     changed = sum(c["sources_changed"] for c in changes)
-    print(
-        f"\nsample frames: {people} people; with BlazePose's masks {moved} joints move by > 5 cm, {changed} change source"
-    )
+    print(f"\nsample frames: {people} people; with BlazePose's masks {moved} joints move by > 5 cm,", end=" ")
+    print(f"{changed} change source")
     for change in changes:
         if change["joints_moved_5cm"] or change["sources_changed"]:
             print(f"  {change}")
