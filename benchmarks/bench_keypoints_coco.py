@@ -34,6 +34,7 @@ from hdnet_ros.joints import NUM_COCO_JOINTS
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.blazepose import BlazePoseConfig, BlazePoseStage, open_blazepose_stage
+from hdnet_ros.stages.keypoints2d import KeypointEstimator
 from machine import cpu_name
 from measure import time_ms
 
@@ -110,9 +111,14 @@ def score(photos: Sequence[Photo], keypoints: Sequence[Keypoints]) -> dict[str, 
 
 def movenet_keypoints(pipeline: Pipeline, photo: Photo) -> Keypoints:
     return [
-        (k.pixels[:NUM_COCO_JOINTS], k.scores[:NUM_COCO_JOINTS])
-        for k in pipeline.keypoints(photo.rgb, photo.detections)
+        (k.pixels[:NUM_COCO_JOINTS], k.scores[:NUM_COCO_JOINTS]) for k in movenet(pipeline)(photo.rgb, photo.detections)
     ]
+
+
+def movenet(pipeline: Pipeline) -> KeypointEstimator:
+    if pipeline.keypoints is None:
+        raise SystemExit("keypoints.model names BlazePose: this benchmark compares it with MoveNet")
+    return pipeline.keypoints
 
 
 def blazepose_keypoints(stage: BlazePoseStage, photo: Photo, people: list[Person]) -> Keypoints:
@@ -143,10 +149,8 @@ def unguided(detections: list[Detection]) -> list[Person]:
 
 
 def guided(pipeline: Pipeline, photo: Photo) -> list[Person]:
-    return [
-        Person(d, k.pixels, k.scores)
-        for d, k in zip(photo.detections, pipeline.keypoints(photo.rgb, photo.detections), strict=True)
-    ]
+    keypoints = movenet(pipeline)(photo.rgb, photo.detections)
+    return [Person(d, k.pixels, k.scores) for d, k in zip(photo.detections, keypoints, strict=True)]
 
 
 def rows(pipeline: Pipeline, stage: BlazePoseStage, photos: list[Photo], runs: int) -> list[dict[str, Any]]:
