@@ -95,7 +95,7 @@ def test_good_frames_are_published_with_their_latency(pipeline: Pipeline, sample
     harness.feed(sample, 0)
     (result,) = harness.published
     assert result.frame.depth_fault is None and result.people
-    assert any(p.depth_sources[17] == DepthSource.SENSOR for p in result.people)
+    assert any(p.depth_sources[17] in (DepthSource.SENSOR, DepthSource.FUSED) for p in result.people)
     assert harness.diagnostics.latencies_ms() == [PUBLISH_DELAY_NS / 1e6]
     assert harness.log.lines == []
 
@@ -111,7 +111,7 @@ def test_depth_faults_are_published_counted_and_warned_per_transition(
     assert faults == [None, "all_invalid", "all_invalid", "bad_encoding", None, "all_invalid"]
     for result in harness.published[1:4]:
         sources = {int(s) for p in result.people for s, ok in zip(p.depth_sources, p.valid, strict=True) if ok}
-        assert result.people and DepthSource.SENSOR not in sources
+        assert result.people and sources <= {DepthSource.NETWORK, DepthSource.INFERRED}  # nothing from the sensor
     warnings = harness.warnings()
     assert len(warnings) == 3
     assert warnings[0].startswith(f"depth on {DEPTH_TOPIC} is unusable (all_invalid:")
