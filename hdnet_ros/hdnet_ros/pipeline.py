@@ -118,6 +118,7 @@ def build_stages(settings: Settings) -> Stages:
     threads = settings.models.threads
     detector_path = resolve_model_file(settings.detector.model, models_dir)
     LOG.info("person detector: %s (%s)", detector_path, settings.inference.backend)
+    detector = PersonDetector(open_backend(detector_path, settings.inference, threads), settings.detector)
     pose_3d, root_depth = resolve_networks(settings)
     blazepose_keypoints = _is_blazepose(settings.keypoints.model, settings)
     keypoints = None
@@ -143,7 +144,7 @@ def build_stages(settings: Settings) -> Stages:
     root_path = network_path(root_depth, networks.root_depth_model, "root_depth")
     pose_path = network_path(pose_3d, networks.pose_3d_model, "pose_3d")
     return Stages(
-        detector=PersonDetector(open_backend(detector_path, settings.inference, threads), settings.detector),
+        detector=detector,
         keypoints=keypoints,
         lifter=DepthLifter(settings.lifting),
         tracker=Tracker(settings.tracking),

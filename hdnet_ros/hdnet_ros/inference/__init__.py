@@ -13,8 +13,8 @@ from hdnet_ros.inference.backend import (
     BackendUnavailable,
     BatchProfile,
     TensorSpec,
-    create_backend,
 )
+from hdnet_ros.inference.factory import create_backend
 
 __all__ = [
     "BACKEND_KINDS",

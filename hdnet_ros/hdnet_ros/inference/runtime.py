@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfile, TensorSpec, create_backend
+from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfile, TensorSpec
+from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.settings_field import setting

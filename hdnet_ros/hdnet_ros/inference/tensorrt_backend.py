@@ -10,6 +10,10 @@
 * Engines: built with the TensorRT 10 API (``build_serialized_network``,
   ``set_memory_pool_limit``, optimisation profiles for the batch of person crops) and
   cached by :mod:`hdnet_ros.inference.engine_cache`.
+
+Why this file is long: it is one engine's whole life against one external API (build,
+deserialise, bind, run, report), and every piece shares the TensorRT objects and their
+error handling; split, the parts would only call each other.
 * INT8: implicit quantisation with an entropy calibrator (``IInt8EntropyCalibrator2``)
   reading and writing a calibration cache file. NVIDIA deprecated implicit quantisation
   in TensorRT 10.1 in favour of Q/DQ ONNX files; it still works in TensorRT 10.

@@ -21,8 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hdnet_ros.config import ParameterInfo, Settings, SettingsError, iter_parameters, settings_from_dict
-from hdnet_ros.node.node_config import check_node_config
+from hdnet_ros.config import (
+    ParameterInfo,
+    Settings,
+    SettingsError,
+    check_node_config,
+    iter_parameters,
+    settings_from_dict,
+)
 
 NODE_NAME = "hdnet_node"
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the ament package: config/, launch/

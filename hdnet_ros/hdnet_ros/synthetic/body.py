@@ -10,6 +10,9 @@ centres 0.105 H apart. Radii give a chest depth of about 0.2 m and limb girths o
 
 Local body frame: x = the person's left, y = up, z = the person's forward; the pelvis (the
 midpoint of the hip joints, as in :mod:`hdnet_ros.joints`) is the origin.
+
+Why this file is long: a body is its tables (proportions, radii, joint limits) plus the
+few poses drawn from them; they are read together and change together.
 """
 
 from __future__ import annotations

@@ -39,6 +39,8 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import ROOT
 from hdnet_ros.people import Person, TrackingState
 from hdnet_ros.settings_field import setting
+from hdnet_ros.stages.tracking.boxes import boxes_overlap, has_root, hidden_roots, iou
+from hdnet_ros.stages.tracking.kalman import RootKalman
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -78,120 +80,6 @@ class TrackingConfig:
         0.08, "smallest root measurement noise assumed, whatever the person reports [m]", min=0.001
     )
     initial_velocity_sigma: float = setting(1.5, "velocity uncertainty of a new track [m/s]", min=0.01)
-
-
-class RootKalman:
-    """Constant-velocity Kalman filter on a 3D point: state (x, y, z, vx, vy, vz)."""
-
-    def __init__(self, position: FloatArray, position_sigma: float, velocity_sigma: float) -> None:
-        self.x = np.concatenate((np.asarray(position, dtype=np.float64), np.zeros(3)))
-        self.P = np.diag([position_sigma**2] * 3 + [velocity_sigma**2] * 3)
-
-    @property
-    def position(self) -> FloatArray:
-        return self.x[:3].copy()
-
-    @property
-    def velocity(self) -> FloatArray:
-        return self.x[3:].copy()
-
-    @property
-    def position_sigma(self) -> float:
-        """RMS position standard deviation over the three axes."""
-        return float(np.sqrt(np.trace(self.P[:3, :3]) / 3.0))
-
-    def predict(self, dt: float, acceleration_sigma: float) -> None:
-        if dt <= 0:
-            return
-        F = np.eye(6)
-        F[:3, 3:] = np.eye(3) * dt
-        q = acceleration_sigma**2
-        Q = np.zeros((6, 6))
-        Q[:3, :3] = np.eye(3) * q * dt**3 / 3.0
-        Q[:3, 3:] = Q[3:, :3] = np.eye(3) * q * dt**2 / 2.0
-        Q[3:, 3:] = np.eye(3) * q * dt
-        self.x = F @ self.x
-        self.P = F @ self.P @ F.T + Q
-
-    def predicted_after(self, dt: float) -> FloatArray:
-        return self.x[:3] + self.x[3:] * max(dt, 0.0)
-
-    def update(self, measurement: FloatArray, sigma: float) -> None:
-        H = np.zeros((3, 6))
-        H[:, :3] = np.eye(3)
-        R = np.eye(3) * sigma**2
-        S = H @ self.P @ H.T + R
-        K = self.P @ H.T @ np.linalg.inv(S)
-        self.x = self.x + K @ (np.asarray(measurement, dtype=np.float64) - H @ self.x)
-        self.P = (np.eye(6) - K @ H) @ self.P
-
-
-def iou(a: FloatArray, b: FloatArray) -> float:
-    """Intersection over union of two boxes (x0, y0, x1, y1)."""
-    inter = _intersection(a, b)
-    union = _area(a) + _area(b) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _area(box: FloatArray) -> float:
-    return max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
-
-
-def _intersection(a: FloatArray, b: FloatArray) -> float:
-    w = min(float(a[2]), float(b[2])) - max(float(a[0]), float(b[0]))
-    h = min(float(a[3]), float(b[3])) - max(float(a[1]), float(b[1]))
-    return max(w, 0.0) * max(h, 0.0)
-
-
-def widened(box: FloatArray, factor: float) -> FloatArray:
-    """The box with its width grown by ``factor`` times on each side."""
-    pad = factor * float(box[2] - box[0])
-    return np.array([box[0] - pad, box[1], box[2] + pad, box[3]], dtype=np.float64)
-
-
-def boxes_overlap(predicted: FloatArray, box: FloatArray, min_iou: float, widen: float = 1.0) -> bool:
-    """The 2D gate: the person's box overlaps the track's predicted box.
-
-    A partly occluded person's box shrinks and slides sideways when the occluder moves, so
-    the predicted box is widened by ``widen`` times its width on each side and the gate
-    passes with enough IoU or with either box mostly inside the other.
-    """
-    wide = widened(predicted, widen)
-    if iou(wide, box) >= min_iou:
-        return True
-    smaller = min(_area(wide), _area(box))
-    return smaller > 0 and _intersection(wide, box) / smaller >= 0.5
-
-
-def _has_root(person: Person) -> bool:
-    return bool(np.all(np.isfinite(person.positions[ROOT])))
-
-
-def hidden_roots(people: list[Person], min_cover: float, depth_m: float) -> set[int]:
-    """Indices of people whose root is probably measured on someone in front of them.
-
-    A person whose box lies mostly inside another person's box (more than the other lies
-    inside theirs) and whose root is at that person's depth is either beside them at the
-    same distance or hidden behind them with the depth windows on the front person's body;
-    the two cannot be told apart from the root, so the root is not trusted this frame.
-    """
-    suspect: set[int] = set()
-    for a, first in enumerate(people):
-        if not _has_root(first):
-            continue
-        box_a = first.detection.box
-        for b, second in enumerate(people):
-            if a == b or not _has_root(second):
-                continue
-            box_b = second.detection.box
-            inter = _intersection(box_a, box_b)
-            cover_a = inter / _area(box_a) if _area(box_a) > 0 else 0.0
-            cover_b = inter / _area(box_b) if _area(box_b) > 0 else 0.0
-            same_depth = abs(float(first.positions[ROOT, 2] - second.positions[ROOT, 2])) <= depth_m
-            if cover_a >= min_cover and cover_a > cover_b and same_depth:
-                suspect.add(a)
-                break
-    return suspect
 
 
 @dataclass
@@ -311,7 +199,7 @@ class Tracker:
     def _cost(self, track: Track, person: Person) -> float:
         config = self.config
         predicted_box = track.predicted_box(self.camera)
-        if track.kalman is not None and _has_root(person):
+        if track.kalman is not None and has_root(person):
             distance = float(np.linalg.norm(track.kalman.position - person.positions[ROOT]))
             if distance <= self._gate_m(track) and boxes_overlap(predicted_box, person.detection.box, config.min_iou):
                 # The 2D term separates people whose roots come close in 3D (one hidden
@@ -367,7 +255,7 @@ class Tracker:
         return max(reported, floor) if np.isfinite(reported) else floor
 
     def _update_track(self, track: Track, person: Person, use_root: bool = True) -> None:
-        if use_root and _has_root(person):
+        if use_root and has_root(person):
             root = person.positions[ROOT].astype(np.float64)
             sigma = self._measurement_sigma(person)
             if track.kalman is None:
@@ -394,7 +282,7 @@ class Tracker:
     def _start_track(self, person: Person) -> None:
         track = Track(track_id=self._next_id, box=np.asarray(person.detection.box, dtype=np.float64), person=person)
         self._next_id += 1
-        if _has_root(person):
+        if has_root(person):
             root = person.positions[ROOT].astype(np.float64)
             track.kalman = RootKalman(root, self._measurement_sigma(person), self.config.initial_velocity_sigma)
             track.updates_3d = 1
@@ -422,7 +310,7 @@ class Tracker:
     def _predicted_person(self, track: Track) -> Person:
         """A LOST track's last person moved to the predicted root."""
         person = copy.deepcopy(track.person)
-        if track.kalman is not None and _has_root(person):
+        if track.kalman is not None and has_root(person):
             person.positions = person.positions + (track.kalman.position - person.positions[ROOT])
             person.velocity = track.kalman.velocity
         person.detection.box = track.predicted_box(self.camera)
