@@ -100,7 +100,5 @@ def people_in_frame(people: list[Person], transform: RigidTransform) -> list[Per
 def pose_array_msg(people: list[PersonInFrame], stamp_ns: int, frame_id: str) -> Any:
     """geometry_msgs/PoseArray stamped with the image time in ``frame_id``."""
     quaternion, pose = msg_type("geometry_msgs/msg/Quaternion"), msg_type("geometry_msgs/msg/Pose")
-    poses = [
-        pose(position=point(person.position), orientation=quaternion(*person.orientation)) for person in people
-    ]
+    poses = [pose(position=point(person.position), orientation=quaternion(*person.orientation)) for person in people]
     return msg_type("geometry_msgs/msg/PoseArray")(header=header(stamp_ns, frame_id), poses=poses)

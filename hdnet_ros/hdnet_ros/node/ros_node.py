@@ -159,9 +159,7 @@ class HdnetNode(Node):
         self.create_timer(
             DIAGNOSTICS_PERIOD_S, self._on_diagnostics_timer, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
-        self.get_logger().info(
-            "waiting for " + ", ".join(f"{role} on {topic}" for role, topic in self._topics.items())
-        )
+        self.get_logger().info("waiting for " + ", ".join(f"{role} on {topic}" for role, topic in self._topics.items()))
 
     @staticmethod
     def _input_topics(settings: Settings) -> dict[str, str]:
