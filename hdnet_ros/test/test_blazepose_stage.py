@@ -382,14 +382,16 @@ def stage(models_dir: Path) -> BlazePoseStage:
 
 @pytest.fixture(scope="module")
 def sample_people(models_dir: Path, sample_bags: list[Path]) -> list[tuple[Frame, list[Person]]]:
-    """Each sample frame with the default pipeline's people (their sensor-derived pelvis the teacher)."""
+    """Each sample frame's people lifted from the depth image alone (the 3D networks off):
+    their sensor-derived pelvis is the teacher."""
     from hdnet_ros.frame_input import build_frame
     from hdnet_ros.pipeline import Pipeline
     from helpers import sample_messages
 
     from hdnet_ros.config import load_settings
 
-    pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
+    overrides = {"models.models_dir": str(models_dir), "networks.pose_3d": "", "networks.root_depth": ""}
+    pipeline = Pipeline.from_settings(load_settings(overrides=overrides))
     result = []
     for bag in sample_bags:
         m = sample_messages(bag)
