@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -110,6 +111,7 @@ class Stages:
     blazepose_root: bool = False
     root_depth: RootDepthStage | None = None
     pose_3d: PoseNetStage | None = None
+    networks_in_use: dict[str, str] = field(default_factory=dict)  # setting -> network that runs ('' off)
 
 
 def build_stages(settings: Settings) -> Stages:
@@ -152,6 +154,7 @@ def build_stages(settings: Settings) -> Stages:
         blazepose_root=root_depth == "blazepose",
         root_depth=build_root_depth_stage(checkpoints, settings.inference, root_path, threads),
         pose_3d=build_pose_stage(checkpoints, settings.inference, pose_path, threads),
+        networks_in_use={"pose_3d": pose_3d, "root_depth": root_depth},
     )
 
 
@@ -270,11 +273,17 @@ class Pipeline:
     def lifter(self) -> DepthLifter:
         return self.stages.lifter
 
-    @property
-    def counts(self) -> dict[str, int]:
-        """Counted set-asides of the optional stages, e.g. BlazePose's rejected crops."""
+    def network_report(self) -> dict[str, Any]:
+        """Which 3D networks run (``networks.*`` with ``auto`` decided) and what BlazePose
+        did: crops run, crops rejected for low presence (no estimate, counted), people
+        without a monocular root."""
         body = self.stages.blazepose
-        return {f"blazepose_{k}": int(v) for k, v in body.counts.items()} if body is not None else {}
+        report: dict[str, Any] = dict(self.stages.networks_in_use)
+        if body is not None:
+            report["blazepose"] = {
+                key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root")
+            } | {"every_frames": self.settings.blazepose.every_frames}
+        return report
 
     def reset_tracking(self) -> None:
         """Forget all tracks (a new recording, or time jumped back)."""

@@ -119,3 +119,14 @@ def test_summary_reports_latency_per_stage(sample_replay: Path) -> None:
     assert [entry["people"] for entry in summary["people_per_frame"]] == [
         len(a.skeletons) for a in read_topic(sample_replay / "bag", "/hdnet/skeletons")
     ]
+
+
+def test_summary_shows_the_3d_network_stage(sample_replay: Path) -> None:
+    """The README's main job runs BlazePose by default and says so."""
+    summary = json.loads((sample_replay / "summary.json").read_text())
+    networks = summary["networks"]
+    assert networks["pose_3d"] == "blazepose" and networks["root_depth"] == "blazepose"
+    people = sum(entry["people"] for entry in summary["people_per_frame"])
+    assert networks["blazepose"]["crops"] >= people  # each bag starts new tracks: everyone runs
+    fused = sum(entry["root_sources"].get("fused", 0) for entry in summary["people_per_frame"])
+    assert fused >= 3, "the standing person's root fuses the sensor with BlazePose's in every frame"

@@ -12,6 +12,7 @@ the pipeline does not wait for them.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,12 @@ from tqdm import tqdm
 from hdnet_ros.config import Settings, settings_to_dict
 from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
+from hdnet_ros.joints import ROOT
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
 from hdnet_ros.outputs.skeletons import skeleton_array_msg
 from hdnet_ros.outputs.tf_frames import body_transforms, tf_message
+from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
 from hdnet_ros.replay.bag_output import OutputBag
@@ -71,6 +74,7 @@ class ReplayJob:
             self.bag.close()
             self._close_overlays()
             self.summary.stage_latency_ms = self.pipeline.timer.summary()
+            self.summary.networks = self.pipeline.network_report()
             self.summary.output_messages = dict(self.bag.counts)
             self.summary.write(self.options.output_dir / "summary.json")
         return self.summary
@@ -212,7 +216,12 @@ class ReplayJob:
             {
                 "stamp_ns": result.frame.stamp_ns,
                 "people": len(result.people),
-                "people_with_root": sum(bool(p.valid[17]) for p in result.people),
+                "people_with_root": sum(bool(p.valid[ROOT]) for p in result.people),
+                "root_sources": dict(
+                    Counter(
+                        DepthSource(int(p.depth_sources[ROOT])).name.lower() for p in result.people if p.valid[ROOT]
+                    )
+                ),
                 "valid_joints": [p.num_valid for p in result.people],
                 "depth_fault": fault.reason.value if fault is not None else None,
                 "stage_ms": {k: round(v, 3) for k, v in result.stage_ms.items()},
@@ -238,6 +247,23 @@ class ReplayJob:
                 self.bag.write_cdr(item.topic, item.msgtype, item.cdr, item.stamp_ns)
 
 
+def root_sources(people: list[Person]) -> dict[str, int]:
+    """How many people's roots came from each depth source, e.g. {"fused": 3, "network": 1}."""
+    return dict(Counter(DepthSource(int(p.depth_sources[ROOT])).name.lower() for p in people if p.valid[ROOT]))
+
+
+def network_line(networks: dict[str, Any]) -> str:
+    """What the 3D networks did, e.g. "3D pose: blazepose on 18 crops (2 without a person)"."""
+    pose, root = networks.get("pose_3d", ""), networks.get("root_depth", "")
+    if not pose and not root:
+        return "3D networks off"
+    text = f"3D pose {pose or 'off'}, root depth {root or 'off'}"
+    body = networks.get("blazepose")
+    if body:
+        text += f", BlazePose on {body['crops']} crops ({body['low_presence']} without a person)"
+    return text
+
+
 def summary_line(summary: ReplaySummary) -> str:
     people = [entry["people"] for entry in summary.people_per_frame]
     faults = summary.depth_faults_by_reason
@@ -248,6 +274,7 @@ def summary_line(summary: ReplaySummary) -> str:
         f"{len(summary.skipped)} skipped {summary.skipped_by_reason or ''}".strip(),
         f"people per frame {min(people)}-{max(people)}" if people else "no people",
     ]
+    parts.append(network_line(summary.networks))
     total = summary.stage_latency_ms.get("total")
     if total:
         parts.append(f"pipeline median {total['median_ms']:.1f} ms, p95 {total['p95_ms']:.1f} ms")

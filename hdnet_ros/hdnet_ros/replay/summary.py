@@ -35,6 +35,7 @@ class ReplaySummary:
     stage_latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     output_messages: dict[str, int] = field(default_factory=dict)
     overlays: dict[str, Any] = field(default_factory=dict)  # PNGs written, errors
+    networks: dict[str, Any] = field(default_factory=dict)  # the 3D networks that ran, their counts
     settings: dict[str, Any] = field(default_factory=dict)
 
     def skip(
@@ -75,6 +76,7 @@ class ReplaySummary:
             "depth_faults": self.depth_faults,
             "people_per_frame": self.people_per_frame,
             "stage_latency_ms": self.stage_latency_ms,
+            "networks": self.networks,
             "inputs": [vars(report) for report in self.inputs],
             "output_messages": self.output_messages,
             "overlays": self.overlays,
