@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hdnet_ros.depth_fault import DepthFaultReason
 from hdnet_ros.frame_input import SkipReason
-from hdnet_ros.node.diagnostics import REPORTED_REASONS, WORKER_EXCEPTION, DiagnosticsAggregator, Level
+from hdnet_ros.node.diagnostics import REPORTED_REASONS, WORKER_EXCEPTION, DiagnosticsAggregator, Level, network_values
 
 SECOND = 1_000_000_000
 MS = 1_000_000
@@ -121,3 +121,14 @@ def test_latencies_and_drop_totals_for_the_benchmark() -> None:
     diagnostics.record_drop(SkipReason.WORKER_BUSY.value)
     assert diagnostics.latencies_ms() == [2.0, 3.0]  # the window keeps the newest
     assert diagnostics.drop_totals() == {"worker_busy": 1}
+
+
+def test_the_3d_networks_and_blazepose_rejections_are_reported() -> None:
+    report = {"pose_3d": "blazepose", "root_depth": "", "blazepose": {"crops": 12, "low_presence": 3, "no_root": 1}}
+    aggregator = DiagnosticsAggregator("hdnet_node")
+    aggregator.start(0)
+    values = aggregator.report(10**9, network_values(report)).values
+    assert values["3D pose network"] == "blazepose" and values["root depth network"] == "off"
+    assert (values["BlazePose crops"], values["BlazePose rejected (low presence)"]) == ("12", "3")
+    assert values["BlazePose without a root"] == "1"
+    assert "BlazePose crops" not in network_values({"pose_3d": "", "root_depth": ""})

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -109,8 +111,9 @@ class DiagnosticsAggregator:
         with self._lock:
             return dict(self._total_depth_faults)
 
-    def report(self, now_ns: int) -> StatusReport:
-        """The status of the period since the last report (which this call closes)."""
+    def report(self, now_ns: int, extra: Mapping[str, str] | None = None) -> StatusReport:
+        """The status of the period since the last report (which this call closes); ``extra``
+        values (e.g. :func:`network_values`) are appended."""
         with self._lock:
             start = self._period_start_ns if self._period_start_ns is not None else now_ns
             seconds = (now_ns - start) / 1e9
@@ -134,6 +137,7 @@ class DiagnosticsAggregator:
             values[f"dropped {reason}"] = str(totals.get(reason, 0))
         for reason in DEPTH_FAULT_REASONS:
             values[f"depth fault {reason}"] = str(fault_totals.get(reason, 0))
+        values.update(extra or {})
         level, message = self._judge(input_rate, output_rate, drops, faults)
         return StatusReport(level, self.name, message, self.hardware_id, values)
 
@@ -157,3 +161,19 @@ class DiagnosticsAggregator:
         if busy:
             return Level.OK, f"processing {output_rate:.1f} of {input_rate:.1f} frames/s (older frames dropped)"
         return Level.OK, f"processing {output_rate:.1f} frames/s"
+
+
+def network_values(report: Mapping[str, Any]) -> dict[str, str]:
+    """The 3D networks' part of the status (``Pipeline.network_report``): which run, and
+    BlazePose's crops, rejected crops (no person seen: no estimate, counted) and people
+    without a monocular root, since start."""
+    values = {
+        "3D pose network": str(report.get("pose_3d") or "off"),
+        "root depth network": str(report.get("root_depth") or "off"),
+    }
+    body = report.get("blazepose")
+    if body:
+        values["BlazePose crops"] = str(body.get("crops", 0))
+        values["BlazePose rejected (low presence)"] = str(body.get("low_presence", 0))
+        values["BlazePose without a root"] = str(body.get("no_root", 0))
+    return values

@@ -39,7 +39,7 @@ from hdnet_ros.frame_input import FrameError, SkipReason, stamp_to_ns
 from hdnet_ros.image_codec import ImageDecodeError
 from hdnet_ros.msg_convert import convert
 from hdnet_ros.node.decoded_image import DecodedImage, decoded_image, decompressed_encoding
-from hdnet_ros.node.diagnostics import DiagnosticsAggregator
+from hdnet_ros.node.diagnostics import DiagnosticsAggregator, network_values
 from hdnet_ros.node.frame_processor import FrameProcessor, Triplet, core_outputs
 from hdnet_ros.node.frame_slot import FrameWorker
 from hdnet_ros.node.health import InputHealth, facts_of
@@ -221,7 +221,7 @@ class HdnetNode(Node):
 
     def _on_diagnostics_timer(self) -> None:
         now = time.monotonic_ns()
-        report = self._diagnostics.report(now)
+        report = self._diagnostics.report(now, network_values(self._pipeline.network_report()))
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
         array.status = [
