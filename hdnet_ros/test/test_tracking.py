@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import Detection, Person, TrackingState
-from hdnet_ros.stages.tracking import RootKalman, Tracker, TrackingConfig, boxes_overlap, hidden_roots, iou
+from hdnet_ros.stages.tracking import RootKalman, Track, Tracker, TrackingConfig, boxes_overlap, hidden_roots, iou
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
 DT_NS = int(1e9 / 15)
@@ -170,3 +172,206 @@ def test_a_hidden_person_keeps_its_id_and_the_filter_skips_its_suspect_root() ->
         assert front.track_id == front_id and back.track_id == back_id
     track = next(t for t in tracker.tracks if t.track_id == back_id)
     assert track.kalman is not None and track.kalman.position[2] == pytest.approx(3.4, abs=0.1)
+
+
+# -- the tracker's matrices are its pairwise definitions, without the Python loops ------
+
+
+def random_boxes(rng: np.random.Generator, count: int) -> np.ndarray:
+    """Boxes that touch, nest, repeat, and some of zero or negative width."""
+    corner = rng.uniform(0, 600, (count, 2))
+    size = rng.uniform(-5, 150, (count, 2))
+    boxes = np.concatenate((corner, corner + size), axis=1)
+    boxes[::7] = boxes[0]  # exact duplicates
+    boxes[3::9, 2] = boxes[3::9, 0]  # zero width
+    return boxes
+
+
+def test_iou_and_overlap_matrices_are_the_pairwise_functions_to_the_bit() -> None:
+    from hdnet_ros.stages.tracking.boxes import iou_matrix, overlap_matrix
+
+    rng = np.random.default_rng(7)
+    a, b = random_boxes(rng, 40), random_boxes(rng, 35)
+    pairwise = np.array([[iou(x, y) for y in b] for x in a])
+    assert np.array_equal(iou_matrix(a, b), pairwise)
+    assert np.count_nonzero(pairwise) > 20  # overlapping pairs were tried
+    for min_iou, widen in ((0.05, 1.0), (0.3, 0.0), (0.1, 0.5)):
+        gate = np.array([[boxes_overlap(x, y, min_iou, widen) for y in b] for x in a])
+        assert np.array_equal(overlap_matrix(a, b, min_iou, widen), gate)
+        assert gate.any() and not gate.all()
+
+
+def pairwise_hidden_roots(people: list[Person], min_cover: float, depth_m: float) -> set[int]:
+    """hidden_roots' definition, one pair at a time."""
+
+    def area(box: np.ndarray) -> float:
+        return max(float(box[2] - box[0]), 0.0) * max(float(box[3] - box[1]), 0.0)
+
+    def inter(p: np.ndarray, q: np.ndarray) -> float:
+        w = min(float(p[2]), float(q[2])) - max(float(p[0]), float(q[0]))
+        h = min(float(p[3]), float(q[3])) - max(float(p[1]), float(q[1]))
+        return max(w, 0.0) * max(h, 0.0)
+
+    suspect = set()
+    for i, first in enumerate(people):
+        for j, second in enumerate(people):
+            if i == j or not (np.all(np.isfinite(first.root)) and np.all(np.isfinite(second.root))):
+                continue
+            a, b = first.detection.box, second.detection.box
+            cover_a = inter(a, b) / area(a) if area(a) > 0 else 0.0
+            cover_b = inter(a, b) / area(b) if area(b) > 0 else 0.0
+            if cover_a >= min_cover and cover_a > cover_b and abs(first.root[2] - second.root[2]) <= depth_m:
+                suspect.add(i)
+    return suspect
+
+
+def crowd_frame(rng: np.random.Generator, roots: np.ndarray) -> list[Person]:
+    """People at ``roots`` with noise; some without a root, some narrowed as if half hidden."""
+    people = []
+    for root in roots:
+        person = person_at(root + rng.normal(0, 0.03, 3), with_root=bool(rng.random() > 0.15))
+        if rng.random() < 0.2:
+            left = rng.uniform(0.0, 0.5)
+            narrowed(person, left, left + rng.uniform(0.2, 0.5))
+        people.append(person)
+    rng.shuffle(people)  # detection order means nothing
+    return people
+
+
+def test_hidden_roots_is_the_pairwise_definition() -> None:
+    rng = np.random.default_rng(3)
+    found = 0
+    for _ in range(30):
+        roots = np.column_stack((rng.uniform(-1.5, 1.5, 12), np.zeros(12), rng.uniform(2.0, 4.0, 12)))
+        people = crowd_frame(rng, roots)
+        expected = pairwise_hidden_roots(people, 0.5, 0.35)
+        assert hidden_roots(people, 0.5, 0.35) == expected
+        found += len(expected)
+    assert found > 5  # the crowds did hide people
+
+
+def pairwise_cost(tracker: Tracker, people: list[Person]) -> np.ndarray:
+    """The association cost matrix built one (track, person) pair at a time from the scalar
+    functions: the definition the tracker's vectorised matrix must equal."""
+    config = tracker.config
+    cost = np.full((len(tracker.tracks), len(people)), 1e9)
+    for row, track in enumerate(tracker.tracks):
+        box = track.predicted_box(tracker.camera)
+        for col, person in enumerate(people):
+            pair_iou = iou(box, person.detection.box)
+            if track.kalman is not None and np.all(np.isfinite(person.root)):
+                distance = float(np.linalg.norm(track.kalman.position - person.root))
+                if distance <= tracker._gate_m(track) and boxes_overlap(box, person.detection.box, config.min_iou):
+                    cost[row, col] = distance + config.box_cost_m * (1.0 - pair_iou)
+            elif pair_iou >= config.min_iou_2d_only:
+                cost[row, col] = (1.0 - pair_iou) * config.iou_cost_m
+    return cost
+
+
+class PairwiseTracker(Tracker):
+    """The tracker associating on the pairwise cost matrix."""
+
+    def _cost_matrix(self, people: list[Person], predicted: np.ndarray, overlap: np.ndarray) -> np.ndarray:
+        return pairwise_cost(self, people)
+
+
+class CheckedTracker(Tracker):
+    """The tracker, checking every cost matrix it builds against the pairwise definition."""
+
+    checked = 0
+
+    def _cost_matrix(self, people: list[Person], predicted: np.ndarray, overlap: np.ndarray) -> np.ndarray:
+        cost = super()._cost_matrix(people, predicted, overlap)
+        # Distances of 3-vectors may round in the last bit differently (dot vs. a reduction).
+        np.testing.assert_allclose(cost, pairwise_cost(self, people), rtol=0, atol=1e-12)
+        self.checked += int(np.count_nonzero(cost < 1e9))
+        return cost
+
+
+def box_after(track: Track, dt: float) -> np.ndarray:
+    """A track's box moved with its root's prediction ``dt`` ahead: a copy of the track
+    whose filter is predicted, the tracks left as they are."""
+    if track.kalman is None or track.last_root is None:
+        return track.box
+    ahead = copy.copy(track)
+    ahead.kalman = copy.deepcopy(track.kalman)
+    ahead.kalman.predict(dt, TrackingConfig().acceleration_sigma)
+    return ahead.predicted_box(CAMERA)
+
+
+def test_association_and_expected_tracks_equal_the_pairwise_definitions() -> None:
+    """Twelve people walking through each other for 60 frames, some without roots, some
+    half hidden: the vectorised tracker gives every id, state and velocity of the pairwise
+    one, and ``expected`` the tracks a pairwise IoU assignment gives."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(11)
+    starts = np.column_stack((rng.uniform(-2, 2, 12), np.zeros(12), rng.uniform(2.0, 5.0, 12)))
+    velocities = np.column_stack((rng.uniform(-1, 1, 12), np.zeros(12), rng.uniform(-0.3, 0.3, 12)))
+    fast, slow = CheckedTracker(TrackingConfig(), CAMERA), PairwiseTracker(TrackingConfig(), CAMERA)
+    frame_rng = [np.random.default_rng(5), np.random.default_rng(5)]
+    assignments = 0
+    for frame in range(60):
+        roots = walk(starts, velocities, frame)
+        seen = rng.random(12) > 0.1  # people drop out and come back
+        crowds = [crowd_frame(r, roots[seen]) for r in frame_rng]
+        stamp = frame * DT_NS
+        expected = fast.expected(crowds[0], stamp)
+        if fast.tracks and crowds[0]:
+            dt = (stamp - (fast._last_stamp_ns or stamp)) * 1e-9
+            overlap = np.array([[iou(box_after(t, dt), p.detection.box) for p in crowds[0]] for t in fast.tracks])
+            cost = np.where(overlap >= fast.config.min_iou_2d_only, 1.0 - overlap, 1e9)
+            reference: list[Person | None] = [None] * len(crowds[0])
+            for row, col in zip(*linear_sum_assignment(cost), strict=True):
+                if cost[row, col] < 1e9:
+                    reference[col] = fast.tracks[row].person
+                    assignments += 1
+            assert [id(p) for p in expected] == [id(p) for p in reference]
+        fast.update(crowds[0], stamp)
+        slow.update(crowds[1], stamp)
+        for a, b in zip(crowds[0], crowds[1], strict=True):
+            assert (a.track_id, a.tracking_state) == (b.track_id, b.tracking_state)
+            np.testing.assert_allclose(a.velocity, b.velocity, rtol=0, atol=1e-12)
+    # Tracks continued, some were new, and many pairs were feasible.
+    assert assignments > 300 and fast._next_id > 13 and fast.checked > 500
+
+
+def scalar_predicted_box(track: Track, camera: CameraModel) -> np.ndarray:
+    """Track.predicted_box's definition for one track: its last box moved with the projected
+    root and scaled by the depth ratio."""
+    if track.kalman is None or track.last_root is None:
+        return track.box
+    before, after = track.last_root, track.kalman.position
+    if before[2] <= 0 or after[2] <= 0:
+        return track.box
+    pixels = camera.project(np.stack((before, after)))
+    if not np.all(np.isfinite(pixels)):
+        return track.box
+    scale = before[2] / after[2]
+    shift = pixels[1] - pixels[0]
+    centre = np.array([(track.box[0] + track.box[2]) / 2.0, (track.box[1] + track.box[3]) / 2.0]) + shift
+    half = np.array([track.box[2] - track.box[0], track.box[3] - track.box[1]]) * scale / 2.0
+    return np.concatenate((centre - half, centre + half))
+
+
+DISTORTED = CameraModel(640, 480, CAMERA.K, np.array([0.03, 0.05, -0.001, 0.003, -0.49]))
+
+
+@pytest.mark.parametrize("camera", [CAMERA, DISTORTED])
+def test_moved_boxes_are_each_tracks_predicted_box_to_the_bit(camera: CameraModel) -> None:
+    from hdnet_ros.stages.tracking.tracker import moved_boxes
+
+    rng = np.random.default_rng(2)
+    tracks = []
+    for index in range(30):
+        root = np.array([rng.uniform(-2, 2), 0.0, rng.uniform(-0.5, 5.0)])  # some behind the camera
+        track = Track(index, random_boxes(rng, 1)[0], person_at(np.array([0.0, 0.0, 3.0])))
+        if index % 5:
+            track.kalman = RootKalman(root + rng.normal(0, 0.2, 3), 0.1, 1.0)
+            track.last_root = None if index % 7 == 0 else root
+        tracks.append(track)
+    roots = [t.kalman.position if t.kalman is not None else None for t in tracks]
+    expected = np.array([scalar_predicted_box(t, camera) for t in tracks])
+    assert np.array_equal(moved_boxes(tracks, roots, camera), expected)
+    moved = np.any(expected != np.array([t.box for t in tracks]), axis=1)
+    assert 10 < np.count_nonzero(moved) < 30  # both kinds were tried

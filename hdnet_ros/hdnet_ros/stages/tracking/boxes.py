@@ -48,6 +48,42 @@ def boxes_overlap(predicted: FloatArray, box: FloatArray, min_iou: float, widen:
     return smaller > 0 and _intersection(wide, box) / smaller >= 0.5
 
 
+def _areas(boxes: FloatArray) -> FloatArray:
+    return np.maximum(boxes[:, 2] - boxes[:, 0], 0.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
+
+
+def intersection_matrix(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Intersection areas [N,M] of boxes ``a`` [N,4] with boxes ``b`` [M,4]."""
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    return np.maximum(w, 0.0) * np.maximum(h, 0.0)
+
+
+def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+    """:func:`iou` of every box of ``a`` [N,4] with every box of ``b`` [M,4] ([N,M]): the same
+    arithmetic in the same order, so the same values to the bit, without a Python loop."""
+    first = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    second = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    inter = intersection_matrix(first, second)
+    union = _areas(first)[:, None] + _areas(second)[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
+def overlap_matrix(
+    predicted: npt.ArrayLike, boxes: npt.ArrayLike, min_iou: float, widen: float = 1.0
+) -> npt.NDArray[np.bool_]:
+    """:func:`boxes_overlap` of every predicted box [N,4] with every box [M,4] ([N,M])."""
+    tracks = np.asarray(predicted, dtype=np.float64).reshape(-1, 4)
+    people = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    pad = widen * (tracks[:, 2] - tracks[:, 0])
+    wide = np.stack((tracks[:, 0] - pad, tracks[:, 1], tracks[:, 2] + pad, tracks[:, 3]), axis=1)
+    smaller = np.minimum(_areas(wide)[:, None], _areas(people)[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = (smaller > 0) & (intersection_matrix(wide, people) / smaller >= 0.5)
+    return (iou_matrix(wide, people) >= min_iou) | inside
+
+
 def has_root(person: Person) -> bool:
     return bool(np.all(np.isfinite(person.positions[ROOT])))
 
@@ -60,20 +96,16 @@ def hidden_roots(people: list[Person], min_cover: float, depth_m: float) -> set[
     same distance or hidden behind them with the depth windows on the front person's body;
     the two cannot be told apart from the root, so the root is not trusted this frame.
     """
-    suspect: set[int] = set()
-    for a, first in enumerate(people):
-        if not has_root(first):
-            continue
-        box_a = first.detection.box
-        for b, second in enumerate(people):
-            if a == b or not has_root(second):
-                continue
-            box_b = second.detection.box
-            inter = _intersection(box_a, box_b)
-            cover_a = inter / _area(box_a) if _area(box_a) > 0 else 0.0
-            cover_b = inter / _area(box_b) if _area(box_b) > 0 else 0.0
-            same_depth = abs(float(first.positions[ROOT, 2] - second.positions[ROOT, 2])) <= depth_m
-            if cover_a >= min_cover and cover_a > cover_b and same_depth:
-                suspect.add(a)
-                break
-    return suspect
+    if len(people) < 2:
+        return set()
+    boxes = np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
+    depths = np.array([p.positions[ROOT, 2] for p in people], dtype=np.float64)
+    rooted = np.array([has_root(p) for p in people])
+    areas = _areas(boxes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # cover[a, b]: the share of a's box inside b's box
+        cover = np.where(areas[:, None] > 0, intersection_matrix(boxes, boxes) / areas[:, None], 0.0)
+    same_depth = np.abs(depths[:, None] - depths[None, :]) <= depth_m
+    pairs = rooted[:, None] & rooted[None, :] & ~np.eye(len(people), dtype=bool)
+    suspect = pairs & (cover >= min_cover) & (cover > cover.T) & same_depth
+    return {int(index) for index in np.flatnonzero(np.any(suspect, axis=1))}

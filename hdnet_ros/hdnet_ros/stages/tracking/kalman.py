@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
+
+
+@lru_cache(maxsize=16)
+def _motion(dt: float, acceleration_sigma: float) -> tuple[FloatArray, FloatArray]:
+    """The transition F and process noise Q of a step of ``dt`` seconds, read-only: frames
+    come at one rate, so every track of every frame shares the same two matrices."""
+    F = np.eye(6)
+    F[:3, 3:] = np.eye(3) * dt
+    q = acceleration_sigma**2
+    Q = np.zeros((6, 6))
+    Q[:3, :3] = np.eye(3) * q * dt**3 / 3.0
+    Q[:3, 3:] = Q[3:, :3] = np.eye(3) * q * dt**2 / 2.0
+    Q[3:, 3:] = np.eye(3) * q * dt
+    F.flags.writeable = False
+    Q.flags.writeable = False
+    return F, Q
 
 
 class RootKalman:
@@ -31,15 +49,16 @@ class RootKalman:
     def predict(self, dt: float, acceleration_sigma: float) -> None:
         if dt <= 0:
             return
-        F = np.eye(6)
-        F[:3, 3:] = np.eye(3) * dt
-        q = acceleration_sigma**2
-        Q = np.zeros((6, 6))
-        Q[:3, :3] = np.eye(3) * q * dt**3 / 3.0
-        Q[:3, 3:] = Q[3:, :3] = np.eye(3) * q * dt**2 / 2.0
-        Q[3:, 3:] = np.eye(3) * q * dt
+        F, Q = _motion(dt, acceleration_sigma)
         self.x = F @ self.x
         self.P = F @ self.P @ F.T + Q
+
+    def position_after(self, dt: float, acceleration_sigma: float) -> FloatArray:
+        """The position :meth:`predict` would move to (the same arithmetic), the filter unchanged."""
+        if dt <= 0:
+            return self.position
+        F, _ = _motion(dt, acceleration_sigma)
+        return (F @ self.x)[:3]
 
     def predicted_after(self, dt: float) -> FloatArray:
         return self.x[:3] + self.x[3:] * max(dt, 0.0)

@@ -29,6 +29,7 @@ into ``Person.velocity`` (m/s, camera frame).
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import ROOT
 from hdnet_ros.people import Person, TrackingState
 from hdnet_ros.settings_field import setting
-from hdnet_ros.stages.tracking.boxes import boxes_overlap, has_root, hidden_roots, iou
+from hdnet_ros.stages.tracking.boxes import has_root, hidden_roots, iou_matrix, overlap_matrix
 from hdnet_ros.stages.tracking.kalman import RootKalman
 
 FloatArray = npt.NDArray[np.float64]
@@ -97,20 +98,34 @@ class Track:
 
     def predicted_box(self, camera: CameraModel | None) -> FloatArray:
         """The last box moved (and scaled) with the predicted root; unmoved without 3D."""
-        if self.kalman is None or self.last_root is None or camera is None:
-            return self.box
-        before = self.last_root
-        after = self.kalman.position
-        if before[2] <= 0 or after[2] <= 0:
-            return self.box
-        pixels = camera.project(np.stack((before, after)))
-        if not np.all(np.isfinite(pixels)):
-            return self.box
-        scale = before[2] / after[2]
-        shift = pixels[1] - pixels[0]
-        centre = np.array([(self.box[0] + self.box[2]) / 2.0, (self.box[1] + self.box[3]) / 2.0]) + shift
-        half = np.array([self.box[2] - self.box[0], self.box[3] - self.box[1]]) * scale / 2.0
-        return np.concatenate((centre - half, centre + half))
+        return moved_boxes([self], [self.kalman.position if self.kalman is not None else None], camera)[0]
+
+
+def moved_boxes(tracks: Sequence[Track], roots: Sequence[FloatArray | None], camera: CameraModel | None) -> FloatArray:
+    """Each track's last box [T,4] moved (and scaled) from the root of its last 3D update to
+    ``roots`` (its predicted root now, or ahead), all tracks in one projection; unmoved
+    without 3D (no filter, no root, no camera, a root behind the camera)."""
+    boxes = np.array([track.box for track in tracks], dtype=np.float64).reshape(-1, 4)
+    movable = [
+        i for i, t in enumerate(tracks) if t.kalman is not None and t.last_root is not None and roots[i] is not None
+    ]
+    if camera is None or not movable:
+        return boxes
+    before = np.array([tracks[i].last_root for i in movable], dtype=np.float64)
+    after = np.array([roots[i] for i in movable], dtype=np.float64)
+    ahead = (before[:, 2] > 0) & (after[:, 2] > 0)
+    rows = np.asarray(movable)[ahead]
+    before, after = before[ahead], after[ahead]
+    pixels = camera.project(np.stack((before, after), axis=1).reshape(-1, 3)).reshape(-1, 2, 2)
+    finite = np.all(np.isfinite(pixels), axis=(1, 2))
+    rows, before, after, pixels = rows[finite], before[finite], after[finite], pixels[finite]
+    box = boxes[rows]
+    scale = before[:, 2] / after[:, 2]
+    shift = pixels[:, 1] - pixels[:, 0]
+    centre = np.stack(((box[:, 0] + box[:, 2]) / 2.0, (box[:, 1] + box[:, 3]) / 2.0), axis=1) + shift
+    half = np.stack((box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]), axis=1) * scale[:, None] / 2.0
+    boxes[rows] = np.concatenate((centre - half, centre + half), axis=1)
+    return boxes
 
 
 class Tracker:
@@ -170,24 +185,15 @@ class Tracker:
         if not self.config.enabled or not self.tracks or not people:
             return [None] * len(people)
         dt = 0.0 if self._last_stamp_ns is None else max((stamp_ns - self._last_stamp_ns) * 1e-9, 0.0)
-        overlap = np.array(
-            [[iou(self._box_after(track, dt), person.detection.box) for person in people] for track in self.tracks]
-        )
+        sigma = self.config.acceleration_sigma
+        ahead = [t.kalman.position_after(dt, sigma) if t.kalman is not None else None for t in self.tracks]
+        overlap = iou_matrix(moved_boxes(self.tracks, ahead, self.camera), [person.detection.box for person in people])
         cost = np.where(overlap >= self.config.min_iou_2d_only, 1.0 - overlap, INFEASIBLE)
         result: list[Person | None] = [None] * len(people)
         for row, col in zip(*linear_sum_assignment(cost), strict=True):
             if cost[row, col] < INFEASIBLE:
                 result[int(col)] = self.tracks[int(row)].person
         return result
-
-    def _box_after(self, track: Track, dt: float) -> FloatArray:
-        """The track's box moved with its root's prediction ``dt`` seconds ahead."""
-        if track.kalman is None or track.last_root is None or self.camera is None:
-            return track.box
-        ahead = copy.copy(track)
-        ahead.kalman = copy.deepcopy(track.kalman)
-        ahead.kalman.predict(dt, self.config.acceleration_sigma)
-        return ahead.predicted_box(self.camera)
 
     # -- association -----------------------------------------------------------------
 
@@ -196,20 +202,32 @@ class Tracker:
         spread = track.kalman.position_sigma if track.kalman is not None else 0.0
         return self.config.max_distance_m + 3.0 * spread
 
-    def _cost(self, track: Track, person: Person) -> float:
+    def _cost_matrix(self, people: list[Person], predicted: FloatArray, overlap: FloatArray) -> FloatArray:
+        """The association cost of every track (rows) with every person [T,P].
+
+        A track with a 3D state and a person with a root: the distance between the track's
+        predicted root and the person's root plus ``box_cost_m`` x (1 - IoU), allowed within
+        the 3D gate and the 2D gate (:func:`boxes_overlap`). Otherwise (no 3D on either
+        side) the 2D-only cost (1 - IoU) x ``iou_cost_m`` for IoU >= ``min_iou_2d_only``.
+        ``predicted``: the tracks' predicted boxes [T,4]; ``overlap``: their IoU with the
+        people's boxes [T,P].
+        """
         config = self.config
-        predicted_box = track.predicted_box(self.camera)
-        if track.kalman is not None and has_root(person):
-            distance = float(np.linalg.norm(track.kalman.position - person.positions[ROOT]))
-            if distance <= self._gate_m(track) and boxes_overlap(predicted_box, person.detection.box, config.min_iou):
-                # The 2D term separates people whose roots come close in 3D (one hidden
-                # behind another and measured at the other's depth) by their boxes.
-                return distance + config.box_cost_m * (1.0 - iou(predicted_box, person.detection.box))
-            return INFEASIBLE
-        overlap = iou(predicted_box, person.detection.box)
-        if overlap >= config.min_iou_2d_only:
-            return (1.0 - overlap) * config.iou_cost_m
-        return INFEASIBLE
+        roots = np.array([p.positions[ROOT] for p in people], dtype=np.float64).reshape(-1, 3)
+        rooted = np.all(np.isfinite(roots), axis=1)
+        cost = np.where(overlap >= config.min_iou_2d_only, (1.0 - overlap) * config.iou_cost_m, INFEASIBLE)
+        boxes = np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
+        gate_2d = overlap_matrix(predicted, boxes, config.min_iou)
+        for row, track in enumerate(self.tracks):
+            if track.kalman is None:
+                continue
+            distance = np.linalg.norm(track.kalman.position - roots, axis=1)
+            allowed = (distance <= self._gate_m(track)) & gate_2d[row]
+            # The 2D term separates people whose roots come close in 3D (one hidden
+            # behind another and measured at the other's depth) by their boxes.
+            in_3d = np.where(allowed, distance + config.box_cost_m * (1.0 - overlap[row]), INFEASIBLE)
+            cost[row] = np.where(rooted, in_3d, cost[row])
+        return cost
 
     def _associate(self, people: list[Person]) -> tuple[list[tuple[int, int]], set[int]]:
         """Optimal assignment on the 3D + 2D cost, then a 2D-only pass for what is left.
@@ -220,34 +238,26 @@ class Tracker:
         """
         if not self.tracks or not people:
             return [], set()
+        roots = [track.kalman.position if track.kalman is not None else None for track in self.tracks]
+        predicted = moved_boxes(self.tracks, roots, self.camera)
+        overlap = iou_matrix(predicted, [p.detection.box for p in people])
+        cost = self._cost_matrix(people, predicted, overlap)
         # People with a suspect root wait for the second pass: in the first they would take
         # a track from someone whose root is trusted.
-        cost = np.array(
-            [
-                [INFEASIBLE if col in self._suspect else self._cost(track, person) for col, person in enumerate(people)]
-                for track in self.tracks
-            ]
-        )
+        cost[:, sorted(self._suspect)] = INFEASIBLE
         rows, cols = linear_sum_assignment(cost)
         matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < INFEASIBLE]
         free_tracks = [r for r in range(len(self.tracks)) if r not in {m[0] for m in matches}]
         free_people = [c for c in range(len(people)) if c not in {m[1] for m in matches}]
         box_only: set[int] = set()
         if free_tracks and free_people:
-            overlap = np.array(
-                [
-                    [iou(self.tracks[r].predicted_box(self.camera), people[c].detection.box) for c in free_people]
-                    for r in free_tracks
-                ]
-            )
-            second = np.where(overlap >= self.config.min_iou_2d_only, 1.0 - overlap, INFEASIBLE)
+            free_overlap = overlap[np.ix_(free_tracks, free_people)]
+            second = np.where(free_overlap >= self.config.min_iou_2d_only, 1.0 - free_overlap, INFEASIBLE)
             for r, c in zip(*linear_sum_assignment(second), strict=True):
                 if second[r, c] < INFEASIBLE:
                     matches.append((free_tracks[int(r)], free_people[int(c)]))
                     box_only.add(free_people[int(c)])
         return matches, box_only
-
-    # -- track life ------------------------------------------------------------------
 
     def _measurement_sigma(self, person: Person) -> float:
         reported = float(person.position_stddev[ROOT])
