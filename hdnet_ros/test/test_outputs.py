@@ -141,3 +141,28 @@ def test_overlay_draws_and_keeps_the_input() -> None:
     assert overlay.shape == rgb.shape and overlay.any() and not rgb.any()
     msg = roundtrip(image_msg(overlay, STAMP, "cam"))
     assert msg.encoding == "rgb8" and msg.step == 640 * 3  # type: ignore[attr-defined]
+
+
+def test_marker_points_are_the_valid_joints_then_feet_and_the_bones_with_both_ends() -> None:
+    from hdnet_ros.joints import BONES, FOOT_ANKLE
+
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        person = upright_person(3)
+        person.positions = rng.normal((0.0, 0.0, 3.0), 0.5, (NUM_JOINTS, 3))
+        person.positions[rng.random(NUM_JOINTS) < 0.4] = np.nan
+        person.feet = rng.normal((0.0, 0.9, 3.0), 0.1, (NUM_FEET, 3))
+        person.feet[rng.random(NUM_FEET) < 0.4] = np.nan
+        markers = marker_array_msg([person], STAMP, "cam", 0.2).markers
+        if not person.num_valid:
+            assert len(markers) == 1  # DELETEALL only
+            continue
+        spheres, bones = (next(m for m in markers if m.ns == ns) for ns in ("joints", "bones"))
+        valid, feet = person.valid, np.all(np.isfinite(person.feet), axis=1)
+        joints = [*person.positions[valid], *person.feet[feet]]
+        ends = [person.positions[j] for a, b in BONES if valid[a] and valid[b] for j in (a, b)]
+        ends += [
+            q for f, a in enumerate(FOOT_ANKLE) if feet[f] and valid[a] for q in (person.positions[a], person.feet[f])
+        ]
+        for got, want in ((spheres.points, joints), (bones.points, ends)):
+            assert [(p.x, p.y, p.z) for p in got] == [tuple(float(v) for v in q) for q in want]

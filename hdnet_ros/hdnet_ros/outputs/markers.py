@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from hdnet_ros.joints import BONES, FOOT_ANKLE, ROOT
-from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, point, vector3
+from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, point, points, vector3
 from hdnet_ros.people import Person
 
 JOINT_DIAMETER_M = 0.05
@@ -69,11 +69,13 @@ def person_markers(person: Person, label: int, head: Any, lifetime: Any) -> list
     colour = _colour(colour_for(label))
     valid = person.valid
     feet = np.all(np.isfinite(person.feet), axis=1)
-    joints = [point(p) for p in person.positions[valid]] + [point(p) for p in person.feet[feet]]
-    bone_points = [point(person.positions[j]) for a, b in BONES if valid[a] and valid[b] for j in (a, b)]
-    for foot, ankle in enumerate(FOOT_ANKLE):  # each heel and toe hangs from its ankle
-        if feet[foot] and valid[ankle]:
-            bone_points += [point(person.positions[ankle]), point(person.feet[foot])]
+    joints = points(np.concatenate((person.positions[valid], person.feet[feet])))
+    seen, foot_seen = valid.tolist(), feet.tolist()
+    ends = [j for a, b in BONES if seen[a] and seen[b] for j in (a, b)]
+    hung = [(ankle, foot) for foot, ankle in enumerate(FOOT_ANKLE) if foot_seen[foot] and seen[ankle]]
+    # each heel and toe hangs from its ankle
+    foot_ends = [row for ankle, foot in hung for row in (person.positions[ankle], person.feet[foot])]
+    bone_points = points(np.concatenate((person.positions[ends].reshape(-1, 3), np.reshape(foot_ends, (-1, 3)))))
     markers = [
         _marker(
             "SPHERE_LIST", "joints", label, head, lifetime, colour, vector3((JOINT_DIAMETER_M,) * 3), points=joints

@@ -35,6 +35,12 @@ def _unit(vector: FloatArray) -> FloatArray | None:
     return vector / norm if norm > 1e-6 and np.isfinite(norm) else None
 
 
+def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
+    """np.cross of two 3-vectors, the same products and differences without its generic
+    axis handling (a tenth of the time)."""
+    return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
+
+
 def body_axes(person: Person) -> FloatArray:
     """3x3 rotation whose columns are the body frame's x, y, z in the camera frame."""
     p = person.positions
@@ -50,11 +56,11 @@ def body_axes(person: Person) -> FloatArray:
         x = _unit(x_guess)
         if x is None:
             x = np.array([1.0, 0.0, 0.0])
-        y = np.cross(z, x)
+        y = _cross(z, x)
     else:
         y_perp = _unit(left - z * float(left @ z))
-        y = y_perp if y_perp is not None else np.cross(z, TOWARDS_CAMERA)
-        x = np.cross(y, z)
+        y = y_perp if y_perp is not None else _cross(z, TOWARDS_CAMERA)
+        x = _cross(y, z)
     return np.stack((x, y, z), axis=1)
 
 
