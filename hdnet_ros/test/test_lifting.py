@@ -115,3 +115,16 @@ def test_a_person_mask_keeps_another_persons_surface_out() -> None:
     # Everything the mask covers is measured as before.
     for joint in (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP, PELVIS):
         np.testing.assert_allclose(masked.positions[joint], person.positions[joint])
+
+
+def test_a_frame_without_any_mask_lifts_as_without_masks() -> None:
+    """The 3D stage skipped every person this frame (their poses carried by the tracker):
+    the stacked masks are empty, and the people are lifted as with no masks at all."""
+    depth, person = scene()
+    plain = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    DepthLifter(LiftingConfig())([plain], depth, CAMERA)
+    unmasked = Person(person.detection, person.pixels.copy(), person.scores.copy())
+    none = replace(NetworkEstimates.none(1), masks=PersonMasks.stack([None]))
+    DepthLifter(LiftingConfig())([unmasked], depth, CAMERA, none)
+    assert plain.num_valid >= 5
+    np.testing.assert_array_equal(unmasked.positions, plain.positions)

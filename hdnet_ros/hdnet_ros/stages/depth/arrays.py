@@ -173,9 +173,11 @@ class PersonMasks:
         owner_b = np.broadcast_to(np.asarray(owner, dtype=np.intp), np.broadcast_shapes(np.shape(owner), u.shape))
         rows, cols = v - self.y0[owner_b], u - self.x0[owner_b]
         _, height, width = self.inside.shape
+        if not (height and width):  # no mask this frame (the 3D stage skipped everyone): nothing to index
+            return ~self.present[owner_b]
         within = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-        hit = self.inside[owner_b, np.clip(rows, 0, max(height - 1, 0)), np.clip(cols, 0, max(width - 1, 0))]
-        return ~self.present[owner_b] | (within & hit) if height and width else ~self.present[owner_b]
+        hit = self.inside[owner_b, np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)]
+        return ~self.present[owner_b] | (within & hit)
 
 
 @dataclass
