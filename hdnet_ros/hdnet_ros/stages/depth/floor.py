@@ -76,18 +76,40 @@ def _floor_candidates(
     return camera.back_project(uv, depth[uv[:, 1].astype(int), uv[:, 0].astype(int)])
 
 
-def plane_still_fits(
+# A floor kept from an earlier image may have moved by at most this much (a robot's head
+# tilting, the floor seen from a slightly different height) before it is fitted anew.
+FLOOR_KEPT_DEGREES = 1.0
+FLOOR_KEPT_M = 0.02
+
+
+def refreshed_plane(
     plane: GroundPlane, depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig
-) -> bool:
-    """Whether the floor of an earlier depth image is still this image's: as many of a
-    small random sample of this image's points lie on it as did when it was fitted (minus
-    a fifth, for people walking over it). A moving robot's floor changes slowly."""
+) -> GroundPlane | None:
+    """The floor of an earlier depth image, refitted to this image's points near it, when
+    it is still this image's floor: about as many of a small random sample lie on it as
+    did when it was fitted (less a fifth, for people walking over it), and the refit moved
+    it by less than FLOOR_KEPT_DEGREES / FLOOR_KEPT_M. None: fit the floor anew."""
     points = _floor_candidates(depth, camera, replace(config, samples=config.preview_samples), np.random.default_rng(1))
     if points is None:
-        return False
+        return None
     tolerance = 0.02 + 3.0 * config.noise_coefficient * points[:, 2] ** 2
-    fraction = float(np.mean(np.abs(points @ plane.normal - plane.offset) < tolerance))
-    return fraction >= 0.8 * plane.inlier_fraction
+    near = np.abs(points @ plane.normal - plane.offset) < tolerance
+    if np.mean(near) < 0.8 * plane.inlier_fraction or np.count_nonzero(near) < 3:
+        return None
+    refit = _least_squares_plane(points[near])
+    if float(refit.normal @ plane.normal) < np.cos(np.deg2rad(FLOOR_KEPT_DEGREES)):
+        return None
+    if abs(refit.offset - plane.offset) > FLOOR_KEPT_M:
+        return None
+    return GroundPlane(refit.normal, refit.offset, int(np.count_nonzero(near)), plane.inlier_fraction)
+
+
+def _least_squares_plane(points: FloatArray) -> GroundPlane:
+    """The plane through points [N,3] (SVD of the centred points), its normal pointing up."""
+    centroid = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - centroid, full_matrices=False)
+    normal = vt[2] if vt[2][1] < 0 else -vt[2]
+    return GroundPlane(normal=normal, offset=float(normal @ centroid), inliers=len(points))
 
 
 def estimate_ground_plane(
@@ -124,10 +146,8 @@ def estimate_ground_plane(
     if counts[best] < max(config.min_inliers, config.min_inlier_fraction * len(points)):
         return None
     inliers = points[residuals[:, best] < tolerance]
-    centroid = inliers.mean(axis=0)
-    _, _, vt = np.linalg.svd(inliers - centroid, full_matrices=False)
-    normal = vt[2] if vt[2][1] < 0 else -vt[2]
-    offset = float(normal @ centroid)
+    fitted = _least_squares_plane(inliers)
+    normal, offset = fitted.normal, fitted.offset
     if -normal[1] < np.cos(np.deg2rad(config.max_tilt_deg)) or not (
         config.min_camera_height_m <= -offset <= config.max_camera_height_m
     ):

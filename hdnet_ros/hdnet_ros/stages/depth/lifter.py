@@ -29,7 +29,7 @@ from hdnet_ros.stages.depth.complete import (
     place_feet,
 )
 from hdnet_ros.stages.depth.config import LiftingConfig
-from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, plane_still_fits
+from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, refreshed_plane
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
 from hdnet_ros.stages.depth.measure import measure_joints
 from hdnet_ros.stages.depth.root import place_roots
@@ -152,7 +152,7 @@ class DepthLifter:
             return None
         if self._floor_for is not depth:
             ground = GroundConfig(noise_coefficient=self.config.noise_coefficient)
-            if self._floor is None or not plane_still_fits(self._floor, depth, camera, ground):
-                self._floor = estimate_ground_plane(depth, camera, ground)
+            kept = refreshed_plane(self._floor, depth, camera, ground) if self._floor is not None else None
+            self._floor = kept if kept is not None else estimate_ground_plane(depth, camera, ground)
             self._floor_for = depth
         return self._floor
