@@ -14,12 +14,14 @@ from hdnet_ros.joints import (
     LEFT_HIP,
     LEFT_KNEE,
     LEFT_SHOULDER,
+    PELVIS,
     RIGHT_ELBOW,
     RIGHT_HIP,
     RIGHT_KNEE,
     RIGHT_SHOULDER,
     TORSO_JOINTS,
 )
+from hdnet_ros.people import DepthSource
 from hdnet_ros.ros_types import typestore
 from rosbags.highlevel import AnyReader
 
@@ -130,3 +132,24 @@ def test_summary_shows_the_3d_network_stage(sample_replay: Path) -> None:
     assert networks["blazepose"]["crops"] >= people  # each bag starts new tracks: everyone runs
     fused = sum(entry["root_sources"].get("fused", 0) for entry in summary["people_per_frame"])
     assert fused >= 3, "the standing person's root fuses the sensor with BlazePose's in every frame"
+
+
+def test_no_depth_replay_gives_metric_skeletons_and_roots(
+    skeleton_arrays: list[Any], models_dir: Path, sample_bags: list[Path], tmp_path: Path
+) -> None:
+    """--no-depth: the standing person from RGB alone, placed by BlazePose's monocular root
+    within issue 9's 0.35 m of the sensor-fused root of the normal replay, with adult
+    proportions (shoulders 0.2 H, upper arm 0.186 H, thigh 0.245 H for H 1.5-2.0 m, +-5 cm)."""
+    from helpers import run_replay
+
+    assert run_replay(models_dir, tmp_path / "out", *sample_bags, extra=("--no-depth",)) == 0
+    monocular = read_topic(tmp_path / "out" / "bag", "/hdnet/skeletons")
+    assert len(monocular) == len(skeleton_arrays) == 3
+    for with_depth, without in zip(skeleton_arrays, monocular, strict=True):
+        person, reference = standing_person(without), standing_person(with_depth)
+        points = positions(person)
+        root_error = np.linalg.norm(points[PELVIS] - positions(reference)[PELVIS])
+        assert person.keypoints[PELVIS].depth_source == DepthSource.NETWORK and root_error < 0.35, root_error
+        assert 0.25 <= bone(points, LEFT_SHOULDER, RIGHT_SHOULDER) <= 0.45
+        for a, b, low, high in ((LEFT_SHOULDER, LEFT_ELBOW, 0.23, 0.42), (LEFT_HIP, LEFT_KNEE, 0.32, 0.54)):
+            assert low <= bone(points, a, b) <= high
