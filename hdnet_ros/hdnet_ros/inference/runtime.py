@@ -40,7 +40,7 @@ RUNTIMES = ("onnxruntime", "tensorrt", "torch")
 class InferenceConfig:
     backend: str = setting(
         "onnxruntime",
-        "runtime of the networks: onnxruntime (CPU default; MoveNet via LiteRT), tensorrt or torch",
+        "runtime of the networks: onnxruntime (CPU default; MoveNet and BlazePose via LiteRT), tensorrt or torch",
         choices=RUNTIMES,
     )
     device: str = setting("", "cpu, cuda or cuda:N ('' = cpu for onnxruntime/torch, cuda:0 for tensorrt)")
