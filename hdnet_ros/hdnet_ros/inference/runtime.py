@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,10 +123,20 @@ def movenet_onnx(tflite_path: Path, config: InferenceConfig, arithmetic: str) ->
 
 def movenet_torch(tflite_path: Path, config: InferenceConfig, arithmetic: str, threads: int) -> Backend:
     """The MoveNet rebuild run in PyTorch itself (``inference.backend: torch``), CPU or CUDA."""
-    model = _rebuild_movenet(tflite_path, arithmetic)
     from hdnet_ros.inference.torch_backend import movenet_specs
 
-    inputs, outputs = movenet_specs()
+    return _rebuilt_on_torch(tflite_path, _rebuild_movenet(tflite_path, arithmetic), movenet_specs(), config, threads)
+
+
+def _rebuilt_on_torch(
+    path: Path,
+    model: Any,
+    specs: tuple[Sequence[TensorSpec], Sequence[TensorSpec]],
+    config: InferenceConfig,
+    threads: int,
+) -> Backend:
+    """A network rebuilt from ``path`` run by PyTorch itself; what stops it names the file."""
+    inputs, outputs = specs
     try:
         return create_backend(
             "torch",
@@ -137,7 +148,7 @@ def movenet_torch(tflite_path: Path, config: InferenceConfig, arithmetic: str, t
             threads=threads,
         )
     except (BackendUnavailable, ValueError) as error:
-        raise ModelFileError(f"model file {tflite_path} cannot run on torch: {error}") from error
+        raise ModelFileError(f"model file {path} cannot run on torch: {error}") from error
 
 
 def movenet_int8_decoding(tflite_path: Path) -> Int8Decoding:
@@ -232,20 +243,7 @@ def blazepose_onnx(tflite_path: Path, config: InferenceConfig) -> Path:
 def _blazepose_torch(path: Path, inference: InferenceConfig, threads: int) -> Backend:
     from hdnet_ros.inference.torch_backend import blazepose_specs
 
-    model = _rebuild_blazepose(path)
-    inputs, outputs = blazepose_specs()
-    try:
-        return create_backend(
-            "torch",
-            module=model,
-            input_specs=inputs,
-            output_specs=outputs,
-            device=inference.device or None,
-            precision=inference.precision,
-            threads=threads,
-        )
-    except (BackendUnavailable, ValueError) as error:
-        raise ModelFileError(f"model file {path} cannot run on torch: {error}") from error
+    return _rebuilt_on_torch(path, _rebuild_blazepose(path), blazepose_specs(), inference, threads)
 
 
 def _specs(arrays: list[Any], names: tuple[str, ...]) -> list[TensorSpec]:
