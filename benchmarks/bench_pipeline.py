@@ -1,32 +1,93 @@
-"""Time each pipeline stage on the sample RGB-D frames (median and p95 of many runs).
+"""Frame time at the cost of the models (issue 11, items 1-4 and 7), as ratios in one run.
 
-    python3 benchmarks/bench_pipeline.py --models-dir ../shared/models --data-dir ../shared/data
+    python3 benchmarks/bench_pipeline.py --models-dir ../shared/models --data-dir ../shared/data [--quick] [--json F]
 
-All runs happen in one process after a warm-up, so the figures compare stages with each
-other on the same machine; report them with the CPU they came from.
+Everything runs in this one process, after a warm-up, with the default CPU pipeline
+(YOLOX-Nano on onnxruntime, MoveNet and BlazePose GHUM 3D on LiteRT). A frame's time is
+``Pipeline.process`` plus its Skeleton3DArray, MarkerArray and TF messages (what the node
+and the replay do per frame); the model calls are timed inside that same call by proxies
+around the networks (``model_clock.py``), so the glue (crops, decoding, lifting, tracking,
+messages) is the frame's time less its model calls. Pipelines that are compared take turns
+frame by frame, so they share the machine's load; figures are medians over windows of
+``blazepose.every_frames`` frames (one cycle of the 3D stage's schedule, see
+``frame_timing.py``), p95 over single frames.
+
+Inputs:
+
+* the synthetic crowd (``crowd.py``): 1, 3, 7, 12 and 20 capsule people in rows, depth from
+  the renderer and the sensor model, detections and keypoints from the 2D oracle, the RGB
+  image composed from real person crops of the sample frames. The real detector runs on
+  the image and MoveNet on every oracle box, then the oracle's answers are used; BlazePose
+  runs on every crop it is due for and answers with its outputs recorded on real people
+  (``oracle_stages.py``);
+* the three sample RGB-D frames as a pseudo-sequence (``frame_sources.py``): each repeated
+  with the RGB and the depth shifted 1-2 px per frame at 30 Hz stamps;
+* for lifting alone, the synthetic crowd with the oracle's 2D (no models) and the sample
+  frames with the pipeline's own 2D and BlazePose estimates.
+
+Prints a table ``target | bound | measured | verdict`` and the detailed tables; ``--json``
+writes all figures. Timings depend on the machine and its load: compare the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import dataclasses
+import itertools
 import json
-from collections.abc import Callable
-from functools import partial
+import os
+import pstats
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from crowd import MAX_PEOPLE, Crowd, make_crowd, person_crops
+from frame_sources import sequence_shift, shifted_sequence, still_scene
+from frame_timing import MESSAGES, FloatArray, PersonSnapshot, Run, run_in_turn, stage_figures, window_median
+from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
-from hdnet_ros.outputs.markers import marker_array_msg
-from hdnet_ros.outputs.skeletons import skeleton_array_msg
-from hdnet_ros.outputs.tf_frames import body_transforms
-from hdnet_ros.people import Frame, Person
-from hdnet_ros.pipeline import Pipeline
+from hdnet_ros.inference.backend import Arrays
+from hdnet_ros.joints import ROOT
+from hdnet_ros.node.frame_processor import core_outputs
+from hdnet_ros.people import DepthSource, Frame, Person
+from hdnet_ros.pipeline import FrameResult, Pipeline, Stages, resolve_networks
 from hdnet_ros.replay.bag_input import BagInput
+from hdnet_ros.stages.blazepose import BlazePoseStage
+from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
+from hdnet_ros.stages.keypoints2d import KeypointEstimator
+from hdnet_ros.stages.tracking import Tracker
+from hdnet_ros.synthetic.benchmark import default_settings, run_setting, summarize
 from machine import cpu_name
-from measure import time_ms
+from model_clock import BLAZEPOSE, DETECTOR, KEYPOINTS, ModelClock, instrument
+from oracle_stages import OracleDetector, OracleKeypoints, RecordedAnswers
 
-from hdnet_ros.config import load_settings
+from hdnet_ros.config import Settings, load_settings
+
+CROWD_SIZES = (1, 3, 7, 12, 20)
+GLUE_BOUND = 1.15  # item 1: whole frame / model calls
+LIFTING_BOUNDS_MS = {3: 0.5, 20: 2.0}  # item 2: lifting + messages
+PER_PERSON_BOUND = 1.0 / 3.0  # item 3: one more person / the detector's time
+SCHEDULED_BOUND = 1.3  # item 4: 3D stage on / off
+ACCURACY_BOUND = 1.10  # item 4: scheduled / every frame
+MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How many frames each measurement takes."""
+
+    warm_up: int  # unrecorded frames per pipeline
+    crowd_frames: int  # recorded frames per crowd size
+    sequence_steps: int  # pseudo-sequence frames per sample frame
+    lifting_runs: int
+    accuracy_frames: int  # synthetic benchmark frames (default setting)
+
+
+FULL = Plan(warm_up=6, crowd_frames=45, sequence_steps=30, lifting_runs=200, accuracy_frames=40)
+QUICK = Plan(warm_up=3, crowd_frames=6, sequence_steps=3, lifting_runs=20, accuracy_frames=4)
 
 
 def load_frames(data_dir: Path) -> list[Frame]:
@@ -35,62 +96,509 @@ def load_frames(data_dir: Path) -> list[Frame]:
         with BagInput(bag, {}) as reader:
             messages = {item.role: item.message for item in reader.messages()}
         frames.append(build_frame(messages["rgb"], messages["depth"], messages["camera_info"]))
+    if not frames:
+        raise SystemExit(f"no sample bags in {data_dir / 'rgbd_hsr'}")
     return frames
 
 
-def lift_all(pipeline: Pipeline, people: list[Person], frame: Frame) -> None:
-    for person in people:
-        pipeline.lifter.lift(person, frame.depth_m, frame.camera)
+def fresh(settings: Settings, stages: Stages, **changes: Any) -> Pipeline:
+    """A pipeline on the already loaded models with its own tracker and depth stage state."""
+    return Pipeline(
+        settings,
+        dataclasses.replace(
+            stages, lifter=DepthLifter(settings.lifting), tracker=Tracker(settings.tracking), **changes
+        ),
+    )
 
 
-def build_outputs(people: list[Person], frame: Frame) -> None:
-    skeleton_array_msg(people, frame.stamp_ns, frame.frame_id)
-    marker_array_msg(people, frame.stamp_ns, frame.frame_id, 0.2)
-    body_transforms(people, frame.stamp_ns, frame.frame_id)
+# -- inputs ----------------------------------------------------------------------------
+
+
+def sample_people(pipeline: Pipeline, frames: list[Frame]) -> list[list[Person]]:
+    """The sample frames' people with the pipeline's detections and 2D keypoints."""
+    return [pipeline.keypoints_of(frame, pipeline.detector(frame.rgb))[0] for frame in frames]
+
+
+def recorded_answers(stage: BlazePoseStage, frames: list[Frame], people: list[list[Person]]) -> tuple[Arrays, list]:
+    """BlazePose's outputs on the sample frames' people it accepts, and those people's boxes
+    per frame (the crowd wears them)."""
+    rows: list[Arrays] = []
+    boxes = []
+    for frame, found in zip(frames, people, strict=True):
+        outputs = stage.infer(stage.prepare(frame.rgb, found).images)
+        accepted = np.asarray(outputs["presence"], dtype=np.float64).reshape(-1) >= stage.config.presence_threshold
+        rows.append({name: array[accepted] for name, array in outputs.items()})
+        boxes.append([p.detection.box for p, ok in zip(found, accepted, strict=True) if ok])
+    answers = {name: np.concatenate([r[name] for r in rows]) for name in rows[0]}
+    if not len(answers["presence"]):
+        raise SystemExit("BlazePose accepts none of the sample frames' people: no answers to record")
+    return answers, boxes
+
+
+def crowd_pipeline(settings: Settings, base: Stages, crowd: Crowd, answers: Arrays) -> Pipeline:
+    """The pipeline on the crowd: real models' cost, the oracle's 2D, recorded BlazePose answers."""
+    assert base.keypoints is not None and base.blazepose is not None
+    body = base.blazepose
+    return fresh(
+        settings,
+        base,
+        detector=OracleDetector(base.detector, crowd.people),
+        keypoints=cast(KeypointEstimator, OracleKeypoints(base.keypoints, crowd.people)),
+        blazepose=BlazePoseStage(RecordedAnswers(body.backend, answers), body.config, body.max_batch),
+    )
+
+
+# -- item 2: lifting and messages ----------------------------------------------------------
+
+
+def lifting_ms(
+    lifter: DepthLifter,
+    people: list[Person],
+    frame: Frame,
+    networks: NetworkEstimates | None,
+    runs: int,
+    settings: Settings,
+) -> dict[str, float]:
+    """Median and p95 [ms] of lifting all ``people`` plus building the frame's messages
+    (a fresh depth array each call, as from a camera: two copies in turn)."""
+    assert frame.depth_m is not None
+    depths = [frame.depth_m.copy(), frame.depth_m.copy()]
+    output = settings.output
+    turn = itertools.count()
+    samples = []
+    for index in range(runs + 1):
+        start = time.perf_counter()
+        lifter(people, depths[next(turn) % 2], frame.camera, networks)
+        core_outputs(FrameResult(frame, people), output, output.nominal_frame_rate, debug_image=False)
+        if index:  # the first call is the warm-up
+            samples.append((time.perf_counter() - start) * 1000.0)
+    return {"median_ms": float(np.median(samples)), "p95_ms": float(np.percentile(samples, 95)), "people": len(people)}
+
+
+def lifting_figures(
+    settings: Settings, base: Stages, crowds: dict[int, Crowd], frames: list[Frame], runs: int
+) -> dict[str, Any]:
+    synthetic = {}
+    for count, crowd in crowds.items():
+        people = [Person(p.detection, p.pixels.copy(), p.scores.copy()) for p in crowd.people]
+        synthetic[count] = lifting_ms(DepthLifter(settings.lifting), people, crowd.frame, None, runs, settings)
+    samples = []
+    for frame in frames:
+        pipeline = fresh(settings, base)  # no tracks: BlazePose runs on everyone, as on a first frame
+        people, bodies = pipeline.keypoints_of(frame, pipeline.detector(frame.rgb))
+        networks = pipeline.networks_of(frame, people, bodies)
+        samples.append(lifting_ms(pipeline.lifter, people, frame, networks, runs, settings))
+    return {"synthetic_oracle": synthetic, "sample_frames_with_blazepose": samples}
+
+
+# -- accuracy --------------------------------------------------------------------------
+
+
+def synthetic_accuracy(frames: int, seed: int = 0) -> dict[str, float]:
+    """The synthetic benchmark's default setting on a fixed small run (seed 0)."""
+    setting = default_settings(frames)[0]
+    summary = summarize(run_setting(setting, seed).records)
+    return {
+        "frames": frames,
+        "seed": seed,
+        "people": summary["people"],
+        "mrpe_mm": summary["mrpe_mm"],
+        "pck_abs_pct": summary["pck_abs_pct"],
+        "ap_root_25_pct": summary["ap_root_25_pct"],
+    }
+
+
+def pairs(
+    runs: list[list[PersonSnapshot]], references: list[list[PersonSnapshot]]
+) -> list[tuple[PersonSnapshot, PersonSnapshot]]:
+    """The same people (the same detection box) in two runs over the same frames."""
+    matched = []
+    for people, others in zip(runs, references, strict=True):
+        by_box = {p.box: p for p in others}
+        matched += [(p, by_box[p.box]) for p in people if p.box in by_box]
+    return matched
+
+
+def _mm(values: Sequence[float]) -> dict[str, float]:
+    array = 1000.0 * np.asarray(values, dtype=np.float64)
+    if not len(array):
+        return {"mean_mm": float("nan"), "median_mm": float("nan"), "p95_mm": float("nan"), "count": 0}
+    return {
+        "mean_mm": float(np.mean(array)),
+        "median_mm": float(np.median(array)),
+        "p95_mm": float(np.percentile(array, 95)),
+        "count": len(array),
+    }
+
+
+def root_errors(matched: list[tuple[PersonSnapshot, PersonSnapshot]]) -> dict[str, float]:
+    """|root - the sensor's root| where the reference's root is the sensor's [mm]."""
+    return _mm(
+        [
+            float(np.linalg.norm(p.root - ref.root))
+            for p, ref in matched
+            if int(ref.sources[ROOT]) == DepthSource.SENSOR and np.all(np.isfinite(p.root))
+        ]
+    )
+
+
+def moved(anchor: PersonSnapshot, shift_px: int, camera: CameraModel) -> FloatArray:
+    """Where ``anchor``'s joints are once the image (RGB and depth) is shifted right by
+    ``shift_px``: the same depth, the pixel moved (through the camera's distortion)."""
+    positions = anchor.positions
+    valid = np.all(np.isfinite(positions), axis=1)
+    result = np.full_like(positions, np.nan)
+    if np.any(valid):
+        rays = camera.normalized_rays(camera.project(positions[valid]) + np.array([shift_px, 0.0]))
+        depth = positions[valid, 2]
+        result[valid] = np.column_stack((rays * depth[:, None], depth))
+    return result
+
+
+def anchored_errors(
+    people: list[list[PersonSnapshot]], every: list[list[PersonSnapshot]], steps: int, camera: CameraModel
+) -> dict[str, dict[str, float]]:
+    """Each pseudo-sequence frame's joints against the scene's first frame as the every-frame
+    run estimated it, moved with the shift (the scene is the same, only shifted): where
+    a person's 3D stays when the network does not run. Frame 0 of each scene, the anchor,
+    is the same in every run and left out."""
+    roots: list[float] = []
+    joints: list[float] = []
+    anchors: dict[int, PersonSnapshot] = {}
+    for index, (found, reference) in enumerate(zip(people, every, strict=True)):
+        step = index % steps
+        if step == 0:
+            anchors = {p.track_id: p for p in reference if p.track_id}
+            continue
+        by_box = {p.box: p for p in reference}
+        for person in found:
+            same = by_box.get(person.box)
+            anchor = anchors.get(same.track_id) if same is not None else None
+            if anchor is None:
+                continue
+            gaps = np.linalg.norm(person.positions - moved(anchor, sequence_shift(step), camera), axis=1)
+            # A joint the run has not placed but the anchor had is not an error of the
+            # position: coverage is compared apart (people, joints per person).
+            joints += gaps[np.isfinite(gaps)].tolist()
+            if np.isfinite(gaps[ROOT]):
+                roots.append(float(gaps[ROOT]))
+    return {"root": _mm(roots), "joints": _mm(joints)}
+
+
+def differences(matched: list[tuple[PersonSnapshot, PersonSnapshot]]) -> dict[str, dict[str, float]]:
+    """|scheduled - every frame| of roots and joints valid in both, the joints split by how
+    the every-frame run placed them (measured by the sensor, or completed) [mm]."""
+    roots, measured, completed = [], [], []
+    for p, ref in matched:
+        both = np.all(np.isfinite(p.positions), axis=1) & np.all(np.isfinite(ref.positions), axis=1)
+        gaps = np.linalg.norm(p.positions - ref.positions, axis=1)
+        if both[ROOT]:
+            roots.append(float(gaps[ROOT]))
+        by_sensor = np.isin(ref.sources, MEASURED)
+        measured += gaps[both & by_sensor].tolist()
+        completed += gaps[both & ~by_sensor].tolist()
+    return {"root": _mm(roots), "measured_joints": _mm(measured), "completed_joints": _mm(completed)}
+
+
+# -- item 4: the 3D stage scheduled ------------------------------------------------------
+
+
+SEQUENCE_RUNS: dict[str, tuple[bool, dict[str, Any]]] = {
+    "3D stage off": (True, {"networks.pose_3d": "", "networks.root_depth": ""}),
+    "scheduled": (True, {}),
+    "every frame": (True, {"blazepose.every_frames": 1}),
+    "no depth, scheduled": (False, {}),
+    "no depth, every frame": (False, {"blazepose.every_frames": 1}),
+}
+
+
+def sequence_runs(models_dir: str, base: Stages, frames: list[Frame], steps: int) -> tuple[list[Run], int]:
+    runs = []
+    length = 0
+    for name, (with_depth, overrides) in SEQUENCE_RUNS.items():
+        settings = load_settings(overrides={"models.models_dir": models_dir, **overrides})
+        source, new_scene, length = shifted_sequence(frames, steps, with_depth)
+        off = resolve_networks(settings) == ("", "")
+        pipeline = fresh(settings, base, blazepose=None, blazepose_root=False) if off else fresh(settings, base)
+        runs.append(Run(name, pipeline, source, new_scene, keep_people=True))
+    return runs, length
+
+
+def sequence_figures(runs: list[Run], window: int, steps: int, camera: CameraModel) -> dict[str, Any]:
+    by_name = {run.name: run for run in runs}
+    timing = {run.name: stage_figures(run.timings, window) for run in runs}
+    off = timing["3D stage off"]["total_ms"]
+    reference = by_name["3D stage off"].people
+    scheduled, every = by_name["scheduled"].people, by_name["every frame"].people
+    mono_scheduled = root_errors(pairs(by_name["no depth, scheduled"].people, reference))
+    mono_every = root_errors(pairs(by_name["no depth, every frame"].people, reference))
+    fused_scheduled = anchored_errors(scheduled, every, steps, camera)
+    fused_every = anchored_errors(every, every, steps, camera)
+    return {
+        "timing": timing,
+        "on_over_off": timing["scheduled"]["total_ms"] / off,
+        "every_frame_over_off": timing["every frame"]["total_ms"] / off,
+        "scheduled_vs_every_frame": differences(pairs(scheduled, every)),
+        "fused_vs_moved_first_frame": {"scheduled": fused_scheduled, "every frame": fused_every},
+        # The mean: a root placed metres off on the frames the network skips is the failure
+        # to see; a median over mostly unchanged joints hides it.
+        "fused_ratio": fused_scheduled["joints"]["mean_mm"] / fused_every["joints"]["mean_mm"],
+        "monocular_root_vs_sensor": {"scheduled": mono_scheduled, "every frame": mono_every},
+        "monocular_ratio": mono_scheduled["median_mm"] / mono_every["median_mm"],
+    }
+
+
+# -- items 1, 3 and 7: the crowd ----------------------------------------------------------
+
+
+def crowd_figures(runs: dict[int, Run], window: int) -> dict[str, Any]:
+    table = {count: stage_figures(run.timings, window) for count, run in runs.items()}
+    first, last = min(table), max(table)
+    span = last - first
+    extra = {
+        key: (table[last][key] - table[first][key]) / span
+        for key in [
+            "total_ms",
+            *(f"{s}_ms" for s in ("keypoints_2d", "pose_3d", "depth_lifting", "tracking", MESSAGES)),
+        ]
+        + [f"model_{m}_ms" for m in (KEYPOINTS, BLAZEPOSE)]
+    }
+    detection = window_median([t.stages_ms["detection"] for run in runs.values() for t in run.timings], window)
+    return {
+        "table": table,
+        "per_extra_person_ms": extra,
+        "detection_ms": detection,
+        "detector_model_ms": window_median(
+            [t.models_ms[DETECTOR] for run in runs.values() for t in run.timings], window
+        ),
+        "extra_person_over_detector": extra["total_ms"] / detection,
+        "growth": table[last]["total_ms"] / table[first]["total_ms"],
+    }
+
+
+def profile_crowd(run: Run, clock: ModelClock, frames: int, lines: int) -> None:
+    """The Python profile of ``frames`` frames of ``run``, by own time."""
+    profile = cProfile.Profile()
+    profile.enable()
+    for _ in range(frames):
+        run.step(clock, record=False)
+    profile.disable()
+    print(f"\nprofile of {frames} frames of the {run.name} (own time, top {lines}):")
+    pstats.Stats(profile).sort_stats("tottime").print_stats(lines)
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def verdict(value: float, bound: float) -> str:
+    if not np.isfinite(value):
+        return "not measured"
+    return "met" if value <= bound else f"MISSED by {100.0 * (value / bound - 1.0):.1f} %"
+
+
+def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    crowd = figures["crowd"]
+    table = crowd["table"]
+    lifting = figures["lifting"]["synthetic_oracle"]
+    sequence = figures["sequence"]
+    rows = [
+        ("1. whole frame / model calls, 7 people (crowd)", GLUE_BOUND, table[7]["whole_over_models"], "x"),
+        ("1. whole frame / model calls, 20 people (crowd)", GLUE_BOUND, table[20]["whole_over_models"], "x"),
+        ("2. lifting + messages, 3 people (synthetic)", LIFTING_BOUNDS_MS[3], lifting[3]["median_ms"], "ms"),
+        ("2. lifting + messages, 20 people (synthetic)", LIFTING_BOUNDS_MS[20], lifting[20]["median_ms"], "ms"),
+        ("3. one more person / detection", PER_PERSON_BOUND, crowd["extra_person_over_detector"], "x"),
+        ("4. 3D stage on (scheduled) / off, sample frames", SCHEDULED_BOUND, sequence["on_over_off"], "x"),
+        ("4. monocular root error, scheduled / every frame", ACCURACY_BOUND, sequence["monocular_ratio"], "x"),
+        ("4. joint error (depth on), scheduled / every frame", ACCURACY_BOUND, sequence["fused_ratio"], "x"),
+    ]
+    result = [
+        {
+            "target": name,
+            "bound": f"<= {bound:.3g}{unit}",
+            "measured": f"{value:.3f}{unit}",
+            "verdict": verdict(value, bound),
+        }
+        for name, bound, value, unit in rows
+    ]
+    result.append(
+        {"target": "7. t(20) / t(1)", "bound": "recorded", "measured": f"{crowd['growth']:.2f}x", "verdict": "recorded"}
+    )
+    return result
+
+
+def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print(
+            " | ".join(
+                str(cell).ljust(w) if i == 0 else str(cell).rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+
+
+def report(figures: dict[str, Any]) -> None:
+    print(
+        f"\nCPU: {figures['cpu']} ({figures['cores']} cores); load average at start {figures['load_start']:.2f}, "
+        f"at end {figures['load_end']:.2f}; {figures['plan']}; {figures['seconds']:.0f} s"
+    )
+    print(f"crowd: {figures['crowd_description']}")
+    print(f"pseudo-sequence: {figures['sequence_description']}")
+    print("\nTargets (issue 11)")
+    print_table(["target", "bound", "measured", "verdict"], [list(t.values()) for t in figures["targets"]])
+
+    crowd = figures["crowd"]
+    print("\nFrame time against people (crowd; window medians, ms; p95 of single frames)")
+    header = ["people", "frame", "p95", "models", "glue", "whole/models", "detection", "2D kp", "(MoveNet)"]
+    header += ["3D stage", "(BlazePose)", "BP crops/frame", "lifting", "tracking", "messages"]
+    rows = []
+    for count, f in crowd["table"].items():
+        rows.append(
+            [str(count)]
+            + [f"{f[k]:.1f}" for k in ("total_ms", "total_p95_ms", "models_ms", "glue_ms")]
+            + [f"{f['whole_over_models']:.2f}"]
+            + [f"{f[k]:.1f}" for k in ("detection_ms", "keypoints_2d_ms", f"model_{KEYPOINTS}_ms", "pose_3d_ms")]
+            + [f"{f[f'model_{BLAZEPOSE}_ms']:.1f}", f"{f['blazepose_crops_per_frame']:.1f}"]
+            + [f"{f[k]:.2f}" for k in ("depth_lifting_ms", "tracking_ms", f"{MESSAGES}_ms")]
+        )
+    print_table(header, rows)
+    extra = crowd["per_extra_person_ms"]
+    print(
+        f"one more person: {extra['total_ms']:.2f} ms = 2D keypoints {extra['keypoints_2d_ms']:.2f} "
+        f"(MoveNet {extra[f'model_{KEYPOINTS}_ms']:.2f}), 3D stage {extra['pose_3d_ms']:.2f} "
+        f"(BlazePose {extra[f'model_{BLAZEPOSE}_ms']:.2f}), lifting {extra['depth_lifting_ms']:.2f}, "
+        f"tracking {extra['tracking_ms']:.2f}, messages {extra[f'{MESSAGES}_ms']:.2f}; detection "
+        f"{crowd['detection_ms']:.2f} ms (model {crowd['detector_model_ms']:.2f}): "
+        f"{crowd['extra_person_over_detector']:.2f}x; t(20)/t(1) = {crowd['growth']:.2f}"
+    )
+
+    lifting = figures["lifting"]
+    print("\nLifting all people + messages (ms)")
+    rows = [
+        [f"synthetic crowd, oracle 2D, {n} people", f"{v['median_ms']:.3f}", f"{v['p95_ms']:.3f}"]
+        for n, v in lifting["synthetic_oracle"].items()
+    ]
+    rows += [
+        [f"sample frame {i}, {v['people']} people, BlazePose", f"{v['median_ms']:.3f}", f"{v['p95_ms']:.3f}"]
+        for i, v in enumerate(lifting["sample_frames_with_blazepose"])
+    ]
+    print_table(["input", "median", "p95"], rows)
+    accuracy = figures["accuracy"]
+    print(
+        f"synthetic benchmark, default setting, {accuracy['frames']} frames, seed {accuracy['seed']} "
+        f"({accuracy['people']} people): MRPE {accuracy['mrpe_mm']:.1f} mm, PCK_abs {accuracy['pck_abs_pct']:.1f} %, "
+        f"AP25 {accuracy['ap_root_25_pct']:.1f} %"
+    )
+
+    sequence = figures["sequence"]
+    print("\nThe 3D stage scheduled (sample frames pseudo-sequence; window medians, ms)")
+    rows = [
+        [
+            name,
+            f"{f['people']:.1f}",
+            f"{f['blazepose_crops_per_frame']:.2f}",
+            f"{f['total_ms']:.1f}",
+            f"{f['total_p95_ms']:.1f}",
+            f"{f['models_ms']:.1f}",
+            f"{f['glue_ms']:.1f}",
+            f"{f['whole_over_models']:.2f}",
+            f"{f['pose_3d_ms']:.1f}",
+            f"{f['depth_lifting_ms']:.2f}",
+        ]
+        for name, f in sequence["timing"].items()
+    ]
+    header = ["run", "people", "BP crops/frame", "frame", "p95", "models", "glue", "whole/models", "3D stage"]
+    print_table([*header, "lifting"], rows)
+    print(f"on/off {sequence['on_over_off']:.3f}x (every frame/off {sequence['every_frame_over_off']:.3f}x)")
+    rows = []
+    fused = sequence["fused_vs_moved_first_frame"]
+    for what, s, e in (
+        ("root vs first frame moved (depth on)", fused["scheduled"]["root"], fused["every frame"]["root"]),
+        ("joints vs first frame moved (depth on)", fused["scheduled"]["joints"], fused["every frame"]["joints"]),
+        (
+            "monocular root vs sensor root (depth off)",
+            sequence["monocular_root_vs_sensor"]["scheduled"],
+            sequence["monocular_root_vs_sensor"]["every frame"],
+        ),
+    ):
+        rows.append(
+            [what] + [f"{run[k]:.1f}" for run in (s, e) for k in ("mean_mm", "median_mm", "p95_mm")] + [str(s["count"])]
+        )
+    header = ["error (mm)", "sched mean", "sched p50", "sched p95", "every mean", "every p50", "every p95", "n"]
+    print_table(header, rows)
+    rows = [
+        [what, f"{v['median_mm']:.1f}", f"{v['p95_mm']:.1f}", str(v["count"])]
+        for what, v in sequence["scheduled_vs_every_frame"].items()
+    ]
+    print("scheduled - every frame (depth on):")
+    print_table(["difference (mm)", "median", "p95", "n"], rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models-dir", required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="a few frames per measurement (well under a minute)")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="also profile N frames of the 20-person crowd"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
+    plan = QUICK if args.quick else FULL
+    started, load_start = time.perf_counter(), os.getloadavg()[0]
 
-    pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": args.models_dir}))
-    stages: dict[str, list[float]] = {}
-    people_counts: list[int] = []
-    for frame in load_frames(args.data_dir):
-        detections = pipeline.detector(frame.rgb)
-        keypoints = pipeline.keypoints(frame.rgb, detections)
-        people = [Person(d, k.pixels, k.scores) for d, k in zip(detections, keypoints, strict=True)]
-        people_counts.append(len(people))
-        timed: dict[str, Callable[[], Any]] = {
-            "detection (YOLOX-Nano, onnxruntime)": partial(pipeline.detector, frame.rgb),
-            "2D keypoints (MoveNet, LiteRT, all people)": partial(pipeline.keypoints, frame.rgb, detections),
-            "depth lifting (all people)": partial(lift_all, pipeline, people, frame),
-            "output messages (skeletons, markers, TF)": partial(build_outputs, people, frame),
-            "whole pipeline": partial(pipeline.process, frame),
-        }
-        for name, function in timed.items():
-            stages.setdefault(name, []).extend(time_ms(function, args.runs))
+    settings = load_settings(overrides={"models.models_dir": args.models_dir})
+    if resolve_networks(settings) != ("blazepose", "blazepose"):
+        raise SystemExit(f"BlazePose GHUM 3D is not in {args.models_dir}: the default 3D stage cannot be timed")
+    base = Pipeline.from_settings(settings).stages
+    assert base.blazepose is not None
+    clock = ModelClock()
+    instrument(base, clock)
+    window = settings.blazepose.every_frames
+    frames = load_frames(args.data_dir)
 
-    report = {
-        "cpu": cpu_name(),
-        "frames": len(people_counts),
-        "runs_per_frame": args.runs,
-        "people_per_frame": people_counts,
-        "stages_ms": {
-            name: {"median": round(float(np.median(v)), 2), "p95": round(float(np.percentile(v, 95)), 2)}
-            for name, v in stages.items()
-        },
+    people = sample_people(fresh(settings, base), frames)
+    answers, boxes = recorded_answers(base.blazepose, frames, people)
+    crops = person_crops(frames, boxes)
+    crowds = {count: make_crowd(count, crops) for count in CROWD_SIZES}
+    if max(CROWD_SIZES) > MAX_PEOPLE:
+        raise SystemExit(f"the crowd holds at most {MAX_PEOPLE} people")
+
+    crowd_runs = {
+        count: Run(f"{count}-person crowd", crowd_pipeline(settings, base, crowd, answers), still_scene(crowd.frame))
+        for count, crowd in crowds.items()
     }
-    print(f"CPU: {report['cpu']}; {len(people_counts)} frames x {args.runs} runs; people per frame {people_counts}")
-    print(f"{'stage':48s} {'median ms':>10s} {'p95 ms':>10s}")
-    for name, figures in report["stages_ms"].items():
-        print(f"{name:48s} {figures['median']:10.2f} {figures['p95']:10.2f}")
+    run_in_turn(list(crowd_runs.values()), plan.crowd_frames, plan.warm_up, clock)
+    runs, length = sequence_runs(args.models_dir, base, frames, plan.sequence_steps)
+    run_in_turn(runs, length, 1, clock)  # the models are warm after the crowd
+
+    figures: dict[str, Any] = {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "load_start": load_start,
+        "plan": f"{'quick' if args.quick else 'full'} plan {dataclasses.asdict(plan)}, windows of {window} frames",
+        "crowd_description": (
+            f"{', '.join(map(str, CROWD_SIZES))} capsule people in rows at 2.6/3.6/4.6 m (camera 2.0 m high, 17 deg "
+            f"down), Kinect-like depth, oracle 2D; RGB from {len(crops)} real person crops of the sample frames; "
+            f"BlazePose answers recorded on {len(answers['presence'])} accepted sample crops"
+        ),
+        "sequence_description": (
+            f"the {len(frames)} sample frames (people per frame {[len(p) for p in people]}), each repeated "
+            f"{plan.sequence_steps} times at 30 Hz with RGB and depth shifted right by (3*i)//2 px at step i"
+        ),
+        "crowd": crowd_figures(crowd_runs, window),
+        "sequence": sequence_figures(runs, window, plan.sequence_steps, frames[0].camera),
+        "lifting": lifting_figures(settings, base, crowds, frames, plan.lifting_runs),
+        "accuracy": synthetic_accuracy(plan.accuracy_frames),
+    }
+    if args.profile:
+        profile_crowd(crowd_runs[max(CROWD_SIZES)], clock, args.profile, 30)
+    figures["targets"] = targets(figures)
+    figures["seconds"] = time.perf_counter() - started
+    figures["load_end"] = os.getloadavg()[0]
+    report(figures)
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":
