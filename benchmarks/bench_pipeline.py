@@ -144,7 +144,7 @@ def crowd_pipeline(settings: Settings, base: Stages, crowd: Crowd, answers: Arra
         base,
         detector=OracleDetector(base.detector, crowd.people),
         keypoints=cast(KeypointEstimator, OracleKeypoints(base.keypoints, crowd.people)),
-        blazepose=BlazePoseStage(RecordedAnswers(body.backend, answers), body.config, body.max_batch),
+        blazepose=BlazePoseStage(RecordedAnswers(body.backend, answers, body.max_batch), body.config, body.max_batch),
     )
 
 

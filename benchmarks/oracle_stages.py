@@ -60,16 +60,24 @@ class OracleKeypoints:
 
 class RecordedAnswers(Backend):
     """Runs ``inner`` on the crops it is given, answers with ``answers`` (recorded outputs,
-    one row per crop, handed out in turn)."""
+    one row per crop, handed out in turn).
 
-    def __init__(self, inner: Backend, answers: Arrays) -> None:
+    The answers are handed out as slices (views) of the recorded arrays, so substituting
+    them costs nothing that the frame's glue would be charged for; calls of up to
+    ``max_batch`` crops always find that many consecutive rows.
+    """
+
+    def __init__(self, inner: Backend, answers: Arrays, max_batch: int) -> None:
         counts = {len(array) for array in answers.values()}
         if len(counts) != 1 or 0 in counts:
             raise ValueError(f"recorded answers need the same number (> 0) of rows per output, got {counts}")
         self.inner = inner
         self.kind = inner.kind
-        self.answers = answers
         self._rows = counts.pop()
+        self._max_batch = max_batch
+        # The rows again after the last, so that a slice starting at any row is long enough.
+        repeats = -(-(self._rows + max_batch) // self._rows)
+        self.answers = {name: np.concatenate([array] * repeats) for name, array in answers.items()}
         self._next = 0
 
     @property
@@ -82,9 +90,11 @@ class RecordedAnswers(Backend):
 
     def run(self, inputs: Mapping[str, npt.ArrayLike]) -> Arrays:
         count = len(self.inner.run(inputs)[self.inner.output_names[0]])
-        rows = (self._next + np.arange(count)) % self._rows
+        if count > self._max_batch:
+            raise ValueError(f"{count} crops in one call, more than the max_batch of {self._max_batch}")
+        start = self._next % self._rows
         self._next += count
-        return {name: array[rows] for name, array in self.answers.items()}
+        return {name: array[start : start + count] for name, array in self.answers.items()}
 
     def _run(self, inputs: Arrays) -> Arrays:  # run() is overridden; kept for the interface
         return self.run(inputs)
