@@ -227,7 +227,8 @@ def test_wrong_file_is_refused_by_the_rebuild_too(models_dir: Path, tmp_path: Pa
 def test_litert_batch_resize_equals_one_invoke_per_crop(
     tflite: Path, crops: np.ndarray, litert_outputs: dict[str, np.ndarray]
 ) -> None:
-    """Both LiteRT batching modes run the same kernels on the same values: equal outputs."""
+    """Both LiteRT batching modes agree within float32 summation order (bit-equal with
+    XNNPACK; LiteRT's builtin kernels, ``--cpu-variation=builtin``, tile a batch otherwise)."""
     from hdnet_ros.inference.litert_backend import LiteRTBackend, litert_signature
 
     input_name, matched = match_signature(*litert_signature(tflite), source=tflite)
@@ -236,8 +237,8 @@ def test_litert_batch_resize_equals_one_invoke_per_crop(
         first = batched.run({INPUT_NAME: crops[:4]})
         second = batched.run({INPUT_NAME: crops[4:]})  # another batch size: resized again
         empty = batched.run({INPUT_NAME: crops[:0]})
+    assert_agree({n: np.concatenate([first[n], second[n]]) for n in OUTPUT_NAMES}, litert_outputs, "resized batch")
     for name, shape in OUTPUT_SHAPES.items():
-        np.testing.assert_array_equal(np.concatenate([first[name], second[name]]), litert_outputs[name])
         assert empty[name].shape == (0, *shape)
 
 
