@@ -28,7 +28,8 @@ from hdnet_ros.joints import DERIVED_JOINTS, NUM_FEET, NUM_JOINTS
 from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError, resolve_model_file
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, MonocularRoot, open_blazepose_stage
-from hdnet_ros.stages.blazepose.schedule import carry_poses, due_people
+from hdnet_ros.stages.blazepose.root_fit import RootFit
+from hdnet_ros.stages.blazepose.schedule import carried_roots, carry_poses, due_people, follows
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
 from hdnet_ros.stages.depth.arrays import PersonMasks
 from hdnet_ros.stages.detection import PersonDetector
@@ -207,10 +208,13 @@ def network_estimates(roots: list[RootDepth | None], poses: list[FloatArray | No
     return NetworkEstimates(root_z, root_sigma, relative_pose=_stacked(poses))
 
 
-def body_estimates(people: list[Person], bodies: list[BodyEstimate | None], use_root: bool) -> NetworkEstimates:
+def body_estimates(
+    people: list[Person], bodies: list[BodyEstimate | None], fits: list[RootFit | None]
+) -> NetworkEstimates:
     """BlazePose's per-person outputs as the depth stage's arrays: the poses the people carry
-    (this frame's or their track's), and this frame's roots and masks."""
-    roots = [b.root if b is not None and isinstance(b.root, MonocularRoot) and use_root else None for b in bodies]
+    (this frame's or their track's), the monocular roots (``fits``: BlazePose's own, or the
+    carried skeleton's fit to this frame) and this frame's masks."""
+    roots = [fit if isinstance(fit, MonocularRoot) else None for fit in fits]
     root_point = np.array([r.position if r is not None else np.full(3, np.nan) for r in roots]).reshape(-1, 3)
     root_sigma = np.array([r.sigma if r is not None else np.nan for r in roots], dtype=np.float64)
     masks = PersonMasks.stack([b.mask if b is not None else None for b in bodies])
@@ -256,6 +260,7 @@ class Pipeline:
         self.settings = settings
         self.stages = stages
         self.timer = StageTimer()
+        self._frames = 0  # frames processed: the phase of the 3D network's schedule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -311,6 +316,7 @@ class Pipeline:
             people = stages.tracker.update(people, frame.stamp_ns, frame.camera)
         stage_ms["total"] = sum(stage_ms.values())
         timer.samples_ms["total"].append(stage_ms["total"])
+        self._frames += 1
         return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
 
     def keypoints_of(self, frame: Frame, detections: list[Detection]) -> tuple[list[Person], list[BodyEstimate | None]]:
@@ -370,18 +376,27 @@ class Pipeline:
         the others carry their track's pose."""
         stage = self.stages.blazepose
         assert stage is not None
+        config, min_score = self.settings.blazepose, self.settings.keypoints.min_score
+        roots: list[RootFit | None] = [b.root if b is not None else None for b in bodies]
         if self.stages.keypoints is not None:
             expected = self.stages.tracker.expected(people, frame.stamp_ns)
-            every = self.settings.blazepose.every_frames
-            due = due_people(people, expected, frame.depth_m is not None, every)
+            due = due_people(people, expected, frame.depth_m is not None, config.every_frames, self._frames)
             carry_poses(people, expected, due)
+            carried = [i for i in np.flatnonzero(~due) if people[i].network_pose is not None]
+            fits = carried_roots([people[i] for i in carried], frame.camera, min_score, config.root_relative_sigma)
+            for index, fit in zip(carried, fits, strict=True):
+                previous = expected[index]
+                assert previous is not None
+                if follows(fit, previous):
+                    roots[index] = fit
+                else:  # this frame's keypoints do not carry the pose: run the network after all
+                    due[index] = True
             chosen = np.flatnonzero(due)
             for index, body in zip(chosen, stage(frame, [people[i] for i in chosen]), strict=True):
-                bodies[index] = body
-        min_score = self.settings.keypoints.min_score
+                bodies[index], roots[index] = body, body.root if body is not None else None
         for person, body in zip(people, bodies, strict=True):
             if body is not None:
                 person.network_pose, person.network_feet, person.network_pose_age = body.relative_pose, body.feet, 0
                 fill_unseen_keypoints(person, body.keypoints(min_score))
                 person.feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
-        return body_estimates(people, bodies, self.stages.blazepose_root)
+        return body_estimates(people, bodies, roots if self.stages.blazepose_root else [None] * len(people))
