@@ -17,8 +17,8 @@ Three things make a joint's depth robust (the windows come from :mod:`.sample`):
    joint centre as seen from the front, times ~0.9 because a window's median lies
    slightly off the part's crest; docs/evaluation.md).
 
-Joints are measured level by level from the torso outwards (torso, elbows and knees,
-wrists and ankles, nose, eyes, ears), all people and all joints of a level at once, so
+Joints are measured level by level from the torso outwards (torso; elbows, knees and
+nose; wrists, ankles and eyes; ears), all people and all joints of a level at once, so
 each joint's parent is measured before it. Between the torso and the limbs the torso's
 facing is estimated and the far shoulder / hip of a turned person is put behind the near
 one; the face keypoints on the far side of the head are placed on a head sphere last.
@@ -68,12 +68,13 @@ BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.intp]
 DepthImage = npt.NDArray[np.float32]
 
+# Each level's joints have their skeleton parents in the levels before it (the nose hangs
+# from the neck, the eyes from the nose, the ears from the eyes), so a level is measured
+# at once; no joint's anchor is another joint of its own level.
 LEVELS: tuple[tuple[int, ...], ...] = (
     (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP),
-    (LEFT_ELBOW, RIGHT_ELBOW, LEFT_KNEE, RIGHT_KNEE),
-    (LEFT_WRIST, RIGHT_WRIST, LEFT_ANKLE, RIGHT_ANKLE),
-    (NOSE,),
-    (LEFT_EYE, RIGHT_EYE),
+    (LEFT_ELBOW, RIGHT_ELBOW, LEFT_KNEE, RIGHT_KNEE, NOSE),
+    (LEFT_WRIST, RIGHT_WRIST, LEFT_ANKLE, RIGHT_ANKLE, LEFT_EYE, RIGHT_EYE),
     (LEFT_EAR, RIGHT_EAR),
 )
 
