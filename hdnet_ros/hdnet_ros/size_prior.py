@@ -129,9 +129,9 @@ def bone_prior_depths(
     f = 0.5 * (camera.fx + camera.fy)
     kept_lengths = _row_median(np.where(keep, lengths_2d, np.nan), kept)
     noise_rel = keypoint_sigma_px * np.sqrt(2.0) / np.maximum(kept_lengths * f, 1e-6)
-    mad = _row_median(np.abs(depths - z[:, None]), kept)
-    mad_rel = np.where(kept >= 3, 1.4826 * mad / z, noise_rel)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # people without a usable pair: NaN, dropped below
+        mad = _row_median(np.abs(depths - z[:, None]), kept)
+        mad_rel = np.where(kept >= 3, 1.4826 * mad / z, noise_rel)
         sigma_rel = np.hypot(STATURE_RELATIVE_SD, np.maximum(mad_rel, noise_rel) / np.sqrt(kept))
     ok = usable & (kept > 0) if count else np.zeros(0, dtype=bool)
     if boxes is not None:
