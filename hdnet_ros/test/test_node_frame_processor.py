@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hdnet_ros.frame_input import FrameError, SkipReason
 from hdnet_ros.image_codec import image_to_array
+from hdnet_ros.joints import ROOT
 from hdnet_ros.node.decoded_image import decoded_image
 from hdnet_ros.node.diagnostics import DiagnosticsAggregator, Level
 from hdnet_ros.node.frame_processor import FrameProcessor, core_outputs
@@ -151,6 +152,7 @@ def test_core_outputs_are_the_published_messages(pipeline: Pipeline, sample: dic
     outputs = core_outputs(result, pipeline.settings.output, frame_rate_hz=10.0, debug_image=True)
     assert len(outputs.skeletons.skeletons) == len(result.people)
     assert outputs.skeletons.header.stamp.sec == 100
-    assert {t.child_frame_id for t in outputs.transforms} == {f"body_{p.track_id}" for p in result.people}
+    rooted = {f"body_{p.track_id}" for p in result.people if p.valid[ROOT]}  # body_<id> sits at the pelvis
+    assert {t.child_frame_id for t in outputs.transforms} == rooted
     assert outputs.debug_image is not None and (outputs.debug_image.height, outputs.debug_image.width) == (480, 640)
     assert core_outputs(result, pipeline.settings.output, 10.0, debug_image=False).debug_image is None
