@@ -42,11 +42,7 @@ def _play(context: LaunchContext) -> list[TimerAction]:
     if argument("loop").strip().lower() in ("true", "1", "yes", "on"):
         command.append("--loop")
     # Wait for the node to load its models and subscribe, or the first frames are lost.
-    return [
-        TimerAction(
-            period=float(argument("start_delay")), actions=[ExecuteProcess(cmd=command, output="screen")]
-        )
-    ]
+    return [TimerAction(period=float(argument("start_delay")), actions=[ExecuteProcess(cmd=command, output="screen")])]
 
 
 def generate_launch_description() -> LaunchDescription:

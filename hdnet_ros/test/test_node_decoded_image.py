@@ -76,9 +76,7 @@ def test_the_core_still_checks_registration_and_encodings() -> None:
     assert colour.value.reason == SkipReason.BAD_ENCODING
 
 
-@pytest.mark.parametrize(
-    ("shape", "expected"), [((3, 4), "mono8"), ((3, 4, 3), "bgr8"), ((3, 4, 4), "bgra8")]
-)
+@pytest.mark.parametrize(("shape", "expected"), [((3, 4), "mono8"), ((3, 4, 3), "bgr8"), ((3, 4, 4), "bgra8")])
 def test_decompressed_images_are_opencv_bgr(shape: tuple[int, ...], expected: str) -> None:
     assert decompressed_encoding(np.zeros(shape, np.uint8)) == expected
 
