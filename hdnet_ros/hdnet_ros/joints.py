@@ -80,6 +80,8 @@ BONES: Final[tuple[tuple[int, int], ...]] = (
 
 # Joints whose depth describes the torso, the most reliable part of a person in depth.
 TORSO_JOINTS: Final = (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP)
+# The face keypoints (a head's position, not its depth: they lie on its surface).
+FACE_JOINTS: Final = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR)
 
 # Left/right pairs, for mirrored crops and symmetry checks.
 FLIP_PAIRS: Final[tuple[tuple[int, int], ...]] = (

@@ -152,7 +152,7 @@ def ancestor_steps() -> tuple[IntArray, FloatArray]:
     for joint in range(NUM_JOINTS):
         child = joint
         for column, parent in enumerate(_ancestors(joint)):
-            steps[joint, column] = BONE_FRACTIONS.get((child, parent), BONE_FRACTIONS.get((parent, child), 0.0))
+            steps[joint, column] = bone_length(child, parent, stature=1.0)
             indices[joint, column] = parent
             child = parent
     return indices, steps

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.joints import DERIVED_JOINTS, NUM_JOINTS
+from hdnet_ros.joints import DERIVED_JOINTS, FACE_JOINTS, NUM_JOINTS
 from hdnet_ros.people import DepthSource, Person
 
 FloatArray = npt.NDArray[np.float64]
@@ -51,6 +51,16 @@ class Observed:
 
     def __len__(self) -> int:
         return len(self.seen)
+
+    def face_centres(self) -> tuple[FloatArray, BoolArray]:
+        """The centre of each person's seen face keypoints [P,2] (NaN where none was seen)
+        and whether any was seen [P]."""
+        face = np.array(FACE_JOINTS)
+        seen = self.seen[:, face]
+        any_face: BoolArray = np.any(seen, axis=1)
+        total = np.sum(np.where(seen[..., None], self.pixels[:, face], 0.0), axis=1)
+        centre = total / np.maximum(seen.sum(axis=1), 1)[:, None]
+        return np.where(any_face[:, None], centre, np.nan), any_face
 
 
 @dataclass

@@ -92,7 +92,7 @@ def refreshed_plane(
     points = _floor_candidates(depth, camera, replace(config, samples=config.preview_samples), np.random.default_rng(1))
     if points is None:
         return None
-    tolerance = 0.02 + 3.0 * config.noise_coefficient * points[:, 2] ** 2
+    tolerance = _inlier_tolerance(points, config)
     near = np.abs(points @ plane.normal - plane.offset) < tolerance
     if np.mean(near) < 0.8 * plane.inlier_fraction or np.count_nonzero(near) < 3:
         return None
@@ -102,6 +102,12 @@ def refreshed_plane(
     if abs(refit.offset - plane.offset) > FLOOR_KEPT_M:
         return None
     return GroundPlane(refit.normal, refit.offset, int(np.count_nonzero(near)), plane.inlier_fraction)
+
+
+def _inlier_tolerance(points: FloatArray, config: GroundConfig) -> FloatArray:
+    """How far [m] each point [N,3] may lie off the floor and count as on it: 2 cm plus
+    three sigmas of the sensor's depth noise there."""
+    return 0.02 + 3.0 * config.noise_coefficient * points[:, 2] ** 2
 
 
 def _least_squares_plane(points: FloatArray) -> GroundPlane:
@@ -121,7 +127,7 @@ def estimate_ground_plane(
     points = _floor_candidates(depth, camera, config, rng)
     if points is None:
         return None
-    tolerance = 0.02 + 3.0 * config.noise_coefficient * points[:, 2] ** 2
+    tolerance = _inlier_tolerance(points, config)
     triples = rng.integers(0, len(points), size=(config.hypotheses, 3))
     p0, p1, p2 = points[triples[:, 0]], points[triples[:, 1]], points[triples[:, 2]]
     normals = np.cross(p1 - p0, p2 - p0)

@@ -81,12 +81,14 @@ def inside_torso(pixels: FloatArray, point: FloatArray) -> BoolArray:
     return inside & np.all(np.isfinite(corners), axis=(1, 2)) & np.all(np.isfinite(point), axis=1)
 
 
-def _in_triangle(p: FloatArray, a: FloatArray, b: FloatArray, c: FloatArray) -> BoolArray:
-    def side(u: FloatArray, v: FloatArray) -> FloatArray:
-        return (v[:, 0] - u[:, 0]) * (p[:, 1] - u[:, 1]) - (v[:, 1] - u[:, 1]) * (p[:, 0] - u[:, 0])
+def cross_2d(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
+    """(b - a) x (c - a) of image points [R,2]: twice the signed area of triangle abc,
+    positive when c lies to the left of a -> b."""
+    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
-    s1, s2, s3 = side(a, b), side(b, c), side(c, a)
+
+def _in_triangle(p: FloatArray, a: FloatArray, b: FloatArray, c: FloatArray) -> BoolArray:
+    s1, s2, s3 = cross_2d(a, b, p), cross_2d(b, c, p), cross_2d(c, a, p)
     negative = (s1 < 0) | (s2 < 0) | (s3 < 0)
     positive = (s1 > 0) | (s2 > 0) | (s3 > 0)
-    area = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    return ~(negative & positive) & (area != 0)
+    return ~(negative & positive) & (cross_2d(a, b, c) != 0)

@@ -21,21 +21,17 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import (
+    FACE_JOINTS,
     LEFT_ANKLE,
-    LEFT_EAR,
     LEFT_ELBOW,
-    LEFT_EYE,
     LEFT_HIP,
     LEFT_KNEE,
     LEFT_SHOULDER,
     LEFT_WRIST,
     NECK,
-    NOSE,
     PELVIS,
     RIGHT_ANKLE,
-    RIGHT_EAR,
     RIGHT_ELBOW,
-    RIGHT_EYE,
     RIGHT_HIP,
     RIGHT_KNEE,
     RIGHT_SHOULDER,
@@ -47,7 +43,6 @@ from hdnet_ros.people import Person
 FloatArray = npt.NDArray[np.float64]
 
 SCALE = 0.5  # metres per unit of the network's input and output
-FACE = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR)
 HEAD, TORSO = 0, 8
 # ITOP-15 slot -> our joint (Head and Torso are computed, see the module docstring).
 ITOP_FROM_COCO: dict[int, int] = {
@@ -73,7 +68,7 @@ def to_itop(positions: npt.NDArray[np.floating]) -> FloatArray:
     out = np.full((NUM_ITOP, 3), np.nan)
     for slot, joint in ITOP_FROM_COCO.items():
         out[slot] = positions[joint]
-    face = positions[list(FACE)]
+    face = positions[list(FACE_JOINTS)]
     face = face[np.all(np.isfinite(face), axis=1)]
     if len(face):
         out[HEAD] = face.mean(axis=0)
@@ -98,7 +93,7 @@ def apply_offsets(positions: npt.NDArray[np.floating], offsets: FloatArray) -> F
     out = positions.copy()
     for slot, joint in ITOP_FROM_COCO.items():
         out[joint] = positions[joint] + offsets[slot]
-    for joint in FACE:
+    for joint in FACE_JOINTS:
         out[joint] = positions[joint] + offsets[HEAD]
     out[PELVIS] = positions[PELVIS]  # the root stays where the lifter put it
     out[NECK] = (out[LEFT_SHOULDER] + out[RIGHT_SHOULDER]) / 2.0 if np.all(np.isfinite(out[[5, 6]])) else out[NECK]

@@ -21,15 +21,11 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
-    LEFT_EAR,
-    LEFT_EYE,
     LEFT_HIP,
     LEFT_SHOULDER,
     NECK,
     NOSE,
     PELVIS,
-    RIGHT_EAR,
-    RIGHT_EYE,
     RIGHT_HIP,
     RIGHT_SHOULDER,
     ROOT,
@@ -49,7 +45,6 @@ FloorSource = Callable[[], GroundPlane | None]
 _HALF_HIP = BONE_FRACTIONS[(PELVIS, LEFT_HIP)]
 _TORSO_LENGTH = BONE_FRACTIONS[(PELVIS, NECK)]
 _NECK_TO_NOSE = BONE_FRACTIONS[(NECK, NOSE)]
-_FACE = [NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR]
 _IMAGE_UP = np.array([0.0, -1.0, 0.0])
 
 
@@ -85,7 +80,7 @@ def place_roots(
     prior = RootCandidate.none(count)
     wanted = missing & ~usable
     if config.root_prior and np.any(wanted):
-        estimate = prior_depths(observed, size, floor() if np.any(wanted) else None, camera, config)
+        estimate = prior_depths(observed, size, floor(), camera, config)
         prior = on_pelvis_ray(observed, estimate.z, estimate.sigma, DepthSource.INFERRED, wanted, camera, config)
     return RootCandidates(sensor, network.z, network.sigma, network_root, prior)
 
@@ -215,13 +210,7 @@ def pelvis_pixels(
     straight_down = np.stack((np.zeros(len(observed)), torso_px), axis=1)
     take(seen[:, LEFT_SHOULDER], left + straight_down)
     take(seen[:, RIGHT_SHOULDER], right + straight_down)
-    face_seen = seen[:, _FACE]
-    with np.errstate(invalid="ignore"):
-        face_centre = (
-            np.sum(np.where(face_seen[..., None], pixels[:, _FACE], 0.0), axis=1)
-            / np.maximum(face_seen.sum(axis=1), 1)[:, None]
-        )
+    face_centre, any_face = observed.face_centres()
     head_px = (_NECK_TO_NOSE * stature * 0.85 + _TORSO_LENGTH * stature) * px_per_m
-    any_face: BoolArray = np.any(face_seen, axis=1)
     take(any_face, face_centre + np.stack((np.zeros(len(observed)), head_px), axis=1))
     return result, estimated

@@ -21,18 +21,13 @@ import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
     LEFT_ANKLE,
-    LEFT_EAR,
     LEFT_ELBOW,
-    LEFT_EYE,
     LEFT_HIP,
     LEFT_KNEE,
     LEFT_SHOULDER,
     LEFT_WRIST,
-    NOSE,
     RIGHT_ANKLE,
-    RIGHT_EAR,
     RIGHT_ELBOW,
-    RIGHT_EYE,
     RIGHT_HIP,
     RIGHT_KNEE,
     RIGHT_SHOULDER,
@@ -51,7 +46,6 @@ DepthImage = npt.NDArray[np.float32]
 
 HEAD_RADIUS_FRACTION = 0.055  # of stature (head breadth ~0.15-0.19 m)
 
-FACE_JOINTS = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR)
 
 LIMB_BONES: tuple[tuple[int, int], ...] = (
     (LEFT_SHOULDER, LEFT_ELBOW),
@@ -99,18 +93,12 @@ def sample_depth(
     count, joints = observed.seen.shape
     owner = np.repeat(np.arange(count), joints)
     joint_windows = sampler.windows(observed.pixels.reshape(-1, 2), np.repeat(half, joints), owner)
-    face = np.array(FACE_JOINTS)
-    face_seen = observed.seen[:, face]
-    any_face: BoolArray = np.any(face_seen, axis=1)
+    centre, any_face = observed.face_centres()
     with np.errstate(invalid="ignore"):
-        centre = (
-            np.sum(np.where(face_seen[..., None], observed.pixels[:, face], 0.0), axis=1)
-            / np.maximum(face_seen.sum(axis=1), 1)[:, None]
-        )
         radius_px = 0.5 * (HEAD_RADIUS_FRACTION * stature) * camera.fx / reference
     face_half = np.maximum(round_half_even(np.where(np.isfinite(radius_px), radius_px, 0.0)), config.min_window_px)
     face_half = np.minimum(face_half, 2 * config.max_window_px)
-    face_windows = sampler.windows(np.where(any_face[:, None], centre, np.nan), face_half, np.arange(count))
+    face_windows = sampler.windows(centre, face_half, np.arange(count))
     return Sampled(reference, stature, half, joint_windows, face_windows, any_face)
 
 

@@ -25,7 +25,8 @@ from hdnet_ros.joints import (
 )
 from hdnet_ros.stages.depth.arrays import Observed
 from hdnet_ros.stages.depth.config import LiftingConfig
-from hdnet_ros.stages.depth.windows import DepthSampler, Windows, clusters, round_half_even
+from hdnet_ros.stages.depth.geometry import cross_2d
+from hdnet_ros.stages.depth.windows import DepthSampler, Windows, clusters, round_half_even, run_medians
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -65,7 +66,7 @@ def torso_surfaces(
     # The torso hidden: the depths around the seen keypoints stand in for it (no votes).
     retry = ~np.isfinite(centre) & has_prior
     if np.any(retry):
-        alone = Windows(votes.values[retry], votes.counts[retry], votes.inside[retry])
+        alone = votes.rows(np.flatnonzero(retry))
         centre[retry] = surfaces_in_regions(alone, vote_usable[retry].sum(axis=1), size_z[retry], None, config)
     return centre
 
@@ -109,7 +110,7 @@ def _hull_area(corners: FloatArray, seen: BoolArray) -> FloatArray:
     area = np.zeros(len(corners))
     for a, b, c in ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)):
         both = seen[:, a] & seen[:, b] & seen[:, c]
-        area = np.where(both, np.maximum(area, np.abs(_cross(corners[:, a], corners[:, b], corners[:, c])) / 2), area)
+        area = np.where(both, np.maximum(area, np.abs(cross_2d(corners[:, a], corners[:, b], corners[:, c])) / 2), area)
     four = seen.all(axis=1)
     for order in ((0, 1, 2, 3), (0, 1, 3, 2), (0, 2, 1, 3)):
         quad = corners[:, order]
@@ -117,10 +118,6 @@ def _hull_area(corners: FloatArray, seen: BoolArray) -> FloatArray:
         shoelace = 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1))
         area = np.where(four, np.maximum(area, shoelace), area)
     return area
-
-
-def _cross(a: FloatArray, b: FloatArray, c: FloatArray) -> FloatArray:
-    return (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
 
 
 def _vote_samples(
@@ -165,9 +162,7 @@ def surfaces_in_regions(
     z_mid = _median_of_prefix(values, counts)
     gap = np.maximum(config.cluster_gap_m, 3.0 * config.noise_coefficient * np.nan_to_num(z_mid) ** 2)
     row, start, size = clusters(values, counts, gap)
-    flat = values.reshape(-1).astype(np.float64)
-    base = row * values.shape[1]
-    median = 0.5 * (flat[base + start + (size - 1) // 2] + flat[base + start + size // 2])
+    median = run_medians(values, row, start, size)
     score = size.astype(np.float64)
     keep = usable[row] & (size >= config.min_support_px)
     if votes is not None:
@@ -199,21 +194,15 @@ def surfaces_in_regions(
         near_lo = np.sum(values[target] <= (centre - config.person_depth_band_m / 2)[:, None], axis=1)
         near_hi = np.sum(values[target] < (centre + config.person_depth_band_m / 2)[:, None], axis=1)
         n = near_hi - near_lo
-        enough = n >= config.min_support_px
-        low = values[target, np.clip(near_lo + (n - 1) // 2, 0, values.shape[1] - 1)].astype(np.float64)
-        high = values[target, np.clip(near_lo + n // 2, 0, values.shape[1] - 1)].astype(np.float64)
-        centre = np.where(enough, 0.5 * (low + high), centre)
+        centre = np.where(n >= config.min_support_px, run_medians(values, target, near_lo, n), centre)
     result[target] = centre
     return result
 
 
 def _median_of_prefix(values: npt.NDArray[np.float32], counts: IntArray) -> FloatArray:
     """The median of each row's first ``counts`` (sorted) values; NaN for empty rows."""
-    local = np.arange(len(counts))
-    last = max(values.shape[1] - 1, 0)
-    low = values[local, np.clip((counts - 1) // 2, 0, last)].astype(np.float64)
-    high = values[local, np.clip(counts // 2, 0, last)].astype(np.float64)
-    return np.where(counts > 0, 0.5 * (low + high), np.nan)
+    rows = np.arange(len(counts))
+    return np.where(counts > 0, run_medians(values, rows, np.zeros_like(rows), counts), np.nan)
 
 
 def _share_near(votes: Windows, row: IntArray, centre: FloatArray, radius: FloatArray) -> FloatArray:

@@ -109,6 +109,16 @@ def _sorted_rows(count: int, parts: list[tuple[IntArray, npt.NDArray[np.float32]
     return Windows(values, counts, inside)
 
 
+def run_medians(values: npt.NDArray[np.float32], row: IntArray, start: IntArray, size: IntArray) -> FloatArray:
+    """The median of each run ``values[row, start : start + size]`` of sorted rows (the
+    mean of the two middle values for an even size; indices clipped to the row, so an empty
+    run gives a value the caller must not use)."""
+    last = max(values.shape[1] - 1, 0)
+    low = values[row, np.clip(start + (size - 1) // 2, 0, last)].astype(np.float64)
+    high = values[row, np.clip(start + size // 2, 0, last)].astype(np.float64)
+    return 0.5 * (low + high)
+
+
 def clusters(
     values: npt.NDArray[np.float32], considered: IntArray, gap: FloatArray
 ) -> tuple[IntArray, IntArray, IntArray]:
@@ -168,7 +178,7 @@ def select_surface(
     row, start, size = clusters(values, considered, gap)
     flat = values.reshape(-1)
     base = row * width
-    median = 0.5 * (flat[base + start + (size - 1) // 2].astype(np.float64) + flat[base + start + size // 2])
+    median = run_medians(values, row, start, size)
     candidate = size >= min_support[row]
     centre = median + offset_z[index][row]
     within = np.any((lo[index][row] <= centre[:, None]) & (centre[:, None] <= hi[index][row]), axis=1)
