@@ -16,11 +16,10 @@ GPU runtimes and on torch.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfile, TensorSpec
+from hdnet_ros.inference.engine_cache import file_sha256
 from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
 from hdnet_ros.model_files import ModelFileError
@@ -63,22 +63,35 @@ def engine_dir(config: InferenceConfig) -> Path:
 
 def _file_tag(path: Path) -> str:
     """The first 12 hex digits of the file's sha256: cached exports and engines are keyed by it."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:12]
+    return file_sha256(path)[:12]
+
+
+def _cached_export(target: Path, what: object, write: Callable[[Path], object]) -> Path:
+    """``target``, made by ``write(path)`` on first use. Written under a temporary name and
+    renamed, so a second process or an interrupted export never leaves a half-written file
+    that a later start would take for the export."""
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    LOG.info("exporting %s to %s (once)", what, target)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.stem}-") as workdir:
+        written = Path(workdir) / target.name
+        write(written)
+        os.replace(written, target)
+    return target
 
 
 def open_backend(onnx_path: Path, config: InferenceConfig, threads: int) -> Backend:
     """An ONNX model on the configured runtime; errors name the file and the reason."""
     kind = "onnxruntime" if config.backend == "torch" else config.backend
-    engine = engine_dir(config) / f"{onnx_path.stem}-{_file_tag(onnx_path)}-{config.precision}.engine"
+    engine = None
+    if kind == "tensorrt":  # engines are keyed by the ONNX file's hash; other runtimes need none
+        engine = engine_dir(config) / f"{onnx_path.stem}-{_file_tag(onnx_path)}-{config.precision}.engine"
     try:
         return create_backend(
             kind,
             onnx_path,
-            engine_file_path=engine if kind == "tensorrt" else None,
+            engine_file_path=engine,
             precision=config.precision if kind == "tensorrt" else "fp32",
             device=config.device or None,
             force_engine_update=config.force_engine_update,
@@ -110,15 +123,14 @@ def movenet_onnx(tflite_path: Path, config: InferenceConfig, arithmetic: str) ->
     The arithmetic is part of the cached file's name: the two exports are different networks.
     """
     target = engine_dir(config) / f"movenet-{_file_tag(tflite_path)}-{arithmetic}.onnx"
-    if target.is_file():
-        return target
-    model = _rebuild_movenet(tflite_path, arithmetic)
-    from hdnet_ros.nets.movenet import export_movenet_onnx
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    LOG.info("exporting %s (%s arithmetic) to %s (once)", tflite_path, arithmetic, target)
-    export_movenet_onnx(model, target)
-    return target
+    def write(path: Path) -> None:
+        model = _rebuild_movenet(tflite_path, arithmetic)
+        from hdnet_ros.nets.movenet import export_movenet_onnx
+
+        export_movenet_onnx(model, path)
+
+    return _cached_export(target, f"{tflite_path} ({arithmetic} arithmetic)", write)
 
 
 def movenet_torch(tflite_path: Path, config: InferenceConfig, arithmetic: str, threads: int) -> Backend:
@@ -225,19 +237,15 @@ def _rebuild_blazepose(tflite_path: Path) -> Any:
 
 def blazepose_onnx(tflite_path: Path, config: InferenceConfig) -> Path:
     """The ONNX export of the BlazePose rebuild, made once and cached beside the engines
-    (keyed by the .tflite file's sha256). Written under a temporary name and renamed, so a
-    second process or an interrupted export never leaves a half-written file."""
-    target = engine_dir(config) / f"blazepose-{_file_tag(tflite_path)}.onnx"
-    if target.is_file():
-        return target
-    model = _rebuild_blazepose(tflite_path)
-    from hdnet_ros.nets.blazepose import export_blazepose_onnx
+    (keyed by the .tflite file's sha256)."""
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    LOG.info("exporting %s to %s (once)", tflite_path, target)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".blazepose-export-") as workdir:
-        os.replace(export_blazepose_onnx(model, Path(workdir) / target.name), target)
-    return target
+    def write(path: Path) -> None:
+        model = _rebuild_blazepose(tflite_path)
+        from hdnet_ros.nets.blazepose import export_blazepose_onnx
+
+        export_blazepose_onnx(model, path)
+
+    return _cached_export(engine_dir(config) / f"blazepose-{_file_tag(tflite_path)}.onnx", tflite_path, write)
 
 
 def _blazepose_torch(path: Path, inference: InferenceConfig, threads: int) -> Backend:
@@ -286,8 +294,9 @@ def open_network(name: str, path: Path, inference: InferenceConfig, threads: int
             precision="fp16" if inference.precision == "fp16" else "fp32",
             threads=threads,
         )
-    onnx_path = engine_dir(inference) / f"{name}-{_file_tag(path)}.onnx"
-    if not onnx_path.is_file():
-        LOG.info("exporting %s (%s) to %s (once)", name, path, onnx_path)
-        export_onnx(item.module, item.make_inputs, onnx_path, item.input_names, item.output_names)
+    onnx_path = _cached_export(
+        engine_dir(inference) / f"{name}-{_file_tag(path)}.onnx",
+        f"{name} ({path})",
+        lambda target: export_onnx(item.module, item.make_inputs, target, item.input_names, item.output_names),
+    )
     return open_backend(onnx_path, inference, threads)
