@@ -1,4 +1,5 @@
-"""Test helpers: sample messages as ROS 2 type-store objects, and bags written from them."""
+"""Test helpers: sample messages as ROS 2 type-store objects, bags written from them, and
+the steps MoveNet's keypoints move by."""
 
 from __future__ import annotations
 
@@ -6,13 +7,21 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from hdnet_ros.inference.movenet_codec import GRID_SIZE, INT8_DECODING
 from hdnet_ros.replay.bag_input import BagInput
 from hdnet_ros.ros_types import typestore
+from hdnet_ros.stages.keypoints2d import MOVENET_INPUT_SIZE
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 RGB_TOPIC = "/hero/head_rgbd_sensor/rgb/image_raw"
 DEPTH_TOPIC = "/hero/head_rgbd_sensor/depth_registered/image"
 INFO_TOPIC = "/hero/head_rgbd_sensor/rgb/camera_info"
+
+# What MoveNet's keypoints legitimately vary by, px of the 192 px crop: a heatmap cell (an
+# arg-max over the coarse int8 heatmaps may pick the neighbouring cell when the arithmetic
+# or the crop's grey levels change) and a step of the int8 offsets (0.2 cells).
+CELL_PX = MOVENET_INPUT_SIZE / GRID_SIZE
+OFFSET_STEP_PX = INT8_DECODING.offsets.scale * CELL_PX
 
 
 def sample_messages(bag: Path) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from hdnet_ros.inference.movenet_codec import (  # noqa: E402 (after the importo
     decode_movenet_outputs,
 )
 from hdnet_ros.nets import movenet  # noqa: E402
+from helpers import CELL_PX, OFFSET_STEP_PX  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 MODELS_DIR = Path(os.environ.get("HDNET_ROS_MODELS_DIR") or SHARED / "models")
@@ -58,11 +59,8 @@ BAG_BOXES: dict[str, list[tuple[float, float, float, float]]] = {
 }
 SIZE = movenet.MOVENET_INPUT_SIZE
 MIN_SCORE = 0.3
-# What the keypoints legitimately vary by, px in the crop: a grid cell (an arg-max over the
-# coarse int8 heatmaps may pick the neighbouring cell when the arithmetic or the crop's grey
-# levels change), a step of the offsets (0.2 cells) and a step of the output grid (0.0041).
-CELL_PX = SIZE / movenet.MOVENET_GRID_SIZE
-OFFSET_STEP_PX = INT8_DECODING.offsets.scale * CELL_PX
+# What the keypoints legitimately vary by, px in the crop: a grid cell and a step of the
+# offsets (helpers), and a step of the output grid (0.0041).
 OUTPUT_STEP_PX = INT8_DECODING.keypoints.scale * SIZE
 # A confident joint may take the neighbouring cell and differ by an offset and an output
 # step: 5.6 px. Measured for the float arithmetic: 3.09 (Intel, earlier crops), 4.07 (AMD
