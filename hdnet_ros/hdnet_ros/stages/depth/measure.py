@@ -60,7 +60,7 @@ from hdnet_ros.stages.depth.arrays import Facing, Measured, Observed
 from hdnet_ros.stages.depth.config import BONE_SPREAD, TORSO_BEHIND_M, TORSO_FRONT_M, LiftingConfig, surface_offsets
 from hdnet_ros.stages.depth.geometry import bone_interval, bone_shells, inside_torso
 from hdnet_ros.stages.depth.occlusion import estimate_facing, place_hidden, resolve_face, resolve_torso_pairs
-from hdnet_ros.stages.depth.sample import FACE_JOINTS, Sampled
+from hdnet_ros.stages.depth.sample import Sampled
 from hdnet_ros.stages.depth.windows import select_surface
 
 FloatArray = npt.NDArray[np.float64]
@@ -85,8 +85,6 @@ _TORSO[list(TORSO_JOINTS)] = True
 
 _LIMB = np.zeros(NUM_JOINTS, dtype=bool)
 _LIMB[list(LIMB_JOINTS)] = True
-
-_FACE = np.array(FACE_JOINTS)
 
 
 def _chain_steps() -> FloatArray:
@@ -129,19 +127,13 @@ def measure_joints(observed: Observed, sampled: Sampled, camera: CameraModel, co
     reference = sampled.reference
     margin = 0.05 + 2.0 * config.noise_coefficient * reference**2
     offsets = surface_offsets(config)
-    limb_facing = Facing(result.facing.cos, result.facing.sin, result.facing.known)
     for level_index, level in enumerate(LEVELS):
         if level_index == 1:  # the torso is done: find the facing, fix the far side
             result.facing = estimate_facing(observed, points, reference, sampled.stature, camera, measurable)
-            # The facing steers the limbs only where the left elbow was seen (the order in
-            # which the first version of this stage measured; kept so its figures hold).
-            limb_facing = Facing(
-                result.facing.cos, result.facing.sin, result.facing.known & observed.seen[:, LEFT_ELBOW]
-            )
-            resolve_torso_pairs(result, observed, sampled.stature, limb_facing.known)
+            resolve_torso_pairs(result, observed, sampled.stature, result.facing.known)
         rows = _level_rows(observed, level, measurable)
         if len(rows.person):
-            _measure_level(result, rows, sampled, margin, offsets, limb_facing, observed, config)
+            _measure_level(result, rows, sampled, margin, offsets, result.facing, observed, config)
     resolve_face(result, observed, sampled, config)
     return result
 
