@@ -94,16 +94,6 @@ class NodeConfig:
     )
 
 
-def check_node_config(config: NodeConfig) -> list[str]:
-    """Problems the type and range checks cannot see (choices); empty when all is well."""
-    problems = []
-    for role in ("rgb", "depth", "camera_info"):
-        value = getattr(config, f"{role}_reliability")
-        if value not in RELIABILITIES:
-            problems.append(f"node.{role}_reliability must be one of {', '.join(RELIABILITIES)}, got {value!r}")
-    return problems
-
-
 @dataclass(frozen=True)
 class Settings:
     models: ModelsConfig = field(default_factory=ModelsConfig)

@@ -24,8 +24,6 @@ from typing import Any
 from hdnet_ros.config import (
     ParameterInfo,
     Settings,
-    SettingsError,
-    check_node_config,
     iter_parameters,
     settings_from_dict,
 )
@@ -92,11 +90,7 @@ def parameter_specs() -> list[ParameterSpec]:
 
 def settings_from_parameters(values: Mapping[str, Any]) -> Settings:
     """Settings from the node's parameter values (dotted names), checked like a YAML file."""
-    settings = settings_from_dict(values)
-    problems = check_node_config(settings.node)
-    if problems:
-        raise SettingsError("; ".join(problems))
-    return settings
+    return settings_from_dict(values)
 
 
 def _yaml_value(value: Any) -> str:
