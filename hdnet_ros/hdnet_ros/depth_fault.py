@@ -1,8 +1,8 @@
 """Why a frame has no usable depth: a per-frame depth fault, not a skipped frame.
 
 A frame whose depth image is unusable (no valid pixel, the wrong size, an encoding that is
-not depth, or no depth image at all) still has its RGB image and camera model, so it goes
-on through the pipeline's RGB-only path (root from the skeleton prior or the networks,
+not depth) still has its RGB image and camera model, so it goes on through the pipeline's
+RGB-only path (root from the skeleton prior or the networks,
 every joint's ``depth_source`` NETWORK or INFERRED). The fault travels with the frame so
 the transports can count it and say why.
 """
@@ -19,7 +19,6 @@ class DepthFaultReason(str, Enum):
     ALL_INVALID = "all_invalid"  # NaN, zero or negative everywhere: no pixel to measure
     SIZE_MISMATCH = "size_mismatch"  # not registered to the RGB image
     BAD_ENCODING = "bad_encoding"  # not a depth encoding, or a payload that does not decode
-    MISSING = "missing"  # depth expected, none came with the frame
 
 
 @dataclass(frozen=True)

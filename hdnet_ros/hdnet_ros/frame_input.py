@@ -5,10 +5,11 @@ is recognised in one place and reported with the same reason code.
 
 Two kinds of bad input: a frame that cannot be used at all (no decodable RGB, no or an
 invalid camera model, a zero stamp) is a skip, a :class:`FrameError`; a frame whose depth is
-unusable (no valid pixel, not registered to the RGB image, not a depth encoding, absent) is
-still a frame, built with ``depth_m`` None and a :class:`DepthFault` saying why, and goes on
-through the pipeline's RGB-only path. A depth image with holes is not a fault: as long as
-one pixel is valid, what to make of the holes is the lifter's business.
+unusable (no valid pixel, not registered to the RGB image, not a depth encoding) is still a
+frame, built with ``depth_m`` None and a :class:`DepthFault` saying why, and goes on through
+the pipeline's RGB-only path. A frame without a depth image is RGB-only by design (no depth
+topic, or ``input.use_depth`` off), not a fault. A depth image with holes is not a fault: as
+long as one pixel is valid, what to make of the holes is the lifter's business.
 """
 
 from __future__ import annotations
@@ -113,15 +114,13 @@ def build_frame(
     info_msg: Any | None,
     *,
     depth_units_divisor: float | None = None,
-    require_depth: bool = True,
     depth_fault: DepthFault | None = None,
 ) -> Frame:
     """A Frame from ROS messages (rclpy or rosbags objects).
 
     FrameError names what makes the frame unusable. Depth problems do not raise: the frame
-    comes back with ``depth_m`` None and ``depth_fault`` set. ``require_depth`` says depth
-    was expected (a missing depth image is then a fault; without it, RGB-only mode is
-    intended and not a fault). ``depth_fault`` is a fault the transport already found while
+    comes back with ``depth_m`` None and ``depth_fault`` set. ``depth_msg`` None is an
+    RGB-only frame (no fault). ``depth_fault`` is a fault the transport already found while
     converting the depth message (``depth_msg`` is then None).
     """
     stamp_ns = stamp_to_ns(rgb_msg.header.stamp)
@@ -141,8 +140,6 @@ def build_frame(
     depth: npt.NDArray[np.float32] | None = None
     if depth_fault is None and depth_msg is not None:
         depth, depth_fault = check_depth(depth_msg, (rgb.shape[0], rgb.shape[1]), depth_units_divisor)
-    elif depth_fault is None and require_depth:
-        depth_fault = DepthFault(DepthFaultReason.MISSING, "no depth image came with this frame")
     return Frame(
         rgb=rgb,
         depth_m=depth,

@@ -149,11 +149,10 @@ def test_zero_stamp(messages: dict[str, Any]) -> None:
     assert error.reason is SkipReason.ZERO_STAMP and "zero header stamp" in str(error)
 
 
-def test_missing_depth_is_a_fault_only_when_depth_is_expected(messages: dict[str, Any]) -> None:
-    message = depth_fault_of({**messages, "depth": None}, DepthFaultReason.MISSING)
-    assert "no depth image" in message
-    frame = build_frame(messages["rgb"], None, messages["camera_info"], require_depth=False)
-    assert frame.depth_m is None and frame.depth_fault is None  # RGB-only by choice
+def test_no_depth_image_is_rgb_only_not_a_fault(messages: dict[str, Any]) -> None:
+    frame = build_frame(messages["rgb"], None, messages["camera_info"])
+    assert frame.depth_m is None and frame.depth_fault is None  # RGB-only by design
+    assert frame.rgb.shape == (480, 640, 3)
 
 
 def test_truncated_payload(messages: dict[str, Any]) -> None:

@@ -56,7 +56,7 @@ def test_a_padded_array_becomes_a_dense_image() -> None:
     wide = np.arange(3 * 6 * 3, dtype=np.uint8).reshape(3, 6, 3)
     image = decoded_image(HEADER, wide[:, :4], "rgb8")  # a view with row padding
     assert (image.width, image.height, image.step) == (4, 3, 12)
-    np.testing.assert_array_equal(build_frame(image, None, INFO, require_depth=False).rgb, wide[:, :4])
+    np.testing.assert_array_equal(build_frame(image, None, INFO).rgb, wide[:, :4])
 
 
 def test_the_core_still_checks_registration_and_encodings() -> None:

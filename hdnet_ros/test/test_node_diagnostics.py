@@ -88,7 +88,7 @@ def test_depth_faults_warn_with_reason_and_count_apart_from_drops() -> None:
     )
     assert report.values["depth fault all_invalid"] == "4"
     assert report.values["depth fault size_mismatch"] == "1"
-    assert report.values["depth fault missing"] == "0" and report.values["depth fault bad_encoding"] == "0"
+    assert report.values["depth fault bad_encoding"] == "0"
     assert report.values["dropped worker_busy"] == "9"  # the faulty frames were processed, not dropped
     assert diagnostics.depth_fault_totals() == {"all_invalid": 4, "size_mismatch": 1}
     again = diagnostics.report(13 * SECOND)
@@ -99,12 +99,12 @@ def test_depth_faults_warn_with_reason_and_count_apart_from_drops() -> None:
 def test_depth_faults_and_bad_input_are_both_named() -> None:
     diagnostics = busy_second()
     diagnostics.record_drop(SkipReason.ZERO_STAMP.value)
-    diagnostics.record_depth_fault(DepthFaultReason.MISSING.value)
+    diagnostics.record_depth_fault(DepthFaultReason.BAD_ENCODING.value)
     report = diagnostics.report(12 * SECOND)
     assert report.level == Level.WARN
     assert report.message == (
         "frames dropped for bad input in the last period: zero_stamp 1; "
-        "depth unusable in the last period, frames processed from RGB only: missing 1"
+        "depth unusable in the last period, frames processed from RGB only: bad_encoding 1"
     )
 
 

@@ -122,7 +122,6 @@ class FrameProcessor:
                 depth,
                 triplet["camera_info"],
                 depth_units_divisor=self._input.depth_units_divisor or None,
-                require_depth="depth" in triplet,
                 depth_fault=fault,
             )
         except FrameError as error:

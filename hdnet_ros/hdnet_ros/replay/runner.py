@@ -190,7 +190,6 @@ class ReplayJob:
                 matched["depth"].message if "depth" in matched else None,
                 matched["camera_info"].message,
                 depth_units_divisor=self.settings.input.depth_units_divisor or None,
-                require_depth="depth" in matched,
             )
         except FrameError as error:
             stamp = rgb.stamp_ns
