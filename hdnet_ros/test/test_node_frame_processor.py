@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason
 from hdnet_ros.image_codec import image_to_array
 from hdnet_ros.joints import ROOT
 from hdnet_ros.node.decoded_image import decoded_image
 from hdnet_ros.node.diagnostics import DiagnosticsAggregator, Level
 from hdnet_ros.node.frame_processor import FrameProcessor, core_outputs
-from hdnet_ros.node.health import InputHealth
 from hdnet_ros.people import DepthSource
 from hdnet_ros.pipeline import FrameResult, Pipeline
 from helpers import DEPTH_TOPIC, sample_messages
@@ -67,7 +67,7 @@ class Harness:
             pipeline,
             pipeline.settings.input,
             self.diagnostics,
-            InputHealth(depth_topic=DEPTH_TOPIC),
+            DepthFaultWatch(DEPTH_TOPIC),
             decode=passthrough,
             publish=self.published.append,
             clock_ns=lambda: self.last_stamp_ns + PUBLISH_DELAY_NS,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from hdnet_ros.depth_fault import DepthFault, DepthFaultReason
+from hdnet_ros.depth_fault import DepthFault, DepthFaultReason, DepthFaultWatch
 from hdnet_ros.node.health import InputHealth, MessageFacts, facts_of
 from hdnet_ros.node.sync_monitor import SyncMonitor
 from hdnet_ros.replay.sync import ApproximateTimeSync
@@ -176,18 +176,20 @@ def test_unmatched_count_equals_what_the_synchronizer_drops(queue_size: int) -> 
 
 
 def test_depth_faults_warn_once_per_transition() -> None:
-    health = InputHealth(depth_topic="/cam/depth")
+    """The worker's DepthFaultWatch: one line when depth goes, one when it is back."""
+    watch = DepthFaultWatch("/cam/depth")
     zeros = DepthFault(DepthFaultReason.ALL_INVALID, "depth image has no valid pixel")
-    assert health.check_depth(None) == []  # depth fine from the start: nothing to say
-    (start,) = health.check_depth(zeros)
+    assert watch.update(None) is None  # depth fine from the start: nothing to say
+    start = watch.update(zeros)
+    assert start is not None
     assert start.startswith("depth on /cam/depth is unusable (all_invalid: depth image has no valid pixel)")
     assert "processing RGB only" in start
-    assert health.check_depth(zeros) == []
-    assert health.check_depth(DepthFault(DepthFaultReason.SIZE_MISMATCH, "320x240")) == []  # still no depth
-    assert health.check_depth(None) == ["depth on /cam/depth is usable again after 3 frame(s) with a depth fault"]
-    assert health.check_depth(None) == []
-    (again,) = health.check_depth(zeros)  # gone again: said again
-    assert again.startswith("depth on /cam/depth is unusable")
+    assert watch.update(zeros) is None
+    assert watch.update(DepthFault(DepthFaultReason.SIZE_MISMATCH, "320x240")) is None  # still no depth
+    assert watch.update(None) == "depth on /cam/depth is usable again after 3 frame(s) with a depth fault"
+    assert watch.update(None) is None
+    again = watch.update(zeros)  # gone again: said again
+    assert again is not None and again.startswith("depth on /cam/depth is unusable")
 
 
 def test_unregistered_depth_warning_says_frames_go_on_rgb_only() -> None:

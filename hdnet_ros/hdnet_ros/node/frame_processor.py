@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hdnet_ros.config import InputConfig, OutputConfig
-from hdnet_ros.depth_fault import DepthFault, DepthFaultReason
+from hdnet_ros.depth_fault import DepthFault, DepthFaultReason, DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.node.diagnostics import WORKER_EXCEPTION, DiagnosticsAggregator
-from hdnet_ros.node.health import InputHealth
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
 from hdnet_ros.outputs.skeletons import skeleton_array_msg
@@ -68,7 +67,8 @@ class FrameProcessor:
     """The worker's handler and its drop/error callbacks (for :class:`FrameWorker`).
 
     ``publish`` gets every processed frame's result; ``clock_ns`` is the clock the capture
-    stamps are compared with when a frame's results are out (the node's ROS time).
+    stamps are compared with when a frame's results are out (the node's ROS time);
+    ``depth_watch`` says when depth becomes unusable and when it is back (logged as warnings).
     """
 
     def __init__(
@@ -76,7 +76,7 @@ class FrameProcessor:
         pipeline: Pipeline,
         input_config: InputConfig,
         diagnostics: DiagnosticsAggregator,
-        health: InputHealth,
+        depth_watch: DepthFaultWatch,
         decode: Decode,
         publish: Callable[[FrameResult], None],
         clock_ns: Callable[[], int],
@@ -85,7 +85,7 @@ class FrameProcessor:
         self._pipeline = pipeline
         self._input = input_config
         self._diagnostics = diagnostics
-        self._health = health
+        self._depth_watch = depth_watch
         self._decode = decode
         self._publish = publish
         self._clock_ns = clock_ns
@@ -97,8 +97,9 @@ class FrameProcessor:
             return
         if frame.depth_fault is not None:
             self._diagnostics.record_depth_fault(frame.depth_fault.reason.value)
-        for warning in self._health.check_depth(frame.depth_fault):
-            self._log.warning(warning)
+        transition = self._depth_watch.update(frame.depth_fault)
+        if transition:
+            self._log.warning(transition)
         result = self._pipeline.process(frame)
         self._publish(result)
         self._diagnostics.record_output(frame.stamp_ns, self._clock_ns())

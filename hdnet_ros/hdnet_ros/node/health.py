@@ -3,8 +3,8 @@
 Each check looks at plain facts of the messages (stamps, frame ids, sizes, K) and returns
 the warnings that are new; a problem is reported the first time it is seen and then stays
 quiet (the per-frame skips are still counted in diagnostics). A synchronization stall is
-reported once per stall and re-armed when triplets flow again; so is unusable depth: once
-when depth faults start (the frames go on from RGB only) and once when depth is back.
+reported once per stall and re-armed when triplets flow again. (Unusable depth is reported
+per transition by the worker's :class:`hdnet_ros.depth_fault.DepthFaultWatch`.)
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from hdnet_ros.depth_fault import DepthFault, DepthFaultWatch
 from hdnet_ros.frame_input import stamp_to_ns
 
 REGISTERED_DEPTH_HINT = (
@@ -48,16 +47,12 @@ def facts_of(msg: Any, topic: str) -> MessageFacts:
 
 
 class InputHealth:
-    """Remembers which problems were already reported.
+    """Remembers which problems were already reported (:meth:`check_triplet` and
+    :meth:`check_sync` run in the executor's callbacks)."""
 
-    :meth:`check_triplet` and :meth:`check_sync` run in the executor's callbacks,
-    :meth:`check_depth` in the worker thread; they share no state.
-    """
-
-    def __init__(self, depth_topic: str = "") -> None:
+    def __init__(self) -> None:
         self._reported: set[str] = set()
         self._stalled = False
-        self._depth = DepthFaultWatch(depth_topic)
 
     def _once(self, key: str, text: str) -> list[str]:
         if key in self._reported:
@@ -72,12 +67,6 @@ class InputHealth:
             warnings += self._check_registration(rgb, depth)
         warnings += self._check_camera_info(rgb, info)
         return warnings
-
-    def check_depth(self, fault: DepthFault | None) -> list[str]:
-        """A processed frame's depth fault (None: its depth was usable) -> new warnings: one
-        when depth becomes unusable, one when it is back."""
-        transition = self._depth.update(fault)
-        return [transition] if transition else []
 
     def check_sync(self, stall: str | None) -> list[str]:
         """A stall explanation from SyncMonitor.stall (None: triplets flow) -> new warnings."""

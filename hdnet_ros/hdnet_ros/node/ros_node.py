@@ -35,6 +35,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
 from hdnet_ros.config import Settings, SettingsError
+from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, stamp_to_ns
 from hdnet_ros.image_codec import ImageDecodeError
 from hdnet_ros.msg_convert import convert
@@ -134,7 +135,7 @@ class HdnetNode(Node):
 
         self._topics = self._input_topics(settings)
         self._roles = list(self._topics)
-        self._health = InputHealth(depth_topic=self._topics.get("depth", ""))
+        self._health = InputHealth()
         # Rates and silences are measured in wall time (a paused bag is silent; sim time would
         # stop with it); latencies compare ROS time with the capture stamps.
         now = time.monotonic_ns()
@@ -147,7 +148,7 @@ class HdnetNode(Node):
             pipeline,
             settings.input,
             self._diagnostics,
-            self._health,
+            DepthFaultWatch(self._topics.get("depth", "")),
             decode=self._decode,
             publish=self._publish,
             clock_ns=self._now_ns,
