@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_COCO_JOINTS, NUM_JOINTS
+from hdnet_ros.nets.preprocessing import invert_affine
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages import keypoints2d
 from hdnet_ros.stages.keypoints2d import (
     MOVENET_INPUT_SIZE,
     Keypoints2D,
     crop_transform,
-    invert_affines,
     to_keypoints_batch,
 )
 from helpers import sample_messages
@@ -54,7 +54,7 @@ def test_inverted_affines_are_cv2s() -> None:
     rng = np.random.default_rng(0)
     affines = rng.normal(0.0, 2.0, (50, 2, 3))
     affines[0] = 0.0  # singular: cv2 gives zeros, so do we
-    inverses = invert_affines(affines)
+    inverses = invert_affine(affines)
     for affine, inverse in zip(affines, inverses, strict=True):
         np.testing.assert_allclose(inverse, cv2.invertAffineTransform(affine), rtol=1e-12, atol=1e-12)
 

@@ -107,10 +107,18 @@ def crop_affine(boxes_xywh: npt.ArrayLike, out_shape: tuple[int, int] = INPUT_SH
 
 
 def invert_affine(mats: npt.ArrayLike) -> FloatArray:
-    """Inverses of 2x3 affine matrices [P, 2, 3]."""
+    """Inverses of 2x3 affine matrices [P, 2, 3], by cv2.invertAffineTransform's formula
+    (a singular matrix gives zeros, as there)."""
     m = np.asarray(mats, dtype=np.float64).reshape(-1, 2, 3)
-    full = np.concatenate((m, np.broadcast_to([[[0.0, 0.0, 1.0]]], (m.shape[0], 1, 3))), axis=1)
-    return np.linalg.inv(full)[:, :2, :]
+    a, b, c = m[:, 0, 0], m[:, 0, 1], m[:, 0, 2]
+    d, e, f = m[:, 1, 0], m[:, 1, 1], m[:, 1, 2]
+    det = a * e - b * d
+    with np.errstate(divide="ignore"):
+        scale = np.where(det != 0, 1.0 / det, 0.0)
+    a11, a22, a12, a21 = e * scale, a * scale, -b * scale, -d * scale
+    b1 = -a11 * c - a12 * f
+    b2 = -a21 * c - a22 * f
+    return np.stack((np.stack((a11, a12, b1), axis=1), np.stack((a21, a22, b2), axis=1)), axis=1)
 
 
 def apply_affine(points: npt.ArrayLike, mats: npt.ArrayLike) -> FloatArray:

@@ -17,6 +17,7 @@ from hdnet_ros.inference.backend import Backend, split_batches
 from hdnet_ros.inference.movenet_codec import Int8Decoding, decode_movenet_outputs
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_COCO_JOINTS, NUM_JOINTS
 from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.nets.preprocessing import apply_affine, invert_affine
 from hdnet_ros.people import Detection
 from hdnet_ros.settings_field import SettingsError, setting
 
@@ -93,19 +94,6 @@ def crop_person(
     return np.asarray(crop, dtype=np.uint8), affine
 
 
-def invert_affines(affines: FloatArray) -> FloatArray:
-    """The inverses [N,2,3] of 2x3 affines [N,2,3], by cv2.invertAffineTransform's formula."""
-    a, b, c = affines[:, 0, 0], affines[:, 0, 1], affines[:, 0, 2]
-    d, e, f = affines[:, 1, 0], affines[:, 1, 1], affines[:, 1, 2]
-    det = a * e - b * d
-    with np.errstate(divide="ignore"):
-        scale = np.where(det != 0, 1.0 / det, 0.0)
-    a11, a22, a12, a21 = e * scale, a * scale, -b * scale, -d * scale
-    b1 = -a11 * c - a12 * f
-    b2 = -a21 * c - a22 * f
-    return np.stack((np.stack((a11, a12, b1), axis=1), np.stack((a21, a22, b2), axis=1)), axis=1)
-
-
 def with_derived_joints(
     coco_pixels: FloatArray, coco_scores: FloatArray, min_score: float
 ) -> tuple[FloatArray, FloatArray]:
@@ -167,16 +155,11 @@ class MoveNetLiteRT:
         return to_keypoints_batch(raw, np.stack(affines), self.config.min_score)
 
 
-def to_keypoints(raw: npt.NDArray[np.float32], affine: FloatArray, min_score: float) -> Keypoints2D:
-    """MoveNet's [17,3] (y, x, score) in crop-normalised coordinates -> image keypoints."""
-    return to_keypoints_batch(raw[None], affine[None], min_score)[0]
-
-
 def to_keypoints_batch(raw: npt.NDArray[np.float32], affines: FloatArray, min_score: float) -> list[Keypoints2D]:
-    """:func:`to_keypoints` of N crops at once: outputs [N,17,3], their crop affines [N,2,3]."""
+    """MoveNet's outputs of N crops [N,17,3] ((y, x, score) in crop-normalised coordinates)
+    and the crops' affines [N,2,3] -> each crop's image keypoints."""
     crop_xy = raw[:, :, [1, 0]].astype(np.float64) * MOVENET_INPUT_SIZE
-    inverse = invert_affines(np.asarray(affines, dtype=np.float64))
-    image_xy = np.matmul(crop_xy, inverse[:, :, :2].transpose(0, 2, 1)) + inverse[:, None, :, 2]
+    image_xy = apply_affine(crop_xy, invert_affine(affines))
     pixels, scores = with_derived_joints(image_xy, raw[:, :, 2].astype(np.float64), min_score)
     return [Keypoints2D(p, s) for p, s in zip(pixels, scores, strict=True)]
 

@@ -25,6 +25,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.backend import Arrays, Backend, split_batches
 from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
 from hdnet_ros.model_files import resolve_model_file
+from hdnet_ros.nets.preprocessing import invert_affine
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.blazepose.crops import (
@@ -32,7 +33,6 @@ from hdnet_ros.stages.blazepose.crops import (
     Crops,
     CropSampler,
     crop_affines,
-    invert_affines,
     rotations_from_up,
     up_vectors,
 )
@@ -174,7 +174,7 @@ class BlazePoseStage:
         xy = raw[:, :NUM_BODY_LANDMARKS, :2]
         if self.config.heatmap_refinement:
             xy = refine_with_heatmaps(xy, outputs["heatmaps"][..., :NUM_BODY_LANDMARKS])
-        inverses = invert_affines(affines)
+        inverses = invert_affine(affines)
         pixels = landmarks_to_image(xy, inverses)
         visibility = sigmoid(raw[:, :NUM_BODY_LANDMARKS, 3])
         world = np.asarray(outputs["world_landmarks"], dtype=np.float64).reshape(count, NUM_NETWORK_LANDMARKS, 3)
@@ -198,13 +198,11 @@ class BlazePoseStage:
             results[i] = BodyEstimate(
                 pixels=pixels[i],
                 visibility=visibility[i],
-                presence=float(presence[i]),
                 world=skeletons[i],
                 relative_pose=relative_pose,
                 feet=feet,
                 mask=warp_mask(outputs["mask"][i, :, :, 0], affines[i], inverses[i], camera.height, camera.width),
                 root=root,
-                crop_affine=affines[i],
                 rotation=float(angles[i]),
             )
         return results

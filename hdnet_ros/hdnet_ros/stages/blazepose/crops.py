@@ -102,18 +102,6 @@ def crop_affines(boxes: FloatArray, angles: FloatArray, scale: float, size: int 
     return np.concatenate((linear, offsets[:, :, None]), axis=2)
 
 
-def invert_affines(affines: FloatArray) -> FloatArray:
-    """Inverses [N,2,3] of affines [N,2,3]."""
-    inverse_linear = np.linalg.inv(affines[:, :, :2])
-    offsets = -np.einsum("nij,nj->ni", inverse_linear, affines[:, :, 2])
-    return np.concatenate((inverse_linear, offsets[:, :, None]), axis=2)
-
-
-def apply_affines(affines: FloatArray, points: FloatArray) -> FloatArray:
-    """Points [N,M,2] through affines [N,2,3] (one affine per row of points)."""
-    return np.einsum("nij,nmj->nmi", affines[:, :, :2], points) + affines[:, None, :, 2]
-
-
 @dataclass(frozen=True)
 class Crops:
     """A frame's person crops: images [N,256,256,3] (RGB 0..1, a view of the sampler's

@@ -15,7 +15,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import NECK, NUM_COCO_JOINTS, NUM_JOINTS, PELVIS
-from hdnet_ros.stages.blazepose.crops import CROP_SIZE, NETWORK_TO_PIXEL_CENTRE, apply_affines, rotation_matrices
+from hdnet_ros.nets.preprocessing import apply_affine
+from hdnet_ros.stages.blazepose.crops import CROP_SIZE, NETWORK_TO_PIXEL_CENTRE, rotation_matrices
 from hdnet_ros.stages.blazepose.mask import PersonMask
 from hdnet_ros.stages.blazepose.root_fit import RootFit
 from hdnet_ros.stages.keypoints2d import Keypoints2D, add_derived_joints
@@ -46,13 +47,11 @@ class BodyEstimate:
 
     pixels: FloatArray
     visibility: FloatArray
-    presence: float
     world: FloatArray
     relative_pose: FloatArray
     feet: FloatArray
     mask: PersonMask
     root: RootFit
-    crop_affine: FloatArray  # [2,3] image -> crop (pixel centres)
     rotation: float  # radians the crop was rotated by
 
     def keypoints(self, min_score: float) -> Keypoints2D:
@@ -104,7 +103,7 @@ def refine_with_heatmaps(xy: FloatArray, heatmaps: npt.NDArray[np.floating]) -> 
 
 def landmarks_to_image(xy: FloatArray, inverse_affines: FloatArray) -> FloatArray:
     """Network crop coordinates [N,L,2] -> image pixels through the inverse crop affines."""
-    return apply_affines(inverse_affines, xy - NETWORK_TO_PIXEL_CENTRE)
+    return apply_affine(xy - NETWORK_TO_PIXEL_CENTRE, inverse_affines)
 
 
 def view_rotations(rays: FloatArray) -> FloatArray:
