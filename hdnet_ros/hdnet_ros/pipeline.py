@@ -387,7 +387,7 @@ class Pipeline:
             for index, fit in zip(carried, fits, strict=True):
                 previous = expected[index]
                 assert previous is not None
-                if follows(fit, previous):
+                if isinstance(fit, MonocularRoot) and follows(fit, previous):
                     roots[index] = fit
                 else:  # this frame's keypoints do not carry the pose: run the network after all
                     due[index] = True

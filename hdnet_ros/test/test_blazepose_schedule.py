@@ -7,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import DepthSource, Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline
-from hdnet_ros.stages.blazepose.schedule import carry_poses, due_people
+from hdnet_ros.skeleton import STANDING_TEMPLATE
+from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
+from hdnet_ros.stages.blazepose.schedule import carried_roots, carry_poses, due_people, follows
 from helpers import sample_messages
 
 from hdnet_ros.config import load_settings
@@ -88,12 +91,46 @@ def test_a_still_scene_runs_fewer_crops_and_keeps_its_roots(models_dir: Path, se
 
 
 def test_a_carried_fit_that_jumps_away_from_its_track_is_not_taken() -> None:
-    from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
-    from hdnet_ros.stages.blazepose.schedule import follows
-
     previous = tracked(3, DepthSource.FUSED)  # its root at 2 m
     near = MonocularRoot(np.array([0.05, 0.0, 2.1]), 0.1, 8, 1.0)
     far = MonocularRoot(np.array([0.0, 0.0, 3.4]), 0.2, 4, 6.0)
     assert follows(near, previous)
-    assert not follows(far, previous)  # too few or wrong keypoints: the network runs instead
-    assert not follows(RootFitFailure("fewer than 4 landmarks"), previous)
+    assert not follows(far, previous)  # wrong keypoints: the network runs instead
+    previous.positions[ROOT] = np.nan
+    assert not follows(near, previous)  # no root to follow
+
+
+def carried_person(skeleton: np.ndarray, root: np.ndarray, camera: CameraModel) -> Person:
+    """A person carrying ``skeleton`` (root-relative, camera axes) whose keypoints are the
+    projection of the same skeleton placed at ``root``."""
+    pixels = camera.project(skeleton + root)
+    person = Person(Detection(np.array([0.0, 0.0, 640.0, 480.0]), 0.9), pixels, np.ones(NUM_JOINTS))
+    person.network_pose = skeleton
+    return person
+
+
+def test_a_carried_skeleton_is_fitted_to_the_frames_keypoints() -> None:
+    """The carried pose's root is where its skeleton projects onto this frame's keypoints;
+    a different body (the track's pose on someone else's keypoints) lands away from it."""
+    camera = CameraModel.from_fov(640, 480, 60.0)
+    # A standing adult (1.7 m) in camera axes (x right, y down), pelvis at the origin.
+    template = STANDING_TEMPLATE * 1.7
+    skeleton = np.stack((-template[:, 0], -(template[:, 1] - template[17, 1]), -template[:, 2]), axis=1)
+    root = np.array([0.4, 0.1, 3.2])
+    (fit,) = carried_roots([carried_person(skeleton, root, camera)], camera, min_score=0.3, relative_sigma=0.07)
+    assert isinstance(fit, MonocularRoot)
+    np.testing.assert_allclose(fit.position, root, atol=1e-6)
+    previous = tracked(1, DepthSource.SENSOR)
+    previous.positions[ROOT] = root + np.array([0.05, 0.0, 0.05])
+    assert follows(fit, previous)
+    # The same keypoints carrying a child's skeleton (0.6x): the fit lands 40 % nearer.
+    someone_else = carried_person(skeleton, root, camera)
+    someone_else.network_pose = 0.6 * skeleton
+    (child,) = carried_roots([someone_else], camera, min_score=0.3, relative_sigma=0.07)
+    assert isinstance(child, MonocularRoot) and child.position[2] < 0.7 * root[2]
+    assert not follows(child, previous)
+    # Too few torso and leg keypoints seen: no fit (the pipeline then runs nothing).
+    hidden = carried_person(skeleton, root, camera)
+    hidden.scores[[11, 12, 13, 14, 15, 16]] = 0.0
+    (none,) = carried_roots([hidden], camera, min_score=0.3, relative_sigma=0.07)
+    assert isinstance(none, RootFitFailure)

@@ -6,7 +6,10 @@ runs on them every ``blazepose.every_frames``-th frame and the tracker carries t
 between. It runs every frame for new tracks, for people the sensor could not measure last
 time (their root is the network's own) and for every frame without depth. Between runs
 the carried skeleton is fitted to each frame's 2D keypoints, so the network's root keeps
-following the person (:func:`carried_roots`).
+following the person (:func:`carried_roots`). A fit that lands away from the track, or
+none at all (too few torso and leg keypoints, a seated person behind a table), runs the
+network after all (:func:`follows`): its own 33 landmarks often fit where the 2D keypoints
+do not, and without the network's root such a person's torso may not be found in depth.
 """
 
 from __future__ import annotations
@@ -92,10 +95,10 @@ FOLLOW_M = 0.2
 FOLLOW_RELATIVE = 0.1
 
 
-def follows(fit: RootFit, previous: Person) -> bool:
+def follows(fit: MonocularRoot, previous: Person) -> bool:
     """Whether a carried skeleton's fit to this frame is a root of the same person as the
     track's last one (else the network runs on the person after all)."""
-    if not isinstance(fit, MonocularRoot) or not previous.valid[ROOT]:
+    if not previous.valid[ROOT]:
         return False
     last = np.asarray(previous.positions[ROOT], dtype=np.float64)
     return float(np.linalg.norm(fit.position - last)) <= max(FOLLOW_M, FOLLOW_RELATIVE * float(last[2]))
