@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.image_codec import image_to_array
 from hdnet_ros.node.decoded_image import DecodedImage, decoded_image
 from hdnet_ros.node.diagnostics import DiagnosticsAggregator
@@ -121,7 +122,7 @@ def run(pipeline: Pipeline, triplets: list[Triplet], frames: int) -> dict[str, A
         pipeline,
         settings.input,
         diagnostics,
-        InputHealth(depth_topic="depth"),
+        DepthFaultWatch("depth"),
         decode=passthrough,
         publish=publisher,
         clock_ns=time.time_ns,
