@@ -454,7 +454,7 @@ def test_nets_modules_import_without_cycles() -> None:
                 continue
             found |= {t for t in targets if t in modules and t != name}
         imports[name] = found
-    assert "hdnet_ros.nets.tflite.module" in imports and "hdnet_ros.nets.movenet_int8" in imports
+    assert "hdnet_ros.nets.tflite.module" in imports and "hdnet_ros.nets.movenet" in imports
 
     def reaches(start: str, goal: str, seen: set[str]) -> bool:
         return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in imports[start])

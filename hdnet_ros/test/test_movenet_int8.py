@@ -14,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hdnet_ros.nets import movenet_int8  # noqa: E402 (after the importorskip)
-from hdnet_ros.nets.movenet import GraphOp, TensorInfo, TfliteGraph  # noqa: E402
+from hdnet_ros.nets.tflite import int8_steps  # noqa: E402 (after the importorskip)
+from hdnet_ros.nets.tflite.graph import GraphOp, TensorInfo, TfliteGraph  # noqa: E402
 
 
 def tensor(index: int, shape: tuple[int, ...], scale: float | list[float], zero_point: int = 0) -> TensorInfo:
@@ -45,7 +45,7 @@ def test_add_matches_xnnpack_fixed_point_over_every_int8_pair(kind: str, scales:
         tensor(2, (1, 256, 256, 1), y_scale, 7),
     ]
     op = GraphOp(0, kind, (0, 1), (2,), {"activation": "NONE"})
-    step = movenet_int8.Int8Add(op, graph_of(op, tensors), {0, 1, 2})
+    step = int8_steps.Int8Add(op, graph_of(op, tensors), {0, 1, 2})
     a, b = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128), indexing="ij")
     with torch.inference_mode():
         result = step(nchw(a[None, ..., None]), nchw(b[None, ..., None])).permute(0, 2, 3, 1).numpy()[0, ..., 0]
@@ -76,11 +76,11 @@ def test_resize_matches_xnnpack_integer_lerps(
     tensors = [tensor(0, (2, in_size, in_size + 1, 3), 0.25, -3), tensor(2, (2, out_size, out_w, 3), 0.25, -3)]
     options = {"activation": "NONE", "align_corners": align_corners, "half_pixel_centers": half_pixel}
     op = GraphOp(0, "RESIZE_BILINEAR", (0, 1), (2,), options)
-    step = movenet_int8.Int8ResizeBilinear(op, graph_of(op, tensors))
+    step = int8_steps.Int8ResizeBilinear(op, graph_of(op, tensors))
     with torch.inference_mode():
         result = step(nchw(values)).permute(0, 2, 3, 1).numpy()
-    rows = movenet_int8.resize_taps(in_size, out_size, align_corners, half_pixel)
-    columns = movenet_int8.resize_taps(in_size + 1, out_w, align_corners, half_pixel)
+    rows = int8_steps.resize_taps(in_size, out_size, align_corners, half_pixel)
+    columns = int8_steps.resize_taps(in_size + 1, out_w, align_corners, half_pixel)
     expected = np.empty(result.shape, np.int64)
     for i, (top, bottom, wy) in enumerate(rows):
         for j, (left, right, wx) in enumerate(columns):
@@ -101,10 +101,10 @@ def test_conv_rejects_weights_whose_sums_leave_float32_integers() -> None:
     options = {"activation": "NONE", "stride": (1, 1), "dilation": (1, 1), "padding": "VALID"}
     op = GraphOp(0, "CONV_2D", (0, 1), (2,), options)
     constants = {1: np.full((8, 1, 1, 600), 127, np.int8)}
-    with pytest.raises(movenet_int8.Int8ArithmeticError, match="exact integers"):
-        movenet_int8.Int8Conv(op, graph_of(op, tensors, constants))
+    with pytest.raises(int8_steps.Int8ArithmeticError, match="exact integers"):
+        int8_steps.Int8Conv(op, graph_of(op, tensors, constants))
     constants[1][:, :, :, 300:] = 0  # half of them: 300 * 127 * 255 < 2^24
-    step = movenet_int8.Int8Conv(op, graph_of(op, tensors, constants))
+    step = int8_steps.Int8Conv(op, graph_of(op, tensors, constants))
     x = np.full((1, 4, 4, 600), 127)
     with torch.inference_mode():
         out = step(nchw(x)).permute(0, 2, 3, 1).numpy()
@@ -112,10 +112,10 @@ def test_conv_rejects_weights_whose_sums_leave_float32_integers() -> None:
     assert np.all(out == 127)
 
 
-def conv_1x1(tensors: list[TensorInfo], constants: dict[int, np.ndarray]) -> movenet_int8.Int8Conv:
+def conv_1x1(tensors: list[TensorInfo], constants: dict[int, np.ndarray]) -> int8_steps.Int8Conv:
     options = {"activation": "NONE", "stride": (1, 1), "dilation": (1, 1), "padding": "VALID"}
     op = GraphOp(0, "CONV_2D", (0, 1, 2), (3,), options)
-    return movenet_int8.Int8Conv(op, graph_of(op, tensors, constants))
+    return int8_steps.Int8Conv(op, graph_of(op, tensors, constants))
 
 
 def test_conv_accepts_a_saturated_channel_with_a_huge_bias() -> None:
@@ -137,7 +137,7 @@ def test_conv_rejects_a_channel_whose_result_depends_on_sums_past_2_24() -> None
     the output still varies (-118.5 .. -116.2), so float32's rounding would show."""
     weights = np.full((1, 1, 1, 5), 127, np.int8)
     tensors = [tensor(0, (1, 3, 3, 5), 0.02), tensor(1, (1, 1, 1, 5), [0.01]), tensor(3, (1, 3, 3, 1), 0.0002 / 7e-6)]
-    with pytest.raises(movenet_int8.Int8ArithmeticError, match="channels \\[0\\]"):
+    with pytest.raises(int8_steps.Int8ArithmeticError, match="channels \\[0\\]"):
         conv_1x1(tensors, {1: weights, 2: np.array([-16700000], np.int32)})
     conv_1x1(tensors, {1: weights, 2: np.array([-16500000], np.int32)})  # within 2^24: fine
 
@@ -148,7 +148,7 @@ def test_logistic_table_is_the_sigmoid_on_the_int8_grids(grid: tuple[float, int]
     computed in float64 instead of float32 it is the same, so it does not hang on which
     exp() a runtime has (XNNPACK's own was seen on 191 and 208 of the 256 inputs)."""
     scale, zero_point = grid
-    table = movenet_int8.logistic_table(scale, zero_point, 0.00390625, -128)
+    table = int8_steps.logistic_table(scale, zero_point, 0.00390625, -128)
     x = np.float64(np.float32(scale)) * (np.arange(-128, 128) - zero_point)
     in_float64 = np.clip(np.rint(1 / (1 + np.exp(-x)) / 0.00390625 - 128), -128, 127)
     assert np.all(np.diff(table) >= 0)

@@ -7,7 +7,7 @@ COCO photos, each a square box 1.2x the person's longer side, resized to 192x192
 The reference is LiteRT's default interpreter (XNNPACK), as the pipeline runs the TFLite
 file (its builtin kernels under ``--cpu-variation=builtin``, see conftest.py). Its
 intermediate tensors are read by listing them as model outputs
-(``movenet_int8.expose_all_tensors``).
+(``hdnet_ros.nets.tflite.schema.expose_tensors``).
 
 * The int8 arithmetic (``arithmetic="int8"``) is held to exactness where that is verified
   (the ``litert_exact`` fixture: XNNPACK on the CPU families listed in conftest.py): every
@@ -44,6 +44,9 @@ from hdnet_ros.inference.movenet_codec import (  # noqa: E402 (after the importo
     decode_movenet_outputs,
 )
 from hdnet_ros.nets import movenet  # noqa: E402
+from hdnet_ros.nets.tflite.float_steps import resize_matrix  # noqa: E402
+from hdnet_ros.nets.tflite.graph import TfliteGraph, dequantize, ops_for_outputs, read_tflite_graph  # noqa: E402
+from hdnet_ros.nets.tflite.layout import same_padding  # noqa: E402
 from helpers import CELL_PX, OFFSET_STEP_PX  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
@@ -156,18 +159,18 @@ def tflite() -> Path:
 
 
 @pytest.fixture(scope="module")
-def graph(tflite: Path) -> movenet.TfliteGraph:
-    return movenet.read_tflite_graph(tflite)
+def graph(tflite: Path) -> TfliteGraph:
+    return read_tflite_graph(tflite)
 
 
 @pytest.fixture(scope="module")
-def model(graph: movenet.TfliteGraph) -> movenet.MoveNet:
+def model(graph: TfliteGraph) -> movenet.MoveNet:
     torch.set_num_threads(2)
     return movenet.MoveNet(graph).eval()
 
 
 @pytest.fixture(scope="module")
-def int8_model(graph: movenet.TfliteGraph) -> movenet.MoveNet:
+def int8_model(graph: TfliteGraph) -> movenet.MoveNet:
     return movenet.MoveNet(graph, arithmetic="int8").eval()
 
 
@@ -193,34 +196,34 @@ def heads(model: movenet.MoveNet, crops: np.ndarray) -> list[np.ndarray]:
 def test_resize_matrix_follows_tensorflow_coordinate_modes() -> None:
     x = torch.arange(2 * 3 * 5 * 7, dtype=torch.float32).reshape(2, 3, 5, 7)
     for align_corners in (False, True):  # half-pixel == torch align_corners=False
-        rows = torch.from_numpy(movenet.resize_matrix(5, 10, align_corners, not align_corners))
-        cols = torch.from_numpy(movenet.resize_matrix(7, 14, align_corners, not align_corners).T.copy())
+        rows = torch.from_numpy(resize_matrix(5, 10, align_corners, not align_corners))
+        cols = torch.from_numpy(resize_matrix(7, 14, align_corners, not align_corners).T.copy())
         expected = torch.nn.functional.interpolate(x, size=(10, 14), mode="bilinear", align_corners=align_corners)
         torch.testing.assert_close(rows @ x @ cols, expected)
     # TensorFlow's legacy mode (neither flag): source = destination / 2, edge repeated.
-    asymmetric = movenet.resize_matrix(3, 6, align_corners=False, half_pixel_centers=False)
+    asymmetric = resize_matrix(3, 6, align_corners=False, half_pixel_centers=False)
     np.testing.assert_allclose(asymmetric @ np.array([0.0, 2.0, 4.0]), [0, 1, 2, 3, 4, 4])
 
 
 def test_same_padding_puts_the_odd_pixel_after() -> None:
-    assert movenet._same_padding(192, 3, 2, 1) == (0, 1)
-    assert movenet._same_padding(96, 3, 1, 1) == (1, 1)
-    assert movenet._same_padding(7, 1, 1, 1) == (0, 0)
+    assert same_padding(192, 3, 2, 1) == (0, 1)
+    assert same_padding(96, 3, 1, 1) == (1, 1)
+    assert same_padding(7, 1, 1, 1) == (0, 0)
 
 
-def test_graph_heads_and_ops_stop_before_the_decoding(graph: movenet.TfliteGraph) -> None:
+def test_graph_heads_and_ops_stop_before_the_decoding(graph: TfliteGraph) -> None:
     heads = movenet.movenet_head_tensors(graph)
     names = {head: graph.tensors[index].name for head, index in heads.items()}
     assert names["center_heatmap"] == "Sigmoid_1"
     assert names["keypoint_heatmaps"] == "Sigmoid"
     assert names["keypoint_offsets"].startswith("kpt_offset_0/")
     assert names["center_regression"].startswith("kpt_regress_0/")
-    kinds = {op.kind for op in movenet.ops_for_outputs(graph, list(heads.values()))}
+    kinds = {op.kind for op in ops_for_outputs(graph, list(heads.values()))}
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "RESIZE_BILINEAR", "LOGISTIC"} <= kinds
     assert not kinds & {"ARG_MAX", "GATHER_ND", "PACK", "UNPACK", "FLOOR_DIV", "DIV", "SQRT"}
 
 
-def test_weights_are_dequantised_per_channel(graph: movenet.TfliteGraph, model: movenet.MoveNet) -> None:
+def test_weights_are_dequantised_per_channel(graph: TfliteGraph, model: movenet.MoveNet) -> None:
     first_conv = next(op for op in graph.ops if op.kind == "CONV_2D")
     info = graph.tensors[first_conv.inputs[1]]
     assert info.scales.size == info.shape[0] > 1, "MoveNet's conv weights are quantised per output channel"
@@ -232,7 +235,7 @@ def test_weights_are_dequantised_per_channel(graph: movenet.TfliteGraph, model: 
 
 
 def test_each_op_matches_the_int8_op_within_one_step(
-    tflite: Path, graph: movenet.TfliteGraph, model: movenet.MoveNet, crops: np.ndarray
+    tflite: Path, graph: TfliteGraph, model: movenet.MoveNet, crops: np.ndarray
 ) -> None:
     """Fed the int8 model's own input tensors, every rebuilt op lands within one int8 step
     of the int8 op's output (rounding only): weights, padding, strides, fused activations
@@ -249,7 +252,7 @@ def test_each_op_matches_the_int8_op_within_one_step(
     interpreter.invoke()
 
     def int8_tensor(index: int) -> np.ndarray:
-        return movenet.dequantize(interpreter.get_tensor(index), graph.tensors[index])
+        return dequantize(interpreter.get_tensor(index), graph.tensors[index])
 
     worst: dict[int, float] = {}
     with torch.inference_mode():
@@ -265,14 +268,14 @@ def test_each_op_matches_the_int8_op_within_one_step(
 
 
 @pytest.fixture(scope="module")
-def xnnpack(tflite: Path, graph: movenet.TfliteGraph) -> Any:
+def xnnpack(tflite: Path, graph: TfliteGraph) -> Any:
     """LiteRT's default interpreter (XNNPACK; builtin kernels under --cpu-variation=builtin)
     on the file with every op's output exposed."""
     from ai_edge_litert.interpreter import Interpreter
-    from hdnet_ros.nets.movenet_int8 import expose_all_tensors
+    from hdnet_ros.nets.tflite.schema import expose_tensors
 
     tensors = [t for op in graph.ops for t in op.outputs]
-    interpreter = Interpreter(model_content=expose_all_tensors(tflite.read_bytes(), tensors), num_threads=2)
+    interpreter = Interpreter(model_content=expose_tensors(tflite.read_bytes(), tensors), num_threads=2)
     interpreter.allocate_tensors()
     return interpreter
 
@@ -285,7 +288,7 @@ def xnnpack_tensors(interpreter: Any, crop: np.ndarray) -> dict[int, np.ndarray]
 
 
 def test_exposing_the_tensors_leaves_litert_output_unchanged(
-    xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray, reference: np.ndarray
+    xnnpack: Any, graph: TfliteGraph, crops: np.ndarray, reference: np.ndarray
 ) -> None:
     final = int(xnnpack.get_output_details()[0]["index"])
     assert len(xnnpack.get_output_details()) > 150, "the intermediates are outputs"
@@ -294,7 +297,7 @@ def test_exposing_the_tensors_leaves_litert_output_unchanged(
 
 
 def int8_step_differences(
-    xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
+    xnnpack: Any, graph: TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
 ) -> dict[str, tuple[float, float]]:
     """Per op kind: (largest difference in int8 steps, share of values that differ) between
     each int8 step and LiteRT's output of that op, every step fed LiteRT's own inputs."""
@@ -314,7 +317,7 @@ def int8_step_differences(
 
 
 def test_int8_ops_equal_xnnpack_op_by_op(
-    litert_exact: str, xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
+    litert_exact: str, xnnpack: Any, graph: TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
 ) -> None:
     """Fed XNNPACK's own int8 input tensors, every int8 step gives XNNPACK's int8 output
     exactly: convolutions, depthwise convolutions, ADD, SUB, MUL, resize, sigmoid."""
@@ -323,7 +326,7 @@ def test_int8_ops_equal_xnnpack_op_by_op(
 
 
 def test_int8_ops_within_one_step_of_litert_on_any_kernels(
-    xnnpack: Any, graph: movenet.TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
+    xnnpack: Any, graph: TfliteGraph, int8_model: movenet.MoveNet, crops: np.ndarray
 ) -> None:
     """Against any int8 kernels (XNNPACK on any CPU, LiteRT's builtin ones) every op is off
     by at most the one step its requantisation rounds (builtin kernels: 1 step at
@@ -335,7 +338,7 @@ def test_int8_ops_within_one_step_of_litert_on_any_kernels(
 def test_int8_arithmetic_gives_litert_heads_and_keypoints_exactly(
     litert_exact: str,
     xnnpack: Any,
-    graph: movenet.TfliteGraph,
+    graph: TfliteGraph,
     int8_model: movenet.MoveNet,
     crops: np.ndarray,
     reference: np.ndarray,
@@ -348,7 +351,7 @@ def test_int8_arithmetic_gives_litert_heads_and_keypoints_exactly(
     for k, crop in enumerate(crops):
         tensors = xnnpack_tensors(xnnpack, crop)
         for name, index in head_tensors.items():
-            np.testing.assert_array_equal(heads[name][k], movenet.dequantize(tensors[index], graph.tensors[index])[0])
+            np.testing.assert_array_equal(heads[name][k], dequantize(tensors[index], graph.tensors[index])[0])
     keypoints = decode_movenet_outputs(heads, int8=INT8_DECODING)
     np.testing.assert_array_equal(keypoints, reference)
     assert agreement(keypoints, reference, MIN_SCORE).size >= 100
@@ -389,7 +392,7 @@ def test_int8_onnx_export_is_exact_on_onnxruntime(
         np.testing.assert_array_equal(outputs[name], expected, name)
 
 
-def test_int8_arithmetic_refuses_half_precision(graph: movenet.TfliteGraph, crops: np.ndarray) -> None:
+def test_int8_arithmetic_refuses_half_precision(graph: TfliteGraph, crops: np.ndarray) -> None:
     half = movenet.MoveNet(graph, arithmetic="int8").eval().half()
     with pytest.raises(TypeError, match="float32"):
         half(torch.from_numpy(crops[:1]))
@@ -398,31 +401,31 @@ def test_int8_arithmetic_refuses_half_precision(graph: movenet.TfliteGraph, crop
 # --- decoding --------------------------------------------------------------------------
 
 
-def test_int8_grids_and_constants_match_the_file(graph: movenet.TfliteGraph) -> None:
+def test_int8_grids_and_constants_match_the_file(graph: TfliteGraph) -> None:
     by_name = {info.name: info for info in graph.tensors.values()}
     for field, name in TENSOR_NAMES.items():
         info = by_name[name]
         grid = getattr(INT8_DECODING, field)
         assert (grid.scale, grid.zero_point) == (float(info.scales[0]), int(info.zero_points[0])), field
-    stored_prior = movenet.dequantize(graph.constants[by_name["truediv_2;add_1"].index], by_name["truediv_2;add_1"])
+    stored_prior = dequantize(graph.constants[by_name["truediv_2;add_1"].index], by_name["truediv_2;add_1"])
     np.testing.assert_allclose(INT8_DECODING.center_prior.snap(center_prior()), stored_prior[..., 0], rtol=1e-6)
-    stored_rows = movenet.dequantize(graph.constants[by_name["strided_slice_3"].index], by_name["strided_slice_3"])
+    stored_rows = dequantize(graph.constants[by_name["strided_slice_3"].index], by_name["strided_slice_3"])
     np.testing.assert_allclose(INT8_DECODING.cell.snap(np.arange(48)), stored_rows[:, 0, 0], rtol=1e-6)
 
 
 def test_int8_decoding_reproduces_litert_from_its_own_heads(
-    litert_exact: str, xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray, reference: np.ndarray
+    litert_exact: str, xnnpack: Any, graph: TfliteGraph, crops: np.ndarray, reference: np.ndarray
 ) -> None:
     """Fed XNNPACK's own head tensors, the int8 decoding gives LiteRT's output exactly."""
     heads = movenet.movenet_head_tensors(graph)
     for crop, expected in zip(crops, reference, strict=True):
         tensors = xnnpack_tensors(xnnpack, crop)
-        dequantized = {name: movenet.dequantize(tensors[i], graph.tensors[i]) for name, i in heads.items()}
+        dequantized = {name: dequantize(tensors[i], graph.tensors[i]) for name, i in heads.items()}
         np.testing.assert_array_equal(decode_movenet(**dequantized, int8=INT8_DECODING)[0], expected)
 
 
 def test_int8_decoding_reproduces_litert_with_the_centre_on_every_row(
-    litert_exact: str, xnnpack: Any, graph: movenet.TfliteGraph, crops: np.ndarray
+    litert_exact: str, xnnpack: Any, graph: TfliteGraph, crops: np.ndarray
 ) -> None:
     """Three people moved up and down the crop (4 px steps) put the centre on rows 8-32,
     row 13 among them, where the graph's float32 QUANTIZE of the row rounds a tie up (a
@@ -436,7 +439,7 @@ def test_int8_decoding_reproduces_litert_with_the_centre_on_every_row(
             moved[max(shift, 0) : SIZE + min(shift, 0)] = crop[max(-shift, 0) : SIZE - max(shift, 0)]
             tensors = xnnpack_tensors(xnnpack, moved)
             rows.add(int(tensors[center_index].ravel()[0]) // movenet.MOVENET_GRID_SIZE)
-            dequantized = {name: movenet.dequantize(tensors[i], graph.tensors[i]) for name, i in heads.items()}
+            dequantized = {name: dequantize(tensors[i], graph.tensors[i]) for name, i in heads.items()}
             final = tensors[int(xnnpack.get_output_details()[0]["index"])].reshape(17, 3)
             np.testing.assert_array_equal(decode_movenet(**dequantized, int8=INT8_DECODING)[0], final, f"shift {shift}")
     assert 13 in rows and len(rows) >= 15, sorted(rows)

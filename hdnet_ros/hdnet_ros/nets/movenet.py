@@ -45,19 +45,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import torch
 from torch import nn
 
-from hdnet_ros.nets.tflite.float_steps import resize_matrix
-from hdnet_ros.nets.tflite.graph import (
-    GraphOp,
-    TensorInfo,
-    TfliteGraph,
-    dequantize,
-    ops_for_outputs,
-    read_tflite_graph,
-)
-from hdnet_ros.nets.tflite.layout import same_padding as _same_padding
+from hdnet_ros.nets.tflite.graph import TfliteGraph, read_tflite_graph
 from hdnet_ros.nets.tflite.module import ARITHMETICS, TfliteModule
 from hdnet_ros.nets.tflite.onnx_export import ONNX_OPSET, export_onnx
 from hdnet_ros.nets.tflite.schema import TfliteGraphError
@@ -70,28 +60,17 @@ MOVENET_NUM_KEYPOINTS = 17
 INPUT_NAME = "image"
 OUTPUT_NAMES: tuple[str, ...] = ("center_heatmap", "keypoint_heatmaps", "keypoint_offsets", "center_regression")
 
-# The rebuild's names, importable from here as before the rebuild became generic.
 __all__ = [
-    "ARITHMETICS",
     "INPUT_NAME",
     "MOVENET_GRID_SIZE",
     "MOVENET_INPUT_SIZE",
     "MOVENET_NUM_KEYPOINTS",
-    "ONNX_OPSET",
     "OUTPUT_NAMES",
-    "GraphOp",
     "MoveNet",
     "MoveNetGraphError",
-    "TensorInfo",
-    "TfliteGraph",
-    "_same_padding",
-    "dequantize",
     "export_movenet_onnx",
     "load_movenet",
     "movenet_head_tensors",
-    "ops_for_outputs",
-    "read_tflite_graph",
-    "resize_matrix",
 ]
 
 
@@ -149,9 +128,6 @@ class MoveNet(TfliteModule):
         if tuple(input_shape[1:]) != (MOVENET_INPUT_SIZE, MOVENET_INPUT_SIZE, 3):
             raise MoveNetGraphError(f"{graph.path}: input {input_shape} is not [1,192,192,3]")
         super().__init__(graph, [heads[name] for name in OUTPUT_NAMES], arithmetic=arithmetic)
-
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return super().forward(image)
 
 
 def load_movenet(tflite_path: str | Path, arithmetic: str = "float") -> MoveNet:
