@@ -10,7 +10,11 @@ around the networks (``model_clock.py``), so the glue (crops, decoding, lifting,
 messages) is the frame's time less its model calls. Pipelines that are compared take turns
 frame by frame, so they share the machine's load; figures are medians over windows of
 ``blazepose.every_frames`` frames (one cycle of the 3D stage's schedule, see
-``frame_timing.py``), p95 over single frames.
+``frame_timing.py``), p95 over single frames. A ratio of two times measured on the same
+frames (whole frame / model calls) or on the same frame indices in turn (3D stage on / off,
+every frame / off) is the median over windows of the per-window ratio
+(``frame_timing.window_ratio``); the ratios between crowds of different sizes (one more
+person / detection, t(20) / t(1)) divide one window median by another.
 
 Inputs:
 
@@ -46,7 +50,16 @@ from typing import Any, cast
 import numpy as np
 from crowd import MAX_PEOPLE, Crowd, make_crowd, person_crops
 from frame_sources import sequence_shift, shifted_sequence, still_scene
-from frame_timing import MESSAGES, FloatArray, PersonSnapshot, Run, run_in_turn, stage_figures, window_median
+from frame_timing import (
+    MESSAGES,
+    FloatArray,
+    PersonSnapshot,
+    Run,
+    run_in_turn,
+    stage_figures,
+    window_median,
+    window_ratio,
+)
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.inference.backend import Arrays
@@ -334,7 +347,7 @@ def sequence_runs(models_dir: str, base: Stages, frames: list[Frame], steps: int
 def sequence_figures(runs: list[Run], window: int, steps: int, camera: CameraModel) -> dict[str, Any]:
     by_name = {run.name: run for run in runs}
     timing = {run.name: stage_figures(run.timings, window) for run in runs}
-    off = timing["3D stage off"]["total_ms"]
+    totals = {run.name: [t.total_ms for t in run.timings] for run in runs}
     reference = by_name["3D stage off"].people
     scheduled, every = by_name["scheduled"].people, by_name["every frame"].people
     monocular = root_errors(pairs(by_name["no depth"].people, reference))
@@ -342,8 +355,9 @@ def sequence_figures(runs: list[Run], window: int, steps: int, camera: CameraMod
     fused_every = anchored_errors(every, every, steps, camera)
     return {
         "timing": timing,
-        "on_over_off": timing["scheduled"]["total_ms"] / off,
-        "every_frame_over_off": timing["every frame"]["total_ms"] / off,
+        # The runs took turns on the same frame indices: per-window ratios, as whole / models.
+        "on_over_off": window_ratio(totals["scheduled"], totals["3D stage off"], window),
+        "every_frame_over_off": window_ratio(totals["every frame"], totals["3D stage off"], window),
         "scheduled_vs_every_frame": differences(pairs(scheduled, every)),
         "fused_vs_moved_first_frame": {"scheduled": fused_scheduled, "every frame": fused_every},
         # The mean: a root placed metres off on the frames the network skips is the failure
@@ -357,6 +371,10 @@ def sequence_figures(runs: list[Run], window: int, steps: int, camera: CameraMod
 
 
 def crowd_figures(runs: dict[int, Run], window: int) -> dict[str, Any]:
+    """Per crowd size the stage figures; one more person's cost (the slope of the window
+    medians between the smallest and the largest crowd) over the detection's window median,
+    and t(largest) / t(smallest): ratios of window medians (different crowds), not medians
+    of per-window ratios."""
     table = {count: stage_figures(run.timings, window) for count, run in runs.items()}
     first, last = min(table), max(table)
     span = last - first
@@ -489,7 +507,8 @@ def report(figures: dict[str, Any]) -> None:
         f"(BlazePose {extra[f'model_{BLAZEPOSE}_ms']:.2f}), lifting {extra['depth_lifting_ms']:.2f}, "
         f"tracking {extra['tracking_ms']:.2f}, messages {extra[f'{MESSAGES}_ms']:.2f}; detection "
         f"{crowd['detection_ms']:.2f} ms (model {crowd['detector_model_ms']:.2f}): "
-        f"{crowd['extra_person_over_detector']:.2f}x; t(20)/t(1) = {crowd['growth']:.2f}"
+        f"{crowd['extra_person_over_detector']:.2f}x; t(20)/t(1) = {crowd['growth']:.2f} "
+        "(both ratios of window medians)"
     )
 
     lifting = figures["lifting"]
@@ -529,7 +548,10 @@ def report(figures: dict[str, Any]) -> None:
     ]
     header = ["run", "people", "BP crops/frame", "frame", "p95", "models", "glue", "whole/models", "3D stage"]
     print_table([*header, "lifting"], rows)
-    print(f"on/off {sequence['on_over_off']:.3f}x (every frame/off {sequence['every_frame_over_off']:.3f}x)")
+    print(
+        f"on/off {sequence['on_over_off']:.3f}x (every frame/off {sequence['every_frame_over_off']:.3f}x), "
+        "medians of per-window ratios"
+    )
     rows = []
     fused = sequence["fused_vs_moved_first_frame"]
     for what, s, e in (
