@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hdnet_ros.config import InputConfig, OutputConfig
+from hdnet_ros.config import InputConfig
 from hdnet_ros.depth_fault import DepthFault, DepthFaultReason, DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.node.diagnostics import WORKER_EXCEPTION, DiagnosticsAggregator
-from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
-from hdnet_ros.outputs.markers import marker_array_msg
-from hdnet_ros.outputs.skeletons import skeleton_array_msg
-from hdnet_ros.outputs.tf_frames import body_transforms
+from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.people import Frame
 from hdnet_ros.pipeline import FrameResult, Pipeline
+
+# core_outputs lives in hdnet_ros.outputs (the node and the replay build their messages with
+# it); it is also importable from here, where the benchmarks take it with the worker.
+__all__ = ["Decode", "FrameProcessor", "Triplet", "WorkerLog", "core_outputs"]
 
 Triplet = dict[str, Any]  # role ("rgb", "depth", "camera_info") -> message
 # (message, role) -> what build_frame reads (an Image or an Image look-alike); raises
@@ -38,29 +38,6 @@ class WorkerLog(Protocol):
     def warning(self, text: str, throttled: bool = False) -> None: ...
 
     def error(self, text: str, throttled: bool = False) -> None: ...
-
-
-@dataclass(frozen=True)
-class CoreOutputs:
-    """One frame's messages as the core builds them (rosbags types); the node converts them."""
-
-    skeletons: Any
-    markers: Any
-    transforms: list[Any]
-    debug_image: Any | None
-
-
-def core_outputs(result: FrameResult, output: OutputConfig, frame_rate_hz: float, debug_image: bool) -> CoreOutputs:
-    """The skeletons, markers, TF and (when asked) debug image of ``result``; markers live
-    ``output.marker_lifetime_frames`` periods of ``frame_rate_hz``."""
-    frame, people = result.frame, result.people
-    stamp, frame_id = frame.stamp_ns, frame.frame_id
-    return CoreOutputs(
-        skeletons=skeleton_array_msg(people, stamp, frame_id),
-        markers=marker_array_msg(people, stamp, frame_id, output.marker_lifetime_frames / frame_rate_hz),
-        transforms=body_transforms(people, stamp, frame_id, output.body_frame_prefix, output.publish_joint_frames),
-        debug_image=image_msg(draw_overlay(frame.rgb, people), stamp, frame_id) if debug_image else None,
-    )
 
 
 class FrameProcessor:

@@ -23,10 +23,8 @@ from hdnet_ros.config import Settings, settings_to_dict
 from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.joints import ROOT
-from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
-from hdnet_ros.outputs.markers import marker_array_msg
-from hdnet_ros.outputs.skeletons import skeleton_array_msg
-from hdnet_ros.outputs.tf_frames import body_transforms, tf_message
+from hdnet_ros.outputs.frame_outputs import core_outputs
+from hdnet_ros.outputs.tf_frames import tf_message
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
@@ -228,19 +226,19 @@ class ReplayJob:
         )
 
     def _write(self, result: FrameResult, matched: dict[str, BagMessage]) -> None:
-        frame, people = result.frame, result.people
-        stamp, frame_id = frame.stamp_ns, frame.frame_id
+        """What the node publishes for ``result`` (the same builder, markers at the nominal
+        rate: a replay has no measured output rate), and the overlay PNG."""
+        stamp = result.frame.stamp_ns
         output = self.settings.output
-        lifetime = output.marker_lifetime_frames / output.nominal_frame_rate
-        self.bag.write("/hdnet/skeletons", skeleton_array_msg(people, stamp, frame_id), stamp)
-        self.bag.write("/hdnet/markers", marker_array_msg(people, stamp, frame_id, lifetime), stamp)
-        transforms = body_transforms(people, stamp, frame_id, output.body_frame_prefix, output.publish_joint_frames)
-        if transforms:
-            self.bag.write("/tf", tf_message(transforms), stamp)
-        overlay = draw_overlay(frame.rgb, people)
-        self.bag.write("/hdnet/debug_image", image_msg(overlay, stamp, frame_id), stamp)
-        if self.overlays is not None and (self.summary.frames_processed - 1) % self.options.overlay_every == 0:
-            self.overlays.submit(str(stamp), overlay)
+        outputs = core_outputs(result, output, output.nominal_frame_rate, debug_image=True)
+        self.bag.write("/hdnet/skeletons", outputs.skeletons, stamp)
+        self.bag.write("/hdnet/markers", outputs.markers, stamp)
+        if outputs.transforms:
+            self.bag.write("/tf", tf_message(outputs.transforms), stamp)
+        self.bag.write("/hdnet/debug_image", outputs.debug_image, stamp)
+        due = (self.summary.frames_processed - 1) % self.options.overlay_every == 0
+        if self.overlays is not None and due and outputs.overlay is not None:
+            self.overlays.submit(str(stamp), outputs.overlay)
         if self.options.include_inputs:
             for item in matched.values():
                 self.bag.write_cdr(item.topic, item.msgtype, item.cdr, item.stamp_ns)
