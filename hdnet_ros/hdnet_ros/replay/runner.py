@@ -214,11 +214,7 @@ class ReplayJob:
                 "stamp_ns": result.frame.stamp_ns,
                 "people": len(result.people),
                 "people_with_root": sum(bool(p.valid[ROOT]) for p in result.people),
-                "root_sources": dict(
-                    Counter(
-                        DepthSource(int(p.depth_sources[ROOT])).name.lower() for p in result.people if p.valid[ROOT]
-                    )
-                ),
+                "root_sources": root_sources(result.people),
                 "valid_joints": [p.num_valid for p in result.people],
                 "depth_fault": fault.reason.value if fault is not None else None,
                 "stage_ms": {k: round(v, 3) for k, v in result.stage_ms.items()},
