@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from crowd import MAX_PEOPLE, Crowd, make_crowd, person_crops
+from crowd import Crowd, make_crowd, person_crops
 from frame_sources import sequence_shift, shifted_sequence, still_scene
 from frame_timing import (
     MESSAGES,
@@ -333,15 +333,15 @@ SEQUENCE_RUNS: dict[str, tuple[bool, dict[str, Any]]] = {
 
 
 def sequence_runs(models_dir: str, base: Stages, frames: list[Frame], steps: int) -> tuple[list[Run], int]:
+    """The runs of SEQUENCE_RUNS on the pseudo-sequence, and its length in frames."""
     runs = []
-    length = 0
     for name, (with_depth, overrides) in SEQUENCE_RUNS.items():
         settings = load_settings(overrides={"models.models_dir": models_dir, **overrides})
-        source, new_scene, length = shifted_sequence(frames, steps, with_depth)
+        source, new_scene, _ = shifted_sequence(frames, steps, with_depth)
         off = resolve_networks(settings) == ("", "")
         pipeline = fresh(settings, base, blazepose=None, blazepose_root=False) if off else fresh(settings, base)
         runs.append(Run(name, pipeline, source, new_scene, keep_people=True))
-    return runs, length
+    return runs, steps * len(frames)
 
 
 def sequence_figures(runs: list[Run], window: int, steps: int, camera: CameraModel) -> dict[str, Any]:
@@ -608,9 +608,7 @@ def main() -> None:
     people = sample_people(fresh(settings, base), frames)
     answers, boxes = recorded_answers(base.blazepose, frames, people)
     crops = person_crops(frames, boxes)
-    crowds = {count: make_crowd(count, crops) for count in CROWD_SIZES}
-    if max(CROWD_SIZES) > MAX_PEOPLE:
-        raise SystemExit(f"the crowd holds at most {MAX_PEOPLE} people")
+    crowds = {count: make_crowd(count, crops) for count in CROWD_SIZES}  # crowd_scene checks MAX_PEOPLE
 
     crowd_runs = {
         count: Run(f"{count}-person crowd", crowd_pipeline(settings, base, crowd, answers), still_scene(crowd.frame))

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 from hdnet_ros.people import Frame, Person
-from hdnet_ros.synthetic import OracleConfig, SyntheticFrame, make_frame
+from hdnet_ros.synthetic import OracleConfig, make_frame
 from hdnet_ros.synthetic.body import (
     arms_raised_pose,
     place_body,
@@ -77,10 +77,8 @@ MAX_PEOPLE = len(PLACES_M)
 class Crowd:
     """One crowd frame: what the pipeline sees and what the oracle says about it."""
 
-    synthetic: SyntheticFrame
     frame: Frame  # composed RGB, the sensor model's depth
     people: list[Person]  # the oracle's detections and 2D keypoints, no 3D
-    wearing: list[int]  # per person: the index of the sample person crop pasted on them
 
 
 def crowd_scene(count: int, seed: int = 0) -> Scene:
@@ -141,15 +139,14 @@ def body_box(scene: Scene, person_id: int) -> FloatArray:
 
 def compose_rgb(
     shape: tuple[int, int], boxes: list[FloatArray], depths_m: list[float], crops: list[npt.NDArray[np.uint8]]
-) -> tuple[npt.NDArray[np.uint8], list[int]]:
+) -> npt.NDArray[np.uint8]:
     """A grey image with crop ``i % len(crops)`` scaled to the height of ``boxes[i]`` (its
     own aspect kept) and centred in it, pasted from the farthest person to the nearest
     (nearer people cover farther ones)."""
     height, width = shape
     rgb = np.full((height, width, 3), GREY, dtype=np.uint8)
-    wearing = [index % len(crops) for index in range(len(boxes))]
     for index in sorted(range(len(boxes)), key=lambda i: -depths_m[i]):
-        crop = crops[wearing[index]]
+        crop = crops[index % len(crops)]
         x0, y0, x1, y1 = (float(v) for v in boxes[index])
         rows = max(int(round(y1 - y0)), 2)
         cols = max(int(round(rows * crop.shape[1] / crop.shape[0])), 2)
@@ -160,7 +157,7 @@ def compose_rgb(
         c, d = min(rows, height - top), min(cols, width - left)
         if c > a and d > b:
             rgb[top + a : top + c, left + b : left + d] = scaled[a:c, b:d]
-    return rgb, wearing
+    return rgb
 
 
 def make_crowd(count: int, crops: list[npt.NDArray[np.uint8]], seed: int = 0) -> Crowd:
@@ -173,6 +170,6 @@ def make_crowd(count: int, crops: list[npt.NDArray[np.uint8]], seed: int = 0) ->
     depths = [float(truth.root[2]) for truth in synthetic.truths]
     boxes = [body_box(scene, truth.person_id) for truth in synthetic.truths]
     camera = scene.camera
-    rgb, wearing = compose_rgb((camera.height, camera.width), boxes, depths, crops)
+    rgb = compose_rgb((camera.height, camera.width), boxes, depths, crops)
     frame = Frame(rgb=rgb, depth_m=synthetic.depth_m, camera=camera, stamp_ns=0, frame_id="camera")
-    return Crowd(synthetic, frame, synthetic.people, wearing)
+    return Crowd(frame, synthetic.people)

@@ -27,19 +27,16 @@ MODELS = (DETECTOR, KEYPOINTS, BLAZEPOSE)
 
 
 class ModelClock:
-    """Milliseconds spent in each model since the last :meth:`start_frame`, and calls made."""
+    """Milliseconds spent in each model since the last :meth:`start_frame`."""
 
     def __init__(self) -> None:
         self.ms: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
 
     def start_frame(self) -> None:
         self.ms.clear()
-        self.calls.clear()
 
     def add(self, model: str, start_s: float) -> None:
         self.ms[model] += (time.perf_counter() - start_s) * 1000.0
-        self.calls[model] += 1
 
     def frame_ms(self) -> dict[str, float]:
         """This frame's time per model (every model of MODELS, 0 where it did not run)."""
