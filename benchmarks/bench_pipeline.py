@@ -74,6 +74,7 @@ from hdnet_ros.stages.keypoints2d import KeypointEstimator
 from hdnet_ros.stages.tracking import Tracker
 from hdnet_ros.synthetic.benchmark import default_settings, run_setting, summarize
 from machine import cpu_name
+from measure import time_ms
 from model_clock import BLAZEPOSE, DETECTOR, KEYPOINTS, ModelClock, instrument
 from oracle_stages import OracleDetector, OracleKeypoints, RecordedAnswers
 
@@ -175,16 +176,14 @@ def lifting_ms(
     """Median and p95 [ms] of lifting all ``people`` plus building the frame's messages
     (a fresh depth array each call, as from a camera: two copies in turn)."""
     assert frame.depth_m is not None
-    depths = [frame.depth_m.copy(), frame.depth_m.copy()]
+    depths = itertools.cycle([frame.depth_m.copy(), frame.depth_m.copy()])
     output = settings.output
-    turn = itertools.count()
-    samples = []
-    for index in range(runs + 1):
-        start = time.perf_counter()
-        lifter(people, depths[next(turn) % 2], frame.camera, networks)
+
+    def call() -> None:
+        lifter(people, next(depths), frame.camera, networks)
         core_outputs(FrameResult(frame, people), output, output.nominal_frame_rate, debug_image=False)
-        if index:  # the first call is the warm-up
-            samples.append((time.perf_counter() - start) * 1000.0)
+
+    samples = time_ms(call, runs)
     return {"median_ms": float(np.median(samples)), "p95_ms": float(np.percentile(samples, 95)), "people": len(people)}
 
 
