@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Any
 
 
+def _entry(input_path: str, reason: str, message: str, stamp_ns: int | None, topic: str | None) -> dict[str, Any]:
+    """One skipped or depth-faulted frame as summary.json lists it."""
+    return {"input": input_path, "reason": reason, "message": message, "stamp_ns": stamp_ns, "topic": topic}
+
+
 @dataclass
 class InputReport:
     path: str
@@ -41,16 +46,14 @@ class ReplaySummary:
     def skip(
         self, input_path: str, reason: str, message: str, stamp_ns: int | None = None, topic: str | None = None
     ) -> None:
-        self.skipped.append(
-            {"input": input_path, "reason": reason, "message": message, "stamp_ns": stamp_ns, "topic": topic}
-        )
+        """A frame or message that gave no output."""
+        self.skipped.append(_entry(input_path, reason, message, stamp_ns, topic))
 
     def depth_fault(
         self, input_path: str, reason: str, message: str, stamp_ns: int | None = None, topic: str | None = None
     ) -> None:
-        self.depth_faults.append(
-            {"input": input_path, "reason": reason, "message": message, "stamp_ns": stamp_ns, "topic": topic}
-        )
+        """A frame processed from RGB alone because its depth was unusable."""
+        self.depth_faults.append(_entry(input_path, reason, message, stamp_ns, topic))
 
     @property
     def skipped_by_reason(self) -> dict[str, int]:
