@@ -86,20 +86,21 @@ def missing_module(error: BaseException) -> ModuleNotFoundError | None:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ModuleNotFoundError) and _top_module(current) in EXTRA_OF_MODULE:
+        if isinstance(current, ModuleNotFoundError) and top_module(current) in EXTRA_OF_MODULE:
             return current
         current = current.__cause__ or current.__context__
     return None
 
 
-def _top_module(error: ModuleNotFoundError) -> str:
+def top_module(error: ModuleNotFoundError) -> str:
+    """The top-level package a ModuleNotFoundError names ("" when it names none)."""
     return (error.name or "").split(".")[0]
 
 
 def missing_dependency_message(command: str, error: ModuleNotFoundError) -> str | None:
     """One line naming what is missing and the extra that installs it; None for a module of
     hdnet_ros itself (a broken checkout, not a missing extra)."""
-    module = _top_module(error)
+    module = top_module(error)
     if not module or module == "hdnet_ros":
         return None
     extra, package = EXTRA_OF_MODULE.get(module, (COMMAND_EXTRA.get(command, "cpu"), module))

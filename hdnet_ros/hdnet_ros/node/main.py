@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hdnet_ros.cli import EXTRA_OF_MODULE, missing_module
+from hdnet_ros.cli import EXTRA_OF_MODULE, missing_module, top_module
 
 EXIT_MODEL_ERROR = 1
 EXIT_SETTINGS_ERROR = 2
@@ -26,7 +26,7 @@ PIP_ONLY = "onnxruntime ai-edge-litert rosbags"
 def dependency_message(error: ModuleNotFoundError) -> str | None:
     """One line naming the missing package and how to install it; None for a module that is
     not one of the core's third-party dependencies."""
-    module = (error.name or "").split(".")[0]
+    module = top_module(error)
     if module not in EXTRA_OF_MODULE:
         return None
     package = EXTRA_OF_MODULE[module][1]
