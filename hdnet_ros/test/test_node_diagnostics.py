@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from hdnet_ros.depth_fault import DepthFaultReason
 from hdnet_ros.frame_input import SkipReason
-from hdnet_ros.node.diagnostics import REPORTED_REASONS, WORKER_EXCEPTION, DiagnosticsAggregator, Level, network_values
+from hdnet_ros.node.diagnostics import REPORTED_REASONS, WORKER_EXCEPTION, DiagnosticsAggregator, Level
+from hdnet_ros.outputs.network_report import network_values
 
 SECOND = 1_000_000_000
 MS = 1_000_000

@@ -16,7 +16,6 @@ from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
 
 import numpy as np
 
@@ -113,7 +112,7 @@ class DiagnosticsAggregator:
 
     def report(self, now_ns: int, extra: Mapping[str, str] | None = None) -> StatusReport:
         """The status of the period since the last report (which this call closes); ``extra``
-        values (e.g. :func:`network_values`) are appended."""
+        values (e.g. :func:`hdnet_ros.outputs.network_report.network_values`) are appended."""
         with self._lock:
             start = self._period_start_ns if self._period_start_ns is not None else now_ns
             seconds = (now_ns - start) / 1e9
@@ -161,19 +160,3 @@ class DiagnosticsAggregator:
         if busy:
             return Level.OK, f"processing {output_rate:.1f} of {input_rate:.1f} frames/s (older frames dropped)"
         return Level.OK, f"processing {output_rate:.1f} frames/s"
-
-
-def network_values(report: Mapping[str, Any]) -> dict[str, str]:
-    """The 3D networks' part of the status (``Pipeline.network_report``): which run, and
-    BlazePose's crops, rejected crops (no person seen: no estimate, counted) and people
-    without a monocular root, since start."""
-    values = {
-        "3D pose network": str(report.get("pose_3d") or "off"),
-        "root depth network": str(report.get("root_depth") or "off"),
-    }
-    body = report.get("blazepose")
-    if body:
-        values["BlazePose crops"] = str(body.get("crops", 0))
-        values["BlazePose rejected (low presence)"] = str(body.get("low_presence", 0))
-        values["BlazePose without a root"] = str(body.get("no_root", 0))
-    return values

@@ -40,7 +40,7 @@ from hdnet_ros.frame_input import FrameError, SkipReason, stamp_to_ns
 from hdnet_ros.image_codec import ImageDecodeError
 from hdnet_ros.msg_convert import convert
 from hdnet_ros.node.decoded_image import DecodedImage, decoded_image, decompressed_encoding
-from hdnet_ros.node.diagnostics import DiagnosticsAggregator, network_values
+from hdnet_ros.node.diagnostics import DiagnosticsAggregator
 from hdnet_ros.node.frame_processor import FrameProcessor, Triplet
 from hdnet_ros.node.frame_slot import FrameWorker
 from hdnet_ros.node.health import InputHealth, facts_of
@@ -49,6 +49,7 @@ from hdnet_ros.node.people_pose import RigidTransform, people_in_frame, pose_arr
 from hdnet_ros.node.rclpy_types import MessageClassResolver
 from hdnet_ros.node.sync_monitor import SyncMonitor
 from hdnet_ros.outputs.frame_outputs import core_outputs
+from hdnet_ros.outputs.network_report import network_values
 from hdnet_ros.pipeline import FrameResult, Pipeline
 
 # The source tree's hdnet_ros_msgs/msg/ (the .msg files) looks like a Python namespace package

@@ -24,6 +24,7 @@ from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.joints import ROOT
 from hdnet_ros.outputs.frame_outputs import core_outputs
+from hdnet_ros.outputs.network_report import network_values
 from hdnet_ros.outputs.tf_frames import tf_message
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline
@@ -246,15 +247,10 @@ def root_sources(people: list[Person]) -> dict[str, int]:
 
 
 def network_line(networks: dict[str, Any]) -> str:
-    """What the 3D networks did, e.g. "3D pose: blazepose on 18 crops (2 without a person)"."""
-    pose, root = networks.get("pose_3d", ""), networks.get("root_depth", "")
-    if not pose and not root:
-        return "3D networks off"
-    text = f"3D pose {pose or 'off'}, root depth {root or 'off'}"
-    body = networks.get("blazepose")
-    if body:
-        text += f", BlazePose on {body['crops']} crops ({body['low_presence']} without a person)"
-    return text
+    """What the 3D networks did, in the node's /diagnostics wording, e.g. "3D pose network:
+    blazepose, root depth network: off, BlazePose crops: 18, BlazePose rejected (low
+    presence): 2, BlazePose without a root: 1"."""
+    return ", ".join(f"{key}: {value}" for key, value in network_values(networks).items())
 
 
 def summary_line(summary: ReplaySummary) -> str:
