@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 import message_filters
@@ -69,16 +70,17 @@ class _WorkerLog:
         self._logger = logger
 
     def warning(self, text: str, throttled: bool = False) -> None:
-        if throttled:
-            self._logger.warning(text, throttle_duration_sec=WARN_THROTTLE_S)
-        else:
-            self._logger.warning(text)
+        self._emit(self._logger.warning, text, throttled)
 
     def error(self, text: str, throttled: bool = False) -> None:
+        self._emit(self._logger.error, text, throttled)
+
+    @staticmethod
+    def _emit(log: Callable[..., Any], text: str, throttled: bool) -> None:
         if throttled:
-            self._logger.error(text, throttle_duration_sec=WARN_THROTTLE_S)
+            log(text, throttle_duration_sec=WARN_THROTTLE_S)
         else:
-            self._logger.error(text)
+            log(text)
 
 
 def _descriptor(spec: ParameterSpec) -> ParameterDescriptor:
