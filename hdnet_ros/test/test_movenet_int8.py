@@ -63,6 +63,34 @@ def test_add_matches_xnnpack_fixed_point_over_every_int8_pair(kind: str, scales:
     assert np.abs(result - exact)[inside].max() <= 0.5 + 1e-3
 
 
+@pytest.mark.parametrize("kind", ["ADD", "MUL"])
+@pytest.mark.parametrize("shape", [(2, 4, 5, 3), (2, 3)])
+def test_a_constant_operand_broadcasts_as_the_same_values_given_as_an_activation(
+    kind: str, shape: tuple[int, ...]
+) -> None:
+    """A constant of the file (one value per channel) in a rank-4 op (NCHW inside) and in a
+    rank-2 op (layout kept): the step gives what it gives that constant broadcast by hand."""
+    rng = np.random.default_rng(len(shape))
+    a = rng.integers(-128, 128, size=shape)
+    constant = rng.integers(-128, 128, size=shape[-1:]).astype(np.int8)
+    tensors = [tensor(0, shape, 0.05, 3), tensor(1, shape[-1:], 0.02, -4), tensor(2, shape, 0.07, 1)]
+    op = GraphOp(0, kind, (0, 1), (2,), {"activation": "NONE"})
+    step_class = int8_steps.Int8Add if kind == "ADD" else int8_steps.Int8Mul
+    with_constant = step_class(op, graph_of(op, tensors, {1: constant}), {0, 2})
+    tensors[1] = tensor(1, shape, 0.02, -4)
+    both_given = step_class(op, graph_of(op, tensors), {0, 1, 2})
+    given = np.broadcast_to(constant, shape)
+
+    def inside(values: np.ndarray) -> torch.Tensor:
+        return nchw(values) if len(shape) == 4 else torch.from_numpy(values.astype(np.float32))
+
+    with torch.inference_mode():
+        result = with_constant(inside(a))
+        expected = both_given(inside(a), inside(given))
+    assert result.shape == expected.shape == inside(a).shape
+    torch.testing.assert_close(result, expected, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize(
     ("in_size", "out_size", "align_corners", "half_pixel"),
     [(6, 12, False, True), (5, 11, False, True), (5, 11, True, False), (4, 9, False, False)],

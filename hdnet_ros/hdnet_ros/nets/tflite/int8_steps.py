@@ -50,7 +50,7 @@ from torch import nn
 from torch.nn import functional
 
 from hdnet_ros.nets.tflite.graph import GraphOp, TensorInfo, TfliteGraph
-from hdnet_ros.nets.tflite.layout import same_padding
+from hdnet_ros.nets.tflite.layout import broadcast_constant, same_padding
 
 _F32 = np.float32
 # float32 integers are exact below this.
@@ -89,12 +89,16 @@ def _floor_shift(x: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 class _Requantize(nn.Module):
-    """fp32 requantisation: ``clamp(round_half_even(acc * scale)) + zero_point``."""
+    """fp32 requantisation: ``clamp(round_half_even(acc * scale)) + zero_point``.
+
+    One scale per channel (axis 1, NCHW) or one for the tensor (any rank).
+    """
 
     def __init__(self, scale: npt.ArrayLike, zero_point: int, bounds: tuple[float, float]) -> None:
         super().__init__()
+        scales = np.asarray(scale, dtype=_F32)
         self.scale: torch.Tensor
-        self.register_buffer("scale", torch.from_numpy(np.asarray(scale, dtype=_F32).reshape(1, -1, 1, 1)))
+        self.register_buffer("scale", torch.from_numpy(scales.reshape(() if scales.size == 1 else (1, -1, 1, 1))))
         self.zero_point = float(zero_point)
         self.low, self.high = bounds[0] - zero_point, bounds[1] - zero_point
 
@@ -188,15 +192,15 @@ def _check_exact(
 
 
 class _Operand(nn.Module):
-    """One input of an elementwise op: an activation, or a constant of the file (int8 values)."""
+    """One input of an elementwise op: an activation, or a constant of the file (int8 values)
+    in the layout of the op's activations (``rank``: the output's)."""
 
-    def __init__(self, index: int, graph: TfliteGraph, activations: set[int]) -> None:
+    def __init__(self, index: int, graph: TfliteGraph, activations: set[int], rank: int) -> None:
         super().__init__()
         self.constant: torch.Tensor | None
         value = None
         if index not in activations:
-            stored = graph.constants[index].astype(_F32)
-            value = stored.reshape((1,) * (4 - stored.ndim) + stored.shape).transpose(0, 3, 1, 2)
+            value = broadcast_constant(graph.constants[index].astype(_F32), rank)
         self.register_buffer("constant", None if value is None else torch.from_numpy(np.ascontiguousarray(value)))
 
     def take(self, given: Any) -> torch.Tensor:
@@ -235,8 +239,9 @@ class Int8Add(nn.Module):
         self.zero_point = float(y_zp)
         low, high = _activation_range(op.options["activation"], y_scale, y_zp)
         self.low, self.high = low - y_zp, high - y_zp
-        self.left = _Operand(op.inputs[0], graph, activations)
-        self.right = _Operand(op.inputs[1], graph, activations)
+        rank = len(graph.tensors[op.outputs[0]].shape)
+        self.left = _Operand(op.inputs[0], graph, activations, rank)
+        self.right = _Operand(op.inputs[1], graph, activations, rank)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         given = iter(inputs)
@@ -258,8 +263,9 @@ class Int8Mul(nn.Module):
         scale = _F32(_F32(a_scale) * _F32(b_scale)) / _F32(y_scale)
         bounds = _activation_range(op.options["activation"], y_scale, y_zp)
         self.requantize = _Requantize(scale, y_zp, bounds)
-        self.left = _Operand(op.inputs[0], graph, activations)
-        self.right = _Operand(op.inputs[1], graph, activations)
+        rank = len(graph.tensors[op.outputs[0]].shape)
+        self.left = _Operand(op.inputs[0], graph, activations, rank)
+        self.right = _Operand(op.inputs[1], graph, activations, rank)
 
     def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
         given = iter(inputs)
