@@ -32,12 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from frame_sources import sample_frames
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import NUM_COCO_JOINTS, PELVIS
 from hdnet_ros.people import DepthSource, Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline
-from hdnet_ros.replay.bag_input import BagInput
 from hdnet_ros.stages.blazepose import BlazePoseConfig, BlazePoseStage, MonocularRoot, open_blazepose_stage
 from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, fit_roots
 from machine import cpu_name
@@ -64,15 +63,6 @@ STANDING_MAX_ERROR_M = 0.35  # issue 9: the standing person within 0.35 m of the
 # (X', Y', Z) of a frame turned a quarter -> (X, Y, Z) of the original frame.
 UNTURN = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 Row = dict[str, Any]
-
-
-def sample_frames(data_dir: Path) -> list[tuple[str, Frame]]:
-    frames = []
-    for bag in sorted((data_dir / "rgbd_hsr").glob("*.bag")):
-        with BagInput(bag, {}) as reader:
-            messages = {item.role: item.message for item in reader.messages()}
-        frames.append((bag.name, build_frame(messages["rgb"], messages["depth"], messages["camera_info"])))
-    return frames
 
 
 def sensor_people(pipeline: Pipeline, frame: Frame) -> list[Person]:
@@ -289,7 +279,7 @@ def main() -> None:
     settings = load_settings(overrides={"models.models_dir": str(args.models_dir)})
     pipeline = Pipeline.from_settings(settings)
     stage = open_blazepose_stage(BlazePoseConfig(), settings.inference, str(args.models_dir), settings.models.threads)
-    frames = [(name, frame, sensor_people(pipeline, frame)) for name, frame in sample_frames(args.data_dir)]
+    frames = [(name, frame, sensor_people(pipeline, frame)) for name, frame in sample_frames(args.data_dir).items()]
     results: dict[str, list[Row]] = {}
     turned_results: dict[str, list[Row]] = {}
     for variant, changes in VARIANTS.items():

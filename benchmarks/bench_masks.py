@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_pipeline import load_frames
+from frame_sources import sample_frames
 from hdnet_ros.people import Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.synthetic.benchmark import default_settings, run_setting, summarize
@@ -43,7 +43,7 @@ def sample_changes(pipeline: Pipeline, data_dir: Path) -> list[dict[str, Any]]:
     """Per person of the sample frames: the joints that move by more than 5 cm, or change
     their depth source, when BlazePose's mask is given to the depth stage."""
     changes = []
-    for index, frame in enumerate(load_frames(data_dir)):
+    for index, frame in enumerate(sample_frames(data_dir).values()):
         people, bodies = pipeline.keypoints_of(frame, pipeline.detector(frame.rgb))
         pipeline.reset_tracking()
         networks = pipeline.networks_of(frame, people, bodies)

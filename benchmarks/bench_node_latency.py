@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from frame_sources import sample_triplets
+from frame_timing import RATE_HZ
 from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.image_codec import image_to_array
 from hdnet_ros.node.decoded_image import DecodedImage, decoded_image
@@ -35,12 +37,10 @@ from hdnet_ros.node.frame_slot import FrameWorker
 from hdnet_ros.node.health import InputHealth, facts_of
 from hdnet_ros.node.people_pose import RigidTransform, people_in_frame, pose_array_msg
 from hdnet_ros.pipeline import FrameResult, Pipeline
-from hdnet_ros.replay.bag_input import BagInput
 from machine import cpu_name
 
 from hdnet_ros.config import Settings, load_settings
 
-RATE_HZ = 30.0
 WARM_UP_FRAMES = 3
 LOG = logging.getLogger("bench_node_latency")
 
@@ -59,14 +59,6 @@ def passthrough(msg: Any, role: str) -> DecodedImage:
     """What the node's cv_bridge ``imgmsg_to_cv2(msg, "passthrough")`` hands to build_frame."""
     array = image_to_array(msg.data, msg.encoding, msg.height, msg.width, msg.step, bool(msg.is_bigendian))
     return decoded_image(msg.header, array, msg.encoding)
-
-
-def sample_triplets(data_dir: Path) -> list[Triplet]:
-    triplets = []
-    for bag in sorted((data_dir / "rgbd_hsr").glob("*.bag")):
-        with BagInput(bag, {}) as reader:
-            triplets.append({item.role: item.message for item in reader.messages()})
-    return triplets
 
 
 def captured(triplet: Triplet, stamp_ns: int) -> Triplet:
@@ -171,7 +163,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": args.models_dir}))
-    triplets = sample_triplets(args.data_dir)
+    triplets = list(sample_triplets(args.data_dir).values())
     figures = run(pipeline, triplets, frames=round(args.seconds * RATE_HZ))
     figures["cpu"] = cpu_name()
     figures["load_average_1min"] = os.getloadavg()[0]

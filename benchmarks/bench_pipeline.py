@@ -49,7 +49,7 @@ from typing import Any, cast
 
 import numpy as np
 from crowd import Crowd, make_crowd, person_crops
-from frame_sources import sequence_shift, shifted_sequence, still_scene
+from frame_sources import sample_frames, sequence_shift, shifted_sequence, still_scene
 from frame_timing import (
     MESSAGES,
     FloatArray,
@@ -61,13 +61,11 @@ from frame_timing import (
     window_ratio,
 )
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.frame_input import build_frame
 from hdnet_ros.inference.backend import Arrays
 from hdnet_ros.joints import ROOT
 from hdnet_ros.node.frame_processor import core_outputs
 from hdnet_ros.people import DepthSource, Frame, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline, Stages, resolve_networks
-from hdnet_ros.replay.bag_input import BagInput
 from hdnet_ros.stages.blazepose import BlazePoseStage
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
 from hdnet_ros.stages.keypoints2d import KeypointEstimator
@@ -102,17 +100,6 @@ class Plan:
 
 FULL = Plan(warm_up=6, crowd_frames=45, sequence_steps=30, lifting_runs=200, accuracy_frames=40)
 QUICK = Plan(warm_up=3, crowd_frames=6, sequence_steps=3, lifting_runs=20, accuracy_frames=4)
-
-
-def load_frames(data_dir: Path) -> list[Frame]:
-    frames = []
-    for bag in sorted((data_dir / "rgbd_hsr").glob("*.bag")):
-        with BagInput(bag, {}) as reader:
-            messages = {item.role: item.message for item in reader.messages()}
-        frames.append(build_frame(messages["rgb"], messages["depth"], messages["camera_info"]))
-    if not frames:
-        raise SystemExit(f"no sample bags in {data_dir / 'rgbd_hsr'}")
-    return frames
 
 
 def fresh(settings: Settings, stages: Stages, **changes: Any) -> Pipeline:
@@ -602,7 +589,7 @@ def main() -> None:
     clock = ModelClock()
     instrument(base, clock)
     window = settings.blazepose.every_frames
-    frames = load_frames(args.data_dir)
+    frames = list(sample_frames(args.data_dir).values())
 
     people = sample_people(fresh(settings, base), frames)
     answers, boxes = recorded_answers(base.blazepose, frames, people)

@@ -24,10 +24,11 @@ from typing import Any
 
 import cv2
 import numpy as np
+from frame_sources import sample_triplets
+from frame_timing import PERIOD_NS, RATE_HZ, START_NS
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.outputs.debug_image import draw_overlay
 from hdnet_ros.pipeline import Pipeline
-from hdnet_ros.replay.bag_input import BagInput
 from hdnet_ros.replay.runner import ReplayJob, ReplayOptions
 from hdnet_ros.ros_types import typestore
 from machine import cpu_name
@@ -36,26 +37,13 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from hdnet_ros.config import Settings, load_settings
 
-RATE_HZ = 30.0
-PERIOD_NS = round(1e9 / RATE_HZ)
 TARGET_REAL_TIME_FACTOR = 1.5  # issue 11: >= 1.5x real time with overlays off
-START_NS = 1_700_000_000 * 10**9
 ROLE_TOPICS = {
     "rgb": "/camera/color/image_raw",
     "depth": "/camera/aligned_depth_to_color/image_raw",
     "camera_info": "/camera/color/camera_info",
 }
 MODES: dict[str, tuple[bool, int]] = {"overlays off": (False, 1), "overlays on": (True, 1), "every 5th": (True, 5)}
-
-
-def sample_triplets(data_dir: Path) -> list[dict[str, Any]]:
-    triplets = []
-    for bag in sorted((data_dir / "rgbd_hsr").glob("*.bag")):
-        with BagInput(bag, {}) as reader:
-            triplets.append({item.role: item.message for item in reader.messages()})
-    if len(triplets) != 3:
-        raise SystemExit(f"expected the three sample bags in {data_dir / 'rgbd_hsr'}, found {len(triplets)}")
-    return triplets
 
 
 def restamped(msg: Any, stamp_ns: int) -> Any:
@@ -118,7 +106,7 @@ def main() -> None:
 
     settings = load_settings(overrides={"models.models_dir": args.models_dir})
     pipeline = Pipeline.from_settings(settings)
-    triplets = sample_triplets(args.data_dir)
+    triplets = list(sample_triplets(args.data_dir).values())
     duration_s = args.frames / RATE_HZ
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory(prefix="bench_replay_") as temp:

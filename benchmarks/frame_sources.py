@@ -1,5 +1,9 @@
-"""Streams of frames for the pipeline benchmark: a still scene, and the sample frames made
-into a pseudo-sequence.
+"""The sample RGB-D bags as the benchmarks load them, and streams of frames for the
+pipeline benchmark: a still scene, and the sample frames made into a pseudo-sequence.
+
+:func:`sample_triplets` reads the one synchronized triplet of each sample bag
+(``rgbd_hsr/*.bag``, role -> message, by bag name in name order); :func:`sample_frames`
+builds them into frames as the node does.
 
 The sample bags hold one frame each. :func:`shifted_sequence` repeats each of them
 ``per_frame`` times with the RGB and the depth image shifted together to the right by
@@ -13,14 +17,40 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from frame_timing import FrameSource
+from hdnet_ros.frame_input import build_frame
+from hdnet_ros.node.frame_processor import Triplet
 from hdnet_ros.people import Frame
+from hdnet_ros.replay.bag_input import BagInput
 
 ScalarT = TypeVar("ScalarT", bound=np.generic)
+SAMPLE_BAGS = "rgbd_hsr"  # under the data directory: one RGB-D triplet per bag
+
+
+def sample_triplets(data_dir: Path) -> dict[str, Triplet]:
+    """Each sample bag's triplet (role -> message) by bag name, in name order; exits when
+    there is none."""
+    folder = data_dir / SAMPLE_BAGS
+    triplets = {}
+    for bag in sorted(folder.glob("*.bag")):
+        with BagInput(bag, {}) as reader:
+            triplets[bag.name] = {item.role: item.message for item in reader.messages()}
+    if not triplets:
+        raise SystemExit(f"no sample bags in {folder}")
+    return triplets
+
+
+def sample_frames(data_dir: Path) -> dict[str, Frame]:
+    """The sample bags' frames by bag name, in name order (``build_frame``, as the node)."""
+    return {
+        name: build_frame(triplet["rgb"], triplet["depth"], triplet["camera_info"])
+        for name, triplet in sample_triplets(data_dir).items()
+    }
 
 
 def shift_right(image: npt.NDArray[ScalarT], pixels: int, fill: float) -> npt.NDArray[ScalarT]:
