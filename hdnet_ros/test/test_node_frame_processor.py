@@ -6,6 +6,7 @@ RGB image that cannot be converted is a counted skip; an exception is counted an
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ def sample(sample_bags: list[Path]) -> dict[str, Any]:
 
 class Harness:
     def __init__(self, pipeline: Pipeline) -> None:
+        pipeline.reset_tracking()  # the module shares one pipeline: no test sees another's tracks
         self.published: list[FrameResult] = []
         self.diagnostics = DiagnosticsAggregator("hdnet_node: frames")
         self.diagnostics.start(0)
@@ -155,4 +157,21 @@ def test_core_outputs_are_the_published_messages(pipeline: Pipeline, sample: dic
     rooted = {f"body_{p.track_id}" for p in result.people if p.valid[ROOT]}  # body_<id> sits at the pelvis
     assert {t.child_frame_id for t in outputs.transforms} == rooted
     assert outputs.debug_image is not None and (outputs.debug_image.height, outputs.debug_image.width) == (480, 640)
-    assert core_outputs(result, pipeline.settings.output, 10.0, debug_image=False).debug_image is None
+    assert outputs.overlay is not None and bytes(outputs.debug_image.data) == outputs.overlay.tobytes()
+    without = core_outputs(result, pipeline.settings.output, 10.0, debug_image=False)
+    assert without.debug_image is None and without.overlay is None
+
+
+def marker_lifetimes_s(markers: Any) -> set[float]:
+    return {round(m.lifetime.sec + m.lifetime.nanosec / 1e9, 6) for m in markers.markers if m.action == m.ADD}
+
+
+def test_markers_live_their_frame_count_at_the_given_rate(pipeline: Pipeline, sample: dict[str, Any]) -> None:
+    """The node passes its measured output rate: markers outlive a few of its frame periods."""
+    harness = Harness(pipeline)
+    harness.feed(sample, 0)
+    (result,) = harness.published
+    output = dataclasses.replace(pipeline.settings.output, marker_lifetime_frames=3.0)
+    at_10 = marker_lifetimes_s(core_outputs(result, output, frame_rate_hz=10.0, debug_image=False).markers)
+    at_4 = marker_lifetimes_s(core_outputs(result, output, frame_rate_hz=4.0, debug_image=False).markers)
+    assert at_10 == {0.3} and at_4 == {0.75}  # 3 periods of 0.1 s and of 0.25 s, on every marker
