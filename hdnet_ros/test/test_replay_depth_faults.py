@@ -155,3 +155,36 @@ def test_bag_without_a_depth_topic_replays_rgb_only_by_itself(
     person = standing_person(array)
     assert person.root_valid and person.keypoints[17].depth_source in RGB_ONLY_SOURCES
     assert np.linalg.norm(root_of(person) - sensor_roots(sample_replay)[1]) <= MONOCULAR_ROOT_ERROR_M
+
+
+def restamped(messages: dict[str, Any], sec: int) -> dict[str, Any]:
+    """The triplet with every header stamped ``sec`` (a frame of a longer recording)."""
+    result = copy.deepcopy(messages)
+    for msg in result.values():
+        msg.header.stamp.sec, msg.header.stamp.nanosec = sec, 0
+    return result
+
+
+def test_depth_that_goes_and_comes_back_is_logged_once_per_transition(
+    sample_bags: list[Path], models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One recording whose depth is good, then zeros for two frames, then good, then zeros
+    again: one line when depth goes (with the reason), one when it is back, per transition."""
+    messages = sample_messages(sample_bags[1])
+    depths = ["good", "zeros", "zeros", "good", "zeros"]
+    frames = [
+        triplet(restamped(messages if depth == "good" else corrupted(messages, depth), 100 + index))
+        for index, depth in enumerate(depths)
+    ]
+    bag = write_rosbag2(tmp_path / "in", [pair for frame in frames for pair in frame])
+    with caplog.at_level(logging.WARNING, logger="hdnet_ros.replay.runner"):
+        assert run_replay(models_dir, tmp_path / "out", bag) == 0
+    said = [
+        r.getMessage() for r in caplog.records if r.name == "hdnet_ros.replay.runner" and "depth on" in r.getMessage()
+    ]
+    assert len(said) == 3, said
+    assert said[0].startswith(f"frame 101000000000: depth on {DEPTH_TOPIC} is unusable (all_invalid:")
+    assert said[1] == f"frame 103000000000: depth on {DEPTH_TOPIC} is usable again after 2 frame(s) with a depth fault"
+    assert said[2].startswith(f"frame 104000000000: depth on {DEPTH_TOPIC} is unusable (all_invalid:")
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["frames_processed"] == 5 and summary["depth_faults_by_reason"] == {"all_invalid": 3}

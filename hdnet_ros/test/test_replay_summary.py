@@ -1,0 +1,48 @@
+"""The replay's closing line: frames read, processed, with a depth fault and skipped (with
+their reasons), people per frame, the 3D networks in the node's /diagnostics wording, and
+the pipeline's median and p95 latency."""
+
+from __future__ import annotations
+
+from hdnet_ros.outputs.network_report import network_values
+from hdnet_ros.replay.runner import network_line, summary_line
+from hdnet_ros.replay.summary import ReplaySummary
+
+BLAZEPOSE = {
+    "pose_3d": "blazepose",
+    "root_depth": "blazepose",
+    "blazepose": {"crops": 18, "low_presence": 2, "no_root": 1},
+}
+
+
+def test_network_line_words_the_networks_as_the_node_does() -> None:
+    line = network_line(BLAZEPOSE)
+    assert line == (
+        "3D pose network: blazepose, root depth network: blazepose, BlazePose crops: 18, "
+        "BlazePose rejected (low presence): 2, BlazePose without a root: 1"
+    )
+    assert all(f"{key}: {value}" in line for key, value in network_values(BLAZEPOSE).items())
+    assert network_line({"pose_3d": "", "root_depth": ""}) == "3D pose network: off, root depth network: off"
+    assert network_line({}) == "3D pose network: off, root depth network: off"
+
+
+def test_summary_line_counts_and_names_reasons() -> None:
+    summary = ReplaySummary(frames_read=7, frames_processed=5, networks=BLAZEPOSE)
+    summary.skip("a.bag", "no_sync_partner", "no partner")
+    summary.skip("a.bag", "zero_stamp", "zero stamp")
+    summary.depth_fault("a.bag", "all_invalid", "no valid pixel", 1, "/depth")
+    summary.people_per_frame = [{"people": n} for n in (2, 5, 3, 4, 4)]
+    summary.stage_latency_ms = {"total": {"median_ms": 41.04, "p95_ms": 55.96}}
+    assert summary_line(summary) == (
+        "7 frames read, 5 processed, 1 with a depth fault (RGB only) {'all_invalid': 1}, "
+        "2 skipped {'no_sync_partner': 1, 'zero_stamp': 1}, people per frame 2-5, "
+        f"{network_line(BLAZEPOSE)}, pipeline median 41.0 ms, p95 56.0 ms"
+    )
+
+
+def test_summary_line_of_an_empty_replay() -> None:
+    line = summary_line(ReplaySummary())
+    assert line == (
+        "0 frames read, 0 processed, 0 with a depth fault (RGB only), 0 skipped, no people, "
+        "3D pose network: off, root depth network: off"
+    )
