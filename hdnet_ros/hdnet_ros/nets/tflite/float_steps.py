@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional
 
 from hdnet_ros.nets.tflite.graph import GraphOp, TfliteGraph
-from hdnet_ros.nets.tflite.layout import NCHW_AXIS, broadcast_constant, same_padding
+from hdnet_ros.nets.tflite.layout import NCHW_AXIS, broadcast_constant, spatial_pads
 from hdnet_ros.nets.tflite.schema import TfliteGraphError
 
 # Op kinds that carry no arithmetic in a float network: int8 graphs use them to move
@@ -56,14 +56,6 @@ class Activation(nn.Module):
         return torch.clamp(x, min=self.low, max=self.high)
 
 
-def _pads(op: GraphOp, size: tuple[int, int], kernel: tuple[int, ...]) -> list[tuple[int, int]]:
-    """(before, after) per spatial axis (h, w) for the op's SAME or VALID padding."""
-    if op.options["padding"] != "SAME":
-        return [(0, 0), (0, 0)]
-    stride, dilation = op.options["stride"], op.options.get("dilation", (1, 1))
-    return [same_padding(size[a], kernel[a], stride[a], dilation[a]) for a in range(2)]
-
-
 class Conv(nn.Module):
     """CONV_2D / DEPTHWISE_CONV_2D with the fused activation; an asymmetric SAME pad explicitly."""
 
@@ -79,7 +71,7 @@ class Conv(nn.Module):
             torch_weight = weight.transpose(0, 3, 1, 2)
             groups = 1
         kernel = torch_weight.shape[2:]
-        pads = _pads(op, (in_shape[1], in_shape[2]), kernel)
+        pads = spatial_pads(op.options, in_shape[1:3], kernel)
         symmetric = all(before == after for before, after in pads)
         self.conv = nn.Conv2d(
             torch_weight.shape[1] * groups,
@@ -189,7 +181,7 @@ class MaxPool(nn.Module):
         in_shape = graph.tensors[op.inputs[0]].shape
         self.kernel = tuple(op.options["filter"])
         self.stride = tuple(op.options["stride"])
-        pads = _pads(op, (in_shape[1], in_shape[2]), self.kernel)
+        pads = spatial_pads(op.options, in_shape[1:3], self.kernel)
         self.pad = None if pads == [(0, 0), (0, 0)] else (pads[1][0], pads[1][1], pads[0][0], pads[0][1])
         self.activation = Activation(op.options["activation"])
 

@@ -50,7 +50,7 @@ from torch import nn
 from torch.nn import functional
 
 from hdnet_ros.nets.tflite.graph import GraphOp, TensorInfo, TfliteGraph
-from hdnet_ros.nets.tflite.layout import broadcast_constant, same_padding
+from hdnet_ros.nets.tflite.layout import broadcast_constant, spatial_pads
 
 _F32 = np.float32
 # float32 integers are exact below this.
@@ -141,9 +141,7 @@ class Int8Conv(nn.Module):
         self.dilation = tuple(op.options["dilation"])
         self.groups = in_info.shape[3] if depthwise else 1
         kernel = torch_weight.shape[2:]
-        pads = [(0, 0), (0, 0)]
-        if op.options["padding"] == "SAME":
-            pads = [same_padding(in_info.shape[1 + a], kernel[a], self.stride[a], self.dilation[a]) for a in range(2)]
+        pads = spatial_pads(op.options, in_info.shape[1:3], kernel)
         # (left, right, top, bottom); the padding holds the zero point, i.e. 0 after the shift.
         self.pad = (pads[1][0], pads[1][1], pads[0][0], pads[0][1])
         scale = (_F32(in_scale) * weight_info.scales.astype(_F32)) / _F32(out_scale)

@@ -8,6 +8,8 @@ layout. numpy only.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +23,15 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[in
     out = math.ceil(size / stride)
     total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
     return total // 2, total - total // 2
+
+
+def spatial_pads(options: Mapping[str, Any], size: Sequence[int], kernel: Sequence[int]) -> list[tuple[int, int]]:
+    """(before, after) per spatial axis (h, w) of an op with ``padding`` SAME or VALID in its
+    ``options`` (``stride``, ``dilation`` where it has one)."""
+    if options["padding"] != "SAME":
+        return [(0, 0), (0, 0)]
+    stride, dilation = options["stride"], options.get("dilation", (1, 1))
+    return [same_padding(size[a], kernel[a], stride[a], dilation[a]) for a in range(2)]
 
 
 def broadcast_constant(values: npt.NDArray[np.float32], rank: int) -> npt.NDArray[np.float32]:
