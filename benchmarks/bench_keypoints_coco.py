@@ -33,8 +33,9 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_COCO_JOINTS
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline
-from hdnet_ros.stages.blazepose import BlazePoseConfig, BlazePoseStage, open_blazepose_stage
+from hdnet_ros.stages.blazepose import BlazePoseConfig, BlazePoseStage
 from hdnet_ros.stages.keypoints2d import KeypointEstimator
+from hdnet_ros.stages.tracking.boxes import iou
 from machine import cpu_name
 from measure import time_ms
 
@@ -46,8 +47,6 @@ SIGMAS = (
     / 10.0
 )
 MIN_LABELLED = 10
-# The keypoint stage's own threshold (keypoints.min_score): below it a joint is "not seen".
-MIN_SCORE = 0.3
 Keypoints = list[tuple[np.ndarray, np.ndarray]]  # per detection: pixels [17,2] (NaN unseen), scores [17]
 
 
@@ -59,13 +58,6 @@ class Photo:
 
 
 Estimator = Callable[[Photo], Keypoints]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    x0, y0 = np.maximum(a[:2], b[:2])
-    x1, y1 = np.minimum(a[2:], b[2:])
-    inter = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
 
 
 def load_photos(folder: Path, pipeline: Pipeline) -> list[Photo]:
@@ -121,14 +113,16 @@ def movenet(pipeline: Pipeline) -> KeypointEstimator:
     return pipeline.keypoints
 
 
-def blazepose_keypoints(stage: BlazePoseStage, photo: Photo, people: list[Person]) -> Keypoints:
+def blazepose_keypoints(stage: BlazePoseStage, photo: Photo, people: list[Person], min_score: float) -> Keypoints:
+    """BlazePose's landmarks as COCO-17; a joint below ``min_score`` (the keypoint stage's
+    ``keypoints.min_score``) is not seen."""
     frame = Frame(photo.rgb, None, photo_camera(photo.rgb), 1, "photo")
     result: Keypoints = []
     for estimate in stage(frame, people):
         if estimate is None:  # rejected crop: nothing seen
             result.append((np.full((NUM_COCO_JOINTS, 2), np.nan), np.zeros(NUM_COCO_JOINTS)))
             continue
-        k = estimate.keypoints(MIN_SCORE)
+        k = estimate.keypoints(min_score)
         result.append((k.pixels[:NUM_COCO_JOINTS], k.scores[:NUM_COCO_JOINTS]))
     return result
 
@@ -155,11 +149,12 @@ def guided(pipeline: Pipeline, photo: Photo) -> list[Person]:
 
 def rows(pipeline: Pipeline, stage: BlazePoseStage, photos: list[Photo], runs: int) -> list[dict[str, Any]]:
     base = stage.config
+    min_score = pipeline.settings.keypoints.min_score
 
     def blazepose(config: BlazePoseConfig, rotate: bool, photo: Photo) -> Keypoints:
         stage.config = config
         people = guided(pipeline, photo) if rotate else unguided(photo.detections)
-        return blazepose_keypoints(stage, photo, people)
+        return blazepose_keypoints(stage, photo, people, min_score)
 
     estimators: dict[str, Estimator] = {
         "MoveNet Lightning int8 (keypoint stage)": functools.partial(movenet_keypoints, pipeline),
@@ -191,7 +186,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = load_settings(overrides={"models.models_dir": str(args.models_dir)})
     pipeline = Pipeline.from_settings(settings)
-    stage = open_blazepose_stage(BlazePoseConfig(), settings.inference, str(args.models_dir), settings.models.threads)
+    stage = pipeline.stages.blazepose  # the pipeline's own 3D stage (settings.blazepose)
+    if stage is None:
+        raise SystemExit(f"BlazePose GHUM 3D is not in {args.models_dir}: nothing to compare MoveNet with")
     photos = load_photos(args.data_dir / "coco_keypoints", pipeline)
     table = rows(pipeline, stage, photos, args.runs)
     detections = sum(len(p.detections) for p in photos)
