@@ -48,10 +48,11 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from crowd import Crowd, make_crowd, person_crops
+from crowd import CAMERA_HEIGHT_M, CAMERA_PITCH_DEG, ROWS_M, Crowd, make_crowd, person_crops
 from frame_sources import sample_frames, sequence_shift, shifted_sequence, still_scene
 from frame_timing import (
     MESSAGES,
+    RATE_HZ,
     FloatArray,
     PersonSnapshot,
     Run,
@@ -100,6 +101,14 @@ class Plan:
 
 FULL = Plan(warm_up=6, crowd_frames=45, sequence_steps=30, lifting_runs=200, accuracy_frames=40)
 QUICK = Plan(warm_up=3, crowd_frames=6, sequence_steps=3, lifting_runs=20, accuracy_frames=4)
+
+
+def shifts(steps: int, shown: int = 5) -> str:
+    """The pseudo-sequence's shifts over ``steps`` steps [px], as text: all of them, or the
+    first ``shown`` and the last."""
+    values = [sequence_shift(step) for step in range(steps)]
+    listed = values if steps <= shown + 1 else [*values[:shown], "...", values[-1]]
+    return ", ".join(map(str, listed))
 
 
 def fresh(settings: Settings, stages: Stages, **changes: Any) -> Pipeline:
@@ -604,19 +613,22 @@ def main() -> None:
     runs, length = sequence_runs(args.models_dir, base, frames, plan.sequence_steps)
     run_in_turn(runs, length, 1, clock)  # the models are warm after the crowd
 
+    row_depths = "/".join(f"{z_m:g}" for z_m, _, _ in ROWS_M)
     figures: dict[str, Any] = {
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "load_start": load_start,
         "plan": f"{'quick' if args.quick else 'full'} plan {dataclasses.asdict(plan)}, windows of {window} frames",
         "crowd_description": (
-            f"{', '.join(map(str, CROWD_SIZES))} capsule people in rows at 2.6/3.6/4.6 m (camera 2.0 m high, 17 deg "
-            f"down), Kinect-like depth, oracle 2D; RGB from {len(crops)} real person crops of the sample frames; "
+            f"{', '.join(map(str, CROWD_SIZES))} capsule people in rows at {row_depths} m "
+            f"(camera {CAMERA_HEIGHT_M:.1f} m high, {CAMERA_PITCH_DEG:g} deg down), Kinect-like depth, oracle 2D; "
+            f"RGB from {len(crops)} real person crops of the sample frames; "
             f"BlazePose answers recorded on {len(answers['presence'])} accepted sample crops"
         ),
         "sequence_description": (
             f"the {len(frames)} sample frames (people per frame {[len(p) for p in people]}), each repeated "
-            f"{plan.sequence_steps} times at 30 Hz with RGB and depth shifted right by (3*i)//2 px at step i"
+            f"{plan.sequence_steps} times at {RATE_HZ:g} Hz with RGB and depth shifted right by "
+            f"{shifts(plan.sequence_steps)} px at steps 0-{plan.sequence_steps - 1}"
         ),
         "crowd": crowd_figures(crowd_runs, window),
         "sequence": sequence_figures(runs, window, plan.sequence_steps, frames[0].camera),
