@@ -59,6 +59,7 @@ LANDMARK_SETS: dict[str, tuple[int, ...]] = {
     "stage's set plus arms": (*ROOT_FIT_LANDMARKS, 13, 14, 15, 16),
     "all 33 landmarks": tuple(range(33)),
 }
+TEACHER_OFF = {"networks.pose_3d": "", "networks.root_depth": ""}  # the sensor's pelvis, no network in it
 STANDING_MAX_ERROR_M = 0.35  # issue 9: the standing person within 0.35 m of the sensor's torso position
 # (X', Y', Z) of a frame turned a quarter -> (X, Y, Z) of the original frame.
 UNTURN = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
@@ -277,7 +278,10 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     settings = load_settings(overrides={"models.models_dir": str(args.models_dir)})
-    pipeline = Pipeline.from_settings(settings)
+    # The teacher is the sensor alone: with the 3D stage on, the pipeline fuses BlazePose's own
+    # root into the pelvis (FUSED), and the stage would be measured against itself.
+    teacher = load_settings(overrides={**TEACHER_OFF, "models.models_dir": str(args.models_dir)})
+    pipeline = Pipeline.from_settings(teacher)
     stage = open_blazepose_stage(BlazePoseConfig(), settings.inference, str(args.models_dir), settings.models.threads)
     frames = [(name, frame, sensor_people(pipeline, frame)) for name, frame in sample_frames(args.data_dir).items()]
     results: dict[str, list[Row]] = {}
