@@ -100,12 +100,22 @@ class LiteRTBackend(Backend):
         count = len(next(iter(inputs.values())))
         if count == 0:
             return {spec.name: np.zeros((0, *_fixed(spec.shape[1:])), spec.dtype) for spec in self._outputs}
+        outputs = zip(self._outputs, self._output_details, strict=True)
         if self._batching == "resize":
-            return self._invoke(inputs, count)
-        parts = [self._invoke({name: array[i : i + 1] for name, array in inputs.items()}, 1) for i in range(count)]
-        return {spec.name: np.concatenate([part[spec.name] for part in parts]) for spec in self._outputs}
+            self._invoke(inputs, count)
+            # get_tensor returns a copy: the next invoke does not overwrite what was returned.
+            return {spec.name: self._interpreter.get_tensor(detail["index"]) for spec, detail in outputs}
+        # One array per output for the whole call; each crop's result is copied once, from
+        # the interpreter's buffer into its row (the view is dropped before the next invoke).
+        results = {spec.name: np.empty((count, *_fixed(spec.shape[1:])), spec.dtype) for spec in self._outputs}
+        views = [(results[spec.name], self._interpreter.tensor(detail["index"])) for spec, detail in outputs]
+        for i in range(count):
+            self._invoke({name: array[i : i + 1] for name, array in inputs.items()}, 1)
+            for result, view in views:
+                result[i] = view()[0]
+        return results
 
-    def _invoke(self, inputs: Arrays, batch: int) -> Arrays:
+    def _invoke(self, inputs: Arrays, batch: int) -> None:
         if batch != self._batch:
             for detail in self._input_details:
                 self._interpreter.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]])
@@ -114,11 +124,6 @@ class LiteRTBackend(Backend):
         for spec, detail in zip(self._inputs, self._input_details, strict=True):
             self._interpreter.set_tensor(detail["index"], inputs[spec.name])
         self._interpreter.invoke()
-        # get_tensor returns a copy: the next invoke does not overwrite what was returned.
-        return {
-            spec.name: self._interpreter.get_tensor(detail["index"])
-            for spec, detail in zip(self._outputs, self._output_details, strict=True)
-        }
 
     def _release(self) -> None:
         self._interpreter = None

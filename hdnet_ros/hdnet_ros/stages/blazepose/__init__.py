@@ -160,6 +160,8 @@ class BlazePoseStage:
         """The network's outputs for crops [N,256,256,3], in calls of at most ``max_batch``."""
         parts = [self.backend.run({"image": images[part]}) for part in split_batches(len(images), self.max_batch)]
         self.counts["crops"] += len(images)
+        if len(parts) == 1:  # the usual case: the backend's arrays as they are, no copy
+            return {name: parts[0][name] for name in OUTPUT_NAMES}
         return {name: np.concatenate([p[name] for p in parts]) for name in OUTPUT_NAMES}
 
     def decode(self, outputs: Arrays, crops: Crops, camera: CameraModel) -> list[BodyEstimate | None]:
