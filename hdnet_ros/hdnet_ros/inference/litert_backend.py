@@ -92,10 +92,6 @@ class LiteRTBackend(Backend):
     def outputs(self) -> tuple[TensorSpec, ...]:
         return self._outputs
 
-    @property
-    def batching(self) -> str:
-        return self._batching
-
     def _run(self, inputs: Arrays) -> Arrays:
         count = len(next(iter(inputs.values())))
         if count == 0:
