@@ -288,11 +288,6 @@ def test_rebuild_agrees_with_litert_on_every_output(
     torch_outputs: dict[str, np.ndarray], litert_outputs: dict[str, np.ndarray]
 ) -> None:
     assert_agree(torch_outputs, litert_outputs, "PyTorch rebuild vs LiteRT")
-    # What the pipeline reads, directly: presence and the 2D landmarks of the body.
-    np.testing.assert_allclose(torch_outputs["presence"], litert_outputs["presence"], atol=1e-4)
-    ours = torch_outputs["landmarks"].reshape(-1, 39, 5)[:, :33, :2]
-    theirs = litert_outputs["landmarks"].reshape(-1, 39, 5)[:, :33, :2]
-    assert np.abs(ours - theirs).max() < 0.05  # crop pixels
 
 
 def test_onnx_export_on_onnxruntime_agrees_with_litert(
