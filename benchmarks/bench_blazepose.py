@@ -113,22 +113,17 @@ def rows(tflite: Path, runs: int, threads: int, workdir: Path) -> list[dict[str,
 
 def sample_crops(data_dir: Path) -> np.ndarray:
     """[7,256,256,3] float32 RGB 0..1: the people of the sample frames."""
-    import cv2
     from hdnet_ros.frame_input import build_frame
     from hdnet_ros.replay.bag_input import BagInput
+    from hdnet_ros.stages.keypoints2d import crop_person
 
-    size = BLAZEPOSE_INPUT_SIZE
     crops = []
     for name, boxes in BAG_BOXES.items():
         with BagInput(data_dir / "rgbd_hsr" / name, {}) as reader:
             messages = {item.role: item.message for item in reader.messages()}
         rgb = build_frame(messages["rgb"], messages["depth"], messages["camera_info"]).rgb
-        for x0, y0, x1, y1 in boxes:
-            s = size / (max(x1 - x0, y1 - y0) * 1.25)
-            affine = np.array([[s, 0, size / 2 - s * (x0 + x1) / 2], [0, s, size / 2 - s * (y0 + y1) / 2]])
-            crop = cv2.warpAffine(rgb, affine, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-            crops.append(crop.astype(np.float32) / 255.0)
-    return np.stack(crops)
+        crops += [crop_person(rgb, np.asarray(box), BLAZEPOSE_INPUT_SIZE, 1.25)[0] for box in boxes]
+    return np.stack(crops).astype(np.float32) / 255.0
 
 
 def worst_difference(name: str, values: np.ndarray, reference: np.ndarray) -> float:

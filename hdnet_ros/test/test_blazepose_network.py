@@ -27,7 +27,7 @@ from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.nets.blazepose import INPUT_NAME, OUTPUT_NAMES, OUTPUT_SHAPES, BlazePoseFileError, match_signature
 
-cv2 = pytest.importorskip("cv2")
+pytest.importorskip("cv2")  # the crops (stages.keypoints2d)
 pytest.importorskip("ai_edge_litert")
 
 SIZE = 256
@@ -67,15 +67,6 @@ TOLERANCE: dict[str, float] = {
 ABSOLUTE = frozenset({"presence"})
 
 
-def square_crop(image: np.ndarray, box: tuple[float, float, float, float], scale: float = 1.25) -> np.ndarray:
-    """256x256 float32 RGB 0..1 crop of a square ``scale`` x the box's longer side, black outside."""
-    x0, y0, x1, y1 = box
-    s = SIZE / (max(x1 - x0, y1 - y0) * scale)
-    affine = np.array([[s, 0, SIZE / 2 - s * (x0 + x1) / 2], [0, s, SIZE / 2 - s * (y0 + y1) / 2]])
-    crop = cv2.warpAffine(image, affine, (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-    return crop.astype(np.float32) / 255.0
-
-
 def worst_difference(name: str, values: np.ndarray, reference: np.ndarray) -> float:
     """The largest difference of any crop, relative to that crop's largest magnitude (see TOLERANCE)."""
     difference = np.abs(values.astype(np.float64) - reference).reshape(len(reference), -1).max(axis=1)
@@ -101,16 +92,18 @@ def tflite(models_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def crops(data_dir: Path) -> np.ndarray:
-    """[7,256,256,3] person crops from the sample frames, via the transports' frame builder."""
+    """[7,256,256,3] person crops from the sample frames, via the transports' frame builder:
+    square, 1.25x the box's longer side, black outside (MoveNet's crop), RGB 0..1."""
     from hdnet_ros.frame_input import build_frame
+    from hdnet_ros.stages.keypoints2d import crop_person
     from helpers import sample_messages
 
     result = []
     for name, boxes in BAG_BOXES.items():
         messages = sample_messages(data_dir / "rgbd_hsr" / name)
         frame = build_frame(messages["rgb"], messages["depth"], messages["camera_info"])
-        result += [square_crop(frame.rgb, box) for box in boxes]
-    return np.stack(result)
+        result += [crop_person(frame.rgb, np.asarray(box), SIZE, 1.25)[0] for box in boxes]
+    return np.stack(result).astype(np.float32) / 255.0
 
 
 @pytest.fixture(scope="module")
