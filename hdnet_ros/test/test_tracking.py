@@ -9,7 +9,7 @@ import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import Detection, Person, TrackingState
-from hdnet_ros.stages.tracking import RootKalman, Track, Tracker, TrackingConfig, boxes_overlap, hidden_roots, iou
+from hdnet_ros.stages.tracking import RootKalman, Track, Tracker, TrackingConfig, hidden_roots, iou, overlap_matrix
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
 DT_NS = int(1e9 / 15)
@@ -24,6 +24,22 @@ def person_at(root: np.ndarray, with_root: bool = True, sigma: float = 0.03) -> 
         person.positions[ROOT] = root
         person.position_stddev[ROOT] = sigma
     return person
+
+
+def boxes_overlap(predicted: np.ndarray, box: np.ndarray, min_iou: float, widen: float = 1.0) -> bool:
+    """The 2D gate's definition for one pair: the predicted box widened by ``widen`` times its
+    width on each side overlaps the box with enough IoU, or either lies mostly inside the other."""
+    pad = widen * float(predicted[2] - predicted[0])
+    wide = np.array([predicted[0] - pad, predicted[1], predicted[2] + pad, predicted[3]])
+    if iou(wide, box) >= min_iou:
+        return True
+    w = min(wide[2], box[2]) - max(wide[0], box[0])
+    h = min(wide[3], box[3]) - max(wide[1], box[1])
+    inter = max(w, 0.0) * max(h, 0.0)
+    smaller = min(
+        max(wide[2] - wide[0], 0.0) * max(wide[3] - wide[1], 0.0), max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0)
+    )
+    return bool(smaller > 0 and inter / smaller >= 0.5)
 
 
 def walk(start: np.ndarray, velocity: np.ndarray, frame: int) -> np.ndarray:
@@ -131,8 +147,8 @@ def test_box_gate_accepts_a_shrunken_partly_occluded_box() -> None:
     assert iou(old, old) == 1.0
     half = np.array([140.0, 100.0, 190.0, 300.0])  # the visible half, slid sideways
     assert iou(old, half) < 0.3
-    assert boxes_overlap(old, half, 0.05)
-    assert not boxes_overlap(old, np.array([400.0, 100.0, 460.0, 300.0]), 0.05)
+    assert overlap_matrix(old, half, 0.05)[0, 0]
+    assert not overlap_matrix(old, np.array([400.0, 100.0, 460.0, 300.0]), 0.05)[0, 0]
 
 
 def test_disabled_tracker_passes_people_through() -> None:
@@ -188,7 +204,7 @@ def random_boxes(rng: np.random.Generator, count: int) -> np.ndarray:
 
 
 def test_iou_and_overlap_matrices_are_the_pairwise_functions_to_the_bit() -> None:
-    from hdnet_ros.stages.tracking.boxes import iou_matrix, overlap_matrix
+    from hdnet_ros.stages.tracking.boxes import iou_matrix
 
     rng = np.random.default_rng(7)
     a, b = random_boxes(rng, 40), random_boxes(rng, 35)

@@ -1,8 +1,8 @@
 """The tracking stage: the same id for the same person, frame after frame (:mod:`.tracker`);
 each track's root filtered by :mod:`.kalman`, people told apart by their boxes (:mod:`.boxes`)."""
 
-from hdnet_ros.stages.tracking.boxes import boxes_overlap, hidden_roots, iou
+from hdnet_ros.stages.tracking.boxes import hidden_roots, iou, overlap_matrix
 from hdnet_ros.stages.tracking.kalman import RootKalman
 from hdnet_ros.stages.tracking.tracker import Track, Tracker, TrackingConfig
 
-__all__ = ["RootKalman", "Track", "Tracker", "TrackingConfig", "boxes_overlap", "hidden_roots", "iou"]
+__all__ = ["RootKalman", "Track", "Tracker", "TrackingConfig", "hidden_roots", "iou", "overlap_matrix"]

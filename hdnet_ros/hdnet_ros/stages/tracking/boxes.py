@@ -28,26 +28,6 @@ def _intersection(a: FloatArray, b: FloatArray) -> float:
     return max(w, 0.0) * max(h, 0.0)
 
 
-def widened(box: FloatArray, factor: float) -> FloatArray:
-    """The box with its width grown by ``factor`` times on each side."""
-    pad = factor * float(box[2] - box[0])
-    return np.array([box[0] - pad, box[1], box[2] + pad, box[3]], dtype=np.float64)
-
-
-def boxes_overlap(predicted: FloatArray, box: FloatArray, min_iou: float, widen: float = 1.0) -> bool:
-    """The 2D gate: the person's box overlaps the track's predicted box.
-
-    A partly occluded person's box shrinks and slides sideways when the occluder moves, so
-    the predicted box is widened by ``widen`` times its width on each side and the gate
-    passes with enough IoU or with either box mostly inside the other.
-    """
-    wide = widened(predicted, widen)
-    if iou(wide, box) >= min_iou:
-        return True
-    smaller = min(_area(wide), _area(box))
-    return smaller > 0 and _intersection(wide, box) / smaller >= 0.5
-
-
 def _areas(boxes: FloatArray) -> FloatArray:
     return np.maximum(boxes[:, 2] - boxes[:, 0], 0.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
 
@@ -73,7 +53,13 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
 def overlap_matrix(
     predicted: npt.ArrayLike, boxes: npt.ArrayLike, min_iou: float, widen: float = 1.0
 ) -> npt.NDArray[np.bool_]:
-    """:func:`boxes_overlap` of every predicted box [N,4] with every box [M,4] ([N,M])."""
+    """The 2D gate of every track's predicted box [N,4] with every person's box [M,4] ([N,M]):
+    the person's box overlaps the track's.
+
+    A partly occluded person's box shrinks and slides sideways when the occluder moves, so
+    the predicted box is widened by ``widen`` times its width on each side and the gate
+    passes with enough IoU or with either box mostly inside the other.
+    """
     tracks = np.asarray(predicted, dtype=np.float64).reshape(-1, 4)
     people = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     pad = widen * (tracks[:, 2] - tracks[:, 0])

@@ -207,7 +207,7 @@ class Tracker:
 
         A track with a 3D state and a person with a root: the distance between the track's
         predicted root and the person's root plus ``box_cost_m`` x (1 - IoU), allowed within
-        the 3D gate and the 2D gate (:func:`boxes_overlap`). Otherwise (no 3D on either
+        the 3D gate and the 2D gate (:func:`~.boxes.overlap_matrix`). Otherwise (no 3D on either
         side) the 2D-only cost (1 - IoU) x ``iou_cost_m`` for IoU >= ``min_iou_2d_only``.
         ``predicted``: the tracks' predicted boxes [T,4]; ``overlap``: their IoU with the
         people's boxes [T,P].
