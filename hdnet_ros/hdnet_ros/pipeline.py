@@ -13,29 +13,25 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from hdnet_ros.config import Settings, SettingsError
 from hdnet_ros.inference.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
-from hdnet_ros.joints import DERIVED_JOINTS, NUM_FEET, NUM_JOINTS
+from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError, resolve_model_file
 from hdnet_ros.people import Detection, Frame, Person
-from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, MonocularRoot, open_blazepose_stage
-from hdnet_ros.stages.blazepose.root_fit import RootFit
-from hdnet_ros.stages.blazepose.schedule import carried_roots, carry_poses, due_people, follows
+from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, open_blazepose_stage
+from hdnet_ros.stages.blazepose.per_track import estimate_bodies, landmarks_as_keypoints
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
-from hdnet_ros.stages.depth.arrays import PersonMasks
 from hdnet_ros.stages.detection import PersonDetector
 from hdnet_ros.stages.keypoints2d import (
     KeypointEstimator,
-    Keypoints2D,
     MoveNetBatched,
     MoveNetLiteRT,
     movenet_arithmetic,
@@ -205,52 +201,7 @@ def network_estimates(roots: list[RootDepth | None], poses: list[FloatArray | No
     """The checkpoint stages' per-person outputs as the depth stage's arrays (NaN: none)."""
     root_z = np.array([r[0] if r is not None else np.nan for r in roots], dtype=np.float64)
     root_sigma = np.array([r[1] if r is not None else np.nan for r in roots], dtype=np.float64)
-    return NetworkEstimates(root_z, root_sigma, relative_pose=_stacked(poses))
-
-
-def body_estimates(
-    people: list[Person], bodies: list[BodyEstimate | None], fits: list[RootFit | None]
-) -> NetworkEstimates:
-    """BlazePose's per-person outputs as the depth stage's arrays: the poses the people carry
-    (this frame's or their track's), the monocular roots (``fits``: BlazePose's own, or the
-    carried skeleton's fit to this frame) and this frame's masks."""
-    roots = [fit if isinstance(fit, MonocularRoot) else None for fit in fits]
-    root_point = np.array([r.position if r is not None else np.full(3, np.nan) for r in roots]).reshape(-1, 3)
-    root_sigma = np.array([r.sigma if r is not None else np.nan for r in roots], dtype=np.float64)
-    masks = PersonMasks.stack([b.mask if b is not None else None for b in bodies])
-    feet = _stacked([p.network_feet for p in people], NUM_FEET)
-    feet_pixels = np.array([p.feet_pixels for p in people], dtype=np.float64).reshape(-1, NUM_FEET, 2)
-    return NetworkEstimates(
-        root_point[:, 2].copy(),
-        root_sigma,
-        root_point,
-        _stacked([p.network_pose for p in people]),
-        masks,
-        feet,
-        feet_pixels,
-    )
-
-
-def fill_unseen_keypoints(person: Person, landmarks: Keypoints2D) -> None:
-    """Joints the 2D keypoint network did not see but BlazePose did take BlazePose's pixel
-    and visibility (its crop saw them at no extra cost); the midpoint joints follow."""
-    seen = np.all(np.isfinite(person.pixels), axis=1)
-    fill = ~seen & np.all(np.isfinite(landmarks.pixels), axis=1)
-    fill[list(DERIVED_JOINTS)] = False
-    if not np.any(fill):
-        return
-    person.pixels = np.where(fill[:, None], landmarks.pixels, person.pixels)
-    person.scores = np.where(fill, landmarks.scores, person.scores)
-    for joint, (a, b) in DERIVED_JOINTS.items():
-        if not seen[joint] and np.all(np.isfinite(person.pixels[[a, b]])):
-            person.pixels[joint] = (person.pixels[a] + person.pixels[b]) / 2.0
-            person.scores[joint] = min(person.scores[a], person.scores[b])
-
-
-def _stacked(poses: Sequence[npt.NDArray[np.floating] | None], joints: int = NUM_JOINTS) -> FloatArray | None:
-    if all(pose is None for pose in poses):
-        return None
-    return np.stack([pose if pose is not None else np.full((joints, 3), np.nan) for pose in poses])
+    return NetworkEstimates(root_z, root_sigma, relative_pose=NetworkEstimates.stacked(poses))
 
 
 class Pipeline:
@@ -322,21 +273,15 @@ class Pipeline:
     def keypoints_of(self, frame: Frame, detections: list[Detection]) -> tuple[list[Person], list[BodyEstimate | None]]:
         """The detected people with their 2D keypoints (and BlazePose's estimates, when its
         landmarks are the keypoints)."""
-        stage = self.stages.blazepose
-        if self.stages.keypoints is not None:
-            keypoints = self.stages.keypoints(frame.rgb, detections)
+        stages = self.stages
+        if stages.keypoints is not None:
+            keypoints = stages.keypoints(frame.rgb, detections)
             people = [Person(d, k.pixels, k.scores) for d, k in zip(detections, keypoints, strict=True)]
             return people, [None] * len(people)
-        assert stage is not None
+        assert stages.blazepose is not None
         unseen = [Person(d, np.full((NUM_JOINTS, 2), np.nan), np.zeros(NUM_JOINTS)) for d in detections]
-        expected = self.stages.tracker.expected(unseen, frame.stamp_ns)
-        guides = [np.asarray(p.pixels, dtype=np.float64) if p is not None else None for p in expected]
-        bodies = stage(frame, unseen, guides)
-        min_score = self.settings.keypoints.min_score
-        for person, body in zip(unseen, bodies, strict=True):
-            if body is not None:
-                landmarks = body.keypoints(min_score)
-                person.pixels, person.scores = landmarks.pixels, landmarks.scores
+        expected = stages.tracker.expected(unseen, frame.stamp_ns)
+        bodies = landmarks_as_keypoints(stages.blazepose, frame, unseen, expected, self.settings.keypoints.min_score)
         return unseen, bodies
 
     def networks_of(
@@ -351,11 +296,21 @@ class Pipeline:
         estimates already made for the keypoints; ``timed`` times each network."""
         stages = self.stages
         timed = timed or (lambda _: nullcontext())
-        bodies = bodies if bodies is not None else [None] * len(people)
         networks = NetworkEstimates.none(len(people))
         if stages.blazepose is not None:
             with timed("pose_3d"):
-                networks = self._blazepose_networks(frame, people, bodies)
+                # BlazePose made the keypoints (estimates for everyone), or it runs per track.
+                made = stages.keypoints is None
+                networks = estimate_bodies(
+                    stages.blazepose,
+                    frame,
+                    people,
+                    [] if made else stages.tracker.expected(people, frame.stamp_ns),
+                    self._frames,
+                    min_score=self.settings.keypoints.min_score,
+                    network_root=stages.blazepose_root,
+                    bodies=bodies if made else None,
+                )
         roots: list[RootDepth | None] = [None] * len(people)
         if stages.root_depth is not None:
             with timed("root_depth"):
@@ -366,37 +321,5 @@ class Pipeline:
         if stages.pose_3d is not None:
             with timed("pose_3d"):
                 poses = stages.pose_3d(frame, people, roots)
-            networks = dataclasses.replace(networks, relative_pose=_stacked(poses))
+            networks = dataclasses.replace(networks, relative_pose=NetworkEstimates.stacked(poses))
         return networks
-
-    def _blazepose_networks(
-        self, frame: Frame, people: list[Person], bodies: list[BodyEstimate | None]
-    ) -> NetworkEstimates:
-        """BlazePose on the people it is due for (all of them when it made the keypoints);
-        the others carry their track's pose."""
-        stage = self.stages.blazepose
-        assert stage is not None
-        config, min_score = self.settings.blazepose, self.settings.keypoints.min_score
-        roots: list[RootFit | None] = [b.root if b is not None else None for b in bodies]
-        if self.stages.keypoints is not None:
-            expected = self.stages.tracker.expected(people, frame.stamp_ns)
-            due = due_people(people, expected, frame.depth_m is not None, config.every_frames, self._frames)
-            carry_poses(people, expected, due)
-            carried = [i for i in np.flatnonzero(~due) if people[i].network_pose is not None]
-            fits = carried_roots([people[i] for i in carried], frame.camera, min_score, config.root_relative_sigma)
-            for index, fit in zip(carried, fits, strict=True):
-                previous = expected[index]
-                assert previous is not None
-                if isinstance(fit, MonocularRoot) and follows(fit, previous):
-                    roots[index] = fit
-                else:  # this frame's keypoints do not carry the pose: run the network after all
-                    due[index] = True
-            chosen = np.flatnonzero(due)
-            for index, body in zip(chosen, stage(frame, [people[i] for i in chosen]), strict=True):
-                bodies[index], roots[index] = body, body.root if body is not None else None
-        for person, body in zip(people, bodies, strict=True):
-            if body is not None:
-                person.network_pose, person.network_feet, person.network_pose_age = body.relative_pose, body.feet, 0
-                fill_unseen_keypoints(person, body.keypoints(min_score))
-                person.feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
-        return body_estimates(people, bodies, roots if self.stages.blazepose_root else [None] * len(people))

@@ -13,12 +13,14 @@ people of the frame at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.size_prior import DepthEstimates, bone_prior_depths
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, PersonMasks
@@ -55,6 +57,14 @@ class NetworkEstimates:
     @classmethod
     def none(cls, count: int) -> NetworkEstimates:
         return cls(np.full(count, np.nan), np.full(count, np.nan))
+
+    @staticmethod
+    def stacked(poses: Sequence[npt.NDArray[np.floating] | None], joints: int = NUM_JOINTS) -> FloatArray | None:
+        """Per-person poses [joints,3] (None: the network has none for that person) as one
+        array [P,joints,3] with NaN rows for the missing ones; None when no person has one."""
+        if all(pose is None for pose in poses):
+            return None
+        return np.stack([pose if pose is not None else np.full((joints, 3), np.nan) for pose in poses])
 
 
 class DepthLifter:
