@@ -35,7 +35,7 @@ from hdnet_ros.node.diagnostics import DiagnosticsAggregator
 from hdnet_ros.node.frame_processor import FrameProcessor, Triplet, core_outputs
 from hdnet_ros.node.frame_slot import FrameWorker
 from hdnet_ros.node.health import InputHealth, facts_of
-from hdnet_ros.node.people_pose import RigidTransform, people_in_frame, pose_array_msg
+from hdnet_ros.outputs.people_pose import RigidTransform, people_in_frame, pose_array_msg
 from hdnet_ros.pipeline import FrameResult, Pipeline
 from machine import cpu_name
 

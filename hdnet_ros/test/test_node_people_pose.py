@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 from hdnet_ros.joints import NUM_JOINTS, PELVIS
-from hdnet_ros.node.people_pose import (
+from hdnet_ros.outputs.common import msg_type
+from hdnet_ros.outputs.people_pose import (
     IDENTITY,
     MIN_HEADING_SPEED,
     RigidTransform,
@@ -17,7 +18,6 @@ from hdnet_ros.node.people_pose import (
     people_in_frame,
     pose_array_msg,
 )
-from hdnet_ros.outputs.common import msg_type
 from hdnet_ros.outputs.tf_frames import quaternion_from_matrix
 from hdnet_ros.people import Detection, Person
 from hdnet_ros.ros_types import typestore

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from hdnet_ros.joints import NUM_JOINTS, PELVIS
 from hdnet_ros.msg_convert import convert
-from hdnet_ros.node.people_pose import RigidTransform, people_in_frame, pose_array_msg
 from hdnet_ros.node.rclpy_types import MessageClassResolver, nested_message_type
 from hdnet_ros.outputs.debug_image import image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
+from hdnet_ros.outputs.people_pose import RigidTransform, people_in_frame, pose_array_msg
 from hdnet_ros.outputs.skeletons import skeleton_array_msg
 from hdnet_ros.outputs.tf_frames import body_transforms
 from hdnet_ros.people import DepthSource, Detection, Person

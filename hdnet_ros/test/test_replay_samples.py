@@ -112,6 +112,32 @@ def test_outputs_are_written(sample_replay: Path) -> None:
     assert len(list((sample_replay / "overlays").glob("*.png"))) == 3
 
 
+def test_people_for_navigation_are_written_in_the_camera_frame(sample_replay: Path) -> None:
+    """/people (people_msgs/People), /hdnet/people (PoseArray) and /humans/bodies/tracked
+    (hri_msgs/IdsList) per frame, from the node's builders; the replay has no TF, so the
+    people are in the camera frame, at the pelvis of the skeletons with a valid root."""
+    bag = sample_replay / "bag"
+    arrays = read_topic(bag, "/hdnet/skeletons")
+    people, poses = read_topic(bag, "/people"), read_topic(bag, "/hdnet/people")
+    bodies, tf = read_topic(bag, "/humans/bodies/tracked"), read_topic(bag, "/tf")
+    assert len(people) == len(poses) == len(bodies) == len(arrays) == 3
+    for array, crowd, pose_array, tracked, frames in zip(arrays, people, poses, bodies, tf, strict=True):
+        rooted = [s for s in array.skeletons if s.root_valid]
+        assert rooted, "the standing person has a root in every frame"
+        for message in (crowd, pose_array, tracked):
+            assert message.header.stamp == array.header.stamp
+            assert message.header.frame_id == array.header.frame_id
+        assert [p.name for p in crowd.people] == [str(s.id) for s in rooted] == tracked.ids
+        assert {f"body_{i}" for i in tracked.ids} == {t.child_frame_id for t in frames.transforms}
+        for entry, pose, skeleton in zip(crowd.people, pose_array.poses, rooted, strict=True):
+            root = (skeleton.root_position.x, skeleton.root_position.y, skeleton.root_position.z)
+            assert (entry.position.x, entry.position.y, entry.position.z) == pytest.approx(root)
+            assert (pose.position.x, pose.position.y, pose.position.z) == pytest.approx(root)
+            assert entry.reliability == pytest.approx(skeleton.confidence)
+            tags = dict(zip(entry.tagnames, entry.tags, strict=True))
+            assert tags["velocity_valid"] == ("true" if skeleton.velocity_valid else "false")
+
+
 def test_summary_reports_latency_per_stage(sample_replay: Path) -> None:
     summary = json.loads((sample_replay / "summary.json").read_text())
     for stage in ("detection", "keypoints_2d", "depth_lifting", "total"):

@@ -46,11 +46,11 @@ from hdnet_ros.node.frame_processor import FrameProcessor, Triplet
 from hdnet_ros.node.frame_slot import FrameWorker
 from hdnet_ros.node.health import InputHealth, facts_of
 from hdnet_ros.node.parameters import NODE_NAME, ParameterSpec, parameter_specs, settings_from_parameters
-from hdnet_ros.node.people_pose import RigidTransform, people_in_frame, pose_array_msg
 from hdnet_ros.node.rclpy_types import MessageClassResolver
 from hdnet_ros.node.sync_monitor import SyncMonitor
 from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.network_report import network_values
+from hdnet_ros.outputs.people_pose import RigidTransform, people_in_frame, pose_array_msg
 from hdnet_ros.pipeline import FrameResult, Pipeline
 
 # The source tree's hdnet_ros_msgs/msg/ (the .msg files) looks like a Python namespace package

@@ -1,4 +1,10 @@
-"""The replay's output bag: rosbag2 in mcap storage with the node's topics."""
+"""The replay's output bag: rosbag2 in mcap storage with the node's topics.
+
+The topics are the launched node's (hdnet.launch.py remaps ``~/<name>`` to ``/hdnet/<name>``
+and ``~/people_nav`` to ``/people``, the topic social costmap layers subscribe to);
+``/humans/bodies/tracked`` is REP-155's. The replay has no TF tree: ``/hdnet/people`` and
+``/people`` are in the camera frame (the node's ``node.target_frame`` needs TF).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,9 @@ OUTPUT_TOPICS: dict[str, str] = {
     "/hdnet/markers": "visualization_msgs/msg/MarkerArray",
     "/hdnet/debug_image": "sensor_msgs/msg/Image",
     "/tf": "tf2_msgs/msg/TFMessage",
+    "/hdnet/people": "geometry_msgs/msg/PoseArray",
+    "/people": "people_msgs/msg/People",
+    "/humans/bodies/tracked": "hri_msgs/msg/IdsList",
 }
 
 

@@ -24,7 +24,9 @@ from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.joints import ROOT
 from hdnet_ros.outputs.frame_outputs import core_outputs
+from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
+from hdnet_ros.outputs.people_pose import RigidTransform
 from hdnet_ros.outputs.tf_frames import tf_message
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline
@@ -57,6 +59,12 @@ class ReplayJob:
         self.settings = settings
         self.options = options
         self.summary = ReplaySummary(settings=settings_to_dict(settings))
+        if settings.node.target_frame:
+            LOG.warning(
+                "node.target_frame %r is the node's (it needs TF): the replay writes /people and /hdnet/people "
+                "in the camera frame",
+                settings.node.target_frame,
+            )
         options.output_dir.mkdir(parents=True, exist_ok=True)
         self.bag = OutputBag(options.output_dir / "bag")
         self.overlays: OverlayWriter | None = None
@@ -223,9 +231,10 @@ class ReplayJob:
         )
 
     def _write(self, result: FrameResult, matched: dict[str, BagMessage]) -> None:
-        """What the node publishes for ``result`` (the same builder, markers at the nominal
-        rate: a replay has no measured output rate), and the overlay PNG."""
-        stamp = result.frame.stamp_ns
+        """What the node publishes for ``result`` (the same builders, markers at the nominal
+        rate: a replay has no measured output rate; people in the camera frame: a replay has
+        no TF for ``node.target_frame``), and the overlay PNG."""
+        stamp, camera_frame = result.frame.stamp_ns, result.frame.frame_id
         output = self.settings.output
         outputs = core_outputs(result, output, output.nominal_frame_rate, debug_image=True)
         self.bag.write("/hdnet/skeletons", outputs.skeletons, stamp)
@@ -233,6 +242,10 @@ class ReplayJob:
         if outputs.transforms:
             self.bag.write("/tf", tf_message(outputs.transforms), stamp)
         self.bag.write("/hdnet/debug_image", outputs.debug_image, stamp)
+        people = navigation_outputs(result.people, stamp, camera_frame, camera_frame, RigidTransform.identity())
+        self.bag.write("/hdnet/people", people.poses, stamp)
+        self.bag.write("/people", people.people, stamp)
+        self.bag.write("/humans/bodies/tracked", people.bodies, stamp)
         due = (self.summary.frames_processed - 1) % self.options.overlay_every == 0
         if self.overlays is not None and due and outputs.overlay is not None:
             self.overlays.submit(str(stamp), outputs.overlay)

@@ -1,8 +1,10 @@
-"""People as geometry_msgs/PoseArray in a target frame (e.g. base_link or map).
+"""People in a target frame (e.g. base_link or map), and as geometry_msgs/PoseArray.
 
-The node looks up the camera-to-target transform in TF at the image stamp; everything
-else is here, without ROS: positions get rotation and translation, velocities only the
-rotation. A PoseArray has no velocity field, so each pose's orientation carries the
+The node looks up the camera-to-target transform in TF at the image stamp (the replay has
+no TF: it uses the identity, the camera frame); everything else is here, without ROS:
+positions get rotation and translation, velocities only the rotation. The social
+navigation messages (:mod:`hdnet_ros.outputs.navigation`) are built from the same
+:class:`PersonInFrame` list. A PoseArray has no velocity field, so each pose's orientation carries the
 direction of motion: a rotation about the target frame's z axis (up in REP-103 frames such
 as base_link, odom or map) from +x to the horizontal velocity. It is the identity while the
 velocity is unknown (tracking off) or slower than :data:`MIN_HEADING_SPEED`.
@@ -20,7 +22,7 @@ from scipy.spatial.transform import Rotation
 
 from hdnet_ros.joints import ROOT
 from hdnet_ros.outputs.common import body_label, header, msg_type, point
-from hdnet_ros.people import Person
+from hdnet_ros.people import Person, TrackingState
 
 FloatArray = npt.NDArray[np.float64]
 Quaternion = tuple[float, float, float, float]  # x, y, z, w (ROS order)
@@ -76,6 +78,8 @@ class PersonInFrame:
     position: FloatArray  # pelvis [m]
     velocity: FloatArray | None  # [m/s]; None while unknown
     orientation: Quaternion  # heading of motion
+    reliability: float  # the person's confidence (the detection score) in [0, 1]
+    tracking_state: TrackingState
 
 
 def people_in_frame(people: list[Person], transform: RigidTransform) -> list[PersonInFrame]:
@@ -92,6 +96,8 @@ def people_in_frame(people: list[Person], transform: RigidTransform) -> list[Per
                 position=transform.apply_to_points(person.positions[ROOT]),
                 velocity=velocity,
                 orientation=heading(velocity),
+                reliability=float(person.detection.score),
+                tracking_state=TrackingState(int(person.tracking_state)),
             )
         )
     return result
