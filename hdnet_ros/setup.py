@@ -65,6 +65,7 @@ setup(
         "console_scripts": [
             "hdnet-ros = hdnet_ros.cli:main",
             "hdnet_node = hdnet_ros.node.main:main",
+            "hdnet_lifecycle_node = hdnet_ros.node.main:lifecycle_main",
         ],
     },
 )

@@ -1,9 +1,15 @@
-"""Entry point of ``hdnet_node`` (``ros2 run hdnet_ros hdnet_node``).
+"""Entry points of ``hdnet_node`` and ``hdnet_lifecycle_node`` (``ros2 run hdnet_ros ...``).
 
-Start-up failures end the process with a message that names the cause and no traceback:
-exit code 1 for a model file that is missing or unusable (the message names the file and
-why), 2 for invalid parameters, 3 when ROS 2 itself cannot be imported, 4 when a Python
-package the core needs is not installed (the message names it and how to install it).
+``hdnet_node`` configures and activates itself at start-up. Start-up failures end the process
+with a message that names the cause and no traceback: exit code 1 for a model file that is
+missing or unusable (the message names the file and why), 2 for invalid parameters, 3 when
+ROS 2 itself cannot be imported, 4 when a Python package the core needs is not installed (the
+message names it and how to install it), 5 for an unexpected error (the log has its traceback).
+
+``hdnet_lifecycle_node`` starts unconfigured and waits for its lifecycle transitions (from
+``ros2 lifecycle set``, the launch file's ``autostart`` or a lifecycle manager); a failing
+``configure`` is logged and leaves it unconfigured. Exit codes 2 (a parameter override of the
+wrong type), 3 and 4 as above.
 """
 
 from __future__ import annotations
@@ -12,88 +18,79 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hdnet_ros.cli import EXTRA_OF_MODULE, missing_module, top_module
+from hdnet_ros.node.startup import (
+    EXIT_MISSING_DEPENDENCY,
+    EXIT_NO_ROS,
+    EXIT_SETTINGS_ERROR,
+    dependency_message,
+)
 
-EXIT_MODEL_ERROR = 1
-EXIT_SETTINGS_ERROR = 2
-EXIT_NO_ROS = 3
-EXIT_MISSING_DEPENDENCY = 4
-# In a ROS workspace rosdep installs numpy, OpenCV, SciPy, PyYAML and tqdm; these have no
-# rosdep keys and come from pip (README, "Building in a ROS 2 workspace").
-PIP_ONLY = "onnxruntime ai-edge-litert rosbags"
-
-
-def dependency_message(error: ModuleNotFoundError) -> str | None:
-    """One line naming the missing package and how to install it; None for a module that is
-    not one of the core's third-party dependencies."""
-    module = top_module(error)
-    if module not in EXTRA_OF_MODULE:
-        return None
-    package = EXTRA_OF_MODULE[module][1]
-    return (
-        f"hdnet_node: {package} is not installed (No module named {module!r}); in a ROS workspace run "
-        f"`rosdep install --from-paths src --ignore-src -y` and `python3 -m pip install {PIP_ONLY}`, "
-        'elsewhere `pip install "hdnet_ros[cpu]"`'
-    )
+__all__ = ["EXIT_MISSING_DEPENDENCY", "EXIT_NO_ROS", "dependency_message", "lifecycle_main", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``hdnet_node``: configure and activate at start-up, spin until shut down."""
+    return _guarded(argv, lifecycle=False)
+
+
+def lifecycle_main(argv: Sequence[str] | None = None) -> int:
+    """``hdnet_lifecycle_node``: a managed node, unconfigured until told otherwise."""
+    return _guarded(argv, lifecycle=True)
+
+
+def _guarded(argv: Sequence[str] | None, lifecycle: bool) -> int:
+    program = "hdnet_lifecycle_node" if lifecycle else "hdnet_node"
     try:
-        return _main(argv)
+        return _main(argv, lifecycle, program)
     except ModuleNotFoundError as error:
-        message = dependency_message(error)
+        message = dependency_message(error, program)
         if message is None:
             raise
         print(message, file=sys.stderr)
         return EXIT_MISSING_DEPENDENCY
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, lifecycle: bool, program: str) -> int:
     # The core first: a missing numpy must not read as "ROS 2 is missing".
+    import hdnet_ros.pipeline  # noqa: F401
     from hdnet_ros.config import SettingsError
-    from hdnet_ros.model_files import ModelFileError
-    from hdnet_ros.pipeline import Pipeline
 
     try:
         import rclpy
         from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
         from rclpy.logging import get_logger
 
-        from hdnet_ros.node.ros_node import NODE_NAME, HdnetNode
+        from hdnet_ros.node.parameters import NODE_NAME
+        from hdnet_ros.node.ros_node import HdnetNode
+
+        node_class: type[Any] = HdnetNode
+        if lifecycle:
+            from hdnet_ros.node.lifecycle_node import HdnetLifecycleNode
+
+            node_class = HdnetLifecycleNode
     except ImportError as error:
         if isinstance(error, ModuleNotFoundError) and dependency_message(error):
-            raise  # main() names the package and how to install it
+            raise  # _guarded names the package and how to install it
         print(
-            f"hdnet_node needs ROS 2 (Humble or newer) with message_filters, cv_bridge, tf2_ros and "
+            f"{program} needs ROS 2 (Humble or newer) with message_filters, cv_bridge, tf2_ros and "
             f"hdnet_ros_msgs: {error}. Source /opt/ros/<distro>/setup.bash and your workspace's "
             "install/setup.bash (without ROS, use `hdnet-ros replay`).",
             file=sys.stderr,
         )
         return EXIT_NO_ROS
     rclpy.init(args=None if argv is None else list(argv))  # argv as sys.argv: program name first
-    logger = get_logger(NODE_NAME)
     node = None
     try:
-        node = HdnetNode()
-        settings = node.read_settings()
-        pipeline = Pipeline.from_settings(settings)
+        node = node_class()
     except SettingsError as error:
-        logger.error(f"invalid parameters: {error}")
+        get_logger(NODE_NAME).error(f"invalid parameters: {error}")
         return _shut_down(node, EXIT_SETTINGS_ERROR)
-    except ModelFileError as error:
-        missing = missing_module(error)  # a runtime that is not installed, not a bad file
-        if missing is not None:
-            logger.error(str(dependency_message(missing)))
-            return _shut_down(node, EXIT_MISSING_DEPENDENCY)
-        logger.error(f"cannot load the models, stopping: {error}")
-        return _shut_down(node, EXIT_MODEL_ERROR)
-    except ModuleNotFoundError as error:
-        message = dependency_message(error)
-        if message is None:
-            raise
-        logger.error(message)
-        return _shut_down(node, EXIT_MISSING_DEPENDENCY)
-    node.start(pipeline)
+    if not lifecycle:
+        started = node.start()
+        if not started.ok:
+            return _shut_down(node, started.exit_code)  # the core logged why
+    else:
+        node.get_logger().info("unconfigured: waiting for the configure transition")
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:

@@ -50,6 +50,17 @@ class MessageClassResolver:
         key = nested_message_type(type_string)
         if key is None:
             raise TypeError(f"{type(target).__name__}.{field} ({type_string}) is not a message field")
+        return self._class(key)
+
+    def message_class(self, message_type: str) -> Callable[[], Any]:
+        """The class of ``'people_msgs/msg/People'`` (the type-store name); ImportError when its
+        package is not installed."""
+        package, kind, name = message_type.split("/")
+        if kind != "msg":
+            raise ValueError(f"{message_type} is not a message type")
+        return self._class((package, name))
+
+    def _class(self, key: tuple[str, str]) -> Callable[[], Any]:
         with self._lock:
             if key not in self._classes:
                 package, name = key
