@@ -1,12 +1,17 @@
-"""hdnet_node on one camera, optionally with RViz.
+"""hdnet_node on one camera, optionally with RViz, as a plain or a managed (lifecycle) node.
 
     ros2 launch hdnet_ros hdnet.launch.py camera:=realsense rviz:=true
     ros2 launch hdnet_ros hdnet.launch.py camera:=zed rgb_topic:=/zed/zed_node/rgb/color/rect/image
     ros2 launch hdnet_ros hdnet.launch.py config:=/path/to/my_params.yaml
+    ros2 launch hdnet_ros hdnet.launch.py lifecycle:=true autostart:=false   # for a lifecycle manager
 
 camera:= picks a parameter preset from this package's config/ (topics of that camera's
 driver); config:= replaces it with your own file; rgb_topic:=, depth_topic:= and
 camera_info_topic:= override the file's topics (e.g. for a camera in another namespace).
+lifecycle:=true starts hdnet_lifecycle_node (same name, parameters and topics) and, with
+autostart:=true, configures and then activates it; with autostart:=false it waits
+unconfigured for `ros2 lifecycle set /hdnet_node configure` or a lifecycle manager
+(nav2_lifecycle_manager with node_names: ['hdnet_node']).
 """
 
 from __future__ import annotations
@@ -15,13 +20,20 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchContext, LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.action import Action
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.events import matches_action
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from lifecycle_msgs.msg import Transition
 
 PACKAGE = "hdnet_ros"
-# Camera preset -> the optical frame its driver stamps the colour image with (RViz's fixed frame).
+NODE_NAME = "hdnet_node"
+# The node's ~/<name> outputs, published as /hdnet/<name> (the names of the replay's bags).
 OUTPUT_NAMES = ("skeletons", "markers", "debug_image", "people")
+# Camera preset -> the optical frame its driver stamps the colour image with (RViz's fixed frame).
 CAMERAS = {
     "realsense": "camera_color_optical_frame",
     "azure_kinect": "rgb_camera_link",
@@ -37,7 +49,23 @@ def _is_true(text: str) -> bool:
     return text.strip().lower() in ("true", "1", "yes", "on")
 
 
-def _launch_setup(context: LaunchContext) -> list[Node]:
+def _lifecycle_autostart(node: LifecycleNode) -> list[Action]:
+    """Configure the node, then activate it once configure succeeded (and only then: a later
+    deactivate is not undone)."""
+
+    def transition(transition_id: int) -> EmitEvent:
+        return EmitEvent(event=ChangeState(lifecycle_node_matcher=matches_action(node), transition_id=transition_id))
+
+    activate = OnStateTransition(
+        target_lifecycle_node=node,
+        start_state="configuring",
+        goal_state="inactive",
+        entities=[transition(Transition.TRANSITION_ACTIVATE)],
+    )
+    return [RegisterEventHandler(activate), transition(Transition.TRANSITION_CONFIGURE)]
+
+
+def _launch_setup(context: LaunchContext) -> list[Action]:
     def argument(name: str) -> str:
         return LaunchConfiguration(name).perform(context)
 
@@ -52,19 +80,26 @@ def _launch_setup(context: LaunchContext) -> list[Node]:
         overrides["models.models_dir"] = argument("models_dir")
     use_sim_time = _is_true(argument("use_sim_time"))
     overrides["use_sim_time"] = use_sim_time
-    actions = [
-        Node(
-            package=PACKAGE,
-            executable="hdnet_node",
-            name="hdnet_node",
-            output="screen",
-            emulate_tty=True,
-            parameters=[config, overrides],
-            # The node publishes on ~/<name>; launched, its outputs take the same names as
-            # the replay tool's bags (/hdnet/<name>), so one RViz config serves both.
-            remappings=[(f"~/{name}", f"/hdnet/{name}") for name in OUTPUT_NAMES],
-        )
-    ]
+    node_arguments = {
+        "package": PACKAGE,
+        "name": NODE_NAME,
+        "output": "screen",
+        "emulate_tty": True,
+        "parameters": [config, overrides],
+        # The node publishes on ~/<name>; launched, its outputs take the same names as the
+        # replay tool's bags (/hdnet/<name>, people_msgs on /people), so one RViz config serves
+        # both and social costmap layers find the people where they look by default.
+        "remappings": [(f"~/{name}", f"/hdnet/{name}") for name in OUTPUT_NAMES]
+        + [("~/people_nav", argument("people_topic"))],
+    }
+    actions: list[Action] = []
+    if _is_true(argument("lifecycle")):
+        managed = LifecycleNode(executable="hdnet_lifecycle_node", namespace="", **node_arguments)
+        actions.append(managed)
+        if _is_true(argument("autostart")):
+            actions += _lifecycle_autostart(managed)
+    else:
+        actions.append(Node(executable="hdnet_node", **node_arguments))
     if _is_true(argument("rviz")):
         actions.append(
             Node(
@@ -107,6 +142,23 @@ def generate_launch_description() -> LaunchDescription:
             ),
             DeclareLaunchArgument(
                 "use_sim_time", default_value="false", description="follow /clock (true when replaying a bag)"
+            ),
+            DeclareLaunchArgument(
+                "people_topic",
+                default_value="/people",
+                description="people_msgs/People topic (when people_msgs is installed; "
+                "social costmap layers read /people)",
+            ),
+            DeclareLaunchArgument(
+                "lifecycle",
+                default_value="false",
+                description="start the managed hdnet_lifecycle_node instead of hdnet_node",
+            ),
+            DeclareLaunchArgument(
+                "autostart",
+                default_value="true",
+                description="with lifecycle:=true: configure and activate at launch "
+                "(false: wait for a lifecycle manager)",
             ),
             DeclareLaunchArgument("rviz", default_value="false", description="open RViz with config/hdnet.rviz"),
             DeclareLaunchArgument(

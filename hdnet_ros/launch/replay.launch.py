@@ -31,6 +31,9 @@ NODE_ARGUMENTS = (
     "models_dir",
     "rviz",
     "fixed_frame",
+    "people_topic",
+    "lifecycle",
+    "autostart",
 )
 
 
@@ -75,6 +78,11 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument("models_dir", default_value="", description="model directory (default: config)"),
             DeclareLaunchArgument("rviz", default_value="false", description="open RViz"),
             DeclareLaunchArgument("fixed_frame", default_value="", description="RViz fixed frame"),
+            DeclareLaunchArgument("people_topic", default_value="/people", description="people_msgs/People topic"),
+            DeclareLaunchArgument("lifecycle", default_value="false", description="the managed node"),
+            DeclareLaunchArgument(
+                "autostart", default_value="true", description="lifecycle:=true: configure and activate at launch"
+            ),
             node,
             OpaqueFunction(function=_play),
         ]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from hdnet_ros.node.parameters import NODE_NAME, parameter_specs
+from hdnet_ros.replay.bag_output import OUTPUT_TOPICS
 
 from hdnet_ros.config import flatten, load_settings
 
@@ -52,6 +53,9 @@ HDNET_LAUNCH_ARGUMENTS = {
     "use_sim_time",
     "rviz",
     "fixed_frame",
+    "people_topic",
+    "lifecycle",
+    "autostart",
 }
 
 
@@ -105,6 +109,20 @@ def test_hdnet_launch_declares_its_arguments() -> None:
     assert set(arguments) == HDNET_LAUNCH_ARGUMENTS
     assert arguments["camera"] == "realsense"
     assert arguments["use_sim_time"] == "false" and arguments["rviz"] == "false"
+    assert arguments["lifecycle"] == "false" and arguments["autostart"] == "true"
+
+
+def test_launch_runs_the_console_scripts_and_people_where_the_replay_writes_them() -> None:
+    """Both executables the launch file starts are entry points; people_msgs goes to the topic
+    the replay writes it to (and social costmap layers read)."""
+    constants = {n.value for n in ast.walk(_module(LAUNCH / "hdnet.launch.py")) if isinstance(n, ast.Constant)}
+    setup = (PACKAGE / "setup.py").read_text()
+    for executable in ("hdnet_node", "hdnet_lifecycle_node"):
+        assert executable in constants and f'"{executable} = hdnet_ros.node.main:' in setup
+    assert {"~/people_nav", "configuring", "inactive"} <= constants
+    people_topic = declared_arguments(LAUNCH / "hdnet.launch.py")["people_topic"]
+    assert OUTPUT_TOPICS[people_topic] == "people_msgs/msg/People"
+    assert "<exec_depend>lifecycle_msgs</exec_depend>" in (PACKAGE / "package.xml").read_text()
 
 
 def test_every_launch_preset_has_a_parameter_file_and_a_frame() -> None:
