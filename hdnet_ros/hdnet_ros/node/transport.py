@@ -90,13 +90,12 @@ OUTPUTS: tuple[OutputTopic, ...] = (
 OPTIONAL_OUTPUTS: dict[OutputTopic, str] = {
     OutputTopic("people_nav", "~/people_nav", PEOPLE_TYPE): (
         "people_msgs is not installed: ~/people_nav (people_msgs/People, what social costmap layers for Nav2 "
-        "read on /people) is not published. Install people_msgs (rosdep key people_msgs where the distro "
-        "releases it; else build people_msgs from wg-perception/people's ros2 branch in the workspace) and "
-        "configure again"
+        "read on /people) is not published. people_msgs has no ROS 2 binary release: build it from "
+        "wg-perception/people's ros2 branch in the workspace (docs/ros_node.md) and configure again"
     ),
     OutputTopic("bodies_tracked", "/humans/bodies/tracked", TRACKED_BODIES_TYPE): (
         "hri_msgs is not installed: /humans/bodies/tracked (hri_msgs/IdsList, REP-155's list of the body_<id> "
-        "frames) is not published. Install hri_msgs (rosdep key hri_msgs) and configure again"
+        "frames) is not published. Install it (rosdep key hri_msgs: ros-$ROS_DISTRO-hri-msgs) and configure again"
     ),
 }
 
