@@ -7,10 +7,10 @@ thread plays the synchronizer's callback (stamps each sample triplet with the ca
 records the input, runs the input health checks and submits it to the one-frame slot of a
 :class:`FrameWorker`) at 30 Hz in real time; the worker runs the node's
 :class:`FrameProcessor` (cv_bridge's passthrough conversion, build_frame, the pipeline, the
-core's output messages and the people poses; only the rclpy copies and ``publish`` calls are
-left out). Prints the latency from capture stamp to published results (p50, p95, max), the
-share of frames the worker dropped because it was busy, and the output rate, all from one
-run.
+core's output messages and the people for planners (PoseArray, people_msgs/People,
+hri_msgs/IdsList); only the rclpy copies and ``publish`` calls are left out). Prints the
+latency from capture stamp to published results (p50, p95, max), the share of frames the
+worker dropped because it was busy, and the output rate, all from one run.
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from hdnet_ros.node.diagnostics import DiagnosticsAggregator
 from hdnet_ros.node.frame_processor import FrameProcessor, Triplet, core_outputs
 from hdnet_ros.node.frame_slot import FrameWorker
 from hdnet_ros.node.health import InputHealth, facts_of
-from hdnet_ros.outputs.people_pose import RigidTransform, people_in_frame, pose_array_msg
+from hdnet_ros.outputs.navigation import navigation_outputs
+from hdnet_ros.outputs.people_pose import RigidTransform
 from hdnet_ros.pipeline import FrameResult, Pipeline
 from machine import cpu_name
 
@@ -72,7 +73,8 @@ def captured(triplet: Triplet, stamp_ns: int) -> Triplet:
 
 
 class Publisher:
-    """The node's _publish without rclpy: the same core builders and the people poses."""
+    """The node's _publish without rclpy: the same core builders, the people for planners in
+    the camera frame (no TF lookup)."""
 
     def __init__(self, settings: Settings, diagnostics: DiagnosticsAggregator) -> None:
         self._settings = settings
@@ -83,14 +85,14 @@ class Publisher:
         self.people.append(len(result.people))
         output = self._settings.output
         core_outputs(result, output, self._diagnostics.output_rate_hz or output.nominal_frame_rate, debug_image=False)
-        people = people_in_frame(result.people, RigidTransform.identity())
-        pose_array_msg(people, result.frame.stamp_ns, result.frame.frame_id)
+        frame = result.frame
+        navigation_outputs(result.people, frame.stamp_ns, frame.frame_id, frame.frame_id, RigidTransform.identity())
 
 
 def produce(
     worker: FrameWorker[Triplet], diagnostics: DiagnosticsAggregator, triplets: list[Triplet], frames: int
 ) -> None:
-    """The synchronizer's callback at RATE_HZ in real time (what HdnetNode._on_triplet does)."""
+    """The synchronizer's callback at RATE_HZ in real time (what NodeCore._on_triplet does)."""
     health = InputHealth()
     period_s = 1.0 / RATE_HZ
     start = time.perf_counter()
