@@ -138,7 +138,8 @@ class NodeCore:
             return self._refused("configure")
         try:
             settings = pipeline.settings if pipeline is not None else self._transport.read_settings()
-            self._configured = self._configure(settings, pipeline or self._build_pipeline(settings))
+            loaded = pipeline if pipeline is not None else self._build_pipeline(settings)
+            self._configured = self._configure(settings, loaded)
         except Exception as error:
             self._release()
             return self._failed("configure", error)
