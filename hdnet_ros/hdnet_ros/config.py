@@ -85,7 +85,9 @@ class NodeConfig:
         False, "subscribe to sensor_msgs/CompressedImage on <input.rgb_topic>/compressed (image_transport's name)"
     )
     target_frame: str = setting(
-        "", "frame of ~/people (e.g. base_link or map), looked up in TF at the image stamp; '' = the camera frame"
+        "",
+        "frame of ~/people and ~/people_nav (e.g. base_link or map), looked up in TF at the image stamp; "
+        "'' = the camera frame",
     )
     tf_timeout_s: float = setting(0.05, "longest wait for the transform to target_frame [s]", min=0.0, max=10.0)
     publish_debug_image: bool = setting(True, "publish ~/debug_image (drawn only while someone subscribes)")
