@@ -46,7 +46,7 @@ EXTRA_OF_MODULE: dict[str, tuple[str, str]] = {
     "tqdm": ("cpu", "tqdm"),
     "yaml": ("cpu", "PyYAML"),
     "torch": ("nets", "torch"),
-    "onnx": ("nets", "onnx"),
+    "onnx": ("cpu", "onnx"),
     "onnxscript": ("nets", "onnxscript"),
 }
 EXTRA_MEANING = {"cpu": "the CPU runtime", "nets": "the network tools (PyTorch, ONNX)"}
