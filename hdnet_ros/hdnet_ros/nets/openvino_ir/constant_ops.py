@@ -128,7 +128,8 @@ def _unsqueeze(graph: IrGraph, layer: Layer, inputs: list[Array]) -> list[Array]
 
 def _range(graph: IrGraph, layer: Layer, inputs: list[Array]) -> list[Array]:
     check_attributes(graph, layer, {"output_type": ELEMENT_TYPES.keys()})
-    dtype = ELEMENT_TYPES[layer.attributes.get("output_type", "f32")]
+    # Range-4 names its output type; Range-1's is its inputs' type.
+    dtype = ELEMENT_TYPES[layer.attributes["output_type"]] if layer.version == "opset4" else inputs[0].dtype
     start, stop, step = (np.asarray(v).reshape(()).astype(dtype) for v in inputs)
     count = max(int(np.ceil((float(stop) - float(start)) / float(step))), 0)
     # start + i * step in the output type, as OpenVINO's reference computes it.
@@ -172,7 +173,7 @@ CONSTANT_OPS: dict[str, tuple[tuple[str, ...], Evaluation, tuple[int, ...]]] = {
     "Gather": (("opset1", "opset7", "opset8"), _gather, (3,)),
     "Squeeze": (("opset1",), _squeeze, (1, 2)),
     "Unsqueeze": (("opset1",), _unsqueeze, (2,)),
-    "Range": (("opset4",), _range, (3,)),
+    "Range": (("opset1", "opset4"), _range, (3,)),
     "Broadcast": (("opset3",), _broadcast, (2,)),
     "Reshape": (("opset1",), _reshape, (2,)),
     "Transpose": (("opset1",), _transpose, (2,)),

@@ -29,7 +29,7 @@ from google.protobuf.message import DecodeError
 from onnx import helper, shape_inference
 
 from hdnet_ros.nets.openvino_ir.folding import fold_constants
-from hdnet_ros.nets.openvino_ir.graph import IrConversionError, IrGraph, Layer, PortRef, read_ir
+from hdnet_ros.nets.openvino_ir.graph import IrConversionError, IrGraph, Layer, Port, PortRef, read_ir
 from hdnet_ros.nets.openvino_ir.onnx_builder import ONNX_TYPES, OnnxGraphBuilder, Operands
 from hdnet_ros.nets.openvino_ir.onnx_ops import convert_layer
 
@@ -82,45 +82,28 @@ def ir_to_onnx(
     the IR is malformed or uses an op or attribute this converter does not implement.
     """
     xml_path = Path(xml_path)
+    bin_file = Path(bin_path) if bin_path is not None else xml_path.with_suffix(".bin")
     options = ConversionOptions(dynamic_batch, tuple(drop_outputs))
-    graph = read_ir(xml_path, bin_path)
+    graph = read_ir(xml_path, bin_file)
     folded = fold_constants(graph)
     results = _kept_results(graph, options.drop_outputs)
     builder = OnnxGraphBuilder(graph, folded)
-    parameters = graph.parameters
     inputs = [
-        _value_info(builder.tensor_name((p.id, p.outputs[0].id)), p.outputs[0].dims, p.outputs[0].element_type, options)
-        for p in parameters
+        _value_info(builder.tensor_name((p.id, p.outputs[0].id)), p.outputs[0], options) for p in graph.parameters
     ]
     for layer in _needed_layers(graph, results, folded):
         if layer.type not in ("Parameter", "Result"):
             convert_layer(Operands(builder, layer, graph.input_sources(layer), options.dynamic_batch))
     taken: set[str] = set()
     outputs = [_graph_output(builder, graph, result, folded, options, taken) for result in results]
-    read = {name for node in builder.nodes for name in node.input}
-    initializers = [tensor for tensor in builder.initializers if tensor.name in read]
-    model = helper.make_model(
-        helper.make_graph(builder.nodes, graph.path.stem, inputs, outputs, initializers),
-        opset_imports=[helper.make_opsetid("", builder.opset)],
-        producer_name=PRODUCER,
-        producer_version=CONVERTER_VERSION,
-    )
-    model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
-    bin_file = Path(bin_path) if bin_path is not None else xml_path.with_suffix(".bin")
-    helper.set_model_props(
-        model,
-        {
-            "openvino_ir.source": xml_path.name,
-            KEY_PROPERTY: conversion_key(xml_path, options, bin_file),
-            "openvino_ir.options": options.describe(),
-        },
-    )
-    check_model(
-        graph,
-        model,
-        {output.name: result.inputs[0].dims for output, result in zip(outputs, results, strict=True)},
-        options,
-    )
+    properties = {
+        "openvino_ir.source": xml_path.name,
+        KEY_PROPERTY: conversion_key(xml_path, options, bin_file),
+        "openvino_ir.options": options.describe(),
+    }
+    model = builder.model(inputs, outputs, PRODUCER, CONVERTER_VERSION, properties)
+    expected = {output.name: result.inputs[0].dims for output, result in zip(outputs, results, strict=True)}
+    check_model(graph, model, expected, options)
     return model
 
 
@@ -155,13 +138,13 @@ def _needed_layers(graph: IrGraph, results: Iterable[Layer], folded: Mapping[Por
     return [layer for layer in graph.layers if layer.id in needed]
 
 
-def _value_info(name: str, dims: Sequence[int], element_type: str, options: ConversionOptions) -> onnx.ValueInfoProto:
-    if element_type not in ONNX_TYPES:
-        raise IrConversionError(f"tensor {name}: element type {element_type!r} has no ONNX equivalent here")
-    shape: list[int | str] = list(dims)
+def _value_info(name: str, port: Port, options: ConversionOptions) -> onnx.ValueInfoProto:
+    if port.element_type not in ONNX_TYPES:
+        raise IrConversionError(f"tensor {name}: element type {port.element_type!r} has no ONNX equivalent here")
+    shape: list[int | str] = list(port.dims)
     if options.dynamic_batch and shape:
         shape[0] = BATCH_NAME
-    return helper.make_tensor_value_info(name, ONNX_TYPES[element_type], shape)
+    return helper.make_tensor_value_info(name, ONNX_TYPES[port.element_type], shape)
 
 
 def _graph_output(
@@ -184,7 +167,7 @@ def _graph_output(
             builder.add("Identity", [name], [copy], result.name)
             name = copy
     taken.add(name)
-    return _value_info(name, port.dims, port.element_type, options)
+    return _value_info(name, port, options)
 
 
 def ir_batch(graph: IrGraph) -> int:

@@ -76,6 +76,26 @@ class OnnxGraphBuilder:
         self.opset = max(self.opset, opset)
         self.nodes.append(helper.make_node(op_type, list(inputs), list(outputs), name=self.unique(name), **attributes))
 
+    def model(
+        self,
+        inputs: Sequence[onnx.ValueInfoProto],
+        outputs: Sequence[onnx.ValueInfoProto],
+        producer: str,
+        version: str,
+        properties: Mapping[str, str],
+    ) -> onnx.ModelProto:
+        """The model of the nodes added so far, with the initializers they read, at the lowest
+        ONNX IR version the opset allows (older runtimes read it)."""
+        read = {name for node in self.nodes for name in node.input}
+        initializers = [tensor for tensor in self.initializers if tensor.name in read]
+        graph = helper.make_graph(self.nodes, self.graph.path.stem, list(inputs), list(outputs), initializers)
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", self.opset)], producer_name=producer, producer_version=version
+        )
+        model.ir_version = helper.find_min_ir_version_for(list(model.opset_import))
+        helper.set_model_props(model, dict(properties))
+        return model
+
 
 @dataclass(frozen=True)
 class Operands:
