@@ -46,6 +46,11 @@ IR_CONVERSIONS: dict[str, IrConversion] = {
 }
 
 
+def ir_conversion_path(xml_path: Path) -> Path:
+    """Where ``hdnet-ros assets`` writes an IR model's ONNX conversion: beside it, ``<stem>.onnx``."""
+    return xml_path.with_suffix(".onnx")
+
+
 class ModelFileError(FileNotFoundError):
     """A model file that is missing or unusable; the message says which file and why."""
 

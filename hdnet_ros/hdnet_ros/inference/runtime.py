@@ -35,7 +35,7 @@ from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfil
 from hdnet_ros.inference.engine_cache import file_sha256
 from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
-from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.model_files import ModelFileError, ir_conversion_path
 from hdnet_ros.settings_field import setting
 
 LOG = logging.getLogger(__name__)
@@ -330,7 +330,7 @@ def ir_onnx(xml_path: Path, inference: InferenceConfig, *, dynamic_batch: bool, 
         key = conversion_key(xml_path, options)
     except OSError as error:
         raise ModelFileError(f"model file {xml_path} or its .bin cannot be read ({error})") from error
-    beside = converted_beside(xml_path)
+    beside = ir_conversion_path(xml_path)
     if beside.is_file() and stored_conversion_key(beside) == key:
         return beside
     target = engine_dir(inference) / f"{xml_path.parent.name}-{xml_path.stem}-{key[:12]}.onnx"
@@ -343,11 +343,6 @@ def ir_onnx(xml_path: Path, inference: InferenceConfig, *, dynamic_batch: bool, 
         save_onnx(model, path)
 
     return _cached_export(target, f"{xml_path} ({options.describe()})", write)
-
-
-def converted_beside(xml_path: Path) -> Path:
-    """Where ``hdnet-ros assets`` writes an IR's ONNX conversion: beside it, ``<stem>.onnx``."""
-    return xml_path.with_suffix(".onnx")
 
 
 def open_ir_network(
