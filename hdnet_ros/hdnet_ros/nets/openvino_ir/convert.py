@@ -172,12 +172,10 @@ def _graph_output(
 
 def ir_batch(graph: IrGraph) -> int:
     """The leading dimension the IR's inputs share: the batch a dynamic batch replaces."""
-    leading = {p.outputs[0].dims[0] if p.outputs[0].dims else None for p in graph.parameters}
-    if len(leading) != 1 or None in leading:
-        raise IrConversionError(
-            f"{graph.path}: the inputs do not share a leading (batch) axis: {sorted(map(str, leading))}"
-        )
-    return int(next(iter(leading)))  # type: ignore[arg-type]
+    leading = {p.outputs[0].dims[:1] for p in graph.parameters}
+    if len(leading) != 1 or () in leading:
+        raise IrConversionError(f"{graph.path}: the inputs do not share a leading (batch) axis: {sorted(leading)}")
+    return next(iter(leading))[0]
 
 
 def check_model(
