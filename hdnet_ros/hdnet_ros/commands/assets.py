@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from hdnet_ros.assets import fetch_all
+from hdnet_ros.assets import convert_ir_models, fetch_all
 from hdnet_ros.model_files import models_dir
 
-HELP = "download the default models and sample data, verifying their sha256"
+HELP = "download the default models and sample data (sha256 checked); convert the OpenVINO IR models to ONNX"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,11 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    errors = fetch_all(models_dir(args.models_dir), args.data_dir, args.mirror, progress=not args.no_progress)
+    models = models_dir(args.models_dir)
+    errors = fetch_all(models, args.data_dir, args.mirror, progress=not args.no_progress)
+    errors += convert_ir_models(models)
     if errors:
         print(f"{len(errors)} asset(s) failed:")
         for error in errors:
             print(f"  {error}")
         return 1
-    print("all assets present and verified")
+    print("all assets present and verified; the OpenVINO IR models converted to ONNX beside them")
     return 0

@@ -12,6 +12,11 @@ each has its own export.
 BlazePose GHUM 3D (:func:`open_blazepose`) follows the same pattern with its float TFLite
 file: LiteRT as published on the CPU, the PyTorch rebuild (exported to ONNX once) on the
 GPU runtimes and on torch.
+
+Networks published as OpenVINO IR (:func:`open_ir_network`) are converted to ONNX once
+(:mod:`hdnet_ros.nets.openvino_ir`, numpy and onnx only) and run like any ONNX model: on
+onnxruntime, as a TensorRT engine, and on onnxruntime also under ``backend: torch`` (the
+converter writes ONNX only; a torch module would add nothing onnxruntime lacks on the CPU).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfil
 from hdnet_ros.inference.engine_cache import file_sha256
 from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
-from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.model_files import ModelFileError, ir_conversion_path
 from hdnet_ros.settings_field import setting
 
 LOG = logging.getLogger(__name__)
@@ -299,4 +304,68 @@ def open_network(name: str, path: Path, inference: InferenceConfig, threads: int
         f"{name} ({path})",
         lambda target: export_onnx(item.module, item.make_inputs, target, item.input_names, item.output_names),
     )
+    return open_backend(onnx_path, inference, threads)
+
+
+def ir_onnx(xml_path: Path, inference: InferenceConfig, *, dynamic_batch: bool, drop_outputs: Sequence[str]) -> Path:
+    """The ONNX conversion of an OpenVINO IR with these options.
+
+    The file ``hdnet-ros assets`` wrote beside the IR (``<stem>.onnx``) when its conversion
+    key matches (same converter version, options, .xml and .bin: the models directory may be
+    read-only and is never written here); else a conversion made once into the export cache
+    (``inference.engine_dir``), named by that key and written atomically. A malformed IR or
+    one with an op the converter lacks is a ModelFileError naming the layer.
+    """
+    from hdnet_ros.nets.openvino_ir.convert import (
+        ConversionOptions,
+        conversion_key,
+        ir_to_onnx,
+        save_onnx,
+        stored_conversion_key,
+    )
+    from hdnet_ros.nets.openvino_ir.graph import IrConversionError
+
+    options = ConversionOptions(dynamic_batch, tuple(drop_outputs))
+    try:
+        key = conversion_key(xml_path, options)
+    except OSError as error:
+        raise ModelFileError(f"model file {xml_path} or its .bin cannot be read ({error})") from error
+    beside = ir_conversion_path(xml_path)
+    if beside.is_file() and stored_conversion_key(beside) == key:
+        return beside
+    target = engine_dir(inference) / f"{xml_path.parent.name}-{xml_path.stem}-{key[:12]}.onnx"
+
+    def write(path: Path) -> None:
+        try:
+            model = ir_to_onnx(xml_path, dynamic_batch=dynamic_batch, drop_outputs=drop_outputs)
+        except IrConversionError as error:
+            raise ModelFileError(f"model file {xml_path} cannot be converted to ONNX: {error}") from error
+        save_onnx(model, path)
+
+    return _cached_export(target, f"{xml_path} ({options.describe()})", write)
+
+
+def open_ir_network(
+    path: Path,
+    inference: InferenceConfig,
+    threads: int,
+    *,
+    dynamic_batch: bool = False,
+    drop_outputs: Sequence[str] = (),
+) -> Backend:
+    """A network published as OpenVINO IR (``path``: the ``.xml``, its ``.bin`` beside it) on
+    the configured runtime, through its ONNX conversion (:func:`ir_onnx`).
+
+    Inputs keep the IR's names and outputs are named after the IR's tensors (e.g. PP-TinyPose:
+    ``image`` -> ``conv2d_441.tmp_1``); ``dynamic_batch`` makes their leading axis free (the
+    TensorRT engine then gets the ``inference.max_batch`` profile), ``drop_outputs`` removes
+    outputs by name. ``model_files.IR_CONVERSIONS`` holds the options of the default models.
+    Converting needs the onnx package (the ``cpu`` extra); its absence is a ModuleNotFoundError,
+    which the command line reports with the extra to install.
+    """
+    if path.suffix != ".xml":
+        raise ModelFileError(f"model file {path} is not an OpenVINO IR .xml file")
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist")
+    onnx_path = ir_onnx(path, inference, dynamic_batch=dynamic_batch, drop_outputs=drop_outputs)
     return open_backend(onnx_path, inference, threads)
