@@ -26,9 +26,9 @@ import pytest
 from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.nets.blazepose import INPUT_NAME, OUTPUT_NAMES, OUTPUT_SHAPES, BlazePoseFileError, match_signature
+from helpers import needs
 
-pytest.importorskip("cv2")  # the crops (stages.keypoints2d)
-pytest.importorskip("ai_edge_litert")
+pytestmark = needs("cv2", "ai_edge_litert", why="the crops (OpenCV) and the published file's runtime (LiteRT)")
 
 SIZE = 256
 # Hand-drawn person boxes (x0, y0, x1, y1) in the sample frames; the first is the standing person.

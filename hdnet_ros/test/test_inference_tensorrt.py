@@ -13,22 +13,30 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (the TensorRT backend needs a GPU)")
-torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="TensorRT tests need a CUDA GPU")
-
-from hdnet_ros.inference import BatchProfile, create_backend  # noqa: E402
-from hdnet_ros.inference.engine_cache import file_sha256, metadata_path  # noqa: E402
-from hdnet_ros.inference.movenet_codec import INT8_DECODING, decode_movenet_outputs  # noqa: E402
-from hdnet_ros.nets import movenet  # noqa: E402
-from test_movenet_torch import (  # noqa: E402
+from hdnet_ros.inference import BatchProfile, create_backend
+from hdnet_ros.inference.engine_cache import file_sha256, metadata_path
+from hdnet_ros.inference.movenet_codec import INT8_DECODING, decode_movenet_outputs
+from helpers import installed, needs
+from test_movenet_torch import (
     TFLITE,
     agreement,
     assert_agrees_with_litert,
     litert_keypoints,
     sample_crops,
 )
+
+pytestmark = needs("tensorrt", "torch", why="the TensorRT backend needs TensorRT and a CUDA GPU (torch sees it)")
+if installed("tensorrt", "torch"):
+    import tensorrt as trt
+    import torch
+    from hdnet_ros.nets import movenet
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cuda_gpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("TensorRT tests need a CUDA GPU")
+
 
 PROFILE = BatchProfile(1, 4, 8)
 
