@@ -14,7 +14,6 @@ holds the same file, so a mirror may serve any of them under the recorded name.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import shutil
 import tempfile
@@ -26,7 +25,9 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-LOG = logging.getLogger(__name__)
+from hdnet_ros.logs import get_logger
+
+LOG = get_logger(__name__)
 CHUNK = 1 << 20
 RAW = "https://raw.githubusercontent.com"
 # PyPI's stable address of a file: /packages/<python tag>/<first letter>/<project>/<file name>

@@ -27,11 +27,16 @@ OFFSET_STEP_PX = INT8_DECODING.offsets.scale * CELL_PX
 
 
 def installed(*modules: str) -> bool:
-    """Whether every named module can be imported (found, not imported: no cost, no side effect)."""
+    """Whether every named module is installed (found, not imported: no cost, no side effect).
+
+    A bare directory of that name on sys.path is not: Python would import it as an empty
+    namespace package (the package's own ``launch/`` folder of launch files is one when the
+    checkout's ``hdnet_ros/`` is on the path, as in an editable install)."""
     try:
-        return all(importlib.util.find_spec(module) is not None for module in modules)
+        specs = [importlib.util.find_spec(module) for module in modules]
     except (ImportError, ValueError):  # a dotted name whose parent is absent or blocked
         return False
+    return all(spec is not None and spec.origin is not None for spec in specs)
 
 
 def needs(*modules: str, why: str = "") -> pytest.MarkDecorator:

@@ -8,14 +8,15 @@ cache the TensorRT backend reads, with the same key (see docs/inference.md).
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hdnet_ros.logs import get_logger
+
 HELP = "build and cache a TensorRT engine from an ONNX file"
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

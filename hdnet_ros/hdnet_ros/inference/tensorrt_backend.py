@@ -21,7 +21,6 @@ error handling; split, the parts would only call each other.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -50,8 +49,9 @@ from hdnet_ros.inference.engine_cache import (
     make_engine_key,
     require_onnx,
 )
+from hdnet_ros.logs import get_logger
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 DEFAULT_ENGINE_DIR = Path("~/.cache/hdnet_ros/engines")
 
 

@@ -11,7 +11,6 @@ the pipeline does not wait for them.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from hdnet_ros.config import Settings, settings_to_dict
 from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.joints import ROOT
+from hdnet_ros.logs import get_logger
 from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.network_report import network_values
 from hdnet_ros.outputs.tf_frames import tf_message
@@ -34,7 +34,7 @@ from hdnet_ros.replay.overlay_writer import OverlayWriter
 from hdnet_ros.replay.summary import InputReport, ReplaySummary
 from hdnet_ros.replay.sync import ApproximateTimeSync
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 
 @dataclass(frozen=True)
