@@ -59,7 +59,8 @@ def run_module(
     shim.mkdir(exist_ok=True)
     (shim / "sitecustomize.py").write_text(ABSENT_MODULES)
     path = [str(shim), str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    variables = {**os.environ, **(env or {})}
+    # Not the outer run's PYTEST_ADDOPTS: colcon passes its junit file and selection there.
+    variables = {name: value for name, value in os.environ.items() if name != "PYTEST_ADDOPTS"} | (env or {})
     variables |= {"PYTHONPATH": os.pathsep.join(path), "HDNET_TEST_ABSENT_MODULES": ",".join(absent)}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
