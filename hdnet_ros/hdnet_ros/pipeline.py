@@ -266,7 +266,7 @@ class Pipeline:
         with timed("tracking"):
             people = stages.tracker.update(people, frame.stamp_ns, frame.camera)
         stage_ms["total"] = sum(stage_ms.values())
-        timer.samples_ms["total"].append(stage_ms["total"])
+        timer.add("total", stage_ms["total"])
         self._frames += 1
         return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
 

@@ -31,7 +31,7 @@ from hdnet_ros.pipeline import FrameResult, Pipeline
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
 from hdnet_ros.replay.bag_output import OutputBag
 from hdnet_ros.replay.overlay_writer import OverlayWriter
-from hdnet_ros.replay.summary import InputReport, ReplaySummary
+from hdnet_ros.replay.summary import FrameRecords, InputReport, ReplaySummary
 from hdnet_ros.replay.sync import ApproximateTimeSync
 
 LOG = get_logger(__name__)
@@ -56,8 +56,9 @@ class ReplayJob:
         self.pipeline = pipeline
         self.settings = settings
         self.options = options
-        self.summary = ReplaySummary(settings=settings_to_dict(settings))
         options.output_dir.mkdir(parents=True, exist_ok=True)
+        frames = FrameRecords(options.output_dir / "frames.jsonl")
+        self.summary = ReplaySummary(settings=settings_to_dict(settings), people_per_frame=frames)
         self.bag = OutputBag(options.output_dir / "bag")
         self.overlays: OverlayWriter | None = None
         if options.write_overlays:
@@ -75,6 +76,7 @@ class ReplayJob:
             self.summary.stage_latency_ms = self.pipeline.timer.summary()
             self.summary.networks = self.pipeline.network_report()
             self.summary.output_messages = dict(self.bag.counts)
+            self.summary.people_per_frame.close()
             self.summary.write(self.options.output_dir / "summary.json")
         return self.summary
 
