@@ -255,7 +255,7 @@ class MemoryTrace:
         growth_by_line = []
         if self._baseline is not None:
             changes = tracemalloc.take_snapshot().compare_to(self._baseline, "lineno")
-            growth_by_line = [str(change) for change in changes[:5] if change.size_diff > 0]
+            growth_by_line = [str(change) for change in changes if change.size_diff > 0][:5]
         after = [s for s in self.samples if s["frames"] >= self.warm_up] or self.samples[-1:]
         quarter = max(len(after) // 4, 1)
         verdict: dict[str, Any] = {"samples": self.samples, "warm_up_frames": self.warm_up}
