@@ -49,22 +49,35 @@ ABSENT = (
 LAUNCH_TESTING_IMPORT = '''
 """launch_testing's collection hook (ROS 2 Humble, launch_testing/pytest/hooks.py): every
 module is imported here, before pytest imports it, and nothing but SyntaxError is caught."""
+import re
+
 import pytest
-from _pytest.pathlib import import_path
 
+VERSION = tuple(int(part) for part in re.findall(r"\\d+", pytest.__version__)[:2])
 
-def _import(path):
-    if pytest.version_tuple >= (8, 1):
-        return import_path(path, root=None, consider_namespace_packages=False)
-    return import_path(path, root=None)
+if VERSION >= (7, 0):
+    from _pytest.pathlib import import_path
 
-
-def pytest_pycollect_makemodule(module_path, parent):
-    try:
-        getattr(_import(module_path), "generate_test_description", None)
-    except SyntaxError:
+    def pytest_pycollect_makemodule(module_path, parent):
+        try:
+            if VERSION >= (8, 1):
+                module = import_path(module_path, root=None, consider_namespace_packages=False)
+            else:
+                module = import_path(module_path, root=None)
+        except SyntaxError:
+            return None
+        getattr(module, "generate_test_description", None)
         return None
-    return None
+
+else:  # pytest 6 (Ubuntu 22.04's python3-pytest): py.path arguments
+
+    def pytest_pycollect_makemodule(path, parent):
+        try:
+            module = path.pyimport()
+        except SyntaxError:
+            return None
+        getattr(module, "generate_test_description", None)
+        return None
 '''
 
 
