@@ -56,9 +56,10 @@ class ReplayJob:
         self.pipeline = pipeline
         self.settings = settings
         self.options = options
+        self.summary = ReplaySummary(settings=settings_to_dict(settings))
         options.output_dir.mkdir(parents=True, exist_ok=True)
-        frames = FrameRecords(options.output_dir / "frames.jsonl")
-        self.summary = ReplaySummary(settings=settings_to_dict(settings), people_per_frame=frames)
+        # Per-frame entries go to disk as they come: a long bag's replay does not grow in memory.
+        self.summary.people_per_frame = FrameRecords(options.output_dir / "frames.jsonl")
         self.bag = OutputBag(options.output_dir / "bag")
         self.overlays: OverlayWriter | None = None
         if options.write_overlays:
