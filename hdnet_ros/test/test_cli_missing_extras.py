@@ -41,6 +41,9 @@ class _NotInstalled(importlib.abc.MetaPathFinder):
     def invalidate_caches(self):
         getattr(self._finder, "invalidate_caches", lambda: None)()
 
+    def __getattr__(self, name):  # find_distributions (importlib.metadata) and the rest
+        return getattr(self._finder, name)
+
 
 sys.meta_path[:] = [_NotInstalled(finder) for finder in sys.meta_path]
 """
