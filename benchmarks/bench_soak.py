@@ -28,6 +28,9 @@ lost frames, exceptions) lives in the code around them, which all runs. Checks, 
 * no exception (a worker exception is counted by the node: it must stay 0).
 
 Exits 1 when a check fails.
+
+Why this file is long: it is the two paths, the memory trace they share and the one
+accounting both are held to; the recording itself is in soak_recording.py.
 """
 
 from __future__ import annotations
