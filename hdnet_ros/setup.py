@@ -3,6 +3,7 @@
 from glob import glob
 from pathlib import Path
 
+import setuptools
 from setuptools import find_packages, setup
 
 PACKAGE = "hdnet_ros"
@@ -25,6 +26,20 @@ def _bundle_messages() -> None:
 
 
 _bundle_messages()
+
+# What the tests need beyond the runtime. colcon runs a package's tests with pytest only when
+# pytest is a declared test dependency (colcon-core's has_test_dependency: `tests_require`, or
+# an extra named "test"); otherwise it runs unittest, which finds none of these tests. pytest 8
+# and newer break the launch_testing plugin of ROS 2 Humble, the distribution on Python 3.10
+# (Ubuntu 22.04 ships python3-pytest 6.2): there the extra stays below 8. Jazzy (Python 3.12)
+# and plain pip installs on newer Pythons test with pytest 8 and 9.
+TEST_REQUIRES = [
+    'pytest>=6.2,<8; python_version < "3.11"',
+    'pytest>=6.2; python_version >= "3.11"',
+]
+# setuptools 72 dropped `tests_require` (an unknown option there, with a warning); colcon on
+# Humble (setuptools 59) and Jazzy (68) reads it, and the "test" extra everywhere.
+LEGACY_TEST_OPTION = {"tests_require": TEST_REQUIRES} if int(setuptools.__version__.split(".")[0]) < 72 else {}
 
 setup(
     name=PACKAGE,
@@ -55,9 +70,11 @@ setup(
             "onnx>=1.14",
         ],
         "nets": ["torch>=2.1,<3", "onnxscript>=0.1"],
+        "test": TEST_REQUIRES,
         # openvino: the tests run each OpenVINO IR with OpenVINO itself as the converter's reference.
-        "dev": ["pytest>=7", "mypy>=1.8", "ruff>=0.5", "types-PyYAML", "openvino>=2023.0"],
+        "dev": [*TEST_REQUIRES, "mypy>=1.8", "ruff>=0.5", "types-PyYAML", "openvino>=2023.0"],
     },
+    **LEGACY_TEST_OPTION,
     python_requires=">=3.10",
     zip_safe=True,
     maintainer="hdnet_ros maintainers",

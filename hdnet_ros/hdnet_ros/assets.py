@@ -14,7 +14,6 @@ holds the same file, so a mirror may serve any of them under the recorded name.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import shutil
 import tempfile
@@ -27,9 +26,10 @@ from typing import BinaryIO
 from tqdm import tqdm
 
 from hdnet_ros.inference.engine_cache import atomic_write_bytes
+from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import DEFAULT_MODEL_FILES, IR_CONVERSIONS, ir_conversion_path
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 CHUNK = 1 << 20
 RAW = "https://raw.githubusercontent.com"
 # PyPI's stable address of a file: /packages/<python tag>/<first letter>/<project>/<file name>

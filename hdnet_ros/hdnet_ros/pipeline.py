@@ -12,7 +12,6 @@ wires them and times them. The replay tool and the ROS node both call :meth:`Pip
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 from hdnet_ros.config import Settings, SettingsError
 from hdnet_ros.inference.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
 from hdnet_ros.joints import NUM_JOINTS
+from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError, resolve_model_file
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, open_blazepose_stage
@@ -48,7 +48,7 @@ from hdnet_ros.stages.networks import (
 from hdnet_ros.stages.tracking import Tracker
 from hdnet_ros.timing import StageTimer
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 
 @dataclass
@@ -266,7 +266,7 @@ class Pipeline:
         with timed("tracking"):
             people = stages.tracker.update(people, frame.stamp_ns, frame.camera)
         stage_ms["total"] = sum(stage_ms.values())
-        timer.samples_ms["total"].append(stage_ms["total"])
+        timer.add("total", stage_ms["total"])
         self._frames += 1
         return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
 

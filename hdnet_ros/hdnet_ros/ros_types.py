@@ -35,9 +35,11 @@ def _ament_msg_dir() -> Path | None:
         return None
 
 
-def message_definition_dir() -> Path:
-    """The directory holding hdnet_ros_msgs' .msg files."""
-    here = Path(__file__).resolve().parent
+def message_definition_dir(package_dir: Path | None = None) -> Path:
+    """The directory holding hdnet_ros_msgs' .msg files, first found of: $HDNET_ROS_MSG_DIR,
+    the source tree beside the package (a checkout), the ROS install's share/ (sourced),
+    the copy bundled into the package. ``package_dir``: where hdnet_ros is (this one's)."""
+    here = package_dir or Path(__file__).resolve().parent
     candidates = [
         Path(os.environ[MSG_DIR_ENV]) if MSG_DIR_ENV in os.environ else None,
         here.parent.parent / MSG_PACKAGE / "msg",  # source checkout

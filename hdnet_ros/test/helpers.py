@@ -3,10 +3,12 @@ the steps MoveNet's keypoints move by."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hdnet_ros.inference.movenet_codec import GRID_SIZE, INT8_DECODING
 from hdnet_ros.replay.bag_input import BagInput
 from hdnet_ros.ros_types import typestore
@@ -22,6 +24,29 @@ INFO_TOPIC = "/hero/head_rgbd_sensor/rgb/camera_info"
 # or the crop's grey levels change) and a step of the int8 offsets (0.2 cells).
 CELL_PX = MOVENET_INPUT_SIZE / GRID_SIZE
 OFFSET_STEP_PX = INT8_DECODING.offsets.scale * CELL_PX
+
+
+def installed(*modules: str) -> bool:
+    """Whether every named module is installed (found, not imported: no cost, no side effect).
+
+    A bare directory of that name on sys.path is not: Python would import it as an empty
+    namespace package (the package's own ``launch/`` folder of launch files is one when the
+    checkout's ``hdnet_ros/`` is on the path, as in an editable install)."""
+    try:
+        specs = [importlib.util.find_spec(module) for module in modules]
+    except (ImportError, ValueError):  # a dotted name whose parent is absent or blocked
+        return False
+    return all(spec is not None and spec.origin is not None for spec in specs)
+
+
+def needs(*modules: str, why: str = "") -> pytest.MarkDecorator:
+    """Skip the marked tests (or a module's, as ``pytestmark``), saying what is missing, when
+    one of ``modules`` is not installed. Never skip at module level instead: ROS 2 Humble's
+    launch_testing plugin imports every test module during collection, and a module-level
+    skip there takes the whole directory with it (test_suite_collection.py)."""
+    missing = [module for module in modules if not installed(module)]
+    reason = f"{', '.join(missing)} not installed" + (f": {why}" if why else "")
+    return pytest.mark.skipif(bool(missing), reason=reason)
 
 
 def sample_messages(bag: Path) -> dict[str, Any]:

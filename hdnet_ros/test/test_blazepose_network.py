@@ -26,9 +26,9 @@ import pytest
 from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.nets.blazepose import INPUT_NAME, OUTPUT_NAMES, OUTPUT_SHAPES, BlazePoseFileError, match_signature
+from helpers import needs
 
-pytest.importorskip("cv2")  # the crops (stages.keypoints2d)
-pytest.importorskip("ai_edge_litert")
+pytestmark = needs("cv2", "ai_edge_litert", why="the crops (OpenCV) and the published file's runtime (LiteRT)")
 
 SIZE = 256
 # Hand-drawn person boxes (x0, y0, x1, y1) in the sample frames; the first is the standing person.
@@ -44,24 +44,34 @@ MOVENET = Path("movenet_lightning_int8") / "movenet_singlepose_lightning_int8.tf
 # rebuild in PyTorch, its ONNX export on onnxruntime), per output, as a fraction of that
 # output's largest magnitude in the crop: summation-order error scales with the size of the
 # summed terms, not with the result (the mask logits, up to ~1600, cancel to near 0 at the
-# person's outline). Presence (0..1) is absolute. Measured on these crops (this AMD EPYC,
-# `bench_blazepose.py --agreement`), the largest distance of any float32 runtime (LiteRT,
-# PyTorch, onnxruntime) to the float64 evaluation, and between two runtimes:
+# person's outline). Presence (0..1) is absolute.
 #
-#   output           to float64   between runtimes   bound
-#   landmarks        1.0e-5       1.8e-5             1e-4  (0.025 px of 256)
-#   presence         1.2e-5       1.3e-5             1e-4  (absolute)
-#   mask             7.0e-4       8.5e-4             3e-3  (sigmoid within 0.002 measured)
-#   heatmaps         8.1e-6       1.0e-5             1e-4
-#   world_landmarks  5.7e-5       5.9e-5             3e-4  (0.2 mm of 0.8 m)
+# What varies: (1) float32 summation order, each runtime its own; (2) how much the network
+# amplifies that rounding, which depends on the crop: most for people it is unsure of (the
+# small person at the right edge, crop 6: presence 0.65 on OpenCV 5.1's crop, 0.44 on 4.10's,
+# where the sigmoid is steepest). The crop depends on OpenCV's warpAffine (4.10 and 5.1 differ
+# by up to 4-6 grey levels on 7-16 % of the pixels), so the bounds cover the crops as both cut
+# them and 56 more per build with up to 6 grey levels changed on 12 % of the pixels, as
+# another OpenCV would (`bench_blazepose.py --agreement --variants 8`, this AMD EPYC, numpy
+# 2.4 / OpenCV 5.1 and numpy 1.26 / OpenCV 4.10). Largest difference between two runtimes:
 #
-# Each bound is 3.5-10x what was measured: other instruction sets (AVX2, NEON) sum in
-# other orders with the same float32 rounding, so they land in the same range.
+#   output           OpenCV 5.1   OpenCV 4.10   variants (both)   bound
+#   landmarks        1.8e-5       1.1e-4        7.4e-5            3e-4  (0.08 px of 256)
+#   presence         1.3e-5       1.2e-4        4.2e-5            3e-4  (absolute)
+#   mask             8.5e-4       8.3e-4        3.5e-3            1e-2
+#   heatmaps         1.0e-5       2.1e-5        3.7e-5            2e-4
+#   world_landmarks  5.9e-5       7.5e-5        8.1e-5            3e-4  (0.2 mm of 0.8 m)
+#
+# Each bound is 2.5-5x the largest of these (1e-4 on landmarks and presence, the bounds
+# before, failed on OpenCV 4.10's crops; a second set of variants, another seed, reached
+# 7.0e-5 on heatmaps). Other instruction sets (AVX2, NEON) sum in other orders with the same
+# float32 rounding. A fault in the rebuild (a wrong op, layout or weight) moves the outputs
+# by far more: the landmarks by pixels, not hundredths of one.
 TOLERANCE: dict[str, float] = {
-    "landmarks": 1e-4,
-    "presence": 1e-4,
-    "mask": 3e-3,
-    "heatmaps": 1e-4,
+    "landmarks": 3e-4,
+    "presence": 3e-4,
+    "mask": 1e-2,
+    "heatmaps": 2e-4,
     "world_landmarks": 3e-4,
 }
 ABSOLUTE = frozenset({"presence"})
@@ -76,10 +86,14 @@ def worst_difference(name: str, values: np.ndarray, reference: np.ndarray) -> fl
 
 
 def assert_agree(outputs: dict[str, np.ndarray], reference: dict[str, np.ndarray], what: str) -> None:
+    """Every output within its bound; all of them are checked before one failure is reported."""
+    failed = []
     for name in OUTPUT_NAMES:
         assert outputs[name].shape == reference[name].shape, name
         worst = worst_difference(name, outputs[name], reference[name])
-        assert worst <= TOLERANCE[name], f"{what}: {name} differs by {worst:.2e} (bound {TOLERANCE[name]:.0e})"
+        if worst > TOLERANCE[name]:
+            failed.append(f"{name} differs by {worst:.2e} (bound {TOLERANCE[name]:.0e})")
+    assert not failed, f"{what}: " + "; ".join(failed)
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,26 @@ _ABSENT = set(os.environ["HDNET_TEST_ABSENT_MODULES"].split(","))
 
 
 class _NotInstalled(importlib.abc.MetaPathFinder):
+    \"\"\"Wraps a finder that stops finding the absent modules: the import system then says
+    "No module named ..." and importlib.util.find_spec returns None, as for a module that was
+    never installed.\"\"\"
+
+    def __init__(self, finder):
+        self._finder = finder
+
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in _ABSENT:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
+            return None
+        return self._finder.find_spec(name, path, target)
+
+    def invalidate_caches(self):
+        getattr(self._finder, "invalidate_caches", lambda: None)()
+
+    def __getattr__(self, name):  # find_distributions (importlib.metadata) and the rest
+        return getattr(self._finder, name)
 
 
-sys.meta_path.insert(0, _NotInstalled())
+sys.meta_path[:] = [_NotInstalled(finder) for finder in sys.meta_path]
 """
 
 
@@ -40,16 +53,21 @@ def run_cli(tmp_path: Path, absent: list[str], *args: str) -> subprocess.Complet
     return run_module(tmp_path, absent, "hdnet_ros.cli", *args)
 
 
-def run_module(tmp_path: Path, absent: list[str], module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m module args`` in an interpreter where the ``absent`` modules cannot be imported."""
+def run_module(
+    tmp_path: Path, absent: list[str], module: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m module args`` in an interpreter where the ``absent`` modules cannot be
+    imported (``env``: more environment variables)."""
     shim = tmp_path / "shim"
     shim.mkdir(exist_ok=True)
     (shim / "sitecustomize.py").write_text(ABSENT_MODULES)
     path = [str(shim), str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "HDNET_TEST_ABSENT_MODULES": ",".join(absent)}
+    # Not the outer run's PYTEST_ADDOPTS: colcon passes its junit file and selection there.
+    variables = {name: value for name, value in os.environ.items() if name != "PYTEST_ADDOPTS"} | (env or {})
+    variables |= {"PYTHONPATH": os.pathsep.join(path), "HDNET_TEST_ABSENT_MODULES": ",".join(absent)}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        env=env,
+        env=variables,
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
@@ -76,6 +94,15 @@ def test_the_shim_really_hides_the_module(tmp_path: Path) -> None:
         [sys.executable, "-c", "import yaml"], env=env, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
     )
     assert result.returncode == 1 and "ModuleNotFoundError: No module named 'yaml'" in result.stderr
+    found = subprocess.run(
+        [sys.executable, "-c", "import importlib.util; assert importlib.util.find_spec('yaml') is None"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
 
 
 @pytest.mark.parametrize(("module", "package"), [("yaml", "PyYAML"), ("cv2", "opencv-python-headless")])

@@ -1,6 +1,7 @@
 """The backend interface: onnxruntime and torch run here; TensorRT is checked for its error
-when absent and, through a recording stand-in for the ``tensorrt`` module, for what its
-builder asks TensorRT to do (the real thing runs in test_inference_tensorrt.py on a GPU)."""
+when absent and, through a recording double of the ``tensorrt`` module (tensorrt_double.py),
+for what its builder asks TensorRT 10 to do (TensorRT 11: test_inference_tensorrt_api.py;
+the real thing runs in test_inference_tensorrt.py on a GPU)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from hdnet_ros.inference import BackendUnavailable, BatchProfile, TensorSpec, create_backend
 from hdnet_ros.inference.engine_cache import EngineCacheError, EngineKey
 from hdnet_ros.inference.onnxruntime_backend import CPU_PROVIDER, CUDA_PROVIDER, choose_providers
+from tensorrt_double import Recorder, tensorrt_module
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
 
@@ -202,94 +204,6 @@ def test_calibration_batches_have_one_size() -> None:
         calibration_batches({"a": np.zeros((2, 1)), "b": np.zeros((3, 1))}, batch=2)
 
 
-class _Recorder:
-    """Stand-ins for the TensorRT objects the builder touches, recording the calls."""
-
-    def __init__(self, input_shape: tuple[int, ...] = (-1, 3), parses: bool = True) -> None:
-        self.calls: list[tuple[Any, ...]] = []
-        self.input_shape = input_shape
-        self.parses = parses
-
-
-def fake_tensorrt(recorder: _Recorder) -> Any:
-    record = recorder.calls.append
-
-    class Profile:
-        def set_shape(self, name: str, low: tuple[int, ...], opt: tuple[int, ...], high: tuple[int, ...]) -> None:
-            record(("set_shape", name, low, opt, high))
-
-    class Config:
-        int8_calibrator: Any = None
-        progress_monitor: Any = None
-
-        def set_memory_pool_limit(self, pool: str, size: int) -> None:
-            record(("pool", pool, size))
-
-        def set_flag(self, flag: str) -> None:
-            record(("flag", flag))
-
-        def add_optimization_profile(self, profile: Profile) -> None:
-            record(("profile",))
-
-        def set_calibration_profile(self, profile: Profile) -> None:
-            record(("calibration_profile",))
-
-    network = SimpleNamespace(num_inputs=1, get_input=lambda i: SimpleNamespace(name="x", shape=recorder.input_shape))
-
-    class Builder:
-        def __init__(self, logger: Any) -> None:
-            self.config = Config()
-
-        def create_network(self, flags: int) -> Any:
-            record(("create_network", flags))
-            return network
-
-        def create_builder_config(self) -> Config:
-            return self.config
-
-        def create_optimization_profile(self) -> Profile:
-            return Profile()
-
-        def build_serialized_network(self, net: Any, config: Config) -> bytes:
-            record(("build", config.int8_calibrator is not None, config.progress_monitor is not None))
-            recorder.config = config  # type: ignore[attr-defined]
-            return b"serialized"
-
-    class Parser:
-        num_errors = 1
-
-        def __init__(self, net: Any, logger: Any) -> None:
-            pass
-
-        def parse_from_file(self, path: str) -> bool:
-            record(("parse_from_file", path))
-            return recorder.parses
-
-        def get_error(self, index: int) -> str:
-            return "In node 3 (Foo): UNSUPPORTED_NODE: no importer for op Foo"
-
-    class Interface:
-        def __init__(self) -> None:
-            pass
-
-    class Logger:
-        WARNING = "warning"
-
-        def __init__(self, level: str) -> None:
-            self.level = level
-
-    return SimpleNamespace(
-        __version__="10.3.0",
-        Logger=Logger,
-        Builder=Builder,
-        OnnxParser=Parser,
-        MemoryPoolType=SimpleNamespace(WORKSPACE="workspace"),
-        BuilderFlag=SimpleNamespace(FP16="fp16", INT8="int8"),
-        IProgressMonitor=Interface,
-        IInt8EntropyCalibrator2=Interface,
-    )
-
-
 class _HostTensor:
     def __init__(self, array: np.ndarray) -> None:
         self.array = array
@@ -313,56 +227,56 @@ def key_for(precision: str) -> EngineKey:
     return EngineKey("0" * 64, "10.3.0", "gpu", "8.7", precision, 1, 4, 8)
 
 
-def builder_for(recorder: _Recorder, **options: Any) -> Any:
+def builder_for(recorder: Recorder, major: int = 10, **options: Any) -> Any:
+    """The backend's builder on a TensorRT ``major`` double (tensorrt_double.py)."""
     from hdnet_ros.inference.tensorrt_backend import TensorRTBuilder
 
-    return TensorRTBuilder(
-        fake_tensorrt(recorder), fake_torch(), 0, BatchProfile(1, 4, 8), workspace_bytes=1 << 28, **options
-    )
+    trt = tensorrt_module(major, recorder)
+    return TensorRTBuilder(trt, fake_torch(), 0, BatchProfile(1, 4, 8), workspace_bytes=1 << 28, **options)
 
 
 def test_tensorrt_builder_sets_precision_profile_and_progress(tmp_path: Path) -> None:
-    recorder = _Recorder(input_shape=(-1, 192, 192, 3))
+    recorder = Recorder(input_shape=(-1, 192, 192, 3))
     data = builder_for(recorder).build_serialized_engine(tmp_path / "m.onnx", key_for("fp16"))
     assert data == b"serialized"
     calls = recorder.calls
     assert ("create_network", 0) in calls and ("parse_from_file", str(tmp_path / "m.onnx")) in calls
-    assert ("pool", "workspace", 1 << 28) in calls
-    assert [c for c in calls if c[0] == "flag"] == [("flag", "fp16")]
+    assert ("pool", "WORKSPACE", 1 << 28) in calls
+    assert recorder.named("flag") == [("flag", "FP16")]
     assert ("set_shape", "x", (1, 192, 192, 3), (4, 192, 192, 3), (8, 192, 192, 3)) in calls
     assert ("profile",) in calls and ("build", False, True) in calls
-    monitor = recorder.config.progress_monitor  # type: ignore[attr-defined]
+    monitor = recorder.config.progress_monitor
     monitor.phase_start("Building", None, 40)
     assert all(monitor.step_complete("Building", step) for step in range(40)), "never cancels the build"
     monitor.phase_finish("Building")
 
 
 def test_tensorrt_builder_fp32_sets_no_precision_flag(tmp_path: Path) -> None:
-    recorder = _Recorder()
+    recorder = Recorder()
     builder_for(recorder).build_serialized_engine(tmp_path / "m.onnx", key_for("fp32"))
-    assert not [c for c in recorder.calls if c[0] == "flag"]
+    assert not recorder.named("flag")
 
 
 def test_tensorrt_builder_reports_parser_errors(tmp_path: Path) -> None:
     with pytest.raises(EngineCacheError, match=r"(?s)parser rejected .*no importer for op Foo"):
-        builder_for(_Recorder(parses=False)).build_serialized_engine(tmp_path / "m.onnx", key_for("fp32"))
+        builder_for(Recorder(parses=False)).build_serialized_engine(tmp_path / "m.onnx", key_for("fp32"))
 
 
 def test_tensorrt_builder_only_the_batch_may_be_dynamic(tmp_path: Path) -> None:
     with pytest.raises(EngineCacheError, match="only the batch dimension may be dynamic"):
-        builder_for(_Recorder(input_shape=(-1, -1, 3))).build_serialized_engine(tmp_path / "m.onnx", key_for("fp32"))
+        builder_for(Recorder(input_shape=(-1, -1, 3))).build_serialized_engine(tmp_path / "m.onnx", key_for("fp32"))
 
 
 def test_tensorrt_builder_int8_calibrates_and_writes_the_cache(tmp_path: Path) -> None:
-    recorder = _Recorder()
+    recorder = Recorder()
     cache = tmp_path / "calibration.cache"
     samples = np.arange(30, dtype=np.float32).reshape(10, 3)
     builder = builder_for(recorder, calibration_cache_path=cache, calibration_data={"x": samples})
     builder.build_serialized_engine(tmp_path / "m.onnx", key_for("int8"))
-    assert [c for c in recorder.calls if c[0] == "flag"] == [("flag", "fp16"), ("flag", "int8")]
+    assert recorder.named("flag") == [("flag", "FP16"), ("flag", "INT8")]
     assert ("set_shape", "x", (4, 3), (4, 3), (4, 3)) in recorder.calls, "calibration at one fixed batch"
     assert ("calibration_profile",) in recorder.calls and ("build", True, True) in recorder.calls
-    calibrator = recorder.config.int8_calibrator  # type: ignore[attr-defined]
+    calibrator = recorder.config.int8_calibrator
     assert calibrator.get_batch_size() == 4
     assert calibrator.read_calibration_cache() is None
     pointers = [calibrator.get_batch(["x"]), calibrator.get_batch(["x"]), calibrator.get_batch(["x"])]
@@ -373,8 +287,8 @@ def test_tensorrt_builder_int8_calibrates_and_writes_the_cache(tmp_path: Path) -
 
 
 def test_tensorrt_builder_int8_needs_data_or_a_cache(tmp_path: Path) -> None:
-    builder = builder_for(_Recorder(), calibration_cache_path=tmp_path / "absent.cache")
+    builder = builder_for(Recorder(), calibration_cache_path=tmp_path / "absent.cache")
     with pytest.raises(ValueError, match="needs calibration data"):
         builder.build_serialized_engine(tmp_path / "m.onnx", key_for("int8"))
     with pytest.raises(ValueError, match="calibration cache path"):
-        builder_for(_Recorder()).build_serialized_engine(tmp_path / "m.onnx", key_for("int8"))
+        builder_for(Recorder()).build_serialized_engine(tmp_path / "m.onnx", key_for("int8"))

@@ -1,8 +1,11 @@
 """The TensorRT backend on a real GPU: MoveNet engines built, cached, run and compared.
 
-Skipped (with the reason shown) without TensorRT 10 and a CUDA GPU visible to torch, which
-is the case on the CPU machines and in CI; the cache logic itself is tested without
-TensorRT in test_inference_engine_cache.py.
+Skipped (with the reason shown) without TensorRT 10 or 11 and a CUDA GPU visible to torch,
+which is the case on the CPU machines and in CI; the cache logic itself is tested without
+TensorRT in test_inference_engine_cache.py, and what each version's builder is asked in
+test_inference_tensorrt_api.py. TensorRT 11 builds a float32 file at fp32 only (fp16 needs an
+fp16 file, int8 one with Q/DQ nodes): there the fp16 and calibration tests check the error
+that says so instead.
 """
 
 from __future__ import annotations
@@ -13,22 +16,33 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-trt = pytest.importorskip("tensorrt", reason="TensorRT is not installed (the TensorRT backend needs a GPU)")
-torch = pytest.importorskip("torch")
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="TensorRT tests need a CUDA GPU")
-
-from hdnet_ros.inference import BatchProfile, create_backend  # noqa: E402
-from hdnet_ros.inference.engine_cache import file_sha256, metadata_path  # noqa: E402
-from hdnet_ros.inference.movenet_codec import INT8_DECODING, decode_movenet_outputs  # noqa: E402
-from hdnet_ros.nets import movenet  # noqa: E402
-from test_movenet_torch import (  # noqa: E402
+from hdnet_ros.inference import BatchProfile, create_backend
+from hdnet_ros.inference.engine_cache import file_sha256, metadata_path
+from hdnet_ros.inference.movenet_codec import INT8_DECODING, decode_movenet_outputs
+from helpers import installed, needs
+from test_movenet_torch import (
     TFLITE,
     agreement,
     assert_agrees_with_litert,
     litert_keypoints,
     sample_crops,
 )
+
+pytestmark = needs("tensorrt", "torch", why="the TensorRT backend needs TensorRT and a CUDA GPU (torch sees it)")
+if installed("tensorrt", "torch"):
+    import tensorrt as trt
+    import torch
+    from hdnet_ros.inference.tensorrt_api import PrecisionUnavailableError, TensorRTApi
+    from hdnet_ros.nets import movenet
+
+    WEAK_TYPING = TensorRTApi.of(trt).weak_typing  # TensorRT 10: BuilderFlag.FP16 / INT8
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cuda_gpu() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("TensorRT tests need a CUDA GPU")
+
 
 PROFILE = BatchProfile(1, 4, 8)
 
@@ -79,6 +93,10 @@ def test_fp32_engine_matches_onnxruntime_and_is_cached(
 
 def test_fp16_engine_agrees_with_litert(movenet_onnx: Path, crops: np.ndarray, tmp_path: Path) -> None:
     engine = tmp_path / "movenet.fp16.engine"
+    if not WEAK_TYPING:
+        with pytest.raises(PrecisionUnavailableError, match="precision fp16 needs an fp16 ONNX file"):
+            create_backend("tensorrt", movenet_onnx, engine, "fp16", batch_profile=PROFILE)
+        return
     with create_backend("tensorrt", movenet_onnx, engine, "fp16", batch_profile=PROFILE) as backend:
         keypoints = decode_movenet_outputs(backend.run({"image": crops}))
     assert_agrees_with_litert(keypoints, litert_keypoints(crops))
@@ -107,6 +125,10 @@ def test_fp32_engine_of_the_int8_arithmetic_meets_the_litert_criterion(crops: np
 def test_int8_engine_calibrates_and_keys_the_cache(movenet_onnx: Path, crops: np.ndarray, tmp_path: Path) -> None:
     engine, cache = tmp_path / "movenet.int8.engine", tmp_path / "movenet.calibration"
     options: dict[str, Any] = {"batch_profile": PROFILE, "calibration_cache_path": cache}
+    if not WEAK_TYPING:
+        with pytest.raises(PrecisionUnavailableError, match="removed implicit INT8 calibration"):
+            create_backend("tensorrt", movenet_onnx, engine, "int8", calibration_data={"image": crops}, **options)
+        return
     with create_backend("tensorrt", movenet_onnx, engine, "int8", calibration_data={"image": crops}, **options) as b:
         keypoints = decode_movenet_outputs(b.run({"image": crops}))
     assert cache.is_file()
@@ -121,7 +143,8 @@ def test_build_engine_command_builds_then_reuses(movenet_onnx: Path, tmp_path: P
     from hdnet_ros.cli import main
 
     engine = tmp_path / "cli.engine"
-    arguments = ["build-engine", "--onnx", str(movenet_onnx), "--engine", str(engine), "--precision", "fp16"]
+    precision = "fp16" if WEAK_TYPING else "fp32"  # TensorRT 11: fp16 needs an fp16 file
+    arguments = ["build-engine", "--onnx", str(movenet_onnx), "--engine", str(engine), "--precision", precision]
     assert main(arguments) == 0
     assert "built" in capsys.readouterr().out and engine.is_file()
     assert main(arguments) == 0

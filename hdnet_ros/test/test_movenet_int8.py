@@ -11,11 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hdnet_ros.nets.tflite.graph import GraphOp, TensorInfo, TfliteGraph
+from helpers import installed, needs
 
-torch = pytest.importorskip("torch")
-
-from hdnet_ros.nets.tflite import int8_steps  # noqa: E402 (after the importorskip)
-from hdnet_ros.nets.tflite.graph import GraphOp, TensorInfo, TfliteGraph  # noqa: E402
+pytestmark = needs("torch", why="the int8 emulation is PyTorch code")
+if installed("torch"):
+    import torch
+    from hdnet_ros.nets.tflite import int8_steps
 
 
 def tensor(index: int, shape: tuple[int, ...], scale: float | list[float], zero_point: int = 0) -> TensorInfo:

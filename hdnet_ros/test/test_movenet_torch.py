@@ -29,13 +29,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
-cv2 = pytest.importorskip("cv2")
-
-from hdnet_ros.inference.movenet_codec import (  # noqa: E402 (after the importorskip)
+from hdnet_ros.inference.movenet_codec import (
     INT8_DECODING,
     TENSOR_NAMES,
     Grid,
@@ -43,11 +40,16 @@ from hdnet_ros.inference.movenet_codec import (  # noqa: E402 (after the importo
     decode_movenet,
     decode_movenet_outputs,
 )
-from hdnet_ros.nets import movenet  # noqa: E402
-from hdnet_ros.nets.tflite.float_steps import resize_matrix  # noqa: E402
-from hdnet_ros.nets.tflite.graph import TfliteGraph, dequantize, ops_for_outputs, read_tflite_graph  # noqa: E402
-from hdnet_ros.nets.tflite.layout import same_padding  # noqa: E402
-from helpers import CELL_PX, OFFSET_STEP_PX  # noqa: E402
+from hdnet_ros.nets.tflite.graph import TfliteGraph, dequantize, ops_for_outputs, read_tflite_graph
+from hdnet_ros.nets.tflite.layout import same_padding
+from hdnet_ros.stages.keypoints2d import MOVENET_INPUT_SIZE
+from helpers import CELL_PX, OFFSET_STEP_PX, installed, needs
+
+pytestmark = needs("torch", why="the MoveNet rebuild is a PyTorch network")
+if installed("torch"):
+    import torch
+    from hdnet_ros.nets import movenet
+    from hdnet_ros.nets.tflite.float_steps import resize_matrix
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 MODELS_DIR = Path(os.environ.get("HDNET_ROS_MODELS_DIR") or SHARED / "models")
@@ -60,7 +62,7 @@ BAG_BOXES: dict[str, list[tuple[float, float, float, float]]] = {
     "2019-05-03-12-42-18.bag": [(265, 28, 475, 480), (268, 222, 300, 312)],
     "2019-05-03-12-42-25.bag": [(265, 28, 475, 480), (268, 222, 300, 312), (595, 200, 640, 265)],
 }
-SIZE = movenet.MOVENET_INPUT_SIZE
+SIZE = MOVENET_INPUT_SIZE
 MIN_SCORE = 0.3
 # What the keypoints legitimately vary by, px in the crop: a grid cell and a step of the
 # offsets (helpers), and a step of the output grid (0.0041).

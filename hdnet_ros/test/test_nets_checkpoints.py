@@ -7,14 +7,16 @@ import pickle
 from pathlib import Path
 
 import pytest
+from helpers import installed, needs
 
-pytest.importorskip("torch")
-import torch
-from hdnet_ros.nets import checkpoints as ck
-from hdnet_ros.nets.hdnet import HDNet
-from hdnet_ros.nets.posenet import posenet_h36m, posenet_muco
-from hdnet_ros.nets.refinet import LinearModel, Patch2DModel, PointPatch
-from hdnet_ros.nets.rootnet import RootNet
+pytestmark = needs("torch", why="the checkpoints are PyTorch state dicts")
+if installed("torch"):
+    import torch
+    from hdnet_ros.nets import checkpoints as ck
+    from hdnet_ros.nets.hdnet import HDNet
+    from hdnet_ros.nets.posenet import posenet_h36m, posenet_muco
+    from hdnet_ros.nets.refinet import LinearModel, Patch2DModel, PointPatch
+    from hdnet_ros.nets.rootnet import RootNet
 
 
 def _perturbed_state(module: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:

@@ -9,16 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest.importorskip("torch")
-import torch
-
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
-
-from hdnet_ros.nets import export
+from helpers import installed, needs
 
 from hdnet_ros import cli
+
+pytestmark = needs("torch", "onnx", "onnxruntime", why="the export is checked through ONNX Runtime")
+if installed("torch", "onnx", "onnxruntime"):
+    import torch
+    from hdnet_ros.nets import export
 
 BUILTIN = ("hdnet", "posenet_h36m", "posenet_muco", "refinet_a", "refinet_b", "refinet_c", "rootnet")
 
@@ -43,14 +41,19 @@ def test_export_matches_pytorch(name: str, tmp_path: Path) -> None:
         path.unlink(missing_ok=True)  # ~100 MB each
 
 
-class _Tiny(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc = torch.nn.Linear(4, 3)
-        self.bn = torch.nn.BatchNorm1d(3)
+def _tiny() -> Any:
+    """A small network (made on demand: torch may be absent at import)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.bn(self.fc(x)), dim=-1)
+    class Tiny(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+            self.bn = torch.nn.BatchNorm1d(3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.softmax(self.bn(self.fc(x)), dim=-1)
+
+    return Tiny()
 
 
 def _tiny_inputs(batch: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -58,10 +61,10 @@ def _tiny_inputs(batch: int, gen: torch.Generator) -> tuple[torch.Tensor, ...]:
 
 
 def test_register_a_new_network(tmp_path: Path) -> None:
-    export.register("tiny_test", lambda: export.Exportable(_Tiny(), _tiny_inputs, ("x",), ("p",)))
+    export.register("tiny_test", lambda: export.Exportable(_tiny(), _tiny_inputs, ("x",), ("p",)))
     try:
         with pytest.raises(ValueError, match="already registered"):
-            export.register("tiny_test", lambda: export.Exportable(_Tiny(), _tiny_inputs, ("x",), ("p",)))
+            export.register("tiny_test", lambda: export.Exportable(_tiny(), _tiny_inputs, ("x",), ("p",)))
         result = export.export_registered("tiny_test", tmp_path / "tiny.onnx", batch=3, dynamic_batch=False)
         assert result.verify_batch == 3 and result.max_relative_error < 1e-5
     finally:
@@ -72,7 +75,7 @@ def test_register_a_new_network(tmp_path: Path) -> None:
 
 
 def test_outermost_module_is_put_in_eval_mode(tmp_path: Path) -> None:
-    wrapper = torch.nn.Sequential(_Tiny()).train()  # the trap: a wrapper left training
+    wrapper = torch.nn.Sequential(_tiny()).train()  # the trap: a wrapper left training
     result = export.export_onnx(wrapper, _tiny_inputs, tmp_path / "w.onnx", ("x",), ("p",), batch=4)
     assert export.training_submodules(wrapper) == []
     # With batch statistics the BN output would differ from eval mode by far more.
@@ -89,7 +92,7 @@ def test_training_submodule_after_export_is_an_error(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(torch.onnx, "export", export_then_restore_training)
     with pytest.raises(export.ExportError, match=r"after export: 3 submodule\(s\) in training mode \('', 'fc', 'bn'\)"):
-        export.export_onnx(_Tiny(), _tiny_inputs, tmp_path / "s.onnx", ("x",), ("p",))
+        export.export_onnx(_tiny(), _tiny_inputs, tmp_path / "s.onnx", ("x",), ("p",))
 
 
 def test_calibrated_logits_make_the_check_input_dependent() -> None:
@@ -150,7 +153,7 @@ def test_sibling_modules_register_themselves(monkeypatch: pytest.MonkeyPatch) ->
     # A port in hdnet_ros.nets (MoveNet, ...) only defines register_exportables(register).
     fake = types.ModuleType("hdnet_ros.nets._fake_port")
     fake.register_exportables = lambda reg: reg(  # type: ignore[attr-defined]
-        "fake_port", lambda: export.Exportable(_Tiny(), _tiny_inputs, ("x",), ("p",))
+        "fake_port", lambda: export.Exportable(_tiny(), _tiny_inputs, ("x",), ("p",))
     )
     monkeypatch.setitem(sys.modules, fake.__name__, fake)
     monkeypatch.setattr(export.pkgutil, "iter_modules", lambda _path: [pkgutil.ModuleInfo(None, "_fake_port", False)])  # type: ignore[arg-type]

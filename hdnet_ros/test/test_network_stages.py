@@ -12,11 +12,13 @@ from hdnet_ros.frame_input import build_frame
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import DepthSource, Frame
 from hdnet_ros.pipeline import Pipeline
-from helpers import sample_messages
+from helpers import installed, needs, sample_messages
 
 from hdnet_ros.config import SettingsError, load_settings
 
-torch = pytest.importorskip("torch", reason="loading the networks' checkpoints needs torch")
+pytestmark = needs("torch", why="loading the networks' checkpoints needs torch")
+if installed("torch"):
+    import torch
 
 
 def official_checkpoint(name: str, path: Path) -> Path:

@@ -5,22 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
+from hdnet_ros.joints import LEFT_WRIST, NUM_JOINTS, PELVIS, RIGHT_WRIST
+from hdnet_ros.people import Detection, Person
+from hdnet_ros.stages.depth.refiner import SkeletonRefiner
+from helpers import installed, needs
 
-torch = pytest.importorskip("torch")
-
-from hdnet_ros.joints import LEFT_WRIST, NUM_JOINTS, PELVIS, RIGHT_WRIST  # noqa: E402
-from hdnet_ros.people import Detection, Person  # noqa: E402
-from hdnet_ros.stages.depth.refiner import SkeletonRefiner  # noqa: E402
-from hdnet_ros.training.refinet_b import (  # noqa: E402
-    build_model,
-    masked_mse,
-    pairs_to_dataset,
-    refine_people,
-    save_refiner,
-    to_itop,
-    train,
-)
+pytestmark = needs("torch", why="RefiNet-B training is PyTorch code")
+if installed("torch"):
+    from hdnet_ros.training.refinet_b import (
+        build_model,
+        masked_mse,
+        pairs_to_dataset,
+        refine_people,
+        save_refiner,
+        to_itop,
+        train,
+    )
 
 
 def _skeletons(rng: np.random.Generator, count: int) -> list[tuple[np.ndarray, np.ndarray]]:

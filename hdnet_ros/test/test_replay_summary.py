@@ -1,12 +1,16 @@
 """The replay's closing line: frames read, processed, with a depth fault and skipped (with
 their reasons), people per frame, the 3D networks in the node's /diagnostics wording, and
-the pipeline's median and p95 latency."""
+the pipeline's median and p95 latency; summary.json's per-frame entries kept on disk."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import pytest
 from hdnet_ros.outputs.network_report import network_values
 from hdnet_ros.replay.runner import network_line, summary_line
-from hdnet_ros.replay.summary import ReplaySummary
+from hdnet_ros.replay.summary import FrameRecords, ReplaySummary
 
 BLAZEPOSE = {
     "pose_3d": "blazepose",
@@ -46,3 +50,35 @@ def test_summary_line_of_an_empty_replay() -> None:
         "0 frames read, 0 processed, 0 with a depth fault (RGB only), 0 skipped, no people, "
         "3D pose network: off, root depth network: off"
     )
+
+
+def test_frame_records_stream_to_disk_and_into_summary_json(tmp_path: Path) -> None:
+    """A replay keeps its per-frame entries in frames.jsonl, not in memory; summary.json still
+    lists them all (streamed in at the end) beside everything else."""
+    records = FrameRecords(tmp_path / "frames.jsonl")
+    entries = [{"stamp_ns": k, "people": k % 3, "depth_fault": None if k % 2 else "all_invalid"} for k in range(5)]
+    for entry in entries:
+        records.append(entry)
+    assert records._entries == [] and len(records) == 5, "nothing kept in memory"
+    assert list(records) == entries, "readable while the replay goes on"
+    summary = ReplaySummary(frames_read=6, frames_processed=5, people_per_frame=records)
+    summary.skip("a.bag", "zero_stamp", "zero stamp", 0, "/rgb")
+    records.close()
+    with pytest.raises(ValueError, match="is closed"):
+        records.append({"people": 1})
+    summary.write(tmp_path / "summary.json")
+    written = json.loads((tmp_path / "summary.json").read_text())
+    assert written["people_per_frame"] == entries
+    assert {key: value for key, value in written.items() if key != "people_per_frame"} == summary.to_dict(frames=False)
+    assert [json.loads(line) for line in (tmp_path / "frames.jsonl").read_text().splitlines()] == entries
+
+
+def test_frame_records_without_a_file_are_a_list(tmp_path: Path) -> None:
+    records = FrameRecords()
+    records.append({"people": 2})
+    summary = ReplaySummary(people_per_frame=records)
+    summary.write(tmp_path / "summary.json")
+    assert json.loads((tmp_path / "summary.json").read_text())["people_per_frame"] == [{"people": 2}]
+    empty = ReplaySummary()
+    empty.write(tmp_path / "empty.json")
+    assert json.loads((tmp_path / "empty.json").read_text())["people_per_frame"] == []

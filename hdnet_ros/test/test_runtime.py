@@ -23,11 +23,11 @@ from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Frame
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.keypoints2d import MOVENET_INPUT_SIZE, Keypoints2D, MoveNetBatched, MoveNetLiteRT
-from helpers import CELL_PX, OFFSET_STEP_PX, sample_messages
+from helpers import CELL_PX, OFFSET_STEP_PX, needs, sample_messages
 
 from hdnet_ros.config import load_settings
 
-pytest.importorskip("torch", reason="the MoveNet rebuild needs torch")
+pytestmark = needs("torch", why="the MoveNet rebuild needs torch")
 
 
 @pytest.fixture(scope="module")

@@ -8,14 +8,15 @@ cache the TensorRT backend reads, with the same key (see docs/inference.md).
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hdnet_ros.logs import get_logger
+
 HELP = "build and cache a TensorRT engine from an ONNX file"
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +65,19 @@ def _calibration_data(path: Path | None, onnx_path: Path) -> dict[str, Any] | No
     return {name: loaded[name] for name in loaded.files}
 
 
+def quantized(onnx_path: Path) -> bool:
+    """Whether the ONNX file has Q/DQ nodes (explicit quantisation); False without onnx."""
+    try:
+        import onnx
+    except ImportError:
+        return False
+    try:
+        graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    except Exception:  # not a readable ONNX file: TensorRT's parser names the problem at build
+        return False
+    return any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in graph.node)
+
+
 def run(args: argparse.Namespace) -> int:
     from hdnet_ros.inference.backend import BackendUnavailable, BatchProfile
     from hdnet_ros.inference.engine_cache import EngineCacheError
@@ -76,12 +90,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.onnx.is_file():
         LOG.error("ONNX file %s does not exist", args.onnx)
         return 1
-    if args.precision == "int8" and args.calibration_cache is None:
-        LOG.error("--precision int8 needs --calibration-cache FILE (and --calibration-data unless FILE exists)")
-        return 2
-    try:
-        from hdnet_ros.inference.tensorrt_backend import prepare_engine
+    from hdnet_ros.inference.tensorrt_backend import implicit_int8_available, prepare_engine
 
+    try:
+        # TensorRT 10 calibrates a float32 file; a quantized file (Q/DQ) carries its scales, and
+        # TensorRT 11 takes only those (it says so at build when the file has none).
+        calibrates = args.precision == "int8" and not quantized(args.onnx) and implicit_int8_available()
+        if calibrates and args.calibration_cache is None:
+            LOG.error("--precision int8 needs --calibration-cache FILE (and --calibration-data unless FILE exists)")
+            return 2
         calibration = _calibration_data(args.calibration_data, args.onnx)
         _, engine_path, decision = prepare_engine(
             args.onnx,

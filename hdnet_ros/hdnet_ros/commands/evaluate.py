@@ -9,13 +9,14 @@ and why the others are not, and writes evaluation.json and evaluation.md.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from hdnet_ros.logs import get_logger
+
 HELP = "measure accuracy on the synthetic RGB-D benchmark"
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

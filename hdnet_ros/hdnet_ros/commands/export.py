@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
+
+from hdnet_ros.logs import get_logger
 
 HELP = "export a network to ONNX"
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

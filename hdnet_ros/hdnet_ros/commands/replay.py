@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
 
 from hdnet_ros.cli import missing_module
 from hdnet_ros.config import SettingsError, load_settings
+from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.replay.runner import ReplayJob, ReplayOptions, summary_line
 
 HELP = "run the pipeline over rosbags (ROS 1 .bag, rosbag2 mcap/sqlite3)"
-LOG = logging.getLogger("hdnet_ros.replay")
+LOG = get_logger("hdnet_ros.replay")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import logging
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -31,7 +30,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-LOGGER = logging.getLogger(__name__)
+from hdnet_ros.logs import get_logger
+
+LOGGER = get_logger(__name__)
 
 # Bump when the way engines are built changes (flags, profiles), so old caches rebuild.
 ENGINE_CACHE_VERSION = 1

@@ -15,7 +15,6 @@ runs either
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,9 @@ from typing import Any
 import numpy as np
 
 from hdnet_ros.inference.backend import Arrays, Backend, BackendUnavailable, TensorSpec
+from hdnet_ros.logs import get_logger
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 BATCHING_MODES = ("loop", "resize")
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hdnet_ros.inference.backend import Arrays, Backend, BackendUnavailable, TensorSpec, cuda_index
+from hdnet_ros.logs import get_logger
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 
 # onnxruntime's type strings -> numpy.
 _ORT_TYPES: dict[str, type[np.generic]] = {

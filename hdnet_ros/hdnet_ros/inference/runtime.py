@@ -21,7 +21,6 @@ converter writes ONNX only; a torch module would add nothing onnxruntime lacks o
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -35,10 +34,11 @@ from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfil
 from hdnet_ros.inference.engine_cache import file_sha256
 from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
+from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import ModelFileError, ir_conversion_path
 from hdnet_ros.settings_field import setting
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 RUNTIMES = ("onnxruntime", "tensorrt", "torch")
 
 

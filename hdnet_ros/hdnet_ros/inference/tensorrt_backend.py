@@ -1,4 +1,4 @@
-"""TensorRT 10 backend: ONNX -> cached engine -> ``execute_async_v3`` on a CUDA stream.
+"""TensorRT 10 and 11 backend: ONNX -> cached engine -> ``execute_async_v3`` on a CUDA stream.
 
 * Imports: ``tensorrt`` and ``torch`` are imported when a backend (or an engine build) is
   asked for, never at module import, and a missing one raises ``BackendUnavailable`` with
@@ -7,21 +7,23 @@
   already needed for the PyTorch networks; cuda-python would be a second CUDA binding to
   install and keep in step). The TensorRT context gets the tensors' ``data_ptr()`` via
   ``set_tensor_address`` and the stream's handle via ``execute_async_v3``.
-* Engines: built with the TensorRT 10 API (``build_serialized_network``,
+* Engines: built with the API TensorRT 10 and 11 share (``build_serialized_network``,
   ``set_memory_pool_limit``, optimisation profiles for the batch of person crops) and
-  cached by :mod:`hdnet_ros.inference.engine_cache`.
+  cached by :mod:`hdnet_ros.inference.engine_cache`; precision, where the two differ, is
+  decided by :mod:`hdnet_ros.inference.tensorrt_api`.
 
 Why this file is long: it is one engine's whole life against one external API (build,
 deserialise, bind, run, report), and every piece shares the TensorRT objects and their
 error handling; split, the parts would only call each other.
-* INT8: implicit quantisation with an entropy calibrator (``IInt8EntropyCalibrator2``)
-  reading and writing a calibration cache file. NVIDIA deprecated implicit quantisation
-  in TensorRT 10.1 in favour of Q/DQ ONNX files; it still works in TensorRT 10.
+* INT8: an ONNX file with Q/DQ nodes (explicit quantisation) on TensorRT 10 and 11; on
+  TensorRT 10 also implicit quantisation of a float32 file with an entropy calibrator
+  (``IInt8EntropyCalibrator2``) reading and writing a calibration cache file (deprecated in
+  10.1, removed in 11: the build then says so and names the alternatives).
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -50,8 +52,16 @@ from hdnet_ros.inference.engine_cache import (
     make_engine_key,
     require_onnx,
 )
+from hdnet_ros.inference.tensorrt_api import (
+    FIRST_MAJOR,
+    TESTED_MAJORS,
+    TensorRTApi,
+    network_precisions,
+    precision_plan,
+)
+from hdnet_ros.logs import get_logger
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 DEFAULT_ENGINE_DIR = Path("~/.cache/hdnet_ros/engines")
 
 
@@ -60,13 +70,33 @@ def import_tensorrt() -> Any:
         import tensorrt as trt
     except ImportError as error:
         raise BackendUnavailable(
-            "the TensorRT backend needs the `tensorrt` Python package (TensorRT 10: `pip install tensorrt`, "
+            "the TensorRT backend needs the `tensorrt` Python package (TensorRT 10 or 11: `pip install tensorrt`, "
             "or JetPack's python3-libnvinfer), which is not installed; use the onnxruntime backend on CPU"
         ) from error
-    major = int(str(trt.__version__).split(".")[0])
-    if major < 10:
-        raise BackendUnavailable(f"TensorRT {trt.__version__} found; this backend is written for the TensorRT 10 API")
+    api = TensorRTApi.of(trt)
+    if api.major < FIRST_MAJOR:
+        raise BackendUnavailable(
+            f"TensorRT {api.version} found; this backend needs TensorRT {FIRST_MAJOR} or newer (the tensor-name API)"
+        )
+    if api.major > TESTED_MAJORS[-1]:
+        _warn_untested(api.version)
     return trt
+
+
+@functools.cache
+def _warn_untested(version: str) -> None:
+    """Said once per process: a newer major may have removed API this backend uses."""
+    LOGGER.warning("TensorRT %s: this backend is written for TensorRT 10 and 11; trying it", version)
+
+
+def implicit_int8_available() -> bool:
+    """Whether int8 can be calibrated from a float32 file here (TensorRT 10); True where
+    TensorRT is absent, so that the error said first is the one TensorRT 10 needs."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is None:
+        return True
+    return TensorRTApi.of(import_tensorrt()).implicit_int8
 
 
 def import_torch_cuda(device: str) -> tuple[Any, int]:
@@ -226,26 +256,28 @@ class TensorRTBuilder:
     def build_serialized_engine(self, onnx_path: Path, key: EngineKey) -> bytes:
         trt = self._trt
         builder = trt.Builder(self._logger)
-        network = builder.create_network(0)  # TensorRT 10 networks are always explicit-batch
+        # Flags 0: networks are explicit-batch in 10 and strongly typed in 11 anyway.
+        network = builder.create_network(0)
         parser = trt.OnnxParser(network, self._logger)
         # parse_from_file, not parse(bytes): it finds external weight files next to the model.
         if not parser.parse_from_file(str(onnx_path)):
             errors = "\n  ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
             raise EngineCacheError(f"TensorRT's ONNX parser rejected {onnx_path}:\n  {errors}")
+        plan = precision_plan(TensorRTApi.of(trt), key.precision, network_precisions(trt, network), onnx_path)
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self._workspace_bytes)
-        if key.precision in ("fp16", "int8"):
-            # fp16 with int8 too: layers without a fast int8 kernel fall back to fp16, not fp32.
-            config.set_flag(trt.BuilderFlag.FP16)
+        for flag in plan.flags:
+            config.set_flag(getattr(trt.BuilderFlag, flag))
         profile = builder.create_optimization_profile()
         batch_inputs = self._set_batch_shapes(network, profile, self._profile)
         if batch_inputs:
             config.add_optimization_profile(profile)
-        calibrator = None
-        if key.precision == "int8":
-            config.set_flag(trt.BuilderFlag.INT8)
-            calibrator = self._calibrator(builder, network, config)
-            config.int8_calibrator = calibrator
+        if plan.calibrate:
+            config.int8_calibrator = self._calibrator(builder, network, config)
+        elif key.precision == "int8" and (
+            self._calibration_data is not None or self._calibration_cache_path is not None
+        ):
+            LOGGER.warning("%s is quantized (Q/DQ nodes): its scales are used, not calibration", onnx_path.name)
         monitor = _progress_monitor(trt)
         if monitor is not None:
             config.progress_monitor = monitor
@@ -323,6 +355,8 @@ def _engine_key(
     calibration_cache_path: Path | None,
 ) -> EngineKey:
     gpu_name, capability = gpu_identity(torch, index)
+    if not TensorRTApi.of(trt).implicit_int8:
+        calibration_cache_path = None  # TensorRT 11 never reads it: it must not key the engine
     return make_engine_key(
         onnx_path,
         tensorrt_version=str(trt.__version__),

@@ -7,7 +7,6 @@ backend is created, never by ``hdnet_ros.inference`` itself.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from hdnet_ros.inference.backend import Arrays, Backend, BackendUnavailable, TensorSpec, cuda_index
+from hdnet_ros.logs import get_logger
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 
 
 def import_torch() -> Any:

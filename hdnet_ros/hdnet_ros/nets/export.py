@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import logging
 import os
 import pkgutil
 import time
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from hdnet_ros.logs import get_logger
 from hdnet_ros.nets import preprocessing
 from hdnet_ros.nets.checkpoints import load_checkpoint
 from hdnet_ros.nets.hdnet import HDNet
@@ -43,7 +43,7 @@ from hdnet_ros.nets.posenet import posenet_h36m, posenet_muco
 from hdnet_ros.nets.refinet import LinearModel, Patch2DModel, PointPatch
 from hdnet_ros.nets.rootnet import RootNet
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 OPSET = 17
 TOLERANCE = 1e-4
 BATCH_AXIS = "batch"

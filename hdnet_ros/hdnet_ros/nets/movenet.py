@@ -42,17 +42,17 @@ docs/inference.md for the figures.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from torch import nn
 
+from hdnet_ros.logs import get_logger
 from hdnet_ros.nets.tflite.graph import TfliteGraph, read_tflite_graph
 from hdnet_ros.nets.tflite.module import ARITHMETICS, TfliteModule
 from hdnet_ros.nets.tflite.onnx_export import ONNX_OPSET, export_onnx
 from hdnet_ros.nets.tflite.schema import TfliteGraphError
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 
 MOVENET_INPUT_SIZE = 192
 MOVENET_GRID_SIZE = 48

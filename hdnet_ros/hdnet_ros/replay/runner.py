@@ -11,7 +11,6 @@ the pipeline does not wait for them.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from hdnet_ros.config import Settings, settings_to_dict
 from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.joints import ROOT
+from hdnet_ros.logs import get_logger
 from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
@@ -33,10 +33,10 @@ from hdnet_ros.pipeline import FrameResult, Pipeline
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
 from hdnet_ros.replay.bag_output import OutputBag
 from hdnet_ros.replay.overlay_writer import OverlayWriter
-from hdnet_ros.replay.summary import InputReport, ReplaySummary
+from hdnet_ros.replay.summary import FrameRecords, InputReport, ReplaySummary
 from hdnet_ros.replay.sync import ApproximateTimeSync
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class ReplayJob:
                 settings.node.target_frame,
             )
         options.output_dir.mkdir(parents=True, exist_ok=True)
+        # Per-frame entries go to disk as they come: a long bag's replay does not grow in memory.
+        self.summary.people_per_frame = FrameRecords(options.output_dir / "frames.jsonl")
         self.bag = OutputBag(options.output_dir / "bag")
         self.overlays: OverlayWriter | None = None
         if options.write_overlays:
@@ -83,6 +85,7 @@ class ReplayJob:
             self.summary.stage_latency_ms = self.pipeline.timer.summary()
             self.summary.networks = self.pipeline.network_report()
             self.summary.output_messages = dict(self.bag.counts)
+            self.summary.people_per_frame.close()
             self.summary.write(self.options.output_dir / "summary.json")
         return self.summary
 

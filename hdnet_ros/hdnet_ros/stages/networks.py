@@ -10,7 +10,6 @@ off; the pipeline logs that once.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.backend import Backend, run_batched
 from hdnet_ros.inference.runtime import InferenceConfig, open_network
+from hdnet_ros.logs import get_logger
 from hdnet_ros.nets.codecs import HDNET_BIN_CODEC, posenet_to_camera, rootnet_k_value
 from hdnet_ros.nets.joint_sets import H36M_18, MUCO_21, JointSet
 from hdnet_ros.nets.preprocessing import prepare_3dmppe, prepare_hdnet, xyxy_to_xywh
@@ -28,7 +28,7 @@ from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.size_prior import bone_prior_depth
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 FloatArray = npt.NDArray[np.float64]
 RootDepth = tuple[float, float]  # (z [m], sigma [m])
 POSE_JOINT_SETS: dict[str, JointSet] = {"posenet_muco": MUCO_21, "posenet_h36m": H36M_18}

@@ -17,7 +17,6 @@ removes outputs by name (and every op only they needed).
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,13 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import helper, shape_inference
 
+from hdnet_ros.logs import get_logger
 from hdnet_ros.nets.openvino_ir.folding import fold_constants
 from hdnet_ros.nets.openvino_ir.graph import IrConversionError, IrGraph, Layer, Port, PortRef, read_ir
 from hdnet_ros.nets.openvino_ir.onnx_builder import ONNX_TYPES, OnnxGraphBuilder, Operands
 from hdnet_ros.nets.openvino_ir.onnx_ops import convert_layer
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 # Bump when the converter writes a different model for the same IR: cached conversions are keyed by it.
 CONVERTER_VERSION = "1"
 PRODUCER = "hdnet_ros.nets.openvino_ir"

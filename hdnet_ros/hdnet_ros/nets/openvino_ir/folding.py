@@ -10,17 +10,17 @@ Reshape target or Interpolate size it computes.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from hdnet_ros.logs import get_logger
 from hdnet_ros.nets.openvino_ir.attributes import check_attributes
 from hdnet_ros.nets.openvino_ir.constant_ops import can_evaluate, evaluate
 from hdnet_ros.nets.openvino_ir.graph import ELEMENT_TYPES, IrGraph, Layer, PortRef
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 
 
 def fold_constants(graph: IrGraph) -> dict[PortRef, npt.NDArray[Any]]:

@@ -10,7 +10,6 @@ numpy and LiteRT only: no torch.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from hdnet_ros.logs import get_logger
 from hdnet_ros.nets.tflite.schema import FileOp, TfliteGraphError, read_file_ops
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 
 
 @dataclass(frozen=True)

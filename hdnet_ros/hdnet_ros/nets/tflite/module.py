@@ -7,17 +7,17 @@ are NCHW (``layout``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import torch
 from torch import nn
 
+from hdnet_ros.logs import get_logger
 from hdnet_ros.nets.tflite.float_steps import Identity, make_float_step
 from hdnet_ros.nets.tflite.graph import TfliteGraph, fold_constant_dequantize, ops_for_outputs
 from hdnet_ros.nets.tflite.int8_steps import Dequantize, make_int8_step
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = get_logger(__name__)
 ARITHMETICS = ("float", "int8")
 
 

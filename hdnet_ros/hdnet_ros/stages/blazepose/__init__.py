@@ -12,7 +12,6 @@ crop preparation and one network call per ``max_batch`` people, whatever the sub
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.backend import Arrays, Backend, split_batches
 from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
+from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.nets.preprocessing import invert_affine
 from hdnet_ros.people import Frame, Person
@@ -66,7 +66,7 @@ __all__ = [
     "to_keypoints2d",
 ]
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 FloatArray = npt.NDArray[np.float64]
 OUTPUT_NAMES = ("landmarks", "presence", "mask", "heatmaps", "world_landmarks")
 
