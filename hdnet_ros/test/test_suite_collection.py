@@ -20,13 +20,12 @@ from test_cli_missing_extras import run_module
 
 TEST_DIR = Path(__file__).resolve().parent
 # Absent on a ROS or CPU machine without the "nets" extra, TensorRT or ROS itself. The
-# cpu extra (numpy, OpenCV, onnxruntime, LiteRT, rosbags, SciPy, PyYAML) is the product's
+# cpu extra (numpy, OpenCV, onnxruntime, onnx, LiteRT, rosbags, SciPy, numba, PyYAML) is the product's
 # runtime and stays importable. The launch_testing plugins are absent too (under a sourced ROS
 # their entry points would fail to load): ``LAUNCH_TESTING_IMPORT`` stands in for them.
 ABSENT = (
     "torch",
     "torchvision",
-    "onnx",
     "onnxscript",
     "tensorrt",
     "pycuda",
