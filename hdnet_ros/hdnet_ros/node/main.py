@@ -18,7 +18,7 @@ EXIT_MODEL_ERROR = 1
 EXIT_SETTINGS_ERROR = 2
 EXIT_NO_ROS = 3
 EXIT_MISSING_DEPENDENCY = 4
-# In a ROS workspace rosdep installs numpy, OpenCV, SciPy, PyYAML and tqdm; these have no
+# In a ROS workspace rosdep installs numpy, numba, OpenCV, SciPy, PyYAML and tqdm; these have no
 # rosdep keys and come from pip (README, "Building in a ROS 2 workspace").
 PIP_ONLY = "onnxruntime ai-edge-litert rosbags"
 
