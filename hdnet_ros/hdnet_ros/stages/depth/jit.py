@@ -44,9 +44,15 @@ CACHE_ENV = "NUMBA_CACHE_DIR"
 
 @functools.lru_cache(maxsize=1)
 def sources_hash() -> str:
-    """A hash of every source file of the depth stage and of numba's version."""
+    """A hash of every source file of the depth stage and of numba's version (once per
+    process)."""
+    return hash_sources(STAGE_DIR)
+
+
+def hash_sources(directory: Path) -> str:
+    """A hash of every Python file in ``directory`` and of numba's version."""
     digest = hashlib.sha256(numba.__version__.encode())
-    for path in sorted(STAGE_DIR.glob("*.py")):
+    for path in sorted(directory.glob("*.py")):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -61,15 +67,20 @@ def cache_dir(environ: dict[str, str] | None = None) -> Path:
     return base / "hdnet_ros" / "kernels" / sources_hash()
 
 
-@functools.lru_cache(maxsize=1)
-def _writable_cache_dir() -> str | None:
-    directory = cache_dir()
+def writable(directory: Path) -> bool:
+    """Whether ``directory`` exists or can be made, and files can be written there."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=directory).close()
     except OSError:
-        return None
-    return str(directory)
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def _writable_cache_dir() -> str | None:
+    directory = cache_dir()
+    return str(directory) if writable(directory) else None
 
 
 def compiled(function: FunctionT) -> FunctionT:
