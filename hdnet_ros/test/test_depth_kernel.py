@@ -5,9 +5,10 @@ The reference is the numpy implementation the kernel replaced (``numpy_lifting``
 bd03366). Both run on the same inputs, taken where the lifter calls the stage: the
 synthetic benchmark's settings (with and without person masks, and with other settings of
 the stage) and the three sample RGB-D frames with the pipeline's own 2D keypoints and
-BlazePose's masks and roots. Every output of the step (torso depth, stature, joint
-positions and sigmas, occlusion flags, facing) and the lifted people the stage returns
-must agree within 1e-9 m, with the same joints measured.
+BlazePose's masks and roots. Every output of the sample-and-measure kernel (torso depth,
+stature, joint positions and sigmas, occlusion flags, facing) and the lifted people the
+stage returns (which also pass the compiled completion from the skeleton) must agree
+within 1e-9 m, with the same joints measured and the same depth sources.
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
 from hdnet_ros.stages.depth import lifter as lifter_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
+from hdnet_ros.stages.depth.complete import _complete_people, complete_from_skeleton
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
-from hdnet_ros.stages.depth.measure import _measure_people, measure_depth, warm_up
+from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
+from hdnet_ros.stages.depth.warm import warm_up
 from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, sort_depths
 from hdnet_ros.synthetic import RayGrid, SyntheticFrame, make_frame
 from hdnet_ros.synthetic.benchmark import default_settings
 from hdnet_ros.synthetic.masks import person_masks
 from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
+from numpy_lifting.complete import complete_from_skeleton as reference_complete_from_skeleton
 from numpy_lifting.measure import measure_joints as reference_measure_joints
 from numpy_lifting.sample import sample_depth as reference_sample_depth
 
@@ -117,11 +121,18 @@ def copies(people: list[Person]) -> list[Person]:
     return [replace(p, pixels=p.pixels.copy(), scores=p.scores.copy()) for p in people]
 
 
-def lift(case: Case, monkeypatch: pytest.MonkeyPatch, measure: Callable[..., Any]) -> list[Person]:
-    """The case's people lifted by the stage with ``measure`` as its sample-and-measure step."""
+def lift(
+    case: Case,
+    monkeypatch: pytest.MonkeyPatch,
+    measure: Callable[..., Any] = measure_depth,
+    complete: Callable[..., Any] = complete_from_skeleton,
+) -> list[Person]:
+    """The case's people lifted by the stage with ``measure`` as its sample-and-measure
+    step and ``complete`` as its completion from the skeleton."""
     people = copies(case.people)
     with monkeypatch.context() as patch:
         patch.setattr(lifter_module, "measure_depth", measure)
+        patch.setattr(lifter_module, "complete_from_skeleton", complete)
         DepthLifter(case.config)(people, case.depth, case.camera, case.networks)
     return people
 
@@ -188,8 +199,8 @@ def assert_steps_match(cases: list[Case], monkeypatch: pytest.MonkeyPatch) -> Co
 
 def assert_people_match(cases: list[Case], monkeypatch: pytest.MonkeyPatch) -> None:
     for case in cases:
-        kernel = lift(case, monkeypatch, measure_depth)
-        reference = lift(case, monkeypatch, reference_measure)
+        kernel = lift(case, monkeypatch)
+        reference = lift(case, monkeypatch, reference_measure, reference_complete_from_skeleton)
         for a, b in zip(kernel, reference, strict=True):
             assert difference(a.positions, b.positions) <= BOUND_M, case.name
             assert difference(a.position_stddev, b.position_stddev) <= BOUND_M, case.name
@@ -246,14 +257,15 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     """One signature after the warm-up, whatever the depth image and masks look like (a
     second would be a compile on a frame)."""
     DepthLifter(LiftingConfig())
-    assert len(_measure_people.signatures) == 1
+    kernels = (_measure_people, _complete_people)
+    assert [len(kernel.signatures) for kernel in kernels] == [1, 1]
     case = next(c for c in synthetic_cases if c.networks is not None)
     read_only = case.depth.copy()
     read_only.flags.writeable = False
     for depth in (read_only, case.depth.astype(np.float64), np.asfortranarray(case.depth)):
         for networks in (case.networks, None):
             DepthLifter(case.config)(copies(case.people), depth, case.camera, networks)
-    assert len(_measure_people.signatures) == 1
+    assert [len(kernel.signatures) for kernel in kernels] == [1, 1]
 
 
 def test_the_compiled_code_is_cached_under_a_hash_of_the_stage(tmp_path: Path) -> None:

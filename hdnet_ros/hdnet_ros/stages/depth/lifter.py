@@ -33,8 +33,9 @@ from hdnet_ros.stages.depth.complete import (
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, refreshed_plane
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
-from hdnet_ros.stages.depth.measure import measure_depth, warm_up
+from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import place_roots
+from hdnet_ros.stages.depth.warm import warm_up
 
 FloatArray = npt.NDArray[np.float64]
 DepthImage = npt.NDArray[np.float32]
@@ -73,7 +74,7 @@ class DepthLifter:
         self.config = config
         self._floor_for: DepthImage | None = None  # the depth image the cached floor belongs to
         self._floor: GroundPlane | None = None
-        warm_up()  # the compiled kernel, before the first frame
+        warm_up()  # the compiled kernels, before the first frame
 
     def __call__(
         self,

@@ -25,14 +25,13 @@ of a turned person is put behind the near one; the face keypoints on the far sid
 head are placed on a head sphere last.
 
 The kernel (numba, :mod:`.jit`) runs person by person and joint by joint, a few hundred
-microseconds for a crowd of 20; :func:`warm_up` compiles it (or loads it from the cache)
-before the first frame. Its arithmetic is the former numpy stage's operation for
+microseconds for a crowd of 20; :func:`.warm.warm_up` compiles it (or loads it from the
+cache) before the first frame. Its arithmetic is the former numpy stage's operation for
 operation (``test_depth_kernel`` holds it to that implementation within 1e-9 m).
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import TypeVar
 
@@ -177,18 +176,6 @@ def _read_only(array: ArrayT) -> ArrayT:
     view = array.view()
     view.flags.writeable = False
     return view
-
-
-@functools.lru_cache(maxsize=1)
-def warm_up() -> None:
-    """Compile the kernel (or load it from the cache) on a tiny frame, so that the first
-    real frame does not pay for it; once per process."""
-    camera = CameraModel.from_fov(8, 8, 60.0)
-    pixels = np.full((1, NUM_JOINTS, 2), 4.0)
-    rays = np.zeros((1, NUM_JOINTS, 3))
-    rays[..., 2] = 1.0
-    observed = Observed(pixels, np.ones((1, NUM_JOINTS), bool), pixels.copy(), rays, np.array([[0.0, 0.0, 8.0, 8.0]]))
-    measure_depth(observed, np.full((8, 8), 2.0, np.float32), camera, np.array([2.0]), LiftingConfig())
 
 
 @compiled
