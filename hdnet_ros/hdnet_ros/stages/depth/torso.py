@@ -26,6 +26,7 @@ from hdnet_ros.stages.depth.windows import (
     cluster_end,
     count_at_most,
     count_below,
+    pixel_depths,
     point_depths,
     round_half_even,
     run_median,
@@ -87,20 +88,12 @@ def torso_surface(
     u, v = _torso_samples(pixels, seen, box)
     region_count = point_depths(view, person, u, v, _ALL_SAMPLES, region)
     sort_depths(region, region_count, scratch)
-    has_prior = math.isfinite(size_z)
-    vote_u, vote_v, vote_usable = _vote_samples(pixels, seen, size_z, settings)
-    if not has_prior:
-        vote_usable[:] = False
-    vote_count = point_depths(view, person, vote_u, vote_v, vote_usable, votes)
+    vote_count, vote_samples = _vote_depths(view, person, pixels, seen, size_z, settings, votes)
     centre = surface_in_region(region, region_count, float(TORSO_SAMPLES), size_z, votes, vote_count, True, settings)
-    if not math.isfinite(centre) and has_prior:
+    if not math.isfinite(centre) and math.isfinite(size_z):
         # The torso hidden: the depths around the seen keypoints stand in for it (no votes).
-        size = 0.0
-        for usable in vote_usable:
-            if usable:
-                size += 1.0
         sort_depths(votes, vote_count, scratch)
-        centre = surface_in_region(votes, vote_count, size, size_z, votes, 0, False, settings)
+        centre = surface_in_region(votes, vote_count, float(vote_samples), size_z, votes, 0, False, settings)
     return centre
 
 
@@ -172,26 +165,37 @@ def _hull_area(corners: FloatArray, visible: BoolArray, all_four: bool) -> float
 
 
 @compiled
-def _vote_samples(
-    pixels: FloatArray, seen: BoolArray, size_z: float, settings: KernelSettings
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Sample points [J*V*V] around every seen keypoint, over a window of the metric radius
-    at the size prior's depth: where the person's own surface shows."""
-    radius_px = (settings.window_radius_m * settings.fx) / size_z if math.isfinite(size_z) else 0.0
-    half = float(max(round_half_even(radius_px), settings.min_window_px))
-    joints = len(seen)
-    u = np.empty(joints * VOTE_SAMPLES)
-    v = np.empty(joints * VOTE_SAMPLES)
-    usable = np.empty(joints * VOTE_SAMPLES, dtype=np.bool_)
-    for joint in range(joints):
-        centre_u = float(round_half_even(pixels[joint, 0])) if seen[joint] else -1.0
-        centre_v = float(round_half_even(pixels[joint, 1])) if seen[joint] else -1.0
-        for k in range(VOTE_SAMPLES):
-            index = joint * VOTE_SAMPLES + k
-            u[index] = centre_u + _VOTE_OFFSETS[k % VOTE_GRID] * half
-            v[index] = centre_v + _VOTE_OFFSETS[k // VOTE_GRID] * half
-            usable[index] = seen[joint]
-    return u, v, usable
+def _vote_depths(
+    view: DepthView,
+    person: int,
+    pixels: FloatArray,
+    seen: BoolArray,
+    size_z: float,
+    settings: KernelSettings,
+    out: DepthValues,
+) -> tuple[int, int]:
+    """The depths around every seen keypoint, on a V x V grid over a window of the metric
+    radius at the size prior's depth (where the person's own surface shows), unsorted into
+    ``out``: their count and the number of samples (none without a size prior)."""
+    if not math.isfinite(size_z):
+        return 0, 0
+    half = float(max(round_half_even((settings.window_radius_m * settings.fx) / size_z), settings.min_window_px))
+    cols = np.empty(len(seen) * VOTE_SAMPLES, dtype=np.int64)
+    rows = np.empty(len(seen) * VOTE_SAMPLES, dtype=np.int64)
+    grid_cols, grid_rows = np.empty(VOTE_GRID, dtype=np.int64), np.empty(VOTE_GRID, dtype=np.int64)
+    samples = 0
+    for joint in range(len(seen)):
+        if not seen[joint]:
+            continue
+        centre_u, centre_v = float(round_half_even(pixels[joint, 0])), float(round_half_even(pixels[joint, 1]))
+        for k in range(VOTE_GRID):
+            grid_cols[k] = round_half_even(centre_u + _VOTE_OFFSETS[k] * half)
+            grid_rows[k] = round_half_even(centre_v + _VOTE_OFFSETS[k] * half)
+        for row in grid_rows:
+            for col in grid_cols:
+                cols[samples], rows[samples] = col, row
+                samples += 1
+    return pixel_depths(view, person, cols, rows, samples, out), samples
 
 
 @compiled

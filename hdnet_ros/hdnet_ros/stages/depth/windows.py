@@ -55,7 +55,7 @@ def round_half_even(value: float) -> int:
 
 
 INSERTION_SORT_MAX = 32  # shorter runs are insertion-sorted; longer ones radix-sorted
-RADIX_BITS = 8
+RADIX_BITS = 8  # at most, per pass
 RADIX_BUCKETS = 1 << RADIX_BITS
 
 
@@ -67,8 +67,9 @@ def sort_depths(values: DepthValues, count: int, scratch: npt.NDArray[np.uint32]
     Sorting is most of the stage's work, and a comparison sort mispredicts a branch at
     almost every step on depths (numba's quicksort: 4.5 us for a window of 190). A radix
     sort on the float bits needs no branch per value, and a window's depths share their
-    leading bits (they lie within a metre of each other), so two or three 8-bit passes of
-    the differing bits sort it (1.3 us).
+    leading bits (they lie within a metre of each other): only the bits below the highest
+    one in which they differ are sorted, in the fewest passes of at most 8 bits (two or
+    three for a window; a pass that finds one digit for all is skipped).
     """
     if count <= INSERTION_SORT_MAX:
         for i in range(1, count):
@@ -87,27 +88,32 @@ def sort_depths(values: DepthValues, count: int, scratch: npt.NDArray[np.uint32]
         key = np.uint32(keys[k] ^ (np.uint32(0xFFFFFFFF) if keys[k] >> 31 else np.uint32(0x80000000)))
         keys[k] = key
         lowest, highest = min(lowest, key), max(highest, key)
-    span = np.uint32(highest - lowest)
-    buckets = scratch[:RADIX_BUCKETS]
+    span_bits = 0
+    while span_bits < 32 and (np.uint32(highest - lowest) >> span_bits) > 0:
+        span_bits += 1
+    passes = -(-span_bits // RADIX_BITS)
+    digit_bits = -(-span_bits // passes) if passes else 1
+    digits = 1 << digit_bits
+    buckets = scratch[:digits]
     source, target = keys, scratch[RADIX_BUCKETS : RADIX_BUCKETS + count]
     swapped = False
-    shift = 0
-    while shift < 32 and (span >> shift) > 0:
+    for shift in range(0, passes * digit_bits, digit_bits):
         buckets[:] = 0
         for k in range(count):
-            buckets[((source[k] - lowest) >> shift) & (RADIX_BUCKETS - 1)] += 1
+            buckets[((source[k] - lowest) >> shift) & (digits - 1)] += 1
+        if buckets[((source[0] - lowest) >> shift) & (digits - 1)] == count:
+            continue  # one digit for all: already in order
         total = np.uint32(0)
-        for bucket in range(RADIX_BUCKETS):
+        for bucket in range(digits):
             size = buckets[bucket]
             buckets[bucket] = total
             total += size
         for k in range(count):
-            bucket = ((source[k] - lowest) >> shift) & (RADIX_BUCKETS - 1)
+            bucket = ((source[k] - lowest) >> shift) & (digits - 1)
             target[buckets[bucket]] = source[k]
             buckets[bucket] += 1
         source, target = target, source
         swapped = not swapped
-        shift += RADIX_BITS
     for k in range(count):
         if swapped:
             keys[k] = source[k]
@@ -154,19 +160,38 @@ def point_depths(
 ) -> int:
     """The valid depths at the ``usable`` sample points (rounded to pixels), unsorted into
     ``out``; their count."""
+    cols, rows = np.empty(len(u), dtype=np.int64), np.empty(len(u), dtype=np.int64)
+    pixels = 0
+    for k in range(len(u)):
+        if usable[k] and math.isfinite(u[k]) and math.isfinite(v[k]):
+            cols[pixels], rows[pixels] = round_half_even(u[k]), round_half_even(v[k])
+            pixels += 1
+    return pixel_depths(view, person, cols, rows, pixels, out)
+
+
+@compiled
+def pixel_depths(
+    view: DepthView,
+    person: int,
+    cols: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    pixels: int,
+    out: DepthValues,
+) -> int:
+    """The valid depths at the first ``pixels`` pixels (cols, rows), unsorted into ``out``;
+    their count."""
     depth, inside = view.depth, view.mask_inside
     height, width = depth.shape
     masked, x0, y0 = view.mask_present[person], view.mask_x0[person], view.mask_y0[person]
-    rows, cols = inside.shape[1], inside.shape[2]
+    mask_rows, mask_cols = inside.shape[1], inside.shape[2]
     low, high = view.min_depth, view.max_depth
     count = 0
-    for k in range(len(u)):
-        if not (usable[k] and math.isfinite(u[k]) and math.isfinite(v[k])):
-            continue
-        col, row = round_half_even(u[k]), round_half_even(v[k])
+    for k in range(pixels):
+        col, row = cols[k], rows[k]
         if col < 0 or col >= width or row < 0 or row >= height:
             continue
-        if masked and not (0 <= row - y0 < rows and 0 <= col - x0 < cols and inside[person, row - y0, col - x0]):
+        at_row, at_col = row - y0, col - x0
+        if masked and not (0 <= at_row < mask_rows and 0 <= at_col < mask_cols and inside[person, at_row, at_col]):
             continue
         value = depth[row, col]
         if value >= low and value <= high:
