@@ -13,6 +13,9 @@ within 1e-9 m, with the same joints measured and the same depth sources.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -270,9 +273,11 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
 
 def test_the_compiled_code_is_cached_under_a_hash_of_the_stage(tmp_path: Path) -> None:
     warm_up()
-    assert any(cache_dir().rglob("*.nbi")), "nothing cached: every process would compile for seconds"
+    directory = cache_dir()
+    assert directory is not None and any(directory.rglob("*.nbi")), "nothing cached: every process compiles"
     assert cache_dir({"NUMBA_CACHE_DIR": str(tmp_path)}) == tmp_path / f"hdnet_ros-{sources_hash()}"
     assert cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "hdnet_ros" / "kernels" / sources_hash()
+    assert cache_dir({"NUMBA_CACHE_DIR": "relative"}) is None
 
 
 def test_any_change_to_the_stage_changes_the_cache_directory(tmp_path: Path) -> None:
@@ -295,3 +300,22 @@ def test_an_unwritable_cache_location_is_noticed(tmp_path: Path) -> None:
     blocker.write_text("")
     assert not writable(blocker / "kernels")
     assert writable(tmp_path / "kernels")
+
+
+def test_a_new_process_loads_the_kernels_from_the_cache() -> None:
+    """After this process compiled (or loaded) them, another one finds them cached."""
+    warm_up()
+    script = (
+        "from hdnet_ros.stages.depth.warm import warm_up\n"
+        "from hdnet_ros.stages.depth.complete import _complete_people\n"
+        "from hdnet_ros.stages.depth.measure import _measure_people\n"
+        "warm_up()\n"
+        "print([sum(k.stats.cache_hits.values()) for k in (_measure_people, _complete_people)],"
+        " [sum(k.stats.cache_misses.values()) for k in (_measure_people, _complete_people)])\n"
+    )
+    package_root = Path(lifter_module.__file__).parents[3]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(package_root), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, check=True
+    )
+    assert result.stdout.split("\n")[0] == "[1, 1] [0, 0]", result.stdout + result.stderr

@@ -10,8 +10,9 @@ this stage is cached in one directory named after a hash of all of the stage's s
 
 The directory is ``$NUMBA_CACHE_DIR/hdnet_ros-<hash>`` where that variable is set, else
 ``$XDG_CACHE_HOME/hdnet_ros/kernels/<hash>`` (``~/.cache/...``), so a read-only install
-(site-packages, /opt/ros) still caches. Where that cannot be written the kernel is compiled
-in every process (a few seconds at start-up), never loaded from a stale place.
+(site-packages, /opt/ros) still caches. Where that cannot be written (or there is no home
+directory) the kernel is compiled in every process (about 10 s of CPU at start-up), never
+loaded from a stale place. Old directories are not removed (a few MB each).
 
 numba is a regular dependency (the ``cpu`` extra; rosdep key ``python3-numba``). When it
 cannot be imported, a ModuleNotFoundError naming it says so (the command line and the node
@@ -58,13 +59,15 @@ def hash_sources(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_dir(environ: dict[str, str] | None = None) -> Path:
-    """Where the stage's compiled code is cached (module doc)."""
+def cache_dir(environ: dict[str, str] | None = None) -> Path | None:
+    """Where the stage's compiled code is cached (module doc); None without a place (no
+    absolute cache or home directory: a service without $HOME)."""
     env = os.environ if environ is None else environ
     if env.get(CACHE_ENV):
-        return Path(env[CACHE_ENV]) / f"hdnet_ros-{sources_hash()}"
-    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "hdnet_ros" / "kernels" / sources_hash()
+        base = Path(env[CACHE_ENV])
+        return base / f"hdnet_ros-{sources_hash()}" if base.is_absolute() else None
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path(os.path.expanduser("~")) / ".cache"
+    return base / "hdnet_ros" / "kernels" / sources_hash() if base.is_absolute() else None
 
 
 def writable(directory: Path) -> bool:
@@ -80,7 +83,7 @@ def writable(directory: Path) -> bool:
 @functools.lru_cache(maxsize=1)
 def _writable_cache_dir() -> str | None:
     directory = cache_dir()
-    return str(directory) if writable(directory) else None
+    return str(directory) if directory is not None and writable(directory) else None
 
 
 def compiled(function: FunctionT) -> FunctionT:
