@@ -319,3 +319,37 @@ def test_a_new_process_loads_the_kernels_from_the_cache() -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300, check=True
     )
     assert result.stdout.split("\n")[0] == "[1, 1] [0, 0]", result.stdout + result.stderr
+
+
+BROKEN_NUMBA = """
+import importlib.abc
+import sys
+
+
+class _BuiltForAnotherNumpy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "numba":
+            raise ImportError("Numba needs NumPy 1.21 or less, got NumPy 1.26.")
+        return None
+
+
+sys.meta_path.insert(0, _BuiltForAnotherNumpy())
+"""
+
+
+def test_a_numba_that_cannot_load_is_named_as_missing(tmp_path: Path) -> None:
+    """Ubuntu 22.04's numba under a newer pip numpy: not a traceback, but the missing
+    package the command line and the node name with how to install it."""
+    (tmp_path / "sitecustomize.py").write_text(BROKEN_NUMBA)
+    package_root = Path(lifter_module.__file__).parents[3]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(package_root)])}
+    script = (
+        "try:\n"
+        "    import hdnet_ros.stages.depth.jit\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print(error.name, '|', error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "numba | numba cannot be imported: Numba needs NumPy 1.21 or less, got NumPy 1.26."
