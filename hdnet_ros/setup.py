@@ -59,6 +59,7 @@ setup(
     extras_require={
         "cpu": [
             "numpy>=1.21",
+            "numba>=0.55",  # the depth stage's compiled kernel (0.55: Ubuntu 22.04's, numpy 1.21)
             "opencv-python-headless>=4.5",
             "onnxruntime>=1.16",
             "ai-edge-litert>=1.0",

@@ -38,6 +38,7 @@ COMMAND_EXTRA: dict[str, str] = {
 }
 EXTRA_OF_MODULE: dict[str, tuple[str, str]] = {
     "numpy": ("cpu", "numpy"),
+    "numba": ("cpu", "numba"),
     "cv2": ("cpu", "opencv-python-headless"),
     "onnxruntime": ("cpu", "onnxruntime"),
     "ai_edge_litert": ("cpu", "ai-edge-litert"),

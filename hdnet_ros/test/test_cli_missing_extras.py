@@ -105,7 +105,9 @@ def test_the_shim_really_hides_the_module(tmp_path: Path) -> None:
     assert found.returncode == 0, found.stderr
 
 
-@pytest.mark.parametrize(("module", "package"), [("yaml", "PyYAML"), ("cv2", "opencv-python-headless")])
+@pytest.mark.parametrize(
+    ("module", "package"), [("yaml", "PyYAML"), ("cv2", "opencv-python-headless"), ("numba", "numba")]
+)
 def test_replay_without_the_cpu_extra(module: str, package: str, tmp_path: Path) -> None:
     result = run_cli(tmp_path, [module], "replay", "in.bag", "--output", str(tmp_path / "out"))
     assert_one_line_naming(result, package, "cpu")

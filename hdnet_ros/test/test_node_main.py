@@ -24,4 +24,4 @@ def test_missing_core_dependency_is_named_not_blamed_on_ros(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr and "needs ROS 2" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("hdnet_node: PyYAML is not installed (No module named 'yaml')")
-    assert "rosdep install" in line and "pip install onnxruntime ai-edge-litert rosbags" in line
+    assert "rosdep install" in line and "pip install onnxruntime onnx ai-edge-litert rosbags" in line

@@ -19,7 +19,13 @@ from hdnet_ros.joints import (
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
 from hdnet_ros.outputs.skeletons import skeleton_array_msg
-from hdnet_ros.outputs.tf_frames import body_axes, body_transforms, quaternion_from_matrix
+from hdnet_ros.outputs.tf_frames import (
+    body_axes,
+    body_rotations,
+    body_transforms,
+    quaternion_from_matrix,
+    quaternions_from_matrices,
+)
 from hdnet_ros.people import DepthSource, Detection, Person
 from hdnet_ros.ros_types import typestore
 
@@ -166,3 +172,84 @@ def test_marker_points_are_the_valid_joints_then_feet_and_the_bones_with_both_en
         ]
         for got, want in ((spheres.points, joints), (bones.points, ends)):
             assert [(p.x, p.y, p.z) for p in got] == [tuple(float(v) for v in q) for q in want]
+
+
+def random_people(count: int, seed: int) -> list[Person]:
+    """People with random joints, feet, velocities and missing parts (some with nothing)."""
+    rng = np.random.default_rng(seed)
+    people = []
+    for index in range(count):
+        person = upright_person(track_id=index + 1)
+        person.positions = rng.normal((0.0, 0.0, 3.0), 0.5, (NUM_JOINTS, 3))
+        person.positions[rng.random(NUM_JOINTS) < (0.3 if index % 4 else 1.0)] = np.nan
+        person.position_stddev = rng.uniform(0.01, 0.2, NUM_JOINTS)
+        person.depth_sources = rng.integers(1, 5, NUM_JOINTS).astype(np.uint8)
+        person.pixels = rng.uniform(0, 640, (NUM_JOINTS, 2))
+        person.scores = rng.uniform(0, 1, NUM_JOINTS)
+        person.feet = rng.normal((0.0, 0.9, 3.0), 0.1, (NUM_FEET, 3))
+        person.feet[rng.random(NUM_FEET) < 0.4] = np.nan
+        person.feet_sources[:] = DepthSource.NETWORK
+        person.velocity = rng.normal(0.0, 0.5, 3) if index % 2 else np.full(3, np.nan)
+        people.append(person)
+    return people
+
+
+def test_a_crowds_skeletons_are_built_in_one_pass_each_with_its_own_joints() -> None:
+    people = random_people(9, seed=5)
+    skeletons = roundtrip(skeleton_array_msg(people, STAMP, "cam")).skeletons  # type: ignore[attr-defined]
+    assert len(skeletons) == len(people)
+    for person, skeleton in zip(people, skeletons, strict=True):
+        assert skeleton.id == person.track_id
+        assert (skeleton.bbox.x_min, skeleton.bbox.y_max) == pytest.approx(person.detection.box[[0, 3]])
+        for keypoints, positions, sources, pixels in (
+            (skeleton.keypoints, person.positions, person.depth_sources, person.pixels),
+            (skeleton.feet, person.feet, person.feet_sources, person.feet_pixels),
+        ):
+            valid = np.all(np.isfinite(positions), axis=1)
+            got = np.array([(k.position.x, k.position.y, k.position.z) for k in keypoints])
+            np.testing.assert_array_equal(got[valid], positions[valid])
+            assert np.all(np.isnan(got[~valid]))
+            assert [k.valid for k in keypoints] == valid.tolist()
+            assert [k.depth_source for k in keypoints] == np.where(valid, sources, DepthSource.NONE).tolist()
+            np.testing.assert_array_equal([(k.pixel_x, k.pixel_y) for k in keypoints], pixels.astype(np.float32))
+        assert skeleton.root_valid == bool(np.all(np.isfinite(person.positions[PELVIS])))
+        assert skeleton.velocity_valid == bool(np.all(np.isfinite(person.velocity)))
+
+
+def test_a_crowds_markers_hold_each_persons_own_points() -> None:
+    people = random_people(9, seed=6)
+    markers = roundtrip(marker_array_msg(people, STAMP, "cam", 0.2)).markers  # type: ignore[attr-defined]
+    shown = [p for p in people if p.num_valid]
+    assert len(markers) == 1 + 3 * len(shown)
+    for person, spheres in zip(shown, [m for m in markers if m.ns == "joints"], strict=True):
+        assert spheres.id == person.track_id
+        joints = [*person.positions[person.valid], *person.feet[np.all(np.isfinite(person.feet), axis=1)]]
+        assert [(p.x, p.y, p.z) for p in spheres.points] == [tuple(q) for q in np.array(joints).tolist()]
+
+
+def test_body_rotations_are_proper_whatever_is_missing() -> None:
+    people = random_people(12, seed=7)
+    people[1].positions[[LEFT_HIP, RIGHT_HIP]] = (0.0, 0.0, 3.0)  # coincident hips: no left from them
+    people[2].positions[[NECK, PELVIS]] = (0.0, 0.0, 3.0)  # no up
+    people[3].positions[:] = np.nan
+    rotations = body_rotations(np.stack([p.positions for p in people]))
+    for person, rotation in zip(people, rotations, strict=True):
+        np.testing.assert_allclose(rotation.T @ rotation, np.eye(3), atol=1e-9)
+        assert np.linalg.det(rotation) == pytest.approx(1.0)
+        np.testing.assert_array_equal(rotation, body_axes(person))  # one person as in a crowd
+        up = person.positions[NECK] - person.positions[PELVIS]
+        if np.all(np.isfinite(up)) and np.linalg.norm(up) > 1e-6:
+            np.testing.assert_allclose(rotation[:, 2], up / np.linalg.norm(up), atol=1e-12)
+        else:
+            np.testing.assert_allclose(rotation[:, 2], [0.0, -1.0, 0.0])  # the camera's up
+
+
+def test_quaternions_turn_as_their_rotations_in_every_case() -> None:
+    from scipy.spatial.transform import Rotation
+
+    half_turns = [np.diag(d) for d in ((1.0, -1.0, -1.0), (-1.0, 1.0, -1.0), (-1.0, -1.0, 1.0))]
+    rotations = np.concatenate([Rotation.random(200, random_state=8).as_matrix(), half_turns, [np.eye(3)]])
+    quaternions = quaternions_from_matrices(rotations)
+    np.testing.assert_allclose(np.linalg.norm(quaternions, axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(Rotation.from_quat(quaternions).as_matrix(), rotations, atol=1e-12)
+    assert quaternion_from_matrix(rotations[0]) == tuple(quaternions[0])

@@ -25,9 +25,10 @@ from hdnet_ros.stages.depth import DepthLifter, LiftingConfig
 from hdnet_ros.stages.depth.arrays import Observed
 from hdnet_ros.stages.depth.floor import GroundConfig, estimate_ground_plane
 from hdnet_ros.stages.depth.fuse import fuse_depths
+from hdnet_ros.stages.depth.kernel_settings import kernel_settings
+from hdnet_ros.stages.depth.measure import depth_view, measure_depth
 from hdnet_ros.stages.depth.sample import window_half_px
-from hdnet_ros.stages.depth.torso import torso_surfaces
-from hdnet_ros.stages.depth.windows import DepthSampler, select_surface
+from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, select_surface, window_depths
 from hdnet_ros.synthetic import SyntheticFrame, make_frame, random_frame
 from hdnet_ros.synthetic.body import place_body, pose_body, sample_shape, standing_pose
 from hdnet_ros.synthetic.oracle import OracleConfig
@@ -50,16 +51,20 @@ def measure_one(
     depth: np.ndarray, pixel: tuple[float, float], half: int, offset_z: float, interval: tuple[float, float]
 ):
     """One joint's (centre depth, occluded) in its window, with one feasible interval."""
-    windows = DepthSampler(depth, CONFIG, None).windows(np.array([pixel]), np.array([half]), np.array([0]))
-    lo, hi = np.array([[interval[0], np.nan]]), np.array([[interval[1], np.nan]])
-    none = np.array([np.nan])
-    z, _, occluded = select_surface(windows, lo, hi, np.array([offset_z]), none, none, CONFIG)
-    return float(z[0]), bool(occluded[0])
+    values = np.empty((2 * half + 1) ** 2, np.float32)
+    count, inside = window_depths(depth_view(depth, CONFIG, None, 1), 0, pixel[0], pixel[1], half, values)
+    scratch = np.empty(RADIX_BUCKETS + len(values), np.uint32)
+    gap, noise = CONFIG.cluster_gap_m, CONFIG.noise_coefficient
+    z, _, occluded = select_surface(
+        values, count, inside, (interval[0], np.nan), (interval[1], np.nan), offset_z, np.nan, np.nan,
+        CONFIG.min_support_px, gap, noise, scratch,
+    )  # fmt: skip
+    return float(z), bool(occluded)
 
 
 def torso_surface(person: Person, depth: np.ndarray, camera: CameraModel, size_z: float) -> float:
-    sampler = DepthSampler(depth, CONFIG, None)
-    return float(torso_surfaces(Observed.of([person], camera), sampler, camera, np.array([size_z]), CONFIG)[0])
+    sampled, _ = measure_depth(Observed.of([person], camera), depth, camera, np.array([size_z]), CONFIG)
+    return float(sampled.reference[0])
 
 
 def one_person(
@@ -105,7 +110,8 @@ def test_fuse_depths_gates_disagreement_and_handles_missing_inputs() -> None:
 
 
 def test_window_covers_the_same_metric_size_at_any_distance() -> None:
-    near, far = window_half_px(CONFIG, CAMERA, np.array([1.0, 4.0]), np.array([200.0, 50.0]))
+    settings = kernel_settings(CONFIG, CAMERA.fx)
+    near, far = window_half_px(settings, 1.0, 200.0), window_half_px(settings, 4.0, 50.0)
     assert near == round(0.04 * CAMERA.fx / 1.0)
     assert far == max(round(0.04 * CAMERA.fx / 4.0), CONFIG.min_window_px)
     assert near > 3 * far

@@ -19,9 +19,9 @@ EXIT_SETTINGS_ERROR = 2
 EXIT_NO_ROS = 3
 EXIT_MISSING_DEPENDENCY = 4
 EXIT_UNEXPECTED = 5  # a bug: the log has the traceback
-# In a ROS workspace rosdep installs numpy, OpenCV, SciPy, PyYAML and tqdm; these have no
+# In a ROS workspace rosdep installs numpy, numba, OpenCV, SciPy, PyYAML and tqdm; these have no
 # rosdep keys and come from pip (README, "Building in a ROS 2 workspace").
-PIP_ONLY = "onnxruntime ai-edge-litert rosbags"
+PIP_ONLY = "onnxruntime onnx ai-edge-litert rosbags"
 
 
 def dependency_message(error: ModuleNotFoundError, program: str = "hdnet_node") -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,19 @@ from hdnet_ros.ros_types import typestore
 def msg_type(name: str) -> Any:
     """A message class of the type store, e.g. ``msg_type("geometry_msgs/msg/Point")``."""
     return typestore().types[name]
+
+
+def positional_type(name: str, *fields: str) -> Any:
+    """``msg_type(name)``, checked to take ``fields`` as its first positional arguments.
+
+    The builders make thousands of messages per frame; positional arguments cost half of
+    keywords. The type store's classes take their fields in the .msg file's order, and
+    this check fails loudly if a definition ever changes it."""
+    message = msg_type(name)
+    names = tuple(f.name for f in dataclasses.fields(message))[: len(fields)]
+    if names != fields:
+        raise TypeError(f"{name} takes {names}, not {fields}: the builders need updating")
+    return message
 
 
 def stamp(stamp_ns: int) -> Any:

@@ -1,17 +1,65 @@
-"""hdnet_ros_msgs/Skeleton3DArray from the people of one frame."""
+"""hdnet_ros_msgs/Skeleton3DArray from the people of one frame.
+
+Every number of every person goes from numpy to Python in one ``tolist`` per array for the
+whole frame, and each message is made with positional arguments in one pass: a frame of 20
+people is about 1000 messages (each keypoint and its Point), and the per-call overhead of
+numpy scalars and keyword arguments would cost more than the messages.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.joints import JOINT_SET_NAME, ROOT
-from hdnet_ros.outputs.common import header, msg_type, point, vector3
+from hdnet_ros.joints import JOINT_SET_NAME, NUM_FEET, NUM_JOINTS, ROOT
+from hdnet_ros.outputs.common import header, msg_type, positional_type
 from hdnet_ros.people import DepthSource, Person
 
-_NAN3 = (float("nan"),) * 3
+_NAN3 = [float("nan")] * 3
+
+
+class _Types(NamedTuple):
+    keypoint: Any
+    point: Any
+    vector3: Any
+    bbox: Any
+    skeleton: Any
+
+
+@functools.lru_cache(maxsize=1)
+def _types() -> _Types:
+    return _Types(
+        positional_type(
+            "hdnet_ros_msgs/msg/Keypoint3D",
+            "position",
+            "position_stddev",
+            "confidence",
+            "pixel_x",
+            "pixel_y",
+            "valid",
+            "depth_source",
+        ),
+        positional_type("geometry_msgs/msg/Point", "x", "y", "z"),
+        positional_type("geometry_msgs/msg/Vector3", "x", "y", "z"),
+        positional_type("hdnet_ros_msgs/msg/BoundingBox2D", "x_min", "y_min", "x_max", "y_max"),
+        positional_type(
+            "hdnet_ros_msgs/msg/Skeleton3D",
+            "id",
+            "tracking_state",
+            "confidence",
+            "joint_set",
+            "root_position",
+            "root_valid",
+            "velocity",
+            "velocity_valid",
+            "bbox",
+            "keypoints",
+            "feet",
+        ),
+    )
 
 
 def keypoint_msgs(
@@ -23,56 +71,71 @@ def keypoint_msgs(
 ) -> list[Any]:
     """Keypoint3D messages of joints [K] (positions [K,3] NaN where invalid); an invalid
     joint is NaN with DEPTH_SOURCE_NONE, never (0, 0, 0)."""
-    keypoint, point_type = msg_type("hdnet_ros_msgs/msg/Keypoint3D"), msg_type("geometry_msgs/msg/Point")
+    types = _types()
+    keypoint, point = types.keypoint, types.point
+    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
     valid = np.all(np.isfinite(positions), axis=1)
-    # Plain Python numbers once per array: rosbags' dataclasses take floats, and .tolist()
-    # converts a whole array at C speed instead of one float() per field.
     xyz = np.where(valid[:, None], positions, np.nan).tolist()
-    sigma = np.where(valid, stddev, np.nan).tolist()
-    source = np.where(valid, sources, int(DepthSource.NONE)).astype(int).tolist()
-    uv = np.asarray(pixels, dtype=np.float64).tolist()
-    confidence = np.asarray(scores, dtype=np.float64).tolist()
+    sigma = np.where(valid, np.asarray(stddev, dtype=np.float64).reshape(-1), np.nan).tolist()
+    source = np.where(valid, np.asarray(sources).reshape(-1), int(DepthSource.NONE)).astype(np.int64).tolist()
+    uv = np.asarray(pixels, dtype=np.float64).reshape(-1, 2).tolist()
+    confidence = np.asarray(scores, dtype=np.float64).reshape(-1).tolist()
     return [
-        keypoint(
-            position=point_type(x=p[0], y=p[1], z=p[2]),
-            position_stddev=s,
-            confidence=c,
-            pixel_x=q[0],
-            pixel_y=q[1],
-            valid=ok,
-            depth_source=d,
-        )
+        keypoint(point(p[0], p[1], p[2]), s, c, q[0], q[1], ok, d)
         for p, s, c, q, ok, d in zip(xyz, sigma, confidence, uv, valid.tolist(), source, strict=True)
     ]
 
 
-def skeleton_msg(person: Person) -> Any:
-    box = person.detection.box
-    root_valid = bool(person.valid[ROOT])
-    velocity_valid = bool(np.all(np.isfinite(person.velocity)))
-    return msg_type("hdnet_ros_msgs/msg/Skeleton3D")(
-        id=int(person.track_id),
-        tracking_state=int(person.tracking_state),
-        confidence=float(person.detection.score),
-        joint_set=JOINT_SET_NAME,
-        root_position=point(person.positions[ROOT] if root_valid else _NAN3),
-        root_valid=root_valid,
-        velocity=vector3(person.velocity if velocity_valid else _NAN3),
-        velocity_valid=velocity_valid,
-        bbox=msg_type("hdnet_ros_msgs/msg/BoundingBox2D")(
-            x_min=float(box[0]), y_min=float(box[1]), x_max=float(box[2]), y_max=float(box[3])
-        ),
-        keypoints=keypoint_msgs(
-            person.positions, person.position_stddev, person.depth_sources, person.pixels, person.scores
-        ),
-        feet=keypoint_msgs(
-            person.feet, person.feet_stddev, person.feet_sources, person.feet_pixels, person.feet_scores
-        ),
+def skeleton_msgs(people: list[Person]) -> list[Any]:
+    """The Skeleton3D of each person, all people's keypoints and feet made in one pass."""
+    if not people:
+        return []
+    types = _types()
+    joints = np.concatenate([np.stack([p.positions for p in people]), np.stack([p.feet for p in people])], axis=1)
+    keypoints = keypoint_msgs(
+        joints,
+        np.concatenate([np.stack([p.position_stddev for p in people]), np.stack([p.feet_stddev for p in people])], 1),
+        np.concatenate([np.stack([p.depth_sources for p in people]), np.stack([p.feet_sources for p in people])], 1),
+        np.concatenate([np.stack([p.pixels for p in people]), np.stack([p.feet_pixels for p in people])], 1),
+        np.concatenate([np.stack([p.scores for p in people]), np.stack([p.feet_scores for p in people])], 1),
     )
+    per_person = NUM_JOINTS + NUM_FEET
+    root = joints[:, ROOT]
+    root_valid = np.all(np.isfinite(root), axis=1)
+    roots = np.where(root_valid[:, None], root, np.nan).tolist()
+    velocity = np.stack([p.velocity for p in people]).astype(np.float64)
+    velocity_valid = np.all(np.isfinite(velocity), axis=1)
+    velocities = np.where(velocity_valid[:, None], velocity, np.nan).tolist()
+    boxes = np.stack([p.detection.box for p in people]).astype(np.float64).tolist()
+    point, vector3, bbox, skeleton = types.point, types.vector3, types.bbox, types.skeleton
+    messages = []
+    for index, person in enumerate(people):
+        start = index * per_person
+        r, v, b = roots[index], velocities[index], boxes[index]
+        messages.append(
+            skeleton(
+                int(person.track_id),
+                int(person.tracking_state),
+                float(person.detection.score),
+                JOINT_SET_NAME,
+                point(r[0], r[1], r[2]),
+                bool(root_valid[index]),
+                vector3(v[0], v[1], v[2]),
+                bool(velocity_valid[index]),
+                bbox(b[0], b[1], b[2], b[3]),
+                keypoints[start : start + NUM_JOINTS],
+                keypoints[start + NUM_JOINTS : start + per_person],
+            )
+        )
+    return messages
+
+
+def skeleton_msg(person: Person) -> Any:
+    return skeleton_msgs([person])[0]
 
 
 def skeleton_array_msg(people: list[Person], stamp_ns: int, frame_id: str) -> Any:
     """The Skeleton3DArray of one frame, stamped with the RGB capture time."""
     return msg_type("hdnet_ros_msgs/msg/Skeleton3DArray")(
-        header=header(stamp_ns, frame_id), skeletons=[skeleton_msg(p) for p in people]
+        header=header(stamp_ns, frame_id), skeletons=skeleton_msgs(people)
     )

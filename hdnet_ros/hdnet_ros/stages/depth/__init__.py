@@ -14,7 +14,11 @@ Its modules follow the data, each step working on all people of the frame at onc
 
 ``lifter.DepthLifter`` runs them in that order, each entered once; ``arrays`` (the
 stage's data), ``config``, ``windows`` (depth sampling, surfaces) and ``geometry`` are
-shared below them.
+shared below them. Sampling and measuring (``sample``, ``torso``, ``windows``,
+``geometry``, ``measure``, ``occlusion``) are one compiled kernel over all people and
+joints (``measure.measure_depth``), as is the completion from the skeleton: numba
+functions (``jit``: the cache; ``kernel_settings``: the settings as the kernel takes them;
+``warm``: compiled before the first frame).
 """
 
 from hdnet_ros.stages.depth.config import LiftingConfig

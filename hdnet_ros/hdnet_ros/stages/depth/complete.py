@@ -13,6 +13,7 @@ measurements. Last, no joint may lie farther than the person band from the torso
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -23,6 +24,7 @@ from hdnet_ros.joints import DERIVED_JOINTS, NUM_FEET, NUM_JOINTS, PELVIS
 from hdnet_ros.people import DepthSource
 from hdnet_ros.skeleton import path_lengths
 from hdnet_ros.stages.depth.arrays import Lifted, Observed
+from hdnet_ros.stages.depth.jit import compiled
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -30,6 +32,11 @@ IntArray = npt.NDArray[np.intp]
 
 _DERIVED = np.zeros(NUM_JOINTS, dtype=bool)
 _DERIVED[list(DERIVED_JOINTS)] = True
+# The midpoint joints and their two joints, in DERIVED_JOINTS' order.
+_DERIVED_JOINT = np.array(list(DERIVED_JOINTS), dtype=np.int64)
+_DERIVED_A = np.array([a for a, _ in DERIVED_JOINTS.values()], dtype=np.int64)
+_DERIVED_B = np.array([b for _, b in DERIVED_JOINTS.values()], dtype=np.int64)
+_INFERRED = np.uint8(DepthSource.INFERRED)
 # A completed joint is never placed closer to the camera than this along its ray [m].
 _MIN_RANGE_M = 0.05
 # 1-sigma of a joint of a network's root-relative pose (BlazePose GHUM: 104-282 mm mean
@@ -47,52 +54,95 @@ def complete_from_skeleton(lifted: Lifted, observed: Observed, stature: float) -
     same skeleton (module doc): one joint per person per round, nearest first (ties: the
     lower joint index), each anchored on the nearest joint positioned before it (ties: the
     lower index). The distance of every joint to the positioned set is kept up to date as
-    joints are filled, as in Prim's algorithm."""
-    paths = _paths(stature)
+    joints are filled, as in Prim's algorithm. Compiled (:mod:`.jit`), person by person."""
     lifted.complete_derived()
-    count = len(observed)
-    known = lifted.valid
-    nearest = np.where(known[:, :, None], paths[None], np.inf)  # [P,known,J]
-    anchor = np.argmin(nearest, axis=1)  # [P,J]: first minimum = lowest index
-    distance = np.take_along_axis(nearest, anchor[:, None], axis=1)[:, 0]
-    people = np.arange(count)
-    todo = observed.seen & ~known & ~_DERIVED
-    while True:
-        active = todo.any(axis=1) & known.any(axis=1)
-        if not np.any(active):
-            break
-        p = people[active]
-        candidate = np.where(todo[p], distance[p], np.inf)
-        joint = np.argmin(candidate, axis=1)
-        source = anchor[p, joint]
-        length = candidate[np.arange(len(p)), joint]
-        anchor_sigma = lifted.sigma[p, source]
-        anchor_sigma = np.where(np.isfinite(anchor_sigma), anchor_sigma, 0.0)
-        ray = observed.rays[p, joint]
-        t = np.maximum(np.sum(ray * lifted.positions[p, source], axis=1), _MIN_RANGE_M)
-        lifted.positions[p, joint] = ray * t[:, None]
-        lifted.sigma[p, joint] = np.hypot(anchor_sigma, 0.5 * length)
-        lifted.sources[p, joint] = DepthSource.INFERRED
-        todo[p, joint] = False
-        _positioned(distance, anchor, paths, p, joint)
-        before = lifted.valid
-        lifted.complete_derived()
-        for derived in DERIVED_JOINTS:
-            q = np.flatnonzero(lifted.valid[:, derived] & ~before[:, derived])
-            _positioned(distance, anchor, paths, q, np.full(len(q), derived))
-        known = lifted.valid
+    todo = observed.seen & ~lifted.valid & ~_DERIVED
+    _complete_people(
+        lifted.positions, lifted.sigma, lifted.sources, np.ascontiguousarray(todo), observed.rays, _paths(stature)
+    )
 
 
-def _positioned(
-    distance: FloatArray, anchor: npt.NDArray[np.intp], paths: FloatArray, people: IntArray, joints: IntArray
+@compiled
+def _complete_people(
+    positions: FloatArray,
+    sigma: FloatArray,
+    sources: npt.NDArray[np.uint8],
+    todo: BoolArray,
+    rays: FloatArray,
+    paths: FloatArray,
 ) -> None:
-    """Joint ``joints[i]`` of ``people[i]`` (each person once) got a position: it may now be
-    the nearest anchor of the others (on a tie, the lower joint index)."""
-    through = paths[joints]
-    current, owner = distance[people], anchor[people]
-    better = (through < current) | ((through == current) & (joints[:, None] < owner))
-    distance[people] = np.where(better, through, current)
-    anchor[people] = np.where(better, joints[:, None], owner)
+    """complete_from_skeleton on the stage's arrays [P,J,...], in place."""
+    count, joints = todo.shape
+    distance = np.empty(joints)  # to the nearest positioned joint
+    anchor = np.empty(joints, dtype=np.int64)  # which one (the lowest index on ties)
+    valid = np.empty(joints, dtype=np.bool_)
+    for p in range(count):
+        for joint in range(joints):
+            valid[joint] = _finite(positions[p, joint])
+            distance[joint], anchor[joint] = np.inf, 0
+        for known in range(joints):  # in index order: a tie keeps the lower index
+            if valid[known]:
+                _positioned(distance, anchor, paths, known)
+        if not np.any(valid):
+            continue
+        joint, length = _nearest(todo[p], distance)
+        while joint >= 0:
+            source = anchor[joint]
+            anchor_sigma = sigma[p, source] if math.isfinite(sigma[p, source]) else 0.0
+            ray, base = rays[p, joint], positions[p, source]
+            t = max((ray[0] * base[0] + ray[1] * base[1]) + ray[2] * base[2], _MIN_RANGE_M)
+            for axis in range(3):
+                positions[p, joint, axis] = ray[axis] * t
+            sigma[p, joint] = math.hypot(anchor_sigma, 0.5 * length)
+            sources[p, joint] = _INFERRED
+            todo[p, joint] = False
+            valid[joint] = True
+            _positioned(distance, anchor, paths, joint)
+            for index in range(len(_DERIVED_JOINT)):  # midpoints whose two joints are now positioned
+                derived, a, b = _DERIVED_JOINT[index], _DERIVED_A[index], _DERIVED_B[index]
+                if not valid[derived] and valid[a] and valid[b]:
+                    _midpoint(positions[p], sigma[p], sources[p], derived, a, b)
+                    valid[derived] = True
+                    _positioned(distance, anchor, paths, derived)
+            joint, length = _nearest(todo[p], distance)
+
+
+@compiled
+def _nearest(todo: BoolArray, distance: FloatArray) -> tuple[int, float]:
+    """The joint still to do nearest to the positioned ones (the lowest index on ties; -1:
+    none) and its distance."""
+    joint, length = -1, np.inf
+    for candidate in range(len(todo)):
+        if todo[candidate] and distance[candidate] < length:
+            joint, length = candidate, distance[candidate]
+    return joint, length
+
+
+@compiled
+def _finite(point: FloatArray) -> bool:
+    return math.isfinite(point[0]) and math.isfinite(point[1]) and math.isfinite(point[2])
+
+
+@compiled
+def _positioned(distance: FloatArray, anchor: npt.NDArray[np.int64], paths: FloatArray, joint: int) -> None:
+    """``joint`` got a position: it may now be the nearest anchor of the others (on a tie,
+    the lower joint index)."""
+    for other in range(len(distance)):
+        through = paths[joint, other]
+        if through < distance[other] or (through == distance[other] and joint < anchor[other]):
+            distance[other], anchor[other] = through, joint
+
+
+@compiled
+def _midpoint(
+    positions: FloatArray, sigma: FloatArray, sources: npt.NDArray[np.uint8], joint: int, a: int, b: int
+) -> None:
+    """Lifted.complete_derived for one person's midpoint joint."""
+    for axis in range(3):
+        positions[joint, axis] = (positions[a, axis] + positions[b, axis]) / 2.0
+    sigma[joint] = math.hypot(sigma[a], sigma[b]) / 2.0
+    inferred = sources[a] == _INFERRED or sources[b] == _INFERRED
+    sources[joint] = _INFERRED if inferred else max(sources[a], sources[b])
 
 
 def complete_from_relative_pose(lifted: Lifted, observed: Observed, relative_pose: FloatArray) -> None:

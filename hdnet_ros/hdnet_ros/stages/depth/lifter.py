@@ -33,9 +33,9 @@ from hdnet_ros.stages.depth.complete import (
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, refreshed_plane
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
-from hdnet_ros.stages.depth.measure import measure_joints
+from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import place_roots
-from hdnet_ros.stages.depth.sample import sample_depth
+from hdnet_ros.stages.depth.warm import warm_up
 
 FloatArray = npt.NDArray[np.float64]
 DepthImage = npt.NDArray[np.float32]
@@ -74,6 +74,7 @@ class DepthLifter:
         self.config = config
         self._floor_for: DepthImage | None = None  # the depth image the cached floor belongs to
         self._floor: GroundPlane | None = None
+        warm_up()  # the compiled kernels, before the first frame
 
     def __call__(
         self,
@@ -108,8 +109,7 @@ class DepthLifter:
             # How far the person is expected: the bone lengths' depth, or a network's root
             # where it is tighter (or there are no bones to go by).
             expected_z, _ = fuse_depths(size.z, size.sigma, networks.root_z, networks.root_sigma)
-            sampled = sample_depth(observed, depth, camera, expected_z, config, networks.masks)
-            measured = measure_joints(observed, sampled, camera, config)
+            sampled, measured = measure_depth(observed, depth, camera, expected_z, config, networks.masks)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing
             seen = np.all(np.isfinite(measured.points), axis=-1)
             lifted.positions[seen] = measured.points[seen]

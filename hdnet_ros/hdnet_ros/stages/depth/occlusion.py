@@ -1,18 +1,23 @@
-"""Self-occlusion: what a person's own body hides from the depth camera.
+"""Self-occlusion: what a person's own body hides from the depth camera (compiled, per
+person).
 
 The torso's facing (how wide the shoulders look, where the nose points) puts the far
 shoulder / hip of a turned person behind the near one; a limb hidden behind a surface
 where it cannot be (its own torso, seen from behind) lies on the far side of its parent;
 face keypoints on the far side of the head go on a head sphere. All such joints are
 ``DepthSource.INFERRED``.
+
+A person's measurement is held in :class:`PersonResult`-shaped arrays: ``points`` [J,3],
+``sigma`` [J], ``inferred`` [J] (rows of the stage's [P,...] arrays).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
     LEFT_EAR,
     LEFT_EYE,
@@ -24,69 +29,95 @@ from hdnet_ros.joints import (
     RIGHT_HIP,
     RIGHT_SHOULDER,
 )
-from hdnet_ros.stages.depth.arrays import Facing, Measured, Observed
-from hdnet_ros.stages.depth.config import BONE_SPREAD, LiftingConfig
+from hdnet_ros.stages.depth.config import BONE_SPREAD
 from hdnet_ros.stages.depth.geometry import behind_on_shell, ray_sphere
-from hdnet_ros.stages.depth.sample import HEAD_RADIUS_FRACTION, Sampled
+from hdnet_ros.stages.depth.jit import compiled
+from hdnet_ros.stages.depth.kernel_settings import KernelSettings
+from hdnet_ros.stages.depth.sample import HEAD_RADIUS_FRACTION
 from hdnet_ros.stages.depth.windows import select_surface
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
-DepthImage = npt.NDArray[np.float32]
-
 
 # Left/right pairs across the torso and their joint-centre distances (fractions of stature).
 TORSO_PAIRS: tuple[tuple[int, int, float], ...] = (
     (LEFT_SHOULDER, RIGHT_SHOULDER, 0.200),
     (LEFT_HIP, RIGHT_HIP, 0.105),
 )
+_PAIR_JOINTS = np.array([(left, right) for left, right, _ in TORSO_PAIRS], dtype=np.int64)
+_PAIR_WIDTH = np.array([width for _, _, width in TORSO_PAIRS])
 
 NOSE_AHEAD_FRACTION = 0.065  # nose tip ahead of the neck, horizontally (of stature)
 
+_FACE_ORDER = np.array([NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR], dtype=np.int64)
 
+
+@compiled
+def _sign(value: float) -> float:
+    """np.sign of a float."""
+    if value > 0:
+        return 1.0
+    if value < 0:
+        return -1.0
+    return value  # 0 or NaN
+
+
+@compiled
+def finite_point(point: FloatArray) -> bool:
+    return math.isfinite(point[0]) and math.isfinite(point[1]) and math.isfinite(point[2])
+
+
+@compiled
 def estimate_facing(
-    observed: Observed,
-    points: FloatArray,
-    reference: FloatArray,
-    stature: FloatArray,
-    camera: CameraModel,
-    measurable: BoolArray,
-) -> Facing:
-    """The torso's yaw from the 2D keypoints (unknown where it cannot be told).
+    pixels: FloatArray, seen: BoolArray, points: FloatArray, reference: float, stature: float, fx: float
+) -> tuple[float, float, bool]:
+    """The torso's yaw (cos, sin, known) from the 2D keypoints of a person whose torso was
+    measured (points [J,3]: the torso joints measured so far).
 
     |cos| comes from how wide the shoulders (else the hips) look against their typical
     width at the torso's depth, its sign from which shoulder is on which side. The sign of
     sin (which side is farther) comes from where the nose is relative to the neck (people
     look where they face), else from the measured depths of the pairs.
     """
-    pixels, seen = observed.pixels, observed.seen
-    with np.errstate(divide="ignore", invalid="ignore"):
-        px_per_m = camera.fx / reference
-        cos = np.full(len(seen), np.nan)
-        for left, right, width in reversed(TORSO_PAIRS):  # the shoulders win where both are seen
-            both = seen[:, left] & seen[:, right]
-            value = np.clip((pixels[:, left, 0] - pixels[:, right, 0]) / (width * stature * px_per_m), -1.0, 1.0)
-            cos = np.where(both, value, cos)
-        has_cos = np.isfinite(cos) & measurable
-        sin_abs = np.sqrt(np.maximum(1.0 - cos**2, 0.0))
-        sign = np.zeros(len(seen))
-        nose = seen[:, NOSE] & seen[:, LEFT_SHOULDER] & seen[:, RIGHT_SHOULDER]
-        ahead = pixels[:, NOSE, 0] - 0.5 * (pixels[:, LEFT_SHOULDER, 0] + pixels[:, RIGHT_SHOULDER, 0])
-        expected = NOSE_AHEAD_FRACTION * stature * sin_abs * px_per_m
-        by_nose = nose & (np.abs(ahead) > 0.3 * expected) & (expected > 1.0)
-        sign = np.where(by_nose, np.sign(ahead), sign)
-        for left, right, width in TORSO_PAIRS:
-            measured = np.all(np.isfinite(points[:, [left, right]]), axis=(1, 2))
-            dz = points[:, left, 2] - points[:, right, 2]
-            by_depth = (sign == 0.0) & measured & (np.abs(dz) > 0.5 * width * stature * sin_abs)
-            sign = np.where(by_depth, np.sign(dz), sign)
-    known = has_cos & ~((sign == 0.0) & (sin_abs > 0.5))
-    return Facing(np.where(known, cos, 0.0), np.where(known, sign * sin_abs, 0.0), known)
+    px_per_m = fx / reference
+    cos = np.nan
+    for pair in range(len(_PAIR_WIDTH) - 1, -1, -1):  # the shoulders win where both are seen
+        left, right = _PAIR_JOINTS[pair, 0], _PAIR_JOINTS[pair, 1]
+        if seen[left] and seen[right]:
+            value = (pixels[left, 0] - pixels[right, 0]) / ((_PAIR_WIDTH[pair] * stature) * px_per_m)
+            cos = np.nan if math.isnan(value) else min(max(value, -1.0), 1.0)
+    has_cos = math.isfinite(cos)
+    sin_abs = math.sqrt(max(1.0 - cos * cos, 0.0)) if not math.isnan(cos) else np.nan
+    sign = 0.0
+    if seen[NOSE] and seen[LEFT_SHOULDER] and seen[RIGHT_SHOULDER]:
+        ahead = pixels[NOSE, 0] - 0.5 * (pixels[LEFT_SHOULDER, 0] + pixels[RIGHT_SHOULDER, 0])
+        expected = ((NOSE_AHEAD_FRACTION * stature) * sin_abs) * px_per_m
+        if abs(ahead) > 0.3 * expected and expected > 1.0:
+            sign = _sign(ahead)
+    for pair in range(len(_PAIR_WIDTH)):
+        left, right = _PAIR_JOINTS[pair, 0], _PAIR_JOINTS[pair, 1]
+        if sign == 0.0 and finite_point(points[left]) and finite_point(points[right]):
+            dz = points[left, 2] - points[right, 2]
+            if abs(dz) > ((0.5 * _PAIR_WIDTH[pair]) * stature) * sin_abs:
+                sign = _sign(dz)
+    known = has_cos and not (sign == 0.0 and sin_abs > 0.5)
+    if not known:
+        return 0.0, 0.0, False
+    return cos, sign * sin_abs, True
 
 
-def resolve_torso_pairs(result: Measured, observed: Observed, stature: FloatArray, active: BoolArray) -> None:
-    """Put the far shoulder / hip of a turned person behind the near one.
+@compiled
+def resolve_torso_pairs(
+    rays: FloatArray,
+    seen: BoolArray,
+    stature: float,
+    sin: float,
+    points: FloatArray,
+    sigma: FloatArray,
+    inferred: BoolArray,
+) -> None:
+    """Put the far shoulder / hip of a turned person (facing known, ``sin`` its yaw's sine)
+    behind the near one.
 
     Seen from the side, the far shoulder's pixel shows the near shoulder's body, so its
     window measures a surface up to a shoulder width in front of it. With the facing known,
@@ -94,101 +125,115 @@ def resolve_torso_pairs(result: Measured, observed: Observed, stature: FloatArra
     intersection); a measurement in front of that by more than half the expected depth
     step is the near body, and is replaced.
     """
-    sin = result.facing.sin
-    turned = active & (np.abs(sin) >= 0.35)
-    points = result.points
-    for left, right, width_fraction in TORSO_PAIRS:
-        near = np.where(sin > 0, right, left)
-        far = np.where(sin > 0, left, right)
-        people = np.arange(len(sin))
-        near_point = points[people, near]
-        candidate = turned & observed.seen[people, far] & np.all(np.isfinite(near_point), axis=1)
-        if not np.any(candidate):
+    if not abs(sin) >= 0.35:
+        return
+    expected = np.empty(3)
+    for pair in range(len(_PAIR_WIDTH)):
+        left, right = _PAIR_JOINTS[pair, 0], _PAIR_JOINTS[pair, 1]
+        near, far = (right, left) if sin > 0 else (left, right)
+        if not (seen[far] and finite_point(points[near])):
             continue
-        p, n, f = people[candidate], near[candidate], far[candidate]
-        width = width_fraction * stature[p]
-        ray = observed.rays[p, f]
-        _, _, hit = ray_sphere(ray, points[p, n], width)
-        expected = behind_on_shell(ray, points[p, n], width)
-        step = width * np.abs(sin[p])
-        measured = points[p, f]
-        with np.errstate(invalid="ignore"):
-            stands = np.all(np.isfinite(measured), axis=1) & (measured[:, 2] >= expected[:, 2] - 0.5 * step)
-        replace = hit & ~stands
-        p, n, f = p[replace], n[replace], f[replace]
-        points[p, f] = expected[replace]
-        result.sigma[p, f] = np.hypot(result.sigma[p, n], 0.25 * step[replace])
-        result.inferred[p, f] = True
+        width = _PAIR_WIDTH[pair] * stature
+        ray = rays[far]
+        _, _, hit = ray_sphere(ray, points[near], width)
+        behind_on_shell(ray, points[near], width, expected)
+        step = width * abs(sin)
+        measured = points[far]
+        stands = finite_point(measured) and measured[2] >= expected[2] - 0.5 * step
+        if hit and not stands:
+            for axis in range(3):
+                points[far, axis] = expected[axis]
+            sigma[far] = math.hypot(sigma[near], 0.25 * step)
+            inferred[far] = True
 
 
+@compiled
 def place_hidden(
-    result: Measured,
-    person: IntArray,
-    joint: IntArray,
     ray: FloatArray,
-    known: FloatArray,
-    anchor: IntArray,
-    length: FloatArray,
-    margin: FloatArray,
-    reference: FloatArray,
-    config: LiftingConfig,
-) -> None:
+    parent: FloatArray,
+    length: float,
+    margin: float,
+    reference: float,
+    band_m: float,
+    point: FloatArray,
+) -> float:
     """A joint hidden behind a surface where it cannot be (its own torso, seen from behind)
-    lies on the far side of its parent, one bone length away."""
-    point = behind_on_shell(ray, known[person, anchor], length)
-    inside = np.abs(point[:, 2] - reference) <= config.person_depth_band_m
-    p, j = person[inside], joint[inside]
-    result.points[p, j] = point[inside]
-    result.sigma[p, j] = np.hypot(BONE_SPREAD * length[inside], margin[inside])
-    result.inferred[p, j] = True
+    lies on the far side of its parent, one bone length away: written to ``point`` [3];
+    its sigma, NaN (and ``point`` untouched) when that lies outside the person band."""
+    candidate = np.empty(3)
+    behind_on_shell(ray, parent, length, candidate)
+    if not abs(candidate[2] - reference) <= band_m:
+        return np.nan
+    for axis in range(3):
+        point[axis] = candidate[axis]
+    return math.hypot(BONE_SPREAD * length, margin)
 
 
-def resolve_face(result: Measured, observed: Observed, sampled: Sampled, config: LiftingConfig) -> None:
+@compiled
+def resolve_face(
+    face: npt.NDArray[np.float32],
+    face_count: int,
+    face_inside: bool,
+    rays: FloatArray,
+    seen: BoolArray,
+    reference: float,
+    stature: float,
+    cos: float,
+    sin: float,
+    settings: KernelSettings,
+    points: FloatArray,
+    sigma: FloatArray,
+    inferred: BoolArray,
+    scratch: npt.NDArray[np.uint32],
+) -> None:
     """Face keypoints on the far side of the head (the face of someone turned away, the far
     eye and ear in profile) are placed on a head sphere instead of the surface in front.
 
     The head centre lies one head radius behind the nearest head surface around the face
-    keypoints; each landmark's depth on the sphere follows from the torso's facing.
+    keypoints (``face``: the sorted valid depths of the face window); each landmark's depth
+    on the sphere follows from the torso's facing.
     """
-    facing = result.facing
-    active = facing.known & sampled.face_seen & np.isfinite(sampled.reference)
-    if not np.any(active):
+    band = settings.person_depth_band_m
+    surface, _, _ = select_surface(
+        face,
+        face_count,
+        face_inside,
+        (reference - band, np.nan),
+        (reference + band, np.nan),
+        0.0,
+        np.nan,
+        np.nan,
+        settings.min_support_px,
+        settings.cluster_gap_m,
+        settings.noise_coefficient,
+        scratch,
+    )
+    if not math.isfinite(surface):
         return
-    people = np.flatnonzero(active)
-    reference = sampled.reference[people]
-    band_lo = (reference - config.person_depth_band_m)[:, None]
-    band_hi = (reference + config.person_depth_band_m)[:, None]
-    lo = np.concatenate((band_lo, np.full_like(band_lo, np.nan)), axis=1)
-    hi = np.concatenate((band_hi, np.full_like(band_hi, np.nan)), axis=1)
-    none = np.full(len(people), np.nan)
-    surface, _, _ = select_surface(sampled.face.rows(people), lo, hi, np.zeros(len(people)), none, none, config)
-    ok = np.isfinite(surface)
-    people, surface = people[ok], surface[ok]
-    if not len(people):
-        return
-    radius = HEAD_RADIUS_FRACTION * sampled.stature[people]
+    radius = HEAD_RADIUS_FRACTION * stature
     centre_z = surface + 0.95 * radius
-    cos, sin = facing.cos[people], facing.sin[people]
     forward_z, left_z = -cos, sin
     # Landmark directions from the head centre (as in an average head: eyes 20 deg apart
     # from the nose, ears at the sides slightly behind): their z components.
-    direction_z = {
-        NOSE: forward_z,
-        LEFT_EYE: 0.94 * forward_z + 0.35 * left_z,
-        RIGHT_EYE: 0.94 * forward_z - 0.35 * left_z,
-        LEFT_EAR: left_z - 0.12 * forward_z,
-        RIGHT_EAR: -left_z - 0.12 * forward_z,
-    }
-    for joint, component in direction_z.items():
+    for joint in _FACE_ORDER:
+        if joint == NOSE:
+            component = forward_z
+        elif joint == LEFT_EYE:
+            component = 0.94 * forward_z + 0.35 * left_z
+        elif joint == RIGHT_EYE:
+            component = 0.94 * forward_z - 0.35 * left_z
+        elif joint == LEFT_EAR:
+            component = left_z - 0.12 * forward_z
+        else:
+            component = -left_z - 0.12 * forward_z
         dz = component * radius
         z = centre_z + dz
-        measured = result.points[people, joint]
-        with np.errstate(invalid="ignore"):
-            stands = np.all(np.isfinite(measured), axis=1) & (measured[:, 2] >= z - 0.5 * dz)
+        measured = points[joint]
         # On the near side of the head the measurement stands.
-        place = observed.seen[people, joint] & (dz > 0.25 * radius) & ~stands
-        p = people[place]
-        ray = observed.rays[p, joint]
-        result.points[p, joint] = ray * (z[place] / ray[:, 2])[:, None]
-        result.sigma[p, joint] = np.hypot(config.noise_coefficient * z[place] ** 2, 0.5 * radius[place])
-        result.inferred[p, joint] = True
+        stands = finite_point(measured) and measured[2] >= z - 0.5 * dz
+        if seen[joint] and dz > 0.25 * radius and not stands:
+            ray = rays[joint]
+            for axis in range(3):
+                points[joint, axis] = ray[axis] * (z / ray[2])
+            sigma[joint] = math.hypot(settings.noise_coefficient * (z * z), 0.5 * radius)
+            inferred[joint] = True

@@ -1,10 +1,11 @@
-"""Step 1 of the depth stage: sample each person's depth.
+"""Step 1 of the depth stage: sample each person's depth (compiled, per person).
 
 * **The torso surface** (each person's reference depth): see :mod:`.torso`.
 * **The person's scale** at that depth (their stature from how long their limbs look).
-* **Windows** around every seen joint and the face: their valid depths, sorted, for the
-  measurement step. A window covers a fixed metric radius at the torso's depth (4 cm by
-  default, about a forearm's radius), so it spans the same piece of body at 1 m and 5 m.
+* **Windows** around every seen joint and the face, whose valid depths the measurement
+  step reads (:func:`.windows.window_depths`). A window covers a fixed metric radius at the
+  torso's depth (4 cm by default, about a forearm's radius), so it spans the same piece of
+  body at 1 m and 5 m.
 
 With a person mask (a segmentation network's), only the person's own pixels are sampled:
 a wrist in front of a far wall, or a person behind another, never takes someone else's
@@ -13,13 +14,14 @@ depth.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
+    FACE_JOINTS,
     LEFT_ANKLE,
     LEFT_ELBOW,
     LEFT_HIP,
@@ -34,15 +36,12 @@ from hdnet_ros.joints import (
     RIGHT_WRIST,
 )
 from hdnet_ros.skeleton import BONE_FRACTIONS
-from hdnet_ros.stages.depth.arrays import Observed, PersonMasks
-from hdnet_ros.stages.depth.config import LiftingConfig
-from hdnet_ros.stages.depth.torso import torso_surfaces
-from hdnet_ros.stages.depth.windows import DepthSampler, Windows, round_half_even
+from hdnet_ros.stages.depth.jit import compiled
+from hdnet_ros.stages.depth.kernel_settings import KernelSettings
+from hdnet_ros.stages.depth.windows import round_half_even
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
-DepthImage = npt.NDArray[np.float32]
 
 HEAD_RADIUS_FRACTION = 0.055  # of stature (head breadth ~0.15-0.19 m)
 
@@ -58,71 +57,73 @@ LIMB_BONES: tuple[tuple[int, int], ...] = (
     (RIGHT_KNEE, RIGHT_ANKLE),
 )
 
-_LIMB_A = np.array([a for a, _ in LIMB_BONES])
+_LIMB_A = np.array([a for a, _ in LIMB_BONES], dtype=np.int64)
 
-_LIMB_B = np.array([b for _, b in LIMB_BONES])
+_LIMB_B = np.array([b for _, b in LIMB_BONES], dtype=np.int64)
 
 _LIMB_FRACTION = np.array([BONE_FRACTIONS[bone] for bone in LIMB_BONES])
+
+_FACE = np.array(FACE_JOINTS, dtype=np.int64)
 
 
 @dataclass(frozen=True)
 class Sampled:
-    """What the measurement step needs of each person's depth."""
+    """What the later steps need of each person's depth."""
 
     reference: FloatArray  # [P] torso surface depth [m], NaN where none was found
     stature: FloatArray  # [P] the person's stature [m] as their limbs show it
-    half: IntArray  # [P] joint window half-size [px]
-    joints: Windows  # rows [P*J]: person p, joint j at row p*J + j
-    face: Windows  # rows [P]: a window at the centre of the seen face keypoints
-    face_seen: BoolArray  # [P] some face keypoint was seen
 
 
-def sample_depth(
-    observed: Observed,
-    depth: DepthImage,
-    camera: CameraModel,
-    size_z: FloatArray,
-    config: LiftingConfig,
-    masks: PersonMasks | None = None,
-) -> Sampled:
-    """The torso surface, scale and windows of every person (module doc)."""
-    sampler = DepthSampler(depth, config, masks)
-    reference = torso_surfaces(observed, sampler, camera, size_z, config)
-    stature = personal_stature(observed, camera, reference, config.prior_stature_m)
-    half = window_half_px(config, camera, reference, observed.boxes[:, 3] - observed.boxes[:, 1])
-    count, joints = observed.seen.shape
-    owner = np.repeat(np.arange(count), joints)
-    joint_windows = sampler.windows(observed.pixels.reshape(-1, 2), np.repeat(half, joints), owner)
-    centre, any_face = observed.face_centres()
-    with np.errstate(invalid="ignore"):
-        radius_px = 0.5 * (HEAD_RADIUS_FRACTION * stature) * camera.fx / reference
-    face_half = np.maximum(round_half_even(np.where(np.isfinite(radius_px), radius_px, 0.0)), config.min_window_px)
-    face_half = np.minimum(face_half, 2 * config.max_window_px)
-    face_windows = sampler.windows(centre, face_half, np.arange(count))
-    return Sampled(reference, stature, half, joint_windows, face_windows, any_face)
+@compiled
+def window_half_px(settings: KernelSettings, reference: float, box_height: float) -> int:
+    """Half-size of a person's joint windows: the metric radius at the torso's depth, or
+    (radius 0, or no torso depth) a fraction of the box height; clipped to the configured
+    pixel range."""
+    metric = settings.window_radius_m > 0 and math.isfinite(reference) and reference > 0
+    half = (settings.window_radius_m * settings.fx) / reference if metric else settings.window_fraction * box_height
+    return min(max(round_half_even(half), settings.min_window_px), settings.max_window_px)
 
 
-def window_half_px(
-    config: LiftingConfig, camera: CameraModel, reference: FloatArray, box_height: FloatArray
-) -> IntArray:
-    """Half-size of each person's joint windows: the metric radius at the torso's depth,
-    or (radius 0, or no torso depth) a fraction of the box height; clipped to the
-    configured pixel range."""
-    metric = config.window_radius_m > 0 and np.isfinite(reference) & (reference > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        half = np.where(metric, config.window_radius_m * camera.fx / reference, config.window_fraction * box_height)
-    return np.clip(round_half_even(half), config.min_window_px, config.max_window_px)
+@compiled
+def personal_stature(pixels: FloatArray, seen: BoolArray, fx: float, reference: float, stature: float) -> float:
+    """The person's stature from how long their limbs look at the torso's depth:
+    foreshortening only shortens a bone, so the longest-looking bones (the second longest,
+    for robustness to keypoint noise) tell the scale. Clipped to adult sizes; ``stature``
+    with fewer than three limbs seen or no torso depth."""
+    largest, second = -np.inf, -np.inf  # of the limbs' ratios to their typical length
+    both_seen = 0
+    for k in range(len(_LIMB_A)):
+        a, b = _LIMB_A[k], _LIMB_B[k]
+        if not (seen[a] and seen[b]):
+            continue
+        both_seen += 1
+        du, dv = pixels[a, 0] - pixels[b, 0], pixels[a, 1] - pixels[b, 1]
+        ratio = ((math.sqrt(du * du + dv * dv) * reference) / fx) / (_LIMB_FRACTION[k] * stature)
+        if ratio > largest:
+            largest, second = ratio, largest
+        elif ratio > second:
+            second = ratio
+    if both_seen < 3 or not math.isfinite(reference):
+        return stature
+    return stature * min(max(second, 0.88), 1.18)
 
 
-def personal_stature(observed: Observed, camera: CameraModel, reference: FloatArray, stature: float) -> FloatArray:
-    """Each person's stature from how long their limbs look at the torso's depth:
-    foreshortening only shortens a bone, so the longest-looking bones (the second
-    longest, for robustness to keypoint noise) tell the scale. Clipped to adult sizes;
-    ``stature`` with fewer than three limbs seen or no torso depth."""
-    pixels = observed.pixels
-    both = observed.seen[:, _LIMB_A] & observed.seen[:, _LIMB_B]
-    lengths_px = np.linalg.norm(pixels[:, _LIMB_A] - pixels[:, _LIMB_B], axis=-1)
-    ratios = np.where(both, lengths_px * reference[:, None] / camera.fx / (_LIMB_FRACTION * stature), -np.inf)
-    second = np.sort(ratios, axis=1)[:, -2]
-    scaled = stature * np.clip(second, 0.88, 1.18)
-    return np.where((both.sum(axis=1) >= 3) & np.isfinite(reference), scaled, stature)
+@compiled
+def face_window(
+    pixels: FloatArray, seen: BoolArray, stature: float, reference: float, settings: KernelSettings
+) -> tuple[float, float, int, bool]:
+    """The window at the centre of the seen face keypoints: its centre pixel (NaN when no
+    face keypoint was seen), half-size (a head's radius at the torso's depth) and whether
+    any face keypoint was seen."""
+    total_u, total_v, shown = 0.0, 0.0, 0
+    for joint in _FACE:
+        if seen[joint]:
+            total_u += pixels[joint, 0]
+            total_v += pixels[joint, 1]
+            shown += 1
+    radius_px = ((0.5 * (HEAD_RADIUS_FRACTION * stature)) * settings.fx) / reference
+    half = max(round_half_even(radius_px if math.isfinite(radius_px) else 0.0), settings.min_window_px)
+    half = min(half, 2 * settings.max_window_px)
+    if shown == 0:
+        return np.nan, np.nan, half, False
+    return total_u / shown, total_v / shown, half, True

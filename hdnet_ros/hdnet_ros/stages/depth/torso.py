@@ -1,37 +1,41 @@
-"""Each person's torso surface: the depth every other joint is measured against.
+"""Each person's reference depth: the surface of their torso (compiled).
 
-The best-supported depth cluster of the torso that agrees with the person's 2D size. A
-plain median fails when a pole, a railing or another person covers half the torso: the
+A person's torso region (the hourglass of the shoulder and the hip line to the torso's
+centre) may show someone in front of them, or a wall behind them through the gaps; the
 region then holds two surfaces. The expected depth (the size prior of
 :mod:`hdnet_ros.size_prior`, accurate to some 10-20 %, or a network's root) rules out
 surfaces at a depth where this person would look much bigger or smaller than they do, and
 depths seen around the person's own keypoints vote for their surface. When the torso is
 hidden, the depths around the seen keypoints stand in for it. The torso is sampled on a
 fixed grid of points spread over the shoulders-hips hourglass (a fixed cost per person,
-however near), all people at once.
+however near).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.camera import CameraModel
-from hdnet_ros.joints import (
-    LEFT_HIP,
-    LEFT_SHOULDER,
-    RIGHT_HIP,
-    RIGHT_SHOULDER,
+from hdnet_ros.stages.depth.geometry import CORNER_TRIANGLES, TORSO_CORNERS, cross_2d
+from hdnet_ros.stages.depth.jit import compiled
+from hdnet_ros.stages.depth.kernel_settings import KernelSettings
+from hdnet_ros.stages.depth.windows import (
+    DepthView,
+    cluster_end,
+    count_at_most,
+    count_below,
+    pixel_depths,
+    point_depths,
+    round_half_even,
+    run_median,
+    sort_depths,
 )
-from hdnet_ros.stages.depth.arrays import Observed
-from hdnet_ros.stages.depth.config import LiftingConfig
-from hdnet_ros.stages.depth.geometry import cross_2d
-from hdnet_ros.stages.depth.windows import DepthSampler, Windows, clusters, round_half_even, run_medians
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
-DepthImage = npt.NDArray[np.float32]
+DepthValues = npt.NDArray[np.float32]
 
 # A torso surface agrees with the person's 2D size when its depth is within these factors of
 # the bone-length depth (stature spread, foreshortening and keypoint noise fit inside).
@@ -47,167 +51,214 @@ TORSO_GRID = 16
 
 VOTE_GRID = 7
 
-# The torso quadrilateral in order around it.
-_QUAD = np.array([LEFT_SHOULDER, RIGHT_SHOULDER, RIGHT_HIP, LEFT_HIP])
+
+def _torso_grid() -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The unit square's sample grid folded onto the triangle s + t <= 1 (a, b), and the
+    box fallback's fractions of the box width and height."""
+    grid = (np.arange(TORSO_GRID) + 0.5) / TORSO_GRID
+    s, t = (a.ravel() for a in np.meshgrid(grid, grid))
+    fold = (s + t) > 1.0
+    a, b = np.where(fold, 1.0 - s, s), np.where(fold, 1.0 - t, t)
+    return a, b, 0.3 + 0.4 * s, 0.2 + 0.35 * t
 
 
-def torso_surfaces(
-    observed: Observed, sampler: DepthSampler, camera: CameraModel, size_z: FloatArray, config: LiftingConfig
-) -> FloatArray:
-    """Each person's torso surface depth (module doc), NaN when nothing fits."""
-    count = len(observed)
-    people = np.arange(count)
-    u, v = _torso_samples(observed)
-    region = sampler.points(u, v, people, np.ones(u.shape, dtype=bool))
-    has_prior = np.isfinite(size_z)
-    vote_u, vote_v, vote_usable = _vote_samples(observed, camera, size_z, config)
-    votes = sampler.points(vote_u, vote_v, people, vote_usable & has_prior[:, None])
-    centre = surfaces_in_regions(region, np.full(count, u.shape[1]), size_z, votes, config)
-    # The torso hidden: the depths around the seen keypoints stand in for it (no votes).
-    retry = ~np.isfinite(centre) & has_prior
-    if np.any(retry):
-        alone = votes.rows(np.flatnonzero(retry))
-        centre[retry] = surfaces_in_regions(alone, vote_usable[retry].sum(axis=1), size_z[retry], None, config)
+_GRID_A, _GRID_B, _BOX_U, _BOX_V = _torso_grid()
+TORSO_SAMPLES = len(_GRID_A)
+_ALL_SAMPLES = np.ones(TORSO_SAMPLES, dtype=np.bool_)
+_VOTE_OFFSETS = np.linspace(-1.0, 1.0, VOTE_GRID)
+VOTE_SAMPLES = VOTE_GRID * VOTE_GRID
+
+
+@compiled
+def torso_surface(
+    view: DepthView,
+    person: int,
+    pixels: FloatArray,
+    seen: BoolArray,
+    box: FloatArray,
+    size_z: float,
+    settings: KernelSettings,
+    region: DepthValues,
+    votes: DepthValues,
+    scratch: npt.NDArray[np.uint32],
+) -> float:
+    """The person's torso surface depth (module doc), NaN when nothing fits; ``region``
+    [TORSO_SAMPLES], ``votes`` [J*VOTE_SAMPLES] and ``scratch`` (:func:`.windows.sort_depths`)
+    are scratch space."""
+    u, v = _torso_samples(pixels, seen, box)
+    region_count = point_depths(view, person, u, v, _ALL_SAMPLES, region)
+    sort_depths(region, region_count, scratch)
+    vote_count, vote_samples = _vote_depths(view, person, pixels, seen, size_z, settings, votes)
+    centre = surface_in_region(region, region_count, float(TORSO_SAMPLES), size_z, votes, vote_count, True, settings)
+    if not math.isfinite(centre) and math.isfinite(size_z):
+        # The torso hidden: the depths around the seen keypoints stand in for it (no votes).
+        sort_depths(votes, vote_count, scratch)
+        centre = surface_in_region(votes, vote_count, float(vote_samples), size_z, votes, 0, False, settings)
     return centre
 
 
-def _torso_samples(observed: Observed) -> tuple[FloatArray, FloatArray]:
-    """Sample points [P,G*G] spread over each torso: the hourglass of the shoulder line and
+@compiled
+def _torso_samples(pixels: FloatArray, seen: BoolArray, box: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Sample points [G*G] spread over the torso: the hourglass of the shoulder line and
     the hip line to the torso's centre (the spine, without the sides where the arms hang),
     the triangle of three seen corners, or (fewer seen, or a degenerate outline) the
     central part of the box."""
-    grid = (np.arange(TORSO_GRID) + 0.5) / TORSO_GRID
-    s, t = (a.ravel() for a in np.meshgrid(grid, grid))
-    fold = (s + t) > 1.0  # the unit square folded onto the triangle s + t <= 1
-    a, b = np.where(fold, 1.0 - s, s), np.where(fold, 1.0 - t, t)
-    corners = observed.pixels[:, _QUAD]  # [P,4,2]: left/right shoulder, right/left hip
-    seen = observed.seen[:, _QUAD]
-    centre = corners.mean(axis=1)
-    upper = np.arange(len(s)) < len(s) // 2
-    # Triangles (first, second, centre): the shoulders' half of the samples, then the hips'.
-    first = np.where(upper[None, :, None], corners[:, 0, None], corners[:, 3, None])
-    second = np.where(upper[None, :, None], corners[:, 1, None], corners[:, 2, None])
-    apex = np.broadcast_to(centre[:, None], first.shape).copy()
-    three = seen.sum(axis=1) == 3
-    if np.any(three):
-        order = np.argsort(~seen[three], axis=1, kind="stable")[:, :3]
-        tri = np.take_along_axis(corners[three], order[..., None], axis=1)
-        first[three], second[three], apex[three] = tri[:, 0, None], tri[:, 1, None], tri[:, 2, None]
-    points = apex + a[None, :, None] * (first - apex) + b[None, :, None] * (second - apex)
-    area = _hull_area(np.where(seen[..., None], corners, 0.0), seen)
-    box = (seen.sum(axis=1) < 3) | ~(area >= 12.0)
-    if np.any(box):
-        x0, y0, x1, y1 = (observed.boxes[box, i, None] for i in range(4))
+    corners = np.empty((4, 2))
+    visible = np.empty(4, dtype=np.bool_)
+    order = np.empty(4, dtype=np.int64)  # the seen corners first, in index order
+    shown = 0
+    for k in range(4):
+        corners[k, 0], corners[k, 1] = pixels[TORSO_CORNERS[k], 0], pixels[TORSO_CORNERS[k], 1]
+        visible[k] = seen[TORSO_CORNERS[k]]
+        if visible[k]:
+            order[shown] = k
+            shown += 1
+    u = np.empty(TORSO_SAMPLES)
+    v = np.empty(TORSO_SAMPLES)
+    if shown < 3 or not (_hull_area(corners, visible, shown == 4) >= 12.0):
+        x0, y0, x1, y1 = box[0], box[1], box[2], box[3]
         w, h = x1 - x0, y1 - y0
-        points[box, :, 0] = x0 + (0.3 + 0.4 * s[None]) * w
-        points[box, :, 1] = y0 + (0.2 + 0.35 * t[None]) * h
-    return points[..., 0], points[..., 1]
+        for k in range(TORSO_SAMPLES):
+            u[k] = x0 + _BOX_U[k] * w
+            v[k] = y0 + _BOX_V[k] * h
+        return u, v
+    # Triangles (first, second, apex) per half of the samples: with four corners the
+    # shoulder line, then the hip line, each to the centre; with three seen, the triangle of
+    # those in index order.
+    if shown == 3:
+        first_upper, second_upper, first_lower, second_lower = order[0], order[1], order[0], order[1]
+        apex_u, apex_v = corners[order[2], 0], corners[order[2], 1]
+    else:
+        first_upper, second_upper, first_lower, second_lower = 0, 1, 3, 2
+        apex_u = (((corners[0, 0] + corners[1, 0]) + corners[2, 0]) + corners[3, 0]) / 4.0
+        apex_v = (((corners[0, 1] + corners[1, 1]) + corners[2, 1]) + corners[3, 1]) / 4.0
+    for k in range(TORSO_SAMPLES):
+        first, second = (first_upper, second_upper) if k < TORSO_SAMPLES // 2 else (first_lower, second_lower)
+        a, b = _GRID_A[k], _GRID_B[k]
+        u[k] = (apex_u + a * (corners[first, 0] - apex_u)) + b * (corners[second, 0] - apex_u)
+        v[k] = (apex_v + a * (corners[first, 1] - apex_v)) + b * (corners[second, 1] - apex_v)
+    return u, v
 
 
-def _hull_area(corners: FloatArray, seen: BoolArray) -> FloatArray:
-    """Area [px^2] of the convex hull of each person's seen torso corners [P,4,2]: the
-    largest triangle of three of them or (all four seen) the largest simple quadrilateral."""
-    area = np.zeros(len(corners))
-    for a, b, c in ((0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)):
-        both = seen[:, a] & seen[:, b] & seen[:, c]
-        area = np.where(both, np.maximum(area, np.abs(cross_2d(corners[:, a], corners[:, b], corners[:, c])) / 2), area)
-    four = seen.all(axis=1)
-    for order in ((0, 1, 2, 3), (0, 1, 3, 2), (0, 2, 1, 3)):
-        quad = corners[:, order]
-        x, y = quad[..., 0], quad[..., 1]
-        shoelace = 0.5 * np.abs(np.sum(x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y, axis=1))
-        area = np.where(four, np.maximum(area, shoelace), area)
+# The three simple quadrilaterals through four points (corner orders).
+_QUADRILATERALS = np.array([[0, 1, 2, 3], [0, 1, 3, 2], [0, 2, 1, 3]], dtype=np.int64)
+
+
+@compiled
+def _hull_area(corners: FloatArray, visible: BoolArray, all_four: bool) -> float:
+    """Area [px^2] of the convex hull of the seen torso corners [4,2]: the largest triangle
+    of three of them or (all four seen) the largest simple quadrilateral."""
+    area = 0.0
+    for triangle in range(len(CORNER_TRIANGLES)):
+        a, b, c = CORNER_TRIANGLES[triangle, 0], CORNER_TRIANGLES[triangle, 1], CORNER_TRIANGLES[triangle, 2]
+        if visible[a] and visible[b] and visible[c]:
+            area = max(area, abs(cross_2d(corners[a], corners[b], corners[c])) / 2)
+    if all_four:
+        for quadrilateral in range(len(_QUADRILATERALS)):
+            total = 0.0  # the shoelace formula
+            for k in range(4):
+                this, after = _QUADRILATERALS[quadrilateral, k], _QUADRILATERALS[quadrilateral, (k + 1) % 4]
+                term = corners[this, 0] * corners[after, 1] - corners[after, 0] * corners[this, 1]
+                total = term if k == 0 else total + term
+            area = max(area, 0.5 * abs(total))
     return area
 
 
-def _vote_samples(
-    observed: Observed, camera: CameraModel, size_z: FloatArray, config: LiftingConfig
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Sample points [P,J*V*V] around every seen keypoint, over a window of the metric
-    radius at the size prior's depth: where the person's own surface shows."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        radius_px = np.where(np.isfinite(size_z), config.window_radius_m * camera.fx / size_z, 0.0)
-    half = np.maximum(round_half_even(radius_px), config.min_window_px)
-    offsets = np.linspace(-1.0, 1.0, VOTE_GRID)
-    du, dv = (a.ravel() for a in np.meshgrid(offsets, offsets))
-    centre = round_half_even(np.where(observed.seen[..., None], observed.pixels, -1.0)).astype(np.float64)  # [P,J,2]
-    u = centre[..., 0, None] + du[None, None] * half[:, None, None]
-    v = centre[..., 1, None] + dv[None, None] * half[:, None, None]
-    usable = np.broadcast_to(observed.seen[..., None], u.shape)
-    count = len(observed)
-    return u.reshape(count, -1), v.reshape(count, -1), usable.reshape(count, -1)
+@compiled
+def _vote_depths(
+    view: DepthView,
+    person: int,
+    pixels: FloatArray,
+    seen: BoolArray,
+    size_z: float,
+    settings: KernelSettings,
+    out: DepthValues,
+) -> tuple[int, int]:
+    """The depths around every seen keypoint, on a V x V grid over a window of the metric
+    radius at the size prior's depth (where the person's own surface shows), unsorted into
+    ``out``: their count and the number of samples (none without a size prior)."""
+    if not math.isfinite(size_z):
+        return 0, 0
+    half = float(max(round_half_even((settings.window_radius_m * settings.fx) / size_z), settings.min_window_px))
+    cols = np.empty(len(seen) * VOTE_SAMPLES, dtype=np.int64)
+    rows = np.empty(len(seen) * VOTE_SAMPLES, dtype=np.int64)
+    grid_cols, grid_rows = np.empty(VOTE_GRID, dtype=np.int64), np.empty(VOTE_GRID, dtype=np.int64)
+    samples = 0
+    for joint in range(len(seen)):
+        if not seen[joint]:
+            continue
+        centre_u, centre_v = float(round_half_even(pixels[joint, 0])), float(round_half_even(pixels[joint, 1]))
+        for k in range(VOTE_GRID):
+            grid_cols[k] = round_half_even(centre_u + _VOTE_OFFSETS[k] * half)
+            grid_rows[k] = round_half_even(centre_v + _VOTE_OFFSETS[k] * half)
+        for row in grid_rows:
+            for col in grid_cols:
+                cols[samples], rows[samples] = col, row
+                samples += 1
+    return pixel_depths(view, person, cols, rows, samples, out), samples
 
 
-def surfaces_in_regions(
-    region: Windows,
-    region_size: npt.NDArray[np.integer],
-    size_prior_z: FloatArray,
-    votes: Windows | None,
-    config: LiftingConfig,
-) -> FloatArray:
-    """Per row, the best-supported depth cluster of the region's valid depths that agrees
-    with the size prior and covers at least MIN_TORSO_COVERAGE of the region's samples;
-    NaN otherwise.
+@compiled
+def surface_in_region(
+    values: DepthValues,
+    count: int,
+    region_size: float,
+    size_prior_z: float,
+    votes: DepthValues,
+    vote_count: int,
+    with_votes: bool,
+    settings: KernelSettings,
+) -> float:
+    """The best-supported depth cluster of a region's sorted valid depths that agrees with
+    the size prior and covers at least MIN_TORSO_COVERAGE of the region's samples; NaN
+    otherwise.
 
-    ``votes`` are depths seen around the person's own keypoints: a cluster they also support
-    is this person's surface rather than something in front of or behind them.
+    ``votes[:vote_count]`` (``with_votes``; in any order) are depths seen around the person's own keypoints: a cluster
+    they also support is this person's surface rather than something in front of or behind
+    them.
     """
-    values, counts = region.values, region.counts
-    rows = len(counts)
-    result = np.full(rows, np.nan)
-    usable = counts >= config.min_support_px
-    if not np.any(usable) or values.shape[1] == 0:
-        return result
-    local = np.arange(rows)
-    z_mid = _median_of_prefix(values, counts)
-    gap = np.maximum(config.cluster_gap_m, 3.0 * config.noise_coefficient * np.nan_to_num(z_mid) ** 2)
-    row, start, size = clusters(values, counts, gap)
-    median = run_medians(values, row, start, size)
-    score = size.astype(np.float64)
-    keep = usable[row] & (size >= config.min_support_px)
-    if votes is not None:
-        share = _share_near(votes, row, median, 2.0 * gap[row])
-        score *= 0.1 + np.where(votes.counts[row] > 0, share, 0.9)
-    prior = size_prior_z[row]
-    has_prior = np.isfinite(prior)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        agrees = (PRIOR_AGREEMENT[0] * prior <= median) & (median <= PRIOR_AGREEMENT[1] * prior)
-        # Support times the size prior's likelihood: a bigger surface a little off the
-        # prior (another person in front) does not beat this person's own torso.
-        likelihood = np.exp(-0.5 * (np.log(median / prior) / PRIOR_LOG_SD) ** 2)
-    keep &= ~has_prior | agrees
-    score = np.where(has_prior, score * likelihood, score)
-    score = np.where(keep, score, -np.inf)
-    best_score = np.full(rows, -np.inf)
-    np.maximum.at(best_score, row, score)
-    rank = np.arange(len(row))
-    first = np.full(rows, len(row))
-    winner = keep & (score == best_score[row])
-    np.minimum.at(first, row[winner], rank[winner])
-    found = first < len(row)
-    pick = first[found]
-    covered = size[pick] >= MIN_TORSO_COVERAGE * region_size[found]  # else a sliver of something
-    target = local[found][covered]
-    centre = median[pick][covered]
+    min_support = settings.min_support_px
+    if count < min_support:
+        return np.nan
+    z_mid = run_median(values, 0, count)
+    gap = max(settings.cluster_gap_m, (3.0 * settings.noise_coefficient) * (z_mid * z_mid))
+    gap32 = np.float32(gap)
+    has_prior = math.isfinite(size_prior_z)
+    best, pick_size, pick_median = -np.inf, 0, np.nan
+    start = 0
+    while start < count:
+        end = cluster_end(values, start, count, gap32)
+        size = end - start
+        median = run_median(values, start, size)
+        score = float(size)
+        keep = size >= min_support
+        if with_votes:
+            share = 0.9
+            if vote_count > 0:
+                near = 0
+                for k in range(vote_count):
+                    if abs(np.float64(votes[k]) - median) <= 2.0 * gap:
+                        near += 1
+                share = near / max(vote_count, 1)
+            score = score * (0.1 + share)
+        if has_prior:
+            agrees = PRIOR_AGREEMENT[0] * size_prior_z <= median <= PRIOR_AGREEMENT[1] * size_prior_z
+            # Support times the size prior's likelihood: a bigger surface a little off the
+            # prior (another person in front) does not beat this person's own torso.
+            deviation = math.log(median / size_prior_z) / PRIOR_LOG_SD
+            keep = keep and agrees
+            score = score * math.exp(-0.5 * (deviation * deviation))
+        if keep and score > best:
+            best, pick_size, pick_median = score, size, median
+        start = end
+    if not (best > -np.inf) or not (pick_size >= MIN_TORSO_COVERAGE * region_size):
+        return np.nan  # nothing fits, or a sliver of something
+    centre = pick_median
     # Re-centre on the depths near it: a turned torso spans more than one cluster gap.
+    band = settings.person_depth_band_m
     for _ in range(2):
-        near_lo = np.sum(values[target] <= (centre - config.person_depth_band_m / 2)[:, None], axis=1)
-        near_hi = np.sum(values[target] < (centre + config.person_depth_band_m / 2)[:, None], axis=1)
-        n = near_hi - near_lo
-        centre = np.where(n >= config.min_support_px, run_medians(values, target, near_lo, n), centre)
-    result[target] = centre
-    return result
-
-
-def _median_of_prefix(values: npt.NDArray[np.float32], counts: IntArray) -> FloatArray:
-    """The median of each row's first ``counts`` (sorted) values; NaN for empty rows."""
-    rows = np.arange(len(counts))
-    return np.where(counts > 0, run_medians(values, rows, np.zeros_like(rows), counts), np.nan)
-
-
-def _share_near(votes: Windows, row: IntArray, centre: FloatArray, radius: FloatArray) -> FloatArray:
-    """For each (row, centre): the share of the row's votes within ``radius`` of ``centre``."""
-    values = votes.values[row].astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        near = np.count_nonzero(np.abs(values - centre[:, None]) <= radius[:, None], axis=1)
-    return near / np.maximum(votes.counts[row], 1)
+        near_lo = count_at_most(values, count, centre - band / 2)
+        near_hi = count_below(values, count, centre + band / 2)
+        if near_hi - near_lo >= min_support:
+            centre = run_median(values, near_lo, near_hi - near_lo)
+    return centre

@@ -1,204 +1,316 @@
-"""Depths sampled around image points, and the surface a joint's window shows.
+"""Depths sampled around image points, and the surface a joint's window shows (compiled).
 
-Shared by the depth stage's steps: :class:`DepthSampler` reads the valid depths (finite,
-within the configured range, on the person's own pixels when a mask is given) of square
-windows and sample grids of all people at once; :func:`clusters` splits sorted depths
-into surfaces; :func:`select_surface` picks the one a joint lies on.
+Shared by the depth stage's steps: :func:`window_depths` and :func:`point_depths` read the
+valid depths (finite, within the configured range, on the person's own pixels when a mask
+is given) of a square window or of sample points; :func:`sort_depths` sorts them,
+:func:`cluster_end` splits sorted depths into surfaces; :func:`select_surface` picks the
+one a joint lies on. Sorting is most of the stage's work, so only what is needed is
+sorted: a window's depths in front of where its joint can be.
+
+The arithmetic is numpy's, operation for operation (float32 depths compared in float32,
+medians in float64), so the compiled stage gives the numpy stage's results.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.stages.depth.arrays import PersonMasks
-from hdnet_ros.stages.depth.config import LiftingConfig
+from hdnet_ros.stages.depth.jit import compiled
 
 FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-IntArray = npt.NDArray[np.intp]
-DepthImage = npt.NDArray[np.float32]
+DepthValues = npt.NDArray[np.float32]
+
+_NO_INDEX = np.iinfo(np.int64).min  # what numpy's float -> intp cast gives for NaN and inf on x86-64
 
 
-@dataclass(frozen=True)
-class Windows:
-    """Valid depths of sample sets (windows, regions), sorted ascending per row, NaN after."""
+class DepthView(NamedTuple):
+    """The depth image as the kernel reads it, with every person's mask."""
 
-    values: npt.NDArray[np.float32]  # [N,W]
-    counts: IntArray  # [N] valid depths per row
-    inside: BoolArray  # [N] the window's centre pixel lies in the image
-
-    def rows(self, index: IntArray) -> Windows:
-        return Windows(self.values[index], self.counts[index], self.inside[index])
-
-
-def round_half_even(values: FloatArray) -> IntArray:
-    """Round half to even, as Python's round."""
-    return np.rint(values).astype(np.intp)
+    depth: npt.NDArray[np.float32]  # [H,W] metres
+    mask_inside: npt.NDArray[np.bool_]  # [P,h,w]: person p's rectangle starts at (mask_x0[p], mask_y0[p])
+    mask_x0: npt.NDArray[np.int64]  # [P]
+    mask_y0: npt.NDArray[np.int64]  # [P]
+    mask_present: npt.NDArray[np.bool_]  # [P] False: no mask (all pixels count)
+    min_depth: np.float32  # valid depths lie in min_depth..max_depth (compared in float32, as numpy)
+    max_depth: np.float32
 
 
-class DepthSampler:
-    """Reads valid depths at image points, only where they are the person's own pixels."""
+@compiled
+def to_index(value: float) -> int:
+    """numpy's cast of a float to intp: truncation, and (x86-64) the lowest integer for NaN,
+    infinities and values out of range."""
+    if not (-9.2e18 < value < 9.2e18):
+        return _NO_INDEX
+    return int(value)
 
-    def __init__(self, depth: DepthImage, config: LiftingConfig, masks: PersonMasks | None) -> None:
-        self.depth, self.config, self.masks = depth, config, masks
 
-    def at(self, u: IntArray, v: IntArray, owner: IntArray, usable: BoolArray) -> npt.NDArray[np.float32]:
-        """Depths at integer pixels [N,K] of people ``owner`` [N] (NaN where invalid, off the
-        image, not ``usable`` or outside the owner's mask)."""
-        height, width = self.depth.shape
-        usable = usable & (u >= 0) & (u < width) & (v >= 0) & (v < height)
-        if self.masks is not None:
-            usable &= self.masks.contains(owner, u, v)
-        values = self.depth[np.clip(v, 0, height - 1), np.clip(u, 0, width - 1)]
-        config = self.config
-        with np.errstate(invalid="ignore"):
-            usable &= (values >= config.min_depth_m) & (values <= config.max_depth_m)
-        return np.where(usable, values, np.float32(np.nan))
+@compiled
+def round_half_even(value: float) -> int:
+    """Round half to even, as numpy's rint and Python's round."""
+    return to_index(np.rint(value))
 
-    def windows(self, centres: FloatArray, half: IntArray, owner: IntArray) -> Windows:
-        """The valid depths of the square windows of half-size ``half[i]`` around the pixels
-        ``centres[i]`` (clipped to the image), sorted. Rows are grouped by window size so
-        that a far person's small window does not pay for a near person's large one."""
-        height, width = self.depth.shape
-        finite = np.all(np.isfinite(centres), axis=1)
-        uv = round_half_even(np.where(finite[:, None], centres, -1.0))
-        inside = finite & (uv[:, 0] >= 0) & (uv[:, 0] < width) & (uv[:, 1] >= 0) & (uv[:, 1] < height)
-        parts: list[tuple[IntArray, npt.NDArray[np.float32]]] = []
-        lower = 0
-        for bucket in _window_buckets(int(half.max(initial=0))):
-            rows = np.flatnonzero(inside & (half > lower) & (half <= bucket))
-            lower = bucket
-            if not len(rows):
+
+INSERTION_SORT_MAX = 32  # shorter runs are insertion-sorted; longer ones radix-sorted
+RADIX_BITS = 8  # at most, per pass
+RADIX_BUCKETS = 1 << RADIX_BITS
+
+
+@compiled
+def sort_depths(values: DepthValues, count: int, scratch: npt.NDArray[np.uint32]) -> None:
+    """Sort ``values[:count]`` (no NaN) in place; ``scratch`` holds at least
+    ``RADIX_BUCKETS + count`` entries.
+
+    Sorting is most of the stage's work, and a comparison sort mispredicts a branch at
+    almost every step on depths (numba's quicksort: 4.5 us for a window of 190). A radix
+    sort on the float bits needs no branch per value, and a window's depths share their
+    leading bits (they lie within a metre of each other): only the bits below the highest
+    one in which they differ are sorted, in the fewest passes of at most 8 bits (two or
+    three for a window; a pass that finds one digit for all is skipped).
+    """
+    if count <= INSERTION_SORT_MAX:
+        for i in range(1, count):
+            x = values[i]
+            j = i - 1
+            while j >= 0 and values[j] > x:
+                values[j + 1] = values[j]
+                j -= 1
+            values[j + 1] = x
+        return
+    keys = values[:count].view(np.uint32)
+    # The float bits as integers in the floats' order: positive floats with the sign bit
+    # set, negative ones (-0.0 at most, as depths are >= 0) with all bits flipped.
+    lowest, highest = np.uint32(0xFFFFFFFF), np.uint32(0)
+    for k in range(count):
+        key = np.uint32(keys[k] ^ (np.uint32(0xFFFFFFFF) if keys[k] >> 31 else np.uint32(0x80000000)))
+        keys[k] = key
+        lowest, highest = min(lowest, key), max(highest, key)
+    span_bits = 0
+    while span_bits < 32 and (np.uint32(highest - lowest) >> span_bits) > 0:
+        span_bits += 1
+    passes = -(-span_bits // RADIX_BITS)
+    digit_bits = -(-span_bits // passes) if passes else 1
+    digits = 1 << digit_bits
+    buckets = scratch[:digits]
+    source, target = keys, scratch[RADIX_BUCKETS : RADIX_BUCKETS + count]
+    swapped = False
+    for shift in range(0, passes * digit_bits, digit_bits):
+        buckets[:] = 0
+        for k in range(count):
+            buckets[((source[k] - lowest) >> shift) & (digits - 1)] += 1
+        if buckets[((source[0] - lowest) >> shift) & (digits - 1)] == count:
+            continue  # one digit for all: already in order
+        total = np.uint32(0)
+        for bucket in range(digits):
+            size = buckets[bucket]
+            buckets[bucket] = total
+            total += size
+        for k in range(count):
+            bucket = ((source[k] - lowest) >> shift) & (digits - 1)
+            target[buckets[bucket]] = source[k]
+            buckets[bucket] += 1
+        source, target = target, source
+        swapped = not swapped
+    for k in range(count):
+        if swapped:
+            keys[k] = source[k]
+        keys[k] = keys[k] ^ (np.uint32(0x80000000) if keys[k] >> 31 else np.uint32(0xFFFFFFFF))
+
+
+@compiled
+def window_depths(
+    view: DepthView, person: int, centre_u: float, centre_v: float, half: int, out: DepthValues
+) -> tuple[int, bool]:
+    """The valid depths of the square window of half-size ``half`` around the pixel nearest
+    to (centre_u, centre_v) (clipped to the image), unsorted into ``out``: (their count,
+    whether the centre lies in the image)."""
+    if not (math.isfinite(centre_u) and math.isfinite(centre_v)):
+        return 0, False
+    u0, v0 = round_half_even(centre_u), round_half_even(centre_v)
+    depth = view.depth
+    height, width = depth.shape
+    if u0 < 0 or u0 >= width or v0 < 0 or v0 >= height:
+        return 0, False
+    if half <= 0:
+        return 0, True
+    # The pixel loop reads local arrays only: a helper call per pixel (with the reference
+    # counting of its array arguments) would cost ten times the work.
+    inside = view.mask_inside
+    masked, x0, y0 = view.mask_present[person], view.mask_x0[person], view.mask_y0[person]
+    rows, cols = inside.shape[1], inside.shape[2]
+    low, high = view.min_depth, view.max_depth
+    count = 0
+    for v in range(max(v0 - half, 0), min(v0 + half + 1, height)):
+        for u in range(max(u0 - half, 0), min(u0 + half + 1, width)):
+            if masked and not (0 <= v - y0 < rows and 0 <= u - x0 < cols and inside[person, v - y0, u - x0]):
                 continue
-            offsets = np.arange(-bucket, bucket + 1)
-            u = (uv[rows, 0, None, None] + offsets[None, None, :]).repeat(len(offsets), axis=1)
-            v = (uv[rows, 1, None, None] + offsets[None, :, None]).repeat(len(offsets), axis=2)
-            reach = half[rows, None, None]
-            within = (np.abs(offsets)[None, :, None] <= reach) & (np.abs(offsets)[None, None, :] <= reach)
-            values = self.at(u, v, owner[rows, None, None], within).reshape(len(rows), -1)
-            parts.append((rows, values))
-        return _sorted_rows(len(centres), parts, inside)
-
-    def points(self, u: FloatArray, v: FloatArray, owner: IntArray, usable: BoolArray) -> Windows:
-        """The valid depths at sample points [N,K] (rounded to pixels), sorted per row."""
-        finite = usable & np.isfinite(u) & np.isfinite(v)
-        ui, vi = round_half_even(np.where(finite, u, -1.0)), round_half_even(np.where(finite, v, -1.0))
-        values = self.at(ui, vi, np.broadcast_to(owner[:, None], ui.shape), finite)
-        return _sorted_rows(len(u), [(np.arange(len(u)), values)], np.ones(len(u), dtype=bool))
+            value = depth[v, u]
+            if value >= low and value <= high:
+                out[count] = value
+                count += 1
+    return count, True
 
 
-def _window_buckets(largest: int) -> list[int]:
-    """Window half-sizes gathered together: rows up to each are read with its grid."""
-    buckets = [size for size in (2, 4, 8) if size < largest]
-    return [*buckets, largest]
+@compiled
+def point_depths(
+    view: DepthView, person: int, u: FloatArray, v: FloatArray, usable: npt.NDArray[np.bool_], out: DepthValues
+) -> int:
+    """The valid depths at the ``usable`` sample points (rounded to pixels), unsorted into
+    ``out``; their count."""
+    cols, rows = np.empty(len(u), dtype=np.int64), np.empty(len(u), dtype=np.int64)
+    pixels = 0
+    for k in range(len(u)):
+        if usable[k] and math.isfinite(u[k]) and math.isfinite(v[k]):
+            cols[pixels], rows[pixels] = round_half_even(u[k]), round_half_even(v[k])
+            pixels += 1
+    return pixel_depths(view, person, cols, rows, pixels, out)
 
 
-def _sorted_rows(count: int, parts: list[tuple[IntArray, npt.NDArray[np.float32]]], inside: BoolArray) -> Windows:
-    """Rows of valid depths from ``parts`` (row indices, values), sorted, trimmed to the
-    longest row's valid count."""
-    width = max([int(np.count_nonzero(np.isfinite(v), axis=1).max(initial=0)) for _, v in parts], default=0)
-    values = np.full((count, max(width, 1)), np.nan, dtype=np.float32)
-    counts = np.zeros(count, dtype=np.intp)
-    for rows, unsorted in parts:
-        part = np.sort(unsorted, axis=1)[:, :width]
-        values[rows, : part.shape[1]] = part
-        counts[rows] = np.count_nonzero(np.isfinite(part), axis=1)
-    return Windows(values, counts, inside)
+@compiled
+def pixel_depths(
+    view: DepthView,
+    person: int,
+    cols: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    pixels: int,
+    out: DepthValues,
+) -> int:
+    """The valid depths at the first ``pixels`` pixels (cols, rows), unsorted into ``out``;
+    their count."""
+    depth, inside = view.depth, view.mask_inside
+    height, width = depth.shape
+    masked, x0, y0 = view.mask_present[person], view.mask_x0[person], view.mask_y0[person]
+    mask_rows, mask_cols = inside.shape[1], inside.shape[2]
+    low, high = view.min_depth, view.max_depth
+    count = 0
+    for k in range(pixels):
+        col, row = cols[k], rows[k]
+        if col < 0 or col >= width or row < 0 or row >= height:
+            continue
+        at_row, at_col = row - y0, col - x0
+        if masked and not (0 <= at_row < mask_rows and 0 <= at_col < mask_cols and inside[person, at_row, at_col]):
+            continue
+        value = depth[row, col]
+        if value >= low and value <= high:
+            out[count] = value
+            count += 1
+    return count
 
 
-def run_medians(values: npt.NDArray[np.float32], row: IntArray, start: IntArray, size: IntArray) -> FloatArray:
-    """The median of each run ``values[row, start : start + size]`` of sorted rows (the
-    mean of the two middle values for an even size; indices clipped to the row, so an empty
-    run gives a value the caller must not use)."""
-    last = max(values.shape[1] - 1, 0)
-    low = values[row, np.clip(start + (size - 1) // 2, 0, last)].astype(np.float64)
-    high = values[row, np.clip(start + size // 2, 0, last)].astype(np.float64)
+@compiled
+def run_median(values: DepthValues, start: int, size: int) -> float:
+    """The median of the sorted run ``values[start : start + size]`` (size > 0): the mean of
+    the two middle values for an even size."""
+    low = np.float64(values[start + (size - 1) // 2])
+    high = np.float64(values[start + size // 2])
     return 0.5 * (low + high)
 
 
-def clusters(
-    values: npt.NDArray[np.float32], considered: IntArray, gap: FloatArray
-) -> tuple[IntArray, IntArray, IntArray]:
-    """The clusters of each row's first ``considered`` sorted depths, split where
-    consecutive depths jump by more than the row's ``gap``: (row, start, size) of every
-    cluster, in row order and nearest first within a row; empty rows have none."""
-    width = values.shape[1]
-    in_prefix = np.arange(width)[None, :] < considered[:, None]
-    starts = in_prefix.copy()
-    starts[:, 1:] &= np.diff(values, axis=1) > gap[:, None].astype(np.float32)
-    starts[:, 0] = in_prefix[:, 0]
-    row, start = np.nonzero(starts)
-    last = np.append(row[1:] != row[:-1], True)
-    ends = np.where(last, considered[row], np.append(start[1:], 0))
-    return row, start, ends - start
+@compiled
+def count_at_most(values: DepthValues, count: int, limit: float) -> int:
+    """How many of the sorted ``values[:count]`` are <= ``limit`` (compared in float64)."""
+    below = 0
+    while below < count and np.float64(values[below]) <= limit:
+        below += 1
+    return below
 
 
+@compiled
+def count_below(values: DepthValues, count: int, limit: float) -> int:
+    """How many of the sorted ``values[:count]`` are < ``limit`` (compared in float64)."""
+    below = 0
+    while below < count and np.float64(values[below]) < limit:
+        below += 1
+    return below
+
+
+@compiled
+def _front_first(values: DepthValues, count: int, limit: float) -> int:
+    """Move the depths <= ``limit`` (compared in float64) of ``values[:count]`` to the
+    front; their number."""
+    front = 0
+    for k in range(count):
+        if np.float64(values[k]) <= limit:
+            values[front], values[k] = values[k], values[front]
+            front += 1
+    return front
+
+
+@compiled
+def cluster_end(values: DepthValues, start: int, considered: int, gap: np.float32) -> int:
+    """The end of the cluster of sorted depths that starts at ``start``: the next place
+    among the first ``considered`` where consecutive depths jump by more than ``gap``
+    (a float32 difference, as numpy's diff of float32 depths)."""
+    end = start + 1
+    while end < considered and not (np.float32(values[end] - values[end - 1]) > gap):
+        end += 1
+    return end
+
+
+@compiled
+def cluster_gap(gap_m: float, noise_coefficient: float, z: float) -> np.float32:
+    """The depth jump that separates two surfaces near depth ``z``: the configured gap, or
+    three times the sensor's noise there."""
+    return np.float32(max(gap_m, (3.0 * noise_coefficient) * (z * z)))
+
+
+@compiled
 def select_surface(
-    windows: Windows,
-    lo: FloatArray,
-    hi: FloatArray,
-    offset_z: FloatArray,
-    reject_lo: FloatArray,
-    reject_hi: FloatArray,
-    config: LiftingConfig,
-) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """The joint centre depth of each row [R] (NaN when unsupported), the spread of its
-    surface and whether an occluder was seen.
+    values: DepthValues,
+    count: int,
+    inside: bool,
+    lo: tuple[float, float],
+    hi: tuple[float, float],
+    offset_z: float,
+    reject_lo: float,
+    reject_hi: float,
+    min_support_px: int,
+    gap_m: float,
+    noise_coefficient: float,
+    scratch: npt.NDArray[np.uint32],
+) -> tuple[float, float, bool]:
+    """The joint centre depth of one window (its ``count`` valid depths in ``values``, which
+    are reordered; ``inside``: its centre lies in the image), NaN when unsupported, the
+    spread of its surface and whether an occluder was seen (``scratch``: see
+    :func:`sort_depths`).
 
-    A row's window depths are split into clusters at jumps of more than the cluster gap,
-    nearest first; the first well-supported cluster whose centre depth (surface +
+    The window's sorted depths are split into clusters at jumps of more than the cluster
+    gap, nearest first; the first well-supported cluster whose centre depth (surface +
     ``offset_z``, the z-part of the surface-to-centre offset along this pixel's ray) falls
-    in one of the row's intervals ``lo..hi`` is the joint. Supported clusters before it are
-    surfaces in front of where the joint can be: ``occluded`` reports them. Clusters whose
-    surface depth lies in ``reject_lo..reject_hi`` are known occluders (the torso seen
-    from behind). Depths behind every interval (the wall past a thin wrist) are not this
-    joint's; support is counted among the rest.
+    in one of the intervals ``lo[k]..hi[k]`` (NaN: none) is the joint. Supported clusters
+    before it are surfaces in front of where the joint can be: ``occluded`` reports them.
+    Clusters whose surface depth lies in ``reject_lo..reject_hi`` are known occluders (the
+    torso seen from behind). Depths behind every interval (the wall past a thin wrist) are
+    not this joint's; support is counted among the rest.
     """
-    values, counts = windows.values, windows.counts
-    rows, width = values.shape
-    z = np.full(rows, np.nan)
-    spread = np.full(rows, np.nan)
-    occluded = np.zeros(rows, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        limit = np.max(np.where(np.isnan(hi), -np.inf, hi), axis=1) - offset_z
-        considered = np.count_nonzero(values <= limit[:, None], axis=1)
-    usable = windows.inside & np.any(np.isfinite(lo), axis=1) & (counts >= config.min_support_px)
-    usable &= considered >= config.min_support_px
-    if not np.any(usable):
-        return z, spread, occluded
-    index = np.flatnonzero(usable)
-    values, considered = values[index], considered[index]
-    local = np.arange(len(index))
-    min_support = np.maximum(config.min_support_px, (0.1 * considered).astype(np.intp))
-    z_mid = values[local, considered // 2].astype(np.float64)
-    gap = np.maximum(config.cluster_gap_m, 3.0 * config.noise_coefficient * z_mid**2).astype(np.float32)
-    row, start, size = clusters(values, considered, gap)
-    flat = values.reshape(-1)
-    base = row * width
-    median = run_medians(values, row, start, size)
-    candidate = size >= min_support[row]
-    centre = median + offset_z[index][row]
-    within = np.any((lo[index][row] <= centre[:, None]) & (centre[:, None] <= hi[index][row]), axis=1)
-    with np.errstate(invalid="ignore"):
-        known_occluder = (reject_lo[index][row] <= median) & (median <= reject_hi[index][row])
-    chosen = candidate & within & ~known_occluder
-    # The first chosen cluster of each row; candidates before it are occluders.
-    rank = np.arange(len(row))
-    first = np.full(len(index), len(row))
-    np.minimum.at(first, row[chosen], rank[chosen])
-    before = candidate & (rank < first[row])
-    occluded_local = np.zeros(len(index), dtype=bool)
-    occluded_local[row[before]] = True
-    found = first < len(row)
-    pick = first[found]
-    pick_start, pick_size, pick_base = start[pick], size[pick], base[pick]
-    upper = flat[pick_base + pick_start + np.minimum((3 * pick_size) // 4, pick_size - 1)].astype(np.float64)
-    lower = flat[pick_base + pick_start + pick_size // 4].astype(np.float64)
-    target = index[found]
-    z[target] = centre[pick]
-    spread[target] = (upper - lower) / 1.349
-    occluded[index] = occluded_local
-    return z, spread, occluded
+    limit = -np.inf
+    for k in range(2):
+        if not math.isnan(hi[k]) and hi[k] > limit:
+            limit = hi[k]
+    considered = _front_first(values, count, limit - offset_z)
+    has_interval = math.isfinite(lo[0]) or math.isfinite(lo[1])
+    if not (inside and has_interval and count >= min_support_px and considered >= min_support_px):
+        return np.nan, np.nan, False
+    sort_depths(values, considered, scratch)
+    min_support = max(min_support_px, int(0.1 * considered))
+    gap = cluster_gap(gap_m, noise_coefficient, np.float64(values[considered // 2]))
+    occluded = False
+    start = 0
+    while start < considered:
+        end = cluster_end(values, start, considered, gap)
+        size = end - start
+        median = run_median(values, start, size)
+        centre = median + offset_z
+        within = (lo[0] <= centre <= hi[0]) or (lo[1] <= centre <= hi[1])
+        known_occluder = reject_lo <= median <= reject_hi
+        if size >= min_support:
+            if within and not known_occluder:
+                upper = np.float64(values[start + min((3 * size) // 4, size - 1)])
+                lower = np.float64(values[start + size // 4])
+                return centre, (upper - lower) / 1.349, occluded
+            occluded = True
+        start = end
+    return np.nan, np.nan, occluded

@@ -1,0 +1,33 @@
+"""The depth stage's compiled kernels made ready before the first frame.
+
+numba compiles a kernel on its first call (seconds) or loads it from the cache (a fraction
+of a second); :func:`warm_up` runs each kernel once on a tiny frame with the argument types
+of a real one, so that no frame pays for it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import LEFT_HIP, NUM_JOINTS
+from hdnet_ros.stages.depth.arrays import Lifted, Observed
+from hdnet_ros.stages.depth.complete import complete_from_skeleton
+from hdnet_ros.stages.depth.config import LiftingConfig
+from hdnet_ros.stages.depth.measure import measure_depth
+
+
+@functools.lru_cache(maxsize=1)
+def warm_up() -> None:
+    """Compile (or load) every kernel of the stage, once per process."""
+    camera = CameraModel.from_fov(8, 8, 60.0)
+    pixels = np.full((1, NUM_JOINTS, 2), 4.0)
+    rays = np.zeros((1, NUM_JOINTS, 3))
+    rays[..., 2] = 1.0
+    observed = Observed(pixels, np.ones((1, NUM_JOINTS), bool), pixels.copy(), rays, np.array([[0.0, 0.0, 8.0, 8.0]]))
+    measure_depth(observed, np.full((8, 8), 2.0, np.float32), camera, np.array([2.0]), LiftingConfig())
+    lifted = Lifted.empty(1)
+    lifted.positions[0, LEFT_HIP] = (0.0, 0.0, 2.0)
+    complete_from_skeleton(lifted, observed, 1.7)
