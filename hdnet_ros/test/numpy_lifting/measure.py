@@ -57,6 +57,7 @@ from hdnet_ros.joints import (
 from hdnet_ros.skeleton import ANCESTOR_STEPS, ANCESTORS
 from hdnet_ros.stages.depth.arrays import Facing, Measured, Observed
 from hdnet_ros.stages.depth.config import BONE_SPREAD, TORSO_BEHIND_M, TORSO_FRONT_M, LiftingConfig, surface_offsets
+
 from numpy_lifting.geometry import bone_interval, bone_shells, inside_torso
 from numpy_lifting.occlusion import estimate_facing, place_hidden, resolve_face, resolve_torso_pairs
 from numpy_lifting.sample import Sampled

@@ -25,6 +25,7 @@ from hdnet_ros.joints import (
 )
 from hdnet_ros.stages.depth.arrays import Facing, Measured, Observed
 from hdnet_ros.stages.depth.config import BONE_SPREAD, LiftingConfig
+
 from numpy_lifting.geometry import behind_on_shell, ray_sphere
 from numpy_lifting.sample import HEAD_RADIUS_FRACTION, Sampled
 from numpy_lifting.windows import select_surface

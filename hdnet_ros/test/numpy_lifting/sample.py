@@ -35,6 +35,7 @@ from hdnet_ros.joints import (
 from hdnet_ros.skeleton import BONE_FRACTIONS
 from hdnet_ros.stages.depth.arrays import Observed, PersonMasks
 from hdnet_ros.stages.depth.config import LiftingConfig
+
 from numpy_lifting.torso import torso_surfaces
 from numpy_lifting.windows import DepthSampler, Windows, round_half_even
 

@@ -24,6 +24,7 @@ from hdnet_ros.joints import (
 )
 from hdnet_ros.stages.depth.arrays import Observed
 from hdnet_ros.stages.depth.config import LiftingConfig
+
 from numpy_lifting.geometry import cross_2d
 from numpy_lifting.windows import DepthSampler, Windows, clusters, round_half_even, run_medians
 
