@@ -185,5 +185,6 @@ def test_probe_times_every_call_in_turn() -> None:
     medians = runtime_choice.probe_ms({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 2, 3)
     assert set(medians) == {"a", "b"} and all(ms >= 0.0 for ms in medians.values())
     assert calls[:4] == ["a", "a", "b", "b"]  # warm-up
-    rounds = calls[4:]
-    assert len(rounds) == 6 and all(sorted(rounds[i : i + 2]) == ["a", "b"] for i in (0, 2, 4))
+    rounds = calls[4:]  # each round: every call twice in a row (settle, then timed), in some order
+    assert len(rounds) == 12
+    assert all(sorted(rounds[i : i + 4]) == ["a", "a", "b", "b"] and rounds[i] == rounds[i + 1] for i in (0, 4, 8))

@@ -11,8 +11,9 @@ it computes, how to open it and one typical call); at start-up :func:`choose_run
 2. orders them by the CPU's features (:func:`preferred_order`: int8 candidates first on a
    CPU with int8 dot products, else float first; otherwise in declared order, the
    published network first),
-3. times each on the same inputs: ``warm_up`` untimed calls, then ``rounds`` calls taken in
-   turn in a shuffled order per round (so a load change hits every candidate alike),
+3. times each on the same inputs: ``warm_up`` untimed calls, then ``rounds`` rounds that
+   take the candidates in a shuffled order (so a load change hits every candidate alike),
+   each candidate timed on its second call (:func:`probe_ms`),
 4. keeps the first candidate of that order unless another is faster by more than
    ``margin`` (:func:`decide`): a probe of a few calls on a loaded machine scatters by a few
    per cent, and the preferred one is the published network or its closest arithmetic,
@@ -163,7 +164,11 @@ def decide(
 
 def probe_ms(calls: Mapping[str, Callable[[], object]], warm_up: int, rounds: int, seed: int = 0) -> dict[str, float]:
     """Median wall time [ms] of each call: ``warm_up`` untimed calls each, then ``rounds``
-    rounds in which every call runs once, in a new shuffled order per round."""
+    rounds in which every call runs twice, in a new shuffled order per round, the second
+    time timed. The untimed call takes the cost of the previous runtime's worker threads,
+    which keep spinning on the cores for a while after their call (onnxruntime's more than
+    LiteRT's): timed right after another runtime, LiteRT's BlazePose took 1.6x its time
+    alone at batch 1 on two cores, and the probe chose the slower runtime."""
     for call in calls.values():
         for _ in range(warm_up):
             call()
@@ -171,8 +176,10 @@ def probe_ms(calls: Mapping[str, Callable[[], object]], warm_up: int, rounds: in
     order = np.random.default_rng(seed)
     for _ in range(rounds):
         for name in order.permutation(list(calls)):
+            call = calls[str(name)]
+            call()
             start = time.perf_counter()
-            calls[str(name)]()
+            call()
             samples[str(name)].append((time.perf_counter() - start) * 1000.0)
     return {name: float(np.median(values)) for name, values in samples.items()}
 
