@@ -336,8 +336,13 @@ def sequence_runs(models_dir: str, base: Stages, frames: list[Frame], steps: int
     for name, (with_depth, overrides) in SEQUENCE_RUNS.items():
         settings = load_settings(overrides={"models.models_dir": models_dir, **overrides})
         source, new_scene, _ = shifted_sequence(frames, steps, with_depth)
-        off = resolve_networks(settings) == ("", "")
-        pipeline = fresh(settings, base, blazepose=None, blazepose_root=False) if off else fresh(settings, base)
+        if resolve_networks(settings) == ("", ""):
+            pipeline = fresh(settings, base, blazepose=None, blazepose_root=False)
+        else:  # the run's own BlazePose settings (every_frames: the schedule reads its stage's) on the shared network
+            assert base.blazepose is not None
+            body = base.blazepose
+            stage = BlazePoseStage(body.backend, settings.blazepose, body.max_batch, body.runtime)
+            pipeline = fresh(settings, base, blazepose=stage)
         runs.append(Run(name, pipeline, source, new_scene, keep_people=True))
     return runs, steps * len(frames)
 
