@@ -193,15 +193,16 @@ def test_rebuilt_arithmetic_stays_close_to_litert(
 
 
 def test_auto_runtime_probes_every_candidate_on_the_real_network(models_dir: Path, engines: Path) -> None:
-    """``keypoints.runtime: auto``: the three CPU runtimes open and are timed on the loaded
-    networks, one is kept (which one is this machine's; the bounds above hold for each)."""
+    """``keypoints.runtime: auto``: the CPU runtimes open and are timed on the loaded networks,
+    one is kept (which one is this machine's; the bounds above hold for each); the int8
+    emulation, never the fastest, only when named."""
     from hdnet_ros.inference.runtime_choice import choose_runtime
     from hdnet_ros.stages.keypoint_runtimes import movenet_candidates, probe_frame
 
     settings = load_settings(overrides={**base_overrides(models_dir, engines), "inference.runtime_probe_rounds": 2})
     candidates = movenet_candidates(models_dir / MOVENET_FILE, settings.keypoints, settings.inference, 2)
     choice = choose_runtime("MoveNet", candidates, "auto", rounds=2)
-    assert set(choice.probe_ms) == {"litert_int8", "onnx_float", "onnx_int8"}
+    assert set(choice.probe_ms) == {"litert_int8", "onnx_float"}
     assert all(ms > 0.0 for ms in choice.probe_ms.values())
     rgb, detections = probe_frame(4)
     keypoints = choice.runtime(rgb, detections)

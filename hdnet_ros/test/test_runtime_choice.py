@@ -172,6 +172,16 @@ def test_forced_runtime_opens_only_it(monkeypatch: pytest.MonkeyPatch) -> None:
     assert choice.reason.startswith("set in the configuration")
 
 
+def test_a_candidate_only_when_named_is_left_out_of_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = injected(monkeypatch, {"litert_int8": 19.0, "onnx_float": 37.0})
+    recorder = Recorder()
+    emulated = Candidate("onnx_int8", "slower everywhere", lambda: "emulated", lambda _: None, automatic=False)
+    candidates = [*recorder.movenet_like()[:2], emulated]
+    assert choose_runtime("MoveNet", candidates, "auto", instruction_set=VNNI).name == "litert_int8"
+    assert asked == [["litert_int8", "onnx_float"]]
+    assert choose_runtime("MoveNet", candidates, "onnx_int8", instruction_set=VNNI).runtime == "emulated"
+
+
 def test_forced_runtime_that_cannot_run_is_an_error_not_a_substitute() -> None:
     missing = ImportError("No module named 'torch'")
     with pytest.raises(ImportError, match="torch"):

@@ -117,6 +117,9 @@ class Candidate(Generic[T]):
     call: Callable[[T], object]
     close: Callable[[T], None] = field(default=lambda _: None)
     int8: bool = False  # int8 arithmetic: preferred on CPUs with int8 dot products
+    # False: only when named in the configuration (a candidate that cannot be the fastest
+    # anywhere, e.g. another's arithmetic emulated with more float ops, is not worth opening)
+    automatic: bool = True
 
 
 @dataclass(frozen=True)
@@ -210,6 +213,7 @@ def choose_runtime(
         choice = Choice(network, setting, chosen.open(), f"set in the configuration ({chosen.description})")
         _log(choice, cpu)
         return choice
+    candidates = [c for c in candidates if c.automatic]
     order = preferred_order(candidates, cpu)
     by_name = {c.name: c for c in candidates}
     medians: dict[str, float] = {}

@@ -10,7 +10,8 @@ LiteRT's int8 kernels lose most of their speed (20 ms per crop on a 2-core AVX2 
   keypoints lie a median 1.5 px, p90 3 px of the 192 px crop from the published ones
   (docs/inference.md);
 * ``onnx_int8``: the int8 rebuild (LiteRT's int8 arithmetic in float32) on onnxruntime:
-  the published keypoints on the verified CPUs.
+  the published keypoints on the verified CPUs; only when named (it does the float
+  network's work and more, so ``auto`` never picks it).
 
 ``auto`` times them on the loaded networks at start-up
 (:func:`hdnet_ros.inference.runtime_choice.choose_runtime`). The ONNX exports are made once
@@ -78,13 +79,15 @@ def movenet_candidates(
             call,
             close,
         ),
-        # Its kernels are float: the int8 roundings are ~90 extra float ops.
+        # The float network's work plus ~90 float ops for the int8 roundings: slower than
+        # onnx_float on every CPU (4x on the Xeon, 2.6-3x here), so auto never opens it.
         Candidate(
             "onnx_int8",
             "the int8 rebuild on onnxruntime (LiteRT's int8 arithmetic in float32): the published keypoints",
             lambda: rebuilt("int8"),
             call,
             close,
+            automatic=False,
         ),
     ]
 
