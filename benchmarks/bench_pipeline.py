@@ -1,9 +1,12 @@
-"""Frame time at the cost of the models (issue 11, items 1-4 and 7), as ratios in one run.
+"""Frame time at the cost of the models (issues 11 and 19), as ratios in one run, with every
+target of issue 19 and its verdict (``pipeline_targets.py``).
 
     python3 benchmarks/bench_pipeline.py --models-dir ../shared/models --data-dir ../shared/data [--quick] [--json F]
 
 Everything runs in this one process, after a warm-up, with the default CPU pipeline
-(YOLOX-Nano on onnxruntime, MoveNet and BlazePose GHUM 3D on LiteRT). A frame's time is
+(YOLOX-Nano on onnxruntime, MoveNet and BlazePose GHUM 3D on the runtimes ``auto`` chooses
+for this CPU, printed with the instruction set; ``runtime_figures.py`` times every runtime
+of both networks and measures its outputs against the published network's). A frame's time is
 ``Pipeline.process`` plus its Skeleton3DArray, MarkerArray and TF messages (what the node
 and the replay do per frame); the model calls are timed inside that same call by proxies
 around the networks (``model_clock.py``), so the glue (crops, decoding, lifting, tracking,
@@ -29,7 +32,8 @@ Inputs:
 * for lifting alone, the synthetic crowd with the oracle's 2D (no models) and the sample
   frames with the pipeline's own 2D and BlazePose estimates.
 
-Prints a table ``target | bound | measured | verdict`` and the detailed tables; ``--json``
+Prints a table ``target | bound | measured | verdict``, the runtimes' speed and accuracy,
+and the detailed tables; ``--json``
 writes all figures. Timings depend on the machine and its load: compare the ratios.
 """
 
@@ -63,6 +67,7 @@ from frame_timing import (
 )
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.backend import Arrays
+from hdnet_ros.inference.runtime_choice import cpu_instruction_set
 from hdnet_ros.joints import ROOT
 from hdnet_ros.node.frame_processor import core_outputs
 from hdnet_ros.people import DepthSource, Frame, Person
@@ -76,15 +81,12 @@ from machine import cpu_name
 from measure import time_ms
 from model_clock import BLAZEPOSE, DETECTOR, KEYPOINTS, ModelClock, instrument
 from oracle_stages import OracleDetector, OracleKeypoints, RecordedAnswers
+from pipeline_targets import targets
+from runtime_figures import blazepose_rows, chosen_runtimes, movenet_rows
 
 from hdnet_ros.config import Settings, load_settings
 
 CROWD_SIZES = (1, 3, 7, 12, 20)
-GLUE_BOUND = 1.15  # item 1: whole frame / model calls
-LIFTING_BOUNDS_MS = {3: 0.5, 20: 2.0}  # item 2: lifting + messages
-PER_PERSON_BOUND = 1.0 / 3.0  # item 3: one more person / the detector's time
-SCHEDULED_BOUND = 1.3  # item 4: 3D stage on / off
-ACCURACY_BOUND = 1.10  # item 4: scheduled / every frame
 MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
 
 
@@ -97,10 +99,11 @@ class Plan:
     sequence_steps: int  # pseudo-sequence frames per sample frame
     lifting_runs: int
     accuracy_frames: int  # synthetic benchmark frames (default setting)
+    runtime_rounds: int  # interleaved timed calls per network runtime
 
 
-FULL = Plan(warm_up=6, crowd_frames=45, sequence_steps=30, lifting_runs=200, accuracy_frames=40)
-QUICK = Plan(warm_up=3, crowd_frames=6, sequence_steps=3, lifting_runs=20, accuracy_frames=4)
+FULL = Plan(warm_up=6, crowd_frames=45, sequence_steps=30, lifting_runs=200, accuracy_frames=40, runtime_rounds=20)
+QUICK = Plan(warm_up=3, crowd_frames=6, sequence_steps=3, lifting_runs=20, accuracy_frames=4, runtime_rounds=3)
 
 
 def shifts(steps: int, shown: int = 5) -> str:
@@ -333,8 +336,13 @@ def sequence_runs(models_dir: str, base: Stages, frames: list[Frame], steps: int
     for name, (with_depth, overrides) in SEQUENCE_RUNS.items():
         settings = load_settings(overrides={"models.models_dir": models_dir, **overrides})
         source, new_scene, _ = shifted_sequence(frames, steps, with_depth)
-        off = resolve_networks(settings) == ("", "")
-        pipeline = fresh(settings, base, blazepose=None, blazepose_root=False) if off else fresh(settings, base)
+        if resolve_networks(settings) == ("", ""):
+            pipeline = fresh(settings, base, blazepose=None, blazepose_root=False)
+        else:  # the run's own BlazePose settings (every_frames: the schedule reads its stage's) on the shared network
+            assert base.blazepose is not None
+            body = base.blazepose
+            stage = BlazePoseStage(body.backend, settings.blazepose, body.max_batch, body.runtime)
+            pipeline = fresh(settings, base, blazepose=stage)
         runs.append(Run(name, pipeline, source, new_scene, keep_people=True))
     return runs, steps * len(frames)
 
@@ -408,57 +416,6 @@ def profile_crowd(run: Run, clock: ModelClock, frames: int, lines: int) -> None:
 # -- report ------------------------------------------------------------------------------
 
 
-NO_SCHEDULE = "n/a (no schedule without depth: every person runs every frame)"
-
-
-def verdict(value: float, bound: float) -> str:
-    if not np.isfinite(value):
-        return "not measured"
-    return "met" if value <= bound else f"MISSED by {100.0 * (value / bound - 1.0):.1f} %"
-
-
-def target_row(name: str, bound: float, value: float, unit: str) -> dict[str, Any]:
-    return {
-        "target": name,
-        "bound": f"<= {bound:.3g}{unit}",
-        "measured": f"{value:.3f}{unit}",
-        "verdict": verdict(value, bound),
-    }
-
-
-def targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
-    crowd = figures["crowd"]
-    table = crowd["table"]
-    lifting = figures["lifting"]["synthetic_oracle"]
-    sequence = figures["sequence"]
-    monocular = sequence["monocular_root_vs_sensor"]
-    return [
-        target_row("1. whole frame / model calls, 7 people (crowd)", GLUE_BOUND, table[7]["whole_over_models"], "x"),
-        target_row("1. whole frame / model calls, 20 people (crowd)", GLUE_BOUND, table[20]["whole_over_models"], "x"),
-        target_row("2. lifting + messages, 3 people (synthetic)", LIFTING_BOUNDS_MS[3], lifting[3]["median_ms"], "ms"),
-        target_row(
-            "2. lifting + messages, 20 people (synthetic)", LIFTING_BOUNDS_MS[20], lifting[20]["median_ms"], "ms"
-        ),
-        target_row("3. one more person / detection", PER_PERSON_BOUND, crowd["extra_person_over_detector"], "x"),
-        target_row("4. 3D stage on (scheduled) / off, sample frames", SCHEDULED_BOUND, sequence["on_over_off"], "x"),
-        # Without depth the scheduled pipeline is the every-frame one: no ratio to judge;
-        # the row shows the no-depth run's root error against the sensor's root (median).
-        {
-            "target": "4. monocular root error, scheduled / every frame",
-            "bound": f"<= {ACCURACY_BOUND:.3g}x",
-            "measured": f"{monocular['median_mm']:.1f}mm p50",
-            "verdict": NO_SCHEDULE,
-        },
-        target_row("4. joint error (depth on), scheduled / every frame", ACCURACY_BOUND, sequence["fused_ratio"], "x"),
-        {
-            "target": "7. t(20) / t(1)",
-            "bound": "recorded",
-            "measured": f"{crowd['growth']:.2f}x",
-            "verdict": "recorded",
-        },
-    ]
-
-
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
     for row in [header, ["-" * w for w in widths], *rows]:
@@ -470,6 +427,35 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         )
 
 
+def report_runtimes(runtimes: dict[str, Any]) -> None:
+    chosen = runtimes["chosen"]
+    print(
+        f"\nRuntimes (instruction set {runtimes['instruction_set']}; auto chose MoveNet {chosen['MoveNet']}, "
+        f"BlazePose {chosen['BlazePose']}); ms per call of 4 people / crops, interleaved medians"
+    )
+    rows = []
+    for row in runtimes["rows"]:
+        if "missing" in row:
+            rows.append([row["network"], row["runtime"], "not available", row["missing"][:60]])
+        else:
+            rows.append([row["network"], row["runtime"], f"{row['ms_per_call']:.1f}", accuracy_text(row)])
+    print_table(["network", "runtime", "ms/call", "accuracy against the published network"], rows)
+
+
+def accuracy_text(row: dict[str, Any]) -> str:
+    nan = float("nan")
+    if row["network"] == "MoveNet":
+        return (
+            f"COCO PCK {row['pck']:.3f} OKS {row['oks']:.3f}; joints median / p90 "
+            f"{row.get('crop_px_median', nan):.2f} / {row.get('crop_px_p90', nan):.2f} crop px"
+        )
+    return (
+        f"{row.get('accepted', 0)} crops: landmarks {row.get('landmarks_px_max', nan):.4f} px, world "
+        f"{row.get('world_mm_max', nan):.3f} mm, mask IoU {row.get('mask_iou_min', nan):.4f}, presence "
+        f"{row.get('presence_max', nan):.1e} (worst)"
+    )
+
+
 def report(figures: dict[str, Any]) -> None:
     print(
         f"\nCPU: {figures['cpu']} ({figures['cores']} cores); load average at start {figures['load_start']:.2f}, "
@@ -477,8 +463,9 @@ def report(figures: dict[str, Any]) -> None:
     )
     print(f"crowd: {figures['crowd_description']}")
     print(f"pseudo-sequence: {figures['sequence_description']}")
-    print("\nTargets (issue 11)")
+    print("\nTargets (issue 19)")
     print_table(["target", "bound", "measured", "verdict"], [list(t.values()) for t in figures["targets"]])
+    report_runtimes(figures["runtimes"])
 
     crowd = figures["crowd"]
     print("\nFrame time against people (crowd; window medians, ms; p95 of single frames)")
@@ -634,6 +621,12 @@ def main() -> None:
         "sequence": sequence_figures(runs, window, plan.sequence_steps, frames[0].camera),
         "lifting": lifting_figures(settings, base, crowds, frames, plan.lifting_runs),
         "accuracy": synthetic_accuracy(plan.accuracy_frames),
+        "runtimes": {
+            "instruction_set": cpu_instruction_set().label,
+            "chosen": chosen_runtimes(fresh(settings, base)),
+            "rows": movenet_rows(settings, fresh(settings, base), args.data_dir, plan.runtime_rounds)
+            + blazepose_rows(settings, fresh(settings, base), frames, people, plan.runtime_rounds),
+        },
     }
     if args.profile:
         profile_crowd(crowd_runs[max(CROWD_SIZES)], clock, args.profile, 30)

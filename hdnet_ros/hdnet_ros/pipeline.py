@@ -30,12 +30,8 @@ from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, open_blazep
 from hdnet_ros.stages.blazepose.per_track import estimate_bodies, landmarks_as_keypoints
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
 from hdnet_ros.stages.detection import PersonDetector
-from hdnet_ros.stages.keypoints2d import (
-    KeypointEstimator,
-    MoveNetBatched,
-    MoveNetLiteRT,
-    movenet_arithmetic,
-)
+from hdnet_ros.stages.keypoint_runtimes import open_movenet_on_cpu
+from hdnet_ros.stages.keypoints2d import KeypointEstimator, MoveNetBatched, movenet_arithmetic
 from hdnet_ros.stages.networks import (
     FloatArray,
     NetworksConfig,
@@ -61,7 +57,9 @@ class FrameResult:
 
 
 def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
-    """MoveNet as published (LiteRT, int8) on the CPU path, else its rebuild on the runtime.
+    """MoveNet on the CPU path: the published int8 file on LiteRT or its rebuild on
+    onnxruntime, whichever ``keypoints.runtime`` names or is fastest here (``auto``,
+    :mod:`hdnet_ros.stages.keypoint_runtimes`); else its rebuild on the configured runtime.
 
     The rebuild runs in ``keypoints.arithmetic`` (see :func:`movenet_arithmetic`) and its
     head tensors are decoded in the same arithmetic. A user's ``.onnx`` keypoint model is
@@ -69,7 +67,7 @@ def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
     """
     inference = settings.inference
     if inference.backend == "onnxruntime" and path.suffix == ".tflite":
-        return MoveNetLiteRT(path, settings.keypoints, threads=settings.models.threads)
+        return open_movenet_on_cpu(path, settings.keypoints, inference, settings.models.threads)
     if path.suffix != ".tflite":
         LOG.info("2D keypoints: %s taken as a float MoveNet network (float decoding)", path)
         return MoveNetBatched(

@@ -319,6 +319,24 @@ def test_onnx_export_on_onnxruntime_agrees_with_litert(
     assert_agree({n: np.concatenate([a[n] for a in alone]) for n in OUTPUT_NAMES}, outputs, "batch vs one by one")
 
 
+def test_auto_runtime_probes_both_and_keeps_the_outputs(
+    tflite: Path, crops: np.ndarray, engines: Path, onnx_path: Path, litert_outputs: dict[str, np.ndarray]
+) -> None:
+    """``blazepose.runtime: auto`` on this CPU: both runtimes are timed on the loaded
+    networks, one is kept, and whichever it is gives the published outputs within the
+    float32 bounds. (Which one wins is this machine's, not asserted.)"""
+    from hdnet_ros.inference.runtime import choose_blazepose
+
+    config = dataclasses.replace(CPU, engine_dir=str(engines), runtime_probe_rounds=2)
+    choice = choose_blazepose(tflite, config, threads=2, runtime="auto")
+    with choice.runtime as backend:
+        outputs = backend.run({INPUT_NAME: crops})
+    assert set(choice.probe_ms) == {"litert_fp32", "onnx_float"}
+    assert all(ms > 0.0 for ms in choice.probe_ms.values())
+    assert choice.runtime.kind == {"litert_fp32": "litert", "onnx_float": "onnxruntime"}[choice.name]
+    assert_agree(outputs, litert_outputs, f"auto ({choice.name}) vs LiteRT")
+
+
 def test_torch_batch_equals_one_crop_at_a_time(
     tflite: Path, crops: np.ndarray, engines: Path, torch_outputs: dict[str, np.ndarray]
 ) -> None:

@@ -65,6 +65,8 @@ def test_int8_on_fp16_tensorrt_stops_before_any_export(tmp_path: Path) -> None:
 def test_litert_path_ignores_the_arithmetic(models_dir: Path) -> None:
     """On the CPU default MoveNet runs on LiteRT: int8 with fp16 is no conflict there."""
     pytest.importorskip("ai_edge_litert", reason="the CPU default runs MoveNet on LiteRT")
-    settings = load_settings(overrides={"inference.precision": "fp16", "keypoints.arithmetic": "int8"})
+    settings = load_settings(
+        overrides={"inference.precision": "fp16", "keypoints.arithmetic": "int8", "keypoints.runtime": "litert_int8"}
+    )
     tflite = models_dir / "movenet_lightning_int8/movenet_singlepose_lightning_int8.tflite"
     assert isinstance(open_keypoint_model(tflite, settings), MoveNetLiteRT)

@@ -56,7 +56,13 @@ def images(frames: list[Frame], data_dir: Path) -> list[npt.NDArray[np.uint8]]:
 
 
 def base_overrides(models_dir: Path, engines: Path) -> dict[str, str]:
-    return {"models.models_dir": str(models_dir), "inference.engine_dir": str(engines)}
+    """The reference: the published files on LiteRT (not whatever ``auto`` finds fastest here)."""
+    return {
+        "models.models_dir": str(models_dir),
+        "inference.engine_dir": str(engines),
+        "keypoints.runtime": "litert_int8",
+        "blazepose.runtime": "litert_fp32",
+    }
 
 
 def rebuilt_pipeline(models_dir: Path, engines: Path, **overrides: str) -> Pipeline:
@@ -139,18 +145,27 @@ def test_int8_arithmetic_gives_litert_keypoints_exactly(
     assert people >= 20  # 25 on the sample data: many people, most small and partly seen
 
 
-@pytest.mark.parametrize("arithmetic", ["float", "int8"])
+@pytest.mark.parametrize(
+    ("arithmetic", "runtime"), [("float", "torch"), ("int8", "torch"), ("float", "onnx_float"), ("int8", "onnx_int8")]
+)
 def test_rebuilt_arithmetic_stays_close_to_litert(
-    arithmetic: str, images: list[npt.NDArray[np.uint8]], models_dir: Path, engines: Path
+    arithmetic: str, runtime: str, images: list[npt.NDArray[np.uint8]], models_dir: Path, engines: Path
 ) -> None:
     """On any CPU and any LiteRT kernels, both arithmetics keep the keypoints within what
     another kernel set moves MoveNet's int8 outputs by, in px of each person's 192 px crop:
     median <= 2.5 px and p90 <= one heatmap cell and an offset step (4.8 px), the bounds of
     test_movenet_torch's crop-level agreement. The float network leaves out the int8
     roundings; the int8 one follows XNNPACK's, so it is exact where those are verified and
-    otherwise as far as another kernel set rounds."""
+    otherwise as far as another kernel set rounds. ``runtime``: PyTorch itself, or the CPU
+    path's ``keypoints.runtime`` candidate on onnxruntime (what ``auto`` may choose)."""
     reference = Pipeline.from_settings(load_settings(overrides=base_overrides(models_dir, engines)))
-    rebuilt = rebuilt_pipeline(models_dir, engines, arithmetic=arithmetic)
+    if runtime == "torch":
+        rebuilt = rebuilt_pipeline(models_dir, engines, arithmetic=arithmetic)
+    else:
+        overrides = {**base_overrides(models_dir, engines), "keypoints.runtime": runtime}
+        rebuilt = Pipeline.from_settings(load_settings(overrides=overrides))
+        assert isinstance(rebuilt.keypoints, MoveNetBatched) and rebuilt.keypoints.runtime == runtime
+        assert rebuilt.keypoints.backend.kind == "onnxruntime"
     assert isinstance(rebuilt.keypoints, MoveNetBatched) and reference.keypoints is not None
     assert rebuilt.keypoints.int8 == (INT8_DECODING if arithmetic == "int8" else None)
     errors: list[float] = []
@@ -175,6 +190,23 @@ def test_rebuilt_arithmetic_stays_close_to_litert(
     summary = f"median {np.median(errors):.2f}, p90 {np.percentile(errors, 90):.2f} crop px over {len(errors)} joints"
     assert np.median(errors) <= 2.5, summary
     assert np.percentile(errors, 90) <= CELL_PX + OFFSET_STEP_PX, summary
+
+
+def test_auto_runtime_probes_every_candidate_on_the_real_network(models_dir: Path, engines: Path) -> None:
+    """``keypoints.runtime: auto``: the CPU runtimes open and are timed on the loaded networks,
+    one is kept (which one is this machine's; the bounds above hold for each); the int8
+    emulation, never the fastest, only when named."""
+    from hdnet_ros.inference.runtime_choice import choose_runtime
+    from hdnet_ros.stages.keypoint_runtimes import movenet_candidates, probe_frame
+
+    settings = load_settings(overrides={**base_overrides(models_dir, engines), "inference.runtime_probe_rounds": 2})
+    candidates = movenet_candidates(models_dir / MOVENET_FILE, settings.keypoints, settings.inference, 2)
+    choice = choose_runtime("MoveNet", candidates, "auto", rounds=2)
+    assert set(choice.probe_ms) == {"litert_int8", "onnx_float"}
+    assert all(ms > 0.0 for ms in choice.probe_ms.values())
+    rgb, detections = probe_frame(4)
+    keypoints = choice.runtime(rgb, detections)
+    assert len(keypoints) == 4 and all(k.pixels.shape == (19, 2) for k in keypoints)
 
 
 def test_tensorrt_without_tensorrt_names_the_problem(models_dir: Path, tmp_path: Path) -> None:

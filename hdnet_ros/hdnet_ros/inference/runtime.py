@@ -10,8 +10,10 @@ on onnxruntime. The rebuild runs in ``keypoints.arithmetic``: int8
 each has its own export.
 
 BlazePose GHUM 3D (:func:`open_blazepose`) follows the same pattern with its float TFLite
-file: LiteRT as published on the CPU, the PyTorch rebuild (exported to ONNX once) on the
-GPU runtimes and on torch.
+file: on the CPU the runtime ``blazepose.runtime`` names, or the fastest here
+(:func:`choose_blazepose`: LiteRT as published, or the PyTorch rebuild's ONNX export on
+onnxruntime; :mod:`hdnet_ros.inference.runtime_choice`), the rebuild (exported to ONNX once)
+on the GPU runtimes and on torch.
 
 Networks published as OpenVINO IR (:func:`open_ir_network`) are converted to ONNX once
 (:mod:`hdnet_ros.nets.openvino_ir`, numpy and onnx only) and run like any ONNX model: on
@@ -34,6 +36,7 @@ from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfil
 from hdnet_ros.inference.engine_cache import file_sha256
 from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
+from hdnet_ros.inference.runtime_choice import DEFAULT_ROUNDS, Candidate, Choice, choose_runtime
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import ModelFileError, ir_conversion_path
 from hdnet_ros.settings_field import setting
@@ -58,6 +61,12 @@ class InferenceConfig:
     )
     force_engine_update: bool = setting(False, "rebuild cached TensorRT engines even when they match")
     max_batch: int = setting(8, "most person crops run through a network in one call", min=1, max=64)
+    runtime_probe_rounds: int = setting(
+        DEFAULT_ROUNDS,
+        "timed rounds per candidate when a network's runtime is auto (0 = choose by the CPU's features alone)",
+        min=0,
+        max=100,
+    )
 
 
 def engine_dir(config: InferenceConfig) -> Path:
@@ -180,24 +189,30 @@ def movenet_int8_decoding(tflite_path: Path) -> Int8Decoding:
         raise ModelFileError(f"{tflite_path} is not a MoveNet SinglePose file: {error}") from error
 
 
-# BlazePose on the CPU (``inference.backend: onnxruntime`` on the CPU): LiteRT with one
-# invoke per crop. benchmarks/bench_blazepose.py measures the alternatives: the ONNX export
-# of the rebuild on onnxruntime took 1.2-1.8x LiteRT's time per crop at batch 1 and
-# 2.2-2.7x at batch 8, and LiteRT resized to the whole batch was no faster than the loop
-# (1.00-1.35x at batch 8) while its arena grows with the batch; docs/inference.md has the
-# figures.
+# BlazePose on the CPU (``inference.backend: onnxruntime`` on the CPU): LiteRT runs the
+# file as published, one invoke per crop; the ONNX export of the rebuild runs on
+# onnxruntime with the whole batch. Which is faster depends on the CPU (on the AVX-512 VNNI
+# dev machine LiteRT: the export took 1.0x at batch 1 and 1.45x at batch 8); LiteRT resized
+# to the whole batch was no faster than the loop (1.3x at batch 8) while its arena grows
+# with the batch. An int8 static quantisation of the export was measured and refused: its
+# landmarks moved by 16 px (median; docs/inference.md).
 BLAZEPOSE_LITERT_BATCHING = "loop"
+BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float")
+# The probe's batch: the crops a busy frame runs through BlazePose in one call.
+PROBE_CROPS = 4
 
 
-def open_blazepose(path: Path, inference: InferenceConfig, threads: int) -> Backend:
+def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "litert_fp32") -> Backend:
     """BlazePose GHUM 3D on the configured runtime, with the contract of
     :mod:`hdnet_ros.nets.blazepose`: ``{"image": float32 [N,256,256,3] RGB 0..1}`` in, the
     five named outputs (``landmarks``, ``presence``, ``mask``, ``heatmaps``,
     ``world_landmarks``) out.
 
-    * ``onnxruntime`` on the CPU (the default): LiteRT, the file as published, one invoke
-      per crop; with ``device: cuda[:N]`` or ``auto``, the ONNX export of the rebuild on
-      onnxruntime's CUDA provider;
+    * ``onnxruntime`` on the CPU (the default): ``runtime`` (``blazepose.runtime``) picks
+      LiteRT, the file as published, one invoke per crop (``litert_fp32``), the ONNX export
+      of the rebuild on onnxruntime (``onnx_float``), or ``auto``, the faster of the two on
+      this CPU (:func:`choose_blazepose`); with ``device: cuda[:N]`` or ``auto``, the ONNX
+      export of the rebuild on onnxruntime's CUDA provider;
     * ``tensorrt``: the ONNX export as an engine (both cached beside the engines, keyed by
       the file's sha256) with a batch profile for the person crops (``inference.max_batch``);
     * ``torch``: the rebuilt module itself, CPU or CUDA, fp32 or fp16.
@@ -205,13 +220,51 @@ def open_blazepose(path: Path, inference: InferenceConfig, threads: int) -> Back
     A missing file, or one that is not the BlazePose landmark network, is a ModelFileError
     naming the file and what is wrong.
     """
+    return choose_blazepose(path, inference, threads, runtime).runtime
+
+
+def choose_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "auto") -> Choice[Backend]:
+    """:func:`open_blazepose` with the choice it made: on the CPU the candidate named by
+    ``runtime`` or chosen (``auto``) by :func:`runtime_choice.choose_runtime`; elsewhere
+    the configured GPU or torch runtime (named ``inference.backend``)."""
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
     if inference.backend == "onnxruntime" and inference.device in ("", "cpu"):
-        return _blazepose_litert(path, threads)
+        return choose_runtime(
+            "BlazePose GHUM 3D",
+            blazepose_candidates(path, inference, threads),
+            runtime,
+            rounds=inference.runtime_probe_rounds,
+        )
     if inference.backend == "torch":
-        return _blazepose_torch(path, inference, threads)
-    return open_backend(blazepose_onnx(path, inference), inference, threads)
+        backend = _blazepose_torch(path, inference, threads)
+    else:
+        backend = open_backend(blazepose_onnx(path, inference), inference, threads)
+    return Choice("BlazePose GHUM 3D", inference.backend, backend, f"inference.backend {inference.backend}")
+
+
+def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -> list[Candidate[Backend]]:
+    """BlazePose's CPU runtimes, the published file first. Both compute in float32 from the
+    file's float16 weights: their outputs differ by float32 summation order only (landmarks
+    2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md)."""
+    crops = np.random.default_rng(0).random((min(PROBE_CROPS, inference.max_batch), 256, 256, 3), dtype=np.float32)
+
+    def call(backend: Backend) -> object:
+        return backend.run({"image": crops})
+
+    def close(backend: Backend) -> None:
+        backend.close()
+
+    return [
+        Candidate("litert_fp32", "the published file on LiteRT", lambda: _blazepose_litert(path, threads), call, close),
+        Candidate(
+            "onnx_float",
+            "the rebuild's ONNX export on onnxruntime: the published outputs within float32 rounding",
+            lambda: open_backend(blazepose_onnx(path, inference), inference, threads),
+            call,
+            close,
+        ),
+    ]
 
 
 def _blazepose_litert(path: Path, threads: int) -> Backend:

@@ -26,6 +26,8 @@ MOVENET_INPUT_SIZE = 192
 # keypoints.arithmetic: "auto" or one of hdnet_ros.nets.movenet.ARITHMETICS (not imported
 # here: that module needs torch).
 MOVENET_ARITHMETICS = ("auto", "int8", "float")
+# keypoints.runtime: how MoveNet runs on the CPU (stages/keypoint_runtimes.py).
+KEYPOINT_RUNTIMES = ("auto", "litert_int8", "onnx_float", "onnx_int8")
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,13 @@ class KeypointConfig:
         "on the verified CPUs, fp32 only), "
         "float (fp16-capable), auto (int8 at fp32 precision, else float)",
         choices=MOVENET_ARITHMETICS,
+    )
+    runtime: str = setting(
+        "auto",
+        "runtime of MoveNet on the CPU (inference.backend onnxruntime): litert_int8 (the published int8 file on "
+        "LiteRT), onnx_float (the float rebuild on onnxruntime, ~1.5 px from the published keypoints), onnx_int8 (the "
+        "int8 rebuild on onnxruntime: the published keypoints), auto (the fastest here, timed at start-up)",
+        choices=KEYPOINT_RUNTIMES,
     )
 
 
@@ -120,6 +129,8 @@ def add_derived_joints(coco_pixels: FloatArray, coco_scores: FloatArray, min_sco
 class MoveNetLiteRT:
     """MoveNet through the LiteRT interpreter (the int8 TFLite model)."""
 
+    runtime = "litert_int8"  # its keypoints.runtime name
+
     def __init__(self, model_path: Path, config: KeypointConfig, threads: int = 2) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
@@ -181,6 +192,7 @@ class MoveNetBatched:
         self.config = config
         self.max_batch = max_batch
         self.int8 = int8
+        self.runtime = f"{backend.kind} {'int8' if int8 is not None else 'float'}"  # which network runs where
 
     def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
         if not detections:

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.backend import Arrays, Backend, split_batches
-from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
+from hdnet_ros.inference.runtime import BLAZEPOSE_RUNTIMES, InferenceConfig, choose_blazepose
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.nets.preprocessing import invert_affine
@@ -76,6 +76,13 @@ class BlazePoseConfig:
     model: str = setting(
         "blazepose_ghum_full", "BlazePose GHUM 3D landmark model: a known model name or a path (relative to models_dir)"
     )
+    runtime: str = setting(
+        "auto",
+        "runtime on the CPU (inference.backend onnxruntime): litert_fp32 (the published file on LiteRT), onnx_float "
+        "(the rebuild's ONNX export on onnxruntime, the same outputs within float32 rounding), auto (the faster here, "
+        "timed at start-up)",
+        choices=BLAZEPOSE_RUNTIMES,
+    )
     # MediaPipe's graphs gate on 0.5 (ThresholdingCalculator after the pose flag).
     presence_threshold: float = setting(
         0.5, "crops whose person presence score is below this give no estimate (counted)", min=0.0, max=1.0
@@ -122,10 +129,11 @@ class BlazePoseStage:
     people whose root could not be fitted (``no_root``).
     """
 
-    def __init__(self, backend: Backend, config: BlazePoseConfig, max_batch: int = 8) -> None:
+    def __init__(self, backend: Backend, config: BlazePoseConfig, max_batch: int = 8, runtime: str = "") -> None:
         self.backend = backend
         self.config = config
         self.max_batch = max_batch
+        self.runtime = runtime  # the runtime chosen for the network (blazepose.runtime), for reports
         self.counts: Counter[str] = Counter()
         self._sampler = CropSampler(CROP_SIZE)
 
@@ -217,4 +225,5 @@ def open_blazepose_stage(
     a ModelFileError naming it."""
     path = resolve_model_file(config.model, models_dir or None)
     LOG.info("BlazePose GHUM 3D: %s (%s)", path, inference.backend)
-    return BlazePoseStage(open_blazepose(path, inference, threads), config, inference.max_batch)
+    choice = choose_blazepose(path, inference, threads, config.runtime)
+    return BlazePoseStage(choice.runtime, config, inference.max_batch, choice.name)

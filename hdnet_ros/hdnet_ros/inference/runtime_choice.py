@@ -1,0 +1,274 @@
+"""Which runtime runs a network on this CPU: declared candidates, a short timed probe, a logged choice.
+
+The fastest arithmetic for a network depends on the instruction set: LiteRT's int8 kernels
+are several times faster where the CPU multiplies int8 pairs in one instruction (x86-64
+VNNI, aarch64 dot product) than where it does not, while float kernels differ much less
+between CPUs. A network declares its candidate runtimes (:class:`Candidate`: a name, what
+it computes, how to open it and one typical call); at start-up :func:`choose_runtime`
+
+1. opens every candidate that can run here (one that cannot, e.g. an ONNX export that needs
+   torch which is not installed, is skipped and said why),
+2. orders them by the CPU's features (:func:`preferred_order`: int8 candidates first on a
+   CPU with int8 dot products, else float first; otherwise in declared order, the
+   published network first),
+3. times each on the same inputs: ``warm_up`` untimed calls, then ``rounds`` rounds that
+   take the candidates in a shuffled order (so a load change hits every candidate alike),
+   each candidate timed on its second call (:func:`probe_ms`),
+4. keeps the first candidate of that order unless another is faster by more than
+   ``margin`` (:func:`decide`): a probe of a few calls on a loaded machine scatters by a few
+   per cent, and the preferred one is the published network or its closest arithmetic,
+
+closes the others and logs what was chosen and why. ``<network>.runtime`` forces one
+candidate by name (an error when it cannot run, never a silent substitute); with
+``inference.runtime_probe_rounds: 0`` the CPU's features alone decide (no timing).
+The runtimes cannot be told to behave like another CPU (onnxruntime's MLAS and XNNPACK pick
+their kernels from cpuid at run time), so :func:`decide` and :func:`preferred_order` are
+pure functions, tested with injected timings and feature sets.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from hdnet_ros.inference.backend import BackendUnavailable
+from hdnet_ros.logs import get_logger
+from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.settings_field import SettingsError
+
+LOG = get_logger(__name__)
+AUTO = "auto"
+T = TypeVar("T")
+
+# A candidate is kept over the preferred one only when faster by more than this: interleaved
+# medians of 5 calls on a loaded 2-core machine moved by up to ~5 % between runs.
+DEFAULT_MARGIN = 0.10
+DEFAULT_WARM_UP = 2
+DEFAULT_ROUNDS = 5
+
+# Instructions that multiply and add int8 pairs into int32 in one step: where a CPU has
+# one, int8 convolutions run several times faster than without (docs/inference.md).
+_INT8_DOT_FLAGS = {
+    "x86_64": ("avx512_vnni", "avx_vnni", "amx_int8"),
+    "aarch64": ("asimddp", "i8mm", "sve2"),
+}
+_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+# (flag, name) from the most specific down: the first the CPU has names its vector unit.
+_VECTOR_UNITS = {
+    "x86_64": (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_1", "SSE4")),
+    "aarch64": (("sve", "SVE"), ("asimd", "NEON")),
+}
+
+
+@dataclass(frozen=True)
+class InstructionSet:
+    """The CPU's architecture and feature flags (``/proc/cpuinfo``: x86 ``flags``, aarch64 ``Features``)."""
+
+    architecture: str
+    flags: frozenset[str] = frozenset()
+
+    @property
+    def int8_dot(self) -> bool:
+        """Whether the CPU multiplies int8 pairs into int32 sums in one instruction."""
+        return any(flag in self.flags for flag in _INT8_DOT_FLAGS.get(self.architecture, ()))
+
+    @property
+    def label(self) -> str:
+        """E.g. ``x86_64 AVX-512 + int8 dot product (avx512_vnni)``."""
+        unit = next((name for flag, name in _VECTOR_UNITS.get(self.architecture, ()) if flag in self.flags), "")
+        dots = [flag for flag in _INT8_DOT_FLAGS.get(self.architecture, ()) if flag in self.flags]
+        dot = f" + int8 dot product ({', '.join(dots)})" if dots else ", no int8 dot product"
+        return f"{self.architecture} {unit}".strip() + dot
+
+
+def cpu_instruction_set(machine: str | None = None, cpuinfo: str | None = None) -> InstructionSet:
+    """This CPU's :class:`InstructionSet` (``machine`` / ``cpuinfo`` for tests: ``platform.machine()``
+    and the text of ``/proc/cpuinfo``). Without a readable cpuinfo the flags are empty."""
+    name = (machine or platform.machine()).lower()
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    flags: frozenset[str] = frozenset()
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags = frozenset(value.split())
+            break
+    return InstructionSet(_ARCHITECTURES.get(name, name), flags)
+
+
+@dataclass(frozen=True)
+class Candidate(Generic[T]):
+    """One way to run a network. ``open`` raises ModelFileError, BackendUnavailable or
+    ImportError when it cannot run here; ``call`` makes one typical call (a frame's crops)
+    on what ``open`` returned; ``close`` releases it when another candidate is chosen."""
+
+    name: str
+    description: str  # what it computes, and how far from the published network
+    open: Callable[[], T]
+    call: Callable[[T], object]
+    close: Callable[[T], None] = field(default=lambda _: None)
+    int8: bool = False  # int8 arithmetic: preferred on CPUs with int8 dot products
+    # False: only when named in the configuration (a candidate that cannot be the fastest
+    # anywhere, e.g. another's arithmetic emulated with more float ops, is not worth opening)
+    automatic: bool = True
+
+
+@dataclass(frozen=True)
+class Choice(Generic[T]):
+    """The runtime chosen for ``network``: its candidate name, the opened runtime, why, and
+    the probe's median per candidate [ms per call] (empty when forced or by features)."""
+
+    network: str
+    name: str
+    runtime: T
+    reason: str
+    probe_ms: dict[str, float] = field(default_factory=dict)
+
+
+def preferred_order(candidates: Sequence[Candidate[T]], instruction_set: InstructionSet) -> list[str]:
+    """The candidates' names in the order the CPU's features suggest: int8 first where the
+    CPU has int8 dot products, float first where it has not; within each, as declared."""
+    int8 = [c.name for c in candidates if c.int8]
+    floats = [c.name for c in candidates if not c.int8]
+    return int8 + floats if instruction_set.int8_dot else floats + int8
+
+
+def decide(
+    medians_ms: Mapping[str, float], preferred: Sequence[str], margin: float = DEFAULT_MARGIN
+) -> tuple[str, str]:
+    """``(name, reason)``: the first of ``preferred`` that was timed, unless another is faster
+    by more than ``margin`` (a fraction of the preferred one's time): then the fastest.
+
+    ``medians_ms``: each timed candidate's median time per call; candidates missing there
+    (not available) are passed over.
+    """
+    timed = [name for name in preferred if name in medians_ms and np.isfinite(medians_ms[name])]
+    if not timed:
+        raise ValueError("no candidate was timed")
+    first = timed[0]
+    fastest = min(timed, key=lambda name: medians_ms[name])
+    listed = ", ".join(f"{name} {medians_ms[name]:.1f} ms" for name in timed)
+    if fastest == first:
+        return first, f"the fastest in the probe ({listed})"
+    if medians_ms[fastest] < (1.0 - margin) * medians_ms[first]:
+        gain = medians_ms[first] / medians_ms[fastest]
+        return fastest, f"the fastest in the probe, {gain:.2f}x faster than {first} ({listed})"
+    return first, f"preferred on this CPU, within {100 * margin:.0f} % of the fastest, {fastest} ({listed})"
+
+
+def probe_ms(calls: Mapping[str, Callable[[], object]], warm_up: int, rounds: int, seed: int = 0) -> dict[str, float]:
+    """Median wall time [ms] of each call: ``warm_up`` untimed calls each, then ``rounds``
+    rounds in which every call runs twice, in a new shuffled order per round, the second
+    time timed. The untimed call takes the cost of the previous runtime's worker threads,
+    which keep spinning on the cores for a while after their call (onnxruntime's more than
+    LiteRT's): timed right after another runtime, LiteRT's BlazePose took 1.6x its time
+    alone at batch 1 on two cores, and the probe chose the slower runtime."""
+    for call in calls.values():
+        for _ in range(warm_up):
+            call()
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    order = np.random.default_rng(seed)
+    for _ in range(rounds):
+        for name in order.permutation(list(calls)):
+            call = calls[str(name)]
+            call()
+            start = time.perf_counter()
+            call()
+            samples[str(name)].append((time.perf_counter() - start) * 1000.0)
+    return {name: float(np.median(values)) for name, values in samples.items()}
+
+
+def choose_runtime(
+    network: str,
+    candidates: Sequence[Candidate[T]],
+    setting: str,
+    *,
+    rounds: int = DEFAULT_ROUNDS,
+    warm_up: int = DEFAULT_WARM_UP,
+    margin: float = DEFAULT_MARGIN,
+    instruction_set: InstructionSet | None = None,
+) -> Choice[T]:
+    """Open the runtime ``setting`` names (``auto``: the one the CPU and the probe choose,
+    see the module doc) among ``candidates``; log the choice and the reason.
+
+    ``setting`` naming no candidate is a SettingsError; a forced candidate that cannot run
+    raises its error (ModelFileError, BackendUnavailable); ``auto`` with none that can run
+    raises the first candidate's error.
+    """
+    names = [c.name for c in candidates]
+    if setting != AUTO and setting not in names:
+        raise SettingsError(f"{network} runtime must be one of {', '.join([AUTO, *names])}, got {setting!r}")
+    cpu = instruction_set or cpu_instruction_set()
+    if setting != AUTO:
+        chosen = next(c for c in candidates if c.name == setting)
+        choice = Choice(network, setting, chosen.open(), f"set in the configuration ({chosen.description})")
+        _log(choice, cpu)
+        return choice
+    candidates = [c for c in candidates if c.automatic]
+    order = preferred_order(candidates, cpu)
+    by_name = {c.name: c for c in candidates}
+    medians: dict[str, float] = {}
+    if rounds <= 0:  # the first that opens in the CPU's order: nothing else is opened
+        opened, failures = _open_all(network, [by_name[n] for n in order], first_only=True)
+        name, reason = next(iter(opened)), "by the CPU's features (probe off)"
+    else:
+        opened, failures = _open_all(network, candidates)
+        order = [n for n in order if n in opened]
+        try:
+            if len(order) > 1:
+                calls = {n: (lambda c=by_name[n], r=opened[n]: c.call(r)) for n in order}
+                medians = probe_ms(calls, warm_up, rounds)
+                name, reason = decide(medians, order, margin)
+            else:
+                name, reason = order[0], "the only one that runs here"
+        except Exception:
+            _close_all(candidates, opened)
+            raise
+        _close_all(candidates, {n: r for n, r in opened.items() if n != name})
+    if failures:
+        reason += "; not available: " + "; ".join(failures)
+    choice = Choice(network, name, opened[name], f"{reason} [{by_name[name].description}]", medians)
+    _log(choice, cpu)
+    return choice
+
+
+def _open_all(
+    network: str, candidates: Sequence[Candidate[T]], first_only: bool = False
+) -> tuple[dict[str, T], list[str]]:
+    """Every candidate that opens (``first_only``: the first one), by name, and a line per
+    one that does not; raises the first error when none opens."""
+    opened: dict[str, T] = {}
+    failures: list[str] = []
+    first_error: Exception | None = None
+    for candidate in candidates:
+        try:
+            opened[candidate.name] = candidate.open()
+            if first_only:
+                break
+        except (ModelFileError, BackendUnavailable, ImportError, ValueError, RuntimeError) as error:
+            LOG.info("%s runtime %s cannot run here: %s", network, candidate.name, error)
+            failures.append(f"{candidate.name} ({error})")
+            first_error = first_error or error
+    if not opened:
+        assert first_error is not None
+        raise first_error
+    return opened, failures
+
+
+def _close_all(candidates: Sequence[Candidate[T]], opened: Mapping[str, T]) -> None:
+    for candidate in candidates:
+        if candidate.name in opened:
+            candidate.close(opened[candidate.name])
+
+
+def _log(choice: Choice[Any], cpu: InstructionSet) -> None:
+    LOG.info("%s runs on %s (CPU: %s): %s", choice.network, choice.name, cpu.label, choice.reason)

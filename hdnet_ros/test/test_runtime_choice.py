@@ -1,0 +1,200 @@
+"""The per-CPU runtime choice (inference/runtime_choice.py) with injected CPU features and
+probe timings: the runtimes cannot be made to run another CPU's kernels here (onnxruntime's
+MLAS and XNNPACK read cpuid), so the decision is tested as the pure function it is, and the
+probe on the real networks in test_blazepose_network.py and test_runtime.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from hdnet_ros.inference import runtime_choice
+from hdnet_ros.inference.runtime_choice import (
+    Candidate,
+    InstructionSet,
+    choose_runtime,
+    cpu_instruction_set,
+    decide,
+    preferred_order,
+)
+from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.settings_field import SettingsError
+
+# /proc/cpuinfo lines as the kernel writes them (shortened to the flags that matter).
+ZEN4 = "processor\t: 0\nflags\t\t: fpu sse4_1 avx avx2 fma avx512f avx512bw avx512_vnni avx_vnni\n"
+HASWELL = "processor\t: 0\nflags\t\t: fpu sse4_1 avx avx2 fma\n"
+CORTEX_A76 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 atomics asimddp\n"
+CORTEX_A57 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32\n"
+
+VNNI = cpu_instruction_set("x86_64", ZEN4)
+AVX2 = cpu_instruction_set("x86_64", HASWELL)
+
+
+def test_instruction_sets_from_cpuinfo() -> None:
+    assert VNNI.int8_dot and VNNI.label == "x86_64 AVX-512 + int8 dot product (avx512_vnni, avx_vnni)"
+    assert not AVX2.int8_dot and AVX2.label == "x86_64 AVX2, no int8 dot product"
+    a76 = cpu_instruction_set("aarch64", CORTEX_A76)
+    a57 = cpu_instruction_set("arm64", CORTEX_A57)
+    assert a76.int8_dot and a76.architecture == "aarch64" and "asimddp" in a76.label
+    assert not a57.int8_dot and a57.label == "aarch64 NEON, no int8 dot product"
+    assert cpu_instruction_set("x86_64", "") == InstructionSet("x86_64")  # no cpuinfo: no flags
+    # An x86 flag on an aarch64 machine means nothing.
+    assert not cpu_instruction_set("aarch64", "Features\t: asimd avx512_vnni\n").int8_dot
+
+
+class Recorder:
+    """Fake candidates: what was opened and closed, in order."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+        self.closed: list[str] = []
+
+    def candidate(self, name: str, int8: bool = False, fails: Exception | None = None) -> Candidate[str]:
+        def open_it() -> str:
+            if fails is not None:
+                raise fails
+            self.opened.append(name)
+            return f"runtime:{name}"
+
+        return Candidate(name, f"{name} computes", open_it, lambda _: None, self.closed.append, int8=int8)
+
+    def movenet_like(self, fails: Mapping[str, Exception] | None = None) -> list[Candidate[str]]:
+        fails = fails or {}
+        return [
+            self.candidate("litert_int8", int8=True, fails=fails.get("litert_int8")),
+            self.candidate("onnx_float", fails=fails.get("onnx_float")),
+            self.candidate("onnx_int8", fails=fails.get("onnx_int8")),
+        ]
+
+
+def test_preferred_order_follows_int8_dot_products() -> None:
+    candidates = Recorder().movenet_like()
+    assert preferred_order(candidates, VNNI) == ["litert_int8", "onnx_float", "onnx_int8"]
+    assert preferred_order(candidates, AVX2) == ["onnx_float", "onnx_int8", "litert_int8"]
+
+
+@pytest.mark.parametrize(
+    ("medians", "preferred", "expected"),
+    [
+        # The VNNI dev machine (issue 19): LiteRT's int8 file 4.7 ms a crop, the float rebuild ~2x.
+        ({"litert_int8": 19.0, "onnx_float": 37.0, "onnx_int8": 110.0}, ["litert_int8", "onnx_float"], "litert_int8"),
+        # An AVX2 machine without VNNI: LiteRT's int8 kernels at 20 ms a crop.
+        ({"litert_int8": 80.0, "onnx_float": 36.0, "onnx_int8": 120.0}, ["onnx_float", "litert_int8"], "onnx_float"),
+        # The features guessed wrong: the probe overrules them when clearly faster ...
+        ({"litert_int8": 19.0, "onnx_float": 37.0}, ["onnx_float", "litert_int8"], "litert_int8"),
+        # ... but not by a difference within the probe's noise (10 %).
+        ({"litert_int8": 35.0, "onnx_float": 37.0}, ["onnx_float", "litert_int8"], "onnx_float"),
+        ({"litert_int8": 33.0, "onnx_float": 37.0}, ["onnx_float", "litert_int8"], "litert_int8"),
+        # Candidates that were not timed (not available) are passed over.
+        ({"onnx_float": 37.0}, ["litert_int8", "onnx_float"], "onnx_float"),
+    ],
+)
+def test_decide(medians: dict[str, float], preferred: list[str], expected: str) -> None:
+    name, reason = decide(medians, preferred)
+    assert name == expected
+    assert all(f"{candidate} {ms:.1f} ms" in reason for candidate, ms in medians.items() if candidate in preferred)
+
+
+def test_decide_without_timings_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no candidate"):
+        decide({}, ["litert_int8"])
+
+
+def injected(monkeypatch: pytest.MonkeyPatch, medians: dict[str, float]) -> list[list[str]]:
+    """Replace the timed probe by ``medians``; returns the lists of candidates it was asked to time."""
+    asked: list[list[str]] = []
+
+    def fake_probe(calls: Mapping[str, Any], warm_up: int, rounds: int) -> dict[str, float]:
+        asked.append(list(calls))
+        for call in calls.values():
+            call()  # the probe calls each candidate's typical call
+        return {name: medians[name] for name in calls}
+
+    monkeypatch.setattr(runtime_choice, "probe_ms", fake_probe)
+    return asked
+
+
+def test_auto_opens_probes_and_closes_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = injected(monkeypatch, {"litert_int8": 80.0, "onnx_float": 36.0, "onnx_int8": 120.0})
+    recorder = Recorder()
+    choice = choose_runtime("MoveNet", recorder.movenet_like(), "auto", instruction_set=AVX2)
+    assert (choice.name, choice.runtime) == ("onnx_float", "runtime:onnx_float")
+    assert asked == [["onnx_float", "onnx_int8", "litert_int8"]]  # in the CPU's order
+    assert sorted(recorder.closed) == ["runtime:litert_int8", "runtime:onnx_int8"]
+    assert choice.probe_ms == {"onnx_float": 36.0, "onnx_int8": 120.0, "litert_int8": 80.0}
+    assert "onnx_float computes" in choice.reason
+
+
+def test_auto_passes_over_a_candidate_that_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    injected(monkeypatch, {"litert_int8": 19.0, "onnx_int8": 110.0})
+    recorder = Recorder()
+    missing = ModelFileError("rebuilding MoveNet needs torch (No module named 'torch')")
+    choice = choose_runtime("MoveNet", recorder.movenet_like({"onnx_float": missing}), "auto", instruction_set=VNNI)
+    assert choice.name == "litert_int8"
+    assert "not available: onnx_float (rebuilding MoveNet needs torch" in choice.reason
+    assert recorder.closed == ["runtime:onnx_int8"]
+
+
+def test_auto_with_one_runtime_left_does_not_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = injected(monkeypatch, {})
+    no_torch = ImportError("No module named 'torch'")
+    candidates = Recorder().movenet_like({"onnx_float": no_torch, "onnx_int8": no_torch})
+    choice = choose_runtime("MoveNet", candidates, "auto", instruction_set=AVX2)
+    assert choice.name == "litert_int8" and asked == []
+    assert choice.reason.startswith("the only one that runs here")
+
+
+def test_auto_without_any_runtime_raises_the_first_error() -> None:
+    first, second = ModelFileError("not a MoveNet file"), ModelFileError("cannot be rebuilt")
+    candidates = Recorder().movenet_like({"litert_int8": first, "onnx_float": second, "onnx_int8": second})
+    with pytest.raises(ModelFileError, match="not a MoveNet file"):
+        choose_runtime("MoveNet", candidates, "auto", instruction_set=VNNI)
+
+
+def test_probe_off_opens_only_the_first_by_features(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = injected(monkeypatch, {})
+    recorder = Recorder()
+    choice = choose_runtime("MoveNet", recorder.movenet_like(), "auto", rounds=0, instruction_set=AVX2)
+    assert choice.name == "onnx_float" and recorder.opened == ["onnx_float"] and asked == []
+    recorder = Recorder()
+    missing = ImportError("no torch")
+    candidates = recorder.movenet_like({"onnx_float": missing})
+    assert choose_runtime("MoveNet", candidates, "auto", rounds=0, instruction_set=AVX2).name == "onnx_int8"
+    assert recorder.opened == ["onnx_int8"]
+
+
+def test_forced_runtime_opens_only_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = injected(monkeypatch, {})
+    recorder = Recorder()
+    choice = choose_runtime("MoveNet", recorder.movenet_like(), "onnx_int8", instruction_set=VNNI)
+    assert choice.name == "onnx_int8" and recorder.opened == ["onnx_int8"] and asked == []
+    assert choice.reason.startswith("set in the configuration")
+
+
+def test_a_candidate_only_when_named_is_left_out_of_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = injected(monkeypatch, {"litert_int8": 19.0, "onnx_float": 37.0})
+    recorder = Recorder()
+    emulated = Candidate("onnx_int8", "slower everywhere", lambda: "emulated", lambda _: None, automatic=False)
+    candidates = [*recorder.movenet_like()[:2], emulated]
+    assert choose_runtime("MoveNet", candidates, "auto", instruction_set=VNNI).name == "litert_int8"
+    assert asked == [["litert_int8", "onnx_float"]]
+    assert choose_runtime("MoveNet", candidates, "onnx_int8", instruction_set=VNNI).runtime == "emulated"
+
+
+def test_forced_runtime_that_cannot_run_is_an_error_not_a_substitute() -> None:
+    missing = ImportError("No module named 'torch'")
+    with pytest.raises(ImportError, match="torch"):
+        choose_runtime("MoveNet", Recorder().movenet_like({"onnx_float": missing}), "onnx_float")
+    with pytest.raises(SettingsError, match="auto, litert_int8, onnx_float, onnx_int8, got 'tensorrt'"):
+        choose_runtime("MoveNet", Recorder().movenet_like(), "tensorrt")
+
+
+def test_probe_times_every_call_in_turn() -> None:
+    calls: list[str] = []
+    medians = runtime_choice.probe_ms({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 2, 3)
+    assert set(medians) == {"a", "b"} and all(ms >= 0.0 for ms in medians.values())
+    assert calls[:4] == ["a", "a", "b", "b"]  # warm-up
+    rounds = calls[4:]  # each round: every call twice in a row (settle, then timed), in some order
+    assert len(rounds) == 12
+    assert all(sorted(rounds[i : i + 4]) == ["a", "a", "b", "b"] and rounds[i] == rounds[i + 1] for i in (0, 4, 8))
