@@ -151,7 +151,8 @@ def opencv_variants(crops: np.ndarray, count: int, seed: int = 0) -> np.ndarray:
 
 def float32_outputs(tflite: Path, onnx_path: Path, crops: np.ndarray, threads: int) -> dict[str, dict[str, np.ndarray]]:
     """{runtime: outputs} of LiteRT, the ONNX export on onnxruntime and the rebuild in PyTorch."""
-    from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
+    from hdnet_ros.inference.blazepose_runtime import open_blazepose
+    from hdnet_ros.inference.runtime import InferenceConfig
 
     with open_blazepose(tflite, InferenceConfig(), threads) as litert:
         outputs = {"LiteRT": litert.run({"image": crops})}

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from bench_keypoints_coco import load_photos, score
 from hdnet_ros.inference.backend import Arrays
-from hdnet_ros.inference.runtime import blazepose_candidates
+from hdnet_ros.inference.blazepose_runtime import blazepose_candidates
 from hdnet_ros.inference.runtime_choice import Candidate, probe_ms
 from hdnet_ros.joints import NUM_COCO_JOINTS
 from hdnet_ros.model_files import ModelFileError, resolve_model_file

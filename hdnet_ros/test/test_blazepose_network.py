@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose
+from hdnet_ros.inference.blazepose_runtime import open_blazepose
+from hdnet_ros.inference.runtime import InferenceConfig
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.nets.blazepose import INPUT_NAME, OUTPUT_NAMES, OUTPUT_SHAPES, BlazePoseFileError, match_signature
 from helpers import needs
@@ -145,7 +146,7 @@ def torch_outputs(tflite: Path, crops: np.ndarray, engines: Path) -> dict[str, n
 def onnx_path(tflite: Path, engines: Path) -> Path:
     pytest.importorskip("torch")
     pytest.importorskip("onnx")
-    from hdnet_ros.inference.runtime import blazepose_onnx
+    from hdnet_ros.inference.blazepose_runtime import blazepose_onnx
 
     return blazepose_onnx(tflite, dataclasses.replace(CPU, engine_dir=str(engines)))
 
@@ -186,7 +187,8 @@ def test_cpu_default_needs_no_torch(tflite: Path) -> None:
     """The LiteRT path opens and runs the file without importing torch (a CPU install has none)."""
     code = (
         "import sys; from pathlib import Path; import numpy as np; "
-        "from hdnet_ros.inference.runtime import InferenceConfig, open_blazepose; "
+        "from hdnet_ros.inference.runtime import InferenceConfig; "
+        "from hdnet_ros.inference.blazepose_runtime import open_blazepose; "
         f"b = open_blazepose(Path({str(tflite)!r}), InferenceConfig(), 1); "
         "out = b.run({'image': np.zeros((1, 256, 256, 3), np.float32)}); "
         "assert out['presence'].shape == (1, 1); assert 'torch' not in sys.modules, 'torch imported'"
@@ -325,7 +327,7 @@ def test_auto_runtime_probes_both_and_keeps_the_outputs(
     """``blazepose.runtime: auto`` on this CPU: both runtimes are timed on the loaded
     networks, one is kept, and whichever it is gives the published outputs within the
     float32 bounds. (Which one wins is this machine's, not asserted.)"""
-    from hdnet_ros.inference.runtime import choose_blazepose
+    from hdnet_ros.inference.blazepose_runtime import choose_blazepose
 
     config = dataclasses.replace(CPU, engine_dir=str(engines), runtime_probe_rounds=2)
     choice = choose_blazepose(tflite, config, threads=2, runtime="auto")
@@ -350,7 +352,7 @@ def test_torch_batch_equals_one_crop_at_a_time(
 
 def test_onnx_export_is_cached_by_the_files_sha256(tflite: Path, engines: Path, onnx_path: Path) -> None:
     from hdnet_ros.assets import sha256_of
-    from hdnet_ros.inference.runtime import blazepose_onnx
+    from hdnet_ros.inference.blazepose_runtime import blazepose_onnx
 
     assert onnx_path.parent == engines
     assert onnx_path.name == f"blazepose-{sha256_of(tflite)[:12]}.onnx"

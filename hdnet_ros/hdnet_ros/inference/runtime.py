@@ -9,11 +9,8 @@ on onnxruntime. The rebuild runs in ``keypoints.arithmetic``: int8
 (LiteRT's keypoints, to the bit on the verified CPUs, fp32 only) or float (fp16-capable);
 each has its own export.
 
-BlazePose GHUM 3D (:func:`open_blazepose`) follows the same pattern with its float TFLite
-file: on the CPU the runtime ``blazepose.runtime`` names, or the fastest here
-(:func:`choose_blazepose`: LiteRT as published, or the PyTorch rebuild's ONNX export on
-onnxruntime; :mod:`hdnet_ros.inference.runtime_choice`), the rebuild (exported to ONNX once)
-on the GPU runtimes and on torch.
+BlazePose GHUM 3D follows the same pattern with its float TFLite file
+(:mod:`hdnet_ros.inference.blazepose_runtime`).
 
 Networks published as OpenVINO IR (:func:`open_ir_network`) are converted to ONNX once
 (:mod:`hdnet_ros.nets.openvino_ir`, numpy and onnx only) and run like any ONNX model: on
@@ -36,7 +33,7 @@ from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfil
 from hdnet_ros.inference.engine_cache import file_sha256
 from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
-from hdnet_ros.inference.runtime_choice import DEFAULT_ROUNDS, Candidate, Choice, choose_runtime
+from hdnet_ros.inference.runtime_choice import DEFAULT_ROUNDS
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import ModelFileError, ir_conversion_path
 from hdnet_ros.settings_field import setting
@@ -75,12 +72,12 @@ def engine_dir(config: InferenceConfig) -> Path:
     )
 
 
-def _file_tag(path: Path) -> str:
+def file_tag(path: Path) -> str:
     """The first 12 hex digits of the file's sha256: cached exports and engines are keyed by it."""
     return file_sha256(path)[:12]
 
 
-def _cached_export(target: Path, what: object, write: Callable[[Path], object]) -> Path:
+def cached_export(target: Path, what: object, write: Callable[[Path], object]) -> Path:
     """``target``, made by ``write(path)`` on first use. Written under a temporary name and
     renamed, so a second process or an interrupted export never leaves a half-written file
     that a later start would take for the export."""
@@ -100,7 +97,7 @@ def open_backend(onnx_path: Path, config: InferenceConfig, threads: int) -> Back
     kind = "onnxruntime" if config.backend == "torch" else config.backend
     engine = None
     if kind == "tensorrt":  # engines are keyed by the ONNX file's hash; other runtimes need none
-        engine = engine_dir(config) / f"{onnx_path.stem}-{_file_tag(onnx_path)}-{config.precision}.engine"
+        engine = engine_dir(config) / f"{onnx_path.stem}-{file_tag(onnx_path)}-{config.precision}.engine"
     try:
         return create_backend(
             kind,
@@ -136,7 +133,7 @@ def movenet_onnx(tflite_path: Path, config: InferenceConfig, arithmetic: str) ->
 
     The arithmetic is part of the cached file's name: the two exports are different networks.
     """
-    target = engine_dir(config) / f"movenet-{_file_tag(tflite_path)}-{arithmetic}.onnx"
+    target = engine_dir(config) / f"movenet-{file_tag(tflite_path)}-{arithmetic}.onnx"
 
     def write(path: Path) -> None:
         model = _rebuild_movenet(tflite_path, arithmetic)
@@ -144,17 +141,17 @@ def movenet_onnx(tflite_path: Path, config: InferenceConfig, arithmetic: str) ->
 
         export_movenet_onnx(model, path)
 
-    return _cached_export(target, f"{tflite_path} ({arithmetic} arithmetic)", write)
+    return cached_export(target, f"{tflite_path} ({arithmetic} arithmetic)", write)
 
 
 def movenet_torch(tflite_path: Path, config: InferenceConfig, arithmetic: str, threads: int) -> Backend:
     """The MoveNet rebuild run in PyTorch itself (``inference.backend: torch``), CPU or CUDA."""
     from hdnet_ros.inference.torch_backend import movenet_specs
 
-    return _rebuilt_on_torch(tflite_path, _rebuild_movenet(tflite_path, arithmetic), movenet_specs(), config, threads)
+    return rebuilt_on_torch(tflite_path, _rebuild_movenet(tflite_path, arithmetic), movenet_specs(), config, threads)
 
 
-def _rebuilt_on_torch(
+def rebuilt_on_torch(
     path: Path,
     model: Any,
     specs: tuple[Sequence[TensorSpec], Sequence[TensorSpec]],
@@ -187,129 +184,6 @@ def movenet_int8_decoding(tflite_path: Path) -> Int8Decoding:
         return Int8Decoding.from_tensor_grids(grids)
     except KeyError as error:
         raise ModelFileError(f"{tflite_path} is not a MoveNet SinglePose file: {error}") from error
-
-
-# BlazePose on the CPU (``inference.backend: onnxruntime`` on the CPU): LiteRT runs the
-# file as published, one invoke per crop; the ONNX export of the rebuild runs on
-# onnxruntime with the whole batch. Which is faster depends on the CPU (on the AVX-512 VNNI
-# dev machine LiteRT: the export took 1.0x at batch 1 and 1.45x at batch 8); LiteRT resized
-# to the whole batch was no faster than the loop (1.3x at batch 8) while its arena grows
-# with the batch. An int8 static quantisation of the export was measured and refused: its
-# landmarks moved by 16 px (median; docs/inference.md).
-BLAZEPOSE_LITERT_BATCHING = "loop"
-BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float")
-# The probe's batch: the crops a busy frame runs through BlazePose in one call.
-PROBE_CROPS = 4
-
-
-def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "litert_fp32") -> Backend:
-    """BlazePose GHUM 3D on the configured runtime, with the contract of
-    :mod:`hdnet_ros.nets.blazepose`: ``{"image": float32 [N,256,256,3] RGB 0..1}`` in, the
-    five named outputs (``landmarks``, ``presence``, ``mask``, ``heatmaps``,
-    ``world_landmarks``) out.
-
-    * ``onnxruntime`` on the CPU (the default): ``runtime`` (``blazepose.runtime``) picks
-      LiteRT, the file as published, one invoke per crop (``litert_fp32``), the ONNX export
-      of the rebuild on onnxruntime (``onnx_float``), or ``auto``, the faster of the two on
-      this CPU (:func:`choose_blazepose`); with ``device: cuda[:N]`` or ``auto``, the ONNX
-      export of the rebuild on onnxruntime's CUDA provider;
-    * ``tensorrt``: the ONNX export as an engine (both cached beside the engines, keyed by
-      the file's sha256) with a batch profile for the person crops (``inference.max_batch``);
-    * ``torch``: the rebuilt module itself, CPU or CUDA, fp32 or fp16.
-
-    A missing file, or one that is not the BlazePose landmark network, is a ModelFileError
-    naming the file and what is wrong.
-    """
-    return choose_blazepose(path, inference, threads, runtime).runtime
-
-
-def choose_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "auto") -> Choice[Backend]:
-    """:func:`open_blazepose` with the choice it made: on the CPU the candidate named by
-    ``runtime`` or chosen (``auto``) by :func:`runtime_choice.choose_runtime`; elsewhere
-    the configured GPU or torch runtime (named ``inference.backend``)."""
-    if not path.is_file():
-        raise ModelFileError(f"model file {path} does not exist")
-    if inference.backend == "onnxruntime" and inference.device in ("", "cpu"):
-        return choose_runtime(
-            "BlazePose GHUM 3D",
-            blazepose_candidates(path, inference, threads),
-            runtime,
-            rounds=inference.runtime_probe_rounds,
-        )
-    if inference.backend == "torch":
-        backend = _blazepose_torch(path, inference, threads)
-    else:
-        backend = open_backend(blazepose_onnx(path, inference), inference, threads)
-    return Choice("BlazePose GHUM 3D", inference.backend, backend, f"inference.backend {inference.backend}")
-
-
-def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -> list[Candidate[Backend]]:
-    """BlazePose's CPU runtimes, the published file first. Both compute in float32 from the
-    file's float16 weights: their outputs differ by float32 summation order only (landmarks
-    2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md)."""
-    crops = np.random.default_rng(0).random((min(PROBE_CROPS, inference.max_batch), 256, 256, 3), dtype=np.float32)
-
-    def call(backend: Backend) -> object:
-        return backend.run({"image": crops})
-
-    def close(backend: Backend) -> None:
-        backend.close()
-
-    return [
-        Candidate("litert_fp32", "the published file on LiteRT", lambda: _blazepose_litert(path, threads), call, close),
-        Candidate(
-            "onnx_float",
-            "the rebuild's ONNX export on onnxruntime: the published outputs within float32 rounding",
-            lambda: open_backend(blazepose_onnx(path, inference), inference, threads),
-            call,
-            close,
-        ),
-    ]
-
-
-def _blazepose_litert(path: Path, threads: int) -> Backend:
-    from hdnet_ros.inference.litert_backend import LiteRTBackend, litert_signature
-    from hdnet_ros.nets.blazepose import INPUT_NAME, BlazePoseFileError, match_signature
-
-    try:
-        input_name, outputs = match_signature(*litert_signature(path), source=path)
-        names = {input_name: INPUT_NAME, **{file: contract for contract, file in outputs.items()}}
-        return LiteRTBackend(path, threads=threads, batching=BLAZEPOSE_LITERT_BATCHING, names=names)
-    except BlazePoseFileError as error:
-        raise ModelFileError(str(error)) from error
-    except (ValueError, RuntimeError) as error:  # LiteRT's own errors for an unreadable file
-        raise ModelFileError(f"model file {path} could not be loaded by LiteRT: {error}") from error
-
-
-def _rebuild_blazepose(tflite_path: Path) -> Any:
-    """The PyTorch BlazePose of a .tflite file; what stops the rebuild is a ModelFileError."""
-    try:
-        from hdnet_ros.nets.blazepose import load_blazepose
-    except ImportError as error:
-        raise ModelFileError(f"{tflite_path}: rebuilding BlazePose needs torch ({error})") from error
-    try:
-        return load_blazepose(tflite_path)
-    except ValueError as error:  # not BlazePose, not a TFLite file, or an op the rebuild lacks
-        raise ModelFileError(f"{tflite_path} cannot be rebuilt as BlazePose: {error}") from error
-
-
-def blazepose_onnx(tflite_path: Path, config: InferenceConfig) -> Path:
-    """The ONNX export of the BlazePose rebuild, made once and cached beside the engines
-    (keyed by the .tflite file's sha256)."""
-
-    def write(path: Path) -> None:
-        model = _rebuild_blazepose(tflite_path)
-        from hdnet_ros.nets.blazepose import export_blazepose_onnx
-
-        export_blazepose_onnx(model, path)
-
-    return _cached_export(engine_dir(config) / f"blazepose-{_file_tag(tflite_path)}.onnx", tflite_path, write)
-
-
-def _blazepose_torch(path: Path, inference: InferenceConfig, threads: int) -> Backend:
-    from hdnet_ros.inference.torch_backend import blazepose_specs
-
-    return _rebuilt_on_torch(path, _rebuild_blazepose(path), blazepose_specs(), inference, threads)
 
 
 def _specs(arrays: list[Any], names: tuple[str, ...]) -> list[TensorSpec]:
@@ -352,8 +226,8 @@ def open_network(name: str, path: Path, inference: InferenceConfig, threads: int
             precision="fp16" if inference.precision == "fp16" else "fp32",
             threads=threads,
         )
-    onnx_path = _cached_export(
-        engine_dir(inference) / f"{name}-{_file_tag(path)}.onnx",
+    onnx_path = cached_export(
+        engine_dir(inference) / f"{name}-{file_tag(path)}.onnx",
         f"{name} ({path})",
         lambda target: export_onnx(item.module, item.make_inputs, target, item.input_names, item.output_names),
     )
@@ -395,7 +269,7 @@ def ir_onnx(xml_path: Path, inference: InferenceConfig, *, dynamic_batch: bool, 
             raise ModelFileError(f"model file {xml_path} cannot be converted to ONNX: {error}") from error
         save_onnx(model, path)
 
-    return _cached_export(target, f"{xml_path} ({options.describe()})", write)
+    return cached_export(target, f"{xml_path} ({options.describe()})", write)
 
 
 def open_ir_network(

@@ -22,7 +22,8 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.backend import Arrays, Backend, split_batches
-from hdnet_ros.inference.runtime import BLAZEPOSE_RUNTIMES, InferenceConfig, choose_blazepose
+from hdnet_ros.inference.blazepose_runtime import BLAZEPOSE_RUNTIMES, choose_blazepose
+from hdnet_ros.inference.runtime import InferenceConfig
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.nets.preprocessing import invert_affine

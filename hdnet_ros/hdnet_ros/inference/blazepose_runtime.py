@@ -1,0 +1,149 @@
+"""BlazePose GHUM 3D's runtimes: on the CPU the runtime ``blazepose.runtime`` names, or the
+fastest here (:func:`choose_blazepose`: LiteRT as published, or the PyTorch rebuild's ONNX
+export on onnxruntime; :mod:`hdnet_ros.inference.runtime_choice`); the rebuild (exported to
+ONNX once) on the GPU runtimes and on torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hdnet_ros.inference.backend import Backend
+from hdnet_ros.inference.runtime import (
+    InferenceConfig,
+    cached_export,
+    engine_dir,
+    file_tag,
+    open_backend,
+    rebuilt_on_torch,
+)
+from hdnet_ros.inference.runtime_choice import Candidate, Choice, choose_runtime
+from hdnet_ros.logs import get_logger
+from hdnet_ros.model_files import ModelFileError
+
+LOG = get_logger(__name__)
+
+# BlazePose on the CPU (``inference.backend: onnxruntime`` on the CPU): LiteRT runs the
+# file as published, one invoke per crop; the ONNX export of the rebuild runs on
+# onnxruntime with the whole batch. Which is faster depends on the CPU (on the AVX-512 VNNI
+# dev machine LiteRT: the export took 1.0x at batch 1 and 1.45x at batch 8); LiteRT resized
+# to the whole batch was no faster than the loop (1.3x at batch 8) while its arena grows
+# with the batch. An int8 static quantisation of the export was measured and refused: its
+# landmarks moved by 16 px (median; docs/inference.md).
+BLAZEPOSE_LITERT_BATCHING = "loop"
+BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float")
+# The probe's batch: the crops a busy frame runs through BlazePose in one call.
+PROBE_CROPS = 4
+
+
+def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "litert_fp32") -> Backend:
+    """BlazePose GHUM 3D on the configured runtime, with the contract of
+    :mod:`hdnet_ros.nets.blazepose`: ``{"image": float32 [N,256,256,3] RGB 0..1}`` in, the
+    five named outputs (``landmarks``, ``presence``, ``mask``, ``heatmaps``,
+    ``world_landmarks``) out.
+
+    * ``onnxruntime`` on the CPU (the default): ``runtime`` (``blazepose.runtime``) picks
+      LiteRT, the file as published, one invoke per crop (``litert_fp32``), the ONNX export
+      of the rebuild on onnxruntime (``onnx_float``), or ``auto``, the faster of the two on
+      this CPU (:func:`choose_blazepose`); with ``device: cuda[:N]`` or ``auto``, the ONNX
+      export of the rebuild on onnxruntime's CUDA provider;
+    * ``tensorrt``: the ONNX export as an engine (both cached beside the engines, keyed by
+      the file's sha256) with a batch profile for the person crops (``inference.max_batch``);
+    * ``torch``: the rebuilt module itself, CPU or CUDA, fp32 or fp16.
+
+    A missing file, or one that is not the BlazePose landmark network, is a ModelFileError
+    naming the file and what is wrong.
+    """
+    return choose_blazepose(path, inference, threads, runtime).runtime
+
+
+def choose_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "auto") -> Choice[Backend]:
+    """:func:`open_blazepose` with the choice it made: on the CPU the candidate named by
+    ``runtime`` or chosen (``auto``) by :func:`runtime_choice.choose_runtime`; elsewhere
+    the configured GPU or torch runtime (named ``inference.backend``)."""
+    if not path.is_file():
+        raise ModelFileError(f"model file {path} does not exist")
+    if inference.backend == "onnxruntime" and inference.device in ("", "cpu"):
+        return choose_runtime(
+            "BlazePose GHUM 3D",
+            blazepose_candidates(path, inference, threads),
+            runtime,
+            rounds=inference.runtime_probe_rounds,
+        )
+    if inference.backend == "torch":
+        backend = _blazepose_torch(path, inference, threads)
+    else:
+        backend = open_backend(blazepose_onnx(path, inference), inference, threads)
+    return Choice("BlazePose GHUM 3D", inference.backend, backend, f"inference.backend {inference.backend}")
+
+
+def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -> list[Candidate[Backend]]:
+    """BlazePose's CPU runtimes, the published file first. Both compute in float32 from the
+    file's float16 weights: their outputs differ by float32 summation order only (landmarks
+    2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md)."""
+    crops = np.random.default_rng(0).random((min(PROBE_CROPS, inference.max_batch), 256, 256, 3), dtype=np.float32)
+
+    def call(backend: Backend) -> object:
+        return backend.run({"image": crops})
+
+    def close(backend: Backend) -> None:
+        backend.close()
+
+    return [
+        Candidate("litert_fp32", "the published file on LiteRT", lambda: _blazepose_litert(path, threads), call, close),
+        Candidate(
+            "onnx_float",
+            "the rebuild's ONNX export on onnxruntime: the published outputs within float32 rounding",
+            lambda: open_backend(blazepose_onnx(path, inference), inference, threads),
+            call,
+            close,
+        ),
+    ]
+
+
+def _blazepose_litert(path: Path, threads: int) -> Backend:
+    from hdnet_ros.inference.litert_backend import LiteRTBackend, litert_signature
+    from hdnet_ros.nets.blazepose import INPUT_NAME, BlazePoseFileError, match_signature
+
+    try:
+        input_name, outputs = match_signature(*litert_signature(path), source=path)
+        names = {input_name: INPUT_NAME, **{file: contract for contract, file in outputs.items()}}
+        return LiteRTBackend(path, threads=threads, batching=BLAZEPOSE_LITERT_BATCHING, names=names)
+    except BlazePoseFileError as error:
+        raise ModelFileError(str(error)) from error
+    except (ValueError, RuntimeError) as error:  # LiteRT's own errors for an unreadable file
+        raise ModelFileError(f"model file {path} could not be loaded by LiteRT: {error}") from error
+
+
+def _rebuild_blazepose(tflite_path: Path) -> Any:
+    """The PyTorch BlazePose of a .tflite file; what stops the rebuild is a ModelFileError."""
+    try:
+        from hdnet_ros.nets.blazepose import load_blazepose
+    except ImportError as error:
+        raise ModelFileError(f"{tflite_path}: rebuilding BlazePose needs torch ({error})") from error
+    try:
+        return load_blazepose(tflite_path)
+    except ValueError as error:  # not BlazePose, not a TFLite file, or an op the rebuild lacks
+        raise ModelFileError(f"{tflite_path} cannot be rebuilt as BlazePose: {error}") from error
+
+
+def blazepose_onnx(tflite_path: Path, config: InferenceConfig) -> Path:
+    """The ONNX export of the BlazePose rebuild, made once and cached beside the engines
+    (keyed by the .tflite file's sha256)."""
+
+    def write(path: Path) -> None:
+        model = _rebuild_blazepose(tflite_path)
+        from hdnet_ros.nets.blazepose import export_blazepose_onnx
+
+        export_blazepose_onnx(model, path)
+
+    return cached_export(engine_dir(config) / f"blazepose-{file_tag(tflite_path)}.onnx", tflite_path, write)
+
+
+def _blazepose_torch(path: Path, inference: InferenceConfig, threads: int) -> Backend:
+    from hdnet_ros.inference.torch_backend import blazepose_specs
+
+    return rebuilt_on_torch(path, _rebuild_blazepose(path), blazepose_specs(), inference, threads)
