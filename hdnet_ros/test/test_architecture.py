@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "frame_input",
             "depth_fault",
             "metrics",
+            "transform_buffer",
             "",  # the package's own __init__
         ),
     ),
