@@ -65,6 +65,12 @@ class Transform:
     def from_quaternion(cls, translation: npt.ArrayLike, xyzw: npt.ArrayLike, stamp_ns: int = 0) -> Transform:
         return cls(quaternion_matrix(xyzw), np.asarray(translation, dtype=np.float64).reshape(3), stamp_ns)
 
+    @classmethod
+    def from_msg(cls, transform: Any, stamp_ns: int = 0) -> Transform:
+        """From a geometry_msgs/Transform (rclpy or rosbags object)."""
+        t, q = transform.translation, transform.rotation
+        return cls.from_quaternion((t.x, t.y, t.z), (q.x, q.y, q.z, q.w), stamp_ns)
+
     @property
     def matrix(self) -> FloatArray:
         """The 4x4 homogeneous matrix."""

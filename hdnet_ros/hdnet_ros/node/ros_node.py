@@ -51,7 +51,9 @@ from hdnet_ros.node.rclpy_types import MessageClassResolver
 from hdnet_ros.node.sync_monitor import SyncMonitor
 from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.network_report import network_values
+from hdnet_ros.people import FloorPose
 from hdnet_ros.pipeline import FrameResult, Pipeline
+from hdnet_ros.transform_buffer import Transform
 
 # The source tree's hdnet_ros_msgs/msg/ (the .msg files) looks like a Python namespace package
 # to type checkers; import the generated module by name so they do not misread it.
@@ -133,7 +135,7 @@ class HdnetNode(Node):
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
         self._tf_broadcaster = tf2_ros.TransformBroadcaster(self)
         self._tf_buffer: tf2_ros.Buffer | None = None
-        if settings.node.target_frame:
+        if settings.node.target_frame or settings.floor.frame:
             self._tf_buffer = tf2_ros.Buffer()
             self._tf_listener = tf2_ros.TransformListener(self._tf_buffer, self)
 
@@ -157,6 +159,7 @@ class HdnetNode(Node):
             publish=self._publish,
             clock_ns=self._now_ns,
             log=_WorkerLog(self.get_logger()),
+            floor_lookup=self._floor_pose if settings.floor.frame else None,
         )
         self._worker = FrameWorker(processor.process, processor.on_worker_busy, processor.on_worker_error)
         self._worker.start()
@@ -261,6 +264,24 @@ class HdnetNode(Node):
         except (TypeError, ValueError) as error:  # numpy: the payload is shorter than its header says
             raise FrameError(SkipReason.UNREADABLE_MESSAGE, f"{where}: {error}") from error
         return decoded_image(msg.header, array, encoding)
+
+    def _floor_pose(self, camera_frame: str, stamp_ns: int) -> FloorPose | None:
+        """The camera's pose over ``floor.frame`` from tf2 at the image stamp (worker thread);
+        a failed lookup says why (the placement counts it and falls back)."""
+        if self._tf_buffer is None:
+            return None
+        try:
+            looked_up = self._tf_buffer.lookup_transform(
+                self._settings.floor.frame,
+                camera_frame,
+                Time(nanoseconds=stamp_ns),
+                timeout=Duration(seconds=self._settings.node.tf_timeout_s),
+            )
+        except tf2_ros.ExtrapolationException as error:
+            return FloorPose(None, "stale", str(error))
+        except tf2_ros.TransformException as error:
+            return FloorPose(None, "missing", str(error))
+        return FloorPose(Transform.from_msg(looked_up.transform).matrix)
 
     def _publish(self, result: FrameResult) -> None:
         """Publish what the core's builders make (the replay writes the same objects)."""
