@@ -77,6 +77,7 @@ STANDING_FRACTION = 0.75
 CHI2_BOUND = {1: 8.81, 2: 11.6, 3: 14.2}
 # The floor offset of a floor known only by its up direction is free: a prior this wide.
 FREE_OFFSET_SIGMA_M = 100.0
+MIN_OFFSET_SIGMA_M = 1e-3  # a floor given as exact still enters as a (tight) prior
 # Standing, the floor terms say where the legs are (their length, the feet under the
 # pelvis): the network's leg orientation, its least certain part seen from above, then
 # counts for this little.
@@ -150,7 +151,7 @@ class _Problem:
         if self.floor is None:
             return 0.0, 1.0
         sigma = self.floor.sigma_offset_m
-        return self.floor.offset, sigma if np.isfinite(sigma) else FREE_OFFSET_SIGMA_M
+        return self.floor.offset, max(sigma, MIN_OFFSET_SIGMA_M) if np.isfinite(sigma) else FREE_OFFSET_SIGMA_M
 
     def residuals(self, theta: FloatArray, standing: bool, scale_prior: bool = True) -> tuple[FloatArray, FloatArray]:
         """Normalised residuals [R] and their Jacobian [R,5] at theta."""

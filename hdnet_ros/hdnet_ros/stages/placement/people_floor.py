@@ -26,7 +26,7 @@ import numpy.typing as npt
 from scipy.optimize import least_squares
 
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M
-from hdnet_ros.stages.placement.floor import IMAGE_UP, Floor
+from hdnet_ros.stages.placement.floor import IMAGE_UP, TF_SIGMA_OFFSET_M, TF_SIGMA_TILT_RAD, Floor
 
 FloatArray = npt.NDArray[np.float64]
 # Observations kept (a few minutes of a few people at the pipeline's rate are plenty).
@@ -114,8 +114,10 @@ def estimate(observations: list[FloorObservation]) -> Floor | None:
     normal, height = _plane(solution.x, start_up, basis)
     jacobian = solution.jac
     covariance = np.linalg.pinv(jacobian.T @ jacobian)
-    sigma_tilt = float(np.sqrt(max(covariance[0, 0], covariance[1, 1], 0.0)))
-    sigma_offset = float(height * np.sqrt(max(covariance[2, 2], 0.0)))
+    # Never tighter than a floor from TF: a degenerate covariance (as many residuals as
+    # unknowns) says nothing about the floor's error.
+    sigma_tilt = max(float(np.sqrt(max(covariance[0, 0], covariance[1, 1], 0.0))), TF_SIGMA_TILT_RAD)
+    sigma_offset = max(float(height * np.sqrt(max(covariance[2, 2], 0.0))), TF_SIGMA_OFFSET_M)
     tilt = float(np.arccos(np.clip(normal @ IMAGE_UP, -1.0, 1.0)))
     if sigma_tilt > MAX_UP_SIGMA_TILT_RAD or tilt > np.deg2rad(80.0):
         return None
