@@ -343,3 +343,15 @@ def test_a_learned_scale_keeps_the_monocular_root_on_the_sensor_one() -> None:
     learn_scales([carried], [previous], [blind], 0.07)
     assert carried.scale == previous.scale and carried.scale_sigma > previous.scale_sigma
     assert np.isnan(person.scale)
+
+
+def test_the_floor_is_reported_in_the_network_wording() -> None:
+    from hdnet_ros.outputs.network_report import network_values
+
+    values = network_values(
+        {"pose_3d": "blazepose", "placement": {"floor_tf": 3, "floor_people": 2, "tf_stale": 1, "standing": 7}}
+    )
+    assert values["floor (frames)"] == "people 2, tf 3"
+    assert values["TF floor not used (frames)"] == "stale 1"
+    assert values["people placed on the floor"] == "7"
+    assert "floor (frames)" not in network_values({"pose_3d": "blazepose"})
