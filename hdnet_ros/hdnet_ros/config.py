@@ -24,6 +24,7 @@ from hdnet_ros.stages.depth import LiftingConfig
 from hdnet_ros.stages.detection import DetectorConfig
 from hdnet_ros.stages.keypoints2d import KeypointConfig
 from hdnet_ros.stages.networks import NetworksConfig
+from hdnet_ros.stages.placement import FloorConfig, PlacementConfig
 from hdnet_ros.stages.tracking import TrackingConfig
 
 
@@ -106,6 +107,8 @@ class Settings:
     networks: NetworksConfig = field(default_factory=NetworksConfig)
     blazepose: BlazePoseConfig = field(default_factory=BlazePoseConfig)
     lifting: LiftingConfig = field(default_factory=LiftingConfig)
+    floor: FloorConfig = field(default_factory=FloorConfig)
+    placement: PlacementConfig = field(default_factory=PlacementConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     node: NodeConfig = field(default_factory=NodeConfig)

@@ -34,6 +34,17 @@ class TrackingState(IntEnum):
     LOST = 3
 
 
+@dataclass(frozen=True)
+class FloorPose:
+    """The camera's pose over the floor from TF at the image stamp: ``camera_in_floor`` (4x4,
+    ``p_floor = T p_camera``, the optical frame in ``floor.frame``), or None with ``reason``
+    (``missing``, ``stale``) and ``message`` saying why the lookup failed."""
+
+    camera_in_floor: npt.NDArray[np.float64] | None
+    reason: str = ""
+    message: str = ""
+
+
 @dataclass
 class Frame:
     """One synchronized RGB-D frame, already decoded.
@@ -50,6 +61,7 @@ class Frame:
     stamp_ns: int
     frame_id: str
     depth_fault: DepthFault | None = None
+    floor_pose: FloorPose | None = None  # None: TF was not asked (no floor.frame, or no transport TF)
 
 
 @dataclass
@@ -89,6 +101,10 @@ class Person:
     feet_sources: npt.NDArray[np.uint8] = field(default_factory=lambda: np.zeros(NUM_FEET, dtype=np.uint8))
     feet_pixels: FloatArray = field(default_factory=lambda: np.full((NUM_FEET, 2), np.nan))
     feet_scores: FloatArray = field(default_factory=lambda: np.zeros(NUM_FEET))
+    # The person's size relative to the network's skeleton, learned while the sensor measured
+    # them (stages.placement.scale), and its 1-sigma; NaN until measured.
+    scale: float = float("nan")
+    scale_sigma: float = float("nan")
 
     @property
     def valid(self) -> npt.NDArray[np.bool_]:

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from hdnet_ros.stages.networks import (
     build_pose_stage,
     build_root_depth_stage,
 )
+from hdnet_ros.stages.placement import MonocularPlacement
 from hdnet_ros.stages.tracking import Tracker
 from hdnet_ros.timing import StageTimer
 
@@ -106,6 +108,7 @@ class Stages:
     blazepose_root: bool = False
     root_depth: RootDepthStage | None = None
     pose_3d: PoseNetStage | None = None
+    placement: MonocularPlacement | None = None  # the joint fit of BlazePose's skeleton, the floor and the scale
     networks_in_use: dict[str, str] = field(default_factory=dict)  # setting -> network that runs ('' off)
 
 
@@ -140,6 +143,14 @@ def build_stages(settings: Settings) -> Stages:
     checkpoints = replace_networks(networks, pose_3d, root_depth)
     root_path = network_path(root_depth, networks.root_depth_model, "root_depth")
     pose_path = network_path(pose_3d, networks.pose_3d_model, "pose_3d")
+    placement = None
+    if root_depth == "blazepose" and settings.placement.enabled:
+        placement = MonocularPlacement(
+            settings.floor,
+            settings.placement,
+            settings.lifting.keypoint_sigma_px,
+            settings.blazepose.root_relative_sigma,
+        )
     return Stages(
         detector=detector,
         keypoints=keypoints,
@@ -149,6 +160,7 @@ def build_stages(settings: Settings) -> Stages:
         blazepose_root=root_depth == "blazepose",
         root_depth=build_root_depth_stage(checkpoints, settings.inference, root_path, threads),
         pose_3d=build_pose_stage(checkpoints, settings.inference, pose_path, threads),
+        placement=placement,
         networks_in_use={"pose_3d": pose_3d, "root_depth": root_depth},
     )
 
@@ -237,11 +249,16 @@ class Pipeline:
             report["blazepose"] = {
                 key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root")
             } | {"every_frames": self.settings.blazepose.every_frames}
+        if self.stages.placement is not None:
+            report["placement"] = self.stages.placement.report()
         return report
 
     def reset_tracking(self) -> None:
-        """Forget all tracks (a new recording, or time jumped back)."""
+        """Forget all tracks and the floor seen from the people (a new recording, or time
+        jumped back)."""
         self.stages.tracker.reset()
+        if self.stages.placement is not None:
+            self.stages.placement.reset()
 
     def process(self, frame: Frame) -> FrameResult:
         """All people in ``frame`` with 2D keypoints, 3D joints where they can be had, and
@@ -257,8 +274,17 @@ class Pipeline:
         with timed("keypoints_2d"):
             people, bodies = self.keypoints_of(frame, detections)
         networks = self.networks_of(frame, people, bodies, timed)
+        placement = stages.placement
+        if placement is not None:
+            with timed("placement"):
+                expected = stages.tracker.expected(people, frame.stamp_ns)
+                plane = partial(stages.lifter.floor_plane, frame.depth_m, frame.camera)
+                networks, placed = placement(frame, people, networks, expected, plane)
         with timed("depth_lifting"):
-            stages.lifter(people, frame.depth_m, frame.camera, networks)
+            known = placement.known_floor() if placement is not None else None
+            stages.lifter(people, frame.depth_m, frame.camera, networks, known)
+        if placement is not None:
+            placement.learn(people, expected, placed)
         minimum = self.settings.output.min_valid_joints
         people = [p for p in people if p.num_valid >= minimum]
         with timed("tracking"):

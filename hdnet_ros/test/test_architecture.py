@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "depth_fault",
             "metrics",
             "logs",
+            "transform_buffer",
             "",  # the package's own __init__
         ),
     ),

@@ -199,6 +199,7 @@ class StandInPipeline:
         StandInPipeline.builds += 1
         self.settings = settings
         self.frames: list[int] = []
+        self.floor_poses: list[Any] = []
         self.started = threading.Event()
         self.gate: threading.Event | None = None
 
@@ -207,6 +208,7 @@ class StandInPipeline:
         if self.gate is not None:
             assert self.gate.wait(DEADLINE_S)
         self.frames.append(frame.stamp_ns)
+        self.floor_poses.append(frame.floor_pose)
         return FrameResult(frame, [a_person(track_id=3)])
 
     def network_report(self) -> dict[str, Any]:
@@ -277,7 +279,7 @@ def test_configure_creates_the_publishers_and_activate_subscribes(harness: Harne
     assert transport.outputs is not None and set(transport.outputs) == ALL_OUTPUTS
     assert transport.outputs["people_nav"].topic == "~/people_nav"
     assert transport.outputs["bodies_tracked"].topic == "/humans/bodies/tracked"
-    assert transport.listen_tf is False  # no target frame: no TF listener
+    assert transport.listen_tf is True  # floor.frame (base_footprint by default): the camera pose over the floor
     assert transport.inputs is None and transport.timer is None  # inactive: not subscribed
     assert core.activate().ok and core.state is State.ACTIVE
     assert transport.inputs is not None
@@ -495,5 +497,36 @@ def test_the_real_pipeline_publishes_people_for_navigation(models_dir: Path, sam
             [p.name for p in latest["people_nav"].people] == latest["bodies_tracked"].ids == [str(s.id) for s in rooted]
         )
         assert all(p.tags[p.tagnames.index("velocity_valid")] == "false" for p in latest["people_nav"].people)
+    finally:
+        core.shutdown()
+
+
+def test_each_frame_gets_its_cameras_pose_over_the_floor_from_tf(sample: dict[str, Any]) -> None:
+    """floor.frame (base_footprint by default) -> the image's frame at the image stamp; a
+    failed lookup reaches the pipeline as a FloorPose saying why, never as a floor."""
+    harness = Harness()
+    core, transport = harness.core, harness.transport
+    try:
+        assert core.configure().ok and transport.listen_tf is True and core.activate().ok
+        missing = harness.frame_published(sample, 0)
+        transport.tf[("base_footprint", CAMERA_FRAME)] = CAMERA_IN_BASE
+        known = harness.frame_published(sample, 1)
+        assert ("base_footprint", CAMERA_FRAME, missing) in transport.lookups
+        assert ("base_footprint", CAMERA_FRAME, known) in transport.lookups
+        first, second = harness.pipelines[0].floor_poses
+        assert first.camera_in_floor is None and first.reason == "missing" and "base_footprint" in first.message
+        assert second.reason == "" and np.allclose(second.camera_in_floor, CAMERA_IN_BASE.matrix())
+        assert np.allclose(second.camera_in_floor[:3, 3], (0.1, 0.0, 1.2))  # the camera 1.2 m over the floor
+    finally:
+        core.shutdown()
+
+
+def test_an_empty_floor_frame_asks_tf_nothing(sample: dict[str, Any]) -> None:
+    harness = Harness(node_settings(**{"floor.frame": ""}))
+    core, transport = harness.core, harness.transport
+    try:
+        assert core.configure().ok and transport.listen_tf is False and core.activate().ok
+        harness.frame_published(sample, 0)
+        assert transport.lookups == [] and harness.pipelines[0].floor_poses == [None]
     finally:
         core.shutdown()

@@ -19,7 +19,7 @@ from hdnet_ros.depth_fault import DepthFault, DepthFaultReason, DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.node.diagnostics import WORKER_EXCEPTION, DiagnosticsAggregator
 from hdnet_ros.outputs.frame_outputs import core_outputs
-from hdnet_ros.people import Frame
+from hdnet_ros.people import FloorPose, Frame
 from hdnet_ros.pipeline import FrameResult, Pipeline
 
 # core_outputs lives in hdnet_ros.outputs (the node and the replay build their messages with
@@ -30,6 +30,8 @@ Triplet = dict[str, Any]  # role ("rgb", "depth", "camera_info") -> message
 # (message, role) -> what build_frame reads (an Image or an Image look-alike); raises
 # FrameError naming the topic when the message cannot be converted.
 Decode = Callable[[Any, str], Any]
+# (the image's frame_id, its stamp) -> the camera's pose over the floor from TF (None: not asked).
+FloorLookup = Callable[[str, int], FloorPose | None]
 
 
 class WorkerLog(Protocol):
@@ -45,7 +47,8 @@ class FrameProcessor:
 
     ``publish`` gets every processed frame's result; ``clock_ns`` is the clock the capture
     stamps are compared with when a frame's results are out (the node's ROS time);
-    ``depth_watch`` says when depth becomes unusable and when it is back (logged as warnings).
+    ``depth_watch`` says when depth becomes unusable and when it is back (logged as warnings);
+    ``floor_lookup`` gives each frame its camera's pose over the floor (the node: tf2).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class FrameProcessor:
         publish: Callable[[FrameResult], None],
         clock_ns: Callable[[], int],
         log: WorkerLog,
+        floor_lookup: FloorLookup | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._input = input_config
@@ -67,6 +71,7 @@ class FrameProcessor:
         self._publish = publish
         self._clock_ns = clock_ns
         self._log = log
+        self._floor_lookup = floor_lookup
 
     def process(self, triplet: Triplet) -> None:
         frame = self._frame(triplet)
@@ -77,6 +82,8 @@ class FrameProcessor:
         transition = self._depth_watch.update(frame.depth_fault)
         if transition:
             self._log.warning(transition)
+        if self._floor_lookup is not None:
+            frame.floor_pose = self._floor_lookup(frame.frame_id, frame.stamp_ns)
         result = self._pipeline.process(frame)
         self._publish(result)
         self._diagnostics.record_output(frame.stamp_ns, self._clock_ns())

@@ -23,6 +23,7 @@ one. The frames' path is the worker's :class:`FrameProcessor` (frame_slot, frame
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import traceback
@@ -57,7 +58,7 @@ from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
 from hdnet_ros.outputs.people_pose import RigidTransform
-from hdnet_ros.people import Frame
+from hdnet_ros.people import FloorPose, Frame
 from hdnet_ros.pipeline import FrameResult, Pipeline
 
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -224,7 +225,7 @@ class NodeCore:
 
     def _configure(self, settings: Settings, pipeline: Pipeline) -> _Configured:
         outputs = [*OUTPUTS, *self._installed_optional_outputs()]
-        self._transport.create_outputs(outputs, listen_tf=bool(settings.node.target_frame))
+        self._transport.create_outputs(outputs, listen_tf=bool(settings.node.target_frame or settings.floor.frame))
         inputs = {source.role: source for source in input_topics(settings)}
         diagnostics = DiagnosticsAggregator(f"{self._name}: frames", hardware_id=inputs["rgb"].topic)
         depth = inputs.get("depth")
@@ -237,6 +238,7 @@ class NodeCore:
             publish=self._publish,
             clock_ns=self._transport.now_ns,
             log=self._log,
+            floor_lookup=functools.partial(self._floor_pose, settings) if settings.floor.frame else None,
         )
         names = frozenset(output.name for output in outputs)
         return _Configured(settings, pipeline, names, inputs, diagnostics, InputHealth(), processor)
@@ -378,6 +380,17 @@ class NodeCore:
             self._transport.publish("people", people.poses)
         if people.people is not None and "people_nav" in configured.outputs:
             self._transport.publish("people_nav", people.people)
+
+    def _floor_pose(self, settings: Settings, camera_frame: str, stamp_ns: int) -> FloorPose:
+        """The camera's pose over ``floor.frame`` from TF at the image stamp (worker thread);
+        a failed lookup says why (the placement stage counts it and falls back)."""
+        try:
+            transform = self._transport.lookup_transform(
+                settings.floor.frame, camera_frame, stamp_ns, settings.node.tf_timeout_s
+            )
+        except TransformUnavailableError as error:
+            return FloorPose(None, "stale" if error.stale else "missing", str(error))
+        return FloorPose(transform.matrix())
 
     def _transform_to(
         self, target: str, frame: Frame, timeout_s: float, outputs: frozenset[str]

@@ -256,11 +256,13 @@ class RosTransport:
 
     def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> RigidTransform:
         if self._tf_buffer is None:
-            raise TransformUnavailableError("no TF listener (node.target_frame was empty at configure)")
+            raise TransformUnavailableError("no TF listener (node.target_frame and floor.frame empty at configure)")
         try:
             looked_up = self._tf_buffer.lookup_transform(
                 target, source, Time(nanoseconds=stamp_ns), timeout=Duration(seconds=timeout_s)
             )
+        except tf2_ros.ExtrapolationException as error:  # known frames, not at this stamp
+            raise TransformUnavailableError(str(error), stale=True) from error
         except tf2_ros.TransformException as error:
             raise TransformUnavailableError(str(error)) from error
         return RigidTransform.from_msg(looked_up.transform)

@@ -101,7 +101,12 @@ OPTIONAL_OUTPUTS: dict[OutputTopic, str] = {
 
 
 class TransformUnavailableError(Exception):
-    """TF cannot map the camera frame into the target frame at the image stamp."""
+    """TF cannot map the camera frame into the target frame at the image stamp; ``stale``:
+    both frames are known but not at that stamp (extrapolation), else a frame is missing."""
+
+    def __init__(self, message: str, stale: bool = False) -> None:
+        super().__init__(message)
+        self.stale = stale
 
 
 class CoreLog(Protocol):

@@ -23,4 +23,20 @@ def network_values(report: Mapping[str, Any]) -> dict[str, str]:
         values["BlazePose crops"] = str(body.get("crops", 0))
         values["BlazePose rejected (low presence)"] = str(body.get("low_presence", 0))
         values["BlazePose without a root"] = str(body.get("no_root", 0))
+    values.update(placement_values(report.get("placement")))
+    return values
+
+
+def placement_values(counts: Mapping[str, int] | None) -> dict[str, str]:
+    """Which floor placed people (frames per source: ``tf``, ``depth``, ``people`` (its height
+    and up), ``people_up`` (its up alone), ``none``), TF floors not used and why (``missing``,
+    ``stale``, ``below_floor``, ``too_high``, ``tilted``), and people placed on the floor."""
+    if counts is None:
+        return {}
+    sources = {key[len("floor_") :]: n for key, n in counts.items() if key.startswith("floor_") and n}
+    refused = {key[len("tf_") :]: n for key, n in counts.items() if key.startswith("tf_") and n}
+    values = {"floor (frames)": ", ".join(f"{k} {v}" for k, v in sorted(sources.items())) or "none yet"}
+    if refused:
+        values["TF floor not used (frames)"] = ", ".join(f"{k} {v}" for k, v in sorted(refused.items()))
+    values["people placed on the floor"] = str(counts.get("standing", 0))
     return values

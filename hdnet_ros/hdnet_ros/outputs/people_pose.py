@@ -53,6 +53,13 @@ class RigidTransform:
     def _rotation(self) -> Rotation:
         return Rotation.from_quat(self.rotation)  # scipy uses (x, y, z, w) like ROS; normalises
 
+    def matrix(self) -> FloatArray:
+        """The 4x4 homogeneous matrix: ``p_target = M p_source``."""
+        result = np.eye(4)
+        result[:3, :3] = self._rotation().as_matrix()
+        result[:3, 3] = self.translation
+        return result
+
     def apply_to_points(self, points: npt.ArrayLike) -> FloatArray:
         """Positions [N,3] (or one [3]) in the target frame."""
         result: FloatArray = self._rotation().apply(np.asarray(points, dtype=np.float64)) + self.translation

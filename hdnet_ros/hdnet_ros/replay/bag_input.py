@@ -20,7 +20,10 @@ from hdnet_ros.ros_types import typestore
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 ROLES = ("rgb", "depth", "camera_info")
+# The transform topics, as the node would receive them from ``ros2 bag play`` (static: latched).
+TF_TOPICS = {"/tf": "tf", "/tf_static": "tf_static"}
 
 
 class BagInputError(RuntimeError):
@@ -138,6 +141,8 @@ class BagInput:
             self.reader.close()
             raise BagInputError(f"{path}: {error}") from error
         self._roles = {topic: role for role, topic in self.topics.as_dict().items() if topic}
+        transforms = [c.topic for c in self.reader.connections if c.topic in TF_TOPICS and c.msgtype == TF_MESSAGE]
+        self._roles.update({topic: TF_TOPICS[topic] for topic in transforms})
         self.is_ros1 = self.path.suffix == ".bag"
 
     def __enter__(self) -> BagInput:
@@ -153,8 +158,9 @@ class BagInput:
         }
 
     def messages(self) -> Iterator[BagMessage]:
-        """The input topics' messages in recording order. A payload that does not
-        deserialize is yielded with ``message`` None and the error, not raised."""
+        """The input topics' messages (and /tf, /tf_static: roles ``tf``, ``tf_static``) in
+        recording order. A payload that does not deserialize is yielded with ``message``
+        None and the error, not raised."""
         connections = [c for c in self.reader.connections if c.topic in self._roles]
         store = typestore()
         for connection, log_time, raw in self.reader.messages(connections=connections):

@@ -32,6 +32,7 @@ from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
 from hdnet_ros.replay.bag_output import OutputBag
+from hdnet_ros.replay.floor_tf import FloorTransforms
 from hdnet_ros.replay.overlay_writer import OverlayWriter
 from hdnet_ros.replay.summary import FrameRecords, InputReport, ReplaySummary
 from hdnet_ros.replay.sync import ApproximateTimeSync
@@ -69,6 +70,7 @@ class ReplayJob:
         # Per-frame entries go to disk as they come: a long bag's replay does not grow in memory.
         self.summary.people_per_frame = FrameRecords(options.output_dir / "frames.jsonl")
         self.bag = OutputBag(options.output_dir / "bag")
+        self._transforms = FloorTransforms(settings.floor.frame)
         self.overlays: OverlayWriter | None = None
         if options.write_overlays:
             overlay_dir = options.output_dir / "overlays"
@@ -107,6 +109,7 @@ class ReplayJob:
             LOG.error("%s", error)
             return
         self.pipeline.reset_tracking()  # ids do not carry over from another recording
+        self._transforms = FloorTransforms(self.settings.floor.frame)  # nor do its transforms
         with bag:
             report.topics = bag.topics.as_dict()
             report.depth_input = self._depth_input(path, bag.topics.depth)
@@ -155,6 +158,9 @@ class ReplayJob:
             self.summary.frames_read += 1
         if item.message is None:
             self.summary.skip(report.path, SkipReason.UNREADABLE_MESSAGE.value, item.error or "", topic=item.topic)
+            return
+        if item.role in ("tf", "tf_static"):  # to the transform buffer, as ros2 bag play hands them to tf2
+            self._transforms.add(item.message, static=item.role == "tf_static")
             return
         sync.add(roles.index(item.role), item.stamp_ns, item)
 
@@ -213,6 +219,7 @@ class ReplayJob:
         transition = watch.update(frame.depth_fault)
         if transition:
             LOG.warning("frame %d: %s", frame.stamp_ns, transition)
+        frame.floor_pose = self._transforms.floor_pose(frame.frame_id, frame.stamp_ns)
         result = self.pipeline.process(frame)
         report.frames_processed += 1
         self.summary.frames_processed += 1

@@ -67,6 +67,10 @@ class NetworkEstimates:
         return np.stack([pose if pose is not None else np.full((joints, 3), np.nan) for pose in poses])
 
 
+def _given_floor(floor: tuple[FloatArray, float] | None) -> GroundPlane | None:
+    return None if floor is None else GroundPlane(np.asarray(floor[0], dtype=np.float64), float(floor[1]), inliers=0)
+
+
 class DepthLifter:
     """Fills each person's 3D joints from the registered depth image (module doc)."""
 
@@ -82,10 +86,13 @@ class DepthLifter:
         depth: DepthImage | None,
         camera: CameraModel,
         networks: NetworkEstimates | None = None,
+        floor: tuple[FloatArray, float] | None = None,
     ) -> None:
         """Set ``positions``, ``position_stddev`` and ``depth_sources`` of every person.
 
         ``depth`` may be None (RGB-only): then only the networks and the priors place people.
+        ``floor`` (normal pointing up, offset): a floor known otherwise (TF, the people's
+        feet) for the priors' foot cue where the depth image shows none.
         """
         count = len(people)
         if not count:
@@ -126,7 +133,7 @@ class DepthLifter:
             size,
             network,
             networks.root_point,
-            lambda: self._floor_of(depth, camera),
+            lambda: self._floor_of(depth, camera) or _given_floor(floor),
             camera,
             config,
         )
@@ -155,6 +162,12 @@ class DepthLifter:
         pose = None if relative_pose is None else np.asarray(relative_pose, dtype=np.float64)[None]
         estimates = NetworkEstimates(np.array([root[0]], float), np.array([root[1]], float), relative_pose=pose)
         self([person], depth, camera, estimates)
+
+    def floor_plane(self, depth: DepthImage | None, camera: CameraModel) -> tuple[FloatArray, float] | None:
+        """The floor of this depth image (normal pointing up, offset: ``normal . X = offset``),
+        fitted once per image and shared with the depth stage's own use; None without one."""
+        plane = self._floor_of(depth, camera)
+        return None if plane is None else (np.asarray(plane.normal, dtype=np.float64), float(plane.offset))
 
     def _floor_of(self, depth: DepthImage | None, camera: CameraModel) -> GroundPlane | None:
         """The floor of this depth image, fitted once per image and shared by its people."""

@@ -1,0 +1,241 @@
+"""Placing people without depth: the floor, the network's skeleton and each person's size
+in one least-squares fit per person.
+
+    the floor (TF pose of the camera over floor.frame -> the depth image's plane -> the people's feet over time)
+        + each person's skeleton, 2D keypoints and scale prior (the track's learned scale)
+        -> fit.place_person (one least squares) -> the network root the depth stage fuses
+    after the depth stage: the sensor's roots teach each track its scale (scale.learn_scales)
+
+Which floor is in use and why a TF floor was not (missing, stale, below the floor, too
+high, tilted) is counted and said once per change (:attr:`MonocularPlacement.counts`,
+reported on /diagnostics and in the replay's summary).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import (
+    LEFT_ANKLE,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    NUM_COCO_JOINTS,
+    RIGHT_ANKLE,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+)
+from hdnet_ros.people import Frame, Person
+from hdnet_ros.settings_field import setting
+from hdnet_ros.stages.depth import NetworkEstimates
+from hdnet_ros.stages.placement.fit import (
+    ANKLE_HEIGHT_M,
+    Cues,
+    Placement,
+    PlacementResult,
+    leg_length,
+    place_person,
+    standing,
+)
+from hdnet_ros.stages.placement.floor import (
+    IMAGE_UP,
+    Floor,
+    FloorConfig,
+    FloorRefusal,
+    floor_from_plane,
+    floor_from_pose,
+)
+from hdnet_ros.stages.placement.people_floor import FloorObservation, PeopleFloor
+from hdnet_ros.stages.placement.scale import learn_scales, scale_prior
+
+__all__ = [
+    "Floor",
+    "FloorConfig",
+    "MonocularPlacement",
+    "Placement",
+    "PlacementConfig",
+    "PlacementResult",
+]
+
+LOG = logging.getLogger(__name__)
+FloatArray = npt.NDArray[np.float64]
+PlaneSource = Callable[[], tuple[FloatArray, float] | None]  # the depth image's floor: (normal, offset)
+
+
+@dataclass(frozen=True)
+class PlacementConfig:
+    enabled: bool = setting(
+        True,
+        "place people by one least-squares fit of the network's skeleton, the floor and the person's learned "
+        "scale (false: the network's own root fit)",
+    )
+    learn_scale: bool = setting(
+        True, "learn each tracked person's size while the depth sensor measures them, for when it cannot"
+    )
+
+
+class MonocularPlacement:
+    """The floor and the fit (module doc); ``counts`` for the reports, ``reset`` per recording."""
+
+    def __init__(
+        self, floor: FloorConfig, config: PlacementConfig, keypoint_sigma_px: float, scale_sigma: float
+    ) -> None:
+        self.floor_config = floor
+        self.config = config
+        self.keypoint_sigma_px = keypoint_sigma_px
+        self.scale_sigma = scale_sigma
+        self.people_floor = PeopleFloor()
+        self.counts: Counter[str] = Counter()
+        self._said = ""  # the floor message said last, so a change is logged once
+        self._frames = 0
+        self.floor: Floor | None = None  # this frame's
+
+    def reset(self) -> None:
+        """A new recording: the people's floor may be another camera's."""
+        self.people_floor.reset()
+        self._said = ""
+
+    def report(self) -> dict[str, int]:
+        """Frames per floor source (``floor_tf``, ``floor_depth``, ``floor_people``, ``floor_none``),
+        TF floors refused by reason (``tf_<reason>``), people placed on the floor (``standing``)."""
+        return dict(self.counts)
+
+    def __call__(
+        self,
+        frame: Frame,
+        people: Sequence[Person],
+        networks: NetworkEstimates,
+        expected: Sequence[Person | None],
+        depth_plane: PlaneSource,
+    ) -> tuple[NetworkEstimates, list[PlacementResult | None]]:
+        """The people's network roots from the joint fit (where they carry a network pose),
+        and each one's fit (None: no pose)."""
+        self._frames += 1
+        self.floor = floor = self.floor_for(frame, people, depth_plane)
+        placements: list[PlacementResult | None] = []
+        for person, previous in zip(people, expected, strict=True):
+            cues = person_cues(person, scale_prior(previous if self.config.learn_scale else None, self.scale_sigma))
+            placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
+        self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
+        return _with_roots(networks, placements), placements
+
+    def known_floor(self) -> tuple[FloatArray, float] | None:
+        """This frame's floor (normal, offset) where its height is known, for the depth
+        stage's priors."""
+        floor = self.floor
+        if floor is None or not np.isfinite(floor.sigma_offset_m):
+            return None
+        return floor.normal, floor.offset
+
+    def learn(
+        self, people: Sequence[Person], expected: Sequence[Person | None], placements: Sequence[PlacementResult | None]
+    ) -> None:
+        """After the depth stage: the sensor's roots teach each person's scale."""
+        if self.config.learn_scale:
+            learn_scales(people, expected, placements, self.scale_sigma)
+
+    def floor_for(self, frame: Frame, people: Sequence[Person], depth_plane: PlaneSource) -> Floor | None:
+        """The floor of this frame: TF, else the depth image's plane, else the people's."""
+        floor, why = self._tf_floor(frame)
+        if floor is None:
+            plane = depth_plane() if frame.depth_m is not None else None
+            if plane is not None:
+                floor = floor_from_plane(*plane)
+        if floor is None and self.floor_config.from_people:
+            floor = self.people_floor.add(floor_observations(people, frame.camera, self._frames))
+        source = floor.source if floor is not None else "none"
+        self.counts[f"floor_{source}"] += 1
+        self._say(source, why)
+        return floor
+
+    def _tf_floor(self, frame: Frame) -> tuple[Floor | None, str]:
+        """The floor from the frame's TF pose, or None and why (counted)."""
+        pose = frame.floor_pose
+        if pose is None:
+            return None, ""
+        if pose.camera_in_floor is None:
+            self.counts[f"tf_{pose.reason}"] += 1
+            return None, f"no TF floor ({pose.reason}: {pose.message})"
+        floor = floor_from_pose(pose.camera_in_floor, self.floor_config)
+        if isinstance(floor, FloorRefusal):
+            self.counts[f"tf_{floor.reason}"] += 1
+            return None, f"TF floor refused ({floor.reason}: {floor.message})"
+        return floor, ""
+
+    def _say(self, source: str, why: str) -> None:
+        said = f"floor: {source}" + (f"; {why.split(' (', maxsplit=1)[0]}" if why else "")
+        if said != self._said:  # said once per change of source or reason, with the details
+            (LOG.warning if why else LOG.info)("floor: %s%s", source, f"; {why}" if why else "")
+        self._said = said
+
+
+def person_cues(person: Person, prior: tuple[float, float]) -> Cues | None:
+    """The fit's inputs of one person: the network pose's COCO joints and feet with the
+    person's keypoints and the feet seen (None: no network pose)."""
+    if person.network_pose is None:
+        return None
+    feet = person.network_feet if person.network_feet is not None else np.full((4, 3), np.nan)
+    skeleton = np.concatenate((person.network_pose[:NUM_COCO_JOINTS], feet)).astype(np.float64)
+    pixels = np.concatenate((person.pixels[:NUM_COCO_JOINTS], person.feet_pixels)).astype(np.float64)
+    scores = np.concatenate((person.scores[:NUM_COCO_JOINTS], person.feet_scores)).astype(np.float64)
+    weights = np.where(np.all(np.isfinite(pixels), axis=1), scores, 0.0)
+    return Cues(skeleton, pixels, weights, prior[0], prior[1])
+
+
+def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int) -> list[FloorObservation]:
+    """This frame's standing people whose hips and an ankle are seen in the image, as
+    observations of the floor (people_floor)."""
+    result = []
+    for person in people:
+        if person.network_pose is None:
+            continue
+        skeleton = np.asarray(person.network_pose, dtype=np.float64)
+        ankles = person.pixels[[LEFT_ANKLE, RIGHT_ANKLE]]
+        seen = np.all(np.isfinite(ankles), axis=1) & (ankles[:, 1] <= camera.height - 1) & (ankles[:, 1] >= 0)
+        hips = person.pixels[[LEFT_HIP, RIGHT_HIP]]
+        if not np.any(seen) or not np.all(np.isfinite(hips)):
+            continue
+        # The trunk's up (hips to shoulders): the network's legs lean off the truth more
+        # than its trunk when the camera looks down.
+        body_up = (skeleton[LEFT_SHOULDER] + skeleton[RIGHT_SHOULDER] - skeleton[LEFT_HIP] - skeleton[RIGHT_HIP]) / 2
+        norm = float(np.linalg.norm(body_up))
+        if not np.isfinite(norm) or norm < 1e-6:
+            continue
+        body_up = body_up / norm
+        if not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < np.cos(np.deg2rad(80.0)):
+            continue
+        scale = person.scale if np.isfinite(person.scale) else 1.0
+        result.append(
+            FloorObservation(
+                camera.unit_rays(ankles[seen]),
+                camera.unit_rays(((hips[0] + hips[1]) / 2.0)[None])[0],
+                scale * (leg_length(skeleton) + ANKLE_HEIGHT_M),
+                body_up,
+                frame,
+            )
+        )
+    return result
+
+
+def _with_roots(networks: NetworkEstimates, placements: Sequence[PlacementResult | None]) -> NetworkEstimates:
+    """The networks' estimates with the fitted roots where the fit succeeded."""
+    fitted = [i for i, p in enumerate(placements) if isinstance(p, Placement)]
+    if not fitted:
+        return networks
+    count = len(placements)
+    root_point = networks.root_point.copy() if networks.root_point is not None else np.full((count, 3), np.nan)
+    root_z, root_sigma = networks.root_z.copy(), networks.root_sigma.copy()
+    for i in fitted:
+        placement = placements[i]
+        assert isinstance(placement, Placement)
+        root_point[i] = placement.position
+        root_z[i] = placement.position[2]
+        root_sigma[i] = placement.depth_sigma
+    return dataclasses.replace(networks, root_point=root_point, root_z=root_z, root_sigma=root_sigma)

@@ -1,0 +1,382 @@
+"""Where a person stands without depth: one least-squares problem per person over the
+translation ``t`` of their metric skeleton and its scale ``s``, combining every cue by its
+uncertainty.
+
+Unknowns: t (the pelvis, camera frame) and s (the person's size relative to the network's
+skeleton P_j, pelvis-relative, camera axes). Residuals, each divided by its 1-sigma:
+
+- reprojection of every seen torso, leg and foot point: ``(X_j / Z_j - x_j)`` with
+  ``X_j = t + s P_j``; its sigma combines the keypoint noise and the skeleton's own shape
+  error at that depth (the torso is rigid, the limbs less certain);
+- the scale prior ``s - s0`` (``s0`` 1 for a stranger, the track's learned scale while it
+  lasts; sigma: adult stature and the network's own scale error, or the track's);
+- with a floor, for a person who stands (see :func:`standing`): the pelvis is at hip
+  height over the floor (``n . t - d = s (leg + ankle height)``), and over the middle of
+  the seen ankles (their rays meet the floor raised by the ankle height), up to the stance
+  and lean. This replaces the network's leg orientation, its least certain part when the
+  camera looks down (BlazePose's legs lean 10-20 degrees less than the truth seen from
+  3.4 m, which puts people 0.5 m too far).
+
+Whether the floor applies is decided per person: the skeleton must stand (hips over the
+ankles by most of a leg: a seated or lying person does not), and the floor fit must agree
+with the free fit within its uncertainty (a chi-square test), so a person on a chair, a
+step or a table is never pulled onto the floor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import (
+    LEFT_ANKLE,
+    LEFT_HIP,
+    LEFT_KNEE,
+    LEFT_SHOULDER,
+    NUM_COCO_JOINTS,
+    RIGHT_ANKLE,
+    RIGHT_HIP,
+    RIGHT_KNEE,
+    RIGHT_SHOULDER,
+)
+from hdnet_ros.stages.placement.floor import Floor
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+# The fit's points: the 17 COCO joints, then the feet (left heel, right heel, left toes,
+# right toes), all pelvis-relative; torso, legs and feet are used, the face (small against
+# the skeleton's scale) and the hands (the least certain 3D points) are not.
+NUM_POINTS = NUM_COCO_JOINTS + 4
+TORSO = (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP)
+LIMBS = (LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE, 17, 18, 19, 20)
+FIT_POINTS = TORSO + LIMBS
+# 1-sigma of the network's skeleton points against the truth, root-relative: BlazePose's
+# joint error on real frames is 104-282 mm (median ~160 mm over all joints, hands included;
+# blazepose_ghum_full SOURCE.md); the rigid torso is the best of it, the limbs the worst
+# that the fit uses.
+SHAPE_SIGMA_TORSO_M = 0.05
+SHAPE_SIGMA_LIMB_M = 0.10
+# Ankle joint centre height: 0.039 x stature (Drillis & Contini), for a 1.70 m adult, plus
+# a shoe sole (~2.5 cm); its spread over adults and shoes.
+ANKLE_HEIGHT_M = 0.039 * 1.70 + 0.025
+ANKLE_HEIGHT_SIGMA_M = 0.02
+# A standing or walking pelvis: at leg length over the floor within a few cm (knees
+# straight to slightly bent in gait), and over the middle of the feet within a stance and
+# a lean; with one foot seen, within a stride.
+HIP_HEIGHT_SIGMA_M = 0.04
+OVER_FEET_SIGMA_M = 0.08
+OVER_ONE_FOOT_SIGMA_M = 0.20
+# The skeleton stands when its hips are over its lower ankle by at least this share of its
+# leg length (straight legs ~1; sitting on a chair ~0.5; lying ~0).
+STANDING_FRACTION = 0.75
+# Chi-square bounds (99.7 %) for 1 and 3 degrees of freedom: the floor fit must agree
+# with the free fit this well.
+CHI2_BOUND = {1: 8.81, 2: 11.6, 3: 14.2}
+# The floor offset of a floor known only by its up direction is free: a prior this wide.
+FREE_OFFSET_SIGMA_M = 100.0
+MIN_OFFSET_SIGMA_M = 1e-3  # a floor given as exact still enters as a (tight) prior
+# Standing, the floor terms say where the legs are (their length, the feet under the
+# pelvis): the network's leg orientation, its least certain part seen from above, then
+# counts for this little.
+STANDING_LIMB_SIGMA_M = 0.30
+MIN_POINTS = 4
+MIN_SPAN_M = 0.25
+MIN_DEPTH_M = 0.1
+ITERATIONS = 8
+
+
+@dataclass(frozen=True)
+class Cues:
+    """One person's inputs: skeleton [21,3] (pelvis-relative, camera axes, NaN unknown),
+    pixels [21,2] (NaN unseen) and their weights [21] (scores), the scale prior."""
+
+    skeleton: FloatArray
+    pixels: FloatArray
+    weights: FloatArray
+    scale: float = 1.0
+    scale_sigma: float = 0.07
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A person's fitted pelvis and what placed it."""
+
+    position: FloatArray  # [3] camera frame
+    covariance: FloatArray  # [3,3]
+    scale: float
+    scale_sigma: float
+    unit_depth: float  # the pelvis depth of the reprojection-only fit at scale 1 (depth / scale)
+    unit_depth_sigma: float  # its 1-sigma from the keypoints alone
+    standing: bool  # the floor constraint applied
+    points: int
+    rms_px: float
+
+    @property
+    def depth_sigma(self) -> float:
+        return float(np.sqrt(max(self.covariance[2, 2], 0.0)))
+
+
+@dataclass(frozen=True)
+class PlacementFailure:
+    reason: str
+
+
+PlacementResult = Placement | PlacementFailure
+
+
+@dataclass
+class _Problem:
+    """The residual model of one person (module doc); theta = (t [3], s, d): the pelvis,
+    the scale and the floor's offset (its prior: the floor's offset and sigma)."""
+
+    points: FloatArray  # [K,3] skeleton points used
+    rays: FloatArray  # [K,2] normalised image coordinates
+    shape: FloatArray  # [K] shape sigma [m]
+    limb: BoolArray  # [K] which points are the legs' and feet's
+    noise: float  # keypoint sigma in normalised units
+    scale: float
+    scale_sigma: float
+    floor: Floor | None = None
+    leg: float = 0.0  # hip height over the floor at scale 1 [m]
+    feet: FloatArray | None = None  # [A,3] unit rays of the seen ankles
+    over_sigma: float = 0.0
+
+    @property
+    def offset_prior(self) -> tuple[float, float]:
+        """The floor offset's prior (value, sigma); a floor known only by its up direction
+        leaves it free (a wide sigma keeps the normal equations regular)."""
+        if self.floor is None:
+            return 0.0, 1.0
+        sigma = self.floor.sigma_offset_m
+        return self.floor.offset, max(sigma, MIN_OFFSET_SIGMA_M) if np.isfinite(sigma) else FREE_OFFSET_SIGMA_M
+
+    def residuals(self, theta: FloatArray, standing: bool, scale_prior: bool = True) -> tuple[FloatArray, FloatArray]:
+        """Normalised residuals [R] and their Jacobian [R,5] at theta."""
+        t, s = theta[:3], theta[3]
+        x = t + s * self.points
+        z = np.maximum(x[:, 2], MIN_DEPTH_M)
+        shape = np.where(self.limb, STANDING_LIMB_SIGMA_M, self.shape) if standing else self.shape
+        sigma = np.sqrt(self.noise**2 + (shape * s / z) ** 2)
+        u, v = x[:, 0] / z, x[:, 1] / z
+        rows = [(u - self.rays[:, 0]) / sigma, (v - self.rays[:, 1]) / sigma]
+        du = np.stack((1 / z, np.zeros_like(z), -u / z), axis=1)
+        dv = np.stack((np.zeros_like(z), 1 / z, -v / z), axis=1)
+        zero = np.zeros((len(z), 1))
+        jac = [
+            np.concatenate((du, (du * self.points).sum(1, keepdims=True), zero), axis=1) / sigma[:, None],
+            np.concatenate((dv, (dv * self.points).sum(1, keepdims=True), zero), axis=1) / sigma[:, None],
+        ]
+        if scale_prior:
+            rows.append(np.array([(s - self.scale) / self.scale_sigma]))
+            jac.append(np.array([[0.0, 0.0, 0.0, 1.0 / self.scale_sigma, 0.0]]))
+        offset, offset_sigma = self.offset_prior
+        rows.append(np.array([(theta[4] - offset) / offset_sigma]))
+        jac.append(np.array([[0.0, 0.0, 0.0, 0.0, 1.0 / offset_sigma]]))
+        if standing and self.floor is not None:
+            more, more_jac = self.standing_residuals(theta)
+            rows.append(more)
+            jac.append(more_jac)
+        return np.concatenate(rows), np.concatenate(jac)
+
+    def standing_residuals(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """The floor's residuals: hip height over the floor, and (feet seen) over the feet."""
+        assert self.floor is not None
+        floor, t, s, d = self.floor, theta[:3], theta[3], theta[4]
+        n = floor.normal
+        # A tilted floor moves the floor under the person by their horizontal distance times the tilt.
+        reach = float(np.linalg.norm(t - (n @ t) * n))
+        height_sigma = float(
+            np.sqrt(HIP_HEIGHT_SIGMA_M**2 + ANKLE_HEIGHT_SIGMA_M**2 + (reach * floor.sigma_tilt_rad) ** 2)
+        )
+        rows = [np.array([(n @ t - d - s * self.leg) / height_sigma])]
+        jac = [np.concatenate((n, [-self.leg, -1.0]))[None] / height_sigma]
+        if self.feet is not None:
+            basis = _horizontal_basis(n)  # [2,3]
+            per_offset = (self.feet / (self.feet @ n)[:, None]).mean(axis=0)  # d(feet point)/d(offset)
+            feet = per_offset * (d + ANKLE_HEIGHT_M)
+            rows.append(basis @ (t - feet) / self.over_sigma)
+            jac.append(
+                np.concatenate((basis, np.zeros((2, 1)), -(basis @ per_offset)[:, None]), axis=1) / self.over_sigma
+            )
+        return np.concatenate(rows), np.concatenate(jac)
+
+    def solve(self, theta: FloatArray, standing: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Gauss-Newton from theta: (theta, its covariance [5,5], the final residuals)."""
+        for _ in range(ITERATIONS):
+            r, j = self.residuals(theta, standing)
+            step = np.linalg.lstsq(j, -r, rcond=None)[0]
+            theta = theta + step
+            if np.max(np.abs(step[:3])) < 1e-6:
+                break
+        r, j = self.residuals(theta, standing)
+        covariance = np.linalg.pinv(j.T @ j)
+        dof = max(len(r) - len(theta), 1)
+        return theta, covariance * max(1.0, float(r @ r) / dof), r
+
+
+def _horizontal_basis(normal: FloatArray) -> FloatArray:
+    """Two unit vectors [2,3] spanning the plane perpendicular to ``normal``."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
+    first = np.cross(normal, helper)
+    first /= np.linalg.norm(first)
+    return np.stack((first, np.cross(normal, first)))
+
+
+def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_sigma_px: float) -> PlacementResult:
+    """The pelvis of one person (module doc), or why it cannot be fitted."""
+    index = np.asarray(FIT_POINTS)
+    pixels, points = cues.pixels[index], cues.skeleton[index]
+    seen = _inside(pixels, camera) & np.all(np.isfinite(points), axis=1) & (cues.weights[index] > 0)
+    if np.count_nonzero(seen) < MIN_POINTS:
+        return PlacementFailure(f"{np.count_nonzero(seen)} torso, leg and foot points seen; the fit needs {MIN_POINTS}")
+    span = float(np.ptp(points[seen, :2], axis=0).max())
+    if span < MIN_SPAN_M:
+        return PlacementFailure(f"the seen points span {span:.2f} m; at least {MIN_SPAN_M} m fixes a scale")
+    shape = np.where(np.isin(index, TORSO), SHAPE_SIGMA_TORSO_M, SHAPE_SIGMA_LIMB_M)[seen]
+    problem = _Problem(
+        points[seen],
+        camera.normalized_rays(pixels[seen]),
+        shape,
+        np.isin(index, LIMBS)[seen],
+        keypoint_sigma_px / float(np.sqrt(camera.fx * camera.fy)),
+        cues.scale,
+        cues.scale_sigma,
+    )
+    start = np.concatenate((_linear_translation(problem.rays, problem.points * cues.scale), [cues.scale, 0.0]))
+    theta, covariance, _ = problem.solve(start, standing=False)
+    if theta[2] + np.min(theta[3] * problem.points[:, 2]) < MIN_DEPTH_M:
+        return PlacementFailure("the fitted skeleton lies (partly) behind the camera")
+    unit_depth, unit_sigma = _unit_depth(problem, theta)
+    stands = False
+    if floor is not None and _prepare_floor(problem, cues, camera, floor):
+        theta = np.concatenate((theta[:4], [_start_offset(problem, floor, theta)]))
+        theta, covariance, _ = problem.solve(theta, standing=False)  # the same fit with the offset's prior
+        stands = _agrees(problem, theta, covariance)
+        if stands:
+            theta, covariance, _ = problem.solve(theta, standing=True)
+    count = len(problem.points)
+    rms = float(np.sqrt(np.mean(_pixel_errors(problem, theta) ** 2))) * float(np.sqrt(camera.fx * camera.fy))
+    return Placement(
+        position=theta[:3].copy(),
+        covariance=covariance[:3, :3].copy(),
+        scale=float(theta[3]),
+        scale_sigma=float(np.sqrt(max(covariance[3, 3], 0.0))),
+        unit_depth=unit_depth,
+        unit_depth_sigma=unit_sigma,
+        standing=stands,
+        points=count,
+        rms_px=rms,
+    )
+
+
+def standing(skeleton: FloatArray, up: FloatArray) -> bool:
+    """Whether a skeleton [21,3] stands or walks: its hips over its lower ankle by most of
+    a leg along ``up`` (legs extended under the body)."""
+    pelvis = (skeleton[LEFT_HIP] + skeleton[RIGHT_HIP]) / 2.0
+    leg = leg_length(skeleton)
+    ankles = skeleton[[LEFT_ANKLE, RIGHT_ANKLE]]
+    if not np.isfinite(leg) or not np.all(np.isfinite(ankles)):
+        return False
+    return bool(np.max((pelvis - ankles) @ up) >= STANDING_FRACTION * leg)
+
+
+def leg_length(skeleton: FloatArray) -> float:
+    """Hip to knee to ankle, the mean of both sides [m] (NaN if unknown)."""
+    sides = [
+        np.linalg.norm(skeleton[hip] - skeleton[knee]) + np.linalg.norm(skeleton[knee] - skeleton[ankle])
+        for hip, knee, ankle in ((LEFT_HIP, LEFT_KNEE, LEFT_ANKLE), (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE))
+    ]
+    return float(np.mean(sides))
+
+
+def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Floor) -> bool:
+    """Set the floor's terms of a standing skeleton; False where it does not stand."""
+    if not standing(cues.skeleton, floor.normal):
+        return False
+    problem.floor = floor
+    problem.leg = leg_length(cues.skeleton) + ANKLE_HEIGHT_M
+    ankles = cues.pixels[[LEFT_ANKLE, RIGHT_ANKLE]]
+    seen = _inside(ankles, camera) & (cues.weights[[LEFT_ANKLE, RIGHT_ANKLE]] > 0)
+    if not np.any(seen):
+        return True  # the hip height alone
+    rays = camera.unit_rays(ankles[seen])
+    if np.any(rays @ floor.normal > -0.02):  # a ray (nearly) level or up never meets the floor
+        return True
+    problem.feet = rays
+    stance = OVER_FEET_SIGMA_M if len(rays) == 2 else OVER_ONE_FOOT_SIGMA_M
+    problem.over_sigma = float(np.hypot(stance, _hit_sigma(problem, floor)))
+    return True
+
+
+def _start_offset(problem: _Problem, floor: Floor, theta: FloatArray) -> float:
+    """The floor offset to start from: the floor's where it is known, else the one under
+    the free fit's standing skeleton."""
+    if np.isfinite(floor.sigma_offset_m):
+        return floor.offset
+    return float(floor.normal @ theta[:3] - theta[3] * problem.leg)
+
+
+def _inside(pixels: FloatArray, camera: CameraModel) -> BoolArray:
+    """Which pixels [N,2] are seen (finite) and inside the image."""
+    with np.errstate(invalid="ignore"):
+        x_in = (pixels[:, 0] >= 0) & (pixels[:, 0] <= camera.width - 1)
+        return np.asarray(x_in & (pixels[:, 1] >= 0) & (pixels[:, 1] <= camera.height - 1))
+
+
+def _hit_sigma(problem: _Problem, floor: Floor) -> float:
+    """How far [m] the pelvis's point over the feet moves horizontally with the keypoint
+    noise and the floor's tilt: a ray at horizontal distance D meeting a floor h below turns
+    its hit by (D^2 + h^2) / h per radian; a tilted up direction moves the pelvis over the
+    feet by the leg times the tilt (and a tilted floor of known height moves the hit too)."""
+    assert problem.feet is not None
+    level = max(floor.camera_height - ANKLE_HEIGHT_M, 0.1) if np.isfinite(floor.camera_height) else 1.0
+    down = -(problem.feet @ floor.normal)
+    distance = float(np.mean(np.sqrt(np.maximum(1.0 - down**2, 0.0)) / down) * level)
+    turn = (distance**2 + level**2) / level
+    tilt = floor.sigma_tilt_rad
+    known = np.isfinite(floor.sigma_offset_m)
+    return float(np.sqrt((turn * problem.noise) ** 2 + (problem.leg * tilt) ** 2 + (known * turn * tilt) ** 2))
+
+
+def _agrees(problem: _Problem, theta: FloatArray, covariance: FloatArray) -> bool:
+    """The chi-square test of the floor's residuals at the free fit, with the free fit's
+    uncertainty added to theirs."""
+    residuals, jacobian = problem.standing_residuals(theta)
+    spread = np.eye(len(residuals)) + jacobian @ covariance @ jacobian.T  # both normalised
+    chi2 = float(residuals @ np.linalg.solve(spread, residuals))
+    return chi2 <= CHI2_BOUND[len(residuals)]
+
+
+def _unit_depth(problem: _Problem, theta: FloatArray) -> tuple[float, float]:
+    """The reprojection-only pelvis depth per unit of scale and its keypoint-only sigma: the
+    depth a skeleton of scale 1 gets (depth scales with the skeleton exactly)."""
+    r, j = problem.residuals(theta, standing=False, scale_prior=False)
+    r, j = r[:-1], j[:-1]  # without the floor offset's prior
+    translation = np.linalg.pinv(j[:, :3].T @ j[:, :3])
+    dof = max(len(r) - 3, 1)
+    sigma = float(np.sqrt(max(translation[2, 2], 0.0) * max(1.0, float(r @ r) / dof)))
+    return float(theta[2] / theta[3]), sigma / float(theta[3])
+
+
+def _pixel_errors(problem: _Problem, theta: FloatArray) -> FloatArray:
+    x = theta[:3] + theta[3] * problem.points
+    return np.asarray((x[:, :2] / x[:, 2:3] - problem.rays).ravel())
+
+
+def _linear_translation(rays: FloatArray, points: FloatArray) -> FloatArray:
+    """The translation that projects ``points`` [K,3] onto ``rays`` [K,2] in the multiplied-out
+    linear least squares (the Gauss-Newton start)."""
+    count = len(points)
+    design = np.zeros((2 * count, 3))
+    design[:count, 0] = -1.0
+    design[count:, 1] = -1.0
+    design[:count, 2] = rays[:, 0]
+    design[count:, 2] = rays[:, 1]
+    target = np.concatenate((points[:, 0] - rays[:, 0] * points[:, 2], points[:, 1] - rays[:, 1] * points[:, 2]))
+    solution = np.linalg.lstsq(design, target, rcond=None)[0]
+    if solution[2] <= MIN_DEPTH_M:  # a degenerate start: straight ahead at a few metres
+        solution = np.array([0.0, 0.0, 3.0])
+    return np.asarray(solution)

@@ -1,0 +1,357 @@
+"""Placing people without depth: the joint fit, the floor from TF, the people's floor, each
+person's learned scale. Bodies are the standing template (Drillis & Contini) seen by a
+camera over a floor, so every expected value is exact geometry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import (
+    LEFT_ANKLE,
+    LEFT_HIP,
+    LEFT_KNEE,
+    NUM_COCO_JOINTS,
+    PELVIS,
+    RIGHT_ANKLE,
+    RIGHT_HIP,
+    RIGHT_KNEE,
+    ROOT,
+)
+from hdnet_ros.people import DepthSource, Detection, FloorPose, Frame, Person
+from hdnet_ros.skeleton import STANDING_TEMPLATE
+from hdnet_ros.stages.depth import NetworkEstimates
+from hdnet_ros.stages.placement import FloorConfig, MonocularPlacement, PlacementConfig, person_cues
+from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, Cues, Placement, place_person, standing
+from hdnet_ros.stages.placement.floor import Floor, FloorRefusal, floor_from_pose
+from hdnet_ros.stages.placement.people_floor import PeopleFloor
+from hdnet_ros.stages.placement.scale import learn_scales
+from scipy.spatial.transform import Rotation
+
+CAMERA = CameraModel(1280, 720, np.array([[900.0, 0, 639.5], [0, 900.0, 359.5], [0, 0, 1]]))
+STATURE = 1.70
+SHOE_M = ANKLE_HEIGHT_M - 0.039 * STATURE  # the template's ankles stand on soles this thick
+LEGS = [LEFT_HIP, RIGHT_HIP, LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE]
+
+
+def camera_pose(height: float, pitch_deg: float) -> np.ndarray:
+    """The optical frame in the floor frame: at ``height`` over the origin, looking along +x,
+    pitched down by ``pitch_deg``."""
+    pitch = np.deg2rad(pitch_deg)
+    z = np.array([np.cos(pitch), 0.0, -np.sin(pitch)])
+    x = np.array([0.0, -1.0, 0.0])
+    pose = np.eye(4)
+    pose[:3, :3] = np.stack((x, np.cross(z, x), z), axis=1)
+    pose[:3, 3] = (0.0, 0.0, height)
+    return pose
+
+
+def body(where: tuple[float, float], stature: float = STATURE, lift: float = 0.0, seated: bool = False) -> np.ndarray:
+    """World joints [21,3] (COCO 17 + heels and toes) of a person facing the camera (-x),
+    standing on the floor at ``where`` (raised by ``lift``), or seated on a chair."""
+    template = STANDING_TEMPLATE.copy() * stature
+    template[:, 1] += SHOE_M
+    if seated:  # thighs forward (towards the camera), shins down to the floor
+        hips = template[[LEFT_HIP, RIGHT_HIP]].copy()
+        hips[:, 1] = 0.45
+        drop = template[LEFT_HIP, 1] - 0.45
+        template[:LEFT_HIP, 1] -= drop  # the upper body sits down with the hips
+        template[[LEFT_HIP, RIGHT_HIP]] = hips
+        template[[LEFT_KNEE, RIGHT_KNEE], 1] = 0.47
+        template[[LEFT_KNEE, RIGHT_KNEE], 2] = 0.42
+        template[[LEFT_ANKLE, RIGHT_ANKLE], 1] = ANKLE_HEIGHT_M
+        template[[LEFT_ANKLE, RIGHT_ANKLE], 2] = 0.42
+    ankles = template[[LEFT_ANKLE, RIGHT_ANKLE]]
+    heels = ankles + np.array([0.0, -0.05, -0.05])
+    toes = ankles + np.array([0.0, -0.06, 0.15])
+    points = np.concatenate((template[:NUM_COCO_JOINTS], heels, toes))
+    left, up, forward = points[:, 0], points[:, 1], points[:, 2]
+    return np.stack((where[0] - forward, where[1] - left, up + lift), axis=1)
+
+
+def observe(world: np.ndarray, pose: np.ndarray, skeleton_error_deg: float = 0.0) -> tuple[Cues, np.ndarray]:
+    """What the fit gets: the camera-frame skeleton (pelvis-relative; its legs turned by
+    ``skeleton_error_deg`` towards the image plane, the network's error seen from above) and
+    the pixels; and the true camera-frame pelvis."""
+    rotation, translation = pose[:3, :3], pose[:3, 3]
+    camera_points = (world - translation) @ rotation  # R^T (p - t)
+    pelvis = (camera_points[LEFT_HIP] + camera_points[RIGHT_HIP]) / 2.0
+    skeleton = camera_points - pelvis
+    if skeleton_error_deg:
+        legs = [LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE, 17, 18, 19, 20]
+        turn = Rotation.from_rotvec(np.deg2rad(skeleton_error_deg) * np.array([1.0, 0.0, 0.0]))
+        skeleton[legs] = turn.apply(skeleton[legs])
+    pixels = CAMERA.project(camera_points)
+    return Cues(skeleton, pixels, np.ones(len(pixels))), pelvis
+
+
+def tf_floor(pose: np.ndarray) -> Floor:
+    floor = floor_from_pose(pose, FloorConfig())
+    assert isinstance(floor, Floor)
+    return floor
+
+
+@pytest.mark.parametrize(
+    ("height", "pitch", "where"), [(1.5, 5.0, (3.0, 0.3)), (3.4, 49.0, (3.2, -0.5)), (2.4, 27.0, (4.0, 1.0))]
+)
+def test_an_exact_skeleton_is_placed_exactly_with_and_without_the_floor(
+    height: float, pitch: float, where: tuple[float, float]
+) -> None:
+    pose = camera_pose(height, pitch)
+    cues, truth = observe(body(where), pose)
+    for floor in (None, tf_floor(pose)):
+        placed = place_person(cues, CAMERA, floor, keypoint_sigma_px=1.0)
+        assert isinstance(placed, Placement)
+        np.testing.assert_allclose(placed.position, truth, atol=2e-3)
+        assert placed.standing == (floor is not None)
+        assert placed.scale == pytest.approx(1.0, abs=2e-3)
+
+
+def test_floor_from_tf_removes_the_far_bias_of_a_leaning_skeleton_seen_from_above() -> None:
+    """The network's legs lean 15 deg less than the truth seen from 3.4 m: the fit of its
+    skeleton alone puts the person far; the floor puts them back."""
+    pose = camera_pose(3.4, 49.0)
+    cues, truth = observe(body((3.0, 0.2)), pose, skeleton_error_deg=-15.0)
+    free = place_person(cues, CAMERA, None, keypoint_sigma_px=3.0)
+    floored = place_person(cues, CAMERA, tf_floor(pose), keypoint_sigma_px=3.0)
+    assert isinstance(free, Placement) and isinstance(floored, Placement)
+    assert free.position[2] - truth[2] > 0.15
+    assert floored.standing
+    assert abs(floored.position[2] - truth[2]) < 0.06
+    assert np.linalg.norm(floored.position - truth) < 0.08
+
+
+def test_a_bigger_person_than_the_skeleton_is_placed_by_the_floor_not_by_the_prior() -> None:
+    pose = camera_pose(2.4, 27.0)
+    world = body((3.5, 0.0), stature=1.90)
+    cues, truth = observe(world, pose)
+    small = Cues(cues.skeleton * (1.70 / 1.90), cues.pixels, cues.weights)  # the network's typical adult
+    free = place_person(small, CAMERA, None, keypoint_sigma_px=1.0)
+    floored = place_person(small, CAMERA, tf_floor(pose), keypoint_sigma_px=1.0)
+    assert isinstance(free, Placement) and isinstance(floored, Placement)
+    assert truth[2] - free.position[2] > 0.25  # 11 % too close without the floor
+    assert abs(floored.position[2] - truth[2]) < 0.12
+    assert floored.scale > 1.05  # the floor says the person is bigger than the skeleton
+
+
+def test_a_seated_person_is_not_pulled_onto_the_floor() -> None:
+    pose = camera_pose(1.5, 10.0)
+    cues, truth = observe(body((3.0, 0.0), seated=True), pose)
+    assert not standing(cues.skeleton, tf_floor(pose).normal)
+    placed = place_person(cues, CAMERA, tf_floor(pose), keypoint_sigma_px=1.0)
+    assert isinstance(placed, Placement)
+    assert not placed.standing
+    np.testing.assert_allclose(placed.position, truth, atol=5e-3)
+
+
+def test_a_person_standing_on_a_platform_is_not_put_on_the_floor() -> None:
+    """Standing skeleton, feet 0.6 m over the floor (a stage, a table): the floor's terms
+    disagree with the free fit far beyond their uncertainty, so they are not applied."""
+    pose = camera_pose(2.4, 27.0)
+    cues, truth = observe(body((3.5, 0.0), lift=0.6), pose)
+    placed = place_person(cues, CAMERA, tf_floor(pose), keypoint_sigma_px=1.0)
+    assert isinstance(placed, Placement)
+    assert not placed.standing
+    np.testing.assert_allclose(placed.position, truth, atol=5e-3)
+
+
+def test_a_person_cut_by_the_image_uses_the_points_it_sees() -> None:
+    """Close to a level camera the feet are below the image: the torso and knees place the
+    person, the floor through the hip height alone."""
+    pose = camera_pose(1.5, 0.0)
+    cues, truth = observe(body((2.6, 0.0)), pose)
+    assert np.all(cues.pixels[[LEFT_ANKLE, RIGHT_ANKLE], 1] > CAMERA.height)
+    for floor in (None, tf_floor(pose)):
+        placed = place_person(cues, CAMERA, floor, keypoint_sigma_px=1.0)
+        assert isinstance(placed, Placement)
+        assert placed.points == 6  # shoulders, hips, knees
+        np.testing.assert_allclose(placed.position, truth, atol=5e-3)
+
+
+def test_too_few_points_is_a_failure_with_its_reason() -> None:
+    pose = camera_pose(1.5, 0.0)
+    cues, _ = observe(body((3.0, 0.0)), pose)
+    hidden = np.ones(len(cues.weights), dtype=bool)
+    hidden[[5, 6, 11]] = False
+    pixels = np.where(hidden[:, None], np.nan, cues.pixels)
+    result = place_person(Cues(cues.skeleton, pixels, cues.weights), CAMERA, None, keypoint_sigma_px=1.0)
+    assert not isinstance(result, Placement)
+    assert "3 torso, leg and foot points seen" in result.reason
+
+
+def test_floor_from_pose_and_its_refusals() -> None:
+    config = FloorConfig()
+    floor = tf_floor(camera_pose(2.4, 27.0))
+    assert floor.camera_height == pytest.approx(2.4)
+    assert np.degrees(np.arccos(floor.normal @ np.array([0.0, -1.0, 0.0]))) == pytest.approx(27.0)
+    below = floor_from_pose(camera_pose(-0.3, 10.0), config)
+    assert isinstance(below, FloorRefusal) and below.reason == "below_floor"
+    high = floor_from_pose(camera_pose(25.0, 10.0), config)
+    assert isinstance(high, FloorRefusal) and high.reason == "too_high"
+    sideways = camera_pose(1.5, 0.0)
+    sideways[:3, :3] = sideways[:3, :3] @ Rotation.from_euler("z", 90, degrees=True).as_matrix()  # rolled 90 deg
+    tilted = floor_from_pose(sideways, config)
+    assert isinstance(tilted, FloorRefusal) and tilted.reason == "tilted"
+    assert "90 deg" in tilted.message
+
+
+def _person(cues: Cues) -> Person:
+    person = Person(Detection(np.array([0.0, 0.0, 10.0, 10.0]), 0.9), cues.pixels[:19].copy(), np.ones(19))
+    pose = np.full((19, 3), np.nan)
+    pose[:NUM_COCO_JOINTS] = cues.skeleton[:NUM_COCO_JOINTS]
+    pose[PELVIS] = 0.0
+    person.pixels = np.full((19, 2), np.nan)
+    person.pixels[:NUM_COCO_JOINTS] = cues.pixels[:NUM_COCO_JOINTS]
+    person.network_pose = pose
+    person.network_feet = cues.skeleton[NUM_COCO_JOINTS:].copy()
+    person.feet_pixels = cues.pixels[NUM_COCO_JOINTS:].copy()
+    person.feet_scores = np.ones(4)
+    return person
+
+
+def _crowd(
+    pose: np.ndarray, places: list[tuple[float, float]], error_deg: float = 0.0
+) -> tuple[list[Person], list[np.ndarray]]:
+    people, truths = [], []
+    for where in places:
+        cues, truth = observe(body(where), pose, skeleton_error_deg=error_deg)
+        people.append(_person(cues))
+        truths.append(truth)
+    return people, truths
+
+
+def test_person_cues_read_the_network_pose_and_the_seen_keypoints() -> None:
+    cues, _ = observe(body((3.0, 0.0)), camera_pose(1.5, 5.0))
+    person = _person(cues)
+    person.pixels[LEFT_KNEE] = np.nan
+    read = person_cues(person, (1.1, 0.02))
+    assert read is not None
+    assert read.weights[LEFT_KNEE] == 0.0 and read.weights[RIGHT_KNEE] == 1.0
+    assert (read.scale, read.scale_sigma) == (1.1, 0.02)
+    person.network_pose = None
+    assert person_cues(person, (1.0, 0.07)) is None
+
+
+def test_people_floor_is_found_from_standing_people_over_frames() -> None:
+    pose = camera_pose(3.4, 49.0)
+    truth = tf_floor(pose)
+    rng = np.random.default_rng(0)
+    estimator = PeopleFloor()
+    from hdnet_ros.stages.placement import floor_observations
+
+    for frame in range(6):
+        places = [(float(rng.uniform(2.5, 4.5)), float(rng.uniform(-1.0, 1.0))) for _ in range(3)]
+        people, _ = _crowd(pose, places)
+        for person in people:  # 2 px keypoint noise
+            person.pixels = person.pixels + rng.normal(0.0, 2.0, person.pixels.shape)
+        floor = estimator.add(floor_observations(people, CAMERA, frame))
+    assert floor is not None and floor.source == "people"
+    assert abs(floor.camera_height - 3.4) < max(3 * floor.sigma_offset_m, 0.05)
+    tilt = np.degrees(np.arccos(np.clip(floor.normal @ truth.normal, -1, 1)))
+    assert tilt < max(3 * np.degrees(floor.sigma_tilt_rad), 1.0)
+
+
+def test_people_floor_starts_again_when_the_camera_moves() -> None:
+    estimator = PeopleFloor()
+    from hdnet_ros.stages.placement import floor_observations
+
+    high = camera_pose(3.4, 49.0)
+    for frame in range(4):
+        people, _ = _crowd(high, [(3.0, -0.5), (3.5, 0.5), (4.0, 0.0)])
+        estimator.add(floor_observations(people, CAMERA, frame))
+    assert estimator.floor is not None and estimator.floor.camera_height == pytest.approx(3.4, abs=0.05)
+    low = camera_pose(1.2, 10.0)
+    people, _ = _crowd(low, [(3.0, -0.5), (3.5, 0.5), (4.0, 0.0)])
+    estimator.add(floor_observations(people, CAMERA, 10))
+    assert estimator.restarts == 1
+
+
+def _frame(floor_pose: FloorPose | None, stamp: int = 1) -> Frame:
+    return Frame(
+        np.zeros((CAMERA.height, CAMERA.width, 3), np.uint8), None, CAMERA, stamp, "camera", floor_pose=floor_pose
+    )
+
+
+def _placement() -> MonocularPlacement:
+    return MonocularPlacement(FloorConfig(), PlacementConfig(), keypoint_sigma_px=2.0, scale_sigma=0.07)
+
+
+def test_the_tf_floor_places_people_and_a_missing_or_wrong_one_is_a_counted_fallback() -> None:
+    pose = camera_pose(3.4, 49.0)
+    stage = _placement()
+    people, truths = _crowd(pose, [(3.0, -0.5), (3.8, 0.6)], error_deg=-15.0)
+    networks, placed = stage(_frame(FloorPose(pose)), people, NetworkEstimates.none(2), [None, None], lambda: None)
+    assert stage.floor is not None and stage.floor.source == "tf"
+    assert all(isinstance(p, Placement) and p.standing for p in placed)
+    assert networks.root_point is not None
+    for point, truth in zip(networks.root_point, truths, strict=True):
+        assert np.linalg.norm(point - truth) < 0.1
+    stage(
+        _frame(FloorPose(None, "missing", "frame 'base_footprint' does not exist")),
+        people,
+        NetworkEstimates.none(2),
+        [None, None],
+        lambda: None,
+    )
+    rolled = pose.copy()
+    rolled[:3, :3] = rolled[:3, :3] @ Rotation.from_euler("z", 90, degrees=True).as_matrix()
+    stage(_frame(FloorPose(rolled)), people, NetworkEstimates.none(2), [None, None], lambda: None)
+    report = stage.report()
+    assert report["floor_tf"] == 1
+    assert report["tf_missing"] == 1 and report["tf_tilted"] == 1
+    assert report["standing"] >= 2
+    # The depth image's plane is next in line.
+    stage(
+        _frame(None),
+        people,
+        NetworkEstimates.none(2),
+        [None, None],
+        lambda: (tf_floor(pose).normal, tf_floor(pose).offset),
+    )
+    assert stage.report().get("floor_depth", 0) == 0  # no depth image in the frame: not asked
+
+
+def test_a_learned_scale_keeps_the_monocular_root_on_the_sensor_one() -> None:
+    """A person 8 % bigger than the network's skeleton: measured by the sensor for a while,
+    the scale is learnt; without depth, the fit with that scale lands on the truth."""
+    pose = camera_pose(1.2, 5.0)
+    world = body((3.0, 0.0), stature=1.70 * 1.08)
+    cues, truth = observe(world, pose)
+    small = Cues(cues.skeleton / 1.08, cues.pixels, cues.weights)
+    person = _person(small)
+    previous: Person | None = None
+    for _ in range(10):
+        current = _person(small)
+        placement = place_person(small, CAMERA, None, keypoint_sigma_px=1.0)
+        current.positions[ROOT] = truth  # the sensor's root
+        current.position_stddev[ROOT] = 0.01
+        current.depth_sources[ROOT] = DepthSource.SENSOR
+        learn_scales([current], [previous], [placement], 0.07)
+        previous = current
+    assert previous is not None
+    assert previous.scale == pytest.approx(1.08, abs=0.01)
+    assert previous.scale_sigma < 0.02
+    blind = place_person(
+        Cues(small.skeleton, small.pixels, small.weights, previous.scale, previous.scale_sigma), CAMERA, None, 1.0
+    )
+    stranger = place_person(small, CAMERA, None, 1.0)
+    assert isinstance(blind, Placement) and isinstance(stranger, Placement)
+    assert abs(blind.position[2] - truth[2]) < 0.03
+    assert truth[2] - stranger.position[2] > 0.15
+    # Without a measurement the scale is carried, a little looser.
+    carried = _person(small)
+    learn_scales([carried], [previous], [blind], 0.07)
+    assert carried.scale == previous.scale and carried.scale_sigma > previous.scale_sigma
+    assert np.isnan(person.scale)
+
+
+def test_the_floor_is_reported_in_the_network_wording() -> None:
+    from hdnet_ros.outputs.network_report import network_values
+
+    values = network_values(
+        {"pose_3d": "blazepose", "placement": {"floor_tf": 3, "floor_people": 2, "tf_stale": 1, "standing": 7}}
+    )
+    assert values["floor (frames)"] == "people 2, tf 3"
+    assert values["TF floor not used (frames)"] == "stale 1"
+    assert values["people placed on the floor"] == "7"
+    assert "floor (frames)" not in network_values({"pose_3d": "blazepose"})
