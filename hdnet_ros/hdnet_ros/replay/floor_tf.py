@@ -5,14 +5,14 @@ buffer would be fed by ``ros2 bag play``.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from typing import Any
 
+from hdnet_ros.logs import get_logger
 from hdnet_ros.people import FloorPose
 from hdnet_ros.transform_buffer import ExtrapolationError, TransformBuffer, TransformError
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 
 
 class FloorTransforms:

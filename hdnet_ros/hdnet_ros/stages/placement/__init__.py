@@ -14,7 +14,6 @@ reported on /diagnostics and in the replay's summary).
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from hdnet_ros.joints import (
     RIGHT_HIP,
     RIGHT_SHOULDER,
 )
+from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
@@ -64,7 +64,7 @@ __all__ = [
     "PlacementResult",
 ]
 
-LOG = logging.getLogger(__name__)
+LOG = get_logger(__name__)
 FloatArray = npt.NDArray[np.float64]
 PlaneSource = Callable[[], tuple[FloatArray, float] | None]  # the depth image's floor: (normal, offset)
 
