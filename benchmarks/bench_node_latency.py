@@ -36,8 +36,8 @@ from hdnet_ros.node.frame_processor import FrameProcessor, Triplet, core_outputs
 from hdnet_ros.node.frame_slot import FrameWorker
 from hdnet_ros.node.health import InputHealth, facts_of
 from hdnet_ros.outputs.navigation import navigation_outputs
-from hdnet_ros.outputs.people_pose import RigidTransform
 from hdnet_ros.pipeline import FrameResult, Pipeline
+from hdnet_ros.transform_buffer import Transform
 from machine import cpu_name
 
 from hdnet_ros.config import Settings, load_settings
@@ -86,7 +86,7 @@ class Publisher:
         output = self._settings.output
         core_outputs(result, output, self._diagnostics.output_rate_hz or output.nominal_frame_rate, debug_image=False)
         frame = result.frame
-        navigation_outputs(result.people, frame.stamp_ns, frame.frame_id, frame.frame_id, RigidTransform.identity())
+        navigation_outputs(result.people, frame.stamp_ns, frame.frame_id, frame.frame_id, Transform.identity())
 
 
 def produce(

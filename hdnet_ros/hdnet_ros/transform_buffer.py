@@ -95,6 +95,10 @@ class Transform:
         p = np.asarray(points, dtype=np.float64)
         return np.asarray(p @ self.rotation.T + self.translation)
 
+    def rotate(self, vectors: npt.ArrayLike) -> FloatArray:
+        """Directions or velocities [N,3] (or [3]): rotated, never translated."""
+        return np.asarray(np.asarray(vectors, dtype=np.float64) @ self.rotation.T)
+
 
 def quaternion_matrix(xyzw: npt.ArrayLike) -> FloatArray:
     """The rotation matrix of a quaternion (x, y, z, w), normalised first; a zero or

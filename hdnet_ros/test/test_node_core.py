@@ -34,11 +34,11 @@ from hdnet_ros.node.transport import (
     State,
     TransformUnavailableError,
 )
-from hdnet_ros.outputs.people_pose import RigidTransform
 from hdnet_ros.outputs.tf_frames import quaternion_from_matrix
 from hdnet_ros.people import Detection, Frame, Person, TrackingState
 from hdnet_ros.pipeline import FrameResult, Pipeline
 from hdnet_ros.ros_types import typestore
+from hdnet_ros.transform_buffer import Transform
 from helpers import DEPTH_TOPIC, INFO_TOPIC, RGB_TOPIC, sample_messages
 
 from hdnet_ros.config import Settings, SettingsError, load_settings
@@ -47,7 +47,7 @@ CAMERA_FRAME = "head_rgbd_sensor_rgb_frame"
 ALL_OUTPUTS = {o.name for o in OUTPUTS} | {o.name for o in OPTIONAL_OUTPUTS}
 PER_FRAME = {"skeletons", "markers", "people", "people_nav", "bodies_tracked"}  # debug_image: nobody subscribed
 OPTICAL_TO_BASE = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-CAMERA_IN_BASE = RigidTransform(np.array([0.1, 0.0, 1.2]), quaternion_from_matrix(OPTICAL_TO_BASE))
+CAMERA_IN_BASE = Transform.from_quaternion(np.array([0.1, 0.0, 1.2]), quaternion_from_matrix(OPTICAL_TO_BASE))
 DEADLINE_S = 30.0
 
 
@@ -89,7 +89,7 @@ class FakeTransport:
         self.published: list[tuple[str, Any]] = []
         self.transforms: list[Any] = []
         self.diagnostics: list[StatusReport] = []
-        self.tf: dict[tuple[str, str], RigidTransform] = {}
+        self.tf: dict[tuple[str, str], Transform] = {}
         self.lookups: list[tuple[str, str, int]] = []
         self.fail: set[str] = set()
         self.lock = threading.Lock()
@@ -150,7 +150,7 @@ class FakeTransport:
         assert self.outputs is not None and output in self.outputs
         return 0
 
-    def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> RigidTransform:
+    def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> Transform:
         self.lookups.append((target, source, stamp_ns))
         if (target, source) not in self.tf:
             raise TransformUnavailableError(
@@ -515,7 +515,7 @@ def test_each_frame_gets_its_cameras_pose_over_the_floor_from_tf(sample: dict[st
         assert ("base_footprint", CAMERA_FRAME, known) in transport.lookups
         first, second = harness.pipelines[0].floor_poses
         assert first.camera_in_floor is None and first.reason == "missing" and "base_footprint" in first.message
-        assert second.reason == "" and np.allclose(second.camera_in_floor, CAMERA_IN_BASE.matrix())
+        assert second.reason == "" and np.allclose(second.camera_in_floor, CAMERA_IN_BASE.matrix)
         assert np.allclose(second.camera_in_floor[:3, 3], (0.1, 0.0, 1.2))  # the camera 1.2 m over the floor
     finally:
         core.shutdown()

@@ -13,7 +13,6 @@ from hdnet_ros.outputs.common import msg_type
 from hdnet_ros.outputs.people_pose import (
     IDENTITY,
     MIN_HEADING_SPEED,
-    RigidTransform,
     heading,
     people_in_frame,
     pose_array_msg,
@@ -21,12 +20,13 @@ from hdnet_ros.outputs.people_pose import (
 from hdnet_ros.outputs.tf_frames import quaternion_from_matrix
 from hdnet_ros.people import Detection, Person
 from hdnet_ros.ros_types import typestore
+from hdnet_ros.transform_buffer import Transform
 
 STAMP = 1_700_000_000_123_456_789
 # base_link (x forward, y left, z up) from a camera optical frame (x right, y down, z forward)
 # mounted 1.2 m up and 0.1 m forward: x_base = z_opt, y_base = -x_opt, z_base = -y_opt.
 OPTICAL_TO_BASE = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-CAMERA_IN_BASE = RigidTransform(np.array([0.1, 0.0, 1.2]), quaternion_from_matrix(OPTICAL_TO_BASE))
+CAMERA_IN_BASE = Transform.from_quaternion(np.array([0.1, 0.0, 1.2]), quaternion_from_matrix(OPTICAL_TO_BASE))
 
 
 Vector = tuple[float, float, float]
@@ -47,7 +47,7 @@ def person(pelvis: Vector | None, velocity: Vector | None = None, track_id: int 
 
 
 def test_identity_keeps_positions_and_velocities() -> None:
-    (moved,) = people_in_frame([person((0.5, 0.2, 2.0), (0.3, 0.0, 1.0))], RigidTransform.identity())
+    (moved,) = people_in_frame([person((0.5, 0.2, 2.0), (0.3, 0.0, 1.0))], Transform.identity())
     np.testing.assert_allclose(moved.position, [0.5, 0.2, 2.0])
     assert moved.velocity is not None
     np.testing.assert_allclose(moved.velocity, [0.3, 0.0, 1.0])
@@ -63,18 +63,18 @@ def test_positions_are_rotated_and_translated_velocities_only_rotated() -> None:
 
 
 def test_transform_from_a_geometry_msgs_transform() -> None:
-    qx, qy, qz, qw = CAMERA_IN_BASE.rotation
+    qx, qy, qz, qw = quaternion_from_matrix(OPTICAL_TO_BASE)
     message = msg_type("geometry_msgs/msg/Transform")(
         translation=msg_type("geometry_msgs/msg/Vector3")(x=0.1, y=0.0, z=1.2),
         rotation=msg_type("geometry_msgs/msg/Quaternion")(x=qx, y=qy, z=qz, w=qw),
     )
-    transform = RigidTransform.from_msg(message)
-    np.testing.assert_allclose(transform.apply_to_points([[0.0, 0.0, 1.0]]), [[1.1, 0.0, 1.2]], atol=1e-12)
+    transform = Transform.from_msg(message)
+    np.testing.assert_allclose(transform.apply([[0.0, 0.0, 1.0]]), [[1.1, 0.0, 1.2]], atol=1e-12)
 
 
 def test_people_without_a_pelvis_are_left_out_and_labels_match_body_frames() -> None:
     people = [person(None), person((0.0, 0.0, 2.0)), person((1.0, 0.0, 3.0), track_id=7)]
-    result = people_in_frame(people, RigidTransform.identity())
+    result = people_in_frame(people, Transform.identity())
     assert [p.label for p in result] == [2, 7]  # index + 1 without tracking, else the track id
 
 
@@ -84,7 +84,7 @@ def test_people_without_a_pelvis_are_left_out_and_labels_match_body_frames() -> 
     ids=["no velocity", "NaN", "too slow", "vertical"],
 )
 def test_unknown_or_negligible_motion_has_no_heading(velocity: Vector | None) -> None:
-    (moved,) = people_in_frame([person((0.0, 0.0, 2.0), velocity)], RigidTransform.identity())
+    (moved,) = people_in_frame([person((0.0, 0.0, 2.0), velocity)], Transform.identity())
     assert moved.orientation == IDENTITY
     if velocity is None or not np.all(np.isfinite(velocity)):
         assert moved.velocity is None

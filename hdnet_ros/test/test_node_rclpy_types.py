@@ -22,11 +22,12 @@ from hdnet_ros.msg_convert import convert
 from hdnet_ros.node.rclpy_types import MessageClassResolver, nested_message_type
 from hdnet_ros.outputs.debug_image import image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
-from hdnet_ros.outputs.people_pose import RigidTransform, people_in_frame, pose_array_msg
+from hdnet_ros.outputs.people_pose import people_in_frame, pose_array_msg
 from hdnet_ros.outputs.skeletons import skeleton_array_msg
 from hdnet_ros.outputs.tf_frames import body_transforms
 from hdnet_ros.people import DepthSource, Detection, Person
 from hdnet_ros.ros_types import typestore
+from hdnet_ros.transform_buffer import Transform
 from rosbags.interfaces import Nodetype
 
 STAMP = 1_556_880_098_522_459_261
@@ -214,7 +215,7 @@ def test_transforms_and_people_become_rclpy_messages(rclpy: FakeRclpy) -> None:
     converted = convert(transform, rclpy.cls("geometry_msgs/msg/TransformStamped"), resolve)
     assert converted.child_frame_id == "body_4"
     assert converted.transform.translation.z == 2.0
-    people = pose_array_msg(people_in_frame([upright_person()], RigidTransform.identity()), STAMP, "cam")
+    people = pose_array_msg(people_in_frame([upright_person()], Transform.identity()), STAMP, "cam")
     poses = convert(people, rclpy.cls("geometry_msgs/msg/PoseArray"), resolve)
     assert poses.poses[0].position.x == pytest.approx(0.1)
 

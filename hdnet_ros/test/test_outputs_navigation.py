@@ -17,17 +17,18 @@ from hdnet_ros.outputs.navigation import (
     people_msg,
     tracked_bodies_msg,
 )
-from hdnet_ros.outputs.people_pose import RigidTransform, people_in_frame
+from hdnet_ros.outputs.people_pose import people_in_frame
 from hdnet_ros.outputs.tf_frames import body_transforms, quaternion_from_matrix
 from hdnet_ros.people import Detection, Person, TrackingState
 from hdnet_ros.ros_types import PEER_DEFINITIONS, typestore
+from hdnet_ros.transform_buffer import Transform
 from rosbags.interfaces import Nodetype
 
 STAMP = 1_700_000_000_123_456_789
 # base_link (x forward, y left, z up) from a camera optical frame (x right, y down, z forward)
 # 1.2 m up and 0.1 m forward, as in test_node_people_pose.
 OPTICAL_TO_BASE = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-CAMERA_IN_BASE = RigidTransform(np.array([0.1, 0.0, 1.2]), quaternion_from_matrix(OPTICAL_TO_BASE))
+CAMERA_IN_BASE = Transform.from_quaternion(np.array([0.1, 0.0, 1.2]), quaternion_from_matrix(OPTICAL_TO_BASE))
 Vector = tuple[float, float, float]
 
 
@@ -121,7 +122,7 @@ def test_unknown_velocity_is_zero_and_tagged_invalid() -> None:
 def test_people_without_a_pelvis_are_not_published_and_names_match_the_body_frames() -> None:
     people = [person(None, track_id=3), person((0.0, 0.0, 2.0), track_id=4), person((1.0, 0.0, 3.0), track_id=9)]
     frames = {t.child_frame_id for t in body_transforms(people, STAMP, "cam")}
-    message = roundtrip(people_msg(people_in_frame(people, RigidTransform.identity()), STAMP, "cam"))
+    message = roundtrip(people_msg(people_in_frame(people, Transform.identity()), STAMP, "cam"))
     assert [p.name for p in message.people] == ["4", "9"]
     assert {f"body_{p.name}" for p in message.people} == frames
 

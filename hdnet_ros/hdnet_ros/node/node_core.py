@@ -57,9 +57,9 @@ from hdnet_ros.node.transport import (
 from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
-from hdnet_ros.outputs.people_pose import RigidTransform
 from hdnet_ros.people import FloorPose, Frame
 from hdnet_ros.pipeline import FrameResult, Pipeline
+from hdnet_ros.transform_buffer import Transform
 
 DIAGNOSTICS_PERIOD_S = 1.0
 WORKER_STOP_TIMEOUT_S = 10.0  # deactivate waits this long for the frame being processed
@@ -390,14 +390,14 @@ class NodeCore:
             )
         except TransformUnavailableError as error:
             return FloorPose(None, "stale" if error.stale else "missing", str(error))
-        return FloorPose(transform.matrix())
+        return FloorPose(transform.matrix)
 
     def _transform_to(
         self, target: str, frame: Frame, timeout_s: float, outputs: frozenset[str]
-    ) -> RigidTransform | None:
+    ) -> Transform | None:
         """Camera frame -> ``target`` at the image stamp (never now(): people move, robots too)."""
         if target == frame.frame_id:
-            return RigidTransform.identity()
+            return Transform.identity()
         try:
             return self._transport.lookup_transform(target, frame.frame_id, frame.stamp_ns, timeout_s)
         except TransformUnavailableError as error:

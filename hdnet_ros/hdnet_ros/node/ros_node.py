@@ -50,8 +50,8 @@ from hdnet_ros.node.transport import (
     TransformUnavailableError,
     TransitionResult,
 )
-from hdnet_ros.outputs.people_pose import RigidTransform
 from hdnet_ros.pipeline import Pipeline
+from hdnet_ros.transform_buffer import Transform
 
 __all__ = ["NODE_NAME", "HdnetNode", "RosTransport", "Skeleton3DArray", "declare_parameters"]
 
@@ -254,7 +254,7 @@ class RosTransport:
             raise FrameError(SkipReason.UNREADABLE_MESSAGE, f"{where}: {error}") from error
         return decoded_image(msg.header, array, encoding)
 
-    def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> RigidTransform:
+    def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> Transform:
         if self._tf_buffer is None:
             raise TransformUnavailableError("no TF listener (node.target_frame and floor.frame empty at configure)")
         try:
@@ -265,7 +265,7 @@ class RosTransport:
             raise TransformUnavailableError(str(error), stale=True) from error
         except tf2_ros.TransformException as error:
             raise TransformUnavailableError(str(error)) from error
-        return RigidTransform.from_msg(looked_up.transform)
+        return Transform.from_msg(looked_up.transform)
 
     def now_ns(self) -> int:
         """ROS time (the bag's time under use_sim_time), comparable with header stamps."""

@@ -19,7 +19,7 @@ from hdnet_ros.config import Settings
 from hdnet_ros.node.decoded_image import DecodedImage
 from hdnet_ros.node.diagnostics import StatusReport
 from hdnet_ros.outputs.navigation import PEOPLE_TYPE, TRACKED_BODIES_TYPE
-from hdnet_ros.outputs.people_pose import RigidTransform
+from hdnet_ros.transform_buffer import Transform
 
 
 class State(Enum):
@@ -158,7 +158,7 @@ class Transport(Protocol):
 
     def subscription_count(self, output: str) -> int: ...
 
-    def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> RigidTransform: ...
+    def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> Transform: ...
 
     def now_ns(self) -> int: ...
 

@@ -26,8 +26,9 @@ from typing import Any
 
 from hdnet_ros.joints import ROOT
 from hdnet_ros.outputs.common import body_label, header, msg_type, point
-from hdnet_ros.outputs.people_pose import PersonInFrame, RigidTransform, people_in_frame, pose_array_msg
+from hdnet_ros.outputs.people_pose import PersonInFrame, people_in_frame, pose_array_msg
 from hdnet_ros.people import Person
+from hdnet_ros.transform_buffer import Transform
 
 PEOPLE_TYPE = "people_msgs/msg/People"
 TRACKED_BODIES_TYPE = "hri_msgs/msg/IdsList"
@@ -75,7 +76,7 @@ class NavigationOutputs:
 
 
 def navigation_outputs(
-    people: list[Person], stamp_ns: int, camera_frame: str, target_frame: str, transform: RigidTransform | None
+    people: list[Person], stamp_ns: int, camera_frame: str, target_frame: str, transform: Transform | None
 ) -> NavigationOutputs:
     """The PoseArray, People and IdsList of one frame; ``transform`` maps the camera frame into
     ``target_frame`` at ``stamp_ns`` (None: not available, no PoseArray or People)."""

@@ -18,57 +18,16 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial.transform import Rotation
 
 from hdnet_ros.joints import ROOT
 from hdnet_ros.outputs.common import body_label, header, msg_type, point
 from hdnet_ros.people import Person, TrackingState
+from hdnet_ros.transform_buffer import Transform
 
 FloatArray = npt.NDArray[np.float64]
 Quaternion = tuple[float, float, float, float]  # x, y, z, w (ROS order)
 IDENTITY: Quaternion = (0.0, 0.0, 0.0, 1.0)
 MIN_HEADING_SPEED = 0.05  # m/s: slower motion is noise, not a direction
-
-
-@dataclass(frozen=True)
-class RigidTransform:
-    """Maps points of a source frame into a target frame: p_target = R p_source + t.
-
-    This is what ``tf2_ros.Buffer.lookup_transform(target, source, stamp)`` returns.
-    """
-
-    translation: FloatArray
-    rotation: Quaternion
-
-    @classmethod
-    def identity(cls) -> RigidTransform:
-        return cls(np.zeros(3), IDENTITY)
-
-    @classmethod
-    def from_msg(cls, transform: Any) -> RigidTransform:
-        """From a geometry_msgs/Transform (rclpy or rosbags object)."""
-        t, q = transform.translation, transform.rotation
-        return cls(np.array([t.x, t.y, t.z], dtype=np.float64), (float(q.x), float(q.y), float(q.z), float(q.w)))
-
-    def _rotation(self) -> Rotation:
-        return Rotation.from_quat(self.rotation)  # scipy uses (x, y, z, w) like ROS; normalises
-
-    def matrix(self) -> FloatArray:
-        """The 4x4 homogeneous matrix: ``p_target = M p_source``."""
-        result = np.eye(4)
-        result[:3, :3] = self._rotation().as_matrix()
-        result[:3, 3] = self.translation
-        return result
-
-    def apply_to_points(self, points: npt.ArrayLike) -> FloatArray:
-        """Positions [N,3] (or one [3]) in the target frame."""
-        result: FloatArray = self._rotation().apply(np.asarray(points, dtype=np.float64)) + self.translation
-        return result
-
-    def apply_to_vectors(self, vectors: npt.ArrayLike) -> FloatArray:
-        """Velocities [N,3] (or one [3]): rotated, never translated."""
-        result: FloatArray = self._rotation().apply(np.asarray(vectors, dtype=np.float64))
-        return result
 
 
 def heading(velocity: FloatArray | None) -> Quaternion:
@@ -89,18 +48,18 @@ class PersonInFrame:
     tracking_state: TrackingState
 
 
-def people_in_frame(people: list[Person], transform: RigidTransform) -> list[PersonInFrame]:
+def people_in_frame(people: list[Person], transform: Transform) -> list[PersonInFrame]:
     """Every person with a valid pelvis, in the target frame, in the order of ``people``."""
     result = []
     for index, person in enumerate(people):
         if not person.valid[ROOT]:
             continue
         known = bool(np.all(np.isfinite(person.velocity)))
-        velocity = transform.apply_to_vectors(person.velocity) if known else None
+        velocity = transform.rotate(person.velocity) if known else None
         result.append(
             PersonInFrame(
                 label=body_label(person, index),
-                position=transform.apply_to_points(person.positions[ROOT]),
+                position=transform.apply(person.positions[ROOT]),
                 velocity=velocity,
                 orientation=heading(velocity),
                 reliability=float(person.detection.score),

@@ -26,7 +26,6 @@ from hdnet_ros.logs import get_logger
 from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
-from hdnet_ros.outputs.people_pose import RigidTransform
 from hdnet_ros.outputs.tf_frames import tf_message
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline
@@ -36,6 +35,7 @@ from hdnet_ros.replay.floor_tf import FloorTransforms
 from hdnet_ros.replay.overlay_writer import OverlayWriter
 from hdnet_ros.replay.summary import FrameRecords, InputReport, ReplaySummary
 from hdnet_ros.replay.sync import ApproximateTimeSync
+from hdnet_ros.transform_buffer import Transform
 
 LOG = get_logger(__name__)
 
@@ -252,7 +252,7 @@ class ReplayJob:
         if outputs.transforms:
             self.bag.write("/tf", tf_message(outputs.transforms), stamp)
         self.bag.write("/hdnet/debug_image", outputs.debug_image, stamp)
-        people = navigation_outputs(result.people, stamp, camera_frame, camera_frame, RigidTransform.identity())
+        people = navigation_outputs(result.people, stamp, camera_frame, camera_frame, Transform.identity())
         self.bag.write("/hdnet/people", people.poses, stamp)
         self.bag.write("/people", people.people, stamp)
         self.bag.write("/humans/bodies/tracked", people.bodies, stamp)
