@@ -38,7 +38,7 @@ class OracleDetector(PersonDetector):
         self.people = people
 
     def __call__(self, rgb: Image) -> list[Detection]:
-        super().__call__(rgb)
+        super().detect(rgb)
         # Fresh detections per frame, as the detector makes them (the tracker keeps them).
         return [Detection(p.detection.box.copy(), p.detection.score) for p in self.people]
 

@@ -16,6 +16,13 @@ Definitions follow the reference implementations (see docs/evaluation.md):
 - CLEAR MOT (Bernardin & Stiefelhagen 2008): per frame, correspondences from the previous
   frame are kept while still within the threshold, the rest are assigned with the Hungarian
   algorithm; an identity switch is a GT matched to another hypothesis than last time.
+
+And in 2D, on annotated photos (pixels):
+
+- OKS (COCO keypoint evaluation): the mean over a person's labelled joints of
+  exp(-d^2 / (2 s^2 k^2)), s^2 the person's area, k = 2 sigma with COCO's per-joint sigmas;
+  a joint without a prediction scores 0.
+- PCK@a: share of labelled joints within a x the person's box diagonal (or another scale).
 """
 
 from __future__ import annotations
@@ -35,6 +42,11 @@ BoolArray = npt.NDArray[np.bool_]
 PCK_THRESHOLD_M = 0.15
 AP_THRESHOLDS_M = (0.25, 0.20, 0.15, 0.10)
 PCOD_TIE_M = 0.30
+# COCO's per-keypoint OKS constants (COCO-17 order).
+COCO_SIGMAS: npt.NDArray[np.float64] = (
+    np.array([0.26, 0.25, 0.25, 0.35, 0.35, 0.79, 0.79, 0.72, 0.72, 0.62, 0.62, 1.07, 1.07, 0.87, 0.87, 0.89, 0.89])
+    / 10.0
+)
 
 
 @dataclass(frozen=True)
@@ -305,3 +317,34 @@ def clear_mot(frames: Sequence[TrackingFrame], threshold: float = 0.5) -> MotRes
         result.misses += len(gt_ids) - len(pairs)
         result.false_positives += len(hyp_ids) - len(pairs)
     return result
+
+
+# --- 2D keypoints -------------------------------------------------------------------
+
+
+def keypoint_similarity(pred: npt.ArrayLike, truth: npt.ArrayLike, area: float) -> FloatArray:
+    """Each joint's OKS term [..., J] (0 where ``pred`` is NaN): exp(-d^2 / (2 area (2 sigma)^2))
+    for COCO-17 pixels [..., 17, 2]."""
+    p = np.asarray(pred, dtype=np.float64)
+    d2 = np.sum((p - np.asarray(truth, dtype=np.float64)) ** 2, axis=-1)
+    terms = np.exp(-d2 / (2.0 * area * (2.0 * COCO_SIGMAS) ** 2 + np.spacing(1)))
+    return np.where(np.all(np.isfinite(p), axis=-1), terms, 0.0)
+
+
+def oks(pred: npt.ArrayLike, truth: npt.ArrayLike, labelled: npt.ArrayLike, area: float) -> float:
+    """COCO's object keypoint similarity of one person: the mean of
+    :func:`keypoint_similarity` over the labelled joints (NaN: none labelled)."""
+    mask = np.asarray(labelled, dtype=bool)
+    if not np.any(mask):
+        return float("nan")
+    return float(np.mean(keypoint_similarity(pred, truth, area)[mask]))
+
+
+def pck_hits(pred: npt.ArrayLike, truth: npt.ArrayLike, labelled: npt.ArrayLike, radius: float) -> tuple[int, int]:
+    """(labelled joints predicted within ``radius`` px, labelled joints); an unseen (NaN)
+    prediction is a miss."""
+    mask = np.asarray(labelled, dtype=bool)
+    error = np.linalg.norm(np.asarray(pred, dtype=np.float64) - np.asarray(truth, dtype=np.float64), axis=-1)
+    with np.errstate(invalid="ignore"):
+        hits = mask & (error <= radius)
+    return int(np.count_nonzero(hits)), int(np.count_nonzero(mask))

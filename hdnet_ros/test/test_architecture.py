@@ -9,7 +9,7 @@ networks       ``nets/``: the networks as PyTorch modules and their codecs
 runtimes       ``inference/``: onnxruntime, TensorRT, torch and LiteRT behind one API
 stages         ``stages/``: the pipeline's stages, one module or package each
 product        the settings tree, the message builders and the pipeline
-tools          ``synthetic/`` and ``training/``: may use the product, never the reverse
+tools          ``synthetic/``, ``training/``, ``evaluation/``: may use the product, never the reverse
 transports     the replay tool, the ROS node and the command line, on top
 =============  ======================================================================
 """
@@ -48,10 +48,10 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("runtimes", ("inference",)),
     ("stages", ("stages",)),
     ("product", ("config", "outputs", "pipeline")),
-    ("tools", ("synthetic", "training")),
+    ("tools", ("synthetic", "training", "evaluation")),
     ("transports", ("replay", "node", "commands", "cli", "assets", "msg_convert", "__main__")),
 )
-NOT_CORE = ("synthetic", "training", "replay", "node", "commands", "cli")
+NOT_CORE = ("synthetic", "training", "evaluation", "replay", "node", "commands", "cli")
 # Imports only a ROS installation has; the core runs without them.
 ROS_ONLY = ("rclpy", "message_filters", "cv_bridge", "tf2_ros", "launch", "launch_ros", "rosidl_runtime_py")
 

@@ -1,0 +1,81 @@
+"""Stage 2 with a top-down heatmap network (PP-TinyPose): 2D keypoints on every person's crop.
+
+Unlike MoveNet (a single-pose network with its own person-centre prior, square crops),
+a top-down heatmap network is trained to find the joints of the person centred in its
+crop, and its crops follow the box's aspect (3:4), so a neighbour standing beside the
+person fills less of it. All crops of a frame go through the network in batches of
+``inference.max_batch``; the crop and the decoding are the codec's
+(:mod:`hdnet_ros.inference.heatmap_codec`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.inference.backend import Backend, TensorSpec, split_batches
+from hdnet_ros.inference.heatmap_codec import (
+    TopDownCrop,
+    cells_to_image,
+    decode_heatmaps,
+    encode_crops,
+    topdown_affines,
+    warp_crops,
+)
+from hdnet_ros.joints import NUM_COCO_JOINTS
+from hdnet_ros.model_files import ModelFileError
+from hdnet_ros.people import Detection
+from hdnet_ros.stages.keypoints2d import KeypointConfig, Keypoints2D, with_derived_joints
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def _heatmap_output(outputs: tuple[TensorSpec, ...]) -> TensorSpec:
+    """The [N,17,h,w] heatmaps among a network's outputs (an arg-max output may sit beside)."""
+    for spec in outputs:
+        if len(spec.shape) == 4 and spec.shape[1] == NUM_COCO_JOINTS:
+            return spec
+    found = ", ".join(spec.describe() for spec in outputs)
+    raise ModelFileError(f"not a COCO-17 heatmap network: no [N,{NUM_COCO_JOINTS},h,w] output among {found}")
+
+
+class HeatmapKeypoints:
+    """A COCO-17 top-down heatmap network (input [N,3,H,W] RGB ImageNet-normalised,
+    output [N,17,H/s,W/s]) with its codec."""
+
+    def __init__(self, backend: Backend, config: KeypointConfig, max_batch: int = 8) -> None:
+        (image,) = backend.inputs
+        if len(image.shape) != 4 or image.shape[1] != 3 or image.shape[2] is None or image.shape[3] is None:
+            raise ModelFileError(f"a top-down heatmap network needs a fixed [N,3,H,W] input, not {image.describe()}")
+        self.backend = backend
+        self.config = config
+        self.max_batch = max_batch
+        self.input_name = image.name
+        self.crop = TopDownCrop(width=int(image.shape[3]), height=int(image.shape[2]), padding=config.crop_scale)
+        heatmaps = _heatmap_output(backend.outputs)
+        self.output_name = heatmaps.name
+        self._grid = heatmaps.shape[2:]  # (h, w) when the file fixes it; read from the output otherwise
+
+    @property
+    def description(self) -> str:
+        return f"top-down heatmaps, {self.crop.width}x{self.crop.height} crops (padding {self.crop.padding})"
+
+    def heatmaps(self, rgb: npt.NDArray[np.uint8], boxes: FloatArray) -> tuple[npt.NDArray[np.float32], FloatArray]:
+        """The network's heatmaps [N,17,h,w] for boxes [N,4] and the crops' affines [N,2,3]."""
+        affines = topdown_affines(boxes, self.crop)
+        crops = warp_crops(rgb, affines, self.crop)
+        parts = [
+            self.backend.run({self.input_name: encode_crops(crops[part])})[self.output_name]
+            for part in split_batches(len(crops), self.max_batch)
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False), affines
+
+    def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
+        if not detections:
+            return []
+        boxes = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
+        heatmaps, affines = self.heatmaps(rgb, boxes)
+        cells, scores = decode_heatmaps(heatmaps)
+        stride = (self.crop.width / heatmaps.shape[3], self.crop.height / heatmaps.shape[2])
+        pixels, scores = with_derived_joints(cells_to_image(cells, affines, stride), scores, self.config.min_score)
+        return [Keypoints2D(p, s) for p, s in zip(pixels, scores, strict=True)]
