@@ -20,6 +20,7 @@ import yaml
 from hdnet_ros.inference.runtime import InferenceConfig
 from hdnet_ros.settings_field import SettingsError, setting
 from hdnet_ros.stages.blazepose import BlazePoseConfig
+from hdnet_ros.stages.crowd import CrowdConfig
 from hdnet_ros.stages.depth import LiftingConfig
 from hdnet_ros.stages.detection import DetectorConfig
 from hdnet_ros.stages.keypoints2d import KeypointConfig
@@ -104,6 +105,7 @@ class Settings:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     keypoints: KeypointConfig = field(default_factory=KeypointConfig)
+    crowd: CrowdConfig = field(default_factory=CrowdConfig)
     networks: NetworksConfig = field(default_factory=NetworksConfig)
     blazepose: BlazePoseConfig = field(default_factory=BlazePoseConfig)
     lifting: LiftingConfig = field(default_factory=LiftingConfig)

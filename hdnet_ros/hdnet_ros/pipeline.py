@@ -1,6 +1,6 @@
 """The pipeline: one frame in, a list of people out. Every stage is visible here.
 
-    detect people -> 2D keypoints -> 3D networks -> lift to 3D with the depth image -> track
+    detect people -> 2D keypoints -> crowd rules -> 3D networks -> lift to 3D with the depth image -> track
 
 The 3D networks are BlazePose GHUM 3D by default (a metric root-relative skeleton, a
 monocular root and a person mask per person, run per track at ``blazepose.every_frames``),
@@ -22,15 +22,22 @@ from typing import Any
 import numpy as np
 
 from hdnet_ros.config import Settings, SettingsError
-from hdnet_ros.inference.runtime import movenet_int8_decoding, movenet_onnx, movenet_torch, open_backend
+from hdnet_ros.inference.runtime import (
+    movenet_int8_decoding,
+    movenet_onnx,
+    movenet_torch,
+    open_backend,
+    open_model_file,
+)
 from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError, resolve_model_file
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, open_blazepose_stage
 from hdnet_ros.stages.blazepose.per_track import estimate_bodies, landmarks_as_keypoints
+from hdnet_ros.stages.crowd import CrowdStage
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
-from hdnet_ros.stages.detection import PersonDetector
+from hdnet_ros.stages.detection import FrameDetections, PersonDetector
 from hdnet_ros.stages.keypoint_runtimes import open_movenet_on_cpu
 from hdnet_ros.stages.keypoints2d import KeypointEstimator, MoveNetBatched, movenet_arithmetic
 from hdnet_ros.stages.networks import (
@@ -43,6 +50,7 @@ from hdnet_ros.stages.networks import (
     build_root_depth_stage,
 )
 from hdnet_ros.stages.placement import MonocularPlacement
+from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints, is_heatmap_network
 from hdnet_ros.stages.tracking import Tracker
 from hdnet_ros.timing import StageTimer
 
@@ -59,22 +67,22 @@ class FrameResult:
 
 
 def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
-    """MoveNet on the CPU path: the published int8 file on LiteRT or its rebuild on
-    onnxruntime, whichever ``keypoints.runtime`` names or is fastest here (``auto``,
-    :mod:`hdnet_ros.stages.keypoint_runtimes`); else its rebuild on the configured runtime.
+    """A top-down heatmap network (PP-TinyPose) with its codec; or MoveNet as published
+    (LiteRT, int8) on the CPU path, else its rebuild on the runtime.
 
     The rebuild runs in ``keypoints.arithmetic`` (see :func:`movenet_arithmetic`) and its
-    head tensors are decoded in the same arithmetic. A user's ``.onnx`` keypoint model is
-    taken to be a float network.
+    head tensors are decoded in the same arithmetic. A user's ``.onnx`` keypoint model
+    with one [N,17,h,w] output is a heatmap network, any other a float MoveNet network.
     """
     inference = settings.inference
     if inference.backend == "onnxruntime" and path.suffix == ".tflite":
         return open_movenet_on_cpu(path, settings.keypoints, inference, settings.models.threads)
     if path.suffix != ".tflite":
+        backend = open_model_file(settings.keypoints.model, path, inference, settings.models.threads)
+        if is_heatmap_network(backend):
+            return HeatmapKeypoints(backend, settings.keypoints, inference.max_batch)
         LOG.info("2D keypoints: %s taken as a float MoveNet network (float decoding)", path)
-        return MoveNetBatched(
-            open_backend(path, inference, settings.models.threads), settings.keypoints, inference.max_batch
-        )
+        return MoveNetBatched(backend, settings.keypoints, inference.max_batch)
     arithmetic = movenet_arithmetic(settings.keypoints, inference.precision)
     LOG.info(
         "2D keypoints: MoveNet rebuilt with %s arithmetic (keypoints.arithmetic %s, inference.precision %s): %s",
@@ -102,6 +110,7 @@ class Stages:
 
     detector: PersonDetector
     keypoints: KeypointEstimator | None
+    crowd: CrowdStage
     lifter: DepthLifter
     tracker: Tracker
     blazepose: BlazePoseStage | None = None
@@ -117,15 +126,16 @@ def build_stages(settings: Settings) -> Stages:
     models_dir = settings.models.models_dir or None
     threads = settings.models.threads
     detector_path = resolve_model_file(settings.detector.model, models_dir)
-    LOG.info("person detector: %s (%s)", detector_path, settings.inference.backend)
-    detector = PersonDetector(open_backend(detector_path, settings.inference, threads), settings.detector)
+    detector_backend = open_model_file(settings.detector.model, detector_path, settings.inference, threads)
+    detector = PersonDetector(detector_backend, settings.detector)
+    LOG.info("person detector: %s: %s (%s)", settings.detector.model, detector.decoding.name, detector_path)
     pose_3d, root_depth = resolve_networks(settings)
     blazepose_keypoints = _is_blazepose(settings.keypoints.model, settings)
     keypoints = None
     if not blazepose_keypoints:
         keypoint_path = resolve_model_file(settings.keypoints.model, models_dir)
-        LOG.info("2D keypoints: %s", keypoint_path)
         keypoints = open_keypoint_model(keypoint_path, settings)
+        LOG.info("2D keypoints: %s: %s (%s)", settings.keypoints.model, _describe(keypoints), keypoint_path)
     blazepose = None
     if pose_3d == "blazepose" or root_depth == "blazepose" or blazepose_keypoints:
         blazepose = open_blazepose_stage(settings.blazepose, settings.inference, models_dir, threads)
@@ -154,6 +164,7 @@ def build_stages(settings: Settings) -> Stages:
     return Stages(
         detector=detector,
         keypoints=keypoints,
+        crowd=CrowdStage(settings.crowd),
         lifter=DepthLifter(settings.lifting),
         tracker=Tracker(settings.tracking),
         blazepose=blazepose,
@@ -161,8 +172,19 @@ def build_stages(settings: Settings) -> Stages:
         root_depth=build_root_depth_stage(checkpoints, settings.inference, root_path, threads),
         pose_3d=build_pose_stage(checkpoints, settings.inference, pose_path, threads),
         placement=placement,
-        networks_in_use={"pose_3d": pose_3d, "root_depth": root_depth},
+        networks_in_use={
+            "detector": settings.detector.model,
+            "keypoints_2d": settings.keypoints.model,
+            "pose_3d": pose_3d,
+            "root_depth": root_depth,
+        },
     )
+
+
+def _describe(keypoints: KeypointEstimator) -> str:
+    if isinstance(keypoints, HeatmapKeypoints):
+        return keypoints.description
+    return f"MoveNet SinglePose, square crops ({keypoints.runtime})"
 
 
 def resolve_networks(settings: Settings) -> tuple[str, str]:
@@ -240,11 +262,13 @@ class Pipeline:
         return self.stages.lifter
 
     def network_report(self) -> dict[str, Any]:
-        """Which 3D networks run (``networks.*`` with ``auto`` decided) and what BlazePose
-        did: crops run, crops rejected for low presence (no estimate, counted), people
-        without a monocular root."""
+        """Which networks run (the detector, the 2D keypoints, ``networks.*`` with ``auto``
+        decided), what the crowd stage did (its counts) and what BlazePose did: crops run,
+        crops rejected for low presence (no estimate, counted), people without a monocular
+        root."""
         body = self.stages.blazepose
         report: dict[str, Any] = dict(self.stages.networks_in_use)
+        report["crowd"] = dict(self.stages.crowd.counts)
         if body is not None:
             report["blazepose"] = {
                 key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root")
@@ -270,9 +294,9 @@ class Pipeline:
             return timer.stage(name, stage_ms)
 
         with timed("detection"):
-            detections = stages.detector(frame.rgb)
+            found = stages.detector.detect(frame.rgb)
         with timed("keypoints_2d"):
-            people, bodies = self.keypoints_of(frame, detections)
+            people, bodies = self.people_of(frame, found)
         networks = self.networks_of(frame, people, bodies, timed)
         placement = stages.placement
         if placement is not None:
@@ -293,6 +317,20 @@ class Pipeline:
         timer.add("total", stage_ms["total"])
         self._frames += 1
         return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
+
+    def people_of(self, frame: Frame, found: FrameDetections) -> tuple[list[Person], list[BodyEstimate | None]]:
+        """The detected people with their 2D keypoints after the crowd rules (low-score
+        candidates only where the 2D network keypoints its crops), and BlazePose's
+        estimates when its landmarks are the keypoints."""
+        stages = self.stages
+        if stages.keypoints is None:  # BlazePose's landmarks: no candidates, no crowd rules
+            return self.keypoints_of(frame, found.confident)
+        detections = found.confident + found.candidates
+        people, _ = self.keypoints_of(frame, detections)
+        candidate = [i >= len(found.confident) for i in range(len(people))]
+        expected = stages.tracker.expected(people, frame.stamp_ns)
+        people = stages.crowd(people, candidate, [e is not None for e in expected])
+        return people, [None] * len(people)
 
     def keypoints_of(self, frame: Frame, detections: list[Detection]) -> tuple[list[Person], list[BodyEstimate | None]]:
         """The detected people with their 2D keypoints (and BlazePose's estimates, when its

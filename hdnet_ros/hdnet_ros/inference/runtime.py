@@ -35,7 +35,7 @@ from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
 from hdnet_ros.inference.runtime_choice import DEFAULT_ROUNDS
 from hdnet_ros.logs import get_logger
-from hdnet_ros.model_files import ModelFileError, ir_conversion_path
+from hdnet_ros.model_files import IR_CONVERSIONS, ModelFileError, ir_conversion_path
 from hdnet_ros.settings_field import setting
 
 LOG = get_logger(__name__)
@@ -296,3 +296,15 @@ def open_ir_network(
         raise ModelFileError(f"model file {path} does not exist")
     onnx_path = ir_onnx(path, inference, dynamic_batch=dynamic_batch, drop_outputs=drop_outputs)
     return open_backend(onnx_path, inference, threads)
+
+
+def open_model_file(name: str, path: Path, inference: InferenceConfig, threads: int) -> Backend:
+    """A detector's or 2D network's file on the configured runtime: an OpenVINO IR through
+    its ONNX conversion (a known model ``name`` with its ``model_files.IR_CONVERSIONS``
+    options, any other IR as published), anything else as ONNX."""
+    if path.suffix == ".xml":
+        conversion = IR_CONVERSIONS.get(name)
+        dynamic = conversion.dynamic_batch if conversion is not None else False
+        drop = conversion.drop_outputs if conversion is not None else ()
+        return open_ir_network(path, inference, threads, dynamic_batch=dynamic, drop_outputs=drop)
+    return open_backend(path, inference, threads)

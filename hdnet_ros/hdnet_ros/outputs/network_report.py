@@ -1,4 +1,4 @@
-"""What the 3D networks did, as labelled values: one wording for both transports.
+"""Which networks run and what they did, as labelled values: one wording for both transports.
 
 The node appends these values to its /diagnostics status; the replay prints them in its
 summary line (:func:`hdnet_ros.replay.runner.network_line`).
@@ -11,13 +11,26 @@ from typing import Any
 
 
 def network_values(report: Mapping[str, Any]) -> dict[str, str]:
-    """The 3D networks' part of the status (``Pipeline.network_report``): which run, and
+    """The networks' part of the status (``Pipeline.network_report``): which detector, 2D
+    and 3D networks run; what the crowd stage did (joints of other people rejected,
+    low-score boxes kept and dropped, duplicate detections merged, joints found hidden);
     BlazePose's crops, rejected crops (no person seen: no estimate, counted) and people
     without a monocular root, since start."""
-    values = {
-        "3D pose network": str(report.get("pose_3d") or "off"),
-        "root depth network": str(report.get("root_depth") or "off"),
-    }
+    values = {}
+    if report.get("detector"):
+        values["detector"] = str(report["detector"])
+    if report.get("keypoints_2d"):
+        values["2D keypoints"] = str(report["keypoints_2d"])
+    values["3D pose network"] = str(report.get("pose_3d") or "off")
+    values["root depth network"] = str(report.get("root_depth") or "off")
+    crowd = report.get("crowd")
+    if crowd:
+        values["crowd: joints of others rejected"] = str(crowd.get("rejected_joints", 0))
+        values["crowd: low-score boxes kept/dropped"] = (
+            f"{crowd.get('low_score_kept', 0)}/{crowd.get('low_score_dropped', 0)}"
+        )
+        values["crowd: duplicates merged"] = str(crowd.get("merged_detections", 0))
+        values["crowd: hidden joints"] = str(crowd.get("hidden_joints", 0))
     body = report.get("blazepose")
     if body:
         values["BlazePose crops"] = str(body.get("crops", 0))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -210,4 +211,10 @@ class MoveNetBatched:
         return to_keypoints_batch(raw, np.stack(affines), self.config.min_score)
 
 
-KeypointEstimator = MoveNetLiteRT | MoveNetBatched
+class KeypointEstimator(Protocol):
+    """A 2D keypoint network with its codec: MoveNet (above) or a top-down heatmap network
+    (:mod:`hdnet_ros.stages.topdown_heatmap`). One call per frame, all its detections."""
+
+    runtime: str  # which network runs where, for the logs and the reports
+
+    def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]: ...

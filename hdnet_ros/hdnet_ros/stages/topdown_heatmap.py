@@ -30,6 +30,14 @@ from hdnet_ros.stages.keypoints2d import KeypointConfig, Keypoints2D, with_deriv
 FloatArray = npt.NDArray[np.float64]
 
 
+def is_heatmap_network(backend: Backend) -> bool:
+    """Whether a network looks like a COCO-17 top-down heatmap network: one [N,3,H,W]
+    image in, a [N,17,h,w] output."""
+    images = backend.inputs
+    fixed = len(images) == 1 and len(images[0].shape) == 4 and images[0].shape[1] == 3
+    return fixed and any(len(s.shape) == 4 and s.shape[1] == NUM_COCO_JOINTS for s in backend.outputs)
+
+
 def _heatmap_output(outputs: tuple[TensorSpec, ...]) -> TensorSpec:
     """The [N,17,h,w] heatmaps among a network's outputs (an arg-max output may sit beside)."""
     for spec in outputs:
@@ -48,13 +56,14 @@ class HeatmapKeypoints:
         if len(image.shape) != 4 or image.shape[1] != 3 or image.shape[2] is None or image.shape[3] is None:
             raise ModelFileError(f"a top-down heatmap network needs a fixed [N,3,H,W] input, not {image.describe()}")
         self.backend = backend
+        self.runtime = backend.kind
         self.config = config
-        self.max_batch = max_batch
+        # A file with a fixed batch (an IR converted as published) takes that many crops per call.
+        self.max_batch = max_batch if image.shape[0] is None else min(max_batch, int(image.shape[0]))
         self.input_name = image.name
         self.crop = TopDownCrop(width=int(image.shape[3]), height=int(image.shape[2]), padding=config.crop_scale)
         heatmaps = _heatmap_output(backend.outputs)
         self.output_name = heatmaps.name
-        self._grid = heatmaps.shape[2:]  # (h, w) when the file fixes it; read from the output otherwise
 
     @property
     def description(self) -> str:

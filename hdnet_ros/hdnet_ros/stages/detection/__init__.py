@@ -8,6 +8,9 @@ The detector's decoding is chosen by the network's outputs, one module per decod
 ``picodet``    PP-PicoDet without NMS: decoded ``boxes`` + ``scores`` (PicoDet pedestrian)
 ============== ==========================================================================
 
+Large frames are also cut into tiles (:mod:`.tiles`), so small people are seen at the
+network's resolution.
+
 Each turns the frame into the network's input and the outputs into boxes in image pixels;
 :mod:`.boxes` makes the detections (clip, NMS, size, order). Boxes scored between
 ``low_score_floor`` and ``score_threshold`` come back as *candidates*: the crowd stage
@@ -28,6 +31,7 @@ from hdnet_ros.people import Detection
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.detection.boxes import BoxFilter, to_detections
 from hdnet_ros.stages.detection.picodet import PicoDetDecoding
+from hdnet_ros.stages.detection.tiles import tile_grid, whole_in_tile
 from hdnet_ros.stages.detection.yolox import Letterbox, YoloxDecoding, decode_yolox, letterbox
 from hdnet_ros.stages.detection.yolox_nms import YoloxNmsDecoding
 
@@ -54,10 +58,17 @@ class DetectorConfig:
         min=0.0,
         max=1.0,
     )
+    tiles_from_px: int = setting(
+        960,
+        "also run the detector on overlapping tiles of frames whose shorter side has at least this many px "
+        "(small people in large frames); 0 = never",
+        min=0,
+    )
     nms_threshold: float = setting(0.45, "IoU above which the lower-scored of two boxes is dropped", min=0.0, max=1.0)
     # Smaller people cannot give usable keypoints.
     min_box_height_px: float = setting(24.0, "ignore person boxes shorter than this [px]", min=0.0)
-    max_people: int = setting(20, "keep at most this many people per frame (highest scores)", min=1)
+    # A crowd photo holds 50-60 detections; the people a robot must see may score lowest.
+    max_people: int = setting(64, "keep at most this many people per frame (highest scores)", min=1)
     person_class: int = setting(0, "index of the person class in a multi-class detector's output", min=0)
 
 
@@ -112,9 +123,27 @@ class PersonDetector:
         """Confident detections and low-score candidates (down to ``low_score_floor``)."""
         config = self.config
         floor = min(config.low_score_floor, config.score_threshold)
-        inputs, transform = self.decoding.prepare(rgb)
-        xyxy, scores = self.decoding.boxes(self.backend.run(inputs), transform, floor)
+        xyxy, scores = self._boxes(rgb, floor)
         rules = BoxFilter(floor, config.nms_threshold, config.min_box_height_px, config.max_people)
         found = to_detections(xyxy, scores, (rgb.shape[0], rgb.shape[1]), rules)
         confident = [d for d in found if d.score >= config.score_threshold]
         return FrameDetections(confident, [d for d in found if d.score < config.score_threshold])
+
+    def _boxes(self, rgb: npt.NDArray[np.uint8], floor: float) -> tuple[FloatArray, FloatArray]:
+        """Boxes [N,4] and scores [N] of the whole frame and of its tiles (:mod:`.tiles`)."""
+        boxes, scores = [], []
+        height, width = rgb.shape[:2]
+        for tile in [None, *tile_grid(height, width, self.config.tiles_from_px)]:
+            image = (
+                rgb
+                if tile is None
+                else np.ascontiguousarray(rgb[tile.y0 : tile.y0 + tile.side, tile.x0 : tile.x0 + tile.side])
+            )
+            inputs, transform = self.decoding.prepare(image)
+            xyxy, score = self.decoding.boxes(self.backend.run(inputs), transform, floor)
+            if tile is not None:
+                whole = whole_in_tile(xyxy, tile, height, width)
+                xyxy, score = xyxy[whole] + [tile.x0, tile.y0, tile.x0, tile.y0], score[whole]
+            boxes.append(xyxy)
+            scores.append(score)
+        return np.concatenate(boxes), np.concatenate(scores)

@@ -1,0 +1,320 @@
+"""The crowd benchmark: the 2D pipeline end to end on annotated crowd and COCO photos.
+
+    python3 benchmarks/bench_crowd_2d.py [--models-dir ../shared/models] [--data-dir ../shared/data]
+        [--runs 3] [--json crowd_2d.json] [--quick]
+
+Every detector x 2D network pair runs the product's pipeline as far as 2D goes: detection
+(with its tiles and low-score candidates) -> the 2D network on every crop, batched ->
+the crowd rules (:mod:`hdnet_ros.stages.crowd`); the 3D networks and tracking are off
+(single photos). "ground truth" feeds the annotated boxes as detections instead (score 1,
+no candidates). Photos: ``crowd_keypoints`` (AI Challenger, PoseTrack 2018, MHP: 8 images,
+27 people) and ``coco_keypoints`` (2 images, 5 people with keypoints), every set mapped to
+COCO-17 (:mod:`hdnet_ros.evaluation.annotations`).
+
+Measures per set and pair (:mod:`hdnet_ros.evaluation.scoring`): detection recall at IoU
+0.5, mean OKS over annotated people (a missed person scores 0), PCK@0.1 of the box
+diagonal, published skeletons with joints of another person; the cost of a frame
+(detection, and the 2D stage: crops, network, decoding, crowd rules; medians over the
+photos of ``--runs`` calls each) and of the 2D stage per person (its time on all photos
+over all the crops it ran, candidates included: crowded frames weigh most). Ablations on the default pair:
+the crowd rules off, the detector's tiles off, other people's boxes masked out of each
+crop. The targets are printed with values and verdicts at the end.
+
+Networks without a file the product opens (an OpenVINO IR before the converter lands)
+run on OpenVINO's runtime here (``openvino_backend``, a test-only dependency): their rows
+say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import functools
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.evaluation.annotations import ALL_SETS, AnnotatedPhoto, load_sets
+from hdnet_ros.evaluation.scoring import PhotoScore, Skeleton2D, score_photo
+from hdnet_ros.joints import NUM_COCO_JOINTS
+from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError
+from hdnet_ros.people import Detection, Frame, Person
+from hdnet_ros.pipeline import Pipeline, build_stages
+from hdnet_ros.stages.detection import FrameDetections
+from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
+from machine import cpu_name, instruction_set
+from measure import time_ms
+from openvino_backend import OpenVinoBackend
+
+from hdnet_ros.config import Settings, load_settings
+
+GROUND_TRUTH = "ground truth"
+DETECTORS = ("yolox_nano", "yolox_nano_humanart", "pp_picodet_s_320_pedestrian")
+NETWORKS = ("movenet_lightning_int8", "pp_tinypose_256x192", "pp_tinypose_128x96")
+MOVENET = "movenet_lightning_int8"
+# Files of the new models inside the models directory, for a product that does not know
+# their names yet (the names and the IR opener come with the IR converter).
+FALLBACK_FILES = {
+    "yolox_nano_humanart": "yolox_nano_humanart/yolox_nano_8xb8-300e_humanart-40f6f0d0.onnx",
+    "pp_picodet_s_320_pedestrian": "pp_picodet_s_320_pedestrian/pp_picodet_s_320_pedestrian.onnx",
+    "pp_tinypose_256x192": "pp_tinypose_256x192/pp_tinypose_256x192.onnx",
+    "pp_tinypose_128x96": "pp_tinypose_128x96/openvino_ir_fp16_model.xml",
+}
+TARGET_RECALL = 0.95
+TARGET_OKS = 0.80
+TARGET_COST_RATIO = 1.5  # on a CPU with fast int8 (VNNI); below 1.0 on one without
+
+
+@dataclasses.dataclass
+class Row:
+    detector: str
+    network: str
+    variant: str
+    runtime: str
+    scores: dict[str, PhotoScore]
+    detection_ms: float  # per frame, median over photos
+    keypoints_ms: float  # the 2D stage per frame, median over photos
+    keypoints_ms_per_person: float  # the 2D stage per person: its time on all photos over all their crops
+
+    def total(self) -> PhotoScore:
+        total = PhotoScore()
+        for score in self.scores.values():
+            total.add(score)
+        return total
+
+
+def model_name(name: str) -> str:
+    """The model as the product's settings name it: its known name, else its file."""
+    return name if name in DEFAULT_MODEL_FILES else FALLBACK_FILES.get(name, name)
+
+
+def build_pipeline(settings: Settings, network: str, models_dir: Path) -> tuple[Pipeline, str]:
+    """The product's pipeline for ``settings``; an IR keypoint file the product cannot open
+    yet runs on OpenVINO instead (said in the returned runtime)."""
+    try:
+        return Pipeline(settings, build_stages(settings)), settings.inference.backend
+    except ModelFileError:
+        path = models_dir / FALLBACK_FILES.get(network, network)
+        if path.suffix != ".xml":
+            raise
+    stand_in = dataclasses.replace(settings, keypoints=dataclasses.replace(settings.keypoints, model=MOVENET))
+    stages = build_stages(stand_in)
+    backend = OpenVinoBackend(path, threads=settings.models.threads)
+    stages.keypoints = HeatmapKeypoints(backend, settings.keypoints, settings.inference.max_batch)
+    return Pipeline(settings, stages), "openvino (IR, benchmark only)"
+
+
+def settings_for(models_dir: Path, detector: str, network: str, overrides: dict[str, Any]) -> Settings:
+    values = {
+        "models.models_dir": str(models_dir),
+        "detector.model": model_name(detector if detector != GROUND_TRUTH else "yolox_nano"),
+        "keypoints.model": model_name(network),
+        "networks.pose_3d": "",
+        "networks.root_depth": "",
+        "tracking.enabled": False,
+    }
+    return load_settings(overrides={**overrides, **values})  # the pair's models win over --set
+
+
+def photo_frame(photo: AnnotatedPhoto) -> Frame:
+    height, width = photo.rgb.shape[:2]
+    return Frame(photo.rgb, None, CameraModel.from_fov(width, height, 60.0), 1, "photo")
+
+
+def truth_detections(photo: AnnotatedPhoto) -> FrameDetections:
+    return FrameDetections([Detection(p.box.copy(), 1.0) for p in photo.people], [])
+
+
+def masked_people(pipeline: Pipeline, frame: Frame, found: FrameDetections) -> list[Person]:
+    """The 2D stage with every other detection's box (outside the person's own) painted
+    in the ImageNet mean colour, one image per person: does hiding neighbours help?"""
+    detections = found.confident + found.candidates
+    people = []
+    fill = np.array([124, 116, 104], dtype=np.uint8)
+    for index, detection in enumerate(detections):
+        rgb = frame.rgb.copy()
+        own = detection.box.astype(int)
+        keep = rgb[max(own[1], 0) : own[3] + 1, max(own[0], 0) : own[2] + 1].copy()
+        for other, box in enumerate(d.box.astype(int) for d in detections):
+            if other != index:
+                rgb[max(box[1], 0) : box[3] + 1, max(box[0], 0) : box[2] + 1] = fill
+        rgb[max(own[1], 0) : own[3] + 1, max(own[0], 0) : own[2] + 1] = keep
+        single = FrameDetections([detection], []) if index < len(found.confident) else FrameDetections([], [detection])
+        people += pipeline.people_of(dataclasses.replace(frame, rgb=rgb), single)[0]
+    return people
+
+
+def run_row(
+    pipeline: Pipeline, photos: list[AnnotatedPhoto], detector: str, runs: int, masked: bool = False
+) -> tuple[dict[str, PhotoScore], float, float, float]:
+    """Scores per set, and the median costs (detection per frame, 2D per frame and per person)."""
+    scores: dict[str, PhotoScore] = {}
+    detection_ms, keypoint_ms, crops = [], [], []
+    for photo in photos:
+        frame = photo_frame(photo)
+        if detector == GROUND_TRUTH:
+            found, detect_cost = truth_detections(photo), 0.0
+        else:
+            start = time.perf_counter()
+            found = pipeline.detector.detect(photo.rgb)
+            detect_cost = (time.perf_counter() - start) * 1000.0
+            if runs > 1:
+                detect_cost = float(np.median(time_ms(functools.partial(pipeline.detector.detect, photo.rgb), runs)))
+        people = masked_people(pipeline, frame, found) if masked else pipeline.people_of(frame, found)[0]
+        count = len(found.confident) + len(found.candidates)
+        if runs > 1 and count and not masked:
+            cost = float(np.median(time_ms(functools.partial(pipeline.people_of, frame, found), runs)))
+            keypoint_ms.append(cost)
+            crops.append(count)
+        detection_ms.append(detect_cost)
+        skeletons = [Skeleton2D(p.detection.box, np.asarray(p.pixels[:NUM_COCO_JOINTS], np.float64)) for p in people]
+        scores.setdefault(photo.set_name, PhotoScore()).add(score_photo(skeletons, photo.people))
+    median = lambda v: float(np.median(v)) if v else float("nan")  # noqa: E731
+    per_person = sum(keypoint_ms) / sum(crops) if crops else float("nan")
+    return scores, median(detection_ms), median(keypoint_ms), per_person
+
+
+def measure(
+    models_dir: Path,
+    photos: list[AnnotatedPhoto],
+    detector: str,
+    network: str,
+    runs: int,
+    variant: str = "default",
+    overrides: dict[str, Any] | None = None,
+    masked: bool = False,
+) -> Row:
+    settings = settings_for(models_dir, detector, network, overrides or {})
+    pipeline, runtime = build_pipeline(settings, network, models_dir)
+    scores, detect, keypoints, per_person = run_row(pipeline, photos, detector, runs, masked)
+    return Row(detector, network, variant, runtime, scores, detect, keypoints, per_person)
+
+
+def print_rows(rows: list[Row], set_names: list[str]) -> None:
+    header = f"{'detector':28s} {'2D network':24s} {'variant':16s} {'set':12s} {'recall':>11s} {'OKS':>6s}"
+    print(header + f" {'PCK@0.1':>8s} {'taken':>6s} {'det ms':>7s} {'2D ms':>7s} {'2D ms/p':>8s}  runtime")
+    for row in rows:
+        for name in [*set_names, "all"]:
+            score = row.total() if name == "all" else row.scores.get(name)
+            if score is None:
+                continue
+            costs = (
+                f" {row.detection_ms:7.1f} {row.keypoints_ms:7.1f} {row.keypoints_ms_per_person:8.2f}  {row.runtime}"
+                if name == "all"
+                else ""
+            )
+            print(
+                f"{row.detector:28s} {row.network:24s} {row.variant:16s} {name:12s} "
+                f"{score.detected:4d}/{score.annotated:<3d}{score.recall:4.2f} {score.mean_oks:6.3f} {score.pck:8.3f} "
+                f"{score.skeletons_with_taken_joints:6d}{costs}"
+            )
+
+
+def verdicts(default: Row, movenet_per_person: float, fast_int8: bool) -> list[tuple[str, str, bool]]:
+    total = default.total()
+    ratio = default.keypoints_ms_per_person / movenet_per_person
+    cost_bound = TARGET_COST_RATIO if fast_int8 else 1.0
+    return [
+        (
+            f"recall >= {TARGET_RECALL}",
+            f"{total.recall:.3f} ({total.detected}/{total.annotated})",
+            total.recall >= TARGET_RECALL,
+        ),
+        (f"mean OKS >= {TARGET_OKS}", f"{total.mean_oks:.3f}", total.mean_oks >= TARGET_OKS),
+        (
+            "no published skeleton takes joints from another person",
+            f"{total.skeletons_with_taken_joints} skeletons, {total.taken_joints} joints",
+            total.skeletons_with_taken_joints == 0,
+        ),
+        (
+            f"2D stage per person <= {cost_bound}x MoveNet int8's"
+            + (" (fast int8 here)" if fast_int8 else " (no fast int8 here: cheaper than it)"),
+            f"{default.keypoints_ms_per_person:.2f} / {movenet_per_person:.2f} ms = {ratio:.2f}x",
+            ratio <= cost_bound,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--models-dir", type=Path, default=Path(os.environ.get("HDNET_ROS_MODELS_DIR", "../shared/models"))
+    )
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("HDNET_ROS_DATA_DIR", "../shared/data")))
+    parser.add_argument("--runs", type=int, default=3, help="timed calls per photo (1: accuracy only)")
+    parser.add_argument("--quick", action="store_true", help="the default detector and network, MoveNet and ablations")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--file", action="append", default=[], metavar="NAME=PATH", help="a model's file (e.g. an ONNX conversion)"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for every run (YAML value)"
+    )
+    args = parser.parse_args()
+    FALLBACK_FILES.update(item.split("=", 1) for item in args.file)
+    common = {name: yaml.safe_load(value) for name, value in (item.split("=", 1) for item in args.set)}
+    for name in ("detector.model", "keypoints.model"):
+        if name in common:
+            common[name] = model_name(common[name])
+    photos = load_sets(args.data_dir)
+    set_names = [s.name for s in ALL_SETS]
+    defaults = load_settings(overrides=common)
+    default_detector, default_network = defaults.detector.model, defaults.keypoints.model
+    pairs = [(d, n) for d in (GROUND_TRUTH, *DETECTORS) for n in NETWORKS]
+    if args.quick:
+        pairs = [(GROUND_TRUTH, default_network), (default_detector, default_network), (default_detector, MOVENET)]
+    load_before = os.getloadavg()[0]
+    rows = [measure(args.models_dir, photos, d, n, args.runs, overrides=common) for d, n in pairs]
+    ablations: dict[str, dict[str, Any]] = {
+        "crowd rules off": {"crowd.enabled": False},
+        "no tiles": {"detector.tiles_from_px": 0},
+    }
+    rows += [
+        measure(args.models_dir, photos, default_detector, default_network, 1, name, {**common, **change})
+        for name, change in ablations.items()
+    ]
+    rows.append(measure(args.models_dir, photos, default_detector, default_network, 1, "others masked", common, True))
+    load_after = os.getloadavg()[0]
+    print(f"photos: {len(photos)} ({', '.join(set_names)}), annotated people {sum(len(p.people) for p in photos)}")
+    print(f"CPU: {cpu_name()} ({instruction_set()}), threads {defaults.models.threads}, ", end="")
+    print(f"load average {load_before:.2f} before, {load_after:.2f} after; 3D networks and tracking off")
+    print_rows(rows, set_names)
+    default = next(
+        r for r in rows if (r.detector, r.network, r.variant) == (default_detector, default_network, "default")
+    )
+    movenet = next(r for r in rows if (r.detector, r.network) == (default_detector, MOVENET))
+    fast_int8 = "VNNI" in instruction_set()
+    print(f"\ntargets (default: {default_detector} + {default_network}, crowd rules on, one run):")
+    results = verdicts(default, movenet.keypoints_ms_per_person, fast_int8)
+    for name, value, met in results:
+        print(f"  {name:72s} {value:34s} {'met' if met else 'MISSED'}")
+    if args.json:
+        meta = {
+            "date": datetime.date.today().isoformat(),
+            "cpu": cpu_name(),
+            "instruction_set": instruction_set(),
+            "load_average": [load_before, load_after],
+            "runs": args.runs,
+        }
+        table = [
+            {
+                **{k: v for k, v in dataclasses.asdict(r).items() if k != "scores"},
+                "sets": {
+                    name: {"recall": s.recall, "oks": s.mean_oks, "pck": s.pck, "taken": s.skeletons_with_taken_joints}
+                    for name, s in [*r.scores.items(), ("all", r.total())]
+                },
+            }
+            for r in rows
+        ]
+        targets = [{"target": n, "value": v, "met": m} for n, v, m in results]
+        args.json.write_text(json.dumps({"meta": meta, "rows": table, "targets": targets}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
