@@ -20,9 +20,8 @@ over all the crops it ran, candidates included: crowded frames weigh most). Abla
 the crowd rules off, the detector's tiles off, other people's boxes masked out of each
 crop. The targets are printed with values and verdicts at the end.
 
-Networks without a file the product opens (an OpenVINO IR before the converter lands)
-run on OpenVINO's runtime here (``openvino_backend``, a test-only dependency): their rows
-say so.
+The networks published as OpenVINO IR run as the product runs them: converted to ONNX
+once (``nets/openvino_ir``, cached), on onnxruntime.
 """
 
 from __future__ import annotations
@@ -43,14 +42,11 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.evaluation.annotations import ALL_SETS, AnnotatedPhoto, load_sets
 from hdnet_ros.evaluation.scoring import PhotoScore, Skeleton2D, score_photo
 from hdnet_ros.joints import NUM_COCO_JOINTS
-from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline, build_stages
 from hdnet_ros.stages.detection import FrameDetections
-from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 from machine import cpu_name, instruction_set
 from measure import time_ms
-from openvino_backend import OpenVinoBackend
 
 from hdnet_ros.config import Settings, load_settings
 
@@ -58,14 +54,6 @@ GROUND_TRUTH = "ground truth"
 DETECTORS = ("yolox_nano", "yolox_nano_humanart", "pp_picodet_s_320_pedestrian")
 NETWORKS = ("movenet_lightning_int8", "pp_tinypose_256x192", "pp_tinypose_128x96")
 MOVENET = "movenet_lightning_int8"
-# Files of the new models inside the models directory, for a product that does not know
-# their names yet (the names and the IR opener come with the IR converter).
-FALLBACK_FILES = {
-    "yolox_nano_humanart": "yolox_nano_humanart/yolox_nano_8xb8-300e_humanart-40f6f0d0.onnx",
-    "pp_picodet_s_320_pedestrian": "pp_picodet_s_320_pedestrian/pp_picodet_s_320_pedestrian.onnx",
-    "pp_tinypose_256x192": "pp_tinypose_256x192/pp_tinypose_256x192.onnx",
-    "pp_tinypose_128x96": "pp_tinypose_128x96/openvino_ir_fp16_model.xml",
-}
 TARGET_RECALL = 0.95
 TARGET_OKS = 0.80
 TARGET_COST_RATIO = 1.5  # on a CPU with fast int8 (VNNI); below 1.0 on one without
@@ -89,36 +77,24 @@ class Row:
         return total
 
 
-def model_name(name: str) -> str:
-    """The model as the product's settings name it: its known name, else its file."""
-    return name if name in DEFAULT_MODEL_FILES else FALLBACK_FILES.get(name, name)
-
-
-def build_pipeline(settings: Settings, network: str, models_dir: Path) -> tuple[Pipeline, str]:
-    """The product's pipeline for ``settings``; an IR keypoint file the product cannot open
-    yet runs on OpenVINO instead (said in the returned runtime)."""
-    try:
-        return Pipeline(settings, build_stages(settings)), settings.inference.backend
-    except ModelFileError:
-        path = models_dir / FALLBACK_FILES.get(network, network)
-        if path.suffix != ".xml":
-            raise
-    stand_in = dataclasses.replace(settings, keypoints=dataclasses.replace(settings.keypoints, model=MOVENET))
-    stages = build_stages(stand_in)
-    backend = OpenVinoBackend(path, threads=settings.models.threads)
-    stages.keypoints = HeatmapKeypoints(backend, settings.keypoints, settings.inference.max_batch)
-    return Pipeline(settings, stages), "openvino (IR, benchmark only)"
+def build_pipeline(settings: Settings) -> tuple[Pipeline, str]:
+    """The product's pipeline for ``settings`` and the runtime its 2D network runs on."""
+    pipeline = Pipeline(settings, build_stages(settings))
+    keypoints = pipeline.stages.keypoints
+    return pipeline, keypoints.runtime if keypoints is not None else ""
 
 
 def settings_for(models_dir: Path, detector: str, network: str, overrides: dict[str, Any]) -> Settings:
     values = {
         "models.models_dir": str(models_dir),
-        "detector.model": model_name(detector if detector != GROUND_TRUTH else "yolox_nano"),
-        "keypoints.model": model_name(network),
+        "detector.model": detector if detector != GROUND_TRUTH else Settings().detector.model,
+        "keypoints.model": network,
         "networks.pose_3d": "",
         "networks.root_depth": "",
         "tracking.enabled": False,
     }
+    if network == MOVENET:  # the published int8 file on LiteRT: the cost target's reference
+        values["keypoints.runtime"] = "litert_int8"
     return load_settings(overrides={**overrides, **values})  # the pair's models win over --set
 
 
@@ -191,7 +167,7 @@ def measure(
     masked: bool = False,
 ) -> Row:
     settings = settings_for(models_dir, detector, network, overrides or {})
-    pipeline, runtime = build_pipeline(settings, network, models_dir)
+    pipeline, runtime = build_pipeline(settings)
     scores, detect, keypoints, per_person = run_row(pipeline, photos, detector, runs, masked)
     return Row(detector, network, variant, runtime, scores, detect, keypoints, per_person)
 
@@ -251,17 +227,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the default detector and network, MoveNet and ablations")
     parser.add_argument("--json", type=Path)
     parser.add_argument(
-        "--file", action="append", default=[], metavar="NAME=PATH", help="a model's file (e.g. an ONNX conversion)"
-    )
-    parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for every run (YAML value)"
     )
     args = parser.parse_args()
-    FALLBACK_FILES.update(item.split("=", 1) for item in args.file)
     common = {name: yaml.safe_load(value) for name, value in (item.split("=", 1) for item in args.set)}
-    for name in ("detector.model", "keypoints.model"):
-        if name in common:
-            common[name] = model_name(common[name])
     photos = load_sets(args.data_dir)
     set_names = [s.name for s in ALL_SETS]
     defaults = load_settings(overrides=common)

@@ -12,8 +12,9 @@ $HDNET_ROS_TEST_CPU_VARIATION) runs the whole suite as a different CPU would see
 bound that holds only on this machine's bits fails here:
 
 * ``boxes``: every person box is moved by at most 1e-4 px (a fixed function of the box)
-  before its MoveNet crop. That is how another CPU's results differ: the float detector's
-  boxes move by ~5e-5 px between AVX2 and AVX-512 (onnxruntime's kernels), the crop's
+  before its 2D network's crop (MoveNet's or PP-TinyPose's). That is how another CPU's
+  results differ: the float detector's boxes move by ~5e-5 px between AVX2 and AVX-512
+  (onnxruntime's kernels), the crop's
   pixels by a grey level here and there, and MoveNet's keypoints by up to ~4 px in its
   192 px crop; given the same boxes, LiteRT's keypoints were identical (docs/inference.md).
 * ``builtin``: every LiteRT interpreter runs LiteRT's builtin int8 kernels instead of
@@ -150,6 +151,12 @@ def _apply_cpu_variation(cpu_variation: str) -> Iterator[None]:
 
             crop = keypoints2d.crop_person
             patch.setattr(keypoints2d, "crop_person", lambda rgb, box, *args: crop(rgb, _nudged(box), *args))
+            from hdnet_ros.stages import topdown_heatmap
+
+            affines = topdown_heatmap.topdown_affines
+            patch.setattr(
+                topdown_heatmap, "topdown_affines", lambda boxes, *args: affines(_nudged(np.asarray(boxes)), *args)
+            )
         elif cpu_variation == "builtin":
             from ai_edge_litert import interpreter
 

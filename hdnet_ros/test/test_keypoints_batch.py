@@ -74,7 +74,8 @@ def test_batch_decoding_is_each_crops_decoding() -> None:
 def test_movenet_on_the_sample_frames_gives_each_crops_keypoints(models_dir: Path, sample_bags: list[Path]) -> None:
     """All crops cut first, the interpreter run on each, all decoded after: the keypoints of
     cutting, running and decoding one crop after the other."""
-    pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
+    settings = {"models.models_dir": str(models_dir), "keypoints.model": "movenet_lightning_int8"}
+    pipeline = Pipeline.from_settings(load_settings(overrides={**settings, "keypoints.runtime": "litert_int8"}))
     estimator = pipeline.keypoints
     assert estimator is not None and hasattr(estimator, "infer_crop")
     people = 0

@@ -56,10 +56,12 @@ def images(frames: list[Frame], data_dir: Path) -> list[npt.NDArray[np.uint8]]:
 
 
 def base_overrides(models_dir: Path, engines: Path) -> dict[str, str]:
-    """The reference: the published files on LiteRT (not whatever ``auto`` finds fastest here)."""
+    """The reference: MoveNet (not the default 2D network) and BlazePose as published, on
+    LiteRT (not whatever ``auto`` finds fastest here)."""
     return {
         "models.models_dir": str(models_dir),
         "inference.engine_dir": str(engines),
+        "keypoints.model": "movenet_lightning_int8",
         "keypoints.runtime": "litert_int8",
         "blazepose.runtime": "litert_fp32",
     }

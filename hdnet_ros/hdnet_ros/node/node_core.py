@@ -392,9 +392,7 @@ class NodeCore:
             return FloorPose(None, "stale" if error.stale else "missing", str(error))
         return FloorPose(transform.matrix)
 
-    def _transform_to(
-        self, target: str, frame: Frame, timeout_s: float, outputs: frozenset[str]
-    ) -> Transform | None:
+    def _transform_to(self, target: str, frame: Frame, timeout_s: float, outputs: frozenset[str]) -> Transform | None:
         """Camera frame -> ``target`` at the image stamp (never now(): people move, robots too)."""
         if target == frame.frame_id:
             return Transform.identity()

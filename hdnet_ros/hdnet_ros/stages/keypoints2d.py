@@ -33,9 +33,21 @@ KEYPOINT_RUNTIMES = ("auto", "litert_int8", "onnx_float", "onnx_int8")
 
 @dataclass(frozen=True)
 class KeypointConfig:
-    model: str = setting("movenet_lightning_int8", "2D keypoint model: a known model name or a path")
+    # Chosen by benchmarks/bench_crowd_2d.py (docs/evaluation.md): PP-TinyPose 128x96 takes
+    # mean OKS on the crowd photos from MoveNet's 0.62 to 0.78 at 1.1-1.2x its cost per person.
+    model: str = setting(
+        "pp_tinypose_128x96",
+        "2D keypoint model: a known model name (pp_tinypose_128x96, pp_tinypose_256x192, movenet_lightning_int8, "
+        "blazepose_ghum_full) or a path",
+    )
     # MoveNet was trained on loose crops: some context around the box helps.
-    crop_scale: float = setting(1.25, "crop side as a multiple of the box's longer side", min=1.0, max=3.0)
+    crop_scale: float = setting(
+        1.25,
+        "crop size as a multiple of the box (MoveNet: of its longer side, square; heatmap networks: the box "
+        "padded, then fitted to the input's aspect)",
+        min=1.0,
+        max=3.0,
+    )
     min_score: float = setting(0.3, "keypoints scored below this are treated as not seen", min=0.0, max=1.0)
     arithmetic: str = setting(
         "auto",

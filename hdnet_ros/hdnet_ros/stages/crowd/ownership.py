@@ -15,11 +15,13 @@ across three people). Three tests, each on all people at once:
    size around the neck.
 3. **A joint two skeletons claim**: where two people put the same (or the mirrored)
    joint within ``shared_radius`` x stature of each other, it is one joint when it lies
-   closer (in units of each one's stature) to the other's torso, and the other's network
-   is clearly surer of it (score higher by ``SCORE_TIE``: a top-down network scores the
-   joints of the person centred in its crop above a neighbour's it strays onto). Then it
-   is the other's: it lies closer to a neighbour's skeleton than to its own torso. Two
-   people holding hands put their wrists together with like scores: both keep them.
+   clearly closer (in units of each one's stature, at most ``TORSO_RATIO`` of the
+   distance) to the other's torso, and the other's network is clearly surer of it
+   (score higher by ``SCORE_TIE``: a top-down network scores the joints of the person
+   centred in its crop above a neighbour's it strays onto). Then it is the other's: it
+   lies closer to a neighbour's skeleton than to its own torso. Two people holding hands
+   put their wrists together within both reaches: both keep them (measured on the AI
+   Challenger photo).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ FACE = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR)
 FACE_REACH = BONE_FRACTIONS[(NECK, NOSE)] + BONE_FRACTIONS[(NOSE, LEFT_EYE)] + BONE_FRACTIONS[(LEFT_EYE, LEFT_EAR)]
 
 SCORE_TIE = 0.1  # joint scores this close say nothing about whose joint it is
+TORSO_RATIO = 0.5  # the other's torso at most this share of the own torso's distance: clearly theirs
 
 MIRROR = np.arange(NUM_JOINTS)
 for _a, _b in FLIP_PAIRS:
@@ -155,7 +158,7 @@ def shared_joints(skeletons: Skeletons, radius: float) -> BoolArray:
     # p loses joint j to q when q claims it too, with a clearly higher score and a nearer torso.
     scores = skeletons.scores[:, :NUM_COCO_JOINTS]
     score_gap = scores[None, :, :] - scores[:, None, :]  # q's score minus p's [P,Q,17]
-    nearer = to_torso < own[:, None, :]
+    nearer = to_torso < TORSO_RATIO * own[:, None, :]
     loses = near & (score_gap > SCORE_TIE) & nearer
     rejected[:, :NUM_COCO_JOINTS] = np.any(loses, axis=1)
     return rejected

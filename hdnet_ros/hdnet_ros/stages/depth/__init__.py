@@ -6,6 +6,7 @@ Its modules follow the data, each step working on all people of the frame at onc
 ``sample``     the person's depth: torso surface (``torso``), scale, windows of the joints
 ``measure``    each joint's centre depth in its window (intervals, occluders, offsets);
                what the person's own body hides (``occlusion``)
+``guessed``    limb joints the 2D network guessed onto a nearer object (depth edges)
 ``root``       the root's candidates: from the sensor, a network, the priors (``floor``)
 ``fuse``       sensor and network roots fused, one root chosen
 ``complete``   unmeasured joints from a network's pose or the skeleton; the person band

@@ -78,6 +78,14 @@ class LiftingConfig:
     ground_plane: bool = setting(True, "fit the floor in the depth image for the root prior's foot cue")
     prior_stature_m: float = setting(1.70, "typical stature behind the bone-length prior [m]", min=0.5, max=2.5)
     keypoint_sigma_px: float = setting(3.0, "assumed 2D keypoint noise, for the prior's uncertainty [px]", min=0.1)
+    # A limb joint the 2D network guessed onto a nearer object (stages.depth.guessed).
+    guessed_jump_m: float = setting(
+        0.15,
+        "a limb joint this much nearer than its parent, past a depth edge on the bone, lies on an occluder [m]; "
+        "0 = never checked",
+        min=0.0,
+    )
+    guessed_confidence: float = setting(0.5, "factor on the 2D score of a joint found on an occluder", min=0.0, max=1.0)
 
 
 # The body part of each measured joint, for its surface-to-centre offset.

@@ -23,7 +23,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.size_prior import DepthEstimates, bone_prior_depths
-from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, PersonMasks
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import (
     complete_from_relative_pose,
     complete_from_skeleton,
@@ -33,6 +33,7 @@ from hdnet_ros.stages.depth.complete import (
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, refreshed_plane
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
+from hdnet_ros.stages.depth.guessed import guessed_joints
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import place_roots
 from hdnet_ros.stages.depth.warm import warm_up
@@ -78,6 +79,9 @@ class DepthLifter:
         self.config = config
         self._floor_for: DepthImage | None = None  # the depth image the cached floor belongs to
         self._floor: GroundPlane | None = None
+        # Seen joints hidden behind an occluder (none of their surface, or guessed onto it:
+        # stages.depth.guessed) since start; their scores are lowered.
+        self.hidden_joints = 0
         warm_up()  # the compiled kernels, before the first frame
 
     def __call__(
@@ -117,6 +121,7 @@ class DepthLifter:
             # where it is tighter (or there are no bones to go by).
             expected_z, _ = fuse_depths(size.z, size.sigma, networks.root_z, networks.root_sigma)
             sampled, measured = measure_depth(observed, depth, camera, expected_z, config, networks.masks)
+            self._drop_guessed(people, observed, measured, depth)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing
             seen = np.all(np.isfinite(measured.points), axis=-1)
             lifted.positions[seen] = measured.points[seen]
@@ -148,6 +153,26 @@ class DepthLifter:
             feet = place_feet(lifted, networks.feet, networks.feet_pixels, camera)
             enforce_person_band(feet, reference, config.person_depth_band_m)
             feet.write_feet_to(people)
+
+    def _drop_guessed(self, people: list[Person], observed: Observed, measured: Measured, depth: DepthImage) -> None:
+        """Joints the 2D network could not see: limb joints guessed onto a nearer object
+        (:mod:`.guessed`) lose their sensor depth; they and the joints the measurement found
+        behind an occluder with none of their own surface left (unmeasured, or placed
+        behind it) keep a lowered score."""
+        config = self.config
+        guessed = np.zeros_like(measured.occluded)
+        if config.guessed_jump_m > 0.0:
+            guessed = guessed_joints(
+                observed, measured, depth, config.guessed_jump_m, config.min_depth_m, config.max_depth_m
+            )
+            measured.points[guessed] = np.nan
+            measured.occluded[guessed] = True
+        unmeasured = ~np.all(np.isfinite(measured.points), axis=-1) | measured.inferred
+        hidden = measured.occluded & unmeasured & observed.seen
+        self.hidden_joints += int(np.count_nonzero(hidden))
+        for person, row in zip(people, hidden, strict=True):
+            if np.any(row):
+                person.scores = np.where(row, person.scores * config.guessed_confidence, person.scores)
 
     def lift(
         self,

@@ -1,0 +1,176 @@
+"""The crowd rules (stages.crowd), each on the skeletons PP-TinyPose gives for real crowd
+photos (annotated boxes), made wrong in the way each rule exists for."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hdnet_ros.evaluation.annotations import CROWD_SETS, AnnotatedPhoto, load_set, load_sets
+from hdnet_ros.inference.runtime import InferenceConfig, open_model_file
+from hdnet_ros.joints import (
+    LEFT_ELBOW,
+    LEFT_WRIST,
+    NUM_COCO_JOINTS,
+    RIGHT_ELBOW,
+    RIGHT_SHOULDER,
+    RIGHT_WRIST,
+)
+from hdnet_ros.model_files import resolve_model_file
+from hdnet_ros.people import Detection, Person
+from hdnet_ros.stages.crowd import CrowdConfig, CrowdStage, Skeletons
+from hdnet_ros.stages.crowd.hidden import hidden_joints
+from hdnet_ros.stages.crowd.merge import duplicates
+from hdnet_ros.stages.crowd.ownership import implausible_limbs, outside_box, shared_joints
+from hdnet_ros.stages.keypoints2d import KeypointConfig
+from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
+
+CONFIG = CrowdConfig()
+
+
+@pytest.fixture(scope="module")
+def estimator(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> HeatmapKeypoints:
+    inference = InferenceConfig(engine_dir=str(tmp_path_factory.mktemp("engines")))
+    path = resolve_model_file("pp_tinypose_128x96", models_dir)
+    return HeatmapKeypoints(open_model_file("pp_tinypose_128x96", path, inference, 2), KeypointConfig())
+
+
+@pytest.fixture(scope="module")
+def photos(data_dir: Path) -> list[AnnotatedPhoto]:
+    return load_sets(data_dir)
+
+
+def people_of(estimator: HeatmapKeypoints, photo: AnnotatedPhoto, score: float = 1.0) -> list[Person]:
+    detections = [Detection(p.box.copy(), score) for p in photo.people]
+    return [Person(d, k.pixels, k.scores) for d, k in zip(detections, estimator(photo.rgb, detections), strict=True)]
+
+
+@pytest.fixture(scope="module")
+def trio(data_dir: Path) -> AnnotatedPhoto:
+    """AI Challenger: three people side by side, two of them holding hands."""
+    return next(p for p in load_set(data_dir, CROWD_SETS[0]) if p.name.startswith("054d9ce9"))
+
+
+def test_the_rules_keep_the_right_joints_of_every_annotated_person(
+    estimator: HeatmapKeypoints, photos: list[AnnotatedPhoto]
+) -> None:
+    """On all 32 annotated people with their own boxes, no rule takes a joint that is right
+    (within 0.1 of the box diagonal of its annotation): the rules cost nothing where the
+    network is right (two people holding hands included)."""
+    wrongly = 0
+    for photo in photos:
+        skeletons = Skeletons.of(people_of(estimator, photo))
+        rejected = (
+            outside_box(skeletons, CONFIG.box_margin)
+            | implausible_limbs(skeletons, CONFIG.limb_slack)
+            | shared_joints(skeletons, CONFIG.shared_radius)
+        )
+        for row, person in enumerate(photo.people):
+            error = np.linalg.norm(skeletons.pixels[row, :NUM_COCO_JOINTS] - person.keypoints, axis=1)
+            with np.errstate(invalid="ignore"):
+                right = person.labelled & (error <= 0.1 * person.diagonal)
+            wrongly += int(np.count_nonzero(rejected[row, :NUM_COCO_JOINTS] & right))
+    assert wrongly == 0
+
+
+def test_a_joint_far_outside_its_box_is_rejected(estimator: HeatmapKeypoints, trio: AnnotatedPhoto) -> None:
+    people = people_of(estimator, trio)
+    box = people[0].detection.box
+    people[0].pixels[LEFT_WRIST] = (box[2] + 0.5 * (box[2] - box[0]), box[3])  # half a box beyond
+    rejected = outside_box(Skeletons.of(people), CONFIG.box_margin)
+    assert rejected[0, LEFT_WRIST]
+    assert np.count_nonzero(rejected) == 1
+
+
+def test_a_wrist_on_a_neighbour_is_an_implausible_limb(estimator: HeatmapKeypoints, trio: AnnotatedPhoto) -> None:
+    people = people_of(estimator, trio)
+    # Person 0's right wrist moved onto person 1's right shoulder, across the gap between them.
+    people[0].pixels[RIGHT_WRIST] = trio.people[1].keypoints[RIGHT_SHOULDER]
+    skeletons = Skeletons.of(people)
+    assert implausible_limbs(skeletons, CONFIG.limb_slack)[0, RIGHT_WRIST]
+    # The stage rejects it joint by joint: the rest of the skeleton stays.
+    stage = CrowdStage(CONFIG)
+    kept = stage(people, [False] * 3, [False] * 3)
+    assert len(kept) == 3
+    assert np.all(np.isnan(kept[0].pixels[RIGHT_WRIST])) and kept[0].scores[RIGHT_WRIST] == 0.0
+    assert np.isfinite(kept[0].pixels[RIGHT_ELBOW]).all()
+    assert stage.counts["rejected_joints"] >= 1
+
+
+def test_a_joint_two_skeletons_claim_goes_to_the_surer_nearer_one(
+    estimator: HeatmapKeypoints, trio: AnnotatedPhoto
+) -> None:
+    people = people_of(estimator, trio)
+    # Person 0's left elbow put on person 1's left elbow, scored lower: it is person 1's
+    # (next to person 1's torso, far from person 0's).
+    people[0].pixels[LEFT_ELBOW] = people[1].pixels[LEFT_ELBOW] + 1.0
+    people[0].scores[LEFT_ELBOW] = people[1].scores[LEFT_ELBOW] - 0.3
+    rejected = shared_joints(Skeletons.of(people), CONFIG.shared_radius)
+    assert rejected[0, LEFT_ELBOW] and not rejected[1, LEFT_ELBOW]
+    # Scored alike (two hands held together), both keep it.
+    people[0].scores[LEFT_ELBOW] = people[1].scores[LEFT_ELBOW]
+    assert not shared_joints(Skeletons.of(people), CONFIG.shared_radius)[:, LEFT_ELBOW].any()
+
+
+def test_two_detections_of_one_person_merge_and_neighbours_do_not(
+    estimator: HeatmapKeypoints, trio: AnnotatedPhoto
+) -> None:
+    people = people_of(estimator, trio)
+    assert not duplicates(Skeletons.of(people), np.zeros(3, bool), CONFIG.merge_oks).any()
+    # A second, shifted and smaller box on person 2 (NMS let it through): its crop gives the same skeleton.
+    box = trio.people[2].box.copy()
+    shifted = box + np.array([0.05, 0.05, -0.03, -0.02]) * (box[2] - box[0])
+    second = Detection(shifted, 0.5)
+    twin = estimator(trio.rgb, [second])[0]
+    people.append(Person(second, twin.pixels, twin.scores))
+    dropped = duplicates(Skeletons.of(people), np.zeros(4, bool), CONFIG.merge_oks)
+    np.testing.assert_array_equal(dropped, [False, False, False, True])  # the larger box stays
+    stage = CrowdStage(CONFIG)
+    assert len(stage(people, [False] * 4, [False] * 4)) == 3
+    assert stage.counts["merged_detections"] == 1
+
+
+def test_a_low_score_box_is_kept_on_a_person_and_dropped_on_background(
+    estimator: HeatmapKeypoints, trio: AnnotatedPhoto
+) -> None:
+    people = people_of(estimator, trio, score=0.2)
+    height, width = trio.rgb.shape[:2]
+    empty = Detection(np.array([0.0, 0.0, 60.0, 150.0]), 0.2)  # a corner without a person
+    found = estimator(trio.rgb, [empty])[0]
+    people.append(Person(empty, found.pixels, found.scores))
+    stage = CrowdStage(CONFIG)
+    kept = stage(copy.deepcopy(people), [True] * 4, [False] * 4)
+    assert [p.detection.box.tolist() for p in kept] == [p.box.tolist() for p in trio.people]
+    assert stage.counts["low_score_kept"] == 3 and stage.counts["low_score_dropped"] == 1
+    # The same box kept when it continues a track.
+    assert len(CrowdStage(CONFIG)(copy.deepcopy(people), [True] * 4, [False, False, False, True])) == 4
+    assert width > 60 and height > 150
+
+
+def test_a_joint_on_another_person_seen_clearly_there_is_marked_hidden(
+    estimator: HeatmapKeypoints, trio: AnnotatedPhoto
+) -> None:
+    people = people_of(estimator, trio)
+    # Person 0's left wrist put on the middle of person 1's left forearm, with a low score.
+    forearm = (people[1].pixels[LEFT_ELBOW] + people[1].pixels[LEFT_WRIST]) / 2
+    people[0].pixels[LEFT_WRIST] = forearm
+    people[0].scores[LEFT_WRIST] = 0.35
+    people[1].scores[[LEFT_ELBOW, LEFT_WRIST]] = 0.9
+    hidden = hidden_joints(Skeletons.of(people), CONFIG.hidden_limb_radius, CONFIG.hidden_ratio)
+    assert hidden[0, LEFT_WRIST]
+    assert not hidden[1].any()
+    # The stage lowers its score (its ownership tests loosened: the moved wrist is far from its elbow).
+    stage = CrowdStage(CrowdConfig(box_margin=2.0, limb_slack=10.0))
+    kept = stage(people, [False] * 3, [False] * 3)
+    assert kept[0].scores[LEFT_WRIST] == pytest.approx(0.35 * CONFIG.hidden_confidence)
+    assert np.isfinite(kept[0].pixels[LEFT_WRIST]).all()  # still published, with its doubt
+
+
+def test_the_stage_off_drops_candidates_and_changes_nothing(estimator: HeatmapKeypoints, trio: AnnotatedPhoto) -> None:
+    people = people_of(estimator, trio)
+    before = [p.pixels.copy() for p in people]
+    kept = CrowdStage(CrowdConfig(enabled=False))(people, [False, True, False], [False] * 3)
+    assert len(kept) == 2
+    np.testing.assert_array_equal(kept[1].pixels, before[2])
