@@ -109,6 +109,22 @@ def test_legs_behind_an_arm_beyond_reach_are_hidden_too() -> None:
         assert subject.scores[joint] < SCORE
 
 
+def test_a_pole_crossing_a_nearer_limb_is_not_an_edge_onto_it() -> None:
+    """Thighs towards the camera (knees 0.3 m nearer, one surface) behind a thin pole at
+    1.0 m across them: the path drops onto the pole and rises again; the knees are not on it."""
+    depth = standing_person_depth()
+    rows = np.arange(250, 333)
+    ramp = 2.0 - 0.3 * (rows - 250) / 82.0
+    depth[250:333, 292:312] = ramp[:, None]
+    depth[250:333, 328:348] = ramp[:, None]
+    depth[333:480, 292:312] = 1.7
+    depth[333:480, 328:348] = 1.7
+    depth[285:292, 200:460] = 1.0  # the pole
+    subject, _ = lifted(depth, subject=person(knee_row=332.0))
+    assert subject.depth_sources[LEFT_KNEE] == DepthSource.SENSOR
+    assert subject.scores[LEFT_KNEE] == SCORE
+
+
 def test_visible_legs_are_measured() -> None:
     subject, lifter = lifted(standing_person_depth())
     assert lifter.hidden_joints == 0
@@ -139,5 +155,7 @@ def test_path_depths_take_the_patch_median_and_skip_invalid_pixels() -> None:
     depth[5, 4] = 0.0
     path = path_depths(depth, np.array([[2.0, 5.0]]), np.array([[17.0, 5.0]]), 0.3, 10.0)
     assert path[0, 0] == 3.0 and path[0, -1] == 1.0
-    assert largest_drop(path)[0] == pytest.approx(2.0)
-    assert largest_drop(np.array([[np.nan, 2.0, np.nan, 1.9, 1.8]]))[0] == pytest.approx(0.1)
+    drop, beyond = largest_drop(path)
+    assert drop[0] == pytest.approx(2.0) and beyond[0] == 1.0
+    drop, beyond = largest_drop(np.array([[np.nan, 2.0, np.nan, 1.9, 1.8]]))
+    assert drop[0] == pytest.approx(0.1) and beyond[0] == pytest.approx(1.9)

@@ -10,16 +10,24 @@ What tells a guess from a limb reaching towards the camera is the path between t
 and its parent in the depth image. A real limb is one surface from the parent to the
 joint: its depth changes along the bone in small steps, however steep the limb. A joint
 on an occluder sits beyond an edge: walking from the parent along the 2D bone, the depth
-drops in one step by most of the difference. So a sensor-measured limb joint is a guess
-when it is at least ``guessed_jump_m`` nearer than its parent and the largest single step
-towards the camera along the bone (depth sampled at ``PATH_SAMPLES`` points, each the
-median of a 3x3 patch) is at least ``EDGE_SHARE`` of that difference. A joint under a
+drops in one step by most of the difference, onto the surface the joint was measured on.
+So a sensor-measured limb joint is a guess when it is at least ``guessed_jump_m`` nearer
+than its parent, the largest single step towards the camera along the bone (depth sampled
+at ``PATH_SAMPLES`` points, each the median of a 3x3 patch) is at least ``EDGE_SHARE`` of
+that difference, the surface just past that step is the joint's (within
+``guessed_jump_m``; a pole crossing the bone in front of a limb is another surface), and
+that surface reaches ``WIDE_FRACTION`` of the person's height to both sides of the bone at
+the joint: an object, wider than a limb (a forearm in front of the chest has the chest
+beside it, farther away; on the synthetic benchmark this test keeps visible hands and
+feet in front of the body from being taken for guesses). A joint under a
 parent that is a guess or that the measurement found hidden behind an occluder is compared
 with the parent's own anchor (the hip, for the ankle under a lost knee), and is a guess
 when it is as near as that and lies on the parent's occluder (the surface at the parent's
 pixel, within ``guessed_jump_m``) or under a guessed parent. A joint whose parent was not
 seen at all is not judged: the straight line from a grandparent is no limb (a forearm
 across the chest would look like an edge).
+
+Only joints the network scored below ``SEEN_SCORE`` are judged: a guess is uncertain.
 
 A guessed joint loses its sensor depth (the depth stage completes it from the skeleton or
 a network's pose, ``DepthSource.INFERRED``) and its 2D score is multiplied by
@@ -65,6 +73,11 @@ LIMBS: tuple[tuple[int, int], ...] = (
 )
 PATH_SAMPLES = 12
 EDGE_SHARE = 0.6  # of the parent-to-joint depth difference, in one step: an edge
+WIDE_FRACTION = 0.1  # of the person's box height to each side: wider than a limb (~0.17 m)
+# A joint the 2D network scores at least this was seen, not guessed (PP-TinyPose scored legs
+# it hallucinated on a robot's arm 0.38-0.72; the synthetic oracle scores visible joints
+# 0.75-1.0, as detectors do).
+SEEN_SCORE = 0.75
 
 
 def path_depths(depth: DepthImage, start: FloatArray, end: FloatArray, min_m: float, max_m: float) -> FloatArray:
@@ -86,22 +99,54 @@ def path_depths(depth: DepthImage, start: FloatArray, end: FloatArray, min_m: fl
     return np.where(valid > 0, (low + high) / 2.0, np.nan)
 
 
-def largest_drop(depths: FloatArray) -> FloatArray:
-    """The largest step towards the camera [R] between consecutive valid samples [R,S]."""
+def largest_drop(depths: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The largest step towards the camera [R] between consecutive valid samples [R,S],
+    and the depth just beyond it (NaN: no step)."""
     drops = np.zeros(len(depths))
+    beyond = np.full(len(depths), np.nan)
     previous = depths[:, 0].copy()
     for column in range(1, depths.shape[1]):
         value = depths[:, column]
         with np.errstate(invalid="ignore"):
-            drops = np.fmax(drops, previous - value)
+            larger = previous - value > drops
+        drops = np.where(larger, previous - value, drops)
+        beyond = np.where(larger, value, beyond)
         previous = np.where(np.isfinite(value), value, previous)
-    return drops
+    return drops, beyond
+
+
+def wider_than_a_limb(
+    depth: DepthImage,
+    start: FloatArray,
+    end: FloatArray,
+    width_px: FloatArray,
+    surface_z: FloatArray,
+    jump_m: float,
+    min_m: float,
+    max_m: float,
+) -> BoolArray:
+    """Whether the surface at each segment's end [R] reaches ``width_px`` to both sides of
+    the segment (3x3 medians within ``jump_m`` of ``surface_z``): an object, not a limb."""
+    direction = end - start
+    length = np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9)
+    side = np.stack((-direction[:, 1], direction[:, 0]), axis=1) / length * width_px[:, None]
+    left = path_depths(depth, end + side, end + side, min_m, max_m)[:, 0]
+    right = path_depths(depth, end - side, end - side, min_m, max_m)[:, 0]
+    with np.errstate(invalid="ignore"):
+        return (np.abs(left - surface_z) <= jump_m) & (np.abs(right - surface_z) <= jump_m)
 
 
 def guessed_joints(
-    observed: Observed, measured: Measured, depth: DepthImage, jump_m: float, min_m: float, max_m: float
+    observed: Observed,
+    scores: FloatArray,
+    measured: Measured,
+    depth: DepthImage,
+    jump_m: float,
+    min_m: float,
+    max_m: float,
 ) -> BoolArray:
-    """Sensor-measured limb joints [P,J] that sit on a nearer object (module doc)."""
+    """Sensor-measured limb joints [P,J] (2D ``scores`` [P,J]) that sit on a nearer object
+    (module doc)."""
     count = len(observed)
     guessed = np.zeros((count, NUM_JOINTS), dtype=bool)
     z = measured.points[..., 2]
@@ -114,6 +159,7 @@ def guessed_joints(
     for joint, parent in LIMBS:
         with np.errstate(invalid="ignore"):
             nearer = sensor[:, joint] & (z[:, joint] <= anchor_z[:, parent] - jump_m)
+        nearer &= scores[:, joint] < SEEN_SCORE
         below = guessed[:, parent]  # under a guessed parent, as near as it: the same object
         guessed[:, joint] = below & nearer
         for rows, covered in (
@@ -125,8 +171,22 @@ def guessed_joints(
             path = path_depths(depth, observed.pixels[rows, parent], observed.pixels[rows, joint], min_m, max_m)
             if covered:  # on the surface that hides the parent: the same occluder
                 guessed[rows, joint] = np.abs(path[:, 0] - z[rows, joint]) <= jump_m
-            else:  # beyond an edge on the bone
-                guessed[rows, joint] = largest_drop(path) >= EDGE_SHARE * (anchor_z[rows, parent] - z[rows, joint])
+            else:  # beyond an edge on the bone, on the surface past it (not a pole crossing the bone)
+                drop, beyond = largest_drop(path)
+                edge = drop >= EDGE_SHARE * (anchor_z[rows, parent] - z[rows, joint])
+                onto = edge & (np.abs(beyond - z[rows, joint]) <= jump_m)
+                width = WIDE_FRACTION * (observed.boxes[rows, 3] - observed.boxes[rows, 1])
+                wide = wider_than_a_limb(
+                    depth,
+                    observed.pixels[rows, parent],
+                    observed.pixels[rows, joint],
+                    width,
+                    z[rows, joint],
+                    jump_m,
+                    min_m,
+                    max_m,
+                )
+                guessed[rows, joint] = onto & wide
         handed_on = guessed[:, joint] | hidden[:, joint]
         anchor_z[:, joint] = np.where(handed_on, anchor_z[:, parent], anchor_z[:, joint])
     return guessed

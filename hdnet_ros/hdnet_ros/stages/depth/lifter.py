@@ -162,8 +162,9 @@ class DepthLifter:
         config = self.config
         guessed = np.zeros_like(measured.occluded)
         if config.guessed_jump_m > 0.0:
+            scores = np.array([p.scores for p in people], dtype=np.float64).reshape(len(people), -1)
             guessed = guessed_joints(
-                observed, measured, depth, config.guessed_jump_m, config.min_depth_m, config.max_depth_m
+                observed, scores, measured, depth, config.guessed_jump_m, config.min_depth_m, config.max_depth_m
             )
             measured.points[guessed] = np.nan
             measured.occluded[guessed] = True
