@@ -184,7 +184,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    settings = load_settings(overrides={"models.models_dir": str(args.models_dir)})
+    # MoveNet against BlazePose: the comparison this benchmark was made for (the default 2D
+    # network's figures are the crowd benchmark's, bench_crowd_2d.py).
+    overrides = {"models.models_dir": str(args.models_dir), "keypoints.model": "movenet_lightning_int8"}
+    settings = load_settings(overrides=overrides)
     pipeline = Pipeline.from_settings(settings)
     stage = pipeline.stages.blazepose  # the pipeline's own 3D stage (settings.blazepose)
     if stage is None:

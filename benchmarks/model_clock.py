@@ -19,6 +19,7 @@ import numpy.typing as npt
 from hdnet_ros.inference.backend import Arrays, Backend, TensorSpec
 from hdnet_ros.pipeline import Stages
 from hdnet_ros.stages.keypoints2d import MoveNetBatched, MoveNetLiteRT
+from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
 DETECTOR = "detector"
 KEYPOINTS = "keypoints_2d"
@@ -110,7 +111,7 @@ def instrument(stages: Stages, clock: ModelClock) -> None:
     if isinstance(keypoints, MoveNetLiteRT) and not isinstance(keypoints._interpreter, TimedInterpreter):
         # The published int8 MoveNet: one interpreter call per crop, no Backend in between.
         keypoints._interpreter = TimedInterpreter(keypoints._interpreter, clock, KEYPOINTS)
-    elif isinstance(keypoints, MoveNetBatched) and not isinstance(keypoints.backend, TimedBackend):
+    elif isinstance(keypoints, (MoveNetBatched, HeatmapKeypoints)) and not isinstance(keypoints.backend, TimedBackend):
         keypoints.backend = TimedBackend(keypoints.backend, clock, KEYPOINTS)
     body = stages.blazepose
     if body is not None and not isinstance(body.backend, TimedBackend):

@@ -26,6 +26,7 @@ from hdnet_ros.inference.backend import Arrays, Backend, TensorSpec
 from hdnet_ros.people import Frame
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.keypoints2d import MoveNetBatched, MoveNetLiteRT
+from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
 
 def fingerprint(array: npt.NDArray[Any]) -> str:
@@ -128,7 +129,7 @@ def stand_in_networks(pipeline: Pipeline, frames: Iterable[Frame], passes: int =
     keypoints = stages.keypoints
     if isinstance(keypoints, MoveNetLiteRT):
         recorded["keypoints"] = keypoints._interpreter = RecordedInterpreter(keypoints._interpreter)
-    elif isinstance(keypoints, MoveNetBatched):
+    elif isinstance(keypoints, (MoveNetBatched, HeatmapKeypoints)):
         recorded["keypoints"] = keypoints.backend = RecordedBackend(keypoints.backend, per_row=True)
     if stages.blazepose is not None:
         recorded["blazepose"] = stages.blazepose.backend = RecordedBackend(stages.blazepose.backend, per_row=True)
