@@ -30,6 +30,25 @@ def test_network_line_words_the_networks_as_the_node_does() -> None:
     assert network_line({}) == "3D pose network: off, root depth network: off"
 
 
+def test_network_line_names_the_detector_the_2d_network_and_the_crowd_counts() -> None:
+    report = {
+        "detector": "yolox_nano",
+        "keypoints_2d": "pp_tinypose_128x96",
+        "crowd": {
+            "rejected_joints": 3,
+            "low_score_kept": 2,
+            "low_score_dropped": 5,
+            "merged_detections": 1,
+            "hidden_joints": 4,
+        },
+        **BLAZEPOSE,
+    }
+    line = network_line(report)
+    assert line.startswith("detector: yolox_nano, 2D keypoints: pp_tinypose_128x96, 3D pose network: blazepose")
+    assert "crowd: joints of others rejected: 3, crowd: low-score boxes kept/dropped: 2/5" in line
+    assert "crowd: duplicates merged: 1, crowd: hidden joints: 4" in line
+
+
 def test_summary_line_counts_and_names_reasons() -> None:
     summary = ReplaySummary(frames_read=7, frames_processed=5, networks=BLAZEPOSE)
     summary.skip("a.bag", "no_sync_partner", "no partner")
