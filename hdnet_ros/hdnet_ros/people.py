@@ -95,6 +95,11 @@ class Person:
     network_pose: FloatArray | None = None
     network_pose_age: int = 0
     network_feet: FloatArray | None = None  # [4,3] the same network's feet, pelvis-relative
+    # The same network's own 2D landmarks of this frame in the joint set [J,2] (NaN below its
+    # visibility threshold) and their scores [J]: the points its skeleton's joints project
+    # to. None where the network did not run on the person this frame (a carried pose).
+    network_pixels: FloatArray | None = None
+    network_scores: FloatArray | None = None
     # The feet (joints.FOOT_NAMES order): positions, 1-sigma, depth sources, pixels, scores.
     feet: FloatArray = field(default_factory=lambda: np.full((NUM_FEET, 3), np.nan))
     feet_stddev: FloatArray = field(default_factory=lambda: np.full(NUM_FEET, np.nan))

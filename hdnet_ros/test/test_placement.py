@@ -224,12 +224,12 @@ def test_person_cues_read_the_network_pose_and_the_seen_keypoints() -> None:
     cues, _ = observe(body((3.0, 0.0)), camera_pose(1.5, 5.0))
     person = _person(cues)
     person.pixels[LEFT_KNEE] = np.nan
-    read = person_cues(person, (1.1, 0.02))
+    read = person_cues(person, (1.1, 0.02), CAMERA)
     assert read is not None
     assert read.weights[LEFT_KNEE] == 0.0 and read.weights[RIGHT_KNEE] == 1.0
     assert (read.scale, read.scale_sigma) == (1.1, 0.02)
     person.network_pose = None
-    assert person_cues(person, (1.0, 0.07)) is None
+    assert person_cues(person, (1.0, 0.07), CAMERA) is None
 
 
 def test_people_floor_is_found_from_standing_people_over_frames() -> None:

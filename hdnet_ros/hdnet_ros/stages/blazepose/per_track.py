@@ -70,7 +70,9 @@ def estimate_bodies(
     for person, body in zip(people, bodies, strict=True):
         if body is not None:
             person.network_pose, person.network_feet, person.network_pose_age = body.relative_pose, body.feet, 0
-            fill_unseen_keypoints(person, body.keypoints(min_score))
+            landmarks = body.keypoints(min_score)
+            person.network_pixels, person.network_scores = landmarks.pixels, landmarks.scores
+            fill_unseen_keypoints(person, landmarks)
             person.feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
     return body_estimates(people, bodies, roots if network_root else [None] * len(people))
 

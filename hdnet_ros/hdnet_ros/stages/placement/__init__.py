@@ -21,38 +21,20 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.camera import CameraModel
-from hdnet_ros.joints import (
-    LEFT_ANKLE,
-    LEFT_HIP,
-    LEFT_SHOULDER,
-    NUM_COCO_JOINTS,
-    RIGHT_ANKLE,
-    RIGHT_HIP,
-    RIGHT_SHOULDER,
-)
 from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
-from hdnet_ros.stages.placement.fit import (
-    ANKLE_HEIGHT_M,
-    Cues,
-    Placement,
-    PlacementResult,
-    leg_length,
-    place_person,
-    standing,
-)
+from hdnet_ros.stages.placement.cues import floor_observations, person_cues
+from hdnet_ros.stages.placement.fit import Placement, PlacementResult, place_person
 from hdnet_ros.stages.placement.floor import (
-    IMAGE_UP,
     Floor,
     FloorConfig,
     FloorRefusal,
     floor_from_plane,
     floor_from_pose,
 )
-from hdnet_ros.stages.placement.people_floor import FloorObservation, PeopleFloor
+from hdnet_ros.stages.placement.people_floor import PeopleFloor
 from hdnet_ros.stages.placement.scale import learn_scales, scale_prior
 
 __all__ = [
@@ -62,6 +44,8 @@ __all__ = [
     "Placement",
     "PlacementConfig",
     "PlacementResult",
+    "floor_observations",
+    "person_cues",
 ]
 
 LOG = get_logger(__name__)
@@ -121,7 +105,8 @@ class MonocularPlacement:
         self.floor = floor = self.floor_for(frame, people, depth_plane)
         placements: list[PlacementResult | None] = []
         for person, previous in zip(people, expected, strict=True):
-            cues = person_cues(person, scale_prior(previous if self.config.learn_scale else None, self.scale_sigma))
+            prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
+            cues = person_cues(person, prior, frame.camera)
             placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
         return _with_roots(networks, placements), placements
@@ -174,54 +159,6 @@ class MonocularPlacement:
         if said != self._said:  # said once per change of source or reason, with the details
             (LOG.warning if why else LOG.info)("floor: %s%s", source, f"; {why}" if why else "")
         self._said = said
-
-
-def person_cues(person: Person, prior: tuple[float, float]) -> Cues | None:
-    """The fit's inputs of one person: the network pose's COCO joints and feet with the
-    person's keypoints and the feet seen (None: no network pose)."""
-    if person.network_pose is None:
-        return None
-    feet = person.network_feet if person.network_feet is not None else np.full((4, 3), np.nan)
-    skeleton = np.concatenate((person.network_pose[:NUM_COCO_JOINTS], feet)).astype(np.float64)
-    pixels = np.concatenate((person.pixels[:NUM_COCO_JOINTS], person.feet_pixels)).astype(np.float64)
-    scores = np.concatenate((person.scores[:NUM_COCO_JOINTS], person.feet_scores)).astype(np.float64)
-    weights = np.where(np.all(np.isfinite(pixels), axis=1), scores, 0.0)
-    return Cues(skeleton, pixels, weights, prior[0], prior[1])
-
-
-def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int) -> list[FloorObservation]:
-    """This frame's standing people whose hips and an ankle are seen in the image, as
-    observations of the floor (people_floor)."""
-    result = []
-    for person in people:
-        if person.network_pose is None:
-            continue
-        skeleton = np.asarray(person.network_pose, dtype=np.float64)
-        ankles = person.pixels[[LEFT_ANKLE, RIGHT_ANKLE]]
-        seen = np.all(np.isfinite(ankles), axis=1) & (ankles[:, 1] <= camera.height - 1) & (ankles[:, 1] >= 0)
-        hips = person.pixels[[LEFT_HIP, RIGHT_HIP]]
-        if not np.any(seen) or not np.all(np.isfinite(hips)):
-            continue
-        # The trunk's up (hips to shoulders): the network's legs lean off the truth more
-        # than its trunk when the camera looks down.
-        body_up = (skeleton[LEFT_SHOULDER] + skeleton[RIGHT_SHOULDER] - skeleton[LEFT_HIP] - skeleton[RIGHT_HIP]) / 2
-        norm = float(np.linalg.norm(body_up))
-        if not np.isfinite(norm) or norm < 1e-6:
-            continue
-        body_up = body_up / norm
-        if not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < np.cos(np.deg2rad(80.0)):
-            continue
-        scale = person.scale if np.isfinite(person.scale) else 1.0
-        result.append(
-            FloorObservation(
-                camera.unit_rays(ankles[seen]),
-                camera.unit_rays(((hips[0] + hips[1]) / 2.0)[None])[0],
-                scale * (leg_length(skeleton) + ANKLE_HEIGHT_M),
-                body_up,
-                frame,
-            )
-        )
-    return result
 
 
 def _with_roots(networks: NetworkEstimates, placements: Sequence[PlacementResult | None]) -> NetworkEstimates:

@@ -86,6 +86,7 @@ MIN_POINTS = 4
 MIN_SPAN_M = 0.25
 MIN_DEPTH_M = 0.1
 ITERATIONS = 8
+HIP_HEIGHT_OF = lambda skeleton: leg_length(skeleton)  # noqa: E731  experiment switch
 
 
 @dataclass(frozen=True)
@@ -285,11 +286,26 @@ def standing(skeleton: FloatArray, up: FloatArray) -> bool:
 
 def leg_length(skeleton: FloatArray) -> float:
     """Hip to knee to ankle, the mean of both sides [m] (NaN if unknown)."""
-    sides = [
-        np.linalg.norm(skeleton[hip] - skeleton[knee]) + np.linalg.norm(skeleton[knee] - skeleton[ankle])
-        for hip, knee, ankle in ((LEFT_HIP, LEFT_KNEE, LEFT_ANKLE), (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE))
-    ]
-    return float(np.mean(sides))
+    return float(np.mean(_leg_sides(skeleton)))
+
+
+def hip_height(skeleton: FloatArray) -> float:
+    """The hip joints' height over the ankle joints of the skeleton standing straight [m]:
+    its longer leg (NaN if unknown). A network shortens a leg it sees foreshortened or
+    folded far more often than it lengthens one, and a standing person's legs are equally
+    long."""
+    sides = _leg_sides(skeleton)
+    return float(np.max(sides)) if np.all(np.isfinite(sides)) else float("nan")
+
+
+def _leg_sides(skeleton: FloatArray) -> FloatArray:
+    """Hip to knee to ankle of the left and the right leg [2] (NaN if unknown)."""
+    return np.array(
+        [
+            np.linalg.norm(skeleton[hip] - skeleton[knee]) + np.linalg.norm(skeleton[knee] - skeleton[ankle])
+            for hip, knee, ankle in ((LEFT_HIP, LEFT_KNEE, LEFT_ANKLE), (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE))
+        ]
+    )
 
 
 def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Floor) -> bool:
@@ -297,7 +313,7 @@ def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Fl
     if not standing(cues.skeleton, floor.normal):
         return False
     problem.floor = floor
-    problem.leg = leg_length(cues.skeleton) + ANKLE_HEIGHT_M
+    problem.leg = HIP_HEIGHT_OF(cues.skeleton) + ANKLE_HEIGHT_M
     ankles = cues.pixels[[LEFT_ANKLE, RIGHT_ANKLE]]
     seen = _inside(ankles, camera) & (cues.weights[[LEFT_ANKLE, RIGHT_ANKLE]] > 0)
     if not np.any(seen):

@@ -65,6 +65,7 @@ class FloorObservation:
     hip_height: float
     skeleton_up: FloatArray
     frame: int
+    neck_ray: FloatArray | None = None  # unit ray of the mid-shoulder point (None: unseen)
 
 
 class PeopleFloor:

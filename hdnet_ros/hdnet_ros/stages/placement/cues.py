@@ -1,0 +1,152 @@
+"""What the placement reads from a person: the 2D point each of the skeleton's joints projects
+to, which of them the image can vouch for, and a standing person as an observation of the
+floor.
+
+Two networks see each person: the 2D keypoint network (COCO definitions: MoveNet,
+PP-TinyPose) and the 3D network whose metric skeleton is fitted (BlazePose GHUM). Their
+joints are defined differently: BlazePose's hips sit higher and closer together than COCO's,
+its knees higher (on the sample RGB-D frames its torso is 3-10 % shorter in the image than
+the 2D network's; fitting its skeleton to the 2D network's points puts the person 5-6 % too
+near). The skeleton's own landmarks are the points its joints project to, so the fit takes
+them where the image vouches for them: inside the image, seen by the network, and within
+:data:`AGREEMENT` of a torso length of the 2D network's keypoint (further apart, the 3D
+network is the one that is wrong: on the Panoptic frames its 2D ankles and hips miss by
+80-250 px where MoveNet's are within 20 px). Elsewhere the 2D network's keypoint stands.
+
+A person cut by the image border (their box reaches it) has joints beyond it, and both
+networks put their guesses for those at the edge of what they see: on Panoptic's level
+camera, ankles 1.2 m below the image came out 20-50 px inside it (3-6 % of the box's
+height). Keypoints within :data:`TRUNCATION_BAND` of the box's height of a border the box
+reaches are therefore not used, by the fit or the floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import (
+    LEFT_ANKLE,
+    LEFT_HIP,
+    LEFT_SHOULDER,
+    NECK,
+    NUM_COCO_JOINTS,
+    PELVIS,
+    RIGHT_ANKLE,
+    RIGHT_HIP,
+    RIGHT_SHOULDER,
+)
+from hdnet_ros.people import Person
+from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, Cues, hip_height, standing
+from hdnet_ros.stages.placement.floor import IMAGE_UP
+from hdnet_ros.stages.placement.people_floor import FloorObservation
+
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+# A box whose edge lies within this share of its height (at least a few pixels) of an image
+# border is cut by it: detectors clip their boxes to the image, a few pixels short of it.
+TRUNCATION_MARGIN = 0.02
+MIN_TRUNCATION_MARGIN_PX = 3.0
+# Keypoints this close to a border that cuts the person (a share of the box's height) are
+# guesses for joints beyond it (module doc: measured 3-6 %; twice that for a margin).
+TRUNCATION_BAND = 0.10
+# The 3D network's landmark replaces the 2D keypoint where the two lie within this share of
+# the torso's length: the definitions differ by 3-10 % of it, the 3D network's misses by
+# 30 % and more.
+AGREEMENT = 0.10
+
+
+def cut_sides(box: FloatArray, camera: CameraModel) -> tuple[bool, bool, bool, bool]:
+    """Which image borders (left, top, right, bottom) the box reaches."""
+    margin = max(MIN_TRUNCATION_MARGIN_PX, TRUNCATION_MARGIN * float(box[3] - box[1]))
+    return (
+        bool(box[0] <= margin),
+        bool(box[1] <= margin),
+        bool(box[2] >= camera.width - 1 - margin),
+        bool(box[3] >= camera.height - 1 - margin),
+    )
+
+
+def near_cut_border(pixels: FloatArray, box: FloatArray, camera: CameraModel) -> BoolArray:
+    """Which pixels [N,2] lie within the truncation band of a border the box reaches."""
+    left, top, right, bottom = cut_sides(box, camera)
+    band = TRUNCATION_BAND * float(box[3] - box[1])
+    x, y = pixels[:, 0], pixels[:, 1]
+    with np.errstate(invalid="ignore"):
+        near = (left & (x < band)) | (top & (y < band))
+        near |= (right & (x > camera.width - 1 - band)) | (bottom & (y > camera.height - 1 - band))
+    return np.asarray(near)
+
+
+def fit_pixels(person: Person) -> FloatArray:
+    """The 2D point of each joint [19,2] the skeleton's joint is fitted to (module doc): the
+    3D network's landmark where it agrees with the 2D keypoint, else the keypoint (NaN: neither)."""
+    pixels = np.asarray(person.pixels, dtype=np.float64).copy()
+    landmarks = person.network_pixels
+    if landmarks is None:
+        return pixels
+    torso = float(np.linalg.norm(pixels[NECK] - pixels[PELVIS]))
+    if not np.isfinite(torso):
+        return pixels
+    apart = np.linalg.norm(landmarks - pixels, axis=1)
+    with np.errstate(invalid="ignore"):
+        agree = apart <= AGREEMENT * torso
+    pixels[agree] = landmarks[agree]
+    return pixels
+
+
+def person_cues(person: Person, prior: tuple[float, float], camera: CameraModel) -> Cues | None:
+    """The fit's inputs of one person: the network pose's COCO joints and feet with the
+    points they project to (:func:`fit_pixels`, the feet the 3D network's own) that the image
+    vouches for (None: no network pose)."""
+    if person.network_pose is None:
+        return None
+    feet = person.network_feet if person.network_feet is not None else np.full((4, 3), np.nan)
+    skeleton = np.concatenate((person.network_pose[:NUM_COCO_JOINTS], feet)).astype(np.float64)
+    pixels = np.concatenate((fit_pixels(person)[:NUM_COCO_JOINTS], person.feet_pixels)).astype(np.float64)
+    scores = np.concatenate((person.scores[:NUM_COCO_JOINTS], person.feet_scores)).astype(np.float64)
+    usable = np.all(np.isfinite(pixels), axis=1) & ~near_cut_border(pixels, person.detection.box, camera)
+    weights = np.where(usable, scores, 0.0)
+    return Cues(skeleton, np.where(usable[:, None], pixels, np.nan), weights, prior[0], prior[1])
+
+
+def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int) -> list[FloorObservation]:
+    """This frame's standing people whose hips and an ankle are seen in the image (not at a
+    border that cuts them), as observations of the floor (people_floor)."""
+    result = []
+    for person in people:
+        if person.network_pose is None:
+            continue
+        skeleton = np.asarray(person.network_pose, dtype=np.float64)
+        pixels = fit_pixels(person)
+        pixels[near_cut_border(pixels, person.detection.box, camera)] = np.nan
+        ankles, hips = pixels[[LEFT_ANKLE, RIGHT_ANKLE]], pixels[[LEFT_HIP, RIGHT_HIP]]
+        seen = np.all(np.isfinite(ankles), axis=1) & (ankles[:, 1] <= camera.height - 1) & (ankles[:, 1] >= 0)
+        if not np.any(seen) or not np.all(np.isfinite(hips)):
+            continue
+        # The trunk's up (hips to shoulders): the network's legs lean off the truth more
+        # than its trunk when the camera looks down.
+        body_up = (skeleton[LEFT_SHOULDER] + skeleton[RIGHT_SHOULDER] - skeleton[LEFT_HIP] - skeleton[RIGHT_HIP]) / 2
+        norm = float(np.linalg.norm(body_up))
+        if not np.isfinite(norm) or norm < 1e-6:
+            continue
+        body_up = body_up / norm
+        if not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < np.cos(np.deg2rad(80.0)):
+            continue
+        scale = person.scale if np.isfinite(person.scale) else 1.0
+        shoulders = pixels[[LEFT_SHOULDER, RIGHT_SHOULDER]]
+        neck = camera.unit_rays(shoulders.mean(axis=0)[None])[0] if np.all(np.isfinite(shoulders)) else None
+        result.append(
+            FloorObservation(
+                camera.unit_rays(ankles[seen]),
+                camera.unit_rays(hips.mean(axis=0)[None])[0],
+                scale * (hip_height(skeleton) + ANKLE_HEIGHT_M),
+                body_up,
+                frame,
+                neck,
+            )
+        )
+    return result
