@@ -40,7 +40,7 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
 )
 from hdnet_ros.people import Person
-from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, Cues, hip_height, standing
+from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, Cues, leg_length, standing
 from hdnet_ros.stages.placement.floor import IMAGE_UP
 from hdnet_ros.stages.placement.people_floor import FloorObservation
 
@@ -114,8 +114,8 @@ def person_cues(person: Person, prior: tuple[float, float], camera: CameraModel)
 
 
 def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int) -> list[FloorObservation]:
-    """This frame's standing people whose hips and an ankle are seen in the image (not at a
-    border that cuts them), as observations of the floor (people_floor)."""
+    """This frame's standing people whose hips and an ankle or the shoulders are seen in the
+    image (not at a border that cuts them), as observations of the floor (people_floor)."""
     result = []
     for person in people:
         if person.network_pose is None:
@@ -124,8 +124,9 @@ def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int
         pixels = fit_pixels(person)
         pixels[near_cut_border(pixels, person.detection.box, camera)] = np.nan
         ankles, hips = pixels[[LEFT_ANKLE, RIGHT_ANKLE]], pixels[[LEFT_HIP, RIGHT_HIP]]
+        shoulders = pixels[[LEFT_SHOULDER, RIGHT_SHOULDER]]
         seen = np.all(np.isfinite(ankles), axis=1) & (ankles[:, 1] <= camera.height - 1) & (ankles[:, 1] >= 0)
-        if not np.any(seen) or not np.all(np.isfinite(hips)):
+        if not np.all(np.isfinite(hips)) or not (np.any(seen) or np.all(np.isfinite(shoulders))):
             continue
         # The trunk's up (hips to shoulders): the network's legs lean off the truth more
         # than its trunk when the camera looks down.
@@ -137,13 +138,12 @@ def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int
         if not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < np.cos(np.deg2rad(80.0)):
             continue
         scale = person.scale if np.isfinite(person.scale) else 1.0
-        shoulders = pixels[[LEFT_SHOULDER, RIGHT_SHOULDER]]
         neck = camera.unit_rays(shoulders.mean(axis=0)[None])[0] if np.all(np.isfinite(shoulders)) else None
         result.append(
             FloorObservation(
-                camera.unit_rays(ankles[seen]),
+                camera.unit_rays(ankles[seen]) if np.any(seen) else np.zeros((0, 3)),
                 camera.unit_rays(hips.mean(axis=0)[None])[0],
-                scale * (hip_height(skeleton) + ANKLE_HEIGHT_M),
+                scale * (leg_length(skeleton) + ANKLE_HEIGHT_M),
                 body_up,
                 frame,
                 neck,

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial.transform import Rotation
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
@@ -71,7 +72,7 @@ OVER_FEET_SIGMA_M = 0.08
 OVER_ONE_FOOT_SIGMA_M = 0.20
 # The skeleton stands when its hips are over its lower ankle by at least this share of its
 # leg length (straight legs ~1; sitting on a chair ~0.5; lying ~0).
-STANDING_FRACTION = 0.75
+STANDING_FRACTION = 0.65
 # Chi-square bounds (99.7 %) for 1 and 3 degrees of freedom: the floor fit must agree
 # with the free fit this well.
 CHI2_BOUND = {1: 8.81, 2: 11.6, 3: 14.2}
@@ -82,11 +83,20 @@ MIN_OFFSET_SIGMA_M = 1e-3  # a floor given as exact still enters as a (tight) pr
 # pelvis): the network's leg orientation, its least certain part seen from above, then
 # counts for this little.
 STANDING_LIMB_SIGMA_M = 0.30
+# A standing person's skeleton is turned upright by the floor (_uprighting): the network's
+# trunk direction is good to this (BlazePose's trunk against the Panoptic reference: median
+# 7 deg, 3-30 deg), a standing trunk vertical within that (the reference's trunks: median
+# 2.6 deg, 1-10 deg).
+NETWORK_TRUNK_SIGMA_RAD = float(np.deg2rad(10.0))
+TRUNK_LEAN_SIGMA_RAD = float(np.deg2rad(3.0))
+# Only a floor whose up does not come from the people's trunks turns them: the people's
+# floor is partly made of those same trunks (measured: turning towards it moved 00_06 and
+# 00_12 of the Panoptic frames 60-80 mm further off).
+UPRIGHTING_FLOORS = ("tf", "depth")
 MIN_POINTS = 4
 MIN_SPAN_M = 0.25
 MIN_DEPTH_M = 0.1
 ITERATIONS = 8
-HIP_HEIGHT_OF = lambda skeleton: leg_length(skeleton)  # noqa: E731  experiment switch
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,7 @@ class _Problem:
     leg: float = 0.0  # hip height over the floor at scale 1 [m]
     feet: FloatArray | None = None  # [A,3] unit rays of the seen ankles
     over_sigma: float = 0.0
+    offset_sigma: float = FREE_OFFSET_SIGMA_M  # the floor's height uncertainty where the person stands
 
     @property
     def offset_prior(self) -> tuple[float, float]:
@@ -151,7 +162,7 @@ class _Problem:
         leaves it free (a wide sigma keeps the normal equations regular)."""
         if self.floor is None:
             return 0.0, 1.0
-        sigma = self.floor.sigma_offset_m
+        sigma = self.offset_sigma
         return self.floor.offset, max(sigma, MIN_OFFSET_SIGMA_M) if np.isfinite(sigma) else FREE_OFFSET_SIGMA_M
 
     def residuals(self, theta: FloatArray, standing: bool, scale_prior: bool = True) -> tuple[FloatArray, FloatArray]:
@@ -187,11 +198,7 @@ class _Problem:
         assert self.floor is not None
         floor, t, s, d = self.floor, theta[:3], theta[3], theta[4]
         n = floor.normal
-        # A tilted floor moves the floor under the person by their horizontal distance times the tilt.
-        reach = float(np.linalg.norm(t - (n @ t) * n))
-        height_sigma = float(
-            np.sqrt(HIP_HEIGHT_SIGMA_M**2 + ANKLE_HEIGHT_SIGMA_M**2 + (reach * floor.sigma_tilt_rad) ** 2)
-        )
+        height_sigma = float(np.hypot(HIP_HEIGHT_SIGMA_M, ANKLE_HEIGHT_SIGMA_M))
         rows = [np.array([(n @ t - d - s * self.leg) / height_sigma])]
         jac = [np.concatenate((n, [-self.leg, -1.0]))[None] / height_sigma]
         if self.feet is not None:
@@ -252,7 +259,7 @@ def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_
         return PlacementFailure("the fitted skeleton lies (partly) behind the camera")
     unit_depth, unit_sigma = _unit_depth(problem, theta)
     stands = False
-    if floor is not None and _prepare_floor(problem, cues, camera, floor):
+    if floor is not None and _prepare_floor(problem, cues, camera, floor, theta):
         theta = np.concatenate((theta[:4], [_start_offset(problem, floor, theta)]))
         theta, covariance, _ = problem.solve(theta, standing=False)  # the same fit with the offset's prior
         stands = _agrees(problem, theta, covariance)
@@ -289,15 +296,6 @@ def leg_length(skeleton: FloatArray) -> float:
     return float(np.mean(_leg_sides(skeleton)))
 
 
-def hip_height(skeleton: FloatArray) -> float:
-    """The hip joints' height over the ankle joints of the skeleton standing straight [m]:
-    its longer leg (NaN if unknown). A network shortens a leg it sees foreshortened or
-    folded far more often than it lengthens one, and a standing person's legs are equally
-    long."""
-    sides = _leg_sides(skeleton)
-    return float(np.max(sides)) if np.all(np.isfinite(sides)) else float("nan")
-
-
 def _leg_sides(skeleton: FloatArray) -> FloatArray:
     """Hip to knee to ankle of the left and the right leg [2] (NaN if unknown)."""
     return np.array(
@@ -308,12 +306,16 @@ def _leg_sides(skeleton: FloatArray) -> FloatArray:
     )
 
 
-def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Floor) -> bool:
-    """Set the floor's terms of a standing skeleton; False where it does not stand."""
+def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Floor, free: FloatArray) -> bool:
+    """Set the floor's terms of a standing skeleton (``free``: the free fit's theta); False
+    where it does not stand."""
     if not standing(cues.skeleton, floor.normal):
         return False
     problem.floor = floor
-    problem.leg = HIP_HEIGHT_OF(cues.skeleton) + ANKLE_HEIGHT_M
+    problem.leg = leg_length(cues.skeleton) + ANKLE_HEIGHT_M
+    problem.offset_sigma = floor.height_sigma(free[:3] - free[3] * problem.leg * floor.normal)
+    if floor.source in UPRIGHTING_FLOORS:
+        problem.points = problem.points @ _uprighting(cues.skeleton, floor).T
     ankles = cues.pixels[[LEFT_ANKLE, RIGHT_ANKLE]]
     seen = _inside(ankles, camera) & (cues.weights[[LEFT_ANKLE, RIGHT_ANKLE]] > 0)
     if not np.any(seen):
@@ -325,6 +327,25 @@ def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Fl
     stance = OVER_FEET_SIGMA_M if len(rays) == 2 else OVER_ONE_FOOT_SIGMA_M
     problem.over_sigma = float(np.hypot(stance, _hit_sigma(problem, floor)))
     return True
+
+
+def _uprighting(skeleton: FloatArray, floor: Floor) -> FloatArray:
+    """The rotation [3,3] that turns a standing skeleton's trunk towards the floor's up by
+    the share its uncertainty leaves to the floor: the network's trunk direction is good to
+    NETWORK_TRUNK_SIGMA, a standing trunk is vertical within TRUNK_LEAN_SIGMA, the floor's up
+    is good to its tilt sigma (the two estimates of the trunk combined by their variances)."""
+    trunk = (skeleton[LEFT_SHOULDER] + skeleton[RIGHT_SHOULDER] - skeleton[LEFT_HIP] - skeleton[RIGHT_HIP]) / 2.0
+    norm = float(np.linalg.norm(trunk))
+    if not np.isfinite(norm) or norm < 1e-6:
+        return np.eye(3)
+    axis = np.cross(trunk / norm, floor.normal)
+    sine = float(np.linalg.norm(axis))
+    if sine < 1e-9:
+        return np.eye(3)
+    angle = float(np.arctan2(sine, trunk @ floor.normal / norm))
+    upright = TRUNK_LEAN_SIGMA_RAD**2 + floor.sigma_tilt_rad**2
+    share = NETWORK_TRUNK_SIGMA_RAD**2 / (NETWORK_TRUNK_SIGMA_RAD**2 + upright)
+    return np.asarray(Rotation.from_rotvec(axis / sine * angle * share).as_matrix())
 
 
 def _start_offset(problem: _Problem, floor: Floor, theta: FloatArray) -> float:
@@ -352,9 +373,7 @@ def _hit_sigma(problem: _Problem, floor: Floor) -> float:
     down = -(problem.feet @ floor.normal)
     distance = float(np.mean(np.sqrt(np.maximum(1.0 - down**2, 0.0)) / down) * level)
     turn = (distance**2 + level**2) / level
-    tilt = floor.sigma_tilt_rad
-    known = np.isfinite(floor.sigma_offset_m)
-    return float(np.sqrt((turn * problem.noise) ** 2 + (problem.leg * tilt) ** 2 + (known * turn * tilt) ** 2))
+    return float(np.hypot(turn * problem.noise, problem.leg * floor.sigma_tilt_rad))
 
 
 def _agrees(problem: _Problem, theta: FloatArray, covariance: FloatArray) -> bool:

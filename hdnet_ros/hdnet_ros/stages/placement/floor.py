@@ -61,17 +61,43 @@ class FloorConfig:
 class Floor:
     """A floor plane in the optical frame: points X with ``normal . X = offset``; ``normal``
     is the unit up vector, so the camera is ``-offset`` metres above the floor. ``source``:
-    ``tf``, ``depth`` or ``people``; the sigmas are the plane's 1-sigma uncertainty."""
+    ``tf``, ``depth`` or ``people``; the sigmas are the plane's 1-sigma uncertainty (an
+    infinite offset sigma: only the up direction is known).
+
+    ``covariance`` [3,3] (optional) is the plane's full uncertainty over (its tilt about
+    ``tangent_basis(normal)[0]`` and ``[1]`` in radians, the offset): a floor seen from people
+    is known best where they stand, not under the camera, and :meth:`height_sigma` says how
+    well at any point. Without it the tilt and the offset are independent (a pose from TF)."""
 
     normal: FloatArray
     offset: float
     source: str
     sigma_offset_m: float
     sigma_tilt_rad: float
+    covariance: FloatArray | None = None
 
     @property
     def camera_height(self) -> float:
         return -self.offset
+
+    @property
+    def height_known(self) -> bool:
+        return bool(np.isfinite(self.sigma_offset_m))
+
+    def parameter_covariance(self) -> FloatArray:
+        """[3,3] over (tilt, tilt, offset); the diagonal of the sigmas without a full one."""
+        if self.covariance is not None:
+            return self.covariance
+        return np.diag([self.sigma_tilt_rad**2, self.sigma_tilt_rad**2, self.sigma_offset_m**2])
+
+    def height_sigma(self, point: FloatArray) -> float:
+        """1-sigma [m] of the floor's height under ``point`` [3] (camera frame): the offset's
+        and the tilts' uncertainty there, with their correlation (inf: height unknown)."""
+        if not self.height_known:
+            return float("inf")
+        basis = tangent_basis(self.normal)
+        jacobian = np.array([basis[0] @ point, basis[1] @ point, -1.0])
+        return float(np.sqrt(max(jacobian @ self.parameter_covariance() @ jacobian, 0.0)))
 
     def heights(self, points: FloatArray) -> FloatArray:
         """Height of points [...,3] above the floor [m]."""
@@ -84,6 +110,15 @@ class Floor:
             t = (self.offset + np.asarray(level, dtype=np.float64)) / (rays @ self.normal)
         t = np.where(np.isfinite(t) & (t > 0), t, np.nan)
         return np.asarray(rays * np.asarray(t)[..., None])
+
+
+def tangent_basis(up: FloatArray) -> FloatArray:
+    """Two unit vectors [2,3] perpendicular to ``up`` and to each other (the axes a floor's
+    tilt is measured about)."""
+    helper = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
+    first = np.cross(up, helper)
+    first /= np.linalg.norm(first)
+    return np.stack((first, np.cross(up, first)))
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,25 @@
-"""The floor from the people: a static camera sees many steps on one plane.
+"""The floor from the people: standing people in one frame, and a static camera's many steps
+over time, all on one plane.
 
-Each standing person whose hips and ankles are seen is an observation of the floor that
-needs no depth: the ankles' rays meet the floor (raised by the ankle height), the pelvis
-stands over them at the person's hip height, and the pelvis's own ray must pass through
-that point. With the floor's up ``n`` and offset ``d`` unknown, every observation gives
-residuals (the pelvis's height over the floor against the skeleton's leg length, and the
-pelvis ray's miss of the vertical over the feet); the skeleton's own up direction is a
-weak prior on ``n``. A robust least squares (scipy, soft-L1) over the observations kept
-gives the plane and, from its Jacobian, its uncertainty: the floor is offered once enough
-observations (from more than one frame) pin it down, and its sigmas go with it into every
-person's fit. The leg lengths come from the network's metric skeletons, so the floor's
-height carries their common scale error averaged over people, not any one person's.
+Each standing person is an observation of the floor that needs no depth:
+
+- their trunk (pelvis to mid-shoulders) stands vertical within a lean, so its line in the
+  image passes through the floor's vertical vanishing point: one constraint on the up
+  direction per person, and people in different places fix it (the plane through the camera
+  and the trunk contains the up within the lean);
+- their skeleton's own up direction (the 3D network's trunk) is a weak prior on it;
+- where their ankles are seen, the ankles' rays meet the floor (raised by the ankle
+  height), the pelvis stands over them at the person's hip height and the pelvis's own ray
+  must pass through that point: the floor's height, in the skeleton's metric scale.
+
+With the floor's up ``n`` and the camera's height unknown, a robust least squares (scipy,
+soft-L1) over the observations kept gives the plane and, from its Jacobian (scaled by the
+residuals' spread), its full uncertainty: tilt and height together, so that the floor is
+known best where the people stand (:meth:`Floor.height_sigma`). The floor is offered from
+the first frame whose people pin it down (two standing people at different places, one of
+them with an ankle seen), with that uncertainty, which every person's fit then weighs; the
+leg lengths come from the network's metric skeletons, so the floor's height carries their
+common scale error averaged over people, not any one person's.
 
 A camera that moves relative to the floor (a head that tilts) makes new observations
 disagree with the kept ones: the estimate then starts again from the new ones.
@@ -26,46 +35,64 @@ import numpy.typing as npt
 from scipy.optimize import least_squares
 
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M
-from hdnet_ros.stages.placement.floor import IMAGE_UP, TF_SIGMA_OFFSET_M, TF_SIGMA_TILT_RAD, Floor
+from hdnet_ros.stages.placement.floor import (
+    IMAGE_UP,
+    TF_SIGMA_OFFSET_M,
+    TF_SIGMA_TILT_RAD,
+    Floor,
+    tangent_basis,
+)
 
 FloatArray = npt.NDArray[np.float64]
 # Observations kept (a few minutes of a few people at the pipeline's rate are plenty).
 MAX_OBSERVATIONS = 300
-# The floor is offered from this many observations, from at least two frames, once its
-# uncertainty is below these bounds; its sigmas go into every fit that uses it, so a looser
-# floor weighs less there. Beyond them it adds next to nothing: a 5 deg tilt sigma moves a
-# floor point 3 m from a camera 1.5 m high by 0.5 m.
-MIN_OBSERVATIONS = 4
-MIN_FRAMES = 2
-MAX_SIGMA_TILT_RAD = float(np.deg2rad(5.0))
-MAX_SIGMA_OFFSET_M = 0.15
-# Before that, from two observations on, its up direction alone (its height left to each
-# person's fit) once that is known to this: the pelvis over the feet then moves by at
-# most the leg times the tilt (0.9 m x 10 deg = 16 cm, 1 sigma).
-MIN_UP_OBSERVATIONS = 2
-MAX_UP_SIGMA_TILT_RAD = float(np.deg2rad(10.0))
+# At least this many observations (three people, or fewer people over frames), two of them
+# with an ankle seen for the height: with fewer, one wrong keypoint cannot be told from the
+# floor.
+MIN_OBSERVATIONS = 3
+MIN_FOOTED_OBSERVATIONS = 2
+# The floor is offered with its height while that is known to this at the camera (a floor
+# seen from people is known better where they stand); with only its up direction while
+# that is known to MAX_SIGMA_TILT_RAD (the pelvis over the feet then moves by the leg times
+# the tilt: 0.9 m x 10 deg = 16 cm, 1 sigma); not at all beyond.
+MAX_SIGMA_OFFSET_M = 0.5
+MAX_SIGMA_TILT_RAD = float(np.deg2rad(10.0))
+# A plane this far from the image's up, or a camera outside these heights, is not a floor
+# the people stand on (a wrong solution of few observations).
+MAX_TILT_RAD = float(np.deg2rad(80.0))
+CAMERA_HEIGHT_RANGE_M = (0.2, 10.0)
 # Residual sigmas: the leg length (adult stature and the network's scale: ~7 %), the
-# pelvis's horizontal offset from the middle of the feet (stance and lean), the skeleton's
-# own up direction (BlazePose's legs and torso lean 5-20 deg off the truth seen from above).
+# pelvis's horizontal offset from the middle of the feet (stance and lean), the skeletons'
+# mean up direction (BlazePose's trunk leans 3-30 deg off the truth, median 7 deg, on the
+# Panoptic frames, much of it common to the people in view), the trunk's lean (standing
+# people's trunks lean 1-10 deg, median 3 deg, in the Panoptic reference; a 200 px trunk
+# with 3 px keypoint noise adds ~1 deg).
 LEG_RELATIVE_SIGMA = 0.07
 OVER_FEET_SIGMA_M = 0.10
-SKELETON_UP_SIGMA_RAD = float(np.deg2rad(20.0))
+SKELETON_UP_SIGMA_RAD = float(np.deg2rad(15.0))
+TRUNK_LEAN_SIGMA_RAD = float(np.deg2rad(4.0))
+# A floor further than this many sigmas from the skeletons' mean up is a wrong solution.
+MAX_SKELETON_ANGLE_SIGMAS = 2.0
+# An ankle ray that never meets the floor gets this residual (least squares needs finite values).
+MISS_PENALTY = 10.0
 # Observations whose residuals exceed this many sigmas (median over a frame) against the
 # kept estimate mean the camera moved: start again.
 MOVED_SIGMAS = 4.0
+ROWS = 3  # residuals per observation: hip height, pelvis over the feet, trunk line (then the skeletons' up)
 
 
 @dataclass(frozen=True)
 class FloorObservation:
-    """One standing person in one frame: unit rays of the seen ankles [A,3] and of the
-    pelvis [3], the hip height at the person's scale [m], the skeleton's up [3]."""
+    """One standing person in one frame: unit rays of the seen ankles [A,3] (A may be 0) and
+    of the pelvis [3], the hip height at the person's scale [m], the skeleton's up [3], and
+    the unit ray of the mid-shoulder point (None: unseen)."""
 
     ankle_rays: FloatArray
     pelvis_ray: FloatArray
     hip_height: float
     skeleton_up: FloatArray
     frame: int
-    neck_ray: FloatArray | None = None  # unit ray of the mid-shoulder point (None: unseen)
+    neck_ray: FloatArray | None = None
 
 
 class PeopleFloor:
@@ -84,7 +111,7 @@ class PeopleFloor:
         """Add one frame's observations and re-estimate; the floor (or None, not yet)."""
         if not observations:
             return self.floor
-        if self.floor is not None and np.isfinite(self.floor.sigma_offset_m) and _disagree(self.floor, observations):
+        if self.floor is not None and self.floor.height_known and _disagree(self.floor, observations):
             self.observations.clear()
             self.floor = None
             self.restarts += 1
@@ -94,52 +121,105 @@ class PeopleFloor:
 
 
 def estimate(observations: list[FloorObservation]) -> Floor | None:
-    """The floor the observations agree on; only its up direction (an infinite offset
-    sigma) while its height is not pinned down; None while neither is."""
-    if len(observations) < MIN_UP_OBSERVATIONS:
+    """The floor the observations agree on (module doc); only its up direction (an infinite
+    offset sigma) while its height is not pinned down; None while neither is."""
+    if len(observations) < MIN_OBSERVATIONS:
         return None
-    ups = np.array([o.skeleton_up for o in observations])
-    start_up = ups.mean(axis=0)
-    start_up /= np.linalg.norm(start_up)
-    heights = [o.hip_height / h for o in observations if np.isfinite(h := _unit_hip_height(o, start_up)) and h > 0]
-    if not heights:
-        return None
-    start = np.array([0.0, 0.0, float(np.log(np.median(heights)))])
-    basis = _tangent_basis(start_up)
     stacked = _Stacked.of(observations)
-    solution = least_squares(
-        lambda p: _residuals(p, start_up, basis, stacked), start, loss="soft_l1", f_scale=2.0, method="trf"
-    )
-    if not solution.success:
+    up = _mean_direction(stacked.ups)
+    solution = _solve(stacked, up)
+    if solution is None:
         return None
-    normal, height = _plane(solution.x, start_up, basis)
-    jacobian = solution.jac
-    covariance = np.linalg.pinv(jacobian.T @ jacobian)
-    # Never tighter than a floor from TF: a degenerate covariance (as many residuals as
-    # unknowns) says nothing about the floor's error.
+    normal, height = _plane(solution, up, tangent_basis(up))
+    if not _plausible(normal, height, up):
+        return None
+    covariance = _covariance(stacked, normal, height)
+    # Never tighter than a floor from TF: a degenerate covariance says nothing about the error.
     sigma_tilt = max(float(np.sqrt(max(covariance[0, 0], covariance[1, 1], 0.0))), TF_SIGMA_TILT_RAD)
-    sigma_offset = max(float(height * np.sqrt(max(covariance[2, 2], 0.0))), TF_SIGMA_OFFSET_M)
-    tilt = float(np.arccos(np.clip(normal @ IMAGE_UP, -1.0, 1.0)))
-    if sigma_tilt > MAX_UP_SIGMA_TILT_RAD or tilt > np.deg2rad(80.0):
+    sigma_offset = max(float(np.sqrt(max(covariance[2, 2], 0.0))), TF_SIGMA_OFFSET_M)
+    if sigma_tilt > MAX_SIGMA_TILT_RAD:
         return None
-    enough = len(observations) >= MIN_OBSERVATIONS and len({o.frame for o in observations}) >= MIN_FRAMES
-    if not enough or sigma_tilt > MAX_SIGMA_TILT_RAD or sigma_offset > MAX_SIGMA_OFFSET_M:
+    footed = int(np.count_nonzero(np.isfinite(stacked.ankles[..., 0]).any(axis=1)))
+    if footed < MIN_FOOTED_OBSERVATIONS or sigma_offset > MAX_SIGMA_OFFSET_M:
         return Floor(normal, -height, "people_up", float("inf"), sigma_tilt)
-    return Floor(normal, -height, "people", sigma_offset, sigma_tilt)
+    floor_covariance = covariance.copy()
+    floor_covariance[:2, :2] = np.maximum(floor_covariance[:2, :2], 0.0) + np.eye(2) * TF_SIGMA_TILT_RAD**2
+    floor_covariance[2, 2] += TF_SIGMA_OFFSET_M**2
+    return Floor(normal, -height, "people", sigma_offset, sigma_tilt, floor_covariance)
+
+
+def _plausible(normal: FloatArray, height: float, skeletons_up: FloatArray) -> bool:
+    """Whether a solution can be the floor the people stand on: not too far from the image's
+    up nor from their skeletons' up, the camera neither on the floor nor absurdly high."""
+    tilt = float(np.arccos(np.clip(normal @ IMAGE_UP, -1.0, 1.0)))
+    off_skeletons = float(np.arccos(np.clip(normal @ skeletons_up, -1.0, 1.0)))
+    in_range = CAMERA_HEIGHT_RANGE_M[0] <= height <= CAMERA_HEIGHT_RANGE_M[1]
+    return tilt <= MAX_TILT_RAD and off_skeletons <= MAX_SKELETON_ANGLE_SIGMAS * SKELETON_UP_SIGMA_RAD and in_range
+
+
+def _solve(stacked: _Stacked, up: FloatArray) -> FloatArray | None:
+    """The robust least squares from the skeletons' mean up and the camera heights the
+    observations' hip heights suggest (the best of a few starts): (tilt, tilt, log height)."""
+    basis = tangent_basis(up)
+    heights = _start_heights(stacked, up)
+    best = None
+    for height in heights:
+        solution = least_squares(
+            _residuals,
+            np.array([0.0, 0.0, float(np.log(height))]),
+            args=(up, basis, stacked),
+            loss="soft_l1",
+            f_scale=2.0,
+            method="trf",
+        )
+        if solution.success and (best is None or solution.cost < best.cost):
+            best = solution
+    return None if best is None else np.asarray(best.x)
+
+
+def _start_heights(stacked: _Stacked, up: FloatArray) -> list[float]:
+    """Camera heights to start from: the one the observations' hip heights give along the
+    skeletons' up (where ankles are seen), and a low, a middle and a high camera."""
+    pelvis, _ = _pelvis_over_feet(stacked, up, 1.0)
+    hip = pelvis @ up + 1.0  # the pelvis's height over a floor 1 m below the camera
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratios = stacked.hips / hip
+    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+    starts = [float(np.median(ratios))] if len(ratios) else []
+    return [*starts, 1.0, 2.0, 3.5]
+
+
+def _covariance(stacked: _Stacked, normal: FloatArray, height: float) -> FloatArray:
+    """[3,3] over (tilt about tangent_basis(normal)[0], [1], the offset) at the solution: the
+    inverse of J^T J (central differences) scaled by the residuals' spread where it exceeds
+    their sigmas."""
+    basis = tangent_basis(normal)
+
+    def rows(params: FloatArray) -> FloatArray:
+        return _residuals(np.array([params[0], params[1], np.log(-params[2])]), normal, basis, stacked)
+
+    at = np.array([0.0, 0.0, -height])
+    residuals = rows(at)
+    step = np.array([1e-4, 1e-4, 1e-4 * height])
+    jacobian = np.stack(
+        [(rows(at + step * e) - rows(at - step * e)) / (2 * step[k]) for k, e in enumerate(np.eye(3))], 1
+    )
+    used = np.any(jacobian != 0.0, axis=1)
+    dof = max(int(np.count_nonzero(used)) - 3, 1)
+    spread = max(1.0, float(np.sum(np.minimum(residuals[used] ** 2, MISS_PENALTY**2))) / dof)
+    return np.asarray(np.linalg.pinv(jacobian.T @ jacobian) * spread)
 
 
 def _disagree(floor: Floor, observations: list[FloorObservation]) -> bool:
     params = np.array([0.0, 0.0, np.log(floor.camera_height)])
-    residuals = _residuals(params, floor.normal, _tangent_basis(floor.normal), _Stacked.of(observations))
-    per_observation = np.abs(residuals).reshape(3, len(observations)).max(axis=0)
+    residuals = _residuals(params, floor.normal, tangent_basis(floor.normal), _Stacked.of(observations))
+    per_observation = np.abs(residuals[:-1]).reshape(ROWS, len(observations)).max(axis=0)
     return bool(np.median(per_observation) > MOVED_SIGMAS)
 
 
-def _tangent_basis(up: FloatArray) -> FloatArray:
-    helper = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
-    first = np.cross(up, helper)
-    first /= np.linalg.norm(first)
-    return np.stack((first, np.cross(up, first)))
+def _mean_direction(directions: FloatArray) -> FloatArray:
+    mean = directions.mean(axis=0)
+    return np.asarray(mean / np.linalg.norm(mean))
 
 
 def _plane(params: FloatArray, up: FloatArray, basis: FloatArray) -> tuple[FloatArray, float]:
@@ -151,29 +231,38 @@ def _plane(params: FloatArray, up: FloatArray, basis: FloatArray) -> tuple[Float
 @dataclass(frozen=True)
 class _Stacked:
     """The observations as arrays: ankle rays [N,2,3] (NaN rows unseen), pelvis rays [N,3],
-    hip heights [N], skeleton ups [N,3]."""
+    hip heights [N], skeleton ups [N,3], the unit normals of the planes through the camera
+    and each trunk [N,3] (NaN: unseen)."""
 
     ankles: FloatArray
     pelvis: FloatArray
     hips: FloatArray
     ups: FloatArray
+    trunks: FloatArray
 
     @classmethod
     def of(cls, observations: list[FloorObservation]) -> _Stacked:
         ankles = np.full((len(observations), 2, 3), np.nan)
         for i, o in enumerate(observations):
             ankles[i, : len(o.ankle_rays)] = o.ankle_rays
+        pelvis = np.array([o.pelvis_ray for o in observations])
+        necks = np.array([o.neck_ray if o.neck_ray is not None else np.full(3, np.nan) for o in observations])
+        trunks = np.cross(pelvis, necks)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            trunks /= np.linalg.norm(trunks, axis=1, keepdims=True)
         return cls(
             ankles,
-            np.array([o.pelvis_ray for o in observations]),
+            pelvis,
             np.array([o.hip_height for o in observations]),
             np.array([o.skeleton_up for o in observations]),
+            trunks,
         )
 
 
 def _pelvis_over_feet(stacked: _Stacked, normal: FloatArray, height: float) -> tuple[FloatArray, FloatArray]:
-    """Per observation: the pelvis ray's point closest to the vertical over the feet (NaN
-    where an ankle ray misses the floor) [N,3], and how far it misses that vertical [N]."""
+    """Per observation: the pelvis ray's point closest to the vertical over the feet [N,3],
+    and how far it misses that vertical [N] (NaN without a seen ankle; inf where an ankle
+    ray misses the floor)."""
     level = -height + ANKLE_HEIGHT_M
     down = stacked.ankles @ normal  # [N,2], NaN for an unseen ankle
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -181,7 +270,7 @@ def _pelvis_over_feet(stacked: _Stacked, normal: FloatArray, height: float) -> t
     misses = np.any(np.isfinite(stacked.ankles[..., 0]) & ~(down < -1e-6), axis=1)
     finite = np.isfinite(hits[..., 0])
     feet = np.where(finite[..., None], hits, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)[:, None]
-    feet[misses | ~finite.any(axis=1)] = np.nan
+    feet[~finite.any(axis=1)] = np.nan
     # min over (a, b) of |a ray - feet - b n|: the 2x2 normal equations of each observation
     ray = stacked.pelvis
     rn = ray @ normal
@@ -192,29 +281,23 @@ def _pelvis_over_feet(stacked: _Stacked, normal: FloatArray, height: float) -> t
         b = (rn * fr - fn) / det
     pelvis = a[:, None] * ray
     miss = np.linalg.norm(pelvis - feet - b[:, None] * normal, axis=1)
+    miss[misses] = np.inf
     return pelvis, miss
 
 
-def _unit_hip_height(observation: FloorObservation, normal: FloatArray) -> float:
-    """The pelvis's height over a floor 1 m below the camera, by the construction; NaN where
-    the ankle rays do not reach the floor."""
-    pelvis, _ = _pelvis_over_feet(_Stacked.of([observation]), normal, 1.0)
-    return float(pelvis[0] @ normal + 1.0)
-
-
 def _residuals(params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _Stacked) -> FloatArray:
+    """[ROWS x N] normalised residuals (module doc); an observation without a seen ankle has
+    zeros for the hip height and the pelvis over the feet."""
     normal, height = _plane(params, up, basis)
     pelvis, miss = _pelvis_over_feet(stacked, normal, height)
     hip = pelvis @ normal + height
-    angle = np.arccos(np.clip(stacked.ups @ normal, -1.0, 1.0))
-    rows = np.stack(
-        (
-            (hip - stacked.hips) / (LEG_RELATIVE_SIGMA * stacked.hips),
-            miss / OVER_FEET_SIGMA_M,
-            angle / SKELETON_UP_SIGMA_RAD,
-        )
-    )
-    # A ray that misses the floor: a large, finite penalty (least squares needs finite values).
-    bad = ~np.isfinite(rows[0]) | ~np.isfinite(rows[1])
-    rows[:2, bad] = 10.0
-    return np.asarray(rows.ravel())
+    trunk = np.nan_to_num(stacked.trunks @ normal / np.sin(TRUNK_LEAN_SIGMA_RAD), nan=0.0)
+    rows = np.stack(((hip - stacked.hips) / (LEG_RELATIVE_SIGMA * stacked.hips), miss / OVER_FEET_SIGMA_M, trunk))
+    feetless = np.isnan(miss)
+    rows[:2, feetless] = 0.0
+    bad = ~feetless & (~np.isfinite(rows[0]) | ~np.isfinite(rows[1]))
+    rows[:2, bad] = MISS_PENALTY
+    # The skeletons' up as one prior on the mean: the network's lean seen from above is
+    # largely common to everyone in view, so it does not average out over people.
+    angle = np.arccos(np.clip(_mean_direction(stacked.ups) @ normal, -1.0, 1.0)) / SKELETON_UP_SIGMA_RAD
+    return np.concatenate((rows.ravel(), [angle]))
