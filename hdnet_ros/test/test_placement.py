@@ -23,7 +23,7 @@ from hdnet_ros.skeleton import STANDING_TEMPLATE
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.placement import FloorConfig, MonocularPlacement, PlacementConfig, person_cues
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, Cues, Placement, place_person, standing
-from hdnet_ros.stages.placement.floor import Floor, FloorRefusal, floor_from_pose
+from hdnet_ros.stages.placement.floor import Floor, FloorRefusal, floor_from_pose, tangent_basis
 from hdnet_ros.stages.placement.people_floor import PeopleFloor
 from hdnet_ros.stages.placement.scale import learn_scales
 from scipy.spatial.transform import Rotation
@@ -196,7 +196,9 @@ def test_floor_from_pose_and_its_refusals() -> None:
 
 
 def _person(cues: Cues) -> Person:
-    person = Person(Detection(np.array([0.0, 0.0, 10.0, 10.0]), 0.9), cues.pixels[:19].copy(), np.ones(19))
+    seen = cues.pixels[np.all(np.isfinite(cues.pixels), axis=1)]
+    box = np.concatenate((seen.min(axis=0) - 10.0, seen.max(axis=0) + 10.0))
+    person = Person(Detection(box, 0.9), cues.pixels[:19].copy(), np.ones(19))
     pose = np.full((19, 3), np.nan)
     pose[:NUM_COCO_JOINTS] = cues.skeleton[:NUM_COCO_JOINTS]
     pose[PELVIS] = 0.0
@@ -355,3 +357,111 @@ def test_the_floor_is_reported_in_the_network_wording() -> None:
     assert values["TF floor not used (frames)"] == "stale 1"
     assert values["people placed on the floor"] == "7"
     assert "floor (frames)" not in network_values({"pose_3d": "blazepose"})
+
+
+def test_keypoints_at_a_border_that_cuts_the_person_are_not_used() -> None:
+    """A person cut by the image's bottom: the 2D network's guesses for the ankles beyond
+    it land just inside the edge and are not used; the same keypoints of a person whose box
+    ends above the border are."""
+    cues, _ = observe(body((3.0, 0.0)), camera_pose(1.5, 5.0))
+    person = _person(cues)
+    person.pixels[[LEFT_ANKLE, RIGHT_ANKLE], 1] = CAMERA.height - 25.0  # a guess at the edge
+    person.detection.box[3] = CAMERA.height - 1.0  # the box reaches the border
+    cut = person_cues(person, (1.0, 0.07), CAMERA)
+    assert cut is not None
+    assert cut.weights[LEFT_ANKLE] == 0.0 and cut.weights[RIGHT_ANKLE] == 0.0
+    assert cut.weights[LEFT_KNEE] == 1.0
+    person.detection.box[3] = CAMERA.height - 60.0
+    whole = person_cues(person, (1.0, 0.07), CAMERA)
+    assert whole is not None and whole.weights[LEFT_ANKLE] == 1.0
+
+
+def test_the_fit_takes_the_networks_own_landmarks_where_they_agree_with_the_keypoints() -> None:
+    """Joint definitions: the 3D network's landmark (its skeleton's own projection) replaces
+    the 2D keypoint within a tenth of the torso; a landmark far off does not."""
+    from hdnet_ros.stages.placement.cues import fit_pixels
+
+    cues, _ = observe(body((3.0, 0.0)), camera_pose(1.5, 5.0))
+    person = _person(cues)
+    person.pixels[PELVIS] = (person.pixels[LEFT_HIP] + person.pixels[RIGHT_HIP]) / 2
+    person.pixels[18] = (person.pixels[5] + person.pixels[6]) / 2
+    torso = float(np.linalg.norm(person.pixels[18] - person.pixels[PELVIS]))
+    np.testing.assert_array_equal(fit_pixels(person), person.pixels)  # no landmarks: the keypoints
+    landmarks = person.pixels.copy()
+    landmarks[[LEFT_HIP, RIGHT_HIP], 1] -= 0.05 * torso  # the network's hips sit higher
+    landmarks[LEFT_KNEE, 1] += 0.4 * torso  # a landmark far off
+    person.network_pixels = landmarks
+    chosen = fit_pixels(person)
+    np.testing.assert_array_equal(chosen[[LEFT_HIP, RIGHT_HIP]], landmarks[[LEFT_HIP, RIGHT_HIP]])
+    np.testing.assert_array_equal(chosen[LEFT_KNEE], person.pixels[LEFT_KNEE])
+
+
+def test_a_floor_is_found_from_the_people_of_one_frame() -> None:
+    """Four standing people, 2 px keypoint noise, one frame: the floor is offered with its
+    height, its error within its stated uncertainty where the people stand."""
+    from hdnet_ros.stages.placement import floor_observations
+
+    pose = camera_pose(2.4, 27.0)
+    truth = tf_floor(pose)
+    rng = np.random.default_rng(3)
+    people, truths = _crowd(pose, [(3.0, -1.0), (3.6, 0.8), (4.5, -0.2), (2.6, 0.4)])
+    for person in people:
+        person.pixels = person.pixels + rng.normal(0.0, 2.0, person.pixels.shape)
+    floor = PeopleFloor().add(floor_observations(people, CAMERA, 0))
+    assert floor is not None and floor.source == "people"
+    for pelvis in truths:
+        under = pelvis - truth.heights(pelvis) * truth.normal  # the true floor under each person
+        assert abs(float(floor.heights(under))) < 3 * floor.height_sigma(under)
+    assert np.degrees(np.arccos(np.clip(floor.normal @ truth.normal, -1, 1))) < 3 * np.degrees(floor.sigma_tilt_rad)
+    assert PeopleFloor().add(floor_observations(people[:2], CAMERA, 0)) is None  # two people: not enough
+
+
+def test_a_floors_height_uncertainty_is_smallest_where_it_was_seen() -> None:
+    """A TF floor: the offset's sigma under the camera, the tilt's growing with distance. A
+    floor with a full covariance (a people floor) can be surer far from the camera than under it."""
+    floor = tf_floor(camera_pose(2.4, 27.0))
+    under_camera = -floor.offset * floor.normal * -1.0  # the floor point below the camera
+    assert floor.height_sigma(under_camera) == pytest.approx(0.01, abs=1e-3)
+    far = under_camera + 4.0 * np.cross(floor.normal, [1.0, 0.0, 0.0])
+    assert floor.height_sigma(far) == pytest.approx(np.hypot(0.01, 4.0 * np.deg2rad(0.5)), rel=0.05)
+    basis = tangent_basis(floor.normal)
+    anchor = 3.0 * basis[1] + floor.offset * floor.normal  # where the people stood
+    # Tilts of 0.05 rad each, the offset tied to the second (offset = lever x tilt + 1 cm):
+    # the floor through the anchor is known to 1 cm, under the camera to 15 cm.
+    lever = float(basis[1] @ anchor)
+    mixing = np.array([[0.05, 0.0, 0.0], [0.0, 0.05, 0.0], [0.0, 0.05 * lever, 0.01]])
+    full = mixing @ mixing.T
+    seen = Floor(floor.normal, floor.offset, "people", float(np.sqrt(full[2, 2])), 0.05, full)
+    assert seen.height_sigma(anchor) == pytest.approx(0.01, abs=1e-3)
+    assert seen.height_sigma(anchor) < 0.5 * seen.height_sigma(under_camera)
+
+
+def test_a_tf_floor_turns_a_leaning_skeleton_upright() -> None:
+    """The network's whole skeleton leans 12 deg towards the image plane seen from above: a
+    TF floor turns it most of the way back (the share its uncertainties leave it) and places
+    the person; a people floor (made of the same trunks) does not turn it."""
+    from hdnet_ros.stages.placement.fit import _uprighting
+
+    pose = camera_pose(3.4, 49.0)
+    cues, truth = observe(body((3.2, 0.3)), pose)
+    turn = Rotation.from_rotvec(np.deg2rad(12.0) * np.array([1.0, 0.0, 0.0]))
+    leaning = Cues(turn.apply(cues.skeleton), cues.pixels, cues.weights)
+    floor = tf_floor(pose)
+    upright = _uprighting(leaning.skeleton, floor) @ (leaning.skeleton[5] + leaning.skeleton[6]).T / 2
+    trunk_angle = np.degrees(np.arccos(upright @ floor.normal / np.linalg.norm(upright)))
+    assert trunk_angle < 12.0 * 0.15
+    placed = place_person(leaning, CAMERA, floor, keypoint_sigma_px=1.0)
+    assert isinstance(placed, Placement) and placed.standing
+    assert np.linalg.norm(placed.position - truth) < 0.06
+    people_floor = Floor(floor.normal, floor.offset, "people", 0.01, float(np.deg2rad(0.5)))
+    unturned = place_person(leaning, CAMERA, people_floor, keypoint_sigma_px=1.0)
+    assert isinstance(unturned, Placement)
+    assert np.linalg.norm(unturned.position - truth) > np.linalg.norm(placed.position - truth)
+
+
+def test_legs_leaning_far_off_seen_from_above_still_stand() -> None:
+    """Seen from 3.4 m the network's legs lean up to 40 deg off vertical: hips over the ankles
+    by 0.77 of the leg still stand; a seated skeleton's (0.5) does not."""
+    pose = camera_pose(3.4, 49.0)
+    cues, _ = observe(body((3.0, 0.0)), pose, skeleton_error_deg=-40.0)
+    assert standing(cues.skeleton, tf_floor(pose).normal)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, ROOT
-from hdnet_ros.people import Detection, Person, TrackingState
+from hdnet_ros.people import DepthSource, Detection, Person, TrackingState
 from hdnet_ros.stages.tracking import RootKalman, Track, Tracker, TrackingConfig, hidden_roots, iou, overlap_matrix
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
@@ -391,3 +391,53 @@ def test_moved_boxes_are_each_tracks_predicted_box_to_the_bit(camera: CameraMode
     assert np.array_equal(moved_boxes(tracks, roots, camera), expected)
     moved = np.any(expected != np.array([t.box for t in tracks]), axis=1)
     assert 10 < np.count_nonzero(moved) < 30  # both kinds were tried
+
+
+def _monocular(root: np.ndarray, sigma: float, source: DepthSource = DepthSource.NETWORK) -> Person:
+    person = person_at(root, sigma=sigma)
+    person.depth_sources[ROOT] = source
+    person.positions[5] = root + np.array([0.2, -0.5, 0.0])  # a shoulder, moved with the root
+    return person
+
+
+def test_a_monocular_root_is_published_filtered_along_its_ray() -> None:
+    """A walker placed without depth: each frame's depth off by 0.3 m (1 sigma) along the
+    viewing ray, the direction exact. The published root is the track's filter: its depth
+    error shrinks, its direction stays the measured one, the joints move with it; a sensor
+    root is published as measured."""
+    rng = np.random.default_rng(1)
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    raw, published = [], []
+    for frame in range(60):
+        truth = walk(np.array([0.5, 0.3, 5.0]), np.array([0.0, 0.0, 1.0]), frame)
+        measured = truth * (1.0 + rng.normal(0.0, 0.3) / truth[2])  # along the ray
+        person = _monocular(measured, 0.3)
+        shoulder_offset = person.positions[5] - person.positions[ROOT]
+        (out,) = tracker.update([person], frame * DT_NS, CAMERA)
+        if frame >= 20:  # the filter has settled
+            raw.append(measured[2] - truth[2])
+            published.append(out.positions[ROOT, 2] - truth[2])
+        np.testing.assert_allclose(out.positions[5] - out.positions[ROOT], shoulder_offset, atol=1e-9)
+        ray = truth / np.linalg.norm(truth)
+        off_ray = out.positions[ROOT] - (out.positions[ROOT] @ ray) * ray
+        assert np.linalg.norm(off_ray) < 0.1  # across the ray it follows the (exact) pixels
+    assert np.sqrt(np.mean(np.square(published))) < 0.5 * np.sqrt(np.mean(np.square(raw)))
+    assert abs(float(np.mean(published))) < 0.1  # no lag left on a steady walker
+    sensor = person_at(np.array([0.0, 0.0, 3.0]), sigma=0.02)
+    sensor.depth_sources[ROOT] = DepthSource.SENSOR
+    tracker.update([sensor], 100 * DT_NS, CAMERA)
+    np.testing.assert_array_equal(sensor.positions[ROOT], [0.0, 0.0, 3.0])
+    off = Tracker(TrackingConfig(smooth_monocular_root=False), CAMERA)
+    for frame in range(3):
+        person = _monocular(np.array([0.5, 0.3, 5.0 + 0.3 * (-1) ** frame]), 0.3)
+        root = person.positions[ROOT].copy()
+        off.update([person], frame * DT_NS, CAMERA)
+        np.testing.assert_array_equal(person.positions[ROOT], root)
+
+
+def test_kalman_takes_a_measurement_covariance() -> None:
+    """A measurement noisy along z only moves the filter along x almost fully, along z little."""
+    kalman = RootKalman(np.zeros(3), 1.0, 1.0)
+    kalman.update(np.array([1.0, 0.0, 1.0]), np.diag([0.01**2, 0.01**2, 10.0**2]))
+    assert kalman.position[0] == pytest.approx(1.0, abs=1e-3)
+    assert kalman.position[2] < 0.02

@@ -38,7 +38,7 @@ from scipy.optimize import linear_sum_assignment
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import ROOT
-from hdnet_ros.people import Person, TrackingState
+from hdnet_ros.people import DepthSource, Person, TrackingState
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.tracking.boxes import has_root, hidden_roots, iou_matrix, overlap_matrix
 from hdnet_ros.stages.tracking.kalman import RootKalman
@@ -52,6 +52,9 @@ INFEASIBLE = 1e9
 # the person is associated by box alone and the filter skips the root.
 HIDDEN_COVER = 0.5  # share of a box inside another person's box that makes its root suspect
 HIDDEN_DEPTH_M = 0.35  # a suspect root lies within this depth of the covering person's root [m]
+# Roots placed without the depth sensor: their depth comes from the person's size and the
+# floor in this one frame, good to a few percent, while their direction is the pixels'.
+MONOCULAR = (int(DepthSource.NETWORK), int(DepthSource.INFERRED))
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,11 @@ class TrackingConfig:
         0.08, "smallest root measurement noise assumed, whatever the person reports [m]", min=0.001
     )
     initial_velocity_sigma: float = setting(1.5, "velocity uncertainty of a new track [m/s]", min=0.01)
+    smooth_monocular_root: bool = setting(
+        True,
+        "publish the track's filtered root for people placed without sensor depth (NETWORK, INFERRED): their "
+        "depth is noisy frame to frame along the viewing ray, which the filter weighs by the reported sigma",
+    )
 
 
 @dataclass
@@ -126,6 +134,13 @@ def moved_boxes(tracks: Sequence[Track], roots: Sequence[FloatArray | None], cam
     half = np.stack((box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]), axis=1) * scale[:, None] / 2.0
     boxes[rows] = np.concatenate((centre - half, centre + half), axis=1)
     return boxes
+
+
+def _move_to(person: Person, root: FloatArray) -> None:
+    """Move the person's joints and feet rigidly so that the root is at ``root``."""
+    shift = root - person.positions[ROOT]
+    person.positions = person.positions + shift
+    person.feet = person.feet + shift
 
 
 class Tracker:
@@ -259,10 +274,18 @@ class Tracker:
                     box_only.add(free_people[int(c)])
         return matches, box_only
 
-    def _measurement_sigma(self, person: Person) -> float:
+    def _measurement_sigma(self, person: Person) -> float | FloatArray:
+        """The root's measurement noise: isotropic at the larger of the reported sigma and
+        ``measurement_sigma_m``; a monocular root's (MONOCULAR) reported sigma lies along
+        its viewing ray, across it the smallest noise holds (its pixel is as good as a
+        sensor root's)."""
         reported = float(person.position_stddev[ROOT])
         floor = self.config.measurement_sigma_m
-        return max(reported, floor) if np.isfinite(reported) else floor
+        along = max(reported, floor) if np.isfinite(reported) else floor
+        if int(person.depth_sources[ROOT]) not in MONOCULAR or along <= floor:
+            return along
+        ray = person.positions[ROOT] / np.linalg.norm(person.positions[ROOT])
+        return np.asarray(floor**2 * np.eye(3) + (along**2 - floor**2) * np.outer(ray, ray))
 
     def _update_track(self, track: Track, person: Person, use_root: bool = True) -> None:
         if use_root and has_root(person):
@@ -274,6 +297,8 @@ class Tracker:
                 track.kalman.update(root, sigma)
             track.updates_3d += 1
             track.last_root = track.kalman.position
+            if self.config.smooth_monocular_root and int(person.depth_sources[ROOT]) in MONOCULAR:
+                _move_to(person, track.kalman.position)
         elif track.kalman is not None:
             # The new box belongs to the predicted root of this frame: moving it later by
             # the prediction since the last 3D update would count that motion twice.
