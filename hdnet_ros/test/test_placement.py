@@ -440,7 +440,7 @@ def test_a_tf_floor_turns_a_leaning_skeleton_upright() -> None:
     """The network's whole skeleton leans 12 deg towards the image plane seen from above: a
     TF floor turns it most of the way back (the share its uncertainties leave it) and places
     the person; a people floor (made of the same trunks) does not turn it."""
-    from hdnet_ros.stages.placement.fit import _uprighting
+    from hdnet_ros.stages.placement.posture import uprighting as _uprighting
 
     pose = camera_pose(3.4, 49.0)
     cues, truth = observe(body((3.2, 0.3)), pose)

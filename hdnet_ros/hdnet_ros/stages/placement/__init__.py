@@ -1,8 +1,9 @@
 """Placing people without depth: the floor, the network's skeleton and each person's size
 in one least-squares fit per person.
 
-    the floor (TF pose of the camera over floor.frame -> the depth image's plane -> the people's feet over time)
-        + each person's skeleton, 2D keypoints and scale prior (the track's learned scale)
+    the floor (TF pose of the camera over floor.frame -> the depth image's plane -> the standing
+    people of this frame and before: people_floor)
+        + each person's skeleton, the 2D points it projects to (cues) and scale prior (the track's learned scale)
         -> fit.place_person (one least squares) -> the network root the depth stage fuses
     after the depth stage: the sensor's roots teach each track its scale (scale.learn_scales)
 

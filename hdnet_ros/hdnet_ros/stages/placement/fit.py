@@ -15,12 +15,18 @@ skeleton P_j, pelvis-relative, camera axes). Residuals, each divided by its 1-si
   the seen ankles (their rays meet the floor raised by the ankle height), up to the stance
   and lean. This replaces the network's leg orientation, its least certain part when the
   camera looks down (BlazePose's legs lean 10-20 degrees less than the truth seen from
-  3.4 m, which puts people 0.5 m too far).
+  3.4 m, which puts people 0.5 m too far). The floor's offset enters with the floor's
+  height uncertainty where the person stands (:meth:`Floor.height_sigma`: a floor seen
+  from people is known best where they stood), its tilt with the leg's lever;
+- a floor the people did not make (TF, the depth image) also turns a standing skeleton's
+  trunk upright by the share the two uncertainties leave it (``posture.uprighting``): the
+  network's trunk leans off the truth seen from above as its legs do, less.
 
 Whether the floor applies is decided per person: the skeleton must stand (hips over the
-ankles by most of a leg: a seated or lying person does not), and the floor fit must agree
-with the free fit within its uncertainty (a chi-square test), so a person on a chair, a
-step or a table is never pulled onto the floor.
+ankles by most of a leg, as far as the network's lean seen from above allows: a seated or
+lying person does not), and the floor fit must agree with the free fit within its
+uncertainty (a chi-square test), so a person on a chair, a step or a table is never
+pulled onto the floor.
 """
 
 from __future__ import annotations
@@ -29,7 +35,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.spatial.transform import Rotation
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
@@ -44,6 +49,7 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
 )
 from hdnet_ros.stages.placement.floor import Floor
+from hdnet_ros.stages.placement.posture import UPRIGHTING_FLOORS, leg_length, standing, uprighting
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -70,9 +76,6 @@ ANKLE_HEIGHT_SIGMA_M = 0.02
 HIP_HEIGHT_SIGMA_M = 0.04
 OVER_FEET_SIGMA_M = 0.08
 OVER_ONE_FOOT_SIGMA_M = 0.20
-# The skeleton stands when its hips are over its lower ankle by at least this share of its
-# leg length (straight legs ~1; sitting on a chair ~0.5; lying ~0).
-STANDING_FRACTION = 0.65
 # Chi-square bounds (99.7 %) for 1 and 3 degrees of freedom: the floor fit must agree
 # with the free fit this well.
 CHI2_BOUND = {1: 8.81, 2: 11.6, 3: 14.2}
@@ -83,16 +86,6 @@ MIN_OFFSET_SIGMA_M = 1e-3  # a floor given as exact still enters as a (tight) pr
 # pelvis): the network's leg orientation, its least certain part seen from above, then
 # counts for this little.
 STANDING_LIMB_SIGMA_M = 0.30
-# A standing person's skeleton is turned upright by the floor (_uprighting): the network's
-# trunk direction is good to this (BlazePose's trunk against the Panoptic reference: median
-# 7 deg, 3-30 deg), a standing trunk vertical within that (the reference's trunks: median
-# 2.6 deg, 1-10 deg).
-NETWORK_TRUNK_SIGMA_RAD = float(np.deg2rad(10.0))
-TRUNK_LEAN_SIGMA_RAD = float(np.deg2rad(3.0))
-# Only a floor whose up does not come from the people's trunks turns them: the people's
-# floor is partly made of those same trunks (measured: turning towards it moved 00_06 and
-# 00_12 of the Panoptic frames 60-80 mm further off).
-UPRIGHTING_FLOORS = ("tf", "depth")
 MIN_POINTS = 4
 MIN_SPAN_M = 0.25
 MIN_DEPTH_M = 0.1
@@ -280,32 +273,6 @@ def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_
     )
 
 
-def standing(skeleton: FloatArray, up: FloatArray) -> bool:
-    """Whether a skeleton [21,3] stands or walks: its hips over its lower ankle by most of
-    a leg along ``up`` (legs extended under the body)."""
-    pelvis = (skeleton[LEFT_HIP] + skeleton[RIGHT_HIP]) / 2.0
-    leg = leg_length(skeleton)
-    ankles = skeleton[[LEFT_ANKLE, RIGHT_ANKLE]]
-    if not np.isfinite(leg) or not np.all(np.isfinite(ankles)):
-        return False
-    return bool(np.max((pelvis - ankles) @ up) >= STANDING_FRACTION * leg)
-
-
-def leg_length(skeleton: FloatArray) -> float:
-    """Hip to knee to ankle, the mean of both sides [m] (NaN if unknown)."""
-    return float(np.mean(_leg_sides(skeleton)))
-
-
-def _leg_sides(skeleton: FloatArray) -> FloatArray:
-    """Hip to knee to ankle of the left and the right leg [2] (NaN if unknown)."""
-    return np.array(
-        [
-            np.linalg.norm(skeleton[hip] - skeleton[knee]) + np.linalg.norm(skeleton[knee] - skeleton[ankle])
-            for hip, knee, ankle in ((LEFT_HIP, LEFT_KNEE, LEFT_ANKLE), (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE))
-        ]
-    )
-
-
 def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Floor, free: FloatArray) -> bool:
     """Set the floor's terms of a standing skeleton (``free``: the free fit's theta); False
     where it does not stand."""
@@ -315,7 +282,7 @@ def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Fl
     problem.leg = leg_length(cues.skeleton) + ANKLE_HEIGHT_M
     problem.offset_sigma = floor.height_sigma(free[:3] - free[3] * problem.leg * floor.normal)
     if floor.source in UPRIGHTING_FLOORS:
-        problem.points = problem.points @ _uprighting(cues.skeleton, floor).T
+        problem.points = problem.points @ uprighting(cues.skeleton, floor).T
     ankles = cues.pixels[[LEFT_ANKLE, RIGHT_ANKLE]]
     seen = _inside(ankles, camera) & (cues.weights[[LEFT_ANKLE, RIGHT_ANKLE]] > 0)
     if not np.any(seen):
@@ -327,25 +294,6 @@ def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Fl
     stance = OVER_FEET_SIGMA_M if len(rays) == 2 else OVER_ONE_FOOT_SIGMA_M
     problem.over_sigma = float(np.hypot(stance, _hit_sigma(problem, floor)))
     return True
-
-
-def _uprighting(skeleton: FloatArray, floor: Floor) -> FloatArray:
-    """The rotation [3,3] that turns a standing skeleton's trunk towards the floor's up by
-    the share its uncertainty leaves to the floor: the network's trunk direction is good to
-    NETWORK_TRUNK_SIGMA, a standing trunk is vertical within TRUNK_LEAN_SIGMA, the floor's up
-    is good to its tilt sigma (the two estimates of the trunk combined by their variances)."""
-    trunk = (skeleton[LEFT_SHOULDER] + skeleton[RIGHT_SHOULDER] - skeleton[LEFT_HIP] - skeleton[RIGHT_HIP]) / 2.0
-    norm = float(np.linalg.norm(trunk))
-    if not np.isfinite(norm) or norm < 1e-6:
-        return np.eye(3)
-    axis = np.cross(trunk / norm, floor.normal)
-    sine = float(np.linalg.norm(axis))
-    if sine < 1e-9:
-        return np.eye(3)
-    angle = float(np.arctan2(sine, trunk @ floor.normal / norm))
-    upright = TRUNK_LEAN_SIGMA_RAD**2 + floor.sigma_tilt_rad**2
-    share = NETWORK_TRUNK_SIGMA_RAD**2 / (NETWORK_TRUNK_SIGMA_RAD**2 + upright)
-    return np.asarray(Rotation.from_rotvec(axis / sine * angle * share).as_matrix())
 
 
 def _start_offset(problem: _Problem, floor: Floor, theta: FloatArray) -> float:

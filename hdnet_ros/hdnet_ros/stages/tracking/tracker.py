@@ -24,6 +24,13 @@ Track life: NEW until seen ``min_hits`` times, then TRACKED; a TRACKED track tha
 frames is LOST and coasts on its prediction for up to ``max_coast_s`` (ids survive short
 occlusions), a NEW one only for ``new_track_coast_s``. The velocity of the filter is written
 into ``Person.velocity`` (m/s, camera frame).
+
+A person placed without the sensor's depth (a NETWORK or INFERRED root noisier than
+``measurement_sigma_m``: the network's fit, the size and floor priors) has a depth good to
+a few percent each frame but a direction as good as its pixels: the filter takes that
+root with its sigma along the viewing ray and the small noise across it, and the person
+is published at the filtered root (``smooth_monocular_root``; the whole skeleton moved
+with it), so the root does not jitter frame to frame nor jump where the sensor's depth ends.
 """
 
 from __future__ import annotations
@@ -282,10 +289,18 @@ class Tracker:
         reported = float(person.position_stddev[ROOT])
         floor = self.config.measurement_sigma_m
         along = max(reported, floor) if np.isfinite(reported) else floor
-        if int(person.depth_sources[ROOT]) not in MONOCULAR or along <= floor:
+        if not self._monocular(person):
             return along
         ray = person.positions[ROOT] / np.linalg.norm(person.positions[ROOT])
         return np.asarray(floor**2 * np.eye(3) + (along**2 - floor**2) * np.outer(ray, ray))
+
+    def _monocular(self, person: Person) -> bool:
+        """Whether the person's root was placed without the sensor's depth (MONOCULAR) and is
+        noisier along its ray than ``measurement_sigma_m`` (a pelvis inferred from a measured
+        hip is INFERRED too, but as good as the sensor's)."""
+        reported = float(person.position_stddev[ROOT])
+        noisy = np.isfinite(reported) and reported > self.config.measurement_sigma_m
+        return bool(noisy and int(person.depth_sources[ROOT]) in MONOCULAR)
 
     def _update_track(self, track: Track, person: Person, use_root: bool = True) -> None:
         if use_root and has_root(person):
@@ -297,7 +312,7 @@ class Tracker:
                 track.kalman.update(root, sigma)
             track.updates_3d += 1
             track.last_root = track.kalman.position
-            if self.config.smooth_monocular_root and int(person.depth_sources[ROOT]) in MONOCULAR:
+            if self.config.smooth_monocular_root and self._monocular(person):
                 _move_to(person, track.kalman.position)
         elif track.kalman is not None:
             # The new box belongs to the predicted root of this frame: moving it later by
