@@ -29,11 +29,9 @@ def _motion(dt: float, acceleration_sigma: float) -> tuple[FloatArray, FloatArra
 class RootKalman:
     """Constant-velocity Kalman filter on a 3D point: state (x, y, z, vx, vy, vz)."""
 
-    def __init__(self, position: FloatArray, position_sigma: float | FloatArray, velocity_sigma: float) -> None:
-        """``position_sigma``: a scalar, or the position's covariance [3,3]."""
+    def __init__(self, position: FloatArray, position_sigma: float, velocity_sigma: float) -> None:
         self.x = np.concatenate((np.asarray(position, dtype=np.float64), np.zeros(3)))
-        self.P = np.diag([0.0] * 3 + [velocity_sigma**2] * 3)
-        self.P[:3, :3] = _covariance(position_sigma)
+        self.P = np.diag([position_sigma**2] * 3 + [velocity_sigma**2] * 3)
 
     @property
     def position(self) -> FloatArray:
@@ -65,18 +63,11 @@ class RootKalman:
     def predicted_after(self, dt: float) -> FloatArray:
         return self.x[:3] + self.x[3:] * max(dt, 0.0)
 
-    def update(self, measurement: FloatArray, sigma: float | FloatArray) -> None:
-        """``sigma``: the measurement's 1-sigma (isotropic) or its covariance [3,3]."""
+    def update(self, measurement: FloatArray, sigma: float) -> None:
         H = np.zeros((3, 6))
         H[:, :3] = np.eye(3)
-        R = _covariance(sigma)
+        R = np.eye(3) * sigma**2
         S = H @ self.P @ H.T + R
         K = self.P @ H.T @ np.linalg.inv(S)
         self.x = self.x + K @ (np.asarray(measurement, dtype=np.float64) - H @ self.x)
         self.P = (np.eye(6) - K @ H) @ self.P
-
-
-def _covariance(sigma: float | FloatArray) -> FloatArray:
-    """A position covariance [3,3] from a scalar 1-sigma or a covariance."""
-    value = np.asarray(sigma, dtype=np.float64)
-    return np.eye(3) * float(value) ** 2 if value.ndim == 0 else value
