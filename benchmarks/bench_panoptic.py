@@ -200,7 +200,10 @@ def run_variant(
         for old in (work / f"{variant}_{name}", work / f"{variant}_{name}_out"):
             shutil.rmtree(old, ignore_errors=True)
         bag = write_bag(work / f"{variant}_{name}", reference, data_dir, name, with_pose=variant == "pose_known")
+        counts_before = _floor_counts(pipeline)
         info = replay(pipeline, settings, bag, work / f"{variant}_{name}_out")
+        counts = _floor_counts(pipeline)
+        floors = {k[len("floor_") :]: v - counts_before.get(k, 0) for k, v in counts.items() if k.startswith("floor_")}
         published = read_skeletons(work / f"{variant}_{name}_out" / "bag")
         score = CameraScore()
         for frame, cameras in sorted(reference.frames.items()):
@@ -209,6 +212,7 @@ def run_variant(
             "height_m": camera.height_m,
             "pitch_down_deg": camera.pitch_down_deg,
             "root_sources": score.root_sources,
+            "floors": {k: v for k, v in floors.items() if v},
             "replay": info["inputs"][0],
         }
     keys = ("recall", "mrpe_m", "signed_depth_m", "mpjpe_abs_m", "mpjpe_rel_m", "pck_abs", "depth_order")
@@ -216,20 +220,28 @@ def run_variant(
     return rows
 
 
+def _floor_counts(pipeline: Pipeline) -> dict[str, int]:
+    """The placement's counters so far (frames per floor source, ...); empty without placement."""
+    placement = pipeline.stages.placement
+    return dict(placement.counts) if placement is not None else {}
+
+
 def print_table(variant: str, rows: dict[str, Any]) -> None:
     print(f"\n{variant}:")
     print(
         "| camera | height, pitch down | recall | MRPE | signed depth | MPJPE abs | MPJPE rel | PCK_abs@150 "
-        "| depth order | roots |"
+        "| depth order | roots | floor (frames) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for name, row in rows.items():
         where = f"{row['height_m']:.2f} m, {row['pitch_down_deg']:.0f} deg" if "height_m" in row else ""
         sources = ", ".join(f"{k} {v}" for k, v in sorted(row.get("root_sources", {}).items()))
+        floors = ", ".join(f"{k} {v}" for k, v in sorted(row.get("floors", {}).items()))
         print(
             f"| {name} | {where} | {row['recall']:.0%} | {row['mrpe_m'] * 1000:.0f} mm | "
             f"{row['signed_depth_m'] * 1000:+.0f} mm | {row['mpjpe_abs_m'] * 1000:.0f} mm | "
-            f"{row['mpjpe_rel_m'] * 1000:.0f} mm | {row['pck_abs']:.0%} | {row['depth_order']:.0%} | {sources} |"
+            f"{row['mpjpe_rel_m'] * 1000:.0f} mm | {row['pck_abs']:.0%} | {row['depth_order']:.0%} | "
+            f"{sources} | {floors} |"
         )
 
 
