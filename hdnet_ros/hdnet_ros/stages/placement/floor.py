@@ -1,6 +1,6 @@
 """The floor in the camera's optical frame, where a standing person's feet are, and where
 it comes from: the robot's TF (the camera's pose over ``floor.frame``), the depth image's
-own plane, or the people's feet over time.
+own plane, or the standing people (people_floor.py).
 
 A robot knows where its floor is: REP-103/105 put ``base_footprint`` on it, z up. The pose
 of the image's optical frame in that frame gives the floor plane in the camera: its up
@@ -40,7 +40,9 @@ class FloorConfig:
         "standing people ('' = do not look it up)",
     )
     from_people: bool = setting(
-        True, "without TF or depth, estimate the floor from the feet of standing people over time (static camera)"
+        True,
+        "without TF or depth, estimate the floor from the standing people of each frame and over time (their "
+        "trunks, feet and hip heights; a static camera)",
     )
     min_camera_height_m: float = setting(
         0.2, "a camera lower than this over the TF floor is refused (logged, counted) [m]", min=0.0
