@@ -465,3 +465,26 @@ def test_legs_leaning_far_off_seen_from_above_still_stand() -> None:
     pose = camera_pose(3.4, 49.0)
     cues, _ = observe(body((3.0, 0.0)), pose, skeleton_error_deg=-40.0)
     assert standing(cues.skeleton, tf_floor(pose).normal)
+
+
+def test_a_person_cut_at_the_hips_is_not_fitted_to_legs_drawn_inside_the_image() -> None:
+    """Cut by the image's bottom at the hips, the networks draw the legs inside what they
+    see: knees and ankles under a hip beyond the border are not used, too few points are
+    left, and the network's own root is withdrawn (the depth stage's priors place them)."""
+    pose = camera_pose(1.5, 5.0)
+    cues, _ = observe(body((1.6, 0.0)), pose)
+    person = _person(cues)
+    person.detection.box[3] = CAMERA.height - 1.0
+    person.pixels[[LEFT_HIP, RIGHT_HIP], 1] = CAMERA.height - 10.0  # at the edge: in the band
+    person.pixels[[LEFT_KNEE, RIGHT_KNEE], 1] = CAMERA.height - 250.0  # drawn well inside
+    person.pixels[[LEFT_ANKLE, RIGHT_ANKLE], 1] = CAMERA.height - 150.0
+    read = person_cues(person, (1.0, 0.07), CAMERA)
+    assert read is not None
+    assert not np.any(read.weights[[LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE]])
+    assert not np.any(read.weights[NUM_COCO_JOINTS:])  # the feet hang from the ankles
+    stage = _placement()
+    networks = NetworkEstimates(np.array([9.0]), np.array([0.5]), np.array([[0.0, 0.0, 9.0]]))
+    out, placed = stage(_frame(FloorPose(pose)), [person], networks, [None], lambda: None)
+    assert not isinstance(placed[0], Placement)
+    assert out.root_point is not None and np.all(np.isnan(out.root_point[0])) and np.isnan(out.root_z[0])
+    assert stage.report()["cut_unplaced"] == 1

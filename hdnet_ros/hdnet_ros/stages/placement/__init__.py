@@ -26,8 +26,8 @@ from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
-from hdnet_ros.stages.placement.cues import floor_observations, person_cues
-from hdnet_ros.stages.placement.fit import Placement, PlacementResult, place_person
+from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, person_cues
+from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_person
 from hdnet_ros.stages.placement.floor import (
     Floor,
     FloorConfig,
@@ -110,7 +110,15 @@ class MonocularPlacement:
             cues = person_cues(person, prior, frame.camera)
             placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
-        return _with_roots(networks, placements), placements
+        # A person the image cuts whom the fit could not place: the network's own root fit
+        # used its landmarks beyond the border too (they miss by 60-300 px there), so the
+        # depth stage's priors, from the joints seen, place them instead.
+        withdrawn = [
+            isinstance(p, PlacementFailure) and any(cut_sides(person.detection.box, frame.camera))
+            for person, p in zip(people, placements, strict=True)
+        ]
+        self.counts["cut_unplaced"] += sum(withdrawn)
+        return _with_roots(networks, placements, withdrawn), placements
 
     def known_floor(self) -> tuple[FloatArray, float] | None:
         """This frame's floor (normal, offset) where its height is known, for the depth
@@ -162,14 +170,19 @@ class MonocularPlacement:
         self._said = said
 
 
-def _with_roots(networks: NetworkEstimates, placements: Sequence[PlacementResult | None]) -> NetworkEstimates:
-    """The networks' estimates with the fitted roots where the fit succeeded."""
+def _with_roots(
+    networks: NetworkEstimates, placements: Sequence[PlacementResult | None], withdrawn: Sequence[bool]
+) -> NetworkEstimates:
+    """The networks' estimates with the fitted roots where the fit succeeded, and none
+    where ``withdrawn``."""
     fitted = [i for i, p in enumerate(placements) if isinstance(p, Placement)]
-    if not fitted:
+    if not fitted and not any(withdrawn):
         return networks
     count = len(placements)
     root_point = networks.root_point.copy() if networks.root_point is not None else np.full((count, 3), np.nan)
     root_z, root_sigma = networks.root_z.copy(), networks.root_sigma.copy()
+    gone = np.asarray(withdrawn, dtype=bool)
+    root_point[gone], root_z[gone], root_sigma[gone] = np.nan, np.nan, np.nan
     for i in fitted:
         placement = placements[i]
         assert isinstance(placement, Placement)

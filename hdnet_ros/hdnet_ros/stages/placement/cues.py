@@ -31,14 +31,20 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
+    FOOT_LEFT_HEEL,
+    FOOT_LEFT_TOES,
+    FOOT_RIGHT_HEEL,
+    FOOT_RIGHT_TOES,
     LEFT_ANKLE,
     LEFT_HIP,
+    LEFT_KNEE,
     LEFT_SHOULDER,
     NECK,
     NUM_COCO_JOINTS,
     PELVIS,
     RIGHT_ANKLE,
     RIGHT_HIP,
+    RIGHT_KNEE,
     RIGHT_SHOULDER,
 )
 from hdnet_ros.people import Person
@@ -49,6 +55,11 @@ from hdnet_ros.stages.placement.posture import leg_length, standing
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+# Each leg from the hip down (the feet: heel and toes after the 17 COCO joints).
+LEG_CHAINS = (
+    (LEFT_HIP, LEFT_KNEE, LEFT_ANKLE, (NUM_COCO_JOINTS + FOOT_LEFT_HEEL, NUM_COCO_JOINTS + FOOT_LEFT_TOES)),
+    (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE, (NUM_COCO_JOINTS + FOOT_RIGHT_HEEL, NUM_COCO_JOINTS + FOOT_RIGHT_TOES)),
+)
 # A box whose edge lies within this share of its height (at least a few pixels) of an image
 # border is cut by it: detectors clip their boxes to the image, a few pixels short of it.
 TRUNCATION_MARGIN = 0.02
@@ -112,8 +123,24 @@ def person_cues(person: Person, prior: tuple[float, float], camera: CameraModel)
     pixels = np.concatenate((fit_pixels(person)[:NUM_COCO_JOINTS], person.feet_pixels)).astype(np.float64)
     scores = np.concatenate((person.scores[:NUM_COCO_JOINTS], person.feet_scores)).astype(np.float64)
     usable = np.all(np.isfinite(pixels), axis=1) & ~near_cut_border(pixels, person.detection.box, camera)
+    if cut_sides(person.detection.box, camera)[3]:
+        usable = _legs_below_seen_hips(usable)
     weights = np.where(usable, scores, 0.0)
     return Cues(skeleton, np.where(usable[:, None], pixels, np.nan), weights, prior[0], prior[1])
+
+
+def _legs_below_seen_hips(usable: BoolArray) -> BoolArray:
+    """For a person cut by the image's bottom: a knee counts only under its seen hip, an
+    ankle and its foot only under their seen knee. A leg whose hip is beyond the border
+    continues beyond it; the networks then draw the whole body into what they see (on
+    Panoptic's level camera, knees and ankles of a man cut at the hips came out 150-250 px
+    inside the image and put him 1.6 m too far)."""
+    usable = usable.copy()
+    for hip, knee, ankle, feet in LEG_CHAINS:
+        usable[knee] &= usable[hip]
+        usable[ankle] &= usable[knee]
+        usable[list(feet)] &= usable[ankle]
+    return usable
 
 
 def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int) -> list[FloorObservation]:
