@@ -12,7 +12,7 @@ them where the image vouches for them: inside the image, seen by the network, an
 :data:`AGREEMENT` of a torso length of the 2D network's keypoint. Further apart, the 3D
 network is the one that is wrong more often: on the Panoptic frames BlazePose's 2D hips
 and ankles miss by 80-250 px where a person is cut by the image or seen from above, and
-taking its landmarks everywhere put the level camera's people 390 mm off (MRPE, camera
+taking its landmarks everywhere put the level camera's people 390 mm off (MoveNet; MRPE, camera
 pose known) against 140 mm with the gate. Elsewhere the 2D network's keypoint stands.
 
 A person cut by the image border (their box reaches it) has joints beyond it, and both
