@@ -75,10 +75,13 @@ MAX_PEOPLE = len(PLACES_M)
 
 @dataclass
 class Crowd:
-    """One crowd frame: what the pipeline sees and what the oracle says about it."""
+    """One crowd frame: what the pipeline sees, what the oracle says about it and the truth
+    behind it."""
 
     frame: Frame  # composed RGB, the sensor model's depth
     people: list[Person]  # the oracle's detections and 2D keypoints, no 3D
+    joints: FloatArray  # [N,J,3] each person's true joints, camera frame [m]
+    label: npt.NDArray[np.int16]  # HxW: which person (index into ``people``) each pixel sees, -1 none
 
 
 def crowd_scene(count: int, seed: int = 0) -> Scene:
@@ -172,4 +175,10 @@ def make_crowd(count: int, crops: list[npt.NDArray[np.uint8]], seed: int = 0) ->
     camera = scene.camera
     rgb = compose_rgb((camera.height, camera.width), boxes, depths, crops)
     frame = Frame(rgb=rgb, depth_m=synthetic.depth_m, camera=camera, stamp_ns=0, frame_id="camera")
-    return Crowd(frame, synthetic.people)
+    # The renderer labels pixels by the scene's list of people; the oracle lists its own order.
+    scene_index = {person.person_id: index for index, person in enumerate(scene.people)}
+    label = np.full(synthetic.rendering.label.shape, -1, dtype=np.int16)
+    for index, truth in enumerate(synthetic.truths):
+        label[synthetic.rendering.label == scene_index[truth.person_id]] = index
+    joints = np.stack([truth.joints for truth in synthetic.truths])
+    return Crowd(frame, synthetic.people, joints, label)

@@ -30,7 +30,7 @@ RATE_HZ = 30.0
 PERIOD_NS = round(1e9 / RATE_HZ)
 START_NS = 1_700_000_000 * 10**9
 MESSAGES = "messages"
-STAGES = ("detection", "keypoints_2d", "pose_3d", "depth_lifting", "tracking", MESSAGES)
+STAGES = ("detection", "keypoints_2d", "pose_3d", "placement", "depth_lifting", "tracking", MESSAGES)
 
 FloatArray = npt.NDArray[np.float64]
 # (frame index, stamp) -> the frame to process; the stamp is the runner's, always rising.
@@ -104,9 +104,11 @@ class Run:
             return
         stages = {name: ms for name, ms in result.stage_ms.items() if name != "total"}
         stages[MESSAGES] = (end - built) * 1000.0
+        if clock.scaffold_ms:  # the benchmark's stand-ins hand out BlazePose's answers
+            stages["pose_3d"] -= clock.scaffold_ms
         self.timings.append(
             FrameTiming(
-                total_ms=(end - start) * 1000.0,
+                total_ms=(end - start) * 1000.0 - clock.scaffold_ms,
                 stages_ms=stages,
                 models_ms=clock.frame_ms(),
                 people=len(result.people),

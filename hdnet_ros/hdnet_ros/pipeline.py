@@ -35,6 +35,7 @@ from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError, resolve_m
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, open_blazepose_stage
 from hdnet_ros.stages.blazepose.per_track import estimate_bodies, landmarks_as_keypoints
+from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule
 from hdnet_ros.stages.crowd import CrowdStage
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
 from hdnet_ros.stages.detection import FrameDetections, PersonDetector
@@ -243,7 +244,9 @@ class Pipeline:
         self.settings = settings
         self.stages = stages
         self.timer = StageTimer()
-        self._frames = 0  # frames processed: the phase of the 3D network's schedule
+        # Whom BlazePose runs on in each frame, and when each track last ran (per pipeline:
+        # it follows this pipeline's tracker).
+        self.schedule = BlazePoseSchedule(settings.blazepose)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -272,7 +275,7 @@ class Pipeline:
         if body is not None:
             report["blazepose"] = {
                 key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root")
-            } | {"every_frames": self.settings.blazepose.every_frames}
+            } | {"every_frames": self.settings.blazepose.every_frames, "schedule": dict(self.schedule.counts)}
         if self.stages.placement is not None:
             report["placement"] = self.stages.placement.report()
         return report
@@ -281,6 +284,7 @@ class Pipeline:
         """Forget all tracks and the floor seen from the people (a new recording, or time
         jumped back)."""
         self.stages.tracker.reset()
+        self.schedule.reset()
         if self.stages.placement is not None:
             self.stages.placement.reset()
 
@@ -315,7 +319,6 @@ class Pipeline:
             people = stages.tracker.update(people, frame.stamp_ns, frame.camera)
         stage_ms["total"] = sum(stage_ms.values())
         timer.add("total", stage_ms["total"])
-        self._frames += 1
         return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
 
     def people_of(self, frame: Frame, found: FrameDetections) -> tuple[list[Person], list[BodyEstimate | None]]:
@@ -365,10 +368,10 @@ class Pipeline:
                 made = stages.keypoints is None
                 networks = estimate_bodies(
                     stages.blazepose,
+                    self.schedule,
                     frame,
                     people,
                     [] if made else stages.tracker.expected(people, frame.stamp_ns),
-                    self._frames,
                     min_score=self.settings.keypoints.min_score,
                     network_root=stages.blazepose_root,
                     bodies=bodies if made else None,

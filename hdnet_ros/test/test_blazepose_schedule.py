@@ -1,8 +1,11 @@
-"""BlazePose per track at ``blazepose.every_frames``: who runs when, and what the others carry."""
+"""BlazePose per track on a period, within a budget of crops: who runs when, what the
+others carry, and what the schedule remembers."""
 
 from __future__ import annotations
 
 import dataclasses
+import gc
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -13,46 +16,209 @@ from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import DepthSource, Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.skeleton import STANDING_TEMPLATE
+from hdnet_ros.stages.blazepose import BlazePoseConfig, BodyEstimate, PersonMask
+from hdnet_ros.stages.blazepose.mask import moved_mask
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
-from hdnet_ros.stages.blazepose.schedule import carried_roots, carry_poses, due_people, follows
+from hdnet_ros.stages.blazepose.schedule import (
+    BlazePoseSchedule,
+    box_shift,
+    carried_roots,
+    follows,
+)
 from helpers import sample_messages
 
 from hdnet_ros.config import load_settings
 
+CAMERA = CameraModel.from_fov(640, 480, 60.0)
+# A standing adult (1.7 m) in camera axes (x right, y down), pelvis at the origin.
+SKELETON = np.stack(
+    (
+        -STANDING_TEMPLATE[:, 0] * 1.7,
+        -(STANDING_TEMPLATE[:, 1] - STANDING_TEMPLATE[17, 1]) * 1.7,
+        -STANDING_TEMPLATE[:, 2] * 1.7,
+    ),
+    axis=1,
+)
 
-def tracked(track_id: int, source: DepthSource, age: int = 0) -> Person:
-    person = Person(Detection(np.array([0.0, 0.0, 10.0, 10.0]), 0.9), np.zeros((NUM_JOINTS, 2)), np.ones(NUM_JOINTS))
-    person.positions[ROOT] = (0.0, 0.0, 2.0)
+
+def person_at(root: Sequence[float], track_id: int = 0, source: DepthSource = DepthSource.SENSOR) -> Person:
+    """A person whose keypoints are SKELETON placed at ``root``, their box around them, the
+    depth stage's root there with ``source``."""
+    position = np.asarray(root, dtype=np.float64)
+    pixels = CAMERA.project(SKELETON + position)
+    box = np.concatenate((pixels.min(axis=0) - 10.0, pixels.max(axis=0) + 10.0))
+    person = Person(Detection(box, 0.9), pixels, np.ones(NUM_JOINTS))
+    person.positions[ROOT] = position
     person.depth_sources[ROOT] = source
-    person.track_id, person.network_pose, person.network_pose_age = track_id, np.zeros((NUM_JOINTS, 3)), age
+    person.track_id = track_id
     return person
 
 
-def test_new_tracks_unmeasured_people_and_frames_without_depth_always_run() -> None:
-    people = [tracked(0, DepthSource.SENSOR) for _ in range(3)]
-    expected = [None, tracked(4, DepthSource.NETWORK), tracked(5, DepthSource.SENSOR)]
-    assert due_people(people, expected, True, 3, frame_index=0).tolist() == [True, True, False]
-    assert due_people(people, expected, False, 3, frame_index=0).all()  # no depth: every frame
-    assert due_people(people, expected, True, 1, frame_index=0).all()  # every_frames 1
+def estimate(person: Person) -> BodyEstimate:
+    """What a network that sees ``person`` exactly would answer."""
+    root = MonocularRoot(person.positions[ROOT].copy(), 0.1, 8, 0.5)
+    return BodyEstimate(
+        pixels=np.zeros((33, 2)),
+        visibility=np.ones(33),
+        world=np.zeros((33, 3)),
+        relative_pose=SKELETON.copy(),
+        feet=np.zeros((4, 3)),
+        mask=PersonMask(10, 20, np.ones((30, 10), dtype=bool)),
+        root=root,
+        rotation=0.0,
+    )
 
 
-def test_measured_tracks_take_turns() -> None:
-    people = [tracked(0, DepthSource.SENSOR) for _ in range(3)]
-    expected = [tracked(track, DepthSource.FUSED, age=1) for track in (1, 2, 3)]
-    turns = np.array([due_people(people, expected, True, 3, frame_index=k) for k in range(6)])
-    assert (turns.sum(axis=0) == 2).all()  # each track twice in six frames
-    assert (turns.sum(axis=1) == 1).all()  # one track per frame: the cost is spread
+Scene = Callable[[int], list[Person]]
 
 
-def test_people_not_run_carry_their_tracks_pose_one_frame_older() -> None:
-    people = [tracked(0, DepthSource.SENSOR), tracked(0, DepthSource.SENSOR)]
-    for person in people:
-        person.network_pose = None
-    previous = tracked(7, DepthSource.SENSOR, age=1)
-    previous.network_pose = np.full((NUM_JOINTS, 3), 0.1)
-    carry_poses(people, [previous, previous], np.array([False, True]))
-    assert people[0].network_pose is previous.network_pose and people[0].network_pose_age == 2
-    assert people[1].network_pose is None  # it runs: the network gives it a fresh pose
+def drive(
+    schedule: BlazePoseSchedule,
+    scene: Scene,
+    frames: int,
+    *,
+    tracked: bool = True,
+    has_depth: bool = True,
+    accepts: Callable[[Person], bool] = lambda person: True,
+) -> list[set[int]]:
+    """Run ``schedule`` over ``frames`` frames of ``scene`` (frame index -> people, each
+    with its track id), the network answering ``estimate`` where ``accepts``; each frame's
+    people become the tracks' last persons (``tracked``) or are never tracked. The track
+    ids the network ran on, per frame."""
+    tracks: dict[int, Person] = {}
+    ran = []
+    for index in range(frames):
+        people = scene(index)
+        expected = [tracks.get(p.track_id) if tracked else None for p in people]
+        plan = schedule.plan(people, expected, has_depth, CAMERA, 0.3, 0.07)
+        bodies = [estimate(p) if run and accepts(p) else None for p, run in zip(people, plan.run, strict=True)]
+        for person, body in zip(people, bodies, strict=True):
+            if body is not None:
+                person.network_pose, person.network_pose_age = body.relative_pose, 0
+        schedule.ran(people, expected, plan.run, bodies)
+        ran.append({p.track_id for p, run in zip(people, plan.run, strict=True) if run})
+        tracks = {p.track_id: p for p in people}
+    return ran
+
+
+def standing(count: int, source: DepthSource = DepthSource.SENSOR) -> Scene:
+    """``count`` people standing still 0.8 m apart at 3 m, track ids 1..count."""
+    return lambda _: [person_at((0.8 * i - 1.6, 0.3, 3.0), i + 1, source) for i in range(count)]
+
+
+def config(**changes: int) -> BlazePoseConfig:
+    return dataclasses.replace(BlazePoseConfig(), **changes)
+
+
+def runs_of(ran: list[set[int]], track: int) -> list[int]:
+    return [index for index, tracks in enumerate(ran) if track in tracks]
+
+
+def test_new_people_run_then_each_track_on_its_period_spread_over_the_frames() -> None:
+    ran = drive(BlazePoseSchedule(config(every_frames=3)), standing(6), 19)
+    assert ran[0] == set(range(1, 7))  # new: nothing to carry
+    steady = ran[4:]
+    for track in range(1, 7):
+        assert np.all(np.diff(runs_of(steady, track)) == 3), track  # every third frame
+    assert [len(tracks) for tracks in steady] == [2] * len(steady)  # six tracks, two a frame
+
+
+def test_people_the_sensor_does_not_measure_and_frames_without_depth_run_on_their_own_period() -> None:
+    unmeasured = drive(BlazePoseSchedule(config(every_frames=3)), standing(2, DepthSource.NETWORK), 13)
+    no_depth = drive(BlazePoseSchedule(config(every_frames=3)), standing(2), 13, has_depth=False)
+    for ran in (unmeasured, no_depth):
+        assert all(np.all(np.diff(runs_of(ran[3:], track)) == 2) for track in (1, 2))  # every_frames_without_depth
+    every = drive(BlazePoseSchedule(config(every_frames=1, every_frames_without_depth=1)), standing(3), 5)
+    assert all(tracks == {1, 2, 3} for tracks in every)
+
+
+def test_the_budget_serves_new_tracks_first_then_the_oldest_poses_and_nobody_waits_long() -> None:
+    scene = standing(8)
+    late = lambda index: scene(index) + ([person_at((0.0, 0.3, 1.5), 99)] if index >= 6 else [])  # noqa: E731
+    schedule = BlazePoseSchedule(config(every_frames=2, max_crops=3))
+    ran = drive(schedule, late, 24)
+    assert all(len(tracks) <= 3 for tracks in ran)
+    assert 99 in ran[6]  # the newcomer runs at once
+    assert ran[0] | ran[1] | ran[2] == set(range(1, 9))  # the first eight served within three frames
+    for track in range(1, 9):  # eight tracks at two frames each need 4 crops a frame: 3 give a run every <= 4 frames
+        assert np.max(np.diff(runs_of(ran, track))) <= 4, track
+    assert schedule.counts["deferred"] > 0 and schedule.counts["new"] == 9
+
+
+def test_a_rejected_crop_is_retried_less_and_less_often() -> None:
+    ran = drive(BlazePoseSchedule(config(every_frames=3)), standing(1), 40, accepts=lambda person: False)
+    gaps = np.diff(runs_of(ran, 1)).tolist()
+    # New at frame 0, then on the track's phase of its period (3), of twice (6) and four
+    # times (12) the period once rejected again.
+    assert gaps[:3] == [2, 3, 6] and set(gaps[3:]) == {12}
+
+
+def test_untracked_people_are_found_by_their_box_and_not_run_as_new_every_frame() -> None:
+    # The pipeline drops people with too few 3D joints before tracking (often those whose
+    # crop the network rejected, in frames without depth): they come back untracked.
+    ran = drive(BlazePoseSchedule(config()), standing(1), 20, tracked=False, has_depth=False, accepts=lambda p: False)
+    assert len(runs_of(ran, 1)) <= 5  # frames 0, 2, 6, 14: not twenty
+
+
+def test_a_carried_pose_that_lands_away_from_its_track_runs_again() -> None:
+    schedule = BlazePoseSchedule(config(every_frames=100, every_frames_without_depth=100))
+
+    def scene(index: int) -> list[Person]:
+        # From frame 3 the track's keypoints are someone else's, 1.5 m farther (a wrong
+        # association): the carried pose fits them away from where the network put it.
+        return [person_at((0.0, 0.3, 3.0 if index < 3 else 4.5), 1)]
+
+    ran = drive(schedule, scene, 5)
+    assert [1 in tracks for tracks in ran] == [True, False, False, True, False]
+    assert schedule.counts["refit"] == 1
+
+
+def test_the_memory_goes_with_the_tracks_people() -> None:
+    schedule = BlazePoseSchedule(config())
+    drive(schedule, standing(3), 3)
+    assert len(schedule.memory._tracks) >= 3
+    gc.collect()  # the driver's people are gone: nothing keeps them for the schedule
+    schedule.plan([], [], True, CAMERA, 0.3, 0.07)
+    schedule.ran([], [], np.zeros(0, dtype=bool), [])
+    assert len(schedule.memory._tracks) == 0
+
+
+def test_a_carried_skeleton_is_fitted_to_the_frames_keypoints() -> None:
+    """The carried pose's root is where its skeleton projects onto this frame's keypoints;
+    a different body (the track's pose on someone else's keypoints) lands away from it."""
+    root = np.array([0.4, 0.1, 3.2])
+    carrier = person_at(root)
+    carrier.network_pose = SKELETON
+    (fit,) = carried_roots([carrier], CAMERA, min_score=0.3, relative_sigma=0.07)
+    assert isinstance(fit, MonocularRoot)
+    np.testing.assert_allclose(fit.position, root, atol=1e-6)
+    assert follows(fit, root + np.array([0.05, 0.0, 0.05]))
+    assert follows(fit, None)  # nothing to compare with: taken
+    # The same keypoints carrying a child's skeleton (0.6x): the fit lands 40 % nearer.
+    carrier.network_pose = 0.6 * SKELETON
+    (child,) = carried_roots([carrier], CAMERA, min_score=0.3, relative_sigma=0.07)
+    assert isinstance(child, MonocularRoot) and child.position[2] < 0.7 * root[2]
+    assert not follows(child, root)
+    # Torso and legs hidden (behind a table): the face and arms give a rougher fit.
+    carrier.network_pose = SKELETON
+    carrier.scores[[11, 12, 13, 14, 15, 16]] = 0.0
+    (upper,) = carried_roots([carrier], CAMERA, min_score=0.3, relative_sigma=0.07)
+    assert isinstance(upper, MonocularRoot) and np.linalg.norm(upper.position - root) < 1e-6
+    carrier.scores[:] = 0.0
+    carrier.scores[[0, 5]] = 1.0
+    (none,) = carried_roots([carrier], CAMERA, min_score=0.3, relative_sigma=0.07)
+    assert isinstance(none, RootFitFailure)
+
+
+def test_what_is_carried_moves_with_the_box() -> None:
+    assert box_shift([10, 20, 50, 120], [13, 18, 53, 118]).tolist() == [3.0, -2.0]
+    assert np.isnan(box_shift([10, 20, 50, 120], [10, 20, 50, 140])).all()  # 20 % taller: stale
+    mask = PersonMask(5, 6, np.arange(12).reshape(3, 4) % 2 == 0)
+    moved = moved_mask(mask, (2.4, -1.0), 480, 640)
+    assert (moved.x0, moved.y0) == (7, 5) and np.array_equal(moved.inside, mask.inside)
+    clipped = moved_mask(mask, (-7.0, 0.0), 480, 640)  # two columns leave the image
+    assert (clipped.x0, clipped.y0) == (0, 6) and np.array_equal(clipped.inside, mask.inside[:, 2:])
+    assert moved_mask(mask, (700.0, 0.0), 480, 640).inside.size == 0
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +230,11 @@ def sequence(models_dir: Path, sample_bags: list[Path]) -> list[Frame]:
 
 
 def run(models_dir: Path, frames: list[Frame], every: int) -> tuple[list[int], list[dict[int, np.ndarray]]]:
-    overrides = {"models.models_dir": str(models_dir), "blazepose.every_frames": every}
+    overrides = {
+        "models.models_dir": str(models_dir),
+        "blazepose.every_frames": every,
+        "blazepose.every_frames_without_depth": every,
+    }
     pipeline = Pipeline.from_settings(load_settings(overrides=overrides))
     assert pipeline.stages.blazepose is not None
     crops, roots = [], []
@@ -80,57 +250,11 @@ def test_a_still_scene_runs_fewer_crops_and_keeps_its_roots(models_dir: Path, se
     every_crops, every_roots = run(models_dir, sequence, 1)
     crops, roots = run(models_dir, sequence, 3)
     assert crops[0] == every_crops[0]  # new tracks: everyone runs
-    assert sum(crops) < sum(every_crops)  # then the sensor-measured people take turns
-    # Between runs the carried skeleton, fitted to each frame's keypoints, keeps the network's
-    # root with the person: the roots stay those of the every-frame run (same scene, same
-    # tracks) within the monocular fit's few centimetres.
+    assert sum(crops) < 0.6 * sum(every_crops)  # then the tracks take turns
+    # Between runs the carried skeleton, fitted to each frame's keypoints, with the last mask
+    # and landmarks, keeps each person where the every-frame run puts them (same scene, same
+    # tracks), within the monocular fit's few centimetres.
     for scheduled, reference in zip(roots, every_roots, strict=True):
         assert scheduled.keys() == reference.keys()
         for track, root in scheduled.items():
             assert np.linalg.norm(root - reference[track]) < 0.10, track
-
-
-def test_a_carried_fit_that_jumps_away_from_its_track_is_not_taken() -> None:
-    previous = tracked(3, DepthSource.FUSED)  # its root at 2 m
-    near = MonocularRoot(np.array([0.05, 0.0, 2.1]), 0.1, 8, 1.0)
-    far = MonocularRoot(np.array([0.0, 0.0, 3.4]), 0.2, 4, 6.0)
-    assert follows(near, previous)
-    assert not follows(far, previous)  # wrong keypoints: the network runs instead
-    previous.positions[ROOT] = np.nan
-    assert not follows(near, previous)  # no root to follow
-
-
-def carried_person(skeleton: np.ndarray, root: np.ndarray, camera: CameraModel) -> Person:
-    """A person carrying ``skeleton`` (root-relative, camera axes) whose keypoints are the
-    projection of the same skeleton placed at ``root``."""
-    pixels = camera.project(skeleton + root)
-    person = Person(Detection(np.array([0.0, 0.0, 640.0, 480.0]), 0.9), pixels, np.ones(NUM_JOINTS))
-    person.network_pose = skeleton
-    return person
-
-
-def test_a_carried_skeleton_is_fitted_to_the_frames_keypoints() -> None:
-    """The carried pose's root is where its skeleton projects onto this frame's keypoints;
-    a different body (the track's pose on someone else's keypoints) lands away from it."""
-    camera = CameraModel.from_fov(640, 480, 60.0)
-    # A standing adult (1.7 m) in camera axes (x right, y down), pelvis at the origin.
-    template = STANDING_TEMPLATE * 1.7
-    skeleton = np.stack((-template[:, 0], -(template[:, 1] - template[17, 1]), -template[:, 2]), axis=1)
-    root = np.array([0.4, 0.1, 3.2])
-    (fit,) = carried_roots([carried_person(skeleton, root, camera)], camera, min_score=0.3, relative_sigma=0.07)
-    assert isinstance(fit, MonocularRoot)
-    np.testing.assert_allclose(fit.position, root, atol=1e-6)
-    previous = tracked(1, DepthSource.SENSOR)
-    previous.positions[ROOT] = root + np.array([0.05, 0.0, 0.05])
-    assert follows(fit, previous)
-    # The same keypoints carrying a child's skeleton (0.6x): the fit lands 40 % nearer.
-    someone_else = carried_person(skeleton, root, camera)
-    someone_else.network_pose = 0.6 * skeleton
-    (child,) = carried_roots([someone_else], camera, min_score=0.3, relative_sigma=0.07)
-    assert isinstance(child, MonocularRoot) and child.position[2] < 0.7 * root[2]
-    assert not follows(child, previous)
-    # Too few torso and leg keypoints seen: no fit (the pipeline then runs nothing).
-    hidden = carried_person(skeleton, root, camera)
-    hidden.scores[[11, 12, 13, 14, 15, 16]] = 0.0
-    (none,) = carried_roots([hidden], camera, min_score=0.3, relative_sigma=0.07)
-    assert isinstance(none, RootFitFailure)

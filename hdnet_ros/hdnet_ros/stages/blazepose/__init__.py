@@ -111,15 +111,28 @@ class BlazePoseConfig:
     root_relative_sigma: float = setting(
         0.07, "1-sigma of the monocular root depth from the skeleton's unknown scale, as a fraction of it", min=0.0
     )
-    # The shape of a tracked person's skeleton changes little between frames; their root is
-    # the sensor's. New tracks, people the sensor cannot measure and frames without depth
-    # run every frame (stages/blazepose/schedule.py).
+    # The shape of a tracked person's skeleton changes little between frames: each track runs
+    # on a period and carries its pose between runs (stages/blazepose/schedule.py).
     every_frames: int = setting(
         3,
-        "run BlazePose on a tracked person the depth sensor measures every N-th frame, carrying the pose between "
-        "(1 = every frame; new tracks and people without sensor depth run every frame)",
+        "run BlazePose on a tracked person whose root the depth sensor measures every N-th frame, carrying the "
+        "pose between (1 = every frame)",
         min=1,
         max=100,
+    )
+    every_frames_without_depth: int = setting(
+        2,
+        "the same for people the depth sensor does not measure and in frames without depth: between runs their "
+        "carried skeleton fitted to the 2D keypoints gives their root (1 = every frame)",
+        min=1,
+        max=100,
+    )
+    max_crops: int = setting(
+        0,
+        "most BlazePose crops per frame (0 = no cap): new tracks first, then carried poses that no longer fit the "
+        "keypoints, then the oldest poses, the nearer person first",
+        min=0,
+        max=1000,
     )
 
 

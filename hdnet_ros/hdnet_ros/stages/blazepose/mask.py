@@ -82,3 +82,16 @@ def warp_mask(
         borderValue=OUTSIDE_LOGIT,
     )
     return PersonMask(x0, y0, np.asarray(warped > 0.0))
+
+
+def moved_mask(mask: PersonMask, shift: npt.ArrayLike, height: int, width: int) -> PersonMask:
+    """``mask`` moved by ``shift`` (x, y pixels, rounded) and clipped to the image: an earlier
+    frame's mask carried with its person's box."""
+    dx, dy = (int(v) for v in np.rint(np.asarray(shift, dtype=np.float64)))
+    x0, y0 = mask.x0 + dx, mask.y0 + dy
+    rows, cols = mask.shape
+    left, top = max(-x0, 0), max(-y0, 0)
+    right, bottom = min(cols, width - x0), min(rows, height - y0)
+    if right <= left or bottom <= top:
+        return PersonMask(min(max(x0, 0), width), min(max(y0, 0), height), np.zeros((0, 0), dtype=bool))
+    return PersonMask(x0 + left, y0 + top, mask.inside[top:bottom, left:right])

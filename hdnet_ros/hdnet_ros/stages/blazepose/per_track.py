@@ -2,8 +2,9 @@
 others carry, where their roots are, and what its landmarks add to the 2D keypoints.
 
     people + their tracks' last states (``Tracker.expected``)
-        -> due people (schedule.due_people) -> carried poses and their refitted roots
-        -> the network on the due ones (and on carried fits that do not follow their track)
+        -> the schedule's plan (schedule.BlazePoseSchedule): whom the network runs on, the
+           others' carried poses and their roots refitted to this frame
+        -> the network on the planned crops
         -> poses, feet and unseen keypoints written to the people -> the depth stage's arrays
 
 With ``keypoints.model: blazepose_ghum_full`` BlazePose also makes the 2D keypoints
@@ -19,9 +20,10 @@ import numpy.typing as npt
 
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_FEET
 from hdnet_ros.people import Frame, Person
-from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, MonocularRoot
+from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, MonocularRoot, PersonMask
+from hdnet_ros.stages.blazepose.mask import moved_mask
 from hdnet_ros.stages.blazepose.root_fit import RootFit
-from hdnet_ros.stages.blazepose.schedule import carried_roots, carry_poses, due_people, follows
+from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.depth.arrays import PersonMasks
 from hdnet_ros.stages.keypoints2d import Keypoints2D
@@ -46,10 +48,10 @@ def landmarks_as_keypoints(
 
 def estimate_bodies(
     stage: BlazePoseStage,
+    schedule: BlazePoseSchedule,
     frame: Frame,
     people: list[Person],
     expected: Sequence[Person | None],
-    frame_index: int,
     *,
     min_score: float,
     network_root: bool,
@@ -57,65 +59,86 @@ def estimate_bodies(
 ) -> NetworkEstimates:
     """BlazePose's poses, roots and masks for ``people`` as the depth stage's arrays.
 
-    Runs the network on the people the schedule makes due (``blazepose.every_frames``;
-    ``frame_index`` is its phase); the others carry their track's pose and get its fit to
-    this frame's keypoints as their root. ``bodies``: estimates already made this frame for
-    every person (BlazePose made the keypoints): nothing more runs. ``network_root``: whether
-    BlazePose's monocular root is the network root (``networks.root_depth``).
+    Runs the network on the people ``schedule`` plans for this frame; the others carry their
+    track's pose, its fit to this frame's keypoints as their root, and the last estimate's
+    mask and landmarks moved with their box. ``bodies``: estimates already made this frame
+    for every person (BlazePose made the keypoints): nothing more runs. ``network_root``:
+    whether BlazePose's monocular root is the network root (``networks.root_depth``).
     """
     if bodies is None:
-        bodies, roots = _scheduled(stage, frame, people, expected, frame_index, min_score)
+        roots, masks = _scheduled(stage, schedule, frame, people, expected, min_score)
     else:
+        for person, body in zip(people, bodies, strict=True):
+            if body is not None:
+                take_estimate(person, body, min_score)
         roots = [b.root if b is not None else None for b in bodies]
-    for person, body in zip(people, bodies, strict=True):
-        if body is not None:
-            person.network_pose, person.network_feet, person.network_pose_age = body.relative_pose, body.feet, 0
-            landmarks = body.keypoints(min_score)
-            person.network_pixels, person.network_scores = landmarks.pixels, landmarks.scores
-            fill_unseen_keypoints(person, landmarks)
-            person.feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
-    return body_estimates(people, bodies, roots if network_root else [None] * len(people))
+        masks = [b.mask if b is not None else None for b in bodies]
+    return body_estimates(people, masks, roots if network_root else [None] * len(people))
 
 
 def _scheduled(
     stage: BlazePoseStage,
+    schedule: BlazePoseSchedule,
     frame: Frame,
     people: list[Person],
     expected: Sequence[Person | None],
-    frame_index: int,
     min_score: float,
-) -> tuple[list[BodyEstimate | None], list[RootFit | None]]:
-    """Run the network on the due people; the others carry their pose and refit its root."""
-    config = stage.config
+) -> tuple[list[RootFit | None], list[PersonMask | None]]:
+    """Run the network on the planned people; the others, and those whose crop it rejects,
+    keep what they carry. The roots and masks of all people."""
+    camera = frame.camera
+    plan = schedule.plan(
+        people, expected, frame.depth_m is not None, camera, min_score, stage.config.root_relative_sigma
+    )
     bodies: list[BodyEstimate | None] = [None] * len(people)
-    roots: list[RootFit | None] = [None] * len(people)
-    due = due_people(people, expected, frame.depth_m is not None, config.every_frames, frame_index)
-    carry_poses(people, expected, due)
-    carried = [i for i in np.flatnonzero(~due) if people[i].network_pose is not None]
-    fits = carried_roots([people[i] for i in carried], frame.camera, min_score, config.root_relative_sigma)
-    for index, fit in zip(carried, fits, strict=True):
-        previous = expected[int(index)]
-        assert previous is not None
-        if isinstance(fit, MonocularRoot) and follows(fit, previous):
-            roots[index] = fit
-        else:  # this frame's keypoints do not carry the pose: run the network after all
-            due[index] = True
-    chosen = np.flatnonzero(due)
+    roots: list[RootFit | None] = list(plan.roots)
+    masks: list[PersonMask | None] = [None] * len(people)
+    chosen = [int(i) for i in np.flatnonzero(plan.run)]
     for index, body in zip(chosen, stage(frame, [people[i] for i in chosen]), strict=True):
-        bodies[index], roots[index] = body, body.root if body is not None else None
-    return bodies, roots
+        bodies[index] = body
+    for index, person in enumerate(people):
+        body, carried = bodies[index], plan.bodies[index]
+        if body is not None:
+            take_estimate(person, body, min_score)
+            roots[index], masks[index] = body.root, body.mask
+        elif carried is not None and np.all(np.isfinite(plan.shifts[index])):
+            masks[index] = carry_estimate(person, carried, plan.shifts[index], min_score, camera.height, camera.width)
+    schedule.ran(people, expected, plan.run, bodies)
+    return roots, masks
+
+
+def take_estimate(person: Person, body: BodyEstimate, min_score: float) -> None:
+    """This frame's estimate on ``person``: the pose, its landmarks, the feet, the unseen keypoints."""
+    person.network_pose, person.network_feet, person.network_pose_age = body.relative_pose, body.feet, 0
+    landmarks = body.keypoints(min_score)
+    person.network_pixels, person.network_scores = landmarks.pixels, landmarks.scores
+    fill_unseen_keypoints(person, landmarks)
+    person.feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
+
+
+def carry_estimate(
+    person: Person, body: BodyEstimate, shift: FloatArray, min_score: float, height: int, width: int
+) -> PersonMask:
+    """An earlier estimate of ``person`` (whose pose they carry) moved by their box's
+    ``shift`` [2]: its landmarks fill the keypoints unseen now, as they would have in its
+    own frame, with the feet; its mask, moved, is returned."""
+    landmarks = body.keypoints(min_score)
+    fill_unseen_keypoints(person, Keypoints2D(landmarks.pixels + shift, landmarks.scores))
+    feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
+    person.feet_pixels = feet_pixels + shift
+    return moved_mask(body.mask, shift, height, width)
 
 
 def body_estimates(
-    people: Sequence[Person], bodies: Sequence[BodyEstimate | None], fits: Sequence[RootFit | None]
+    people: Sequence[Person], masks: Sequence[PersonMask | None], fits: Sequence[RootFit | None]
 ) -> NetworkEstimates:
     """BlazePose's per-person outputs as the depth stage's arrays: the poses the people carry
     (this frame's or their track's), the monocular roots (``fits``: BlazePose's own, or the
-    carried skeleton's fit to this frame) and this frame's masks."""
+    carried skeleton's fit to this frame) and the masks (this frame's, or moved with the box)."""
     roots = [fit if isinstance(fit, MonocularRoot) else None for fit in fits]
     root_point = np.array([r.position if r is not None else np.full(3, np.nan) for r in roots]).reshape(-1, 3)
     root_sigma = np.array([r.sigma if r is not None else np.nan for r in roots], dtype=np.float64)
-    masks = PersonMasks.stack([b.mask if b is not None else None for b in bodies])
+    stacked = PersonMasks.stack(masks)
     feet = NetworkEstimates.stacked([p.network_feet for p in people], NUM_FEET)
     feet_pixels = np.array([p.feet_pixels for p in people], dtype=np.float64).reshape(-1, NUM_FEET, 2)
     return NetworkEstimates(
@@ -123,7 +146,7 @@ def body_estimates(
         root_sigma,
         root_point,
         NetworkEstimates.stacked([p.network_pose for p in people]),
-        masks,
+        stacked,
         feet,
         feet_pixels,
     )

@@ -1,20 +1,33 @@
-"""When BlazePose runs on whom: per track, at a configurable rate, the pose carried between.
+"""When BlazePose runs on whom: each track on a period, within a budget of crops per frame.
 
-A tracked person whose root the depth sensor measures needs the network only for the
-shape of their skeleton, which changes little from one frame to the next: the network
-runs on them every ``blazepose.every_frames``-th frame and the tracker carries the pose in
-between. It runs every frame for new tracks, for people the sensor could not measure last
-time (their root is the network's own) and for every frame without depth. Between runs
-the carried skeleton is fitted to each frame's 2D keypoints, so the network's root keeps
-following the person (:func:`carried_roots`). A fit that lands away from the track, or
-none at all (too few torso and leg keypoints, a seated person behind a table), runs the
-network after all (:func:`follows`): its own 33 landmarks often fit where the 2D keypoints
-do not, and without the network's root such a person's torso may not be found in depth.
+A tracked person's skeleton changes its shape little from one frame to the next, so the
+network runs on each track every few frames and the track carries its pose in between:
+
+* every ``blazepose.every_frames`` frames where the depth sensor measured the person's root
+  last time: the root is the sensor's, the network adds the skeleton's shape;
+* every ``blazepose.every_frames_without_depth`` frames where it did not (far people,
+  holes, people behind others) and in frames without depth: between runs the carried
+  skeleton fitted to each frame's 2D keypoints gives their root (:func:`carried_roots`;
+  the placement stage's fit with the person's learned scale where it runs);
+* a crop the network rejected (no person seen: a seated person behind a table, a person
+  too far or cut by the image's edge) is tried again after the period, not every frame,
+  and after 2 and 4 periods once rejected again: most such crops are rejected again.
+
+Tracks take turns: each runs on its own phase of its period (by track id), so that the cost
+spreads over the frames instead of falling due on one. ``blazepose.max_crops`` caps the
+crops of one frame; the people that want a crop are served by priority: new tracks first
+(nothing to carry), then carried poses whose fit to this frame's keypoints fails or lands
+away from their track (:func:`follows`), then the oldest poses; the person with the taller
+box (nearer, mostly) first among equals. People left over carry their pose one more frame
+and are older, so they come earlier on the next frame.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +38,7 @@ from hdnet_ros.joints import (
     LEFT_HIP,
     LEFT_KNEE,
     LEFT_SHOULDER,
+    NUM_COCO_JOINTS,
     RIGHT_ANKLE,
     RIGHT_HIP,
     RIGHT_KNEE,
@@ -32,40 +46,223 @@ from hdnet_ros.joints import (
     ROOT,
 )
 from hdnet_ros.people import DepthSource, Person
-from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, fit_roots
+from hdnet_ros.stages.blazepose import BlazePoseConfig, BodyEstimate
+from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, RootFitFailure, fit_roots
+from hdnet_ros.stages.blazepose.run_memory import LastRun, RunMemory
 
 BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
 MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
 # The joints a carried skeleton is fitted to the 2D keypoints by (as BlazePose's own fit:
-# torso and legs; the face and hands are left out).
+# torso and legs; the face and hands are left out) ...
 FIT_JOINTS = (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP, LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE)
+# ... and where too few of those are seen: every COCO joint (face and arms too).
+WIDER_FIT_JOINTS = tuple(range(NUM_COCO_JOINTS))
+# A crop the network rejected (no person seen) is retried after the person's period; after
+# each further rejection in a row the wait doubles, up to 2**this periods: most rejected
+# crops are rejected again (a person seated behind a table, cut by the image's edge).
+MAX_BACK_OFF_DOUBLINGS = 2
+# A track carries its pose for at most this many of its periods (its crop rejected, or
+# deferred by the budget), then goes without until the network sees it again.
+MAX_CARRIED_PERIODS = 4
+# What is carried from the last estimate moves with the person's box while the box keeps its
+# size within this share; a box that grew or shrank more (the person turned, sat down, is
+# hidden differently) makes the estimate's mask and landmarks stale.
+MAX_BOX_SCALE_CHANGE = 0.1
 
 
-def due_people(
-    people: Sequence[Person], expected: Sequence[Person | None], has_depth: bool, every: int, frame_index: int
-) -> BoolArray:
-    """Which of this frame's ``people`` BlazePose runs on. ``expected`` [P]: the last person
-    of the track each one probably continues (``Tracker.expected``), None for a new one.
+class Want(IntEnum):
+    """Why a person wants the network this frame, in the order they are served."""
 
-    Tracks the sensor measures take turns: each runs on its own phase of the ``every``-frame
-    cycle (by track id), so that they do not all fall due on one frame.
+    NEW = 0  # no run on the person yet: nothing to carry
+    REFIT = 1  # the carried pose lands away from the track in this frame's keypoints
+    TURN = 2  # the pose is due by the period (its turn, or older than the period)
+    NONE = 3  # carries its pose
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Whom the network runs on this frame (``run`` [P]) and what each person carries from
+    their track (``carried`` [P]: a pose, already set on the person): its fit to this
+    frame's keypoints (``roots``; None where it does not follow the track), and the last
+    accepted estimate (``bodies``) with the move of the person's box since (``shifts``
+    [P,2] pixels; NaN where the box changed its size: the estimate's mask and landmarks
+    are stale). A person the network runs on keeps what they carry where it rejects the crop."""
+
+    run: BoolArray
+    carried: BoolArray
+    roots: list[RootFit | None]
+    bodies: list[BodyEstimate | None]
+    shifts: FloatArray
+
+
+class BlazePoseSchedule:
+    """Plans each frame's crops (:meth:`plan`) and remembers each person's last run
+    (:class:`~.run_memory.RunMemory`, told by :meth:`ran`).
+
+    ``counts``: people per reason (``new``, ``refit``, ``turn``: run; ``carried``; ``deferred``:
+    wanted a crop beyond ``max_crops``).
     """
-    due = np.ones(len(people), dtype=bool)
-    if not has_depth or every <= 1:
-        return due
-    for index, previous in enumerate(expected):
-        if previous is None or previous.network_pose is None:
-            continue
-        measured = bool(previous.valid[ROOT]) and int(previous.depth_sources[ROOT]) in MEASURED
-        turn = (frame_index + previous.track_id) % every == 0
-        due[index] = not measured or turn or previous.network_pose_age + 1 >= 2 * every
-    return due
+
+    def __init__(self, config: BlazePoseConfig) -> None:
+        self.config = config
+        self.counts: Counter[str] = Counter()
+        self.frame = 0
+        longest = max(config.every_frames, config.every_frames_without_depth) * 2**MAX_BACK_OFF_DOUBLINGS
+        self.memory = RunMemory(box_frames=longest + 1)
+        self._last: list[LastRun | None] = []  # this frame's people's last runs, from plan to ran
+
+    def reset(self) -> None:
+        """Forget everyone (tracking restarted)."""
+        self.memory.reset()
+
+    def plan(
+        self,
+        people: Sequence[Person],
+        expected: Sequence[Person | None],
+        has_depth: bool,
+        camera: CameraModel,
+        min_score: float,
+        relative_sigma: float,
+    ) -> Plan:
+        """This frame's plan (``expected`` [P]: each person's track's last person, None for
+        a new one). The carried poses are set on the people here, one frame older. Call
+        :meth:`ran` with the network's answers."""
+        self._last = last = self.memory.last_runs(people, expected)
+        since = np.array([self.frame - r.frame if r is not None else np.inf for r in last], dtype=np.float64)
+        periods = np.array(
+            [self._period(p, r, has_depth) for p, r in zip(expected, last, strict=True)], dtype=np.float64
+        )
+        wants = np.full(len(people), Want.NONE, dtype=np.int64)
+        for index, previous in enumerate(expected):
+            if last[index] is None:
+                wants[index] = Want.NEW
+            elif self._due(previous, periods[index], since[index]):
+                wants[index] = Want.TURN
+        carried = np.array(
+            [
+                p is not None and p.network_pose is not None and p.network_pose_age + 1 < MAX_CARRIED_PERIODS * period
+                for p, period in zip(expected, periods, strict=True)
+            ],
+            dtype=bool,
+        )
+        carry_poses(people, expected, carried)
+        roots: list[RootFit | None] = [None] * len(people)
+        indices = [int(i) for i in np.flatnonzero(carried)]
+        fits = carried_roots([people[i] for i in indices], camera, min_score, relative_sigma)
+        for index, fit in zip(indices, fits, strict=True):
+            if isinstance(fit, MonocularRoot) and follows(fit, _reference(expected[index], last[index])):
+                roots[index] = fit
+            elif isinstance(fit, MonocularRoot) and wants[index] == Want.NONE:
+                wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
+            # Too few keypoints for any fit: the network, which would see as little, waits for its turn.
+        run = self._served(people, wants, since / periods)
+        self._count(wants, run)
+        bodies = [r.body if c and r is not None else None for r, c in zip(last, carried, strict=True)]
+        shifts = np.array(
+            [
+                box_shift(r.box, p.detection.box) if r is not None else (np.nan, np.nan)
+                for p, r in zip(people, last, strict=True)
+            ],
+            dtype=np.float64,
+        ).reshape(-1, 2)
+        return Plan(run, carried, roots, bodies, shifts)
+
+    def ran(
+        self,
+        people: Sequence[Person],
+        expected: Sequence[Person | None],
+        run: BoolArray,
+        bodies: Sequence[BodyEstimate | None],
+    ) -> None:
+        """The network's answers to this frame's plan: ``bodies`` [P] (None where it did not
+        run, ``run`` [P], or rejected the crop); then the next frame."""
+        runs: list[LastRun | None] = []
+        for person, last, runs_now, body in zip(people, self._last, run, bodies, strict=True):
+            box = np.asarray(person.detection.box, dtype=np.float64)
+            if not runs_now:
+                runs.append(None)
+            elif body is not None:
+                runs.append(LastRun(self.frame, body, box, rejections=0))
+            elif last is not None:  # rejected: the last estimate stays, with its box
+                runs.append(LastRun(self.frame, last.body, last.box, rejections=last.rejections + 1))
+            else:
+                runs.append(LastRun(self.frame, None, box, rejections=1))
+        self.memory.record(self.frame, people, expected, self._last, runs)
+        self.frame += 1
+
+    def _period(self, previous: Person | None, last: LastRun | None, has_depth: bool) -> int:
+        """The person's period: whether the sensor measured their root last frame, lengthened
+        after crops the network rejected in a row (x2, then x4)."""
+        measured = (
+            has_depth
+            and previous is not None
+            and bool(previous.valid[ROOT])
+            and int(previous.depth_sources[ROOT]) in MEASURED
+        )
+        period = self.config.every_frames if measured else self.config.every_frames_without_depth
+        if last is None or last.rejections <= 1:
+            return period
+        return int(period * 2 ** min(last.rejections - 1, MAX_BACK_OFF_DOUBLINGS))
+
+    def _due(self, previous: Person | None, period: float, since: float) -> bool:
+        """Whether a person's pose is due: on the track's phase of its period (by track id;
+        at least half a period after the last run, so a new track's first turn does not
+        come right after it), or later than the period (deferred by the budget, or the
+        period changed). Untracked people have no phase: when the period has passed."""
+        if previous is None:
+            return since >= period
+        on_phase = (self.frame + previous.track_id) % int(period) == 0
+        return period <= 1 or (on_phase and 2 * since >= period) or since > period
+
+    def _served(
+        self, people: Sequence[Person], wants: npt.NDArray[np.int64], staleness: npt.NDArray[np.float64]
+    ) -> BoolArray:
+        """The people the network runs on: all who want it, or the first ``max_crops`` by
+        reason, then staleness (frames since the last run over the period; oldest first),
+        then the taller box."""
+        wanting = np.flatnonzero(wants != Want.NONE)
+        run = np.zeros(len(people), dtype=bool)
+        cap = self.config.max_crops
+        if cap > 0 and len(wanting) > cap:
+            heights = np.array([float(p.detection.box[3] - p.detection.box[1]) for p in people])
+            order = np.lexsort((-heights[wanting], -np.nan_to_num(staleness[wanting], posinf=1e9), wants[wanting]))
+            wanting = wanting[order[:cap]]
+        run[wanting] = True
+        return run
+
+    def _count(self, wants: npt.NDArray[np.int64], run: BoolArray) -> None:
+        for want in Want:
+            if want is not Want.NONE:
+                self.counts[want.name.lower()] += int(np.count_nonzero(run & (wants == want)))
+        self.counts["carried"] += int(np.count_nonzero(~run))
+        self.counts["deferred"] += int(np.count_nonzero(~run & (wants != Want.NONE)))
 
 
-def carry_poses(people: Sequence[Person], expected: Sequence[Person | None], due: BoolArray) -> None:
-    """The people the network does not run on take their track's last network pose."""
-    for person, previous, runs in zip(people, expected, due, strict=True):
-        if not runs and previous is not None and previous.network_pose is not None:
+def _reference(previous: Person | None, last: LastRun | None) -> FloatArray | None:
+    """Where a carried pose should fit: the network's own root at its last accepted
+    estimate, else the track's last root (None: neither)."""
+    if last is not None and last.root is not None:
+        return last.root
+    if previous is not None and previous.valid[ROOT]:
+        return np.asarray(previous.positions[ROOT], dtype=np.float64)
+    return None
+
+
+def box_shift(then: npt.ArrayLike, now: npt.ArrayLike) -> FloatArray:
+    """How far a person's box centre moved [2] (pixels); NaN where the box changed its
+    width or height by more than MAX_BOX_SCALE_CHANGE."""
+    a, b = np.asarray(then, dtype=np.float64), np.asarray(now, dtype=np.float64)
+    change = np.maximum(b[2:] - b[:2], 1.0) / np.maximum(a[2:] - a[:2], 1.0) - 1.0
+    if np.any(np.abs(change) > MAX_BOX_SCALE_CHANGE):
+        return np.full(2, np.nan)
+    return np.asarray((b[:2] + b[2:] - a[:2] - a[2:]) / 2.0)
+
+
+def carry_poses(people: Sequence[Person], expected: Sequence[Person | None], carried: BoolArray) -> None:
+    """The ``carried`` people take their track's last network pose, one frame older."""
+    for person, previous, carries in zip(people, expected, carried, strict=True):
+        if carries and previous is not None and previous.network_pose is not None:
             person.network_pose = previous.network_pose
             person.network_feet = previous.network_feet
             person.network_pose_age = previous.network_pose_age + 1
@@ -77,28 +274,46 @@ def carried_roots(
     """Monocular roots of people who carry a pose but were not run this frame: their
     carried metric skeleton fitted to this frame's 2D keypoints (the same least squares as
     BlazePose's own root, on the torso and leg joints), so the network's root follows the
-    person between runs."""
+    person between runs. Where too few of those are seen (a person behind a table or
+    another person) the face and arms join the fit: a rougher root, but enough to tell
+    whether the pose still belongs to the track (:func:`follows`)."""
     if not people:
         return []
     pixels = np.stack([np.asarray(p.pixels, dtype=np.float64) for p in people])
     scores = np.stack([np.asarray(p.scores, dtype=np.float64) for p in people])
     skeletons = np.stack([np.asarray(p.network_pose, dtype=np.float64) for p in people])
-    return fit_roots(
+    fits = fit_roots(
         pixels, scores, skeletons, camera, min_visibility=min_score, relative_sigma=relative_sigma, landmarks=FIT_JOINTS
     )
+    failed = [i for i, fit in enumerate(fits) if isinstance(fit, RootFitFailure)]
+    if failed:
+        wider = fit_roots(
+            pixels[failed],
+            scores[failed],
+            skeletons[failed],
+            camera,
+            min_visibility=min_score,
+            relative_sigma=relative_sigma,
+            landmarks=WIDER_FIT_JOINTS,
+        )
+        for index, fit in zip(failed, wider, strict=True):
+            fits[index] = fit
+    return fits
 
 
-# A carried skeleton's fit follows its track when it lands this close to the track's last
-# root: a walker moves a few centimetres per frame; a fit on too few or wrong keypoints
-# lands much farther.
+# A carried skeleton's fit follows its track when it lands this close to where the network
+# put the person at its last run: a walker moves a few centimetres per frame, and the
+# monocular fit scatters by a few per cent of the depth; a fit on the wrong keypoints (the
+# pose carried onto someone else) or of a pose that changed (sitting down) lands farther.
 FOLLOW_M = 0.2
 FOLLOW_RELATIVE = 0.1
 
 
-def follows(fit: MonocularRoot, previous: Person) -> bool:
+def follows(fit: MonocularRoot, reference: FloatArray | None) -> bool:
     """Whether a carried skeleton's fit to this frame is a root of the same person as the
-    track's last one (else the network runs on the person after all)."""
-    if not previous.valid[ROOT]:
-        return False
-    last = np.asarray(previous.positions[ROOT], dtype=np.float64)
+    ``reference`` root (the network's at the track's last run, else the track's; None: nothing to compare,
+    the fit is taken)."""
+    if reference is None:
+        return True
+    last = np.asarray(reference, dtype=np.float64)
     return float(np.linalg.norm(fit.position - last)) <= max(FOLLOW_M, FOLLOW_RELATIVE * float(last[2]))

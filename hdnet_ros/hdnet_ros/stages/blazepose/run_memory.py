@@ -1,0 +1,97 @@
+"""What the BlazePose schedule remembers of each person between frames: when the network
+last ran on them, its last accepted estimate (with the person's box then) and how many
+crops in a row it rejected.
+
+Tracked people are found through the person object the tracker hands back as their
+track's last state (``Tracker.expected``): the memory follows each track from person to
+person and goes with the track (a weak reference: nothing is kept alive for it). People
+the pipeline does not track (those it drops for too few 3D joints: often the ones whose
+crop the network rejected, in frames without depth) are found by their box overlapping
+the box of a recent run, so that they are not retried as new every frame.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hdnet_ros.people import Person
+from hdnet_ros.stages.blazepose.decode import BodyEstimate
+from hdnet_ros.stages.blazepose.root_fit import MonocularRoot
+from hdnet_ros.stages.tracking.boxes import iou_matrix
+
+FloatArray = npt.NDArray[np.float64]
+# An untracked person continues a remembered box at this IoU (the tracker's own 2D-only gate).
+BOX_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The network's last run on someone: its frame, the last estimate it accepted (None:
+    none yet) with the person's box at that estimate, and the crops in a row it rejected up
+    to this run (0: it saw the person)."""
+
+    frame: int
+    body: BodyEstimate | None
+    box: FloatArray
+    rejections: int
+
+    @property
+    def root(self) -> FloatArray | None:
+        """The network's own monocular root at its last accepted estimate (None: none)."""
+        root = self.body.root if self.body is not None else None
+        return root.position if isinstance(root, MonocularRoot) else None
+
+
+class RunMemory:
+    """Each tracked or recently seen person's :class:`LastRun`; boxes are forgotten after
+    ``box_frames`` frames without a run."""
+
+    def __init__(self, box_frames: int) -> None:
+        self.box_frames = box_frames
+        self._tracks: dict[int, tuple[weakref.ref[Person], LastRun]] = {}
+        self._boxes: list[tuple[FloatArray, LastRun]] = []
+
+    def reset(self) -> None:
+        self._tracks.clear()
+        self._boxes.clear()
+
+    def last_runs(self, people: Sequence[Person], expected: Sequence[Person | None]) -> list[LastRun | None]:
+        """Each person's last run: through their track (``expected`` [P]), else their box."""
+        result = [self._track(previous) if previous is not None else None for previous in expected]
+        untracked = [i for i, previous in enumerate(expected) if previous is None]
+        if untracked and self._boxes:
+            overlap = iou_matrix([people[i].detection.box for i in untracked], [box for box, _ in self._boxes])
+            for row, index in enumerate(untracked):
+                best = int(np.argmax(overlap[row]))
+                if overlap[row, best] >= BOX_IOU:
+                    result[index] = self._boxes[best][1]
+        return result
+
+    def record(
+        self,
+        frame: int,
+        people: Sequence[Person],
+        expected: Sequence[Person | None],
+        last_runs: Sequence[LastRun | None],
+        runs: Sequence[LastRun | None],
+    ) -> None:
+        """This frame's runs (``runs`` [P], None: not run); the others keep ``last_runs``."""
+        boxes = []
+        for person, previous, last, now in zip(people, expected, last_runs, runs, strict=True):
+            current = now if now is not None else last
+            if current is None:
+                continue
+            self._tracks[id(person)] = (weakref.ref(person), current)
+            if previous is None:
+                boxes.append((np.asarray(person.detection.box, dtype=np.float64), current))
+        self._tracks = {key: entry for key, entry in self._tracks.items() if entry[0]() is not None}
+        self._boxes = [(box, run) for box, run in boxes if frame - run.frame < self.box_frames]
+
+    def _track(self, previous: Person) -> LastRun | None:
+        entry = self._tracks.get(id(previous))
+        return entry[1] if entry is not None and entry[0]() is previous else None
