@@ -75,12 +75,15 @@ from hdnet_ros.pipeline import FrameResult, Pipeline, Stages, resolve_networks
 from hdnet_ros.stages.blazepose import BlazePoseStage
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
 from hdnet_ros.stages.keypoints2d import KeypointEstimator
+from hdnet_ros.stages.placement import MonocularPlacement
 from hdnet_ros.stages.tracking import Tracker
 from hdnet_ros.synthetic.benchmark import default_settings, run_setting, summarize
 from machine import cpu_name
 from measure import time_ms
 from model_clock import BLAZEPOSE, DETECTOR, KEYPOINTS, ModelClock, instrument
 from oracle_stages import OracleDetector, OracleKeypoints
+from panoptic_sequence import Scene, panoptic_scenes, summary
+from panoptic_sequence import root_errors as panoptic_root_errors
 from pipeline_targets import targets
 from runtime_figures import blazepose_rows, chosen_runtimes, movenet_rows
 
@@ -100,10 +103,21 @@ class Plan:
     lifting_runs: int
     accuracy_frames: int  # synthetic benchmark frames (default setting)
     runtime_rounds: int  # interleaved timed calls per network runtime
+    panoptic_steps: int  # pseudo-sequence frames per Panoptic image
 
 
-FULL = Plan(warm_up=6, crowd_frames=45, sequence_steps=30, lifting_runs=200, accuracy_frames=40, runtime_rounds=20)
-QUICK = Plan(warm_up=3, crowd_frames=6, sequence_steps=3, lifting_runs=20, accuracy_frames=4, runtime_rounds=3)
+FULL = Plan(
+    warm_up=6,
+    crowd_frames=45,
+    sequence_steps=30,
+    lifting_runs=200,
+    accuracy_frames=40,
+    runtime_rounds=20,
+    panoptic_steps=15,
+)
+QUICK = Plan(
+    warm_up=3, crowd_frames=6, sequence_steps=3, lifting_runs=20, accuracy_frames=4, runtime_rounds=3, panoptic_steps=2
+)
 
 
 def shifts(steps: int, shown: int = 5) -> str:
@@ -115,13 +129,20 @@ def shifts(steps: int, shown: int = 5) -> str:
 
 
 def fresh(settings: Settings, stages: Stages, **changes: Any) -> Pipeline:
-    """A pipeline on the already loaded models with its own tracker and depth stage state."""
-    return Pipeline(
-        settings,
-        dataclasses.replace(
-            stages, lifter=DepthLifter(settings.lifting), tracker=Tracker(settings.tracking), **changes
-        ),
+    """A pipeline on the already loaded models with its own state: tracker, depth stage,
+    placement (the floor it learns from the people) and BlazePose schedule."""
+    placement = None
+    if stages.placement is not None:
+        placement = MonocularPlacement(
+            settings.floor,
+            settings.placement,
+            settings.lifting.keypoint_sigma_px,
+            settings.blazepose.root_relative_sigma,
+        )
+    own = dataclasses.replace(
+        stages, lifter=DepthLifter(settings.lifting), tracker=Tracker(settings.tracking), placement=placement
     )
+    return Pipeline(settings, dataclasses.replace(own, **changes))
 
 
 # -- inputs ----------------------------------------------------------------------------
@@ -370,6 +391,37 @@ def sequence_figures(runs: list[Run], window: int, steps: int, camera: CameraMod
     }
 
 
+PANOPTIC_RUNS: dict[str, dict[str, Any]] = {"panoptic scheduled": {}, "panoptic every frame": EVERY_FRAME}
+
+
+def panoptic_runs(models_dir: str, base: Stages, scenes: list[Scene], steps: int) -> tuple[list[Run], int]:
+    """The Panoptic pseudo-sequence without depth, scheduled and every frame."""
+    runs = []
+    for name, overrides in PANOPTIC_RUNS.items():
+        settings = load_settings(overrides={"models.models_dir": models_dir, **overrides})
+        source, new_scene, length = shifted_sequence([scene[0] for scene in scenes], steps, with_depth=False)
+        assert base.blazepose is not None
+        body = base.blazepose
+        stage = BlazePoseStage(body.backend, settings.blazepose, body.max_batch, body.runtime)
+        runs.append(Run(name, fresh(settings, base, blazepose=stage), source, new_scene, keep_people=True))
+    return runs, length
+
+
+def panoptic_figures(runs: list[Run], scenes: list[Scene], steps: int) -> dict[str, Any]:
+    """Root errors against the Panoptic reference, scheduled and every frame, and their ratio."""
+    errors = {run.name: panoptic_root_errors(run.people, scenes, steps) for run in runs}
+    crops = {run.name: float(np.mean([t.blazepose_crops for t in run.timings])) for run in runs}
+    people = {run.name: float(np.mean([t.people for t in run.timings])) for run in runs}
+    rows = {
+        name: summary(values) | {"crops_per_frame": crops[name], "people": people[name]}
+        for name, values in errors.items()
+    }
+    return {
+        "rows": rows,
+        "ratio": rows["panoptic scheduled"]["mean_mm"] / rows["panoptic every frame"]["mean_mm"],
+    }
+
+
 # -- items 1, 3 and 7: the crowd ----------------------------------------------------------
 
 
@@ -563,6 +615,16 @@ def report(figures: dict[str, Any]) -> None:
     ]
     print("scheduled - every frame (depth on):")
     print_table(["difference (mm)", "median", "p95", "n"], rows)
+    panoptic = figures["panoptic"]
+    print(f"\n{figures['panoptic_description']}")
+    rows = [
+        [name, f"{r['people']:.1f}", f"{r['crops_per_frame']:.2f}"]
+        + [f"{r[k]:.1f}" for k in ("mean_mm", "median_mm", "p95_mm")]
+        + [str(r["count"])]
+        for name, r in panoptic["rows"].items()
+    ]
+    print_table(["run", "people", "BP crops/frame", "root error mean", "p50", "p95", "n"], rows)
+    print(f"scheduled / every frame (means): {panoptic['ratio']:.3f}")
 
 
 def main() -> None:
@@ -600,6 +662,9 @@ def main() -> None:
     run_in_turn(list(crowd_runs.values()), plan.crowd_frames, plan.warm_up, clock)
     runs, length = sequence_runs(args.models_dir, base, frames, plan.sequence_steps)
     run_in_turn(runs, length, 1, clock)  # the models are warm after the crowd
+    scenes = panoptic_scenes(args.data_dir)
+    panoptic, panoptic_length = panoptic_runs(args.models_dir, base, scenes, plan.panoptic_steps)
+    run_in_turn(panoptic, panoptic_length, 0, clock)
 
     row_depths = "/".join(f"{z_m:g}" for z_m, _, _ in ROWS_M)
     figures: dict[str, Any] = {
@@ -618,8 +683,15 @@ def main() -> None:
             f"{plan.sequence_steps} times at {RATE_HZ:g} Hz with RGB and depth shifted right by "
             f"{shifts(plan.sequence_steps)} px at steps 0-{plan.sequence_steps - 1}"
         ),
+        "panoptic_description": (
+            f"CMU Panoptic pseudo-sequence: {len(scenes)} images (3 cameras x 5 frames), each repeated "
+            f"{plan.panoptic_steps} times shifted like the sample frames, RGB only, the camera's floor pose known; "
+            "root (pelvis) error against the reference 3D, scored and eligible people, each image's first frame "
+            "left out"
+        ),
         "crowd": crowd_figures(crowd_runs, window),
         "sequence": sequence_figures(runs, window, plan.sequence_steps, frames[0].camera),
+        "panoptic": panoptic_figures(panoptic, scenes, plan.panoptic_steps),
         "lifting": lifting_figures(settings, base, crowds, frames, plan.lifting_runs),
         "accuracy": synthetic_accuracy(plan.accuracy_frames),
         "runtimes": {

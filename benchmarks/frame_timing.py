@@ -45,6 +45,7 @@ class PersonSnapshot:
     track_id: int
     positions: FloatArray  # [J,3]
     sources: npt.NDArray[np.uint8]  # [J]
+    pixels: FloatArray  # [J,2]
 
     @property
     def root(self) -> FloatArray:
@@ -119,7 +120,11 @@ class Run:
             self.people.append(
                 [
                     PersonSnapshot(
-                        tuple(float(v) for v in p.detection.box), p.track_id, p.positions.copy(), p.depth_sources.copy()
+                        tuple(float(v) for v in p.detection.box),
+                        p.track_id,
+                        p.positions.copy(),
+                        p.depth_sources.copy(),
+                        np.asarray(p.pixels, dtype=np.float64).copy(),
                     )
                     for p in result.people
                 ]

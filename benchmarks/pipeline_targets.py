@@ -125,6 +125,14 @@ def accuracy_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
             "x",
         )
     )
+    rows.append(
+        target_row(
+            "Panoptic root error (no depth, reference 3D), scheduled / every frame",
+            SCHEDULE_ACCURACY_BOUND,
+            figures["panoptic"]["ratio"],
+            "x",
+        )
+    )
     return rows
 
 
