@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import gc
 import itertools
 import json
 import os
@@ -71,7 +72,14 @@ from hdnet_ros.inference.runtime_choice import cpu_instruction_set
 from hdnet_ros.joints import ROOT
 from hdnet_ros.node.frame_processor import core_outputs
 from hdnet_ros.people import DepthSource, Frame, Person
-from hdnet_ros.pipeline import FrameResult, Pipeline, Stages, resolve_networks
+from hdnet_ros.pipeline import (
+    FrameResult,
+    Pipeline,
+    Stages,
+    freeze_loaded_objects,
+    resolve_networks,
+    thaw_loaded_objects,
+)
 from hdnet_ros.stages.blazepose import BlazePoseStage
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
 from hdnet_ros.stages.keypoints2d import KeypointEstimator
@@ -104,6 +112,7 @@ class Plan:
     accuracy_frames: int  # synthetic benchmark frames (default setting)
     runtime_rounds: int  # interleaved timed calls per network runtime
     panoptic_steps: int  # pseudo-sequence frames per Panoptic image
+    collector_frames: int  # frames of the 7-person crowd with the collector seeing the models, then frozen
 
 
 FULL = Plan(
@@ -114,9 +123,17 @@ FULL = Plan(
     accuracy_frames=40,
     runtime_rounds=20,
     panoptic_steps=15,
+    collector_frames=300,
 )
 QUICK = Plan(
-    warm_up=3, crowd_frames=6, sequence_steps=3, lifting_runs=20, accuracy_frames=4, runtime_rounds=3, panoptic_steps=2
+    warm_up=3,
+    crowd_frames=6,
+    sequence_steps=3,
+    lifting_runs=20,
+    accuracy_frames=4,
+    runtime_rounds=3,
+    panoptic_steps=2,
+    collector_frames=20,
 )
 
 
@@ -465,6 +482,53 @@ def profile_crowd(run: Run, clock: ModelClock, frames: int, lines: int) -> None:
     pstats.Stats(profile).sort_stats("tottime").print_stats(lines)
 
 
+# -- the cycle collector ---------------------------------------------------------------------
+
+
+def collector_figures(run: Run, clock: ModelClock, frames: int) -> dict[str, Any]:
+    """``frames`` frames of ``run`` with the loaded objects in the collector's sight
+    (``gc.unfreeze``), then as many frozen (``freeze_loaded_objects``, as the node and the
+    replay run): frame times (median, p95, p99, max) and every collection's pause by
+    generation (``gc.callbacks``)."""
+    pauses: list[tuple[int, float]] = []
+    started: list[float] = []
+
+    def timed(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(time.perf_counter())
+        elif started:
+            pauses.append((info["generation"], (time.perf_counter() - started.pop()) * 1000.0))
+
+    result: dict[str, Any] = {}
+    gc.callbacks.append(timed)
+    try:
+        for state in ("collected", "frozen"):
+            (freeze_loaded_objects if state == "frozen" else thaw_loaded_objects)()
+            pauses.clear()
+            tracked = len(gc.get_objects())
+            before = len(run.timings)
+            for _ in range(frames):
+                run.step(clock)
+            totals = np.array([t.total_ms for t in run.timings[before:]])
+            result[state] = {
+                "tracked_objects": tracked,
+                "frozen_objects": gc.get_freeze_count(),
+                "frame_ms": {q: float(np.percentile(totals, p)) for q, p in (("p50", 50), ("p95", 95), ("p99", 99))}
+                | {"max": float(totals.max())},
+                "collections": {
+                    str(generation): {
+                        "count": sum(1 for g, _ in pauses if g == generation),
+                        "max_ms": max((ms for g, ms in pauses if g == generation), default=0.0),
+                    }
+                    for generation in range(3)
+                },
+            }
+    finally:
+        gc.callbacks.remove(timed)
+        freeze_loaded_objects()
+    return result
+
+
 # -- report ------------------------------------------------------------------------------
 
 
@@ -615,6 +679,16 @@ def report(figures: dict[str, Any]) -> None:
     ]
     print("scheduled - every frame (depth on):")
     print_table(["difference (mm)", "median", "p95", "n"], rows)
+    collector = figures["collector"]
+    print("\nThe cycle collector (7-person crowd, frames in a row; ms)")
+    rows = [
+        [state, str(c["tracked_objects"]), str(c["frozen_objects"])]
+        + [f"{c['frame_ms'][k]:.1f}" for k in ("p50", "p95", "p99", "max")]
+        + [f"{c['collections'][g]['count']} / {c['collections'][g]['max_ms']:.1f}" for g in ("0", "1", "2")]
+        for state, c in collector.items()
+    ]
+    header = ["models", "objects the collector walks", "frozen", "frame p50", "p95", "p99", "max"]
+    print_table([*header, "gen 0 (n / max ms)", "gen 1", "gen 2"], rows)
     panoptic = figures["panoptic"]
     print(f"\n{figures['panoptic_description']}")
     rows = [
@@ -659,6 +733,7 @@ def main() -> None:
         count: Run(f"{count}-person crowd", crowd_pipeline(settings, base, crowd, clock), still_scene(crowd.frame))
         for count, crowd in crowds.items()
     }
+    freeze_loaded_objects()  # as the node and the replay do once the pipeline is built
     run_in_turn(list(crowd_runs.values()), plan.crowd_frames, plan.warm_up, clock)
     runs, length = sequence_runs(args.models_dir, base, frames, plan.sequence_steps)
     run_in_turn(runs, length, 1, clock)  # the models are warm after the crowd
@@ -701,6 +776,7 @@ def main() -> None:
             + blazepose_rows(settings, fresh(settings, base), frames, people, plan.runtime_rounds),
         },
     }
+    figures["collector"] = collector_figures(crowd_runs[7], clock, plan.collector_frames)
     if args.profile:
         profile_crowd(crowd_runs[max(CROWD_SIZES)], clock, args.profile, 30)
     figures["targets"] = targets(figures)

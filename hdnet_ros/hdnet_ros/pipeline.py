@@ -12,6 +12,7 @@ wires them and times them. The replay tool and the ROS node both call :meth:`Pip
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -228,6 +229,25 @@ def _is_blazepose(model: str, settings: Settings) -> bool:
     """Whether ``keypoints.model`` names the BlazePose file (its 2D landmarks as keypoints)."""
     names = {DEFAULT_MODEL_FILES.get(settings.blazepose.model, settings.blazepose.model), settings.blazepose.model}
     return model in names or DEFAULT_MODEL_FILES.get(model, model) in names
+
+
+def freeze_loaded_objects() -> None:
+    """Take every object alive now out of the cycle collector's sight (``gc.freeze`` after a
+    full collection), once the pipeline is built and before frames flow.
+
+    The loaded networks and libraries are about 140,000 tracked Python objects that never
+    become garbage; a full collection walks all of them, and one that fell in the middle of
+    building a frame's messages paused it for 168 ms (frozen: 10 ms at most;
+    docs/benchmarks.md). Frames' own objects are collected as before. Global to the
+    process: :func:`thaw_loaded_objects` when the pipeline is dropped.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def thaw_loaded_objects() -> None:
+    """Give the frozen objects back to the collector (the pipeline is being dropped)."""
+    gc.unfreeze()
 
 
 def network_estimates(roots: list[RootDepth | None], poses: list[FloatArray | None]) -> NetworkEstimates:

@@ -21,7 +21,7 @@ from hdnet_ros.stages.blazepose.mask import moved_mask
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
 from hdnet_ros.stages.blazepose.schedule import (
     BlazePoseSchedule,
-    box_shift,
+    box_shifts,
     carried_roots,
     follows,
 )
@@ -211,8 +211,10 @@ def test_a_carried_skeleton_is_fitted_to_the_frames_keypoints() -> None:
 
 
 def test_what_is_carried_moves_with_the_box() -> None:
-    assert box_shift([10, 20, 50, 120], [13, 18, 53, 118]).tolist() == [3.0, -2.0]
-    assert np.isnan(box_shift([10, 20, 50, 120], [10, 20, 50, 140])).all()  # 20 % taller: stale
+    then = np.array([[10, 20, 50, 120], [10, 20, 50, 120], [np.nan] * 4])
+    shifts = box_shifts(then, np.array([[13, 18, 53, 118], [10, 20, 50, 140], [0, 0, 10, 10]], dtype=float))
+    assert shifts[0].tolist() == [3.0, -2.0]
+    assert np.isnan(shifts[1:]).all()  # 20 % taller: stale; no box then
     mask = PersonMask(5, 6, np.arange(12).reshape(3, 4) % 2 == 0)
     moved = moved_mask(mask, (2.4, -1.0), 480, 640)
     assert (moved.x0, moved.y0) == (7, 5) and np.array_equal(moved.inside, mask.inside)

@@ -58,7 +58,7 @@ from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
 from hdnet_ros.people import FloorPose, Frame
-from hdnet_ros.pipeline import FrameResult, Pipeline
+from hdnet_ros.pipeline import FrameResult, Pipeline, freeze_loaded_objects, thaw_loaded_objects
 from hdnet_ros.transform_buffer import Transform
 
 DIAGNOSTICS_PERIOD_S = 1.0
@@ -141,6 +141,7 @@ class NodeCore:
             settings = pipeline.settings if pipeline is not None else self._transport.read_settings()
             loaded = pipeline if pipeline is not None else self._build_pipeline(settings)
             self._configured = self._configure(settings, loaded)
+            freeze_loaded_objects()  # no cycle collection walks the models between frames
         except Exception as error:
             self._release()
             return self._failed("configure", error)
@@ -297,6 +298,7 @@ class NodeCore:
             self._transport.destroy_outputs()
         finally:
             self._configured = None
+            thaw_loaded_objects()
 
     # ---- callbacks (executor thread: cheap, never wait for inference) -----------------------
 

@@ -28,7 +28,7 @@ from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
 from hdnet_ros.outputs.tf_frames import tf_message
 from hdnet_ros.people import DepthSource, Person
-from hdnet_ros.pipeline import FrameResult, Pipeline
+from hdnet_ros.pipeline import FrameResult, Pipeline, freeze_loaded_objects, thaw_loaded_objects
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
 from hdnet_ros.replay.bag_output import OutputBag
 from hdnet_ros.replay.floor_tf import FloorTransforms
@@ -78,10 +78,12 @@ class ReplayJob:
             self.overlays = OverlayWriter(overlay_dir)
 
     def run(self, inputs: list[Path]) -> ReplaySummary:
+        freeze_loaded_objects()  # no cycle collection walks the models between frames
         try:
             for path in inputs:
                 self._replay_one(path)
         finally:
+            thaw_loaded_objects()
             self.bag.close()
             self._close_overlays()
             self.summary.stage_latency_ms = self.pipeline.timer.summary()

@@ -159,13 +159,10 @@ class BlazePoseSchedule:
         run = self._served(people, wants, since / periods)
         self._count(wants, run)
         bodies = [r.body if c and r is not None else None for r, c in zip(last, carried, strict=True)]
-        shifts = np.array(
-            [
-                box_shift(r.box, p.detection.box) if r is not None else (np.nan, np.nan)
-                for p, r in zip(people, last, strict=True)
-            ],
-            dtype=np.float64,
-        ).reshape(-1, 2)
+        then = np.array([r.box if r is not None else np.full(4, np.nan) for r in last], dtype=np.float64)
+        shifts = box_shifts(
+            then.reshape(-1, 4), np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
+        )
         return Plan(run, carried, roots, bodies, shifts)
 
     def ran(
@@ -249,14 +246,14 @@ def _reference(previous: Person | None, last: LastRun | None) -> FloatArray | No
     return None
 
 
-def box_shift(then: npt.ArrayLike, now: npt.ArrayLike) -> FloatArray:
-    """How far a person's box centre moved [2] (pixels); NaN where the box changed its
-    width or height by more than MAX_BOX_SCALE_CHANGE."""
-    a, b = np.asarray(then, dtype=np.float64), np.asarray(now, dtype=np.float64)
-    change = np.maximum(b[2:] - b[:2], 1.0) / np.maximum(a[2:] - a[:2], 1.0) - 1.0
-    if np.any(np.abs(change) > MAX_BOX_SCALE_CHANGE):
-        return np.full(2, np.nan)
-    return np.asarray((b[:2] + b[2:] - a[:2] - a[2:]) / 2.0)
+def box_shifts(then: FloatArray, now: FloatArray) -> FloatArray:
+    """How far each person's box centre moved [N,2] (pixels) from boxes ``then`` [N,4] to
+    ``now`` [N,4]; NaN rows where the box changed its width or height by more than
+    MAX_BOX_SCALE_CHANGE (or there is no box then)."""
+    change = np.maximum(now[:, 2:] - now[:, :2], 1.0) / np.maximum(then[:, 2:] - then[:, :2], 1.0) - 1.0
+    kept = np.all(np.abs(change) <= MAX_BOX_SCALE_CHANGE, axis=1)
+    shift = (now[:, :2] + now[:, 2:] - then[:, :2] - then[:, 2:]) / 2.0
+    return np.where(kept[:, None], shift, np.nan)
 
 
 def carry_poses(people: Sequence[Person], expected: Sequence[Person | None], carried: BoolArray) -> None:
