@@ -4,9 +4,10 @@ target of issue 19 and its verdict (``pipeline_targets.py``).
     python3 benchmarks/bench_pipeline.py --models-dir ../shared/models --data-dir ../shared/data [--quick] [--json F]
 
 Everything runs in this one process, after a warm-up, with the default CPU pipeline
-(YOLOX-Nano on onnxruntime, MoveNet and BlazePose GHUM 3D on the runtimes ``auto`` chooses
-for this CPU, printed with the instruction set; ``runtime_figures.py`` times every runtime
-of both networks and measures its outputs against the published network's). A frame's time is
+(YOLOX-Nano on onnxruntime, the default 2D network and BlazePose GHUM 3D on the runtimes
+``auto`` chooses for this CPU, printed with the instruction set; ``runtime_figures.py``
+times every runtime of MoveNet and BlazePose and measures its outputs against the
+published network's), its objects frozen as the node and the replay run it. A frame's time is
 ``Pipeline.process`` plus its Skeleton3DArray, MarkerArray and TF messages (what the node
 and the replay do per frame); the model calls are timed inside that same call by proxies
 around the networks (``model_clock.py``), so the glue (crops, decoding, lifting, tracking,
@@ -24,7 +25,7 @@ Inputs:
 * the synthetic crowd (``crowd.py``): 1, 3, 7, 12 and 20 capsule people in rows, depth from
   the renderer and the sensor model, detections and keypoints from the 2D oracle, the RGB
   image composed from real person crops of the sample frames. The real detector runs on
-  the image and MoveNet on every oracle box, then the oracle's answers are used
+  the image and the 2D network on every oracle box, then the oracle's answers are used
   (``oracle_stages.py``); BlazePose runs on every crop it is due for and answers with what
   a perfect BlazePose would say about the crowd's people (``crowd_answers.py``);
 * the three sample RGB-D frames as a pseudo-sequence (``frame_sources.py``): each repeated
@@ -546,7 +547,7 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def report_runtimes(runtimes: dict[str, Any]) -> None:
     chosen = runtimes["chosen"]
     print(
-        f"\nRuntimes (instruction set {runtimes['instruction_set']}; auto chose MoveNet {chosen['MoveNet']}, "
+        f"\nRuntimes (instruction set {runtimes['instruction_set']}; 2D network {chosen['model']} on {chosen['2D']}, "
         f"BlazePose {chosen['BlazePose']}); ms per call of 4 people / crops, interleaved medians"
     )
     rows = []
@@ -585,7 +586,7 @@ def report(figures: dict[str, Any]) -> None:
 
     crowd = figures["crowd"]
     print("\nFrame time against people (crowd; window medians, ms; p95 of single frames)")
-    header = ["people", "frame", "p95", "models", "glue", "whole/models", "detection", "2D kp", "(MoveNet)"]
+    header = ["people", "frame", "p95", "models", "glue", "whole/models", "detection", "2D kp", "(network)"]
     header += ["3D stage", "(BlazePose)", "BP crops/frame", "placement", "lifting", "tracking", "messages"]
     rows = []
     for count, f in crowd["table"].items():
@@ -601,7 +602,7 @@ def report(figures: dict[str, Any]) -> None:
     extra = crowd["per_extra_person_ms"]
     print(
         f"one more person: {extra['total_ms']:.2f} ms = 2D keypoints {extra['keypoints_2d_ms']:.2f} "
-        f"(MoveNet {extra[f'model_{KEYPOINTS}_ms']:.2f}), 3D stage {extra['pose_3d_ms']:.2f} "
+        f"(network {extra[f'model_{KEYPOINTS}_ms']:.2f}), 3D stage {extra['pose_3d_ms']:.2f} "
         f"(BlazePose {extra[f'model_{BLAZEPOSE}_ms']:.2f}), placement {extra['placement_ms']:.2f}, "
         f"lifting {extra['depth_lifting_ms']:.2f}, "
         f"tracking {extra['tracking_ms']:.2f}, messages {extra[f'{MESSAGES}_ms']:.2f}; detection "

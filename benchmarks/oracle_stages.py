@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from hdnet_ros.inference.backend import Arrays, Backend, TensorSpec
 from hdnet_ros.people import Detection, Person
-from hdnet_ros.stages.detection import PersonDetector
+from hdnet_ros.stages.detection import FrameDetections, PersonDetector
 from hdnet_ros.stages.keypoints2d import KeypointEstimator, Keypoints2D
 
 Image = npt.NDArray[np.uint8]
@@ -38,9 +38,13 @@ class OracleDetector(PersonDetector):
         self.people = people
 
     def __call__(self, rgb: Image) -> list[Detection]:
+        return self.detect(rgb).confident
+
+    def detect(self, rgb: Image) -> FrameDetections:
+        """The pipeline's call: the real detector's work, the oracle's people (no low-score candidates)."""
         super().detect(rgb)
         # Fresh detections per frame, as the detector makes them (the tracker keeps them).
-        return [Detection(p.detection.box.copy(), p.detection.score) for p in self.people]
+        return FrameDetections([Detection(p.detection.box.copy(), p.detection.score) for p in self.people], [])
 
 
 class OracleKeypoints:

@@ -58,9 +58,13 @@ def _timed(by_name: Mapping[str, Candidate[Any]], opened: Mapping[str, Any], rou
     return probe_ms(calls, 2, rounds)
 
 
+MOVENET = "movenet_lightning_int8"
+
+
 def movenet_rows(settings: Settings, pipeline: Pipeline, data_dir: Path, rounds: int) -> list[dict[str, Any]]:
-    """Per MoveNet runtime: ms per call (4 people), COCO PCK / OKS, crop-px distance to LiteRT."""
-    path = resolve_model_file(settings.keypoints.model, settings.models.models_dir or None)
+    """Per MoveNet runtime: ms per call (4 people), COCO PCK / OKS, crop-px distance to LiteRT
+    (MoveNet's, whichever 2D network the settings name)."""
+    path = resolve_model_file(MOVENET, settings.models.models_dir or None)
     candidates = movenet_candidates(path, settings.keypoints, settings.inference, settings.models.threads)
     by_name, opened, missing = _open(candidates)
     medians = _timed(by_name, opened, rounds)
@@ -150,10 +154,12 @@ def blazepose_differences(outputs: Arrays, reference: Arrays, threshold: float) 
 
 
 def chosen_runtimes(pipeline: Pipeline) -> dict[str, str]:
-    """What the pipeline's ``auto`` settings chose on this CPU."""
+    """What the pipeline's ``auto`` settings chose on this CPU: the 2D network (``model``,
+    ``runtime``) and BlazePose's runtime."""
     keypoints: KeypointEstimator | None = pipeline.keypoints
     body = pipeline.stages.blazepose
     return {
-        "MoveNet": getattr(keypoints, "runtime", "") if keypoints is not None else "",
+        "model": pipeline.settings.keypoints.model,
+        "2D": getattr(keypoints, "runtime", "") if keypoints is not None else "",
         "BlazePose": body.runtime if body is not None else "",
     }
