@@ -107,7 +107,8 @@ def standing(count: int, source: DepthSource = DepthSource.SENSOR) -> Scene:
 
 
 def config(**changes: int) -> BlazePoseConfig:
-    return dataclasses.replace(BlazePoseConfig(), **changes)
+    """The settings with ``changes``; no cap on the crops unless given."""
+    return dataclasses.replace(BlazePoseConfig(), **({"max_crops": 0} | changes))
 
 
 def runs_of(ran: list[set[int]], track: int) -> list[int]:
@@ -231,11 +232,14 @@ def sequence(models_dir: Path, sample_bags: list[Path]) -> list[Frame]:
     return [dataclasses.replace(frame, stamp_ns=frame.stamp_ns + k * 33_333_333) for k in range(6)]
 
 
-def run(models_dir: Path, frames: list[Frame], every: int) -> tuple[list[int], list[dict[int, np.ndarray]]]:
+def run(
+    models_dir: Path, frames: list[Frame], every: int, max_crops: int
+) -> tuple[list[int], list[dict[int, np.ndarray]]]:
     overrides = {
         "models.models_dir": str(models_dir),
         "blazepose.every_frames": every,
         "blazepose.every_frames_without_depth": every,
+        "blazepose.max_crops": max_crops,
     }
     pipeline = Pipeline.from_settings(load_settings(overrides=overrides))
     assert pipeline.stages.blazepose is not None
@@ -249,8 +253,8 @@ def run(models_dir: Path, frames: list[Frame], every: int) -> tuple[list[int], l
 
 
 def test_a_still_scene_runs_fewer_crops_and_keeps_its_roots(models_dir: Path, sequence: list[Frame]) -> None:
-    every_crops, every_roots = run(models_dir, sequence, 1)
-    crops, roots = run(models_dir, sequence, 3)
+    every_crops, every_roots = run(models_dir, sequence, 1, 0)
+    crops, roots = run(models_dir, sequence, 3, 0)
     assert crops[0] == every_crops[0]  # new tracks: everyone runs
     assert sum(crops) < 0.6 * sum(every_crops)  # then the tracks take turns
     # Between runs the carried skeleton, fitted to each frame's keypoints, with the last mask
@@ -260,3 +264,7 @@ def test_a_still_scene_runs_fewer_crops_and_keeps_its_roots(models_dir: Path, se
         assert scheduled.keys() == reference.keys()
         for track, root in scheduled.items():
             assert np.linalg.norm(root - reference[track]) < 0.10, track
+    # Within a budget of 4 crops the 7 new people are served over two frames, then the turns
+    # stay within it.
+    capped, _ = run(models_dir, sequence, 3, 4)
+    assert every_crops[0] > 4 and capped[:2] == [4, every_crops[0] - 4] and max(capped) <= 4

@@ -127,8 +127,11 @@ class BlazePoseConfig:
         min=1,
         max=100,
     )
+    # A robot among many people needs the 3D stage's cost bounded: four crops (about 20-40 ms
+    # on two cores) give each of 20 people a fresh pose every five frames; below ~12 people
+    # the periods alone stay under it (docs/benchmarks.md).
     max_crops: int = setting(
-        0,
+        4,
         "most BlazePose crops per frame (0 = no cap): new tracks first, then carried poses that no longer fit the "
         "keypoints, then the oldest poses, the nearer person first",
         min=0,
