@@ -19,6 +19,7 @@ from hdnet_ros.skeleton import STANDING_TEMPLATE
 from hdnet_ros.stages.blazepose import BlazePoseConfig, BodyEstimate, PersonMask
 from hdnet_ros.stages.blazepose.mask import moved_mask
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
+from hdnet_ros.stages.blazepose.run_memory import Estimate
 from hdnet_ros.stages.blazepose.schedule import (
     BlazePoseSchedule,
     box_shifts,
@@ -91,11 +92,14 @@ def drive(
         people = scene(index)
         expected = [tracks.get(p.track_id) if tracked else None for p in people]
         plan = schedule.plan(people, expected, has_depth, CAMERA, 0.3, 0.07)
-        bodies = [estimate(p) if run and accepts(p) else None for p, run in zip(people, plan.run, strict=True)]
-        for person, body in zip(people, bodies, strict=True):
-            if body is not None:
-                person.network_pose, person.network_pose_age = body.relative_pose, 0
-        schedule.ran(people, expected, plan.run, bodies)
+        answers = [
+            Estimate.of(estimate(p), 0.3) if run and accepts(p) else None
+            for p, run in zip(people, plan.run, strict=True)
+        ]
+        for person, answer in zip(people, answers, strict=True):
+            if answer is not None:
+                person.network_pose, person.network_pose_age = answer.body.relative_pose, 0
+        schedule.ran(people, expected, plan.run, answers)
         ran.append({p.track_id for p, run in zip(people, plan.run, strict=True) if run})
         tracks = {p.track_id: p for p in people}
     return ran

@@ -23,6 +23,7 @@ from hdnet_ros.people import Frame, Person
 from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, MonocularRoot, PersonMask
 from hdnet_ros.stages.blazepose.mask import moved_mask
 from hdnet_ros.stages.blazepose.root_fit import RootFit
+from hdnet_ros.stages.blazepose.run_memory import Estimate
 from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.depth.arrays import PersonMasks
@@ -70,7 +71,7 @@ def estimate_bodies(
     else:
         for person, body in zip(people, bodies, strict=True):
             if body is not None:
-                take_estimate(person, body, min_score)
+                take_estimate(person, Estimate.of(body, min_score))
         roots = [b.root if b is not None else None for b in bodies]
         masks = [b.mask if b is not None else None for b in bodies]
     return body_estimates(people, masks, roots if network_root else [None] * len(people))
@@ -90,43 +91,41 @@ def _scheduled(
     plan = schedule.plan(
         people, expected, frame.depth_m is not None, camera, min_score, stage.config.root_relative_sigma
     )
-    bodies: list[BodyEstimate | None] = [None] * len(people)
+    estimates: list[Estimate | None] = [None] * len(people)
     roots: list[RootFit | None] = list(plan.roots)
     masks: list[PersonMask | None] = [None] * len(people)
     chosen = [int(i) for i in np.flatnonzero(plan.run)]
     for index, body in zip(chosen, stage(frame, [people[i] for i in chosen]), strict=True):
-        bodies[index] = body
-    for index, person in enumerate(people):
-        body, carried = bodies[index], plan.bodies[index]
         if body is not None:
-            take_estimate(person, body, min_score)
-            roots[index], masks[index] = body.root, body.mask
+            estimates[index] = Estimate.of(body, min_score)
+    for index, person in enumerate(people):
+        estimate, carried = estimates[index], plan.estimates[index]
+        if estimate is not None:
+            take_estimate(person, estimate)
+            roots[index], masks[index] = estimate.body.root, estimate.body.mask
         elif carried is not None and np.all(np.isfinite(plan.shifts[index])):
-            masks[index] = carry_estimate(person, carried, plan.shifts[index], min_score, camera.height, camera.width)
-    schedule.ran(people, expected, plan.run, bodies)
+            masks[index] = carry_estimate(person, carried, plan.shifts[index], camera.height, camera.width)
+    schedule.ran(people, expected, plan.run, estimates)
     return roots, masks
 
 
-def take_estimate(person: Person, body: BodyEstimate, min_score: float) -> None:
+def take_estimate(person: Person, estimate: Estimate) -> None:
     """This frame's estimate on ``person``: the pose, its landmarks, the feet, the unseen keypoints."""
+    body = estimate.body
     person.network_pose, person.network_feet, person.network_pose_age = body.relative_pose, body.feet, 0
-    landmarks = body.keypoints(min_score)
-    person.network_pixels, person.network_scores = landmarks.pixels, landmarks.scores
-    fill_unseen_keypoints(person, landmarks)
-    person.feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
+    person.network_pixels, person.network_scores = estimate.keypoints.pixels, estimate.keypoints.scores
+    fill_unseen_keypoints(person, estimate.keypoints)
+    person.feet_pixels, person.feet_scores = estimate.feet_pixels, estimate.feet_scores
 
 
-def carry_estimate(
-    person: Person, body: BodyEstimate, shift: FloatArray, min_score: float, height: int, width: int
-) -> PersonMask:
+def carry_estimate(person: Person, estimate: Estimate, shift: FloatArray, height: int, width: int) -> PersonMask:
     """An earlier estimate of ``person`` (whose pose they carry) moved by their box's
     ``shift`` [2]: its landmarks fill the keypoints unseen now, as they would have in its
     own frame, with the feet; its mask, moved, is returned."""
-    landmarks = body.keypoints(min_score)
+    landmarks = estimate.keypoints
     fill_unseen_keypoints(person, Keypoints2D(landmarks.pixels + shift, landmarks.scores))
-    feet_pixels, person.feet_scores = body.feet_keypoints(min_score)
-    person.feet_pixels = feet_pixels + shift
-    return moved_mask(body.mask, shift, height, width)
+    person.feet_pixels, person.feet_scores = estimate.feet_pixels + shift, estimate.feet_scores
+    return moved_mask(estimate.body.mask, shift, height, width)
 
 
 def body_estimates(

@@ -22,11 +22,28 @@ import numpy.typing as npt
 from hdnet_ros.people import Person
 from hdnet_ros.stages.blazepose.decode import BodyEstimate
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot
+from hdnet_ros.stages.keypoints2d import Keypoints2D
 from hdnet_ros.stages.tracking.boxes import iou_matrix
 
 FloatArray = npt.NDArray[np.float64]
 # An untracked person continues a remembered box at this IoU (the tracker's own 2D-only gate).
 BOX_IOU = 0.3
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An accepted estimate as the people take it and their tracks carry it: the network's
+    answer, and its landmarks as keypoints and its feet at the keypoint threshold (made
+    once, used in every frame the track carries them)."""
+
+    body: BodyEstimate
+    keypoints: Keypoints2D
+    feet_pixels: FloatArray
+    feet_scores: FloatArray
+
+    @classmethod
+    def of(cls, body: BodyEstimate, min_score: float) -> Estimate:
+        return cls(body, body.keypoints(min_score), *body.feet_keypoints(min_score))
 
 
 @dataclass(frozen=True)
@@ -36,14 +53,14 @@ class LastRun:
     to this run (0: it saw the person)."""
 
     frame: int
-    body: BodyEstimate | None
+    estimate: Estimate | None
     box: FloatArray
     rejections: int
 
     @property
     def root(self) -> FloatArray | None:
         """The network's own monocular root at its last accepted estimate (None: none)."""
-        root = self.body.root if self.body is not None else None
+        root = self.estimate.body.root if self.estimate is not None else None
         return root.position if isinstance(root, MonocularRoot) else None
 
 

@@ -46,9 +46,9 @@ from hdnet_ros.joints import (
     ROOT,
 )
 from hdnet_ros.people import DepthSource, Person
-from hdnet_ros.stages.blazepose import BlazePoseConfig, BodyEstimate
+from hdnet_ros.stages.blazepose import BlazePoseConfig
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, RootFitFailure, fit_roots
-from hdnet_ros.stages.blazepose.run_memory import LastRun, RunMemory
+from hdnet_ros.stages.blazepose.run_memory import Estimate, LastRun, RunMemory
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -85,14 +85,14 @@ class Plan:
     """Whom the network runs on this frame (``run`` [P]) and what each person carries from
     their track (``carried`` [P]: a pose, already set on the person): its fit to this
     frame's keypoints (``roots``; None where it does not follow the track), and the last
-    accepted estimate (``bodies``) with the move of the person's box since (``shifts``
+    accepted estimate (``estimates``) with the move of the person's box since (``shifts``
     [P,2] pixels; NaN where the box changed its size: the estimate's mask and landmarks
     are stale). A person the network runs on keeps what they carry where it rejects the crop."""
 
     run: BoolArray
     carried: BoolArray
     roots: list[RootFit | None]
-    bodies: list[BodyEstimate | None]
+    estimates: list[Estimate | None]
     shifts: FloatArray
 
 
@@ -158,31 +158,31 @@ class BlazePoseSchedule:
             # Too few keypoints for any fit: the network, which would see as little, waits for its turn.
         run = self._served(people, wants, since / periods)
         self._count(wants, run)
-        bodies = [r.body if c and r is not None else None for r, c in zip(last, carried, strict=True)]
+        estimates = [r.estimate if c and r is not None else None for r, c in zip(last, carried, strict=True)]
         then = np.array([r.box if r is not None else np.full(4, np.nan) for r in last], dtype=np.float64)
         shifts = box_shifts(
             then.reshape(-1, 4), np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
         )
-        return Plan(run, carried, roots, bodies, shifts)
+        return Plan(run, carried, roots, estimates, shifts)
 
     def ran(
         self,
         people: Sequence[Person],
         expected: Sequence[Person | None],
         run: BoolArray,
-        bodies: Sequence[BodyEstimate | None],
+        estimates: Sequence[Estimate | None],
     ) -> None:
-        """The network's answers to this frame's plan: ``bodies`` [P] (None where it did not
-        run, ``run`` [P], or rejected the crop); then the next frame."""
+        """The network's answers to this frame's plan: ``estimates`` [P] (None where it did
+        not run, ``run`` [P], or rejected the crop); then the next frame."""
         runs: list[LastRun | None] = []
-        for person, last, runs_now, body in zip(people, self._last, run, bodies, strict=True):
+        for person, last, runs_now, estimate in zip(people, self._last, run, estimates, strict=True):
             box = np.asarray(person.detection.box, dtype=np.float64)
             if not runs_now:
                 runs.append(None)
-            elif body is not None:
-                runs.append(LastRun(self.frame, body, box, rejections=0))
+            elif estimate is not None:
+                runs.append(LastRun(self.frame, estimate, box, rejections=0))
             elif last is not None:  # rejected: the last estimate stays, with its box
-                runs.append(LastRun(self.frame, last.body, last.box, rejections=last.rejections + 1))
+                runs.append(LastRun(self.frame, last.estimate, last.box, rejections=last.rejections + 1))
             else:
                 runs.append(LastRun(self.frame, None, box, rejections=1))
         self.memory.record(self.frame, people, expected, self._last, runs)
@@ -194,7 +194,7 @@ class BlazePoseSchedule:
         measured = (
             has_depth
             and previous is not None
-            and bool(previous.valid[ROOT])
+            and bool(np.all(np.isfinite(previous.positions[ROOT])))
             and int(previous.depth_sources[ROOT]) in MEASURED
         )
         period = self.config.every_frames if measured else self.config.every_frames_without_depth
@@ -241,7 +241,7 @@ def _reference(previous: Person | None, last: LastRun | None) -> FloatArray | No
     estimate, else the track's last root (None: neither)."""
     if last is not None and last.root is not None:
         return last.root
-    if previous is not None and previous.valid[ROOT]:
+    if previous is not None and np.all(np.isfinite(previous.positions[ROOT])):
         return np.asarray(previous.positions[ROOT], dtype=np.float64)
     return None
 
