@@ -120,7 +120,7 @@ def accuracy_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
     sequence = figures["sequence"]
     rows.append(
         target_row(
-            "joint error (depth on), scheduled / every frame",
+            "joint error (depth on), scheduled (3 phases) / every frame",
             SCHEDULE_ACCURACY_BOUND,
             sequence["fused_ratio"],
             "x",

@@ -190,7 +190,7 @@ class BlazePoseSchedule:
 
     def _period(self, previous: Person | None, last: LastRun | None, has_depth: bool) -> int:
         """The person's period: whether the sensor measured their root last frame, lengthened
-        after crops the network rejected in a row (x2, then x4)."""
+        after crops the network rejected in a row (x2, then x4; a period of 1 stays every frame)."""
         measured = (
             has_depth
             and previous is not None
@@ -198,7 +198,7 @@ class BlazePoseSchedule:
             and int(previous.depth_sources[ROOT]) in MEASURED
         )
         period = self.config.every_frames if measured else self.config.every_frames_without_depth
-        if last is None or last.rejections <= 1:
+        if period <= 1 or last is None or last.rejections <= 1:  # 1: every frame, as configured
             return period
         return int(period * 2 ** min(last.rejections - 1, MAX_BACK_OFF_DOUBLINGS))
 
