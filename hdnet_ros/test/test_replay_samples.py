@@ -154,8 +154,12 @@ def test_summary_shows_the_3d_network_stage(sample_replay: Path) -> None:
     summary = json.loads((sample_replay / "summary.json").read_text())
     networks = summary["networks"]
     assert networks["pose_3d"] == "blazepose" and networks["root_depth"] == "blazepose"
-    people = sum(entry["people"] for entry in summary["people_per_frame"])
-    assert networks["blazepose"]["crops"] >= people  # each bag starts new tracks: everyone runs
+    # Each bag starts new tracks: everyone is due, as many as blazepose.max_crops (4) a frame.
+    cap = summary["settings"]["blazepose"]["max_crops"]
+    due = sum(min(entry["people"], cap) for entry in summary["people_per_frame"])
+    body = networks["blazepose"]
+    assert body["crops"] >= due and body["crops"] == body["schedule"]["new"]
+    assert body["schedule"]["deferred"] > 0  # more people than the cap in the sample frames
     fused = sum(entry["root_sources"].get("fused", 0) for entry in summary["people_per_frame"])
     assert fused >= 3, "the standing person's root fuses the sensor with BlazePose's in every frame"
 
