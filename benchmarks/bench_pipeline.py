@@ -34,7 +34,8 @@ Inputs:
   frames with the pipeline's own 2D and BlazePose estimates.
 
 Prints (``pipeline_report.py``) a table ``target | bound | measured | verdict``, the
-runtimes' speed and accuracy, and the detailed tables; ``--json`` writes all figures. Timings depend on the machine and its load: compare the ratios.
+runtimes' speed and accuracy, and the detailed tables; ``--json`` writes all figures.
+Timings depend on the machine and its load: compare the ratios.
 """
 
 from __future__ import annotations
