@@ -16,10 +16,22 @@ except within two cells of the border or where the Hessian is singular. Only the
 cells around each arg-max are smoothed (all the step reads). A cell maps to crop pixels
 times the stride (4: the training targets live on the crop's quarter-resolution grid),
 then through the inverse affine to the image. Every step works on all crops and joints at once.
+
+Flip test (mmpose's and PaddleDetection's test-time augmentation): each crop also runs
+mirrored, its heatmaps are mirrored back with every left joint's map swapped with its right
+one's, and the two are averaged before decoding. PP-TinyPose's targets put a joint at crop
+pixel x on heatmap cell x / stride (PaddleDetection's ``ToHeatmapsTopDown_DARK``:
+``feat_stride = input / heatmap`` in pixel-index coordinates), so mirroring the cells
+(j -> w - 1 - j) mirrors crop pixels about x -> W - stride - x, not the pixel array's
+x -> W - 1 - x: mirrored by the array, the heatmaps come back (stride - 1) / stride of a
+cell (3/4) to the left; PaddleDetection shifts them one whole cell (``shift_heatmap``),
+mmpose's UDP codec needs no shift. Here the mirrored crop is warped from the image about the
+heatmaps' own axis (:func:`mirrored_affines`), so the cells align exactly.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -90,6 +102,26 @@ def encode_crops(crops_rgb: npt.NDArray[np.uint8]) -> Float32Array:
     encoded *= _SCALE
     encoded += _SHIFT
     return encoded
+
+
+def mirrored_affines(affines: FloatArray, crop: TopDownCrop, stride: float) -> FloatArray:
+    """The affines [N,2,3] of the crops mirrored left to right about the axis that mirrors
+    their heatmaps cell for cell (module doc): crop x -> ``crop.width - stride - x``, where
+    ``stride`` is crop pixels per heatmap cell along x."""
+    mirrored = np.array(affines, dtype=np.float64, copy=True)
+    mirrored[:, 0, :] *= -1.0
+    mirrored[:, 0, 2] += crop.width - stride
+    return mirrored
+
+
+def unmirrored_heatmaps(heatmaps: npt.ArrayLike, pairs: Sequence[tuple[int, int]]) -> Float32Array:
+    """Heatmaps [N,J,h,w] of mirrored crops mirrored back: columns reversed and the maps of
+    each (left, right) pair of ``pairs`` swapped."""
+    maps = np.asarray(heatmaps, dtype=np.float32)
+    order = np.arange(maps.shape[1])
+    for left, right in pairs:
+        order[left], order[right] = right, left
+    return np.ascontiguousarray(maps[:, order, :, ::-1])
 
 
 def argmax_cells(heatmaps: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:

@@ -48,7 +48,22 @@ class KeypointConfig:
         min=1.0,
         max=3.0,
     )
-    min_score: float = setting(0.3, "keypoints scored below this are treated as not seen", min=0.0, max=1.0)
+    min_score: float = setting(
+        0.3, "MoveNet's and BlazePose's keypoints scored below this are treated as not seen", min=0.0, max=1.0
+    )
+    # Where PP-TinyPose's joints are right as often as wrong (PCK@0.1), fitted on people the
+    # crowd benchmark does not score: 0.25 (90 % 0.20-0.30; benchmarks/bench_score_calibration.py).
+    heatmap_min_score: float = setting(
+        0.25,
+        "top-down heatmap networks' (PP-TinyPose) keypoints scored below this are treated as not seen",
+        min=0.0,
+        max=1.0,
+    )
+    flip_test: bool = setting(
+        False,
+        "heatmap networks: also run each crop mirrored and average the heatmaps (twice the network's cost; "
+        "no gain on the crowd benchmark)",
+    )
     arithmetic: str = setting(
         "auto",
         "arithmetic of the rebuilt MoveNet on tensorrt/torch: int8 (LiteRT's int8 arithmetic: its keypoints to the bit "

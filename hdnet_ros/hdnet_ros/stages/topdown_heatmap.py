@@ -5,7 +5,10 @@ a top-down heatmap network is trained to find the joints of the person centred i
 crop, and its crops follow the box's aspect (3:4), so a neighbour standing beside the
 person fills less of it. All crops of a frame go through the network in batches of
 ``inference.max_batch``; the crop and the decoding are the codec's
-(:mod:`hdnet_ros.inference.heatmap_codec`).
+(:mod:`hdnet_ros.inference.heatmap_codec`). With ``keypoints.flip_test`` every crop also
+runs mirrored in the same batches and the heatmaps are averaged (the codec's flip test).
+Keypoints scored below ``keypoints.heatmap_min_score`` are not seen: the score at which
+PP-TinyPose's joints are right as often as wrong (``benchmarks/bench_score_calibration.py``).
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from hdnet_ros.inference.heatmap_codec import (
     cells_to_image,
     decode_heatmaps,
     encode_crops,
+    mirrored_affines,
     topdown_affines,
+    unmirrored_heatmaps,
     warp_crops,
 )
-from hdnet_ros.joints import NUM_COCO_JOINTS
+from hdnet_ros.joints import FLIP_PAIRS, NUM_COCO_JOINTS
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Detection
 from hdnet_ros.stages.keypoints2d import KeypointConfig, Keypoints2D, with_derived_joints
@@ -64,20 +69,35 @@ class HeatmapKeypoints:
         self.crop = TopDownCrop(width=int(image.shape[3]), height=int(image.shape[2]), padding=config.crop_scale)
         heatmaps = _heatmap_output(backend.outputs)
         self.output_name = heatmaps.name
+        self.flip_test = config.flip_test
+        # Crop pixels per heatmap cell along x (where the mirrored crops' axis lies).
+        self.stride_x = self.crop.width / heatmaps.shape[3] if heatmaps.shape[3] else float("nan")
+        if self.flip_test and not np.isfinite(self.stride_x):
+            raise ModelFileError(f"keypoints.flip_test needs a fixed heatmap width, not {heatmaps.describe()}")
 
     @property
     def description(self) -> str:
-        return f"top-down heatmaps, {self.crop.width}x{self.crop.height} crops (padding {self.crop.padding})"
+        flip = ", flip test" if self.flip_test else ""
+        return f"top-down heatmaps, {self.crop.width}x{self.crop.height} crops (padding {self.crop.padding}{flip})"
 
     def heatmaps(self, rgb: npt.NDArray[np.uint8], boxes: FloatArray) -> tuple[npt.NDArray[np.float32], FloatArray]:
-        """The network's heatmaps [N,17,h,w] for boxes [N,4] and the crops' affines [N,2,3]."""
+        """The network's heatmaps [N,17,h,w] for boxes [N,4] (with the flip test: the mean
+        of each crop's and its mirror's) and the crops' affines [N,2,3]."""
         affines = topdown_affines(boxes, self.crop)
         crops = warp_crops(rgb, affines, self.crop)
+        if not self.flip_test:
+            return self._run(crops), affines
+        mirrored = warp_crops(rgb, mirrored_affines(affines, self.crop, self.stride_x), self.crop)
+        maps = self._run(np.concatenate((crops, mirrored)))
+        count = len(crops)
+        return 0.5 * (maps[:count] + unmirrored_heatmaps(maps[count:], FLIP_PAIRS)), affines
+
+    def _run(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         parts = [
             self.backend.run({self.input_name: encode_crops(crops[part])})[self.output_name]
             for part in split_batches(len(crops), self.max_batch)
         ]
-        return np.concatenate(parts).astype(np.float32, copy=False), affines
+        return np.concatenate(parts).astype(np.float32, copy=False)
 
     def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
         if not detections:
@@ -86,5 +106,7 @@ class HeatmapKeypoints:
         heatmaps, affines = self.heatmaps(rgb, boxes)
         cells, scores = decode_heatmaps(heatmaps)
         stride = (self.crop.width / heatmaps.shape[3], self.crop.height / heatmaps.shape[2])
-        pixels, scores = with_derived_joints(cells_to_image(cells, affines, stride), scores, self.config.min_score)
+        pixels, scores = with_derived_joints(
+            cells_to_image(cells, affines, stride), scores, self.config.heatmap_min_score
+        )
         return [Keypoints2D(p, s) for p, s in zip(pixels, scores, strict=True)]
