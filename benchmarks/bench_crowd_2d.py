@@ -16,9 +16,14 @@ Measures per set and pair (:mod:`hdnet_ros.evaluation.scoring`): detection recal
 diagonal, published skeletons with joints of another person; the cost of a frame
 (detection, and the 2D stage: crops, network, decoding, crowd rules; medians over the
 photos of ``--runs`` calls each) and of the 2D stage per person (its time on all photos
-over all the crops it ran, candidates included: crowded frames weigh most). Ablations on the default pair:
-the crowd rules off, the detector's tiles off, other people's boxes masked out of each
-crop. The targets are printed with values and verdicts at the end.
+over all the crops it ran, candidates included: crowded frames weigh most). Ablations on the
+default pair (:mod:`crowd_ablations` for those the product does not run): the crowd rules
+off, the detector's tiles off, other people's boxes masked out of each crop, the flip test,
+the heatmap networks' former keypoint threshold (0.3), a second crop around the skeleton
+where the first one fits its box poorly, YOLOX-Nano's and PP-PicoDet's boxes fused; the flip
+test and the former threshold also on PP-TinyPose 256x192. The targets are printed with
+values and verdicts at the end, with the 2D network, runtime and keypoint threshold that
+ran and the CPU they ran on.
 
 The networks published as OpenVINO IR run as the product runs them: converted to ONNX
 once (``nets/openvino_ir``, cached), on onnxruntime.
@@ -33,19 +38,22 @@ import functools
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
+from crowd_ablations import RefinedKeypoints, fused_detections, masked_people
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.evaluation.annotations import ALL_SETS, AnnotatedPhoto, load_sets
 from hdnet_ros.evaluation.scoring import PhotoScore, Skeleton2D, score_photo
+from hdnet_ros.inference.runtime_choice import cpu_instruction_set
 from hdnet_ros.joints import NUM_COCO_JOINTS
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline, build_stages
 from hdnet_ros.stages.detection import FrameDetections
-from machine import cpu_name, instruction_set
+from machine import cpu_name
 from measure import time_ms
 
 from hdnet_ros.config import Settings, load_settings
@@ -54,6 +62,8 @@ GROUND_TRUTH = "ground truth"
 DETECTORS = ("yolox_nano", "yolox_nano_humanart", "pp_picodet_s_320_pedestrian")
 NETWORKS = ("movenet_lightning_int8", "pp_tinypose_256x192", "pp_tinypose_128x96")
 MOVENET = "movenet_lightning_int8"
+PICODET = "pp_picodet_s_320_pedestrian"
+LARGE = "pp_tinypose_256x192"
 TARGET_RECALL = 0.95
 TARGET_OKS = 0.80
 TARGET_COST_RATIO = 1.5  # on a CPU with fast int8 (VNNI); below 1.0 on one without
@@ -107,45 +117,39 @@ def truth_detections(photo: AnnotatedPhoto) -> FrameDetections:
     return FrameDetections([Detection(p.box.copy(), 1.0) for p in photo.people], [])
 
 
-def masked_people(pipeline: Pipeline, frame: Frame, found: FrameDetections) -> list[Person]:
-    """The 2D stage with every other detection's box (outside the person's own) painted
-    in the ImageNet mean colour, one image per person: does hiding neighbours help?"""
-    detections = found.confident + found.candidates
-    people = []
-    fill = np.array([124, 116, 104], dtype=np.uint8)
-    for index, detection in enumerate(detections):
-        rgb = frame.rgb.copy()
-        own = detection.box.astype(int)
-        keep = rgb[max(own[1], 0) : own[3] + 1, max(own[0], 0) : own[2] + 1].copy()
-        for other, box in enumerate(d.box.astype(int) for d in detections):
-            if other != index:
-                rgb[max(box[1], 0) : box[3] + 1, max(box[0], 0) : box[2] + 1] = fill
-        rgb[max(own[1], 0) : own[3] + 1, max(own[0], 0) : own[2] + 1] = keep
-        single = FrameDetections([detection], []) if index < len(found.confident) else FrameDetections([], [detection])
-        people += pipeline.people_of(dataclasses.replace(frame, rgb=rgb), single)[0]
-    return people
+Detect = Callable[[np.ndarray], FrameDetections]
+PeopleOf = Callable[[Pipeline, Frame, FrameDetections], list[Person]]
+
+
+def plain_people(pipeline: Pipeline, frame: Frame, found: FrameDetections) -> list[Person]:
+    return pipeline.people_of(frame, found)[0]
 
 
 def run_row(
-    pipeline: Pipeline, photos: list[AnnotatedPhoto], detector: str, runs: int, masked: bool = False
+    pipeline: Pipeline,
+    photos: list[AnnotatedPhoto],
+    detect: Detect | None,
+    runs: int,
+    people_of: PeopleOf = plain_people,
 ) -> tuple[dict[str, PhotoScore], float, float, float]:
-    """Scores per set, and the median costs (detection per frame, 2D per frame and per person)."""
+    """Scores per set, and the median costs (detection per frame, 2D per frame and per
+    person); ``detect`` None: the annotated boxes."""
     scores: dict[str, PhotoScore] = {}
     detection_ms, keypoint_ms, crops = [], [], []
     for photo in photos:
         frame = photo_frame(photo)
-        if detector == GROUND_TRUTH:
+        if detect is None:
             found, detect_cost = truth_detections(photo), 0.0
         else:
             start = time.perf_counter()
-            found = pipeline.detector.detect(photo.rgb)
+            found = detect(photo.rgb)
             detect_cost = (time.perf_counter() - start) * 1000.0
             if runs > 1:
-                detect_cost = float(np.median(time_ms(functools.partial(pipeline.detector.detect, photo.rgb), runs)))
-        people = masked_people(pipeline, frame, found) if masked else pipeline.people_of(frame, found)[0]
+                detect_cost = float(np.median(time_ms(functools.partial(detect, photo.rgb), runs)))
+        people = people_of(pipeline, frame, found)
         count = len(found.confident) + len(found.candidates)
-        if runs > 1 and count and not masked:
-            cost = float(np.median(time_ms(functools.partial(pipeline.people_of, frame, found), runs)))
+        if runs > 1 and count:
+            cost = float(np.median(time_ms(functools.partial(people_of, pipeline, frame, found), runs)))
             keypoint_ms.append(cost)
             crops.append(count)
         detection_ms.append(detect_cost)
@@ -156,24 +160,53 @@ def run_row(
     return scores, median(detection_ms), median(keypoint_ms), per_person
 
 
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A row's changes from the product as configured: settings, and how the benchmark
+    runs detection (``fused``: YOLOX-Nano's and PP-PicoDet's boxes fused) and the 2D stage
+    (``people``: plain, masked or refined)."""
+
+    name: str = "default"
+    overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
+    people: str = "plain"
+    fused: bool = False
+
+
 def measure(
     models_dir: Path,
     photos: list[AnnotatedPhoto],
     detector: str,
     network: str,
     runs: int,
-    variant: str = "default",
-    overrides: dict[str, Any] | None = None,
-    masked: bool = False,
+    variant: Variant = Variant(),
+    common: dict[str, Any] | None = None,
 ) -> Row:
-    settings = settings_for(models_dir, detector, network, overrides or {})
+    settings = settings_for(models_dir, detector, network, {**(common or {}), **variant.overrides})
     pipeline, runtime = build_pipeline(settings)
-    scores, detect, keypoints, per_person = run_row(pipeline, photos, detector, runs, masked)
-    return Row(detector, network, variant, runtime, scores, detect, keypoints, per_person)
+    detect: Detect | None = None if detector == GROUND_TRUTH else pipeline.detector.detect
+    if variant.fused:
+        picodet = build_pipeline(
+            dataclasses.replace(settings, detector=dataclasses.replace(settings.detector, model=PICODET))
+        )
+        second, threshold = picodet[0].detector, settings.detector.score_threshold
+        detect = lambda rgb: fused_detections(pipeline.detector.detect(rgb), second.detect(rgb), threshold)  # noqa: E731
+    people_of: PeopleOf = plain_people
+    name = variant.name
+    refined = None
+    if variant.people == "masked":
+        people_of = masked_people
+    elif variant.people == "refined":
+        refined = RefinedKeypoints(pipeline)
+        pipeline.stages.keypoints = refined
+    scores, detect_ms, keypoints, per_person = run_row(pipeline, photos, detect, runs, people_of)
+    if refined is not None:  # each photo ran once, then once untimed and ``runs`` times timed
+        passes = runs + 2 if runs > 1 else 1
+        name += f" ({refined.counts['refined'] / passes:.0f} of {refined.counts['crops'] / passes:.0f})"
+    return Row(detector, network, name, runtime, scores, detect_ms, keypoints, per_person)
 
 
 def print_rows(rows: list[Row], set_names: list[str]) -> None:
-    header = f"{'detector':28s} {'2D network':24s} {'variant':16s} {'set':12s} {'recall':>11s} {'OKS':>6s}"
+    header = f"{'detector':28s} {'2D network':24s} {'variant':36s} {'set':12s} {'recall':>11s} {'OKS':>6s}"
     print(header + f" {'PCK@0.1':>8s} {'taken':>6s} {'det ms':>7s} {'2D ms':>7s} {'2D ms/p':>8s}  runtime")
     for row in rows:
         for name in [*set_names, "all"]:
@@ -186,7 +219,7 @@ def print_rows(rows: list[Row], set_names: list[str]) -> None:
                 else ""
             )
             print(
-                f"{row.detector:28s} {row.network:24s} {row.variant:16s} {name:12s} "
+                f"{row.detector:28s} {row.network:24s} {row.variant:36s} {name:12s} "
                 f"{score.detected:4d}/{score.annotated:<3d}{score.recall:4.2f} {score.mean_oks:6.3f} {score.pck:8.3f} "
                 f"{score.skeletons_with_taken_joints:6d}{costs}"
             )
@@ -217,6 +250,35 @@ def verdicts(default: Row, movenet_per_person: float, fast_int8: bool) -> list[t
     ]
 
 
+def ablations(default_network: str, runs: int) -> list[tuple[str, Variant, int]]:
+    """(2D network, variant, timed runs) of the ablations on the default detector: the cost is
+    timed where the variant changes it."""
+    found = [
+        (default_network, Variant("crowd rules off", {"crowd.enabled": False}), 1),
+        (default_network, Variant("no tiles", {"detector.tiles_from_px": 0}), 1),
+        (default_network, Variant("others masked", people="masked"), 1),
+        (default_network, Variant("YOLOX-Nano + PicoDet boxes fused", fused=True), runs),
+    ]
+    if default_network == MOVENET:
+        return found
+    heatmaps = [default_network, *([LARGE] if default_network != LARGE else [])]
+    found.append((default_network, Variant("second crop", people="refined"), runs))
+    found += [(network, Variant("flip test", {"keypoints.flip_test": True}), runs) for network in heatmaps]
+    found += [(network, Variant("threshold 0.3", {"keypoints.heatmap_min_score": 0.3}), 1) for network in heatmaps]
+    return found
+
+
+def print_oks_costs(rows: list[Row], detector: str, movenet_per_person: float) -> None:
+    """What mean OKS >= TARGET_OKS costs: each row of the default detector that reaches it, with
+    its 2D cost per person against MoveNet int8's."""
+    reaching = [r for r in rows if r.detector == detector and r.total().mean_oks >= TARGET_OKS]
+    print(f"\nrows with {detector} at mean OKS >= {TARGET_OKS}, 2D cost per person against MoveNet int8's:")
+    for row in sorted(reaching, key=lambda r: r.keypoints_ms_per_person):
+        cost = row.keypoints_ms_per_person / movenet_per_person
+        timed = f"{cost:.2f}x" if np.isfinite(cost) else "(not timed)"
+        print(f"  {row.network:24s} {row.variant:36s} OKS {row.total().mean_oks:.3f}  {timed}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -224,7 +286,9 @@ def main() -> None:
     )
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("HDNET_ROS_DATA_DIR", "../shared/data")))
     parser.add_argument("--runs", type=int, default=3, help="timed calls per photo (1: accuracy only)")
-    parser.add_argument("--quick", action="store_true", help="the default detector and network, MoveNet and ablations")
+    parser.add_argument(
+        "--quick", action="store_true", help="the default detector and network, MoveNet, 256x192 and ablations"
+    )
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting for every run (YAML value)"
@@ -237,37 +301,38 @@ def main() -> None:
     default_detector, default_network = defaults.detector.model, defaults.keypoints.model
     pairs = [(d, n) for d in (GROUND_TRUTH, *DETECTORS) for n in NETWORKS]
     if args.quick:
-        pairs = [(GROUND_TRUTH, default_network), (default_detector, default_network), (default_detector, MOVENET)]
+        networks = dict.fromkeys((default_network, MOVENET, LARGE))
+        pairs = [(GROUND_TRUTH, default_network), *((default_detector, n) for n in networks)]
     load_before = os.getloadavg()[0]
-    rows = [measure(args.models_dir, photos, d, n, args.runs, overrides=common) for d, n in pairs]
-    ablations: dict[str, dict[str, Any]] = {
-        "crowd rules off": {"crowd.enabled": False},
-        "no tiles": {"detector.tiles_from_px": 0},
-    }
+    rows = [measure(args.models_dir, photos, d, n, args.runs, common=common) for d, n in pairs]
     rows += [
-        measure(args.models_dir, photos, default_detector, default_network, 1, name, {**common, **change})
-        for name, change in ablations.items()
+        measure(args.models_dir, photos, default_detector, network, runs, variant, common)
+        for network, variant, runs in ablations(default_network, args.runs)
     ]
-    rows.append(measure(args.models_dir, photos, default_detector, default_network, 1, "others masked", common, True))
     load_after = os.getloadavg()[0]
+    cpu = cpu_instruction_set()
     print(f"photos: {len(photos)} ({', '.join(set_names)}), annotated people {sum(len(p.people) for p in photos)}")
-    print(f"CPU: {cpu_name()} ({instruction_set()}), threads {defaults.models.threads}, ", end="")
+    print(f"CPU: {cpu_name()} ({cpu.label}), threads {defaults.models.threads}, ", end="")
     print(f"load average {load_before:.2f} before, {load_after:.2f} after; 3D networks and tracking off")
     print_rows(rows, set_names)
     default = next(
         r for r in rows if (r.detector, r.network, r.variant) == (default_detector, default_network, "default")
     )
     movenet = next(r for r in rows if (r.detector, r.network) == (default_detector, MOVENET))
-    fast_int8 = "VNNI" in instruction_set()
-    print(f"\ntargets (default: {default_detector} + {default_network}, crowd rules on, one run):")
-    results = verdicts(default, movenet.keypoints_ms_per_person, fast_int8)
+    threshold = defaults.keypoints.heatmap_min_score if default_network != MOVENET else defaults.keypoints.min_score
+    print(
+        f"\ntargets (default: {default_detector} + {default_network} on {default.runtime}, keypoints scored "
+        f">= {threshold} published, crowd rules on; MoveNet int8 on {movenet.runtime}; one run):"
+    )
+    results = verdicts(default, movenet.keypoints_ms_per_person, cpu.int8_dot)
     for name, value, met in results:
         print(f"  {name:72s} {value:34s} {'met' if met else 'MISSED'}")
+    print_oks_costs(rows, default_detector, movenet.keypoints_ms_per_person)
     if args.json:
         meta = {
             "date": datetime.date.today().isoformat(),
             "cpu": cpu_name(),
-            "instruction_set": instruction_set(),
+            "instruction_set": cpu.label,
             "load_average": [load_before, load_after],
             "runs": args.runs,
         }

@@ -41,6 +41,7 @@ from hdnet_ros.inference.heatmap_codec import encode_crops, topdown_affines, war
 from hdnet_ros.inference.runtime import ir_onnx, open_backend
 from hdnet_ros.inference.runtime_choice import probe_ms
 from hdnet_ros.model_files import IR_CONVERSIONS, resolve_model_file
+from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.keypoint_runtimes import probe_frame
 from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 from machine import cpu_name, instruction_set
@@ -130,8 +131,8 @@ def agreement(float_stage: HeatmapKeypoints, other: HeatmapKeypoints, photos: li
     )
 
 
-def mean_oks(pipeline: object, photos: list) -> str:
-    scores, _, _, _ = run_row(pipeline, photos, "yolox_nano", 1)  # type: ignore[arg-type]
+def mean_oks(pipeline: Pipeline, photos: list) -> str:
+    scores, _, _, _ = run_row(pipeline, photos, pipeline.detector.detect, 1)
     total = PhotoScore()
     for score in scores.values():
         total.add(score)
