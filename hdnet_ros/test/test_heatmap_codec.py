@@ -204,3 +204,16 @@ def test_the_flip_test_keeps_the_keypoints_on_the_people(estimator: HeatmapKeypo
         scale = topdown_affines(person.box[None], estimator.crop)[0, 0, 0]
         assert np.max(np.linalg.norm(one.pixels[:17][seen] - two.pixels[:17][seen], axis=1)) * scale < 6.0
     assert "flip test" in flipped.description
+
+
+def test_heatmap_keypoints_are_published_from_their_own_threshold(
+    estimator: HeatmapKeypoints, photo: AnnotatedPhoto
+) -> None:
+    """keypoints.heatmap_min_score, not MoveNet's min_score, decides which joints are seen."""
+    detections = [Detection(p.box.copy(), 1.0) for p in photo.people]
+    for threshold in (0.25, 0.6):
+        config = dataclasses.replace(estimator.config, heatmap_min_score=threshold, min_score=0.99)
+        for found in HeatmapKeypoints(estimator.backend, config)(photo.rgb, detections):
+            scores, seen = found.scores[:17], np.isfinite(found.pixels[:17, 0])
+            np.testing.assert_array_equal(seen, scores >= threshold)
+    assert KeypointConfig().heatmap_min_score == 0.25
