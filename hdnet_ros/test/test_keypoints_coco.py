@@ -32,9 +32,9 @@ MIN_LABELLED = 10  # people with fewer labelled joints are too occluded to judge
 CPU_SHIFT_CROP_PX = 1.0
 CROP_HEIGHT_PX = 128
 SHIFT_TRIALS = 100
-# Measured (AMD Zen 4, 5 people, 76 labelled joints): PCK 0.947, mean OKS 0.874 (MoveNet
-# gave 0.803 / 0.738 here). Moved by 1 crop px, the worst of 100 directions: 0.934 / 0.847;
-# by 2 crop px 0.934 / 0.798. The floors sit below those.
+# Measured (AMD Zen 4, 5 people, 76 labelled joints): PCK 0.974, mean OKS 0.903 (MoveNet
+# gave 0.803 / 0.738 here). Moved by 1 crop px, the worst of 100 directions: 0.961 / 0.875;
+# by 2 crop px 0.961 / 0.826. The floors sit below those.
 PCK_FLOOR = 0.85
 OKS_FLOOR = 0.75
 

@@ -34,7 +34,7 @@ KEYPOINT_RUNTIMES = ("auto", "litert_int8", "onnx_float", "onnx_int8")
 @dataclass(frozen=True)
 class KeypointConfig:
     # Chosen by benchmarks/bench_crowd_2d.py (docs/evaluation.md): PP-TinyPose 128x96 takes
-    # mean OKS on the crowd photos from MoveNet's 0.62 to 0.78 at 1.1-1.2x its cost per person.
+    # mean OKS on the crowd photos from MoveNet's 0.62 to 0.81 at 1.1x its cost per person.
     model: str = setting(
         "pp_tinypose_128x96",
         "2D keypoint model: a known model name (pp_tinypose_128x96, pp_tinypose_256x192, movenet_lightning_int8, "
