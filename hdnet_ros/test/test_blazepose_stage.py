@@ -33,6 +33,7 @@ from hdnet_ros.stages.blazepose.crops import (
     CROP_SIZE,
     CropSampler,
     crop_affines,
+    full_body_boxes,
     rotations_from_up,
     up_vectors,
 )
@@ -98,6 +99,27 @@ def test_up_vectors_pair_each_side_and_fall_back_to_the_head() -> None:
     assert np.all(np.isnan(up[1])) and np.all(np.isnan(up[3]))
     np.testing.assert_allclose(up[2], [0.0, -200.0])
     np.testing.assert_array_equal(rotations_from_up(up)[[1, 3]], 0.0)  # nothing to go by: no rotation
+
+
+def test_a_person_cut_by_the_image_is_framed_about_the_hips_beyond_it() -> None:
+    """A box reaching the image's bottom becomes the square about the hip centre that reaches
+    its top (MediaPipe's full-body region), partly beyond the image; a box inside the image,
+    or a cut one whose hips are unseen, stays as it is."""
+    width, height = 640, 480
+    boxes = np.array(
+        [
+            [200.0, 100.0, 300.0, 479.0],  # cut at the bottom, hips seen at y 400
+            [200.0, 100.0, 300.0, 400.0],  # inside the image
+            [400.0, 100.0, 500.0, 478.0],  # cut, hips not seen
+        ]
+    )
+    pixels = np.full((3, NUM_JOINTS, 2), np.nan)
+    pixels[0, [11, 12]] = [[240.0, 400.0], [260.0, 400.0]]
+    pixels[1, [11, 12]] = [[240.0, 250.0], [260.0, 250.0]]
+    full = full_body_boxes(boxes, pixels, width, height)
+    np.testing.assert_allclose(full[0], [-50.0, 100.0, 550.0, 700.0])  # centre (250, 400), half side 300
+    assert full[0, 3] > height  # the legs' place lies beyond the image
+    np.testing.assert_array_equal(full[1:], boxes[1:])
 
 
 def test_the_sampler_takes_each_crop_pixel_from_where_the_affine_says() -> None:

@@ -34,6 +34,7 @@ from hdnet_ros.stages.blazepose.crops import (
     Crops,
     CropSampler,
     crop_affines,
+    full_body_boxes,
     rotations_from_up,
     up_vectors,
 )
@@ -172,12 +173,15 @@ class BlazePoseStage:
         self, rgb: npt.NDArray[np.uint8], people: Sequence[Person], guides: Sequence[FloatArray | None] | None = None
     ) -> Crops:
         """The crops of all ``people`` in one batch (a view of a reused buffer)."""
+        given = guides if guides is not None else [None] * len(people)
+        chosen = np.stack(
+            [np.asarray(p.pixels if g is None else g, dtype=np.float64) for p, g in zip(people, given, strict=True)]
+        )
         boxes = np.stack([np.asarray(p.detection.box, dtype=np.float64) for p in people])
+        boxes = full_body_boxes(boxes, chosen, rgb.shape[1], rgb.shape[0])
         angles = np.zeros(len(people))
         if self.config.rotate_crops:
-            given = guides if guides is not None else [None] * len(people)
-            chosen = [p.pixels if g is None else g for p, g in zip(people, given, strict=True)]
-            angles = rotations_from_up(up_vectors(np.stack([np.asarray(c, dtype=np.float64) for c in chosen])))
+            angles = rotations_from_up(up_vectors(chosen))
         affines = crop_affines(boxes, angles, self.config.crop_scale)
         return Crops(self._sampler(rgb, affines), affines, angles)
 
