@@ -318,6 +318,9 @@ class Pipeline:
         def timed(name: str) -> StageTimer.Stage:
             return timer.stage(name, stage_ms)
 
+        if stages.tracker.outlived(frame.stamp_ns):  # a pause longer than any track coasts
+            stages.tracker.reset()
+            self.schedule.reset()  # else its memory of boxes would hand the people before it on
         with timed("detection"):
             found = stages.detector.detect(frame.rgb)
         with timed("keypoints_2d"):

@@ -121,6 +121,21 @@ def test_an_outlier_root_keeps_the_id_and_stays_out_of_the_filter() -> None:
     assert tracker.tracks[0].kalman.position[2] == pytest.approx(3.0, abs=0.05)
 
 
+def test_a_track_past_its_coasting_time_is_not_expected_after_a_gap() -> None:
+    """``expected`` (asked before the frame's update) continues a track within its coasting
+    time and not after a longer gap in the stream: a new person where the old one stood then
+    gets no pose or size of theirs."""
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    root = np.array([0.0, 0.0, 3.0])
+    for frame in range(5):
+        tracker.update([person_at(root)], frame * DT_NS)
+    last = 4 * DT_NS
+    assert tracker.expected([person_at(root)], last + DT_NS)[0] is not None
+    coast = int((TrackingConfig().max_coast_s + 1.0) * 1e9)
+    assert tracker.expected([person_at(root)], last + coast)[0] is None
+    assert not tracker.outlived(last + DT_NS) and tracker.outlived(last + coast)  # the pipeline then starts afresh
+
+
 def test_a_flicker_of_a_new_track_is_dropped() -> None:
     tracker = Tracker(TrackingConfig(new_track_coast_s=0.3), CAMERA)
     ghost = person_at(np.array([0.0, 0.0, 3.0]))

@@ -200,6 +200,13 @@ class Tracker:
             published += [self._predicted_person(t) for t in self.tracks if t.state == TrackingState.LOST]
         return published
 
+    def outlived(self, stamp_ns: int) -> bool:
+        """Whether the stream paused longer than any track coasts before ``stamp_ns``: the
+        people seen before it are gone (their tracks would all be dropped)."""
+        if self._last_stamp_ns is None:
+            return False
+        return (stamp_ns - self._last_stamp_ns) * 1e-9 > max(self.config.max_coast_s, self.config.new_track_coast_s)
+
     def expected(self, people: list[Person], stamp_ns: int) -> list[Person | None]:
         """For each of this frame's people, the last person of the track they most likely
         continue (by their boxes against the tracks' predicted boxes), before any 3D is known:
@@ -208,14 +215,19 @@ class Tracker:
         if not self.config.enabled or not self.tracks or not people:
             return [None] * len(people)
         dt = 0.0 if self._last_stamp_ns is None else max((stamp_ns - self._last_stamp_ns) * 1e-9, 0.0)
+        # Tracks that will have coasted too long by this stamp are not continued (after a gap in
+        # the stream, another person now standing where they stood would take their pose and size).
+        tracks = [t for t in self.tracks if self._alive(t, dt)]
+        if not tracks:
+            return [None] * len(people)
         sigma = self.config.acceleration_sigma
-        ahead = [t.kalman.position_after(dt, sigma) if t.kalman is not None else None for t in self.tracks]
-        overlap = iou_matrix(moved_boxes(self.tracks, ahead, self.camera), [person.detection.box for person in people])
+        ahead = [t.kalman.position_after(dt, sigma) if t.kalman is not None else None for t in tracks]
+        overlap = iou_matrix(moved_boxes(tracks, ahead, self.camera), [person.detection.box for person in people])
         cost = np.where(overlap >= self.config.min_iou_2d_only, 1.0 - overlap, INFEASIBLE)
         result: list[Person | None] = [None] * len(people)
         for row, col in zip(*linear_sum_assignment(cost), strict=True):
             if cost[row, col] < INFEASIBLE:
-                result[int(col)] = self.tracks[int(row)].person
+                result[int(col)] = tracks[int(row)].person
         return result
 
     # -- association -----------------------------------------------------------------
@@ -336,9 +348,10 @@ class Tracker:
         self.tracks.append(track)
         self._label(person, track)
 
-    def _alive(self, track: Track) -> bool:
+    def _alive(self, track: Track, ahead_s: float = 0.0) -> bool:
+        """Whether the track has not coasted beyond its limit (``ahead_s`` later)."""
         limit = self.config.max_coast_s if track.confirmed else self.config.new_track_coast_s
-        return track.time_since_update_s <= limit + 1e-9
+        return track.time_since_update_s + ahead_s <= limit + 1e-9
 
     @staticmethod
     def _label(person: Person, track: Track) -> None:
