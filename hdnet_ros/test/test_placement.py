@@ -11,6 +11,7 @@ from hdnet_ros.joints import (
     LEFT_ANKLE,
     LEFT_HIP,
     LEFT_KNEE,
+    LEFT_SHOULDER,
     NUM_COCO_JOINTS,
     PELVIS,
     RIGHT_ANKLE,
@@ -394,6 +395,32 @@ def test_the_fit_takes_the_networks_own_landmarks_where_they_agree_with_the_keyp
     chosen = fit_pixels(person)
     np.testing.assert_array_equal(chosen[[LEFT_HIP, RIGHT_HIP]], landmarks[[LEFT_HIP, RIGHT_HIP]])
     np.testing.assert_array_equal(chosen[LEFT_KNEE], person.pixels[LEFT_KNEE])
+
+
+def test_a_cut_persons_landmarks_are_taken_within_a_wider_gate() -> None:
+    """A landmark 0.12 of the torso from the keypoint: left alone for a person inside the
+    image, taken for one whose box reaches the image's bottom (the 3D network frames their
+    whole body, the 2D network only the cut box)."""
+    from hdnet_ros.stages.placement.cues import AGREEMENT, AGREEMENT_CUT, cut_sides
+
+    assert AGREEMENT < 0.12 < AGREEMENT_CUT
+    cues, _ = observe(body((5.0, 0.0)), camera_pose(1.5, 5.0))  # wholly inside the image
+    person = _person(cues)
+    person.pixels[PELVIS] = (person.pixels[LEFT_HIP] + person.pixels[RIGHT_HIP]) / 2
+    person.pixels[18] = (person.pixels[5] + person.pixels[6]) / 2
+    torso = float(np.linalg.norm(person.pixels[18] - person.pixels[PELVIS]))
+    landmarks = person.pixels.copy()
+    landmarks[LEFT_SHOULDER, 1] += 0.12 * torso
+    person.network_pixels = landmarks
+    assert not any(cut_sides(person.detection.box, CAMERA))
+    inside = person_cues(person, (1.0, 0.07), CAMERA)
+    assert inside is not None
+    assert inside.pixels[LEFT_SHOULDER, 1] == person.pixels[LEFT_SHOULDER, 1]
+    person.detection.box = person.detection.box.copy()
+    person.detection.box[3] = CAMERA.height - 1  # the image cuts them at its bottom
+    cut = person_cues(person, (1.0, 0.07), CAMERA)
+    assert cut is not None
+    assert cut.pixels[LEFT_SHOULDER, 1] == landmarks[LEFT_SHOULDER, 1]
 
 
 def test_a_floor_is_found_from_the_people_of_one_frame() -> None:
