@@ -423,6 +423,31 @@ def test_a_cut_persons_landmarks_are_taken_within_a_wider_gate() -> None:
     assert cut.pixels[LEFT_SHOULDER, 1] == landmarks[LEFT_SHOULDER, 1]
 
 
+def test_a_joint_near_the_cutting_border_counts_where_the_3d_networks_landmark_agrees() -> None:
+    """A person cut at the image's bottom with a hip keypoint in the truncation band: the
+    keypoint alone is a guess for a joint beyond the border (unused); with the 3D network's
+    landmark agreeing with it, the joint is seen (used, at the landmark)."""
+    from hdnet_ros.stages.placement.cues import TRUNCATION_BAND
+
+    cues, _ = observe(body((5.0, 0.0)), camera_pose(1.5, 5.0))
+    person = _person(cues)
+    person.pixels[PELVIS] = (person.pixels[LEFT_HIP] + person.pixels[RIGHT_HIP]) / 2
+    person.pixels[18] = (person.pixels[5] + person.pixels[6]) / 2
+    box = person.detection.box.copy()
+    box[3] = CAMERA.height - 1  # the image cuts them at its bottom
+    person.detection.box = box
+    band = TRUNCATION_BAND * float(box[3] - box[1])
+    person.pixels[LEFT_HIP, 1] = CAMERA.height - 1 - band / 2  # in the band
+    alone = person_cues(person, (1.0, 0.07), CAMERA)
+    assert alone is not None and alone.weights[LEFT_HIP] == 0.0
+    landmarks = person.pixels.copy()
+    landmarks[LEFT_HIP, 1] -= 3.0
+    person.network_pixels = landmarks
+    agreed = person_cues(person, (1.0, 0.07), CAMERA)
+    assert agreed is not None and agreed.weights[LEFT_HIP] > 0.0
+    assert agreed.pixels[LEFT_HIP, 1] == landmarks[LEFT_HIP, 1]
+
+
 def test_a_floor_is_found_from_the_people_of_one_frame() -> None:
     """Four standing people, 2 px keypoint noise, one frame: the floor is offered with its
     height, its error within its stated uncertainty where the people stand."""

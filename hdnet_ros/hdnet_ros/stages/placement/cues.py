@@ -108,18 +108,24 @@ def fit_pixels(person: Person, agreement: float = AGREEMENT) -> FloatArray:
     """The 2D point of each joint [19,2] the skeleton's joint is fitted to (module doc): the
     3D network's landmark where it lies within ``agreement`` of the torso of the 2D keypoint,
     else the keypoint (NaN: neither)."""
+    return _fit_pixels(person, agreement)[0]
+
+
+def _fit_pixels(person: Person, agreement: float) -> tuple[FloatArray, BoolArray]:
+    """:func:`fit_pixels` and which joints [19] took the 3D network's landmark."""
     pixels = np.asarray(person.pixels, dtype=np.float64).copy()
+    taken = np.zeros(len(pixels), dtype=bool)
     landmarks = person.network_pixels
     if landmarks is None:
-        return pixels
+        return pixels, taken
     torso = float(np.linalg.norm(pixels[NECK] - pixels[PELVIS]))
     if not np.isfinite(torso):
-        return pixels
+        return pixels, taken
     apart = np.linalg.norm(landmarks - pixels, axis=1)
     with np.errstate(invalid="ignore"):
-        agree = apart <= agreement * torso
-    pixels[agree] = landmarks[agree]
-    return pixels
+        taken = np.asarray(apart <= agreement * torso)
+    pixels[taken] = landmarks[taken]
+    return pixels, taken
 
 
 def person_cues(person: Person, prior: tuple[float, float], camera: CameraModel) -> Cues | None:
@@ -130,10 +136,14 @@ def person_cues(person: Person, prior: tuple[float, float], camera: CameraModel)
         return None
     feet = person.network_feet if person.network_feet is not None else np.full((4, 3), np.nan)
     skeleton = np.concatenate((person.network_pose[:NUM_COCO_JOINTS], feet)).astype(np.float64)
-    pixels = fit_pixels(person, _agreement(person.detection.box, camera))[:NUM_COCO_JOINTS]
-    pixels = np.concatenate((pixels, person.feet_pixels)).astype(np.float64)
+    joints, taken = _fit_pixels(person, _agreement(person.detection.box, camera))
+    pixels = np.concatenate((joints[:NUM_COCO_JOINTS], person.feet_pixels)).astype(np.float64)
     scores = np.concatenate((person.scores[:NUM_COCO_JOINTS], person.feet_scores)).astype(np.float64)
-    usable = np.all(np.isfinite(pixels), axis=1) & ~near_cut_border(pixels, person.detection.box, camera)
+    # The band is for the 2D network's guesses at joints beyond the border; a landmark of
+    # the 3D network's full-body crop that agrees with the keypoint is a joint it sees.
+    guessed = near_cut_border(pixels, person.detection.box, camera)
+    guessed[:NUM_COCO_JOINTS] &= ~taken[:NUM_COCO_JOINTS]
+    usable = np.all(np.isfinite(pixels), axis=1) & ~guessed
     if cut_sides(person.detection.box, camera)[3]:
         usable = _legs_below_seen_hips(usable)
     weights = np.where(usable, scores, 0.0)
