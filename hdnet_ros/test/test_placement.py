@@ -135,6 +135,27 @@ def test_a_bigger_person_than_the_skeleton_is_placed_by_the_floor_not_by_the_pri
     assert floored.scale > 1.05  # the floor says the person is bigger than the skeleton
 
 
+def test_unsure_ankles_do_not_pin_a_person_to_the_floor() -> None:
+    """Ankles 60 px below the truth (legs drawn onto a nearer person's): scored as sure they
+    pull the person nearer by far more than the scores-below-FEET_MIN_SCORE case moves them,
+    which stays where the hip height and the torso put them."""
+    from hdnet_ros.stages.placement.fit import FEET_MIN_SCORE
+
+    pose = camera_pose(2.4, 27.0)
+    cues, truth = observe(body((3.5, 0.0)), pose)
+    pixels = cues.pixels.copy()
+    pixels[[LEFT_ANKLE, RIGHT_ANKLE], 1] += 60.0
+    placed = {}
+    for score in (FEET_MIN_SCORE + 0.3, FEET_MIN_SCORE - 0.1):
+        weights = cues.weights.copy()
+        weights[[LEFT_ANKLE, RIGHT_ANKLE]] = score
+        result = place_person(Cues(cues.skeleton, pixels, weights), CAMERA, tf_floor(pose), keypoint_sigma_px=3.0)
+        assert isinstance(result, Placement) and result.standing
+        placed[score > FEET_MIN_SCORE] = result.position[2] - truth[2]
+    assert placed[True] < -0.15  # the sure, wrong ankles pull the person near
+    assert abs(placed[False]) < 0.5 * abs(placed[True])
+
+
 def test_a_seated_person_is_not_pulled_onto_the_floor() -> None:
     pose = camera_pose(1.5, 10.0)
     cues, truth = observe(body((3.0, 0.0), seated=True), pose)
