@@ -105,7 +105,8 @@ def test_a_person_cut_by_the_image_is_framed_about_the_hips_beyond_it() -> None:
     """A box the image's bottom cuts above the knees becomes the square about the hip centre
     that reaches its top (MediaPipe's full-body region), partly beyond the image; a box
     inside the image, one cut below the knees (the bottom further from the hips than half
-    their reach to the head) or a cut one whose hips are unseen stays as it is."""
+    their reach to the head), one cut at a side only or a cut one whose hips are unseen
+    stays as it is."""
     width, height = 640, 480
     boxes = np.array(
         [
@@ -113,12 +114,14 @@ def test_a_person_cut_by_the_image_is_framed_about_the_hips_beyond_it() -> None:
             [200.0, 100.0, 300.0, 400.0],  # inside the image
             [400.0, 100.0, 500.0, 478.0],  # cut, hips not seen
             [200.0, 150.0, 300.0, 479.0],  # cut 179 px under the hips, 150 px under the head: below the knees
+            [0.0, 100.0, 100.0, 400.0],  # cut by the left border only: the legs are in view
         ]
     )
-    pixels = np.full((4, NUM_JOINTS, 2), np.nan)
+    pixels = np.full((5, NUM_JOINTS, 2), np.nan)
     pixels[0, [11, 12]] = [[240.0, 400.0], [260.0, 400.0]]
     pixels[1, [11, 12]] = [[240.0, 250.0], [260.0, 250.0]]
     pixels[3, [11, 12]] = [[240.0, 300.0], [260.0, 300.0]]
+    pixels[4, [11, 12]] = [[10.0, 250.0], [30.0, 250.0]]
     full = full_body_boxes(boxes, pixels, width, height)
     np.testing.assert_allclose(full[0], [-50.0, 100.0, 550.0, 700.0])  # centre (250, 400), half side 300
     assert full[0, 3] > height  # the legs' place lies beyond the image

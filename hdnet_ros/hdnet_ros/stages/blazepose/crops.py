@@ -8,7 +8,7 @@ detector's box and the up vector is the hips-to-shoulders line of a first 2D est
 (MoveNet's keypoints of the same frame, or a previous frame's; :func:`up_vectors`); without
 one the crop is not rotated.
 
-A person the image cuts above the knees is framed as MediaPipe frames them: its detector
+A person the image's bottom cuts above the knees is framed as MediaPipe frames them: its detector
 gives the hip centre and a point that, with it, spans the whole body, and the region
 extends beyond the image where the body does (:func:`full_body_boxes`). Centred on the
 visible part instead, the network sees a half body at a full body's place and size and
@@ -124,25 +124,27 @@ def cut_borders(boxes: FloatArray, width: int, height: int) -> npt.NDArray[np.bo
 
 
 def full_body_boxes(boxes: FloatArray, pixels: FloatArray, width: int, height: int) -> FloatArray:
-    """Boxes [N,4] around each person's whole body, beyond the image where the image cuts
-    it above the knees (module doc): such a box becomes the square centred on the hip centre
-    (COCO keypoints [N,J,2], NaN unseen) whose half side reaches the farthest edge of the box
-    that the image does not cut (MediaPipe's full-body circle about the hips: a standing
-    person's head and feet lie about half their height from the hips), never smaller than
-    the box's own square. The others (not cut, cut below the knees, hips or uncut edges
-    unknown) are returned as they are."""
+    """Boxes [N,4] around each person's whole body, beyond the image where its bottom cuts
+    them above the knees (module doc): such a box becomes the square centred on the hip
+    centre (COCO keypoints [N,J,2], NaN unseen) whose half side reaches the top of the box
+    and its sides the image does not cut (MediaPipe's full-body circle about the hips: a
+    standing person's head and feet lie about half their height from the hips), never
+    smaller than the box's own square. The others are returned as they are: people inside
+    the image, cut below the knees, at the top or only at a side (their legs, the body's
+    length, are in view: reframing background people cut by a side moved the floor the
+    sample RGB-D frames' people give and the standing man 0.18 m off), or whose hips are
+    unseen."""
     result = boxes.copy()
     cut = cut_borders(boxes, width, height)
     hips = _mean_seen(pixels[:, HIPS]) if len(boxes) else np.zeros((0, 2))
-    for i in np.flatnonzero(cut.any(axis=1) & np.all(np.isfinite(hips), axis=1)):
+    left, top, right, bottom = 0, 1, 2, 3
+    for i in np.flatnonzero(cut[:, bottom] & ~cut[:, top] & np.all(np.isfinite(hips), axis=1)):
         centre = hips[i]
-        reach = np.array(
-            [centre[0] - boxes[i, 0], centre[1] - boxes[i, 1], boxes[i, 2] - centre[0], boxes[i, 3] - centre[1]]
-        )
-        free = reach[~cut[i]]
-        if not len(free) or np.max(free) <= 0 or np.min(reach[cut[i]]) >= KNEES_CUT_REACH * np.max(free):
+        head = centre[1] - boxes[i, 1]
+        if head <= 0 or boxes[i, 3] - centre[1] >= KNEES_CUT_REACH * head:
             continue
-        half = max(float(np.max(free)), float(np.max(boxes[i, 2:] - boxes[i, :2])) / 2.0)
+        sides = [centre[0] - boxes[i, 0]] * (not cut[i, left]) + [boxes[i, 2] - centre[0]] * (not cut[i, right])
+        half = max(head, *sides, float(np.max(boxes[i, 2:] - boxes[i, :2])) / 2.0)
         result[i] = np.concatenate((centre - half, centre + half))
     return result
 
