@@ -156,6 +156,45 @@ def test_unsure_ankles_do_not_pin_a_person_to_the_floor() -> None:
     assert abs(placed[False]) < 0.5 * abs(placed[True])
 
 
+def test_a_fit_that_diverges_places_no_one() -> None:
+    """A man below a camera 3.4 m high, cut by the image at his waist, his trunk seen end-on
+    (Panoptic 00_06, frame 13007; the network's numbers as they came): his shoulders and
+    hips project within 90 px of each other and the fit with the floor ran off to 1e8 m and
+    more; it is a failure with its reason, never a placement."""
+    from hdnet_ros.stages.placement.fit import FIT_POINTS, MAX_DEPTH_M
+
+    camera = CameraModel(1920, 1080, np.array([[1397.06, 0.0, 951.324], [0.0, 1393.61, 548.802], [0.0, 0.0, 1.0]]))
+    skeleton = np.full((21, 3), np.nan)
+    skeleton[list(FIT_POINTS)] = [
+        [0.36959410132842285, -0.07505427033993971, -0.3506370783763648],
+        [0.12644427870896188, -0.08656547467070984, -0.4554255349350486],
+        [0.05709957358392169, 0.01309252498050276, 0.02318385473872546],
+        [-0.05709957358392169, -0.01309252498050276, -0.02318385473872546],
+        [0.12124421815815414, 0.20535954657054867, 0.2839445840115706],
+        [-0.03693137074545617, 0.22169923521243293, 0.1937168395710097],
+        [0.04245755171854092, 0.33941453657368487, 0.6082948152670427],
+        [-0.1321475171952951, 0.29802176915771594, 0.5530556068865716],
+        [0.03545275325620903, 0.363014024260148, 0.6400620768924834],
+        [-0.14450259256144346, 0.3108749908303307, 0.5926155165488453],
+        [0.04437158456908991, 0.38663656296414856, 0.6397815308317314],
+        [-0.1466725067841419, 0.36075521947805567, 0.5944164320161015],
+    ]
+    pixels = np.full((21, 2), np.nan)
+    pixels[list(FIT_POINTS[:4])] = [
+        [599.0593297213295, 936.2980682843184],
+        [689.275142468706, 996.5050939568837],
+        [684.9080051847511, 968.539078569616],
+        [656.5611643107931, 975.1380811943762],
+    ]
+    weights = np.zeros(21)
+    weights[list(FIT_POINTS[:4])] = [0.42472827434539795, 0.9912238284594976, 0.9990628670975277, 0.9994355816764224]
+    up = np.array([0.0487847138445079, -0.6562345106455301, -0.7529782989787496])
+    floor = Floor(up, -3.39811, "tf", 0.01, 0.0087)
+    result = place_person(Cues(skeleton, pixels, weights), camera, floor, keypoint_sigma_px=3.0)
+    assert not isinstance(result, Placement) or result.position[2] < MAX_DEPTH_M
+    assert not isinstance(result, Placement), result
+
+
 def test_a_seated_person_is_not_pulled_onto_the_floor() -> None:
     pose = camera_pose(1.5, 10.0)
     cues, truth = observe(body((3.0, 0.0), seated=True), pose)

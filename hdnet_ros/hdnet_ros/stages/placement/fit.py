@@ -48,7 +48,7 @@ from hdnet_ros.joints import (
     RIGHT_KNEE,
     RIGHT_SHOULDER,
 )
-from hdnet_ros.stages.placement.floor import Floor
+from hdnet_ros.stages.placement.floor import Floor, tangent_basis
 from hdnet_ros.stages.placement.posture import UPRIGHTING_FLOORS, leg_length, standing, uprighting
 
 FloatArray = npt.NDArray[np.float64]
@@ -96,6 +96,9 @@ STANDING_LIMB_SIGMA_M = 0.30
 MIN_POINTS = 4
 MIN_SPAN_M = 0.25
 MIN_DEPTH_M = 0.1
+# Beyond this a person is a few pixels tall in any camera the pipeline serves: a fit that
+# lands there diverged.
+MAX_DEPTH_M = 100.0
 ITERATIONS = 8
 
 
@@ -155,6 +158,7 @@ class _Problem:
     feet: FloatArray | None = None  # [A,3] unit rays of the seen ankles
     over_sigma: float = 0.0
     offset_sigma: float = FREE_OFFSET_SIGMA_M  # the floor's height uncertainty where the person stands
+    _feet_cache: tuple[FloatArray, FloatArray] | None = None
 
     @property
     def offset_prior(self) -> tuple[float, float]:
@@ -166,32 +170,40 @@ class _Problem:
         return self.floor.offset, max(sigma, MIN_OFFSET_SIGMA_M) if np.isfinite(sigma) else FREE_OFFSET_SIGMA_M
 
     def residuals(self, theta: FloatArray, standing: bool, scale_prior: bool = True) -> tuple[FloatArray, FloatArray]:
-        """Normalised residuals [R] and their Jacobian [R,5] at theta."""
+        """Normalised residuals [R] and their Jacobian [R,5] at theta (written into one
+        array: the fit runs a few dozen times per person and frame)."""
         t, s = theta[:3], theta[3]
+        count = len(self.points)
+        floor_rows = (1 + (2 if self.feet is not None else 0)) if standing and self.floor is not None else 0
+        total = 2 * count + int(scale_prior) + 1 + floor_rows
+        r = np.empty(total)
+        j = np.zeros((total, 5))
         x = t + s * self.points
         z = np.maximum(x[:, 2], MIN_DEPTH_M)
         shape = np.where(self.limb, STANDING_LIMB_SIGMA_M, self.shape) if standing else self.shape
-        sigma = np.sqrt(self.noise**2 + (shape * s / z) ** 2)
+        weight = 1.0 / np.sqrt(self.noise**2 + (shape * s / z) ** 2)
+        inverse = weight / z
         u, v = x[:, 0] / z, x[:, 1] / z
-        rows = [(u - self.rays[:, 0]) / sigma, (v - self.rays[:, 1]) / sigma]
-        du = np.stack((1 / z, np.zeros_like(z), -u / z), axis=1)
-        dv = np.stack((np.zeros_like(z), 1 / z, -v / z), axis=1)
-        zero = np.zeros((len(z), 1))
-        jac = [
-            np.concatenate((du, (du * self.points).sum(1, keepdims=True), zero), axis=1) / sigma[:, None],
-            np.concatenate((dv, (dv * self.points).sum(1, keepdims=True), zero), axis=1) / sigma[:, None],
-        ]
+        r[:count] = (u - self.rays[:, 0]) * weight
+        r[count : 2 * count] = (v - self.rays[:, 1]) * weight
+        # d(u)/d(t) = (1, 0, -u) / z, d(u)/d(s) = that . P; the same for v
+        j[:count, 0] = inverse
+        j[:count, 2] = -u * inverse
+        j[:count, 3] = (self.points[:, 0] - u * self.points[:, 2]) * inverse
+        j[count : 2 * count, 1] = inverse
+        j[count : 2 * count, 2] = -v * inverse
+        j[count : 2 * count, 3] = (self.points[:, 1] - v * self.points[:, 2]) * inverse
+        row = 2 * count
         if scale_prior:
-            rows.append(np.array([(s - self.scale) / self.scale_sigma]))
-            jac.append(np.array([[0.0, 0.0, 0.0, 1.0 / self.scale_sigma, 0.0]]))
+            r[row] = (s - self.scale) / self.scale_sigma
+            j[row, 3] = 1.0 / self.scale_sigma
+            row += 1
         offset, offset_sigma = self.offset_prior
-        rows.append(np.array([(theta[4] - offset) / offset_sigma]))
-        jac.append(np.array([[0.0, 0.0, 0.0, 0.0, 1.0 / offset_sigma]]))
-        if standing and self.floor is not None:
-            more, more_jac = self.standing_residuals(theta)
-            rows.append(more)
-            jac.append(more_jac)
-        return np.concatenate(rows), np.concatenate(jac)
+        r[row] = (theta[4] - offset) / offset_sigma
+        j[row, 4] = 1.0 / offset_sigma
+        if floor_rows:
+            r[row + 1 :], j[row + 1 :] = self.standing_residuals(theta)
+        return r, j
 
     def standing_residuals(self, theta: FloatArray) -> tuple[FloatArray, FloatArray]:
         """The floor's residuals: hip height over the floor, and (feet seen) over the feet."""
@@ -199,38 +211,61 @@ class _Problem:
         floor, t, s, d = self.floor, theta[:3], theta[3], theta[4]
         n = floor.normal
         height_sigma = float(np.hypot(HIP_HEIGHT_SIGMA_M, ANKLE_HEIGHT_SIGMA_M))
-        rows = [np.array([(n @ t - d - s * self.leg) / height_sigma])]
-        jac = [np.concatenate((n, [-self.leg, -1.0]))[None] / height_sigma]
+        count = 1 + (2 if self.feet is not None else 0)
+        r = np.empty(count)
+        j = np.zeros((count, 5))
+        r[0] = (n @ t - d - s * self.leg) / height_sigma
+        j[0, :3] = n / height_sigma
+        j[0, 3] = -self.leg / height_sigma
+        j[0, 4] = -1.0 / height_sigma
         if self.feet is not None:
-            basis = _horizontal_basis(n)  # [2,3]
-            per_offset = (self.feet / (self.feet @ n)[:, None]).mean(axis=0)  # d(feet point)/d(offset)
+            basis, per_offset = self._feet_geometry()
             feet = per_offset * (d + ANKLE_HEIGHT_M)
-            rows.append(basis @ (t - feet) / self.over_sigma)
-            jac.append(
-                np.concatenate((basis, np.zeros((2, 1)), -(basis @ per_offset)[:, None]), axis=1) / self.over_sigma
-            )
-        return np.concatenate(rows), np.concatenate(jac)
+            r[1:] = basis @ (t - feet) / self.over_sigma
+            j[1:, :3] = basis / self.over_sigma
+            j[1:, 4] = -(basis @ per_offset) / self.over_sigma
+        return r, j
+
+    def _feet_geometry(self) -> tuple[FloatArray, FloatArray]:
+        """The floor's horizontal basis [2,3] and how the feet's point moves with the floor's
+        offset [3] (fixed for one person's fit: made once)."""
+        if self._feet_cache is None:
+            assert self.floor is not None and self.feet is not None
+            n = self.floor.normal
+            self._feet_cache = (tangent_basis(n), (self.feet / (self.feet @ n)[:, None]).mean(axis=0))
+        return self._feet_cache
 
     def solve(self, theta: FloatArray, standing: bool) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Gauss-Newton from theta: (theta, its covariance [5,5], the final residuals)."""
+        """Gauss-Newton from theta: (theta, its covariance [5,5], the final residuals). The
+        offset's and the scale's priors keep the normal equations regular."""
         for _ in range(ITERATIONS):
             r, j = self.residuals(theta, standing)
-            step = np.linalg.lstsq(j, -r, rcond=None)[0]
+            step = _least_squares_step(j, r)
             theta = theta + step
             if np.max(np.abs(step[:3])) < 1e-6:
                 break
         r, j = self.residuals(theta, standing)
-        covariance = np.linalg.pinv(j.T @ j)
+        covariance = _inverse(j.T @ j)
         dof = max(len(r) - len(theta), 1)
         return theta, covariance * max(1.0, float(r @ r) / dof), r
 
 
-def _horizontal_basis(normal: FloatArray) -> FloatArray:
-    """Two unit vectors [2,3] spanning the plane perpendicular to ``normal``."""
-    helper = np.array([1.0, 0.0, 0.0]) if abs(normal[0]) < 0.9 else np.array([0.0, 0.0, 1.0])
-    first = np.cross(normal, helper)
-    first /= np.linalg.norm(first)
-    return np.stack((first, np.cross(normal, first)))
+def _inverse(normal: FloatArray) -> FloatArray:
+    """The inverse of the normal matrix (the pseudo-inverse where it is singular)."""
+    try:
+        return np.asarray(np.linalg.inv(normal))
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.pinv(normal))
+
+
+def _least_squares_step(jacobian: FloatArray, residuals: FloatArray) -> FloatArray:
+    """The Gauss-Newton step: the normal equations (5 unknowns), least squares where they
+    are singular."""
+    normal = jacobian.T @ jacobian
+    try:
+        return np.asarray(np.linalg.solve(normal, -(jacobian.T @ residuals)))
+    except np.linalg.LinAlgError:
+        return np.asarray(np.linalg.lstsq(jacobian, -residuals, rcond=None)[0])
 
 
 def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_sigma_px: float) -> PlacementResult:
@@ -255,8 +290,8 @@ def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_
     )
     start = np.concatenate((_linear_translation(problem.rays, problem.points * cues.scale), [cues.scale, 0.0]))
     theta, covariance, _ = problem.solve(start, standing=False)
-    if theta[2] + np.min(theta[3] * problem.points[:, 2]) < MIN_DEPTH_M:
-        return PlacementFailure("the fitted skeleton lies (partly) behind the camera")
+    if (why := _unplaced(problem, theta)) is not None:
+        return PlacementFailure(why)
     unit_depth, unit_sigma = _unit_depth(problem, theta)
     stands = False
     if floor is not None and _prepare_floor(problem, cues, camera, floor, theta):
@@ -265,6 +300,8 @@ def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_
         stands = _agrees(problem, theta, covariance)
         if stands:
             theta, covariance, _ = problem.solve(theta, standing=True)
+        if (why := _unplaced(problem, theta)) is not None:
+            return PlacementFailure(why)
     count = len(problem.points)
     rms = float(np.sqrt(np.mean(_pixel_errors(problem, theta) ** 2))) * float(np.sqrt(camera.fx * camera.fy))
     return Placement(
@@ -278,6 +315,19 @@ def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_
         points=count,
         rms_px=rms,
     )
+
+
+def _unplaced(problem: _Problem, theta: FloatArray) -> str | None:
+    """Why a solution places no one (None: it does): not finite, (partly) behind the
+    camera, or beyond any depth a person is fitted at (a fit that diverged: a trunk seen
+    end-on from above projects its four points onto one spot)."""
+    if not np.all(np.isfinite(theta)):
+        return "the fit did not converge"
+    if theta[2] + np.min(theta[3] * problem.points[:, 2]) < MIN_DEPTH_M:
+        return "the fitted skeleton lies (partly) behind the camera"
+    if theta[2] > MAX_DEPTH_M:
+        return f"the fit diverged ({theta[2]:.3g} m away)"
+    return None
 
 
 def _prepare_floor(problem: _Problem, cues: Cues, camera: CameraModel, floor: Floor, free: FloatArray) -> bool:
