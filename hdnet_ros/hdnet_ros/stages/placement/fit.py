@@ -96,9 +96,7 @@ STANDING_LIMB_SIGMA_M = 0.30
 MIN_POINTS = 4
 MIN_SPAN_M = 0.25
 MIN_DEPTH_M = 0.1
-# Beyond this a person is a few pixels tall in any camera the pipeline serves: a fit that
-# lands there diverged.
-MAX_DEPTH_M = 100.0
+MAX_DEPTH_M = 100.0  # a person a few pixels tall: a fit that lands beyond diverged
 ITERATIONS = 8
 
 
@@ -227,8 +225,7 @@ class _Problem:
         return r, j
 
     def _feet_geometry(self) -> tuple[FloatArray, FloatArray]:
-        """The floor's horizontal basis [2,3] and how the feet's point moves with the floor's
-        offset [3] (fixed for one person's fit: made once)."""
+        """The floor's horizontal basis [2,3] and d(feet point)/d(offset) [3], made once."""
         if self._feet_cache is None:
             assert self.floor is not None and self.feet is not None
             n = self.floor.normal
