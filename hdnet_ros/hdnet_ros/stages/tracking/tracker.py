@@ -22,8 +22,10 @@ the filter.
 
 Track life: NEW until seen ``min_hits`` times, then TRACKED; a TRACKED track that misses
 frames is LOST and coasts on its prediction for up to ``max_coast_s`` (ids survive short
-occlusions), a NEW one only for ``new_track_coast_s``. The velocity of the filter is written
-into ``Person.velocity`` (m/s, camera frame).
+occlusions), a NEW one only for ``new_track_coast_s``; ``expected`` never hands on a track
+that will have coasted longer by the frame's stamp, and after a pause in the stream longer
+than any track coasts (:meth:`Tracker.outlived`) the pipeline starts afresh. The velocity
+of the filter is written into ``Person.velocity`` (m/s, camera frame).
 
 A person placed without the sensor's depth (a NETWORK or INFERRED root noisier than
 ``measurement_sigma_m``: the network's fit, the size and floor priors) has a depth good to
