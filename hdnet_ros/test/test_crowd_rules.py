@@ -21,7 +21,7 @@ from hdnet_ros.joints import (
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.people import Detection, Person
 from hdnet_ros.stages.crowd import CrowdConfig, CrowdStage, Skeletons
-from hdnet_ros.stages.crowd.hidden import hidden_joints
+from hdnet_ros.stages.crowd.hidden import COVERING, hidden_joints, segment_distances
 from hdnet_ros.stages.crowd.merge import duplicates
 from hdnet_ros.stages.crowd.ownership import implausible_limbs, outside_box, shared_joints
 from hdnet_ros.stages.keypoints2d import KeypointConfig
@@ -166,6 +166,65 @@ def test_a_joint_on_another_person_seen_clearly_there_is_marked_hidden(
     kept = stage(people, [False] * 3, [False] * 3)
     assert kept[0].scores[LEFT_WRIST] == pytest.approx(0.35 * CONFIG.hidden_confidence)
     assert np.isfinite(kept[0].pixels[LEFT_WRIST]).all()  # still published, with its doubt
+
+
+def dense_hidden_joints(skeletons: Skeletons, limb_radius: float, ratio: float) -> np.ndarray:
+    """The hidden-joint test as first written: every joint against every other person's
+    every covering segment [P,J,Q,B] (the reference for the pruned one)."""
+    count = len(skeletons)
+    hidden = np.zeros(skeletons.scores.shape, dtype=bool)
+    first, second = np.array([a for a, _ in COVERING]), np.array([b for _, b in COVERING])
+    pixels = skeletons.pixels[:, :NUM_COCO_JOINTS]
+    starts, ends = skeletons.pixels[:, first], skeletons.pixels[:, second]
+    distance = segment_distances(pixels[:, :, None, None], starts[None, None], ends[None, None])
+    surer = np.minimum(skeletons.scores[:, first], skeletons.scores[:, second])
+    radius = limb_radius * skeletons.body_scale()
+    with np.errstate(invalid="ignore"):
+        covered = (distance <= radius[None, None, :, None]) & (
+            skeletons.scores[:, :NUM_COCO_JOINTS, None, None] < ratio * surer[None, None]
+        )
+    covered[np.arange(count), :, np.arange(count)] = False
+    hidden[:, :NUM_COCO_JOINTS] = np.any(covered, axis=(2, 3)) & skeletons.seen[:, :NUM_COCO_JOINTS]
+    return hidden
+
+
+def test_the_pruned_hidden_test_gives_the_dense_tests_answer(
+    estimator: HeatmapKeypoints, photos: list[AnnotatedPhoto]
+) -> None:
+    """On every crowd photo's skeletons, and on crowds made to put joints right at the
+    radius of another person's limbs (rounding at the boundary) with unseen joints."""
+    rng = np.random.default_rng(7)
+    cases = [Skeletons.of(people_of(estimator, photo)) for photo in photos]
+    for _ in range(40):
+        base = cases[int(rng.integers(len(photos)))]
+        skeletons = Skeletons(base.pixels.copy(), rng.uniform(0.0, 1.0, base.scores.shape), base.boxes, base.box_scores)
+        count = len(skeletons)
+        if count < 2:
+            continue
+        radius = CONFIG.hidden_limb_radius * skeletons.body_scale()
+        for _ in range(10):  # a joint put at (about) the radius beside or beyond another person's limb
+            p, q = rng.choice(count, 2, replace=False)
+            a, b = COVERING[int(rng.integers(len(COVERING)))]
+            start, end = skeletons.pixels[q, a], skeletons.pixels[q, b]
+            normal = np.array([-(end - start)[1], (end - start)[0]])
+            length = np.linalg.norm(normal)
+            if not np.isfinite(length) or length == 0:
+                continue
+            beside = rng.uniform() < 0.5  # else beyond the end, where the person's box may end too
+            side = normal / length if beside else (end - start) / length
+            along = rng.uniform(0, 1) if beside else 1.0
+            at = start + along * (end - start) + side * radius[q] * rng.choice([1.0, 0.999, 1.001])
+            skeletons.pixels[p, int(rng.integers(NUM_COCO_JOINTS))] = at
+        skeletons.pixels[rng.uniform(size=skeletons.scores.shape) < 0.1] = np.nan
+        cases.append(skeletons)
+    found = 0
+    for skeletons in cases:
+        expected = dense_hidden_joints(skeletons, CONFIG.hidden_limb_radius, CONFIG.hidden_ratio)
+        np.testing.assert_array_equal(
+            hidden_joints(skeletons, CONFIG.hidden_limb_radius, CONFIG.hidden_ratio), expected
+        )
+        found += int(expected.sum())
+    assert found > 20  # the cases do hide joints
 
 
 def test_the_stage_off_drops_candidates_and_changes_nothing(estimator: HeatmapKeypoints, trio: AnnotatedPhoto) -> None:
