@@ -18,7 +18,7 @@ from hdnet_ros.joints import (
 )
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
-from hdnet_ros.outputs.skeletons import skeleton_array_msg
+from hdnet_ros.outputs.skeletons import joint_points, skeleton_array_msg
 from hdnet_ros.outputs.tf_frames import (
     body_axes,
     body_rotations,
@@ -225,6 +225,24 @@ def test_a_crowds_markers_hold_each_persons_own_points() -> None:
         assert spheres.id == person.track_id
         joints = [*person.positions[person.valid], *person.feet[np.all(np.isfinite(person.feet), axis=1)]]
         assert [(p.x, p.y, p.z) for p in spheres.points] == [tuple(q) for q in np.array(joints).tolist()]
+
+
+def test_markers_on_the_skeletons_points_equal_markers_made_on_their_own() -> None:
+    """core_outputs hands the markers the Skeleton3D messages' own Points: the same markers
+    to the bit, made of those very objects."""
+    people = random_people(13, seed=8)
+    skeletons = skeleton_array_msg(people, STAMP, "cam").skeletons
+    points = joint_points(skeletons)
+    assert len(points) == len(people) * (NUM_JOINTS + NUM_FEET)
+    shared = marker_array_msg(people, STAMP, "cam", 0.2, points)
+    store, name = typestore(), shared.__msgtype__
+    own = marker_array_msg(people, STAMP, "cam", 0.2)
+    assert store.serialize_cdr(shared, name) == store.serialize_cdr(own, name)
+    made = {id(point) for point in points}
+    shown = [m for m in shared.markers if m.ns in ("joints", "bones")]
+    assert shown and all(id(point) in made for marker in shown for point in marker.points)
+    with pytest.raises(ValueError, match="shared points"):
+        marker_array_msg(people, STAMP, "cam", 0.2, points[:-1])
 
 
 def test_body_rotations_are_proper_whatever_is_missing() -> None:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from hdnet_ros.config import OutputConfig
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
-from hdnet_ros.outputs.skeletons import skeleton_array_msg
+from hdnet_ros.outputs.skeletons import joint_points, skeleton_array_msg
 from hdnet_ros.outputs.tf_frames import body_transforms
 from hdnet_ros.pipeline import FrameResult
 
@@ -41,9 +41,11 @@ def core_outputs(result: FrameResult, output: OutputConfig, frame_rate_hz: float
     frame, people = result.frame, result.people
     stamp, frame_id = frame.stamp_ns, frame.frame_id
     overlay = draw_overlay(frame.rgb, people) if debug_image else None
+    skeletons = skeleton_array_msg(people, stamp, frame_id)
+    lifetime_s = output.marker_lifetime_frames / frame_rate_hz
     return CoreOutputs(
-        skeletons=skeleton_array_msg(people, stamp, frame_id),
-        markers=marker_array_msg(people, stamp, frame_id, output.marker_lifetime_frames / frame_rate_hz),
+        skeletons=skeletons,
+        markers=marker_array_msg(people, stamp, frame_id, lifetime_s, joint_points(skeletons.skeletons)),
         transforms=body_transforms(people, stamp, frame_id, output.body_frame_prefix, output.publish_joint_frames),
         debug_image=image_msg(overlay, stamp, frame_id) if overlay is not None else None,
         overlay=overlay,

@@ -9,12 +9,13 @@ scales) are made once and shared by the frame's markers, which are read-only onc
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.joints import BONES, FOOT_ANKLE, ROOT
+from hdnet_ros.joints import BONES, FOOT_ANKLE, NUM_FEET, NUM_JOINTS, ROOT
 from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, positional_type
 from hdnet_ros.people import Person
 
@@ -24,6 +25,16 @@ TEXT_HEIGHT_M = 0.12
 
 _BONES = np.array(BONES, dtype=np.intp)  # [B,2]
 _FOOT_ANKLE = np.array(FOOT_ANKLE, dtype=np.intp)
+_SLOTS_PER_PERSON = NUM_JOINTS + NUM_FEET  # a person's Points in the frame's shared list: joints, then feet
+# Each marker point's slot among its person's shared Points, in the order _marker_points
+# lists them: the joints, the feet, both ends of every bone, each foot's ankle and the foot.
+_MARKER_SLOTS = np.concatenate(
+    (
+        np.arange(_SLOTS_PER_PERSON),
+        _BONES.reshape(-1),
+        np.stack((_FOOT_ANKLE, NUM_JOINTS + np.arange(NUM_FEET)), axis=1).reshape(-1),
+    )
+)
 
 
 class _Types(NamedTuple):
@@ -135,37 +146,60 @@ def _delete_all(shared: _Shared) -> Any:
     )  # fmt: skip
 
 
-def _marker_points(positions: npt.NDArray[np.float64], feet: npt.NDArray[np.float64]) -> tuple[list[Any], list[int]]:
+def _marker_points(
+    positions: npt.NDArray[np.float64],
+    feet: npt.NDArray[np.float64],
+    shared: tuple[Sequence[Any], npt.NDArray[np.intp]] | None = None,
+) -> tuple[list[Any], list[int]]:
     """For people [S] with a valid joint: the joint spheres' points (valid joints, then
     valid feet) and the bones' line-list points (bones with both ends valid, then each
     valid heel and toe hung from its valid ankle), all in one list of Points, and how many
-    points each of the 2S lists has (person 0's joints, person 0's bones, person 1's ...)."""
+    points each of the 2S lists has (person 0's joints, person 0's bones, person 1's ...).
+
+    ``shared``: the frame's Points already made (:func:`~.skeletons.joint_points`: joints
+    then feet, ``NUM_JOINTS + NUM_FEET`` per person) and each shown person's row among
+    them: the markers take those objects instead of making a Point per joint and bone end."""
     valid = np.all(np.isfinite(positions), axis=-1)  # [S,J]
     feet_valid = np.all(np.isfinite(feet), axis=-1)  # [S,F]
     both = valid[:, _BONES[:, 0]] & valid[:, _BONES[:, 1]]  # [S,B]
     hung = feet_valid & valid[:, _FOOT_ANKLE]  # [S,F]
     # Every point a person's markers may have, in marker order, and which of them they have.
-    foot_ends = np.stack((positions[:, _FOOT_ANKLE], feet), axis=2).reshape(len(feet), -1, 3)
-    candidates = np.concatenate((positions, feet, positions[:, _BONES.reshape(-1)], foot_ends), axis=1)
     shown = np.concatenate((valid, feet_valid, np.repeat(both, 2, axis=1), np.repeat(hung, 2, axis=1)), axis=1)
     joints = valid.sum(axis=1) + feet_valid.sum(axis=1)
     counts = np.stack((joints, shown.sum(axis=1) - joints), axis=1).reshape(-1).tolist()
+    if shared is not None:
+        made, rows = shared
+        slots = (rows[:, None] * _SLOTS_PER_PERSON + _MARKER_SLOTS[None])[shown].tolist()
+        return [made[slot] for slot in slots], counts
+    foot_ends = np.stack((positions[:, _FOOT_ANKLE], feet), axis=2).reshape(len(feet), -1, 3)
+    candidates = np.concatenate((positions, feet, positions[:, _BONES.reshape(-1)], foot_ends), axis=1)
     point = _types().point
     return [point(x, y, z) for x, y, z in candidates[shown].tolist()], counts
 
 
-def marker_array_msg(people: list[Person], stamp_ns: int, frame_id: str, lifetime_s: float) -> Any:
+def marker_array_msg(
+    people: list[Person], stamp_ns: int, frame_id: str, lifetime_s: float, points: Sequence[Any] | None = None
+) -> Any:
     """The markers of one frame. It starts with DELETEALL so people who left disappear even
     when a bag is paused; the lifetime clears them if the node stops. Per person with a
     valid joint: spheres at the valid joints, lines for bones with both ends valid, a text
-    label with the id and distance above the head."""
+    label with the id and distance above the head. ``points``: the Points of all
+    ``people``'s joints and feet already made for their Skeleton3D messages
+    (:func:`~.skeletons.joint_points`), shown as they are."""
     shared = _shared(stamp_ns, frame_id, lifetime_s)
     markers = [_delete_all(shared)]
-    shown = [(body_label(person, index), person) for index, person in enumerate(people) if person.num_valid]
+    rows = [index for index, person in enumerate(people) if person.num_valid]
+    shown = [(body_label(people[index], index), people[index]) for index in rows]
     if not shown:
         return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
+    if points is not None and len(points) != len(people) * _SLOTS_PER_PERSON:
+        raise ValueError(f"{len(points)} shared points for {len(people)} people, not {_SLOTS_PER_PERSON} each")
     positions = np.stack([person.positions for _, person in shown]).astype(np.float64)
-    points, counts = _marker_points(positions, np.stack([person.feet for _, person in shown]).astype(np.float64))
+    points_of, counts = _marker_points(
+        positions,
+        np.stack([person.feet for _, person in shown]).astype(np.float64),
+        None if points is None else (points, np.array(rows, dtype=np.intp)),
+    )
     anchors, tops, distances = _label_places(positions)
     types = _types()
     marker = types.marker
@@ -177,9 +211,9 @@ def marker_array_msg(people: list[Person], stamp_ns: int, frame_id: str, lifetim
         text_pose = _identity_pose(types.point(x, tops[index] - 0.2, z))
         markers += [
             _marker(shared, marker.SPHERE_LIST, "joints", label, shared.pose, shared.joint_scale, colour,
-                    points[start : start + joints], ""),
+                    points_of[start : start + joints], ""),
             _marker(shared, marker.LINE_LIST, "bones", label, shared.pose, shared.bone_scale, colour,
-                    points[start + joints : start + joints + bones], ""),
+                    points_of[start + joints : start + joints + bones], ""),
             _marker(shared, marker.TEXT_VIEW_FACING, "labels", label, text_pose, shared.text_scale, shared.white, [],
                     f"id {label}  {distances[index]:.2f} m"),
         ]  # fmt: skip

@@ -3,12 +3,16 @@
 Every number of every person goes from numpy to Python in one ``tolist`` per array for the
 whole frame, and each message is made with positional arguments in one pass: a frame of 20
 people is about 1000 messages (each keypoint and its Point), and the per-call overhead of
-numpy scalars and keyword arguments would cost more than the messages.
+numpy scalars and keyword arguments would cost more than the messages. Every invalid joint
+shares one NaN Point, and the markers show the keypoints' own Points (:func:`joint_points`):
+messages are never changed once built, and a serialiser or the node's conversion reads a
+shared object as it reads its own.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -80,10 +84,18 @@ def keypoint_msgs(
     source = np.where(valid, np.asarray(sources).reshape(-1), int(DepthSource.NONE)).astype(np.int64).tolist()
     uv = np.asarray(pixels, dtype=np.float64).reshape(-1, 2).tolist()
     confidence = np.asarray(scores, dtype=np.float64).reshape(-1).tolist()
+    unknown = point(*_NAN3)  # one Point for every invalid joint: messages are read-only once built
     return [
-        keypoint(point(p[0], p[1], p[2]), s, c, q[0], q[1], ok, d)
+        keypoint(point(p[0], p[1], p[2]) if ok else unknown, s, c, q[0], q[1], ok, d)
         for p, s, c, q, ok, d in zip(xyz, sigma, confidence, uv, valid.tolist(), source, strict=True)
     ]
+
+
+def joint_points(skeletons: Sequence[Any]) -> list[Any]:
+    """The positions (geometry_msgs/Point) of the Skeleton3D messages' keypoints, then their
+    feet, person after person (``NUM_JOINTS + NUM_FEET`` each): the markers show these same
+    objects instead of making their own."""
+    return [keypoint.position for skeleton in skeletons for keypoint in (*skeleton.keypoints, *skeleton.feet)]
 
 
 def skeleton_msgs(people: list[Person]) -> list[Any]:
