@@ -324,12 +324,11 @@ class Pipeline:
         with timed("detection"):
             found = stages.detector.detect(frame.rgb)
         with timed("keypoints_2d"):
-            people, bodies = self.people_of(frame, found)
-        networks = self.networks_of(frame, people, bodies, timed)
+            people, bodies, expected = self.people_of(frame, found)
+        networks = self.networks_of(frame, people, bodies, timed, expected)
         placement = stages.placement
         if placement is not None:
             with timed("placement"):
-                expected = stages.tracker.expected(people, frame.stamp_ns)
                 plane = partial(stages.lifter.floor_plane, frame.depth_m, frame.camera)
                 networks, placed = placement(frame, people, networks, expected, plane)
         with timed("depth_lifting"):
@@ -345,19 +344,25 @@ class Pipeline:
         timer.add("total", stage_ms["total"])
         return FrameResult(frame=frame, people=people, stage_ms=stage_ms)
 
-    def people_of(self, frame: Frame, found: FrameDetections) -> tuple[list[Person], list[BodyEstimate | None]]:
+    def people_of(
+        self, frame: Frame, found: FrameDetections
+    ) -> tuple[list[Person], list[BodyEstimate | None], list[Person | None]]:
         """The detected people with their 2D keypoints after the crowd rules (low-score
-        candidates only where the 2D network keypoints its crops), and BlazePose's
-        estimates when its landmarks are the keypoints."""
+        candidates only where the 2D network keypoints its crops), BlazePose's estimates when
+        its landmarks are the keypoints, and their tracks' last persons (``Tracker.expected``,
+        once a frame; again where the crowd rules dropped someone who may have held a track)."""
         stages = self.stages
         if stages.keypoints is None:  # BlazePose's landmarks: no candidates, no crowd rules
-            return self.keypoints_of(frame, found.confident)
+            people, bodies = self.keypoints_of(frame, found.confident)
+            return people, bodies, stages.tracker.expected(people, frame.stamp_ns)
         detections = found.confident + found.candidates
-        people, _ = self.keypoints_of(frame, detections)
-        candidate = [i >= len(found.confident) for i in range(len(people))]
-        expected = stages.tracker.expected(people, frame.stamp_ns)
-        people = stages.crowd(people, candidate, [e is not None for e in expected])
-        return people, [None] * len(people)
+        everyone, _ = self.keypoints_of(frame, detections)
+        candidate = [i >= len(found.confident) for i in range(len(everyone))]
+        expected = stages.tracker.expected(everyone, frame.stamp_ns)
+        people = stages.crowd(everyone, candidate, [e is not None for e in expected])
+        if len(people) != len(everyone) or any(a is not b for a, b in zip(people, everyone, strict=True)):
+            expected = stages.tracker.expected(people, frame.stamp_ns)
+        return people, [None] * len(people), expected
 
     def keypoints_of(self, frame: Frame, detections: list[Detection]) -> tuple[list[Person], list[BodyEstimate | None]]:
         """The detected people with their 2D keypoints (and BlazePose's estimates, when its
@@ -379,10 +384,12 @@ class Pipeline:
         people: list[Person],
         bodies: list[BodyEstimate | None] | None = None,
         timed: Callable[[str], AbstractContextManager[object]] | None = None,
+        expected: list[Person | None] | None = None,
     ) -> NetworkEstimates:
         """What the 3D networks say about ``people``: BlazePose's poses, roots and masks,
         and/or the checkpoint networks' root depths and poses. ``bodies``: BlazePose's
-        estimates already made for the keypoints; ``timed`` times each network."""
+        estimates already made for the keypoints; ``timed`` times each network;
+        ``expected``: the people's tracks' last persons, where already found this frame."""
         stages = self.stages
         timed = timed or (lambda _: nullcontext())
         networks = NetworkEstimates.none(len(people))
@@ -390,12 +397,14 @@ class Pipeline:
             with timed("pose_3d"):
                 # BlazePose made the keypoints (estimates for everyone), or it runs per track.
                 made = stages.keypoints is None
+                if not made and expected is None:
+                    expected = stages.tracker.expected(people, frame.stamp_ns)
                 networks = estimate_bodies(
                     stages.blazepose,
                     self.schedule,
                     frame,
                     people,
-                    [] if made else stages.tracker.expected(people, frame.stamp_ns),
+                    [] if made or expected is None else expected,
                     min_score=self.settings.keypoints.min_score,
                     network_root=stages.blazepose_root,
                     bodies=bodies if made else None,

@@ -272,3 +272,28 @@ def test_a_still_scene_runs_fewer_crops_and_keeps_its_roots(models_dir: Path, se
     # stay within it.
     capped, _ = run(models_dir, sequence, 3, 4)
     assert every_crops[0] > 4 and capped[:2] == [4, every_crops[0] - 4] and max(capped) <= 4
+
+
+def test_the_frames_tracks_are_found_once_for_all_its_stages(
+    models_dir: Path, sequence: list[Frame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crowd rules, the schedule and the placement share one ``Tracker.expected`` a
+    frame (a second only where the crowd rules dropped someone), and get the same answer."""
+    pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
+    tracker, crowd = pipeline.stages.tracker, pipeline.stages.crowd
+    calls: list[list[Person | None]] = []
+    find = tracker.expected
+
+    def counted(people: list[Person], stamp_ns: int) -> list[Person | None]:
+        calls.append(find(people, stamp_ns))
+        return calls[-1]
+
+    monkeypatch.setattr(tracker, "expected", counted)
+    for frame in sequence[:3]:
+        calls.clear()
+        dropped = crowd.counts["merged_detections"] + crowd.counts["low_score_dropped"]
+        people = pipeline.process(frame).people
+        dropped = crowd.counts["merged_detections"] + crowd.counts["low_score_dropped"] - dropped
+        assert len(calls) == (1 if dropped == 0 else 2)
+        continuing = sum(e is not None for e in calls[-1])
+        assert people and (continuing == 0 if frame is sequence[0] else continuing >= 0.8 * len(people))
