@@ -157,6 +157,22 @@ def test_kalman_filter_converges_on_a_constant_velocity() -> None:
     assert kf.position[0] == pytest.approx(1.2 * 59 / 15, abs=0.15)
 
 
+def test_kalman_update_is_the_textbook_update_with_h() -> None:
+    """The update takes H P H^T, P H^T and (I - K H) P as blocks of P: the same filter as
+    the products with H = [I 0], to rounding."""
+    rng = np.random.default_rng(2)
+    kf = RootKalman(np.array([0.3, -0.2, 3.0]), 0.1, 1.0)
+    H = np.hstack((np.eye(3), np.zeros((3, 3))))
+    for _ in range(100):
+        kf.predict(1 / 30, 2.0)
+        x, P = kf.x.copy(), kf.P.copy()
+        z, sigma = rng.normal((0.3, -0.2, 3.0), 0.1), float(rng.uniform(0.02, 0.3))
+        K = P @ H.T @ np.linalg.inv(H @ P @ H.T + np.eye(3) * sigma**2)
+        kf.update(z, sigma)
+        np.testing.assert_allclose(kf.x, x + K @ (z - H @ x), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(kf.P, (np.eye(6) - K @ H) @ P, rtol=0, atol=1e-12)
+
+
 def test_box_gate_accepts_a_shrunken_partly_occluded_box() -> None:
     old = np.array([100.0, 100.0, 160.0, 300.0])
     assert iou(old, old) == 1.0

@@ -64,10 +64,11 @@ class RootKalman:
         return self.x[:3] + self.x[3:] * max(dt, 0.0)
 
     def update(self, measurement: FloatArray, sigma: float) -> None:
-        H = np.zeros((3, 6))
-        H[:, :3] = np.eye(3)
-        R = np.eye(3) * sigma**2
-        S = H @ self.P @ H.T + R
-        K = self.P @ H.T @ np.linalg.inv(S)
-        self.x = self.x + K @ (np.asarray(measurement, dtype=np.float64) - H @ self.x)
-        self.P = (np.eye(6) - K @ H) @ self.P
+        """The measured position with its ``sigma`` [m] on every axis. The measurement picks
+        the position out of the state (H = [I 0]), so H P H^T, P H^T and (I - K H) P are
+        blocks of P: taken as slices, not as products with H (a track's update is a few
+        microseconds, and a crowd updates every track each frame)."""
+        S = self.P[:3, :3] + np.eye(3) * sigma**2
+        K = self.P[:, :3] @ np.linalg.inv(S)
+        self.x = self.x + K @ (np.asarray(measurement, dtype=np.float64) - self.x[:3])
+        self.P = self.P - K @ self.P[:3, :]
