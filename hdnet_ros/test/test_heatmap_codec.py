@@ -110,6 +110,27 @@ def test_dark_equals_the_per_joint_reference_on_real_heatmaps(real_heatmaps: np.
     np.testing.assert_array_equal(scores, real_heatmaps.reshape(*real_heatmaps.shape[:2], -1).max(axis=2))
 
 
+def test_dark_equals_the_reference_for_peaks_next_to_the_border() -> None:
+    """Peaks two cells in from every edge and corner: their windows reach past the map,
+    where the smoothing's border is zero."""
+    rng = np.random.default_rng(3)
+    height, width = 32, 24
+    peaks = [
+        (x, y) for x in (2, 3, width // 2, width - 4, width - 3) for y in (2, 3, height // 2, height - 4, height - 3)
+    ]
+    ys, xs = np.mgrid[0:height, 0:width]
+    maps = np.stack(
+        [
+            np.exp(-((xs - x - rng.uniform(-0.4, 0.4)) ** 2 + (ys - y - rng.uniform(-0.4, 0.4)) ** 2) / 2.0)
+            + rng.uniform(0, 0.01, (height, width))
+            for x, y in peaks
+        ]
+    ).astype(np.float32)[None]
+    cells, _ = decode_heatmaps(maps)
+    np.testing.assert_allclose(cells, reference_dark(maps), atol=1e-6)
+    assert np.abs(cells - argmax_cells(maps)[0]).max() > 0.1  # refined, not left on the cells
+
+
 def test_dark_finds_a_gaussians_sub_cell_centre() -> None:
     ys, xs = np.mgrid[0:64, 0:48]
     centre = np.array([20.37, 31.72])  # x, y in cells

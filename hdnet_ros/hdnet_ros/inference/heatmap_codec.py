@@ -139,16 +139,18 @@ def argmax_cells(heatmaps: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
 
 def _patches(heatmaps: npt.ArrayLike, cells: npt.NDArray[np.intp], radius: int) -> FloatArray:
     """The (2 radius + 1)^2 values around each cell [N,J,2] -> [N,J,2r+1,2r+1], zero outside
-    the map (the zero border of DARK's smoothing)."""
+    the map (the zero border of DARK's smoothing): gathered from the maps as they are, in
+    one indexing of all crops' and joints' windows (no padded copy of every map)."""
     maps = np.asarray(heatmaps)
-    count, joints, _, _ = maps.shape
-    padded = np.pad(maps, ((0, 0), (0, 0), (radius, radius), (radius, radius)))
-    offsets = np.arange(2 * radius + 1)
+    count, joints, height, width = maps.shape
+    offsets = np.arange(-radius, radius + 1)
     rows = cells[..., 1, None, None] + offsets[:, None]  # [N,J,k,1]
     cols = cells[..., 0, None, None] + offsets[None, :]  # [N,J,1,k]
-    n = np.arange(count)[:, None, None, None]
-    j = np.arange(joints)[None, :, None, None]
-    return padded[n, j, rows, cols].astype(np.float64)
+    inside = (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)  # [N,J,k,k]
+    flat = maps.reshape(count * joints, height * width)
+    which = np.arange(count * joints).reshape(count, joints, 1, 1)
+    values = flat[which, np.clip(rows, 0, height - 1) * width + np.clip(cols, 0, width - 1)]
+    return np.where(inside, values, 0.0).astype(np.float64)
 
 
 def smoothed_log_patches(heatmaps: npt.ArrayLike, cells: npt.NDArray[np.intp]) -> FloatArray:
