@@ -14,16 +14,25 @@ from hdnet_ros.joints import (
     LEFT_ELBOW,
     LEFT_WRIST,
     NUM_COCO_JOINTS,
+    NUM_JOINTS,
     RIGHT_ELBOW,
     RIGHT_SHOULDER,
     RIGHT_WRIST,
+    TORSO_JOINTS,
 )
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.people import Detection, Person
 from hdnet_ros.stages.crowd import CrowdConfig, CrowdStage, Skeletons
 from hdnet_ros.stages.crowd.hidden import COVERING, hidden_joints, segment_distances
 from hdnet_ros.stages.crowd.merge import duplicates
-from hdnet_ros.stages.crowd.ownership import implausible_limbs, outside_box, shared_joints
+from hdnet_ros.stages.crowd.ownership import (
+    MIRROR,
+    SCORE_TIE,
+    TORSO_RATIO,
+    implausible_limbs,
+    outside_box,
+    shared_joints,
+)
 from hdnet_ros.stages.keypoints2d import KeypointConfig
 from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
@@ -225,6 +234,48 @@ def test_the_pruned_hidden_test_gives_the_dense_tests_answer(
         )
         found += int(expected.sum())
     assert found > 20  # the cases do hide joints
+
+
+def norm_shared_joints(skeletons: Skeletons, radius: float) -> np.ndarray:
+    """The shared-joint test as first written, with np.linalg.norm on [P,Q,17,2] (the
+    reference for the one on coordinate planes)."""
+    count = len(skeletons)
+    rejected = np.zeros(skeletons.scores.shape, dtype=bool)
+    pixels = skeletons.pixels[:, :NUM_COCO_JOINTS]
+    scale = skeletons.body_scale()
+    torso = skeletons.pixels[:, list(TORSO_JOINTS)]
+    seen = np.all(np.isfinite(torso), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centres = np.sum(np.where(seen[..., None], torso, 0.0), axis=1) / seen.sum(axis=1)[:, None]
+    centres[seen.sum(axis=1) == 0] = np.nan
+    near = np.zeros((count, count, NUM_COCO_JOINTS), dtype=bool)
+    limit = radius * np.minimum(scale[:, None], scale[None, :])[..., None]
+    for other in (pixels, pixels[:, MIRROR[:NUM_COCO_JOINTS]]):
+        with np.errstate(invalid="ignore"):
+            near |= np.linalg.norm(pixels[:, None] - other[None], axis=-1) < limit
+    near[np.arange(count), np.arange(count)] = False
+    to_torso = np.linalg.norm(pixels[:, None] - centres[None, :, None, :], axis=-1) / scale[None, :, None]
+    to_torso = np.nan_to_num(to_torso, nan=np.inf)
+    own = to_torso[np.arange(count), np.arange(count)]
+    scores = skeletons.scores[:, :NUM_COCO_JOINTS]
+    loses = near & (scores[None, :, :] - scores[:, None, :] > SCORE_TIE) & (to_torso < TORSO_RATIO * own[:, None, :])
+    rejected[:, :NUM_COCO_JOINTS] = np.any(loses, axis=1)
+    return rejected
+
+
+def test_the_shared_joint_test_on_coordinate_planes_gives_the_norms_answer() -> None:
+    rng = np.random.default_rng(11)
+    rejected = 0
+    for _ in range(200):
+        count = int(rng.integers(2, 25))
+        pixels = rng.uniform(0, 200, (count, NUM_JOINTS, 2))
+        pixels[rng.uniform(size=(count, NUM_JOINTS)) < 0.15] = np.nan
+        boxes = np.nan_to_num(np.concatenate((np.nanmin(pixels, 1) - 5, np.nanmax(pixels, 1) + 5), axis=1))
+        skeletons = Skeletons(pixels, rng.uniform(0, 1, (count, NUM_JOINTS)), boxes, rng.uniform(size=count))
+        expected = norm_shared_joints(skeletons, 0.2)
+        np.testing.assert_array_equal(shared_joints(skeletons, 0.2), expected)
+        rejected += int(expected.sum())
+    assert rejected > 100
 
 
 def test_the_stage_off_drops_candidates_and_changes_nothing(estimator: HeatmapKeypoints, trio: AnnotatedPhoto) -> None:

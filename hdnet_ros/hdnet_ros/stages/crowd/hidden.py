@@ -81,11 +81,11 @@ def hidden_joints(skeletons: Skeletons, limb_radius: float, ratio: float) -> Boo
     near = _near_boxes(pixels, np.concatenate((starts, ends), axis=1), radius)  # [P,J,Q]
     near[np.arange(count), :, np.arange(count)] = False  # not by one's own limbs
     near &= skeletons.seen[:, :NUM_COCO_JOINTS, None]
-    with np.errstate(invalid="ignore"):
-        candidates = near[..., None] & (scores[:, :, None, None] < ratio * surer[None, None])  # [P,J,Q,B]
-    p, j, q, b = np.nonzero(candidates)
-    if len(p) == 0:
+    p, j, q = np.nonzero(near)
+    pair, b = np.nonzero(scores[p, j][:, None] < ratio * surer[q])  # [K,B]: the other is surer there
+    if len(pair) == 0:
         return hidden
+    p, j, q = p[pair], j[pair], q[pair]
     distance = segment_distances(pixels[p, j], starts[q, b], ends[q, b])
     with np.errstate(invalid="ignore"):
         covered = distance <= radius[q]

@@ -33,6 +33,9 @@ def duplicates(skeletons: Skeletons, candidate: BoolArray, merge_oks: float) -> 
         return dropped
     similarity = np.nan_to_num(pairwise_oks(skeletons), nan=0.0)
     similarity[iou_matrix(skeletons.boxes, skeletons.boxes) < MERGE_MIN_IOU] = 0.0
+    np.fill_diagonal(similarity, 0.0)  # no one repeats themselves
+    if not np.any(similarity >= merge_oks):  # the usual frame: nothing to merge, no ranking
+        return dropped
     boxes = skeletons.boxes
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     order = np.lexsort((-skeletons.box_scores, -area, candidate))  # best first

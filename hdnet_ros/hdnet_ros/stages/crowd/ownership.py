@@ -146,13 +146,15 @@ def shared_joints(skeletons: Skeletons, radius: float) -> BoolArray:
     # Claims: person p's joint j near person q's joint j or its mirror [P,Q,17].
     near = np.zeros((count, count, NUM_COCO_JOINTS), dtype=bool)
     limit = radius * np.minimum(scale[:, None], scale[None, :])[..., None]
-    for other in (pixels, pixels[:, MIRROR[:NUM_COCO_JOINTS]]):
-        distance = np.linalg.norm(pixels[:, None] - other[None], axis=-1)
+    x, y = pixels[..., 0], pixels[..., 1]  # the norms below as np.linalg.norm computes them, on [P,Q,17] planes
+    for order in (slice(None), MIRROR[:NUM_COCO_JOINTS]):
+        dx, dy = x[:, None] - x[None, :, order], y[:, None] - y[None, :, order]
         with np.errstate(invalid="ignore"):
-            near |= distance < limit
+            near |= np.sqrt(dx * dx + dy * dy) < limit
     near[np.arange(count), np.arange(count)] = False
     # Person p's joint j to person q's torso, in q's statures [P,Q,17]; an unknown torso is far.
-    to_torso = np.linalg.norm(pixels[:, None] - centres[None, :, None, :], axis=-1) / scale[None, :, None]
+    dx, dy = x[:, None] - centres[None, :, None, 0], y[:, None] - centres[None, :, None, 1]
+    to_torso = np.sqrt(dx * dx + dy * dy) / scale[None, :, None]
     to_torso = np.nan_to_num(to_torso, nan=np.inf)
     own = to_torso[np.arange(count), np.arange(count)]  # [P,17]
     # p loses joint j to q when q claims it too, with a clearly higher score and a nearer torso.
