@@ -68,6 +68,7 @@ from frame_timing import (
     window_median,
     window_ratio,
 )
+from glue_parts import glue_part_figures
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.runtime_choice import cpu_instruction_set
 from hdnet_ros.joints import ROOT
@@ -100,6 +101,7 @@ from runtime_figures import blazepose_rows, chosen_runtimes, movenet_rows
 from hdnet_ros.config import Settings, load_settings
 
 CROWD_SIZES = (1, 3, 7, 12, 20)
+GLUE_SIZES = (7, 20)  # the crowds whose glue is split into its parts
 MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
 
 
@@ -115,6 +117,7 @@ class Plan:
     runtime_rounds: int  # interleaved timed calls per network runtime
     panoptic_steps: int  # pseudo-sequence frames per Panoptic image
     collector_frames: int  # frames of the 7-person crowd with the collector seeing the models, then frozen
+    glue_frames: int  # frames of the 7- and 20-person crowds with the glue's parts timed
 
 
 FULL = Plan(
@@ -126,6 +129,7 @@ FULL = Plan(
     runtime_rounds=20,
     panoptic_steps=15,
     collector_frames=300,
+    glue_frames=30,
 )
 QUICK = Plan(
     warm_up=3,
@@ -136,6 +140,7 @@ QUICK = Plan(
     runtime_rounds=3,
     panoptic_steps=2,
     collector_frames=20,
+    glue_frames=5,
 )
 
 
@@ -628,6 +633,7 @@ def main() -> None:
         },
     }
     figures["collector"] = collector_figures(crowd_runs[7], clock, plan.collector_frames)
+    figures["glue_parts"] = glue_part_figures({n: crowd_runs[n] for n in GLUE_SIZES}, clock, plan.glue_frames)
     if args.profile:
         profile_crowd(crowd_runs[max(CROWD_SIZES)], clock, args.profile, 30)
     figures["targets"] = targets(figures)

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from frame_timing import MESSAGES
-from model_clock import BLAZEPOSE, KEYPOINTS
+from glue_parts import owners
+from model_clock import BLAZEPOSE, DETECTOR, KEYPOINTS
 
 
 def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -107,9 +108,37 @@ def report(figures: dict[str, Any]) -> None:
         f"AP25 {accuracy['ap_root_25_pct']:.1f} %"
     )
 
+    report_glue(figures)
     report_sequence(figures)
     report_collector(figures["collector"])
     report_panoptic(figures)
+
+
+# The glue of each stage: its time less its network's (window medians of the crowd's table).
+GLUE_OF_STAGES = (
+    ("detection (letterbox, decoding)", "detection_ms", f"model_{DETECTOR}_ms"),
+    ("2D stage (crops, encoding, decoding, crowd rules)", "keypoints_2d_ms", f"model_{KEYPOINTS}_ms"),
+    ("3D stage (plan, crops, decoding, carried poses)", "pose_3d_ms", f"model_{BLAZEPOSE}_ms"),
+    ("placement (stages/placement)", "placement_ms", ""),
+    ("lifting", "depth_lifting_ms", ""),
+    ("tracking", "tracking_ms", ""),
+    ("messages", f"{MESSAGES}_ms", ""),
+)
+
+
+def report_glue(figures: dict[str, Any]) -> None:
+    """The glue by stage (from the crowd's table) and by part (``glue_parts.py``'s pass)."""
+    table, parts = figures["crowd"]["table"], figures["glue_parts"]
+    sizes = [int(n) for n in parts]
+    print(f"\nThe glue by stage and by part (crowd; ms per frame at {', '.join(map(str, sizes))} people)")
+    rows = []
+    for name, stage, model in GLUE_OF_STAGES:
+        rows.append([name] + [f"{table[n][stage] - (table[n][model] if model else 0.0):.2f}" for n in sizes])
+    rows.append(["all glue (frame less model calls)"] + [f"{table[n]['glue_ms']:.2f}" for n in sizes])
+    print_table(["stage", *(f"{n} people" for n in sizes)], rows)
+    owner = owners()
+    rows = [[part, owner[part]] + [f"{parts[n][part]:.2f}" for n in parts] for part in owner]
+    print_table(["part (timed where its stage calls it; medians)", "owner", *(f"{n} people" for n in sizes)], rows)
 
 
 def report_sequence(figures: dict[str, Any]) -> None:
