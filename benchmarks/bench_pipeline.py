@@ -2,6 +2,7 @@
 target of issue 19 and its verdict (``pipeline_targets.py``).
 
     python3 benchmarks/bench_pipeline.py --models-dir ../shared/models --data-dir ../shared/data [--quick] [--json F]
+        [--set NAME=VALUE ...]
 
 Everything runs in this one process, after a warm-up, with the default CPU pipeline
 (YOLOX-Nano on onnxruntime, the default 2D network and BlazePose GHUM 3D on the runtimes
@@ -54,6 +55,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import yaml
 from crowd import CAMERA_HEIGHT_M, CAMERA_PITCH_DEG, ROWS_M, Crowd, make_crowd, person_crops
 from crowd_answers import CrowdBlazePose
 from frame_sources import sample_frames, sequence_shift, shifted_sequence, still_scene
@@ -377,11 +379,12 @@ SEQUENCE_RUNS: dict[str, tuple[bool, dict[str, Any]]] = {
 PHASES = {"scheduled": 0, "scheduled, phase 1": 1, "scheduled, phase 2": 2}
 
 
-def sequence_runs(models_dir: str, base: Stages, frames: list[Frame], steps: int) -> tuple[list[Run], int]:
-    """The runs of SEQUENCE_RUNS on the pseudo-sequence, and its length in frames."""
+def sequence_runs(common: dict[str, Any], base: Stages, frames: list[Frame], steps: int) -> tuple[list[Run], int]:
+    """The runs of SEQUENCE_RUNS on the pseudo-sequence (``common``: the settings of every
+    run, each run's own on top), and its length in frames."""
     runs = []
     for name, (with_depth, overrides) in SEQUENCE_RUNS.items():
-        settings = load_settings(overrides={"models.models_dir": models_dir, **overrides})
+        settings = load_settings(overrides={**common, **overrides})
         source, new_scene, _ = shifted_sequence(frames, steps, with_depth)
         if resolve_networks(settings) == ("", ""):
             pipeline = fresh(settings, base, blazepose=None, blazepose_root=False)
@@ -428,11 +431,11 @@ def sequence_figures(runs: list[Run], window: int, steps: int, camera: CameraMod
 PANOPTIC_RUNS: dict[str, dict[str, Any]] = {"panoptic scheduled": {}, "panoptic every frame": EVERY_FRAME}
 
 
-def panoptic_runs(models_dir: str, base: Stages, scenes: list[Scene], steps: int) -> tuple[list[Run], int]:
+def panoptic_runs(common: dict[str, Any], base: Stages, scenes: list[Scene], steps: int) -> tuple[list[Run], int]:
     """The Panoptic pseudo-sequence without depth, scheduled and every frame."""
     runs = []
     for name, overrides in PANOPTIC_RUNS.items():
-        settings = load_settings(overrides={"models.models_dir": models_dir, **overrides})
+        settings = load_settings(overrides={**common, **overrides})
         source, new_scene, length = shifted_sequence([scene[0] for scene in scenes], steps, with_depth=False)
         assert base.blazepose is not None
         body = base.blazepose
@@ -566,11 +569,21 @@ def main() -> None:
         "--profile", type=int, default=0, metavar="N", help="also profile N frames of the 20-person crowd"
     )
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of every pipeline (YAML value; a run's own settings, e.g. the every-frame run's, win)",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
     started, load_start = time.perf_counter(), os.getloadavg()[0]
 
-    settings = load_settings(overrides={"models.models_dir": args.models_dir})
+    common = {"models.models_dir": args.models_dir} | {
+        name: yaml.safe_load(value) for name, value in (item.split("=", 1) for item in args.set)
+    }
+    settings = load_settings(overrides=common)
     if resolve_networks(settings) != ("blazepose", "blazepose"):
         raise SystemExit(f"BlazePose GHUM 3D is not in {args.models_dir}: the default 3D stage cannot be timed")
     base = Pipeline.from_settings(settings).stages
@@ -591,10 +604,10 @@ def main() -> None:
     }
     freeze_loaded_objects()  # as the node and the replay do once the pipeline is built
     run_in_turn(list(crowd_runs.values()), plan.crowd_frames, plan.warm_up, clock)
-    runs, length = sequence_runs(args.models_dir, base, frames, plan.sequence_steps)
+    runs, length = sequence_runs(common, base, frames, plan.sequence_steps)
     run_in_turn(runs, length, 1, clock)  # the models are warm after the crowd
     scenes = panoptic_scenes(args.data_dir)
-    panoptic, panoptic_length = panoptic_runs(args.models_dir, base, scenes, plan.panoptic_steps)
+    panoptic, panoptic_length = panoptic_runs(common, base, scenes, plan.panoptic_steps)
     run_in_turn(panoptic, panoptic_length, 0, clock)
 
     row_depths = "/".join(f"{z_m:g}" for z_m, _, _ in ROWS_M)
@@ -602,7 +615,8 @@ def main() -> None:
         "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "load_start": load_start,
-        "plan": f"{'quick' if args.quick else 'full'} plan {dataclasses.asdict(plan)}, windows of {window} frames",
+        "plan": f"{'quick' if args.quick else 'full'} plan {dataclasses.asdict(plan)}, windows of {window} frames"
+        + (f", settings {args.set}" if args.set else ""),
         "crowd_description": (
             f"{', '.join(map(str, CROWD_SIZES))} capsule people in rows at {row_depths} m "
             f"(camera {CAMERA_HEIGHT_M:.1f} m high, {CAMERA_PITCH_DEG:g} deg down), Kinect-like depth, oracle 2D; "
