@@ -173,6 +173,46 @@ def test_kalman_update_is_the_textbook_update_with_h() -> None:
         np.testing.assert_allclose(kf.P, (np.eye(6) - K @ H) @ P, rtol=0, atol=1e-12)
 
 
+def test_the_cost_of_all_tracks_at_once_is_each_tracks_own() -> None:
+    """The 3D association cost of every filtered track against every person in one array
+    equals the cost found track by track (the norm and the gates to the bit)."""
+    from hdnet_ros.stages.tracking.boxes import iou_matrix
+    from hdnet_ros.stages.tracking.tracker import INFEASIBLE
+
+    rng = np.random.default_rng(3)
+    config = TrackingConfig()
+    for _ in range(100):
+        people = []
+        for _ in range(int(rng.integers(1, 20))):
+            corner = rng.uniform((0, 0), (500, 300))
+            person = Person(Detection(np.concatenate((corner, corner + rng.uniform(20, 150, 2))), 0.9),
+                            np.zeros((NUM_JOINTS, 2)), np.ones(NUM_JOINTS))  # fmt: skip
+            if rng.uniform() < 0.8:
+                person.positions[ROOT] = rng.normal((0.0, 0.0, 4.0), 1.0)
+            people.append(person)
+        tracker = Tracker(config)
+        for track_id in range(1, int(rng.integers(1, 20))):
+            source = people[int(rng.integers(len(people)))]
+            track = Track(track_id=track_id, box=source.detection.box + rng.normal(0, 10, 4), person=source)
+            if rng.uniform() < 0.8:
+                root = np.nan_to_num(source.positions[ROOT], nan=4.0) + rng.normal(0, 0.3, 3)
+                track.kalman = RootKalman(root, float(rng.uniform(0.02, 0.5)), 1.0)
+            tracker.tracks.append(track)
+        predicted = np.array([track.box for track in tracker.tracks])
+        boxes = np.array([person.detection.box for person in people])
+        overlap = iou_matrix(predicted, boxes)
+        roots = np.array([person.positions[ROOT] for person in people])
+        expected = np.where(overlap >= config.min_iou_2d_only, (1.0 - overlap) * config.iou_cost_m, INFEASIBLE)
+        gate_2d = overlap_matrix(predicted, boxes, config.min_iou)
+        for row, track in enumerate(tracker.tracks):
+            if track.kalman is not None:
+                distance = np.linalg.norm(track.kalman.position - roots, axis=1)
+                allowed = (distance <= tracker._gate_m(track)) & gate_2d[row]
+                in_3d = np.where(allowed, distance + config.box_cost_m * (1.0 - overlap[row]), INFEASIBLE)
+                expected[row] = np.where(np.all(np.isfinite(roots), axis=1), in_3d, expected[row])
+        np.testing.assert_array_equal(tracker._cost_matrix(people, predicted, overlap), expected)
+
+
 def test_box_gate_accepts_a_shrunken_partly_occluded_box() -> None:
     old = np.array([100.0, 100.0, 160.0, 300.0])
     assert iou(old, old) == 1.0

@@ -255,15 +255,19 @@ class Tracker:
         cost = np.where(overlap >= config.min_iou_2d_only, (1.0 - overlap) * config.iou_cost_m, INFEASIBLE)
         boxes = np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
         gate_2d = overlap_matrix(predicted, boxes, config.min_iou)
-        for row, track in enumerate(self.tracks):
-            if track.kalman is None:
-                continue
-            distance = np.linalg.norm(track.kalman.position - roots, axis=1)
-            allowed = (distance <= self._gate_m(track)) & gate_2d[row]
-            # The 2D term separates people whose roots come close in 3D (one hidden
-            # behind another and measured at the other's depth) by their boxes.
-            in_3d = np.where(allowed, distance + config.box_cost_m * (1.0 - overlap[row]), INFEASIBLE)
-            cost[row] = np.where(rooted, in_3d, cost[row])
+        filtered = np.array([track.kalman is not None for track in self.tracks], dtype=bool)
+        if not np.any(filtered):
+            return cost
+        # All tracks with a 3D state against all people at once [T3,P] (the norm's own arithmetic).
+        states = [track.kalman for track in self.tracks if track.kalman is not None]
+        positions = np.array([kalman.x[:3] for kalman in states], dtype=np.float64)
+        gates = np.array([self._gate_m(track) for track in self.tracks if track.kalman is not None])
+        distance = np.linalg.norm(positions[:, None, :] - roots[None, :, :], axis=-1)
+        allowed = (distance <= gates[:, None]) & gate_2d[filtered]
+        # The 2D term separates people whose roots come close in 3D (one hidden
+        # behind another and measured at the other's depth) by their boxes.
+        in_3d = np.where(allowed, distance + config.box_cost_m * (1.0 - overlap[filtered]), INFEASIBLE)
+        cost[filtered] = np.where(rooted[None, :], in_3d, cost[filtered])
         return cost
 
     def _associate(self, people: list[Person]) -> tuple[list[tuple[int, int]], set[int]]:
