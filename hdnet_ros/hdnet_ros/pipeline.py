@@ -348,9 +348,8 @@ class Pipeline:
         self, frame: Frame, found: FrameDetections
     ) -> tuple[list[Person], list[BodyEstimate | None], list[Person | None]]:
         """The detected people with their 2D keypoints after the crowd rules (low-score
-        candidates only where the 2D network keypoints its crops), BlazePose's estimates when
-        its landmarks are the keypoints, and their tracks' last persons (``Tracker.expected``,
-        once a frame; again where the crowd rules dropped someone who may have held a track)."""
+        candidates where the 2D network keypoints its crops), BlazePose's estimates when its
+        landmarks are the keypoints, and their tracks' last persons (``Tracker.expected``)."""
         stages = self.stages
         if stages.keypoints is None:  # BlazePose's landmarks: no candidates, no crowd rules
             people, bodies = self.keypoints_of(frame, found.confident)
@@ -360,7 +359,7 @@ class Pipeline:
         candidate = [i >= len(found.confident) for i in range(len(everyone))]
         expected = stages.tracker.expected(everyone, frame.stamp_ns)
         people = stages.crowd(everyone, candidate, [e is not None for e in expected])
-        if len(people) != len(everyone) or any(a is not b for a, b in zip(people, everyone, strict=True)):
+        if len(people) != len(everyone):  # someone dropped may have held a track in the assignment
             expected = stages.tracker.expected(people, frame.stamp_ns)
         return people, [None] * len(people), expected
 
@@ -387,9 +386,8 @@ class Pipeline:
         expected: list[Person | None] | None = None,
     ) -> NetworkEstimates:
         """What the 3D networks say about ``people``: BlazePose's poses, roots and masks,
-        and/or the checkpoint networks' root depths and poses. ``bodies``: BlazePose's
-        estimates already made for the keypoints; ``timed`` times each network;
-        ``expected``: the people's tracks' last persons, where already found this frame."""
+        and/or the checkpoint networks' root depths and poses. ``bodies``: BlazePose's estimates
+        made for the keypoints; ``timed`` times each network; ``expected``: :meth:`people_of`'s."""
         stages = self.stages
         timed = timed or (lambda _: nullcontext())
         networks = NetworkEstimates.none(len(people))
@@ -397,14 +395,13 @@ class Pipeline:
             with timed("pose_3d"):
                 # BlazePose made the keypoints (estimates for everyone), or it runs per track.
                 made = stages.keypoints is None
-                if not made and expected is None:
-                    expected = stages.tracker.expected(people, frame.stamp_ns)
+                expected = expected if expected is not None else stages.tracker.expected(people, frame.stamp_ns)
                 networks = estimate_bodies(
                     stages.blazepose,
                     self.schedule,
                     frame,
                     people,
-                    [] if made or expected is None else expected,
+                    [] if made else expected,
                     min_score=self.settings.keypoints.min_score,
                     network_root=stages.blazepose_root,
                     bodies=bodies if made else None,

@@ -76,7 +76,7 @@ class CrowdStage:
     def __call__(
         self, people: list[Person], candidate: Sequence[bool], continues_track: Sequence[bool]
     ) -> list[Person]:
-        """The people to keep, their keypoints edited in place. ``candidate``: low-score
+        """The people to keep, in their order, keypoints edited in place. ``candidate``: low-score
         boxes; ``continues_track``: boxes the tracker expected someone in."""
         low = np.asarray(candidate, dtype=bool).reshape(-1)
         if not self.config.enabled:
