@@ -67,12 +67,16 @@ def _floor_candidates(
 ) -> FloatArray | None:
     """Random 3D points [N,3] of the lower two thirds of the depth image (valid depth)."""
     top = depth.shape[0] // 3
-    sub = depth[top::CANDIDATE_STRIDE, ::CANDIDATE_STRIDE]
-    v, u = np.nonzero(np.isfinite(sub) & (sub > 0))
-    if v.size * CANDIDATE_STRIDE**2 < config.min_inliers:
+    # A contiguous copy of the grid, its valid cells by their flat index (row after row, as
+    # np.nonzero finds them) and only the picked ones split into rows and columns: the
+    # strided 2D test and nonzero cost about four times as much.
+    sub = np.ascontiguousarray(depth[top::CANDIDATE_STRIDE, ::CANDIDATE_STRIDE])
+    valid = np.flatnonzero((sub > 0) & (sub < np.inf))  # finite and positive
+    if valid.size * CANDIDATE_STRIDE**2 < config.min_inliers:
         return None
-    pick = rng.choice(v.size, size=min(config.samples, v.size), replace=False)
-    uv = np.stack((u[pick] * CANDIDATE_STRIDE, v[pick] * CANDIDATE_STRIDE + top), axis=1).astype(np.float64)
+    pick = valid[rng.choice(valid.size, size=min(config.samples, valid.size), replace=False)]
+    v, u = np.divmod(pick, sub.shape[1])
+    uv = np.stack((u * CANDIDATE_STRIDE, v * CANDIDATE_STRIDE + top), axis=1).astype(np.float64)
     return camera.back_project(uv, depth[uv[:, 1].astype(int), uv[:, 0].astype(int)])
 
 

@@ -156,7 +156,15 @@ def guessed_joints(
     # The depth a joint is compared with: its parent's where measured; a hidden or guessed
     # parent hands its own anchor on (the hip, for the ankle under a knee lost behind an arm).
     anchor_z = np.where(sensor, z, np.nan)
+    # A joint no person has measured with a low score is guessed by nobody: its limb only
+    # hands a hidden joint's anchor on (most limbs of most frames, a dozen calls each).
+    candidate = np.any(sensor & (scores < SEEN_SCORE), axis=0).tolist()
+    any_hidden = np.any(hidden, axis=0).tolist()
     for joint, parent in LIMBS:
+        if not candidate[joint]:
+            if any_hidden[joint]:
+                anchor_z[:, joint] = np.where(hidden[:, joint], anchor_z[:, parent], anchor_z[:, joint])
+            continue
         with np.errstate(invalid="ignore"):
             nearer = sensor[:, joint] & (z[:, joint] <= anchor_z[:, parent] - jump_m)
         nearer &= scores[:, joint] < SEEN_SCORE

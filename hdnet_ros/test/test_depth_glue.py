@@ -1,0 +1,85 @@
+"""The depth stage's glue in its cheaper forms gives what main's numpy gave (``numpy_lifting.
+glue``): the floor's candidate points to the bit, on the sample frames' depth and on depth
+with invalid pixels (NaN, inf, zero, negative), and the guessed joints on the synthetic
+benchmark's frames, measured by the stage, with the 2D scores as given and lowered at random
+(so that every limb's test runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.frame_input import build_frame
+from hdnet_ros.stages.depth import LiftingConfig
+from hdnet_ros.stages.depth.arrays import Observed
+from hdnet_ros.stages.depth.floor import GroundConfig, _floor_candidates
+from hdnet_ros.stages.depth.guessed import guessed_joints
+from hdnet_ros.stages.depth.measure import measure_depth
+from hdnet_ros.synthetic import RayGrid, make_frame
+from hdnet_ros.synthetic.benchmark import default_settings
+from hdnet_ros.synthetic.scene import sample_scene
+from helpers import sample_messages
+from numpy_lifting.glue import floor_candidates as reference_floor_candidates
+from numpy_lifting.glue import guessed_joints as reference_guessed_joints
+
+
+@pytest.fixture(scope="module")
+def sample_depths(sample_bags: list[Path]) -> list[tuple[np.ndarray, CameraModel]]:
+    frames = []
+    for bag in sample_bags:
+        messages = sample_messages(bag)
+        frame = build_frame(messages["rgb"], messages["depth"], messages["camera_info"])
+        assert frame.depth_m is not None
+        frames.append((frame.depth_m, frame.camera))
+    return frames
+
+
+def spoiled(depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The depth with a fifth of its pixels NaN, inf, -inf, 0 or negative."""
+    spoilt = depth.copy()
+    where = rng.random(depth.shape) < 0.2
+    spoilt[where] = rng.choice(np.array([np.nan, np.inf, -np.inf, 0.0, -1.0], dtype=np.float32), size=where.sum())
+    return spoilt
+
+
+def test_floor_candidates_are_main_s(sample_depths: list[tuple[np.ndarray, CameraModel]]) -> None:
+    rng = np.random.default_rng(0)
+    compared = 0
+    for depth, camera in sample_depths:
+        for image in (depth, spoiled(depth, rng)):
+            for samples, seed in ((500, 1), (3000, 0)):
+                config = GroundConfig(samples=samples)
+                points = _floor_candidates(image, camera, config, np.random.default_rng(seed))
+                expected = reference_floor_candidates(image, camera, config, np.random.default_rng(seed))
+                assert points is not None and expected is not None
+                assert np.array_equal(points, expected)
+                compared += 1
+    empty = np.full_like(sample_depths[0][0], np.nan)
+    assert _floor_candidates(empty, sample_depths[0][1], GroundConfig(), np.random.default_rng(0)) is None
+    assert compared == 4 * len(sample_depths)
+
+
+def test_guessed_joints_are_main_s() -> None:
+    rng = np.random.default_rng(0)
+    guessed = 0
+    for setting in default_settings(3):
+        scene_rng, sensor_rng, oracle_rng = (np.random.default_rng([0, stream]) for stream in range(3))
+        grid = RayGrid(setting.scene.camera.camera())
+        config = LiftingConfig(noise_coefficient=setting.sensor.noise_coefficient or 0.0015)
+        for _ in range(setting.frames):
+            scene = sample_scene(scene_rng, setting.scene)
+            frame = make_frame(scene, setting.sensor, setting.oracle, sensor_rng, grid, 0, oracle_rng)
+            observed = Observed.of(frame.people, scene.camera)
+            expected_z = np.nanmedian(np.where(observed.seen, 3.0, np.nan), axis=1)
+            _, measured = measure_depth(observed, frame.depth_m, scene.camera, expected_z, config, None)
+            limits = (config.min_depth_m, config.max_depth_m)
+            given = np.array([p.scores for p in frame.people], dtype=np.float64)
+            for scores in (given, given * rng.uniform(0.3, 1.0, size=given.shape)):
+                for jump in (config.guessed_jump_m, 0.05):
+                    arguments = (observed, scores, measured, frame.depth_m, jump, *limits)
+                    result = guessed_joints(*arguments)
+                    assert np.array_equal(result, reference_guessed_joints(*arguments))
+                    guessed += int(result.sum())
+    assert guessed > 0  # some joints were guessed: the test's every branch ran
