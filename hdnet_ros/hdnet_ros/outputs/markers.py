@@ -188,13 +188,16 @@ def marker_array_msg(
     (:func:`~.skeletons.joint_points`), shown as they are."""
     shared = _shared(stamp_ns, frame_id, lifetime_s)
     markers = [_delete_all(shared)]
-    rows = [index for index, person in enumerate(people) if person.num_valid]
+    if not people:
+        return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
+    everyone = np.stack([person.positions for person in people]).astype(np.float64)
+    rows = np.flatnonzero(np.any(np.all(np.isfinite(everyone), axis=-1), axis=1)).tolist()  # with a valid joint
     shown = [(body_label(people[index], index), people[index]) for index in rows]
     if not shown:
         return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
     if points is not None and len(points) != len(people) * _SLOTS_PER_PERSON:
         raise ValueError(f"{len(points)} shared points for {len(people)} people, not {_SLOTS_PER_PERSON} each")
-    positions = np.stack([person.positions for _, person in shown]).astype(np.float64)
+    positions = everyone[rows]
     points_of, counts = _marker_points(
         positions,
         np.stack([person.feet for _, person in shown]).astype(np.float64),

@@ -144,11 +144,15 @@ def body_transforms(
     """TransformStamped for each person with a valid root (and, optionally, each valid joint
     as ``<link>_<id>`` child of the body frame), stamped with the image time. The transforms
     of one frame share their headers (read-only once built)."""
-    placed = [(index, person) for index, person in enumerate(people) if person.valid[ROOT]]
+    if not people:
+        return []
+    everyone = np.stack([person.positions for person in people]).astype(np.float64)
+    rows = np.flatnonzero(np.all(np.isfinite(everyone[:, ROOT]), axis=1)).tolist()  # a valid root
+    placed = [(index, people[index]) for index in rows]
     if not placed:
         return []
     types = _types()
-    positions = np.stack([person.positions for _, person in placed]).astype(np.float64)
+    positions = everyone[rows]
     rotations = body_rotations(positions)
     quaternions = quaternions_from_matrices(rotations).tolist()
     roots = positions[:, ROOT]
