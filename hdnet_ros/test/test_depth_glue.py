@@ -1,8 +1,8 @@
 """The depth stage's glue in its cheaper forms gives what main's numpy gave (``numpy_lifting.
 glue``): the floor's candidate points to the bit, on the sample frames' depth and on depth
-with invalid pixels (NaN, inf, zero, negative), and the guessed joints on the synthetic
-benchmark's frames, measured by the stage, with the 2D scores as given and lowered at random
-(so that every limb's test runs)."""
+with invalid pixels (NaN, inf, zero, negative), the refresh's cached sample among them; and
+the guessed joints on the synthetic benchmark's frames, measured by the stage, with the 2D
+scores as given and lowered at random (so that every limb's test runs)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,9 @@ def test_floor_candidates_are_main_s(sample_depths: list[tuple[np.ndarray, Camer
                 expected = reference_floor_candidates(image, camera, config, np.random.default_rng(seed))
                 assert points is not None and expected is not None
                 assert np.array_equal(points, expected)
+                if seed == 1:  # the refresh's fixed sample, drawn once per candidate count
+                    for _ in range(2):
+                        assert np.array_equal(_floor_candidates(image, camera, config, None), expected)
                 compared += 1
     empty = np.full_like(sample_depths[0][0], np.nan)
     assert _floor_candidates(empty, sample_depths[0][1], GroundConfig(), np.random.default_rng(0)) is None

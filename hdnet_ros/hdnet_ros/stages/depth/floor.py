@@ -8,6 +8,7 @@ z^2 / camera height times the angular keypoint noise.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -62,10 +63,20 @@ class GroundConfig:
 CANDIDATE_STRIDE = 3
 
 
+@functools.lru_cache(maxsize=4)
+def _fixed_pick(valid: int, samples: int) -> npt.NDArray[np.intp]:
+    """The refresh's sample of ``samples`` of ``valid`` candidates: the first draw of
+    ``default_rng(1)``, which depends on nothing else (cached: read-only)."""
+    pick = np.random.default_rng(1).choice(valid, size=samples, replace=False)
+    pick.flags.writeable = False
+    return pick
+
+
 def _floor_candidates(
-    depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig, rng: np.random.Generator
+    depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig, rng: np.random.Generator | None
 ) -> FloatArray | None:
-    """Random 3D points [N,3] of the lower two thirds of the depth image (valid depth)."""
+    """Random 3D points [N,3] of the lower two thirds of the depth image (valid depth);
+    ``rng`` None: the first draw of ``default_rng(1)`` (the same sample every frame)."""
     top = depth.shape[0] // 3
     # A contiguous copy of the grid, its valid cells by their flat index (row after row, as
     # np.nonzero finds them) and only the picked ones split into rows and columns: the
@@ -74,7 +85,9 @@ def _floor_candidates(
     valid = np.flatnonzero((sub > 0) & (sub < np.inf))  # finite and positive
     if valid.size * CANDIDATE_STRIDE**2 < config.min_inliers:
         return None
-    pick = valid[rng.choice(valid.size, size=min(config.samples, valid.size), replace=False)]
+    samples = min(config.samples, valid.size)
+    drawn = _fixed_pick(valid.size, samples) if rng is None else rng.choice(valid.size, size=samples, replace=False)
+    pick = valid[drawn]
     v, u = np.divmod(pick, sub.shape[1])
     uv = np.stack((u * CANDIDATE_STRIDE, v * CANDIDATE_STRIDE + top), axis=1).astype(np.float64)
     return camera.back_project(uv, depth[uv[:, 1].astype(int), uv[:, 0].astype(int)])
@@ -93,7 +106,7 @@ def refreshed_plane(
     it is still this image's floor: about as many of a small random sample lie on it as
     did when it was fitted (less a fifth, for people walking over it), and the refit moved
     it by less than FLOOR_KEPT_DEGREES / FLOOR_KEPT_M. None: fit the floor anew."""
-    points = _floor_candidates(depth, camera, replace(config, samples=config.preview_samples), np.random.default_rng(1))
+    points = _floor_candidates(depth, camera, replace(config, samples=config.preview_samples), None)
     if points is None:
         return None
     tolerance = _inlier_tolerance(points, config)

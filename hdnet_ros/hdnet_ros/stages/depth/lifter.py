@@ -171,9 +171,9 @@ class DepthLifter:
         unmeasured = ~np.all(np.isfinite(measured.points), axis=-1) | measured.inferred
         hidden = measured.occluded & unmeasured & observed.seen
         self.hidden_joints += int(np.count_nonzero(hidden))
-        for person, row in zip(people, hidden, strict=True):
-            if np.any(row):
-                person.scores = np.where(row, person.scores * config.guessed_confidence, person.scores)
+        for index in np.flatnonzero(np.any(hidden, axis=1)).tolist():
+            person, row = people[index], hidden[index]
+            person.scores = np.where(row, person.scores * config.guessed_confidence, person.scores)
 
     def lift(
         self,
