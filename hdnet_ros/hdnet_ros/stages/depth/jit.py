@@ -103,3 +103,9 @@ def _jit(function: FunctionT, options: dict[str, Any]) -> FunctionT:
         return cast(FunctionT, numba.njit(cache=True, **options)(function))
     finally:
         numba_config.CACHE_DIR = saved
+
+
+def compiled_ieee(function: FunctionT) -> FunctionT:
+    """:func:`compiled` with numpy's float semantics for division by zero (inf or NaN, as
+    the numpy code a kernel replaces gives, instead of a ZeroDivisionError)."""
+    return _jit(function, {"error_model": "numpy"})

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.people import DepthSource, Person
-from hdnet_ros.size_prior import DepthEstimates, bone_prior_depths
+from hdnet_ros.size_prior import DepthEstimates
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import (
     complete_from_relative_pose,
@@ -36,6 +36,7 @@ from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
 from hdnet_ros.stages.depth.guessed import guessed_joints
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import place_roots
+from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
 from hdnet_ros.stages.depth.warm import warm_up
 
 FloatArray = npt.NDArray[np.float64]

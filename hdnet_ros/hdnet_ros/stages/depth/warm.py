@@ -17,6 +17,7 @@ from hdnet_ros.stages.depth.arrays import Lifted, Observed
 from hdnet_ros.stages.depth.complete import complete_from_skeleton
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.measure import measure_depth
+from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,6 +28,8 @@ def warm_up() -> None:
     rays = np.zeros((1, NUM_JOINTS, 3))
     rays[..., 2] = 1.0
     observed = Observed(pixels, np.ones((1, NUM_JOINTS), bool), pixels.copy(), rays, np.array([[0.0, 0.0, 8.0, 8.0]]))
+    bone_prior_depths(observed.normalized, observed.seen, camera, boxes=observed.boxes)
+    bone_prior_depths(observed.normalized, observed.seen, camera)
     measure_depth(observed, np.full((8, 8), 2.0, np.float32), camera, np.array([2.0]), LiftingConfig())
     lifted = Lifted.empty(1)
     lifted.positions[0, LEFT_HIP] = (0.0, 0.0, 2.0)
