@@ -106,6 +106,19 @@ def test_fuse_depths_gates_disagreement_and_handles_missing_inputs() -> None:
     assert fuse_depths(2.0, 0.0, 2.2, 0.1) == (2.0, 0.0)
 
 
+def test_fuse_depths_without_second_estimates_keeps_the_valid_first_ones() -> None:
+    """The shortcut for a frame without network depths gives what the general rule gives:
+    each valid first estimate unchanged, NaN (both z and sigma) for an invalid one."""
+    z = np.array([2.0, -1.0, np.nan, 3.0, 4.0, 0.0])
+    sigma = np.array([0.1, 0.1, 0.1, np.nan, -0.2, 0.1])
+    missing = np.array([np.nan, 2.0, np.nan, np.nan, -1.0, np.nan])  # never valid: NaN z or sigma, or z <= 0
+    fused_z, fused_sigma = fuse_depths(z, sigma, missing, np.array([0.1, np.nan, 0.1, 0.1, 0.1, 0.1]))
+    np.testing.assert_array_equal(fused_z, [2.0, np.nan, np.nan, np.nan, np.nan, np.nan])
+    np.testing.assert_array_equal(fused_sigma, [0.1, np.nan, np.nan, np.nan, np.nan, np.nan])
+    one_valid = fuse_depths(z, sigma, missing, np.array([0.1, 0.1, 0.1, 0.1, 0.1, 0.1]))  # 2.0 is valid
+    assert one_valid[0][1] == 2.0 and one_valid[1][1] == 0.1
+
+
 # --- robust joint depth ---------------------------------------------------------------------
 
 

@@ -41,6 +41,9 @@ def fuse_depths(
     with np.errstate(invalid="ignore", divide="ignore"):
         ok1 = np.isfinite(z1) & np.isfinite(s1) & (s1 >= 0.0) & (z1 > 0.0)
         ok2 = np.isfinite(z2) & np.isfinite(s2) & (s2 >= 0.0) & (z2 > 0.0)
+    if not np.any(ok2):  # nothing to fuse (no network estimates): the first where it exists
+        return np.where(ok1, z1, np.nan), np.where(ok1, s1, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
         first_tighter = s1 <= s2
         tight_z = np.where(first_tighter, z1, z2)
         tight_s = np.where(first_tighter, s1, s2)
