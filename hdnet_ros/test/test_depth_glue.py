@@ -12,17 +12,20 @@ import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
+from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER, ROOT
 from hdnet_ros.stages.depth import LiftingConfig
 from hdnet_ros.stages.depth.arrays import Observed
 from hdnet_ros.stages.depth.floor import GroundConfig, _floor_candidates
 from hdnet_ros.stages.depth.guessed import guessed_joints
 from hdnet_ros.stages.depth.measure import measure_depth
+from hdnet_ros.stages.depth.root import pelvis_pixels
 from hdnet_ros.synthetic import RayGrid, make_frame
 from hdnet_ros.synthetic.benchmark import default_settings
 from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
 from numpy_lifting.glue import floor_candidates as reference_floor_candidates
 from numpy_lifting.glue import guessed_joints as reference_guessed_joints
+from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +89,30 @@ def test_guessed_joints_are_main_s() -> None:
                     assert np.array_equal(result, reference_guessed_joints(*arguments))
                     guessed += int(result.sum())
     assert guessed > 0  # some joints were guessed: the test's every branch ran
+
+
+def test_pelvis_pixels_are_main_s() -> None:
+    """The compiled pelvis pixels equal main's numpy ones bit for bit, on people with each
+    rule's joints seen or not (every rule is taken), shoulders on one pixel, and depths
+    that are NaN, zero, negative or tiny (no pixel but the seen pelvis)."""
+    rng = np.random.default_rng(3)
+    people = 2000
+    pixels = rng.uniform(0.0, 640.0, (people, NUM_JOINTS, 2))
+    seen = rng.random((people, NUM_JOINTS)) < rng.uniform(0.0, 1.0, people)[:, None]
+    seen[:, ROOT] &= rng.random(people) < 0.3
+    same = rng.random(people) < 0.05
+    pixels[same, RIGHT_SHOULDER] = pixels[same, LEFT_SHOULDER]
+    pixels = np.where(seen[..., None], pixels, np.nan)
+    z = rng.uniform(0.5, 8.0, people)
+    z[rng.random(people) < 0.1] = np.nan
+    z[:40] = (0.0, -1.0, 1e-320, np.inf) * 10
+    rays = np.zeros((people, NUM_JOINTS, 3))
+    observed = Observed(pixels, seen, np.zeros((people, NUM_JOINTS, 2)), rays, np.zeros((people, 4)))
+    camera = CameraModel.from_fov(640, 480, 60.0)
+    for stature in (1.7, 1.5):
+        got, got_estimated = pelvis_pixels(observed, z, camera, stature)
+        with np.errstate(over="ignore"):  # main's code warned on the tiny depth
+            expected, expected_estimated = reference_pelvis_pixels(observed, z, camera, stature)
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(got_estimated, expected_estimated)
+    assert 0.2 * people < np.count_nonzero(np.isfinite(got[:, 0]) & got_estimated) < people  # rules taken

@@ -37,6 +37,7 @@ from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidat
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundPlane, floor_depths
 from hdnet_ros.stages.depth.fuse import fuse_depths
+from hdnet_ros.stages.depth.pelvis import pelvis_pixels as pelvis_kernel
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -180,37 +181,19 @@ def pelvis_pixels(
     estimated: the seen pelvis; else one hip (within half a hip width of the pelvis); else
     the shoulders (one torso length below the neck, perpendicular to the shoulder line);
     else one shoulder or the face, straight down the image by the typical distance to the
-    pelvis at depth ``z``."""
-    pixels, seen = observed.pixels, observed.seen
-    result = np.full((len(observed), 2), np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        px_per_m = np.where(np.isfinite(z) & (z > 0), camera.fy / z, np.nan)
-    torso_px = _TORSO_LENGTH * stature * px_per_m
-    open_ = np.ones(len(observed), dtype=bool)
-
-    def take(mask: BoolArray, values: FloatArray) -> None:
-        nonlocal open_
-        use = mask & open_
-        result[use] = values[use]
-        open_ &= ~use
-
-    take(seen[:, ROOT], pixels[:, ROOT])
-    estimated = open_.copy()
-    open_ &= np.isfinite(px_per_m)
-    take(seen[:, LEFT_HIP], pixels[:, LEFT_HIP])
-    take(seen[:, RIGHT_HIP], pixels[:, RIGHT_HIP])
-    left, right = pixels[:, LEFT_SHOULDER], pixels[:, RIGHT_SHOULDER]
-    across = right - left
-    down = np.stack((-across[:, 1], across[:, 0]), axis=1)
-    norm = np.linalg.norm(down, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        down = np.where((norm < 1e-6)[:, None], np.array([0.0, 1.0]), down / norm[:, None])
-    down = np.where((down[:, 1] < 0)[:, None], -down, down)
-    take(seen[:, LEFT_SHOULDER] & seen[:, RIGHT_SHOULDER], (left + right) / 2.0 + down * torso_px[:, None])
-    straight_down = np.stack((np.zeros(len(observed)), torso_px), axis=1)
-    take(seen[:, LEFT_SHOULDER], left + straight_down)
-    take(seen[:, RIGHT_SHOULDER], right + straight_down)
+    pelvis at depth ``z`` (one compiled loop: :mod:`.pelvis`)."""
+    count = len(observed)
+    result, estimated = np.full((count, 2), np.nan), np.zeros(count, dtype=bool)
     face_centre, any_face = observed.face_centres()
-    head_px = (_NECK_TO_NOSE * stature * 0.85 + _TORSO_LENGTH * stature) * px_per_m
-    take(any_face, face_centre + np.stack((np.zeros(len(observed)), head_px), axis=1))
+    pelvis_kernel(
+        np.ascontiguousarray(observed.pixels, dtype=np.float64),
+        np.ascontiguousarray(observed.seen, dtype=np.bool_),
+        np.ascontiguousarray(z, dtype=np.float64),
+        face_centre,
+        any_face,
+        float(camera.fy),
+        float(stature),
+        result,
+        estimated,
+    )
     return result, estimated

@@ -17,6 +17,7 @@ from hdnet_ros.stages.depth.arrays import Lifted, Observed
 from hdnet_ros.stages.depth.complete import complete_from_skeleton
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.measure import measure_depth
+from hdnet_ros.stages.depth.root import pelvis_pixels
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
 
 
@@ -30,6 +31,7 @@ def warm_up() -> None:
     observed = Observed(pixels, np.ones((1, NUM_JOINTS), bool), pixels.copy(), rays, np.array([[0.0, 0.0, 8.0, 8.0]]))
     bone_prior_depths(observed.normalized, observed.seen, camera, boxes=observed.boxes)
     bone_prior_depths(observed.normalized, observed.seen, camera)
+    pelvis_pixels(observed, np.array([2.0]), camera, 1.7)
     measure_depth(observed, np.full((8, 8), 2.0, np.float32), camera, np.array([2.0]), LiftingConfig())
     lifted = Lifted.empty(1)
     lifted.positions[0, LEFT_HIP] = (0.0, 0.0, 2.0)
