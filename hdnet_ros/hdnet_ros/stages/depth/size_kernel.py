@@ -81,12 +81,26 @@ def _minimum(a: float, b: float) -> float:
 
 
 @compiled_ieee
+def _sorted(values: FloatArray, chosen: BoolArray, buffer: FloatArray) -> FloatArray:
+    """The chosen values, sorted (NaN last), in the front of ``buffer``: the same first
+    ``count(chosen)`` values as sorting the row with NaN for the others (size_prior)."""
+    count = 0
+    for k in range(len(values)):
+        if chosen[k]:
+            buffer[count] = values[k]
+            count += 1
+    head = buffer[:count]
+    head.sort()
+    return head
+
+
+@compiled_ieee
 def _median(ordered: FloatArray, count: int) -> float:
     """size_prior._row_median of one sorted row (NaN last) with ``count`` finite values."""
     if count <= 0:
         return math.nan
     low = max((count - 1) // 2, 0)
-    high = min(count // 2, len(ordered) - 1)
+    high = min(count // 2, len(ordered) - 1)  # size_prior's clip to the row
     return 0.5 * (ordered[low] + ordered[high])
 
 
@@ -154,27 +168,26 @@ def _bone_depths(
     """Fill z_out, sigma_out [P] (left NaN where a person has no usable pair)."""
     pairs_count = len(pair_a)
     ratio, lengths, work = np.empty(pairs_count), np.empty(pairs_count), np.empty(pairs_count)
+    depths, spread = np.empty(pairs_count), np.empty(pairs_count)
     available, keep = np.empty(pairs_count, dtype=np.bool_), np.empty(pairs_count, dtype=np.bool_)
     for person in range(seen.shape[0]):
         pairs, usable, top = _pair_ratios(
             normalized, seen, person, pair_a, pair_b, pair_length, lengths, ratio, available
         )
-        reference = _percentile(np.sort(ratio), pairs, REFERENCE_PERCENTILE) if pairs >= 3 else top
+        reference = _percentile(_sorted(ratio, available, work), pairs, REFERENCE_PERCENTILE) if pairs >= 3 else top
         kept = 0
         for k in range(pairs_count):
             keep[k] = available[k] and ratio[k] >= min_ratio * reference
-            work[k] = 1.0 / ratio[k] if keep[k] else math.nan
+            depths[k] = 1.0 / ratio[k] if keep[k] else math.nan
             kept += keep[k]
         if not usable or kept == 0:
             continue
-        depths = work.copy()
-        z = _median(np.sort(depths), kept)
+        z = _median(_sorted(depths, keep, work), kept)
+        kept_length = _median(_sorted(lengths, keep, work), kept)
+        noise_rel = keypoint_sigma_px * math.sqrt(2.0) / _maximum(kept_length * f, 1e-6)
         for k in range(pairs_count):
-            work[k] = lengths[k] if keep[k] else math.nan
-        noise_rel = keypoint_sigma_px * math.sqrt(2.0) / _maximum(_median(np.sort(work), kept) * f, 1e-6)
-        for k in range(pairs_count):
-            work[k] = abs(depths[k] - z)
-        mad_rel = 1.4826 * _median(np.sort(work), kept) / z if kept >= 3 else noise_rel
+            spread[k] = abs(depths[k] - z)
+        mad_rel = 1.4826 * _median(_sorted(spread, keep, work), kept) / z if kept >= 3 else noise_rel
         sigma_rel = math.hypot(STATURE_RELATIVE_SD, _maximum(mad_rel, noise_rel) / math.sqrt(kept))
         if use_boxes:
             extent = _maximum(boxes[person, 2] - boxes[person, 0], boxes[person, 3] - boxes[person, 1])
