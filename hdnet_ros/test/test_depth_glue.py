@@ -14,7 +14,8 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER, ROOT
 from hdnet_ros.stages.depth import LiftingConfig
-from hdnet_ros.stages.depth.arrays import Observed
+from hdnet_ros.stages.depth.arrays import Lifted, Observed
+from hdnet_ros.stages.depth.complete import complete_derived
 from hdnet_ros.stages.depth.floor import GroundConfig, _floor_candidates
 from hdnet_ros.stages.depth.guessed import guessed_joints
 from hdnet_ros.stages.depth.measure import measure_depth
@@ -116,3 +117,27 @@ def test_pelvis_pixels_are_main_s() -> None:
         np.testing.assert_array_equal(got, expected)
         np.testing.assert_array_equal(got_estimated, expected_estimated)
     assert 0.2 * people < np.count_nonzero(np.isfinite(got[:, 0]) & got_estimated) < people  # rules taken
+
+
+def test_compiled_midpoint_joints_are_lifted_s() -> None:
+    """The compiled midpoint joints (pelvis, neck) equal ``Lifted.complete_derived``'s bit
+    for bit: each of their joints positioned or not, the midpoint already positioned or
+    not, every pair of depth sources."""
+    rng = np.random.default_rng(5)
+    people = 3000
+    lifted = Lifted(
+        rng.normal(0.0, 2.0, (people, NUM_JOINTS, 3)),
+        rng.uniform(0.0, 0.3, (people, NUM_JOINTS)),
+        rng.integers(0, 4, (people, NUM_JOINTS)).astype(np.uint8),
+    )
+    lifted.positions[rng.random((people, NUM_JOINTS)) < 0.4, rng.integers(0, 3)] = np.nan
+    lifted.sigma[rng.random((people, NUM_JOINTS)) < 0.1] = np.nan
+    before = np.all(np.isfinite(lifted.positions), axis=-1)
+    expected = Lifted(lifted.positions.copy(), lifted.sigma.copy(), lifted.sources.copy())
+    expected.complete_derived()
+    complete_derived(lifted)
+    np.testing.assert_array_equal(lifted.positions, expected.positions)
+    np.testing.assert_array_equal(lifted.sigma, expected.sigma)
+    np.testing.assert_array_equal(lifted.sources, expected.sources)
+    filled = np.all(np.isfinite(lifted.positions), axis=-1) & ~before
+    assert 0.05 * people < np.count_nonzero(filled) < people  # both rules ran

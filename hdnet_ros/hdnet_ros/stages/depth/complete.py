@@ -55,7 +55,7 @@ def complete_from_skeleton(lifted: Lifted, observed: Observed, stature: float) -
     lower joint index), each anchored on the nearest joint positioned before it (ties: the
     lower index). The distance of every joint to the positioned set is kept up to date as
     joints are filled, as in Prim's algorithm. Compiled (:mod:`.jit`), person by person."""
-    lifted.complete_derived()
+    complete_derived(lifted)
     todo = observed.seen & ~lifted.valid & ~_DERIVED
     _complete_people(
         lifted.positions, lifted.sigma, lifted.sources, np.ascontiguousarray(todo), observed.rays, _paths(stature)
@@ -143,6 +143,28 @@ def _midpoint(
     sigma[joint] = math.hypot(sigma[a], sigma[b]) / 2.0
     inferred = sources[a] == _INFERRED or sources[b] == _INFERRED
     sources[joint] = _INFERRED if inferred else max(sources[a], sources[b])
+
+
+def complete_derived(lifted: Lifted) -> None:
+    """:meth:`Lifted.complete_derived` as one compiled loop over people (the same values)."""
+    _derived_people(lifted.positions, lifted.sigma, lifted.sources)
+
+
+@compiled
+def _derived_people(positions: FloatArray, sigma: FloatArray, sources: npt.NDArray[np.uint8]) -> None:
+    """Every person's midpoint joints from their two joints, where those have positions
+    and it has none (decided on the positions as they were before any is filled)."""
+    fill = np.empty(len(_DERIVED_JOINT), dtype=np.bool_)
+    for p in range(positions.shape[0]):
+        for i in range(len(_DERIVED_JOINT)):
+            fill[i] = (
+                not _finite(positions[p, _DERIVED_JOINT[i]])
+                and _finite(positions[p, _DERIVED_A[i]])
+                and _finite(positions[p, _DERIVED_B[i]])
+            )
+        for i in range(len(_DERIVED_JOINT)):
+            if fill[i]:
+                _midpoint(positions[p], sigma[p], sources[p], _DERIVED_JOINT[i], _DERIVED_A[i], _DERIVED_B[i])
 
 
 def complete_from_relative_pose(lifted: Lifted, observed: Observed, relative_pose: FloatArray) -> None:

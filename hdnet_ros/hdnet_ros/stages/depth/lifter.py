@@ -25,6 +25,7 @@ from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.size_prior import DepthEstimates
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import (
+    complete_derived,
     complete_from_relative_pose,
     complete_from_skeleton,
     enforce_person_band,
@@ -128,7 +129,7 @@ class DepthLifter:
             lifted.positions[seen] = measured.points[seen]
             lifted.sigma[seen] = measured.sigma[seen]
             lifted.sources[seen] = np.where(measured.inferred[seen], DepthSource.INFERRED, DepthSource.SENSOR)
-            lifted.complete_derived()
+            complete_derived(lifted)
         network = DepthEstimates(networks.root_z, networks.root_sigma)
         candidates = place_roots(
             observed,

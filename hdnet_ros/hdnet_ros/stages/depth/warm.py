@@ -35,4 +35,4 @@ def warm_up() -> None:
     measure_depth(observed, np.full((8, 8), 2.0, np.float32), camera, np.array([2.0]), LiftingConfig())
     lifted = Lifted.empty(1)
     lifted.positions[0, LEFT_HIP] = (0.0, 0.0, 2.0)
-    complete_from_skeleton(lifted, observed, 1.7)
+    complete_from_skeleton(lifted, observed, 1.7)  # with the midpoint joints (complete_derived)
