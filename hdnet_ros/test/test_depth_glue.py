@@ -13,13 +13,14 @@ import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER, ROOT
+from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth import LiftingConfig
-from hdnet_ros.stages.depth.arrays import Lifted, Observed
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed
 from hdnet_ros.stages.depth.complete import complete_derived
-from hdnet_ros.stages.depth.floor import GroundConfig, _floor_candidates
+from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, _floor_candidates
 from hdnet_ros.stages.depth.guessed import guessed_joints
 from hdnet_ros.stages.depth.measure import measure_depth
-from hdnet_ros.stages.depth.root import pelvis_pixels
+from hdnet_ros.stages.depth.root import pelvis_pixels, sensor_roots
 from hdnet_ros.synthetic import RayGrid, make_frame
 from hdnet_ros.synthetic.benchmark import default_settings
 from hdnet_ros.synthetic.scene import sample_scene
@@ -27,6 +28,7 @@ from helpers import sample_messages
 from numpy_lifting.glue import floor_candidates as reference_floor_candidates
 from numpy_lifting.glue import guessed_joints as reference_guessed_joints
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
+from numpy_lifting.root import sensor_roots as reference_sensor_roots
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +143,40 @@ def test_compiled_midpoint_joints_are_lifted_s() -> None:
     np.testing.assert_array_equal(lifted.sources, expected.sources)
     filled = np.all(np.isfinite(lifted.positions), axis=-1) & ~before
     assert 0.05 * people < np.count_nonzero(filled) < people  # both rules ran
+
+
+def test_sensor_roots_are_main_s() -> None:
+    """The sensor's roots (the compiled one from a hip among them) equal main's numpy ones
+    bit for bit: pelvis measured or not, hips measured by the sensor or otherwise, facing
+    known or not, NaN statures, with and without a floor."""
+    rng = np.random.default_rng(7)
+    people = 2000
+    lifted = Lifted(
+        rng.normal(0.0, 2.0, (people, NUM_JOINTS, 3)) + np.array([0.0, 0.0, 4.0]),
+        rng.uniform(0.0, 0.3, (people, NUM_JOINTS)),
+        rng.integers(1, 5, (people, NUM_JOINTS)).astype(np.uint8),
+    )
+    lifted.positions[rng.random((people, NUM_JOINTS)) < 0.5] = np.nan
+    angle = rng.uniform(-np.pi, np.pi, people)
+    facing = Facing(np.cos(angle), np.sin(angle), rng.random(people) < 0.7)
+    stature = rng.uniform(1.4, 2.0, people)
+    stature[rng.random(people) < 0.05] = np.nan
+    reference = rng.uniform(1.0, 6.0, people)
+    reference[rng.random(people) < 0.1] = np.nan
+    pixels = rng.uniform(0.0, 640.0, (people, NUM_JOINTS, 2))
+    seen = rng.random((people, NUM_JOINTS)) < 0.7
+    pixels = np.where(seen[..., None], pixels, np.nan)
+    camera = CameraModel.from_fov(640, 480, 60.0)
+    flat = np.where(seen[..., None], pixels, 0.0).reshape(-1, 2)
+    rays = np.concatenate((camera.normalized_rays(flat), np.ones((len(flat), 1))), axis=1).reshape(people, -1, 3)
+    observed = Observed(pixels, seen, rays[..., :2], rays, np.zeros((people, 4)))
+    config = LiftingConfig()
+    plane = GroundPlane(np.array([0.0, -0.96, -0.28]), -1.2, inliers=0)
+    for floor in (lambda: plane, lambda: None):
+        got = sensor_roots(observed, lifted, facing, stature, reference, floor, camera, config)
+        expected = reference_sensor_roots(observed, lifted, facing, stature, reference, floor, camera, config)
+        np.testing.assert_array_equal(got.point, expected.point)
+        np.testing.assert_array_equal(got.sigma, expected.sigma)
+        np.testing.assert_array_equal(got.source, expected.source)
+    from_hips = ~lifted.valid[:, ROOT] & facing.known & (got.source == DepthSource.INFERRED)
+    assert np.count_nonzero(from_hips) > 0.05 * people  # the hip rule ran

@@ -1,13 +1,25 @@
-"""main's numpy pelvis_pixels (stages/depth/root.py at c028168), the reference of the
-compiled one (stages/depth/pelvis.py)."""
+"""main's numpy pelvis_pixels and sensor_roots (stages/depth/root.py at c028168), the
+references of the compiled pelvis pixels (stages/depth/pelvis.py) and roots from a hip
+(root._roots_from_hips)."""
 
 from __future__ import annotations
 
 import numpy as np
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, ROOT
-from hdnet_ros.stages.depth.arrays import Observed
-from hdnet_ros.stages.depth.root import _NECK_TO_NOSE, _TORSO_LENGTH, BoolArray, FloatArray
+from hdnet_ros.people import DepthSource
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate
+from hdnet_ros.stages.depth.config import LiftingConfig
+from hdnet_ros.stages.depth.root import (
+    _HALF_HIP,
+    _IMAGE_UP,
+    _NECK_TO_NOSE,
+    _TORSO_LENGTH,
+    BoolArray,
+    FloatArray,
+    FloorSource,
+    on_pelvis_ray,
+)
 
 
 def pelvis_pixels(
@@ -51,3 +63,55 @@ def pelvis_pixels(
     head_px = (_NECK_TO_NOSE * stature * 0.85 + _TORSO_LENGTH * stature) * px_per_m
     take(any_face, face_centre + np.stack((np.zeros(len(observed)), head_px), axis=1))
     return result, estimated
+
+
+def sensor_roots(
+    observed: Observed,
+    lifted: Lifted,
+    facing: Facing,
+    stature: FloatArray,
+    reference: FloatArray,
+    floor: FloorSource,
+    camera: CameraModel,
+    config: LiftingConfig,
+) -> RootCandidate:
+    """The root from what the sensor measured (module doc)."""
+    count = len(observed)
+    result = RootCandidate.none(count)
+    valid = lifted.valid
+    measured = valid[:, ROOT]
+    result.point[measured] = lifted.positions[measured, ROOT]
+    result.sigma[measured] = lifted.sigma[measured, ROOT]
+    result.source[measured] = lifted.sources[measured, ROOT]
+    todo = ~measured & np.isfinite(reference)
+    if not np.any(todo):
+        return result
+    # One measured hip and the facing: the pelvis is half a hip width inwards.
+    left = np.stack((facing.cos, np.zeros(count), facing.sin), axis=1)
+    for hip, side in ((RIGHT_HIP, -1.0), (LEFT_HIP, 1.0)):  # the left hip wins where both qualify
+        use = todo & facing.known & valid[:, hip] & (lifted.sources[:, hip] == DepthSource.SENSOR)
+        result.point[use] = lifted.positions[use, hip] - (side * (_HALF_HIP * stature[use]))[:, None] * left[use]
+        result.sigma[use] = np.hypot(lifted.sigma[use, hip], 0.04)
+        result.source[use] = DepthSource.INFERRED
+    todo &= ~result.exists
+    # The neck and the floor's up direction: one torso length below the neck.
+    shoulders = todo & valid[:, LEFT_SHOULDER] & valid[:, RIGHT_SHOULDER]
+    if np.any(shoulders):
+        plane = floor()
+        up = plane.normal if plane is not None else _IMAGE_UP
+        unit_up = np.asarray(up, dtype=np.float64) / float(np.linalg.norm(up))
+        neck = (lifted.positions[shoulders, LEFT_SHOULDER] + lifted.positions[shoulders, RIGHT_SHOULDER]) / 2.0
+        result.point[shoulders] = neck - unit_up * (_TORSO_LENGTH * stature[shoulders])[:, None]
+        result.sigma[shoulders] = np.hypot(lifted.sigma[shoulders, LEFT_SHOULDER], 0.08)
+        result.source[shoulders] = DepthSource.INFERRED
+    todo &= ~shoulders
+    # The torso's depth, moved from its surface to its centre.
+    if np.any(todo):
+        root_z = reference + config.torso_centre_offset_m
+        sigma = np.hypot(config.noise_coefficient * root_z**2, 0.05)
+        torso = on_pelvis_ray(observed, root_z, sigma, DepthSource.SENSOR, todo, camera, config)
+        placed = todo & torso.exists
+        result.point[placed] = torso.point[placed]
+        result.sigma[placed] = torso.sigma[placed]
+        result.source[placed] = torso.source[placed]
+    return result

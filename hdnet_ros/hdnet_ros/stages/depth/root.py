@@ -14,6 +14,7 @@ Which candidate a person gets is decided in :mod:`.fuse`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -37,6 +38,7 @@ from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidat
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundPlane, floor_depths
 from hdnet_ros.stages.depth.fuse import fuse_depths
+from hdnet_ros.stages.depth.jit import compiled
 from hdnet_ros.stages.depth.pelvis import pelvis_pixels as pelvis_kernel
 
 FloatArray = npt.NDArray[np.float64]
@@ -47,6 +49,8 @@ _HALF_HIP = BONE_FRACTIONS[(PELVIS, LEFT_HIP)]
 _TORSO_LENGTH = BONE_FRACTIONS[(PELVIS, NECK)]
 _NECK_TO_NOSE = BONE_FRACTIONS[(NECK, NOSE)]
 _IMAGE_UP = np.array([0.0, -1.0, 0.0])
+_SENSOR = np.uint8(DepthSource.SENSOR)
+_INFERRED = np.uint8(DepthSource.INFERRED)
 
 
 def place_roots(
@@ -108,12 +112,19 @@ def sensor_roots(
     if not np.any(todo):
         return result
     # One measured hip and the facing: the pelvis is half a hip width inwards.
-    left = np.stack((facing.cos, np.zeros(count), facing.sin), axis=1)
-    for hip, side in ((RIGHT_HIP, -1.0), (LEFT_HIP, 1.0)):  # the left hip wins where both qualify
-        use = todo & facing.known & valid[:, hip] & (lifted.sources[:, hip] == DepthSource.SENSOR)
-        result.point[use] = lifted.positions[use, hip] - (side * (_HALF_HIP * stature[use]))[:, None] * left[use]
-        result.sigma[use] = np.hypot(lifted.sigma[use, hip], 0.04)
-        result.source[use] = DepthSource.INFERRED
+    _roots_from_hips(
+        lifted.positions,
+        lifted.sigma,
+        lifted.sources,
+        np.ascontiguousarray(facing.cos, dtype=np.float64),
+        np.ascontiguousarray(facing.sin, dtype=np.float64),
+        np.ascontiguousarray(facing.known, dtype=np.bool_),
+        np.ascontiguousarray(stature, dtype=np.float64),
+        todo,
+        result.point,
+        result.sigma,
+        result.source,
+    )
     todo &= ~result.exists
     # The neck and the floor's up direction: one torso length below the neck.
     shoulders = todo & valid[:, LEFT_SHOULDER] & valid[:, RIGHT_SHOULDER]
@@ -136,6 +147,40 @@ def sensor_roots(
         result.sigma[placed] = torso.sigma[placed]
         result.source[placed] = torso.source[placed]
     return result
+
+
+@compiled
+def _roots_from_hips(
+    positions: FloatArray,
+    sigma: FloatArray,
+    sources: npt.NDArray[np.uint8],
+    cos: FloatArray,
+    sin: FloatArray,
+    known: BoolArray,
+    stature: FloatArray,
+    todo: BoolArray,
+    point_out: FloatArray,
+    sigma_out: FloatArray,
+    source_out: npt.NDArray[np.uint8],
+) -> None:
+    """The root of each person to do with a known facing from a sensor-measured hip: half
+    a hip width inwards along their left (cos, 0, sin); the left hip where both qualify."""
+    for person in range(len(todo)):
+        if not (todo[person] and known[person]):
+            continue
+        for hip, side in ((RIGHT_HIP, -1.0), (LEFT_HIP, 1.0)):  # the later one wins
+            if sources[person, hip] != _SENSOR or not (
+                math.isfinite(positions[person, hip, 0])
+                and math.isfinite(positions[person, hip, 1])
+                and math.isfinite(positions[person, hip, 2])
+            ):
+                continue
+            inwards = side * (_HALF_HIP * stature[person])
+            point_out[person, 0] = positions[person, hip, 0] - inwards * cos[person]
+            point_out[person, 1] = positions[person, hip, 1] - inwards * 0.0
+            point_out[person, 2] = positions[person, hip, 2] - inwards * sin[person]
+            sigma_out[person] = math.hypot(sigma[person, hip], 0.04)
+            source_out[person] = _INFERRED
 
 
 def prior_depths(

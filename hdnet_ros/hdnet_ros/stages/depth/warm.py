@@ -13,11 +13,11 @@ import numpy as np
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, NUM_JOINTS
-from hdnet_ros.stages.depth.arrays import Lifted, Observed
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed
 from hdnet_ros.stages.depth.complete import complete_from_skeleton
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.measure import measure_depth
-from hdnet_ros.stages.depth.root import pelvis_pixels
+from hdnet_ros.stages.depth.root import pelvis_pixels, sensor_roots
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
 
 
@@ -35,4 +35,7 @@ def warm_up() -> None:
     measure_depth(observed, np.full((8, 8), 2.0, np.float32), camera, np.array([2.0]), LiftingConfig())
     lifted = Lifted.empty(1)
     lifted.positions[0, LEFT_HIP] = (0.0, 0.0, 2.0)
+    one = np.ones(1)
+    facing = Facing(one, 0.0 * one, np.ones(1, dtype=bool))
+    sensor_roots(observed, lifted, facing, 1.7 * one, 2.0 * one, lambda: None, camera, LiftingConfig())  # from a hip
     complete_from_skeleton(lifted, observed, 1.7)  # with the midpoint joints (complete_derived)
