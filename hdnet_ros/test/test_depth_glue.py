@@ -2,7 +2,9 @@
 glue``): the floor's candidate points to the bit, on the sample frames' depth and on depth
 with invalid pixels (NaN, inf, zero, negative), the refresh's cached sample among them; and
 the guessed joints on the synthetic benchmark's frames, measured by the stage, with the 2D
-scores as given and lowered at random (so that every limb's test runs)."""
+scores as given and lowered at random (so that every limb's test runs); and the compiled
+pelvis pixels, roots from a hip (``numpy_lifting.root``) and midpoint joints
+(``Lifted.complete_derived``), bit for bit on random people that take every rule."""
 
 from __future__ import annotations
 
