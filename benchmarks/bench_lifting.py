@@ -12,9 +12,7 @@ image. They are timed in turn, in blocks of BLOCK calls (the detector's, then ea
 lifting and messages), so they share whatever else the machine does; within a block the
 calls follow each other, so onnxruntime's worker threads, which spin for a while after a
 run, do not land on the lifting after each detector call. Figures are medians of wall
-time. Target: lifting + messages <= 0.2 x the detector's time at 20 people, with the
-messages as the node builds them (message objects) and as the replay does (the
-Skeleton3DArray as CDR bytes from arrays: ``core_outputs(..., skeleton_bytes=True)``).
+time. Target: lifting + messages <= 0.2 x the detector's time at 20 people.
 
 :func:`lifting_figures` is what ``bench_pipeline.py`` calls to print the same target.
 """
@@ -106,23 +104,17 @@ def lifting_figures(
         def messages(people: list[Person] = people, frame: Any = frame) -> None:
             core_outputs(FrameResult(frame, people), output, output.nominal_frame_rate, debug_image=False)
 
-        def replay_messages(people: list[Person] = people, frame: Any = frame) -> None:
-            result = FrameResult(frame, people)
-            core_outputs(result, output, output.nominal_frame_rate, debug_image=False, skeleton_bytes=True)
-
-        cases[count] = (lift, messages, replay_messages)
+        cases[count] = (lift, messages)
     samples: dict[str, list[float]] = {"detector": []}
     for block in range(-(-(warm_up + runs) // BLOCK)):
         record = block * BLOCK >= warm_up
         detector_block = [_timed(lambda: detector(image)) for _ in range(BLOCK)]
         if record:
             samples["detector"] += detector_block
-        for count, (lift, messages, replay_messages) in cases.items():
+        for count, (lift, messages) in cases.items():
             for _ in range(BLOCK):
                 (lifting_ms, lifting_cpu), (messages_ms, messages_cpu) = _timed_cpu(lift), _timed_cpu(messages)
-                replay_ms = _timed(replay_messages)
                 if record:
-                    samples.setdefault(f"{count}/replay", []).append(lifting_ms + replay_ms)
                     samples.setdefault(f"{count}/lifting", []).append(lifting_ms)
                     samples.setdefault(f"{count}/messages", []).append(messages_ms)
                     samples.setdefault(f"{count}/both", []).append(lifting_ms + messages_ms)
@@ -138,11 +130,8 @@ def lifting_figures(
             "both_p95_ms": float(np.percentile(both, 95)),
             "both_cpu_ms": float(np.median(samples[f"{count}/both_cpu"])),
             "over_detector": float(np.median(both)) / detector_ms,
-            "replay_both_ms": float(np.median(samples[f"{count}/replay"])),
-            "replay_over_detector": float(np.median(samples[f"{count}/replay"])) / detector_ms,
         }
     ratio = rows[TARGET_PEOPLE]["over_detector"] if TARGET_PEOPLE in rows else float("nan")
-    replay = rows[TARGET_PEOPLE]["replay_over_detector"] if TARGET_PEOPLE in rows else float("nan")
     return {
         "detector_ms": detector_ms,
         "detector_p95_ms": float(np.percentile(samples["detector"], 95)),
@@ -153,12 +142,6 @@ def lifting_figures(
             "bound": LIFTING_BOUND,
             "value": ratio,
             "verdict": verdict(ratio, LIFTING_BOUND),
-        },
-        "replay_target": {
-            "name": f"the same, the replay's messages (skeletons as CDR bytes), {TARGET_PEOPLE} people",
-            "bound": LIFTING_BOUND,
-            "value": replay,
-            "verdict": verdict(replay, LIFTING_BOUND),
         },
     }
 
@@ -192,17 +175,15 @@ def report(figures: dict[str, Any]) -> None:
     )
     print(f"detection (YOLOX-Nano stage): median {figures['detector_ms']:.2f} ms, p95 {figures['detector_p95_ms']:.2f}")
     print("ms, medians of wall time (CPU: the thread's CPU time, without what other processes took)")
-    columns = ("people", "lifting", "messages", "both", "both p95", "both CPU", "/ detection", "replay", "/ detection")
-    widths = (6, 9, 9, 8, 9, 9, 12, 8, 12)
-    print(" ".join(f"{name:>{width}}" for name, width in zip(columns, widths, strict=True)))
+    columns = ("people", "lifting", "messages", "both", "both p95", "both CPU", "/ detection")
+    print(" ".join(f"{name:>{width}}" for name, width in zip(columns, (6, 9, 9, 8, 9, 9, 12), strict=True)))
     for count, row in figures["people"].items():
         print(
             f"{count:>6} {row['lifting_ms']:>9.2f} {row['messages_ms']:>9.2f} {row['both_ms']:>8.2f} "
-            f"{row['both_p95_ms']:>9.2f} {row['both_cpu_ms']:>9.2f} {row['over_detector']:>12.3f} "
-            f"{row['replay_both_ms']:>8.2f} {row['replay_over_detector']:>12.3f}"
+            f"{row['both_p95_ms']:>9.2f} {row['both_cpu_ms']:>9.2f} {row['over_detector']:>12.3f}"
         )
-    for target in (figures["target"], figures["replay_target"]):
-        print(f"target: {target['name']} <= {target['bound']}: {target['value']:.3f}, {target['verdict']}")
+    target = figures["target"]
+    print(f"target: {target['name']} <= {target['bound']}: {target['value']:.3f}, {target['verdict']}")
 
 
 def main() -> None:

@@ -1,9 +1,7 @@
 """Every message one processed frame gives, built once for both transports.
 
 The node publishes these objects (converted to rclpy messages) and the replay writes the
-very same objects to its bag, so a replay shows what the node publishes; the replay takes
-the Skeleton3DArray as the CDR bytes rosbags would make of it (:mod:`.skeleton_cdr`, from
-the people's arrays, without a message per keypoint): rclpy's messages take no bytes.
+very same objects to its bag, so a replay shows what the node publishes.
 """
 
 from __future__ import annotations
@@ -17,8 +15,7 @@ import numpy.typing as npt
 from hdnet_ros.config import OutputConfig
 from hdnet_ros.outputs.debug_image import draw_overlay, image_msg
 from hdnet_ros.outputs.markers import marker_array_msg
-from hdnet_ros.outputs.skeleton_cdr import skeleton_array_cdr
-from hdnet_ros.outputs.skeletons import joint_point_msgs, joint_points, skeleton_array_msg
+from hdnet_ros.outputs.skeletons import joint_points, skeleton_array_msg
 from hdnet_ros.outputs.tf_frames import body_transforms
 from hdnet_ros.pipeline import FrameResult
 
@@ -29,7 +26,6 @@ class CoreOutputs:
 
     ``overlay`` is the drawn RGB image (what the replay also writes as a PNG) and
     ``debug_image`` its sensor_msgs/Image; both None unless the debug image was asked for.
-    ``skeletons`` is None where the Skeleton3DArray was asked for as ``skeletons_cdr``.
     """
 
     skeletons: Any
@@ -37,30 +33,20 @@ class CoreOutputs:
     transforms: list[Any]
     debug_image: Any | None
     overlay: npt.NDArray[np.uint8] | None = None
-    skeletons_cdr: bytes | None = None
 
 
-def core_outputs(
-    result: FrameResult, output: OutputConfig, frame_rate_hz: float, debug_image: bool, skeleton_bytes: bool = False
-) -> CoreOutputs:
+def core_outputs(result: FrameResult, output: OutputConfig, frame_rate_hz: float, debug_image: bool) -> CoreOutputs:
     """The skeletons, markers, TF and (when asked) debug image of ``result``; markers live
-    ``output.marker_lifetime_frames`` periods of ``frame_rate_hz``. ``skeleton_bytes``: the
-    Skeleton3DArray as CDR bytes (``skeletons_cdr``) instead of a message object."""
+    ``output.marker_lifetime_frames`` periods of ``frame_rate_hz``."""
     frame, people = result.frame, result.people
     stamp, frame_id = frame.stamp_ns, frame.frame_id
     overlay = draw_overlay(frame.rgb, people) if debug_image else None
-    skeletons, cdr = None, None
-    if skeleton_bytes:
-        cdr, points = skeleton_array_cdr(people, stamp, frame_id), joint_point_msgs(people)
-    else:
-        skeletons = skeleton_array_msg(people, stamp, frame_id)
-        points = joint_points(skeletons.skeletons)
+    skeletons = skeleton_array_msg(people, stamp, frame_id)
     lifetime_s = output.marker_lifetime_frames / frame_rate_hz
     return CoreOutputs(
         skeletons=skeletons,
-        markers=marker_array_msg(people, stamp, frame_id, lifetime_s, points),
+        markers=marker_array_msg(people, stamp, frame_id, lifetime_s, joint_points(skeletons.skeletons)),
         transforms=body_transforms(people, stamp, frame_id, output.body_frame_prefix, output.publish_joint_frames),
         debug_image=image_msg(overlay, stamp, frame_id) if overlay is not None else None,
         overlay=overlay,
-        skeletons_cdr=cdr,
     )

@@ -98,20 +98,6 @@ def joint_points(skeletons: Sequence[Any]) -> list[Any]:
     return [keypoint.position for skeleton in skeletons for keypoint in (*skeleton.keypoints, *skeleton.feet)]
 
 
-def joint_point_msgs(people: list[Person]) -> list[Any]:
-    """The Points :func:`joint_points` gives for these people's Skeleton3D messages (one
-    shared NaN Point for every invalid joint), without the messages: the markers' points
-    where the skeletons go out as bytes (:mod:`.skeleton_cdr`)."""
-    if not people:
-        return []
-    point = _types().point
-    joints = np.concatenate([np.stack([p.positions for p in people]), np.stack([p.feet for p in people])], axis=1)
-    joints = np.asarray(joints, dtype=np.float64).reshape(-1, 3)
-    valid = np.all(np.isfinite(joints), axis=1).tolist()
-    unknown = point(*_NAN3)
-    return [point(x, y, z) if ok else unknown for (x, y, z), ok in zip(joints.tolist(), valid, strict=True)]
-
-
 def skeleton_msgs(people: list[Person]) -> list[Any]:
     """The Skeleton3D of each person, all people's keypoints and feet made in one pass."""
     if not people:

@@ -30,7 +30,7 @@ from hdnet_ros.outputs.tf_frames import tf_message
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline, freeze_loaded_objects, thaw_loaded_objects
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
-from hdnet_ros.replay.bag_output import OUTPUT_TOPICS, OutputBag
+from hdnet_ros.replay.bag_output import OutputBag
 from hdnet_ros.replay.floor_tf import FloorTransforms
 from hdnet_ros.replay.overlay_writer import OverlayWriter
 from hdnet_ros.replay.summary import FrameRecords, InputReport, ReplaySummary
@@ -245,13 +245,11 @@ class ReplayJob:
     def _write(self, result: FrameResult, matched: dict[str, BagMessage]) -> None:
         """What the node publishes for ``result`` (the same builders, markers at the nominal
         rate: a replay has no measured output rate; people in the camera frame: a replay has
-        no TF for ``node.target_frame``; the skeletons as the bytes rosbags makes of the
-        node's message), and the overlay PNG."""
+        no TF for ``node.target_frame``), and the overlay PNG."""
         stamp, camera_frame = result.frame.stamp_ns, result.frame.frame_id
         output = self.settings.output
-        outputs = core_outputs(result, output, output.nominal_frame_rate, debug_image=True, skeleton_bytes=True)
-        assert outputs.skeletons_cdr is not None
-        self.bag.write_cdr("/hdnet/skeletons", OUTPUT_TOPICS["/hdnet/skeletons"], outputs.skeletons_cdr, stamp)
+        outputs = core_outputs(result, output, output.nominal_frame_rate, debug_image=True)
+        self.bag.write("/hdnet/skeletons", outputs.skeletons, stamp)
         self.bag.write("/hdnet/markers", outputs.markers, stamp)
         if outputs.transforms:
             self.bag.write("/tf", tf_message(outputs.transforms), stamp)
