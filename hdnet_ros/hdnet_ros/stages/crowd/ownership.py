@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import (
+    FACE_JOINTS,
     FLIP_PAIRS,
     LEFT_ANKLE,
     LEFT_EAR,
@@ -44,9 +45,7 @@ from hdnet_ros.joints import (
     NUM_COCO_JOINTS,
     NUM_JOINTS,
     RIGHT_ANKLE,
-    RIGHT_EAR,
     RIGHT_ELBOW,
-    RIGHT_EYE,
     RIGHT_HIP,
     RIGHT_KNEE,
     RIGHT_SHOULDER,
@@ -70,13 +69,24 @@ LIMB_CHAINS: tuple[tuple[int, int], ...] = (
     (LEFT_ANKLE, LEFT_KNEE),
     (RIGHT_ANKLE, RIGHT_KNEE),
 )
-FACE = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR)
 # Neck to the farthest face keypoint (an ear, via the nose and an eye), of stature.
 FACE_REACH = BONE_FRACTIONS[(NECK, NOSE)] + BONE_FRACTIONS[(NOSE, LEFT_EYE)] + BONE_FRACTIONS[(LEFT_EYE, LEFT_EAR)]
 
 SCORE_TIE = 0.1  # joint scores this close say nothing about whose joint it is
 TORSO_RATIO = 0.5  # the other's torso at most this share of the own torso's distance: clearly theirs
 
+
+def _limb_reaches() -> dict[int, tuple[tuple[int, float], ...]]:
+    """How far each chain joint may be from each of its ancestors, in stature units:
+    joint -> ((ancestor, reach), ...), nearest ancestor first."""
+    reaches: dict[int, tuple[tuple[int, float], ...]] = {}
+    for joint, parent in LIMB_CHAINS:
+        bone = BONE_FRACTIONS.get((parent, joint), BONE_FRACTIONS.get((joint, parent), 0.0))
+        reaches[joint] = ((parent, bone), *((a, bone + r) for a, r in reaches.get(parent, ())))
+    return reaches
+
+
+LIMB_REACHES = _limb_reaches()
 MIRROR = np.arange(NUM_JOINTS)
 for _a, _b in FLIP_PAIRS:
     MIRROR[_a], MIRROR[_b] = _b, _a
@@ -99,15 +109,10 @@ def implausible_limbs(skeletons: Skeletons, slack: float) -> BoolArray:
     pixels = skeletons.pixels
     kept = skeletons.seen.copy()
     rejected = np.zeros_like(kept)
-    # How far each chain joint may be from each ancestor: the reach in stature units.
-    anchor: dict[int, list[tuple[int, float]]] = {}  # joint -> [(ancestor, reach)], nearest first
-    for joint, parent in LIMB_CHAINS:
-        bone = BONE_FRACTIONS.get((parent, joint), BONE_FRACTIONS.get((joint, parent), 0.0))
-        anchor[joint] = [(parent, bone)] + [(a, bone + r) for a, r in anchor.get(parent, [])]
     for joint, _ in LIMB_CHAINS:
         reference = np.full((len(skeletons), 2), np.nan)
         reach = np.full(len(skeletons), np.nan)
-        for ancestor, fraction in reversed(anchor[joint]):  # the nearest kept ancestor wins
+        for ancestor, fraction in reversed(LIMB_REACHES[joint]):  # the nearest kept ancestor wins
             usable = kept[:, ancestor]
             reference[usable] = pixels[usable, ancestor]
             reach[usable] = fraction
@@ -117,7 +122,7 @@ def implausible_limbs(skeletons: Skeletons, slack: float) -> BoolArray:
         rejected[:, joint] = bad
         kept[:, joint] &= ~bad
     neck = pixels[:, NECK]
-    for joint in FACE:
+    for joint in FACE_JOINTS:
         distance = np.linalg.norm(pixels[:, joint] - neck, axis=-1)
         with np.errstate(invalid="ignore"):
             rejected[:, joint] = kept[:, joint] & (distance > slack * FACE_REACH * scale)
