@@ -33,6 +33,7 @@ from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfil
 from hdnet_ros.inference.engine_cache import file_sha256
 from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
+from hdnet_ros.inference.onnxruntime_backend import SPINNING_MODES
 from hdnet_ros.inference.runtime_choice import DEFAULT_ROUNDS
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import IR_CONVERSIONS, ModelFileError, ir_conversion_path
@@ -58,6 +59,15 @@ class InferenceConfig:
     )
     force_engine_update: bool = setting(False, "rebuild cached TensorRT engines even when they match")
     max_batch: int = setting(8, "most person crops run through a network in one call", min=1, max=64)
+    # off: measured fastest for the whole frame on the 2-core dev machine under its usual load
+    # (docs/inference.md, "Threads and spinning", benchmarks/bench_network_threads.py), and it
+    # leaves the cores to the robot's other nodes between calls.
+    onnxruntime_spinning: str = setting(
+        "off",
+        "how onnxruntime's worker threads wait for work: off (sleep at once), in_call (spin while a call "
+        "runs, sleep after it), on (also spin after each call, on cores other nodes need)",
+        choices=SPINNING_MODES,
+    )
     runtime_probe_rounds: int = setting(
         DEFAULT_ROUNDS,
         "timed rounds per candidate when a network's runtime is auto (0 = choose by the CPU's features alone)",
@@ -107,6 +117,7 @@ def open_backend(onnx_path: Path, config: InferenceConfig, threads: int) -> Back
             device=config.device or None,
             force_engine_update=config.force_engine_update,
             threads=threads,
+            spinning=config.onnxruntime_spinning,
             batch_profile=BatchProfile(1, min(4, config.max_batch), config.max_batch),
         )
     except (BackendUnavailable, ValueError) as error:
