@@ -238,3 +238,20 @@ def test_heatmap_keypoints_are_published_from_their_own_threshold(
             scores, seen = found.scores[:17], np.isfinite(found.pixels[:17, 0])
             np.testing.assert_array_equal(seen, scores >= threshold)
     assert KeypointConfig().heatmap_min_score == 0.25
+
+
+@pytest.mark.parametrize("spinning", ["in_call", "on"])
+def test_spinning_threads_compute_the_same_heatmaps(
+    estimator: HeatmapKeypoints, photo: AnnotatedPhoto, real_heatmaps: np.ndarray, spinning: str
+) -> None:
+    """How onnxruntime's workers wait changes when they work, not what they compute: the
+    default 2D network's heatmaps in every ``inference.onnxruntime_spinning`` mode equal
+    the default mode's to the bit (so the setting is free to follow the machine's load)."""
+    from hdnet_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
+
+    backend = estimator.backend
+    assert isinstance(backend, OnnxRuntimeBackend) and backend.config_entries["session.intra_op.allow_spinning"] == "0"
+    spinning_backend = OnnxRuntimeBackend(backend.model_path, threads=2, spinning=spinning)
+    other = HeatmapKeypoints(spinning_backend, estimator.config)
+    heatmaps, _ = other.heatmaps(photo.rgb, np.array([p.box for p in photo.people]))
+    np.testing.assert_array_equal(heatmaps, real_heatmaps)
