@@ -50,7 +50,8 @@ from hdnet_ros.config import load_settings
 
 @dataclasses.dataclass(frozen=True)
 class Variant:
-    """Spinning mode per onnxruntime network, the 2D network's batch limit, BlazePose's runtime."""
+    """Spinning mode per onnxruntime network, the 2D network's batch limit (8: main before
+    ``inference.heatmap_max_batch``), BlazePose's runtime."""
 
     detector: str = "off"
     keypoints: str = "off"
@@ -65,6 +66,8 @@ VARIANTS = {
     "kp_in_call": Variant("off", "in_call"),
     "kp_on": Variant("off", "on"),
     "off_b20": Variant(keypoints_batch=20),
+    "off_b32": Variant(keypoints_batch=32),
+    "in_call_b32": Variant("in_call", "in_call", 32),
     "in_call_b20": Variant("in_call", "in_call", 20),
     "in_call_b4": Variant("in_call", "in_call", 4),
     "off_b4": Variant(keypoints_batch=4),

@@ -59,6 +59,14 @@ class InferenceConfig:
     )
     force_engine_update: bool = setting(False, "rebuild cached TensorRT engines even when they match")
     max_batch: int = setting(8, "most person crops run through a network in one call", min=1, max=64)
+    # PP-TinyPose's work per crop does not grow with the batch (CPU time at 20 crops: batch 32
+    # within 1 % of batch 8), while its calls with sleeping worker threads pay a wake-up per
+    # parallel op: one call for a crowd's crops is the fastest (docs/inference.md, "Threads
+    # and batches"). MoveNet's float rebuild costs more per crop in large batches (1.29x at
+    # 32): it keeps max_batch. 128x96 crops at batch 32 take 46 MiB more memory than at 8.
+    heatmap_max_batch: int = setting(
+        32, "most person crops a top-down heatmap 2D network (PP-TinyPose) runs in one call", min=1, max=64
+    )
     # off: measured fastest for the whole frame on the 2-core dev machine under its usual load
     # (docs/inference.md, "Threads and spinning", benchmarks/bench_network_threads.py), and it
     # leaves the cores to the robot's other nodes between calls.
