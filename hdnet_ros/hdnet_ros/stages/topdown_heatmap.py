@@ -97,7 +97,9 @@ class HeatmapKeypoints:
             self.backend.run({self.input_name: encode_crops(crops[part])})[self.output_name]
             for part in split_batches(len(crops), self.max_batch)
         ]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        # One call per frame is the usual case (heatmap_max_batch): its array as it is.
+        maps = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return maps.astype(np.float32, copy=False)
 
     def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
         if not detections:
