@@ -27,7 +27,7 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 
 # How a session's intra-op worker threads wait for their next piece of work
-# (``inference.onnxruntime_spinning``; docs/inference.md, "Threads and spinning"):
+# (``inference.onnxruntime_spinning``; docs/inference.md, "Threads, spinning and batches"):
 # ``off`` blocks on a futex at once (every parallel op wakes the workers again), ``in_call``
 # spins while a call runs and stops spinning when it returns (onnxruntime's
 # session.force_spinning_stop), ``on`` spins after each call too, for onnxruntime's
@@ -78,7 +78,9 @@ class OnnxRuntimeBackend(Backend):
         entries = session_config_entries(threads, spinning)
         options = ort.SessionOptions()
         if threads is not None:
-            # A robot shares its cores between nodes: cap what one session takes.
+            # A robot shares its cores between nodes: cap what one session takes. (Spinning
+            # workers, before commit b40ec69, slowed the next stage's LiteRT calls: the sample
+            # frames' pipeline on 2 loaded cores took 151-173 ms a frame instead of 113-121.)
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         for key, value in entries.items():
