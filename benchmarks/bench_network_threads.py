@@ -51,12 +51,13 @@ from hdnet_ros.config import load_settings
 @dataclasses.dataclass(frozen=True)
 class Variant:
     """Spinning mode per onnxruntime network, the 2D network's batch limit (8: main before
-    ``inference.heatmap_max_batch``), BlazePose's runtime."""
+    ``inference.heatmap_max_batch``), BlazePose's runtime, the onnxruntime networks' threads."""
 
     detector: str = "off"
     keypoints: str = "off"
     keypoints_batch: int = 8
     blazepose: str = "litert"  # "litert" (shared), or an onnxruntime spinning mode for onnx_float
+    threads: int = 0  # the onnxruntime networks' threads (0: models.threads)
 
 
 VARIANTS = {
@@ -73,6 +74,7 @@ VARIANTS = {
     "off_b4": Variant(keypoints_batch=4),
     "in_call_bp_onnx": Variant("in_call", "in_call", blazepose="in_call"),
     "off_bp_onnx": Variant(blazepose="off"),
+    "off_t1": Variant(threads=1),
 }
 
 
@@ -85,6 +87,7 @@ def reopened(backend: Backend, threads: int, spinning: str) -> Backend:
 def variant_stages(base: Stages, variant: Variant, threads: int, blazepose_onnx: Path | None) -> Stages:
     keypoints = base.keypoints
     assert isinstance(keypoints, HeatmapKeypoints) and base.blazepose is not None
+    threads = variant.threads or threads
     detector = PersonDetector(reopened(base.detector.backend, threads, variant.detector), base.detector.config)
     estimator = HeatmapKeypoints(
         reopened(keypoints.backend, threads, variant.keypoints), keypoints.config, variant.keypoints_batch
