@@ -83,7 +83,7 @@ def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
     if path.suffix != ".tflite":
         backend = open_model_file(settings.keypoints.model, path, inference, settings.models.threads)
         if is_heatmap_network(backend):
-            return HeatmapKeypoints(backend, settings.keypoints, inference.max_batch)
+            return HeatmapKeypoints(backend, settings.keypoints, inference.heatmap_max_batch)
         LOG.info("2D keypoints: %s taken as a float MoveNet network (float decoding)", path)
         return MoveNetBatched(backend, settings.keypoints, inference.max_batch)
     arithmetic = movenet_arithmetic(settings.keypoints, inference.precision)

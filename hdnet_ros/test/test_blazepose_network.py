@@ -339,6 +339,22 @@ def test_auto_runtime_probes_both_and_keeps_the_outputs(
     assert_agree(outputs, litert_outputs, f"auto ({choice.name}) vs LiteRT")
 
 
+def test_a_spinning_onnxruntime_candidate_keeps_the_outputs(
+    tflite: Path, crops: np.ndarray, engines: Path, onnx_path: Path, litert_outputs: dict[str, np.ndarray]
+) -> None:
+    """With ``inference.onnxruntime_spinning: in_call`` the probe's onnxruntime candidate is
+    opened spinning (the probe times what would run) and still gives the published outputs
+    within the float32 bounds: how threads wait does not change what they compute."""
+    from hdnet_ros.inference.blazepose_runtime import blazepose_candidates
+
+    config = dataclasses.replace(CPU, engine_dir=str(engines), onnxruntime_spinning="in_call")
+    (candidate,) = [c for c in blazepose_candidates(tflite, config, threads=2) if c.name == "onnx_float"]
+    with candidate.open() as backend:
+        assert backend.config_entries["session.force_spinning_stop"] == "1"  # type: ignore[attr-defined]
+        outputs = backend.run({INPUT_NAME: crops})
+    assert_agree(outputs, litert_outputs, "onnx_float spinning in calls vs LiteRT")
+
+
 def test_torch_batch_equals_one_crop_at_a_time(
     tflite: Path, crops: np.ndarray, engines: Path, torch_outputs: dict[str, np.ndarray]
 ) -> None:

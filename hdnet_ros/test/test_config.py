@@ -34,6 +34,7 @@ def test_node_parameter_file_and_plain_yaml_read_the_same(tmp_path: Path) -> Non
         ({"detector.score_threshold": "high"}, "must be a number"),
         ({"input.queue_size": 2.5}, "must be an integer"),
         ({"input.use_depth": "yes"}, "true or false"),
+        ({"inference.onnxruntime_spinning": "always"}, "onnxruntime_spinning must be one of off, in_call, on"),
     ],
 )
 def test_bad_values_are_rejected_with_their_name(values: dict, message: str) -> None:

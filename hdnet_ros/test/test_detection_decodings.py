@@ -17,7 +17,7 @@ from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.stages.detection import DetectorConfig, PersonDetector, choose_decoding
 from hdnet_ros.stages.detection.picodet import PicoDetDecoding, Stretch, decode_picodet, stretch_normalize
 from hdnet_ros.stages.detection.tiles import Tile, tile_grid, whole_in_tile
-from hdnet_ros.stages.detection.yolox import Letterbox, YoloxDecoding
+from hdnet_ros.stages.detection.yolox import Letterbox, YoloxDecoding, letterbox
 from hdnet_ros.stages.detection.yolox_nms import YoloxNmsDecoding, decode_nms_outputs
 
 F32, I64 = np.dtype(np.float32), np.dtype(np.int64)
@@ -80,6 +80,17 @@ def test_picodet_stretches_the_frame_and_scales_boxes_back_per_axis() -> None:
     kept, scores = decode_picodet(boxes, np.array([[[0.7, 0.05]]]), stretch, floor=0.12)
     np.testing.assert_allclose(kept, [[64, 48, 128, 144]])
     np.testing.assert_allclose(scores, [0.7], rtol=1e-6)
+
+
+def test_the_yolox_input_is_handed_to_the_backend_without_a_copy() -> None:
+    """The letterboxed tensor is C-contiguous float32 BGR channels first, so the backend's
+    input check passes it on as it is (no second 2 MB copy per frame)."""
+    rgb = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    tensor, box = letterbox(rgb, 416, 416)
+    assert tensor.shape == (1, 3, 416, 416) and tensor.dtype == np.float32 and tensor.flags.c_contiguous
+    assert np.shares_memory(np.ascontiguousarray(tensor, dtype=np.float32), tensor)
+    np.testing.assert_array_equal(tensor[0, :, 0, 0], rgb[0, 0, ::-1])  # BGR, 0..255, scale 1.3
+    assert box.scale == pytest.approx(1.3)
 
 
 def test_tiles_cover_a_large_frame_with_overlap_and_leave_small_ones_alone() -> None:

@@ -238,3 +238,38 @@ def test_heatmap_keypoints_are_published_from_their_own_threshold(
             scores, seen = found.scores[:17], np.isfinite(found.pixels[:17, 0])
             np.testing.assert_array_equal(seen, scores >= threshold)
     assert KeypointConfig().heatmap_min_score == 0.25
+
+
+@pytest.mark.parametrize("spinning", ["in_call", "on"])
+def test_spinning_threads_compute_the_same_heatmaps(
+    estimator: HeatmapKeypoints, photo: AnnotatedPhoto, real_heatmaps: np.ndarray, spinning: str
+) -> None:
+    """How onnxruntime's workers wait changes when they work, not what they compute: the
+    default 2D network's heatmaps in every ``inference.onnxruntime_spinning`` mode equal
+    the default mode's to the bit (so the setting is free to follow the machine's load)."""
+    from hdnet_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
+
+    backend = estimator.backend
+    assert isinstance(backend, OnnxRuntimeBackend) and backend.config_entries["session.intra_op.allow_spinning"] == "0"
+    spinning_backend = OnnxRuntimeBackend(backend.model_path, threads=2, spinning=spinning)
+    other = HeatmapKeypoints(spinning_backend, estimator.config)
+    heatmaps, _ = other.heatmaps(photo.rgb, np.array([p.box for p in photo.people]))
+    np.testing.assert_array_equal(heatmaps, real_heatmaps)
+
+
+def test_the_crowds_crops_go_in_heatmap_max_batch_calls(models_dir: Path, photo: AnnotatedPhoto) -> None:
+    """``inference.heatmap_max_batch`` reaches the default 2D network; the crops in calls of
+    at most that many give the heatmaps of one call for all (to the bit)."""
+    from hdnet_ros.pipeline import open_keypoint_model
+
+    from hdnet_ros.config import load_settings
+
+    path = resolve_model_file("pp_tinypose_128x96", models_dir)
+    common = {"models.models_dir": str(models_dir)}
+    whole = open_keypoint_model(path, load_settings(overrides=common))
+    parts = open_keypoint_model(path, load_settings(overrides={**common, "inference.heatmap_max_batch": 2}))
+    assert isinstance(whole, HeatmapKeypoints) and isinstance(parts, HeatmapKeypoints)
+    assert (whole.max_batch, parts.max_batch) == (32, 2)
+    boxes = np.array([p.box for p in photo.people])
+    assert len(boxes) > 2
+    np.testing.assert_array_equal(parts.heatmaps(photo.rgb, boxes)[0], whole.heatmaps(photo.rgb, boxes)[0])

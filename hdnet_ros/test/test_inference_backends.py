@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 from hdnet_ros.inference import BackendUnavailable, BatchProfile, TensorSpec, create_backend
 from hdnet_ros.inference.engine_cache import EngineCacheError, EngineKey
-from hdnet_ros.inference.onnxruntime_backend import CPU_PROVIDER, CUDA_PROVIDER, choose_providers
+from hdnet_ros.inference.onnxruntime_backend import (
+    CPU_PROVIDER,
+    CUDA_PROVIDER,
+    SPINNING_MODES,
+    choose_providers,
+    session_config_entries,
+)
 from tensorrt_double import Recorder, tensorrt_module
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
@@ -97,6 +103,45 @@ def test_onnxruntime_cuda_needs_the_gpu_package(tiny_onnx: Path) -> None:
         create_backend("onnxruntime", tiny_onnx, device="cuda")
     with create_backend("onnxruntime", tiny_onnx, device="auto") as backend:  # falls back to the CPU
         assert backend.providers == [CPU_PROVIDER]  # type: ignore[attr-defined]
+
+
+def test_spinning_modes_are_onnxruntime_session_entries() -> None:
+    assert session_config_entries(2, "off") == {"session.intra_op.allow_spinning": "0"}
+    assert session_config_entries(2, "in_call") == {
+        "session.intra_op.allow_spinning": "1",
+        "session.force_spinning_stop": "1",
+    }
+    assert session_config_entries(2, "on") == {"session.intra_op.allow_spinning": "1"}
+    assert session_config_entries(None, "off") == {}  # uncapped: onnxruntime's own defaults
+    with pytest.raises(ValueError, match="spinning must be one of off, in_call, on"):
+        session_config_entries(2, "sometimes")
+
+
+@pytest.mark.parametrize("spinning", SPINNING_MODES)
+def test_the_session_gets_the_spinning_mode(tiny_onnx: Path, spinning: str) -> None:
+    """What onnxruntime's session was opened with, read back from the session itself."""
+    pytest.importorskip("onnxruntime")
+    with create_backend("onnxruntime", tiny_onnx, threads=2, spinning=spinning) as backend:
+        options = backend._session.get_session_options()  # type: ignore[attr-defined]
+        assert options.intra_op_num_threads == 2
+        for key, value in session_config_entries(2, spinning).items():
+            assert options.get_session_config_entry(key) == value
+        np.testing.assert_array_equal(backend.run({"x": np.ones((2, 3))})["doubled"], 2.0)
+
+
+def test_the_setting_reaches_every_onnxruntime_session(tiny_onnx: Path) -> None:
+    """``inference.onnxruntime_spinning`` from the settings to the session open_backend opens."""
+    pytest.importorskip("onnxruntime")
+    from hdnet_ros.inference.runtime import open_backend
+
+    from hdnet_ros.config import load_settings
+
+    assert load_settings().inference.onnxruntime_spinning == "off"
+    inference = load_settings(overrides={"inference.onnxruntime_spinning": "in_call"}).inference
+    with open_backend(tiny_onnx, inference, threads=2) as backend:
+        options = backend._session.get_session_options()  # type: ignore[attr-defined]
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+        assert options.get_session_config_entry("session.force_spinning_stop") == "1"
 
 
 def test_provider_choice() -> None:

@@ -26,6 +26,7 @@ def create_backend(
     force_engine_update: bool = False,
     *,
     threads: int | None = None,
+    spinning: str = "off",
     batch_profile: BatchProfile | None = None,
     calibration_cache_path: str | os.PathLike[str] | None = None,
     calibration_data: Mapping[str, npt.ArrayLike] | None = None,
@@ -37,7 +38,9 @@ def create_backend(
     """A backend of ``kind`` (one of ``BACKEND_KINDS``).
 
     * ``onnxruntime``: ``model_file_path`` is an ONNX file; ``device`` ``cpu`` (default),
-      ``cuda[:N]`` (needs onnxruntime-gpu) or ``auto``; ``threads``: intra-op threads.
+      ``cuda[:N]`` (needs onnxruntime-gpu) or ``auto``; ``threads``: intra-op threads;
+      ``spinning``: how their workers wait (``off``, ``in_call``, ``on``:
+      :data:`hdnet_ros.inference.onnxruntime_backend.SPINNING_MODES`).
     * ``tensorrt``: ``model_file_path`` is an ONNX file, built into an engine cached at
       ``engine_file_path`` (default: under ~/.cache/hdnet_ros/engines) and rebuilt when
       the ONNX file, TensorRT, the GPU, the precision or ``batch_profile`` changed, when
@@ -58,7 +61,8 @@ def create_backend(
 
         if precision != "fp32":
             raise ValueError("onnxruntime runs the ONNX file as it is stored: precision must be fp32")
-        return OnnxRuntimeBackend(_required_path(model_file_path, kind), device=device, threads=threads)
+        path = _required_path(model_file_path, kind)
+        return OnnxRuntimeBackend(path, device=device, threads=threads, spinning=spinning)
     if kind == "tensorrt":
         from hdnet_ros.inference.tensorrt_backend import TensorRTBackend
 

@@ -26,6 +26,27 @@ _ORT_TYPES: dict[str, type[np.generic]] = {
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 
+# How a session's intra-op worker threads wait for their next piece of work
+# (``inference.onnxruntime_spinning``; docs/inference.md, "Threads, spinning and batches"):
+# ``off`` blocks on a futex at once (every parallel op wakes the workers again), ``in_call``
+# spins while a call runs and stops spinning when it returns (onnxruntime's
+# session.force_spinning_stop), ``on`` spins after each call too, for onnxruntime's
+# default spin time, on the cores the next stage needs.
+SPINNING_MODES = ("off", "in_call", "on")
+_SPINNING_ENTRIES = {
+    "off": {"session.intra_op.allow_spinning": "0"},
+    "in_call": {"session.intra_op.allow_spinning": "1", "session.force_spinning_stop": "1"},
+    "on": {"session.intra_op.allow_spinning": "1"},
+}
+
+
+def session_config_entries(threads: int | None, spinning: str) -> dict[str, str]:
+    """The session config entries for a capped session (``threads``) in ``spinning`` mode;
+    none without a cap (onnxruntime's defaults: every core, spinning)."""
+    if spinning not in _SPINNING_ENTRIES:
+        raise ValueError(f"spinning must be one of {', '.join(SPINNING_MODES)}, not {spinning!r}")
+    return dict(_SPINNING_ENTRIES[spinning]) if threads is not None else {}
+
 
 def choose_providers(device: str, available: list[str]) -> list[Any]:
     """Execution providers for ``device`` (cpu, cuda, cuda:N, auto) given those installed."""
@@ -47,22 +68,26 @@ def choose_providers(device: str, available: list[str]) -> list[Any]:
 class OnnxRuntimeBackend(Backend):
     kind = "onnxruntime"
 
-    def __init__(self, model_path: Path, device: str = "cpu", threads: int | None = None) -> None:
+    def __init__(
+        self, model_path: Path, device: str = "cpu", threads: int | None = None, spinning: str = "off"
+    ) -> None:
         import onnxruntime as ort
 
         if not model_path.is_file():
             raise FileNotFoundError(f"ONNX file {model_path} does not exist")
+        entries = session_config_entries(threads, spinning)
         options = ort.SessionOptions()
         if threads is not None:
-            # A robot shares its cores between nodes: cap what one session takes, and let its
-            # worker threads sleep between calls instead of spinning on the cores, where they
-            # slowed the next stage's LiteRT calls and everything else on the machine (the
-            # sample frames' pipeline on 2 loaded cores: 113-121 ms a frame instead of 151-173,
-            # detection 10 instead of 17-19 ms, MoveNet 22-24 instead of 37-39 ms).
+            # A robot shares its cores between nodes: cap what one session takes. (Spinning
+            # workers, before commit b40ec69, slowed the next stage's LiteRT calls: the sample
+            # frames' pipeline on 2 loaded cores took 151-173 ms a frame instead of 113-121.)
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        for key, value in entries.items():
+            options.add_session_config_entry(key, value)
         options.log_severity_level = 3
+        self.model_path = model_path
+        self.config_entries = entries
         providers = choose_providers(device, ort.get_available_providers())
         self._session: Any = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
         self._inputs = tuple(_spec(node) for node in self._session.get_inputs())

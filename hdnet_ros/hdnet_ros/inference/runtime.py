@@ -33,6 +33,7 @@ from hdnet_ros.inference.backend import Backend, BackendUnavailable, BatchProfil
 from hdnet_ros.inference.engine_cache import file_sha256
 from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
+from hdnet_ros.inference.onnxruntime_backend import SPINNING_MODES
 from hdnet_ros.inference.runtime_choice import DEFAULT_ROUNDS
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import IR_CONVERSIONS, ModelFileError, ir_conversion_path
@@ -58,6 +59,28 @@ class InferenceConfig:
     )
     force_engine_update: bool = setting(False, "rebuild cached TensorRT engines even when they match")
     max_batch: int = setting(8, "most person crops run through a network in one call", min=1, max=64)
+    # PP-TinyPose's work per crop does not grow with the batch (CPU time at 20 crops: batch 32
+    # within 1 % of batch 8), while its calls with sleeping worker threads pay the wake-ups of
+    # each parallel op once per call (quiet: 1.36 ms a crop in a call of 20, 1.69 at 8), so a
+    # frame's crops go in one call. MoveNet's float rebuild costs more per crop in large
+    # batches (1.29x at 32): it keeps max_batch. 128x96 crops at batch 32 take 46 MiB more
+    # memory than at 8 (docs/inference.md, "Threads, spinning and batches").
+    heatmap_max_batch: int = setting(
+        32, "most person crops a top-down heatmap 2D network (PP-TinyPose) runs in one call", min=1, max=64
+    )
+    # off: the fastest whole frame on the 2-core dev machine under the load of other work
+    # (benchmarks/bench_network_threads.py, load 5.6-8.3, frame time over off's at 1 / 7 / 20
+    # people and the sample frames: in_call 1.50 / 1.58 / 2.14 / 1.77, on 2.79 / 3.22 / 2.80 /
+    # 2.46; on also doubled the LiteRT BlazePose call after it), and it never burns a core
+    # another node needs. Quiet and alone, spinning ran PP-TinyPose 1.4-1.7x faster: in_call
+    # is for a computer that runs little else (docs/inference.md, "Threads, spinning and
+    # batches").
+    onnxruntime_spinning: str = setting(
+        "off",
+        "how onnxruntime's worker threads wait for work: off (sleep at once), in_call (spin while a call "
+        "runs, sleep after it), on (also spin after each call, on cores other nodes need)",
+        choices=SPINNING_MODES,
+    )
     runtime_probe_rounds: int = setting(
         DEFAULT_ROUNDS,
         "timed rounds per candidate when a network's runtime is auto (0 = choose by the CPU's features alone)",
@@ -107,6 +130,7 @@ def open_backend(onnx_path: Path, config: InferenceConfig, threads: int) -> Back
             device=config.device or None,
             force_engine_update=config.force_engine_update,
             threads=threads,
+            spinning=config.onnxruntime_spinning,
             batch_profile=BatchProfile(1, min(4, config.max_batch), config.max_batch),
         )
     except (BackendUnavailable, ValueError) as error:

@@ -169,9 +169,10 @@ def probe_ms(calls: Mapping[str, Callable[[], object]], warm_up: int, rounds: in
     """Median wall time [ms] of each call: ``warm_up`` untimed calls each, then ``rounds``
     rounds in which every call runs twice, in a new shuffled order per round, the second
     time timed. The untimed call takes the cost of the previous runtime's worker threads,
-    which keep spinning on the cores for a while after their call (onnxruntime's more than
-    LiteRT's): timed right after another runtime, LiteRT's BlazePose took 1.6x its time
-    alone at batch 1 on two cores, and the probe chose the slower runtime."""
+    which may keep spinning on the cores for a while after their call (onnxruntime's with
+    ``inference.onnxruntime_spinning: on``, LiteRT's briefly): timed right after another
+    runtime, LiteRT's BlazePose took 1.6x its time alone at batch 1 on two cores, and the
+    probe chose the slower runtime."""
     for call in calls.values():
         for _ in range(warm_up):
             call()

@@ -4,7 +4,7 @@ Unlike MoveNet (a single-pose network with its own person-centre prior, square c
 a top-down heatmap network is trained to find the joints of the person centred in its
 crop, and its crops follow the box's aspect (3:4), so a neighbour standing beside the
 person fills less of it. All crops of a frame go through the network in batches of
-``inference.max_batch``; the crop and the decoding are the codec's
+``inference.heatmap_max_batch``; the crop and the decoding are the codec's
 (:mod:`hdnet_ros.inference.heatmap_codec`). With ``keypoints.flip_test`` every crop also
 runs mirrored in the same batches and the heatmaps are averaged (the codec's flip test).
 Keypoints scored below ``keypoints.heatmap_min_score`` are not seen: the score at which
@@ -97,7 +97,9 @@ class HeatmapKeypoints:
             self.backend.run({self.input_name: encode_crops(crops[part])})[self.output_name]
             for part in split_batches(len(crops), self.max_batch)
         ]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        # One call per frame is the usual case (heatmap_max_batch): its array as it is.
+        maps = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return maps.astype(np.float32, copy=False)
 
     def __call__(self, rgb: npt.NDArray[np.uint8], detections: list[Detection]) -> list[Keypoints2D]:
         if not detections:
