@@ -240,3 +240,23 @@ def test_singular_systems_fall_back_as_numpy_did(size: int) -> None:
     assert fit_kernel._lu_solve(regular, np.arange(1.0, size + 1), size, out)
     np.testing.assert_allclose(out, np.linalg.solve(regular, np.arange(1.0, size + 1)), rtol=1e-12)
     np.testing.assert_allclose(fit_kernel._inverse(regular), np.linalg.inv(regular), rtol=1e-12, atol=1e-14)
+
+
+def test_the_kernel_cache_is_named_after_the_placement_sources(tmp_path) -> None:
+    """numba keys a cached function on its own file only; the kernel reads fit_constants.py
+    and posture.py, so the cache directory is named after a hash of every placement source."""
+    from hdnet_ros.stages.placement import jit
+
+    named = jit.cache_dir({"NUMBA_CACHE_DIR": str(tmp_path)})
+    assert named is not None and named.parent == tmp_path
+    assert named.name == f"hdnet_ros-placement-{jit.hash_sources(jit.STAGE_DIR)}"
+    home = jit.cache_dir({"XDG_CACHE_HOME": str(tmp_path)})
+    assert home == tmp_path / "hdnet_ros" / "kernels" / f"placement-{jit.hash_sources(jit.STAGE_DIR)}"
+    assert jit.cache_dir({"NUMBA_CACHE_DIR": "relative/dir"}) is None
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for source in jit.STAGE_DIR.glob("*.py"):
+        (copy / source.name).write_bytes(source.read_bytes())
+    assert jit.hash_sources(copy) == jit.hash_sources(jit.STAGE_DIR)
+    (copy / "fit_constants.py").write_text((copy / "fit_constants.py").read_text() + "\n# changed\n")
+    assert jit.hash_sources(copy) != jit.hash_sources(jit.STAGE_DIR)

@@ -118,20 +118,19 @@ PlacementResult = Placement | PlacementFailure
 def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_sigma_px: float) -> PlacementResult:
     """The pelvis of one person (module doc), or why it cannot be fitted: the fit runs as one
     compiled call (fit_kernel.place, which says which equation each of its blocks is)."""
-    focal = float(np.sqrt(camera.fx * camera.fy))
-    terms = _floor_terms(floor)
+    pixels = np.ascontiguousarray(cues.pixels, dtype=np.float64)
     code, value, theta, covariance, unit_depth, unit_sigma, stands, count, rms = place(
         np.ascontiguousarray(cues.skeleton, dtype=np.float64),
-        np.ascontiguousarray(cues.pixels, dtype=np.float64),
-        camera.normalized_rays(cues.pixels),
+        pixels,
+        camera.normalized_rays(pixels) if camera.has_distortion else _UNDISTORTED,  # the kernel divides by K
         np.ascontiguousarray(cues.weights, dtype=np.float64),
         float(cues.scale),
         float(cues.scale_sigma),
         float(camera.width),
         float(camera.height),
-        keypoint_sigma_px / focal,
-        focal,
-        *terms,
+        np.array([camera.fx, camera.fy, camera.cx, camera.cy], dtype=np.float64),
+        keypoint_sigma_px / float(np.sqrt(camera.fx * camera.fy)),
+        *_floor_terms(floor),
     )
     if code != PLACED:
         return PlacementFailure(_failure(code, value))
@@ -177,6 +176,7 @@ def warm_up() -> None:
     )
 
 
+_UNDISTORTED = np.empty((0, 2))
 # fit_kernel.place's floor arguments: known, normal, offset, its sigma, the tilt sigma, the
 # parameter covariance, the tangent basis, whether it turns trunks upright
 FloorTerms = tuple[bool, FloatArray, float, float, float, FloatArray, FloatArray, bool]

@@ -536,8 +536,8 @@ def place(
     scale_sigma: float,
     width: float,
     height: float,
+    intrinsics: FloatArray,
     noise: float,
-    focal: float,
     floor_known: bool,
     normal: FloatArray,
     offset: float,
@@ -550,12 +550,18 @@ def place(
     """One person's fit (module doc): (code, the value its failure names, theta [5],
     covariance [5,5], unit depth, its sigma, standing, points, rms [px]).
 
-    skeleton [21,3], pixels [21,2], their normalised rays [21,2] (undistorted), weights
-    [21]; the camera's width, height, the keypoint sigma in normalised units and
-    sqrt(fx fy); the floor (``floor_known`` False: none): unit normal, offset, offset and
+    skeleton [21,3], pixels [21,2], their normalised rays [21,2] (undistorted by the
+    camera; empty for a camera without distortion: (u - cx) / fx, (v - cy) / fy here),
+    weights [21]; the camera's width, height, (fx, fy, cx, cy), the keypoint sigma in
+    normalised units; the floor (``floor_known`` False: none): unit normal, offset, offset and
     tilt sigmas, its parameter covariance [3,3] over (tilt, tilt, offset), its tangent basis
     [2,3], whether it turns a standing trunk upright (a floor the people did not make)."""
     nothing, no_covariance = np.full(5, np.nan), np.full((5, 5), np.nan)
+    fx, fy, cx, cy = intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3]
+    if rays_all.shape[0] == 0:  # camera.normalized_rays without distortion
+        rays_all = np.empty((pixels.shape[0], 2))
+        for k in range(pixels.shape[0]):
+            rays_all[k, 0], rays_all[k, 1] = (pixels[k, 0] - cx) / fx, (pixels[k, 1] - cy) / fy
     # 1. the points, and the refusals of too few or too small a span to fix a scale
     points, rays, shape, limb = _fit_points(skeleton, pixels, rays_all, weights, width, height)
     count = len(points)
@@ -603,4 +609,5 @@ def place(
         if why != PLACED:
             return why, theta[2], theta, covariance, unit_depth, unit_sigma, stands, count, np.nan
     # 6. the pixel RMS
-    return PLACED, 0.0, theta, covariance, unit_depth, unit_sigma, stands, count, _rms_px(theta, points, rays, focal)
+    rms = _rms_px(theta, points, rays, math.sqrt(fx * fy))
+    return PLACED, 0.0, theta, covariance, unit_depth, unit_sigma, stands, count, rms
