@@ -4,7 +4,7 @@ in one least-squares fit per person.
     the floor (TF pose of the camera over floor.frame -> the depth image's plane -> the standing
     people of this frame and before: people_floor)
         + each person's skeleton, the 2D points it projects to (cues) and scale prior (the track's learned scale)
-        -> fit.place_person (one least squares) -> the network root the depth stage fuses
+        -> fit.place_person (one least squares, compiled: fit_kernel) -> the network root the depth stage fuses
     after the depth stage: the sensor's roots teach each track its scale (scale.learn_scales)
 
 Which floor is in use and why a TF floor was not (missing, stale, below the floor, too
