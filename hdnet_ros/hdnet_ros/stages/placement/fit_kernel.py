@@ -89,6 +89,20 @@ _EPS = float(np.finfo(np.float64).eps)
 
 
 @compiled
+def _dot(a: FloatArray, b: FloatArray) -> float:
+    """a . b of two vectors (a loop: a BLAS call costs more than it saves at this size)."""
+    total = 0.0
+    for k in range(len(a)):
+        total += a[k] * b[k]
+    return total
+
+
+@compiled
+def _norm(a: FloatArray) -> float:
+    return math.sqrt(_dot(a, a))
+
+
+@compiled
 def _lu_solve(matrix: FloatArray, rhs: FloatArray, size: int, out: FloatArray) -> bool:
     """out[:size] = matrix[:size,:size]^-1 rhs[:size] (LU, partial pivoting, as LAPACK's
     gesv); False where a pivot is exactly zero (numpy raised LinAlgError there)."""
@@ -127,7 +141,8 @@ def _inverse(normal: FloatArray) -> FloatArray:
     unit = np.zeros(size)
     column = np.empty(size)
     for k in range(size):
-        unit[:] = 0.0
+        for a in range(size):
+            unit[a] = 0.0
         unit[k] = 1.0
         if not _lu_solve(normal, unit, size, column):
             return np.asarray(np.linalg.pinv(normal), dtype=np.float64)
@@ -277,8 +292,11 @@ def _solve(
                 total += j[row, a] * r[row]
             gradient[a] = -total
         if not _lu_solve(normal, gradient, 5, step):
-            step[:] = np.linalg.lstsq(j[:rows], -r[:rows], _EPS * max(rows, 5))[0]
-        theta += step
+            solution = np.linalg.lstsq(j[:rows].copy(), -r[:rows], _EPS * max(rows, 5))[0]
+            for a in range(5):
+                step[a] = solution[a]
+        for a in range(5):
+            theta[a] += step[a]
         if abs(step[0]) < 1e-6 and abs(step[1]) < 1e-6 and abs(step[2]) < 1e-6:
             break
     rows = _residuals(
@@ -287,7 +305,11 @@ def _solve(
     )  # fmt: skip
     covariance = _inverse(_normal(j, rows, 5))
     spread = _squares(r, rows) / max(rows - 5, 1)
-    return theta, covariance * max(1.0, spread)
+    factor = max(1.0, spread)
+    for a in range(5):
+        for b in range(5):
+            covariance[a, b] *= factor
+    return theta, covariance
 
 
 @compiled
@@ -351,7 +373,11 @@ def _leg_length(skeleton: FloatArray) -> float:
     """posture.leg_length: hip to knee to ankle, the mean of both sides."""
     total = 0.0
     for hip, knee, ankle in ((LEFT_HIP, LEFT_KNEE, LEFT_ANKLE), (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE)):
-        total += np.linalg.norm(skeleton[hip] - skeleton[knee]) + np.linalg.norm(skeleton[knee] - skeleton[ankle])
+        thigh, shin = 0.0, 0.0
+        for k in range(3):
+            thigh += (skeleton[hip, k] - skeleton[knee, k]) ** 2
+            shin += (skeleton[knee, k] - skeleton[ankle, k]) ** 2
+        total += math.sqrt(thigh) + math.sqrt(shin)
     return total / 2.0
 
 
@@ -378,11 +404,14 @@ def _uprighting(skeleton: FloatArray, normal: FloatArray, sigma_tilt: float) -> 
     """posture.uprighting: the rotation turning the trunk towards the floor's up by the
     share NETWORK_TRUNK^2 / (NETWORK_TRUNK^2 + TRUNK_LEAN^2 + tilt^2) of the angle between
     them (Rodrigues' formula of the rotation vector)."""
-    trunk = (skeleton[LEFT_SHOULDER] + skeleton[RIGHT_SHOULDER] - skeleton[LEFT_HIP] - skeleton[RIGHT_HIP]) / 2.0
-    norm = np.linalg.norm(trunk)
+    trunk = np.empty(3)
+    for k in range(3):
+        shoulders = skeleton[LEFT_SHOULDER, k] + skeleton[RIGHT_SHOULDER, k]
+        trunk[k] = (shoulders - skeleton[LEFT_HIP, k] - skeleton[RIGHT_HIP, k]) / 2.0
+    norm = _norm(trunk)
     if not np.isfinite(norm) or norm < 1e-6:
         return np.eye(3)
-    unit = trunk / norm
+    unit = np.array([trunk[0] / norm, trunk[1] / norm, trunk[2] / norm])
     axis = np.array(
         [
             unit[1] * normal[2] - unit[2] * normal[1],
@@ -390,7 +419,7 @@ def _uprighting(skeleton: FloatArray, normal: FloatArray, sigma_tilt: float) -> 
             unit[0] * normal[1] - unit[1] * normal[0],
         ]
     )
-    sine = np.linalg.norm(axis)
+    sine = _norm(axis)
     if sine < 1e-9:
         return np.eye(3)
     angle = math.atan2(sine, (trunk[0] * normal[0] + trunk[1] * normal[1] + trunk[2] * normal[2]) / norm)
@@ -407,6 +436,16 @@ def _uprighting(skeleton: FloatArray, normal: FloatArray, sigma_tilt: float) -> 
             [k2 * k0 * rest - k1 * sin_turn, k2 * k1 * rest + k0 * sin_turn, cosine + k2 * k2 * rest],
         ]
     )
+
+
+@compiled
+def _turned(points: FloatArray, rotation: FloatArray) -> FloatArray:
+    """points [K,3] @ rotation.T"""
+    turned = np.empty_like(points)
+    for k in range(points.shape[0]):
+        for a in range(3):
+            turned[k, a] = _dot(rotation[a], points[k])
+    return turned
 
 
 @compiled
@@ -432,8 +471,9 @@ def _fit_points(
     used = 0
     for k in range(len(_FIT_INDEX)):
         if chosen[k]:
-            points[used] = skeleton[_FIT_INDEX[k]]
-            rays[used] = rays_all[_FIT_INDEX[k]]
+            for a in range(3):
+                points[used, a] = skeleton[_FIT_INDEX[k], a]
+            rays[used, 0], rays[used, 1] = rays_all[_FIT_INDEX[k], 0], rays_all[_FIT_INDEX[k], 1]
             shape[used], limb[used] = _SHAPE[k], _IS_LIMB[k]
             used += 1
     return points, rays, shape, limb
@@ -469,22 +509,26 @@ def _feet_terms(
     if seen == 0:
         return
     for a in range(seen):
-        if ankle_rays[a] @ normal > -0.02:  # (nearly) level or up: never meets the floor
+        if _dot(ankle_rays[a], normal) > -0.02:  # (nearly) level or up: never meets the floor
             return
     level = max(-offset - ANKLE_HEIGHT_M, 0.1) if np.isfinite(-offset) else 1.0
     distance = 0.0
     for a in range(seen):
-        down = -(ankle_rays[a] @ normal)
+        down = -_dot(ankle_rays[a], normal)
         distance += math.sqrt(max(1.0 - down * down, 0.0)) / down
     distance = distance / seen * level
     turn = (distance * distance + level * level) / level
     hit_sigma = math.hypot(turn * noise, terms[3] * sigma_tilt)
     stance = OVER_FEET_SIGMA_M if seen == 2 else OVER_ONE_FOOT_SIGMA_M
     terms[4], terms[5] = math.hypot(stance, hit_sigma), 1.0
-    feet[:2] = basis
+    for k in range(3):
+        feet[0, k], feet[1, k] = basis[0, k], basis[1, k]
     for a in range(seen):
-        feet[2] += ankle_rays[a] / (ankle_rays[a] @ normal)
-    feet[2] /= seen
+        along = _dot(ankle_rays[a], normal)
+        for k in range(3):
+            feet[2, k] += ankle_rays[a, k] / along
+    for k in range(3):
+        feet[2, k] /= seen
 
 
 @compiled
@@ -496,9 +540,13 @@ def _offset_prior_sigma(
     FREE_OFFSET_SIGMA_M where the floor's height is unknown."""
     if not np.isfinite(sigma_offset):
         return FREE_OFFSET_SIGMA_M
-    foot = theta[:3] - theta[3] * leg * normal
-    jacobian = np.array([basis[0] @ foot, basis[1] @ foot, -1.0])
-    height_sigma = math.sqrt(max(jacobian @ covariance @ jacobian, 0.0))
+    lever = theta[3] * leg
+    foot = np.array([theta[0] - lever * normal[0], theta[1] - lever * normal[1], theta[2] - lever * normal[2]])
+    jacobian = np.array([_dot(basis[0], foot), _dot(basis[1], foot), -1.0])
+    variance = 0.0
+    for a in range(3):
+        variance += jacobian[a] * _dot(covariance[a], jacobian)
+    height_sigma = math.sqrt(max(variance, 0.0))
     return max(height_sigma, MIN_OFFSET_SIGMA_M) if np.isfinite(height_sigma) else FREE_OFFSET_SIGMA_M
 
 
@@ -508,11 +556,27 @@ def _agrees(theta: FloatArray, covariance: FloatArray, terms: FloatArray, feet: 
     r^T (I + J C J^T)^-1 r within the 99.7 % bound of its rows."""
     r, j = np.empty(3), np.zeros((3, 5))
     rows = _standing_residuals(theta, terms, feet, r, j)
-    spread = np.eye(rows) + j[:rows] @ covariance @ j[:rows].T
+    spread = np.eye(rows)
+    for a in range(rows):
+        for b in range(rows):
+            for m in range(5):
+                spread[a, b] += j[a, m] * _dot(covariance[m], j[b])
     solved = np.empty(rows)
     if not _lu_solve(spread, r, rows, solved):
         return False
-    return r[:rows] @ solved <= _CHI2[rows]
+    return _dot(r[:rows], solved) <= _CHI2[rows]
+
+
+@compiled
+def _span(points: FloatArray) -> float:
+    """The larger of the points' extents along x and y [m] (np.ptp over the points)."""
+    span = 0.0
+    for a in range(2):
+        low, high = points[0, a], points[0, a]
+        for k in range(1, points.shape[0]):
+            low, high = min(low, points[k, a]), max(high, points[k, a])
+        span = max(span, high - low)
+    return span
 
 
 @compiled
@@ -520,8 +584,12 @@ def _rms_px(theta: FloatArray, points: FloatArray, rays: FloatArray, focal: floa
     """The RMS of the pixel errors (projection without the depth's clamp) [px]."""
     total = 0.0
     for k in range(points.shape[0]):
-        x = theta[:3] + theta[3] * points[k]
-        du, dv = x[0] / x[2] - rays[k, 0], x[1] / x[2] - rays[k, 1]
+        x0, x1, x2 = (
+            theta[0] + theta[3] * points[k, 0],
+            theta[1] + theta[3] * points[k, 1],
+            theta[2] + theta[3] * points[k, 2],
+        )
+        du, dv = x0 / x2 - rays[k, 0], x1 / x2 - rays[k, 1]
         total += du * du + dv * dv
     return math.sqrt(total / (2 * points.shape[0])) * focal
 
@@ -567,12 +635,17 @@ def place(
     count = len(points)
     if count < MIN_POINTS:
         return TOO_FEW_POINTS, float(count), nothing, no_covariance, np.nan, np.nan, False, count, np.nan
-    span = max(points[:, 0].max() - points[:, 0].min(), points[:, 1].max() - points[:, 1].min())
+    span = _span(points)
     if span < MIN_SPAN_M:
         return TOO_SMALL_SPAN, span, nothing, no_covariance, np.nan, np.nan, False, count, np.nan
     # 2. the start: the linear translation of the skeleton at the prior's scale
     start = np.empty(5)
-    start[:3] = _linear_translation(rays, points * scale)
+    scaled = np.empty_like(points)
+    for k in range(count):
+        for a in range(3):
+            scaled[k, a] = points[k, a] * scale
+    translation = _linear_translation(rays, scaled)
+    start[0], start[1], start[2] = translation[0], translation[1], translation[2]
     start[3], start[4] = scale, 0.0
     # 3. the free fit (no floor: the offset's prior 0 +- 1 keeps the normal equations regular)
     no_rows, no_feet = np.empty(0), np.empty((0, 3))
@@ -591,12 +664,12 @@ def place(
         leg = _leg_length(skeleton) + ANKLE_HEIGHT_M
         prior_sigma = _offset_prior_sigma(theta, leg, normal, sigma_offset, floor_covariance, basis)
         if uprights:
-            points = points @ _uprighting(skeleton, normal, sigma_tilt).T
+            points = _turned(points, _uprighting(skeleton, normal, sigma_tilt))
         terms, feet = np.zeros(6), np.zeros((3, 3))  # (n, leg, sigma_over, has feet); (basis, d feet / d offset)
-        terms[:3], terms[3] = normal, leg
+        terms[0], terms[1], terms[2], terms[3] = normal[0], normal[1], normal[2], leg
         _feet_terms(pixels, rays_all, weights, width, height, noise, normal, offset, sigma_tilt, basis, terms, feet)
         theta = theta.copy()  # the offset to start from: the floor's where known, else under the free fit
-        theta[4] = offset if np.isfinite(sigma_offset) else normal @ theta[:3] - theta[3] * leg
+        theta[4] = offset if np.isfinite(sigma_offset) else _dot(normal, theta[:3]) - theta[3] * leg
         theta, covariance = _solve(
             theta, points, rays, shape, limb, noise, scale, scale_sigma, offset, prior_sigma, False, terms, feet
         )
