@@ -13,7 +13,9 @@ span, skeletons and pixels that do not belong together (fits that diverge or lan
 the camera). A fit that runs off to more than 1e6 m ends in steps whose normal equations
 have condition numbers of 1e16-1e25: there rounding alone decides the failure's digits
 (and whether its last step leaves a point behind the camera), in numpy as in the kernel,
-so only the kind of failure is compared there.
+so only the kind of failure is compared there. A fit to pixels that are not its skeleton's
+(a pixel RMS over 100 px) stops after its 8 steps without converging, carrying the rounding
+of every step (up to 1e-9 relative here): compared to 1e-7.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ FIELDS = ("position", "covariance", "scale", "scale_sigma", "unit_depth", "unit_
 FLOORS = ("none", "tf", "depth", "people", "people_up")
 LEGS = [LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE, 17, 18, 19, 20]
 RUN_OFF_M = 1e6
+ASTRAY_PX = 100.0
 
 
 def camera_pose(height: float, pitch_deg: float) -> np.ndarray:
@@ -164,9 +167,10 @@ def assert_same(expected: object, given: object) -> None:
         return
     assert isinstance(expected, Placement) and isinstance(given, Placement)
     assert expected.standing == given.standing
+    bound = 1e-9 if expected.rms_px < ASTRAY_PX else 1e-7  # module doc
     for name in FIELDS:
         a, b = np.asarray(getattr(expected, name)), np.asarray(getattr(given, name))
-        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9, err_msg=name)
+        np.testing.assert_allclose(b, a, rtol=bound, atol=bound, err_msg=name)
 
 
 def outcome(result: object, floor: Floor | None) -> str:

@@ -85,7 +85,6 @@ _SHAPE = np.where(_IS_LIMB, SHAPE_SIGMA_LIMB_M, SHAPE_SIGMA_TORSO_M)
 _CHI2 = np.array([0.0, CHI2_BOUND[1], CHI2_BOUND[2], CHI2_BOUND[3]])
 _HEIGHT_SIGMA = float(np.hypot(HIP_HEIGHT_SIGMA_M, ANKLE_HEIGHT_SIGMA_M))
 _MAX_ROWS = 2 * len(FIT_POINTS) + 5  # reprojection, the two priors, hip height, over the feet
-_EPS = float(np.finfo(np.float64).eps)
 
 
 @compiled
@@ -131,6 +130,15 @@ def _lu_solve(matrix: FloatArray, rhs: FloatArray, size: int, out: FloatArray) -
             total -= a[row, k] * out[k]
         out[row] = total / a[row, row]
     return True
+
+
+@compiled
+def _pinv_solve(normal: FloatArray, rhs: FloatArray, out: FloatArray) -> None:
+    """out = (A^T A)^+ (A^T b) from the normal matrix and A^T b: the least-norm least squares
+    solution (numpy's lstsq), also where A has not full rank."""
+    inverse = np.linalg.pinv(normal)
+    for a in range(len(out)):
+        out[a] = _dot(inverse[a], rhs)
 
 
 @compiled
@@ -291,10 +299,8 @@ def _solve(
             for row in range(rows):
                 total += j[row, a] * r[row]
             gradient[a] = -total
-        if not _lu_solve(normal, gradient, 5, step):
-            solution = np.linalg.lstsq(j[:rows].copy(), -r[:rows], _EPS * max(rows, 5))[0]
-            for a in range(5):
-                step[a] = solution[a]
+        if not _lu_solve(normal, gradient, 5, step):  # singular: the least-norm least squares step
+            _pinv_solve(normal, gradient, step)
         for a in range(5):
             theta[a] += step[a]
         if abs(step[0]) < 1e-6 and abs(step[1]) < 1e-6 and abs(step[2]) < 1e-6:
@@ -326,7 +332,11 @@ def _linear_translation(rays: FloatArray, points: FloatArray) -> FloatArray:
         design[count + k, 2] = rays[k, 1]
         target[k] = points[k, 0] - rays[k, 0] * points[k, 2]
         target[count + k] = points[k, 1] - rays[k, 1] * points[k, 2]
-    solution = np.linalg.lstsq(design, target, _EPS * max(2 * count, 3))[0]
+    product = np.empty(3)
+    for a in range(3):
+        product[a] = _dot(design[:, a], target)
+    solution = np.empty(3)
+    _pinv_solve(_normal(design, 2 * count, 3), product, solution)
     if solution[2] <= MIN_DEPTH_M:
         return np.array([0.0, 0.0, 3.0])
     return solution
