@@ -17,10 +17,13 @@ numpy code did it, block by block (each block names the equation it implements):
 
 Numerics: the same formulas in the same order; the small dense solves (5x5 normal
 equations, the 1-3 row chi-square system) by LU with partial pivoting, falling back where a
-pivot is exactly zero as numpy's LinAlgError did (least squares for a step, the
-pseudo-inverse for a covariance); lstsq and pinv where numpy used them. Results equal the
-numpy version's within rounding (``test_placement_kernel.py`` keeps that version and
-compares: 1e-9).
+pivot is exactly zero as numpy's LinAlgError did (the least-norm least squares step, the
+pseudo-inverse for a covariance); the linear start's least squares and the unit depth's
+pseudo-inverse through numba's pinv (LAPACK's SVD, as numpy's). Products are loops: at
+these sizes a BLAS call costs more than it saves, and each numpy array expression made
+numba compile a broadcasting check (the first compile takes ~14 s of CPU, then numba's
+cache loads it in 0.3 s). Results equal the numpy version's within rounding
+(``test_placement_kernel.py`` keeps that version and compares: 1e-9).
 
 Why this file is long: it is one computation, the fit of fit.py's model, written out as
 loops (the residual rows and their Jacobian, Gauss-Newton, the small solves, the floor's
