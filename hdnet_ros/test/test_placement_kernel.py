@@ -264,3 +264,18 @@ def test_the_kernel_cache_is_named_after_the_placement_sources(tmp_path) -> None
     assert jit.hash_sources(copy) == jit.hash_sources(jit.STAGE_DIR)
     (copy / "fit_constants.py").write_text((copy / "fit_constants.py").read_text() + "\n# changed\n")
     assert jit.hash_sources(copy) != jit.hash_sources(jit.STAGE_DIR)
+
+
+def test_the_warm_up_compiles_what_the_fit_calls() -> None:
+    """The placement compiles its kernel when it is made, with the argument types of a real
+    person's fit (with and without a distorted lens, with and without a floor), so no frame
+    compiles it again."""
+    from hdnet_ros.stages.placement import FloorConfig, MonocularPlacement, PlacementConfig
+
+    MonocularPlacement(FloorConfig(), PlacementConfig(), 3.0, 0.07)
+    compiled = len(fit_kernel.place.signatures)
+    for seed in range(10):
+        cues, camera, floor, sigma = case(seed)
+        fit.place_person(cues, camera, floor, sigma)
+        fit.place_person(cues, DISTORTED, None, sigma)
+    assert len(fit_kernel.place.signatures) == compiled == 1

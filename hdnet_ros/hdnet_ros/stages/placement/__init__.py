@@ -27,7 +27,8 @@ from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, person_cues
-from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_person, warm_up
+from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_person
+from hdnet_ros.stages.placement.fit_kernel import warm_up
 from hdnet_ros.stages.placement.floor import (
     Floor,
     FloorConfig,
@@ -72,6 +73,7 @@ class MonocularPlacement:
     def __init__(
         self, floor: FloorConfig, config: PlacementConfig, keypoint_sigma_px: float, scale_sigma: float
     ) -> None:
+        warm_up()  # the fit's compiled kernel, before the first frame
         self.floor_config = floor
         self.config = config
         self.keypoint_sigma_px = keypoint_sigma_px
@@ -81,7 +83,6 @@ class MonocularPlacement:
         self._said = ""  # the floor message said last, so a change is logged once
         self._frames = 0
         self.floor: Floor | None = None  # this frame's
-        warm_up()  # the fit's compiled kernel, before the first frame
 
     def reset(self) -> None:
         """A new recording: the people's floor may be another camera's."""

@@ -37,7 +37,6 @@ version as the reference).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,22 +163,6 @@ def _failure(code: int, value: float) -> str:
     if code == BEHIND_CAMERA:
         return "the fitted skeleton lies (partly) behind the camera"
     return f"the fit diverged ({value:.3g} m away)"  # a trunk seen end-on from above: its points on one spot
-
-
-@functools.lru_cache(maxsize=1)
-def warm_up() -> None:
-    """Compile the kernel (or load it from numba's cache) before the first frame: numba
-    compiles a function, with everything it calls, on its first call (seconds)."""
-    camera = CameraModel.from_fov(64, 48, 60.0)
-    skeleton = np.zeros((NUM_POINTS, 3))
-    skeleton[:, 1] = np.linspace(-0.5, 0.9, NUM_POINTS)
-    pixels = np.full((NUM_POINTS, 2), 20.0)
-    place_person(
-        Cues(skeleton, pixels, np.ones(NUM_POINTS)),
-        camera,
-        Floor(np.array([0.0, -1.0, 0.0]), -1.0, "tf", 0.01, 0.01),
-        3.0,
-    )
 
 
 _UNDISTORTED = np.empty((0, 2))

@@ -33,6 +33,7 @@ be read together.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -697,3 +698,17 @@ def place(
     # 6. the pixel RMS
     rms = _rms_px(theta, points, rays, math.sqrt(fx * fy))
     return PLACED, 0.0, theta, covariance, unit_depth, unit_sigma, stands, count, rms
+
+
+@functools.lru_cache(maxsize=1)
+def warm_up() -> None:
+    """Compile :func:`place` (or load it from numba's cache) before the first frame: numba
+    compiles a function, with everything it calls, on its first call (seconds). The
+    arguments have the types fit.place_person passes."""
+    skeleton = np.zeros((len(_SHAPE) + 9, 3))
+    skeleton[:, 1] = np.linspace(-0.5, 0.9, len(skeleton))
+    pixels = np.full((len(skeleton), 2), 20.0)
+    normal = np.array([0.0, -1.0, 0.0])
+    intrinsics = np.array([50.0, 50.0, 32.0, 24.0])
+    floor = (True, normal, -1.0, 0.01, 0.01, np.eye(3), np.zeros((2, 3)), True)
+    place(skeleton, pixels, np.empty((0, 2)), np.ones(len(skeleton)), 1.0, 0.07, 64.0, 48.0, intrinsics, 0.06, *floor)
