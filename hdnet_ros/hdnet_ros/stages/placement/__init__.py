@@ -4,7 +4,7 @@ in one least-squares fit per person.
     the floor (TF pose of the camera over floor.frame -> the depth image's plane -> the standing
     people of this frame and before: people_floor)
         + each person's skeleton, the 2D points it projects to (cues) and scale prior (the track's learned scale)
-        -> fit.place_person (one least squares) -> the network root the depth stage fuses
+        -> fit.place_person (one least squares, compiled: fit_kernel) -> the network root the depth stage fuses
     after the depth stage: the sensor's roots teach each track its scale (scale.learn_scales)
 
 Which floor is in use and why a TF floor was not (missing, stale, below the floor, too
@@ -28,6 +28,7 @@ from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, person_cues
 from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_person
+from hdnet_ros.stages.placement.fit_kernel import warm_up
 from hdnet_ros.stages.placement.floor import (
     Floor,
     FloorConfig,
@@ -72,6 +73,7 @@ class MonocularPlacement:
     def __init__(
         self, floor: FloorConfig, config: PlacementConfig, keypoint_sigma_px: float, scale_sigma: float
     ) -> None:
+        warm_up()  # the fit's compiled kernel, before the first frame
         self.floor_config = floor
         self.config = config
         self.keypoint_sigma_px = keypoint_sigma_px

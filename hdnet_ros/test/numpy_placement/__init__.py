@@ -1,0 +1,1 @@
+"""Main's numpy placement fit, kept as the compiled kernel's reference."""
