@@ -87,3 +87,36 @@ def test_stacked_is_np_stack_and_refuses_rows_of_unequal_shapes() -> None:
     assert got.dtype == np.uint8
     with pytest.raises(ValueError):
         stacked([np.zeros(3), np.zeros(4)])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf, as on main
+def test_markers_and_transforms_are_main_s_to_the_byte() -> None:
+    from hdnet_ros.outputs.markers import marker_array_msg
+    from hdnet_ros.outputs.skeletons import joint_points
+    from hdnet_ros.outputs.tf_frames import body_rotations, body_transforms, tf_message
+    from reference_outputs import markers as reference_markers
+    from reference_outputs import tf_frames as reference_tf
+
+    for seed in range(3):
+        people = odd_people(23, seed)
+        people[4].positions[:] = np.nan  # nothing to show
+        people[6].track_id = 0  # labelled by its index
+        people[7].positions[[NUM_JOINTS - 1, 0]] = np.inf
+        points = joint_points(skeleton_array_msg(people, STAMP, "camera").skeletons)
+        for shared in (None, points):
+            got = marker_array_msg(people, STAMP, "camera", 0.3, shared)
+            want = reference_markers.marker_array_msg(people, STAMP, "camera", 0.3)
+            assert serialised(got) == serialised(want)
+        for joint_frames in (False, True):
+            got = tf_message(body_transforms(people, STAMP, "camera", "body_", joint_frames))
+            want = reference_tf.tf_message(reference_tf.body_transforms(people, STAMP, "camera", "body_", joint_frames))
+            assert serialised(got) == serialised(want)
+        positions = np.stack([p.positions for p in people]).astype(np.float64)
+        np.testing.assert_array_equal(body_rotations(positions), reference_tf.body_rotations(positions))
+
+
+def test_colours_are_the_palette_s() -> None:
+    from hdnet_ros.outputs.common import PALETTE, colour_for
+
+    for label in range(3 * len(PALETTE)):
+        assert colour_for(label) == tuple(float(v) for v in PALETTE[label % len(PALETTE)])

@@ -91,6 +91,9 @@ PALETTE = np.array(
 )
 
 
+_PALETTE_FLOATS: list[tuple[float, float, float]] = [(r, g, b) for r, g, b in PALETTE.tolist()]
+
+
 def colour_for(label: int) -> tuple[float, float, float]:
-    r, g, b = PALETTE[label % len(PALETTE)]
-    return float(r), float(g), float(b)
+    """The palette's colour for an id (as Python floats, converted once at import)."""
+    return _PALETTE_FLOATS[label % len(_PALETTE_FLOATS)]

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import BONES, FOOT_ANKLE, NUM_FEET, NUM_JOINTS, ROOT
-from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, positional_type
+from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, positional_type, stacked
 from hdnet_ros.people import Person
 
 JOINT_DIAMETER_M = 0.05
@@ -190,7 +190,7 @@ def marker_array_msg(
     markers = [_delete_all(shared)]
     if not people:
         return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
-    everyone = np.stack([person.positions for person in people]).astype(np.float64)
+    everyone = stacked([person.positions for person in people]).astype(np.float64)
     rows = np.flatnonzero(np.any(np.all(np.isfinite(everyone), axis=-1), axis=1)).tolist()  # with a valid joint
     shown = [(body_label(people[index], index), people[index]) for index in rows]
     if not shown:
@@ -200,15 +200,19 @@ def marker_array_msg(
     positions = everyone[rows]
     points_of, counts = _marker_points(
         positions,
-        np.stack([person.feet for _, person in shown]).astype(np.float64),
+        stacked([person.feet for _, person in shown]).astype(np.float64),
         None if points is None else (points, np.array(rows, dtype=np.intp)),
     )
     anchors, tops, distances = _label_places(positions)
     types = _types()
     marker = types.marker
     start = 0
+    colours: dict[tuple[float, float, float], Any] = {}  # one ColorRGBA per palette entry, shared
     for index, (label, _) in enumerate(shown):
-        colour = types.colour(*colour_for(label), 1.0)
+        rgb = colour_for(label)
+        colour = colours.get(rgb)
+        if colour is None:
+            colour = colours[rgb] = types.colour(*rgb, 1.0)
         joints, bones = counts[2 * index], counts[2 * index + 1]
         x, _, z = anchors[index]
         text_pose = _identity_pose(types.point(x, tops[index] - 0.2, z))
