@@ -31,6 +31,7 @@ from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
 from hdnet_ros.stages.depth import lifter as lifter_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import _complete_people, complete_from_skeleton
+from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
 from hdnet_ros.stages.depth.warm import warm_up
@@ -41,6 +42,7 @@ from hdnet_ros.synthetic.masks import person_masks
 from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
 from numpy_lifting.complete import complete_from_skeleton as reference_complete_from_skeleton
+from numpy_lifting.glue import drop_guessed as reference_drop_guessed
 from numpy_lifting.measure import measure_joints as reference_measure_joints
 from numpy_lifting.sample import sample_depth as reference_sample_depth
 
@@ -235,6 +237,56 @@ def test_the_stage_lifts_the_sample_frames_as_before(sample_cases: list[Case], m
     assert_people_match(sample_cases, monkeypatch)
 
 
+def reference_glue(patch: pytest.MonkeyPatch) -> None:
+    """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``)."""
+    patch.setattr(DepthLifter, "_drop_guessed", reference_drop_guessed)
+
+
+def lift_glue(case: Case, monkeypatch: pytest.MonkeyPatch, reference: bool) -> tuple[list[Person], int]:
+    """The case's people lifted by the stage (its kernels as they are), with the compiled
+    glue or with main's numpy glue; and the hidden joints the stage counted."""
+    people = copies(case.people)
+    with monkeypatch.context() as patch:
+        if reference:
+            reference_glue(patch)
+        lifter = DepthLifter(case.config)
+        lifter(people, case.depth, case.camera, case.networks)
+    return people, lifter.hidden_joints
+
+
+@pytest.fixture(scope="module")
+def crowd_cases() -> list[Case]:
+    """Crowds of 12-20 people of the default setting's scenes (people behind people)."""
+    setting = default_settings(FRAMES_PER_SETTING)[0]
+    scene_rng, sensor_rng, oracle_rng = (np.random.default_rng([1, stream]) for stream in range(3))
+    grid = RayGrid(setting.scene.camera.camera())
+    config = LiftingConfig(noise_coefficient=setting.sensor.noise_coefficient or 0.0015)
+    cases = []
+    for index in range(FRAMES_PER_SETTING):
+        scene = sample_scene(scene_rng, replace(setting.scene, people_range=(12, 20)))
+        frame = make_frame(scene, setting.sensor, setting.oracle, sensor_rng, grid, 0, oracle_rng)
+        cases.append(Case(f"crowd {index}", frame.people, frame.depth_m, scene.camera, config))
+    return cases
+
+
+def test_the_glue_lifts_as_main_s_numpy_to_the_bit(
+    synthetic_cases: list[Case], crowd_cases: list[Case], sample_cases: list[Case], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled glue (guessed joints, ...) gives the same people as main's numpy glue,
+    every array to the bit: positions, sigmas, sources, feet, the 2D scores it lowers, and
+    the count of hidden joints."""
+    hidden = 0
+    for case in [*synthetic_cases, *crowd_cases, *sample_cases]:
+        (got, got_hidden), (want, want_hidden) = (lift_glue(case, monkeypatch, flag) for flag in (False, True))
+        assert got_hidden == want_hidden, case.name
+        hidden += got_hidden
+        for a, b in zip(got, want, strict=True):
+            for name in ("positions", "position_stddev", "depth_sources", "scores", "feet", "feet_stddev"):
+                mine, main = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+                assert mine.dtype == main.dtype and mine.tobytes() == main.tobytes(), (case.name, name)
+    assert hidden > 0  # the guessed and hidden joints' rules ran
+
+
 # --- the kernel's parts ----------------------------------------------------------------
 
 
@@ -260,15 +312,15 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     """One signature after the warm-up, whatever the depth image and masks look like (a
     second would be a compile on a frame)."""
     DepthLifter(LiftingConfig())
-    kernels = (_measure_people, _complete_people)
-    assert [len(kernel.signatures) for kernel in kernels] == [1, 1]
+    kernels = (_measure_people, _complete_people, _guess_people, _hide_people)
+    assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)
     read_only = case.depth.copy()
     read_only.flags.writeable = False
     for depth in (read_only, case.depth.astype(np.float64), np.asfortranarray(case.depth)):
         for networks in (case.networks, None):
             DepthLifter(case.config)(copies(case.people), depth, case.camera, networks)
-    assert [len(kernel.signatures) for kernel in kernels] == [1, 1]
+    assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
 
 
 def test_the_compiled_code_is_cached_under_a_hash_of_the_stage(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from hdnet_ros.stages.depth.complete import (
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, refreshed_plane
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
-from hdnet_ros.stages.depth.guessed import guessed_joints
+from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import place_roots
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
@@ -168,10 +168,7 @@ class DepthLifter:
             guessed = guessed_joints(
                 observed, scores, measured, depth, config.guessed_jump_m, config.min_depth_m, config.max_depth_m
             )
-            measured.points[guessed] = np.nan
-            measured.occluded[guessed] = True
-        unmeasured = ~np.all(np.isfinite(measured.points), axis=-1) | measured.inferred
-        hidden = measured.occluded & unmeasured & observed.seen
+        hidden = hide_guessed(measured, observed.seen, guessed)
         self.hidden_joints += int(np.count_nonzero(hidden))
         for index in np.flatnonzero(np.any(hidden, axis=1)).tolist():
             person, row = people[index], hidden[index]

@@ -16,6 +16,7 @@ from hdnet_ros.joints import LEFT_HIP, NUM_JOINTS
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed
 from hdnet_ros.stages.depth.complete import complete_from_skeleton
 from hdnet_ros.stages.depth.config import LiftingConfig
+from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import pelvis_pixels, sensor_roots
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
@@ -32,7 +33,10 @@ def warm_up() -> None:
     bone_prior_depths(observed.normalized, observed.seen, camera, boxes=observed.boxes)
     bone_prior_depths(observed.normalized, observed.seen, camera)
     pelvis_pixels(observed, np.array([2.0]), camera, 1.7)
-    measure_depth(observed, np.full((8, 8), 2.0, np.float32), camera, np.array([2.0]), LiftingConfig())
+    depth = np.full((8, 8), 2.0, np.float32)
+    _, measured = measure_depth(observed, depth, camera, np.array([2.0]), LiftingConfig())
+    guessed = guessed_joints(observed, np.zeros((1, NUM_JOINTS)), measured, depth, 0.2, 0.3, 10.0)
+    hide_guessed(measured, observed.seen, guessed)
     lifted = Lifted.empty(1)
     lifted.positions[0, LEFT_HIP] = (0.0, 0.0, 2.0)
     one = np.ones(1)
