@@ -28,9 +28,12 @@ from hdnet_ros.frame_input import build_frame
 from hdnet_ros.people import Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
+from hdnet_ros.stages.depth import floor as floor_module
 from hdnet_ros.stages.depth import lifter as lifter_module
+from hdnet_ros.stages.depth import root as root_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import _complete_people, complete_from_skeleton
+from hdnet_ros.stages.depth.floor import GroundConfig
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
@@ -43,7 +46,10 @@ from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
 from numpy_lifting.complete import complete_from_skeleton as reference_complete_from_skeleton
 from numpy_lifting.glue import drop_guessed as reference_drop_guessed
+from numpy_lifting.glue import floor_candidates as numpy_floor_candidates
 from numpy_lifting.measure import measure_joints as reference_measure_joints
+from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
+from numpy_lifting.root import sensor_roots as reference_sensor_roots
 from numpy_lifting.sample import sample_depth as reference_sample_depth
 
 from hdnet_ros.config import load_settings
@@ -237,20 +243,35 @@ def test_the_stage_lifts_the_sample_frames_as_before(sample_cases: list[Case], m
     assert_people_match(sample_cases, monkeypatch)
 
 
+def reference_floor_candidates(
+    depth: np.ndarray, camera: CameraModel, config: GroundConfig, rng: np.random.Generator | None
+) -> np.ndarray | None:
+    """main's floor candidates; the refresh's (``rng`` None) from the first draw of
+    ``default_rng(1)``, as ``floor._fixed_pick`` makes it."""
+    return numpy_floor_candidates(depth, camera, config, rng or np.random.default_rng(1))
+
+
 def reference_glue(patch: pytest.MonkeyPatch) -> None:
-    """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``)."""
+    """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``): the guessed
+    joints, the floor's candidates, the sensor's roots and the pelvis pixels."""
     patch.setattr(DepthLifter, "_drop_guessed", reference_drop_guessed)
+    patch.setattr(floor_module, "_floor_candidates", reference_floor_candidates)
+    patch.setattr(root_module, "sensor_roots", reference_sensor_roots)
+    patch.setattr(root_module, "pelvis_pixels", reference_pelvis_pixels)
 
 
 def lift_glue(case: Case, monkeypatch: pytest.MonkeyPatch, reference: bool) -> tuple[list[Person], int]:
-    """The case's people lifted by the stage (its kernels as they are), with the compiled
-    glue or with main's numpy glue; and the hidden joints the stage counted."""
-    people = copies(case.people)
+    """The case's people lifted twice by one stage (the second time from a copy of the
+    depth image: the floor fitted on the first is refreshed), its kernels as they are,
+    with the compiled glue or with main's numpy glue; and the hidden joints it counted."""
+    people: list[Person] = []
     with monkeypatch.context() as patch:
         if reference:
             reference_glue(patch)
         lifter = DepthLifter(case.config)
-        lifter(people, case.depth, case.camera, case.networks)
+        for depth in (case.depth, case.depth.copy()):
+            people = copies(case.people)
+            lifter(people, depth, case.camera, case.networks)
     return people, lifter.hidden_joints
 
 

@@ -50,6 +50,8 @@ _TORSO_LENGTH = BONE_FRACTIONS[(PELVIS, NECK)]
 _NECK_TO_NOSE = BONE_FRACTIONS[(NECK, NOSE)]
 _IMAGE_UP = np.array([0.0, -1.0, 0.0])
 _SENSOR = np.uint8(DepthSource.SENSOR)
+# The joints the pelvis pixel is found from before the face (pelvis.pelvis_pixels' rules).
+_BODY_RULES = np.array([ROOT, LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER, RIGHT_SHOULDER])
 _INFERRED = np.uint8(DepthSource.INFERRED)
 
 
@@ -229,7 +231,10 @@ def pelvis_pixels(
     pelvis at depth ``z`` (one compiled loop: :mod:`.pelvis`)."""
     count = len(observed)
     result, estimated = np.full((count, 2), np.nan), np.zeros(count, dtype=bool)
-    face_centre, any_face = observed.face_centres()
+    if np.any(observed.seen[:, _BODY_RULES], axis=1).all():  # no one's pixel comes from the face: never read
+        face_centre, any_face = np.full((count, 2), np.nan), np.zeros(count, dtype=bool)
+    else:
+        face_centre, any_face = observed.face_centres()
     pelvis_kernel(
         np.ascontiguousarray(observed.pixels, dtype=np.float64),
         np.ascontiguousarray(observed.seen, dtype=np.bool_),
