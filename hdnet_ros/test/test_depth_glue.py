@@ -17,9 +17,10 @@ from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER, ROOT
 from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth import LiftingConfig
-from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
 from hdnet_ros.stages.depth.complete import complete_derived
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, _floor_candidates
+from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.guessed import guessed_joints
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import pelvis_pixels, sensor_roots
@@ -27,6 +28,7 @@ from hdnet_ros.synthetic import RayGrid, make_frame
 from hdnet_ros.synthetic.benchmark import default_settings
 from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
+from numpy_lifting.glue import choose_roots as reference_choose_roots
 from numpy_lifting.glue import floor_candidates as reference_floor_candidates
 from numpy_lifting.glue import guessed_joints as reference_guessed_joints
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
@@ -182,3 +184,38 @@ def test_sensor_roots_are_main_s() -> None:
         np.testing.assert_array_equal(got.source, expected.source)
     from_hips = ~lifted.valid[:, ROOT] & facing.known & (got.source == DepthSource.INFERRED)
     assert np.count_nonzero(from_hips) > 0.05 * people  # the hip rule ran
+
+
+def test_chosen_roots_are_main_s() -> None:
+    """The compiled choice of the root equals main's numpy one bit for bit: sensor roots
+    fused with network depths that agree, disagree, are exact (sigma 0), missing, negative
+    or NaN; the network's and the priors' roots where the sensor has none."""
+    rng = np.random.default_rng(11)
+    people = 3000
+
+    def candidate(source: int) -> RootCandidate:
+        point = rng.normal(0.0, 1.0, (people, 3)) + np.array([0.0, 0.0, 4.0])
+        exists = rng.random(people) < 0.6
+        point[~exists] = np.nan
+        sigma = np.where(exists, rng.uniform(0.0, 0.4, people), np.nan)
+        sigma[exists & (rng.random(people) < 0.05)] = 0.0
+        return RootCandidate(point, sigma, np.where(exists, source, DepthSource.NONE).astype(np.uint8))
+
+    sensor = candidate(DepthSource.SENSOR)
+    sensor.source[rng.random(people) < 0.2] = DepthSource.INFERRED
+    network_z = sensor.point[:, 2] + rng.normal(0.0, 0.3, people)
+    odd = rng.random(people) < 0.2
+    network_z[odd] = rng.choice([np.nan, -1.0, 0.0, np.inf], size=np.count_nonzero(odd))
+    network_sigma = rng.uniform(0.0, 0.5, people)
+    odd = rng.random(people) < 0.05
+    network_sigma[odd] = rng.choice([0.0, np.nan, -0.1], size=np.count_nonzero(odd))
+    candidates = RootCandidates(
+        sensor, network_z, network_sigma, candidate(DepthSource.NETWORK), candidate(DepthSource.INFERRED)
+    )
+    got, want = (Lifted.empty(people) for _ in range(2))
+    choose_roots(got, candidates)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reference_choose_roots(want, candidates)
+    for name in ("positions", "sigma", "sources"):
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+    assert np.count_nonzero(got.sources[:, ROOT] == DepthSource.FUSED) > 0.1 * people  # the fusion ran

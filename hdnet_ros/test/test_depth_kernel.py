@@ -34,6 +34,7 @@ from hdnet_ros.stages.depth import root as root_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import _complete_people, complete_from_skeleton
 from hdnet_ros.stages.depth.floor import GroundConfig
+from hdnet_ros.stages.depth.fuse import _choose_people
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
@@ -45,6 +46,7 @@ from hdnet_ros.synthetic.masks import person_masks
 from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
 from numpy_lifting.complete import complete_from_skeleton as reference_complete_from_skeleton
+from numpy_lifting.glue import choose_roots as reference_choose_roots
 from numpy_lifting.glue import drop_guessed as reference_drop_guessed
 from numpy_lifting.glue import floor_candidates as numpy_floor_candidates
 from numpy_lifting.measure import measure_joints as reference_measure_joints
@@ -253,11 +255,13 @@ def reference_floor_candidates(
 
 def reference_glue(patch: pytest.MonkeyPatch) -> None:
     """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``): the guessed
-    joints, the floor's candidates, the sensor's roots and the pelvis pixels."""
+    joints, the floor's candidates, the sensor's roots, the pelvis pixels and the choice of
+    the root."""
     patch.setattr(DepthLifter, "_drop_guessed", reference_drop_guessed)
     patch.setattr(floor_module, "_floor_candidates", reference_floor_candidates)
     patch.setattr(root_module, "sensor_roots", reference_sensor_roots)
     patch.setattr(root_module, "pelvis_pixels", reference_pelvis_pixels)
+    patch.setattr(lifter_module, "choose_roots", reference_choose_roots)
 
 
 def lift_glue(case: Case, monkeypatch: pytest.MonkeyPatch, reference: bool) -> tuple[list[Person], int]:
@@ -333,7 +337,7 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     """One signature after the warm-up, whatever the depth image and masks look like (a
     second would be a compile on a frame)."""
     DepthLifter(LiftingConfig())
-    kernels = (_measure_people, _complete_people, _guess_people, _hide_people)
+    kernels = (_measure_people, _complete_people, _guess_people, _hide_people, _choose_people)
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)
     read_only = case.depth.copy()

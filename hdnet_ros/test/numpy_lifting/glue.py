@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.joints import NUM_JOINTS
-from hdnet_ros.people import Person
-from hdnet_ros.stages.depth.arrays import Measured, Observed
+from hdnet_ros.joints import NUM_JOINTS, ROOT
+from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.stages.depth.arrays import Lifted, Measured, Observed, RootCandidates
 from hdnet_ros.stages.depth.floor import CANDIDATE_STRIDE, GroundConfig
+from hdnet_ros.stages.depth.fuse import fuse_depths
 from hdnet_ros.stages.depth.guessed import EDGE_SHARE, LIMBS, PATH_SAMPLES, SEEN_SCORE, WIDE_FRACTION
 
 FloatArray = npt.NDArray[np.float64]
@@ -153,3 +154,25 @@ def drop_guessed(
     for index in np.flatnonzero(np.any(hidden, axis=1)).tolist():
         person, row = people[index], hidden[index]
         person.scores = np.where(row, person.scores * config.guessed_confidence, person.scores)
+
+
+def choose_roots(lifted: Lifted, candidates: RootCandidates) -> None:
+    """main's ``fuse.choose_roots`` (30ee9d3)."""
+    sensor = candidates.sensor
+    point, sigma = sensor.point.copy(), sensor.sigma.copy()
+    source = sensor.source.copy()
+    has = sensor.exists
+    fused_z, fused_sigma = fuse_depths(point[:, 2], sigma, candidates.network_z, candidates.network_sigma)
+    with np.errstate(invalid="ignore"):
+        moved = has & np.isfinite(fused_z) & (fused_z != point[:, 2])
+    # Along the root's ray: the fusion changes its depth, not its direction.
+    point[moved] *= (fused_z[moved] / point[moved, 2])[:, None]
+    sigma[moved] = fused_sigma[moved]
+    source[moved] = DepthSource.FUSED
+    for fallback in (candidates.network, candidates.prior):
+        use = ~has & fallback.exists
+        point[use], sigma[use], source[use] = fallback.point[use], fallback.sigma[use], fallback.source[use]
+        has |= use
+    lifted.positions[has, ROOT] = point[has]
+    lifted.sigma[has, ROOT] = sigma[has]
+    lifted.sources[has, ROOT] = source[has]
