@@ -18,7 +18,7 @@ from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER, ROOT
 from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth import LiftingConfig
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
-from hdnet_ros.stages.depth.complete import complete_derived
+from hdnet_ros.stages.depth.complete import complete_derived, enforce_person_band
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, _floor_candidates
 from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.guessed import guessed_joints
@@ -29,6 +29,7 @@ from hdnet_ros.synthetic.benchmark import default_settings
 from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
 from numpy_lifting.glue import choose_roots as reference_choose_roots
+from numpy_lifting.glue import enforce_person_band as reference_enforce_person_band
 from numpy_lifting.glue import floor_candidates as reference_floor_candidates
 from numpy_lifting.glue import guessed_joints as reference_guessed_joints
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
@@ -219,3 +220,25 @@ def test_chosen_roots_are_main_s() -> None:
     for name in ("positions", "sigma", "sources"):
         assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
     assert np.count_nonzero(got.sources[:, ROOT] == DepthSource.FUSED) > 0.1 * people  # the fusion ran
+
+
+@pytest.mark.parametrize("joints", [NUM_JOINTS, 4])  # the joints, and the feet
+def test_the_person_band_is_main_s(joints: int) -> None:
+    """The compiled person band equals main's numpy one bit for bit: joints near and far
+    from a torso depth that may be NaN, joints with a NaN or infinite coordinate."""
+    rng = np.random.default_rng(13)
+    people = 2000
+    positions = rng.normal(0.0, 1.0, (people, joints, 3)) + np.array([0.0, 0.0, 4.0])
+    positions[rng.random((people, joints)) < 0.2, rng.integers(0, 3)] = np.nan
+    positions[rng.random((people, joints)) < 0.02, 2] = np.inf
+    reference = rng.uniform(3.0, 5.0, people)
+    reference[rng.random(people) < 0.1] = np.nan
+    sources = rng.integers(1, 5, (people, joints)).astype(np.uint8)
+    got, want = (Lifted(positions.copy(), rng.uniform(0.0, 0.3, (people, joints)), sources.copy()) for _ in range(2))
+    want.sigma[:] = got.sigma
+    enforce_person_band(got, reference, 1.0)
+    with np.errstate(invalid="ignore"):
+        reference_enforce_person_band(want, reference, 1.0)
+    for name in ("positions", "sigma", "sources"):
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+    assert 0.05 * people * joints < np.count_nonzero(got.sources == DepthSource.NONE) < people * joints  # both ways

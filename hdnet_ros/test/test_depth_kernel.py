@@ -32,7 +32,7 @@ from hdnet_ros.stages.depth import floor as floor_module
 from hdnet_ros.stages.depth import lifter as lifter_module
 from hdnet_ros.stages.depth import root as root_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
-from hdnet_ros.stages.depth.complete import _complete_people, complete_from_skeleton
+from hdnet_ros.stages.depth.complete import _band_people, _complete_people, complete_from_skeleton
 from hdnet_ros.stages.depth.floor import GroundConfig
 from hdnet_ros.stages.depth.fuse import _choose_people
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
@@ -48,6 +48,7 @@ from helpers import sample_messages
 from numpy_lifting.complete import complete_from_skeleton as reference_complete_from_skeleton
 from numpy_lifting.glue import choose_roots as reference_choose_roots
 from numpy_lifting.glue import drop_guessed as reference_drop_guessed
+from numpy_lifting.glue import enforce_person_band as reference_enforce_person_band
 from numpy_lifting.glue import floor_candidates as numpy_floor_candidates
 from numpy_lifting.measure import measure_joints as reference_measure_joints
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
@@ -255,13 +256,14 @@ def reference_floor_candidates(
 
 def reference_glue(patch: pytest.MonkeyPatch) -> None:
     """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``): the guessed
-    joints, the floor's candidates, the sensor's roots, the pelvis pixels and the choice of
-    the root."""
+    joints, the floor's candidates, the sensor's roots, the pelvis pixels, the choice of
+    the root and the person band."""
     patch.setattr(DepthLifter, "_drop_guessed", reference_drop_guessed)
     patch.setattr(floor_module, "_floor_candidates", reference_floor_candidates)
     patch.setattr(root_module, "sensor_roots", reference_sensor_roots)
     patch.setattr(root_module, "pelvis_pixels", reference_pelvis_pixels)
     patch.setattr(lifter_module, "choose_roots", reference_choose_roots)
+    patch.setattr(lifter_module, "enforce_person_band", reference_enforce_person_band)
 
 
 def lift_glue(case: Case, monkeypatch: pytest.MonkeyPatch, reference: bool) -> tuple[list[Person], int]:
@@ -337,7 +339,7 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     """One signature after the warm-up, whatever the depth image and masks look like (a
     second would be a compile on a frame)."""
     DepthLifter(LiftingConfig())
-    kernels = (_measure_people, _complete_people, _guess_people, _hide_people, _choose_people)
+    kernels = (_measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people)
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)
     read_only = case.depth.copy()

@@ -176,3 +176,12 @@ def choose_roots(lifted: Lifted, candidates: RootCandidates) -> None:
     lifted.positions[has, ROOT] = point[has]
     lifted.sigma[has, ROOT] = sigma[has]
     lifted.sources[has, ROOT] = source[has]
+
+
+def enforce_person_band(lifted: Lifted, reference: FloatArray, band_m: float) -> None:
+    """main's ``complete.enforce_person_band`` (30ee9d3)."""
+    with np.errstate(invalid="ignore"):
+        far = lifted.valid & (np.abs(lifted.positions[..., 2] - reference[:, None]) > band_m)
+    lifted.positions[far] = np.nan
+    lifted.sigma[far] = np.nan
+    lifted.sources[far] = DepthSource.NONE

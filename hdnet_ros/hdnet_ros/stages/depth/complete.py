@@ -37,6 +37,7 @@ _DERIVED_JOINT = np.array(list(DERIVED_JOINTS), dtype=np.int64)
 _DERIVED_A = np.array([a for a, _ in DERIVED_JOINTS.values()], dtype=np.int64)
 _DERIVED_B = np.array([b for _, b in DERIVED_JOINTS.values()], dtype=np.int64)
 _INFERRED = np.uint8(DepthSource.INFERRED)
+_NONE = np.uint8(DepthSource.NONE)
 # A completed joint is never placed closer to the camera than this along its ray [m].
 _MIN_RANGE_M = 0.05
 # 1-sigma of a joint of a network's root-relative pose (BlazePose GHUM: 104-282 mm mean
@@ -214,9 +215,20 @@ def place_feet(lifted: Lifted, feet: FloatArray, pixels: FloatArray | None, came
 
 
 def enforce_person_band(lifted: Lifted, reference: FloatArray, band_m: float) -> None:
-    """The stage's guarantee: no joint farther than the person band from the torso."""
-    with np.errstate(invalid="ignore"):
-        far = lifted.valid & (np.abs(lifted.positions[..., 2] - reference[:, None]) > band_m)
-    lifted.positions[far] = np.nan
-    lifted.sigma[far] = np.nan
-    lifted.sources[far] = DepthSource.NONE
+    """The stage's guarantee: no joint farther than the person band from the torso (one
+    compiled loop)."""
+    _band_people(
+        lifted.positions, lifted.sigma, lifted.sources, np.ascontiguousarray(reference, dtype=np.float64), float(band_m)
+    )
+
+
+@compiled
+def _band_people(
+    positions: FloatArray, sigma: FloatArray, sources: npt.NDArray[np.uint8], reference: FloatArray, band_m: float
+) -> None:
+    for p in range(positions.shape[0]):
+        for joint in range(positions.shape[1]):
+            if _finite(positions[p, joint]) and abs(positions[p, joint, 2] - reference[p]) > band_m:
+                positions[p, joint, 0] = positions[p, joint, 1] = positions[p, joint, 2] = math.nan
+                sigma[p, joint] = math.nan
+                sources[p, joint] = _NONE

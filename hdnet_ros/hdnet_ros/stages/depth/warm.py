@@ -15,7 +15,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, NUM_JOINTS
 from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
-from hdnet_ros.stages.depth.complete import complete_from_skeleton
+from hdnet_ros.stages.depth.complete import complete_from_skeleton, enforce_person_band
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
@@ -47,3 +47,4 @@ def warm_up() -> None:
     complete_from_skeleton(lifted, observed, 1.7)  # with the midpoint joints (complete_derived)
     sensor = RootCandidate(np.array([[0.0, 0.0, 2.0]]), np.array([0.1]), np.array([DepthSource.SENSOR], np.uint8))
     choose_roots(lifted, RootCandidates(sensor, 2.0 * one, one, RootCandidate.none(1), RootCandidate.none(1)))
+    enforce_person_band(lifted, 2.0 * one, 1.0)
