@@ -38,6 +38,7 @@ from hdnet_ros.stages.depth.fuse import _choose_people
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
+from hdnet_ros.stages.depth.root import _roots_from_shoulders, _sensor_people
 from hdnet_ros.stages.depth.warm import warm_up
 from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, sort_depths
 from hdnet_ros.synthetic import RayGrid, SyntheticFrame, make_frame
@@ -339,7 +340,10 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     """One signature after the warm-up, whatever the depth image and masks look like (a
     second would be a compile on a frame)."""
     DepthLifter(LiftingConfig())
-    kernels = (_measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people)
+    kernels = (
+        _measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people, _sensor_people,
+        _roots_from_shoulders,
+    )  # fmt: skip
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)
     read_only = case.depth.copy()

@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.joints import LEFT_HIP, NUM_JOINTS
+from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER
 from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
 from hdnet_ros.stages.depth.complete import complete_from_skeleton, enforce_person_band
@@ -44,6 +44,9 @@ def warm_up() -> None:
     one = np.ones(1)
     facing = Facing(one, 0.0 * one, np.ones(1, dtype=bool))
     sensor_roots(observed, lifted, facing, 1.7 * one, 2.0 * one, lambda: None, camera, LiftingConfig())  # from a hip
+    shoulders = Lifted.empty(1)
+    shoulders.positions[0, [LEFT_SHOULDER, RIGHT_SHOULDER]] = (0.0, 0.0, 2.0)
+    sensor_roots(observed, shoulders, facing, 1.7 * one, 2.0 * one, lambda: None, camera, LiftingConfig())
     complete_from_skeleton(lifted, observed, 1.7)  # with the midpoint joints (complete_derived)
     sensor = RootCandidate(np.array([[0.0, 0.0, 2.0]]), np.array([0.1]), np.array([DepthSource.SENSOR], np.uint8))
     choose_roots(lifted, RootCandidates(sensor, 2.0 * one, one, RootCandidate.none(1), RootCandidate.none(1)))
