@@ -151,9 +151,10 @@ def test_compiled_midpoint_joints_are_lifted_s() -> None:
 
 
 def test_sensor_roots_are_main_s() -> None:
-    """The sensor's roots (the compiled one from a hip among them) equal main's numpy ones
-    bit for bit: pelvis measured or not, hips measured by the sensor or otherwise, facing
-    known or not, NaN statures, with and without a floor."""
+    """The sensor's roots (compiled: measured, from a hip, from the shoulders, on the pelvis
+    ray) equal main's numpy ones bit for bit: pelvis measured or not, hips measured by the
+    sensor or otherwise, facing known or not, NaN statures, with and without a floor, with
+    and without lens distortion (OpenCV places those)."""
     rng = np.random.default_rng(7)
     people = 2000
     lifted = Lifted(
@@ -177,12 +178,12 @@ def test_sensor_roots_are_main_s() -> None:
     observed = Observed(pixels, seen, rays[..., :2], rays, np.zeros((people, 4)))
     config = LiftingConfig()
     plane = GroundPlane(np.array([0.0, -0.96, -0.28]), -1.2, inliers=0)
-    for floor in (lambda: plane, lambda: None):
-        got = sensor_roots(observed, lifted, facing, stature, reference, floor, camera, config)
-        expected = reference_sensor_roots(observed, lifted, facing, stature, reference, floor, camera, config)
-        np.testing.assert_array_equal(got.point, expected.point)
-        np.testing.assert_array_equal(got.sigma, expected.sigma)
-        np.testing.assert_array_equal(got.source, expected.source)
+    distorted = CameraModel(camera.width, camera.height, camera.K, np.array([0.1, -0.05, 0.001, 0.002, 0.0]))
+    for floor, lens in ((lambda: plane, camera), (lambda: None, camera), (lambda: plane, distorted)):
+        got = sensor_roots(observed, lifted, facing, stature, reference, floor, lens, config)
+        expected = reference_sensor_roots(observed, lifted, facing, stature, reference, floor, lens, config)
+        for name in ("point", "sigma", "source"):
+            assert getattr(got, name).tobytes() == getattr(expected, name).tobytes(), name
     from_hips = ~lifted.valid[:, ROOT] & facing.known & (got.source == DepthSource.INFERRED)
     assert np.count_nonzero(from_hips) > 0.05 * people  # the hip rule ran
 

@@ -38,7 +38,7 @@ from hdnet_ros.stages.depth.fuse import _choose_people
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
-from hdnet_ros.stages.depth.root import _roots_from_shoulders, _sensor_people
+from hdnet_ros.stages.depth.root import _on_rays, _roots_from_shoulders, _sensor_people
 from hdnet_ros.stages.depth.warm import warm_up
 from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, sort_depths
 from hdnet_ros.synthetic import RayGrid, SyntheticFrame, make_frame
@@ -52,6 +52,7 @@ from numpy_lifting.glue import drop_guessed as reference_drop_guessed
 from numpy_lifting.glue import enforce_person_band as reference_enforce_person_band
 from numpy_lifting.glue import floor_candidates as numpy_floor_candidates
 from numpy_lifting.measure import measure_joints as reference_measure_joints
+from numpy_lifting.root import on_pelvis_ray as reference_on_pelvis_ray
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
 from numpy_lifting.root import sensor_roots as reference_sensor_roots
 from numpy_lifting.sample import sample_depth as reference_sample_depth
@@ -257,12 +258,13 @@ def reference_floor_candidates(
 
 def reference_glue(patch: pytest.MonkeyPatch) -> None:
     """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``): the guessed
-    joints, the floor's candidates, the sensor's roots, the pelvis pixels, the choice of
+    joints, the floor's candidates, the sensor's roots, the pelvis pixels and rays, the choice of
     the root and the person band."""
     patch.setattr(DepthLifter, "_drop_guessed", reference_drop_guessed)
     patch.setattr(floor_module, "_floor_candidates", reference_floor_candidates)
     patch.setattr(root_module, "sensor_roots", reference_sensor_roots)
     patch.setattr(root_module, "pelvis_pixels", reference_pelvis_pixels)
+    patch.setattr(root_module, "on_pelvis_ray", reference_on_pelvis_ray)
     patch.setattr(lifter_module, "choose_roots", reference_choose_roots)
     patch.setattr(lifter_module, "enforce_person_band", reference_enforce_person_band)
 
@@ -342,7 +344,7 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     DepthLifter(LiftingConfig())
     kernels = (
         _measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people, _sensor_people,
-        _roots_from_shoulders,
+        _roots_from_shoulders, _on_rays,
     )  # fmt: skip
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)

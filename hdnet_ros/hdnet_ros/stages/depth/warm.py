@@ -20,7 +20,7 @@ from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
-from hdnet_ros.stages.depth.root import pelvis_pixels, sensor_roots
+from hdnet_ros.stages.depth.root import on_pelvis_ray, pelvis_pixels, sensor_roots
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
 
 
@@ -47,6 +47,7 @@ def warm_up() -> None:
     shoulders = Lifted.empty(1)
     shoulders.positions[0, [LEFT_SHOULDER, RIGHT_SHOULDER]] = (0.0, 0.0, 2.0)
     sensor_roots(observed, shoulders, facing, 1.7 * one, 2.0 * one, lambda: None, camera, LiftingConfig())
+    on_pelvis_ray(observed, 2.0 * one, 0.1 * one, DepthSource.SENSOR, np.ones(1, dtype=bool), camera, LiftingConfig())
     complete_from_skeleton(lifted, observed, 1.7)  # with the midpoint joints (complete_derived)
     sensor = RootCandidate(np.array([[0.0, 0.0, 2.0]]), np.array([0.1]), np.array([DepthSource.SENSOR], np.uint8))
     choose_roots(lifted, RootCandidates(sensor, 2.0 * one, one, RootCandidate.none(1), RootCandidate.none(1)))
