@@ -163,14 +163,24 @@ class DepthLifter:
         behind it) keep a lowered score."""
         config = self.config
         guessed = np.zeros_like(measured.occluded)
+        scores = np.array([p.scores for p in people], dtype=np.float64).reshape(len(people), -1)
         if config.guessed_jump_m > 0.0:
-            scores = np.array([p.scores for p in people], dtype=np.float64).reshape(len(people), -1)
             guessed = guessed_joints(
                 observed, scores, measured, depth, config.guessed_jump_m, config.min_depth_m, config.max_depth_m
             )
         hidden = hide_guessed(measured, observed.seen, guessed)
         self.hidden_joints += int(np.count_nonzero(hidden))
-        for index in np.flatnonzero(np.any(hidden, axis=1)).tolist():
+        lowered_people = np.flatnonzero(np.any(hidden, axis=1)).tolist()
+        if not lowered_people:
+            return
+        # Scores in float64 (as they come from the 2D stage) are lowered for the frame at once;
+        # others in their own type, person by person (the same numbers either way).
+        if all(person.scores.dtype == np.float64 for person in people):
+            lowered = np.where(hidden, scores * config.guessed_confidence, scores)
+            for index in lowered_people:
+                people[index].scores = lowered[index]
+            return
+        for index in lowered_people:
             person, row = people[index], hidden[index]
             person.scores = np.where(row, person.scores * config.guessed_confidence, person.scores)
 
