@@ -18,7 +18,7 @@ from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER, ROOT
 from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth import LiftingConfig
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
-from hdnet_ros.stages.depth.complete import complete_derived, enforce_person_band
+from hdnet_ros.stages.depth.complete import complete_derived, enforce_person_band, take_measured
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, _floor_candidates
 from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.guessed import guessed_joints
@@ -243,3 +243,23 @@ def test_the_person_band_is_main_s(joints: int) -> None:
     for name in ("positions", "sigma", "sources"):
         assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
     assert 0.05 * people * joints < np.count_nonzero(got.sources == DepthSource.NONE) < people * joints  # both ways
+
+
+def test_the_measurement_is_taken_as_main_took_it() -> None:
+    """take_measured equals main's lifter lines (the measured joints copied where all three
+    coordinates are finite, INFERRED or SENSOR, then the midpoint joints) bit for bit."""
+    rng = np.random.default_rng(17)
+    people = 2000
+    points = rng.normal(0.0, 1.0, (people, NUM_JOINTS, 3)) + np.array([0.0, 0.0, 3.0])
+    points[rng.random((people, NUM_JOINTS)) < 0.4, rng.integers(0, 3)] = np.nan
+    sigma = rng.uniform(0.0, 0.2, (people, NUM_JOINTS))
+    inferred = rng.random((people, NUM_JOINTS)) < 0.2
+    got, want = Lifted.empty(people), Lifted.empty(people)
+    take_measured(got, points, sigma, inferred)
+    seen = np.all(np.isfinite(points), axis=-1)  # main's DepthLifter.__call__ (30ee9d3)
+    want.positions[seen] = points[seen]
+    want.sigma[seen] = sigma[seen]
+    want.sources[seen] = np.where(inferred[seen], DepthSource.INFERRED, DepthSource.SENSOR)
+    want.complete_derived()
+    for name in ("positions", "sigma", "sources"):
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name

@@ -32,7 +32,7 @@ from hdnet_ros.stages.depth import floor as floor_module
 from hdnet_ros.stages.depth import lifter as lifter_module
 from hdnet_ros.stages.depth import root as root_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
-from hdnet_ros.stages.depth.complete import _band_people, _complete_people, complete_from_skeleton
+from hdnet_ros.stages.depth.complete import _band_people, _complete_people, _take_people, complete_from_skeleton
 from hdnet_ros.stages.depth.floor import GroundConfig
 from hdnet_ros.stages.depth.fuse import _choose_people
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
@@ -344,7 +344,7 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     DepthLifter(LiftingConfig())
     kernels = (
         _measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people, _sensor_people,
-        _roots_from_shoulders, _on_rays,
+        _roots_from_shoulders, _on_rays, _take_people,
     )  # fmt: skip
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)

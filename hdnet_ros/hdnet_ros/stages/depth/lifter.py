@@ -21,15 +21,15 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS
-from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.people import Person
 from hdnet_ros.size_prior import DepthEstimates
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import (
-    complete_derived,
     complete_from_relative_pose,
     complete_from_skeleton,
     enforce_person_band,
     place_feet,
+    take_measured,
 )
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, refreshed_plane
@@ -125,11 +125,7 @@ class DepthLifter:
             sampled, measured = measure_depth(observed, depth, camera, expected_z, config, networks.masks)
             self._drop_guessed(people, observed, measured, depth)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing
-            seen = np.all(np.isfinite(measured.points), axis=-1)
-            lifted.positions[seen] = measured.points[seen]
-            lifted.sigma[seen] = measured.sigma[seen]
-            lifted.sources[seen] = np.where(measured.inferred[seen], DepthSource.INFERRED, DepthSource.SENSOR)
-            complete_derived(lifted)
+            take_measured(lifted, measured.points, measured.sigma, measured.inferred)
         network = DepthEstimates(networks.root_z, networks.root_sigma)
         candidates = place_roots(
             observed,

@@ -15,7 +15,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER
 from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
-from hdnet_ros.stages.depth.complete import complete_from_skeleton, enforce_person_band
+from hdnet_ros.stages.depth.complete import complete_from_skeleton, enforce_person_band, take_measured
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
@@ -39,6 +39,7 @@ def warm_up() -> None:
     _, measured = measure_depth(observed, depth, camera, np.array([2.0]), LiftingConfig())
     guessed = guessed_joints(observed, np.zeros((1, NUM_JOINTS)), measured, depth, 0.2, 0.3, 10.0)
     hide_guessed(measured, observed.seen, guessed)
+    take_measured(Lifted.empty(1), measured.points, measured.sigma, measured.inferred)
     lifted = Lifted.empty(1)
     lifted.positions[0, LEFT_HIP] = (0.0, 0.0, 2.0)
     one = np.ones(1)
