@@ -118,24 +118,6 @@ def _identity_pose(position: Any) -> Any:
     return types.pose(position, types.quaternion(0.0, 0.0, 0.0, 1.0))
 
 
-def _marker(
-    shared: _Shared,
-    kind: int,
-    ns: str,
-    marker_id: int,
-    pose: Any,
-    scale: Any,
-    colour: Any,
-    points: list[Any],
-    text: str,
-) -> Any:
-    marker = _types().marker
-    return marker(
-        shared.header, ns, marker_id, kind, marker.ADD, pose, scale, colour, shared.lifetime, False, points, [], "",
-        shared.texture, [], text, "", shared.mesh_file, False,
-    )  # fmt: skip
-
-
 def _delete_all(shared: _Shared) -> Any:
     types = _types()
     marker = types.marker
@@ -205,7 +187,11 @@ def marker_array_msg(
     )
     anchors, tops, distances = _label_places(positions)
     types = _types()
-    marker = types.marker
+    marker, point, pose = types.marker, types.point, types.pose
+    head, lifetime, identity = shared.header, shared.lifetime, shared.pose
+    texture, mesh = shared.texture, shared.mesh_file
+    upright = identity.orientation  # the labels' poses share the identity's quaternion
+    spheres, lines, text, add = marker.SPHERE_LIST, marker.LINE_LIST, marker.TEXT_VIEW_FACING, marker.ADD
     start = 0
     colours: dict[tuple[float, float, float], Any] = {}  # one ColorRGBA per palette entry, shared
     for index, (label, _) in enumerate(shown):
@@ -215,14 +201,17 @@ def marker_array_msg(
             colour = colours[rgb] = types.colour(*rgb, 1.0)
         joints, bones = counts[2 * index], counts[2 * index + 1]
         x, _, z = anchors[index]
-        text_pose = _identity_pose(types.point(x, tops[index] - 0.2, z))
+        text_pose = pose(point(x, tops[index] - 0.2, z), upright)
+        # The Marker fields in order (_marker's): header, ns, id, type, action, pose, scale, colour,
+        # lifetime, frame_locked, points, colors, texture_resource, texture, uv_coordinates, text,
+        # mesh_resource, mesh_file, mesh_use_embedded_materials.
         markers += [
-            _marker(shared, marker.SPHERE_LIST, "joints", label, shared.pose, shared.joint_scale, colour,
-                    points_of[start : start + joints], ""),
-            _marker(shared, marker.LINE_LIST, "bones", label, shared.pose, shared.bone_scale, colour,
-                    points_of[start + joints : start + joints + bones], ""),
-            _marker(shared, marker.TEXT_VIEW_FACING, "labels", label, text_pose, shared.text_scale, shared.white, [],
-                    f"id {label}  {distances[index]:.2f} m"),
+            marker(head, "joints", label, spheres, add, identity, shared.joint_scale, colour, lifetime, False,
+                   points_of[start : start + joints], [], "", texture, [], "", "", mesh, False),
+            marker(head, "bones", label, lines, add, identity, shared.bone_scale, colour, lifetime, False,
+                   points_of[start + joints : start + joints + bones], [], "", texture, [], "", "", mesh, False),
+            marker(head, "labels", label, text, add, text_pose, shared.text_scale, shared.white, lifetime, False, [],
+                   [], "", texture, [], f"id {label}  {distances[index]:.2f} m", "", mesh, False),
         ]  # fmt: skip
         start += joints + bones
     return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
