@@ -3,8 +3,10 @@ glue``): the floor's candidate points to the bit, on the sample frames' depth an
 with invalid pixels (NaN, inf, zero, negative), the refresh's cached sample among them; and
 the guessed joints on the synthetic benchmark's frames, measured by the stage, with the 2D
 scores as given and lowered at random (so that every limb's test runs); and the compiled
-pelvis pixels, roots from a hip (``numpy_lifting.root``) and midpoint joints
-(``Lifted.complete_derived``), bit for bit on random people that take every rule."""
+pelvis pixels, sensor roots (measured, from a hip, from the shoulders, on the pelvis ray;
+``numpy_lifting.root``), midpoint joints (``Lifted.complete_derived``), root choice, person
+band and the measurement taken in, bit for bit on random people that take every rule.
+``test_depth_kernel`` compares the whole stage with main's numpy glue swapped in."""
 
 from __future__ import annotations
 
