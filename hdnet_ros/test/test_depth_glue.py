@@ -3,8 +3,10 @@ glue``): the floor's candidate points to the bit, on the sample frames' depth an
 with invalid pixels (NaN, inf, zero, negative), the refresh's cached sample among them; and
 the guessed joints on the synthetic benchmark's frames, measured by the stage, with the 2D
 scores as given and lowered at random (so that every limb's test runs); and the compiled
-pelvis pixels, roots from a hip (``numpy_lifting.root``) and midpoint joints
-(``Lifted.complete_derived``), bit for bit on random people that take every rule."""
+pelvis pixels, sensor roots (measured, from a hip, from the shoulders, on the pelvis ray;
+``numpy_lifting.root``), midpoint joints (``Lifted.complete_derived``), root choice, person
+band and the measurement taken in, bit for bit on random people that take every rule.
+``test_depth_kernel`` compares the whole stage with main's numpy glue swapped in."""
 
 from __future__ import annotations
 
@@ -17,9 +19,10 @@ from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER, ROOT
 from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth import LiftingConfig
-from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed
-from hdnet_ros.stages.depth.complete import complete_derived
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
+from hdnet_ros.stages.depth.complete import complete_derived, enforce_person_band, take_measured
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, _floor_candidates
+from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.guessed import guessed_joints
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import pelvis_pixels, sensor_roots
@@ -27,6 +30,8 @@ from hdnet_ros.synthetic import RayGrid, make_frame
 from hdnet_ros.synthetic.benchmark import default_settings
 from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
+from numpy_lifting.glue import choose_roots as reference_choose_roots
+from numpy_lifting.glue import enforce_person_band as reference_enforce_person_band
 from numpy_lifting.glue import floor_candidates as reference_floor_candidates
 from numpy_lifting.glue import guessed_joints as reference_guessed_joints
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
@@ -148,9 +153,10 @@ def test_compiled_midpoint_joints_are_lifted_s() -> None:
 
 
 def test_sensor_roots_are_main_s() -> None:
-    """The sensor's roots (the compiled one from a hip among them) equal main's numpy ones
-    bit for bit: pelvis measured or not, hips measured by the sensor or otherwise, facing
-    known or not, NaN statures, with and without a floor."""
+    """The sensor's roots (compiled: measured, from a hip, from the shoulders, on the pelvis
+    ray) equal main's numpy ones bit for bit: pelvis measured or not, hips measured by the
+    sensor or otherwise, facing known or not, NaN statures, with and without a floor, with
+    and without lens distortion (OpenCV places those)."""
     rng = np.random.default_rng(7)
     people = 2000
     lifted = Lifted(
@@ -174,11 +180,88 @@ def test_sensor_roots_are_main_s() -> None:
     observed = Observed(pixels, seen, rays[..., :2], rays, np.zeros((people, 4)))
     config = LiftingConfig()
     plane = GroundPlane(np.array([0.0, -0.96, -0.28]), -1.2, inliers=0)
-    for floor in (lambda: plane, lambda: None):
-        got = sensor_roots(observed, lifted, facing, stature, reference, floor, camera, config)
-        expected = reference_sensor_roots(observed, lifted, facing, stature, reference, floor, camera, config)
-        np.testing.assert_array_equal(got.point, expected.point)
-        np.testing.assert_array_equal(got.sigma, expected.sigma)
-        np.testing.assert_array_equal(got.source, expected.source)
+    distorted = CameraModel(camera.width, camera.height, camera.K, np.array([0.1, -0.05, 0.001, 0.002, 0.0]))
+    for floor, lens in ((lambda: plane, camera), (lambda: None, camera), (lambda: plane, distorted)):
+        got = sensor_roots(observed, lifted, facing, stature, reference, floor, lens, config)
+        expected = reference_sensor_roots(observed, lifted, facing, stature, reference, floor, lens, config)
+        for name in ("point", "sigma", "source"):
+            assert getattr(got, name).tobytes() == getattr(expected, name).tobytes(), name
     from_hips = ~lifted.valid[:, ROOT] & facing.known & (got.source == DepthSource.INFERRED)
     assert np.count_nonzero(from_hips) > 0.05 * people  # the hip rule ran
+
+
+def test_chosen_roots_are_main_s() -> None:
+    """The compiled choice of the root equals main's numpy one bit for bit: sensor roots
+    fused with network depths that agree, disagree, are exact (sigma 0), missing, negative
+    or NaN; the network's and the priors' roots where the sensor has none."""
+    rng = np.random.default_rng(11)
+    people = 3000
+
+    def candidate(source: int) -> RootCandidate:
+        point = rng.normal(0.0, 1.0, (people, 3)) + np.array([0.0, 0.0, 4.0])
+        exists = rng.random(people) < 0.6
+        point[~exists] = np.nan
+        sigma = np.where(exists, rng.uniform(0.0, 0.4, people), np.nan)
+        sigma[exists & (rng.random(people) < 0.05)] = 0.0
+        return RootCandidate(point, sigma, np.where(exists, source, DepthSource.NONE).astype(np.uint8))
+
+    sensor = candidate(DepthSource.SENSOR)
+    sensor.source[rng.random(people) < 0.2] = DepthSource.INFERRED
+    network_z = sensor.point[:, 2] + rng.normal(0.0, 0.3, people)
+    odd = rng.random(people) < 0.2
+    network_z[odd] = rng.choice([np.nan, -1.0, 0.0, np.inf], size=np.count_nonzero(odd))
+    network_sigma = rng.uniform(0.0, 0.5, people)
+    odd = rng.random(people) < 0.05
+    network_sigma[odd] = rng.choice([0.0, np.nan, -0.1], size=np.count_nonzero(odd))
+    candidates = RootCandidates(
+        sensor, network_z, network_sigma, candidate(DepthSource.NETWORK), candidate(DepthSource.INFERRED)
+    )
+    got, want = (Lifted.empty(people) for _ in range(2))
+    choose_roots(got, candidates)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reference_choose_roots(want, candidates)
+    for name in ("positions", "sigma", "sources"):
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+    assert np.count_nonzero(got.sources[:, ROOT] == DepthSource.FUSED) > 0.1 * people  # the fusion ran
+
+
+@pytest.mark.parametrize("joints", [NUM_JOINTS, 4])  # the joints, and the feet
+def test_the_person_band_is_main_s(joints: int) -> None:
+    """The compiled person band equals main's numpy one bit for bit: joints near and far
+    from a torso depth that may be NaN, joints with a NaN or infinite coordinate."""
+    rng = np.random.default_rng(13)
+    people = 2000
+    positions = rng.normal(0.0, 1.0, (people, joints, 3)) + np.array([0.0, 0.0, 4.0])
+    positions[rng.random((people, joints)) < 0.2, rng.integers(0, 3)] = np.nan
+    positions[rng.random((people, joints)) < 0.02, 2] = np.inf
+    reference = rng.uniform(3.0, 5.0, people)
+    reference[rng.random(people) < 0.1] = np.nan
+    sources = rng.integers(1, 5, (people, joints)).astype(np.uint8)
+    got, want = (Lifted(positions.copy(), rng.uniform(0.0, 0.3, (people, joints)), sources.copy()) for _ in range(2))
+    want.sigma[:] = got.sigma
+    enforce_person_band(got, reference, 1.0)
+    with np.errstate(invalid="ignore"):
+        reference_enforce_person_band(want, reference, 1.0)
+    for name in ("positions", "sigma", "sources"):
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+    assert 0.05 * people * joints < np.count_nonzero(got.sources == DepthSource.NONE) < people * joints  # both ways
+
+
+def test_the_measurement_is_taken_as_main_took_it() -> None:
+    """take_measured equals main's lifter lines (the measured joints copied where all three
+    coordinates are finite, INFERRED or SENSOR, then the midpoint joints) bit for bit."""
+    rng = np.random.default_rng(17)
+    people = 2000
+    points = rng.normal(0.0, 1.0, (people, NUM_JOINTS, 3)) + np.array([0.0, 0.0, 3.0])
+    points[rng.random((people, NUM_JOINTS)) < 0.4, rng.integers(0, 3)] = np.nan
+    sigma = rng.uniform(0.0, 0.2, (people, NUM_JOINTS))
+    inferred = rng.random((people, NUM_JOINTS)) < 0.2
+    got, want = Lifted.empty(people), Lifted.empty(people)
+    take_measured(got, points, sigma, inferred)
+    seen = np.all(np.isfinite(points), axis=-1)  # main's DepthLifter.__call__ (30ee9d3)
+    want.positions[seen] = points[seen]
+    want.sigma[seen] = sigma[seen]
+    want.sources[seen] = np.where(inferred[seen], DepthSource.INFERRED, DepthSource.SENSOR)
+    want.complete_derived()
+    for name in ("positions", "sigma", "sources"):
+        assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name

@@ -28,11 +28,17 @@ from hdnet_ros.frame_input import build_frame
 from hdnet_ros.people import Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
+from hdnet_ros.stages.depth import floor as floor_module
 from hdnet_ros.stages.depth import lifter as lifter_module
+from hdnet_ros.stages.depth import root as root_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
-from hdnet_ros.stages.depth.complete import _complete_people, complete_from_skeleton
+from hdnet_ros.stages.depth.complete import _band_people, _complete_people, _take_people, complete_from_skeleton
+from hdnet_ros.stages.depth.floor import GroundConfig
+from hdnet_ros.stages.depth.fuse import _choose_people
+from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
+from hdnet_ros.stages.depth.root import _on_rays, _roots_from_shoulders, _sensor_people
 from hdnet_ros.stages.depth.warm import warm_up
 from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, sort_depths
 from hdnet_ros.synthetic import RayGrid, SyntheticFrame, make_frame
@@ -41,7 +47,14 @@ from hdnet_ros.synthetic.masks import person_masks
 from hdnet_ros.synthetic.scene import sample_scene
 from helpers import sample_messages
 from numpy_lifting.complete import complete_from_skeleton as reference_complete_from_skeleton
+from numpy_lifting.glue import choose_roots as reference_choose_roots
+from numpy_lifting.glue import drop_guessed as reference_drop_guessed
+from numpy_lifting.glue import enforce_person_band as reference_enforce_person_band
+from numpy_lifting.glue import floor_candidates as numpy_floor_candidates
 from numpy_lifting.measure import measure_joints as reference_measure_joints
+from numpy_lifting.root import on_pelvis_ray as reference_on_pelvis_ray
+from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
+from numpy_lifting.root import sensor_roots as reference_sensor_roots
 from numpy_lifting.sample import sample_depth as reference_sample_depth
 
 from hdnet_ros.config import load_settings
@@ -235,6 +248,75 @@ def test_the_stage_lifts_the_sample_frames_as_before(sample_cases: list[Case], m
     assert_people_match(sample_cases, monkeypatch)
 
 
+def reference_floor_candidates(
+    depth: np.ndarray, camera: CameraModel, config: GroundConfig, rng: np.random.Generator | None
+) -> np.ndarray | None:
+    """main's floor candidates; the refresh's (``rng`` None) from the first draw of
+    ``default_rng(1)``, as ``floor._fixed_pick`` makes it."""
+    return numpy_floor_candidates(depth, camera, config, rng or np.random.default_rng(1))
+
+
+def reference_glue(patch: pytest.MonkeyPatch) -> None:
+    """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``): the guessed
+    joints, the floor's candidates, the sensor's roots, the pelvis pixels and rays, the choice of
+    the root and the person band."""
+    patch.setattr(DepthLifter, "_drop_guessed", reference_drop_guessed)
+    patch.setattr(floor_module, "_floor_candidates", reference_floor_candidates)
+    patch.setattr(root_module, "sensor_roots", reference_sensor_roots)
+    patch.setattr(root_module, "pelvis_pixels", reference_pelvis_pixels)
+    patch.setattr(root_module, "on_pelvis_ray", reference_on_pelvis_ray)
+    patch.setattr(lifter_module, "choose_roots", reference_choose_roots)
+    patch.setattr(lifter_module, "enforce_person_band", reference_enforce_person_band)
+
+
+def lift_glue(case: Case, monkeypatch: pytest.MonkeyPatch, reference: bool) -> tuple[list[Person], int]:
+    """The case's people lifted twice by one stage (the second time from a copy of the
+    depth image: the floor fitted on the first is refreshed), its kernels as they are,
+    with the compiled glue or with main's numpy glue; and the hidden joints it counted."""
+    people: list[Person] = []
+    with monkeypatch.context() as patch:
+        if reference:
+            reference_glue(patch)
+        lifter = DepthLifter(case.config)
+        for depth in (case.depth, case.depth.copy()):
+            people = copies(case.people)
+            lifter(people, depth, case.camera, case.networks)
+    return people, lifter.hidden_joints
+
+
+@pytest.fixture(scope="module")
+def crowd_cases() -> list[Case]:
+    """Crowds of 12-20 people of the default setting's scenes (people behind people)."""
+    setting = default_settings(FRAMES_PER_SETTING)[0]
+    scene_rng, sensor_rng, oracle_rng = (np.random.default_rng([1, stream]) for stream in range(3))
+    grid = RayGrid(setting.scene.camera.camera())
+    config = LiftingConfig(noise_coefficient=setting.sensor.noise_coefficient or 0.0015)
+    cases = []
+    for index in range(FRAMES_PER_SETTING):
+        scene = sample_scene(scene_rng, replace(setting.scene, people_range=(12, 20)))
+        frame = make_frame(scene, setting.sensor, setting.oracle, sensor_rng, grid, 0, oracle_rng)
+        cases.append(Case(f"crowd {index}", frame.people, frame.depth_m, scene.camera, config))
+    return cases
+
+
+def test_the_glue_lifts_as_main_s_numpy_to_the_bit(
+    synthetic_cases: list[Case], crowd_cases: list[Case], sample_cases: list[Case], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled glue (guessed joints, ...) gives the same people as main's numpy glue,
+    every array to the bit: positions, sigmas, sources, feet, the 2D scores it lowers, and
+    the count of hidden joints."""
+    hidden = 0
+    for case in [*synthetic_cases, *crowd_cases, *sample_cases]:
+        (got, got_hidden), (want, want_hidden) = (lift_glue(case, monkeypatch, flag) for flag in (False, True))
+        assert got_hidden == want_hidden, case.name
+        hidden += got_hidden
+        for a, b in zip(got, want, strict=True):
+            for name in ("positions", "position_stddev", "depth_sources", "scores", "feet", "feet_stddev"):
+                mine, main = np.asarray(getattr(a, name)), np.asarray(getattr(b, name))
+                assert mine.dtype == main.dtype and mine.tobytes() == main.tobytes(), (case.name, name)
+    assert hidden > 0  # the guessed and hidden joints' rules ran
+
+
 # --- the kernel's parts ----------------------------------------------------------------
 
 
@@ -260,15 +342,18 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     """One signature after the warm-up, whatever the depth image and masks look like (a
     second would be a compile on a frame)."""
     DepthLifter(LiftingConfig())
-    kernels = (_measure_people, _complete_people)
-    assert [len(kernel.signatures) for kernel in kernels] == [1, 1]
+    kernels = (
+        _measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people, _sensor_people,
+        _roots_from_shoulders, _on_rays, _take_people,
+    )  # fmt: skip
+    assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)
     read_only = case.depth.copy()
     read_only.flags.writeable = False
     for depth in (read_only, case.depth.astype(np.float64), np.asfortranarray(case.depth)):
         for networks in (case.networks, None):
             DepthLifter(case.config)(copies(case.people), depth, case.camera, networks)
-    assert [len(kernel.signatures) for kernel in kernels] == [1, 1]
+    assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
 
 
 def test_the_compiled_code_is_cached_under_a_hash_of_the_stage(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,16 @@ def positional_type(name: str, *fields: str) -> Any:
     if names != fields:
         raise TypeError(f"{name} takes {names}, not {fields}: the builders need updating")
     return message
+
+
+def stacked(rows: Sequence[npt.ArrayLike]) -> npt.NDArray[Any]:
+    """``np.stack`` of a frame's per-person arrays of one shape, as one ``np.array`` call:
+    a third of np.stack's cost on small arrays (no per-row view and copy). Rows of unequal
+    shapes raise, as with np.stack (numpy < 1.24 would make an object array of them)."""
+    result = np.array(rows)
+    if result.dtype == object:
+        raise ValueError("the rows to stack differ in shape")
+    return result
 
 
 def stamp(stamp_ns: int) -> Any:
@@ -80,6 +91,9 @@ PALETTE = np.array(
 )
 
 
+_PALETTE_FLOATS: list[tuple[float, float, float]] = [(r, g, b) for r, g, b in PALETTE.tolist()]
+
+
 def colour_for(label: int) -> tuple[float, float, float]:
-    r, g, b = PALETTE[label % len(PALETTE)]
-    return float(r), float(g), float(b)
+    """The palette's colour for an id (as Python floats, converted once at import)."""
+    return _PALETTE_FLOATS[label % len(_PALETTE_FLOATS)]

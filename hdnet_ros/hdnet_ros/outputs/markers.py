@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import BONES, FOOT_ANKLE, NUM_FEET, NUM_JOINTS, ROOT
-from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, positional_type
+from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, positional_type, stacked
 from hdnet_ros.people import Person
 
 JOINT_DIAMETER_M = 0.05
@@ -118,24 +118,6 @@ def _identity_pose(position: Any) -> Any:
     return types.pose(position, types.quaternion(0.0, 0.0, 0.0, 1.0))
 
 
-def _marker(
-    shared: _Shared,
-    kind: int,
-    ns: str,
-    marker_id: int,
-    pose: Any,
-    scale: Any,
-    colour: Any,
-    points: list[Any],
-    text: str,
-) -> Any:
-    marker = _types().marker
-    return marker(
-        shared.header, ns, marker_id, kind, marker.ADD, pose, scale, colour, shared.lifetime, False, points, [], "",
-        shared.texture, [], text, "", shared.mesh_file, False,
-    )  # fmt: skip
-
-
 def _delete_all(shared: _Shared) -> Any:
     types = _types()
     marker = types.marker
@@ -190,7 +172,7 @@ def marker_array_msg(
     markers = [_delete_all(shared)]
     if not people:
         return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
-    everyone = np.stack([person.positions for person in people]).astype(np.float64)
+    everyone = stacked([person.positions for person in people]).astype(np.float64)
     rows = np.flatnonzero(np.any(np.all(np.isfinite(everyone), axis=-1), axis=1)).tolist()  # with a valid joint
     shown = [(body_label(people[index], index), people[index]) for index in rows]
     if not shown:
@@ -200,25 +182,36 @@ def marker_array_msg(
     positions = everyone[rows]
     points_of, counts = _marker_points(
         positions,
-        np.stack([person.feet for _, person in shown]).astype(np.float64),
+        stacked([person.feet for _, person in shown]).astype(np.float64),
         None if points is None else (points, np.array(rows, dtype=np.intp)),
     )
     anchors, tops, distances = _label_places(positions)
     types = _types()
-    marker = types.marker
+    marker, point, pose = types.marker, types.point, types.pose
+    head, lifetime, identity = shared.header, shared.lifetime, shared.pose
+    texture, mesh = shared.texture, shared.mesh_file
+    upright = identity.orientation  # the labels' poses share the identity's quaternion
+    spheres, lines, text, add = marker.SPHERE_LIST, marker.LINE_LIST, marker.TEXT_VIEW_FACING, marker.ADD
     start = 0
+    colours: dict[tuple[float, float, float], Any] = {}  # one ColorRGBA per palette entry, shared
     for index, (label, _) in enumerate(shown):
-        colour = types.colour(*colour_for(label), 1.0)
+        rgb = colour_for(label)
+        colour = colours.get(rgb)
+        if colour is None:
+            colour = colours[rgb] = types.colour(*rgb, 1.0)
         joints, bones = counts[2 * index], counts[2 * index + 1]
         x, _, z = anchors[index]
-        text_pose = _identity_pose(types.point(x, tops[index] - 0.2, z))
+        text_pose = pose(point(x, tops[index] - 0.2, z), upright)
+        # The Marker fields in order (_marker's): header, ns, id, type, action, pose, scale, colour,
+        # lifetime, frame_locked, points, colors, texture_resource, texture, uv_coordinates, text,
+        # mesh_resource, mesh_file, mesh_use_embedded_materials.
         markers += [
-            _marker(shared, marker.SPHERE_LIST, "joints", label, shared.pose, shared.joint_scale, colour,
-                    points_of[start : start + joints], ""),
-            _marker(shared, marker.LINE_LIST, "bones", label, shared.pose, shared.bone_scale, colour,
-                    points_of[start + joints : start + joints + bones], ""),
-            _marker(shared, marker.TEXT_VIEW_FACING, "labels", label, text_pose, shared.text_scale, shared.white, [],
-                    f"id {label}  {distances[index]:.2f} m"),
+            marker(head, "joints", label, spheres, add, identity, shared.joint_scale, colour, lifetime, False,
+                   points_of[start : start + joints], [], "", texture, [], "", "", mesh, False),
+            marker(head, "bones", label, lines, add, identity, shared.bone_scale, colour, lifetime, False,
+                   points_of[start + joints : start + joints + bones], [], "", texture, [], "", "", mesh, False),
+            marker(head, "labels", label, text, add, text_pose, shared.text_scale, shared.white, lifetime, False, [],
+                   [], "", texture, [], f"id {label}  {distances[index]:.2f} m", "", mesh, False),
         ]  # fmt: skip
         start += joints + bones
     return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)

@@ -1,12 +1,13 @@
 """hdnet_ros_msgs/Skeleton3DArray from the people of one frame.
 
 Every number of every person goes from numpy to Python in one ``tolist`` per array for the
-whole frame, and each message is made with positional arguments in one pass: a frame of 20
-people is about 1000 messages (each keypoint and its Point), and the per-call overhead of
-numpy scalars and keyword arguments would cost more than the messages. Every invalid joint
-shares one NaN Point, and the markers show the keypoints' own Points (:func:`joint_points`):
-messages are never changed once built, and a serialiser or the node's conversion reads a
-shared object as it reads its own.
+whole frame, and the messages are made with positional arguments by ``map`` over those
+lists: a frame of 20 people is about 1000 messages (each keypoint and its Point), and the
+per-call overhead of numpy scalars, keyword arguments or a Python loop body would cost more
+than the messages. Every invalid joint shares one NaN Point, the people without feet (no 3D
+network ran on them) share one set of unknown feet, and the markers show the keypoints' own
+Points (:func:`joint_points`): messages are never changed once built, and a serialiser or
+the node's conversion reads a shared object as it reads its own.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import JOINT_SET_NAME, NUM_FEET, NUM_JOINTS, ROOT
-from hdnet_ros.outputs.common import header, msg_type, positional_type
+from hdnet_ros.outputs.common import header, msg_type, positional_type, stacked
 from hdnet_ros.people import DepthSource, Person
 
 _NAN3 = [float("nan")] * 3
+_NAN_BITS = np.array(np.nan).view(np.uint64)  # numpy's (and Python's) NaN, as the bytes see it
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 class _Types(NamedTuple):
@@ -74,21 +78,22 @@ def keypoint_msgs(
     scores: npt.NDArray[np.floating],
 ) -> list[Any]:
     """Keypoint3D messages of joints [K] (positions [K,3] NaN where invalid); an invalid
-    joint is NaN with DEPTH_SOURCE_NONE, never (0, 0, 0)."""
+    joint is NaN with DEPTH_SOURCE_NONE, never (0, 0, 0). The messages are made by ``map``
+    over one list per field (no Python loop body per joint), the Points of the valid joints
+    likewise."""
     types = _types()
     keypoint, point = types.keypoint, types.point
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
     valid = np.all(np.isfinite(positions), axis=1)
-    xyz = np.where(valid[:, None], positions, np.nan).tolist()
+    oks = valid.tolist()
+    made = iter(list(map(point, *positions[valid].T.tolist())))
+    unknown = point(*_NAN3)  # one Point for every invalid joint: messages are read-only once built
+    points = [next(made) if ok else unknown for ok in oks]
     sigma = np.where(valid, np.asarray(stddev, dtype=np.float64).reshape(-1), np.nan).tolist()
     source = np.where(valid, np.asarray(sources).reshape(-1), int(DepthSource.NONE)).astype(np.int64).tolist()
-    uv = np.asarray(pixels, dtype=np.float64).reshape(-1, 2).tolist()
+    u, v = np.asarray(pixels, dtype=np.float64).reshape(-1, 2).T.tolist()
     confidence = np.asarray(scores, dtype=np.float64).reshape(-1).tolist()
-    unknown = point(*_NAN3)  # one Point for every invalid joint: messages are read-only once built
-    return [
-        keypoint(point(p[0], p[1], p[2]) if ok else unknown, s, c, q[0], q[1], ok, d)
-        for p, s, c, q, ok, d in zip(xyz, sigma, confidence, uv, valid.tolist(), source, strict=True)
-    ]
+    return list(map(keypoint, points, sigma, confidence, u, v, oks, source))
 
 
 def joint_points(skeletons: Sequence[Any]) -> list[Any]:
@@ -98,32 +103,66 @@ def joint_points(skeletons: Sequence[Any]) -> list[Any]:
     return [keypoint.position for skeleton in skeletons for keypoint in (*skeleton.keypoints, *skeleton.feet)]
 
 
+def _without_feet(feet: FloatArray, pixels: FloatArray, scores: FloatArray) -> BoolArray:
+    """The people [P] whose feet [P,F,3] are all unknown, unseen (pixels [P,F,2] numpy's own
+    NaN) and scored 0.0 [P,F]: a person no 3D network ran on. Their feet messages are all
+    the same (:func:`_no_feet`), to the bit."""
+    unknown = ~np.all(np.isfinite(feet), axis=-1)
+    unseen = np.all(pixels.view(np.uint64) == _NAN_BITS, axis=-1)
+    return np.all(unknown & unseen & (scores.view(np.uint64) == 0), axis=1)
+
+
+def _no_feet() -> list[Any]:
+    """The feet messages of :func:`_without_feet`'s people (keypoint_msgs' of them), one
+    Keypoint3D shared by the NUM_FEET slots."""
+    types = _types()
+    nan = float("nan")
+    return [types.keypoint(types.point(*_NAN3), nan, 0.0, nan, nan, False, int(DepthSource.NONE))] * NUM_FEET
+
+
 def skeleton_msgs(people: list[Person]) -> list[Any]:
-    """The Skeleton3D of each person, all people's keypoints and feet made in one pass."""
+    """The Skeleton3D of each person, all people's keypoints in one pass and the feet of
+    those who have any in another (the others share one set of unknown feet)."""
     if not people:
         return []
     types = _types()
-    joints = np.concatenate([np.stack([p.positions for p in people]), np.stack([p.feet for p in people])], axis=1)
+    positions = stacked([p.positions for p in people])
     keypoints = keypoint_msgs(
-        joints,
-        np.concatenate([np.stack([p.position_stddev for p in people]), np.stack([p.feet_stddev for p in people])], 1),
-        np.concatenate([np.stack([p.depth_sources for p in people]), np.stack([p.feet_sources for p in people])], 1),
-        np.concatenate([np.stack([p.pixels for p in people]), np.stack([p.feet_pixels for p in people])], 1),
-        np.concatenate([np.stack([p.scores for p in people]), np.stack([p.feet_scores for p in people])], 1),
+        positions,
+        stacked([p.position_stddev for p in people]),
+        stacked([p.depth_sources for p in people]),
+        stacked([p.pixels for p in people]),
+        stacked([p.scores for p in people]),
     )
-    per_person = NUM_JOINTS + NUM_FEET
-    root = joints[:, ROOT]
+    feet = np.asarray(stacked([p.feet for p in people]), dtype=np.float64)
+    feet_pixels = np.asarray(stacked([p.feet_pixels for p in people]), dtype=np.float64)
+    feet_scores = np.asarray(stacked([p.feet_scores for p in people]), dtype=np.float64)
+    without = _without_feet(feet, feet_pixels, feet_scores)
+    with_feet = ~without
+    feet_keypoints = iter(
+        keypoint_msgs(
+            feet[with_feet],
+            stacked([p.feet_stddev for p in people])[with_feet],
+            stacked([p.feet_sources for p in people])[with_feet],
+            feet_pixels[with_feet],
+            feet_scores[with_feet],
+        )
+    )
+    no_feet = _no_feet() if np.any(without) else []
+    root = positions[:, ROOT].astype(np.float64)
     root_valid = np.all(np.isfinite(root), axis=1)
     roots = np.where(root_valid[:, None], root, np.nan).tolist()
-    velocity = np.stack([p.velocity for p in people]).astype(np.float64)
+    velocity = stacked([p.velocity for p in people]).astype(np.float64)
     velocity_valid = np.all(np.isfinite(velocity), axis=1)
     velocities = np.where(velocity_valid[:, None], velocity, np.nan).tolist()
-    boxes = np.stack([p.detection.box for p in people]).astype(np.float64).tolist()
+    boxes = stacked([p.detection.box for p in people]).astype(np.float64).tolist()
     point, vector3, bbox, skeleton = types.point, types.vector3, types.bbox, types.skeleton
     messages = []
-    for index, person in enumerate(people):
-        start = index * per_person
-        r, v, b = roots[index], velocities[index], boxes[index]
+    flags = zip(root_valid.tolist(), velocity_valid.tolist(), without.tolist(), strict=True)
+    for index, (person, r, v, b, (has_root, has_velocity, bare)) in enumerate(
+        zip(people, roots, velocities, boxes, flags, strict=True)
+    ):
+        start = index * NUM_JOINTS
         messages.append(
             skeleton(
                 int(person.track_id),
@@ -131,12 +170,12 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
                 float(person.detection.score),
                 JOINT_SET_NAME,
                 point(r[0], r[1], r[2]),
-                bool(root_valid[index]),
+                has_root,
                 vector3(v[0], v[1], v[2]),
-                bool(velocity_valid[index]),
+                has_velocity,
                 bbox(b[0], b[1], b[2], b[3]),
                 keypoints[start : start + NUM_JOINTS],
-                keypoints[start + NUM_JOINTS : start + per_person],
+                list(no_feet) if bare else [next(feet_keypoints) for _ in range(NUM_FEET)],
             )
         )
     return messages

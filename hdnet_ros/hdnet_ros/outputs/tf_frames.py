@@ -23,7 +23,7 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
     ROOT,
 )
-from hdnet_ros.outputs.common import body_label, header, msg_type, positional_type
+from hdnet_ros.outputs.common import body_label, header, msg_type, positional_type, stacked
 from hdnet_ros.people import Person
 
 FloatArray = npt.NDArray[np.float64]
@@ -44,6 +44,17 @@ def _along(vectors: FloatArray, axes: FloatArray) -> FloatArray:
     return axes * np.sum(vectors * axes, axis=-1, keepdims=True)
 
 
+def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
+    """np.cross of [P,3] rows: the same products and differences, in the same order (the
+    same bits), without np.cross's axis moving (a third of the body frames' cost)."""
+    out = np.empty(np.broadcast_shapes(a.shape, b.shape))
+    a0, a1, a2, b0, b1, b2 = a[:, 0], a[:, 1], a[:, 2], b[:, 0], b[:, 1], b[:, 2]
+    out[:, 0] = a1 * b2 - a2 * b1
+    out[:, 1] = a2 * b0 - a0 * b2
+    out[:, 2] = a0 * b1 - a1 * b0
+    return out
+
+
 def body_rotations(positions: npt.ArrayLike) -> FloatArray:
     """3x3 rotations [P,3,3] whose columns are each body frame's x, y, z in the camera
     frame, from people's joints [P,J,3] (module doc)."""
@@ -62,9 +73,9 @@ def body_rotations(positions: npt.ArrayLike) -> FloatArray:
     x_plain = np.where(has_guess[:, None], x_guess, np.array([1.0, 0.0, 0.0]))
     # With a left: y along it, square to z.
     y_perp, has_perp = _units(left - _along(left, z))
-    y_left = np.where(has_perp[:, None], y_perp, np.cross(z, towards))
-    y = np.where(has_left[:, None], y_left, np.cross(z, x_plain))
-    x = np.where(has_left[:, None], np.cross(y_left, z), x_plain)
+    y_left = np.where(has_perp[:, None], y_perp, _cross(z, towards))
+    y = np.where(has_left[:, None], y_left, _cross(z, x_plain))
+    x = np.where(has_left[:, None], _cross(y_left, z), x_plain)
     return np.stack((x, y, z), axis=2)
 
 
@@ -146,7 +157,7 @@ def body_transforms(
     of one frame share their headers (read-only once built)."""
     if not people:
         return []
-    everyone = np.stack([person.positions for person in people]).astype(np.float64)
+    everyone = stacked([person.positions for person in people]).astype(np.float64)
     rows = np.flatnonzero(np.all(np.isfinite(everyone[:, ROOT]), axis=1)).tolist()  # a valid root
     placed = [(index, people[index]) for index in rows]
     if not placed:

@@ -1,26 +1,81 @@
 """main's floor candidates and guessed-joint test (stages/depth/{floor,guessed}.py at
-2531b93), the references of their cheaper forms (``test_depth_glue``)."""
+2531b93; the path helpers as they were at 30ee9d3, before perf8 compiled them), the
+references of their cheaper forms (``test_depth_glue``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.joints import NUM_JOINTS
-from hdnet_ros.stages.depth.arrays import Measured, Observed
+from hdnet_ros.joints import NUM_JOINTS, ROOT
+from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.stages.depth.arrays import Lifted, Measured, Observed, RootCandidates
 from hdnet_ros.stages.depth.floor import CANDIDATE_STRIDE, GroundConfig
-from hdnet_ros.stages.depth.guessed import (
-    EDGE_SHARE,
-    LIMBS,
-    SEEN_SCORE,
-    WIDE_FRACTION,
-    largest_drop,
-    path_depths,
-    wider_than_a_limb,
-)
+from hdnet_ros.stages.depth.fuse import fuse_depths
+from hdnet_ros.stages.depth.guessed import EDGE_SHARE, LIMBS, PATH_SAMPLES, SEEN_SCORE, WIDE_FRACTION
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+
+DepthImage = npt.NDArray[np.float32]
+
+
+def path_depths(depth: DepthImage, start: FloatArray, end: FloatArray, min_m: float, max_m: float) -> FloatArray:
+    """Depths [R,S] along 2D segments [R,2] -> [R,2]: at PATH_SAMPLES evenly spaced points,
+    each the median of the valid depths of its 3x3 patch (NaN: none valid)."""
+    height, width = depth.shape
+    t = np.linspace(0.0, 1.0, PATH_SAMPLES)[None, :, None]
+    points = start[:, None, :] + t * (end - start)[:, None, :]  # [R,S,2]
+    offsets = np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+    cols = np.clip(np.rint(points[..., None, 0]).astype(np.intp) + offsets[:, 0], 0, width - 1)
+    rows = np.clip(np.rint(points[..., None, 1]).astype(np.intp) + offsets[:, 1], 0, height - 1)
+    values = depth[rows, cols].astype(np.float64)  # [R,S,9]
+    with np.errstate(invalid="ignore"):
+        values[~((values >= min_m) & (values <= max_m))] = np.nan
+    patches = np.sort(values, axis=-1)  # NaN last
+    valid = np.sum(np.isfinite(patches), axis=-1)
+    low = np.take_along_axis(patches, np.maximum((valid - 1) // 2, 0)[..., None], axis=-1)[..., 0]
+    high = np.take_along_axis(patches, np.maximum(valid // 2, 0)[..., None], axis=-1)[..., 0]
+    return np.where(valid > 0, (low + high) / 2.0, np.nan)
+
+
+def largest_drop(depths: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The largest step towards the camera [R] between consecutive valid samples [R,S],
+    and the depth just beyond it (NaN: no step)."""
+    drops = np.zeros(len(depths))
+    beyond = np.full(len(depths), np.nan)
+    previous = depths[:, 0].copy()
+    for column in range(1, depths.shape[1]):
+        value = depths[:, column]
+        with np.errstate(invalid="ignore"):
+            larger = previous - value > drops
+        drops = np.where(larger, previous - value, drops)
+        beyond = np.where(larger, value, beyond)
+        previous = np.where(np.isfinite(value), value, previous)
+    return drops, beyond
+
+
+def wider_than_a_limb(
+    depth: DepthImage,
+    start: FloatArray,
+    end: FloatArray,
+    width_px: FloatArray,
+    surface_z: FloatArray,
+    jump_m: float,
+    min_m: float,
+    max_m: float,
+) -> BoolArray:
+    """Whether the surface at each segment's end [R] reaches ``width_px`` to both sides of
+    the segment (3x3 medians within ``jump_m`` of ``surface_z``): an object, not a limb."""
+    direction = end - start
+    length = np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9)
+    side = np.stack((-direction[:, 1], direction[:, 0]), axis=1) / length * width_px[:, None]
+    left = path_depths(depth, end + side, end + side, min_m, max_m)[:, 0]
+    right = path_depths(depth, end - side, end - side, min_m, max_m)[:, 0]
+    with np.errstate(invalid="ignore"):
+        return (np.abs(left - surface_z) <= jump_m) & (np.abs(right - surface_z) <= jump_m)
 
 
 def floor_candidates(
@@ -78,3 +133,55 @@ def guessed_joints(
         handed_on = guessed[:, joint] | hidden[:, joint]
         anchor_z[:, joint] = np.where(handed_on, anchor_z[:, parent], anchor_z[:, joint])
     return guessed
+
+
+def drop_guessed(
+    self: Any, people: list[Person], observed: Observed, measured: Measured, depth: npt.NDArray[np.float32]
+) -> None:
+    """main's ``DepthLifter._drop_guessed`` (30ee9d3), on main's guessed-joint test."""
+    config = self.config
+    guessed = np.zeros_like(measured.occluded)
+    if config.guessed_jump_m > 0.0:
+        scores = np.array([p.scores for p in people], dtype=np.float64).reshape(len(people), -1)
+        guessed = guessed_joints(
+            observed, scores, measured, depth, config.guessed_jump_m, config.min_depth_m, config.max_depth_m
+        )
+        measured.points[guessed] = np.nan
+        measured.occluded[guessed] = True
+    unmeasured = ~np.all(np.isfinite(measured.points), axis=-1) | measured.inferred
+    hidden = measured.occluded & unmeasured & observed.seen
+    self.hidden_joints += int(np.count_nonzero(hidden))
+    for index in np.flatnonzero(np.any(hidden, axis=1)).tolist():
+        person, row = people[index], hidden[index]
+        person.scores = np.where(row, person.scores * config.guessed_confidence, person.scores)
+
+
+def choose_roots(lifted: Lifted, candidates: RootCandidates) -> None:
+    """main's ``fuse.choose_roots`` (30ee9d3)."""
+    sensor = candidates.sensor
+    point, sigma = sensor.point.copy(), sensor.sigma.copy()
+    source = sensor.source.copy()
+    has = sensor.exists
+    fused_z, fused_sigma = fuse_depths(point[:, 2], sigma, candidates.network_z, candidates.network_sigma)
+    with np.errstate(invalid="ignore"):
+        moved = has & np.isfinite(fused_z) & (fused_z != point[:, 2])
+    # Along the root's ray: the fusion changes its depth, not its direction.
+    point[moved] *= (fused_z[moved] / point[moved, 2])[:, None]
+    sigma[moved] = fused_sigma[moved]
+    source[moved] = DepthSource.FUSED
+    for fallback in (candidates.network, candidates.prior):
+        use = ~has & fallback.exists
+        point[use], sigma[use], source[use] = fallback.point[use], fallback.sigma[use], fallback.source[use]
+        has |= use
+    lifted.positions[has, ROOT] = point[has]
+    lifted.sigma[has, ROOT] = sigma[has]
+    lifted.sources[has, ROOT] = source[has]
+
+
+def enforce_person_band(lifted: Lifted, reference: FloatArray, band_m: float) -> None:
+    """main's ``complete.enforce_person_band`` (30ee9d3)."""
+    with np.errstate(invalid="ignore"):
+        far = lifted.valid & (np.abs(lifted.positions[..., 2] - reference[:, None]) > band_m)
+    lifted.positions[far] = np.nan
+    lifted.sigma[far] = np.nan
+    lifted.sources[far] = DepthSource.NONE

@@ -1,6 +1,7 @@
-"""main's numpy pelvis_pixels and sensor_roots (stages/depth/root.py at c028168), the
-references of the compiled pelvis pixels (stages/depth/pelvis.py) and roots from a hip
-(root._roots_from_hips)."""
+"""main's numpy pelvis_pixels, on_pelvis_ray and sensor_roots (stages/depth/root.py at
+c028168), the references of the compiled pelvis pixels (stages/depth/pelvis.py), roots from
+a hip, from the shoulders and on the pelvis ray (root._roots_from_hips, _sensor_people,
+_roots_from_shoulders, _on_rays)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from hdnet_ros.stages.depth.root import (
     BoolArray,
     FloatArray,
     FloorSource,
-    on_pelvis_ray,
 )
 
 
@@ -63,6 +63,29 @@ def pelvis_pixels(
     head_px = (_NECK_TO_NOSE * stature * 0.85 + _TORSO_LENGTH * stature) * px_per_m
     take(any_face, face_centre + np.stack((np.zeros(len(observed)), head_px), axis=1))
     return result, estimated
+
+
+def on_pelvis_ray(
+    observed: Observed,
+    z: FloatArray,
+    sigma: FloatArray,
+    source: DepthSource,
+    wanted: BoolArray,
+    camera: CameraModel,
+    config: LiftingConfig,
+) -> RootCandidate:
+    """Roots at depth ``z`` on the pelvis pixel's ray; where the pelvis was not seen, on the
+    ray of a pelvis pixel estimated from the other keypoints, and then ``INFERRED``."""
+    result = RootCandidate.none(len(observed))
+    wanted = wanted & np.isfinite(z)
+    pixel, estimated = pelvis_pixels(observed, z, camera, config.prior_stature_m)
+    wanted &= np.all(np.isfinite(pixel), axis=1)
+    if not np.any(wanted):
+        return result
+    result.point[wanted] = camera.back_project(pixel[wanted], z[wanted])
+    result.sigma[wanted] = sigma[wanted]
+    result.source[wanted] = np.where(estimated[wanted], DepthSource.INFERRED, source)
+    return result
 
 
 def sensor_roots(

@@ -17,11 +17,15 @@ Its modules follow the data, each step working on all people of the frame at onc
 stage's data), ``config``, ``windows`` (depth sampling, surfaces) and ``geometry`` are
 shared below them. Sampling and measuring (``sample``, ``torso``, ``windows``,
 ``geometry``, ``measure``, ``occlusion``) are one compiled kernel over all people and
-joints (``measure.measure_depth``), as are the completion from the skeleton and the
-midpoint joints (``complete``), the bone-length depth prior (``size_kernel``: the shared
-``size_prior``'s arithmetic, bit for bit), the pelvis pixel (``pelvis``) and the root from
-a hip (``root``): numba functions (``jit``: the cache; ``kernel_settings``: the settings
-as the kernel takes them; ``warm``: compiled before the first frame).
+joints (``measure.measure_depth``), as are the completion from the skeleton, the
+measurement taken in, the midpoint joints and the person band (``complete``), the
+bone-length depth prior (``size_kernel``: the shared ``size_prior``'s arithmetic, bit for
+bit), the pelvis pixel (``pelvis``), the sensor's roots and the roots on the pelvis ray
+(``root``), the guessed-joint test (``guessed``) and the root's choice (``fuse``): numba
+functions, each equal to the numpy it replaced to the bit (``jit``: the cache;
+``kernel_settings``: the settings as the kernel takes them; ``warm``: compiled before the
+first frame). The floor's RANSAC and refit stay numpy (a strided scan of the depth image
+compiled ran slower than numpy's).
 """
 
 from hdnet_ros.stages.depth.config import LiftingConfig

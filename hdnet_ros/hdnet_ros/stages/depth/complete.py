@@ -37,6 +37,8 @@ _DERIVED_JOINT = np.array(list(DERIVED_JOINTS), dtype=np.int64)
 _DERIVED_A = np.array([a for a, _ in DERIVED_JOINTS.values()], dtype=np.int64)
 _DERIVED_B = np.array([b for _, b in DERIVED_JOINTS.values()], dtype=np.int64)
 _INFERRED = np.uint8(DepthSource.INFERRED)
+_NONE = np.uint8(DepthSource.NONE)
+_SENSOR = np.uint8(DepthSource.SENSOR)
 # A completed joint is never placed closer to the camera than this along its ray [m].
 _MIN_RANGE_M = 0.05
 # 1-sigma of a joint of a network's root-relative pose (BlazePose GHUM: 104-282 mm mean
@@ -56,10 +58,8 @@ def complete_from_skeleton(lifted: Lifted, observed: Observed, stature: float) -
     lower index). The distance of every joint to the positioned set is kept up to date as
     joints are filled, as in Prim's algorithm. Compiled (:mod:`.jit`), person by person."""
     complete_derived(lifted)
-    todo = observed.seen & ~lifted.valid & ~_DERIVED
-    _complete_people(
-        lifted.positions, lifted.sigma, lifted.sources, np.ascontiguousarray(todo), observed.rays, _paths(stature)
-    )
+    seen = np.ascontiguousarray(observed.seen, dtype=np.bool_)
+    _complete_people(lifted.positions, lifted.sigma, lifted.sources, seen, observed.rays, _paths(stature))
 
 
 @compiled
@@ -67,25 +67,28 @@ def _complete_people(
     positions: FloatArray,
     sigma: FloatArray,
     sources: npt.NDArray[np.uint8],
-    todo: BoolArray,
+    seen: BoolArray,
     rays: FloatArray,
     paths: FloatArray,
 ) -> None:
-    """complete_from_skeleton on the stage's arrays [P,J,...], in place."""
-    count, joints = todo.shape
+    """complete_from_skeleton on the stage's arrays [P,J,...], in place: the seen joints
+    without a position and not a midpoint are to do."""
+    count, joints = seen.shape
     distance = np.empty(joints)  # to the nearest positioned joint
     anchor = np.empty(joints, dtype=np.int64)  # which one (the lowest index on ties)
     valid = np.empty(joints, dtype=np.bool_)
+    todo = np.empty(joints, dtype=np.bool_)
     for p in range(count):
         for joint in range(joints):
             valid[joint] = _finite(positions[p, joint])
+            todo[joint] = seen[p, joint] and not valid[joint] and not _DERIVED[joint]
             distance[joint], anchor[joint] = np.inf, 0
         for known in range(joints):  # in index order: a tie keeps the lower index
             if valid[known]:
                 _positioned(distance, anchor, paths, known)
         if not np.any(valid):
             continue
-        joint, length = _nearest(todo[p], distance)
+        joint, length = _nearest(todo, distance)
         while joint >= 0:
             source = anchor[joint]
             anchor_sigma = sigma[p, source] if math.isfinite(sigma[p, source]) else 0.0
@@ -95,7 +98,7 @@ def _complete_people(
                 positions[p, joint, axis] = ray[axis] * t
             sigma[p, joint] = math.hypot(anchor_sigma, 0.5 * length)
             sources[p, joint] = _INFERRED
-            todo[p, joint] = False
+            todo[joint] = False
             valid[joint] = True
             _positioned(distance, anchor, paths, joint)
             for index in range(len(_DERIVED_JOINT)):  # midpoints whose two joints are now positioned
@@ -104,7 +107,7 @@ def _complete_people(
                     _midpoint(positions[p], sigma[p], sources[p], derived, a, b)
                     valid[derived] = True
                     _positioned(distance, anchor, paths, derived)
-            joint, length = _nearest(todo[p], distance)
+            joint, length = _nearest(todo, distance)
 
 
 @compiled
@@ -143,6 +146,33 @@ def _midpoint(
     sigma[joint] = math.hypot(sigma[a], sigma[b]) / 2.0
     inferred = sources[a] == _INFERRED or sources[b] == _INFERRED
     sources[joint] = _INFERRED if inferred else max(sources[a], sources[b])
+
+
+def take_measured(lifted: Lifted, points: FloatArray, sigma: FloatArray, inferred: BoolArray) -> None:
+    """Put the sensor's measurement (points [P,J,3] NaN where unmeasured, their sigmas, and
+    which the self-occlusion reasoning placed: ``INFERRED``, else ``SENSOR``) into an empty
+    ``lifted``, then its midpoint joints (:func:`complete_derived`): one compiled loop."""
+    _take_people(points, sigma, np.ascontiguousarray(inferred, dtype=np.bool_), lifted.positions, lifted.sigma,
+                 lifted.sources)  # fmt: skip
+
+
+@compiled
+def _take_people(
+    points: FloatArray,
+    sigma: FloatArray,
+    inferred: BoolArray,
+    positions: FloatArray,
+    sigma_out: FloatArray,
+    sources: npt.NDArray[np.uint8],
+) -> None:
+    for p in range(points.shape[0]):
+        for joint in range(points.shape[1]):
+            if _finite(points[p, joint]):
+                for axis in range(3):
+                    positions[p, joint, axis] = points[p, joint, axis]
+                sigma_out[p, joint] = sigma[p, joint]
+                sources[p, joint] = _INFERRED if inferred[p, joint] else _SENSOR
+    _derived_people(positions, sigma_out, sources)
 
 
 def complete_derived(lifted: Lifted) -> None:
@@ -214,9 +244,20 @@ def place_feet(lifted: Lifted, feet: FloatArray, pixels: FloatArray | None, came
 
 
 def enforce_person_band(lifted: Lifted, reference: FloatArray, band_m: float) -> None:
-    """The stage's guarantee: no joint farther than the person band from the torso."""
-    with np.errstate(invalid="ignore"):
-        far = lifted.valid & (np.abs(lifted.positions[..., 2] - reference[:, None]) > band_m)
-    lifted.positions[far] = np.nan
-    lifted.sigma[far] = np.nan
-    lifted.sources[far] = DepthSource.NONE
+    """The stage's guarantee: no joint farther than the person band from the torso (one
+    compiled loop)."""
+    _band_people(
+        lifted.positions, lifted.sigma, lifted.sources, np.ascontiguousarray(reference, dtype=np.float64), float(band_m)
+    )
+
+
+@compiled
+def _band_people(
+    positions: FloatArray, sigma: FloatArray, sources: npt.NDArray[np.uint8], reference: FloatArray, band_m: float
+) -> None:
+    for p in range(positions.shape[0]):
+        for joint in range(positions.shape[1]):
+            if _finite(positions[p, joint]) and abs(positions[p, joint, 2] - reference[p]) > band_m:
+                positions[p, joint, 0] = positions[p, joint, 1] = positions[p, joint, 2] = math.nan
+                sigma[p, joint] = math.nan
+                sources[p, joint] = _NONE

@@ -9,14 +9,20 @@ sensor has nothing, the network's root is used (``NETWORK``), else the priors'
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import ROOT
 from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth.arrays import Lifted, RootCandidates
+from hdnet_ros.stages.depth.jit import compiled_ieee
 
 FloatArray = npt.NDArray[np.float64]
+_ROOT = ROOT
+_NONE = np.uint8(DepthSource.NONE)
+_FUSED = np.uint8(DepthSource.FUSED)
 
 
 def fuse_depths(
@@ -60,22 +66,73 @@ def fuse_depths(
 
 
 def choose_roots(lifted: Lifted, candidates: RootCandidates) -> None:
-    """Set every person's root in ``lifted`` from its candidates (module doc)."""
-    sensor = candidates.sensor
-    point, sigma = sensor.point.copy(), sensor.sigma.copy()
-    source = sensor.source.copy()
-    has = sensor.exists
-    fused_z, fused_sigma = fuse_depths(point[:, 2], sigma, candidates.network_z, candidates.network_sigma)
-    with np.errstate(invalid="ignore"):
-        moved = has & np.isfinite(fused_z) & (fused_z != point[:, 2])
-    # Along the root's ray: the fusion changes its depth, not its direction.
-    point[moved] *= (fused_z[moved] / point[moved, 2])[:, None]
-    sigma[moved] = fused_sigma[moved]
-    source[moved] = DepthSource.FUSED
-    for fallback in (candidates.network, candidates.prior):
-        use = ~has & fallback.exists
-        point[use], sigma[use], source[use] = fallback.point[use], fallback.sigma[use], fallback.source[use]
-        has |= use
-    lifted.positions[has, ROOT] = point[has]
-    lifted.sigma[has, ROOT] = sigma[has]
-    lifted.sources[has, ROOT] = source[has]
+    """Set every person's root in ``lifted`` from its candidates (module doc): one compiled
+    loop over people, with :func:`fuse_depths`' arithmetic."""
+    sensor, network, prior = candidates.sensor, candidates.network, candidates.prior
+    _choose_people(
+        sensor.point, sensor.sigma, sensor.source,
+        np.ascontiguousarray(candidates.network_z, dtype=np.float64),
+        np.ascontiguousarray(candidates.network_sigma, dtype=np.float64),
+        network.point, network.sigma, network.source,
+        prior.point, prior.sigma, prior.source,
+        lifted.positions, lifted.sigma, lifted.sources,
+    )  # fmt: skip
+
+
+@compiled_ieee
+def _fuse(z1: float, s1: float, z2: float, s2: float) -> tuple[float, float]:
+    """fuse_depths of one pair (gate 3 sigmas)."""
+    ok1 = math.isfinite(z1) and math.isfinite(s1) and s1 >= 0.0 and z1 > 0.0
+    ok2 = math.isfinite(z2) and math.isfinite(s2) and s2 >= 0.0 and z2 > 0.0
+    if not ok1:
+        return (z2, s2) if ok2 else (math.nan, math.nan)
+    if not ok2:
+        return z1, s1
+    lowest = s1 if s1 <= s2 else s2  # both finite: np.minimum's
+    if lowest == 0.0 or abs(z1 - z2) > 3.0 * math.hypot(s1, s2):
+        return (z1, s1) if s1 <= s2 else (z2, s2)
+    w1, w2 = 1.0 / s1**2, 1.0 / s2**2
+    return (w1 * z1 + w2 * z2) / (w1 + w2), 1.0 / math.sqrt(w1 + w2)
+
+
+@compiled_ieee
+def _choose_people(
+    sensor_point: FloatArray,
+    sensor_sigma: FloatArray,
+    sensor_source: npt.NDArray[np.uint8],
+    network_z: FloatArray,
+    network_sigma: FloatArray,
+    network_point: FloatArray,
+    network_sigma_of_point: FloatArray,
+    network_source: npt.NDArray[np.uint8],
+    prior_point: FloatArray,
+    prior_sigma: FloatArray,
+    prior_source: npt.NDArray[np.uint8],
+    positions: FloatArray,
+    sigma: FloatArray,
+    sources: npt.NDArray[np.uint8],
+) -> None:
+    """The sensor's root, fused along its ray with a network's depth; else the network's
+    root; else the priors'."""
+    for p in range(len(sensor_source)):
+        if sensor_source[p] != _NONE:
+            z = sensor_point[p, 2]
+            fused_z, fused_sigma = _fuse(z, sensor_sigma[p], network_z[p], network_sigma[p])
+            root_sigma, root_source = sensor_sigma[p], sensor_source[p]
+            if math.isfinite(fused_z) and fused_z != z:  # along the root's ray: its depth, not its direction
+                ratio = fused_z / z
+                for axis in range(3):
+                    positions[p, _ROOT, axis] = sensor_point[p, axis] * ratio
+                root_sigma, root_source = fused_sigma, _FUSED
+            else:
+                for axis in range(3):
+                    positions[p, _ROOT, axis] = sensor_point[p, axis]
+            sigma[p, _ROOT], sources[p, _ROOT] = root_sigma, root_source
+        elif network_source[p] != _NONE:
+            for axis in range(3):
+                positions[p, _ROOT, axis] = network_point[p, axis]
+            sigma[p, _ROOT], sources[p, _ROOT] = network_sigma_of_point[p], network_source[p]
+        elif prior_source[p] != _NONE:
+            for axis in range(3):
+                positions[p, _ROOT, axis] = prior_point[p, axis]
+            sigma[p, _ROOT], sources[p, _ROOT] = prior_sigma[p], prior_source[p]

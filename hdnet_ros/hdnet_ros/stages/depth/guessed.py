@@ -36,6 +36,8 @@ a network's pose, ``DepthSource.INFERRED``) and its 2D score is multiplied by
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -55,6 +57,7 @@ from hdnet_ros.joints import (
     RIGHT_WRIST,
 )
 from hdnet_ros.stages.depth.arrays import Measured, Observed
+from hdnet_ros.stages.depth.jit import compiled_ieee
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -80,60 +83,111 @@ WIDE_FRACTION = 0.1  # of the person's box height to each side: wider than a lim
 SEEN_SCORE = 0.75
 
 
+_LIMB_JOINT = np.array([joint for joint, _ in LIMBS], dtype=np.int64)
+_LIMB_PARENT = np.array([parent for _, parent in LIMBS], dtype=np.int64)
+# Where along a bone its depth is sampled (the parent at 0, the joint at 1).
+_PATH_T = np.linspace(0.0, 1.0, PATH_SAMPLES)
+PATCH = 9  # a 3x3 patch's pixels
+
+
 def path_depths(depth: DepthImage, start: FloatArray, end: FloatArray, min_m: float, max_m: float) -> FloatArray:
     """Depths [R,S] along 2D segments [R,2] -> [R,2]: at PATH_SAMPLES evenly spaced points,
     each the median of the valid depths of its 3x3 patch (NaN: none valid)."""
-    height, width = depth.shape
-    t = np.linspace(0.0, 1.0, PATH_SAMPLES)[None, :, None]
-    points = start[:, None, :] + t * (end - start)[:, None, :]  # [R,S,2]
-    offsets = np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
-    cols = np.clip(np.rint(points[..., None, 0]).astype(np.intp) + offsets[:, 0], 0, width - 1)
-    rows = np.clip(np.rint(points[..., None, 1]).astype(np.intp) + offsets[:, 1], 0, height - 1)
-    values = depth[rows, cols].astype(np.float64)  # [R,S,9]
-    with np.errstate(invalid="ignore"):
-        values[~((values >= min_m) & (values <= max_m))] = np.nan
-    patches = np.sort(values, axis=-1)  # NaN last
-    valid = np.sum(np.isfinite(patches), axis=-1)
-    low = np.take_along_axis(patches, np.maximum((valid - 1) // 2, 0)[..., None], axis=-1)[..., 0]
-    high = np.take_along_axis(patches, np.maximum(valid // 2, 0)[..., None], axis=-1)[..., 0]
-    return np.where(valid > 0, (low + high) / 2.0, np.nan)
+    start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+    result = np.empty((len(start), PATH_SAMPLES))
+    buffer = np.empty(PATCH)
+    for row in range(len(start)):
+        _path(depth, start[row, 0], start[row, 1], end[row, 0], end[row, 1], min_m, max_m, result[row], buffer)
+    return result
 
 
 def largest_drop(depths: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The largest step towards the camera [R] between consecutive valid samples [R,S],
     and the depth just beyond it (NaN: no step)."""
-    drops = np.zeros(len(depths))
-    beyond = np.full(len(depths), np.nan)
-    previous = depths[:, 0].copy()
-    for column in range(1, depths.shape[1]):
-        value = depths[:, column]
-        with np.errstate(invalid="ignore"):
-            larger = previous - value > drops
-        drops = np.where(larger, previous - value, drops)
-        beyond = np.where(larger, value, beyond)
-        previous = np.where(np.isfinite(value), value, previous)
+    drops, beyond = np.empty(len(depths)), np.empty(len(depths))
+    for row, path in enumerate(np.asarray(depths, dtype=np.float64)):
+        drops[row], beyond[row] = _largest_drop(path)
     return drops, beyond
 
 
-def wider_than_a_limb(
+@compiled_ieee
+def _patch_median(depth: DepthImage, x: float, y: float, min_m: float, max_m: float, buffer: FloatArray) -> float:
+    """The median of the valid depths (within [min_m, max_m]) of the 3x3 patch at the
+    pixel nearest (x, y) (rows and columns clipped to the image; NaN: none valid): numpy's
+    sort of the patch with the invalid ones as NaN, and the mean of its middle values."""
+    height, width = depth.shape
+    column, row = int(np.rint(x)), int(np.rint(y))
+    count = 0
+    for dy in range(-1, 2):
+        for dx in range(-1, 2):
+            value = float(depth[min(max(row + dy, 0), height - 1), min(max(column + dx, 0), width - 1)])
+            if min_m <= value <= max_m:  # NaN fails, as in numpy
+                # Insertion sort: numpy's order (only 0.0 and -0.0 tie with other bits, and a
+                # median is only compared by its distance to a depth, the same for both).
+                at = count
+                while at > 0 and buffer[at - 1] > value:
+                    buffer[at] = buffer[at - 1]
+                    at -= 1
+                buffer[at] = value
+                count += 1
+    if count == 0:
+        return math.nan
+    return (buffer[max((count - 1) // 2, 0)] + buffer[max(count // 2, 0)]) / 2.0
+
+
+@compiled_ieee
+def _path(
+    depth: DepthImage,
+    start_x: float,
+    start_y: float,
+    end_x: float,
+    end_y: float,
+    min_m: float,
+    max_m: float,
+    out: FloatArray,
+    buffer: FloatArray,
+) -> None:
+    """:func:`path_depths` of one segment into ``out`` [S]."""
+    for sample in range(len(_PATH_T)):
+        t = _PATH_T[sample]
+        x = start_x + t * (end_x - start_x)
+        y = start_y + t * (end_y - start_y)
+        out[sample] = _patch_median(depth, x, y, min_m, max_m, buffer)
+
+
+@compiled_ieee
+def _largest_drop(path: FloatArray) -> tuple[float, float]:
+    """:func:`largest_drop` of one path [S]."""
+    drop, beyond, previous = 0.0, math.nan, path[0]
+    for sample in range(1, len(path)):
+        value = path[sample]
+        if previous - value > drop:
+            drop, beyond = previous - value, value
+        if math.isfinite(value):
+            previous = value
+    return drop, beyond
+
+
+@compiled_ieee
+def _wider_than_a_limb(
     depth: DepthImage,
     start: FloatArray,
     end: FloatArray,
-    width_px: FloatArray,
-    surface_z: FloatArray,
+    width_px: float,
+    surface_z: float,
     jump_m: float,
     min_m: float,
     max_m: float,
-) -> BoolArray:
-    """Whether the surface at each segment's end [R] reaches ``width_px`` to both sides of
-    the segment (3x3 medians within ``jump_m`` of ``surface_z``): an object, not a limb."""
-    direction = end - start
-    length = np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9)
-    side = np.stack((-direction[:, 1], direction[:, 0]), axis=1) / length * width_px[:, None]
-    left = path_depths(depth, end + side, end + side, min_m, max_m)[:, 0]
-    right = path_depths(depth, end - side, end - side, min_m, max_m)[:, 0]
-    with np.errstate(invalid="ignore"):
-        return (np.abs(left - surface_z) <= jump_m) & (np.abs(right - surface_z) <= jump_m)
+    buffer: FloatArray,
+) -> bool:
+    """Whether the surface at the segment's end reaches ``width_px`` to both sides of the
+    segment (3x3 medians within ``jump_m`` of ``surface_z``): an object, not a limb."""
+    dx, dy = end[0] - start[0], end[1] - start[1]
+    length = max(math.sqrt(dx * dx + dy * dy), 1e-9)
+    side_x, side_y = -dy / length * width_px, dx / length * width_px
+    left = _patch_median(depth, end[0] + side_x, end[1] + side_y, min_m, max_m, buffer)
+    right = _patch_median(depth, end[0] - side_x, end[1] - side_y, min_m, max_m, buffer)
+    return abs(left - surface_z) <= jump_m and abs(right - surface_z) <= jump_m
 
 
 def guessed_joints(
@@ -146,55 +200,103 @@ def guessed_joints(
     max_m: float,
 ) -> BoolArray:
     """Sensor-measured limb joints [P,J] (2D ``scores`` [P,J]) that sit on a nearer object
-    (module doc)."""
-    count = len(observed)
-    guessed = np.zeros((count, NUM_JOINTS), dtype=bool)
-    z = measured.points[..., 2]
-    seen = observed.seen
-    sensor = np.isfinite(z) & ~measured.inferred & seen
-    hidden = seen & measured.occluded & ~sensor  # the measurement found an occluder and none of the joint
-    # The depth a joint is compared with: its parent's where measured; a hidden or guessed
-    # parent hands its own anchor on (the hip, for the ankle under a knee lost behind an arm).
-    anchor_z = np.where(sensor, z, np.nan)
-    # A joint no person has measured with a low score is guessed by nobody: its limb only
-    # hands a hidden joint's anchor on (most limbs of most frames, a dozen calls each).
-    candidate = np.any(sensor & (scores < SEEN_SCORE), axis=0).tolist()
-    any_hidden = np.any(hidden, axis=0).tolist()
-    for joint, parent in LIMBS:
-        if not candidate[joint]:
-            if any_hidden[joint]:
-                anchor_z[:, joint] = np.where(hidden[:, joint], anchor_z[:, parent], anchor_z[:, joint])
-            continue
-        with np.errstate(invalid="ignore"):
-            nearer = sensor[:, joint] & (z[:, joint] <= anchor_z[:, parent] - jump_m)
-        nearer &= scores[:, joint] < SEEN_SCORE
-        below = guessed[:, parent]  # under a guessed parent, as near as it: the same object
-        guessed[:, joint] = below & nearer
-        for rows, covered in (
-            (np.flatnonzero(nearer & ~below & sensor[:, parent]), False),
-            (np.flatnonzero(nearer & ~below & hidden[:, parent]), True),
-        ):
-            if not len(rows):
-                continue
-            path = path_depths(depth, observed.pixels[rows, parent], observed.pixels[rows, joint], min_m, max_m)
-            if covered:  # on the surface that hides the parent: the same occluder
-                guessed[rows, joint] = np.abs(path[:, 0] - z[rows, joint]) <= jump_m
-            else:  # beyond an edge on the bone, on the surface past it (not a pole crossing the bone)
-                drop, beyond = largest_drop(path)
-                edge = drop >= EDGE_SHARE * (anchor_z[rows, parent] - z[rows, joint])
-                onto = edge & (np.abs(beyond - z[rows, joint]) <= jump_m)
-                width = WIDE_FRACTION * (observed.boxes[rows, 3] - observed.boxes[rows, 1])
-                wide = wider_than_a_limb(
-                    depth,
-                    observed.pixels[rows, parent],
-                    observed.pixels[rows, joint],
-                    width,
-                    z[rows, joint],
-                    jump_m,
-                    min_m,
-                    max_m,
-                )
-                guessed[rows, joint] = onto & wide
-        handed_on = guessed[:, joint] | hidden[:, joint]
-        anchor_z[:, joint] = np.where(handed_on, anchor_z[:, parent], anchor_z[:, joint])
+    (module doc); one compiled loop over people and limbs."""
+    guessed = np.zeros((len(observed), NUM_JOINTS), dtype=bool)
+    image = np.ascontiguousarray(depth, dtype=np.float32).view()  # as the measurement reads it
+    image.flags.writeable = False  # one type for the kernel, whether the frame's depth is writable or not
+    _guess_people(
+        np.ascontiguousarray(observed.pixels, dtype=np.float64),
+        np.ascontiguousarray(observed.seen, dtype=np.bool_),
+        np.ascontiguousarray(observed.boxes, dtype=np.float64),
+        np.ascontiguousarray(scores, dtype=np.float64),
+        np.ascontiguousarray(measured.points[..., 2]),
+        np.ascontiguousarray(measured.inferred, dtype=np.bool_),
+        np.ascontiguousarray(measured.occluded, dtype=np.bool_),
+        image,
+        float(jump_m),
+        float(min_m),
+        float(max_m),
+        guessed,
+    )
     return guessed
+
+
+@compiled_ieee
+def _guess_people(
+    pixels: FloatArray,
+    seen: BoolArray,
+    boxes: FloatArray,
+    scores: FloatArray,
+    z: FloatArray,
+    inferred: BoolArray,
+    occluded: BoolArray,
+    depth: DepthImage,
+    jump_m: float,
+    min_m: float,
+    max_m: float,
+    guessed: BoolArray,
+) -> None:
+    """:func:`guessed_joints` person by person, the limbs parents first (module doc)."""
+    joints = z.shape[1]
+    anchor_z = np.empty(joints)
+    sensor = np.empty(joints, dtype=np.bool_)
+    hidden = np.empty(joints, dtype=np.bool_)
+    path = np.empty(PATH_SAMPLES)
+    buffer = np.empty(PATCH)
+    for p in range(z.shape[0]):
+        for j in range(joints):
+            # The measurement's own joints; hidden: it found an occluder and none of the joint.
+            sensor[j] = math.isfinite(z[p, j]) and not inferred[p, j] and seen[p, j]
+            hidden[j] = seen[p, j] and occluded[p, j] and not sensor[j]
+            anchor_z[j] = z[p, j] if sensor[j] else math.nan
+        for limb in range(len(_LIMB_JOINT)):
+            joint, parent = _LIMB_JOINT[limb], _LIMB_PARENT[limb]
+            nearer = sensor[joint] and z[p, joint] <= anchor_z[parent] - jump_m and scores[p, joint] < SEEN_SCORE
+            if nearer and guessed[p, parent]:  # under a guessed parent, as near as it: the same object
+                guessed[p, joint] = True
+            elif nearer and (sensor[parent] or hidden[parent]):
+                _path(depth, pixels[p, parent, 0], pixels[p, parent, 1], pixels[p, joint, 0], pixels[p, joint, 1],
+                      min_m, max_m, path, buffer)  # fmt: skip
+                if hidden[parent]:  # on the surface that hides the parent: the same occluder
+                    guessed[p, joint] = abs(path[0] - z[p, joint]) <= jump_m
+                else:  # beyond an edge on the bone, on the surface past it (not a pole crossing the bone)
+                    drop, beyond = _largest_drop(path)
+                    edge = drop >= EDGE_SHARE * (anchor_z[parent] - z[p, joint])
+                    if edge and abs(beyond - z[p, joint]) <= jump_m:
+                        width = WIDE_FRACTION * (boxes[p, 3] - boxes[p, 1])
+                        guessed[p, joint] = _wider_than_a_limb(
+                            depth, pixels[p, parent], pixels[p, joint], width, z[p, joint], jump_m, min_m, max_m, buffer
+                        )
+            if guessed[p, joint] or hidden[joint]:  # a hidden or guessed joint hands its parent's anchor on
+                anchor_z[joint] = anchor_z[parent]
+
+
+def hide_guessed(measured: Measured, seen: BoolArray, guessed: BoolArray) -> BoolArray:
+    """Drop the guessed joints' sensor points and mark them occluded (in ``measured``), and
+    return the joints [P,J] that are hidden: seen, behind an occluder and without a point
+    of their own (unmeasured or inferred). One compiled loop."""
+    hidden = np.empty(guessed.shape, dtype=bool)
+    _hide_people(
+        measured.points,
+        measured.occluded,
+        np.ascontiguousarray(measured.inferred, dtype=np.bool_),
+        np.ascontiguousarray(seen, dtype=np.bool_),
+        np.ascontiguousarray(guessed, dtype=np.bool_),
+        hidden,
+    )
+    return hidden
+
+
+@compiled_ieee
+def _hide_people(
+    points: FloatArray, occluded: BoolArray, inferred: BoolArray, seen: BoolArray, guessed: BoolArray, hidden: BoolArray
+) -> None:
+    for p in range(guessed.shape[0]):
+        for j in range(guessed.shape[1]):
+            if guessed[p, j]:
+                points[p, j, 0] = points[p, j, 1] = points[p, j, 2] = math.nan
+                occluded[p, j] = True
+            unmeasured = not (
+                math.isfinite(points[p, j, 0]) and math.isfinite(points[p, j, 1]) and math.isfinite(points[p, j, 2])
+            )
+            hidden[p, j] = occluded[p, j] and (unmeasured or inferred[p, j]) and seen[p, j]

@@ -21,20 +21,20 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS
-from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.people import Person
 from hdnet_ros.size_prior import DepthEstimates
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import (
-    complete_derived,
     complete_from_relative_pose,
     complete_from_skeleton,
     enforce_person_band,
     place_feet,
+    take_measured,
 )
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, refreshed_plane
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
-from hdnet_ros.stages.depth.guessed import guessed_joints
+from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import place_roots
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
@@ -125,11 +125,7 @@ class DepthLifter:
             sampled, measured = measure_depth(observed, depth, camera, expected_z, config, networks.masks)
             self._drop_guessed(people, observed, measured, depth)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing
-            seen = np.all(np.isfinite(measured.points), axis=-1)
-            lifted.positions[seen] = measured.points[seen]
-            lifted.sigma[seen] = measured.sigma[seen]
-            lifted.sources[seen] = np.where(measured.inferred[seen], DepthSource.INFERRED, DepthSource.SENSOR)
-            complete_derived(lifted)
+            take_measured(lifted, measured.points, measured.sigma, measured.inferred)
         network = DepthEstimates(networks.root_z, networks.root_sigma)
         candidates = place_roots(
             observed,
@@ -163,17 +159,24 @@ class DepthLifter:
         behind it) keep a lowered score."""
         config = self.config
         guessed = np.zeros_like(measured.occluded)
+        scores = np.array([p.scores for p in people], dtype=np.float64).reshape(len(people), -1)
         if config.guessed_jump_m > 0.0:
-            scores = np.array([p.scores for p in people], dtype=np.float64).reshape(len(people), -1)
             guessed = guessed_joints(
                 observed, scores, measured, depth, config.guessed_jump_m, config.min_depth_m, config.max_depth_m
             )
-            measured.points[guessed] = np.nan
-            measured.occluded[guessed] = True
-        unmeasured = ~np.all(np.isfinite(measured.points), axis=-1) | measured.inferred
-        hidden = measured.occluded & unmeasured & observed.seen
+        hidden = hide_guessed(measured, observed.seen, guessed)
         self.hidden_joints += int(np.count_nonzero(hidden))
-        for index in np.flatnonzero(np.any(hidden, axis=1)).tolist():
+        lowered_people = np.flatnonzero(np.any(hidden, axis=1)).tolist()
+        if not lowered_people:
+            return
+        # Scores in float64 (as they come from the 2D stage) are lowered for the frame at once;
+        # others in their own type, person by person (the same numbers either way).
+        if all(person.scores.dtype == np.float64 for person in people):
+            lowered = np.where(hidden, scores * config.guessed_confidence, scores)
+            for index in lowered_people:
+                people[index].scores = lowered[index]
+            return
+        for index in lowered_people:
             person, row = people[index], hidden[index]
             person.scores = np.where(row, person.scores * config.guessed_confidence, person.scores)
 

@@ -38,7 +38,7 @@ from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidat
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundPlane, floor_depths
 from hdnet_ros.stages.depth.fuse import fuse_depths
-from hdnet_ros.stages.depth.jit import compiled
+from hdnet_ros.stages.depth.jit import compiled, compiled_ieee
 from hdnet_ros.stages.depth.pelvis import pelvis_pixels as pelvis_kernel
 
 FloatArray = npt.NDArray[np.float64]
@@ -50,7 +50,10 @@ _TORSO_LENGTH = BONE_FRACTIONS[(PELVIS, NECK)]
 _NECK_TO_NOSE = BONE_FRACTIONS[(NECK, NOSE)]
 _IMAGE_UP = np.array([0.0, -1.0, 0.0])
 _SENSOR = np.uint8(DepthSource.SENSOR)
+# The joints the pelvis pixel is found from before the face (pelvis.pelvis_pixels' rules).
+_BODY_RULES = np.array([ROOT, LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER, RIGHT_SHOULDER])
 _INFERRED = np.uint8(DepthSource.INFERRED)
+_NONE = np.uint8(DepthSource.NONE)
 
 
 def place_roots(
@@ -100,53 +103,115 @@ def sensor_roots(
     camera: CameraModel,
     config: LiftingConfig,
 ) -> RootCandidate:
-    """The root from what the sensor measured (module doc)."""
+    """The root from what the sensor measured (module doc): the measured roots, the roots
+    from a hip and who takes the shoulders' rule in one compiled pass over people; the
+    floor is fitted only when someone does."""
     count = len(observed)
     result = RootCandidate.none(count)
-    valid = lifted.valid
-    measured = valid[:, ROOT]
-    result.point[measured] = lifted.positions[measured, ROOT]
-    result.sigma[measured] = lifted.sigma[measured, ROOT]
-    result.source[measured] = lifted.sources[measured, ROOT]
-    todo = ~measured & np.isfinite(reference)
-    if not np.any(todo):
-        return result
-    # One measured hip and the facing: the pelvis is half a hip width inwards.
-    _roots_from_hips(
-        lifted.positions,
-        lifted.sigma,
+    todo, shoulders = np.empty(count, dtype=bool), np.empty(count, dtype=bool)
+    positions, sigma = lifted.positions, lifted.sigma
+    if _sensor_people(
+        positions,
+        sigma,
         lifted.sources,
         np.ascontiguousarray(facing.cos, dtype=np.float64),
         np.ascontiguousarray(facing.sin, dtype=np.float64),
         np.ascontiguousarray(facing.known, dtype=np.bool_),
         np.ascontiguousarray(stature, dtype=np.float64),
-        todo,
+        np.ascontiguousarray(reference, dtype=np.float64),
         result.point,
         result.sigma,
         result.source,
-    )
-    todo &= ~result.exists
-    # The neck and the floor's up direction: one torso length below the neck.
-    shoulders = todo & valid[:, LEFT_SHOULDER] & valid[:, RIGHT_SHOULDER]
-    if np.any(shoulders):
+        todo,
+        shoulders,
+    ):
+        # The neck and the floor's up direction: one torso length below the neck.
         plane = floor()
         up = plane.normal if plane is not None else _IMAGE_UP
         unit_up = np.asarray(up, dtype=np.float64) / float(np.linalg.norm(up))
-        neck = (lifted.positions[shoulders, LEFT_SHOULDER] + lifted.positions[shoulders, RIGHT_SHOULDER]) / 2.0
-        result.point[shoulders] = neck - unit_up * (_TORSO_LENGTH * stature[shoulders])[:, None]
-        result.sigma[shoulders] = np.hypot(lifted.sigma[shoulders, LEFT_SHOULDER], 0.08)
-        result.source[shoulders] = DepthSource.INFERRED
-    todo &= ~shoulders
+        _roots_from_shoulders(positions, sigma, np.ascontiguousarray(stature, dtype=np.float64), unit_up, shoulders,
+                              result.point, result.sigma, result.source)  # fmt: skip
     # The torso's depth, moved from its surface to its centre.
     if np.any(todo):
         root_z = reference + config.torso_centre_offset_m
-        sigma = np.hypot(config.noise_coefficient * root_z**2, 0.05)
-        torso = on_pelvis_ray(observed, root_z, sigma, DepthSource.SENSOR, todo, camera, config)
+        torso_sigma = np.hypot(config.noise_coefficient * root_z**2, 0.05)
+        torso = on_pelvis_ray(observed, root_z, torso_sigma, DepthSource.SENSOR, todo, camera, config)
         placed = todo & torso.exists
         result.point[placed] = torso.point[placed]
         result.sigma[placed] = torso.sigma[placed]
         result.source[placed] = torso.source[placed]
     return result
+
+
+@compiled
+def _sensor_people(
+    positions: FloatArray,
+    sigma: FloatArray,
+    sources: npt.NDArray[np.uint8],
+    cos: FloatArray,
+    sin: FloatArray,
+    known: BoolArray,
+    stature: FloatArray,
+    reference: FloatArray,
+    point_out: FloatArray,
+    sigma_out: FloatArray,
+    source_out: npt.NDArray[np.uint8],
+    todo: BoolArray,
+    shoulders: BoolArray,
+) -> bool:
+    """The measured roots, and the roots from a hip of the others with a torso depth; set
+    ``shoulders`` for those left with both shoulders positioned and ``todo`` for the rest
+    with a torso depth; return whether anyone takes the shoulders."""
+    for p in range(len(todo)):
+        if _finite_point(positions, p, ROOT):
+            for axis in range(3):
+                point_out[p, axis] = positions[p, ROOT, axis]
+            sigma_out[p], source_out[p] = sigma[p, ROOT], sources[p, ROOT]
+            todo[p] = False
+        else:
+            todo[p] = math.isfinite(reference[p])
+    _roots_from_hips(positions, sigma, sources, cos, sin, known, stature, todo, point_out, sigma_out, source_out)
+    anyone = False
+    for p in range(len(todo)):
+        todo[p] = todo[p] and source_out[p] == _NONE
+        shoulders[p] = (
+            todo[p] and _finite_point(positions, p, LEFT_SHOULDER) and _finite_point(positions, p, RIGHT_SHOULDER)
+        )
+        todo[p] = todo[p] and not shoulders[p]
+        anyone = anyone or shoulders[p]
+    return anyone
+
+
+@compiled
+def _finite_point(positions: FloatArray, person: int, joint: int) -> bool:
+    return (
+        math.isfinite(positions[person, joint, 0])
+        and math.isfinite(positions[person, joint, 1])
+        and math.isfinite(positions[person, joint, 2])
+    )
+
+
+@compiled
+def _roots_from_shoulders(
+    positions: FloatArray,
+    sigma: FloatArray,
+    stature: FloatArray,
+    unit_up: FloatArray,
+    shoulders: BoolArray,
+    point_out: FloatArray,
+    sigma_out: FloatArray,
+    source_out: npt.NDArray[np.uint8],
+) -> None:
+    """One torso length below the neck (the shoulders' midpoint), along the floor's up."""
+    for p in range(len(shoulders)):
+        if not shoulders[p]:
+            continue
+        below = _TORSO_LENGTH * stature[p]
+        for axis in range(3):
+            neck = (positions[p, LEFT_SHOULDER, axis] + positions[p, RIGHT_SHOULDER, axis]) / 2.0
+            point_out[p, axis] = neck - unit_up[axis] * below
+        sigma_out[p] = math.hypot(sigma[p, LEFT_SHOULDER], 0.08)
+        source_out[p] = _INFERRED
 
 
 @compiled
@@ -206,17 +271,52 @@ def on_pelvis_ray(
     config: LiftingConfig,
 ) -> RootCandidate:
     """Roots at depth ``z`` on the pelvis pixel's ray; where the pelvis was not seen, on the
-    ray of a pelvis pixel estimated from the other keypoints, and then ``INFERRED``."""
+    ray of a pelvis pixel estimated from the other keypoints, and then ``INFERRED``. Placed
+    in one compiled loop for a camera without distortion (OpenCV undistorts the others)."""
     result = RootCandidate.none(len(observed))
-    wanted = wanted & np.isfinite(z)
     pixel, estimated = pelvis_pixels(observed, z, camera, config.prior_stature_m)
-    wanted &= np.all(np.isfinite(pixel), axis=1)
+    if not camera.has_distortion:
+        _on_rays(pixel, estimated, np.ascontiguousarray(z, dtype=np.float64),
+                 np.ascontiguousarray(sigma, dtype=np.float64), np.ascontiguousarray(wanted, dtype=np.bool_),
+                 np.uint8(source), camera.cx, camera.cy, camera.fx, camera.fy, result.point, result.sigma,
+                 result.source)  # fmt: skip
+        return result
+    wanted = wanted & np.isfinite(z) & np.all(np.isfinite(pixel), axis=1)
     if not np.any(wanted):
         return result
     result.point[wanted] = camera.back_project(pixel[wanted], z[wanted])
     result.sigma[wanted] = sigma[wanted]
     result.source[wanted] = np.where(estimated[wanted], DepthSource.INFERRED, source)
     return result
+
+
+@compiled_ieee
+def _on_rays(
+    pixel: FloatArray,
+    estimated: BoolArray,
+    z: FloatArray,
+    sigma: FloatArray,
+    wanted: BoolArray,
+    source: np.uint8,
+    cx: float,
+    cy: float,
+    fx: float,
+    fy: float,
+    point_out: FloatArray,
+    sigma_out: FloatArray,
+    source_out: npt.NDArray[np.uint8],
+) -> None:
+    """The wanted people's roots with a depth and a pixel, back-projected as
+    CameraModel.back_project does without distortion."""
+    for p in range(len(wanted)):
+        u, v, depth = pixel[p, 0], pixel[p, 1], z[p]
+        if not (wanted[p] and math.isfinite(depth) and math.isfinite(u) and math.isfinite(v)):
+            continue
+        point_out[p, 0] = (u - cx) / fx * depth
+        point_out[p, 1] = (v - cy) / fy * depth
+        point_out[p, 2] = depth
+        sigma_out[p] = sigma[p]
+        source_out[p] = _INFERRED if estimated[p] else source
 
 
 def pelvis_pixels(
@@ -229,7 +329,10 @@ def pelvis_pixels(
     pelvis at depth ``z`` (one compiled loop: :mod:`.pelvis`)."""
     count = len(observed)
     result, estimated = np.full((count, 2), np.nan), np.zeros(count, dtype=bool)
-    face_centre, any_face = observed.face_centres()
+    if np.any(observed.seen[:, _BODY_RULES], axis=1).all():  # no one's pixel comes from the face: never read
+        face_centre, any_face = np.full((count, 2), np.nan), np.zeros(count, dtype=bool)
+    else:
+        face_centre, any_face = observed.face_centres()
     pelvis_kernel(
         np.ascontiguousarray(observed.pixels, dtype=np.float64),
         np.ascontiguousarray(observed.seen, dtype=np.bool_),

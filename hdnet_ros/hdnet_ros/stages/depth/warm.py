@@ -12,12 +12,15 @@ import functools
 import numpy as np
 
 from hdnet_ros.camera import CameraModel
-from hdnet_ros.joints import LEFT_HIP, NUM_JOINTS
-from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed
-from hdnet_ros.stages.depth.complete import complete_from_skeleton
+from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER
+from hdnet_ros.people import DepthSource
+from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
+from hdnet_ros.stages.depth.complete import complete_from_skeleton, enforce_person_band, take_measured
 from hdnet_ros.stages.depth.config import LiftingConfig
+from hdnet_ros.stages.depth.fuse import choose_roots
+from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
-from hdnet_ros.stages.depth.root import pelvis_pixels, sensor_roots
+from hdnet_ros.stages.depth.root import on_pelvis_ray, pelvis_pixels, sensor_roots
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
 
 
@@ -32,10 +35,21 @@ def warm_up() -> None:
     bone_prior_depths(observed.normalized, observed.seen, camera, boxes=observed.boxes)
     bone_prior_depths(observed.normalized, observed.seen, camera)
     pelvis_pixels(observed, np.array([2.0]), camera, 1.7)
-    measure_depth(observed, np.full((8, 8), 2.0, np.float32), camera, np.array([2.0]), LiftingConfig())
+    depth = np.full((8, 8), 2.0, np.float32)
+    _, measured = measure_depth(observed, depth, camera, np.array([2.0]), LiftingConfig())
+    guessed = guessed_joints(observed, np.zeros((1, NUM_JOINTS)), measured, depth, 0.2, 0.3, 10.0)
+    hide_guessed(measured, observed.seen, guessed)
+    take_measured(Lifted.empty(1), measured.points, measured.sigma, measured.inferred)
     lifted = Lifted.empty(1)
     lifted.positions[0, LEFT_HIP] = (0.0, 0.0, 2.0)
     one = np.ones(1)
     facing = Facing(one, 0.0 * one, np.ones(1, dtype=bool))
     sensor_roots(observed, lifted, facing, 1.7 * one, 2.0 * one, lambda: None, camera, LiftingConfig())  # from a hip
+    shoulders = Lifted.empty(1)
+    shoulders.positions[0, [LEFT_SHOULDER, RIGHT_SHOULDER]] = (0.0, 0.0, 2.0)
+    sensor_roots(observed, shoulders, facing, 1.7 * one, 2.0 * one, lambda: None, camera, LiftingConfig())
+    on_pelvis_ray(observed, 2.0 * one, 0.1 * one, DepthSource.SENSOR, np.ones(1, dtype=bool), camera, LiftingConfig())
     complete_from_skeleton(lifted, observed, 1.7)  # with the midpoint joints (complete_derived)
+    sensor = RootCandidate(np.array([[0.0, 0.0, 2.0]]), np.array([0.1]), np.array([DepthSource.SENSOR], np.uint8))
+    choose_roots(lifted, RootCandidates(sensor, 2.0 * one, one, RootCandidate.none(1), RootCandidate.none(1)))
+    enforce_person_band(lifted, 2.0 * one, 1.0)
