@@ -83,6 +83,7 @@ class MonocularPlacement:
         self._said = ""  # the floor message said last, so a change is logged once
         self._frames = 0
         self.floor: Floor | None = None  # this frame's
+        self.placed: list[tuple[Person, PlacementResult | None]] = []  # this frame's fits, for diagnosis
 
     def reset(self) -> None:
         """A new recording: the people's floor may be another camera's."""
@@ -112,6 +113,7 @@ class MonocularPlacement:
             cues = person_cues(person, prior, frame.camera)
             placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
+        self.placed = list(zip(people, placements, strict=True))
         # A person the image cuts whom the fit could not place: the network's own root fit
         # used its landmarks beyond the border too (they miss by 60-300 px there), so the
         # depth stage's priors, from the joints seen, place them instead.

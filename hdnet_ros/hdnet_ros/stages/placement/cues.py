@@ -136,7 +136,7 @@ def person_cues(person: Person, prior: tuple[float, float], camera: CameraModel)
         return None
     feet = person.network_feet if person.network_feet is not None else np.full((4, 3), np.nan)
     skeleton = np.concatenate((person.network_pose[:NUM_COCO_JOINTS], feet)).astype(np.float64)
-    joints, taken = _fit_pixels(person, _agreement(person.detection.box, camera))
+    joints, taken = _fit_pixels(person, agreement_for(person.detection.box, camera))
     pixels = np.concatenate((joints[:NUM_COCO_JOINTS], person.feet_pixels)).astype(np.float64)
     scores = np.concatenate((person.scores[:NUM_COCO_JOINTS], person.feet_scores)).astype(np.float64)
     # The band is for the 2D network's guesses at joints beyond the border; a landmark of
@@ -150,7 +150,7 @@ def person_cues(person: Person, prior: tuple[float, float], camera: CameraModel)
     return Cues(skeleton, np.where(usable[:, None], pixels, np.nan), weights, prior[0], prior[1])
 
 
-def _agreement(box: FloatArray, camera: CameraModel) -> float:
+def agreement_for(box: FloatArray, camera: CameraModel) -> float:
     """The landmark gate of a person with this box: wider where the image cuts them."""
     return AGREEMENT_CUT if any(cut_sides(box, camera)) else AGREEMENT
 
@@ -177,7 +177,7 @@ def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int
         if person.network_pose is None:
             continue
         skeleton = np.asarray(person.network_pose, dtype=np.float64)
-        pixels = fit_pixels(person, _agreement(person.detection.box, camera))
+        pixels = fit_pixels(person, agreement_for(person.detection.box, camera))
         pixels[near_cut_border(pixels, person.detection.box, camera)] = np.nan
         ankles, hips = pixels[[LEFT_ANKLE, RIGHT_ANKLE]], pixels[[LEFT_HIP, RIGHT_HIP]]
         shoulders = pixels[[LEFT_SHOULDER, RIGHT_SHOULDER]]
