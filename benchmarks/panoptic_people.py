@@ -32,7 +32,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, ROOT
 from hdnet_ros.people import DepthSource, FloorPose, Frame, Person
 from hdnet_ros.pipeline import Pipeline
-from hdnet_ros.stages.placement.cues import agreement_for, cut_sides, fit_pixels
+from hdnet_ros.stages.placement.cues import cut_sides, fit_joints, nearer_boxes
 from hdnet_ros.stages.placement.fit import Placement, PlacementResult
 from panoptic_bags import OPTICAL_FRAME, PanopticCamera, Reference, ReferencePerson, frame_stamp_ns, load_reference
 
@@ -64,7 +64,12 @@ def camera_frames(reference: Reference, data_dir: Path, name: str, variant: str)
 
 
 def describe(
-    person: Person, fit: PlacementResult | None, truth: ReferencePerson, camera: CameraModel, floor: str
+    person: Person,
+    fit: PlacementResult | None,
+    truth: ReferencePerson,
+    camera: CameraModel,
+    floor: str,
+    nearer: list[np.ndarray],
 ) -> dict[str, Any]:
     """What placed one matched person, and how far off."""
     error = person.positions[ROOT] - truth.pelvis
@@ -81,8 +86,7 @@ def describe(
     elif fit is not None:
         row["unplaced"] = fit.reason
     if person.network_pose is not None and person.network_pixels is not None:
-        pixels = fit_pixels(person, agreement_for(person.detection.box, camera))
-        taken = np.all(pixels[list(TORSO_JOINTS)] == person.network_pixels[list(TORSO_JOINTS)], axis=1)
+        taken = fit_joints(person, camera, nearer)[1][list(TORSO_JOINTS)]
         row["landmarks_hips_shoulders"] = "".join("y" if t else "n" for t in taken)
         row["torso_network_m"] = torso_length(person.network_pose)
         row["torso_reference_m"] = torso_length(truth.joints)
@@ -96,7 +100,9 @@ def run(pipeline: Pipeline, reference: Reference, data_dir: Path, variant: str, 
     for number, frame in camera_frames(reference, data_dir, name, variant):
         people = pipeline.process(frame).people
         placement = pipeline.stages.placement
-        fits = {id(person): fit for person, fit in placement.placed} if placement is not None else {}
+        placed = placement.placed if placement is not None else []
+        fits = {id(person): fit for person, fit in placed}
+        fronts = {id(person): nearer_boxes([p for p, _ in placed], i) for i, (person, _) in enumerate(placed)}
         floor = placement.floor.source if placement is not None and placement.floor is not None else "none"
         published = [
             Published(np.asarray(p.positions, np.float64), np.asarray(p.pixels, np.float64), int(p.depth_sources[ROOT]))
@@ -107,7 +113,7 @@ def run(pipeline: Pipeline, reference: Reference, data_dir: Path, variant: str, 
             truth, person = truths[ref_index], people[pub_index]
             if not (truth.scored and truth.eligible and np.all(np.isfinite(person.positions[ROOT]))):
                 continue
-            row = describe(person, fits.get(id(person)), truth, frame.camera, floor)
+            row = describe(person, fits.get(id(person)), truth, frame.camera, floor, fronts.get(id(person), []))
             rows.append({"variant": variant, "camera": name, "frame": number, "reference": ref_index} | row)
     return rows
 

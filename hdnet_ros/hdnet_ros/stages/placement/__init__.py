@@ -26,7 +26,7 @@ from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
-from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, person_cues
+from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, nearer_boxes, person_cues
 from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_person
 from hdnet_ros.stages.placement.fit_kernel import warm_up
 from hdnet_ros.stages.placement.floor import (
@@ -108,9 +108,9 @@ class MonocularPlacement:
         self._frames += 1
         self.floor = floor = self.floor_for(frame, people, depth_plane)
         placements: list[PlacementResult | None] = []
-        for person, previous in zip(people, expected, strict=True):
+        for index, (person, previous) in enumerate(zip(people, expected, strict=True)):
             prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
-            cues = person_cues(person, prior, frame.camera)
+            cues = person_cues(person, prior, frame.camera, nearer_boxes(people, index))
             placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
         self.placed = list(zip(people, placements, strict=True))
