@@ -102,7 +102,9 @@ def run(pipeline: Pipeline, reference: Reference, data_dir: Path, variant: str, 
         placement = pipeline.stages.placement
         placed = placement.placed if placement is not None else []
         fits = {id(person): fit for person, fit in placed}
-        fronts = {id(person): nearer_boxes([p for p, _ in placed], i) for i, (person, _) in enumerate(placed)}
+        fronts = {
+            id(person): nearer_boxes([p for p, _ in placed], i, frame.camera) for i, (person, _) in enumerate(placed)
+        }
         floor = placement.floor.source if placement is not None and placement.floor is not None else "none"
         published = [
             Published(np.asarray(p.positions, np.float64), np.asarray(p.pixels, np.float64), int(p.depth_sources[ROOT]))

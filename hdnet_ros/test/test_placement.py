@@ -626,7 +626,9 @@ def test_joints_drawn_onto_the_person_in_front_give_way_to_the_3d_networks_landm
     behind_box[3] = man.detection.box[3] - 40.0  # reaches less low: stands behind him
     front = Person(Detection(front_box, 0.6), np.full((19, 2), np.nan), np.zeros(19))  # no pose of its own
 
-    assert len(nearer_boxes([man, front], 0)) == 1 and not nearer_boxes([man, front], 1)
+    assert len(nearer_boxes([man, front], 0, CAMERA)) == 1 and not nearer_boxes([man, front], 1, CAMERA)
+    cut = Person(Detection(np.array([*man.detection.box[:3], CAMERA.height - 1.0]), 0.9), man.pixels, man.scores)
+    assert not nearer_boxes([cut, front], 0, CAMERA)  # feet beyond the image: who is in front is unknown
     joints, taken = fit_joints(man, CAMERA, [front_box])
     assert taken[[LEFT_HIP, RIGHT_HIP]].all()
     np.testing.assert_array_equal(joints[[LEFT_HIP, RIGHT_HIP]], man.network_pixels[[LEFT_HIP, RIGHT_HIP]])

@@ -110,7 +110,7 @@ class MonocularPlacement:
         placements: list[PlacementResult | None] = []
         for index, (person, previous) in enumerate(zip(people, expected, strict=True)):
             prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
-            cues = person_cues(person, prior, frame.camera, nearer_boxes(people, index))
+            cues = person_cues(person, prior, frame.camera, nearer_boxes(people, index, frame.camera))
             placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
         self.placed = list(zip(people, placements, strict=True))

@@ -28,7 +28,8 @@ the body in front: on Panoptic's 00_12 a man's hips came out 45-56 px low on the
 shoulders of the man in front of him (BlazePose's landmarks: 5-7 px), and ankles 70-120 px
 low on a nearer person's legs. Where a keypoint lies in the box of a person who stands in
 front (their box reaches lower in the image: people on one floor seen from above it) and
-the 3D network's landmark disagrees with it, the landmark is taken (:func:`fit_joints`).
+the 3D network's landmark disagrees with it, the landmark is taken (:func:`fit_joints`;
+nobody is in front of a person the image's bottom cuts: their feet are beyond it).
 """
 
 from __future__ import annotations
@@ -182,11 +183,14 @@ def fit_joints(person: Person, camera: CameraModel, nearer: Sequence[FloatArray]
     return joints, taken
 
 
-def nearer_boxes(people: Sequence[Person], index: int) -> list[FloatArray]:
+def nearer_boxes(people: Sequence[Person], index: int, camera: CameraModel) -> list[FloatArray]:
     """The boxes of the people in front of person ``index``: people on one floor seen from
     above it, so the one whose box reaches lower in the image (by more than
-    :data:`NEARER_MARGIN` of this person's box height) stands nearer."""
+    :data:`NEARER_MARGIN` of this person's box height) stands nearer. None for a person the
+    image's bottom cuts: their feet are beyond it, so nobody's box says who stands in front."""
     box = people[index].detection.box
+    if cut_sides(box, camera)[3]:
+        return []
     lowest = float(box[3]) + NEARER_MARGIN * float(box[3] - box[1])
     return [p.detection.box for i, p in enumerate(people) if i != index and float(p.detection.box[3]) > lowest]
 
