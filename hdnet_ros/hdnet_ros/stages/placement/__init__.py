@@ -26,7 +26,13 @@ from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
-from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, nearer_boxes, person_cues
+from hdnet_ros.stages.placement.cues import (
+    carry_landmarks,
+    cut_sides,
+    floor_observations,
+    nearer_boxes,
+    person_cues,
+)
 from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_person
 from hdnet_ros.stages.placement.fit_kernel import warm_up
 from hdnet_ros.stages.placement.floor import (
@@ -108,6 +114,8 @@ class MonocularPlacement:
         self._frames += 1
         self.floor = floor = self.floor_for(frame, people, depth_plane)
         placements: list[PlacementResult | None] = []
+        for person, previous in zip(people, expected, strict=True):
+            carry_landmarks(person, previous)
         for index, (person, previous) in enumerate(zip(people, expected, strict=True)):
             prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
             cues = person_cues(person, prior, frame.camera, nearer_boxes(people, index, frame.camera))
