@@ -114,11 +114,12 @@ class MonocularPlacement:
         self._frames += 1
         self.floor = floor = self.floor_for(frame, people, depth_plane)
         placements: list[PlacementResult | None] = []
-        for person, previous in zip(people, expected, strict=True):
-            carry_landmarks(person, previous)
         for index, (person, previous) in enumerate(zip(people, expected, strict=True)):
             prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
-            cues = person_cues(person, prior, frame.camera, nearer_boxes(people, index, frame.camera))
+            nearer = nearer_boxes(people, index, frame.camera)
+            if nearer:  # the fit judges their keypoints against the landmarks: a carried pose keeps its run's
+                carry_landmarks(person, previous)
+            cues = person_cues(person, prior, frame.camera, nearer)
             placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
         self.placed = list(zip(people, placements, strict=True))
