@@ -600,3 +600,73 @@ def test_a_person_cut_at_the_hips_is_not_fitted_to_legs_drawn_inside_the_image()
     assert not isinstance(placed[0], Placement)
     assert out.root_point is not None and np.all(np.isnan(out.root_point[0])) and np.isnan(out.root_z[0])
     assert stage.report()["cut_unplaced"] == 1
+
+
+def test_joints_drawn_onto_the_person_in_front_give_way_to_the_3d_networks_landmarks() -> None:
+    """A man behind a nearer person, seen from 2.4 m at 27 deg: the 2D network draws his hips
+    0.25 of the torso low, onto the person in front, and his ankles are hidden. His hip
+    keypoints lie in the box of a person whose box reaches lower in the image (in front of
+    him on the floor), so the 3D network's landmarks (here at the truth) are fitted: he is
+    placed within 5 cm; with the same keypoints and the other person behind him (box
+    higher), the keypoints stand and he is placed 10 cm and more too near."""
+    from hdnet_ros.stages.placement.cues import fit_joints, nearer_boxes
+
+    pose = camera_pose(2.4, 27.0)
+    cues, truth = observe(body((3.2, 0.0)), pose)
+    man = _person(cues)
+    man.pixels[PELVIS] = (man.pixels[LEFT_HIP] + man.pixels[RIGHT_HIP]) / 2
+    man.pixels[18] = (man.pixels[5] + man.pixels[6]) / 2
+    torso = float(np.linalg.norm(man.pixels[18] - man.pixels[PELVIS]))
+    man.network_pixels = man.pixels.copy()  # the landmarks: where his joints are
+    man.pixels[[LEFT_HIP, RIGHT_HIP], 1] += 0.25 * torso  # drawn onto the body in front
+    man.scores[[LEFT_ANKLE, RIGHT_ANKLE]] = 0.3  # hidden: too unsure to pin his feet
+    hips_y = float(man.pixels[LEFT_HIP, 1])
+    front_box = np.array([man.detection.box[0] - 40.0, hips_y - 30.0, man.detection.box[2] + 40.0, CAMERA.height - 1.0])
+    behind_box = front_box.copy()
+    behind_box[3] = man.detection.box[3] - 40.0  # reaches less low: stands behind him
+    front = Person(Detection(front_box, 0.6), np.full((19, 2), np.nan), np.zeros(19))  # no pose of its own
+
+    assert len(nearer_boxes([man, front], 0, CAMERA)) == 1 and not nearer_boxes([man, front], 1, CAMERA)
+    cut = Person(Detection(np.array([*man.detection.box[:3], CAMERA.height - 1.0]), 0.9), man.pixels, man.scores)
+    assert not nearer_boxes([cut, front], 0, CAMERA)  # feet beyond the image: who is in front is unknown
+    joints, taken = fit_joints(man, CAMERA, [front_box])
+    assert taken[[LEFT_HIP, RIGHT_HIP]].all()
+    np.testing.assert_array_equal(joints[[LEFT_HIP, RIGHT_HIP]], man.network_pixels[[LEFT_HIP, RIGHT_HIP]])
+    assert not fit_joints(man, CAMERA)[1][[LEFT_HIP, RIGHT_HIP]].any()  # nobody in front: the keypoints
+
+    def placed_depth(other_box: np.ndarray) -> float:
+        other = Person(Detection(other_box, 0.6), np.full((19, 2), np.nan), np.zeros(19))
+        _, placed = _placement()(_frame(FloorPose(pose)), [man, other], NetworkEstimates.none(2), [None, None], _none)
+        fit = placed[0]
+        assert isinstance(fit, Placement)
+        return float(fit.position[2])
+
+    assert abs(placed_depth(front_box) - truth[2]) < 0.05
+    assert placed_depth(behind_box) - truth[2] < -0.10
+
+
+def _none() -> None:
+    return None
+
+
+def test_a_carried_pose_keeps_its_landmarks_moved_with_the_box() -> None:
+    """Between BlazePose's runs the schedule carries a track's pose; the fit takes the
+    landmarks of the run it came from, moved with the box, so it fits the same points as on
+    the frames the network ran (none where the box changed its size: they are stale)."""
+    from hdnet_ros.stages.placement.cues import carry_landmarks
+
+    landmarks = np.arange(38, dtype=np.float64).reshape(19, 2) + 100.0
+    previous = Person(Detection(np.array([100.0, 50.0, 160.0, 250.0]), 0.9), landmarks.copy(), np.ones(19))
+    previous.network_pixels, previous.network_scores = landmarks, np.full(19, 0.8)
+
+    def carried(box: list[float], age: int = 1) -> Person:
+        person = Person(Detection(np.array(box), 0.9), landmarks.copy(), np.ones(19))
+        person.network_pose, person.network_pose_age = np.zeros((19, 3)), age
+        carry_landmarks(person, previous)
+        return person
+
+    moved = carried([103.0, 48.0, 163.0, 248.0])
+    assert moved.network_pixels is not None and moved.network_scores is not None
+    np.testing.assert_allclose(moved.network_pixels, landmarks + np.array([3.0, -2.0]))
+    assert carried([100.0, 50.0, 160.0, 290.0]).network_pixels is None  # 20 % taller: stale
+    assert carried([103.0, 48.0, 163.0, 248.0], age=0).network_pixels is None  # the network ran: its own

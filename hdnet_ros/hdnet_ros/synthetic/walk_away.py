@@ -8,8 +8,18 @@ gives, the spread of adult stature). The pipeline's own placement fit (stages.pl
 fits it to the oracle's 2D keypoints (3 px noise); the depth stage (DepthLifter) measures
 the person where the sensor reaches and fuses the two; the tracker keeps the track; the
 placement learns the person's scale from the sensor's roots (``placement.learn_scale``).
-Everything but the network is the product's code. The floor is not given (no TF, no floor
-from the people), so only the scale is tested.
+Everything but the network is the product's code, wired as ``Pipeline.process`` wires it.
+
+Where the floor comes from (``floor``), as a robot would run:
+
+- ``"tf"``: the robot's TF gives the camera's pose over ``base_footprint`` (the camera's
+  known mounting, on every frame's ``Frame.floor_pose``), taken by
+  ``MonocularPlacement.floor_for`` as the node and the replay give it;
+- ``"depth"``: no TF; the depth stage's own floor plane (``DepthLifter.floor_plane``) of
+  each rendered depth image, which shows the floor in front of the robot (0.5-4.5 m stays
+  in range while the person walks beyond it);
+- ``"none"``: no floor at all (no TF, the depth plane not offered, no floor from the
+  people): only the scale acts; the worst case, kept as such.
 
 Measured per frame: the published root against the truth. Reported: the mean root error
 while the sensor measures the person and beyond its range, and the jump where the sensor's
@@ -20,12 +30,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import NUM_COCO_JOINTS, ROOT
-from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.people import DepthSource, FloorPose, Person
 from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
 from hdnet_ros.stages.placement import FloorConfig, MonocularPlacement, PlacementConfig
 from hdnet_ros.stages.tracking import Tracker, TrackingConfig
@@ -38,6 +49,10 @@ from hdnet_ros.synthetic.sensor import SENSOR_PRESETS
 
 FloatArray = npt.NDArray[np.float64]
 MEASURED = (int(DepthSource.SENSOR), int(DepthSource.FUSED))
+FLOORS = ("none", "depth", "tf")
+# The synthetic world (y up, scene.world_to_camera) in REP-103's floor frame (x forward,
+# y left, z up): a cyclic permutation of the axes, a proper rotation.
+WORLD_TO_FLOOR = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 @dataclass(frozen=True)
@@ -61,6 +76,7 @@ class WalkAwayResult:
     errors: FloatArray  # |published root - truth| per frame (NaN: no root)
     measured: npt.NDArray[np.bool_]  # the sensor placed the root (SENSOR / FUSED)
     steps: FloatArray  # |root step - true step| from the previous frame
+    floors: list[str] = field(default_factory=list)  # the placement's floor source per frame
 
     @property
     def inside_m(self) -> float:
@@ -78,8 +94,20 @@ class WalkAwayResult:
         return float(np.nanmax(self.steps[ends])) if len(ends) else float("nan")
 
 
-def walk_away(config: WalkAwayConfig, learn_scale: bool, seed: int = 0) -> WalkAwayResult:
-    """Run the sequence through the depth stage, the placement and the tracker."""
+def camera_in_floor(rotation: FloatArray, translation: FloatArray) -> FloatArray:
+    """The optical frame's pose in the floor frame (4x4, ``p_floor = T p_camera``), as TF
+    gives it from a robot's URDF, for a camera mounted by ``world_to_camera``."""
+    pose = np.eye(4)
+    pose[:3, :3] = WORLD_TO_FLOOR @ rotation.T
+    pose[:3, 3] = WORLD_TO_FLOOR @ translation
+    return pose
+
+
+def walk_away(config: WalkAwayConfig, learn_scale: bool, seed: int = 0, floor: str = "none") -> WalkAwayResult:
+    """Run the sequence through the depth stage, the placement and the tracker, with the
+    floor from ``floor`` (module doc)."""
+    if floor not in FLOORS:
+        raise ValueError(f"floor must be one of {FLOORS}, not {floor!r}")
     rng = np.random.default_rng(seed)
     camera = config.camera.camera()
     rotation, translation = world_to_camera(config.camera_height_m, config.camera_pitch_deg)
@@ -88,13 +116,17 @@ def walk_away(config: WalkAwayConfig, learn_scale: bool, seed: int = 0) -> WalkA
     lifter = DepthLifter(LiftingConfig())
     tracker = Tracker(TrackingConfig())
     placement = MonocularPlacement(
-        FloorConfig(frame="", from_people=False), PlacementConfig(learn_scale=learn_scale), 3.0, 0.07
+        FloorConfig(frame="base_footprint" if floor == "tf" else "", from_people=False),
+        PlacementConfig(learn_scale=learn_scale),
+        3.0,
+        0.07,
     )
+    floor_pose = FloorPose(camera_in_floor(rotation, translation)) if floor == "tf" else None
     shape = BodyShape(stature=config.stature_m)
     grid = RayGrid(camera)
     dt = 1.0 / config.frame_rate_hz
     frames = int((config.end_m - config.start_m) / (config.speed_mps * dt)) + 1
-    depths, errors, measured, roots, truths = [], [], [], [], []
+    depths, errors, measured, roots, truths, floors = [], [], [], [], [], []
     for index in range(frames):
         distance = config.start_m + index * config.speed_mps * dt
         pose = walking_pose(2.0 * np.pi * distance / (0.83 * config.stature_m))  # two steps of 0.415 H a cycle
@@ -108,11 +140,13 @@ def walk_away(config: WalkAwayConfig, learn_scale: bool, seed: int = 0) -> WalkA
         people = synthetic.people
         for person, truth in zip(people, synthetic.truths, strict=True):
             _give_network_pose(person, truth.joints, config.scale_error)
-        frame = synthetic.frame()
+        frame = dataclasses.replace(synthetic.frame(), floor_pose=floor_pose)
         expected = tracker.expected(people, stamp)
-        networks, placed = placement(frame, people, NetworkEstimates.none(len(people)), expected, lambda: None)
-        lifter(people, frame.depth_m, camera, networks)
+        plane = partial(lifter.floor_plane, frame.depth_m, frame.camera) if floor == "depth" else _no_plane
+        networks, placed = placement(frame, people, NetworkEstimates.none(len(people)), expected, plane)
+        lifter(people, frame.depth_m, frame.camera, networks, placement.known_floor())
         placement.learn(people, expected, placed)
+        floors.append(placement.floor.source if placement.floor is not None else "none")
         people = tracker.update(people, stamp, camera)
         truth_root = body.joints[ROOT]
         published = people[0] if people else None
@@ -125,7 +159,12 @@ def walk_away(config: WalkAwayConfig, learn_scale: bool, seed: int = 0) -> WalkA
     root_steps = np.diff(np.array(roots), axis=0)
     true_steps = np.diff(np.array(truths), axis=0)
     steps = np.concatenate(([np.nan], np.linalg.norm(root_steps - true_steps, axis=1)))
-    return WalkAwayResult(np.array(depths), np.array(errors), np.array(measured), steps)
+    return WalkAwayResult(np.array(depths), np.array(errors), np.array(measured), steps, floors)
+
+
+def _no_plane() -> None:
+    """The depth plane not offered (the ``none`` variant)."""
+    return None
 
 
 def _give_network_pose(person: Person, joints: FloatArray, scale_error: float) -> None:

@@ -26,7 +26,13 @@ from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
-from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, person_cues
+from hdnet_ros.stages.placement.cues import (
+    carry_landmarks,
+    cut_sides,
+    floor_observations,
+    nearer_boxes,
+    person_cues,
+)
 from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_person
 from hdnet_ros.stages.placement.fit_kernel import warm_up
 from hdnet_ros.stages.placement.floor import (
@@ -83,6 +89,7 @@ class MonocularPlacement:
         self._said = ""  # the floor message said last, so a change is logged once
         self._frames = 0
         self.floor: Floor | None = None  # this frame's
+        self.placed: list[tuple[Person, PlacementResult | None]] = []  # this frame's fits, for diagnosis
 
     def reset(self) -> None:
         """A new recording: the people's floor may be another camera's."""
@@ -107,11 +114,15 @@ class MonocularPlacement:
         self._frames += 1
         self.floor = floor = self.floor_for(frame, people, depth_plane)
         placements: list[PlacementResult | None] = []
-        for person, previous in zip(people, expected, strict=True):
+        for index, (person, previous) in enumerate(zip(people, expected, strict=True)):
             prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
-            cues = person_cues(person, prior, frame.camera)
+            nearer = nearer_boxes(people, index, frame.camera)
+            if nearer:  # the fit judges their keypoints against the landmarks: a carried pose keeps its run's
+                carry_landmarks(person, previous)
+            cues = person_cues(person, prior, frame.camera, nearer)
             placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
+        self.placed = list(zip(people, placements, strict=True))
         # A person the image cuts whom the fit could not place: the network's own root fit
         # used its landmarks beyond the border too (they miss by 60-300 px there), so the
         # depth stage's priors, from the joints seen, place them instead.
