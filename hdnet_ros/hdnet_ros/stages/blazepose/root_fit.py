@@ -124,34 +124,56 @@ def fit_roots(
     _, covariance, residuals = _gauss_newton_step(
         rays, points, weights, np.where(in_front[:, None], t, [0.0, 0.0, 1.0])
     )
+    return _results(t, covariance, residuals, points, usable, in_front, camera, min_visibility, relative_sigma)
+
+
+def _results(
+    t: FloatArray,
+    covariance: FloatArray,
+    residuals: FloatArray,
+    points: FloatArray,
+    usable: npt.NDArray[np.bool_],
+    in_front: npt.NDArray[np.bool_],
+    camera: CameraModel,
+    min_visibility: float,
+    relative_sigma: float,
+) -> list[RootFit]:
+    """Each person's fit, or why it failed, from the batch's arrays. The figures are taken
+    for all people at once (one person at a time was 0.3 ms of a 20-person frame); only the
+    root mean square sums in another order than per person (the same within 1e-15)."""
+    used = np.count_nonzero(usable, axis=1)
+    span = _spans(points, usable)
+    fit_sigma = np.sqrt(np.maximum(covariance[:, 2, 2], 0.0))
+    sigma = np.hypot(fit_sigma, relative_sigma * t[:, 2])
+    used_twice = np.concatenate((usable, usable), axis=1)
+    squares = np.where(used_twice, residuals, 0.0) ** 2
+    rms_px = np.sqrt(np.sum(squares, axis=1) / np.maximum(2 * used, 1)) * float(np.sqrt(camera.fx * camera.fy))
     results: list[RootFit] = []
-    for n in range(len(t)):
-        failure = _failure(points[n, usable[n]], min_visibility, bool(in_front[n]))
-        if failure is not None:
-            results.append(failure)
-            continue
-        fit_sigma = float(np.sqrt(max(covariance[n, 2, 2], 0.0)))
-        used = usable[n]
-        rms = float(np.sqrt(np.mean(residuals[n][np.concatenate((used, used))] ** 2)))
+    for n, (count, reach, front) in enumerate(zip(used.tolist(), span.tolist(), in_front.tolist(), strict=True)):
+        failure = _failure(count, reach, min_visibility, front)
         results.append(
-            MonocularRoot(
-                position=t[n].copy(),
-                sigma=float(np.hypot(fit_sigma, relative_sigma * t[n, 2])),
-                landmarks=int(used.sum()),
-                rms_px=rms * float(np.sqrt(camera.fx * camera.fy)),
-            )
+            failure
+            if failure is not None
+            else MonocularRoot(position=t[n].copy(), sigma=float(sigma[n]), landmarks=count, rms_px=float(rms_px[n]))
         )
     return results
 
 
-def _failure(used_points: FloatArray, min_visibility: float, in_front: bool) -> RootFitFailure | None:
-    """Why the fit of one person is unusable, or None."""
-    if len(used_points) < MIN_LANDMARKS:
+def _spans(points: FloatArray, usable: npt.NDArray[np.bool_]) -> FloatArray:
+    """Per person [N]: the larger extent (x or y) of the used landmarks (NaN without any)."""
+    with np.errstate(invalid="ignore"):
+        high = np.where(usable[..., None], points[..., :2], -np.inf).max(axis=1)
+        low = np.where(usable[..., None], points[..., :2], np.inf).min(axis=1)
+        return np.asarray((high - low).max(axis=1))
+
+
+def _failure(used: int, span: float, min_visibility: float, in_front: bool) -> RootFitFailure | None:
+    """Why the fit of one person (``used`` landmarks spanning ``span`` m) is unusable, or None."""
+    if used < MIN_LANDMARKS:
         return RootFitFailure(
-            f"{len(used_points)} landmarks of the torso and legs are visible (> {min_visibility}) inside "
+            f"{used} landmarks of the torso and legs are visible (> {min_visibility}) inside "
             f"the image; the fit needs {MIN_LANDMARKS}"
         )
-    span = float(np.ptp(used_points[:, :2], axis=0).max())
     if span < MIN_SPAN_M:
         return RootFitFailure(f"the visible landmarks span {span:.2f} m; at least {MIN_SPAN_M} m fixes a scale")
     if not in_front:
