@@ -21,7 +21,8 @@ def crowd(rng: np.random.Generator, count: int, landmarks: int) -> tuple[np.ndar
     """Pixels [N,L,2], visibility [N,L], skeletons [N,L,3] of ``count`` people, spoiled at
     random so that every rule of the fit is taken by some of them."""
     skeletons = rng.normal(0.0, 0.35, (count, landmarks, 3)) * rng.choice([1.0, 0.05], size=(count, 1, 1), p=[0.8, 0.2])
-    roots = np.column_stack((rng.uniform(-2, 2, count), rng.uniform(-0.5, 1.0, count), rng.uniform(0.3, 7, count) * rng.choice([1.0, -1.0], size=count, p=[0.85, 0.15])))
+    depths = rng.uniform(0.3, 7, count) * rng.choice([1.0, -1.0], size=count, p=[0.85, 0.15])  # some behind
+    roots = np.column_stack((rng.uniform(-2, 2, count), rng.uniform(-0.5, 1.0, count), depths))
     points = skeletons + roots[:, None]
     depth = np.where(np.abs(points[..., 2]) > 1e-3, points[..., 2], 1e-3)
     pixels = points[..., :2] / depth[..., None] * 525.0 + [319.5, 239.5] + rng.normal(0.0, 1.5, (count, landmarks, 2))

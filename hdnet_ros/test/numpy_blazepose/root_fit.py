@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-
 from hdnet_ros.camera import CameraModel
 
 FloatArray = npt.NDArray[np.float64]
