@@ -37,6 +37,7 @@ MIN_DEPTH_M = 0.1
 GAUSS_NEWTON_STEPS = 3
 # Added to the normal matrices: keeps a person without usable landmarks from making the batch singular.
 RIDGE = 1e-12
+_RIDGE_EYE = RIDGE * np.eye(3)
 
 
 @dataclass(frozen=True)
@@ -115,15 +116,14 @@ def fit_roots(
     rays = np.where(usable[..., None], rays, 0.0)
     points = np.where(usable[..., None], points, 0.0)
     t = _linear_fit(rays, points, weights)
+    system = _System.of(rays, points, weights)
     in_front = np.ones(len(t), dtype=bool)
     for _ in range(GAUSS_NEWTON_STEPS):
         in_front &= _in_front(points, usable, t)
-        step, _, _ = _gauss_newton_step(rays, points, weights, np.where(in_front[:, None], t, [0.0, 0.0, 1.0]))
+        step, _, _ = _gauss_newton_step(system, np.where(in_front[:, None], t, [0.0, 0.0, 1.0]))
         t = np.where(in_front[:, None], t + step, t)
     in_front &= _in_front(points, usable, t)
-    _, covariance, residuals = _gauss_newton_step(
-        rays, points, weights, np.where(in_front[:, None], t, [0.0, 0.0, 1.0])
-    )
+    _, covariance, residuals = _gauss_newton_step(system, np.where(in_front[:, None], t, [0.0, 0.0, 1.0]))
     return _results(t, covariance, residuals, points, usable, in_front, camera, min_visibility, relative_sigma)
 
 
@@ -206,17 +206,36 @@ def _normal_equations(design: FloatArray, weights: FloatArray, target: FloatArra
     without a usable landmark (all weights 0) gets a tiny ridge instead of a singular matrix;
     its fit is reported as a failure anyway."""
     weighted = np.swapaxes(design * weights[..., None], 1, 2)  # [N,3,K]
-    normal = weighted @ design + RIDGE * np.eye(3)
+    normal = weighted @ design + _RIDGE_EYE
     return np.asarray(np.linalg.inv(normal), dtype=np.float64), (weighted @ target[..., None])[..., 0]
 
 
-def _gauss_newton_step(
-    rays: FloatArray, points: FloatArray, weights: FloatArray, t: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
+@dataclass(frozen=True)
+class _System:
+    """What every Gauss-Newton step of one batch shares, taken once: the rays and points
+    [N,L,2|3], the weights [N,L], those of both residuals [N,2L], which landmarks weigh
+    [N,L], and the residual variance's degrees of freedom [N]."""
+
+    rays: FloatArray
+    points: FloatArray
+    weights: FloatArray
+    both: FloatArray
+    weighs: npt.NDArray[np.bool_]
+    freedom: npt.NDArray[np.int64]
+
+    @staticmethod
+    def of(rays: FloatArray, points: FloatArray, weights: FloatArray) -> _System:
+        weighs = weights > 0
+        freedom = np.maximum(2 * np.count_nonzero(weighs, axis=1) - 3, 1)
+        return _System(rays, points, weights, np.concatenate((weights, weights), axis=1), weighs, freedom)
+
+
+def _gauss_newton_step(system: _System, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     """One weighted Gauss-Newton step per person on the normalised reprojection residuals:
     (the steps [N,3], the covariances of t [N,3,3] scaled by the residuals' variance, the
     residuals [N,2L])."""
-    depth = np.where(weights > 0, points[..., 2] + t[:, None, 2], 1.0)
+    rays, points, weights, w = system.rays, system.points, system.weights, system.both
+    depth = np.where(system.weighs, points[..., 2] + t[:, None, 2], 1.0)
     x = (points[..., 0] + t[:, None, 0]) / depth
     y = (points[..., 1] + t[:, None, 1]) / depth
     residuals = np.concatenate((x - rays[..., 0], y - rays[..., 1]), axis=1)
@@ -226,10 +245,8 @@ def _gauss_newton_step(
     jacobian[:, :landmarks, 2] = -x / depth
     jacobian[:, landmarks:, 1] = 1.0 / depth
     jacobian[:, landmarks:, 2] = -y / depth
-    w = np.concatenate((weights, weights), axis=1)
     inverse, gradient = _normal_equations(jacobian, w, residuals)
     step = -(inverse @ gradient[..., None])[..., 0]
     # Residual k has variance sigma^2 / w_k; sigma^2 estimated from the weighted residuals.
-    used = np.count_nonzero(weights > 0, axis=1)
-    variance = np.sum(w * residuals**2, axis=1) / np.maximum(2 * used - 3, 1)
+    variance = np.sum(w * residuals**2, axis=1) / system.freedom
     return np.asarray(step), np.asarray(inverse * variance[:, None, None]), residuals
