@@ -3,17 +3,24 @@ monocular root fits of crowds of random people that take every rule (too few lan
 landmarks off the image or below the visibility, NaN skeleton points, a span too small, a
 skeleton behind the camera) on BlazePose's landmarks and on the carried poses' COCO joints:
 every field equal to the bit, but the reprojection rms (within 1e-12 relative: its sum is
-taken in another order)."""
+taken in another order); and the unseen keypoints BlazePose's landmarks fill, with the
+midpoints, bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import NUM_JOINTS, PELVIS
+from hdnet_ros.people import Detection, Person
+from hdnet_ros.stages.blazepose.per_track import fill_unseen_keypoints
 from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, MonocularRoot, RootFitFailure, fit_roots
 from hdnet_ros.stages.blazepose.schedule import FIT_JOINTS, WIDER_FIT_JOINTS
+from hdnet_ros.stages.keypoints2d import Keypoints2D
 from numpy_blazepose import root_fit as reference
+from numpy_blazepose.per_track import fill_unseen_keypoints as reference_fill_unseen_keypoints
 
+DETECTION = Detection(np.array([0.0, 0.0, 640.0, 480.0]), 0.9)
 CAMERA = CameraModel(640, 480, np.array([[525.0, 0.0, 319.5], [0.0, 525.0, 239.5], [0.0, 0.0, 1.0]]))
 
 
@@ -59,3 +66,23 @@ def test_root_fits_are_main_s(landmarks: int, fitted: tuple[int, ...], min_visib
     # Every outcome was met: fits, too few landmarks ("N landmarks"), a small span ("visible"),
     # a skeleton behind the camera ("fitted").
     assert {"fit", "landmarks", "visible", "fitted"} <= reasons
+
+
+def test_unseen_keypoints_are_filled_as_main_fills_them() -> None:
+    rng = np.random.default_rng(7)
+    filled_midpoints = 0
+    for _ in range(300):
+        pixels = rng.uniform(0.0, 640.0, (NUM_JOINTS, 2))
+        pixels[rng.random(NUM_JOINTS) < 0.4] = np.nan
+        landmarks = rng.uniform(0.0, 640.0, (NUM_JOINTS, 2))
+        landmarks[rng.random(NUM_JOINTS) < 0.3] = np.nan
+        scores = np.where(np.isfinite(pixels[:, 0]), rng.uniform(0.3, 1.0, NUM_JOINTS), 0.0)
+        given = Keypoints2D(landmarks, rng.uniform(0.0, 1.0, NUM_JOINTS))
+        person = Person(DETECTION, pixels.copy(), scores.copy())
+        want = Person(DETECTION, pixels.copy(), scores.copy())
+        fill_unseen_keypoints(person, given)
+        reference_fill_unseen_keypoints(want, given)
+        assert np.array_equal(person.pixels, want.pixels, equal_nan=True)
+        assert np.array_equal(person.scores, want.scores, equal_nan=True)
+        filled_midpoints += int(np.any(np.isnan(pixels[PELVIS])) and np.all(np.isfinite(want.pixels[PELVIS])))
+    assert filled_midpoints > 10  # the midpoint rule was taken
