@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +32,7 @@ from hdnet_ros.stages.depth.arrays import PersonMasks
 from hdnet_ros.stages.keypoints2d import Keypoints2D
 
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 _DERIVED = np.array(list(DERIVED_JOINTS))
 
 
@@ -159,7 +161,7 @@ def fill_unseen_keypoints(person: Person, landmarks: Keypoints2D) -> None:
 
     Called for every person every frame: the tests run as array methods and, for the
     midpoints, on Python floats (13 -> 8 us a person; the same values)."""
-    seen = np.isfinite(person.pixels).all(axis=1)
+    seen = cast(BoolArray, np.isfinite(person.pixels).all(axis=1))
     fill = ~seen & np.isfinite(landmarks.pixels).all(axis=1)
     fill[_DERIVED] = False
     if not fill.any():
