@@ -1,0 +1,88 @@
+"""The 3D stage's glue in its faster forms gives what main's gave (``numpy_blazepose``): the
+monocular root fits of crowds of random people that take every rule (too few landmarks,
+landmarks off the image or below the visibility, NaN skeleton points, a span too small, a
+skeleton behind the camera) on BlazePose's landmarks and on the carried poses' COCO joints:
+every field equal to the bit, but the reprojection rms (within 1e-12 relative: its sum is
+taken in another order); and the unseen keypoints BlazePose's landmarks fill, with the
+midpoints, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hdnet_ros.camera import CameraModel
+from hdnet_ros.joints import NUM_JOINTS, PELVIS
+from hdnet_ros.people import Detection, Person
+from hdnet_ros.stages.blazepose.per_track import fill_unseen_keypoints
+from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, MonocularRoot, RootFitFailure, fit_roots
+from hdnet_ros.stages.blazepose.schedule import FIT_JOINTS, WIDER_FIT_JOINTS
+from hdnet_ros.stages.keypoints2d import Keypoints2D
+from numpy_blazepose import root_fit as reference
+from numpy_blazepose.per_track import fill_unseen_keypoints as reference_fill_unseen_keypoints
+
+DETECTION = Detection(np.array([0.0, 0.0, 640.0, 480.0]), 0.9)
+CAMERA = CameraModel(640, 480, np.array([[525.0, 0.0, 319.5], [0.0, 525.0, 239.5], [0.0, 0.0, 1.0]]))
+
+
+def crowd(rng: np.random.Generator, count: int, landmarks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels [N,L,2], visibility [N,L], skeletons [N,L,3] of ``count`` people, spoiled at
+    random so that every rule of the fit is taken by some of them."""
+    skeletons = rng.normal(0.0, 0.35, (count, landmarks, 3)) * rng.choice([1.0, 0.05], size=(count, 1, 1), p=[0.8, 0.2])
+    depths = rng.uniform(0.3, 7, count) * rng.choice([1.0, -1.0], size=count, p=[0.85, 0.15])  # some behind
+    roots = np.column_stack((rng.uniform(-2, 2, count), rng.uniform(-0.5, 1.0, count), depths))
+    points = skeletons + roots[:, None]
+    depth = np.where(np.abs(points[..., 2]) > 1e-3, points[..., 2], 1e-3)
+    pixels = points[..., :2] / depth[..., None] * 525.0 + [319.5, 239.5] + rng.normal(0.0, 1.5, (count, landmarks, 2))
+    visibility = rng.uniform(0.0, 1.0, (count, landmarks)) * rng.choice([1.0, 0.6], size=(count, 1))
+    skeletons[rng.random((count, landmarks)) < 0.05] = np.nan
+    pixels[rng.random((count, landmarks)) < 0.05] = np.nan
+    return pixels, visibility, skeletons
+
+
+@pytest.mark.parametrize(
+    ("landmarks", "fitted", "min_visibility"),
+    [(33, ROOT_FIT_LANDMARKS, 0.5), (19, FIT_JOINTS, 0.3), (19, WIDER_FIT_JOINTS, 0.3)],
+)
+def test_root_fits_are_main_s(landmarks: int, fitted: tuple[int, ...], min_visibility: float) -> None:
+    rng = np.random.default_rng(landmarks + len(fitted))
+    reasons = set()
+    for count in (0, 1, 2, 7, 20, 40):
+        pixels, visibility, skeletons = crowd(rng, count, landmarks)
+        options = {"min_visibility": min_visibility, "relative_sigma": 0.07, "landmarks": fitted}
+        fits = fit_roots(pixels, visibility, skeletons, CAMERA, **options)  # type: ignore[arg-type]
+        expected = reference.fit_roots(pixels, visibility, skeletons, CAMERA, **options)  # type: ignore[arg-type]
+        assert len(fits) == len(expected) == count
+        for fit, want in zip(fits, expected, strict=True):
+            if isinstance(want, reference.RootFitFailure):
+                assert isinstance(fit, RootFitFailure)
+                assert fit.reason == want.reason
+                reasons.add(want.reason.split()[1])
+                continue
+            assert isinstance(fit, MonocularRoot)
+            assert np.array_equal(fit.position, want.position)
+            assert (fit.sigma, fit.landmarks) == (want.sigma, want.landmarks)
+            assert fit.rms_px == pytest.approx(want.rms_px, rel=1e-12, abs=1e-12)
+            reasons.add("fit")
+    # Every outcome was met: fits, too few landmarks ("N landmarks"), a small span ("visible"),
+    # a skeleton behind the camera ("fitted").
+    assert {"fit", "landmarks", "visible", "fitted"} <= reasons
+
+
+def test_unseen_keypoints_are_filled_as_main_fills_them() -> None:
+    rng = np.random.default_rng(7)
+    filled_midpoints = 0
+    for _ in range(300):
+        pixels = rng.uniform(0.0, 640.0, (NUM_JOINTS, 2))
+        pixels[rng.random(NUM_JOINTS) < 0.4] = np.nan
+        landmarks = rng.uniform(0.0, 640.0, (NUM_JOINTS, 2))
+        landmarks[rng.random(NUM_JOINTS) < 0.3] = np.nan
+        scores = np.where(np.isfinite(pixels[:, 0]), rng.uniform(0.3, 1.0, NUM_JOINTS), 0.0)
+        given = Keypoints2D(landmarks, rng.uniform(0.0, 1.0, NUM_JOINTS))
+        person = Person(DETECTION, pixels.copy(), scores.copy())
+        want = Person(DETECTION, pixels.copy(), scores.copy())
+        fill_unseen_keypoints(person, given)
+        reference_fill_unseen_keypoints(want, given)
+        assert np.array_equal(person.pixels, want.pixels, equal_nan=True)
+        assert np.array_equal(person.scores, want.scores, equal_nan=True)
+        filled_midpoints += int(np.any(np.isnan(pixels[PELVIS])) and np.all(np.isfinite(want.pixels[PELVIS])))
+    assert filled_midpoints > 10  # the midpoint rule was taken
