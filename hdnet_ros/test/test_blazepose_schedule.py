@@ -18,6 +18,7 @@ from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.skeleton import STANDING_TEMPLATE
 from hdnet_ros.stages.blazepose import BlazePoseConfig, BodyEstimate, PersonMask
 from hdnet_ros.stages.blazepose.mask import moved_mask
+from hdnet_ros.stages.blazepose.per_track import carry_estimate
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
 from hdnet_ros.stages.blazepose.run_memory import Estimate
 from hdnet_ros.stages.blazepose.schedule import (
@@ -226,6 +227,15 @@ def test_what_is_carried_moves_with_the_box() -> None:
     clipped = moved_mask(mask, (-7.0, 0.0), 480, 640)  # two columns leave the image
     assert (clipped.x0, clipped.y0) == (0, 6) and np.array_equal(clipped.inside, mask.inside[:, 2:])
     assert moved_mask(mask, (700.0, 0.0), 480, 640).inside.size == 0
+    # A carried estimate's landmarks are the person's, moved with the box: the placement fits
+    # the same points on carried frames as on the frame the network ran.
+    ran = person_at((0.0, 0.3, 3.0))
+    answer = Estimate.of(dataclasses.replace(estimate(ran), pixels=np.arange(66.0).reshape(33, 2)), 0.3)
+    carrier = person_at((0.0, 0.3, 3.0))
+    carry_estimate(carrier, answer, np.array([3.0, -2.0]), 480, 640)
+    assert carrier.network_pixels is not None and carrier.network_scores is not None
+    np.testing.assert_allclose(carrier.network_pixels, answer.keypoints.pixels + np.array([3.0, -2.0]))
+    np.testing.assert_array_equal(carrier.network_scores, answer.keypoints.scores)
 
 
 @pytest.fixture(scope="module")

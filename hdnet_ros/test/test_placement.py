@@ -647,26 +647,3 @@ def test_joints_drawn_onto_the_person_in_front_give_way_to_the_3d_networks_landm
 
 def _none() -> None:
     return None
-
-
-def test_a_carried_pose_keeps_its_landmarks_moved_with_the_box() -> None:
-    """Between BlazePose's runs the schedule carries a track's pose; the fit takes the
-    landmarks of the run it came from, moved with the box, so it fits the same points as on
-    the frames the network ran (none where the box changed its size: they are stale)."""
-    from hdnet_ros.stages.placement.cues import carry_landmarks
-
-    landmarks = np.arange(38, dtype=np.float64).reshape(19, 2) + 100.0
-    previous = Person(Detection(np.array([100.0, 50.0, 160.0, 250.0]), 0.9), landmarks.copy(), np.ones(19))
-    previous.network_pixels, previous.network_scores = landmarks, np.full(19, 0.8)
-
-    def carried(box: list[float], age: int = 1) -> Person:
-        person = Person(Detection(np.array(box), 0.9), landmarks.copy(), np.ones(19))
-        person.network_pose, person.network_pose_age = np.zeros((19, 3)), age
-        carry_landmarks(person, previous)
-        return person
-
-    moved = carried([103.0, 48.0, 163.0, 248.0])
-    assert moved.network_pixels is not None and moved.network_scores is not None
-    np.testing.assert_allclose(moved.network_pixels, landmarks + np.array([3.0, -2.0]))
-    assert carried([100.0, 50.0, 160.0, 290.0]).network_pixels is None  # 20 % taller: stale
-    assert carried([103.0, 48.0, 163.0, 248.0], age=0).network_pixels is None  # the network ran: its own

@@ -124,10 +124,11 @@ def take_estimate(person: Person, estimate: Estimate) -> None:
 
 def carry_estimate(person: Person, estimate: Estimate, shift: FloatArray, height: int, width: int) -> PersonMask:
     """An earlier estimate of ``person`` (whose pose they carry) moved by their box's
-    ``shift`` [2]: its landmarks fill the keypoints unseen now, as they would have in its
-    own frame, with the feet; its mask, moved, is returned."""
-    landmarks = estimate.keypoints
-    fill_unseen_keypoints(person, Keypoints2D(landmarks.pixels + shift, landmarks.scores))
+    ``shift`` [2]: its landmarks are the person's (the placement fits the same points as in
+    its own frame) and fill the keypoints unseen now, with the feet; its mask, moved, is returned."""
+    landmarks = Keypoints2D(estimate.keypoints.pixels + shift, estimate.keypoints.scores)
+    person.network_pixels, person.network_scores = landmarks.pixels, landmarks.scores
+    fill_unseen_keypoints(person, landmarks)
     person.feet_pixels, person.feet_scores = estimate.feet_pixels + shift, estimate.feet_scores
     return moved_mask(estimate.body.mask, shift, height, width)
 

@@ -27,7 +27,6 @@ from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.placement.cues import (
-    carry_landmarks,
     cut_sides,
     floor_observations,
     nearer_boxes,
@@ -117,8 +116,6 @@ class MonocularPlacement:
         for index, (person, previous) in enumerate(zip(people, expected, strict=True)):
             prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
             nearer = nearer_boxes(people, index, frame.camera)
-            if nearer:  # the fit judges their keypoints against the landmarks: a carried pose keeps its run's
-                carry_landmarks(person, previous)
             cues = person_cues(person, prior, frame.camera, nearer)
             placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)

@@ -58,7 +58,6 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
 )
 from hdnet_ros.people import Person
-from hdnet_ros.stages.blazepose.schedule import box_shifts
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, Cues
 from hdnet_ros.stages.placement.floor import IMAGE_UP
 from hdnet_ros.stages.placement.people_floor import FloorObservation
@@ -182,22 +181,6 @@ def fit_joints(person: Person, camera: CameraModel, nearer: Sequence[FloatArray]
         joints[covered] = landmarks[covered]
         taken = taken | covered
     return joints, taken
-
-
-def carry_landmarks(person: Person, previous: Person | None) -> None:
-    """A person whose network pose the BlazePose schedule carried from their track's last
-    frame takes that frame's landmarks with it, moved with the box (as the schedule moves
-    its mask), so the fit takes the same points on carried frames as on the frames it ran
-    (:func:`fit_joints`); none where the box changed its size (the landmarks are stale)."""
-    if person.network_pixels is not None or person.network_pose is None or person.network_pose_age == 0:
-        return
-    if previous is None or previous.network_pixels is None:
-        return
-    then = np.asarray(previous.detection.box, dtype=np.float64)[None]
-    shift = box_shifts(then, np.asarray(person.detection.box, dtype=np.float64)[None])[0]
-    if np.all(np.isfinite(shift)):
-        person.network_pixels = np.asarray(previous.network_pixels, dtype=np.float64) + shift
-        person.network_scores = previous.network_scores
 
 
 def nearer_boxes(people: Sequence[Person], index: int, camera: CameraModel) -> list[FloatArray]:
