@@ -62,12 +62,18 @@ def hash_sources(directory: Path) -> str:
 def cache_dir(environ: dict[str, str] | None = None) -> Path | None:
     """Where the stage's compiled code is cached (module doc); None without a place (no
     absolute cache or home directory: a service without $HOME)."""
+    return named_cache_dir(sources_hash(), environ)
+
+
+def named_cache_dir(name: str, environ: dict[str, str] | None = None) -> Path | None:
+    """The cache directory called ``name`` (module doc: under ``$NUMBA_CACHE_DIR`` as
+    ``hdnet_ros-<name>``, else under the user's cache); None without a place."""
     env = os.environ if environ is None else environ
     if env.get(CACHE_ENV):
         base = Path(env[CACHE_ENV])
-        return base / f"hdnet_ros-{sources_hash()}" if base.is_absolute() else None
+        return base / f"hdnet_ros-{name}" if base.is_absolute() else None
     base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path(os.path.expanduser("~")) / ".cache"
-    return base / "hdnet_ros" / "kernels" / sources_hash() if base.is_absolute() else None
+    return base / "hdnet_ros" / "kernels" / name if base.is_absolute() else None
 
 
 def writable(directory: Path) -> bool:
@@ -87,14 +93,18 @@ def _writable_cache_dir() -> str | None:
 
 
 def compiled(function: FunctionT) -> FunctionT:
-    """``numba.njit`` with the stage's cache directory (module doc). numba picks a
-    function's cache location when it is decorated, from ``numba.core.config.CACHE_DIR``; it is
-    set only for this decoration and restored, so other numba users are not affected."""
+    """``numba.njit`` with the stage's cache directory (module doc, :func:`njit_cached`)."""
     return _jit(function, {})
 
 
 def _jit(function: FunctionT, options: dict[str, Any]) -> FunctionT:
-    directory = _writable_cache_dir()
+    return njit_cached(function, options, _writable_cache_dir())
+
+
+def njit_cached(function: FunctionT, options: dict[str, Any], directory: str | None) -> FunctionT:
+    """``numba.njit`` cached in ``directory`` (None: not cached). numba picks a function's
+    cache location when it is decorated, from ``numba.core.config.CACHE_DIR``; it is set
+    only for this decoration and restored, so other numba users are not affected."""
     if directory is None:
         return cast(FunctionT, numba.njit(**options)(function))
     saved = numba_config.CACHE_DIR

@@ -13,14 +13,11 @@ place.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-import numba
-
-from hdnet_ros.stages.depth.jit import CACHE_ENV, hash_sources, numba_config, writable
+from hdnet_ros.stages.depth.jit import hash_sources, named_cache_dir, njit_cached, writable
 
 FunctionT = TypeVar("FunctionT", bound=Callable[..., Any])
 STAGE_DIR = Path(__file__).resolve().parent
@@ -28,13 +25,7 @@ STAGE_DIR = Path(__file__).resolve().parent
 
 def cache_dir(environ: dict[str, str] | None = None) -> Path | None:
     """Where the placement's compiled code is cached (module doc); None without a place."""
-    env = os.environ if environ is None else environ
-    name = f"placement-{hash_sources(STAGE_DIR)}"
-    if env.get(CACHE_ENV):
-        base = Path(env[CACHE_ENV])
-        return base / f"hdnet_ros-{name}" if base.is_absolute() else None
-    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path(os.path.expanduser("~")) / ".cache"
-    return base / "hdnet_ros" / "kernels" / name if base.is_absolute() else None
+    return named_cache_dir(f"placement-{hash_sources(STAGE_DIR)}", environ)
 
 
 @functools.lru_cache(maxsize=1)
@@ -46,13 +37,4 @@ def _writable_cache_dir() -> str | None:
 def compiled(function: FunctionT) -> FunctionT:
     """``numba.njit`` with numpy's division semantics (inf or NaN, as the numpy code the
     kernel replaces) and the stage's cache directory, set only for this decoration."""
-    options: dict[str, Any] = {"error_model": "numpy"}
-    directory = _writable_cache_dir()
-    if directory is None:
-        return cast(FunctionT, numba.njit(**options)(function))
-    saved = numba_config.CACHE_DIR
-    numba_config.CACHE_DIR = directory
-    try:
-        return cast(FunctionT, numba.njit(cache=True, **options)(function))
-    finally:
-        numba_config.CACHE_DIR = saved
+    return njit_cached(function, {"error_model": "numpy"}, _writable_cache_dir())
