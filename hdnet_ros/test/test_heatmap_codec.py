@@ -240,13 +240,21 @@ def test_heatmap_keypoints_are_published_from_their_own_threshold(
     assert KeypointConfig().heatmap_min_score == 0.25
 
 
+# Another CPU's kernels may split a batch or the threads' work differently and so sum in
+# another order: float32 rounding on heatmaps that peak near 1 stays far below this.
+HEATMAP_ORDER_MARGIN = 1e-5
+
+
 @pytest.mark.parametrize("spinning", ["in_call", "on"])
 def test_spinning_threads_compute_the_same_heatmaps(
     estimator: HeatmapKeypoints, photo: AnnotatedPhoto, real_heatmaps: np.ndarray, spinning: str
 ) -> None:
     """How onnxruntime's workers wait changes when they work, not what they compute: the
     default 2D network's heatmaps in every ``inference.onnxruntime_spinning`` mode equal
-    the default mode's to the bit (so the setting is free to follow the machine's load)."""
+    the default mode's (so the setting is free to follow the machine's load). Margin: 1e-5 on
+    maps that peak near 1, a float32 summation-order change; a crop or joint mixed up moves
+    them by tenths. Equal to the bit on the dev machine, where the split of the work between
+    threads does not depend on how they wait."""
     from hdnet_ros.inference.onnxruntime_backend import OnnxRuntimeBackend
 
     backend = estimator.backend
@@ -254,12 +262,13 @@ def test_spinning_threads_compute_the_same_heatmaps(
     spinning_backend = OnnxRuntimeBackend(backend.model_path, threads=2, spinning=spinning)
     other = HeatmapKeypoints(spinning_backend, estimator.config)
     heatmaps, _ = other.heatmaps(photo.rgb, np.array([p.box for p in photo.people]))
-    np.testing.assert_array_equal(heatmaps, real_heatmaps)
+    np.testing.assert_allclose(heatmaps, real_heatmaps, rtol=0.0, atol=HEATMAP_ORDER_MARGIN)
 
 
 def test_the_crowds_crops_go_in_heatmap_max_batch_calls(models_dir: Path, photo: AnnotatedPhoto) -> None:
     """``inference.heatmap_max_batch`` reaches the default 2D network; the crops in calls of
-    at most that many give the heatmaps of one call for all (to the bit)."""
+    at most that many give the heatmaps of one call for all (within the summation-order
+    margin above; to the bit on the dev machine)."""
     from hdnet_ros.pipeline import open_keypoint_model
 
     from hdnet_ros.config import load_settings
@@ -272,4 +281,6 @@ def test_the_crowds_crops_go_in_heatmap_max_batch_calls(models_dir: Path, photo:
     assert (whole.max_batch, parts.max_batch) == (32, 2)
     boxes = np.array([p.box for p in photo.people])
     assert len(boxes) > 2
-    np.testing.assert_array_equal(parts.heatmaps(photo.rgb, boxes)[0], whole.heatmaps(photo.rgb, boxes)[0])
+    np.testing.assert_allclose(
+        parts.heatmaps(photo.rgb, boxes)[0], whole.heatmaps(photo.rgb, boxes)[0], rtol=0.0, atol=HEATMAP_ORDER_MARGIN
+    )
