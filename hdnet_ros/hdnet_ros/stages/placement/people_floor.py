@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import least_squares
+from scipy.optimize import OptimizeResult, least_squares
 
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M
 from hdnet_ros.stages.placement.floor import (
@@ -96,16 +96,28 @@ class FloorObservation:
 
 
 class PeopleFloor:
-    """Accumulates observations (:meth:`add`) and offers the floor they agree on (:attr:`floor`)."""
+    """Accumulates observations (:meth:`add`) and offers the floor they agree on (:attr:`floor`).
+
+    The kept observations change by one frame's people a frame, so their minima move little:
+    each frame solves again from the distinct minima the last frame's solves found (a few
+    steps each) and takes the lowest, as a search from every start (:func:`estimate`) would
+    have. A search runs where there are no such minima or none of them converges, and again
+    once as many observations have come as were kept at the last one (so that a minimum
+    the new observations open is found within that)."""
 
     def __init__(self) -> None:
         self.observations: deque[FloorObservation] = deque(maxlen=MAX_OBSERVATIONS)
         self.floor: Floor | None = None
         self.restarts = 0  # times the camera seemed to move and the estimate started again
+        self.searches = 0  # solves from every start (the other frames start from the last minima)
+        self._minima: list[Plane] = []  # the last frame's distinct solutions
+        self._since_search = 0  # observations added since the last search
+        self._kept_at_search = 0  # observations kept at the last search
 
     def reset(self) -> None:
         self.observations.clear()
         self.floor = None
+        self._minima = []
 
     def add(self, observations: list[FloorObservation]) -> Floor | None:
         """Add one frame's observations and re-estimate; the floor (or None, not yet)."""
@@ -114,25 +126,83 @@ class PeopleFloor:
         if self.floor is not None and self.floor.height_known and _disagree(self.floor, observations):
             self.observations.clear()
             self.floor = None
+            self._minima = []
             self.restarts += 1
         self.observations.extend(observations)
-        self.floor = estimate(list(self.observations))
+        self._since_search += len(observations)
+        starts = self._minima if self._since_search < self._kept_at_search else []
+        self.floor, self._minima, searched = _estimate(list(self.observations), starts)
+        if searched:
+            self.searches += 1
+            self._since_search, self._kept_at_search = 0, len(self.observations)
         return self.floor
 
 
+Plane = tuple[FloatArray, float]  # (unit normal, camera height)
+
+
 def estimate(observations: list[FloorObservation]) -> Floor | None:
-    """The floor the observations agree on (module doc); only its up direction (an infinite
-    offset sigma) while its height is not pinned down; None while neither is."""
+    """The floor the observations agree on (module doc), the best solution of a search from
+    every start; only its up direction (an infinite offset sigma) while its height is not
+    pinned down; None while neither is."""
+    return _estimate(observations, [])[0]
+
+
+def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tuple[Floor | None, list[Plane], bool]:
+    """(the floor or None, the distinct solutions found, whether a search found them): the
+    solves start from ``starts``, or from a search's starts where none of those converges."""
     if len(observations) < MIN_OBSERVATIONS:
-        return None
+        return None, [], False
     stacked = _Stacked.of(observations)
     up = _mean_direction(stacked.ups)
-    solution = _solve(stacked, up)
-    if solution is None:
-        return None
-    normal, height = _plane(solution, up, tangent_basis(up))
+    basis = tangent_basis(up)
+    params = [p for p in (_start_params(start, up, basis) for start in starts) if p is not None]
+    solutions = _solutions(stacked, up, basis, params)
+    searched = not solutions or not _plausible(*_best(solutions, up, basis), up)
+    if searched:  # a search, also where the best known minimum is no floor: another may be
+        solutions += _solutions(stacked, up, basis, _search_starts(stacked, up))
+    if not solutions:
+        return None, [], searched
+    minima = _distinct([_plane(np.asarray(solution.x), up, basis) for solution in solutions])
+    normal, height = _best(solutions, up, basis)
     if not _plausible(normal, height, up):
+        return None, minima, searched
+    return _floor(stacked, normal, height), minima, searched
+
+
+def _best(solutions: list[OptimizeResult], up: FloatArray, basis: FloatArray) -> Plane:
+    """The plane of the lowest-cost solution (the first of equals)."""
+    return _plane(np.asarray(min(solutions, key=lambda solution: solution.cost).x), up, basis)
+
+
+def _solutions(stacked: _Stacked, up: FloatArray, basis: FloatArray, starts: list[FloatArray]) -> list[OptimizeResult]:
+    """The converged robust least squares from each start (tilt, tilt, log height)."""
+    solutions = [_least_squares(stacked, up, basis, start) for start in starts]
+    return [solution for solution in solutions if solution.success]
+
+
+def _start_params(start: Plane, up: FloatArray, basis: FloatArray) -> FloatArray | None:
+    """``start`` as parameters about ``up`` (:func:`_plane`'s inverse); None where it is not
+    within a right angle of ``up``."""
+    normal, height = start
+    along = float(normal @ up)
+    if along <= 1e-6:
         return None
+    return np.array([float(normal @ basis[0]) / along, float(normal @ basis[1]) / along, float(np.log(height))])
+
+
+def _distinct(planes: list[Plane]) -> list[Plane]:
+    """``planes`` without repeats (normals within 0.05 deg, heights within 1 mm): starts
+    that converged to the same minimum."""
+    kept: list[Plane] = []
+    for normal, height in planes:
+        if not any(float(normal @ other) > np.cos(8.7e-4) and abs(height - h) < 1e-3 for other, h in kept):
+            kept.append((normal, height))
+    return kept
+
+
+def _floor(stacked: _Stacked, normal: FloatArray, height: float) -> Floor | None:
+    """The floor of a plausible solution with its uncertainty (:func:`estimate`)."""
     covariance = _covariance(stacked, normal, height)
     # Never tighter than a floor from TF: a degenerate covariance says nothing about the error.
     sigma_tilt = max(float(np.sqrt(max(covariance[0, 0], covariance[1, 1], 0.0))), TF_SIGMA_TILT_RAD)
@@ -157,53 +227,38 @@ def _plausible(normal: FloatArray, height: float, skeletons_up: FloatArray) -> b
     return tilt <= MAX_TILT_RAD and off_skeletons <= MAX_SKELETON_ANGLE_SIGMAS * SKELETON_UP_SIGMA_RAD and in_range
 
 
-def _solve(stacked: _Stacked, up: FloatArray) -> FloatArray | None:
-    """The robust least squares from the skeletons' mean up and the camera heights the
-    observations' hip heights suggest (the best of a few starts): (tilt, tilt, log height)."""
-    basis = tangent_basis(up)
-    heights = _start_heights(stacked, up)
-    best = None
-    for height in heights:
-        solution = least_squares(
-            _residuals,
-            np.array([0.0, 0.0, float(np.log(height))]),
-            args=(up, basis, stacked),
-            loss="soft_l1",
-            f_scale=2.0,
-            method="trf",
-        )
-        if solution.success and (best is None or solution.cost < best.cost):
-            best = solution
-    return None if best is None else np.asarray(best.x)
+def _least_squares(stacked: _Stacked, up: FloatArray, basis: FloatArray, params: FloatArray) -> OptimizeResult:
+    """One robust solve from ``params`` (the residuals' analytic Jacobian)."""
+    return least_squares(
+        _residuals,
+        params,
+        jac=_jacobian,
+        args=(up, basis, stacked),
+        loss="soft_l1",
+        f_scale=2.0,
+        method="trf",
+    )
 
 
-def _start_heights(stacked: _Stacked, up: FloatArray) -> list[float]:
-    """Camera heights to start from: the one the observations' hip heights give along the
-    skeletons' up (where ankles are seen), and a low, a middle and a high camera."""
+def _search_starts(stacked: _Stacked, up: FloatArray) -> list[FloatArray]:
+    """A search's starts: the skeletons' mean up, with the camera height the observations'
+    hip heights give along it (where ankles are seen), and a low, a middle and a high camera."""
     pelvis, _ = _pelvis_over_feet(stacked, up, 1.0)
     hip = pelvis @ up + 1.0  # the pelvis's height over a floor 1 m below the camera
     with np.errstate(invalid="ignore", divide="ignore"):
         ratios = stacked.hips / hip
     ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
     starts = [float(np.median(ratios))] if len(ratios) else []
-    return [*starts, 1.0, 2.0, 3.5]
+    return [np.array([0.0, 0.0, float(np.log(height))]) for height in [*starts, 1.0, 2.0, 3.5]]
 
 
 def _covariance(stacked: _Stacked, normal: FloatArray, height: float) -> FloatArray:
     """[3,3] over (tilt about tangent_basis(normal)[0], [1], the offset) at the solution: the
-    inverse of J^T J (central differences) scaled by the residuals' spread where it exceeds
-    their sigmas."""
+    inverse of J^T J scaled by the residuals' spread where it exceeds their sigmas."""
     basis = tangent_basis(normal)
-
-    def rows(params: FloatArray) -> FloatArray:
-        return _residuals(np.array([params[0], params[1], np.log(-params[2])]), normal, basis, stacked)
-
-    at = np.array([0.0, 0.0, -height])
-    residuals = rows(at)
-    step = np.array([1e-4, 1e-4, 1e-4 * height])
-    jacobian = np.stack(
-        [(rows(at + step * e) - rows(at - step * e)) / (2 * step[k]) for k, e in enumerate(np.eye(3))], 1
-    )
+    params = np.array([0.0, 0.0, np.log(height)])
+    residuals, jacobian = _rows(params, normal, basis, stacked, True)
+    jacobian[:, 2] /= -height  # over the offset (-height), not the log height
     used = np.any(jacobian != 0.0, axis=1)
     dof = max(int(np.count_nonzero(used)) - 3, 1)
     spread = max(1.0, float(np.sum(np.minimum(residuals[used] ** 2, MISS_PENALTY**2))) / dof)
@@ -263,35 +318,73 @@ def _pelvis_over_feet(stacked: _Stacked, normal: FloatArray, height: float) -> t
     """Per observation: the pelvis ray's point closest to the vertical over the feet [N,3],
     and how far it misses that vertical [N] (NaN without a seen ankle; inf where an ankle
     ray misses the floor)."""
-    level = -height + ANKLE_HEIGHT_M
-    down = stacked.ankles @ normal  # [N,2], NaN for an unseen ankle
-    with np.errstate(invalid="ignore", divide="ignore"):
-        hits = stacked.ankles * (level / np.where(down < -1e-6, down, np.nan))[..., None]
-    misses = np.any(np.isfinite(stacked.ankles[..., 0]) & ~(down < -1e-6), axis=1)
-    finite = np.isfinite(hits[..., 0])
-    feet = np.where(finite[..., None], hits, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)[:, None]
-    feet[~finite.any(axis=1)] = np.nan
-    # min over (a, b) of |a ray - feet - b n|: the 2x2 normal equations of each observation
-    ray = stacked.pelvis
-    rn = ray @ normal
-    fr, fn = np.einsum("ij,ij->i", feet, ray), feet @ normal
-    det = 1.0 - rn**2  # |ray| = |n| = 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a = (fr - rn * fn) / det
-        b = (rn * fr - fn) / det
-    pelvis = a[:, None] * ray
-    miss = np.linalg.norm(pelvis - feet - b[:, None] * normal, axis=1)
-    miss[misses] = np.inf
-    return pelvis, miss
+    geometry = _Geometry.at(stacked, normal, height)
+    return geometry.a[:, None] * stacked.pelvis, geometry.miss
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """The pelvis over the feet (:func:`_pelvis_over_feet`) with the intermediate values its
+    derivatives need: the ankles' heads along the normal [N,2] (NaN: unseen or missing the
+    floor), the feet [N,3], the pelvis ray along the normal and the closest points' parameters
+    (pelvis = a ray, foot of the vertical = feet + b normal) [N], the miss vector [N,3] and
+    its length [N]."""
+
+    down: FloatArray
+    feet: FloatArray
+    rn: FloatArray
+    a: FloatArray
+    b: FloatArray
+    offset: FloatArray
+    miss: FloatArray
+
+    @classmethod
+    def at(cls, stacked: _Stacked, normal: FloatArray, height: float) -> _Geometry:
+        level = -height + ANKLE_HEIGHT_M
+        down = stacked.ankles @ normal  # [N,2], NaN for an unseen ankle
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hits = stacked.ankles * (level / np.where(down < -1e-6, down, np.nan))[..., None]
+        misses = np.any(np.isfinite(stacked.ankles[..., 0]) & ~(down < -1e-6), axis=1)
+        finite = np.isfinite(hits[..., 0])
+        feet = np.where(finite[..., None], hits, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)[:, None]
+        feet[~finite.any(axis=1)] = np.nan
+        # min over (a, b) of |a ray - feet - b n|: the 2x2 normal equations of each observation
+        ray = stacked.pelvis
+        rn = ray @ normal
+        fr, fn = np.einsum("ij,ij->i", feet, ray), feet @ normal
+        det = 1.0 - rn**2  # |ray| = |n| = 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = (fr - rn * fn) / det
+            b = (rn * fr - fn) / det
+        offset = a[:, None] * ray - feet - b[:, None] * normal
+        miss = np.linalg.norm(offset, axis=1)
+        miss[misses] = np.inf
+        return cls(np.where(finite, down, np.nan), feet, rn, a, b, offset, miss)
 
 
 def _residuals(params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _Stacked) -> FloatArray:
-    """[ROWS x N] normalised residuals (module doc); an observation without a seen ankle has
-    zeros for the hip height and the pelvis over the feet."""
+    """[ROWS x N + 1] normalised residuals (module doc); an observation without a seen ankle
+    has zeros for the hip height and the pelvis over the feet."""
+    return _rows(params, up, basis, stacked, False)[0]
+
+
+def _jacobian(params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _Stacked) -> FloatArray:
+    """[ROWS x N + 1, 3] the residuals' derivatives over the parameters (analytic; zero
+    where a row is constant: no seen ankle, an ankle ray that misses the floor, an unseen
+    trunk)."""
+    return _rows(params, up, basis, stacked, True)[1]
+
+
+def _rows(
+    params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _Stacked, derive: bool
+) -> tuple[FloatArray, FloatArray]:
+    """The residuals and, where ``derive``, their Jacobian (else an empty array)."""
     normal, height = _plane(params, up, basis)
-    pelvis, miss = _pelvis_over_feet(stacked, normal, height)
-    hip = pelvis @ normal + height
-    trunk = np.nan_to_num(stacked.trunks @ normal / np.sin(TRUNK_LEAN_SIGMA_RAD), nan=0.0)
+    geometry = _Geometry.at(stacked, normal, height)
+    miss = geometry.miss
+    hip = geometry.a * geometry.rn + height
+    trunk_rows = stacked.trunks @ normal / np.sin(TRUNK_LEAN_SIGMA_RAD)
+    trunk = np.nan_to_num(trunk_rows, nan=0.0)
     rows = np.stack(((hip - stacked.hips) / (LEG_RELATIVE_SIGMA * stacked.hips), miss / OVER_FEET_SIGMA_M, trunk))
     feetless = np.isnan(miss)
     rows[:2, feetless] = 0.0
@@ -299,5 +392,70 @@ def _residuals(params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _
     rows[:2, bad] = MISS_PENALTY
     # The skeletons' up as one prior on the mean: the network's lean seen from above is
     # largely common to everyone in view, so it does not average out over people.
-    angle = np.arccos(np.clip(_mean_direction(stacked.ups) @ normal, -1.0, 1.0)) / SKELETON_UP_SIGMA_RAD
-    return np.concatenate((rows.ravel(), [angle]))
+    mean_up = _mean_direction(stacked.ups)
+    cosine = float(np.clip(mean_up @ normal, -1.0, 1.0))
+    residuals = np.concatenate((rows.ravel(), [np.arccos(cosine) / SKELETON_UP_SIGMA_RAD]))
+    if not derive:
+        return residuals, np.empty((0, 3))
+    # d normal / d params [3 params, 3]: the tilts move the unnormalised normal along the
+    # basis; the log height moves the height only.
+    unnormalised = np.linalg.norm(up + params[0] * basis[0] + params[1] * basis[1])
+    d_normal = np.zeros((3, 3))
+    d_normal[:2] = (basis - np.outer(basis @ normal, normal)) / unnormalised
+    d_height = np.array([0.0, 0.0, height])
+    d_hip, d_miss = _geometry_derivatives(stacked, geometry, normal, height, d_normal, d_height)
+    jacobian = np.zeros((len(residuals), 3))
+    count = len(miss)
+    jacobian[:count] = d_hip / (LEG_RELATIVE_SIGMA * stacked.hips)[:, None]
+    jacobian[count : 2 * count] = d_miss / OVER_FEET_SIGMA_M
+    constant = feetless | bad
+    jacobian[:count][constant] = 0.0
+    jacobian[count : 2 * count][constant] = 0.0
+    jacobian[2 * count : 3 * count] = np.nan_to_num(stacked.trunks @ d_normal.T / np.sin(TRUNK_LEAN_SIGMA_RAD))
+    sine = np.sqrt(1.0 - cosine**2)
+    if sine > 1e-12:  # at the skeletons' mean up the prior's cone has no slope
+        jacobian[-1] = -(d_normal @ mean_up) / sine / SKELETON_UP_SIGMA_RAD
+    return residuals, jacobian
+
+
+def _geometry_derivatives(
+    stacked: _Stacked,
+    geometry: _Geometry,
+    normal: FloatArray,
+    height: float,
+    d_normal: FloatArray,
+    d_height: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """The derivatives [N,3] of the hip height over the floor (a rn + height) and of the miss
+    over the parameters, by the chain rule through :meth:`_Geometry.at` (NaN or inf where
+    those are not finite)."""
+    ankles, down, ray = stacked.ankles, geometry.down, stacked.pelvis
+    level = -height + ANKLE_HEIGHT_M
+    # a hit = ankle level / down: d hit = ankle (d level / down - level d down / down^2)
+    d_down = np.einsum("njc,pc->njp", ankles, d_normal)  # [N,2,P]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = -d_height[None, None, :] / down[..., None] - level * d_down / (down**2)[..., None]  # [N,2,P]
+    seen = np.isfinite(down)
+    factor = np.where(seen[..., None], factor, 0.0)
+    d_feet = np.einsum("njc,njp->npc", np.where(seen[..., None], ankles, 0.0), factor)
+    d_feet /= np.maximum(seen.sum(axis=1), 1)[:, None, None]  # [N,P,3]
+    feet, rn, a, b = geometry.feet, geometry.rn, geometry.a, geometry.b
+    d_rn = ray @ d_normal.T  # [N,P]
+    d_fr = np.einsum("npc,nc->np", d_feet, ray)
+    d_fn = d_feet @ normal + feet @ d_normal.T
+    det = 1.0 - rn**2
+    d_det = -2.0 * rn[:, None] * d_rn
+    fn = feet @ normal
+    fr = np.einsum("ij,ij->i", feet, ray)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d_a = (d_fr - d_rn * fn[:, None] - rn[:, None] * d_fn - a[:, None] * d_det) / det[:, None]
+        d_b = (d_rn * fr[:, None] + rn[:, None] * d_fr - d_fn - b[:, None] * d_det) / det[:, None]
+        d_hip = d_a * rn[:, None] + a[:, None] * d_rn + d_height[None, :]
+        d_offset = (
+            d_a[..., None] * ray[:, None, :]
+            - d_feet
+            - d_b[..., None] * normal[None, None, :]
+            - b[:, None, None] * d_normal[None, :, :]
+        )  # [N,P,3]
+        d_miss = np.einsum("npc,nc->np", d_offset, geometry.offset) / geometry.miss[:, None]
+    return d_hip, d_miss
