@@ -42,6 +42,7 @@ from hdnet_ros.stages.placement.floor import (
     Floor,
     tangent_basis,
 )
+from hdnet_ros.stages.placement.people_floor_kernel import floor_rows, warm_up
 
 FloatArray = npt.NDArray[np.float64]
 # Observations kept (a few minutes of a few people at the pipeline's rate are plenty).
@@ -79,6 +80,17 @@ MISS_PENALTY = 10.0
 # kept estimate mean the camera moved: start again.
 MOVED_SIGMAS = 4.0
 ROWS = 3  # residuals per observation: hip height, pelvis over the feet, trunk line (then the skeletons' up)
+# The kernel's constants (people_floor_kernel's order).
+_CONSTANTS = np.array(
+    [
+        LEG_RELATIVE_SIGMA,
+        OVER_FEET_SIGMA_M,
+        np.sin(TRUNK_LEAN_SIGMA_RAD),
+        SKELETON_UP_SIGMA_RAD,
+        MISS_PENALTY,
+        ANKLE_HEIGHT_M,
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,7 @@ class PeopleFloor:
     the new observations open is found within that)."""
 
     def __init__(self) -> None:
+        warm_up()  # the compiled residuals, before the first frame
         self.observations: deque[FloorObservation] = deque(maxlen=MAX_OBSERVATIONS)
         self.floor: Floor | None = None
         self.restarts = 0  # times the camera seemed to move and the estimate started again
@@ -154,7 +167,7 @@ def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tupl
     if len(observations) < MIN_OBSERVATIONS:
         return None, [], False
     stacked = _Stacked.of(observations)
-    up = _mean_direction(stacked.ups)
+    up = stacked.mean_up
     basis = tangent_basis(up)
     params = [p for p in (_start_params(start, up, basis) for start in starts) if p is not None]
     solutions = _solutions(stacked, up, basis, params)
@@ -243,8 +256,7 @@ def _least_squares(stacked: _Stacked, up: FloatArray, basis: FloatArray, params:
 def _search_starts(stacked: _Stacked, up: FloatArray) -> list[FloatArray]:
     """A search's starts: the skeletons' mean up, with the camera height the observations'
     hip heights give along it (where ankles are seen), and a low, a middle and a high camera."""
-    pelvis, _ = _pelvis_over_feet(stacked, up, 1.0)
-    hip = pelvis @ up + 1.0  # the pelvis's height over a floor 1 m below the camera
+    hip = _rows(np.zeros(3), up, tangent_basis(up), stacked, False)[2]  # over a floor 1 m below the camera
     with np.errstate(invalid="ignore", divide="ignore"):
         ratios = stacked.hips / hip
     ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
@@ -257,7 +269,7 @@ def _covariance(stacked: _Stacked, normal: FloatArray, height: float) -> FloatAr
     inverse of J^T J scaled by the residuals' spread where it exceeds their sigmas."""
     basis = tangent_basis(normal)
     params = np.array([0.0, 0.0, np.log(height)])
-    residuals, jacobian = _rows(params, normal, basis, stacked, True)
+    residuals, jacobian, _ = _rows(params, normal, basis, stacked, True)
     jacobian[:, 2] /= -height  # over the offset (-height), not the log height
     used = np.any(jacobian != 0.0, axis=1)
     dof = max(int(np.count_nonzero(used)) - 3, 1)
@@ -287,13 +299,14 @@ def _plane(params: FloatArray, up: FloatArray, basis: FloatArray) -> tuple[Float
 class _Stacked:
     """The observations as arrays: ankle rays [N,2,3] (NaN rows unseen), pelvis rays [N,3],
     hip heights [N], skeleton ups [N,3], the unit normals of the planes through the camera
-    and each trunk [N,3] (NaN: unseen)."""
+    and each trunk [N,3] (NaN: unseen), the skeletons' mean up [3]."""
 
     ankles: FloatArray
     pelvis: FloatArray
     hips: FloatArray
     ups: FloatArray
     trunks: FloatArray
+    mean_up: FloatArray
 
     @classmethod
     def of(cls, observations: list[FloorObservation]) -> _Stacked:
@@ -305,157 +318,35 @@ class _Stacked:
         trunks = np.cross(pelvis, necks)
         with np.errstate(invalid="ignore", divide="ignore"):
             trunks /= np.linalg.norm(trunks, axis=1, keepdims=True)
-        return cls(
-            ankles,
-            pelvis,
-            np.array([o.hip_height for o in observations]),
-            np.array([o.skeleton_up for o in observations]),
-            trunks,
-        )
-
-
-def _pelvis_over_feet(stacked: _Stacked, normal: FloatArray, height: float) -> tuple[FloatArray, FloatArray]:
-    """Per observation: the pelvis ray's point closest to the vertical over the feet [N,3],
-    and how far it misses that vertical [N] (NaN without a seen ankle; inf where an ankle
-    ray misses the floor)."""
-    geometry = _Geometry.at(stacked, normal, height)
-    return geometry.a[:, None] * stacked.pelvis, geometry.miss
-
-
-@dataclass(frozen=True)
-class _Geometry:
-    """The pelvis over the feet (:func:`_pelvis_over_feet`) with the intermediate values its
-    derivatives need: the ankles' heads along the normal [N,2] (NaN: unseen or missing the
-    floor), the feet [N,3], the pelvis ray along the normal and the closest points' parameters
-    (pelvis = a ray, foot of the vertical = feet + b normal) [N], the miss vector [N,3] and
-    its length [N]."""
-
-    down: FloatArray
-    feet: FloatArray
-    rn: FloatArray
-    a: FloatArray
-    b: FloatArray
-    offset: FloatArray
-    miss: FloatArray
-
-    @classmethod
-    def at(cls, stacked: _Stacked, normal: FloatArray, height: float) -> _Geometry:
-        level = -height + ANKLE_HEIGHT_M
-        down = stacked.ankles @ normal  # [N,2], NaN for an unseen ankle
-        with np.errstate(invalid="ignore", divide="ignore"):
-            hits = stacked.ankles * (level / np.where(down < -1e-6, down, np.nan))[..., None]
-        misses = np.any(np.isfinite(stacked.ankles[..., 0]) & ~(down < -1e-6), axis=1)
-        finite = np.isfinite(hits[..., 0])
-        feet = np.where(finite[..., None], hits, 0.0).sum(axis=1) / np.maximum(finite.sum(axis=1), 1)[:, None]
-        feet[~finite.any(axis=1)] = np.nan
-        # min over (a, b) of |a ray - feet - b n|: the 2x2 normal equations of each observation
-        ray = stacked.pelvis
-        rn = ray @ normal
-        fr, fn = np.einsum("ij,ij->i", feet, ray), feet @ normal
-        det = 1.0 - rn**2  # |ray| = |n| = 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            a = (fr - rn * fn) / det
-            b = (rn * fr - fn) / det
-        offset = a[:, None] * ray - feet - b[:, None] * normal
-        miss = np.linalg.norm(offset, axis=1)
-        miss[misses] = np.inf
-        return cls(np.where(finite, down, np.nan), feet, rn, a, b, offset, miss)
+        ups = np.array([o.skeleton_up for o in observations])
+        return cls(ankles, pelvis, np.array([o.hip_height for o in observations]), ups, trunks, _mean_direction(ups))
 
 
 def _residuals(params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _Stacked) -> FloatArray:
-    """[ROWS x N + 1] normalised residuals (module doc); an observation without a seen ankle
-    has zeros for the hip height and the pelvis over the feet."""
+    """[ROWS x N + 1] normalised residuals (module doc; people_floor_kernel.floor_rows); an
+    observation without a seen ankle has zeros for the hip height and the pelvis over the feet."""
     return _rows(params, up, basis, stacked, False)[0]
 
 
 def _jacobian(params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _Stacked) -> FloatArray:
-    """[ROWS x N + 1, 3] the residuals' derivatives over the parameters (analytic; zero
-    where a row is constant: no seen ankle, an ankle ray that misses the floor, an unseen
-    trunk)."""
+    """[ROWS x N + 1, 3] the residuals' analytic derivatives over the parameters (zero where
+    a row is constant: no ankle seen, an ankle ray that misses the floor, no trunk seen)."""
     return _rows(params, up, basis, stacked, True)[1]
 
 
 def _rows(
     params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _Stacked, derive: bool
-) -> tuple[FloatArray, FloatArray]:
-    """The residuals and, where ``derive``, their Jacobian (else an empty array)."""
-    normal, height = _plane(params, up, basis)
-    geometry = _Geometry.at(stacked, normal, height)
-    miss = geometry.miss
-    hip = geometry.a * geometry.rn + height
-    trunk_rows = stacked.trunks @ normal / np.sin(TRUNK_LEAN_SIGMA_RAD)
-    trunk = np.nan_to_num(trunk_rows, nan=0.0)
-    rows = np.stack(((hip - stacked.hips) / (LEG_RELATIVE_SIGMA * stacked.hips), miss / OVER_FEET_SIGMA_M, trunk))
-    feetless = np.isnan(miss)
-    rows[:2, feetless] = 0.0
-    bad = ~feetless & (~np.isfinite(rows[0]) | ~np.isfinite(rows[1]))
-    rows[:2, bad] = MISS_PENALTY
-    # The skeletons' up as one prior on the mean: the network's lean seen from above is
-    # largely common to everyone in view, so it does not average out over people.
-    mean_up = _mean_direction(stacked.ups)
-    cosine = float(np.clip(mean_up @ normal, -1.0, 1.0))
-    residuals = np.concatenate((rows.ravel(), [np.arccos(cosine) / SKELETON_UP_SIGMA_RAD]))
-    if not derive:
-        return residuals, np.empty((0, 3))
-    # d normal / d params [3 params, 3]: the tilts move the unnormalised normal along the
-    # basis; the log height moves the height only.
-    unnormalised = np.linalg.norm(up + params[0] * basis[0] + params[1] * basis[1])
-    d_normal = np.zeros((3, 3))
-    d_normal[:2] = (basis - np.outer(basis @ normal, normal)) / unnormalised
-    d_height = np.array([0.0, 0.0, height])
-    d_hip, d_miss = _geometry_derivatives(stacked, geometry, normal, height, d_normal, d_height)
-    jacobian = np.zeros((len(residuals), 3))
-    count = len(miss)
-    jacobian[:count] = d_hip / (LEG_RELATIVE_SIGMA * stacked.hips)[:, None]
-    jacobian[count : 2 * count] = d_miss / OVER_FEET_SIGMA_M
-    constant = feetless | bad
-    jacobian[:count][constant] = 0.0
-    jacobian[count : 2 * count][constant] = 0.0
-    jacobian[2 * count : 3 * count] = np.nan_to_num(stacked.trunks @ d_normal.T / np.sin(TRUNK_LEAN_SIGMA_RAD))
-    sine = np.sqrt(1.0 - cosine**2)
-    if sine > 1e-12:  # at the skeletons' mean up the prior's cone has no slope
-        jacobian[-1] = -(d_normal @ mean_up) / sine / SKELETON_UP_SIGMA_RAD
-    return residuals, jacobian
-
-
-def _geometry_derivatives(
-    stacked: _Stacked,
-    geometry: _Geometry,
-    normal: FloatArray,
-    height: float,
-    d_normal: FloatArray,
-    d_height: FloatArray,
-) -> tuple[FloatArray, FloatArray]:
-    """The derivatives [N,3] of the hip height over the floor (a rn + height) and of the miss
-    over the parameters, by the chain rule through :meth:`_Geometry.at` (NaN or inf where
-    those are not finite)."""
-    ankles, down, ray = stacked.ankles, geometry.down, stacked.pelvis
-    level = -height + ANKLE_HEIGHT_M
-    # a hit = ankle level / down: d hit = ankle (d level / down - level d down / down^2)
-    d_down = np.einsum("njc,pc->njp", ankles, d_normal)  # [N,2,P]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        factor = -d_height[None, None, :] / down[..., None] - level * d_down / (down**2)[..., None]  # [N,2,P]
-    seen = np.isfinite(down)
-    factor = np.where(seen[..., None], factor, 0.0)
-    d_feet = np.einsum("njc,njp->npc", np.where(seen[..., None], ankles, 0.0), factor)
-    d_feet /= np.maximum(seen.sum(axis=1), 1)[:, None, None]  # [N,P,3]
-    feet, rn, a, b = geometry.feet, geometry.rn, geometry.a, geometry.b
-    d_rn = ray @ d_normal.T  # [N,P]
-    d_fr = np.einsum("npc,nc->np", d_feet, ray)
-    d_fn = d_feet @ normal + feet @ d_normal.T
-    det = 1.0 - rn**2
-    d_det = -2.0 * rn[:, None] * d_rn
-    fn = feet @ normal
-    fr = np.einsum("ij,ij->i", feet, ray)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        d_a = (d_fr - d_rn * fn[:, None] - rn[:, None] * d_fn - a[:, None] * d_det) / det[:, None]
-        d_b = (d_rn * fr[:, None] + rn[:, None] * d_fr - d_fn - b[:, None] * d_det) / det[:, None]
-        d_hip = d_a * rn[:, None] + a[:, None] * d_rn + d_height[None, :]
-        d_offset = (
-            d_a[..., None] * ray[:, None, :]
-            - d_feet
-            - d_b[..., None] * normal[None, None, :]
-            - b[:, None, None] * d_normal[None, :, :]
-        )  # [N,P,3]
-        d_miss = np.einsum("npc,nc->np", d_offset, geometry.offset) / geometry.miss[:, None]
-    return d_hip, d_miss
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(residuals, Jacobian or [0,3], hip heights over the floor [N]): floor_rows."""
+    return floor_rows(
+        params,
+        up,
+        basis,
+        stacked.ankles,
+        stacked.pelvis,
+        stacked.hips,
+        stacked.trunks,
+        stacked.mean_up,
+        _CONSTANTS,
+        derive,
+    )
