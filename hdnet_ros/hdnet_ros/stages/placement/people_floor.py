@@ -112,9 +112,10 @@ class PeopleFloor:
 
     The kept observations change by one frame's people a frame, so their minima move little:
     each frame solves again from the distinct minima the last frame's solves found (a few
-    steps each) and takes the lowest, as a search from every start (:func:`estimate`) would
-    have. A search runs where there are no such minima or none of them converges, and again
-    once as many observations have come as were kept at the last one (so that a minimum
+    steps each) and takes the lowest where it is a floor. A search from every start
+    (:func:`estimate`, what main did every frame) runs, and decides, where there are no such
+    minima, none of them converges or their best is no floor (another minimum may be), and
+    once as many observations have come as were kept at the last search (so that a minimum
     the new observations open is found within that)."""
 
     def __init__(self) -> None:
@@ -162,8 +163,9 @@ def estimate(observations: list[FloorObservation]) -> Floor | None:
 
 
 def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tuple[Floor | None, list[Plane], bool]:
-    """(the floor or None, the distinct solutions found, whether a search found them): the
-    solves start from ``starts``, or from a search's starts where none of those converges."""
+    """(the floor or None, the distinct solutions found, whether a search ran): the solves
+    start from ``starts``; where none converges, or their best is no floor, the best of a
+    search's decides (as a search every frame would), and the minima found are kept."""
     if len(observations) < MIN_OBSERVATIONS:
         return None, [], False
     stacked = _Stacked.of(observations)
@@ -172,11 +174,12 @@ def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tupl
     params = [p for p in (_start_params(start, up, basis) for start in starts) if p is not None]
     solutions = _solutions(stacked, up, basis, params)
     searched = not solutions or not _plausible(*_best(solutions, up, basis), up)
-    if searched:  # a search, also where the best known minimum is no floor: another may be
-        solutions += _solutions(stacked, up, basis, _search_starts(stacked, up))
+    known = solutions
+    if searched:  # where the best known minimum is no floor, the search's starts decide
+        solutions = _solutions(stacked, up, basis, _search_starts(stacked, up))
+    minima = _distinct([_plane(np.asarray(solution.x), up, basis) for solution in known + solutions])
     if not solutions:
-        return None, [], searched
-    minima = _distinct([_plane(np.asarray(solution.x), up, basis) for solution in solutions])
+        return None, minima, searched
     normal, height = _best(solutions, up, basis)
     if not _plausible(normal, height, up):
         return None, minima, searched

@@ -1,0 +1,268 @@
+"""The people floor's faster solver (people_floor.py with people_floor_kernel.py) gives the
+floors main's solver gave (``numpy_placement.people_floor``: a search from every start every
+frame, scipy's numeric Jacobian, the covariance by central differences).
+
+What is compared, and to what: the compiled residuals to the numpy ones within 1e-9
+(relative above 1); the analytic Jacobian to central differences within 1e-4 (relative
+above 1) on the rows under 100 sigmas (beyond, an ankle ray grazing the floor makes the
+rows so curved that the differences, not the derivative, are off); the estimators frame by
+frame over sequences: the same decision (no floor, its up only, the floor with its height)
+and the same restarts, normals within 0.01 deg, camera heights within 1 mm, every sigma and
+the covariance within 1 % (both stop their solves at scipy's tolerances, 1e-8 relative,
+from other starts: their minima differ by ~1e-5 in the parameters; measured at most
+0.0004 deg, 0.03 mm and 0.03 % on the recorded sample and Panoptic sequences,
+``benchmarks/bench_people_floor.py``).
+
+Sequences: synthetic crowds of 2-5 standing people a frame seen by cameras 1-3.5 m high
+pitched 0-45 deg, with keypoint-like noise on the rays, skeleton ups off by ~7 deg, hip
+heights off by ~7 %, ankles unseen, rays that miss the floor, trunks unseen and a wrong
+person now and then; a camera that moves halfway; and, where the models and the sample
+bags are there, the observations the pipeline makes of the three sample RGB-D frames,
+each repeated as a pseudo-sequence (the rays turned by 1.5 px a frame, with 0.5 px noise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hdnet_ros.stages.placement import people_floor as live
+from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M
+from hdnet_ros.stages.placement.floor import Floor, tangent_basis
+from hdnet_ros.stages.placement.people_floor import FloorObservation, PeopleFloor
+from numpy_placement import people_floor as reference
+from scipy.spatial.transform import Rotation
+
+ANGLE_DEG = 0.01
+HEIGHT_M = 1e-3
+SIGMA_RELATIVE = 0.01
+Sequence = list[list[FloorObservation]]
+
+
+def camera_rotation(pitch_deg: float) -> np.ndarray:
+    """World (x forward, y left, z up) to the optical frame (x right, y down, z forward)
+    of a camera pitched down by ``pitch_deg``."""
+    level = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+    return np.asarray(Rotation.from_euler("x", -pitch_deg, degrees=True).as_matrix() @ level)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return np.asarray(v / np.linalg.norm(v, axis=-1, keepdims=True))
+
+
+def person(rng: np.random.Generator, height: float, rotation: np.ndarray, frame: int) -> FloorObservation:
+    """One standing person 2-7 m in front of the camera, seen with noise (module doc)."""
+    where = np.array([rng.uniform(2.0, 7.0), rng.uniform(-2.0, 2.0), -height])
+    hip = rng.uniform(0.85, 1.0)
+    lean = unit(np.array([*rng.normal(0.0, 0.05, 2), 1.0]))
+    feet = where + np.array([[0.0, 0.12, ANKLE_HEIGHT_M], [0.0, -0.12, ANKLE_HEIGHT_M]]) + rng.normal(0, 0.03, (2, 3))
+    pelvis = where + hip * lean
+    neck = pelvis + 0.5 * lean
+    noise = 0.002  # ~2 px at 900 px focal length
+    rays = unit((np.vstack((feet, pelvis, neck)) @ rotation.T) + rng.normal(0.0, noise, (4, 3)))
+    seen = rng.random(2) > 0.25
+    ankles = rays[:2][seen]
+    if rng.random() < 0.02 and len(ankles):  # an ankle ray above the horizon: it misses the floor
+        ankles[0] = unit(ankles[0] - 2.0 * (ankles[0] @ rotation[:, 2]) * rotation[:, 2])
+    skeleton_up = unit(Rotation.from_rotvec(rng.normal(0.0, 0.12, 3)).apply(rotation[:, 2]))
+    hip_height = hip * rng.normal(1.0, 0.07)
+    if rng.random() < 0.03:  # a wrong person: its legs half as long
+        hip_height *= 0.5
+    neck_ray = rays[3] if rng.random() > 0.2 else None
+    return FloorObservation(ankles, rays[2], hip_height, skeleton_up, frame, neck_ray)
+
+
+def crowd_sequence(seed: int, frames: int, cameras: list[tuple[float, float]] | None = None) -> Sequence:
+    """``frames`` frames of a random camera (height, pitch), or of ``cameras`` in turn, each
+    for an equal share of the frames."""
+    rng = np.random.default_rng(seed)
+    if cameras is None:
+        cameras = [(rng.uniform(1.0, 3.5), rng.uniform(0.0, 45.0))]
+    sequence = []
+    for frame in range(frames):
+        height, pitch = cameras[frame * len(cameras) // frames]
+        rotation = camera_rotation(pitch)
+        sequence.append([person(rng, height, rotation, frame) for _ in range(rng.integers(3, 6))])
+    return sequence
+
+
+def assert_same_floor(mine: Floor | None, theirs: Floor | None, where: str) -> None:
+    assert (mine is None) == (theirs is None), f"{where}: {mine} against main's {theirs}"
+    if mine is None or theirs is None:
+        return
+    assert mine.source == theirs.source, where
+    angle = np.degrees(np.arccos(np.clip(mine.normal @ theirs.normal, -1.0, 1.0)))
+    assert angle < ANGLE_DEG, where
+    assert abs(mine.camera_height - theirs.camera_height) < HEIGHT_M, where
+    assert mine.sigma_tilt_rad == pytest.approx(theirs.sigma_tilt_rad, rel=SIGMA_RELATIVE), where
+    assert mine.sigma_offset_m == pytest.approx(theirs.sigma_offset_m, rel=SIGMA_RELATIVE), where
+    if theirs.covariance is not None:
+        assert mine.covariance is not None
+        scale = float(np.abs(theirs.covariance).max())
+        np.testing.assert_allclose(mine.covariance, theirs.covariance, rtol=0, atol=SIGMA_RELATIVE * scale)
+
+
+def run_both(sequence: Sequence) -> tuple[PeopleFloor, list[tuple[Floor | None, Floor | None]]]:
+    mine, theirs = PeopleFloor(), reference.PeopleFloor()
+    floors = [(mine.add(observations), theirs.add(observations)) for observations in sequence]
+    assert mine.restarts == theirs.restarts
+    return mine, floors
+
+
+def random_problems(count: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, live._Stacked]]:
+    """(params, up, basis, stacked) of crowds with every kind of observation."""
+    rng = np.random.default_rng(7)
+    problems = []
+    for seed in range(count):
+        observations = [o for frame in crowd_sequence(seed, 4) for o in frame]
+        stacked = live._Stacked.of(observations)
+        up = stacked.mean_up
+        params = np.array([*rng.normal(0.0, 0.15, 2), np.log(rng.uniform(0.5, 4.0))])
+        problems.append((params, up, tangent_basis(up), stacked))
+    return problems
+
+
+def test_the_compiled_residuals_are_the_numpy_ones() -> None:
+    kinds: list[int] = []
+    for params, up, basis, stacked in random_problems(40):
+        mine = live._residuals(params, up, basis, stacked)
+        arrays = reference._Stacked(stacked.ankles, stacked.pelvis, stacked.hips, stacked.ups, stacked.trunks)
+        theirs = reference._residuals(params, up, basis, arrays)
+        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
+        kinds += [
+            np.count_nonzero(np.isnan(stacked.ankles[:, :, 0]).all(axis=1)),  # no ankle seen
+            np.count_nonzero(mine == live.MISS_PENALTY),  # an ankle ray that misses the floor
+            np.count_nonzero(np.isnan(stacked.trunks[:, 0])),  # no trunk seen
+        ]
+    assert np.all(np.sum(np.reshape(kinds, (-1, 3)), axis=0) > 0)  # the problems held every kind of row
+
+
+def test_the_jacobian_is_the_residuals_derivative() -> None:
+    step = 1e-6
+    for params, up, basis, stacked in random_problems(40):
+
+        def rows(at: np.ndarray) -> np.ndarray:
+            return live._residuals(at, up, basis, stacked)  # noqa: B023 (used in this iteration only)
+
+        jacobian = live._jacobian(params, up, basis, stacked)
+        differences = np.stack(
+            [
+                (
+                    live._residuals(params + step * e, up, basis, stacked)
+                    - live._residuals(params - step * e, up, basis, stacked)
+                )
+                / (2 * step)
+                for e in np.eye(3)
+            ],
+            axis=1,
+        )
+        moderate = np.abs(rows(params)) < 100.0
+        error = np.abs(jacobian - differences)[moderate] / np.maximum(1.0, np.abs(differences[moderate]))
+        assert error.max() < 1e-4
+        constant = np.all(differences == 0.0, axis=1)  # unseen ankles or trunks, the penalty's rows
+        assert np.all(jacobian[constant] == 0.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_floors_are_mains_over_a_static_cameras_frames(seed: int) -> None:
+    estimator, floors = run_both(crowd_sequence(seed, 30))
+    for frame, (mine, theirs) in enumerate(floors):
+        assert_same_floor(mine, theirs, f"seed {seed} frame {frame}")
+    assert sum(theirs is not None for _, theirs in floors) >= 20  # the floors were compared
+    # most frames started from the last minima: a search as the observations doubled
+    assert estimator.searches <= 10
+
+
+def test_a_moved_camera_starts_again_and_searches() -> None:
+    """The camera moves at frame 15 (2.5 m high pitched 30 deg, then 1.2 m and 5 deg): the
+    estimate starts again from a search, not from the minima of the old floor."""
+    sequence = crowd_sequence(11, 30, [(2.5, 30.0), (1.2, 5.0)])
+    estimator = PeopleFloor()
+    for observations in sequence[:15]:
+        estimator.add(observations)
+    restarts, searches, before = estimator.restarts, estimator.searches, estimator.floor
+    for observations in sequence[15:19]:
+        estimator.add(observations)
+    assert estimator.restarts > restarts and estimator.searches > searches
+    assert before is not None and estimator.floor is not None
+    assert abs(before.camera_height - 2.5) < 0.3 and abs(estimator.floor.camera_height - 1.2) < 0.3
+    _, floors = run_both(sequence)
+    for frame, (mine, theirs) in enumerate(floors):
+        assert_same_floor(mine, theirs, f"frame {frame}")
+
+
+def test_a_reset_forgets_the_floor_and_its_minima() -> None:
+    sequence = crowd_sequence(3, 10)
+    estimator = PeopleFloor()
+    for observations in sequence:
+        estimator.add(observations)
+    searches = estimator.searches
+    estimator.add(sequence[0])
+    assert estimator.searches == searches  # a frame more: solved from the last minima
+    estimator.reset()
+    assert estimator.floor is None and not estimator.observations
+    estimator.add(sequence[0] + sequence[1])
+    assert estimator.searches == searches + 1  # a new recording: a search
+
+
+def turned(sequence: list[FloorObservation], angle: float, rng: np.random.Generator) -> list[FloorObservation]:
+    """The observations with every ray turned by ``angle`` about the image's y axis (the image
+    shifted sideways) and 0.5 px of noise."""
+    rotation = Rotation.from_rotvec([0.0, angle, 0.0])
+
+    def ray(v: np.ndarray) -> np.ndarray:
+        return unit(rotation.apply(v) + rng.normal(0.0, 5e-4, np.shape(v)))
+
+    return [
+        FloorObservation(
+            ray(o.ankle_rays) if len(o.ankle_rays) else o.ankle_rays,
+            ray(o.pelvis_ray),
+            o.hip_height,
+            o.skeleton_up,
+            o.frame,
+            None if o.neck_ray is None else ray(o.neck_ray),
+        )
+        for o in sequence
+    ]
+
+
+@pytest.fixture(scope="module")
+def sample_observations(models_dir: Path, sample_bags: list[Path]) -> list[list[FloorObservation]]:
+    """The observations the pipeline made of each sample RGB-D frame (the depth stage offers no
+    floor on them, so the people's floor is the one used)."""
+    from hdnet_ros.frame_input import build_frame
+    from hdnet_ros.pipeline import Pipeline
+    from helpers import sample_messages
+
+    from hdnet_ros.config import load_settings
+
+    pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
+    placement = pipeline.stages.placement
+    assert placement is not None
+    recorded: list[list[FloorObservation]] = []
+    add: Callable[[list[FloorObservation]], Floor | None] = placement.people_floor.add
+
+    def recording(observations: list[FloorObservation]) -> Floor | None:
+        recorded.append(list(observations))
+        return add(observations)
+
+    placement.people_floor.add = recording  # type: ignore[method-assign]
+    for bag in sample_bags:
+        m = sample_messages(bag)
+        pipeline.reset_tracking()
+        pipeline.process(build_frame(m["rgb"], m["depth"], m["camera_info"]))
+    return recorded
+
+
+def test_the_floors_are_mains_over_the_sample_frames(sample_observations: list[list[FloorObservation]]) -> None:
+    rng = np.random.default_rng(0)
+    assert len(sample_observations) == 3 and sum(map(len, sample_observations)) >= 6  # people stood in them
+    sequence = [
+        turned(observations, 1.5 * step / 900.0, rng) for observations in sample_observations for step in range(12)
+    ]
+    _, floors = run_both(sequence)
+    for frame, (mine, theirs) in enumerate(floors):
+        assert_same_floor(mine, theirs, f"frame {frame}")
+    assert sum(theirs is not None for _, theirs in floors) >= 10
