@@ -132,9 +132,9 @@ def test_the_compiled_residuals_are_the_numpy_ones() -> None:
         theirs = reference._residuals(params, up, basis, arrays)
         np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
         kinds += [
-            np.count_nonzero(np.isnan(stacked.ankles[:, :, 0]).all(axis=1)),  # no ankle seen
-            np.count_nonzero(mine == live.MISS_PENALTY),  # an ankle ray that misses the floor
-            np.count_nonzero(np.isnan(stacked.trunks[:, 0])),  # no trunk seen
+            int(np.count_nonzero(np.isnan(stacked.ankles[:, :, 0]).all(axis=1))),  # no ankle seen
+            int(np.count_nonzero(mine == live.MISS_PENALTY)),  # an ankle ray that misses the floor
+            int(np.count_nonzero(np.isnan(stacked.trunks[:, 0]))),  # no trunk seen
         ]
     assert np.all(np.sum(np.reshape(kinds, (-1, 3)), axis=0) > 0)  # the problems held every kind of row
 
