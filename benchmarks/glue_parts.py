@@ -38,6 +38,8 @@ PARTS: tuple[tuple[str, str, str, str], ...] = (
     ("3D carried estimates", "3D stage", "hdnet_ros.stages.blazepose.per_track", "carry_estimate"),
     ("3D arrays and masks stacked", "3D stage", "hdnet_ros.stages.blazepose.per_track", "body_estimates"),
     ("depth kernel", "lifting", "hdnet_ros.stages.depth.measure", "_measure_people"),
+    ("people floor", "placement", "hdnet_ros.stages.placement.people_floor", "PeopleFloor.add"),
+    ("placement fits", "placement", "hdnet_ros.stages.placement", "place_person"),
     ("Skeleton3DArray", "messages", "hdnet_ros.outputs.frame_outputs", "skeleton_array_msg"),
     ("MarkerArray", "messages", "hdnet_ros.outputs.frame_outputs", "marker_array_msg"),
     ("TF", "messages", "hdnet_ros.outputs.frame_outputs", "body_transforms"),
