@@ -13,8 +13,9 @@ Each standing person is an observation of the floor that needs no depth:
   must pass through that point: the floor's height, in the skeleton's metric scale.
 
 With the floor's up ``n`` and the camera's height unknown, a robust least squares (scipy,
-soft-L1) over the observations kept gives the plane and, from its Jacobian (scaled by the
-residuals' spread), its full uncertainty: tilt and height together, so that the floor is
+soft-L1; the residuals and their analytic Jacobian compiled: people_floor_kernel.py) over
+the observations kept gives the plane and, from its Jacobian (scaled by the residuals'
+spread), its full uncertainty: tilt and height together, so that the floor is
 known best where the people stand (:meth:`Floor.height_sigma`). The floor is offered from
 the first frame whose people pin it down (two standing people at different places, one of
 them with an ankle seen), with that uncertainty, which every person's fit then weighs; the
@@ -79,6 +80,8 @@ MISS_PENALTY = 10.0
 # Observations whose residuals exceed this many sigmas (median over a frame) against the
 # kept estimate mean the camera moved: start again.
 MOVED_SIGMAS = 4.0
+# The distinct minima kept to start the next frame from: the lowest (a search has 4 starts).
+MAX_MINIMA = 4
 ROWS = 3  # residuals per observation: hip height, pelvis over the feet, trunk line (then the skeletons' up)
 # The kernel's constants (people_floor_kernel's order).
 _CONSTANTS = np.array(
@@ -177,7 +180,8 @@ def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tupl
     known = solutions
     if searched:  # where the best known minimum is no floor, the search's starts decide
         solutions = _solutions(stacked, up, basis, _search_starts(stacked, up))
-    minima = _distinct([_plane(np.asarray(solution.x), up, basis) for solution in known + solutions])
+    lowest = sorted(known + solutions, key=lambda solution: solution.cost)
+    minima = _distinct([_plane(np.asarray(solution.x), up, basis) for solution in lowest])[:MAX_MINIMA]
     if not solutions:
         return None, minima, searched
     normal, height = _best(solutions, up, basis)
