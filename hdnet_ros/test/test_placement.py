@@ -367,7 +367,9 @@ def test_the_design_effect_of_repeated_people() -> None:
     from hdnet_ros.stages.placement.people_floor import FloorObservation, repeats
 
     def seen(track: int) -> FloorObservation:
-        return FloorObservation(np.zeros((0, 3)), np.array([0.0, 0.0, 1.0]), 0.9, np.array([0.0, -1.0, 0.0]), 0, None, track)
+        return FloorObservation(
+            np.zeros((0, 3)), np.array([0.0, 0.0, 1.0]), 0.9, np.array([0.0, -1.0, 0.0]), 0, None, track
+        )
 
     assert repeats([seen(-1)] * 6) == 1.0  # untracked: each another person
     assert repeats([seen(1)] * 4 + [seen(2)] * 4) == 4.0
