@@ -14,12 +14,13 @@ Each standing person is an observation of the floor that needs no depth:
 
 With the floor's up ``n`` and the camera's height unknown, a robust least squares (scipy,
 soft-L1) over the observations kept gives the plane and, from its Jacobian (scaled by the
-residuals' spread and by how often each person was seen: :func:`repeats`), its full uncertainty: tilt and height together, so that the floor is
-known best where the people stand (:meth:`Floor.height_sigma`). The floor is offered from
-the first frame whose people pin it down (two standing people at different places, one of
-them with an ankle seen), with that uncertainty, which every person's fit then weighs; the
-leg lengths come from the network's metric skeletons, so the floor's height carries their
-common scale error averaged over people, not any one person's.
+residuals' spread and by how often each person was seen: :func:`repeats`), its full
+uncertainty: tilt and height together, so that the floor is known best where the people
+stand (:meth:`Floor.height_sigma`). The floor is offered from the first frame whose people
+pin it down (two standing people at different places, one of them with an ankle seen), with
+that uncertainty, which every person's fit then weighs; the leg lengths come from the
+network's metric skeletons, so the floor's height carries their common scale error averaged
+over people, not any one person's.
 
 A camera that moves relative to the floor (a head that tilts) makes new observations
 disagree with the kept ones: the estimate then starts again from the new ones.
