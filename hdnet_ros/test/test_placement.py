@@ -434,6 +434,18 @@ def test_the_tf_floor_places_people_and_a_missing_or_wrong_one_is_a_counted_fall
     assert stage.report().get("floor_depth", 0) == 0  # no depth image in the frame: not asked
 
 
+def test_the_stage_ties_the_people_floors_observations_to_their_tracks() -> None:
+    """Without TF or depth the stage builds the people's floor from its people with their
+    tracks (``expected``), so a still scene's people seen again do not tighten it."""
+    pose = camera_pose(2.4, 27.0)
+    people, _ = _crowd(pose, [(3.0, -1.0), (3.6, 0.8), (4.5, -0.2)])
+    stage = _placement()
+    for stamp in range(1, 4):
+        stage(_frame(None, stamp), people, NetworkEstimates.none(3), _tracked(people), lambda: None)
+    assert stage.floor is not None and stage.floor.source.startswith("people")
+    assert [o.track for o in stage.people_floor.observations] == [1, 2, 3] * 3
+
+
 def test_a_learned_scale_keeps_the_monocular_root_on_the_sensor_one() -> None:
     """A person 8 % bigger than the network's skeleton: measured by the sensor for a while,
     the scale is learnt; without depth, the fit with that scale lands on the truth."""
