@@ -329,6 +329,66 @@ def test_people_floor_starts_again_when_the_camera_moves() -> None:
     assert estimator.restarts == 1
 
 
+def _tracked(people: list[Person], scale: float = float("nan")) -> list[Person]:
+    """Each person's track's last person (``expected``): track ids 1, 2, ... and a learned scale."""
+    tracks = []
+    for track, person in enumerate(people, start=1):
+        previous = Person(person.detection, person.pixels.copy(), np.ones(19))
+        previous.track_id, previous.scale, previous.scale_sigma = track, scale, 0.02
+        tracks.append(previous)
+    return tracks
+
+
+def test_people_floor_counts_a_person_seen_again_once() -> None:
+    """The same three people over 12 frames (a still scene; 2 px keypoint noise drawn anew
+    each frame): their own errors repeat, so the floor's height is not known much better
+    than from one frame. The same observations without tracks (other people each frame)
+    shrink it as one over the root of the frames."""
+    from hdnet_ros.stages.placement import floor_observations
+
+    pose = camera_pose(2.4, 27.0)
+    people, _ = _crowd(pose, [(3.0, -1.0), (3.6, 0.8), (4.5, -0.2)])
+    rng = np.random.default_rng(5)
+    tracked, untracked = PeopleFloor(), PeopleFloor()
+    first = None
+    truths = [person.pixels.copy() for person in people]
+    for frame in range(12):
+        for person, truth in zip(people, truths, strict=True):
+            person.pixels = truth + rng.normal(0.0, 2.0, truth.shape)
+        floor = tracked.add(floor_observations(people, CAMERA, frame, _tracked(people)))
+        untracked.add(floor_observations(people, CAMERA, frame))
+        first = first if first is not None else floor
+    assert first is not None and tracked.floor is not None and untracked.floor is not None
+    assert tracked.floor.sigma_offset_m > 0.6 * first.sigma_offset_m
+    assert untracked.floor.sigma_offset_m < 0.5 * tracked.floor.sigma_offset_m
+
+
+def test_the_design_effect_of_repeated_people() -> None:
+    from hdnet_ros.stages.placement.people_floor import FloorObservation, repeats
+
+    def seen(track: int) -> FloorObservation:
+        return FloorObservation(
+            np.zeros((0, 3)), np.array([0.0, 0.0, 1.0]), 0.9, np.array([0.0, -1.0, 0.0]), 0, None, track
+        )
+
+    assert repeats([seen(-1)] * 6) == 1.0  # untracked: each another person
+    assert repeats([seen(1)] * 4 + [seen(2)] * 4) == 4.0
+    assert repeats([seen(1)] * 6 + [seen(2)] * 2) == pytest.approx((36 + 4) / 8)
+
+
+def test_floor_observations_take_the_track_and_its_learned_scale() -> None:
+    from hdnet_ros.stages.placement import floor_observations
+
+    people, _ = _crowd(camera_pose(2.4, 27.0), [(3.0, -1.0), (3.6, 0.8)])
+    plain = floor_observations(people, CAMERA, 0)
+    learned = floor_observations(people, CAMERA, 0, _tracked(people, scale=1.1))
+    ignored = floor_observations(people, CAMERA, 0, _tracked(people, scale=1.1), learned_scale=False)
+    assert [o.track for o in plain] == [-1, -1] and [o.track for o in learned] == [1, 2]
+    for before, after, off in zip(plain, learned, ignored, strict=True):
+        assert after.hip_height == pytest.approx(1.1 * before.hip_height)
+        assert off.hip_height == before.hip_height and off.track == after.track
+
+
 def _frame(floor_pose: FloorPose | None, stamp: int = 1) -> Frame:
     return Frame(
         np.zeros((CAMERA.height, CAMERA.width, 3), np.uint8), None, CAMERA, stamp, "camera", floor_pose=floor_pose
@@ -372,6 +432,18 @@ def test_the_tf_floor_places_people_and_a_missing_or_wrong_one_is_a_counted_fall
         lambda: (tf_floor(pose).normal, tf_floor(pose).offset),
     )
     assert stage.report().get("floor_depth", 0) == 0  # no depth image in the frame: not asked
+
+
+def test_the_stage_ties_the_people_floors_observations_to_their_tracks() -> None:
+    """Without TF or depth the stage builds the people's floor from its people with their
+    tracks (``expected``), so a still scene's people seen again do not tighten it."""
+    pose = camera_pose(2.4, 27.0)
+    people, _ = _crowd(pose, [(3.0, -1.0), (3.6, 0.8), (4.5, -0.2)])
+    stage = _placement()
+    for stamp in range(1, 4):
+        stage(_frame(None, stamp), people, NetworkEstimates.none(3), _tracked(people), lambda: None)
+    assert stage.floor is not None and stage.floor.source.startswith("people")
+    assert [o.track for o in stage.people_floor.observations] == [1, 2, 3] * 3
 
 
 def test_a_learned_scale_keeps_the_monocular_root_on_the_sensor_one() -> None:

@@ -111,7 +111,7 @@ class MonocularPlacement:
         """The people's network roots from the joint fit (where they carry a network pose),
         and each one's fit (None: no pose)."""
         self._frames += 1
-        self.floor = floor = self.floor_for(frame, people, depth_plane)
+        self.floor = floor = self.floor_for(frame, people, depth_plane, expected)
         placements: list[PlacementResult | None] = []
         for index, (person, previous) in enumerate(zip(people, expected, strict=True)):
             prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
@@ -145,15 +145,23 @@ class MonocularPlacement:
         if self.config.learn_scale:
             learn_scales(people, expected, placements, self.scale_sigma)
 
-    def floor_for(self, frame: Frame, people: Sequence[Person], depth_plane: PlaneSource) -> Floor | None:
-        """The floor of this frame: TF, else the depth image's plane, else the people's."""
+    def floor_for(
+        self,
+        frame: Frame,
+        people: Sequence[Person],
+        depth_plane: PlaneSource,
+        expected: Sequence[Person | None] = (),
+    ) -> Floor | None:
+        """The floor of this frame: TF, else the depth image's plane, else the people's
+        (``expected``: their tracks' last persons, as for the fit; empty: none known)."""
         floor, why = self._tf_floor(frame)
         if floor is None:
             plane = depth_plane() if frame.depth_m is not None else None
             if plane is not None:
                 floor = floor_from_plane(*plane)
         if floor is None and self.floor_config.from_people:
-            floor = self.people_floor.add(floor_observations(people, frame.camera, self._frames))
+            observations = floor_observations(people, frame.camera, self._frames, expected, self.config.learn_scale)
+            floor = self.people_floor.add(observations)
         source = floor.source if floor is not None else "none"
         self.counts[f"floor_{source}"] += 1
         self._say(source, why)

@@ -60,8 +60,9 @@ from hdnet_ros.joints import (
 from hdnet_ros.people import Person
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, Cues
 from hdnet_ros.stages.placement.floor import IMAGE_UP
-from hdnet_ros.stages.placement.people_floor import FloorObservation
+from hdnet_ros.stages.placement.people_floor import NO_TRACK, FloorObservation
 from hdnet_ros.stages.placement.posture import leg_length, standing
+from hdnet_ros.stages.placement.scale import scale_prior
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -224,11 +225,21 @@ def _legs_below_seen_hips(usable: BoolArray) -> BoolArray:
     return usable
 
 
-def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int) -> list[FloorObservation]:
+def floor_observations(
+    people: Sequence[Person],
+    camera: CameraModel,
+    frame: int,
+    expected: Sequence[Person | None] = (),
+    learned_scale: bool = True,
+) -> list[FloorObservation]:
     """This frame's standing people whose hips and an ankle or the shoulders are seen in the
-    image (not at a border that cuts them), as observations of the floor (people_floor)."""
+    image (not at a border that cuts them), as observations of the floor (people_floor).
+    ``expected``: each person's track's last person (as for the fit; empty: none), whose
+    track ties a person's observations over frames and whose learned scale (where
+    ``learned_scale``) sizes their legs."""
     result = []
-    for person in people:
+    tracks = list(expected) if len(expected) else [None] * len(people)
+    for person, previous in zip(people, tracks, strict=True):
         if person.network_pose is None:
             continue
         skeleton = np.asarray(person.network_pose, dtype=np.float64)
@@ -250,7 +261,7 @@ def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int
         body_up = body_up / norm
         if not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < np.cos(np.deg2rad(80.0)):
             continue
-        scale = person.scale if np.isfinite(person.scale) else 1.0
+        scale = scale_prior(previous if learned_scale else None, 1.0)[0]
         neck = camera.unit_rays(shoulders.mean(axis=0)[None])[0] if np.all(np.isfinite(shoulders)) else None
         result.append(
             FloorObservation(
@@ -260,6 +271,7 @@ def floor_observations(people: Sequence[Person], camera: CameraModel, frame: int
                 body_up,
                 frame,
                 neck,
+                previous.track_id if previous is not None else NO_TRACK,
             )
         )
     return result

@@ -15,12 +15,13 @@ Each standing person is an observation of the floor that needs no depth:
 With the floor's up ``n`` and the camera's height unknown, a robust least squares (scipy,
 soft-L1; the residuals and their analytic Jacobian compiled: people_floor_kernel.py) over
 the observations kept gives the plane and, from its Jacobian (scaled by the residuals'
-spread), its full uncertainty: tilt and height together, so that the floor is
-known best where the people stand (:meth:`Floor.height_sigma`). The floor is offered from
-the first frame whose people pin it down (two standing people at different places, one of
-them with an ankle seen), with that uncertainty, which every person's fit then weighs; the
-leg lengths come from the network's metric skeletons, so the floor's height carries their
-common scale error averaged over people, not any one person's.
+spread and by how often each person was seen: :func:`repeats`), its full uncertainty: tilt
+and height together, so that the floor is known best where the people stand
+(:meth:`Floor.height_sigma`). The floor is offered from the first frame whose people pin it
+down (two standing people at different places, one of them with an ankle seen), with that
+uncertainty, which every person's fit then weighs; the leg lengths come from the network's
+metric skeletons, so the floor's height carries their common scale error averaged over
+people, not any one person's.
 
 A camera that moves relative to the floor (a head that tilts) makes new observations
 disagree with the kept ones: the estimate then starts again from the new ones.
@@ -28,7 +29,7 @@ disagree with the kept ones: the estimate then starts again from the new ones.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,7 @@ MISS_PENALTY = 10.0
 MOVED_SIGMAS = 4.0
 # The distinct minima kept to start the next frame from: the lowest (a search has 4 starts).
 MAX_MINIMA = 4
+NO_TRACK = -1  # FloorObservation.track of a person not yet tracked: counts as a person of its own
 ROWS = 3  # residuals per observation: hip height, pelvis over the feet, trunk line (then the skeletons' up)
 # The kernel's constants (people_floor_kernel's order).
 _CONSTANTS = np.array(
@@ -100,7 +102,8 @@ _CONSTANTS = np.array(
 class FloorObservation:
     """One standing person in one frame: unit rays of the seen ankles [A,3] (A may be 0) and
     of the pelvis [3], the hip height at the person's scale [m], the skeleton's up [3], and
-    the unit ray of the mid-shoulder point (None: unseen)."""
+    the unit ray of the mid-shoulder point (None: unseen); ``track``: the person's track
+    (NO_TRACK: none yet), whose observations share that person's errors (:func:`repeats`)."""
 
     ankle_rays: FloatArray
     pelvis_ray: FloatArray
@@ -108,6 +111,7 @@ class FloorObservation:
     skeleton_up: FloatArray
     frame: int
     neck_ray: FloatArray | None = None
+    track: int = NO_TRACK
 
 
 class PeopleFloor:
@@ -187,7 +191,7 @@ def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tupl
     normal, height = _best(solutions, up, basis)
     if not _plausible(normal, height, up):
         return None, minima, searched
-    return _floor(stacked, normal, height), minima, searched
+    return _floor(stacked, normal, height, repeats(observations)), minima, searched
 
 
 def _best(solutions: list[OptimizeResult], up: FloatArray, basis: FloatArray) -> Plane:
@@ -221,9 +225,9 @@ def _distinct(planes: list[Plane]) -> list[Plane]:
     return kept
 
 
-def _floor(stacked: _Stacked, normal: FloatArray, height: float) -> Floor | None:
+def _floor(stacked: _Stacked, normal: FloatArray, height: float, repeated: float) -> Floor | None:
     """The floor of a plausible solution with its uncertainty (:func:`estimate`)."""
-    covariance = _covariance(stacked, normal, height)
+    covariance = _covariance(stacked, normal, height) * repeated
     # Never tighter than a floor from TF: a degenerate covariance says nothing about the error.
     sigma_tilt = max(float(np.sqrt(max(covariance[0, 0], covariance[1, 1], 0.0))), TF_SIGMA_TILT_RAD)
     sigma_offset = max(float(np.sqrt(max(covariance[2, 2], 0.0))), TF_SIGMA_OFFSET_M)
@@ -236,6 +240,19 @@ def _floor(stacked: _Stacked, normal: FloatArray, height: float) -> Floor | None
     floor_covariance[:2, :2] = np.maximum(floor_covariance[:2, :2], 0.0) + np.eye(2) * TF_SIGMA_TILT_RAD**2
     floor_covariance[2, 2] += TF_SIGMA_OFFSET_M**2
     return Floor(normal, -height, "people", sigma_offset, sigma_tilt, floor_covariance)
+
+
+def repeats(observations: list[FloorObservation]) -> float:
+    """How much a person seen in many frames inflates the floor's variance (Kish's design
+    effect, sum of n_p^2 / N over the people p seen n_p times, N in all; 1 where every
+    observation is another person): the residuals are dominated by each person's own errors
+    (their stature against the network's skeleton, their lean), which their observations
+    share from frame to frame, so a person seen again adds keypoint noise, not a new floor
+    measurement. Without this the floor's sigma fell as one over the root of the frames
+    while a still scene's few people kept saying the same thing (the sample RGB-D frames:
+    0.22 -> 0.05 m in 15 frames, pulling a standing man's scale from 1.02 to 1.11)."""
+    counts = Counter((o.track, -1) if o.track != NO_TRACK else (NO_TRACK, i) for i, o in enumerate(observations))
+    return float(sum(n * n for n in counts.values())) / len(observations)
 
 
 def _plausible(normal: FloatArray, height: float, skeletons_up: FloatArray) -> bool:
