@@ -29,6 +29,7 @@ from hdnet_ros.people import Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.crowd.confirm import confirmed
 from hdnet_ros.stages.crowd.hidden import hidden_joints
+from hdnet_ros.stages.crowd.kernels import warm_up
 from hdnet_ros.stages.crowd.merge import duplicates
 from hdnet_ros.stages.crowd.ownership import implausible_limbs, outside_box, shared_joints
 from hdnet_ros.stages.crowd.skeletons import Skeletons
@@ -72,6 +73,8 @@ class CrowdStage:
     def __init__(self, config: CrowdConfig) -> None:
         self.config = config
         self.counts: Counter[str] = Counter({name: 0 for name in COUNT_NAMES})
+        if config.enabled:
+            warm_up()  # the compiled joint tests, before the first frame
 
     def __call__(
         self, people: list[Person], candidate: Sequence[bool], continues_track: Sequence[bool]

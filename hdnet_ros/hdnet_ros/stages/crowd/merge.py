@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.stages.crowd.skeletons import Skeletons, pairwise_oks
+from hdnet_ros.stages.crowd.skeletons import Skeletons, pair_oks
 from hdnet_ros.stages.tracking.boxes import iou_matrix
 
 BoolArray = npt.NDArray[np.bool_]
@@ -31,9 +31,13 @@ def duplicates(skeletons: Skeletons, candidate: BoolArray, merge_oks: float) -> 
     dropped = np.zeros(count, dtype=bool)
     if count < 2:
         return dropped
-    similarity = np.nan_to_num(pairwise_oks(skeletons), nan=0.0)
-    similarity[iou_matrix(skeletons.boxes, skeletons.boxes) < MERGE_MIN_IOU] = 0.0
-    np.fill_diagonal(similarity, 0.0)  # no one repeats themselves
+    # The OKS of the overlapping pairs only (a NaN box's IoU is not below the bound);
+    # the others' similarity is zero. No one repeats themselves.
+    apart = iou_matrix(skeletons.boxes, skeletons.boxes) < MERGE_MIN_IOU
+    np.fill_diagonal(apart, True)
+    rows, cols = np.nonzero(~apart)
+    similarity = np.zeros((count, count))
+    similarity[rows, cols] = np.nan_to_num(pair_oks(skeletons, rows, cols), nan=0.0)
     if not np.any(similarity >= merge_oks):  # the usual frame: nothing to merge, no ranking
         return dropped
     boxes = skeletons.boxes

@@ -53,6 +53,7 @@ from hdnet_ros.joints import (
     TORSO_JOINTS,
 )
 from hdnet_ros.skeleton import BONE_FRACTIONS
+from hdnet_ros.stages.crowd.kernels import limb_rejections, shared_rejections
 from hdnet_ros.stages.crowd.skeletons import Skeletons
 
 FloatArray = npt.NDArray[np.float64]
@@ -90,6 +91,19 @@ LIMB_REACHES = _limb_reaches()
 MIRROR = np.arange(NUM_JOINTS)
 for _a, _b in FLIP_PAIRS:
     MIRROR[_a], MIRROR[_b] = _b, _a
+_MIRROR_COCO = np.ascontiguousarray(MIRROR[:NUM_COCO_JOINTS], dtype=np.int64)
+
+# LIMB_CHAINS and LIMB_REACHES as the compiled test reads them: joints [C], their
+# ancestors [C,D] nearest first (-1 pads) and reaches [C,D] in statures.
+_CHAIN_JOINTS = np.array([joint for joint, _ in LIMB_CHAINS], dtype=np.int64)
+_DEPTH = max(len(LIMB_REACHES[joint]) for joint, _ in LIMB_CHAINS)
+_CHAIN_ANCESTORS = np.array(
+    [[a for a, _ in LIMB_REACHES[j]] + [-1] * (_DEPTH - len(LIMB_REACHES[j])) for j, _ in LIMB_CHAINS], dtype=np.int64
+)
+_CHAIN_REACHES = np.array(
+    [[r for _, r in LIMB_REACHES[j]] + [np.nan] * (_DEPTH - len(LIMB_REACHES[j])) for j, _ in LIMB_CHAINS]
+)
+_FACE_JOINTS = np.array(FACE_JOINTS, dtype=np.int64)
 
 
 def outside_box(skeletons: Skeletons, margin: float) -> BoolArray:
@@ -104,29 +118,20 @@ def outside_box(skeletons: Skeletons, margin: float) -> BoolArray:
 
 
 def implausible_limbs(skeletons: Skeletons, slack: float) -> BoolArray:
-    """Seen joints [P,J] too far from their nearest kept ancestor for the person's size."""
-    scale = skeletons.body_scale()
-    pixels = skeletons.pixels
-    kept = skeletons.seen.copy()
-    rejected = np.zeros_like(kept)
-    for joint, _ in LIMB_CHAINS:
-        reference = np.full((len(skeletons), 2), np.nan)
-        reach = np.full(len(skeletons), np.nan)
-        for ancestor, fraction in reversed(LIMB_REACHES[joint]):  # the nearest kept ancestor wins
-            usable = kept[:, ancestor]
-            reference[usable] = pixels[usable, ancestor]
-            reach[usable] = fraction
-        distance = np.linalg.norm(pixels[:, joint] - reference, axis=-1)
-        with np.errstate(invalid="ignore"):
-            bad = kept[:, joint] & (distance > slack * reach * scale)
-        rejected[:, joint] = bad
-        kept[:, joint] &= ~bad
-    neck = pixels[:, NECK]
-    for joint in FACE_JOINTS:
-        distance = np.linalg.norm(pixels[:, joint] - neck, axis=-1)
-        with np.errstate(invalid="ignore"):
-            rejected[:, joint] = kept[:, joint] & (distance > slack * FACE_REACH * scale)
-    return rejected
+    """Seen joints [P,J] too far from their nearest kept ancestor for the person's size
+    (compiled: :func:`.kernels.limb_rejections`)."""
+    return limb_rejections(
+        np.ascontiguousarray(skeletons.pixels, dtype=np.float64),
+        np.ascontiguousarray(skeletons.seen),
+        skeletons.body_scale(),
+        float(slack),
+        _CHAIN_JOINTS,
+        _CHAIN_ANCESTORS,
+        _CHAIN_REACHES,
+        _FACE_JOINTS,
+        FACE_REACH,
+        NECK,
+    )
 
 
 def _torso_centres(skeletons: Skeletons) -> FloatArray:
@@ -145,27 +150,14 @@ def shared_joints(skeletons: Skeletons, radius: float) -> BoolArray:
     rejected = np.zeros((count, NUM_JOINTS), dtype=bool)
     if count < 2:
         return rejected
-    pixels = skeletons.pixels[:, :NUM_COCO_JOINTS]
-    scale = skeletons.body_scale()
-    centres = _torso_centres(skeletons)
-    # Claims: person p's joint j near person q's joint j or its mirror [P,Q,17].
-    near = np.zeros((count, count, NUM_COCO_JOINTS), dtype=bool)
-    limit = radius * np.minimum(scale[:, None], scale[None, :])[..., None]
-    x, y = pixels[..., 0], pixels[..., 1]  # the norms below as np.linalg.norm computes them, on [P,Q,17] planes
-    for order in (slice(None), MIRROR[:NUM_COCO_JOINTS]):
-        dx, dy = x[:, None] - x[None, :, order], y[:, None] - y[None, :, order]
-        with np.errstate(invalid="ignore"):
-            near |= np.sqrt(dx * dx + dy * dy) < limit
-    near[np.arange(count), np.arange(count)] = False
-    # Person p's joint j to person q's torso, in q's statures [P,Q,17]; an unknown torso is far.
-    dx, dy = x[:, None] - centres[None, :, None, 0], y[:, None] - centres[None, :, None, 1]
-    to_torso = np.sqrt(dx * dx + dy * dy) / scale[None, :, None]
-    to_torso = np.nan_to_num(to_torso, nan=np.inf)
-    own = to_torso[np.arange(count), np.arange(count)]  # [P,17]
-    # p loses joint j to q when q claims it too, with a clearly higher score and a nearer torso.
-    scores = skeletons.scores[:, :NUM_COCO_JOINTS]
-    score_gap = scores[None, :, :] - scores[:, None, :]  # q's score minus p's [P,Q,17]
-    nearer = to_torso < TORSO_RATIO * own[:, None, :]
-    loses = near & (score_gap > SCORE_TIE) & nearer
-    rejected[:, :NUM_COCO_JOINTS] = np.any(loses, axis=1)
+    rejected[:, :NUM_COCO_JOINTS] = shared_rejections(
+        np.ascontiguousarray(skeletons.pixels[:, :NUM_COCO_JOINTS], dtype=np.float64),
+        np.ascontiguousarray(skeletons.scores[:, :NUM_COCO_JOINTS], dtype=np.float64),
+        skeletons.body_scale(),
+        _torso_centres(skeletons),
+        float(radius),
+        _MIRROR_COCO,
+        SCORE_TIE,
+        TORSO_RATIO,
+    )
     return rejected
