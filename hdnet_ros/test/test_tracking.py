@@ -10,6 +10,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import DepthSource, Detection, Person, TrackingState
 from hdnet_ros.stages.tracking import RootKalman, Track, Tracker, TrackingConfig, hidden_roots, iou, overlap_matrix
+from hdnet_ros.stages.tracking.kalman import predict_all, update_all
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
 DT_NS = int(1e9 / 15)
@@ -504,3 +505,34 @@ def test_a_monocular_root_is_published_filtered_along_its_ray() -> None:
         root = person.positions[ROOT].copy()
         off.update([person], frame * DT_NS, CAMERA)
         np.testing.assert_array_equal(person.positions[ROOT], root)
+
+
+def _random_filters(rng: np.random.Generator, count: int) -> list[RootKalman]:
+    filters = []
+    for _ in range(count):
+        kalman = RootKalman(rng.normal(0, 3, 3), float(rng.uniform(0.01, 0.3)), float(rng.uniform(0.1, 2)))
+        for _ in range(int(rng.integers(0, 4))):  # a history: correlated covariances
+            kalman.predict(float(rng.uniform(0.01, 0.2)), 1.5)
+            kalman.update(kalman.position + rng.normal(0, 0.1, 3), float(rng.uniform(0.01, 0.3)))
+        filters.append(kalman)
+    return filters
+
+
+def test_the_stacked_kalman_steps_equal_each_filter_s_own_to_the_bit() -> None:
+    """predict_all / update_all (the tracker's frame) against RootKalman.predict / update."""
+    rng = np.random.default_rng(5)
+    for count in (1, 2, 7, 20, 33):
+        filters = _random_filters(rng, count)
+        alone = copy.deepcopy(filters)
+        dt = float(rng.uniform(0.01, 0.1))
+        predict_all(filters, dt, 1.5)
+        for kalman in alone:
+            kalman.predict(dt, 1.5)
+        measurements, sigmas = rng.normal(0, 3, (count, 3)), rng.uniform(0.01, 0.3, count)
+        update_all(filters, measurements, sigmas)
+        for kalman, measurement, sigma in zip(alone, measurements, sigmas, strict=True):
+            kalman.update(measurement, float(sigma))
+        for stacked, single in zip(filters, alone, strict=True):
+            assert stacked.x.tobytes() == single.x.tobytes()
+            assert stacked.P.tobytes() == single.P.tobytes()
+            assert stacked.position_sigma == float(np.sqrt(np.trace(single.P[:3, :3]) / 3.0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -71,7 +73,10 @@ def overlap_matrix(
 
 
 def has_root(person: Person) -> bool:
-    return bool(np.all(np.isfinite(person.positions[ROOT])))
+    """Whether the person's root is known (all three coordinates finite; on Python floats:
+    twice per person and frame)."""
+    x, y, z = person.positions[ROOT].tolist()
+    return math.isfinite(x) and math.isfinite(y) and math.isfinite(z)
 
 
 def hidden_roots(people: list[Person], min_cover: float, depth_m: float) -> set[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -43,8 +44,10 @@ class RootKalman:
 
     @property
     def position_sigma(self) -> float:
-        """RMS position standard deviation over the three axes."""
-        return float(np.sqrt(np.trace(self.P[:3, :3]) / 3.0))
+        """RMS position standard deviation over the three axes (np.trace's sum, in its order,
+        on Python floats: a gate per track and frame)."""
+        xx, yy, zz = self.P.diagonal()[:3].tolist()
+        return math.sqrt(((xx + yy) + zz) / 3.0)
 
     def predict(self, dt: float, acceleration_sigma: float) -> None:
         if dt <= 0:
@@ -72,3 +75,33 @@ class RootKalman:
         K = self.P[:, :3] @ np.linalg.inv(S)
         self.x = self.x + K @ (np.asarray(measurement, dtype=np.float64) - self.x[:3])
         self.P = self.P - K @ self.P[:3, :]
+
+
+def predict_all(filters: list[RootKalman], dt: float, acceleration_sigma: float) -> None:
+    """:meth:`RootKalman.predict` of every filter, as one stacked product each (numpy's
+    matmul multiplies each stacked matrix as it would a single one: the same numbers to the
+    bit, ``test_tracking``)."""
+    if dt <= 0 or not filters:
+        return
+    F, Q = _motion(dt, acceleration_sigma)
+    states = (F @ np.array([f.x for f in filters])[:, :, None])[..., 0]
+    covariances = F @ np.array([f.P for f in filters]) @ F.T + Q
+    for kalman, x, P in zip(filters, states, covariances, strict=True):
+        kalman.x, kalman.P = x, P
+
+
+def update_all(filters: list[RootKalman], measurements: FloatArray, sigmas: FloatArray) -> None:
+    """:meth:`RootKalman.update` of every filter with its measurement [T,3] and sigma [T],
+    stacked (one inverse of all innovations: 20 single 3x3 inverses cost ~0.1 ms, mostly
+    numpy's call overhead); the same numbers to the bit."""
+    if not filters:
+        return
+    states = np.array([f.x for f in filters])
+    covariances = np.array([f.P for f in filters])
+    innovation = covariances[:, :3, :3] + np.eye(3) * (np.asarray(sigmas, dtype=np.float64) ** 2)[:, None, None]
+    gains = covariances[:, :, :3] @ np.linalg.inv(innovation)
+    residuals = np.asarray(measurements, dtype=np.float64).reshape(-1, 3) - states[:, :3]
+    states = states + (gains @ residuals[:, :, None])[..., 0]
+    covariances = covariances - gains @ covariances[:, :3, :]
+    for kalman, x, P in zip(filters, states, covariances, strict=True):
+        kalman.x, kalman.P = x, P

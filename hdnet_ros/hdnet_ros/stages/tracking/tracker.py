@@ -41,6 +41,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -51,7 +52,7 @@ from hdnet_ros.joints import ROOT
 from hdnet_ros.people import DepthSource, Person, TrackingState
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.tracking.boxes import has_root, hidden_roots, iou_matrix, overlap_matrix
-from hdnet_ros.stages.tracking.kalman import RootKalman
+from hdnet_ros.stages.tracking.kalman import RootKalman, predict_all, update_all
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -178,15 +179,29 @@ class Tracker:
             self.camera = camera
         dt = 0.0 if self._last_stamp_ns is None else max((stamp_ns - self._last_stamp_ns) * 1e-9, 0.0)
         self._last_stamp_ns = stamp_ns if self._last_stamp_ns is None else max(stamp_ns, self._last_stamp_ns)
+        predict_all(
+            [track.kalman for track in self.tracks if track.kalman is not None], dt, self.config.acceleration_sigma
+        )
         for track in self.tracks:
-            if track.kalman is not None:
-                track.kalman.predict(dt, self.config.acceleration_sigma)
             track.time_since_update_s += dt
         self._suspect = hidden_roots(people, HIDDEN_COVER, HIDDEN_DEPTH_M)
         matches, box_only = self._associate(people)
+        untrusted = box_only | self._suspect
+        # The filters of the matched tracks with a trusted root, updated all at once.
+        filtered = [
+            (row, col)
+            for row, col in matches
+            if col not in untrusted and self.tracks[row].kalman is not None and has_root(people[col])
+        ]
+        update_all(
+            [cast(RootKalman, self.tracks[row].kalman) for row, _ in filtered],
+            np.array([people[col].positions[ROOT] for _, col in filtered], dtype=np.float64).reshape(-1, 3),
+            np.array([self._measurement_sigma(people[col]) for _, col in filtered], dtype=np.float64),
+        )
+        updated = {row for row, _ in filtered}
         matched_tracks = set()
         for row, col in matches:
-            self._update_track(self.tracks[row], people[col], use_root=col not in box_only | self._suspect)
+            self._update_track(self.tracks[row], people[col], col not in untrusted, row in updated)
             matched_tracks.add(row)
         matched_people = {col for _, col in matches}
         for row, track in enumerate(self.tracks):
@@ -313,14 +328,15 @@ class Tracker:
         noisy = np.isfinite(reported) and reported > self.config.measurement_sigma_m
         return bool(noisy and int(person.depth_sources[ROOT]) in MONOCULAR)
 
-    def _update_track(self, track: Track, person: Person, use_root: bool = True) -> None:
+    def _update_track(self, track: Track, person: Person, use_root: bool = True, filtered: bool = False) -> None:
+        """Take the person into the track; ``filtered``: the track's filter has already taken
+        the person's root (:func:`~.kalman.update_all`)."""
         if use_root and has_root(person):
-            root = person.positions[ROOT].astype(np.float64)
-            sigma = self._measurement_sigma(person)
             if track.kalman is None:
-                track.kalman = RootKalman(root, sigma, self.config.initial_velocity_sigma)
-            else:
-                track.kalman.update(root, sigma)
+                root = person.positions[ROOT].astype(np.float64)
+                track.kalman = RootKalman(root, self._measurement_sigma(person), self.config.initial_velocity_sigma)
+            elif not filtered:
+                track.kalman.update(person.positions[ROOT].astype(np.float64), self._measurement_sigma(person))
             track.updates_3d += 1
             track.last_root = track.kalman.position
             if self.config.smooth_monocular_root and self._monocular(person):
