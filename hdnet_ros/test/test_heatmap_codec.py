@@ -28,6 +28,7 @@ from hdnet_ros.metrics import oks
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.nets.preprocessing import IMAGENET_MEAN, IMAGENET_STD, apply_affine, invert_affine
 from hdnet_ros.people import Detection
+from hdnet_ros.stages.heatmap_peaks import decode_peaks
 from hdnet_ros.stages.keypoints2d import KeypointConfig
 from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
@@ -284,3 +285,32 @@ def test_the_crowds_crops_go_in_heatmap_max_batch_calls(models_dir: Path, photo:
     np.testing.assert_allclose(
         parts.heatmaps(photo.rgb, boxes)[0], whole.heatmaps(photo.rgb, boxes)[0], rtol=0.0, atol=HEATMAP_ORDER_MARGIN
     )
+
+
+def test_the_compiled_decoding_gives_the_codecs_keypoints_to_the_bit(real_heatmaps: np.ndarray) -> None:
+    """stages.heatmap_peaks (the 2D stage's decoding) against the codec's numpy decoding:
+    the network's heatmaps of real crops, and random maps with peaks at every border, maps
+    without a positive value, ties, a NaN, and shapes down to 5x5."""
+    rng = np.random.default_rng(17)
+    cases = [real_heatmaps.astype(np.float32)]
+    for trial in range(120):
+        height, width = [(32, 24), (64, 48), (8, 6), (5, 5)][trial % 4]
+        maps = rng.uniform(-0.2, 1.0, (int(rng.integers(1, 21)), 17, height, width)).astype(np.float32)
+        ys, xs = np.mgrid[0:height, 0:width]
+        for _ in range(5):  # Gaussian peaks anywhere, edges and corners included
+            n, j = rng.integers(len(maps)), rng.integers(17)
+            x, y = rng.integers(0, width), rng.integers(0, height)
+            blob = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / rng.uniform(0.5, 4.0)) * rng.uniform(-1.0, 2.0)
+            maps[n, j] = blob.astype(np.float32)
+        maps[0, 0] = 0.0 if trial % 3 == 0 else maps[0, 0]  # no positive value
+        maps[0, 1] = maps[0, 1, 0, 0] if trial % 5 == 0 else maps[0, 1]  # a tie everywhere
+        if trial % 7 == 0:
+            maps[0, 2, 1, 1] = np.nan
+        cases.append(maps)
+    for maps in cases:
+        cells, scores = decode_heatmaps(maps)
+        peaks, peak_scores = decode_peaks(maps)
+        assert peaks.tobytes() == cells.tobytes()
+        assert peak_scores.tobytes() == scores.tobytes()
+    float64 = cases[1].astype(np.float64)  # another dtype: the codec's own path
+    np.testing.assert_array_equal(decode_peaks(float64)[0], decode_heatmaps(float64)[0])

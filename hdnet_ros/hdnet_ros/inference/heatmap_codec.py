@@ -176,6 +176,13 @@ def dark_refine(heatmaps: npt.ArrayLike, cells: FloatArray) -> FloatArray:
     y = cells[..., 1].astype(np.intp)
     inside = (x > 1) & (x < width - 2) & (y > 1) & (y < height - 2)
     logs = smoothed_log_patches(heatmaps, np.stack((x, y), axis=-1))
+    return newton_step(cells, logs, inside)
+
+
+def newton_step(cells: FloatArray, logs: FloatArray, inside: npt.NDArray[np.bool_]) -> FloatArray:
+    """Cells [N,J,2] moved by DARK's Newton step on the log patches [N,J,5,5] around them
+    (:func:`smoothed_log_patches`), where ``inside`` [N,J] (not within two cells of the
+    border) and the Hessian is not singular."""
 
     def at(dx: int, dy: int) -> FloatArray:
         return logs[..., 2 + dy, 2 + dx]

@@ -20,7 +20,6 @@ from hdnet_ros.inference.backend import Backend, TensorSpec, split_batches
 from hdnet_ros.inference.heatmap_codec import (
     TopDownCrop,
     cells_to_image,
-    decode_heatmaps,
     encode_crops,
     mirrored_affines,
     topdown_affines,
@@ -30,6 +29,7 @@ from hdnet_ros.inference.heatmap_codec import (
 from hdnet_ros.joints import FLIP_PAIRS, NUM_COCO_JOINTS
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Detection
+from hdnet_ros.stages.heatmap_peaks import decode_peaks, warm_up
 from hdnet_ros.stages.keypoints2d import KeypointConfig, Keypoints2D, with_derived_joints
 
 FloatArray = npt.NDArray[np.float64]
@@ -74,6 +74,7 @@ class HeatmapKeypoints:
         self.stride_x = self.crop.width / heatmaps.shape[3] if heatmaps.shape[3] else float("nan")
         if self.flip_test and not np.isfinite(self.stride_x):
             raise ModelFileError(f"keypoints.flip_test needs a fixed heatmap width, not {heatmaps.describe()}")
+        warm_up()  # the decoding's compiled kernel, before the first frame
 
     @property
     def description(self) -> str:
@@ -106,7 +107,7 @@ class HeatmapKeypoints:
             return []
         boxes = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
         heatmaps, affines = self.heatmaps(rgb, boxes)
-        cells, scores = decode_heatmaps(heatmaps)
+        cells, scores = decode_peaks(heatmaps)  # the codec's decoding, its gathering compiled
         stride = (self.crop.width / heatmaps.shape[3], self.crop.height / heatmaps.shape[2])
         pixels, scores = with_derived_joints(
             cells_to_image(cells, affines, stride), scores, self.config.heatmap_min_score

@@ -303,8 +303,9 @@ class Tracker:
         cost[:, sorted(self._suspect)] = INFEASIBLE
         rows, cols = linear_sum_assignment(cost)
         matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < INFEASIBLE]
-        free_tracks = [r for r in range(len(self.tracks)) if r not in {m[0] for m in matches}]
-        free_people = [c for c in range(len(people)) if c not in {m[1] for m in matches}]
+        taken_tracks, taken_people = {m[0] for m in matches}, {m[1] for m in matches}
+        free_tracks = [r for r in range(len(self.tracks)) if r not in taken_tracks]
+        free_people = [c for c in range(len(people)) if c not in taken_people]
         box_only: set[int] = set()
         if free_tracks and free_people:
             free_overlap = overlap[np.ix_(free_tracks, free_people)]
