@@ -26,7 +26,7 @@ from model_clock import ModelClock
 # Class.method) as the stage calls it.
 PARTS: tuple[tuple[str, str, str, str], ...] = (
     ("2D crops (warp)", "2D stage", "hdnet_ros.stages.topdown_heatmap", "warp_crops"),
-    ("2D input encoding", "2D stage", "hdnet_ros.stages.topdown_heatmap", "encode_crops"),
+    ("2D input encoding", "2D stage", "hdnet_ros.stages.topdown_heatmap", "encode_planes"),
     ("2D heatmap decoding (DARK)", "2D stage", "hdnet_ros.stages.topdown_heatmap", "decode_peaks"),
     ("crowd rules", "2D stage", "hdnet_ros.stages.crowd", "CrowdStage.__call__"),
     ("Tracker.expected (all calls)", "tracking", "hdnet_ros.stages.tracking.tracker", "Tracker.expected"),

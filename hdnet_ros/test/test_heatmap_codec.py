@@ -28,7 +28,7 @@ from hdnet_ros.metrics import oks
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.nets.preprocessing import IMAGENET_MEAN, IMAGENET_STD, apply_affine, invert_affine
 from hdnet_ros.people import Detection
-from hdnet_ros.stages.heatmap_peaks import decode_peaks
+from hdnet_ros.stages.heatmap_kernels import decode_peaks, encode_planes
 from hdnet_ros.stages.keypoints2d import KeypointConfig
 from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
@@ -288,7 +288,7 @@ def test_the_crowds_crops_go_in_heatmap_max_batch_calls(models_dir: Path, photo:
 
 
 def test_the_compiled_decoding_gives_the_codecs_keypoints_to_the_bit(real_heatmaps: np.ndarray) -> None:
-    """stages.heatmap_peaks (the 2D stage's decoding) against the codec's numpy decoding:
+    """stages.heatmap_kernels (the 2D stage's decoding) against the codec's numpy decoding:
     the network's heatmaps of real crops, and random maps with peaks at every border, maps
     without a positive value, ties, a NaN, and shapes down to 5x5."""
     rng = np.random.default_rng(17)
@@ -314,3 +314,12 @@ def test_the_compiled_decoding_gives_the_codecs_keypoints_to_the_bit(real_heatma
         assert peak_scores.tobytes() == scores.tobytes()
     float64 = cases[1].astype(np.float64)  # another dtype: the codec's own path
     np.testing.assert_array_equal(decode_peaks(float64)[0], decode_heatmaps(float64)[0])
+
+
+def test_the_one_pass_encoding_gives_the_codecs_planes_to_the_bit() -> None:
+    rng = np.random.default_rng(23)
+    for count, height, width in ((1, 2, 2), (20, 128, 96), (3, 256, 192)):
+        crops = rng.integers(0, 256, (count, height, width, 3), dtype=np.uint8)
+        crops[0, 0, 0] = (0, 255, 128)
+        assert encode_planes(crops).tobytes() == encode_crops(crops).tobytes()
+        assert encode_planes(crops).flags.c_contiguous

@@ -46,9 +46,9 @@ Float32Array = npt.NDArray[np.float32]
 # The 3x3 Gaussian of DARK's smoothing: OpenCV's fixed kernel for ksize 3 and sigma 0.
 GAUSSIAN_3 = np.array([0.25, 0.5, 0.25])
 LOG_FLOOR = 1e-10  # DARK takes the log of max(heatmap, this)
-# (x / 255 - mean) / std = x * _SCALE + _SHIFT, per channel [1,3,1,1].
-_SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32).reshape(1, 3, 1, 1)
-_SHIFT = (-np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32).reshape(1, 3, 1, 1)
+# (x / 255 - mean) / std = x * IMAGENET_SCALE + IMAGENET_SHIFT, per channel [1,3,1,1].
+IMAGENET_SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32).reshape(1, 3, 1, 1)
+IMAGENET_SHIFT = (-np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32).reshape(1, 3, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,8 @@ def encode_crops(crops_rgb: npt.NDArray[np.uint8]) -> Float32Array:
     value, after moving the channels first on the uint8 crops)."""
     planes = np.ascontiguousarray(np.asarray(crops_rgb, dtype=np.uint8).transpose(0, 3, 1, 2))
     encoded = planes.astype(np.float32)
-    encoded *= _SCALE
-    encoded += _SHIFT
+    encoded *= IMAGENET_SCALE
+    encoded += IMAGENET_SHIFT
     return encoded
 
 

@@ -20,7 +20,6 @@ from hdnet_ros.inference.backend import Backend, TensorSpec, split_batches
 from hdnet_ros.inference.heatmap_codec import (
     TopDownCrop,
     cells_to_image,
-    encode_crops,
     mirrored_affines,
     topdown_affines,
     unmirrored_heatmaps,
@@ -29,7 +28,7 @@ from hdnet_ros.inference.heatmap_codec import (
 from hdnet_ros.joints import FLIP_PAIRS, NUM_COCO_JOINTS
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Detection
-from hdnet_ros.stages.heatmap_peaks import decode_peaks, warm_up
+from hdnet_ros.stages.heatmap_kernels import decode_peaks, encode_planes, warm_up
 from hdnet_ros.stages.keypoints2d import KeypointConfig, Keypoints2D, with_derived_joints
 
 FloatArray = npt.NDArray[np.float64]
@@ -74,7 +73,7 @@ class HeatmapKeypoints:
         self.stride_x = self.crop.width / heatmaps.shape[3] if heatmaps.shape[3] else float("nan")
         if self.flip_test and not np.isfinite(self.stride_x):
             raise ModelFileError(f"keypoints.flip_test needs a fixed heatmap width, not {heatmaps.describe()}")
-        warm_up()  # the decoding's compiled kernel, before the first frame
+        warm_up()  # the codec's compiled kernels, before the first frame
 
     @property
     def description(self) -> str:
@@ -95,7 +94,7 @@ class HeatmapKeypoints:
 
     def _run(self, crops: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         parts = [
-            self.backend.run({self.input_name: encode_crops(crops[part])})[self.output_name]
+            self.backend.run({self.input_name: encode_planes(crops[part])})[self.output_name]
             for part in split_batches(len(crops), self.max_batch)
         ]
         # One call per frame is the usual case (heatmap_max_batch): its array as it is.
