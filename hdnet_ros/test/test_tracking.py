@@ -10,7 +10,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import DepthSource, Detection, Person, TrackingState
 from hdnet_ros.stages.tracking import RootKalman, Track, Tracker, TrackingConfig, hidden_roots, iou, overlap_matrix
-from hdnet_ros.stages.tracking.kalman import predict_all, update_all
+from hdnet_ros.stages.tracking.kalman import positions_after, predict_all, update_all
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
 DT_NS = int(1e9 / 15)
@@ -525,6 +525,10 @@ def test_the_stacked_kalman_steps_equal_each_filter_s_own_to_the_bit() -> None:
         filters = _random_filters(rng, count)
         alone = copy.deepcopy(filters)
         dt = float(rng.uniform(0.01, 0.1))
+        ahead = positions_after(filters, dt, 1.5)
+        for kalman, row in zip(alone, ahead, strict=True):
+            assert row.tobytes() == kalman.position_after(dt, 1.5).tobytes()
+        assert positions_after(filters, 0.0, 1.5).tobytes() == np.array([k.position for k in alone]).tobytes()
         predict_all(filters, dt, 1.5)
         for kalman in alone:
             kalman.predict(dt, 1.5)

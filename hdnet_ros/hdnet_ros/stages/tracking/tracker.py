@@ -52,7 +52,7 @@ from hdnet_ros.joints import ROOT
 from hdnet_ros.people import DepthSource, Person, TrackingState
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.tracking.boxes import has_root, hidden_roots, iou_matrix, overlap_matrix
-from hdnet_ros.stages.tracking.kalman import RootKalman, predict_all, update_all
+from hdnet_ros.stages.tracking.kalman import RootKalman, positions_after, predict_all, update_all
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -237,8 +237,9 @@ class Tracker:
         tracks = [t for t in self.tracks if self._alive(t, dt)]
         if not tracks:
             return [None] * len(people)
-        sigma = self.config.acceleration_sigma
-        ahead = [t.kalman.position_after(dt, sigma) if t.kalman is not None else None for t in tracks]
+        filtered = [t.kalman for t in tracks if t.kalman is not None]
+        after = iter(positions_after(filtered, dt, self.config.acceleration_sigma))  # rows of [T,3]
+        ahead = [next(after) if t.kalman is not None else None for t in tracks]
         overlap = iou_matrix(moved_boxes(tracks, ahead, self.camera), [person.detection.box for person in people])
         cost = np.where(overlap >= self.config.min_iou_2d_only, 1.0 - overlap, INFEASIBLE)
         result: list[Person | None] = [None] * len(people)
