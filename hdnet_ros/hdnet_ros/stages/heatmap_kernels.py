@@ -19,8 +19,8 @@ same order, in float64 of the float32 maps); the log stays numpy's (numba's libm
 round another way), so the keypoints are the codec's to the bit (``test_heatmap_codec``), as are the planes.
 Maps of another dtype than float32 go through the codec's numpy path.
 
-The kernels are cached like the depth stage's, in a directory named after this file's hash
-(its only source): ``$NUMBA_CACHE_DIR/hdnet_ros-heatmap-<hash>`` or
+The kernels are cached like the depth stage's, in a directory named after a hash of this
+file and the codec's (their only sources): ``$NUMBA_CACHE_DIR/hdnet_ros-heatmap-<hash>`` or
 ``$XDG_CACHE_HOME/hdnet_ros/kernels/heatmap-<hash>``.
 """
 
@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numba
 import numpy as np
 import numpy.typing as npt
 
+from hdnet_ros.inference import heatmap_codec
 from hdnet_ros.inference.heatmap_codec import (
     GAUSSIAN_3,
     IMAGENET_SCALE,
@@ -46,20 +49,26 @@ from hdnet_ros.inference.heatmap_codec import (
 from hdnet_ros.stages.depth.jit import named_cache_dir, njit_cached, writable
 
 FloatArray = npt.NDArray[np.float64]
+FunctionT = TypeVar("FunctionT", bound=Callable[..., Any])
 Float32Array = npt.NDArray[np.float32]
 
 
 @functools.lru_cache(maxsize=1)
 def _cache_dir() -> str | None:
-    digest = hashlib.sha256(numba.__version__.encode() + Path(__file__).read_bytes()).hexdigest()[:16]
-    directory = named_cache_dir(f"heatmap-{digest}")
+    """The kernels read the codec's constants (the Gaussian) as compile-time values: its
+    source is hashed with this one's, so that a change to either starts a fresh cache."""
+    digest = hashlib.sha256(numba.__version__.encode())
+    for source in (Path(__file__), Path(heatmap_codec.__file__)):
+        digest.update(source.read_bytes())
+    digest_text = digest.hexdigest()[:16]
+    directory = named_cache_dir(f"heatmap-{digest_text}")
     return str(directory) if directory is not None and writable(directory) else None
 
 
 _G0, _G1, _G2 = (float(g) for g in GAUSSIAN_3)
 
 
-def _compiled(function):  # type: ignore[no-untyped-def]
+def _compiled(function: FunctionT) -> FunctionT:
     return njit_cached(function, {}, _cache_dir())
 
 
