@@ -50,16 +50,22 @@ class Estimate:
 class LastRun:
     """The network's last run on someone: its frame, the last estimate it accepted (None:
     none yet) with the person's box at that estimate, and the crops in a row it rejected up
-    to this run (0: it saw the person)."""
+    to this run (0: it saw the person). ``fitted``: the estimate's skeleton fitted to the 2D
+    keypoints of its frame (None: too few seen), the root a carried pose's fit to a later
+    frame's keypoints is compared with."""
 
     frame: int
     estimate: Estimate | None
     box: FloatArray
     rejections: int
+    fitted: FloatArray | None = None
 
     @property
     def root(self) -> FloatArray | None:
-        """The network's own monocular root at its last accepted estimate (None: none)."""
+        """Where the carried pose should fit: its skeleton's fit to the keypoints of its own
+        frame, else the network's own monocular root there (None: neither)."""
+        if self.fitted is not None:
+            return self.fitted
         root = self.estimate.body.root if self.estimate is not None else None
         return root.position if isinstance(root, MonocularRoot) else None
 

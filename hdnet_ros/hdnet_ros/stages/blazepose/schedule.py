@@ -39,6 +39,7 @@ from hdnet_ros.joints import (
     LEFT_KNEE,
     LEFT_SHOULDER,
     NUM_COCO_JOINTS,
+    NUM_JOINTS,
     RIGHT_ANKLE,
     RIGHT_HIP,
     RIGHT_KNEE,
@@ -111,6 +112,10 @@ class BlazePoseSchedule:
         longest = max(config.every_frames, config.every_frames_without_depth) * 2**MAX_BACK_OFF_DOUBLINGS
         self.memory = RunMemory(box_frames=longest + 1)
         self._last: list[LastRun | None] = []  # this frame's people's last runs, from plan to ran
+        # This frame's 2D keypoints (pixels [P,J,2], scores [P,J]) and fit settings, from plan
+        # to ran: the network's new poses are fitted to them as carried poses are later.
+        self._keypoints: tuple[FloatArray, FloatArray] = (np.zeros((0, NUM_JOINTS, 2)), np.zeros((0, NUM_JOINTS)))
+        self._fit: tuple[CameraModel, float, float] | None = None
 
     def reset(self) -> None:
         """Forget everyone (tracking restarted)."""
@@ -129,6 +134,11 @@ class BlazePoseSchedule:
         a new one). The carried poses are set on the people here, one frame older. Call
         :meth:`ran` with the network's answers."""
         self._last = last = self.memory.last_runs(people, expected)
+        self._keypoints = (
+            np.array([p.pixels for p in people], dtype=np.float64).reshape(-1, NUM_JOINTS, 2),
+            np.array([p.scores for p in people], dtype=np.float64).reshape(-1, NUM_JOINTS),
+        )
+        self._fit = (camera, min_score, relative_sigma)
         since = np.array([self.frame - r.frame if r is not None else np.inf for r in last], dtype=np.float64)
         periods = np.array(
             [self._period(p, r, has_depth) for p, r in zip(expected, last, strict=True)], dtype=np.float64
@@ -153,8 +163,9 @@ class BlazePoseSchedule:
         for index, fit in zip(indices, fits, strict=True):
             if isinstance(fit, MonocularRoot) and follows(fit, _reference(expected[index], last[index])):
                 roots[index] = fit
-            elif isinstance(fit, MonocularRoot) and wants[index] == Want.NONE:
+            elif isinstance(fit, MonocularRoot) and wants[index] == Want.NONE and not _rejected(last[index]):
                 wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
+            # After a rejected crop the network, which saw no person there, waits for its back-off.
             # Too few keypoints for any fit: the network, which would see as little, waits for its turn.
         run = self._served(people, wants, since / periods)
         self._count(wants, run)
@@ -175,18 +186,37 @@ class BlazePoseSchedule:
         """The network's answers to this frame's plan: ``estimates`` [P] (None where it did
         not run, ``run`` [P], or rejected the crop); then the next frame."""
         runs: list[LastRun | None] = []
-        for person, last, runs_now, estimate in zip(people, self._last, run, estimates, strict=True):
+        fitted = self._fitted(estimates)
+        for person, last, runs_now, estimate, root in zip(people, self._last, run, estimates, fitted, strict=True):
             box = np.asarray(person.detection.box, dtype=np.float64)
             if not runs_now:
                 runs.append(None)
             elif estimate is not None:
-                runs.append(LastRun(self.frame, estimate, box, rejections=0))
+                runs.append(LastRun(self.frame, estimate, box, rejections=0, fitted=root))
             elif last is not None:  # rejected: the last estimate stays, with its box
                 runs.append(LastRun(self.frame, last.estimate, last.box, rejections=last.rejections + 1))
             else:
                 runs.append(LastRun(self.frame, None, box, rejections=1))
         self.memory.record(self.frame, people, expected, self._last, runs)
         self.frame += 1
+
+    def _fitted(self, estimates: Sequence[Estimate | None]) -> list[FloatArray | None]:
+        """Each new estimate's skeleton fitted to its frame's 2D keypoints (None: no estimate,
+        or too few keypoints): where its carried fit should land in later frames. Compared
+        with that rather than the network's own root (fitted to its own landmarks), a carried
+        pose is not refitted for the two's disagreement (often 0.3-1 m for seated, half
+        hidden people) but for a changed pose or person."""
+        result: list[FloatArray | None] = [None] * len(estimates)
+        new = {i: e.body.relative_pose for i, e in enumerate(estimates) if e is not None}
+        if not new or self._fit is None or len(self._keypoints[0]) != len(estimates):
+            return result
+        pixels, scores = self._keypoints
+        indices = list(new)
+        skeletons = np.stack([np.asarray(pose, dtype=np.float64) for pose in new.values()])
+        fits = skeleton_roots(pixels[indices], scores[indices], skeletons, *self._fit)
+        for index, fit in zip(indices, fits, strict=True):
+            result[index] = fit.position if isinstance(fit, MonocularRoot) else None
+        return result
 
     def _period(self, previous: Person | None, last: LastRun | None, has_depth: bool) -> int:
         """The person's period: whether the sensor measured their root last frame, lengthened
@@ -236,9 +266,14 @@ class BlazePoseSchedule:
         self.counts["deferred"] += int(np.count_nonzero(~run & (wants != Want.NONE)))
 
 
+def _rejected(last: LastRun | None) -> bool:
+    return last is not None and last.rejections > 0
+
+
 def _reference(previous: Person | None, last: LastRun | None) -> FloatArray | None:
-    """Where a carried pose should fit: the network's own root at its last accepted
-    estimate, else the track's last root (None: neither)."""
+    """Where a carried pose should fit: its skeleton's fit to its own frame's keypoints, or
+    the network's own root there (:attr:`LastRun.root`), else the track's last root (None:
+    neither)."""
     if last is not None and last.root is not None:
         return last.root
     if previous is not None and np.all(np.isfinite(previous.positions[ROOT])):
@@ -279,6 +314,19 @@ def carried_roots(
     pixels = np.stack([np.asarray(p.pixels, dtype=np.float64) for p in people])
     scores = np.stack([np.asarray(p.scores, dtype=np.float64) for p in people])
     skeletons = np.stack([np.asarray(p.network_pose, dtype=np.float64) for p in people])
+    return skeleton_roots(pixels, scores, skeletons, camera, min_score, relative_sigma)
+
+
+def skeleton_roots(
+    pixels: FloatArray,
+    scores: FloatArray,
+    skeletons: FloatArray,
+    camera: CameraModel,
+    min_score: float,
+    relative_sigma: float,
+) -> list[RootFit]:
+    """Skeletons [N,J,3] fitted to 2D keypoints ([N,J,2] pixels, [N,J] scores): on the torso
+    and legs, else on every COCO joint (:func:`carried_roots`)."""
     fits = fit_roots(
         pixels, scores, skeletons, camera, min_visibility=min_score, relative_sigma=relative_sigma, landmarks=FIT_JOINTS
     )
