@@ -82,9 +82,10 @@ def drive(
     tracked: bool = True,
     has_depth: bool = True,
     accepts: Callable[[Person], bool] = lambda person: True,
+    network: Callable[[Person], BodyEstimate] = estimate,
 ) -> list[set[int]]:
     """Run ``schedule`` over ``frames`` frames of ``scene`` (frame index -> people, each
-    with its track id), the network answering ``estimate`` where ``accepts``; each frame's
+    with its track id), the network answering ``network`` where ``accepts``; each frame's
     people become the tracks' last persons (``tracked``) or are never tracked. The track
     ids the network ran on, per frame."""
     tracks: dict[int, Person] = {}
@@ -94,7 +95,7 @@ def drive(
         expected = [tracks.get(p.track_id) if tracked else None for p in people]
         plan = schedule.plan(people, expected, has_depth, CAMERA, 0.3, 0.07)
         answers = [
-            Estimate.of(estimate(p), 0.3) if run and accepts(p) else None
+            Estimate.of(network(p), 0.3) if run and accepts(p) else None
             for p, run in zip(people, plan.run, strict=True)
         ]
         for person, answer in zip(people, answers, strict=True):
@@ -176,6 +177,34 @@ def test_a_carried_pose_that_lands_away_from_its_track_runs_again() -> None:
 
     ran = drive(schedule, scene, 5)
     assert [1 in tracks for tracks in ran] == [True, False, False, True, False]
+    assert schedule.counts["refit"] == 1
+
+
+def test_a_carried_pose_is_compared_with_its_own_fit_to_the_keypoints_not_the_networks_root() -> None:
+    """For a half-hidden person BlazePose's root (fitted to its own landmarks) and its
+    skeleton's fit to the 2D keypoints disagree by tens of centimetres: the carried pose's
+    fit in later frames matches the latter, and the person is not run again for it."""
+    schedule = BlazePoseSchedule(config(every_frames=100, every_frames_without_depth=100))
+
+    def farther(person: Person) -> BodyEstimate:
+        body = estimate(person)
+        root = MonocularRoot(person.positions[ROOT] + np.array([0.0, 0.0, 0.8]), 0.1, 8, 0.5)
+        return dataclasses.replace(body, root=root)
+
+    ran = drive(schedule, standing(1), 6, network=farther)
+    assert [1 in tracks for tracks in ran] == [True] + [False] * 5
+    assert schedule.counts["refit"] == 0
+
+
+def test_a_carried_pose_whose_crop_was_rejected_waits_for_its_back_off() -> None:
+    """A refit the network rejects (it sees no person) is not asked again next frame."""
+    schedule = BlazePoseSchedule(config(every_frames=100, every_frames_without_depth=100))
+
+    def scene(index: int) -> list[Person]:  # as above: someone else's keypoints from frame 3
+        return [person_at((0.0, 0.3, 3.0 if index < 3 else 4.5), 1)]
+
+    ran = drive(schedule, scene, 9, accepts=lambda person: person.positions[ROOT][2] < 4.0)
+    assert [1 in tracks for tracks in ran] == [True, False, False, True] + [False] * 5
     assert schedule.counts["refit"] == 1
 
 
