@@ -11,13 +11,16 @@ network runs on each track every few frames and the track carries its pose in be
   the placement stage's fit with the person's learned scale where it runs);
 * a crop the network rejected (no person seen: a seated person behind a table, a person
   too far or cut by the image's edge) is tried again after the period, not every frame,
-  and after 2 and 4 periods once rejected again: most such crops are rejected again.
+  and after 2 and 4 periods once rejected again: most such crops are rejected again. A
+  person whose last crop was rejected is not run for a carried pose that stops following
+  them either (the refit below): the network has just said it sees no one there.
 
 Tracks take turns: each runs on its own phase of its period (by track id), so that the cost
 spreads over the frames instead of falling due on one. ``blazepose.max_crops`` caps the
 crops of one frame; the people that want a crop are served by priority: new tracks first
 (nothing to carry), then carried poses whose fit to this frame's keypoints fails or lands
-away from their track (:func:`follows`), then the oldest poses; the person with the taller
+away from their track (:func:`follows`: from where the same skeleton fitted the keypoints of
+the frame it was made in), then the oldest poses; the person with the taller
 box (nearer, mostly) first among equals. People left over carry their pose one more frame
 and are older, so they come earlier on the next frame.
 """
