@@ -61,13 +61,26 @@ class LastRun:
     fitted: FloatArray | None = None
 
     @property
+    def network_root(self) -> FloatArray | None:
+        """The network's own monocular root at its last accepted estimate (None: none)."""
+        root = self.estimate.body.root if self.estimate is not None else None
+        return root.position if isinstance(root, MonocularRoot) else None
+
+    @property
     def root(self) -> FloatArray | None:
         """Where the carried pose should fit: its skeleton's fit to the keypoints of its own
         frame, else the network's own monocular root there (None: neither)."""
-        if self.fitted is not None:
-            return self.fitted
-        root = self.estimate.body.root if self.estimate is not None else None
-        return root.position if isinstance(root, MonocularRoot) else None
+        return self.fitted if self.fitted is not None else self.network_root
+
+    @property
+    def depth_scale(self) -> float:
+        """The network's root depth over its skeleton's fit to the keypoints, at its estimate
+        (1: either missing): the two 2D sources' disagreement on the person's size, which a
+        carried fit keeps (:func:`~.schedule.anchored`)."""
+        network = self.network_root
+        if network is None or self.fitted is None or not self.fitted[2] > 0.0:
+            return 1.0
+        return float(network[2] / self.fitted[2])
 
 
 class RunMemory:

@@ -27,6 +27,7 @@ and are older, so they come earlier on the next frame.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -165,7 +166,7 @@ class BlazePoseSchedule:
         fits = carried_roots([people[i] for i in indices], camera, min_score, relative_sigma)
         for index, fit in zip(indices, fits, strict=True):
             if isinstance(fit, MonocularRoot) and follows(fit, _reference(expected[index], last[index])):
-                roots[index] = fit
+                roots[index] = anchored(fit, last[index])
             elif isinstance(fit, MonocularRoot) and wants[index] == Want.NONE and not _rejected(last[index]):
                 wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
             # After a rejected crop the network, which saw no person there, waits for its back-off.
@@ -267,6 +268,15 @@ class BlazePoseSchedule:
                 self.counts[want.name.lower()] += int(np.count_nonzero(run & (wants == want)))
         self.counts["carried"] += int(np.count_nonzero(~run))
         self.counts["deferred"] += int(np.count_nonzero(~run & (wants != Want.NONE)))
+
+
+def anchored(fit: MonocularRoot, last: LastRun | None) -> MonocularRoot:
+    """A carried skeleton's fit to this frame's keypoints scaled along its viewing ray by the
+    run's :attr:`~.run_memory.LastRun.depth_scale`: the root moves with the keypoints and
+    stays where the network put the person at its run (half-hidden people's keypoints and
+    BlazePose's own landmarks disagree on their size by up to tens of per cent)."""
+    scale = last.depth_scale if last is not None else 1.0
+    return fit if scale == 1.0 else dataclasses.replace(fit, position=fit.position * scale, sigma=fit.sigma * scale)
 
 
 def _rejected(last: LastRun | None) -> bool:
