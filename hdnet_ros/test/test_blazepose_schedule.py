@@ -160,6 +160,21 @@ def test_a_rejected_crop_is_retried_less_and_less_often() -> None:
     assert gaps[:3] == [2, 3, 6] and set(gaps[3:]) == {12}
 
 
+def test_a_rejected_person_showing_few_joints_backs_off_at_once() -> None:
+    """Head and shoulders only (8 of 19 joints seen): once rejected, the wait doubles at once."""
+
+    def hidden(index: int) -> list[Person]:
+        person = person_at((0.0, 0.3, 3.0), 1)
+        person.scores[8:] = 0.1  # below the 0.3 threshold
+        return [person]
+
+    ran = drive(BlazePoseSchedule(config(every_frames=3)), hidden, 40, accepts=lambda person: False)
+    gaps = np.diff(runs_of(ran, 1)).tolist()
+    assert gaps[:2] == [5, 6] and set(gaps[2:]) == {12}  # [2, 3, 6, 12, ...] with all joints seen
+    seen = drive(BlazePoseSchedule(config(every_frames=3)), hidden, 12)  # accepted: the period as usual
+    assert np.all(np.diff(runs_of(seen, 1)[1:]) == 3)
+
+
 def test_untracked_people_are_found_by_their_box_and_not_run_as_new_every_frame() -> None:
     # The pipeline drops people with too few 3D joints before tracking (often those whose
     # crop the network rejected, in frames without depth): they come back untracked.
