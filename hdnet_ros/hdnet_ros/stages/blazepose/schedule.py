@@ -71,7 +71,7 @@ MAX_BACK_OFF_DOUBLINGS = 2
 # A person whose 2D keypoints show fewer joints than this (of 19; head and shoulders of
 # someone seated behind others) and whose last crop was rejected backs off at once: on the
 # sample frames' pseudo-sequence run every frame, 85 % of such crops were rejected again
-# (36 % with more joints seen; 52 % of the crops of people with few joints seen whose last
+# (64 % with more joints seen; 52 % of the crops of people with few joints seen whose last
 # crop was accepted).
 FEW_JOINTS = 9
 # A track carries its pose for at most this many of its periods (its crop rejected, or
