@@ -11,7 +11,8 @@ network runs on each track every few frames and the track carries its pose in be
   the placement stage's fit with the person's learned scale where it runs);
 * a crop the network rejected (no person seen: a seated person behind a table, a person
   too far or cut by the image's edge) is tried again after the period, not every frame,
-  and after 2 and 4 periods once rejected again: most such crops are rejected again. A
+  and after 2 and 4 periods once rejected again: most such crops are rejected again (from
+  the first rejection where the 2D keypoints show fewer than FEW_JOINTS joints). A
   person whose last crop was rejected is not run for a carried pose that stops following
   them either (the refit below): the network has just said it sees no one there.
 
