@@ -80,7 +80,8 @@ class LastRun:
         network = self.network_root
         if network is None or self.fitted is None or not self.fitted[2] > 0.0:
             return 1.0
-        return float(network[2] / self.fitted[2])
+        scale = float(network[2] / self.fitted[2])
+        return scale if np.isfinite(scale) and scale > 0.0 else 1.0
 
 
 class RunMemory:
