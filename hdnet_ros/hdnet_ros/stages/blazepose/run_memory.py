@@ -51,8 +51,7 @@ class LastRun:
     """The network's last run on someone: its frame, the last estimate it accepted (None:
     none yet) with the person's box at that estimate, and the crops in a row it rejected up
     to this run (0: it saw the person). ``fitted``: the estimate's skeleton fitted to the 2D
-    keypoints of its frame (None: too few seen), the root a carried pose's fit to a later
-    frame's keypoints is compared with."""
+    keypoints of its frame (None: too few seen), for the :attr:`depth_scale`."""
 
     frame: int
     estimate: Estimate | None
@@ -68,9 +67,11 @@ class LastRun:
 
     @property
     def root(self) -> FloatArray | None:
-        """Where the carried pose should fit: its skeleton's fit to the keypoints of its own
-        frame, else the network's own monocular root there (None: neither)."""
-        return self.fitted if self.fitted is not None else self.network_root
+        """Where the carried pose should fit: the network's own monocular root at its run
+        (None: none). Comparing with the skeleton's fit to that frame's keypoints instead
+        (like for like) saved 10 of 289 crops on the sample frames' sequence but let poses
+        that had changed be carried: joint error with depth 97 -> 126 mm (docs/benchmarks.md, perf11)."""
+        return self.network_root
 
     @property
     def depth_scale(self) -> float:

@@ -20,8 +20,7 @@ Tracks take turns: each runs on its own phase of its period (by track id), so th
 spreads over the frames instead of falling due on one. ``blazepose.max_crops`` caps the
 crops of one frame; the people that want a crop are served by priority: new tracks first
 (nothing to carry), then carried poses whose fit to this frame's keypoints fails or lands
-away from their track (:func:`follows`: from where the same skeleton fitted the keypoints of
-the frame it was made in), then the oldest poses; the person with the taller
+away from their track (:func:`follows`), then the oldest poses; the person with the taller
 box (nearer, mostly) first among equals. People left over carry their pose one more frame
 and are older, so they come earlier on the next frame.
 """
@@ -218,10 +217,9 @@ class BlazePoseSchedule:
 
     def _fitted(self, estimates: Sequence[Estimate | None]) -> list[FloatArray | None]:
         """Each new estimate's skeleton fitted to its frame's 2D keypoints (None: no estimate,
-        or too few keypoints): where its carried fit should land in later frames. Compared
-        with that rather than the network's own root (fitted to its own landmarks), a carried
-        pose is not refitted for the two's disagreement (often 0.3-1 m for seated, half
-        hidden people) but for a changed pose or person."""
+        or too few keypoints): with the network's own root (fitted to its landmarks) it gives
+        the depth scale its carried fits keep (:func:`anchored`; the two disagree by up to
+        tens of per cent for seated, half-hidden people)."""
         result: list[FloatArray | None] = [None] * len(estimates)
         new = {i: e.body.relative_pose for i, e in enumerate(estimates) if e is not None}
         if not new or self._fit is None or len(self._keypoints[0]) != len(estimates):
@@ -303,9 +301,8 @@ def _rejected(last: LastRun | None) -> bool:
 
 
 def _reference(previous: Person | None, last: LastRun | None) -> FloatArray | None:
-    """Where a carried pose should fit: its skeleton's fit to its own frame's keypoints, or
-    the network's own root there (:attr:`LastRun.root`), else the track's last root (None:
-    neither)."""
+    """Where a carried pose should fit: the network's own root at its last accepted
+    estimate (:attr:`LastRun.root`), else the track's last root (None: neither)."""
     if last is not None and last.root is not None:
         return last.root
     if previous is not None and np.all(np.isfinite(previous.positions[ROOT])):
