@@ -4,8 +4,10 @@
 The numpy functions are some hundred array calls for any number of people, most of the TF
 message's cost at 20 people. This kernel does the same arithmetic in the same order (sums
 of three as numpy's reduction adds them, the products and differences of ``_cross``,
-Shepperd's cases in their order) and gives the same bits (``test_messages.py`` compares
-them on random bodies with missing joints); the numpy functions stay the API.
+Shepperd's cases in their order) and gives the same bits (``test_outputs_reference.py``
+compares them on random bodies with missing joints); the numpy functions stay the API.
+The first call compiles the kernel (about a second) or loads it from the cache;
+:func:`warm_up` does that before a first frame.
 """
 
 from __future__ import annotations
