@@ -115,6 +115,33 @@ def test_markers_and_transforms_are_main_s_to_the_byte() -> None:
         np.testing.assert_array_equal(body_rotations(positions), reference_tf.body_rotations(positions))
 
 
+def test_compiled_body_frames_are_the_numpy_functions_to_the_bit() -> None:
+    """tf_kernel.body_frames against body_rotations and quaternions_from_matrices (which
+    stay the API) on random bodies: joints missing in turn, the neck on the root, hips that
+    coincide, bodies from micrometres to tens of metres, and the odd people's NaN kinds."""
+    from hdnet_ros.joints import LEFT_HIP, NECK, RIGHT_HIP, ROOT
+    from hdnet_ros.outputs.tf_frames import body_rotations, quaternions_from_matrices
+    from hdnet_ros.outputs.tf_kernel import body_frames
+
+    rng = np.random.default_rng(5)
+    bodies = [np.stack([p.positions for p in odd_people(23, seed)]).astype(np.float64) for seed in range(3)]
+    for trial in range(200):
+        count = int(rng.integers(1, 25))
+        scale = rng.choice([1e-6, 1e-3, 1.0, 30.0])
+        positions = rng.normal(0.0, 1.0, (count, NUM_JOINTS, 3)) * scale
+        positions[rng.random((count, NUM_JOINTS)) < 0.3] = np.nan
+        if trial % 5 == 0:
+            positions[:, NECK] = positions[:, ROOT]
+        if trial % 7 == 0:
+            positions[:, LEFT_HIP] = positions[:, RIGHT_HIP]
+        bodies.append(positions)
+    for positions in bodies:
+        rotations, quaternions = body_frames(positions)
+        want = body_rotations(positions)
+        assert rotations.tobytes() == want.tobytes()
+        assert quaternions.tobytes() == quaternions_from_matrices(want).tobytes()
+
+
 def test_colours_are_the_palette_s() -> None:
     from hdnet_ros.outputs.common import PALETTE, colour_for
 

@@ -24,6 +24,7 @@ from hdnet_ros.joints import (
     ROOT,
 )
 from hdnet_ros.outputs.common import body_label, header, msg_type, positional_type, stacked
+from hdnet_ros.outputs.tf_kernel import body_frames
 from hdnet_ros.people import Person
 
 FloatArray = npt.NDArray[np.float64]
@@ -164,8 +165,8 @@ def body_transforms(
         return []
     types = _types()
     positions = everyone[rows]
-    rotations = body_rotations(positions)
-    quaternions = quaternions_from_matrices(rotations).tolist()
+    rotations, frame_quaternions = body_frames(positions)  # body_rotations' and their quaternions, compiled
+    quaternions = frame_quaternions.tolist()
     roots = positions[:, ROOT]
     camera_header = header(stamp_ns, camera_frame)
     identity = types.quaternion(0.0, 0.0, 0.0, 1.0)

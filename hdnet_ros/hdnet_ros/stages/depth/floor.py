@@ -106,19 +106,31 @@ def refreshed_plane(
     it is still this image's floor: about as many of a small random sample lie on it as
     did when it was fitted (less a fifth, for people walking over it), and the refit moved
     it by less than FLOOR_KEPT_DEGREES / FLOOR_KEPT_M. None: fit the floor anew."""
-    points = _floor_candidates(depth, camera, replace(config, samples=config.preview_samples), None)
+    points = _floor_candidates(depth, camera, _preview_config(config), None)
     if points is None:
         return None
     tolerance = _inlier_tolerance(points, config)
     near = np.abs(points @ plane.normal - plane.offset) < tolerance
-    if np.mean(near) < 0.8 * plane.inlier_fraction or np.count_nonzero(near) < 3:
+    on_plane = int(np.count_nonzero(near))
+    # on_plane / len(points) is np.mean(near) to the bit (an exact count over the size).
+    if on_plane / len(points) < 0.8 * plane.inlier_fraction or on_plane < 3:
         return None
     refit = _least_squares_plane(points[near])
-    if float(refit.normal @ plane.normal) < np.cos(np.deg2rad(FLOOR_KEPT_DEGREES)):
+    if float(refit.normal @ plane.normal) < _KEPT_COS:
         return None
     if abs(refit.offset - plane.offset) > FLOOR_KEPT_M:
         return None
-    return GroundPlane(refit.normal, refit.offset, int(np.count_nonzero(near)), plane.inlier_fraction)
+    return GroundPlane(refit.normal, refit.offset, on_plane, plane.inlier_fraction)
+
+
+_KEPT_COS = float(np.cos(np.deg2rad(FLOOR_KEPT_DEGREES)))
+
+
+@functools.lru_cache(maxsize=4)
+def _preview_config(config: GroundConfig) -> GroundConfig:
+    """The refresh's candidate settings: ``config`` with the preview's sample size (made
+    once per config: ``replace`` costs as much as a small array step, every frame)."""
+    return replace(config, samples=config.preview_samples)
 
 
 def _inlier_tolerance(points: FloatArray, config: GroundConfig) -> FloatArray:

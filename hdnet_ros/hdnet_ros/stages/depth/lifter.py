@@ -81,6 +81,7 @@ class DepthLifter:
         self.config = config
         self._floor_for: DepthImage | None = None  # the depth image the cached floor belongs to
         self._floor: GroundPlane | None = None
+        self._ground = GroundConfig(noise_coefficient=config.noise_coefficient)  # the floor fit's settings
         # Seen joints hidden behind an occluder (none of their surface, or guessed onto it:
         # stages.depth.guessed) since start; their scores are lowered.
         self.hidden_joints = 0
@@ -205,7 +206,7 @@ class DepthLifter:
         if depth is None or not self.config.ground_plane:
             return None
         if self._floor_for is not depth:
-            ground = GroundConfig(noise_coefficient=self.config.noise_coefficient)
+            ground = self._ground
             kept = refreshed_plane(self._floor, depth, camera, ground) if self._floor is not None else None
             self._floor = kept if kept is not None else estimate_ground_plane(depth, camera, ground)
             self._floor_for = depth

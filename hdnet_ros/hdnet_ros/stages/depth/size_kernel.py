@@ -105,6 +105,16 @@ def _median(ordered: FloatArray, count: int) -> float:
 
 
 @compiled_ieee
+def _median_of_inverses(ordered: FloatArray, count: int, kept: int) -> float:
+    """_median of the sorted depths 1 / ratio of the kept pairs, from the sorted ratios
+    ``ordered[:count]`` (no NaN): the kept ratios (those >= a threshold) are their last
+    ``kept``, and 1 / x reverses their order (the same quotients, so the same median)."""
+    low = (kept - 1) // 2
+    high = kept // 2
+    return 0.5 * (1.0 / ordered[count - 1 - low] + 1.0 / ordered[count - 1 - high])
+
+
+@compiled_ieee
 def _percentile(ordered: FloatArray, count: int, q: float) -> float:
     """size_prior._row_percentile of one sorted row (numpy's linear interpolation)."""
     if count <= 0:
@@ -174,7 +184,12 @@ def _bone_depths(
         pairs, usable, top = _pair_ratios(
             normalized, seen, person, pair_a, pair_b, pair_length, lengths, ratio, available
         )
-        reference = _percentile(_sorted(ratio, available, work), pairs, REFERENCE_PERCENTILE) if pairs >= 3 else top
+        ordered = work[:pairs]
+        if pairs >= 3:
+            ordered = _sorted(ratio, available, work)
+            reference = _percentile(ordered, pairs, REFERENCE_PERCENTILE)
+        else:
+            reference = top
         kept = 0
         for k in range(pairs_count):
             keep[k] = available[k] and ratio[k] >= min_ratio * reference
@@ -182,7 +197,10 @@ def _bone_depths(
             kept += keep[k]
         if not usable or kept == 0:
             continue
-        z = _median(_sorted(depths, keep, work), kept)
+        if pairs >= 3 and not math.isnan(ordered[pairs - 1]):
+            z = _median_of_inverses(ordered, pairs, kept)
+        else:
+            z = _median(_sorted(depths, keep, work), kept)
         kept_length = _median(_sorted(lengths, keep, work), kept)
         noise_rel = keypoint_sigma_px * math.sqrt(2.0) / _maximum(kept_length * f, 1e-6)
         for k in range(pairs_count):
