@@ -21,6 +21,7 @@ of every step (up to 1e-9 relative here): compared to 1e-7.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -249,21 +250,24 @@ def test_singular_systems_fall_back_as_numpy_did(size: int) -> None:
 def test_the_kernel_cache_is_named_after_the_placement_sources(tmp_path) -> None:
     """numba keys a cached function on its own file only; the kernel reads fit_constants.py
     and posture.py, so the cache directory is named after a hash of every placement source."""
+    from hdnet_ros.stages.depth.jit import hash_sources
     from hdnet_ros.stages.placement import jit
 
+    stage_dir = jit.KERNELS.sources
+    assert stage_dir == Path(jit.__file__).resolve().parent
     named = jit.cache_dir({"NUMBA_CACHE_DIR": str(tmp_path)})
     assert named is not None and named.parent == tmp_path
-    assert named.name == f"hdnet_ros-placement-{jit.hash_sources(jit.STAGE_DIR)}"
+    assert named.name == f"hdnet_ros-placement-{hash_sources(stage_dir)}"
     home = jit.cache_dir({"XDG_CACHE_HOME": str(tmp_path)})
-    assert home == tmp_path / "hdnet_ros" / "kernels" / f"placement-{jit.hash_sources(jit.STAGE_DIR)}"
+    assert home == tmp_path / "hdnet_ros" / "kernels" / f"placement-{hash_sources(stage_dir)}"
     assert jit.cache_dir({"NUMBA_CACHE_DIR": "relative/dir"}) is None
     copy = tmp_path / "copy"
     copy.mkdir()
-    for source in jit.STAGE_DIR.glob("*.py"):
+    for source in stage_dir.glob("*.py"):
         (copy / source.name).write_bytes(source.read_bytes())
-    assert jit.hash_sources(copy) == jit.hash_sources(jit.STAGE_DIR)
+    assert hash_sources(copy) == hash_sources(stage_dir)
     (copy / "fit_constants.py").write_text((copy / "fit_constants.py").read_text() + "\n# changed\n")
-    assert jit.hash_sources(copy) != jit.hash_sources(jit.STAGE_DIR)
+    assert hash_sources(copy) != hash_sources(stage_dir)
 
 
 def test_the_warm_up_compiles_what_the_fit_calls() -> None:

@@ -119,3 +119,26 @@ def compiled_ieee(function: FunctionT) -> FunctionT:
     """:func:`compiled` with numpy's float semantics for division by zero (inf or NaN, as
     the numpy code a kernel replaces gives, instead of a ZeroDivisionError)."""
     return _jit(function, {"error_model": "numpy"})
+
+
+class StageKernels:
+    """Another stage's (or package's) compiled kernels, cached by this module's rule: in
+    ``<name>-<hash of the Python files in sources>`` (:func:`named_cache_dir`), with numpy's
+    division semantics (inf or NaN, as the numpy code a kernel replaces gives)."""
+
+    def __init__(self, name: str, sources: Path) -> None:
+        self.name = name
+        self.sources = sources
+        self._directory: tuple[str | None] | None = None  # (writable cache directory,), once known
+
+    def cache_dir(self, environ: dict[str, str] | None = None) -> Path | None:
+        """Where the kernels are cached; None without a place."""
+        return named_cache_dir(f"{self.name}-{hash_sources(self.sources)}", environ)
+
+    def compiled(self, function: FunctionT) -> FunctionT:
+        """``numba.njit`` in this cache directory, set only for this decoration."""
+        if self._directory is None:
+            directory = self.cache_dir()
+            self._directory = (str(directory) if directory is not None and writable(directory) else None,)
+        return njit_cached(function, {"error_model": "numpy"}, self._directory[0])
+

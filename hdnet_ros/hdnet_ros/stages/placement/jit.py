@@ -12,29 +12,10 @@ place.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
-from hdnet_ros.stages.depth.jit import hash_sources, named_cache_dir, njit_cached, writable
+from hdnet_ros.stages.depth.jit import StageKernels
 
-FunctionT = TypeVar("FunctionT", bound=Callable[..., Any])
-STAGE_DIR = Path(__file__).resolve().parent
-
-
-def cache_dir(environ: dict[str, str] | None = None) -> Path | None:
-    """Where the placement's compiled code is cached (module doc); None without a place."""
-    return named_cache_dir(f"placement-{hash_sources(STAGE_DIR)}", environ)
-
-
-@functools.lru_cache(maxsize=1)
-def _writable_cache_dir() -> str | None:
-    directory = cache_dir()
-    return str(directory) if directory is not None and writable(directory) else None
-
-
-def compiled(function: FunctionT) -> FunctionT:
-    """``numba.njit`` with numpy's division semantics (inf or NaN, as the numpy code the
-    kernel replaces) and the stage's cache directory, set only for this decoration."""
-    return njit_cached(function, {"error_model": "numpy"}, _writable_cache_dir())
+KERNELS = StageKernels("placement", Path(__file__).resolve().parent)
+cache_dir = KERNELS.cache_dir
+compiled = KERNELS.compiled
