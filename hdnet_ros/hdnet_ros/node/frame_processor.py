@@ -19,6 +19,7 @@ from hdnet_ros.depth_fault import DepthFault, DepthFaultReason, DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.node.diagnostics import WORKER_EXCEPTION, DiagnosticsAggregator
 from hdnet_ros.outputs.frame_outputs import core_outputs
+from hdnet_ros.outputs.tf_kernel import warm_up as warm_up_tf_frames
 from hdnet_ros.people import FloorPose, Frame
 from hdnet_ros.pipeline import FrameResult, Pipeline
 
@@ -72,6 +73,7 @@ class FrameProcessor:
         self._clock_ns = clock_ns
         self._log = log
         self._floor_lookup = floor_lookup
+        warm_up_tf_frames()  # TF's compiled body frames, before the first frame (else ~1 s in it)
 
     def process(self, triplet: Triplet) -> None:
         frame = self._frame(triplet)
