@@ -25,13 +25,15 @@ from other starts: their minima differ by ~1e-5 in the parameters; measured at m
 Sequences: synthetic crowds of 2-5 standing people a frame seen by cameras 1-3.5 m high
 pitched 0-45 deg, with keypoint-like noise on the rays, skeleton ups off by ~7 deg, hip
 heights off by ~7 %, ankles unseen, rays that miss the floor, trunks unseen and a wrong
-person now and then; a camera that moves halfway; and, where the models and the sample
+person now and then, strangers or six tracked people seen again (the design effect); a
+camera that moves halfway; and, where the models and the sample
 bags are there, the observations the pipeline makes of the three sample RGB-D frames,
 each repeated as a pseudo-sequence (the rays turned by 1.5 px a frame, with 0.5 px noise).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -83,17 +85,26 @@ def person(rng: np.random.Generator, height: float, rotation: np.ndarray, frame:
     return FloorObservation(ankles, rays[2], hip_height, skeleton_up, frame, neck_ray)
 
 
-def crowd_sequence(seed: int, frames: int, cameras: list[tuple[float, float]] | None = None) -> Sequence:
+def crowd_sequence(
+    seed: int, frames: int, cameras: list[tuple[float, float]] | None = None, tracks: int = 0
+) -> Sequence:
     """``frames`` frames of a random camera (height, pitch), or of ``cameras`` in turn, each
-    for an equal share of the frames."""
+    for an equal share of the frames; with ``tracks`` (>= 5) each frame's people carry
+    distinct track ids of that many people, so that people are seen again (their
+    observations then count less: the design effect, ``live.repeats``)."""
     rng = np.random.default_rng(seed)
+    ids = np.random.default_rng(seed + 1000)  # apart: the untracked sequences stay as they were
     if cameras is None:
         cameras = [(rng.uniform(1.0, 3.5), rng.uniform(0.0, 45.0))]
     sequence = []
     for frame in range(frames):
         height, pitch = cameras[frame * len(cameras) // frames]
         rotation = camera_rotation(pitch)
-        sequence.append([person(rng, height, rotation, frame) for _ in range(rng.integers(3, 6))])
+        people = [person(rng, height, rotation, frame) for _ in range(rng.integers(3, 6))]
+        if tracks:
+            chosen = ids.choice(tracks, size=len(people), replace=False)
+            people = [dataclasses.replace(p, track=int(t)) for p, t in zip(people, chosen, strict=True)]
+        sequence.append(people)
     return sequence
 
 
@@ -204,6 +215,29 @@ def test_the_floors_are_mains_over_a_static_cameras_frames(seed: int) -> None:
     assert sum(theirs is not None for _, theirs, _ in floors) >= 20  # the floors were compared
     # most frames started from the last minima: a search as the observations doubled
     assert estimator.searches <= 10
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_the_floors_are_mains_with_people_seen_again(seed: int) -> None:
+    """Tracked people (6 of them, seen again and again) count for less than as many
+    strangers: main's floor with the design effect, every frame and on the cadence; the
+    sigmas are wider than the same observations untracked give."""
+    tracked = crowd_sequence(seed, 30, tracks=6)
+    assert live.repeats([o for frame in tracked for o in frame]) > 3.0  # people were seen again
+    _, floors = run_both(tracked, reestimate_frames=1)
+    run_both(tracked)
+    _, strangers = run_both(crowd_sequence(seed, 30), reestimate_frames=1)
+    # from the second frame on someone has been seen before (the first frame's people are all new)
+    ratios = [
+        mine.sigma_offset_m / theirs.sigma_offset_m
+        for (mine, _, _), (theirs, _, _) in list(zip(floors, strangers, strict=True))[1:]
+        if mine is not None
+        and theirs is not None
+        and mine.height_known
+        and theirs.height_known
+        and theirs.sigma_offset_m > live.TF_SIGMA_OFFSET_M
+    ]
+    assert len(ratios) >= 10 and min(ratios) > 1.0
 
 
 @pytest.mark.parametrize("seed", range(2))

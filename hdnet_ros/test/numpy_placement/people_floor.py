@@ -1,12 +1,13 @@
 """The floor from the people as main had it before the analytic Jacobian and the warm start
 (``stages/placement/people_floor.py``): every frame a fresh multi-start robust least squares
-with scipy's numeric Jacobian, the covariance by central differences. The reference
+with scipy's numeric Jacobian, the covariance by central differences, inflated by the
+design effect of people seen in several frames (mono6). The reference
 ``test_people_floor_solver.py`` compares the live estimator with; the model, the constants
 and the observation type are the live module's."""
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ from hdnet_ros.stages.placement.people_floor import (
     MIN_OBSERVATIONS,
     MISS_PENALTY,
     MOVED_SIGMAS,
+    NO_TRACK,
     OVER_FEET_SIGMA_M,
     ROWS,
     SKELETON_UP_SIGMA_RAD,
@@ -80,7 +82,7 @@ def estimate(observations: list[FloorObservation]) -> Floor | None:
     normal, height = _plane(solution, up, tangent_basis(up))
     if not _plausible(normal, height, up):
         return None
-    covariance = _covariance(stacked, normal, height)
+    covariance = _covariance(stacked, normal, height) * _design_effect(observations)
     # Never tighter than a floor from TF: a degenerate covariance says nothing about the error.
     sigma_tilt = max(float(np.sqrt(max(covariance[0, 0], covariance[1, 1], 0.0))), TF_SIGMA_TILT_RAD)
     sigma_offset = max(float(np.sqrt(max(covariance[2, 2], 0.0))), TF_SIGMA_OFFSET_M)
@@ -93,6 +95,13 @@ def estimate(observations: list[FloorObservation]) -> Floor | None:
     floor_covariance[:2, :2] = np.maximum(floor_covariance[:2, :2], 0.0) + np.eye(2) * TF_SIGMA_TILT_RAD**2
     floor_covariance[2, 2] += TF_SIGMA_OFFSET_M**2
     return Floor(normal, -height, "people", sigma_offset, sigma_tilt, floor_covariance)
+
+
+def _design_effect(observations: list[FloorObservation]) -> float:
+    """Kish's design effect over the people seen: the sum of each track's observation count
+    squared over all observations (an untracked observation is a person of its own)."""
+    people = Counter(o.track if o.track != NO_TRACK else -1 - i for i, o in enumerate(observations))
+    return sum(n * n for n in people.values()) / len(observations)
 
 
 def _plausible(normal: FloatArray, height: float, skeletons_up: FloatArray) -> bool:
