@@ -109,13 +109,14 @@ def floor_holds(
     # distances, weighted by the sensor's noise there (the near pixels, a few millimetres
     # noisy, tell the most), and the standard errors of the three.
     sigma = np.maximum(config.noise_coefficient * z[on] ** 2, _MIN_SIGMA_M)
-    weights = 1.0 / sigma
+    weights = 1.0 / (sigma * sigma)
     x, depth_z = z[on] * check.rays_x[on], z[on]
-    centre_x = float(np.sum(weights * weights * x)) / float(np.sum(weights * weights))
-    centre_z = float(np.sum(weights * weights * depth_z)) / float(np.sum(weights * weights))
-    design = np.stack((np.ones_like(x), x - centre_x, depth_z - centre_z), axis=1) * weights[:, None]
-    coefficients, *_ = np.linalg.lstsq(design, above[on] * weights, rcond=None)
-    errors = np.sqrt(np.diag(np.linalg.pinv(design.T @ design)))
+    total = float(np.sum(weights))
+    centred = np.stack((x, depth_z)) - (np.stack((x, depth_z)) @ weights / total)[:, None]
+    design = np.concatenate((np.ones((1, count)), centred))  # [3, n]: 1, x, z about their weighted centre
+    covariance = np.linalg.inv((design * weights) @ design.T)
+    coefficients = covariance @ ((design * weights) @ above[on])
+    errors = np.sqrt(np.diag(covariance))
     shift_bound = max(CHECK_SHIFT_M, 3.0 * float(errors[0]))
     tilt_bound = max(_CHECK_TILT, 3.0 * float(np.hypot(errors[1], errors[2])))
     tilt = float(np.hypot(coefficients[1], coefficients[2]))
