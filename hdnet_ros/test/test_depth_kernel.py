@@ -34,6 +34,7 @@ from hdnet_ros.stages.depth import root as root_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import _band_people, _complete_people, _take_people, complete_from_skeleton
 from hdnet_ros.stages.depth.floor import GroundConfig
+from hdnet_ros.stages.depth.floor_cadence import _check_fit
 from hdnet_ros.stages.depth.fuse import _choose_people
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
@@ -344,7 +345,7 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     DepthLifter(LiftingConfig())
     kernels = (
         _measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people, _sensor_people,
-        _roots_from_shoulders, _on_rays, _take_people,
+        _roots_from_shoulders, _on_rays, _take_people, _check_fit,
     )  # fmt: skip
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)
@@ -353,6 +354,9 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     for depth in (read_only, case.depth.astype(np.float64), np.asfortranarray(case.depth)):
         for networks in (case.networks, None):
             DepthLifter(case.config)(copies(case.people), depth, case.camera, networks)
+        lifter = DepthLifter(case.config)  # the floor fitted, then checked on the next image
+        for _ in range(2):
+            lifter.floor_plane(depth.copy(order="K"), case.camera)
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
 
 

@@ -44,6 +44,7 @@ from hdnet_ros.stages.depth.floor import (
     inlier_tolerance,
     refreshed_fit,
 )
+from hdnet_ros.stages.depth.jit import compiled
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -97,30 +98,70 @@ def floor_holds(
     """Whether ``plane`` is still the floor of ``depth`` by its check pixels (module doc)."""
     if depth.shape != check.shape or not _same_camera(camera, check.camera) or not len(check.rows):
         return False
-    z = depth[check.rows, check.cols].astype(np.float64)
-    with np.errstate(invalid="ignore"):
-        above = z * check.slopes - plane.offset
-        on = (z > 0.0) & (np.abs(above) < 0.02 + 3.0 * config.noise_coefficient * z * z)
-    count = int(np.count_nonzero(on))
-    if count < CHECK_ON_FRACTION * len(z):
+    # The pixels' depths gathered first: one kernel signature whatever the image's type.
+    depths = depth[check.rows, check.cols].astype(np.float64)
+    count, shift, shift_error, tilt, tilt_error = _check_fit(
+        depths, check.slopes, check.rays_x, float(plane.offset), float(config.noise_coefficient)
+    )
+    if count < CHECK_ON_FRACTION * len(check.rows):
         return False
-    # How far above the kept floor the pixels' own floor lies (at their centre) and how
-    # steeply it rises across the image and ahead: a least-squares plane through their
-    # distances, weighted by the sensor's noise there (the near pixels, a few millimetres
-    # noisy, tell the most), and the standard errors of the three.
-    sigma = np.maximum(config.noise_coefficient * z[on] ** 2, _MIN_SIGMA_M)
-    weights = 1.0 / (sigma * sigma)
-    x, depth_z = z[on] * check.rays_x[on], z[on]
-    total = float(np.sum(weights))
-    centred = np.stack((x, depth_z)) - (np.stack((x, depth_z)) @ weights / total)[:, None]
-    design = np.concatenate((np.ones((1, count)), centred))  # [3, n]: 1, x, z about their weighted centre
-    covariance = np.linalg.inv((design * weights) @ design.T)
-    coefficients = covariance @ ((design * weights) @ above[on])
-    errors = np.sqrt(np.diag(covariance))
-    shift_bound = max(CHECK_SHIFT_M, 3.0 * float(errors[0]))
-    tilt_bound = max(_CHECK_TILT, 3.0 * float(np.hypot(errors[1], errors[2])))
-    tilt = float(np.hypot(coefficients[1], coefficients[2]))
-    return abs(float(coefficients[0])) <= shift_bound and tilt <= tilt_bound
+    return abs(shift) <= max(CHECK_SHIFT_M, 3.0 * shift_error) and tilt <= max(_CHECK_TILT, 3.0 * tilt_error)
+
+
+@compiled
+def _check_fit(
+    depths: FloatArray,
+    slopes: FloatArray,
+    rays_x: FloatArray,
+    offset: float,
+    noise_coefficient: float,
+) -> tuple[int, float, float, float, float]:
+    """How many check pixels (their ``depths``) lie on the kept floor (within the fit's tolerance), and the
+    plane through those (least squares, weighted by the sensor's inverse variance there:
+    the near pixels, a few millimetres noisy, tell the most): its height above the floor
+    at their weighted centre, its tilt from it (the slope across the image and ahead) and
+    the standard errors of both."""
+    n = len(depths)
+    above, x, z, weight = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    count = 0
+    for k in range(n):
+        depth_z = depths[k]
+        distance = depth_z * slopes[k] - offset
+        if depth_z > 0.0 and abs(distance) < 0.02 + 3.0 * noise_coefficient * depth_z * depth_z:
+            sigma = max(noise_coefficient * depth_z * depth_z, _MIN_SIGMA_M)
+            above[count], x[count], z[count], weight[count] = (
+                distance,
+                depth_z * rays_x[k],
+                depth_z,
+                1.0 / (sigma * sigma),
+            )
+            count += 1
+    if count < 3:
+        return count, np.inf, 0.0, np.inf, 0.0
+    total, centre_x, centre_z = 0.0, 0.0, 0.0
+    for k in range(count):
+        total += weight[k]
+        centre_x += weight[k] * x[k]
+        centre_z += weight[k] * z[k]
+    centre_x, centre_z = centre_x / total, centre_z / total
+    # The weighted normal equations of above = a + b (x - centre_x) + c (z - centre_z); the
+    # centring leaves a apart from b and c, so a 2x2 system remains.
+    sxx, sxz, szz, sa, sax, saz = 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
+    for k in range(count):
+        dx, dz, w = x[k] - centre_x, z[k] - centre_z, weight[k]
+        sxx += w * dx * dx
+        sxz += w * dx * dz
+        szz += w * dz * dz
+        sa += w * above[k]
+        sax += w * above[k] * dx
+        saz += w * above[k] * dz
+    determinant = sxx * szz - sxz * sxz
+    if not determinant > 0.0:  # the pixels on a line: no tilt to tell
+        return count, sa / total, math.sqrt(1.0 / total), 0.0, np.inf
+    b = (szz * sax - sxz * saz) / determinant
+    c = (sxx * saz - sxz * sax) / determinant
+    tilt_error = math.sqrt((szz + sxx) / determinant)  # the two slopes' errors together
+    return count, sa / total, math.sqrt(1.0 / total), math.hypot(b, c), tilt_error
 
 
 class FloorCadence:
@@ -171,3 +212,9 @@ class FloorCadence:
         self._fitted_on = (shape, camera) if seen else None
         self.age = 0
         self.refits += 1
+
+
+def warm_check() -> None:
+    """Compile (or load) the check's kernel with a real frame's argument types."""
+    ones = np.ones(CHECK_PIXELS)
+    _check_fit(ones, ones, ones, -1.0, 0.0015)
