@@ -146,13 +146,15 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
     feet_scores = np.asarray(stacked([p.feet_scores for p in people]), dtype=np.float64)
     without = _without_feet(feet, feet_pixels, feet_scores)
     with_feet = ~without
-    feet_keypoints = keypoint_msgs(
-        feet[with_feet],
-        stacked([p.feet_stddev for p in people])[with_feet],
-        stacked([p.feet_sources for p in people])[with_feet],
-        feet_pixels[with_feet],
-        feet_scores[with_feet],
-    )
+    feet_keypoints = []
+    if with_feet.any():  # (none where no 3D network ran)
+        feet_keypoints = keypoint_msgs(
+            feet[with_feet],
+            stacked([p.feet_stddev for p in people])[with_feet],
+            stacked([p.feet_sources for p in people])[with_feet],
+            feet_pixels[with_feet],
+            feet_scores[with_feet],
+        )
     feet_start = 0
     no_feet = _no_feet() if np.any(without) else []
     root = positions[:, ROOT].astype(np.float64)
