@@ -33,7 +33,7 @@ from hdnet_ros.stages.depth import lifter as lifter_module
 from hdnet_ros.stages.depth import root as root_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import _band_people, _complete_people, _take_people, complete_from_skeleton
-from hdnet_ros.stages.depth.floor import GroundConfig
+from hdnet_ros.stages.depth.floor import FloorSamples, GroundConfig
 from hdnet_ros.stages.depth.floor_cadence import _check_fit
 from hdnet_ros.stages.depth.fuse import _choose_people
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
@@ -52,6 +52,7 @@ from numpy_lifting.glue import choose_roots as reference_choose_roots
 from numpy_lifting.glue import drop_guessed as reference_drop_guessed
 from numpy_lifting.glue import enforce_person_band as reference_enforce_person_band
 from numpy_lifting.glue import floor_candidates as numpy_floor_candidates
+from numpy_lifting.glue import floor_samples as numpy_floor_samples
 from numpy_lifting.measure import measure_joints as reference_measure_joints
 from numpy_lifting.root import on_pelvis_ray as reference_on_pelvis_ray
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
@@ -257,12 +258,21 @@ def reference_floor_candidates(
     return numpy_floor_candidates(depth, camera, config, rng or np.random.default_rng(1))
 
 
+def reference_floor_samples(
+    depth: np.ndarray, camera: CameraModel, config: GroundConfig, rng: np.random.Generator | None
+) -> FloorSamples | None:
+    """:func:`reference_floor_candidates` with their pixels, as the floor's fits take them."""
+    found = numpy_floor_samples(depth, camera, config, rng or np.random.default_rng(1))
+    return None if found is None else FloorSamples(*found)
+
+
 def reference_glue(patch: pytest.MonkeyPatch) -> None:
     """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``): the guessed
     joints, the floor's candidates, the sensor's roots, the pelvis pixels and rays, the choice of
     the root and the person band."""
     patch.setattr(DepthLifter, "_drop_guessed", reference_drop_guessed)
     patch.setattr(floor_module, "_floor_candidates", reference_floor_candidates)
+    patch.setattr(floor_module, "_floor_samples", reference_floor_samples)
     patch.setattr(root_module, "sensor_roots", reference_sensor_roots)
     patch.setattr(root_module, "pelvis_pixels", reference_pelvis_pixels)
     patch.setattr(root_module, "on_pelvis_ray", reference_on_pelvis_ray)
@@ -272,7 +282,7 @@ def reference_glue(patch: pytest.MonkeyPatch) -> None:
 
 def lift_glue(case: Case, monkeypatch: pytest.MonkeyPatch, reference: bool) -> tuple[list[Person], int]:
     """The case's people lifted twice by one stage (the second time from a copy of the
-    depth image: the floor fitted on the first is refreshed), its kernels as they are,
+    depth image: the floor fitted on the first is checked), its kernels as they are,
     with the compiled glue or with main's numpy glue; and the hidden joints it counted."""
     people: list[Person] = []
     with monkeypatch.context() as patch:

@@ -21,7 +21,9 @@ image or the camera changed size or intrinsics) and at least every REFIT_FRAMES 
 the floor is fitted as before, by the very functions and from the kept floor as the
 per-frame fit did. An image that showed no floor is fitted again after REFIT_FRAMES
 frames (there are no pixels to check), so a floor coming into view is found that late;
-an image with too little depth to look for one in (a dropped frame) is not kept.
+an image with too little depth to look for one in (a dropped frame) is not kept. Frames
+are counted as the floor is asked for (the depth images whose people need it), and a
+frame without depth leaves the kept floor as it is.
 """
 
 from __future__ import annotations
