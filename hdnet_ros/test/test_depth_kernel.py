@@ -33,7 +33,8 @@ from hdnet_ros.stages.depth import lifter as lifter_module
 from hdnet_ros.stages.depth import root as root_module
 from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import _band_people, _complete_people, _take_people, complete_from_skeleton
-from hdnet_ros.stages.depth.floor import GroundConfig
+from hdnet_ros.stages.depth.floor import FloorSamples, GroundConfig
+from hdnet_ros.stages.depth.floor_cadence import _check_fit
 from hdnet_ros.stages.depth.fuse import _choose_people
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
@@ -51,6 +52,7 @@ from numpy_lifting.glue import choose_roots as reference_choose_roots
 from numpy_lifting.glue import drop_guessed as reference_drop_guessed
 from numpy_lifting.glue import enforce_person_band as reference_enforce_person_band
 from numpy_lifting.glue import floor_candidates as numpy_floor_candidates
+from numpy_lifting.glue import floor_samples as numpy_floor_samples
 from numpy_lifting.measure import measure_joints as reference_measure_joints
 from numpy_lifting.root import on_pelvis_ray as reference_on_pelvis_ray
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
@@ -256,12 +258,21 @@ def reference_floor_candidates(
     return numpy_floor_candidates(depth, camera, config, rng or np.random.default_rng(1))
 
 
+def reference_floor_samples(
+    depth: np.ndarray, camera: CameraModel, config: GroundConfig, rng: np.random.Generator | None
+) -> FloorSamples | None:
+    """:func:`reference_floor_candidates` with their pixels, as the floor's fits take them."""
+    found = numpy_floor_samples(depth, camera, config, rng or np.random.default_rng(1))
+    return None if found is None else FloorSamples(*found)
+
+
 def reference_glue(patch: pytest.MonkeyPatch) -> None:
     """The stage's glue as main's numpy had it before perf8 (``numpy_lifting``): the guessed
     joints, the floor's candidates, the sensor's roots, the pelvis pixels and rays, the choice of
     the root and the person band."""
     patch.setattr(DepthLifter, "_drop_guessed", reference_drop_guessed)
     patch.setattr(floor_module, "_floor_candidates", reference_floor_candidates)
+    patch.setattr(floor_module, "_floor_samples", reference_floor_samples)
     patch.setattr(root_module, "sensor_roots", reference_sensor_roots)
     patch.setattr(root_module, "pelvis_pixels", reference_pelvis_pixels)
     patch.setattr(root_module, "on_pelvis_ray", reference_on_pelvis_ray)
@@ -271,7 +282,7 @@ def reference_glue(patch: pytest.MonkeyPatch) -> None:
 
 def lift_glue(case: Case, monkeypatch: pytest.MonkeyPatch, reference: bool) -> tuple[list[Person], int]:
     """The case's people lifted twice by one stage (the second time from a copy of the
-    depth image: the floor fitted on the first is refreshed), its kernels as they are,
+    depth image: the floor fitted on the first is checked), its kernels as they are,
     with the compiled glue or with main's numpy glue; and the hidden joints it counted."""
     people: list[Person] = []
     with monkeypatch.context() as patch:
@@ -344,7 +355,7 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     DepthLifter(LiftingConfig())
     kernels = (
         _measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people, _sensor_people,
-        _roots_from_shoulders, _on_rays, _take_people,
+        _roots_from_shoulders, _on_rays, _take_people, _check_fit,
     )  # fmt: skip
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)
@@ -353,6 +364,9 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     for depth in (read_only, case.depth.astype(np.float64), np.asfortranarray(case.depth)):
         for networks in (case.networks, None):
             DepthLifter(case.config)(copies(case.people), depth, case.camera, networks)
+        lifter = DepthLifter(case.config)  # the floor fitted, then checked on the next image
+        for _ in range(2):
+            lifter.floor_plane(depth.copy(order="K"), case.camera)
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
 
 

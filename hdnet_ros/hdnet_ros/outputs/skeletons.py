@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from itertools import chain
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -86,9 +88,10 @@ def keypoint_msgs(
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
     valid = np.all(np.isfinite(positions), axis=1)
     oks = valid.tolist()
-    made = iter(list(map(point, *positions[valid].T.tolist())))
-    unknown = point(*_NAN3)  # one Point for every invalid joint: messages are read-only once built
-    points = [next(made) if ok else unknown for ok in oks]
+    points = list(map(point, *positions[valid].T.tolist()))
+    if len(points) < len(oks):  # invalid joints: one Point for all (messages are read-only once built)
+        made, unknown = iter(points), point(*_NAN3)
+        points = [next(made) if ok else unknown for ok in oks]
     sigma = np.where(valid, np.asarray(stddev, dtype=np.float64).reshape(-1), np.nan).tolist()
     source = np.where(valid, np.asarray(sources).reshape(-1), int(DepthSource.NONE)).astype(np.int64).tolist()
     u, v = np.asarray(pixels, dtype=np.float64).reshape(-1, 2).T.tolist()
@@ -100,7 +103,11 @@ def joint_points(skeletons: Sequence[Any]) -> list[Any]:
     """The positions (geometry_msgs/Point) of the Skeleton3D messages' keypoints, then their
     feet, person after person (``NUM_JOINTS + NUM_FEET`` each): the markers show these same
     objects instead of making their own."""
-    return [keypoint.position for skeleton in skeletons for keypoint in (*skeleton.keypoints, *skeleton.feet)]
+    positions = _POSITION
+    return list(map(positions, chain.from_iterable(chain.from_iterable((s.keypoints, s.feet) for s in skeletons))))
+
+
+_POSITION = attrgetter("position")
 
 
 def _without_feet(feet: FloatArray, pixels: FloatArray, scores: FloatArray) -> BoolArray:
@@ -139,15 +146,16 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
     feet_scores = np.asarray(stacked([p.feet_scores for p in people]), dtype=np.float64)
     without = _without_feet(feet, feet_pixels, feet_scores)
     with_feet = ~without
-    feet_keypoints = iter(
-        keypoint_msgs(
+    feet_keypoints = []
+    if with_feet.any():  # (none where no 3D network ran)
+        feet_keypoints = keypoint_msgs(
             feet[with_feet],
             stacked([p.feet_stddev for p in people])[with_feet],
             stacked([p.feet_sources for p in people])[with_feet],
             feet_pixels[with_feet],
             feet_scores[with_feet],
         )
-    )
+    feet_start = 0
     no_feet = _no_feet() if np.any(without) else []
     root = positions[:, ROOT].astype(np.float64)
     root_valid = np.all(np.isfinite(root), axis=1)
@@ -163,6 +171,11 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
         zip(people, roots, velocities, boxes, flags, strict=True)
     ):
         start = index * NUM_JOINTS
+        if bare:
+            person_feet = list(no_feet)
+        else:
+            person_feet = feet_keypoints[feet_start : feet_start + NUM_FEET]
+            feet_start += NUM_FEET
         messages.append(
             skeleton(
                 int(person.track_id),
@@ -175,7 +188,7 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
                 has_velocity,
                 bbox(b[0], b[1], b[2], b[3]),
                 keypoints[start : start + NUM_JOINTS],
-                list(no_feet) if bare else [next(feet_keypoints) for _ in range(NUM_FEET)],
+                person_feet,
             )
         )
     return messages

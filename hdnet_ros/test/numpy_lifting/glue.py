@@ -81,6 +81,14 @@ def wider_than_a_limb(
 def floor_candidates(
     depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig, rng: np.random.Generator
 ) -> FloatArray | None:
+    found = floor_samples(depth, camera, config, rng)
+    return None if found is None else found[1]
+
+
+def floor_samples(
+    depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray] | None:
+    """The candidates' pixels [N,2] and points [N,3]."""
     top = depth.shape[0] // 3
     sub = depth[top::CANDIDATE_STRIDE, ::CANDIDATE_STRIDE]
     v, u = np.nonzero(np.isfinite(sub) & (sub > 0))
@@ -88,7 +96,7 @@ def floor_candidates(
         return None
     pick = rng.choice(v.size, size=min(config.samples, v.size), replace=False)
     uv = np.stack((u[pick] * CANDIDATE_STRIDE, v[pick] * CANDIDATE_STRIDE + top), axis=1).astype(np.float64)
-    return camera.back_project(uv, depth[uv[:, 1].astype(int), uv[:, 0].astype(int)])
+    return uv, camera.back_project(uv, depth[uv[:, 1].astype(int), uv[:, 0].astype(int)])
 
 
 def guessed_joints(

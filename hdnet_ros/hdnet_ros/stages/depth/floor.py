@@ -77,12 +77,40 @@ def _floor_candidates(
 ) -> FloatArray | None:
     """Random 3D points [N,3] of the lower two thirds of the depth image (valid depth);
     ``rng`` None: the first draw of ``default_rng(1)`` (the same sample every frame)."""
-    top = depth.shape[0] // 3
+    found = _floor_samples(depth, camera, config, rng)
+    return None if found is None else found.points
+
+
+def _candidate_cells(depth: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.intp]]:
+    """The candidates' grid over the lower two thirds of ``depth`` and its cells with a
+    finite positive depth, by their flat index."""
     # A contiguous copy of the grid, its valid cells by their flat index (row after row, as
     # np.nonzero finds them) and only the picked ones split into rows and columns: the
     # strided 2D test and nonzero cost about four times as much.
-    sub = np.ascontiguousarray(depth[top::CANDIDATE_STRIDE, ::CANDIDATE_STRIDE])
-    valid = np.flatnonzero((sub > 0) & (sub < np.inf))  # finite and positive
+    sub = np.ascontiguousarray(depth[depth.shape[0] // 3 :: CANDIDATE_STRIDE, ::CANDIDATE_STRIDE])
+    return sub, np.flatnonzero((sub > 0) & (sub < np.inf))
+
+
+def floor_depth_seen(depth: npt.NDArray[np.float32], config: GroundConfig) -> bool:
+    """Whether the lower image has depth enough to look for a floor in (a blank or
+    dropped image has not: the fit gives up on it at once)."""
+    return _candidate_cells(depth)[1].size * CANDIDATE_STRIDE**2 >= config.min_inliers
+
+
+@dataclass(frozen=True)
+class FloorSamples:
+    """Candidate floor pixels [N,2] (u, v: whole numbers) and their 3D points [N,3]."""
+
+    pixels: FloatArray
+    points: FloatArray
+
+
+def _floor_samples(
+    depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig, rng: np.random.Generator | None
+) -> FloorSamples | None:
+    """:func:`_floor_candidates` with the pixels they were read at."""
+    top = depth.shape[0] // 3
+    sub, valid = _candidate_cells(depth)
     if valid.size * CANDIDATE_STRIDE**2 < config.min_inliers:
         return None
     samples = min(config.samples, valid.size)
@@ -90,7 +118,7 @@ def _floor_candidates(
     pick = valid[drawn]
     v, u = np.divmod(pick, sub.shape[1])
     uv = np.stack((u * CANDIDATE_STRIDE, v * CANDIDATE_STRIDE + top), axis=1).astype(np.float64)
-    return camera.back_project(uv, depth[uv[:, 1].astype(int), uv[:, 0].astype(int)])
+    return FloorSamples(uv, camera.back_project(uv, depth[uv[:, 1].astype(int), uv[:, 0].astype(int)]))
 
 
 # A floor kept from an earlier image may have moved by at most this much (a robot's head
@@ -106,10 +134,19 @@ def refreshed_plane(
     it is still this image's floor: about as many of a small random sample lie on it as
     did when it was fitted (less a fifth, for people walking over it), and the refit moved
     it by less than FLOOR_KEPT_DEGREES / FLOOR_KEPT_M. None: fit the floor anew."""
-    points = _floor_candidates(depth, camera, _preview_config(config), None)
-    if points is None:
+    found = refreshed_fit(plane, depth, camera, config)
+    return None if found is None else found[0]
+
+
+def refreshed_fit(
+    plane: GroundPlane, depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig
+) -> tuple[GroundPlane, FloorSamples] | None:
+    """:func:`refreshed_plane` and the samples it was refitted among."""
+    samples = _floor_samples(depth, camera, _preview_config(config), None)
+    if samples is None:
         return None
-    tolerance = _inlier_tolerance(points, config)
+    points = samples.points
+    tolerance = inlier_tolerance(points, config)
     near = np.abs(points @ plane.normal - plane.offset) < tolerance
     on_plane = int(np.count_nonzero(near))
     # on_plane / len(points) is np.mean(near) to the bit (an exact count over the size).
@@ -120,7 +157,7 @@ def refreshed_plane(
         return None
     if abs(refit.offset - plane.offset) > FLOOR_KEPT_M:
         return None
-    return GroundPlane(refit.normal, refit.offset, on_plane, plane.inlier_fraction)
+    return GroundPlane(refit.normal, refit.offset, on_plane, plane.inlier_fraction), samples
 
 
 _KEPT_COS = float(np.cos(np.deg2rad(FLOOR_KEPT_DEGREES)))
@@ -133,7 +170,7 @@ def _preview_config(config: GroundConfig) -> GroundConfig:
     return replace(config, samples=config.preview_samples)
 
 
-def _inlier_tolerance(points: FloatArray, config: GroundConfig) -> FloatArray:
+def inlier_tolerance(points: FloatArray, config: GroundConfig) -> FloatArray:
     """How far [m] each point [N,3] may lie off the floor and count as on it: 2 cm plus
     three sigmas of the sensor's depth noise there."""
     return 0.02 + 3.0 * config.noise_coefficient * points[:, 2] ** 2
@@ -152,11 +189,20 @@ def estimate_ground_plane(
 ) -> GroundPlane | None:
     """The floor seen in the lower part of a depth image (RANSAC, then least squares on the
     inliers), or None when no plausible floor is visible."""
+    found = estimated_fit(depth, camera, config, rng)
+    return None if found is None else found[0]
+
+
+def estimated_fit(
+    depth: npt.NDArray[np.float32], camera: CameraModel, config: GroundConfig, rng: np.random.Generator | None = None
+) -> tuple[GroundPlane, FloorSamples] | None:
+    """:func:`estimate_ground_plane` and the samples it was fitted among."""
     rng = rng or np.random.default_rng(0)
-    points = _floor_candidates(depth, camera, config, rng)
-    if points is None:
+    samples = _floor_samples(depth, camera, config, rng)
+    if samples is None:
         return None
-    tolerance = _inlier_tolerance(points, config)
+    points = samples.points
+    tolerance = inlier_tolerance(points, config)
     triples = rng.integers(0, len(points), size=(config.hypotheses, 3))
     p0, p1, p2 = points[triples[:, 0]], points[triples[:, 1]], points[triples[:, 2]]
     normals = np.cross(p1 - p0, p2 - p0)
@@ -187,7 +233,8 @@ def estimate_ground_plane(
         config.min_camera_height_m <= -offset <= config.max_camera_height_m
     ):
         return None
-    return GroundPlane(normal=normal, offset=offset, inliers=len(inliers), inlier_fraction=len(inliers) / len(points))
+    plane = GroundPlane(normal=normal, offset=offset, inliers=len(inliers), inlier_fraction=len(inliers) / len(points))
+    return plane, samples
 
 
 def floor_depths(

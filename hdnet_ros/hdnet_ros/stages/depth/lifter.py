@@ -32,7 +32,8 @@ from hdnet_ros.stages.depth.complete import (
     take_measured,
 )
 from hdnet_ros.stages.depth.config import LiftingConfig
-from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane, estimate_ground_plane, refreshed_plane
+from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane
+from hdnet_ros.stages.depth.floor_cadence import FloorCadence
 from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
 from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
@@ -81,7 +82,8 @@ class DepthLifter:
         self.config = config
         self._floor_for: DepthImage | None = None  # the depth image the cached floor belongs to
         self._floor: GroundPlane | None = None
-        self._ground = GroundConfig(noise_coefficient=config.noise_coefficient)  # the floor fit's settings
+        # The floor fit (its settings), kept across the frames of a camera that does not move.
+        self.floor_cadence = FloorCadence(GroundConfig(noise_coefficient=config.noise_coefficient))
         # Seen joints hidden behind an occluder (none of their surface, or guessed onto it:
         # stages.depth.guessed) since start; their scores are lowered.
         self.hidden_joints = 0
@@ -202,12 +204,12 @@ class DepthLifter:
         return None if plane is None else (np.asarray(plane.normal, dtype=np.float64), float(plane.offset))
 
     def _floor_of(self, depth: DepthImage | None, camera: CameraModel) -> GroundPlane | None:
-        """The floor of this depth image, fitted once per image and shared by its people."""
+        """The floor of this depth image, shared by its people: the kept floor while this
+        image's check pixels still lie on it, fitted anew otherwise and at least every
+        ``floor_cadence.refit_frames`` images (:mod:`.floor_cadence`)."""
         if depth is None or not self.config.ground_plane:
             return None
         if self._floor_for is not depth:
-            ground = self._ground
-            kept = refreshed_plane(self._floor, depth, camera, ground) if self._floor is not None else None
-            self._floor = kept if kept is not None else estimate_ground_plane(depth, camera, ground)
+            self._floor = self.floor_cadence(depth, camera)
             self._floor_for = depth
         return self._floor

@@ -17,6 +17,7 @@ from hdnet_ros.people import DepthSource
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
 from hdnet_ros.stages.depth.complete import complete_from_skeleton, enforce_person_band, take_measured
 from hdnet_ros.stages.depth.config import LiftingConfig
+from hdnet_ros.stages.depth.floor_cadence import warm_check
 from hdnet_ros.stages.depth.fuse import choose_roots
 from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
@@ -53,3 +54,4 @@ def warm_up() -> None:
     sensor = RootCandidate(np.array([[0.0, 0.0, 2.0]]), np.array([0.1]), np.array([DepthSource.SENSOR], np.uint8))
     choose_roots(lifted, RootCandidates(sensor, 2.0 * one, one, RootCandidate.none(1), RootCandidate.none(1)))
     enforce_person_band(lifted, 2.0 * one, 1.0)
+    warm_check()
