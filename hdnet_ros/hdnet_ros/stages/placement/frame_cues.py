@@ -68,33 +68,42 @@ def frame_cues(
     _legs_below_seen_hips(usable, cut[:, 3])
     weights = np.where(usable, scores, 0.0)
     kept = np.where(usable[:, :, None], pixels, np.nan)
+    skeletons = _skeletons(chosen)
     for row, index in enumerate(posed):
-        person = people[index]
-        assert person.network_pose is not None
-        feet = person.network_feet if person.network_feet is not None else np.full((NUM_FEET, 3), np.nan)
-        skeleton = np.concatenate((person.network_pose[:NUM_COCO_JOINTS], feet)).astype(np.float64)
         prior = priors[index]
-        result[index] = Cues(skeleton, kept[row], weights[row], prior[0], prior[1])
+        result[index] = Cues(skeletons[row], kept[row], weights[row], prior[0], prior[1])
     return result
 
 
 def _stackable(people: Sequence[Person]) -> bool:
     """Whether every person's arrays have the shapes the passes take (else cues.py's own
     path, which says what is wrong)."""
-    for person in people:
-        box = person.detection.box
-        if not isinstance(box, np.ndarray) or box.dtype != np.float64 or box.shape != (4,):
-            return False
-        if np.shape(person.pixels) != (NUM_JOINTS, 2) or np.shape(person.scores) != (NUM_JOINTS,):
-            return False
-        if np.shape(person.feet_pixels) != (NUM_FEET, 2) or np.shape(person.feet_scores) != (NUM_FEET,):
-            return False
-        landmarks = person.network_pixels
-        if landmarks is not None and np.shape(landmarks) != (NUM_JOINTS, 2):
-            return False
-        if person.network_pose is not None and len(person.network_pose) < NUM_COCO_JOINTS:
-            return False
-    return True
+    return all(_regular(person) for person in people)
+
+
+def _regular(person: Person) -> bool:
+    box, pose, feet, landmarks = person.detection.box, person.network_pose, person.network_feet, person.network_pixels
+    return (
+        isinstance(box, np.ndarray)
+        and box.dtype == np.float64
+        and box.shape == (4,)
+        and np.shape(person.pixels) == (NUM_JOINTS, 2)
+        and np.shape(person.scores) == (NUM_JOINTS,)
+        and np.shape(person.feet_pixels) == (NUM_FEET, 2)
+        and np.shape(person.feet_scores) == (NUM_FEET,)
+        and (landmarks is None or np.shape(landmarks) == (NUM_JOINTS, 2))
+        and (pose is None or (len(pose) >= NUM_COCO_JOINTS and np.shape(pose)[1:] == (3,)))
+        and (feet is None or np.shape(feet) == (NUM_FEET, 3))
+    )
+
+
+def _skeletons(people: Sequence[Person]) -> FloatArray:
+    """The network pose's COCO joints and feet of every person [P,21,3] (NaN feet where the
+    network gave none)."""
+    poses = np.array([person.network_pose[:NUM_COCO_JOINTS] for person in people if person.network_pose is not None])
+    no_feet = np.full((NUM_FEET, 3), np.nan)
+    feet = np.array([no_feet if person.network_feet is None else person.network_feet for person in people])
+    return np.concatenate((poses, feet), axis=1, dtype=np.float64)
 
 
 def _stacked(people: Sequence[Person], name: str) -> FloatArray:
