@@ -128,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.compare:
         loaded = [pickle.loads(path.read_bytes()) for path in args.compare]
-        raise SystemExit(0 if compare(*loaded, args.tolerance) else 1)
+        raise SystemExit(0 if compare(loaded[0], loaded[1], args.tolerance) else 1)
     if args.save is None:
         parser.error("--save or --compare")
     runs = published(args.models_dir, args.data_dir, args.crowd_frames, args.steps)

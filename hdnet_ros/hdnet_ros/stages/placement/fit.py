@@ -144,7 +144,8 @@ class _CameraTerms:
 
     camera: CameraModel
     distorted: bool
-    size: tuple[float, float]
+    width: float
+    height: float
     intrinsics: FloatArray  # fx, fy, cx, cy
     keypoint_sigma: float  # the keypoints' sigma in normalised image units
 
@@ -153,7 +154,8 @@ class _CameraTerms:
         return cls(
             camera,
             camera.has_distortion,
-            (float(camera.width), float(camera.height)),
+            float(camera.width),
+            float(camera.height),
             np.array([camera.fx, camera.fy, camera.cx, camera.cy], dtype=np.float64),
             keypoint_sigma_px / float(np.sqrt(camera.fx * camera.fy)),
         )
@@ -168,7 +170,8 @@ def _place(cues: Cues, camera: _CameraTerms, floor_terms: FloorTerms) -> Placeme
         np.ascontiguousarray(cues.weights, dtype=np.float64),
         float(cues.scale),
         float(cues.scale_sigma),
-        *camera.size,
+        camera.width,
+        camera.height,
         camera.intrinsics,
         camera.keypoint_sigma,
         *floor_terms,

@@ -50,8 +50,8 @@ def frame_cues(
     # boxes not in float64 go through cues.py, which says what is wrong with them.
     if len(posed) <= 1 or not _stackable(people):
         for index in posed:
-            nearer = nearer_boxes(people, index, camera)
-            result[index] = person_cues(people[index], priors[index], camera, nearer)
+            in_front = nearer_boxes(people, index, camera)
+            result[index] = person_cues(people[index], priors[index], camera, in_front)
         return result
     every_box = np.array([person.detection.box for person in people], dtype=np.float64)
     every_cut = _cut_sides(every_box, camera)
@@ -186,4 +186,4 @@ def _legs_below_seen_hips(usable: BoolArray, cut_bottom: BoolArray) -> None:
     for hip, knee, ankle, feet in LEG_CHAINS:
         usable[rows, knee] &= usable[rows, hip]
         usable[rows, ankle] &= usable[rows, knee]
-        usable[np.ix_(rows, list(feet))] &= usable[rows, ankle][:, None]
+        usable[np.ix_(rows, np.asarray(feet))] &= usable[rows, ankle][:, None]
