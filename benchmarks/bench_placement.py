@@ -10,7 +10,7 @@ floor from the people), each with the default pipeline. Prints the placement sta
 time per frame per crowd size (the crowds take turns frame by frame) and how many fits a
 person took.
 
-``--save`` writes every ``place_person`` call of the run (its cues, camera, floor and
+``--save`` writes every fit of the run (``place_people``, person by person) (its cues, camera, floor and
 keypoint sigma, and its result) to a pickle, so that another version of the fit can be
 compared with this one on exactly these inputs (``--compare`` loads such a file and checks
 this version's results against the saved ones: every Placement field within 1e-9, relative
@@ -29,7 +29,7 @@ import pstats
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,20 +57,25 @@ FIELDS = ("position", "covariance", "scale", "scale_sigma", "unit_depth", "unit_
 
 @contextmanager
 def recorded(cases: list[tuple[str, tuple[Any, ...], Any]], source: list[str]) -> Iterator[None]:
-    """Every ``place_person`` call of the placement stage appended to ``cases`` as (source,
-    arguments, result) while in the block (``source[0]`` names the run)."""
-    original = placement_module.place_person
+    """Every fit of the placement stage (``place_people``, person by person) appended to
+    ``cases`` as (source, ``place_person``'s arguments, result) while in the block
+    (``source[0]`` names the run)."""
+    original = placement_module.place_people
 
-    def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_sigma_px: float) -> PlacementResult:
-        result = original(cues, camera, floor, keypoint_sigma_px)
-        cases.append((source[0], (cues, camera, floor, keypoint_sigma_px), result))
-        return result
+    def place_people(
+        cues: Sequence[Cues | None], camera: CameraModel, floor: Floor | None, keypoint_sigma_px: float
+    ) -> list[PlacementResult | None]:
+        results = original(cues, camera, floor, keypoint_sigma_px)
+        for one, result in zip(cues, results, strict=True):
+            if one is not None:
+                cases.append((source[0], (one, camera, floor, keypoint_sigma_px), result))
+        return results
 
-    placement_module.place_person = place_person
+    placement_module.place_people = place_people
     try:
         yield
     finally:
-        placement_module.place_person = original
+        placement_module.place_people = original
 
 
 RUN_OFF_M = 1e6  # beyond, a fit's last steps solve systems of condition 1e16-1e25: rounding decides

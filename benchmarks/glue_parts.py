@@ -27,7 +27,7 @@ from model_clock import ModelClock
 PARTS: tuple[tuple[str, str, str, str], ...] = (
     ("2D crops (warp)", "2D stage", "hdnet_ros.stages.topdown_heatmap", "warp_crops"),
     ("2D input encoding", "2D stage", "hdnet_ros.stages.topdown_heatmap", "encode_planes"),
-    ("2D heatmap decoding (DARK)", "2D stage", "hdnet_ros.stages.topdown_heatmap", "decode_peaks"),
+    ("2D heatmap decoding (DARK, to the image)", "2D stage", "hdnet_ros.stages.topdown_heatmap", "decode_image_points"),
     ("crowd rules", "2D stage", "hdnet_ros.stages.crowd", "CrowdStage.__call__"),
     ("Tracker.expected (all calls)", "tracking", "hdnet_ros.stages.tracking.tracker", "Tracker.expected"),
     ("3D plan", "3D stage", "hdnet_ros.stages.blazepose.schedule", "BlazePoseSchedule.plan"),
@@ -39,7 +39,8 @@ PARTS: tuple[tuple[str, str, str, str], ...] = (
     ("3D arrays and masks stacked", "3D stage", "hdnet_ros.stages.blazepose.per_track", "body_estimates"),
     ("depth kernel", "lifting", "hdnet_ros.stages.depth.measure", "_measure_people"),
     ("people floor", "placement", "hdnet_ros.stages.placement.people_floor", "PeopleFloor.add"),
-    ("placement fits", "placement", "hdnet_ros.stages.placement", "place_person"),
+    ("placement cues", "placement", "hdnet_ros.stages.placement", "frame_cues"),
+    ("placement fits", "placement", "hdnet_ros.stages.placement", "place_people"),
     ("Skeleton3DArray", "messages", "hdnet_ros.outputs.frame_outputs", "skeleton_array_msg"),
     ("MarkerArray", "messages", "hdnet_ros.outputs.frame_outputs", "marker_array_msg"),
     ("TF", "messages", "hdnet_ros.outputs.frame_outputs", "body_transforms"),

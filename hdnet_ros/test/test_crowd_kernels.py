@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hdnet_ros.joints import NUM_COCO_JOINTS, NUM_JOINTS
+from hdnet_ros.joints import LEFT_SHOULDER, NECK, NUM_COCO_JOINTS, NUM_JOINTS, PELVIS, RIGHT_SHOULDER
 from hdnet_ros.stages.crowd import CrowdConfig, Skeletons
 from hdnet_ros.stages.crowd.hidden import COVERING, hidden_joints
 from hdnet_ros.stages.crowd.merge import duplicates
 from hdnet_ros.stages.crowd.ownership import implausible_limbs, shared_joints
-from hdnet_ros.stages.crowd.skeletons import pair_oks, pairwise_oks
+from hdnet_ros.stages.crowd.skeletons import SHOULDER_FRACTION, TORSO_FRACTION, pair_oks, pairwise_oks
 from numpy_crowd import hidden as reference_hidden
 from numpy_crowd import merge as reference_merge
 from numpy_crowd import ownership as reference_ownership
@@ -104,3 +104,21 @@ def test_the_merge_on_the_overlapping_pairs_merges_what_main_s_numpy_merged(crow
             pair_oks(skeletons, rows, cols), pairwise_oks(skeletons).reshape(-1)
         )  # the pairs' OKS to the bit
     assert merged > 50
+
+
+def test_the_body_scale_is_main_s_nan_to_num_formula_to_the_bit(crowds: list[Skeletons]) -> None:
+    """Skeletons.body_scale (NaN lengths as 0, inf as the largest float, without nan_to_num)
+    against main's formula, on the random crowds and on joints at infinity."""
+    far = crowds[0].subset(np.arange(len(crowds[0])))
+    far.pixels[0, NECK] = np.inf
+    far.pixels[-1, LEFT_SHOULDER] = (-np.inf, 0.0)
+    far.boxes[1] = np.nan
+    for skeletons in [*crowds, far]:
+        boxes, pixels = skeletons.boxes, skeletons.pixels
+        longer = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        torso = np.linalg.norm(pixels[:, NECK] - pixels[:, PELVIS], axis=-1) / TORSO_FRACTION
+        shoulders = np.linalg.norm(pixels[:, LEFT_SHOULDER] - pixels[:, RIGHT_SHOULDER], axis=-1)
+        expected = np.fmax(
+            np.fmax(longer, np.nan_to_num(torso, nan=0.0)), np.nan_to_num(shoulders / SHOULDER_FRACTION, nan=0.0)
+        )
+        assert skeletons.body_scale().tobytes() == expected.tobytes()

@@ -28,7 +28,7 @@ from hdnet_ros.metrics import oks
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.nets.preprocessing import IMAGENET_MEAN, IMAGENET_STD, apply_affine, invert_affine
 from hdnet_ros.people import Detection
-from hdnet_ros.stages.heatmap_kernels import decode_peaks, encode_planes
+from hdnet_ros.stages.heatmap_kernels import decode_image_points, decode_peaks, encode_planes
 from hdnet_ros.stages.keypoints2d import KeypointConfig
 from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
@@ -307,13 +307,30 @@ def test_the_compiled_decoding_gives_the_codecs_keypoints_to_the_bit(real_heatma
         if trial % 7 == 0:
             maps[0, 2, 1, 1] = np.nan
         cases.append(maps)
+    crop = TopDownCrop(width=96, height=128)
     for maps in cases:
         cells, scores = decode_heatmaps(maps)
         peaks, peak_scores = decode_peaks(maps)
         assert peaks.tobytes() == cells.tobytes()
         assert peak_scores.tobytes() == scores.tobytes()
+        # With the crops' affines (random boxes, their mirrors, a singular one): the image points.
+        corners = rng.uniform(-50, 600, (len(maps), 2))
+        boxes = np.concatenate((corners, corners + rng.uniform(0.5, 300, (len(maps), 2))), axis=1)
+        affines = topdown_affines(boxes, crop)
+        if len(maps) > 1:
+            affines[1] = mirrored_affines(affines[1:2], crop, 4.0)[0]
+        if len(maps) > 2:
+            affines[2] = 0.0
+        affines[0] = rng.normal(0.0, 1.0, (2, 3)) * (1.0, 1.0, 100.0)  # any affine, rotated and sheared
+        stride = (crop.width / maps.shape[3], crop.height / maps.shape[2])
+        pixels, point_scores = decode_image_points(maps, affines, stride)
+        assert pixels.tobytes() == cells_to_image(cells, affines, stride).tobytes()
+        assert point_scores.tobytes() == scores.tobytes()
     float64 = cases[1].astype(np.float64)  # another dtype: the codec's own path
     np.testing.assert_array_equal(decode_peaks(float64)[0], decode_heatmaps(float64)[0])
+    affines = topdown_affines(np.tile([10.0, 20.0, 60.0, 140.0], (len(float64), 1)), crop)
+    expected = cells_to_image(decode_heatmaps(float64)[0], affines, (4.0, 4.0))
+    np.testing.assert_array_equal(decode_image_points(float64, affines, (4.0, 4.0))[0], expected)
 
 
 def test_the_one_pass_encoding_gives_the_codecs_planes_to_the_bit() -> None:

@@ -19,7 +19,6 @@ import numpy.typing as npt
 from hdnet_ros.inference.backend import Backend, TensorSpec, split_batches
 from hdnet_ros.inference.heatmap_codec import (
     TopDownCrop,
-    cells_to_image,
     mirrored_affines,
     topdown_affines,
     unmirrored_heatmaps,
@@ -28,7 +27,7 @@ from hdnet_ros.inference.heatmap_codec import (
 from hdnet_ros.joints import FLIP_PAIRS, NUM_COCO_JOINTS
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.people import Detection
-from hdnet_ros.stages.heatmap_kernels import decode_peaks, encode_planes, warm_up
+from hdnet_ros.stages.heatmap_kernels import decode_image_points, encode_planes, warm_up
 from hdnet_ros.stages.keypoints2d import KeypointConfig, Keypoints2D, with_derived_joints
 
 FloatArray = npt.NDArray[np.float64]
@@ -106,9 +105,9 @@ class HeatmapKeypoints:
             return []
         boxes = np.array([d.box for d in detections], dtype=np.float64).reshape(-1, 4)
         heatmaps, affines = self.heatmaps(rgb, boxes)
-        cells, scores = decode_peaks(heatmaps)  # the codec's decoding, its gathering compiled
         stride = (self.crop.width / heatmaps.shape[3], self.crop.height / heatmaps.shape[2])
-        pixels, scores = with_derived_joints(
-            cells_to_image(cells, affines, stride), scores, self.config.heatmap_min_score
-        )
+        # The codec's decoding and its way back to the image, the gathering and the Newton
+        # step with the affine compiled (heatmap_kernels).
+        pixels, scores = decode_image_points(heatmaps, affines, stride)
+        pixels, scores = with_derived_joints(pixels, scores, self.config.heatmap_min_score)
         return [Keypoints2D(p, s) for p, s in zip(pixels, scores, strict=True)]

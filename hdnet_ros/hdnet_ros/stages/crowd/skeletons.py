@@ -59,9 +59,7 @@ class Skeletons:
         longer = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
         torso = np.linalg.norm(self.pixels[:, NECK] - self.pixels[:, PELVIS], axis=-1) / TORSO_FRACTION
         shoulders = np.linalg.norm(self.pixels[:, LEFT_SHOULDER] - self.pixels[:, RIGHT_SHOULDER], axis=-1)
-        return np.fmax(
-            np.fmax(longer, np.nan_to_num(torso, nan=0.0)), np.nan_to_num(shoulders / SHOULDER_FRACTION, nan=0.0)
-        )
+        return np.fmax(np.fmax(longer, _unknown_as_zero(torso)), _unknown_as_zero(shoulders / SHOULDER_FRACTION))
 
     def reject(self, mask: BoolArray) -> None:
         """Unsee the joints ``mask`` [P,J] (pixels NaN, score 0); midpoints follow."""
@@ -80,6 +78,16 @@ class Skeletons:
         for index, person in enumerate(people):
             person.pixels = self.pixels[index]
             person.scores = self.scores[index]
+
+
+_LARGEST = np.finfo(np.float64).max
+
+
+def _unknown_as_zero(lengths: FloatArray) -> FloatArray:
+    """``np.nan_to_num(lengths, nan=0.0)`` of lengths (never negative): NaN -> 0, inf -> the
+    largest float, in three ufunc calls where nan_to_num makes about ten (the crowd rules
+    ask for the people's scale three times a frame)."""
+    return np.where(np.isnan(lengths), 0.0, np.minimum(lengths, _LARGEST))
 
 
 def pairwise_oks(skeletons: Skeletons, min_common: int = 4) -> FloatArray:

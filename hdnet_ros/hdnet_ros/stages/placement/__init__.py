@@ -3,8 +3,10 @@ in one least-squares fit per person.
 
     the floor (TF pose of the camera over floor.frame -> the depth image's plane -> the standing
     people of this frame and before: people_floor)
-        + each person's skeleton, the 2D points it projects to (cues) and scale prior (the track's learned scale)
-        -> fit.place_person (one least squares, compiled: fit_kernel) -> the network root the depth stage fuses
+        + each person's skeleton, the 2D points it projects to (cues; all people at once: frame_cues) and scale
+          prior (the track's learned scale)
+        -> fit.place_people (one least squares per person, compiled: fit_kernel) -> the network root the depth
+           stage fuses
     after the depth stage: the sensor's roots teach each track its scale (scale.learn_scales)
 
 Which floor is in use and why a TF floor was not (missing, stale, below the floor, too
@@ -26,13 +28,8 @@ from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
-from hdnet_ros.stages.placement.cues import (
-    cut_sides,
-    floor_observations,
-    nearer_boxes,
-    person_cues,
-)
-from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_person
+from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, person_cues
+from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_people
 from hdnet_ros.stages.placement.fit_kernel import warm_up
 from hdnet_ros.stages.placement.floor import (
     Floor,
@@ -41,6 +38,7 @@ from hdnet_ros.stages.placement.floor import (
     floor_from_plane,
     floor_from_pose,
 )
+from hdnet_ros.stages.placement.frame_cues import frame_cues
 from hdnet_ros.stages.placement.people_floor import PeopleFloor
 from hdnet_ros.stages.placement.scale import learn_scales, scale_prior
 
@@ -112,12 +110,11 @@ class MonocularPlacement:
         and each one's fit (None: no pose)."""
         self._frames += 1
         self.floor = floor = self.floor_for(frame, people, depth_plane, expected)
-        placements: list[PlacementResult | None] = []
-        for index, (person, previous) in enumerate(zip(people, expected, strict=True)):
-            prior = scale_prior(previous if self.config.learn_scale else None, self.scale_sigma)
-            nearer = nearer_boxes(people, index, frame.camera)
-            cues = person_cues(person, prior, frame.camera, nearer)
-            placements.append(None if cues is None else place_person(cues, frame.camera, floor, self.keypoint_sigma_px))
+        learned = self.config.learn_scale
+        priors = [scale_prior(previous if learned else None, self.scale_sigma) for previous in expected]
+        # Every person's cues in one pass over the frame's arrays (frame_cues: cues.py's rules).
+        cues = frame_cues(people, priors, frame.camera)
+        placements = place_people(cues, frame.camera, floor, self.keypoint_sigma_px)
         self.counts["standing"] += sum(isinstance(p, Placement) and p.standing for p in placements)
         self.placed = list(zip(people, placements, strict=True))
         # A person the image cuts whom the fit could not place: the network's own root fit

@@ -37,6 +37,7 @@ version as the reference).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,19 +124,57 @@ PlacementResult = Placement | PlacementFailure
 def place_person(cues: Cues, camera: CameraModel, floor: Floor | None, keypoint_sigma_px: float) -> PlacementResult:
     """The pelvis of one person (module doc), or why it cannot be fitted: the fit runs as one
     compiled call (fit_kernel.place, which says which equation each of its blocks is)."""
+    return _place(cues, _CameraTerms.of(camera, keypoint_sigma_px), _floor_terms(floor))
+
+
+def place_people(
+    cues: Sequence[Cues | None], camera: CameraModel, floor: Floor | None, keypoint_sigma_px: float
+) -> list[PlacementResult | None]:
+    """:func:`place_person` of every person of a frame (None where their cues are), the
+    camera's and the floor's terms made once."""
+    if not any(c is not None for c in cues):
+        return [None] * len(cues)
+    terms, floor_terms = _CameraTerms.of(camera, keypoint_sigma_px), _floor_terms(floor)
+    return [None if c is None else _place(c, terms, floor_terms) for c in cues]
+
+
+@dataclass(frozen=True)
+class _CameraTerms:
+    """What fit_kernel.place takes of the camera, made once a frame."""
+
+    camera: CameraModel
+    distorted: bool
+    width: float
+    height: float
+    intrinsics: FloatArray  # fx, fy, cx, cy
+    keypoint_sigma: float  # the keypoints' sigma in normalised image units
+
+    @classmethod
+    def of(cls, camera: CameraModel, keypoint_sigma_px: float) -> _CameraTerms:
+        return cls(
+            camera,
+            camera.has_distortion,
+            float(camera.width),
+            float(camera.height),
+            np.array([camera.fx, camera.fy, camera.cx, camera.cy], dtype=np.float64),
+            keypoint_sigma_px / float(np.sqrt(camera.fx * camera.fy)),
+        )
+
+
+def _place(cues: Cues, camera: _CameraTerms, floor_terms: FloorTerms) -> PlacementResult:
     pixels = np.ascontiguousarray(cues.pixels, dtype=np.float64)
     code, value, theta, covariance, unit_depth, unit_sigma, stands, count, rms = place(
         np.ascontiguousarray(cues.skeleton, dtype=np.float64),
         pixels,
-        camera.normalized_rays(pixels) if camera.has_distortion else _UNDISTORTED,  # the kernel divides by K
+        camera.camera.normalized_rays(pixels) if camera.distorted else _UNDISTORTED,  # the kernel divides by K
         np.ascontiguousarray(cues.weights, dtype=np.float64),
         float(cues.scale),
         float(cues.scale_sigma),
-        float(camera.width),
-        float(camera.height),
-        np.array([camera.fx, camera.fy, camera.cx, camera.cy], dtype=np.float64),
-        keypoint_sigma_px / float(np.sqrt(camera.fx * camera.fy)),
-        *_floor_terms(floor),
+        camera.width,
+        camera.height,
+        camera.intrinsics,
+        camera.keypoint_sigma,
+        *floor_terms,
     )
     if code != PLACED:
         return PlacementFailure(_failure(code, value))

@@ -187,11 +187,12 @@ class Tracker:
         self._suspect = hidden_roots(people, HIDDEN_COVER, HIDDEN_DEPTH_M)
         matches, box_only = self._associate(people)
         untrusted = box_only | self._suspect
+        rooted = [has_root(person) for person in people]  # read once: the filters and the tracks use it
         # The filters of the matched tracks with a trusted root, updated all at once.
         filtered = [
             (row, col)
             for row, col in matches
-            if col not in untrusted and self.tracks[row].kalman is not None and has_root(people[col])
+            if col not in untrusted and self.tracks[row].kalman is not None and rooted[col]
         ]
         update_all(
             [cast(RootKalman, self.tracks[row].kalman) for row, _ in filtered],
@@ -201,7 +202,7 @@ class Tracker:
         updated = {row for row, _ in filtered}
         matched_tracks = set()
         for row, col in matches:
-            self._update_track(self.tracks[row], people[col], col not in untrusted, row in updated)
+            self._update_track(self.tracks[row], people[col], col not in untrusted and rooted[col], row in updated)
             matched_tracks.add(row)
         matched_people = {col for _, col in matches}
         for row, track in enumerate(self.tracks):
@@ -331,9 +332,10 @@ class Tracker:
         return bool(noisy and int(person.depth_sources[ROOT]) in MONOCULAR)
 
     def _update_track(self, track: Track, person: Person, use_root: bool = True, filtered: bool = False) -> None:
-        """Take the person into the track; ``filtered``: the track's filter has already taken
-        the person's root (:func:`~.kalman.update_all`)."""
-        if use_root and has_root(person):
+        """Take the person into the track; ``use_root``: the person's root is known and
+        trusted; ``filtered``: the track's filter has already taken it
+        (:func:`~.kalman.update_all`)."""
+        if use_root:
             if track.kalman is None:
                 root = person.positions[ROOT].astype(np.float64)
                 track.kalman = RootKalman(root, self._measurement_sigma(person), self.config.initial_velocity_sigma)
@@ -342,7 +344,7 @@ class Tracker:
             track.updates_3d += 1
             track.last_root = track.kalman.position
             if self.config.smooth_monocular_root and self._monocular(person):
-                _move_to(person, track.kalman.position)
+                _move_to(person, track.last_root)
         elif track.kalman is not None:
             # The new box belongs to the predicted root of this frame: moving it later by
             # the prediction since the last 3D update would count that motion twice.

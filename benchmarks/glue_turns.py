@@ -1,0 +1,185 @@
+"""The glue of the 2D stage, the placement and the tracking: two versions of the package taking
+turns (issue 19; branch perf18).
+
+    python3 benchmarks/glue_turns.py --models-dir ../shared/models --data-dir ../shared/data \
+        --other /work/main [--rounds 3] [--frames 30]
+
+Each round runs one process on the other checkout's package (``--other``: a checkout's root,
+say main's) and one on this one's, in turn, each timing the crowds of ``bench_pipeline.py``
+(1, 7 and 20 people, frames in turn after a warm-up): per frame, each stage's time less its
+network's (the 2D stage: its time less the 2D network's calls, so the crops, encoding,
+decoding, crowd rules and ``Tracker.expected``; the placement and the tracking have no
+network), and, in a second pass with timers around them, the parts of that glue (a part a
+version lacks is left out). Prints the medians over the frames of each round, both versions
+side by side, and the load. Two processes cannot share one frame's load, so the rounds
+alternate to share the machine's over time; on a loaded machine compare the rounds' pairs,
+not single figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+SIZES = (1, 7, 20)
+STAGE_GLUE = ("keypoints_2d", "placement", "tracking")
+# (part, module, attribute): timed where the stage calls it; missing in a version: left out.
+PARTS = (
+    ("2D crops (warp)", "hdnet_ros.stages.topdown_heatmap", "warp_crops"),
+    ("2D input encoding", "hdnet_ros.stages.topdown_heatmap", "encode_planes"),
+    ("2D decoding (main: DARK only)", "hdnet_ros.stages.topdown_heatmap", "decode_peaks"),
+    ("2D decoding to the image", "hdnet_ros.stages.topdown_heatmap", "decode_image_points"),
+    ("2D cells to the image (main)", "hdnet_ros.stages.topdown_heatmap", "cells_to_image"),
+    ("crowd rules", "hdnet_ros.stages.crowd", "CrowdStage.__call__"),
+    ("Tracker.expected (all calls)", "hdnet_ros.stages.tracking.tracker", "Tracker.expected"),
+    ("placement: depth image's floor (depth stage)", "hdnet_ros.stages.depth", "DepthLifter.floor_plane"),
+    ("placement cues (main: per person)", "hdnet_ros.stages.placement", "person_cues"),
+    ("placement cues (frame_cues)", "hdnet_ros.stages.placement", "frame_cues"),
+    ("placement fits (main: place_person)", "hdnet_ros.stages.placement", "place_person"),
+    ("placement fits (place_people)", "hdnet_ros.stages.placement", "place_people"),
+    ("scale learning (after the depth stage)", "hdnet_ros.stages.placement", "MonocularPlacement.learn"),
+)
+
+
+@contextmanager
+def timed(totals: dict[str, float]) -> Iterator[None]:
+    """Every part of PARTS the package has adds its milliseconds to ``totals`` in the block."""
+    restore: list[tuple[Any, str, Any]] = []
+    for part, module_name, attribute in PARTS:
+        owner: Any = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for step in path:
+            owner = getattr(owner, step)
+        if not hasattr(owner, name):
+            continue
+        original = getattr(owner, name)
+        restore.append((owner, name, original))
+        setattr(owner, name, _timer(original, part, totals))
+    try:
+        yield
+    finally:
+        for owner, name, original in reversed(restore):
+            setattr(owner, name, original)
+
+
+def _timer(function: Callable[..., Any], part: str, totals: dict[str, float]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            totals[part] += (time.perf_counter() - start) * 1000.0
+
+    return wrapped
+
+
+def measure(models_dir: str, data_dir: Path, frames: int) -> dict[str, Any]:
+    """This process's package on the crowds: stage glue and parts, medians [ms] per size."""
+    from bench_placement import timed_runs
+    from frame_timing import run_in_turn
+    from hdnet_ros.pipeline import Pipeline, freeze_loaded_objects
+    from model_clock import KEYPOINTS, ModelClock, instrument
+
+    from hdnet_ros.config import load_settings
+
+    settings = load_settings(overrides={"models.models_dir": models_dir, "blazepose.runtime": "litert_fp32"})
+    base = Pipeline.from_settings(settings).stages
+    clock = ModelClock()
+    instrument(base, clock)
+    runs = timed_runs(settings, base, clock, data_dir)
+    freeze_loaded_objects()
+    load = os.getloadavg()[0]
+    run_in_turn(list(runs.values()), frames, 3, clock)
+    result: dict[str, Any] = {"package": sys.modules["hdnet_ros"].__file__, "sizes": {}}
+    for count, run in runs.items():
+        glue = {stage: float(np.median([stage_glue(t, stage, KEYPOINTS) for t in run.timings])) for stage in STAGE_GLUE}
+        result["sizes"][str(count)] = {"glue": glue, "parts": defaultdict(list)}
+    totals: dict[str, float] = defaultdict(float)
+    with timed(totals):
+        for _ in range(frames):
+            for count, run in runs.items():
+                totals.clear()
+                run.step(clock, record=False)
+                for part, ms in totals.items():
+                    result["sizes"][str(count)]["parts"][part].append(ms)
+    for figures in result["sizes"].values():
+        figures["parts"] = {part: float(np.median(values)) for part, values in figures["parts"].items()}
+    result["load"] = [load, os.getloadavg()[0]]
+    return result
+
+
+def stage_glue(timing: Any, stage: str, keypoints_model: str) -> float:
+    """A frame's time in ``stage`` less its network's (the 2D stage's: the 2D network's calls)."""
+    network = timing.models_ms[keypoints_model] if stage == "keypoints_2d" else 0.0
+    return float(timing.stages_ms[stage] - network)
+
+
+def child(checkout: Path, args: argparse.Namespace) -> dict[str, Any]:
+    environment = dict(os.environ, PYTHONPATH=f"{checkout / 'hdnet_ros'}:{HERE}")
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", "--models-dir", args.models_dir]
+    command += ["--data-dir", str(args.data_dir), "--frames", str(args.frames)]
+    output = subprocess.run(command, env=environment, capture_output=True, text=True, check=True).stdout
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def report(rounds: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    for index, (other, ours) in enumerate(rounds, start=1):
+        print(
+            f"\nround {index}: other ({other['package']}) load {other['load'][0]:.1f}-{other['load'][1]:.1f}; "
+            f"this ({ours['package']}) load {ours['load'][0]:.1f}-{ours['load'][1]:.1f}"
+        )
+        print("ms per frame (median) | " + " | ".join(f"{n} people: other / this" for n in SIZES))
+        rows = [(f"{stage} glue", "glue", stage) for stage in STAGE_GLUE]
+        rows.append(("the three stages' glue", "sum", ""))
+        parts = sorted({p for run in (other, ours) for size in run["sizes"].values() for p in size["parts"]})
+        rows += [(part, "parts", part) for part in parts]
+        for label, kind, key in rows:
+            cells = []
+            for count in SIZES:
+                pair = []
+                for run in (other, ours):
+                    figures = run["sizes"][str(count)]
+                    value = sum(figures["glue"].values()) if kind == "sum" else figures[kind].get(key)
+                    pair.append("-" if value is None else f"{value:.3f}")
+                cells.append(" / ".join(pair))
+            print(f"{label} | " + " | ".join(cells))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models-dir", default="../shared/models")
+    parser.add_argument("--data-dir", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--other", type=Path, help="the other checkout's root (main's)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.models_dir, args.data_dir, args.frames)))
+        return
+    if args.other is None:
+        parser.error("--other")
+    rounds = []
+    for _ in range(args.rounds):
+        other = child(args.other, args)
+        rounds.append((other, child(HERE.parent, args)))
+    report(rounds)
+
+
+if __name__ == "__main__":
+    main()
