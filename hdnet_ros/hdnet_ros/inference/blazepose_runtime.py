@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from hdnet_ros.inference.backend import Backend
+from hdnet_ros.inference.backend import Backend, BackendUnavailable
 from hdnet_ros.inference.runtime import (
     InferenceConfig,
     cached_export,
@@ -34,7 +34,7 @@ LOG = get_logger(__name__)
 # with the batch. An int8 static quantisation of the export was measured and refused: its
 # landmarks moved by 16 px (median; docs/inference.md).
 BLAZEPOSE_LITERT_BATCHING = "loop"
-BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float")
+BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float", "openvino")
 # The probe's batch: the crops a busy frame runs through BlazePose in one call.
 PROBE_CROPS = 4
 
@@ -101,6 +101,13 @@ def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -
             call,
             close,
         ),
+        Candidate(
+            "openvino",
+            "the published file on OpenVINO, float32: the published outputs within float32 rounding",
+            lambda: _blazepose_openvino(path, inference, threads),
+            call,
+            close,
+        ),
     ]
 
 
@@ -116,6 +123,25 @@ def _blazepose_litert(path: Path, threads: int) -> Backend:
         raise ModelFileError(str(error)) from error
     except (ValueError, RuntimeError) as error:  # LiteRT's own errors for an unreadable file
         raise ModelFileError(f"model file {path} could not be loaded by LiteRT: {error}") from error
+
+
+def _blazepose_openvino(path: Path, inference: InferenceConfig, threads: int) -> Backend:
+    """The published .tflite file read by OpenVINO (no rebuild, no export), a batch of up to
+    ``inference.max_batch`` crops per call, its tensors named by the network's contract."""
+    from hdnet_ros.inference.model_file_runtimes import open_openvino
+    from hdnet_ros.inference.openvino_backend import openvino_signature
+    from hdnet_ros.nets.blazepose import INPUT_NAME, BlazePoseFileError, match_signature
+
+    try:
+        input_name, outputs = match_signature(*openvino_signature(path), source=path)
+    except BlazePoseFileError as error:
+        raise ModelFileError(str(error)) from error
+    except BackendUnavailable as error:
+        raise ModelFileError(f"model file {path} cannot run on openvino: {error}") from error
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelFileError(f"model file {path} could not be loaded by openvino: {error}") from error
+    names = {input_name: INPUT_NAME, **{file: contract for contract, file in outputs.items()}}
+    return open_openvino(path, inference, threads, max_batch=inference.max_batch, names=names)
 
 
 def _rebuild_blazepose(tflite_path: Path) -> Any:

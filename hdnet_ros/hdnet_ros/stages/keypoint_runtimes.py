@@ -11,7 +11,9 @@ LiteRT's int8 kernels lose most of their speed (20 ms per crop on a 2-core AVX2 
   (docs/inference.md);
 * ``onnx_int8``: the int8 rebuild (LiteRT's int8 arithmetic in float32) on onnxruntime:
   the published keypoints on the verified CPUs; only when named (it does the float
-  network's work and more, so ``auto`` never picks it).
+  network's work and more, so ``auto`` never picks it);
+* ``openvino``: the float rebuild's ONNX export on OpenVINO in float32 (the same network
+  as ``onnx_float``, its keypoints within float32 rounding of it).
 
 ``auto`` times them on the loaded networks at start-up
 (:func:`hdnet_ros.inference.runtime_choice.choose_runtime`). The ONNX exports are made once
@@ -25,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hdnet_ros.inference.backend import Backend
+from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime, open_openvino
 from hdnet_ros.inference.runtime import InferenceConfig, movenet_int8_decoding, movenet_onnx, open_backend
 from hdnet_ros.inference.runtime_choice import Candidate, choose_runtime
 from hdnet_ros.people import Detection
@@ -58,6 +62,11 @@ def movenet_candidates(
         if isinstance(estimator, MoveNetBatched):
             estimator.backend.close()
 
+    def on_openvino() -> KeypointEstimator:
+        onnx_path = movenet_onnx(path, inference, "float")
+        backend = open_openvino(onnx_path, inference, threads, max_batch=inference.max_batch)
+        return MoveNetBatched(backend, config, inference.max_batch)
+
     def rebuilt(arithmetic: str) -> KeypointEstimator:
         backend = open_backend(movenet_onnx(path, inference, arithmetic), inference, threads)
         decoding = movenet_int8_decoding(path) if arithmetic == "int8" else None
@@ -76,6 +85,13 @@ def movenet_candidates(
             "onnx_float",
             "the float rebuild on onnxruntime: median 1.5 px from the published keypoints",
             lambda: rebuilt("float"),
+            call,
+            close,
+        ),
+        Candidate(
+            "openvino",
+            "the float rebuild on OpenVINO, float32: onnx_float's keypoints within float32 rounding",
+            on_openvino,
             call,
             close,
         ),
@@ -105,3 +121,12 @@ def open_movenet_on_cpu(
     estimator = choice.runtime
     estimator.runtime = choice.name
     return estimator
+
+
+def open_keypoint_network(path: Path, config: KeypointConfig, inference: InferenceConfig, threads: int) -> Backend:
+    """A 2D network stored as ONNX or OpenVINO IR (PP-TinyPose) on the runtime
+    ``keypoints.runtime`` names, or the fastest here (``auto``); all of a frame's crops go
+    in one call (``inference.heatmap_max_batch``)."""
+    return choose_model_file_runtime(
+        "2D keypoints", config.model, path, inference, threads, config.runtime, inference.heatmap_max_batch
+    ).runtime
