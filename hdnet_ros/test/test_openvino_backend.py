@@ -291,6 +291,7 @@ def test_precision_is_forced_to_float32(engines: Path) -> None:
     properties = compile_properties(2, engines)
     assert properties["INFERENCE_PRECISION_HINT"] == "f32"
     assert properties["INFERENCE_NUM_THREADS"] == "2" and properties["PERFORMANCE_HINT"] == "LATENCY"
+    assert properties["ENABLE_CPU_PINNING"] == "NO" and properties["CACHE_DIR"] == str(engines)
     assert "INFERENCE_NUM_THREADS" not in compile_properties(None)
 
 

@@ -56,8 +56,16 @@ def import_openvino() -> Any:
 def compile_properties(threads: int | None, cache_dir: Path | None = None) -> dict[str, str]:
     """The CPU plugin's properties: float32 arithmetic always (see the module doc), one
     stream tuned for the latency of one call, and at most ``threads`` threads (a robot
-    shares its cores between nodes; None: OpenVINO's default, every core)."""
-    properties = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    shares its cores between nodes; None: OpenVINO's default, every core); ``cache_dir``:
+    OpenVINO's cache of compiled models."""
+    # Threads not pinned to cores, as onnxruntime's and LiteRT's are not: a robot's other
+    # nodes share the cores (pinned or not, the calls took the same time within the noise
+    # of this loaded 2-core machine: 0.9-1.2x).
+    properties = {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+        "ENABLE_CPU_PINNING": "NO",
+    }
     if threads is not None:
         properties["INFERENCE_NUM_THREADS"] = str(threads)
     if cache_dir is not None:
