@@ -1,7 +1,8 @@
 """BlazePose GHUM 3D's runtimes: on the CPU the runtime ``blazepose.runtime`` names, or the
-fastest here (:func:`choose_blazepose`: LiteRT as published, or the PyTorch rebuild's ONNX
-export on onnxruntime; :mod:`hdnet_ros.inference.runtime_choice`); the rebuild (exported to
-ONNX once) on the GPU runtimes and on torch.
+fastest here (:func:`choose_blazepose`: LiteRT as published, the PyTorch rebuild's ONNX
+export on onnxruntime, or the published file on OpenVINO in float32;
+:mod:`hdnet_ros.inference.runtime_choice`); the rebuild (exported to ONNX once) on the GPU
+runtimes and on torch.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime
 
     * ``onnxruntime`` on the CPU (the default): ``runtime`` (``blazepose.runtime``) picks
       LiteRT, the file as published, one invoke per crop (``litert_fp32``), the ONNX export
-      of the rebuild on onnxruntime (``onnx_float``), or ``auto``, the faster of the two on
-      this CPU (:func:`choose_blazepose`); with ``device: cuda[:N]`` or ``auto``, the ONNX
+      of the rebuild on onnxruntime (``onnx_float``), the file as published on OpenVINO in
+      float32 (``openvino``), or ``auto``, the fastest on this CPU (:func:`choose_blazepose`);
+      with ``device: cuda[:N]`` or ``auto``, the ONNX
       export of the rebuild on onnxruntime's CUDA provider;
     * ``tensorrt``: the ONNX export as an engine (both cached beside the engines, keyed by
       the file's sha256) with a batch profile for the person crops (``inference.max_batch``);
@@ -81,7 +83,7 @@ def choose_blazepose(path: Path, inference: InferenceConfig, threads: int, runti
 
 
 def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -> list[Candidate[Backend]]:
-    """BlazePose's CPU runtimes, the published file first. Both compute in float32 from the
+    """BlazePose's CPU runtimes, the published file first. All compute in float32 from the
     file's float16 weights: their outputs differ by float32 summation order only (landmarks
     2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md)."""
     crops = np.random.default_rng(0).random((min(PROBE_CROPS, inference.max_batch), 256, 256, 3), dtype=np.float32)
