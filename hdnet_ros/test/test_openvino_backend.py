@@ -87,8 +87,8 @@ def test_tinypose_ir_on_openvino_agrees_with_onnxruntime_at_every_batch_size(
     assert np.median(tinypose_reference.reshape(6, 17, -1).max(-1)) > 0.5, "real people: most joints are found"
     empty = backend.run({"image": tinypose_crops[:0]})["conv2d_441.tmp_1"]
     assert empty.shape == (0, 17, 32, 24)
-    with pytest.raises(ValueError, match="batch of 6 over the 4"):
-        backend.run({"image": tinypose_crops})
+    more = backend.run({"image": tinypose_crops})["conv2d_441.tmp_1"]  # over max_batch: calls of 4 and 2
+    assert np.abs(more - tinypose_reference).max() <= HEATMAP_TOLERANCE
 
 
 def test_tinypose_candidates_both_give_the_same_keypoints(

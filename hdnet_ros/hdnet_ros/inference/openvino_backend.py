@@ -12,8 +12,9 @@ summation order, like onnxruntime's and LiteRT's.
 Batches: with ``max_batch`` the batch axis (dimension 0 of every input) is made free for
 1..max_batch crops. Sizes up to ``static_batches`` each get a model compiled for that exact
 shape; larger ones share one model whose batch is bounded to the rest of the range
-(OpenVINO's dynamic-shape kernels were 5-15 % slower per call than a static shape; each
-static shape costs one compile, 130-450 ms on 2 cores, at start-up). Every compile happens
+(OpenVINO's dynamic-shape kernels were 5-35 % slower per call than a static shape; each
+static shape costs one compile, 130-450 ms on 2 cores, at start-up); more than max_batch
+crops run in calls of max_batch. Every compile happens
 when the backend is created, never in a frame: the node builds (and so compiles) its
 stages before it subscribes to the camera. ``cache_dir`` is OpenVINO's own cache of
 compiled models (keyed by the model, its shape and these properties): a later start loads
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from hdnet_ros.inference.backend import Arrays, Backend, BackendUnavailable, TensorSpec
+from hdnet_ros.inference.backend import Arrays, Backend, BackendUnavailable, TensorSpec, split_batches
 from hdnet_ros.logs import get_logger
 
 LOGGER = get_logger(__name__)
@@ -190,9 +191,12 @@ class OpenVinoBackend(Backend):
         count = len(next(iter(inputs.values())))
         if count == 0 and self.max_batch is not None:
             return {spec.name: np.zeros((0, *_fixed(spec.shape[1:])), spec.dtype) for spec in self._outputs}
+        if self.max_batch is not None and count > self.max_batch:  # in calls of max_batch, as compiled
+            parts = [self._run({n: a[s] for n, a in inputs.items()}) for s in split_batches(count, self.max_batch)]
+            return {spec.name: np.concatenate([part[spec.name] for part in parts]) for spec in self._outputs}
         request = self._requests.get(count, self._requests.get(None))
-        if request is None or (self.max_batch is not None and count > self.max_batch):
-            raise ValueError(f"openvino: batch of {count} over the {self.max_batch} this backend was compiled for")
+        if request is None:  # a file's fixed batch (max_batch None) and another count: the file says which
+            raise ValueError(f"openvino: batch of {count}; {self.model_path} takes {self._inputs[0].describe()}")
         # share_inputs: the prepared arrays are contiguous and of the model's types (no copy);
         # the outputs are copies, so the next call does not overwrite what was returned.
         results = request.infer([inputs[spec.name] for spec in self._inputs], share_inputs=True)
