@@ -1,4 +1,7 @@
-"""MoveNet's runtimes on the CPU and the choice between them (``keypoints.runtime``).
+"""The 2D network's runtimes on the CPU and the choice between them (``keypoints.runtime``):
+MoveNet's below; a network stored as ONNX or OpenVINO IR (PP-TinyPose, the default) has
+onnxruntime and OpenVINO (:func:`open_keypoint_network`,
+:mod:`hdnet_ros.inference.model_file_runtimes`).
 
 The published network is an int8 TFLite file. Where the CPU multiplies int8 pairs in one
 instruction (x86-64 VNNI, aarch64 dot product) LiteRT runs it fastest; where it does not,
