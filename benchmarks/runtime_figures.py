@@ -51,9 +51,11 @@ PUBLISHED = {
     "2D heatmaps": "onnxruntime",
     "detector": "onnxruntime",
 }
-# test_blazepose_network.TOLERANCE: two float32 evaluations of BlazePose differ by less
-# (relative to each output's largest magnitude in the crop; presence absolute).
-BLAZEPOSE_TOLERANCE = {"landmarks": 1e-4, "presence": 1e-4, "mask": 3e-3, "heatmaps": 1e-4, "world_landmarks": 3e-4}
+# test_blazepose_network.TOLERANCE (kept equal to it; the bounds there were widened after
+# OpenCV 4.10's crops, with the measurements that set them): two float32 evaluations of
+# BlazePose differ by less (relative to each output's largest magnitude in the crop;
+# presence absolute).
+BLAZEPOSE_TOLERANCE = {"landmarks": 3e-4, "presence": 3e-4, "mask": 1e-2, "heatmaps": 2e-4, "world_landmarks": 3e-4}
 BODY = 33  # BlazePose's body landmarks (then 6 auxiliary points)
 
 
