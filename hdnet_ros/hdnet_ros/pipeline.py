@@ -129,13 +129,6 @@ def build_stages(settings: Settings) -> Stages:
     threads = settings.models.threads
     detector_path = resolve_model_file(settings.detector.model, models_dir)
     detector = open_person_detector(settings.detector, detector_path, settings.inference, threads)
-    LOG.info(
-        "person detector: %s: %s on %s (%s)",
-        settings.detector.model,
-        detector.decoding.name,
-        detector.runtime,
-        detector_path,
-    )
     pose_3d, root_depth = resolve_networks(settings)
     blazepose_keypoints = _is_blazepose(settings.keypoints.model, settings)
     keypoints = None

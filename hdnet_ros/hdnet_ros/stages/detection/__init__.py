@@ -30,6 +30,7 @@ import numpy.typing as npt
 from hdnet_ros.inference.backend import Arrays, Backend
 from hdnet_ros.inference.model_file_runtimes import MODEL_FILE_RUNTIMES, choose_model_file_runtime
 from hdnet_ros.inference.runtime import InferenceConfig
+from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Detection
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.detection.boxes import BoxFilter, to_detections
@@ -49,6 +50,7 @@ __all__ = [
 ]
 
 FloatArray = npt.NDArray[np.float64]
+LOG = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,9 @@ def open_person_detector(
     fastest here (``auto``: :mod:`hdnet_ros.inference.model_file_runtimes`), with its decoding."""
     choice = choose_model_file_runtime("person detector", config.model, path, inference, threads, config.runtime)
     try:
-        return PersonDetector(choice.runtime, config, choice.name)
+        detector = PersonDetector(choice.runtime, config, choice.name)
     except Exception:
         choice.runtime.close()
         raise
+    LOG.info("person detector: %s: %s on %s (%s)", config.model, detector.decoding.name, detector.runtime, path)
+    return detector
