@@ -218,8 +218,8 @@ def _check_files(model_path: Path) -> None:
 
 
 def _tensor_name(port: Any, fallback: str) -> str:
-    names = sorted(port.get_names())
-    return str(port.get_any_name()) if names else fallback
+    """The tensor's name in the file; a tensor without one (OpenVINO raises on asking) gets ``fallback``."""
+    return str(port.get_any_name()) if port.get_names() else fallback
 
 
 def _dims(shape: Any) -> list[int | None]:
