@@ -91,6 +91,26 @@ def test_tinypose_ir_on_openvino_agrees_with_onnxruntime_at_every_batch_size(
     assert np.abs(more - tinypose_reference).max() <= HEATMAP_TOLERANCE
 
 
+def test_static_shapes_left_for_later_are_compiled_on_finish(
+    models_dir: Path, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
+) -> None:
+    """A probe's candidate compiles its probe batch and one model for every size; the rest
+    of the static shapes come when it is kept. Every size agrees before and after."""
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+
+    xml = resolve_model_file("pp_tinypose_128x96", models_dir)
+    drop = ("argmax_0.tmp_0",)
+    with OpenVinoBackend(xml, THREADS, max_batch=3, static_batches=2, drop_outputs=drop, first_batches=(2,)) as backend:
+        assert set(backend._requests) == {2, None}
+        before = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
+        backend.compile_static_shapes()
+        assert set(backend._requests) == {1, 2, None}
+        after = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
+    for batch, (a, b) in enumerate(zip(before, after, strict=True), start=1):
+        assert np.abs(a - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
+        assert np.abs(b - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
+
+
 def test_tinypose_candidates_both_give_the_same_keypoints(
     models_dir: Path, cpu: InferenceConfig, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
 ) -> None:
@@ -109,6 +129,7 @@ def test_tinypose_candidates_both_give_the_same_keypoints(
     with forced.runtime as backend:
         assert (forced.name, backend.kind, forced.probe_ms) == ("openvino", "openvino", {})
         assert backend.inputs[0].shape[0] is None and backend.output_names == ("conv2d_441.tmp_1",)
+        assert {1, 2} <= set(backend._requests), "the kept runtime has every static shape"
 
 
 # --- BlazePose: the published .tflite read by OpenVINO, against LiteRT -----------------------

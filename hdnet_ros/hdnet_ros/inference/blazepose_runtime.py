@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from hdnet_ros.inference.backend import Backend, BackendUnavailable
+from hdnet_ros.inference.model_file_runtimes import finish_openvino
 from hdnet_ros.inference.runtime import (
     InferenceConfig,
     cached_export,
@@ -106,9 +107,10 @@ def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -
         Candidate(
             "openvino",
             "the published file on OpenVINO, float32: the published outputs within float32 rounding",
-            lambda: _blazepose_openvino(path, inference, threads),
+            lambda: _blazepose_openvino(path, inference, threads, first_batches=(len(crops),)),
             call,
             close,
+            finish=finish_openvino,
         ),
     ]
 
@@ -127,7 +129,9 @@ def _blazepose_litert(path: Path, threads: int) -> Backend:
         raise ModelFileError(f"model file {path} could not be loaded by LiteRT: {error}") from error
 
 
-def _blazepose_openvino(path: Path, inference: InferenceConfig, threads: int) -> Backend:
+def _blazepose_openvino(
+    path: Path, inference: InferenceConfig, threads: int, first_batches: tuple[int, ...] | None = None
+) -> Backend:
     """The published .tflite file read by OpenVINO (no rebuild, no export), a batch of up to
     ``inference.max_batch`` crops per call, its tensors named by the network's contract."""
     from hdnet_ros.inference.model_file_runtimes import open_openvino
@@ -143,7 +147,9 @@ def _blazepose_openvino(path: Path, inference: InferenceConfig, threads: int) ->
     except (OSError, ValueError, RuntimeError) as error:
         raise ModelFileError(f"model file {path} could not be loaded by openvino: {error}") from error
     names = {input_name: INPUT_NAME, **{file: contract for contract, file in outputs.items()}}
-    return open_openvino(path, inference, threads, max_batch=inference.max_batch, names=names)
+    return open_openvino(
+        path, inference, threads, max_batch=inference.max_batch, names=names, first_batches=first_batches
+    )
 
 
 def _rebuild_blazepose(tflite_path: Path) -> Any:

@@ -52,9 +52,11 @@ def open_openvino(
     max_batch: int | None,
     drop_outputs: tuple[str, ...] = (),
     names: dict[str, str] | None = None,
-) -> Backend:
+    first_batches: tuple[int, ...] | None = None,
+) -> OpenVinoBackend:
     """``path`` on OpenVINO; a missing OpenVINO, a missing file or one OpenVINO cannot read
-    is a ModelFileError naming the file, the runtime and the reason."""
+    is a ModelFileError naming the file, the runtime and the reason. ``first_batches``: the
+    static shapes compiled now (a probe's), the others by :func:`finish_openvino`."""
     try:
         return OpenVinoBackend(
             path,
@@ -63,11 +65,19 @@ def open_openvino(
             drop_outputs=drop_outputs,
             names=names,
             cache_dir=openvino_cache_dir(inference),
+            first_batches=first_batches,
         )
     except BackendUnavailable as error:
         raise ModelFileError(f"model file {path} cannot run on openvino: {error}") from error
     except (OSError, ValueError, RuntimeError) as error:
         raise ModelFileError(f"model file {path} could not be loaded by openvino: {error}") from error
+
+
+def finish_openvino(backend: Backend) -> None:
+    """The static shapes an OpenVINO candidate left out for the probe, compiled once it is
+    kept (a candidate that loses costs two compiles, not one per batch size)."""
+    if isinstance(backend, OpenVinoBackend):
+        backend.compile_static_shapes()
 
 
 def model_file_candidates(
@@ -103,10 +113,16 @@ def model_file_candidates(
             OPENVINO,
             "the file as published on OpenVINO, float32: onnxruntime's outputs within float32 rounding",
             lambda: open_openvino(
-                path, inference, threads, max_batch=max_batch if batched else None, drop_outputs=drop
+                path,
+                inference,
+                threads,
+                max_batch=max_batch if batched else None,
+                drop_outputs=drop,
+                first_batches=(probe_batch,),
             ),
             call,
             close,
+            finish=finish_openvino,
         ),
     ]
 

@@ -16,7 +16,9 @@ shape; larger ones share one model whose batch is bounded to the rest of the ran
 static shape costs one compile, 130-450 ms on 2 cores, at start-up); more than max_batch
 crops run in calls of max_batch. Every compile happens
 when the backend is created, never in a frame: the node builds (and so compiles) its
-stages before it subscribes to the camera. ``cache_dir`` is OpenVINO's own cache of
+stages before it subscribes to the camera. ``first_batches`` compiles only those static
+shapes and one model for every size (a runtime probe's candidate); the rest come with
+:meth:`OpenVinoBackend.compile_static_shapes`, when the probe keeps it. ``cache_dir`` is OpenVINO's own cache of
 compiled models (keyed by the model, its shape and these properties): a later start loads
 each in a third of the compile time. ``max_batch=None`` keeps the file's own shapes.
 
@@ -108,6 +110,7 @@ class OpenVinoBackend(Backend):
         drop_outputs: Sequence[str] = (),
         names: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
+        first_batches: Sequence[int] | None = None,
     ) -> None:
         if static_batches < 0:
             raise ValueError(f"static_batches must be at least 0, not {static_batches}")
@@ -134,11 +137,12 @@ class OpenVinoBackend(Backend):
                 _spec(names.get(n, n), port, free_batch)
                 for n, port in zip(self._output_names, model.outputs, strict=True)
             )
-            self._requests = self._compile(model, fixed, max_batch, static_batches)
+            self._model, self._fixed = model, fixed
+            self.max_batch = max_batch
+            self.static_batches = min(static_batches, max_batch or 0)
+            self._requests = self._compile(first_batches)
         except RuntimeError as error:  # OpenVINO's own errors for unreadable or unsupported files
             raise RuntimeError(f"OpenVINO cannot load {model_path}: {error}") from error
-        self.max_batch = max_batch
-        self.static_batches = min(static_batches, max_batch or 0)
         LOGGER.debug(
             "OpenVINO %s (batch %s, static to %s, %s)", model_path, max_batch, self.static_batches, self.properties
         )
@@ -154,24 +158,33 @@ class OpenVinoBackend(Backend):
                 model.remove_result(result)
         return model
 
-    def _compile(
-        self, read: Any, fixed: list[tuple[int | None, ...]], max_batch: int | None, static_batches: int
-    ) -> dict[int | None, Any]:
-        """Infer requests by batch size; ``None`` keys the one model for every other size."""
-        if max_batch is None:
-            return {None: self._request(read)}
-        requests: dict[int | None, Any] = {}
-        for batch in range(1, min(static_batches, max_batch) + 1):
-            requests[batch] = self._reshaped(read, fixed, self._openvino.Dimension(batch))
-        if max_batch > static_batches:
-            requests[None] = self._reshaped(read, fixed, self._openvino.Dimension(static_batches + 1, max_batch))
+    def _compile(self, first_batches: Sequence[int] | None) -> dict[int | None, Any]:
+        """Infer requests by batch size; ``None`` keys the one model for every other size.
+        ``first_batches``: compile only these static sizes now, and one model for every
+        size (:meth:`compile_static_shapes` adds the others later); None: all now."""
+        if self.max_batch is None:
+            return {None: self._request(self._model)}
+        sizes = range(1, self.static_batches + 1)
+        now = sizes if first_batches is None else [b for b in sizes if b in first_batches]
+        requests: dict[int | None, Any] = {b: self._reshaped(self._openvino.Dimension(b)) for b in now}
+        low = self.static_batches + 1 if len(now) == len(sizes) else 1
+        if self.max_batch >= low:
+            requests[None] = self._reshaped(self._openvino.Dimension(low, self.max_batch))
         return requests
 
-    def _reshaped(self, read: Any, fixed: list[tuple[int | None, ...]], batch: Any) -> Any:
-        model = read.clone()
+    def compile_static_shapes(self) -> None:
+        """Compile the static shapes left out at construction (``first_batches``): the
+        runtime choice calls it on the runtime it keeps, so a candidate that loses the
+        probe costs two compiles, not one per batch size."""
+        for batch in range(1, self.static_batches + 1):
+            if batch not in self._requests:
+                self._requests[batch] = self._reshaped(self._openvino.Dimension(batch))
+
+    def _reshaped(self, batch: Any) -> Any:
+        model = self._model.clone()
         shapes = {
             port: self._openvino.PartialShape([batch, *dims[1:]])
-            for port, dims in zip(model.inputs, fixed, strict=True)
+            for port, dims in zip(model.inputs, self._fixed, strict=True)
         }
         model.reshape(shapes)
         return self._request(model)
@@ -204,6 +217,7 @@ class OpenVinoBackend(Backend):
 
     def _release(self) -> None:
         self._requests = {}
+        self._model = None
         self._core = None
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from hdnet_ros.inference.backend import Backend
-from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime, open_openvino
+from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime, finish_openvino, open_openvino
 from hdnet_ros.inference.runtime import InferenceConfig, movenet_int8_decoding, movenet_onnx, open_backend
 from hdnet_ros.inference.runtime_choice import Candidate, choose_runtime
 from hdnet_ros.people import Detection
@@ -67,8 +67,14 @@ def movenet_candidates(
 
     def on_openvino() -> KeypointEstimator:
         onnx_path = movenet_onnx(path, inference, "float")
-        backend = open_openvino(onnx_path, inference, threads, max_batch=inference.max_batch)
+        backend = open_openvino(
+            onnx_path, inference, threads, max_batch=inference.max_batch, first_batches=(len(detections),)
+        )
         return MoveNetBatched(backend, config, inference.max_batch)
+
+    def finish(estimator: KeypointEstimator) -> None:
+        if isinstance(estimator, MoveNetBatched):
+            finish_openvino(estimator.backend)
 
     def rebuilt(arithmetic: str) -> KeypointEstimator:
         backend = open_backend(movenet_onnx(path, inference, arithmetic), inference, threads)
@@ -97,6 +103,7 @@ def movenet_candidates(
             on_openvino,
             call,
             close,
+            finish=finish,
         ),
         # The float network's work plus ~90 float ops for the int8 roundings: slower than
         # onnx_float on every CPU (4x on the Xeon, 2.6-3x here), so auto never opens it.
