@@ -5,9 +5,9 @@ target of issue 19 and its verdict (``pipeline_targets.py``).
         [--set NAME=VALUE ...]
 
 Everything runs in this one process, after a warm-up, with the default CPU pipeline
-(YOLOX-Nano on onnxruntime, the default 2D network and BlazePose GHUM 3D on the runtimes
-``auto`` chooses for this CPU, printed with the instruction set; ``runtime_figures.py``
-times every runtime of MoveNet and BlazePose and measures its outputs against the
+(YOLOX-Nano, the default 2D network and BlazePose GHUM 3D on the runtimes ``auto`` chooses
+for this CPU, printed with the instruction set; ``runtime_figures.py`` times every runtime
+of the detector, the 2D network, MoveNet and BlazePose and measures its outputs against the
 published network's), its objects frozen as the node and the replay run it. A frame's time is
 ``Pipeline.process`` plus its Skeleton3DArray, MarkerArray and TF messages (what the node
 and the replay do per frame); the model calls are timed inside that same call by proxies
@@ -98,7 +98,7 @@ from panoptic_sequence import Scene, panoptic_scenes, summary
 from panoptic_sequence import root_errors as panoptic_root_errors
 from pipeline_report import report
 from pipeline_targets import targets
-from runtime_figures import blazepose_rows, chosen_runtimes, movenet_rows
+from runtime_figures import blazepose_rows, chosen_runtimes, detector_rows, heatmap_rows, movenet_rows
 
 from hdnet_ros.config import Settings, load_settings
 
@@ -642,7 +642,9 @@ def main() -> None:
         "runtimes": {
             "instruction_set": cpu_instruction_set().label,
             "chosen": chosen_runtimes(fresh(settings, base)),
-            "rows": movenet_rows(settings, fresh(settings, base), args.data_dir, plan.runtime_rounds)
+            "rows": detector_rows(settings, fresh(settings, base), args.data_dir, plan.runtime_rounds)
+            + heatmap_rows(settings, fresh(settings, base), args.data_dir, plan.runtime_rounds)
+            + movenet_rows(settings, fresh(settings, base), args.data_dir, plan.runtime_rounds)
             + blazepose_rows(settings, fresh(settings, base), frames, people, plan.runtime_rounds),
         },
     }

@@ -26,8 +26,9 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
 def report_runtimes(runtimes: dict[str, Any]) -> None:
     chosen = runtimes["chosen"]
     print(
-        f"\nRuntimes (instruction set {runtimes['instruction_set']}; 2D network {chosen['model']} on {chosen['2D']}, "
-        f"BlazePose {chosen['BlazePose']}); ms per call of 4 people / crops, interleaved medians"
+        f"\nRuntimes (instruction set {runtimes['instruction_set']}; detector {chosen.get('detector', '?')}, "
+        f"2D network {chosen['model']} on {chosen['2D']}, BlazePose {chosen['BlazePose']}); ms per call of 4 people / "
+        "crops (detector: one frame), interleaved medians"
     )
     rows = []
     for row in runtimes["rows"]:
@@ -40,6 +41,17 @@ def report_runtimes(runtimes: dict[str, Any]) -> None:
 
 def accuracy_text(row: dict[str, Any]) -> str:
     nan = float("nan")
+    if row["network"] == "2D heatmaps":
+        return (
+            f"COCO PCK {row['pck']:.3f} OKS {row['oks']:.3f}; joints {row.get('px_max', nan):.4f} px "
+            "from onnxruntime's (worst)"
+        )
+    if row["network"] == "detector":
+        same = "the same people" if row.get("same_people") else "OTHER people"
+        return (
+            f"COCO photos: {row['people']} people, {same} as onnxruntime, boxes "
+            f"{row.get('box_px_max', nan):.4f} px (worst)"
+        )
     if row["network"] == "MoveNet":
         return (
             f"COCO PCK {row['pck']:.3f} OKS {row['oks']:.3f}; joints median / p90 "

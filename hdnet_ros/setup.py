@@ -69,11 +69,17 @@ setup(
             "PyYAML>=5.4",
             # Converts the networks published as OpenVINO IR to ONNX (nets.openvino_ir).
             "onnx>=1.14",
+            # A CPU runtime candidate of every network (inference/openvino_backend.py; imported
+            # only when opened: without it the other runtimes run). 2024.0: the top-level
+            # `openvino` API with share_inputs, the TFLite frontend out of preview, bounded
+            # dynamic batches and the CPU plugin's compiled-model cache; wheels for Python
+            # 3.10 with numpy 1.x on x86-64 and aarch64.
+            "openvino>=2024.0",
         ],
         "nets": ["torch>=2.1,<3", "onnxscript>=0.1"],
         "test": TEST_REQUIRES,
         # openvino: the tests run each OpenVINO IR with OpenVINO itself as the converter's reference.
-        "dev": [*TEST_REQUIRES, "mypy>=1.8", "ruff>=0.5", "types-PyYAML", "openvino>=2023.0"],
+        "dev": [*TEST_REQUIRES, "mypy>=1.8", "ruff>=0.5", "types-PyYAML", "openvino>=2024.0"],
     },
     **LEGACY_TEST_OPTION,
     python_requires=">=3.10",

@@ -29,7 +29,6 @@ from hdnet_ros.inference.runtime import (
     movenet_onnx,
     movenet_torch,
     open_backend,
-    open_model_file,
 )
 from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.logs import get_logger
@@ -40,8 +39,8 @@ from hdnet_ros.stages.blazepose.per_track import estimate_bodies, landmarks_as_k
 from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule
 from hdnet_ros.stages.crowd import CrowdStage
 from hdnet_ros.stages.depth import DepthLifter, NetworkEstimates
-from hdnet_ros.stages.detection import FrameDetections, PersonDetector
-from hdnet_ros.stages.keypoint_runtimes import open_movenet_on_cpu
+from hdnet_ros.stages.detection import FrameDetections, PersonDetector, open_person_detector
+from hdnet_ros.stages.keypoint_runtimes import open_keypoint_network, open_movenet_on_cpu
 from hdnet_ros.stages.keypoints2d import KeypointEstimator, MoveNetBatched, movenet_arithmetic
 from hdnet_ros.stages.networks import (
     FloatArray,
@@ -81,7 +80,7 @@ def open_keypoint_model(path: Path, settings: Settings) -> KeypointEstimator:
     if inference.backend == "onnxruntime" and path.suffix == ".tflite":
         return open_movenet_on_cpu(path, settings.keypoints, inference, settings.models.threads)
     if path.suffix != ".tflite":
-        backend = open_model_file(settings.keypoints.model, path, inference, settings.models.threads)
+        backend = open_keypoint_network(path, settings.keypoints, inference, settings.models.threads)
         if is_heatmap_network(backend):
             return HeatmapKeypoints(backend, settings.keypoints, inference.heatmap_max_batch)
         LOG.info("2D keypoints: %s taken as a float MoveNet network (float decoding)", path)
@@ -129,9 +128,7 @@ def build_stages(settings: Settings) -> Stages:
     models_dir = settings.models.models_dir or None
     threads = settings.models.threads
     detector_path = resolve_model_file(settings.detector.model, models_dir)
-    detector_backend = open_model_file(settings.detector.model, detector_path, settings.inference, threads)
-    detector = PersonDetector(detector_backend, settings.detector)
-    LOG.info("person detector: %s: %s (%s)", settings.detector.model, detector.decoding.name, detector_path)
+    detector = open_person_detector(settings.detector, detector_path, settings.inference, threads)
     pose_3d, root_depth = resolve_networks(settings)
     blazepose_keypoints = _is_blazepose(settings.keypoints.model, settings)
     keypoints = None

@@ -9,6 +9,7 @@ The exports (~15 s each) go once per arithmetic into one module-wide engine dire
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import cv2
@@ -84,7 +85,7 @@ def test_rebuilt_movenet_finds_the_same_standing_person(
         overrides = {**base, "inference.backend": "torch"}
     else:  # the float export, run on onnxruntime as a user's ONNX keypoint model
         onnx = movenet_onnx(models_dir / MOVENET_FILE, reference.settings.inference, "float")
-        overrides = {**base, "keypoints.model": str(onnx)}
+        overrides = {**base, "keypoints.model": str(onnx), "keypoints.runtime": "onnxruntime"}
     rebuilt = Pipeline.from_settings(load_settings(overrides=overrides))
     assert isinstance(reference.keypoints, MoveNetLiteRT) and isinstance(rebuilt.keypoints, MoveNetBatched)
     # torch at fp32: int8 arithmetic, decoded as such; a user's ONNX file: taken as float.
@@ -204,11 +205,41 @@ def test_auto_runtime_probes_every_candidate_on_the_real_network(models_dir: Pat
     settings = load_settings(overrides={**base_overrides(models_dir, engines), "inference.runtime_probe_rounds": 2})
     candidates = movenet_candidates(models_dir / MOVENET_FILE, settings.keypoints, settings.inference, 2)
     choice = choose_runtime("MoveNet", candidates, "auto", rounds=2)
-    assert set(choice.probe_ms) == {"litert_int8", "onnx_float"}
+    openvino = {"openvino"} if importlib.util.find_spec("openvino") else set()  # a candidate where installed
+    assert set(choice.probe_ms) == {"litert_int8", "onnx_float"} | openvino
     assert all(ms > 0.0 for ms in choice.probe_ms.values())
     rgb, detections = probe_frame(4)
     keypoints = choice.runtime(rgb, detections)
     assert len(keypoints) == 4 and all(k.pixels.shape == (19, 2) for k in keypoints)
+
+
+def test_openvino_candidate_gives_the_float_rebuilds_keypoints(
+    frames: list[Frame], models_dir: Path, engines: Path
+) -> None:
+    """``keypoints.runtime: openvino`` runs the float rebuild's export (the same network as
+    ``onnx_float``) on OpenVINO in float32: the same keypoints within float32 rounding."""
+    pytest.importorskip("openvino")
+    from hdnet_ros.stages.keypoint_runtimes import movenet_candidates, probe_frame
+
+    settings = load_settings(overrides=base_overrides(models_dir, engines))
+    candidates = movenet_candidates(models_dir / MOVENET_FILE, settings.keypoints, settings.inference, 2)
+    by_name = {c.name: c for c in candidates if c.name in ("onnx_float", "openvino")}
+    estimators = {name: candidate.open() for name, candidate in by_name.items()}
+    assert estimators["openvino"].backend.kind == "openvino"
+    _, boxes = probe_frame(5)  # five standing-person boxes across a VGA frame
+    differences = []
+    for frame in frames:
+        ours, theirs = (estimators[name](frame.rgb, boxes) for name in ("openvino", "onnx_float"))
+        for a, b in zip(ours, theirs, strict=True):
+            both = np.all(np.isfinite(a.pixels) & np.isfinite(b.pixels), axis=1)
+            assert np.array_equal(both, np.all(np.isfinite(b.pixels), axis=1)), "the same joints seen"
+            differences += np.linalg.norm(a.pixels[both] - b.pixels[both], axis=1).tolist()
+            assert np.abs(a.scores - b.scores).max() <= 1e-4
+    for name, estimator in estimators.items():
+        by_name[name].close(estimator)
+    # Float32 summation order moves a joint by far less than a pixel (an arg-max tie between
+    # two heatmap cells could move one by a cell: none here).
+    assert len(differences) > 50 and max(differences) <= 0.05, f"largest {max(differences):.4f} px"
 
 
 def test_tensorrt_without_tensorrt_names_the_problem(models_dir: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ probe on the real networks in test_blazepose_network.py and test_runtime.py."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -180,6 +181,29 @@ def test_a_candidate_only_when_named_is_left_out_of_auto(monkeypatch: pytest.Mon
     assert choose_runtime("MoveNet", candidates, "auto", instruction_set=VNNI).name == "litert_int8"
     assert asked == [["litert_int8", "onnx_float"]]
     assert choose_runtime("MoveNet", candidates, "onnx_int8", instruction_set=VNNI).runtime == "emulated"
+
+
+def test_only_the_kept_runtime_is_finished(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``finish`` (e.g. OpenVINO's remaining static shapes) runs on the runtime kept, after
+    the probe, never on one that lost; a finish that fails closes its runtime."""
+    injected(monkeypatch, {"litert_int8": 80.0, "onnx_float": 36.0})
+    finished: list[str] = []
+    recorder = Recorder()
+    candidates = [
+        dataclasses.replace(c, finish=finished.append) for c in recorder.movenet_like() if c.name != "onnx_int8"
+    ]
+    assert choose_runtime("MoveNet", candidates, "auto", instruction_set=AVX2).name == "onnx_float"
+    assert finished == ["runtime:onnx_float"]
+    assert choose_runtime("MoveNet", candidates, "litert_int8", instruction_set=AVX2).name == "litert_int8"
+    assert finished == ["runtime:onnx_float", "runtime:litert_int8"]
+
+    def broken(runtime: str) -> None:
+        raise RuntimeError(f"cannot finish {runtime}")
+
+    failing = [dataclasses.replace(c, finish=broken) for c in candidates]
+    with pytest.raises(RuntimeError, match="cannot finish runtime:onnx_float"):
+        choose_runtime("MoveNet", failing, "onnx_float", instruction_set=AVX2)
+    assert recorder.closed[-1] == "runtime:onnx_float"
 
 
 def test_forced_runtime_that_cannot_run_is_an_error_not_a_substitute() -> None:

@@ -1,7 +1,8 @@
 """BlazePose GHUM 3D's runtimes: on the CPU the runtime ``blazepose.runtime`` names, or the
-fastest here (:func:`choose_blazepose`: LiteRT as published, or the PyTorch rebuild's ONNX
-export on onnxruntime; :mod:`hdnet_ros.inference.runtime_choice`); the rebuild (exported to
-ONNX once) on the GPU runtimes and on torch.
+fastest here (:func:`choose_blazepose`: LiteRT as published, the PyTorch rebuild's ONNX
+export on onnxruntime, or the published file on OpenVINO in float32;
+:mod:`hdnet_ros.inference.runtime_choice`); the rebuild (exported to ONNX once) on the GPU
+runtimes and on torch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from hdnet_ros.inference.backend import Backend
+from hdnet_ros.inference.backend import Backend, BackendUnavailable
+from hdnet_ros.inference.model_file_runtimes import finish_openvino
 from hdnet_ros.inference.runtime import (
     InferenceConfig,
     cached_export,
@@ -34,7 +36,7 @@ LOG = get_logger(__name__)
 # with the batch. An int8 static quantisation of the export was measured and refused: its
 # landmarks moved by 16 px (median; docs/inference.md).
 BLAZEPOSE_LITERT_BATCHING = "loop"
-BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float")
+BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float", "openvino")
 # The probe's batch: the crops a busy frame runs through BlazePose in one call.
 PROBE_CROPS = 4
 
@@ -47,8 +49,9 @@ def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime
 
     * ``onnxruntime`` on the CPU (the default): ``runtime`` (``blazepose.runtime``) picks
       LiteRT, the file as published, one invoke per crop (``litert_fp32``), the ONNX export
-      of the rebuild on onnxruntime (``onnx_float``), or ``auto``, the faster of the two on
-      this CPU (:func:`choose_blazepose`); with ``device: cuda[:N]`` or ``auto``, the ONNX
+      of the rebuild on onnxruntime (``onnx_float``), the file as published on OpenVINO in
+      float32 (``openvino``), or ``auto``, the fastest on this CPU (:func:`choose_blazepose`);
+      with ``device: cuda[:N]`` or ``auto``, the ONNX
       export of the rebuild on onnxruntime's CUDA provider;
     * ``tensorrt``: the ONNX export as an engine (both cached beside the engines, keyed by
       the file's sha256) with a batch profile for the person crops (``inference.max_batch``);
@@ -81,7 +84,7 @@ def choose_blazepose(path: Path, inference: InferenceConfig, threads: int, runti
 
 
 def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -> list[Candidate[Backend]]:
-    """BlazePose's CPU runtimes, the published file first. Both compute in float32 from the
+    """BlazePose's CPU runtimes, the published file first. All compute in float32 from the
     file's float16 weights: their outputs differ by float32 summation order only (landmarks
     2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md)."""
     crops = np.random.default_rng(0).random((min(PROBE_CROPS, inference.max_batch), 256, 256, 3), dtype=np.float32)
@@ -101,6 +104,14 @@ def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -
             call,
             close,
         ),
+        Candidate(
+            "openvino",
+            "the published file on OpenVINO, float32: the published outputs within float32 rounding",
+            lambda: _blazepose_openvino(path, inference, threads, first_batches=(len(crops),)),
+            call,
+            close,
+            finish=finish_openvino,
+        ),
     ]
 
 
@@ -116,6 +127,29 @@ def _blazepose_litert(path: Path, threads: int) -> Backend:
         raise ModelFileError(str(error)) from error
     except (ValueError, RuntimeError) as error:  # LiteRT's own errors for an unreadable file
         raise ModelFileError(f"model file {path} could not be loaded by LiteRT: {error}") from error
+
+
+def _blazepose_openvino(
+    path: Path, inference: InferenceConfig, threads: int, first_batches: tuple[int, ...] | None = None
+) -> Backend:
+    """The published .tflite file read by OpenVINO (no rebuild, no export), a batch of up to
+    ``inference.max_batch`` crops per call, its tensors named by the network's contract."""
+    from hdnet_ros.inference.model_file_runtimes import open_openvino
+    from hdnet_ros.inference.openvino_backend import openvino_signature
+    from hdnet_ros.nets.blazepose import INPUT_NAME, BlazePoseFileError, match_signature
+
+    try:
+        input_name, outputs = match_signature(*openvino_signature(path), source=path)
+    except BlazePoseFileError as error:
+        raise ModelFileError(str(error)) from error
+    except BackendUnavailable as error:
+        raise ModelFileError(f"model file {path} cannot run on openvino: {error}") from error
+    except (OSError, ValueError, RuntimeError) as error:
+        raise ModelFileError(f"model file {path} could not be loaded by openvino: {error}") from error
+    names = {input_name: INPUT_NAME, **{file: contract for contract, file in outputs.items()}}
+    return open_openvino(
+        path, inference, threads, max_batch=inference.max_batch, names=names, first_batches=first_batches
+    )
 
 
 def _rebuild_blazepose(tflite_path: Path) -> Any:

@@ -1,7 +1,10 @@
 """Which runtime runs each model: the ``inference`` settings and the model openers.
 
 The default CPU path runs the detector with onnxruntime and MoveNet with LiteRT (its int8
-TFLite file as published). With ``inference.backend: tensorrt`` every model runs as a
+TFLite file as published), or each network on the faster of its CPU candidates, OpenVINO
+among them (``<network>.runtime``: :mod:`hdnet_ros.inference.model_file_runtimes`,
+:mod:`hdnet_ros.stages.keypoint_runtimes`, :mod:`hdnet_ros.inference.blazepose_runtime`).
+With ``inference.backend: tensorrt`` every model runs as a
 TensorRT engine built from ONNX and cached; MoveNet's TFLite file is first rebuilt in
 PyTorch and exported to ONNX once (torch is needed for that step only). ``torch`` runs the
 PyTorch networks, MoveNet's rebuild among them, directly (CPU or CUDA); the detector stays

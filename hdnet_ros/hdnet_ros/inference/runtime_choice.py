@@ -120,6 +120,9 @@ class Candidate(Generic[T]):
     # False: only when named in the configuration (a candidate that cannot be the fastest
     # anywhere, e.g. another's arithmetic emulated with more float ops, is not worth opening)
     automatic: bool = True
+    # Completes the start-up of the runtime that is kept, after the probe: work a candidate
+    # that loses need not do (OpenVINO's static shapes for every batch size).
+    finish: Callable[[T], None] = field(default=lambda _: None)
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,9 @@ def choose_runtime(
     cpu = instruction_set or cpu_instruction_set()
     if setting != AUTO:
         chosen = next(c for c in candidates if c.name == setting)
-        choice = Choice(network, setting, chosen.open(), f"set in the configuration ({chosen.description})")
+        choice = Choice(
+            network, setting, _finished(chosen, chosen.open()), f"set in the configuration ({chosen.description})"
+        )
         _log(choice, cpu)
         return choice
     candidates = [c for c in candidates if c.automatic]
@@ -237,7 +242,8 @@ def choose_runtime(
         _close_all(candidates, {n: r for n, r in opened.items() if n != name})
     if failures:
         reason += "; not available: " + "; ".join(failures)
-    choice = Choice(network, name, opened[name], f"{reason} [{by_name[name].description}]", medians)
+    runtime = _finished(by_name[name], opened[name])
+    choice = Choice(network, name, runtime, f"{reason} [{by_name[name].description}]", medians)
     _log(choice, cpu)
     return choice
 
@@ -263,6 +269,16 @@ def _open_all(
         assert first_error is not None
         raise first_error
     return opened, failures
+
+
+def _finished(candidate: Candidate[T], runtime: T) -> T:
+    """``runtime`` after its candidate's ``finish``; closed when that fails."""
+    try:
+        candidate.finish(runtime)
+    except Exception:
+        candidate.close(runtime)
+        raise
+    return runtime
 
 
 def _close_all(candidates: Sequence[Candidate[T]], opened: Mapping[str, T]) -> None:

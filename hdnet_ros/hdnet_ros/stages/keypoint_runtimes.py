@@ -1,4 +1,7 @@
-"""MoveNet's runtimes on the CPU and the choice between them (``keypoints.runtime``).
+"""The 2D network's runtimes on the CPU and the choice between them (``keypoints.runtime``):
+MoveNet's below; a network stored as ONNX or OpenVINO IR (PP-TinyPose, the default) has
+onnxruntime and OpenVINO (:func:`open_keypoint_network`,
+:mod:`hdnet_ros.inference.model_file_runtimes`).
 
 The published network is an int8 TFLite file. Where the CPU multiplies int8 pairs in one
 instruction (x86-64 VNNI, aarch64 dot product) LiteRT runs it fastest; where it does not,
@@ -11,7 +14,9 @@ LiteRT's int8 kernels lose most of their speed (20 ms per crop on a 2-core AVX2 
   (docs/inference.md);
 * ``onnx_int8``: the int8 rebuild (LiteRT's int8 arithmetic in float32) on onnxruntime:
   the published keypoints on the verified CPUs; only when named (it does the float
-  network's work and more, so ``auto`` never picks it).
+  network's work and more, so ``auto`` never picks it);
+* ``openvino``: the float rebuild's ONNX export on OpenVINO in float32 (the same network
+  as ``onnx_float``, its keypoints within float32 rounding of it).
 
 ``auto`` times them on the loaded networks at start-up
 (:func:`hdnet_ros.inference.runtime_choice.choose_runtime`). The ONNX exports are made once
@@ -25,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hdnet_ros.inference.backend import Backend
+from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime, finish_openvino, open_openvino
 from hdnet_ros.inference.runtime import InferenceConfig, movenet_int8_decoding, movenet_onnx, open_backend
 from hdnet_ros.inference.runtime_choice import Candidate, choose_runtime
 from hdnet_ros.people import Detection
@@ -58,6 +65,17 @@ def movenet_candidates(
         if isinstance(estimator, MoveNetBatched):
             estimator.backend.close()
 
+    def on_openvino() -> KeypointEstimator:
+        onnx_path = movenet_onnx(path, inference, "float")
+        backend = open_openvino(
+            onnx_path, inference, threads, max_batch=inference.max_batch, first_batches=(len(detections),)
+        )
+        return MoveNetBatched(backend, config, inference.max_batch)
+
+    def finish(estimator: KeypointEstimator) -> None:
+        if isinstance(estimator, MoveNetBatched):
+            finish_openvino(estimator.backend)
+
     def rebuilt(arithmetic: str) -> KeypointEstimator:
         backend = open_backend(movenet_onnx(path, inference, arithmetic), inference, threads)
         decoding = movenet_int8_decoding(path) if arithmetic == "int8" else None
@@ -78,6 +96,14 @@ def movenet_candidates(
             lambda: rebuilt("float"),
             call,
             close,
+        ),
+        Candidate(
+            "openvino",
+            "the float rebuild on OpenVINO, float32: onnx_float's keypoints within float32 rounding",
+            on_openvino,
+            call,
+            close,
+            finish=finish,
         ),
         # The float network's work plus ~90 float ops for the int8 roundings: slower than
         # onnx_float on every CPU (4x on the Xeon, 2.6-3x here), so auto never opens it.
@@ -105,3 +131,12 @@ def open_movenet_on_cpu(
     estimator = choice.runtime
     estimator.runtime = choice.name
     return estimator
+
+
+def open_keypoint_network(path: Path, config: KeypointConfig, inference: InferenceConfig, threads: int) -> Backend:
+    """A 2D network stored as ONNX or OpenVINO IR (PP-TinyPose) on the runtime
+    ``keypoints.runtime`` names, or the fastest here (``auto``); all of a frame's crops go
+    in one call (``inference.heatmap_max_batch``)."""
+    return choose_model_file_runtime(
+        "2D keypoints", config.model, path, inference, threads, config.runtime, inference.heatmap_max_batch
+    ).runtime

@@ -27,8 +27,9 @@ MOVENET_INPUT_SIZE = 192
 # keypoints.arithmetic: "auto" or one of hdnet_ros.nets.movenet.ARITHMETICS (not imported
 # here: that module needs torch).
 MOVENET_ARITHMETICS = ("auto", "int8", "float")
-# keypoints.runtime: how MoveNet runs on the CPU (stages/keypoint_runtimes.py).
-KEYPOINT_RUNTIMES = ("auto", "litert_int8", "onnx_float", "onnx_int8")
+# keypoints.runtime: how the 2D network runs on the CPU (MoveNet: stages/keypoint_runtimes.py; ONNX/IR
+# networks: inference/model_file_runtimes.py).
+KEYPOINT_RUNTIMES = ("auto", "litert_int8", "onnx_float", "onnx_int8", "openvino", "onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,11 @@ class KeypointConfig:
     )
     runtime: str = setting(
         "auto",
-        "runtime of MoveNet on the CPU (inference.backend onnxruntime): litert_int8 (the published int8 file on "
-        "LiteRT), onnx_float (the float rebuild on onnxruntime, ~1.5 px from the published keypoints), onnx_int8 (the "
-        "int8 rebuild on onnxruntime: the published keypoints), auto (the fastest here, timed at start-up)",
+        "runtime of the 2D network on the CPU (inference.backend onnxruntime), auto (the fastest here, timed at "
+        "start-up) or: MoveNet: litert_int8 (the published int8 file on LiteRT), onnx_float (the float rebuild on "
+        "onnxruntime, ~1.5 px from the published keypoints), onnx_int8 (the int8 rebuild on onnxruntime: the "
+        "published keypoints), openvino (the float rebuild on OpenVINO); PP-TinyPose and other ONNX/IR networks: "
+        "onnxruntime (the IR's ONNX conversion), openvino (the IR as published on OpenVINO, float32)",
         choices=KEYPOINT_RUNTIMES,
     )
 

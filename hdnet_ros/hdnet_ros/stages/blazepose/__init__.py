@@ -81,8 +81,8 @@ class BlazePoseConfig:
     runtime: str = setting(
         "auto",
         "runtime on the CPU (inference.backend onnxruntime): litert_fp32 (the published file on LiteRT), onnx_float "
-        "(the rebuild's ONNX export on onnxruntime, the same outputs within float32 rounding), auto (the faster here, "
-        "timed at start-up)",
+        "(the rebuild's ONNX export on onnxruntime, the same outputs within float32 rounding), openvino (the published "
+        "file on OpenVINO, float32, the same within float32 rounding), auto (the fastest here, timed at start-up)",
         choices=BLAZEPOSE_RUNTIMES,
     )
     # MediaPipe's graphs gate on 0.5 (ThresholdingCalculator after the pose flag).

@@ -21,12 +21,16 @@ keeps one only where the keypoints confirm a person or a track continues
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.inference.backend import Arrays, Backend
+from hdnet_ros.inference.model_file_runtimes import MODEL_FILE_RUNTIMES, choose_model_file_runtime
+from hdnet_ros.inference.runtime import InferenceConfig
+from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Detection
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.detection.boxes import BoxFilter, to_detections
@@ -42,9 +46,11 @@ __all__ = [
     "PersonDetector",
     "decode_yolox",
     "letterbox",
+    "open_person_detector",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+LOG = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,12 @@ class DetectorConfig:
     # A crowd photo holds 50-60 detections; the people a robot must see may score lowest.
     max_people: int = setting(64, "keep at most this many people per frame (highest scores)", min=1)
     person_class: int = setting(0, "index of the person class in a multi-class detector's output", min=0)
+    runtime: str = setting(
+        "auto",
+        "runtime on the CPU (inference.backend onnxruntime): onnxruntime (the ONNX file, an IR's ONNX conversion), "
+        "openvino (the file as published on OpenVINO, float32), auto (the faster here, timed at start-up)",
+        choices=MODEL_FILE_RUNTIMES,
+    )
 
 
 class Decoding(Protocol):
@@ -110,10 +122,11 @@ class FrameDetections:
 class PersonDetector:
     """A person detector network with the decoding its outputs call for."""
 
-    def __init__(self, backend: Backend, config: DetectorConfig) -> None:
+    def __init__(self, backend: Backend, config: DetectorConfig, runtime: str = "") -> None:
         self.config = config
         self.backend = backend
         self.decoding = choose_decoding(backend, config.person_class)
+        self.runtime = runtime or backend.kind  # the runtime chosen for the network (detector.runtime), for reports
 
     def __call__(self, rgb: npt.NDArray[np.uint8]) -> list[Detection]:
         """The confident detections (score >= ``score_threshold``)."""
@@ -147,3 +160,18 @@ class PersonDetector:
             boxes.append(xyxy)
             scores.append(score)
         return np.concatenate(boxes), np.concatenate(scores)
+
+
+def open_person_detector(
+    config: DetectorConfig, path: Path, inference: InferenceConfig, threads: int
+) -> PersonDetector:
+    """The detector network at ``path`` on the runtime ``detector.runtime`` names, or the
+    fastest here (``auto``: :mod:`hdnet_ros.inference.model_file_runtimes`), with its decoding."""
+    choice = choose_model_file_runtime("person detector", config.model, path, inference, threads, config.runtime)
+    try:
+        detector = PersonDetector(choice.runtime, config, choice.name)
+    except Exception:
+        choice.runtime.close()
+        raise
+    LOG.info("person detector: %s: %s on %s (%s)", config.model, detector.decoding.name, detector.runtime, path)
+    return detector

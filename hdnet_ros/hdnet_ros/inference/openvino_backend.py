@@ -1,0 +1,251 @@
+"""OpenVINO backend: ONNX, OpenVINO IR (.xml with its .bin) and TFLite files on the CPU.
+
+OpenVINO reads the three formats itself, so a network published as IR (PP-TinyPose,
+PicoDet) or as TFLite (BlazePose GHUM) runs as published, without a conversion step.
+
+Precision: OpenVINO's CPU plugin computes in bf16 by default on CPUs with AVX512_BF16 or
+AMX (recent Xeons, Zen 4): PP-TinyPose's heatmaps then move by 1e-2 and BlazePose's
+landmarks by over 100 px on a random crop (issue 19's measurements). This backend always
+sets ``INFERENCE_PRECISION_HINT f32``: its outputs are the float network's within float32
+summation order, like onnxruntime's and LiteRT's.
+
+Batches: with ``max_batch`` the batch axis (dimension 0 of every input) is made free for
+1..max_batch crops. Sizes up to ``static_batches`` each get a model compiled for that exact
+shape; larger ones share one model whose batch is bounded to the rest of the range
+(OpenVINO's dynamic-shape kernels were 5-35 % slower per call than a static shape; each
+static shape costs one compile, 130-450 ms on 2 cores, at start-up); more than max_batch
+crops run in calls of max_batch. Every compile happens
+when the backend is created, never in a frame: the node builds (and so compiles) its
+stages before it subscribes to the camera. ``first_batches`` compiles only those static
+shapes and one model for every size (a runtime probe's candidate); the rest come with
+:meth:`OpenVinoBackend.compile_static_shapes`, when the probe keeps it. ``cache_dir`` is OpenVINO's own cache of
+compiled models (keyed by the model, its shape and these properties): a later start loads
+each in a third of the compile time. ``max_batch=None`` keeps the file's own shapes.
+
+``openvino`` is imported when the backend is created: a CPU install without it keeps
+working on the other runtimes; creating this backend there raises BackendUnavailable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hdnet_ros.inference.backend import Arrays, Backend, BackendUnavailable, TensorSpec, split_batches
+from hdnet_ros.logs import get_logger
+
+LOGGER = get_logger(__name__)
+# Crop counts up to this run on a model compiled for their exact shape (a frame's people
+# are usually fewer); more run on one model with a bounded batch (see the module doc).
+STATIC_BATCHES = 8
+FILE_SUFFIXES = (".onnx", ".xml", ".tflite")
+
+
+def import_openvino() -> Any:
+    """The ``openvino`` module, or BackendUnavailable saying how to install it."""
+    try:
+        import openvino
+    except ImportError as error:
+        raise BackendUnavailable(
+            f"this runtime needs OpenVINO (`pip install openvino`, or the hdnet_ros[cpu] extra), which cannot be "
+            f"imported here ({error})"
+        ) from error
+    return openvino
+
+
+def compile_properties(threads: int | None, cache_dir: Path | None = None) -> dict[str, str]:
+    """The CPU plugin's properties: float32 arithmetic always (see the module doc), one
+    stream tuned for the latency of one call, and at most ``threads`` threads (a robot
+    shares its cores between nodes; None: OpenVINO's default, every core); ``cache_dir``:
+    OpenVINO's cache of compiled models."""
+    # Threads not pinned to cores, as onnxruntime's and LiteRT's are not: a robot's other
+    # nodes share the cores (pinned or not, the calls took the same time within the noise
+    # of this loaded 2-core machine: 0.9-1.2x).
+    properties = {
+        "PERFORMANCE_HINT": "LATENCY",
+        "INFERENCE_PRECISION_HINT": "f32",
+        "ENABLE_CPU_PINNING": "NO",
+    }
+    if threads is not None:
+        properties["INFERENCE_NUM_THREADS"] = str(threads)
+    if cache_dir is not None:
+        properties["CACHE_DIR"] = str(cache_dir)
+    return properties
+
+
+def openvino_signature(model_path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    """``({input name: shape}, {output name: shape})`` of the file as OpenVINO reads it, with
+    no compile (dynamic dimensions are -1). Raises BackendUnavailable without OpenVINO,
+    FileNotFoundError / ValueError / RuntimeError for a file it cannot read."""
+    openvino = import_openvino()
+    _check_files(model_path)
+    model = openvino.Core().read_model(str(model_path))
+
+    def shapes(ports: Any, prefix: str) -> dict[str, tuple[int, ...]]:
+        dims = [tuple(-1 if d is None else d for d in _dims(p.get_partial_shape())) for p in ports]
+        return {_tensor_name(p, f"{prefix}_{i}"): shape for i, (p, shape) in enumerate(zip(ports, dims, strict=True))}
+
+    return shapes(model.inputs, "input"), shapes(model.outputs, "output")
+
+
+class OpenVinoBackend(Backend):
+    """A model file on OpenVINO's CPU plugin (see the module doc).
+
+    ``drop_outputs``: outputs removed from the model by name (PP-TinyPose's in-graph arg-max:
+    the codec decodes the heatmaps); ``names``: ``{file name: exposed name}`` for tensors
+    (BlazePose's ``Identity_3`` -> ``landmarks``).
+    """
+
+    kind = "openvino"
+
+    def __init__(
+        self,
+        model_path: Path,
+        threads: int | None = None,
+        max_batch: int | None = None,
+        static_batches: int = STATIC_BATCHES,
+        drop_outputs: Sequence[str] = (),
+        names: Mapping[str, str] | None = None,
+        cache_dir: Path | None = None,
+        first_batches: Sequence[int] | None = None,
+    ) -> None:
+        if static_batches < 0:
+            raise ValueError(f"static_batches must be at least 0, not {static_batches}")
+        if max_batch is not None and max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, not {max_batch}")
+        openvino = import_openvino()
+        _check_files(model_path)
+        self.model_path = model_path
+        self.properties = compile_properties(threads, cache_dir)
+        self._core: Any = openvino.Core()
+        self._openvino = openvino
+        try:
+            model = self._read(drop_outputs)
+            names = dict(names or {})
+            self._input_names = [_tensor_name(port, f"input_{i}") for i, port in enumerate(model.inputs)]
+            self._output_names = [_tensor_name(port, f"output_{i}") for i, port in enumerate(model.outputs)]
+            fixed = [tuple(_dims(port.get_partial_shape())) for port in model.inputs]
+            free_batch = max_batch is not None
+            self._inputs = tuple(
+                _spec(names.get(n, n), port, free_batch)
+                for n, port in zip(self._input_names, model.inputs, strict=True)
+            )
+            self._outputs = tuple(
+                _spec(names.get(n, n), port, free_batch)
+                for n, port in zip(self._output_names, model.outputs, strict=True)
+            )
+            self._model, self._fixed = model, fixed
+            self.max_batch = max_batch
+            self.static_batches = min(static_batches, max_batch or 0)
+            self._requests = self._compile(first_batches)
+        except RuntimeError as error:  # OpenVINO's own errors for unreadable or unsupported files
+            raise RuntimeError(f"OpenVINO cannot load {model_path}: {error}") from error
+        LOGGER.debug(
+            "OpenVINO %s (batch %s, static to %s, %s)", model_path, max_batch, self.static_batches, self.properties
+        )
+
+    def _read(self, drop_outputs: Sequence[str]) -> Any:
+        """The model as read from the file, without the outputs named in ``drop_outputs``."""
+        model = self._core.read_model(str(self.model_path))
+        unknown = set(drop_outputs) - {name for port in model.outputs for name in port.get_names()}
+        if unknown:
+            raise ValueError(f"{self.model_path} has no outputs named {sorted(unknown)}")
+        for result in list(model.get_results()):
+            if set(result.output(0).get_names()) & set(drop_outputs):
+                model.remove_result(result)
+        return model
+
+    def _compile(self, first_batches: Sequence[int] | None) -> dict[int | None, Any]:
+        """Infer requests by batch size; ``None`` keys the one model for every other size.
+        ``first_batches``: compile only these static sizes now, and one model for every
+        size (:meth:`compile_static_shapes` adds the others later); None: all now."""
+        if self.max_batch is None:
+            return {None: self._request(self._model)}
+        sizes = range(1, self.static_batches + 1)
+        now = sizes if first_batches is None else [b for b in sizes if b in first_batches]
+        requests: dict[int | None, Any] = {b: self._reshaped(self._openvino.Dimension(b)) for b in now}
+        low = self.static_batches + 1 if len(now) == len(sizes) else 1
+        if self.max_batch >= low:
+            requests[None] = self._reshaped(self._openvino.Dimension(low, self.max_batch))
+        return requests
+
+    def compile_static_shapes(self) -> None:
+        """Compile the static shapes left out at construction (``first_batches``): the
+        runtime choice calls it on the runtime it keeps, so a candidate that loses the
+        probe costs two compiles, not one per batch size."""
+        for batch in range(1, self.static_batches + 1):
+            if batch not in self._requests:
+                self._requests[batch] = self._reshaped(self._openvino.Dimension(batch))
+
+    def _reshaped(self, batch: Any) -> Any:
+        model = self._model.clone()
+        shapes = {
+            port: self._openvino.PartialShape([batch, *dims[1:]])
+            for port, dims in zip(model.inputs, self._fixed, strict=True)
+        }
+        model.reshape(shapes)
+        return self._request(model)
+
+    def _request(self, model: Any) -> Any:
+        return self._core.compile_model(model, "CPU", self.properties).create_infer_request()
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return self._outputs
+
+    def _run(self, inputs: Arrays) -> Arrays:
+        count = len(next(iter(inputs.values())))
+        if count == 0 and self.max_batch is not None:
+            return {spec.name: np.zeros((0, *_fixed(spec.shape[1:])), spec.dtype) for spec in self._outputs}
+        if self.max_batch is not None and count > self.max_batch:  # in calls of max_batch, as compiled
+            parts = [self._run({n: a[s] for n, a in inputs.items()}) for s in split_batches(count, self.max_batch)]
+            return {spec.name: np.concatenate([part[spec.name] for part in parts]) for spec in self._outputs}
+        request = self._requests.get(count, self._requests.get(None))
+        if request is None:  # a file's fixed batch (max_batch None) and another count: the file says which
+            raise ValueError(f"openvino: batch of {count}; {self.model_path} takes {self._inputs[0].describe()}")
+        # share_inputs: the prepared arrays are contiguous and of the model's types (no copy);
+        # the outputs are copies, so the next call does not overwrite what was returned.
+        results = request.infer([inputs[spec.name] for spec in self._inputs], share_inputs=True)
+        return {spec.name: np.asarray(results[i]) for i, spec in enumerate(self._outputs)}
+
+    def _release(self) -> None:
+        self._requests = {}
+        self._model = None
+        self._core = None
+
+
+def _check_files(model_path: Path) -> None:
+    """A clear error for what OpenVINO would report less clearly: no file, no IR weights."""
+    if model_path.suffix not in FILE_SUFFIXES:
+        raise ValueError(f"OpenVINO reads {', '.join(FILE_SUFFIXES)} files, not {model_path}")
+    if not model_path.is_file():
+        raise FileNotFoundError(f"model file {model_path} does not exist")
+    if model_path.suffix == ".xml" and not model_path.with_suffix(".bin").is_file():
+        raise FileNotFoundError(f"OpenVINO IR {model_path} has no weights file {model_path.with_suffix('.bin')}")
+
+
+def _tensor_name(port: Any, fallback: str) -> str:
+    """The tensor's name in the file; a tensor without one (OpenVINO raises on asking) gets ``fallback``."""
+    return str(port.get_any_name()) if port.get_names() else fallback
+
+
+def _dims(shape: Any) -> list[int | None]:
+    return [int(d.get_length()) if d.is_static else None for d in shape]
+
+
+def _spec(name: str, port: Any, free_batch: bool) -> TensorSpec:
+    dims = _dims(port.get_partial_shape())
+    if free_batch and dims:
+        dims[0] = None
+    return TensorSpec(name, tuple(dims), np.dtype(port.get_element_type().to_dtype()))
+
+
+def _fixed(dims: tuple[int | None, ...]) -> tuple[int, ...]:
+    return tuple(d for d in dims if d is not None)

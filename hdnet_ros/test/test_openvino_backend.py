@@ -1,0 +1,334 @@
+"""OpenVINO as a CPU runtime: the backend on the real networks against the runtimes they ran
+on before (PP-TinyPose's IR conversion and YOLOX-Nano on onnxruntime, BlazePose on LiteRT),
+within the float32 bounds those networks' tests state; its batches; the runtime choices
+that list it; and what a missing OpenVINO or a broken file gives.
+
+Each network is compiled once per module (a compile takes 0.1-0.5 s per batch size), with
+small batch limits: the static and the bounded-dynamic batch paths both run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hdnet_ros.inference.backend import Backend, BackendUnavailable
+from hdnet_ros.inference.runtime import InferenceConfig, open_ir_network
+from hdnet_ros.model_files import IR_CONVERSIONS, ModelFileError, resolve_model_file
+from hdnet_ros.settings_field import SettingsError
+from helpers import needs
+
+# The bounds and real inputs of the networks' own tests (PP-TinyPose and PicoDet: photos of
+# the COCO and crowd sets; BlazePose: the sample frames' person crops).
+from test_blazepose_network import BAG_BOXES, SIZE, assert_agree
+from test_openvino_ir import HEATMAP_TOLERANCE, crops, people  # noqa: F401 (a fixture)
+
+pytestmark = needs("openvino", "cv2", "onnx", why="the runtime under test (OpenVINO) and the crops (OpenCV)")
+
+THREADS = 2
+# YOLOX's raw outputs: box centres/sizes in input pixels (of 416) and sigmoid scores. The
+# measured difference to onnxruntime was within 1e-4 (summation order); a wrong op moves the
+# boxes by pixels.
+YOLOX_TOLERANCE = {"boxes": 1e-2, "scores": 1e-4}
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("engines")
+
+
+@pytest.fixture(scope="module")
+def cpu(engines: Path) -> InferenceConfig:
+    return InferenceConfig(engine_dir=str(engines), max_batch=3, runtime_probe_rounds=1)
+
+
+# --- PP-TinyPose: the IR read directly, against its ONNX conversion on onnxruntime ---------
+
+
+@pytest.fixture(scope="module")
+def tinypose_crops(people: list[Any]) -> np.ndarray:  # noqa: F811 (the imported fixture)
+    return crops(people, 96, 128)
+
+
+@pytest.fixture(scope="module")
+def tinypose_reference(models_dir: Path, cpu: InferenceConfig, tinypose_crops: np.ndarray) -> np.ndarray:
+    xml = resolve_model_file("pp_tinypose_128x96", models_dir)
+    options = IR_CONVERSIONS["pp_tinypose_128x96"]
+    with open_ir_network(xml, cpu, THREADS, dynamic_batch=True, drop_outputs=options.drop_outputs) as backend:
+        return backend.run({"image": tinypose_crops})["conv2d_441.tmp_1"]
+
+
+@pytest.fixture(scope="module")
+def tinypose_openvino(models_dir: Path) -> Any:
+    """Static shapes for 1 and 2 crops, one bounded model for 3..4."""
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+
+    xml = resolve_model_file("pp_tinypose_128x96", models_dir)
+    backend = OpenVinoBackend(xml, THREADS, max_batch=4, static_batches=2, drop_outputs=("argmax_0.tmp_0",))
+    yield backend
+    backend.close()
+
+
+def test_tinypose_ir_on_openvino_agrees_with_onnxruntime_at_every_batch_size(
+    tinypose_openvino: Backend, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
+) -> None:
+    backend = tinypose_openvino
+    assert backend.kind == "openvino"
+    assert backend.input_names == ("image",) and backend.output_names == ("conv2d_441.tmp_1",), "argmax dropped"
+    assert backend.inputs[0].shape == (None, 3, 128, 96)
+    assert len(tinypose_crops) == 6
+    for batch in (1, 2, 3, 4):  # static 1-2, the bounded model 3-4
+        heatmaps = backend.run({"image": tinypose_crops[:batch]})["conv2d_441.tmp_1"]
+        assert heatmaps.shape == (batch, 17, 32, 24)
+        assert np.abs(heatmaps - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE, f"batch {batch}"
+    assert np.median(tinypose_reference.reshape(6, 17, -1).max(-1)) > 0.5, "real people: most joints are found"
+    empty = backend.run({"image": tinypose_crops[:0]})["conv2d_441.tmp_1"]
+    assert empty.shape == (0, 17, 32, 24)
+    more = backend.run({"image": tinypose_crops})["conv2d_441.tmp_1"]  # over max_batch: calls of 4 and 2
+    assert np.abs(more - tinypose_reference).max() <= HEATMAP_TOLERANCE
+
+
+def test_static_shapes_left_for_later_are_compiled_on_finish(
+    models_dir: Path, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
+) -> None:
+    """A probe's candidate compiles its probe batch and one model for every size; the rest
+    of the static shapes come when it is kept. Every size agrees before and after."""
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+
+    xml = resolve_model_file("pp_tinypose_128x96", models_dir)
+    drop = ("argmax_0.tmp_0",)
+    with OpenVinoBackend(xml, THREADS, max_batch=3, static_batches=2, drop_outputs=drop, first_batches=(2,)) as backend:
+        assert set(backend._requests) == {2, None}
+        before = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
+        backend.compile_static_shapes()
+        assert set(backend._requests) == {1, 2, None}
+        after = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
+    for batch, (a, b) in enumerate(zip(before, after, strict=True), start=1):
+        assert np.abs(a - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
+        assert np.abs(b - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
+
+
+def test_tinypose_candidates_both_give_the_same_keypoints(
+    models_dir: Path, cpu: InferenceConfig, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
+) -> None:
+    """``keypoints.runtime: auto`` times onnxruntime and OpenVINO and keeps one; forced
+    ``openvino`` opens the IR itself (no conversion needed) with a free batch."""
+    from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime
+
+    xml = resolve_model_file("pp_tinypose_128x96", models_dir)
+    choice = choose_model_file_runtime("2D keypoints", "pp_tinypose_128x96", xml, cpu, THREADS, "auto", 2)
+    with choice.runtime as backend:
+        assert set(choice.probe_ms) == {"onnxruntime", "openvino"}
+        assert backend.kind == choice.name
+        heatmaps = backend.run({"image": tinypose_crops[:2]})["conv2d_441.tmp_1"]
+    assert np.abs(heatmaps - tinypose_reference[:2]).max() <= HEATMAP_TOLERANCE
+    forced = choose_model_file_runtime("2D keypoints", "pp_tinypose_128x96", xml, cpu, THREADS, "openvino", 2)
+    with forced.runtime as backend:
+        assert (forced.name, backend.kind, forced.probe_ms) == ("openvino", "openvino", {})
+        assert backend.inputs[0].shape[0] is None and backend.output_names == ("conv2d_441.tmp_1",)
+        assert {1, 2} <= set(backend._requests), "the kept runtime has every static shape"
+
+
+# --- BlazePose: the published .tflite read by OpenVINO, against LiteRT -----------------------
+
+
+@pytest.fixture(scope="module")
+def blazepose_tflite(models_dir: Path) -> Path:
+    path = models_dir / "blazepose_ghum_full" / "pose_landmark_full.tflite"
+    if not path.is_file():
+        pytest.skip(f"{path} not found (run `hdnet-ros assets`)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def person_crops(data_dir: Path) -> np.ndarray:
+    """The sample frames' person crops of test_blazepose_network (RGB 0..1, 256x256)."""
+    from hdnet_ros.frame_input import build_frame
+    from hdnet_ros.stages.keypoints2d import crop_person
+    from helpers import sample_messages
+
+    result = []
+    for name, boxes in BAG_BOXES.items():
+        messages = sample_messages(data_dir / "rgbd_hsr" / name)
+        frame = build_frame(messages["rgb"], messages["depth"], messages["camera_info"])
+        result += [crop_person(frame.rgb, np.asarray(box), SIZE, 1.25)[0] for box in boxes]
+    return np.stack(result).astype(np.float32) / 255.0
+
+
+@pytest.fixture(scope="module")
+def litert_reference(blazepose_tflite: Path, person_crops: np.ndarray, cpu: InferenceConfig) -> dict[str, np.ndarray]:
+    pytest.importorskip("ai_edge_litert")
+    from hdnet_ros.inference.blazepose_runtime import open_blazepose
+
+    with open_blazepose(blazepose_tflite, cpu, THREADS, runtime="litert_fp32") as backend:
+        return backend.run({"image": person_crops})
+
+
+def test_blazepose_on_openvino_agrees_with_litert_on_every_output(
+    blazepose_tflite: Path, person_crops: np.ndarray, cpu: InferenceConfig, litert_reference: dict[str, np.ndarray]
+) -> None:
+    """Landmarks, world skeleton, mask, heatmaps and presence within the float32 bounds of
+    test_blazepose_network, for one call of up to max_batch crops and for single crops."""
+    from hdnet_ros.inference.backend import run_batched
+    from hdnet_ros.inference.blazepose_runtime import open_blazepose
+    from hdnet_ros.nets.blazepose import OUTPUT_NAMES
+
+    with open_blazepose(blazepose_tflite, cpu, THREADS, runtime="openvino") as backend:
+        assert backend.kind == "openvino"
+        assert backend.input_names == ("image",) and set(backend.output_names) == set(OUTPUT_NAMES)
+        batched = {n: run_batched(backend, {"image": person_crops}, n, cpu.max_batch) for n in OUTPUT_NAMES}
+        alone = [backend.run({"image": crop[None]}) for crop in person_crops]
+    assert_agree(batched, litert_reference, "OpenVINO (batches of 3) vs LiteRT")
+    assert_agree({n: np.concatenate([a[n] for a in alone]) for n in OUTPUT_NAMES}, litert_reference, "one by one")
+
+
+def test_blazepose_auto_lists_openvino(blazepose_tflite: Path, cpu: InferenceConfig) -> None:
+    from hdnet_ros.inference.blazepose_runtime import blazepose_candidates
+
+    names = [c.name for c in blazepose_candidates(blazepose_tflite, cpu, THREADS) if c.automatic]
+    assert names == ["litert_fp32", "onnx_float", "openvino"], "the published file's runtime stays first"
+
+
+# --- the person detector --------------------------------------------------------------------
+
+
+def test_detector_runtimes_find_the_same_people(models_dir: Path, data_dir: Path, cpu: InferenceConfig) -> None:
+    """YOLOX-Nano on onnxruntime and on OpenVINO: the raw outputs within float32 rounding,
+    and the same people on a crowd photo."""
+    import cv2
+    from hdnet_ros.stages.detection import DetectorConfig, open_person_detector
+
+    path = resolve_model_file("yolox_nano", models_dir)
+    rgb = cv2.cvtColor(cv2.imread(str(data_dir / "crowd_keypoints/posetrack18/012834_mpii_test_000000.jpg")), 4)
+    detectors = {
+        name: open_person_detector(DetectorConfig(runtime=name), path, cpu, THREADS)
+        for name in ("onnxruntime", "openvino")
+    }
+    assert {name: d.runtime for name, d in detectors.items()} == {"onnxruntime": "onnxruntime", "openvino": "openvino"}
+    inputs, _ = detectors["onnxruntime"].decoding.prepare(rgb)
+    raw = {name: d.backend.run(inputs)["output"][0] for name, d in detectors.items()}
+    difference = np.abs(raw["openvino"] - raw["onnxruntime"])
+    assert difference[:, :4].max() <= YOLOX_TOLERANCE["boxes"]
+    assert difference[:, 4:].max() <= YOLOX_TOLERANCE["scores"]
+    found = {name: d.detect(rgb).confident for name, d in detectors.items()}
+    assert len(found["onnxruntime"]) >= 5, "a crowd photo"
+    assert len(found["openvino"]) == len(found["onnxruntime"])
+    for ours, theirs in zip(found["openvino"], found["onnxruntime"], strict=True):
+        assert np.abs(ours.box - theirs.box).max() <= 0.05 and abs(ours.score - theirs.score) <= 1e-4
+    for detector in detectors.values():
+        detector.backend.close()
+
+
+def test_picodet_ir_runs_on_openvino_as_published(models_dir: Path, cpu: InferenceConfig) -> None:
+    from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime
+
+    xml = resolve_model_file("pp_picodet_s_320_pedestrian", models_dir)
+    choice = choose_model_file_runtime("person detector", "pp_picodet_s_320_pedestrian", xml, cpu, THREADS, "openvino")
+    with choice.runtime as backend:
+        assert [s.shape for s in backend.inputs] == [(1, 3, 320, 320)], "the file's fixed batch of one"
+        outputs = backend.run({"image": np.zeros((1, 3, 320, 320), np.float32)})
+    assert outputs["concat_8.tmp_0"].shape == (1, 2125, 4) and outputs["transpose_8.tmp_0"].shape == (1, 1, 2125)
+
+
+# --- without OpenVINO, and broken files -----------------------------------------------------
+
+
+@pytest.fixture
+def without_openvino(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import openvino`` fails, as on an install without it."""
+    monkeypatch.setitem(sys.modules, "openvino", None)
+
+
+def test_without_openvino_the_backend_says_how_to_install_it(without_openvino: None, models_dir: Path) -> None:
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+
+    with pytest.raises(BackendUnavailable, match=r"needs OpenVINO \(`pip install openvino`, or the hdnet_ros\[cpu\]"):
+        OpenVinoBackend(resolve_model_file("yolox_nano", models_dir))
+
+
+def test_without_openvino_auto_keeps_onnxruntime_and_says_why(
+    without_openvino: None, models_dir: Path, cpu: InferenceConfig
+) -> None:
+    from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime
+
+    path = resolve_model_file("yolox_nano", models_dir)
+    choice = choose_model_file_runtime("person detector", "yolox_nano", path, cpu, THREADS, "auto")
+    with choice.runtime as backend:
+        assert (choice.name, backend.kind) == ("onnxruntime", "onnxruntime")
+    assert "not available: openvino (" in choice.reason and "pip install openvino" in choice.reason
+
+
+def test_without_openvino_a_forced_openvino_is_a_clear_error(
+    without_openvino: None, models_dir: Path, cpu: InferenceConfig, blazepose_tflite: Path
+) -> None:
+    from hdnet_ros.inference.blazepose_runtime import choose_blazepose
+    from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime
+
+    path = resolve_model_file("yolox_nano", models_dir)
+    with pytest.raises(ModelFileError, match=r"yolox_nano.onnx cannot run on openvino: .*pip install openvino"):
+        choose_model_file_runtime("person detector", "yolox_nano", path, cpu, THREADS, "openvino")
+    with pytest.raises(ModelFileError, match=r"full.tflite cannot run on openvino: .*pip install openvino"):
+        choose_blazepose(blazepose_tflite, cpu, THREADS, "openvino")
+
+
+def test_an_unknown_runtime_name_is_a_settings_error(models_dir: Path, cpu: InferenceConfig) -> None:
+    from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime
+
+    path = resolve_model_file("yolox_nano", models_dir)
+    with pytest.raises(SettingsError, match="must be one of auto, onnxruntime, openvino, got 'litert_int8'"):
+        choose_model_file_runtime("person detector", "yolox_nano", path, cpu, THREADS, "litert_int8")
+
+
+def test_broken_files_are_clear_errors(models_dir: Path, tmp_path: Path, cpu: InferenceConfig) -> None:
+    from hdnet_ros.inference.model_file_runtimes import open_openvino
+
+    source = resolve_model_file("pp_tinypose_128x96", models_dir)
+    xml = tmp_path / "model.xml"
+    xml.write_bytes(source.read_bytes())  # the .xml without its .bin
+    with pytest.raises(ModelFileError, match=r"model.xml .*has no weights file .*model.bin"):
+        open_openvino(xml, cpu, THREADS, max_batch=None)
+    xml.with_suffix(".bin").write_bytes(b"\0" * 64)  # weights too short for the graph
+    with pytest.raises(ModelFileError, match=r"model.xml could not be loaded by openvino"):
+        open_openvino(xml, cpu, THREADS, max_batch=None)
+    for name, content in (("bad.onnx", b"not a protobuf at all"), ("bad.tflite", b"TFL3 but not a flatbuffer")):
+        broken = tmp_path / name
+        broken.write_bytes(content)
+        with pytest.raises(ModelFileError, match=rf"{name} could not be loaded by openvino"):
+            open_openvino(broken, cpu, THREADS, max_batch=None)
+    with pytest.raises(ModelFileError, match="does not exist"):
+        open_openvino(tmp_path / "missing.onnx", cpu, THREADS, max_batch=None)
+    with pytest.raises(ModelFileError, match=r"reads \.onnx, \.xml, \.tflite files, not"):
+        open_openvino(tmp_path / "model.pt", cpu, THREADS, max_batch=None)
+
+
+def test_precision_is_forced_to_float32(engines: Path) -> None:
+    """bf16 (OpenVINO's default on CPUs with AVX512_BF16 or AMX) moved BlazePose's landmarks
+    by over 100 px: every compile asks for f32, with the thread cap."""
+    from hdnet_ros.inference.openvino_backend import compile_properties
+
+    properties = compile_properties(2, engines)
+    assert properties["INFERENCE_PRECISION_HINT"] == "f32"
+    assert properties["INFERENCE_NUM_THREADS"] == "2" and properties["PERFORMANCE_HINT"] == "LATENCY"
+    assert properties["ENABLE_CPU_PINNING"] == "NO" and properties["CACHE_DIR"] == str(engines)
+    assert "INFERENCE_NUM_THREADS" not in compile_properties(None)
+
+
+def test_compiled_precision_is_f32(models_dir: Path) -> None:
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+
+    with OpenVinoBackend(resolve_model_file("yolox_nano", models_dir), THREADS) as backend:
+        request = next(iter(backend._requests.values()))
+        compiled = request.get_compiled_model()
+        assert compiled.get_property("INFERENCE_PRECISION_HINT") == pytest.importorskip("openvino").Type.f32
+        assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == THREADS
+
+
+def test_config_lists_the_runtimes() -> None:
+    from hdnet_ros.stages.detection import DetectorConfig
+    from hdnet_ros.stages.keypoints2d import KEYPOINT_RUNTIMES
+
+    assert DetectorConfig().runtime == "auto"
+    assert {"openvino", "onnxruntime"} <= set(KEYPOINT_RUNTIMES)
