@@ -10,16 +10,20 @@ midpoints, bit for bit."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, PELVIS
 from hdnet_ros.people import Detection, Person
+from hdnet_ros.stages.blazepose.crops import CropSampler
+from hdnet_ros.stages.blazepose.decode import refine_with_heatmaps
 from hdnet_ros.stages.blazepose.per_track import fill_unseen_keypoints
 from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, MonocularRoot, RootFitFailure, fit_roots
 from hdnet_ros.stages.blazepose.schedule import FIT_JOINTS, WIDER_FIT_JOINTS
 from hdnet_ros.stages.keypoints2d import Keypoints2D
 from numpy_blazepose import root_fit as reference
+from numpy_blazepose.decode import refine_with_heatmaps as reference_refine_with_heatmaps
 from numpy_blazepose.per_track import fill_unseen_keypoints as reference_fill_unseen_keypoints
 
 DETECTION = Detection(np.array([0.0, 0.0, 640.0, 480.0]), 0.9)
@@ -94,3 +98,46 @@ def test_unseen_keypoints_are_filled_as_main_fills_them() -> None:
         assert np.array_equal(person.scores, want.scores, equal_nan=True)
         filled_midpoints += int(np.any(np.isnan(pixels[PELVIS])) and np.all(np.isfinite(want.pixels[PELVIS])))
     assert filled_midpoints > 10  # the midpoint rule was taken
+
+
+def test_heatmap_refinement_is_main_s() -> None:
+    """Random heatmaps with hot spots (confident windows), landmarks everywhere on and off the
+    map (every border, NaN, inf, far off), NaN cells and maps of 33 of 39 channels: the
+    same landmarks refined and kept, the refined ones within 1e-12 px."""
+    rng = np.random.default_rng(3)
+    refined = kept = 0
+    for count in (0, 1, 4, 9):
+        heatmaps = rng.normal(-2.0, 2.0, (count, 64, 64, 39)).astype(np.float32)
+        heatmaps[rng.random(heatmaps.shape) < 0.001] = np.nan
+        xy = rng.uniform(-20.0, 276.0, (count, 33, 2))
+        xy[:, :4] = rng.choice([0.0, 3.9, 4.0, 251.9, 252.0, 255.99, 256.0], size=(count, 4, 2))
+        spoiled = rng.random((count, 33)) < 0.1
+        xy[spoiled, 0] = rng.choice([np.nan, np.inf, -np.inf, 1e300], size=int(spoiled.sum()))
+        cells = np.clip(np.nan_to_num(xy / 4.0, nan=0, posinf=0, neginf=0), 0, 63).astype(int)
+        for n, j in zip(*np.nonzero(rng.random((count, 33)) < 0.6), strict=True):  # hot spots
+            heatmaps[n, cells[n, j, 1], cells[n, j, 0], j] = 6.0
+        with np.errstate(invalid="ignore", over="ignore"):
+            want = reference_refine_with_heatmaps(xy, heatmaps[..., :33])
+        got = refine_with_heatmaps(xy, heatmaps)
+        moved = ~np.all((want == xy) | (np.isnan(want) & np.isnan(xy)), axis=2)
+        assert np.array_equal(moved, ~np.all((got == xy) | (np.isnan(got) & np.isnan(xy)), axis=2))
+        assert np.array_equal(got[~moved], xy[~moved], equal_nan=True)
+        assert np.allclose(got[moved], want[moved], rtol=0.0, atol=1e-12)
+        refined, kept = refined + int(moved.sum()), kept + int((~moved).sum())
+    assert refined > 100 and kept > 100  # both outcomes taken
+
+
+def test_crops_are_main_s() -> None:
+    """The sampler's float crops are main's (each warped crop times np.float32(1 / 255) by
+    numpy) to the bit, batches of one and several, a grown and a reused buffer."""
+    rng = np.random.default_rng(11)
+    rgb = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    sampler = CropSampler(32)
+    for count in (1, 3, 2):
+        affines = np.concatenate(
+            (rng.normal(0.0, 0.3, (count, 2, 2)) + np.eye(2), rng.uniform(-40, 10, (count, 2, 1))), axis=2
+        )
+        crops = sampler(rgb, affines)
+        for affine, crop in zip(affines, crops, strict=True):
+            pixels = cv2.warpAffine(rgb, affine, (32, 32), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+            assert np.array_equal(crop, np.multiply(pixels, np.float32(1.0 / 255.0)))

@@ -204,7 +204,7 @@ class BlazePoseStage:
         raw = np.asarray(outputs["landmarks"], dtype=np.float64).reshape(count, NUM_NETWORK_LANDMARKS, 5)
         xy = raw[:, :NUM_BODY_LANDMARKS, :2]
         if self.config.heatmap_refinement:
-            xy = refine_with_heatmaps(xy, outputs["heatmaps"][..., :NUM_BODY_LANDMARKS])
+            xy = refine_with_heatmaps(xy, outputs["heatmaps"])
         inverses = invert_affine(affines)
         pixels = landmarks_to_image(xy, inverses)
         visibility = sigmoid(raw[:, :NUM_BODY_LANDMARKS, 3])
