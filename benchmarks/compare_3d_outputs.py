@@ -96,7 +96,8 @@ def dump(models_dir: Path, data_dir: Path, steps: int, crowd_frames: int) -> dic
         return plan
 
     schedule_module.BlazePoseSchedule.plan = recording_plan  # type: ignore[method-assign]
-    common = {"models.models_dir": str(models_dir)}
+    # BlazePose's runtime fixed: "auto" times the runtimes at start-up and may choose another each time.
+    common = {"models.models_dir": str(models_dir), "blazepose.runtime": "litert_fp32"}
     settings = load_settings(overrides=common)
     base = Pipeline.from_settings(settings).stages
     clock = ModelClock()
