@@ -224,14 +224,14 @@ class BlazePoseStage:
         )
         self.counts["no_root"] += sum(isinstance(root, RootFitFailure) for root in roots)
         results: list[BodyEstimate | None] = [None] * count
-        for i, root in zip(keep, roots, strict=True):
-            relative_pose, feet = to_joint_set(skeletons[i])
+        relative_poses, feet = to_joint_set(skeletons)  # all crops at once; each estimate a view of its own rows
+        for i, root in zip(keep.tolist(), roots, strict=True):
             results[i] = BodyEstimate(
                 pixels=pixels[i],
                 visibility=visibility[i],
                 world=skeletons[i],
-                relative_pose=relative_pose,
-                feet=feet,
+                relative_pose=relative_poses[i],
+                feet=feet[i],
                 mask=warp_mask(outputs["mask"][i, :, :, 0], affines[i], inverses[i], camera.height, camera.width),
                 root=root,
                 rotation=float(angles[i]),

@@ -31,6 +31,8 @@ LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
 BLAZEPOSE_OF_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 # The feet, which the 19-joint set has no place for: left heel, right heel, left and right toes.
 FOOT_LANDMARKS = (29, 30, 31, 32)
+_COCO_INDEX = np.array(BLAZEPOSE_OF_COCO)
+_FEET_INDEX = np.array(FOOT_LANDMARKS)
 HEATMAP_KERNEL = 7  # MediaPipe's RefineLandmarksFromHeatmapCalculator: kernel_size 7
 HEATMAP_MIN_CONFIDENCE = 0.5  # ... and its default min_confidence_to_refine
 
@@ -126,16 +128,17 @@ def pelvis_relative(world: FloatArray) -> FloatArray:
 
 
 def to_joint_set(world: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Pelvis-relative body landmarks [33,3] -> (the 19-joint relative pose [19,3], the feet [4,3]).
+    """Pelvis-relative body landmarks [...,33,3] -> (the 19-joint relative poses [...,19,3], the
+    feet [...,4,3]).
 
     The pelvis is the mid-hip point (so exactly the origin) and the neck the mid-shoulder
     point, as :mod:`hdnet_ros.joints` defines them.
     """
-    pose = np.full((NUM_JOINTS, 3), np.nan)
-    pose[:NUM_COCO_JOINTS] = world[list(BLAZEPOSE_OF_COCO)]
-    pose[PELVIS] = (world[LEFT_HIP] + world[RIGHT_HIP]) / 2.0
-    pose[NECK] = (world[LEFT_SHOULDER] + world[RIGHT_SHOULDER]) / 2.0
-    return pose, world[list(FOOT_LANDMARKS)].copy()
+    pose = np.full((*world.shape[:-2], NUM_JOINTS, 3), np.nan)
+    pose[..., :NUM_COCO_JOINTS, :] = world[..., _COCO_INDEX, :]
+    pose[..., PELVIS, :] = (world[..., LEFT_HIP, :] + world[..., RIGHT_HIP, :]) / 2.0
+    pose[..., NECK, :] = (world[..., LEFT_SHOULDER, :] + world[..., RIGHT_SHOULDER, :]) / 2.0
+    return pose, world[..., _FEET_INDEX, :]
 
 
 def to_keypoints2d(pixels: FloatArray, visibility: FloatArray, min_score: float) -> Keypoints2D:

@@ -102,12 +102,13 @@ def _scheduled(
     for index, body in zip(chosen, stage(frame, [people[i] for i in chosen]), strict=True):
         if body is not None:
             estimates[index] = Estimate.of(body, min_score)
+    movable = cast(list[bool], np.isfinite(plan.shifts).all(axis=1).tolist())  # boxes that kept their size
     for index, person in enumerate(people):
         estimate, carried = estimates[index], plan.estimates[index]
         if estimate is not None:
             take_estimate(person, estimate)
             roots[index], masks[index] = estimate.body.root, estimate.body.mask
-        elif carried is not None and np.all(np.isfinite(plan.shifts[index])):
+        elif carried is not None and movable[index]:
             masks[index] = carry_estimate(person, carried, plan.shifts[index], camera.height, camera.width)
     schedule.ran(people, expected, plan.run, estimates)
     return roots, masks
