@@ -17,9 +17,11 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, PELVIS
 from hdnet_ros.people import Detection, Person
 from hdnet_ros.stages.blazepose.crops import CropSampler
-from hdnet_ros.stages.blazepose.decode import refine_with_heatmaps
+from hdnet_ros.stages.blazepose.decode import BodyEstimate, refine_with_heatmaps
+from hdnet_ros.stages.blazepose.mask import PersonMask
 from hdnet_ros.stages.blazepose.per_track import fill_unseen_keypoints
 from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, MonocularRoot, RootFitFailure, fit_roots
+from hdnet_ros.stages.blazepose.run_memory import Estimate
 from hdnet_ros.stages.blazepose.schedule import FIT_JOINTS, WIDER_FIT_JOINTS
 from hdnet_ros.stages.keypoints2d import Keypoints2D
 from numpy_blazepose import root_fit as reference
@@ -141,3 +143,29 @@ def test_crops_are_main_s() -> None:
         for affine, crop in zip(affines, crops, strict=True):
             pixels = cv2.warpAffine(rgb, affine, (32, 32), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
             assert np.array_equal(crop, np.multiply(pixels, np.float32(1.0 / 255.0)))
+
+
+def test_estimates_of_a_frame_are_each_estimate_s() -> None:
+    """Estimate.all_of gives what Estimate.of gives body by body, bit for bit (NaN landmarks,
+    visibilities around the threshold, hidden hips and shoulders for the midpoints)."""
+    rng = np.random.default_rng(5)
+    bodies = []
+    for _ in range(6):
+        pixels = rng.uniform(0.0, 640.0, (33, 2))
+        pixels[rng.random(33) < 0.2] = np.nan
+        visibility = rng.choice([0.1, 0.3, 0.29999, 0.7, np.nan], size=33)
+        mask = PersonMask(0, 0, np.zeros((2, 2), dtype=bool))
+        root = RootFitFailure("none")
+        pose = rng.normal(size=(19, 3))
+        bodies.append(BodyEstimate(pixels, visibility, pose, pose, pose[:4], mask, root, 0.0))
+    assert Estimate.all_of([], 0.3) == []
+    for made, body in zip(Estimate.all_of(bodies, 0.3), bodies, strict=True):
+        want = Estimate.of(body, 0.3)
+        assert made.body is body
+        for got, expected in (
+            (made.keypoints.pixels, want.keypoints.pixels),
+            (made.keypoints.scores, want.keypoints.scores),
+            (made.feet_pixels, want.feet_pixels),
+            (made.feet_scores, want.feet_scores),
+        ):
+            assert got.shape == expected.shape and np.array_equal(got, expected, equal_nan=True)

@@ -99,9 +99,10 @@ def _scheduled(
     roots: list[RootFit | None] = list(plan.roots)
     masks: list[PersonMask | None] = [None] * len(people)
     chosen = [int(i) for i in np.flatnonzero(plan.run)]
-    for index, body in zip(chosen, stage(frame, [people[i] for i in chosen]), strict=True):
-        if body is not None:
-            estimates[index] = Estimate.of(body, min_score)
+    bodies = stage(frame, [people[i] for i in chosen])
+    accepted = [(index, body) for index, body in zip(chosen, bodies, strict=True) if body is not None]
+    for (index, _), made in zip(accepted, Estimate.all_of([b for _, b in accepted], min_score), strict=True):
+        estimates[index] = made
     movable = cast(list[bool], np.isfinite(plan.shifts).all(axis=1).tolist())  # boxes that kept their size
     for index, person in enumerate(people):
         estimate, carried = estimates[index], plan.estimates[index]
