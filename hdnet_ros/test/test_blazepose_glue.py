@@ -82,6 +82,36 @@ def test_root_fits_are_main_s(
     assert {"fit", "landmarks", "visible", "fitted"} <= reasons
 
 
+def test_fallback_fits_are_main_s() -> None:
+    """A carried skeleton's fit on the torso and legs, then on every COCO joint for the people
+    it fails (fit_roots' ``fallback``), is main's two calls (schedule.skeleton_roots at aa51899)."""
+    rng = np.random.default_rng(9)
+    replaced = 0
+    for count in (0, 1, 7, 20, 40):
+        pixels, visibility, skeletons = crowd(rng, count, 19)
+        options = {"min_visibility": 0.3, "relative_sigma": 0.07}
+        fits = fit_roots(
+            pixels, visibility, skeletons, CAMERA, landmarks=FIT_JOINTS, fallback=WIDER_FIT_JOINTS, **options
+        )
+        expected = reference.fit_roots(pixels, visibility, skeletons, CAMERA, landmarks=FIT_JOINTS, **options)
+        failed = [i for i, fit in enumerate(expected) if isinstance(fit, reference.RootFitFailure)]
+        if failed:
+            again = reference.fit_roots(
+                pixels[failed], visibility[failed], skeletons[failed], CAMERA, landmarks=WIDER_FIT_JOINTS, **options
+            )
+            for index, fit in zip(failed, again, strict=True):
+                expected[index] = fit
+                replaced += isinstance(fit, reference.MonocularRoot)
+        for fit, want in zip(fits, expected, strict=True):
+            if isinstance(want, reference.RootFitFailure):
+                assert isinstance(fit, RootFitFailure) and fit.reason == want.reason
+            else:
+                assert isinstance(fit, MonocularRoot) and fit.landmarks == want.landmarks
+                assert np.allclose(fit.position, want.position, rtol=0.0, atol=1e-12)
+                assert fit.sigma == pytest.approx(want.sigma, rel=0.0, abs=1e-12)
+    assert replaced > 5  # the fallback fitted people the first fit could not
+
+
 def test_unseen_keypoints_are_filled_as_main_fills_them() -> None:
     rng = np.random.default_rng(7)
     filled_midpoints = 0

@@ -97,20 +97,41 @@ def fit_roots(
     min_visibility: float = 0.5,
     relative_sigma: float = 0.07,
     landmarks: tuple[int, ...] = ROOT_FIT_LANDMARKS,
+    fallback: tuple[int, ...] | None = None,
 ) -> list[RootFit]:
     """The roots of N people at once: pixels [N,L,2], visibility [N,L], skeletons [N,L,3].
 
     The landmarks used are those of ``landmarks`` seen with a visibility above
     ``min_visibility`` and lying inside the image; the others get weight 0. All people are
-    fitted in one compiled pass (:func:`.root_kernel.fit_batch`).
+    fitted in one compiled pass (:func:`.root_kernel.fit_batch`). ``fallback``: the
+    landmarks of a second fit for the people whose fit fails, whose result replaces theirs.
     """
+    fits = _fit_arrays(pixels, visibility, skeletons, camera, min_visibility, landmarks)
+    failed = _failed(fits)
+    if fallback is not None and failed.any():
+        again = _fit_arrays(pixels[failed], visibility[failed], skeletons[failed], camera, min_visibility, fallback)
+        for whole, part in zip(fits, again, strict=True):
+            whole[failed] = part
+    return _results(*fits, camera, min_visibility, relative_sigma)
+
+
+_Fits = tuple[FloatArray, FloatArray, FloatArray, FloatArray, npt.NDArray[np.int64], npt.NDArray[np.bool_]]
+
+
+def _fit_arrays(
+    pixels: FloatArray,
+    visibility: FloatArray,
+    skeletons: FloatArray,
+    camera: CameraModel,
+    min_visibility: float,
+    landmarks: tuple[int, ...],
+) -> _Fits:
+    """The kernel's arrays of N people's fits on ``landmarks`` (:func:`.root_kernel.fit_batch`)."""
     index = np.asarray(landmarks)
     uv = np.ascontiguousarray(pixels[:, index], dtype=np.float64)
-    if len(uv) == 0:
-        return []
     # The rays of every landmark (each undistorted on its own); the kernel reads the usable ones.
     rays = camera.normalized_rays(uv.reshape(-1, 2)).reshape(uv.shape)
-    t, variances, squares, spans, used, in_front = fit_batch(
+    return fit_batch(
         uv,
         np.ascontiguousarray(rays, dtype=np.float64),
         np.ascontiguousarray(visibility[:, index], dtype=np.float64),
@@ -120,7 +141,12 @@ def fit_roots(
         GAUSS_NEWTON_STEPS,
         RIDGE,
     )
-    return _results(t, variances, squares, spans, used, in_front, camera, min_visibility, relative_sigma)
+
+
+def _failed(fits: _Fits) -> npt.NDArray[np.bool_]:
+    """Which fits fail (:func:`_failure`'s tests on all people at once)."""
+    _, _, _, spans, used, in_front = fits
+    return np.asarray((used < MIN_LANDMARKS) | (spans < MIN_SPAN_M) | ~in_front)
 
 
 def _results(
@@ -135,15 +161,15 @@ def _results(
     relative_sigma: float,
 ) -> list[RootFit]:
     """Each person's fit, or why it failed, from the batch's arrays (:func:`.root_kernel.fit_batch`)."""
-    sigma = np.hypot(np.sqrt(np.maximum(variances, 0.0)), relative_sigma * t[:, 2])
-    rms_px = np.sqrt(squares / np.maximum(2 * used, 1)) * float(np.sqrt(camera.fx * camera.fy))
+    sigma = np.hypot(np.sqrt(np.maximum(variances, 0.0)), relative_sigma * t[:, 2]).tolist()
+    rms_px = (np.sqrt(squares / np.maximum(2 * used, 1)) * float(np.sqrt(camera.fx * camera.fy))).tolist()
     results: list[RootFit] = []
     for n, (count, reach, front) in enumerate(zip(used.tolist(), spans.tolist(), in_front.tolist(), strict=True)):
         failure = _failure(count, reach, min_visibility, front)
         results.append(
             failure
             if failure is not None
-            else MonocularRoot(position=t[n].copy(), sigma=float(sigma[n]), landmarks=count, rms_px=float(rms_px[n]))
+            else MonocularRoot(position=t[n].copy(), sigma=sigma[n], landmarks=count, rms_px=rms_px[n])
         )
     return results
 

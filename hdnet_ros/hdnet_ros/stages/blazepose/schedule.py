@@ -53,7 +53,7 @@ from hdnet_ros.joints import (
 )
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.stages.blazepose import BlazePoseConfig
-from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, RootFitFailure, fit_roots
+from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, fit_roots
 from hdnet_ros.stages.blazepose.run_memory import Estimate, LastRun, RunMemory
 
 BoolArray = npt.NDArray[np.bool_]
@@ -374,23 +374,16 @@ def skeleton_roots(
 ) -> list[RootFit]:
     """Skeletons [N,J,3] fitted to 2D keypoints ([N,J,2] pixels, [N,J] scores): on the torso
     and legs, else on every COCO joint (:func:`carried_roots`)."""
-    fits = fit_roots(
-        pixels, scores, skeletons, camera, min_visibility=min_score, relative_sigma=relative_sigma, landmarks=FIT_JOINTS
+    return fit_roots(
+        pixels,
+        scores,
+        skeletons,
+        camera,
+        min_visibility=min_score,
+        relative_sigma=relative_sigma,
+        landmarks=FIT_JOINTS,
+        fallback=WIDER_FIT_JOINTS,
     )
-    failed = [i for i, fit in enumerate(fits) if isinstance(fit, RootFitFailure)]
-    if failed:
-        wider = fit_roots(
-            pixels[failed],
-            scores[failed],
-            skeletons[failed],
-            camera,
-            min_visibility=min_score,
-            relative_sigma=relative_sigma,
-            landmarks=WIDER_FIT_JOINTS,
-        )
-        for index, fit in zip(failed, wider, strict=True):
-            fits[index] = fit
-    return fits
 
 
 # A carried skeleton's fit follows its track when it lands this close to where the network
