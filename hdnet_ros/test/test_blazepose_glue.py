@@ -1,12 +1,13 @@
 """The 3D stage's glue in its faster forms gives what main's gave (``numpy_blazepose``): the
 monocular root fits of crowds of random people that take every rule (too few landmarks,
 landmarks off the image or below the visibility, NaN skeleton points, a span too small, a
-skeleton behind the camera) on BlazePose's landmarks and on the carried poses' COCO joints:
-the same outcome and landmarks, the roots within 1e-12 m and their sigmas within 1e-12
-(the compiled fit sums its normal matrices in another order and inverts them by their
-cofactors: 4e-15 m at most measured), the reprojection rms within 1e-12 relative; and
-the unseen keypoints BlazePose's landmarks fill, with the
-midpoints, bit for bit."""
+skeleton behind the camera) on BlazePose's landmarks and on the carried poses' COCO joints,
+with and without the fallback fit: the same outcome and landmarks, the roots within 1e-12 m
+and their sigmas within 1e-12 (the compiled fit sums its normal matrices in another order
+and inverts them by their cofactors: 4e-15 m at most measured), the reprojection rms within
+1e-12 relative; the heatmap refinement (the same landmarks refined, within 1e-12 px); the
+crops' float conversion, a frame's estimates taken at once and the unseen keypoints
+BlazePose's landmarks fill, bit for bit."""
 
 from __future__ import annotations
 
