@@ -17,13 +17,17 @@ import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, PELVIS
 from hdnet_ros.people import Detection, Person
+from hdnet_ros.stages.blazepose.crop_kernels import scale_to_floats
 from hdnet_ros.stages.blazepose.crops import CropSampler
 from hdnet_ros.stages.blazepose.decode import BodyEstimate, refine_with_heatmaps
+from hdnet_ros.stages.blazepose.decode_kernels import heatmap_windows, refined_landmarks
 from hdnet_ros.stages.blazepose.mask import PersonMask
 from hdnet_ros.stages.blazepose.per_track import fill_unseen_keypoints
 from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, MonocularRoot, RootFitFailure, fit_roots
+from hdnet_ros.stages.blazepose.root_kernel import fit_batch
 from hdnet_ros.stages.blazepose.run_memory import Estimate
 from hdnet_ros.stages.blazepose.schedule import FIT_JOINTS, WIDER_FIT_JOINTS
+from hdnet_ros.stages.blazepose.warm import warm_up
 from hdnet_ros.stages.keypoints2d import Keypoints2D
 from numpy_blazepose import root_fit as reference
 from numpy_blazepose.decode import refine_with_heatmaps as reference_refine_with_heatmaps
@@ -200,3 +204,18 @@ def test_estimates_of_a_frame_are_each_estimate_s() -> None:
             (made.feet_scores, want.feet_scores),
         ):
             assert got.shape == expected.shape and np.array_equal(got, expected, equal_nan=True)
+
+
+def test_the_warm_up_compiles_what_a_frame_runs() -> None:
+    """After the stage's warm-up, a frame's calls (float64 landmarks, the network's float32
+    heatmaps, the sampler's uint8 crops) compile no further kernel version."""
+    warm_up()
+    kernels = (fit_batch, heatmap_windows, refined_landmarks, scale_to_floats)
+    before = [len(kernel.signatures) for kernel in kernels]  # type: ignore[attr-defined]
+    rng = np.random.default_rng(2)
+    pixels, visibility, skeletons = crowd(rng, 5, 33)
+    fit_roots(pixels, visibility, skeletons, CAMERA)
+    heatmaps = rng.normal(size=(3, 64, 64, 39)).astype(np.float32)
+    refine_with_heatmaps(rng.uniform(0.0, 256.0, (3, 39, 5))[:, :33, :2], heatmaps)
+    CropSampler(16)(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8), np.tile(np.eye(2, 3), (2, 1, 1)))
+    assert [len(kernel.signatures) for kernel in kernels] == before  # type: ignore[attr-defined]

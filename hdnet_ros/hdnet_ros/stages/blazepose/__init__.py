@@ -55,6 +55,7 @@ from hdnet_ros.stages.blazepose.decode import (
 )
 from hdnet_ros.stages.blazepose.mask import PersonMask, warp_mask
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, RootFitFailure, fit_roots
+from hdnet_ros.stages.blazepose.warm import warm_up
 
 __all__ = [
     "BlazePoseConfig",
@@ -154,6 +155,7 @@ class BlazePoseStage:
         self.runtime = runtime  # the runtime chosen for the network (blazepose.runtime), for reports
         self.counts: Counter[str] = Counter()
         self._sampler = CropSampler(CROP_SIZE)
+        warm_up()  # the compiled glue, before the first frame
 
     def __call__(
         self, frame: Frame, people: Sequence[Person], guides: Sequence[FloatArray | None] | None = None
