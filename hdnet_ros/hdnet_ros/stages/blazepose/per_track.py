@@ -34,6 +34,7 @@ from hdnet_ros.stages.keypoints2d import Keypoints2D
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 _DERIVED = np.array(list(DERIVED_JOINTS))
+_NO_POINT = np.full(3, np.nan)
 
 
 def landmarks_as_keypoints(
@@ -142,7 +143,7 @@ def body_estimates(
     (this frame's or their track's), the monocular roots (``fits``: BlazePose's own, or the
     carried skeleton's fit to this frame) and the masks (this frame's, or moved with the box)."""
     roots = [fit if isinstance(fit, MonocularRoot) else None for fit in fits]
-    root_point = np.array([r.position if r is not None else np.full(3, np.nan) for r in roots]).reshape(-1, 3)
+    root_point = np.array([r.position if r is not None else _NO_POINT for r in roots]).reshape(-1, 3)
     root_sigma = np.array([r.sigma if r is not None else np.nan for r in roots], dtype=np.float64)
     stacked = PersonMasks.stack(masks)
     feet = NetworkEstimates.stacked([p.network_feet for p in people], NUM_FEET)

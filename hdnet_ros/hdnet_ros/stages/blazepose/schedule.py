@@ -401,4 +401,6 @@ def follows(fit: MonocularRoot, reference: FloatArray | None) -> bool:
     if reference is None:
         return True
     last = np.asarray(reference, dtype=np.float64)
-    return float(np.linalg.norm(fit.position - last)) <= max(FOLLOW_M, FOLLOW_RELATIVE * float(last[2]))
+    step = fit.position - last
+    # np.linalg.norm's own arithmetic (the square root of the dot product), without its checks.
+    return math.sqrt(float(step.dot(step))) <= max(FOLLOW_M, FOLLOW_RELATIVE * float(last[2]))
