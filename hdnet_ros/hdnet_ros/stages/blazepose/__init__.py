@@ -55,6 +55,7 @@ from hdnet_ros.stages.blazepose.decode import (
 )
 from hdnet_ros.stages.blazepose.mask import PersonMask, warp_mask
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, RootFitFailure, fit_roots
+from hdnet_ros.stages.blazepose.warm import warm_up
 
 __all__ = [
     "BlazePoseConfig",
@@ -154,6 +155,7 @@ class BlazePoseStage:
         self.runtime = runtime  # the runtime chosen for the network (blazepose.runtime), for reports
         self.counts: Counter[str] = Counter()
         self._sampler = CropSampler(CROP_SIZE)
+        warm_up()  # the compiled glue, before the first frame
 
     def __call__(
         self, frame: Frame, people: Sequence[Person], guides: Sequence[FloatArray | None] | None = None
@@ -204,7 +206,7 @@ class BlazePoseStage:
         raw = np.asarray(outputs["landmarks"], dtype=np.float64).reshape(count, NUM_NETWORK_LANDMARKS, 5)
         xy = raw[:, :NUM_BODY_LANDMARKS, :2]
         if self.config.heatmap_refinement:
-            xy = refine_with_heatmaps(xy, outputs["heatmaps"][..., :NUM_BODY_LANDMARKS])
+            xy = refine_with_heatmaps(xy, outputs["heatmaps"])
         inverses = invert_affine(affines)
         pixels = landmarks_to_image(xy, inverses)
         visibility = sigmoid(raw[:, :NUM_BODY_LANDMARKS, 3])
@@ -224,14 +226,14 @@ class BlazePoseStage:
         )
         self.counts["no_root"] += sum(isinstance(root, RootFitFailure) for root in roots)
         results: list[BodyEstimate | None] = [None] * count
-        for i, root in zip(keep, roots, strict=True):
-            relative_pose, feet = to_joint_set(skeletons[i])
+        relative_poses, feet = to_joint_set(skeletons)  # all crops at once; each estimate a view of its own rows
+        for i, root in zip(keep.tolist(), roots, strict=True):
             results[i] = BodyEstimate(
                 pixels=pixels[i],
                 visibility=visibility[i],
                 world=skeletons[i],
-                relative_pose=relative_pose,
-                feet=feet,
+                relative_pose=relative_poses[i],
+                feet=feet[i],
                 mask=warp_mask(outputs["mask"][i, :, :, 0], affines[i], inverses[i], camera.height, camera.width),
                 root=root,
                 rotation=float(angles[i]),

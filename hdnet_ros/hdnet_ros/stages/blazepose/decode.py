@@ -17,6 +17,7 @@ import numpy.typing as npt
 from hdnet_ros.joints import NECK, NUM_COCO_JOINTS, NUM_JOINTS, PELVIS
 from hdnet_ros.nets.preprocessing import apply_affine
 from hdnet_ros.stages.blazepose.crops import CROP_SIZE, NETWORK_TO_PIXEL_CENTRE, rotation_matrices
+from hdnet_ros.stages.blazepose.decode_kernels import heatmap_windows, refined_landmarks
 from hdnet_ros.stages.blazepose.mask import PersonMask
 from hdnet_ros.stages.blazepose.root_fit import RootFit
 from hdnet_ros.stages.keypoints2d import Keypoints2D, add_derived_joints
@@ -30,6 +31,8 @@ LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP = 11, 12, 23, 24
 BLAZEPOSE_OF_COCO = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 # The feet, which the 19-joint set has no place for: left heel, right heel, left and right toes.
 FOOT_LANDMARKS = (29, 30, 31, 32)
+_COCO_INDEX = np.array(BLAZEPOSE_OF_COCO)
+_FEET_INDEX = np.array(FOOT_LANDMARKS)
 HEATMAP_KERNEL = 7  # MediaPipe's RefineLandmarksFromHeatmapCalculator: kernel_size 7
 HEATMAP_MIN_CONFIDENCE = 0.5  # ... and its default min_confidence_to_refine
 
@@ -74,31 +77,16 @@ def sigmoid(logits: npt.NDArray[np.floating]) -> FloatArray:
 def refine_with_heatmaps(xy: FloatArray, heatmaps: npt.NDArray[np.floating]) -> FloatArray:
     """Landmarks [N,L,2] (network coordinates, 0..256) moved to the sigmoid-weighted mean of
     the 7x7 heatmap cells around them, as MediaPipe does, where the heatmap is confident
-    (its largest value in the window >= 0.5); others, and points off the heatmap, stay.
+    (its largest value in the window >= 0.5); others, and points off the heatmap (or not
+    finite: a faulty runtime), stay. ``heatmaps`` [N,S,S,>=L]: landmark j's map is channel j.
 
     The mean is of cell indices (cell i at i * 4 crop pixels), MediaPipe's convention.
     """
-    count, size, _, landmarks = heatmaps.shape
+    size = heatmaps.shape[1]
     stride = CROP_SIZE / size
-    # Non-finite landmarks (a faulty runtime) go off the map, where nothing is refined.
-    cells = np.floor(np.nan_to_num(xy / stride, nan=-1.0, posinf=-1.0, neginf=-1.0)).astype(np.int64)  # (col, row)
-    on_map = np.all((cells >= 0) & (cells < size), axis=2)
-    offsets = np.arange(HEATMAP_KERNEL) - (HEATMAP_KERNEL - 1) // 2
-    cols = cells[:, :, 0, None] + offsets  # [N,L,K]
-    rows = cells[:, :, 1, None] + offsets
-    col_in = (cols >= 0) & (cols < size)
-    row_in = (rows >= 0) & (rows < size)
-    n = np.arange(count)[:, None, None, None]
-    j = np.arange(landmarks)[None, :, None, None]
-    window = heatmaps[n, np.clip(rows, 0, size - 1)[:, :, :, None], np.clip(cols, 0, size - 1)[:, :, None, :], j]
-    confidence = sigmoid(window) * (row_in[:, :, :, None] & col_in[:, :, None, :])  # [N,L,K,K]
-    total = confidence.sum(axis=(2, 3))
-    mean_col = np.einsum("nlrc,nlc->nl", confidence, cols.astype(np.float64))
-    mean_row = np.einsum("nlrc,nlr->nl", confidence, rows.astype(np.float64))
-    refine = on_map & (confidence.max(axis=(2, 3)) >= HEATMAP_MIN_CONFIDENCE) & (total > 0)
-    safe_total = np.where(total > 0, total, 1.0)
-    refined = np.stack((mean_col, mean_row), axis=2) / safe_total[:, :, None] * stride
-    return np.where(refine[:, :, None], refined, xy)
+    xy = np.ascontiguousarray(xy, dtype=np.float64)
+    windows, cells = heatmap_windows(xy, heatmaps, xy.shape[1], stride, HEATMAP_KERNEL)
+    return refined_landmarks(xy, sigmoid(windows), cells, size, stride, HEATMAP_MIN_CONFIDENCE)
 
 
 def landmarks_to_image(xy: FloatArray, inverse_affines: FloatArray) -> FloatArray:
@@ -140,16 +128,17 @@ def pelvis_relative(world: FloatArray) -> FloatArray:
 
 
 def to_joint_set(world: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Pelvis-relative body landmarks [33,3] -> (the 19-joint relative pose [19,3], the feet [4,3]).
+    """Pelvis-relative body landmarks [...,33,3] -> (the 19-joint relative poses [...,19,3], the
+    feet [...,4,3]).
 
     The pelvis is the mid-hip point (so exactly the origin) and the neck the mid-shoulder
     point, as :mod:`hdnet_ros.joints` defines them.
     """
-    pose = np.full((NUM_JOINTS, 3), np.nan)
-    pose[:NUM_COCO_JOINTS] = world[list(BLAZEPOSE_OF_COCO)]
-    pose[PELVIS] = (world[LEFT_HIP] + world[RIGHT_HIP]) / 2.0
-    pose[NECK] = (world[LEFT_SHOULDER] + world[RIGHT_SHOULDER]) / 2.0
-    return pose, world[list(FOOT_LANDMARKS)].copy()
+    pose = np.full((*world.shape[:-2], NUM_JOINTS, 3), np.nan)
+    pose[..., :NUM_COCO_JOINTS, :] = world[..., _COCO_INDEX, :]
+    pose[..., PELVIS, :] = (world[..., LEFT_HIP, :] + world[..., RIGHT_HIP, :]) / 2.0
+    pose[..., NECK, :] = (world[..., LEFT_SHOULDER, :] + world[..., RIGHT_SHOULDER, :]) / 2.0
+    return pose, world[..., _FEET_INDEX, :]
 
 
 def to_keypoints2d(pixels: FloatArray, visibility: FloatArray, min_score: float) -> Keypoints2D:

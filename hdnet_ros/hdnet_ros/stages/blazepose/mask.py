@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -49,13 +50,20 @@ class PersonMask:
 
 def crop_rectangle(inverse_affine: FloatArray, size: int, height: int, width: int) -> tuple[int, int, int, int]:
     """The image pixels (x0, y0, x1, y1; exclusive ends) the crop covers, clipped to the image."""
-    edge = np.array([-0.5, size - 0.5])
-    corners = np.array([[x, y] for x in edge for y in edge])
-    image = corners @ inverse_affine[:, :2].T + inverse_affine[:, 2]
+    image = _corners(size) @ inverse_affine[:, :2].T + inverse_affine[:, 2]
     x0, y0 = np.maximum(np.floor(image.min(axis=0)), 0).astype(int)
     x1 = int(min(np.ceil(image[:, 0].max()) + 1, width))
     y1 = int(min(np.ceil(image[:, 1].max()) + 1, height))
     return int(x0), int(y0), max(x1, int(x0)), max(y1, int(y0))
+
+
+@functools.lru_cache(maxsize=4)
+def _corners(size: int) -> FloatArray:
+    """The outer corners [4,2] of a crop of ``size`` pixels (pixel-centre coordinates; read only)."""
+    edge = np.array([-0.5, size - 0.5])
+    corners = np.array([[x, y] for x in edge for y in edge])
+    corners.flags.writeable = False
+    return corners
 
 
 def warp_mask(

@@ -34,6 +34,7 @@ from hdnet_ros.stages.keypoints2d import Keypoints2D
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 _DERIVED = np.array(list(DERIVED_JOINTS))
+_NO_POINT = np.full(3, np.nan)
 
 
 def landmarks_as_keypoints(
@@ -99,15 +100,17 @@ def _scheduled(
     roots: list[RootFit | None] = list(plan.roots)
     masks: list[PersonMask | None] = [None] * len(people)
     chosen = [int(i) for i in np.flatnonzero(plan.run)]
-    for index, body in zip(chosen, stage(frame, [people[i] for i in chosen]), strict=True):
-        if body is not None:
-            estimates[index] = Estimate.of(body, min_score)
+    bodies = stage(frame, [people[i] for i in chosen])
+    accepted = [(index, body) for index, body in zip(chosen, bodies, strict=True) if body is not None]
+    for (index, _), made in zip(accepted, Estimate.all_of([b for _, b in accepted], min_score), strict=True):
+        estimates[index] = made
+    movable = cast(list[bool], np.isfinite(plan.shifts).all(axis=1).tolist())  # boxes that kept their size
     for index, person in enumerate(people):
         estimate, carried = estimates[index], plan.estimates[index]
         if estimate is not None:
             take_estimate(person, estimate)
             roots[index], masks[index] = estimate.body.root, estimate.body.mask
-        elif carried is not None and np.all(np.isfinite(plan.shifts[index])):
+        elif carried is not None and movable[index]:
             masks[index] = carry_estimate(person, carried, plan.shifts[index], camera.height, camera.width)
     schedule.ran(people, expected, plan.run, estimates)
     return roots, masks
@@ -140,7 +143,7 @@ def body_estimates(
     (this frame's or their track's), the monocular roots (``fits``: BlazePose's own, or the
     carried skeleton's fit to this frame) and the masks (this frame's, or moved with the box)."""
     roots = [fit if isinstance(fit, MonocularRoot) else None for fit in fits]
-    root_point = np.array([r.position if r is not None else np.full(3, np.nan) for r in roots]).reshape(-1, 3)
+    root_point = np.array([r.position if r is not None else _NO_POINT for r in roots]).reshape(-1, 3)
     root_sigma = np.array([r.sigma if r is not None else np.nan for r in roots], dtype=np.float64)
     stacked = PersonMasks.stack(masks)
     feet = NetworkEstimates.stacked([p.network_feet for p in people], NUM_FEET)

@@ -20,14 +20,16 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.people import Person
-from hdnet_ros.stages.blazepose.decode import BodyEstimate
+from hdnet_ros.stages.blazepose.decode import BLAZEPOSE_OF_COCO, FOOT_LANDMARKS, BodyEstimate
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot
-from hdnet_ros.stages.keypoints2d import Keypoints2D
+from hdnet_ros.stages.keypoints2d import Keypoints2D, with_derived_joints
 from hdnet_ros.stages.tracking.boxes import iou_matrix
 
 FloatArray = npt.NDArray[np.float64]
 # An untracked person continues a remembered box at this IoU (the tracker's own 2D-only gate).
 BOX_IOU = 0.3
+_COCO = np.array(BLAZEPOSE_OF_COCO)
+_FEET = np.array(FOOT_LANDMARKS)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,22 @@ class Estimate:
     @classmethod
     def of(cls, body: BodyEstimate, min_score: float) -> Estimate:
         return cls(body, body.keypoints(min_score), *body.feet_keypoints(min_score))
+
+    @classmethod
+    def all_of(cls, bodies: Sequence[BodyEstimate], min_score: float) -> list[Estimate]:
+        """:meth:`of` for a frame's estimates at once (the same values, from one array pass;
+        each estimate's arrays are its own rows)."""
+        if not bodies:
+            return []
+        pixels = np.stack([body.pixels for body in bodies])
+        visibility = np.stack([body.visibility for body in bodies])
+        keypoints, scores = with_derived_joints(pixels[:, _COCO], visibility[:, _COCO], min_score)
+        feet_scores = visibility[:, _FEET]
+        feet_pixels = np.where((feet_scores >= min_score)[..., None], pixels[:, _FEET], np.nan)
+        return [
+            cls(body, Keypoints2D(keypoints[i], scores[i]), feet_pixels[i], feet_scores[i])
+            for i, body in enumerate(bodies)
+        ]
 
 
 @dataclass(frozen=True)

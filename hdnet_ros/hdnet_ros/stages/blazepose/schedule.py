@@ -27,7 +27,7 @@ and are older, so they come earlier on the next frame.
 
 from __future__ import annotations
 
-import dataclasses
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,7 +53,7 @@ from hdnet_ros.joints import (
 )
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.stages.blazepose import BlazePoseConfig
-from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, RootFitFailure, fit_roots
+from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, fit_roots
 from hdnet_ros.stages.blazepose.run_memory import Estimate, LastRun, RunMemory
 
 BoolArray = npt.NDArray[np.bool_]
@@ -81,6 +81,7 @@ MAX_CARRIED_PERIODS = 4
 # size within this share; a box that grew or shrank more (the person turned, sat down, is
 # hidden differently) makes the estimate's mask and landmarks stale.
 MAX_BOX_SCALE_CHANGE = 0.1
+_NO_BOX = np.full(4, np.nan)
 
 
 class Want(IntEnum):
@@ -150,31 +151,39 @@ class BlazePoseSchedule:
             np.array([p.scores for p in people], dtype=np.float64).reshape(-1, NUM_JOINTS),
         )
         self._fit = (camera, min_score, relative_sigma)
-        since = np.array([self.frame - r.frame if r is not None else np.inf for r in last], dtype=np.float64)
-        periods = np.array(
+        # Per person on Python numbers (a numpy scalar's arithmetic costs several times a float's).
+        since = [self.frame - r.frame if r is not None else math.inf for r in last]
+        periods = [
+            self._period(p, r, has_depth, few)
+            for p, r, few in zip(expected, last, few_joints(self._keypoints[1], min_score).tolist(), strict=True)
+        ]
+        wants = np.array(
             [
-                self._period(p, r, has_depth, few)
-                for p, r, few in zip(expected, last, few_joints(self._keypoints[1], min_score), strict=True)
+                Want.NEW if r is None else Want.TURN if self._due(p, period, ago) else Want.NONE
+                for p, r, period, ago in zip(expected, last, periods, since, strict=True)
             ],
-            dtype=np.float64,
-        )
-        wants = np.full(len(people), Want.NONE, dtype=np.int64)
-        for index, previous in enumerate(expected):
-            if last[index] is None:
-                wants[index] = Want.NEW
-            elif self._due(previous, periods[index], since[index]):
-                wants[index] = Want.TURN
+            dtype=np.int64,
+        ).reshape(-1)
         carried = np.array(
             [
                 p is not None and p.network_pose is not None and p.network_pose_age + 1 < MAX_CARRIED_PERIODS * period
                 for p, period in zip(expected, periods, strict=True)
             ],
             dtype=bool,
-        )
+        ).reshape(-1)
         carry_poses(people, expected, carried)
         roots: list[RootFit | None] = [None] * len(people)
         indices = [int(i) for i in np.flatnonzero(carried)]
-        fits = carried_roots([people[i] for i in indices], camera, min_score, relative_sigma)
+        pixels, scores = self._keypoints  # the carried people's own pixels and scores, stacked once
+        poses = [np.asarray(people[i].network_pose, dtype=np.float64) for i in indices]
+        fits = skeleton_roots(
+            pixels[indices],
+            scores[indices],
+            np.array(poses).reshape(-1, NUM_JOINTS, 3),
+            camera,
+            min_score,
+            relative_sigma,
+        )
         for index, fit in zip(indices, fits, strict=True):
             if isinstance(fit, MonocularRoot) and follows(fit, _reference(expected[index], last[index])):
                 roots[index] = anchored(fit, last[index])
@@ -182,10 +191,10 @@ class BlazePoseSchedule:
                 wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
             # After a rejected crop the network, which saw no person there, waits for its back-off.
             # Too few keypoints for any fit: the network, which would see as little, waits for its turn.
-        run = self._served(people, wants, since / periods)
+        run = self._served(people, wants, np.array(since, dtype=np.float64) / np.array(periods, dtype=np.float64))
         self._count(wants, run)
         estimates = [r.estimate if c and r is not None else None for r, c in zip(last, carried, strict=True)]
-        then = np.array([r.box if r is not None else np.full(4, np.nan) for r in last], dtype=np.float64)
+        then = np.array([r.box if r is not None else _NO_BOX for r in last], dtype=np.float64)
         shifts = box_shifts(
             then.reshape(-1, 4), np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
         )
@@ -239,7 +248,7 @@ class BlazePoseSchedule:
         measured = (
             has_depth
             and previous is not None
-            and bool(np.all(np.isfinite(previous.positions[ROOT])))
+            and _root_known(previous)
             and int(previous.depth_sources[ROOT]) in MEASURED
         )
         period = self.config.every_frames if measured else self.config.every_frames_without_depth
@@ -275,9 +284,10 @@ class BlazePoseSchedule:
         return run
 
     def _count(self, wants: npt.NDArray[np.int64], run: BoolArray) -> None:
+        served = np.bincount(wants[run], minlength=len(Want)).tolist()
         for want in Want:
             if want is not Want.NONE:
-                self.counts[want.name.lower()] += int(np.count_nonzero(run & (wants == want)))
+                self.counts[want.name.lower()] += served[want]
         self.counts["carried"] += int(np.count_nonzero(~run))
         self.counts["deferred"] += int(np.count_nonzero(~run & (wants != Want.NONE)))
 
@@ -293,7 +303,9 @@ def anchored(fit: MonocularRoot, last: LastRun | None) -> MonocularRoot:
     stays where the network put the person at its run (half-hidden people's keypoints and
     BlazePose's own landmarks disagree on their size by up to tens of per cent)."""
     scale = last.depth_scale if last is not None else 1.0
-    return fit if scale == 1.0 else dataclasses.replace(fit, position=fit.position * scale, sigma=fit.sigma * scale)
+    if scale == 1.0:
+        return fit
+    return MonocularRoot(fit.position * scale, fit.sigma * scale, fit.landmarks, fit.rms_px)
 
 
 def _rejected(last: LastRun | None) -> bool:
@@ -305,9 +317,15 @@ def _reference(previous: Person | None, last: LastRun | None) -> FloatArray | No
     estimate (:attr:`LastRun.root`), else the track's last root (None: neither)."""
     if last is not None and last.root is not None:
         return last.root
-    if previous is not None and np.all(np.isfinite(previous.positions[ROOT])):
+    if previous is not None and _root_known(previous):
         return np.asarray(previous.positions[ROOT], dtype=np.float64)
     return None
+
+
+def _root_known(person: Person) -> bool:
+    """Whether the person's root position is finite (on Python floats: a tenth of numpy's
+    two calls on three values)."""
+    return all(math.isfinite(v) for v in person.positions[ROOT].tolist())
 
 
 def box_shifts(then: FloatArray, now: FloatArray) -> FloatArray:
@@ -356,23 +374,16 @@ def skeleton_roots(
 ) -> list[RootFit]:
     """Skeletons [N,J,3] fitted to 2D keypoints ([N,J,2] pixels, [N,J] scores): on the torso
     and legs, else on every COCO joint (:func:`carried_roots`)."""
-    fits = fit_roots(
-        pixels, scores, skeletons, camera, min_visibility=min_score, relative_sigma=relative_sigma, landmarks=FIT_JOINTS
+    return fit_roots(
+        pixels,
+        scores,
+        skeletons,
+        camera,
+        min_visibility=min_score,
+        relative_sigma=relative_sigma,
+        landmarks=FIT_JOINTS,
+        fallback=WIDER_FIT_JOINTS,
     )
-    failed = [i for i, fit in enumerate(fits) if isinstance(fit, RootFitFailure)]
-    if failed:
-        wider = fit_roots(
-            pixels[failed],
-            scores[failed],
-            skeletons[failed],
-            camera,
-            min_visibility=min_score,
-            relative_sigma=relative_sigma,
-            landmarks=WIDER_FIT_JOINTS,
-        )
-        for index, fit in zip(failed, wider, strict=True):
-            fits[index] = fit
-    return fits
 
 
 # A carried skeleton's fit follows its track when it lands this close to where the network
@@ -390,4 +401,6 @@ def follows(fit: MonocularRoot, reference: FloatArray | None) -> bool:
     if reference is None:
         return True
     last = np.asarray(reference, dtype=np.float64)
-    return float(np.linalg.norm(fit.position - last)) <= max(FOLLOW_M, FOLLOW_RELATIVE * float(last[2]))
+    step = fit.position - last
+    # np.linalg.norm's own arithmetic (the square root of the dot product), without its checks.
+    return math.sqrt(float(step.dot(step))) <= max(FOLLOW_M, FOLLOW_RELATIVE * float(last[2]))
