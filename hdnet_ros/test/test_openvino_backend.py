@@ -63,7 +63,7 @@ def tinypose_reference(models_dir: Path, cpu: InferenceConfig, tinypose_crops: n
 
 @pytest.fixture(scope="module")
 def tinypose_openvino(models_dir: Path) -> Any:
-    """Static shapes for 1 and 2 crops, one bounded model for 3..4."""
+    """Static shapes for 1, 2 and 4 crops: 3 are padded to 4."""
     from hdnet_ros.inference.openvino_backend import OpenVinoBackend
 
     xml = resolve_model_file("pp_tinypose_128x96", models_dir)
@@ -80,7 +80,8 @@ def test_tinypose_ir_on_openvino_agrees_with_onnxruntime_at_every_batch_size(
     assert backend.input_names == ("image",) and backend.output_names == ("conv2d_441.tmp_1",), "argmax dropped"
     assert backend.inputs[0].shape == (None, 3, 128, 96)
     assert len(tinypose_crops) == 6
-    for batch in (1, 2, 3, 4):  # static 1-2, the bounded model 3-4
+    assert set(backend._requests) == {1, 2, 4}  # no dynamic model: 3 crops run padded to 4
+    for batch in (1, 2, 3, 4):
         heatmaps = backend.run({"image": tinypose_crops[:batch]})["conv2d_441.tmp_1"]
         assert heatmaps.shape == (batch, 17, 32, 24)
         assert np.abs(heatmaps - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE, f"batch {batch}"
@@ -94,8 +95,9 @@ def test_tinypose_ir_on_openvino_agrees_with_onnxruntime_at_every_batch_size(
 def test_static_shapes_left_for_later_are_compiled_on_finish(
     models_dir: Path, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
 ) -> None:
-    """A probe's candidate compiles its probe batch and one model for every size; the rest
-    of the static shapes come when it is kept. Every size agrees before and after."""
+    """A probe's candidate compiles its probe batch and one dynamic model for every size;
+    the rest of the static shapes and the padded ones come when it is kept, and the dynamic
+    model goes. Every size agrees before and after."""
     from hdnet_ros.inference.openvino_backend import OpenVinoBackend
 
     xml = resolve_model_file("pp_tinypose_128x96", models_dir)
@@ -104,11 +106,43 @@ def test_static_shapes_left_for_later_are_compiled_on_finish(
         assert set(backend._requests) == {2, None}
         before = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
         backend.compile_static_shapes()
-        assert set(backend._requests) == {1, 2, None}
+        assert set(backend._requests) == {1, 2, 3}
         after = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
     for batch, (a, b) in enumerate(zip(before, after, strict=True), start=1):
         assert np.abs(a - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
         assert np.abs(b - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("static", "most", "step", "padded"),
+    [(8, 32, 4, (12, 16, 20, 24, 28, 32)), (8, 8, 4, ()), (8, 10, 4, (10,)), (2, 4, 4, (4,)), (0, 5, 2, (2, 4, 5))],
+)
+def test_padded_shapes_come_every_step_up_to_the_largest_batch(
+    static: int, most: int, step: int, padded: tuple[int, ...]
+) -> None:
+    from hdnet_ros.inference.openvino_backend import padded_batches
+
+    assert padded_batches(static, most, step) == padded
+
+
+def test_padded_crops_leave_the_real_ones_as_they_were(
+    models_dir: Path, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
+) -> None:
+    """No static shape below 2: 1 and 2 crops run padded to 2 or 4, 3 to 4, 4 and 5 to 5,
+    6 in calls of 5 and 1; every crop's heatmaps are the reference's, none of the zero
+    crops' come back."""
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+
+    xml = resolve_model_file("pp_tinypose_128x96", models_dir)
+    drop = ("argmax_0.tmp_0",)
+    with OpenVinoBackend(xml, THREADS, max_batch=5, static_batches=0, bucket_step=2, drop_outputs=drop) as backend:
+        assert set(backend._requests) == {2, 4, 5}
+        for count in range(1, 7):
+            heatmaps = backend.run({"image": tinypose_crops[:count]})["conv2d_441.tmp_1"]
+            assert heatmaps.shape == (count, 17, 32, 24)
+            assert np.abs(heatmaps - tinypose_reference[:count]).max() <= HEATMAP_TOLERANCE, f"{count} crops"
+    with pytest.raises(ValueError, match="bucket_step"):
+        OpenVinoBackend(xml, THREADS, max_batch=5, bucket_step=0, drop_outputs=drop)
 
 
 def test_tinypose_candidates_both_give_the_same_keypoints(
