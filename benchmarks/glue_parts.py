@@ -14,7 +14,7 @@ import functools
 import importlib
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -50,13 +50,26 @@ PARTS: tuple[tuple[str, str, str, str], ...] = (
 @contextmanager
 def timed_parts(totals: dict[str, float]) -> Iterator[None]:
     """Every part of PARTS adds its milliseconds to ``totals[part]`` while in the block."""
+    with timed_attributes(((part, module, attribute) for part, _, module, attribute in PARTS), totals):
+        yield
+
+
+@contextmanager
+def timed_attributes(
+    parts: Iterable[tuple[str, str, str]], totals: dict[str, float], missing_ok: bool = False
+) -> Iterator[None]:
+    """Each ``(part, module, attribute)`` adds its milliseconds to ``totals[part]`` while in
+    the block (``missing_ok``: an attribute the package lacks, e.g. an older version's, is
+    left out instead of an error)."""
     restore: list[tuple[Any, str, Any]] = []
     try:
-        for part, _, module_name, attribute in PARTS:
+        for part, module_name, attribute in parts:
             owner: Any = importlib.import_module(module_name)
             *path, name = attribute.split(".")
             for step in path:
                 owner = getattr(owner, step)
+            if missing_ok and not hasattr(owner, name):
+                continue
             original = getattr(owner, name)
             restore.append((owner, name, original))
             setattr(owner, name, _timer(original, part, totals))

@@ -19,15 +19,12 @@ not single figures.
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib
 import json
 import os
 import subprocess
 import sys
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -58,34 +55,10 @@ PARTS = (
 @contextmanager
 def timed(totals: dict[str, float]) -> Iterator[None]:
     """Every part of PARTS the package has adds its milliseconds to ``totals`` in the block."""
-    restore: list[tuple[Any, str, Any]] = []
-    for part, module_name, attribute in PARTS:
-        owner: Any = importlib.import_module(module_name)
-        *path, name = attribute.split(".")
-        for step in path:
-            owner = getattr(owner, step)
-        if not hasattr(owner, name):
-            continue
-        original = getattr(owner, name)
-        restore.append((owner, name, original))
-        setattr(owner, name, _timer(original, part, totals))
-    try:
+    from glue_parts import timed_attributes
+
+    with timed_attributes(PARTS, totals, missing_ok=True):
         yield
-    finally:
-        for owner, name, original in reversed(restore):
-            setattr(owner, name, original)
-
-
-def _timer(function: Callable[..., Any], part: str, totals: dict[str, float]) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            totals[part] += (time.perf_counter() - start) * 1000.0
-
-    return wrapped
 
 
 def measure(models_dir: str, data_dir: Path, frames: int) -> dict[str, Any]:
