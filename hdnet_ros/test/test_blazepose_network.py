@@ -100,6 +100,11 @@ def assert_agree(outputs: dict[str, np.ndarray], reference: dict[str, np.ndarray
 
 @pytest.fixture(scope="module")
 def tflite(models_dir: Path) -> Path:
+    return published_file(models_dir)
+
+
+def published_file(models_dir: Path) -> Path:
+    """The published BlazePose GHUM full file (the test skips where it is missing)."""
     path = models_dir / "blazepose_ghum_full" / "pose_landmark_full.tflite"
     if not path.is_file():
         pytest.skip(f"{path} not found (run `hdnet-ros assets`)")
@@ -108,6 +113,10 @@ def tflite(models_dir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def crops(data_dir: Path) -> np.ndarray:
+    return sample_crops(data_dir)
+
+
+def sample_crops(data_dir: Path) -> np.ndarray:
     """[7,256,256,3] person crops from the sample frames, via the transports' frame builder:
     square, 1.25x the box's longer side, black outside (MoveNet's crop), RGB 0..1."""
     from hdnet_ros.frame_input import build_frame

@@ -23,7 +23,7 @@ from helpers import needs
 
 # The bounds and real inputs of the networks' own tests (PP-TinyPose and PicoDet: photos of
 # the COCO and crowd sets; BlazePose: the sample frames' person crops).
-from test_blazepose_network import BAG_BOXES, SIZE, assert_agree
+from test_blazepose_network import assert_agree, published_file, sample_crops
 from test_openvino_ir import HEATMAP_TOLERANCE, crops, people  # noqa: F401 (a fixture)
 
 pytestmark = needs("openvino", "cv2", "onnx", why="the runtime under test (OpenVINO) and the crops (OpenCV)")
@@ -171,25 +171,13 @@ def test_tinypose_candidates_both_give_the_same_keypoints(
 
 @pytest.fixture(scope="module")
 def blazepose_tflite(models_dir: Path) -> Path:
-    path = models_dir / "blazepose_ghum_full" / "pose_landmark_full.tflite"
-    if not path.is_file():
-        pytest.skip(f"{path} not found (run `hdnet-ros assets`)")
-    return path
+    return published_file(models_dir)
 
 
 @pytest.fixture(scope="module")
 def person_crops(data_dir: Path) -> np.ndarray:
     """The sample frames' person crops of test_blazepose_network (RGB 0..1, 256x256)."""
-    from hdnet_ros.frame_input import build_frame
-    from hdnet_ros.stages.keypoints2d import crop_person
-    from helpers import sample_messages
-
-    result = []
-    for name, boxes in BAG_BOXES.items():
-        messages = sample_messages(data_dir / "rgbd_hsr" / name)
-        frame = build_frame(messages["rgb"], messages["depth"], messages["camera_info"])
-        result += [crop_person(frame.rgb, np.asarray(box), SIZE, 1.25)[0] for box in boxes]
-    return np.stack(result).astype(np.float32) / 255.0
+    return sample_crops(data_dir)
 
 
 @pytest.fixture(scope="module")
