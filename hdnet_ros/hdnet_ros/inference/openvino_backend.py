@@ -151,6 +151,7 @@ class OpenVinoBackend(Backend):
             self.static_batches = min(static_batches, max_batch or 0)
             self.padded_batches = padded_batches(self.static_batches, max_batch or 0, bucket_step)
             self._requests = self._compile(first_batches)
+            self._padding: dict[str, np.ndarray] = {}  # _run_padded's input buffers, by input
         except RuntimeError as error:  # OpenVINO's own errors for unreadable or unsupported files
             raise RuntimeError(f"OpenVINO cannot load {model_path}: {error}") from error
         LOGGER.debug(
@@ -244,16 +245,26 @@ class OpenVinoBackend(Backend):
 
     def _run_padded(self, inputs: Arrays, count: int, batch: int) -> Arrays:
         """``count`` crops run on the static shape of ``batch``: zero crops after them, their
-        outputs dropped (every crop is its own sample: the padding changes no other's output)."""
-        padded = {}
-        for name, array in inputs.items():
-            padded[name] = np.zeros((batch, *array.shape[1:]), dtype=array.dtype)
-            padded[name][:count] = array
-        results = self._requests[batch].infer([padded[spec.name] for spec in self._inputs], share_inputs=True)
+        outputs dropped (every crop is its own sample: the padding changes no other's output).
+        The padded inputs are the first ``batch`` rows of one buffer per input, made at the
+        first padded call for the largest padded shape: no fresh megabytes every frame."""
+        arrays = []
+        for spec in self._inputs:
+            array = inputs[spec.name]
+            buffer = self._padding.get(spec.name)
+            if buffer is None or buffer.dtype != array.dtype:
+                buffer = np.zeros((self.padded_batches[-1], *array.shape[1:]), dtype=array.dtype)
+                self._padding[spec.name] = buffer
+            rows = buffer[:batch]
+            rows[:count] = array
+            rows[count:] = 0
+            arrays.append(rows)
+        results = self._requests[batch].infer(arrays, share_inputs=True)
         return {spec.name: np.asarray(results[i])[:count] for i, spec in enumerate(self._outputs)}
 
     def _release(self) -> None:
         self._requests = {}
+        self._padding = {}
         self._model = None
         self._core = None
 
