@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from hdnet_ros.evaluation.annotations import COCO_SET, CROWD_SETS, AnnotatedPhoto, load_set
@@ -91,6 +92,31 @@ def test_the_yolox_input_is_handed_to_the_backend_without_a_copy() -> None:
     assert np.shares_memory(np.ascontiguousarray(tensor, dtype=np.float32), tensor)
     np.testing.assert_array_equal(tensor[0, :, 0, 0], rgb[0, 0, ::-1])  # BGR, 0..255, scale 1.3
     assert box.scale == pytest.approx(1.3)
+
+
+def _letterbox_canvas(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """YOLOX's input made step by step (SOURCE.md): the resized image pasted top-left on a
+    114-grey uint8 canvas, RGB -> BGR, channels first, float32."""
+    scale = min(height / rgb.shape[0], width / rgb.shape[1])
+    resized = cv2.resize(rgb, (int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
+    canvas = np.full((height, width, 3), 114, dtype=np.uint8)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized[:, :, ::-1]
+    return canvas.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def test_the_letterbox_written_into_a_reused_buffer_is_the_canvas_made_step_by_step() -> None:
+    """Frames wider, taller, odd-sized, smaller and larger than the input, one after the
+    other into the same buffer (its old content never shows through)."""
+    rng = np.random.default_rng(3)
+    buffer = np.full((1, 3, 416, 416), -1.0, dtype=np.float32)
+    for height, width in ((480, 640), (640, 480), (333, 517), (100, 70), (1080, 1920), (416, 416), (481, 3)):
+        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        expected = _letterbox_canvas(rgb, 416, 416)
+        tensor, box = letterbox(rgb, 416, 416, buffer)
+        assert tensor is buffer
+        np.testing.assert_array_equal(tensor, expected)
+        np.testing.assert_array_equal(letterbox(rgb, 416, 416)[0], expected)
+        assert box.scale == min(416 / height, 416 / width)
 
 
 def test_tiles_cover_a_large_frame_with_overlap_and_leave_small_ones_alone() -> None:
