@@ -97,7 +97,8 @@ def dump(models_dir: Path, data_dir: Path, steps: int, crowd_frames: int) -> dic
 
     schedule_module.BlazePoseSchedule.plan = recording_plan  # type: ignore[method-assign]
     # BlazePose's runtime fixed: "auto" times the runtimes at start-up and may choose another each time.
-    common = {"models.models_dir": str(models_dir), "blazepose.runtime": "litert_fp32"}
+    runtimes = {"blazepose.runtime": "litert_fp32", "detector.runtime": "openvino", "keypoints.runtime": "openvino"}
+    common = {"models.models_dir": str(models_dir), **runtimes}  # no start-up probe: the same runtimes in both
     settings = load_settings(overrides=common)
     base = Pipeline.from_settings(settings).stages
     clock = ModelClock()

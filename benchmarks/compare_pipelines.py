@@ -44,7 +44,9 @@ from panoptic_sequence import panoptic_scenes
 
 from hdnet_ros.config import load_settings
 
-FIXED = {"blazepose.runtime": "litert_fp32"}  # the default on AVX-512 VNNI, where the probe may not agree under load
+# Every network's runtime fixed (LiteRT: the default on AVX-512 VNNI; OpenVINO for the detector and
+# PP-TinyPose, the quiet machine's choice), so that no start-up probe chooses another in one process.
+FIXED = {"blazepose.runtime": "litert_fp32", "detector.runtime": "openvino", "keypoints.runtime": "openvino"}
 Published = dict[str, list[list[PersonSnapshot]]]  # run -> frames -> people
 
 

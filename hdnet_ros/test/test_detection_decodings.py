@@ -16,6 +16,7 @@ from hdnet_ros.inference.backend import Arrays, Backend, TensorSpec
 from hdnet_ros.inference.runtime import InferenceConfig, open_model_file
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.stages.detection import DetectorConfig, PersonDetector, choose_decoding
+from hdnet_ros.stages.detection.boxes import clip_boxes
 from hdnet_ros.stages.detection.picodet import PicoDetDecoding, Stretch, decode_picodet, stretch_normalize
 from hdnet_ros.stages.detection.tiles import Tile, tile_grid, whole_in_tile
 from hdnet_ros.stages.detection.yolox import Letterbox, YoloxDecoding, letterbox
@@ -117,6 +118,20 @@ def test_the_letterbox_written_into_a_reused_buffer_is_the_canvas_made_step_by_s
         np.testing.assert_array_equal(tensor, expected)
         np.testing.assert_array_equal(letterbox(rgb, 416, 416)[0], expected)
         assert box.scale == min(416 / height, 416 / width)
+
+
+def test_boxes_are_clipped_as_np_clip_clips_each_coordinate() -> None:
+    """To the byte: inside, beyond every border, on the last pixel, NaN, inf and -0.0."""
+    rng = np.random.default_rng(8)
+    for count in (0, 1, 9, 200):
+        boxes = rng.uniform(-100.0, 800.0, (count, 4))
+        for value, share in ((np.nan, 0.1), (-0.0, 0.05), (639.0, 0.05), (np.inf, 0.05), (-np.inf, 0.05)):
+            boxes[rng.random((count, 4)) < share] = value
+        expected = boxes.copy()
+        expected[:, [0, 2]] = np.clip(expected[:, [0, 2]], 0, 639)
+        expected[:, [1, 3]] = np.clip(expected[:, [1, 3]], 0, 479)
+        clipped = clip_boxes(boxes, (480, 640))
+        assert clipped.tobytes() == expected.tobytes() and not np.shares_memory(clipped, boxes)
 
 
 def test_tiles_cover_a_large_frame_with_overlap_and_leave_small_ones_alone() -> None:
