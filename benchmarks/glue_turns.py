@@ -75,16 +75,15 @@ def timed(totals: dict[str, float]) -> Iterator[None]:
 def measure(models_dir: str, data_dir: Path, frames: int) -> dict[str, Any]:
     """This process's package on the crowds: stage glue and parts, medians [ms] per size."""
     from bench_placement import timed_runs
+    from fixed_runtimes import fixed_runtimes
     from frame_timing import run_in_turn
     from hdnet_ros.pipeline import Pipeline, freeze_loaded_objects
     from model_clock import ModelClock, instrument
 
     from hdnet_ros.config import load_settings
 
-    # The runtimes fixed (the quiet machine's choices for the detector and PP-TinyPose; LiteRT for
-    # the crowd's BlazePose answers), so that no start-up probe makes the two versions differ.
-    runtimes = {"detector.runtime": "openvino", "keypoints.runtime": "openvino", "blazepose.runtime": "litert_fp32"}
-    settings = load_settings(overrides={"models.models_dir": models_dir, **runtimes})
+    # No start-up probe: the same runtimes in both versions' processes.
+    settings = load_settings(overrides={"models.models_dir": models_dir, **fixed_runtimes()})
     base = Pipeline.from_settings(settings).stages
     clock = ModelClock()
     instrument(base, clock)
