@@ -33,6 +33,7 @@ from bench_pipeline import (
     sequence_runs,
 )
 from crowd import make_crowd, person_crops
+from fixed_runtimes import fixed_runtimes
 from frame_sources import sample_frames, still_scene
 from frame_timing import PERIOD_NS, START_NS, Run
 from hdnet_ros.pipeline import Pipeline
@@ -97,7 +98,7 @@ def dump(models_dir: Path, data_dir: Path, steps: int, crowd_frames: int) -> dic
 
     schedule_module.BlazePoseSchedule.plan = recording_plan  # type: ignore[method-assign]
     # BlazePose's runtime fixed: "auto" times the runtimes at start-up and may choose another each time.
-    common = {"models.models_dir": str(models_dir), "blazepose.runtime": "litert_fp32"}
+    common = {"models.models_dir": str(models_dir), **fixed_runtimes()}  # no start-up probe: the same in both
     settings = load_settings(overrides=common)
     base = Pipeline.from_settings(settings).stages
     clock = ModelClock()

@@ -36,6 +36,7 @@ from bench_pipeline import (
     sequence_runs,
 )
 from crowd import make_crowd, person_crops
+from fixed_runtimes import fixed_runtimes
 from frame_sources import sample_frames, still_scene
 from frame_timing import PersonSnapshot, Run, run_in_turn
 from hdnet_ros.pipeline import Pipeline
@@ -44,7 +45,7 @@ from panoptic_sequence import panoptic_scenes
 
 from hdnet_ros.config import load_settings
 
-FIXED = {"blazepose.runtime": "litert_fp32"}  # the default on AVX-512 VNNI, where the probe may not agree under load
+FIXED = fixed_runtimes()  # no start-up probe: the same runtimes in both processes
 Published = dict[str, list[list[PersonSnapshot]]]  # run -> frames -> people
 
 

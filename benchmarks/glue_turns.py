@@ -1,5 +1,5 @@
-"""The glue of the 2D stage, the placement and the tracking: two versions of the package taking
-turns (issue 19; branch perf18).
+"""The glue of the detection, the 2D stage, the 3D stage, the placement and the tracking: two
+versions of the package taking turns (issue 19; branches perf18, perf20).
 
     python3 benchmarks/glue_turns.py --models-dir ../shared/models --data-dir ../shared/data \
         --other /work/main [--rounds 3] [--frames 30]
@@ -9,7 +9,8 @@ say main's) and one on this one's, in turn, each timing the crowds of ``bench_pi
 (1, 7 and 20 people, frames in turn after a warm-up): per frame, each stage's time less its
 network's (the 2D stage: its time less the 2D network's calls, so the crops, encoding,
 decoding, crowd rules and ``Tracker.expected``; the placement and the tracking have no
-network), and, in a second pass with timers around them, the parts of that glue (a part a
+network; the detection and the 3D stage: their time less the detector's and BlazePose's calls),
+and, in a second pass with timers around them, the parts of that glue (a part a
 version lacks is left out). Prints the medians over the frames of each round, both versions
 side by side, and the load. Two processes cannot share one frame's load, so the rounds
 alternate to share the machine's over time; on a loaded machine compare the rounds' pairs,
@@ -33,9 +34,12 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 SIZES = (1, 7, 20)
-STAGE_GLUE = ("keypoints_2d", "placement", "tracking")
+STAGE_GLUE = ("detection", "keypoints_2d", "pose_3d", "placement", "tracking")
 # (part, module, attribute): timed where the stage calls it; missing in a version: left out.
 PARTS = (
+    ("detection: input (letterbox)", "hdnet_ros.stages.detection.yolox", "YoloxDecoding.prepare"),
+    ("detection: decoding", "hdnet_ros.stages.detection.yolox", "YoloxDecoding.boxes"),
+    ("detection: boxes to detections", "hdnet_ros.stages.detection", "to_detections"),
     ("2D crops (warp)", "hdnet_ros.stages.topdown_heatmap", "warp_crops"),
     ("2D input encoding", "hdnet_ros.stages.topdown_heatmap", "encode_planes"),
     ("2D decoding (main: DARK only)", "hdnet_ros.stages.topdown_heatmap", "decode_peaks"),
@@ -43,6 +47,13 @@ PARTS = (
     ("2D cells to the image (main)", "hdnet_ros.stages.topdown_heatmap", "cells_to_image"),
     ("crowd rules", "hdnet_ros.stages.crowd", "CrowdStage.__call__"),
     ("Tracker.expected (all calls)", "hdnet_ros.stages.tracking.tracker", "Tracker.expected"),
+    ("3D plan", "hdnet_ros.stages.blazepose.schedule", "BlazePoseSchedule.plan"),
+    ("3D crops", "hdnet_ros.stages.blazepose", "BlazePoseStage.prepare"),
+    ("3D decoding", "hdnet_ros.stages.blazepose", "BlazePoseStage.decode"),
+    ("3D root fits (plan and decoding)", "hdnet_ros.stages.blazepose.schedule", "fit_roots"),
+    ("3D root fits (plan and decoding)", "hdnet_ros.stages.blazepose", "fit_roots"),
+    ("3D carried estimates", "hdnet_ros.stages.blazepose.per_track", "carry_estimate"),
+    ("3D arrays and masks stacked", "hdnet_ros.stages.blazepose.per_track", "body_estimates"),
     ("placement: depth image's floor (depth stage)", "hdnet_ros.stages.depth", "DepthLifter.floor_plane"),
     ("placement cues (main: per person)", "hdnet_ros.stages.placement", "person_cues"),
     ("placement cues (frame_cues)", "hdnet_ros.stages.placement", "frame_cues"),
@@ -64,13 +75,15 @@ def timed(totals: dict[str, float]) -> Iterator[None]:
 def measure(models_dir: str, data_dir: Path, frames: int) -> dict[str, Any]:
     """This process's package on the crowds: stage glue and parts, medians [ms] per size."""
     from bench_placement import timed_runs
+    from fixed_runtimes import fixed_runtimes
     from frame_timing import run_in_turn
     from hdnet_ros.pipeline import Pipeline, freeze_loaded_objects
-    from model_clock import KEYPOINTS, ModelClock, instrument
+    from model_clock import ModelClock, instrument
 
     from hdnet_ros.config import load_settings
 
-    settings = load_settings(overrides={"models.models_dir": models_dir, "blazepose.runtime": "litert_fp32"})
+    # No start-up probe: the same runtimes in both versions' processes.
+    settings = load_settings(overrides={"models.models_dir": models_dir, **fixed_runtimes()})
     base = Pipeline.from_settings(settings).stages
     clock = ModelClock()
     instrument(base, clock)
@@ -80,7 +93,7 @@ def measure(models_dir: str, data_dir: Path, frames: int) -> dict[str, Any]:
     run_in_turn(list(runs.values()), frames, 3, clock)
     result: dict[str, Any] = {"package": sys.modules["hdnet_ros"].__file__, "sizes": {}}
     for count, run in runs.items():
-        glue = {stage: float(np.median([stage_glue(t, stage, KEYPOINTS) for t in run.timings])) for stage in STAGE_GLUE}
+        glue = {stage: float(np.median([stage_glue(t, stage) for t in run.timings])) for stage in STAGE_GLUE}
         result["sizes"][str(count)] = {"glue": glue, "parts": defaultdict(list)}
     totals: dict[str, float] = defaultdict(float)
     with timed(totals):
@@ -96,10 +109,13 @@ def measure(models_dir: str, data_dir: Path, frames: int) -> dict[str, Any]:
     return result
 
 
-def stage_glue(timing: Any, stage: str, keypoints_model: str) -> float:
-    """A frame's time in ``stage`` less its network's (the 2D stage's: the 2D network's calls)."""
-    network = timing.models_ms[keypoints_model] if stage == "keypoints_2d" else 0.0
-    return float(timing.stages_ms[stage] - network)
+def stage_glue(timing: Any, stage: str) -> float:
+    """A frame's time in ``stage`` less its network's calls (none for the placement and tracking)."""
+    from model_clock import BLAZEPOSE, DETECTOR, KEYPOINTS
+
+    model = {"detection": DETECTOR, "keypoints_2d": KEYPOINTS, "pose_3d": BLAZEPOSE}.get(stage)
+    network = timing.models_ms[model] if model is not None else 0.0
+    return float(timing.stages_ms.get(stage, 0.0) - network)
 
 
 def child(checkout: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -118,7 +134,7 @@ def report(rounds: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
         )
         print("ms per frame (median) | " + " | ".join(f"{n} people: other / this" for n in SIZES))
         rows = [(f"{stage} glue", "glue", stage) for stage in STAGE_GLUE]
-        rows.append(("the three stages' glue", "sum", ""))
+        rows.append(("the five stages' glue", "sum", ""))
         parts = sorted({p for run in (other, ours) for size in run["sizes"].values() for p in size["parts"]})
         rows += [(part, "parts", part) for part in parts]
         for label, kind, key in rows:

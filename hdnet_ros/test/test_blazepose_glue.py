@@ -16,11 +16,12 @@ import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, PELVIS
+from hdnet_ros.nets.preprocessing import invert_affine
 from hdnet_ros.people import Detection, Person
 from hdnet_ros.stages.blazepose.crop_kernels import scale_to_floats
-from hdnet_ros.stages.blazepose.crops import CropSampler
-from hdnet_ros.stages.blazepose.decode import BodyEstimate, refine_with_heatmaps
-from hdnet_ros.stages.blazepose.decode_kernels import heatmap_windows, refined_landmarks
+from hdnet_ros.stages.blazepose.crops import CropSampler, crop_affines
+from hdnet_ros.stages.blazepose.decode import BodyEstimate, crops_to_image, landmarks_to_image, refine_with_heatmaps
+from hdnet_ros.stages.blazepose.decode_kernels import heatmap_windows, image_landmarks, refined_landmarks
 from hdnet_ros.stages.blazepose.mask import PersonMask
 from hdnet_ros.stages.blazepose.per_track import fill_unseen_keypoints
 from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, MonocularRoot, RootFitFailure, fit_roots
@@ -180,6 +181,25 @@ def test_crops_are_main_s() -> None:
             assert np.array_equal(crop, np.multiply(pixels, np.float32(1.0 / 255.0)))
 
 
+def test_landmarks_to_the_image_are_main_s() -> None:
+    """The crops' inverse affines and the landmarks in the image from one compiled pass are
+    ``invert_affine``'s and ``landmarks_to_image``'s to the bit: rotated and scaled crops
+    (the stage's own affines), arbitrary and singular ones, NaN and far landmarks."""
+    rng = np.random.default_rng(17)
+    for count in (0, 1, 4, 9):
+        boxes = np.sort(rng.uniform(-50.0, 700.0, (count, 2, 2)), axis=1).reshape(count, 4)[:, [0, 2, 1, 3]]
+        affines = crop_affines(boxes, rng.uniform(-np.pi, np.pi, count), 1.25)
+        if count > 3:
+            affines[1] = rng.normal(0.0, 3.0, (2, 3))  # arbitrary (sheared)
+            affines[2, :, :2] = [[1.0, 2.0], [2.0, 4.0]]  # singular: zeros, as OpenCV's
+        xy = rng.uniform(-40.0, 300.0, (count, 33, 2))
+        xy[rng.random((count, 33)) < 0.1] = np.nan
+        xy[rng.random((count, 33)) < 0.05] = 1e300
+        inverses, pixels = crops_to_image(xy, affines)
+        assert np.array_equal(inverses, invert_affine(affines))
+        assert np.array_equal(pixels, landmarks_to_image(xy, invert_affine(affines)), equal_nan=True)
+
+
 def test_estimates_of_a_frame_are_each_estimate_s() -> None:
     """Estimate.all_of gives what Estimate.of gives body by body, bit for bit (NaN landmarks,
     visibilities around the threshold, hidden hips and shoulders for the midpoints)."""
@@ -210,12 +230,13 @@ def test_the_warm_up_compiles_what_a_frame_runs() -> None:
     """After the stage's warm-up, a frame's calls (float64 landmarks, the network's float32
     heatmaps, the sampler's uint8 crops) compile no further kernel version."""
     warm_up()
-    kernels = (fit_batch, heatmap_windows, refined_landmarks, scale_to_floats)
+    kernels = (fit_batch, heatmap_windows, refined_landmarks, scale_to_floats, image_landmarks)
     before = [len(kernel.signatures) for kernel in kernels]  # type: ignore[attr-defined]
     rng = np.random.default_rng(2)
     pixels, visibility, skeletons = crowd(rng, 5, 33)
     fit_roots(pixels, visibility, skeletons, CAMERA)
     heatmaps = rng.normal(size=(3, 64, 64, 39)).astype(np.float32)
-    refine_with_heatmaps(rng.uniform(0.0, 256.0, (3, 39, 5))[:, :33, :2], heatmaps)
+    xy = refine_with_heatmaps(rng.uniform(0.0, 256.0, (3, 39, 5))[:, :33, :2], heatmaps)
+    crops_to_image(xy, np.tile(np.eye(2, 3), (3, 1, 1)))
     CropSampler(16)(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8), np.tile(np.eye(2, 3), (2, 1, 1)))
     assert [len(kernel.signatures) for kernel in kernels] == before  # type: ignore[attr-defined]

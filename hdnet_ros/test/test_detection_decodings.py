@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from hdnet_ros.evaluation.annotations import COCO_SET, CROWD_SETS, AnnotatedPhoto, load_set
@@ -15,6 +16,7 @@ from hdnet_ros.inference.backend import Arrays, Backend, TensorSpec
 from hdnet_ros.inference.runtime import InferenceConfig, open_model_file
 from hdnet_ros.model_files import resolve_model_file
 from hdnet_ros.stages.detection import DetectorConfig, PersonDetector, choose_decoding
+from hdnet_ros.stages.detection.boxes import clip_boxes
 from hdnet_ros.stages.detection.picodet import PicoDetDecoding, Stretch, decode_picodet, stretch_normalize
 from hdnet_ros.stages.detection.tiles import Tile, tile_grid, whole_in_tile
 from hdnet_ros.stages.detection.yolox import Letterbox, YoloxDecoding, letterbox
@@ -91,6 +93,45 @@ def test_the_yolox_input_is_handed_to_the_backend_without_a_copy() -> None:
     assert np.shares_memory(np.ascontiguousarray(tensor, dtype=np.float32), tensor)
     np.testing.assert_array_equal(tensor[0, :, 0, 0], rgb[0, 0, ::-1])  # BGR, 0..255, scale 1.3
     assert box.scale == pytest.approx(1.3)
+
+
+def _letterbox_canvas(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    """YOLOX's input made step by step (SOURCE.md): the resized image pasted top-left on a
+    114-grey uint8 canvas, RGB -> BGR, channels first, float32."""
+    scale = min(height / rgb.shape[0], width / rgb.shape[1])
+    resized = cv2.resize(rgb, (int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)), interpolation=cv2.INTER_LINEAR)
+    canvas = np.full((height, width, 3), 114, dtype=np.uint8)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized[:, :, ::-1]
+    return canvas.transpose(2, 0, 1)[None].astype(np.float32)
+
+
+def test_the_letterbox_written_into_a_reused_buffer_is_the_canvas_made_step_by_step() -> None:
+    """Frames wider, taller, odd-sized, smaller and larger than the input, one after the
+    other into the same buffer (its old content never shows through)."""
+    rng = np.random.default_rng(3)
+    buffer = np.full((1, 3, 416, 416), -1.0, dtype=np.float32)
+    for height, width in ((480, 640), (640, 480), (333, 517), (100, 70), (1080, 1920), (416, 416), (481, 3)):
+        rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        expected = _letterbox_canvas(rgb, 416, 416)
+        tensor, box = letterbox(rgb, 416, 416, buffer)
+        assert tensor is buffer
+        np.testing.assert_array_equal(tensor, expected)
+        np.testing.assert_array_equal(letterbox(rgb, 416, 416)[0], expected)
+        assert box.scale == min(416 / height, 416 / width)
+
+
+def test_boxes_are_clipped_as_np_clip_clips_each_coordinate() -> None:
+    """To the byte: inside, beyond every border, on the last pixel, NaN, inf and -0.0."""
+    rng = np.random.default_rng(8)
+    for count in (0, 1, 9, 200):
+        boxes = rng.uniform(-100.0, 800.0, (count, 4))
+        for value, share in ((np.nan, 0.1), (-0.0, 0.05), (639.0, 0.05), (np.inf, 0.05), (-np.inf, 0.05)):
+            boxes[rng.random((count, 4)) < share] = value
+        expected = boxes.copy()
+        expected[:, [0, 2]] = np.clip(expected[:, [0, 2]], 0, 639)
+        expected[:, [1, 3]] = np.clip(expected[:, [1, 3]], 0, 479)
+        clipped = clip_boxes(boxes, (480, 640))
+        assert clipped.tobytes() == expected.tobytes() and not np.shares_memory(clipped, boxes)
 
 
 def test_tiles_cover_a_large_frame_with_overlap_and_leave_small_ones_alone() -> None:

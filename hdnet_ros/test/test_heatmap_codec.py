@@ -333,6 +333,19 @@ def test_the_compiled_decoding_gives_the_codecs_keypoints_to_the_bit(real_heatma
     np.testing.assert_array_equal(decode_image_points(float64, affines, (4.0, 4.0))[0], expected)
 
 
+def test_the_crops_warped_into_one_batch_are_opencvs_crops_one_by_one() -> None:
+    """Each crop written into its place of the batch (dst) is the crop warpAffine returns
+    alone: inside the image, across its border and wholly outside (black)."""
+    rng = np.random.default_rng(29)
+    rgb = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    boxes = np.array([[40.0, 30.0, 100.0, 200.0], [-50.0, 150.0, 30.0, 330.0], [400.0, 10.0, 500.0, 90.0]])
+    affines = topdown_affines(boxes, TopDownCrop(96, 128))
+    crops = warp_crops(rgb, affines, TopDownCrop(96, 128))
+    for crop, affine in zip(crops, affines, strict=True):
+        np.testing.assert_array_equal(crop, cv2.warpAffine(rgb, affine, (96, 128), flags=cv2.INTER_LINEAR))
+    assert crops[0].any() and not crops[2].any()
+
+
 def test_the_one_pass_encoding_gives_the_codecs_planes_to_the_bit() -> None:
     rng = np.random.default_rng(23)
     for count, height, width in ((1, 2, 2), (20, 128, 96), (3, 256, 192)):

@@ -82,11 +82,12 @@ def topdown_affines(boxes_xyxy: npt.ArrayLike, crop: TopDownCrop) -> FloatArray:
 def warp_crops(rgb: npt.NDArray[np.uint8], affines: FloatArray, crop: TopDownCrop) -> npt.NDArray[np.uint8]:
     """One crop per affine: uint8 [N,H,W,3], bilinear, black outside the image."""
     crops = np.empty((len(affines), crop.height, crop.width, 3), dtype=np.uint8)
-    for index, affine in enumerate(affines):  # OpenCV has no batched warp
-        crops[index] = cv2.warpAffine(
+    for affine, out in zip(affines, crops, strict=True):  # OpenCV has no batched warp
+        cv2.warpAffine(  # into its place in the batch (dst): no crop-sized copy
             rgb,
             affine,
             (crop.width, crop.height),
+            dst=out,
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=(0, 0, 0),

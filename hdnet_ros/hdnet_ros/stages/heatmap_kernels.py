@@ -2,9 +2,11 @@
 makes many passes or gathers value by value (numba).
 
 **Encoding** (:func:`~hdnet_ros.inference.heatmap_codec.encode_crops`): the uint8 crops
-[N,H,W,3] become the float32 planes [N,3,H,W] in one pass (x * scale + shift per channel,
-the same two float32 operations, never fused), instead of numpy's transposed copy, float32
-copy, multiply and add over 20 crops' 0.7 million values (0.3 -> 0.15 ms).
+[N,H,W,3] become the float32 planes [N,3,H,W]: OpenCV splits the channels of all crops in
+one call, then one compiled pass scales each plane (x * scale + shift per channel, the same
+two float32 operations, never fused), instead of numpy's transposed copy, float32 copy,
+multiply and add over 20 crops' 0.7 million values (0.3 -> 0.15 ms in one pass reading the
+interleaved pixels, which the compiler could not vectorise; 0.37 -> 0.10 ms split first).
 
 **Decoding** (:func:`~hdnet_ros.inference.heatmap_codec.decode_heatmaps`), its per-joint
 gathering compiled: numpy's arg-max of every map, then the smoothed
@@ -33,8 +35,9 @@ import functools
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+import cv2
 import numba
 import numpy as np
 import numpy.typing as npt
@@ -203,25 +206,39 @@ _SHIFT = np.ascontiguousarray(IMAGENET_SHIFT.reshape(3), dtype=np.float32)
 
 @_compiled
 def _planes(
-    crops: npt.NDArray[np.uint8], scale: npt.NDArray[np.float32], shift: npt.NDArray[np.float32], out: Float32Array
+    red: npt.NDArray[np.uint8],
+    green: npt.NDArray[np.uint8],
+    blue: npt.NDArray[np.uint8],
+    scale: npt.NDArray[np.float32],
+    shift: npt.NDArray[np.float32],
+    out: Float32Array,
 ) -> None:
-    count, height, width, channels = crops.shape
-    for n in range(count):
-        for k in range(channels):
-            gain, offset = scale[k], shift[k]
-            for y in range(height):
-                for x in range(width):
-                    out[n, k, y, x] = np.float32(crops[n, y, x, k]) * gain + offset
+    """``out[n, k] = float32(plane_k[n]) * scale[k] + shift[k]``: each channel's plane [N*H,W]
+    (OpenCV's split of the crops) into its place in the planes [N,3,H,W], contiguous reads
+    and writes the compiler vectorises."""
+    count = out.shape[0]
+    size = out.shape[2] * out.shape[3]
+    target = out.reshape(count, 3, size)
+    for channel, plane in ((0, red), (1, green), (2, blue)):
+        source = plane.reshape(count, size)
+        gain, offset = scale[channel], shift[channel]
+        for n in range(count):
+            row, values = target[n, channel], source[n]
+            for index in range(size):
+                row[index] = np.float32(values[index]) * gain + offset
 
 
 def encode_planes(crops_rgb: npt.NDArray[np.uint8]) -> Float32Array:
     """:func:`~hdnet_ros.inference.heatmap_codec.encode_crops` (the network input [N,3,H,W]
-    of uint8 crops [N,H,W,3]) in one pass (module doc)."""
+    of uint8 crops [N,H,W,3]) in two passes: OpenCV splits all crops' channels at once (the
+    crops stacked as one [N*H,W,3] image), the kernel scales each plane (module doc)."""
     crops = np.ascontiguousarray(crops_rgb, dtype=np.uint8)
-    if crops.ndim != 4 or crops.shape[3] != 3:
+    if crops.ndim != 4 or crops.shape[3] != 3 or crops.size == 0:
         return encode_crops(crops)
-    out = np.empty((crops.shape[0], 3, crops.shape[1], crops.shape[2]), dtype=np.float32)
-    _planes(crops, _SCALE, _SHIFT, out)
+    count, height, width = crops.shape[:3]
+    out = np.empty((count, 3, height, width), dtype=np.float32)
+    red, green, blue = cast("list[npt.NDArray[np.uint8]]", cv2.split(crops.reshape(count * height, width, 3)))
+    _planes(red, green, blue, _SCALE, _SHIFT, out)
     return out
 
 

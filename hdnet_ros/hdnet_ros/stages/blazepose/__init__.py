@@ -26,7 +26,6 @@ from hdnet_ros.inference.blazepose_runtime import BLAZEPOSE_RUNTIMES, choose_bla
 from hdnet_ros.inference.runtime import InferenceConfig
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import resolve_model_file
-from hdnet_ros.nets.preprocessing import invert_affine
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.blazepose.crops import (
@@ -44,7 +43,7 @@ from hdnet_ros.stages.blazepose.decode import (
     NUM_NETWORK_LANDMARKS,
     RIGHT_HIP,
     BodyEstimate,
-    landmarks_to_image,
+    crops_to_image,
     pelvis_relative,
     refine_with_heatmaps,
     sigmoid,
@@ -207,8 +206,7 @@ class BlazePoseStage:
         xy = raw[:, :NUM_BODY_LANDMARKS, :2]
         if self.config.heatmap_refinement:
             xy = refine_with_heatmaps(xy, outputs["heatmaps"])
-        inverses = invert_affine(affines)
-        pixels = landmarks_to_image(xy, inverses)
+        inverses, pixels = crops_to_image(xy, affines)
         visibility = sigmoid(raw[:, :NUM_BODY_LANDMARKS, 3])
         world = np.asarray(outputs["world_landmarks"], dtype=np.float64).reshape(count, NUM_NETWORK_LANDMARKS, 3)
         views = None

@@ -17,7 +17,7 @@ import numpy.typing as npt
 from hdnet_ros.joints import NECK, NUM_COCO_JOINTS, NUM_JOINTS, PELVIS
 from hdnet_ros.nets.preprocessing import apply_affine
 from hdnet_ros.stages.blazepose.crops import CROP_SIZE, NETWORK_TO_PIXEL_CENTRE, rotation_matrices
-from hdnet_ros.stages.blazepose.decode_kernels import heatmap_windows, refined_landmarks
+from hdnet_ros.stages.blazepose.decode_kernels import heatmap_windows, image_landmarks, refined_landmarks
 from hdnet_ros.stages.blazepose.mask import PersonMask
 from hdnet_ros.stages.blazepose.root_fit import RootFit
 from hdnet_ros.stages.keypoints2d import Keypoints2D, add_derived_joints
@@ -92,6 +92,17 @@ def refine_with_heatmaps(xy: FloatArray, heatmaps: npt.NDArray[np.floating]) -> 
 def landmarks_to_image(xy: FloatArray, inverse_affines: FloatArray) -> FloatArray:
     """Network crop coordinates [N,L,2] -> image pixels through the inverse crop affines."""
     return apply_affine(xy - NETWORK_TO_PIXEL_CENTRE, inverse_affines)
+
+
+def crops_to_image(xy: FloatArray, affines: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The crops' inverse affines [N,2,3] (image <- crop) and the landmarks [N,L,2] (network
+    coordinates) in the image: ``invert_affine`` and :func:`landmarks_to_image` in one
+    compiled pass, their bits (``test_blazepose_glue``)."""
+    points = np.ascontiguousarray(xy, dtype=np.float64)
+    inverses = np.empty((len(points), 2, 3))
+    pixels = np.empty(points.shape)
+    image_landmarks(points, np.ascontiguousarray(affines, dtype=np.float64), NETWORK_TO_PIXEL_CENTRE, inverses, pixels)
+    return inverses, pixels
 
 
 def view_rotations(rays: FloatArray) -> FloatArray:

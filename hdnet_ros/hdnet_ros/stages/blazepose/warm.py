@@ -9,7 +9,7 @@ import functools
 import numpy as np
 
 from hdnet_ros.stages.blazepose.crop_kernels import scale_to_floats
-from hdnet_ros.stages.blazepose.decode import HEATMAP_KERNEL, HEATMAP_MIN_CONFIDENCE, NUM_BODY_LANDMARKS
+from hdnet_ros.stages.blazepose.decode import HEATMAP_KERNEL, HEATMAP_MIN_CONFIDENCE, NUM_BODY_LANDMARKS, crops_to_image
 from hdnet_ros.stages.blazepose.decode_kernels import heatmap_windows, refined_landmarks
 from hdnet_ros.stages.blazepose.root_fit import GAUSS_NEWTON_STEPS, MIN_DEPTH_M, RIDGE
 from hdnet_ros.stages.blazepose.root_kernel import fit_batch
@@ -34,6 +34,7 @@ def warm_up() -> None:
         xy, np.zeros((1, 8, 8, 39), dtype=np.float32), NUM_BODY_LANDMARKS, 32.0, HEATMAP_KERNEL
     )
     refined_landmarks(xy, np.zeros(windows.shape), cells, 8, 32.0, HEATMAP_MIN_CONFIDENCE)
+    crops_to_image(xy, np.zeros((1, 2, 3)))
     scale_to_floats(
         np.zeros((1, 2, 2, 3), dtype=np.uint8), np.float32(1.0 / 255.0), np.zeros((1, 2, 2, 3), dtype=np.float32)
     )

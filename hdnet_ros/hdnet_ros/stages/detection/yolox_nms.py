@@ -52,6 +52,7 @@ class YoloxNmsDecoding:
         self.person_class = person_class
         self.dets = next(s.name for s in backend.outputs if _is_dets(s))
         self.labels = next(s.name for s in backend.outputs if _is_labels(s))
+        self._input = np.empty((1, 3, self.height, self.width), dtype=np.float32)  # letterbox's, reused
 
     @staticmethod
     def matches(backend: Backend) -> bool:
@@ -64,7 +65,7 @@ class YoloxNmsDecoding:
         )
 
     def prepare(self, rgb: npt.NDArray[np.uint8]) -> tuple[dict[str, npt.NDArray[np.float32]], Letterbox]:
-        tensor, box = letterbox(rgb, self.height, self.width)
+        tensor, box = letterbox(rgb, self.height, self.width, self._input)
         return {self.input_name: tensor}, box
 
     def boxes(self, outputs: Arrays, box: Letterbox, floor: float) -> tuple[FloatArray, FloatArray]:
