@@ -331,7 +331,7 @@ def test_the_glue_lifts_as_main_s_numpy_to_the_bit(
 # --- the kernel's parts ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("count", [0, 1, 2, 31, 32, 33, 190, 700])
+@pytest.mark.parametrize("count", [0, 1, 2, 31, 32, 33, 64, 65, 127, 128, 190, 700, 3000])
 def test_depths_sort_as_numpy_sorts_them(count: int) -> None:
     rng = np.random.default_rng(count)
     values = np.empty(count + 3, np.float32)
@@ -341,6 +341,8 @@ def test_depths_sort_as_numpy_sorts_them(count: int) -> None:
         np.round(rng.uniform(2.0, 2.3, count), 2),  # a sensor's depth steps: many repeats
         np.full(count, 3.0),
         rng.choice([0.0, -0.0, 1.0, 0.5], count),  # a range starting at 0
+        # A window on one surface (its buckets crowded) with a few depths in front and behind.
+        np.where(rng.random(count) < 0.9, rng.normal(2.5, 0.01, count), rng.uniform(0.5, 6.0, count)),
     ):
         values[:count] = draw
         values[count:] = -1.0  # beyond count: untouched
