@@ -65,109 +65,32 @@ def sort_depths(values: DepthValues, count: int, scratch: npt.NDArray[np.uint32]
     ``RADIX_BUCKETS + count`` entries.
 
     Sorting is most of the stage's work, and a comparison sort mispredicts a branch at
-    almost every step on depths (numba's quicksort: 4.5 us for a window of 190). The depths
-    are sorted as integers (their float bits, in the floats' order) without a branch per
-    value: one bucket pass on their leading bits (a window's depths share the bits above
-    their span: only the bits below the highest one in which they differ count), with
-    about two buckets per depth, then each bucket on its own: a few depths by insertion,
-    a crowded one (one surface) by a radix sort on its remaining bits. The bucket pass
-    costs about one radix pass, and most windows need nothing more than the insertions.
+    almost every step on depths (numba's quicksort: 4.5 us for a window of 190). A radix
+    sort on the float bits needs no branch per value, and a window's depths share their
+    leading bits (they lie within a metre of each other): only the bits below the highest
+    one in which they differ are sorted, in the fewest passes of at most 8 bits (two or
+    three for a window; a pass that finds one digit for all is skipped).
     """
     if count <= INSERTION_SORT_MAX:
-        _insertion_sort(values, 0, count)
+        for i in range(1, count):
+            x = values[i]
+            j = i - 1
+            while j >= 0 and values[j] > x:
+                values[j + 1] = values[j]
+                j -= 1
+            values[j + 1] = x
         return
     keys = values[:count].view(np.uint32)
-    lowest, highest = _ordered_keys(keys)
-    span_bits = _span_bits(np.uint32(highest - lowest))
-    bucket_bits = 1
-    while (1 << bucket_bits) < 2 * count and bucket_bits < RADIX_BITS:
-        bucket_bits += 1
-    bucket_bits = min(bucket_bits, span_bits)
-    shift = span_bits - bucket_bits
-    _bucket_pass(keys, lowest, shift, 1 << bucket_bits, scratch)
-    start = 0
-    while start < count:
-        bucket = (keys[start] - lowest) >> shift
-        end = start + 1
-        while end < count and (keys[end] - lowest) >> shift == bucket:
-            end += 1
-        if end - start > INSERTION_SORT_MAX:
-            _radix_sort(keys[start:end], scratch)
-        else:
-            _insertion_sort(keys, start, end)
-        start = end
-    for k in range(count):
-        keys[k] = keys[k] ^ (np.uint32(0x80000000) if keys[k] >> 31 else np.uint32(0xFFFFFFFF))
-
-
-@compiled
-def _insertion_sort(values: npt.NDArray[np.generic], start: int, end: int) -> None:
-    """Sort ``values[start:end]`` in place (short runs)."""
-    for i in range(start + 1, end):
-        x = values[i]
-        j = i - 1
-        while j >= start and values[j] > x:
-            values[j + 1] = values[j]
-            j -= 1
-        values[j + 1] = x
-
-
-@compiled
-def _ordered_keys(keys: npt.NDArray[np.uint32]) -> tuple[np.uint32, np.uint32]:
-    """Turn float bits into integers in the floats' order, in place: positive floats with
-    the sign bit set, negative ones (-0.0 at most, as depths are >= 0) with all bits
-    flipped; the lowest and highest key."""
+    # The float bits as integers in the floats' order: positive floats with the sign bit
+    # set, negative ones (-0.0 at most, as depths are >= 0) with all bits flipped.
     lowest, highest = np.uint32(0xFFFFFFFF), np.uint32(0)
-    for k in range(len(keys)):
+    for k in range(count):
         key = np.uint32(keys[k] ^ (np.uint32(0xFFFFFFFF) if keys[k] >> 31 else np.uint32(0x80000000)))
         keys[k] = key
         lowest, highest = min(lowest, key), max(highest, key)
-    return lowest, highest
-
-
-@compiled
-def _span_bits(span: np.uint32) -> int:
-    """The number of bits below and including the highest set bit of ``span``."""
-    bits = 0
-    while bits < 32 and (span >> bits) > 0:
-        bits += 1
-    return bits
-
-
-@compiled
-def _bucket_pass(
-    keys: npt.NDArray[np.uint32], lowest: np.uint32, shift: int, digits: int, scratch: npt.NDArray[np.uint32]
-) -> None:
-    """Order ``keys`` by their bucket ``(key - lowest) >> shift`` (< ``digits`` <=
-    RADIX_BUCKETS), stably, through ``scratch``."""
-    count = len(keys)
-    buckets = scratch[:digits]
-    buckets[:] = 0
-    for k in range(count):
-        buckets[(keys[k] - lowest) >> shift] += 1
-    total = np.uint32(0)
-    for bucket in range(digits):
-        size = buckets[bucket]
-        buckets[bucket] = total
-        total += size
-    target = scratch[RADIX_BUCKETS : RADIX_BUCKETS + count]
-    for k in range(count):
-        bucket = (keys[k] - lowest) >> shift
-        target[buckets[bucket]] = keys[k]
-        buckets[bucket] += 1
-    keys[:] = target
-
-
-@compiled
-def _radix_sort(keys: npt.NDArray[np.uint32], scratch: npt.NDArray[np.uint32]) -> None:
-    """Sort integer keys in place, least significant digit first: only the bits below the
-    highest one in which they differ, in the fewest passes of at most RADIX_BITS (a pass
-    that finds one digit for all is skipped); ``scratch``: RADIX_BUCKETS + len(keys)."""
-    count = len(keys)
-    lowest, highest = np.uint32(0xFFFFFFFF), np.uint32(0)
-    for k in range(count):
-        lowest, highest = min(lowest, keys[k]), max(highest, keys[k])
-    span_bits = _span_bits(np.uint32(highest - lowest))
+    span_bits = 0
+    while span_bits < 32 and (np.uint32(highest - lowest) >> span_bits) > 0:
+        span_bits += 1
     passes = -(-span_bits // RADIX_BITS)
     digit_bits = -(-span_bits // passes) if passes else 1
     digits = 1 << digit_bits
@@ -191,8 +114,10 @@ def _radix_sort(keys: npt.NDArray[np.uint32], scratch: npt.NDArray[np.uint32]) -
             buckets[bucket] += 1
         source, target = target, source
         swapped = not swapped
-    if swapped:
-        keys[:] = source
+    for k in range(count):
+        if swapped:
+            keys[k] = source[k]
+        keys[k] = keys[k] ^ (np.uint32(0x80000000) if keys[k] >> 31 else np.uint32(0xFFFFFFFF))
 
 
 @compiled
