@@ -32,8 +32,12 @@ _NAN_BITS = np.uint64(np.array(np.nan).view(np.uint64))  # numpy's (and Python's
 NONE_SOURCE = 0  # DepthSource.NONE
 
 
-def _contiguous(array: npt.ArrayLike, dtype: type) -> npt.NDArray[np.generic]:
-    return np.ascontiguousarray(array, dtype=dtype)
+def _floats(array: npt.ArrayLike) -> FloatArray:
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def _integers(array: npt.ArrayLike) -> IntArray:
+    return np.ascontiguousarray(array, dtype=np.int64)
 
 
 class KeypointFields(NamedTuple):
@@ -58,7 +62,7 @@ def keypoint_fields(
 ) -> KeypointFields:
     """The fields of joints given as positions [K,3], stddev [K], sources [K], pixels
     [K,2], scores [K] (any leading shape, any real types)."""
-    xyz = _contiguous(np.reshape(positions, (-1, 3)), np.float64)
+    xyz = _floats(np.reshape(positions, (-1, 3)))
     count = len(xyz)
     floats = np.empty((4, count))  # sigma, confidence, u, v
     source = np.empty(count, dtype=np.int64)
@@ -66,10 +70,10 @@ def keypoint_fields(
     slots = np.empty(count, dtype=np.int64)
     shown = _keypoint_fields(
         xyz,
-        _contiguous(np.reshape(stddev, -1), np.float64),
-        _contiguous(np.reshape(sources, -1), np.int64),
-        _contiguous(np.reshape(pixels, (-1, 2)), np.float64),
-        _contiguous(np.reshape(scores, -1), np.float64),
+        _floats(np.reshape(stddev, -1)),
+        _integers(np.reshape(sources, -1)),
+        _floats(np.reshape(pixels, (-1, 2))),
+        _floats(np.reshape(scores, -1)),
         floats,
         source,
         valid,
@@ -134,11 +138,11 @@ def person_fields(
     vectors = np.empty((count, 2, 3))  # root, velocity
     flags = np.empty((3, count), dtype=np.bool_)
     _person_fields(
-        _contiguous(positions, np.float64),
-        _contiguous(velocity, np.float64),
-        _contiguous(feet, np.float64),
-        _contiguous(feet_pixels, np.float64).view(np.uint64),
-        _contiguous(feet_scores, np.float64).view(np.uint64),
+        _floats(positions),
+        _floats(velocity),
+        _floats(feet),
+        _floats(feet_pixels).view(np.uint64),
+        _floats(feet_scores).view(np.uint64),
         vectors,
         flags,
     )
@@ -204,7 +208,7 @@ def marker_places(positions: FloatArray, feet: FloatArray) -> MarkerPlaces:
     rows, counts = np.empty(count, dtype=np.int64), np.empty(2 * count, dtype=np.int64)
     places = np.empty((count, 5))  # anchor x, y, z, top, distance
     shown, used = _marker_places(
-        _contiguous(positions, np.float64), _contiguous(feet, np.float64), _BONES, _FOOT_ANKLE, slots, rows, counts,
+        _floats(positions), _floats(feet), _BONES, _FOOT_ANKLE, slots, rows, counts,
         places,
     )  # fmt: skip
     table = places[:shown]
