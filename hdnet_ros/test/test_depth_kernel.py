@@ -41,7 +41,7 @@ from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, wr
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
 from hdnet_ros.stages.depth.root import _on_rays, _roots_from_shoulders, _sensor_people
 from hdnet_ros.stages.depth.warm import warm_up
-from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, sort_depths
+from hdnet_ros.stages.depth.windows import SORT_SCRATCH, sort_depths
 from hdnet_ros.synthetic import RayGrid, SyntheticFrame, make_frame
 from hdnet_ros.synthetic.benchmark import default_settings
 from hdnet_ros.synthetic.masks import person_masks
@@ -335,7 +335,7 @@ def test_the_glue_lifts_as_main_s_numpy_to_the_bit(
 def test_depths_sort_as_numpy_sorts_them(count: int) -> None:
     rng = np.random.default_rng(count)
     values = np.empty(count + 3, np.float32)
-    scratch = np.empty(RADIX_BUCKETS + len(values), np.uint32)
+    scratch = np.empty(SORT_SCRATCH + len(values), np.uint32)
     for draw in (
         rng.uniform(0.3, 10.0, count),  # across several float exponents
         np.round(rng.uniform(2.0, 2.3, count), 2),  # a sensor's depth steps: many repeats
