@@ -307,3 +307,23 @@ def test_the_compiled_observation_is_numpy_s(seed: int) -> None:
     for name in ("pixels", "seen", "normalized", "rays", "boxes"):
         mine, main = getattr(observed, name), getattr(expected, name)
         assert mine.dtype == main.dtype and mine.shape == main.shape and mine.tobytes() == main.tobytes(), name
+
+
+def test_the_compiled_fusion_is_fuse_depths() -> None:
+    """fused_depths (the depth stage's expected depth) against fuse_depths, to the bit: each
+    estimate missing in every way (NaN, infinite, zero or negative depth, NaN or negative
+    sigma), exact estimates (sigma 0), agreeing and disagreeing pairs."""
+    from hdnet_ros.stages.depth.fuse import fuse_depths, fused_depths
+
+    rng = np.random.default_rng(3)
+    odd = np.array([np.nan, np.inf, -np.inf, 0.0, -1.0])
+    count = 4000
+    z1, z2 = rng.uniform(0.5, 8.0, count), rng.uniform(0.5, 8.0, count)
+    s1, s2 = rng.uniform(0.0, 1.0, count), rng.uniform(0.0, 1.0, count)
+    for values in (z1, z2, s1, s2):
+        spoiled = rng.random(count) < 0.15
+        values[spoiled] = rng.choice(odd, int(spoiled.sum()))
+        values[rng.random(count) < 0.05] = 0.0
+    z2[::7] = z1[::7] + rng.normal(0.0, 0.01, len(z1[::7]))  # agreeing pairs
+    for got, expected in zip(fused_depths(z1, s1, z2, s2), fuse_depths(z1, s1, z2, s2), strict=True):
+        assert got.tobytes() == expected.tobytes()

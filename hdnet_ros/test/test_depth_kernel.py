@@ -35,10 +35,11 @@ from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import _band_people, _complete_people, _take_people, complete_from_skeleton
 from hdnet_ros.stages.depth.floor import FloorSamples, GroundConfig
 from hdnet_ros.stages.depth.floor_cadence import _check_fit
-from hdnet_ros.stages.depth.fuse import _choose_people
+from hdnet_ros.stages.depth.fuse import _choose_people, _fuse_all
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
+from hdnet_ros.stages.depth.observe import observe
 from hdnet_ros.stages.depth.root import _on_rays, _roots_from_shoulders, _sensor_people
 from hdnet_ros.stages.depth.warm import warm_up
 from hdnet_ros.stages.depth.windows import SORT_SCRATCH, sort_depths
@@ -357,7 +358,7 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     DepthLifter(LiftingConfig())
     kernels = (
         _measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people, _sensor_people,
-        _roots_from_shoulders, _on_rays, _take_people, _check_fit,
+        _roots_from_shoulders, _on_rays, _take_people, _check_fit, _fuse_all, observe,
     )  # fmt: skip
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)
