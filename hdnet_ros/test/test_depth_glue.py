@@ -17,7 +17,7 @@ import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, RIGHT_SHOULDER, ROOT
-from hdnet_ros.people import DepthSource
+from hdnet_ros.people import DepthSource, Detection, Person
 from hdnet_ros.stages.depth import LiftingConfig
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
 from hdnet_ros.stages.depth.complete import complete_derived, enforce_person_band, take_measured
@@ -265,3 +265,65 @@ def test_the_measurement_is_taken_as_main_took_it() -> None:
     want.complete_derived()
     for name in ("positions", "sigma", "sources"):
         assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+
+
+def _numpy_observed(people: list[Person], camera: CameraModel) -> Observed:
+    """Observed.of as main built it with numpy (the form a camera with distortion still takes)."""
+    count = len(people)
+    pixels = np.array([p.pixels for p in people], dtype=np.float64).reshape(count, NUM_JOINTS, 2)
+    boxes = np.array([p.detection.box for p in people], dtype=np.float64).reshape(count, 4)
+    seen = np.all(np.isfinite(pixels), axis=-1)
+    flat = np.where(seen[..., None], pixels, 0.0).reshape(-1, 2)
+    normalized = camera.normalized_rays(flat)
+    rays = np.concatenate((normalized, np.ones((len(normalized), 1))), axis=1)
+    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+    return Observed(pixels, seen, normalized.reshape(count, NUM_JOINTS, 2), rays.reshape(count, NUM_JOINTS, 3), boxes)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_compiled_observation_is_numpy_s(seed: int) -> None:
+    """Observed.of's compiled pass (cameras without distortion) against its numpy form, to
+    the bit: pixels far off the image, unseen joints with one or both coordinates NaN or
+    infinite, float32 pixels, a person nobody saw."""
+    rng = np.random.default_rng(seed)
+    camera = CameraModel.from_fov(
+        int(rng.integers(320, 1920)), int(rng.integers(240, 1080)), float(rng.uniform(40, 100))
+    )
+    people = []
+    for index in range(int(rng.integers(1, 25))):
+        pixels = rng.uniform(-2000.0, 4000.0, (NUM_JOINTS, 2))
+        hidden = rng.random(NUM_JOINTS) < 0.3
+        pixels[hidden, rng.integers(0, 2)] = (np.nan, np.inf, -np.inf)[index % 3]
+        if index == 3:
+            pixels[:] = np.nan
+        people.append(
+            Person(
+                Detection(rng.uniform(0, 600, 4), 0.5),
+                pixels.astype(np.float32) if index % 4 == 1 else pixels,
+                np.ones(NUM_JOINTS),
+            )
+        )
+    observed, expected = Observed.of(people, camera), _numpy_observed(people, camera)
+    for name in ("pixels", "seen", "normalized", "rays", "boxes"):
+        mine, main = getattr(observed, name), getattr(expected, name)
+        assert mine.dtype == main.dtype and mine.shape == main.shape and mine.tobytes() == main.tobytes(), name
+
+
+def test_the_compiled_fusion_is_fuse_depths() -> None:
+    """fused_depths (the depth stage's expected depth) against fuse_depths, to the bit: each
+    estimate missing in every way (NaN, infinite, zero or negative depth, NaN or negative
+    sigma), exact estimates (sigma 0), agreeing and disagreeing pairs."""
+    from hdnet_ros.stages.depth.fuse import fuse_depths, fused_depths
+
+    rng = np.random.default_rng(3)
+    odd = np.array([np.nan, np.inf, -np.inf, 0.0, -1.0])
+    count = 4000
+    z1, z2 = rng.uniform(0.5, 8.0, count), rng.uniform(0.5, 8.0, count)
+    s1, s2 = rng.uniform(0.0, 1.0, count), rng.uniform(0.0, 1.0, count)
+    for values in (z1, z2, s1, s2):
+        spoiled = rng.random(count) < 0.15
+        values[spoiled] = rng.choice(odd, int(spoiled.sum()))
+        values[rng.random(count) < 0.05] = 0.0
+    z2[::7] = z1[::7] + rng.normal(0.0, 0.01, len(z1[::7]))  # agreeing pairs
+    for got, expected in zip(fused_depths(z1, s1, z2, s2), fuse_depths(z1, s1, z2, s2), strict=True):
+        assert got.tobytes() == expected.tobytes()

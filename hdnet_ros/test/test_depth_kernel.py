@@ -35,13 +35,14 @@ from hdnet_ros.stages.depth.arrays import Measured, Observed, PersonMasks
 from hdnet_ros.stages.depth.complete import _band_people, _complete_people, _take_people, complete_from_skeleton
 from hdnet_ros.stages.depth.floor import FloorSamples, GroundConfig
 from hdnet_ros.stages.depth.floor_cadence import _check_fit
-from hdnet_ros.stages.depth.fuse import _choose_people
+from hdnet_ros.stages.depth.fuse import _choose_people, _fuse_all
 from hdnet_ros.stages.depth.guessed import _guess_people, _hide_people
 from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, writable
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
+from hdnet_ros.stages.depth.observe import observe
 from hdnet_ros.stages.depth.root import _on_rays, _roots_from_shoulders, _sensor_people
 from hdnet_ros.stages.depth.warm import warm_up
-from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, sort_depths
+from hdnet_ros.stages.depth.windows import SORT_SCRATCH, sort_depths
 from hdnet_ros.synthetic import RayGrid, SyntheticFrame, make_frame
 from hdnet_ros.synthetic.benchmark import default_settings
 from hdnet_ros.synthetic.masks import person_masks
@@ -331,16 +332,18 @@ def test_the_glue_lifts_as_main_s_numpy_to_the_bit(
 # --- the kernel's parts ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("count", [0, 1, 2, 31, 32, 33, 190, 700])
+@pytest.mark.parametrize("count", [0, 1, 2, 31, 32, 33, 64, 65, 127, 128, 190, 700, 3000])
 def test_depths_sort_as_numpy_sorts_them(count: int) -> None:
     rng = np.random.default_rng(count)
     values = np.empty(count + 3, np.float32)
-    scratch = np.empty(RADIX_BUCKETS + len(values), np.uint32)
+    scratch = np.empty(SORT_SCRATCH + len(values), np.uint32)
     for draw in (
         rng.uniform(0.3, 10.0, count),  # across several float exponents
         np.round(rng.uniform(2.0, 2.3, count), 2),  # a sensor's depth steps: many repeats
         np.full(count, 3.0),
         rng.choice([0.0, -0.0, 1.0, 0.5], count),  # a range starting at 0
+        # A window on one surface (its buckets crowded) with a few depths in front and behind.
+        np.where(rng.random(count) < 0.9, rng.normal(2.5, 0.01, count), rng.uniform(0.5, 6.0, count)),
     ):
         values[:count] = draw
         values[count:] = -1.0  # beyond count: untouched
@@ -355,7 +358,7 @@ def test_the_kernel_is_compiled_once_before_the_first_frame(synthetic_cases: lis
     DepthLifter(LiftingConfig())
     kernels = (
         _measure_people, _complete_people, _guess_people, _hide_people, _choose_people, _band_people, _sensor_people,
-        _roots_from_shoulders, _on_rays, _take_people, _check_fit,
+        _roots_from_shoulders, _on_rays, _take_people, _check_fit, _fuse_all, observe,
     )  # fmt: skip
     assert [len(kernel.signatures) for kernel in kernels] == [1] * len(kernels)
     case = next(c for c in synthetic_cases if c.networks is not None)

@@ -147,3 +147,29 @@ def test_colours_are_the_palette_s() -> None:
 
     for label in range(3 * len(PALETTE)):
         assert colour_for(label) == tuple(float(v) for v in PALETTE[label % len(PALETTE)])
+
+
+def test_the_labels_places_are_numpy_s_to_the_bit() -> None:
+    """message_kernel.marker_places' label anchors, tops and distances against main's numpy
+    (markers._label_places), on joints from micrometres to kilometres (any other order of
+    summation would show), some people without a root or without any joint."""
+    from hdnet_ros.joints import ROOT
+    from hdnet_ros.outputs.message_kernel import marker_places
+
+    rng = np.random.default_rng(7)
+    for _ in range(100):
+        positions = rng.normal(0.0, 1.0, (20, NUM_JOINTS, 3)) * 10.0 ** rng.uniform(-6, 3, (20, NUM_JOINTS, 1))
+        positions[rng.random((20, NUM_JOINTS)) < 0.4] = np.nan
+        positions[::3, ROOT] = np.nan
+        positions[5] = np.nan
+        places = marker_places(positions, np.full((20, NUM_FEET, 3), np.nan))
+        assert 5 not in places.rows
+        shown = positions[places.rows]
+        valid = np.all(np.isfinite(shown), axis=-1)
+        mean = np.where(valid[..., None], shown, 0.0).sum(axis=1) / valid.sum(axis=1)[:, None]
+        anchor = np.where(valid[:, ROOT, None], shown[:, ROOT], mean)
+        top = np.where(valid, shown[..., 1], np.inf).min(axis=1)
+        distance = np.sqrt(np.sum(anchor * anchor, axis=1))
+        assert np.array(places.anchors).tobytes() == anchor.tobytes()
+        assert np.array(places.tops) == pytest.approx(top, abs=0.0)  # only top - 0.2 is published: +-0 alike
+        assert np.array(places.distances).tobytes() == distance.tobytes()

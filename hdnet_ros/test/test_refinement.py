@@ -28,7 +28,7 @@ from hdnet_ros.stages.depth.fuse import fuse_depths
 from hdnet_ros.stages.depth.kernel_settings import kernel_settings
 from hdnet_ros.stages.depth.measure import depth_view, measure_depth
 from hdnet_ros.stages.depth.sample import window_half_px
-from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, select_surface, window_depths
+from hdnet_ros.stages.depth.windows import SORT_SCRATCH, select_surface, window_depths
 from hdnet_ros.synthetic import SyntheticFrame, make_frame, random_frame
 from hdnet_ros.synthetic.body import place_body, pose_body, sample_shape, standing_pose
 from hdnet_ros.synthetic.oracle import OracleConfig
@@ -53,7 +53,7 @@ def measure_one(
     """One joint's (centre depth, occluded) in its window, with one feasible interval."""
     values = np.empty((2 * half + 1) ** 2, np.float32)
     count, inside = window_depths(depth_view(depth, CONFIG, None, 1), 0, pixel[0], pixel[1], half, values)
-    scratch = np.empty(RADIX_BUCKETS + len(values), np.uint32)
+    scratch = np.empty(SORT_SCRATCH + len(values), np.uint32)
     gap, noise = CONFIG.cluster_gap_m, CONFIG.noise_coefficient
     z, _, occluded = select_surface(
         values, count, inside, (interval[0], np.nan), (interval[1], np.nan), offset_z, np.nan, np.nan,

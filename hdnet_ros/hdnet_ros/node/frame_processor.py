@@ -19,6 +19,7 @@ from hdnet_ros.depth_fault import DepthFault, DepthFaultReason, DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, build_frame
 from hdnet_ros.node.diagnostics import WORKER_EXCEPTION, DiagnosticsAggregator
 from hdnet_ros.outputs.frame_outputs import core_outputs
+from hdnet_ros.outputs.message_kernel import warm_up as warm_up_message_kernels
 from hdnet_ros.outputs.tf_kernel import warm_up as warm_up_tf_frames
 from hdnet_ros.people import FloorPose, Frame
 from hdnet_ros.pipeline import FrameResult, Pipeline
@@ -74,6 +75,7 @@ class FrameProcessor:
         self._log = log
         self._floor_lookup = floor_lookup
         warm_up_tf_frames()  # TF's compiled body frames, before the first frame (else ~1 s in it)
+        warm_up_message_kernels()  # the skeletons' and markers' compiled fields, likewise
 
     def process(self, triplet: Triplet) -> None:
         frame = self._frame(triplet)

@@ -15,26 +15,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.joints import BONES, FOOT_ANKLE, NUM_FEET, NUM_JOINTS, ROOT
 from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, positional_type, stacked
+from hdnet_ros.outputs.message_kernel import SLOTS_PER_PERSON, marker_places
 from hdnet_ros.people import Person
 
 JOINT_DIAMETER_M = 0.05
 BONE_WIDTH_M = 0.02
 TEXT_HEIGHT_M = 0.12
-
-_BONES = np.array(BONES, dtype=np.intp)  # [B,2]
-_FOOT_ANKLE = np.array(FOOT_ANKLE, dtype=np.intp)
-_SLOTS_PER_PERSON = NUM_JOINTS + NUM_FEET  # a person's Points in the frame's shared list: joints, then feet
-# Each marker point's slot among its person's shared Points, in the order _marker_points
-# lists them: the joints, the feet, both ends of every bone, each foot's ankle and the foot.
-_MARKER_SLOTS = np.concatenate(
-    (
-        np.arange(_SLOTS_PER_PERSON),
-        _BONES.reshape(-1),
-        np.stack((_FOOT_ANKLE, NUM_JOINTS + np.arange(NUM_FEET)), axis=1).reshape(-1),
-    )
-)
 
 
 class _Types(NamedTuple):
@@ -128,35 +115,12 @@ def _delete_all(shared: _Shared) -> Any:
     )  # fmt: skip
 
 
-def _marker_points(
-    positions: npt.NDArray[np.float64],
-    feet: npt.NDArray[np.float64],
-    shared: tuple[Sequence[Any], npt.NDArray[np.intp]] | None = None,
-) -> tuple[list[Any], list[int]]:
-    """For people [S] with a valid joint: the joint spheres' points (valid joints, then
-    valid feet) and the bones' line-list points (bones with both ends valid, then each
-    valid heel and toe hung from its valid ankle), all in one list of Points, and how many
-    points each of the 2S lists has (person 0's joints, person 0's bones, person 1's ...).
-
-    ``shared``: the frame's Points already made (:func:`~.skeletons.joint_points`: joints
-    then feet, ``NUM_JOINTS + NUM_FEET`` per person) and each shown person's row among
-    them: the markers take those objects instead of making a Point per joint and bone end."""
-    valid = np.all(np.isfinite(positions), axis=-1)  # [S,J]
-    feet_valid = np.all(np.isfinite(feet), axis=-1)  # [S,F]
-    both = valid[:, _BONES[:, 0]] & valid[:, _BONES[:, 1]]  # [S,B]
-    hung = feet_valid & valid[:, _FOOT_ANKLE]  # [S,F]
-    # Every point a person's markers may have, in marker order, and which of them they have.
-    shown = np.concatenate((valid, feet_valid, np.repeat(both, 2, axis=1), np.repeat(hung, 2, axis=1)), axis=1)
-    joints = valid.sum(axis=1) + feet_valid.sum(axis=1)
-    counts = np.stack((joints, shown.sum(axis=1) - joints), axis=1).reshape(-1).tolist()
-    if shared is not None:
-        made, rows = shared
-        slots = (rows[:, None] * _SLOTS_PER_PERSON + _MARKER_SLOTS[None])[shown].tolist()
-        return [made[slot] for slot in slots], counts
-    foot_ends = np.stack((positions[:, _FOOT_ANKLE], feet), axis=2).reshape(len(feet), -1, 3)
-    candidates = np.concatenate((positions, feet, positions[:, _BONES.reshape(-1)], foot_ends), axis=1)
+def _own_points(positions: npt.NDArray[np.float64], feet: npt.NDArray[np.float64]) -> list[Any]:
+    """A Point per joint and foot of people [P,J,3], [P,F,3], in the slots of
+    :func:`~.skeletons.joint_points` (the markers' own, where none were given)."""
     point = _types().point
-    return [point(x, y, z) for x, y, z in candidates[shown].tolist()], counts
+    rows = np.concatenate((positions, feet), axis=1).reshape(-1, 3).tolist()
+    return [point(x, y, z) for x, y, z in rows]
 
 
 def marker_array_msg(
@@ -172,20 +136,18 @@ def marker_array_msg(
     markers = [_delete_all(shared)]
     if not people:
         return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
-    everyone = stacked([person.positions for person in people]).astype(np.float64)
-    rows = np.flatnonzero(np.any(np.all(np.isfinite(everyone), axis=-1), axis=1)).tolist()  # with a valid joint
-    shown = [(body_label(people[index], index), people[index]) for index in rows]
-    if not shown:
+    everyone = np.asarray(stacked([person.positions for person in people]), dtype=np.float64)
+    feet = np.asarray(stacked([person.feet for person in people]), dtype=np.float64)
+    places = marker_places(everyone, feet)  # the people with a valid joint, their points' slots, labels
+    if not places.rows:
         return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
-    if points is not None and len(points) != len(people) * _SLOTS_PER_PERSON:
-        raise ValueError(f"{len(points)} shared points for {len(people)} people, not {_SLOTS_PER_PERSON} each")
-    positions = everyone[rows]
-    points_of, counts = _marker_points(
-        positions,
-        stacked([person.feet for _, person in shown]).astype(np.float64),
-        None if points is None else (points, np.array(rows, dtype=np.intp)),
-    )
-    anchors, tops, distances = _label_places(positions)
+    if points is None:
+        points = _own_points(everyone, feet)
+    elif len(points) != len(people) * SLOTS_PER_PERSON:
+        raise ValueError(f"{len(points)} shared points for {len(people)} people, not {SLOTS_PER_PERSON} each")
+    points_of, counts = list(map(points.__getitem__, places.slots)), places.counts
+    anchors, tops, distances = places.anchors, places.tops, places.distances
+    shown = [(body_label(people[index], index), people[index]) for index in places.rows]
     types = _types()
     marker, point, pose = types.marker, types.point, types.pose
     head, lifetime, identity = shared.header, shared.lifetime, shared.pose
@@ -215,14 +177,3 @@ def marker_array_msg(
         ]  # fmt: skip
         start += joints + bones
     return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
-
-
-def _label_places(positions: npt.NDArray[np.float64]) -> tuple[list[list[float]], list[float], list[float]]:
-    """For people [S,J,3] with a valid joint: where each label hangs (the root, else the
-    mean of the valid joints), the top of the body (optical y points down: the least y of
-    the valid joints) and the anchor's distance from the camera."""
-    valid = np.all(np.isfinite(positions), axis=-1)
-    mean = np.where(valid[..., None], positions, 0.0).sum(axis=1) / valid.sum(axis=1)[:, None]
-    anchor = np.where(valid[:, ROOT, None], positions[:, ROOT], mean)
-    top = np.where(valid, positions[..., 1], np.inf).min(axis=1)
-    return anchor.tolist(), top.tolist(), np.sqrt(np.sum(anchor * anchor, axis=1)).tolist()

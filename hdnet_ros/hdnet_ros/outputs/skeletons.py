@@ -21,12 +21,12 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.joints import JOINT_SET_NAME, NUM_FEET, NUM_JOINTS, ROOT
+from hdnet_ros.joints import JOINT_SET_NAME, NUM_FEET, NUM_JOINTS
 from hdnet_ros.outputs.common import header, msg_type, positional_type, stacked
+from hdnet_ros.outputs.message_kernel import keypoint_fields, person_fields
 from hdnet_ros.people import DepthSource, Person
 
 _NAN3 = [float("nan")] * 3
-_NAN_BITS = np.array(np.nan).view(np.uint64)  # numpy's (and Python's) NaN, as the bytes see it
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -80,23 +80,18 @@ def keypoint_msgs(
     scores: npt.NDArray[np.floating],
 ) -> list[Any]:
     """Keypoint3D messages of joints [K] (positions [K,3] NaN where invalid); an invalid
-    joint is NaN with DEPTH_SOURCE_NONE, never (0, 0, 0). The messages are made by ``map``
-    over one list per field (no Python loop body per joint), the Points of the valid joints
+    joint is NaN with DEPTH_SOURCE_NONE, never (0, 0, 0). The fields come from one compiled
+    pass (:func:`.message_kernel.keypoint_fields`) and the messages are made by ``map`` over
+    one list per field (no Python loop body per joint), the Points of the valid joints
     likewise."""
     types = _types()
     keypoint, point = types.keypoint, types.point
-    positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
-    valid = np.all(np.isfinite(positions), axis=1)
-    oks = valid.tolist()
-    points = list(map(point, *positions[valid].T.tolist()))
-    if len(points) < len(oks):  # invalid joints: one Point for all (messages are read-only once built)
-        made, unknown = iter(points), point(*_NAN3)
-        points = [next(made) if ok else unknown for ok in oks]
-    sigma = np.where(valid, np.asarray(stddev, dtype=np.float64).reshape(-1), np.nan).tolist()
-    source = np.where(valid, np.asarray(sources).reshape(-1), int(DepthSource.NONE)).astype(np.int64).tolist()
-    u, v = np.asarray(pixels, dtype=np.float64).reshape(-1, 2).T.tolist()
-    confidence = np.asarray(scores, dtype=np.float64).reshape(-1).tolist()
-    return list(map(keypoint, points, sigma, confidence, u, v, oks, source))
+    fields = keypoint_fields(positions, stddev, sources, pixels, scores)
+    points = list(map(point, *fields.points))
+    if len(points) < len(fields.valid):  # invalid joints: one Point for all (messages are read-only once built)
+        points.append(point(*_NAN3))
+        points = list(map(points.__getitem__, fields.slots))
+    return list(map(keypoint, points, fields.sigma, fields.confidence, fields.u, fields.v, fields.valid, fields.source))
 
 
 def joint_points(skeletons: Sequence[Any]) -> list[Any]:
@@ -110,18 +105,9 @@ def joint_points(skeletons: Sequence[Any]) -> list[Any]:
 _POSITION = attrgetter("position")
 
 
-def _without_feet(feet: FloatArray, pixels: FloatArray, scores: FloatArray) -> BoolArray:
-    """The people [P] whose feet [P,F,3] are all unknown, unseen (pixels [P,F,2] numpy's own
-    NaN) and scored 0.0 [P,F]: a person no 3D network ran on. Their feet messages are all
-    the same (:func:`_no_feet`), to the bit."""
-    unknown = ~np.all(np.isfinite(feet), axis=-1)
-    unseen = np.all(pixels.view(np.uint64) == _NAN_BITS, axis=-1)
-    return np.all(unknown & unseen & (scores.view(np.uint64) == 0), axis=1)
-
-
 def _no_feet() -> list[Any]:
-    """The feet messages of :func:`_without_feet`'s people (keypoint_msgs' of them), one
-    Keypoint3D shared by the NUM_FEET slots."""
+    """The feet messages of the people without feet (:func:`.message_kernel.person_fields`;
+    keypoint_msgs' of them), one Keypoint3D shared by the NUM_FEET slots."""
     types = _types()
     nan = float("nan")
     return [types.keypoint(types.point(*_NAN3), nan, 0.0, nan, nan, False, int(DepthSource.NONE))] * NUM_FEET
@@ -133,7 +119,7 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
     if not people:
         return []
     types = _types()
-    positions = stacked([p.positions for p in people])
+    positions = np.asarray(stacked([p.positions for p in people]), dtype=np.float64)
     keypoints = keypoint_msgs(
         positions,
         stacked([p.position_stddev for p in people]),
@@ -141,13 +127,14 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
         stacked([p.pixels for p in people]),
         stacked([p.scores for p in people]),
     )
-    feet = np.asarray(stacked([p.feet for p in people]), dtype=np.float64)
-    feet_pixels = np.asarray(stacked([p.feet_pixels for p in people]), dtype=np.float64)
-    feet_scores = np.asarray(stacked([p.feet_scores for p in people]), dtype=np.float64)
-    without = _without_feet(feet, feet_pixels, feet_scores)
-    with_feet = ~without
-    feet_keypoints = []
-    if with_feet.any():  # (none where no 3D network ran)
+    feet = stacked([p.feet for p in people])
+    feet_pixels = stacked([p.feet_pixels for p in people])
+    feet_scores = stacked([p.feet_scores for p in people])
+    fields = person_fields(positions, stacked([p.velocity for p in people]), feet, feet_pixels, feet_scores)
+    feet_keypoints: list[Any] = []
+    no_feet: list[Any] = []
+    if not all(fields.without_feet):  # (all of them where no 3D network ran)
+        with_feet = ~np.array(fields.without_feet)
         feet_keypoints = keypoint_msgs(
             feet[with_feet],
             stacked([p.feet_stddev for p in people])[with_feet],
@@ -155,22 +142,17 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
             feet_pixels[with_feet],
             feet_scores[with_feet],
         )
-    feet_start = 0
-    no_feet = _no_feet() if np.any(without) else []
-    root = positions[:, ROOT].astype(np.float64)
-    root_valid = np.all(np.isfinite(root), axis=1)
-    roots = np.where(root_valid[:, None], root, np.nan).tolist()
-    velocity = stacked([p.velocity for p in people]).astype(np.float64)
-    velocity_valid = np.all(np.isfinite(velocity), axis=1)
-    velocities = np.where(velocity_valid[:, None], velocity, np.nan).tolist()
+    if any(fields.without_feet):
+        no_feet = _no_feet()
     boxes = stacked([p.detection.box for p in people]).astype(np.float64).tolist()
     point, vector3, bbox, skeleton = types.point, types.vector3, types.bbox, types.skeleton
     messages = []
-    flags = zip(root_valid.tolist(), velocity_valid.tolist(), without.tolist(), strict=True)
-    for index, (person, r, v, b, (has_root, has_velocity, bare)) in enumerate(
-        zip(people, roots, velocities, boxes, flags, strict=True)
-    ):
-        start = index * NUM_JOINTS
+    feet_start = 0
+    start = 0
+    for person, r, has_root, v, has_velocity, b, bare in zip(
+        people, fields.roots, fields.root_valid, fields.velocities, fields.velocity_valid, boxes, fields.without_feet,
+        strict=True,
+    ):  # fmt: skip
         if bare:
             person_feet = list(no_feet)
         else:
@@ -191,6 +173,7 @@ def skeleton_msgs(people: list[Person]) -> list[Any]:
                 person_feet,
             )
         )
+        start += NUM_JOINTS
     return messages
 
 

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import DERIVED_JOINTS, FACE_JOINTS, NUM_JOINTS
 from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.stages.depth.observe import observe
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -42,6 +43,11 @@ class Observed:
         count = len(people)
         pixels = np.array([p.pixels for p in people], dtype=np.float64).reshape(count, NUM_JOINTS, 2)
         boxes = np.array([p.detection.box for p in people], dtype=np.float64).reshape(count, 4)
+        if not camera.has_distortion:  # one compiled pass (:mod:`.observe`), the same numbers
+            seen = np.empty((count, NUM_JOINTS), dtype=np.bool_)
+            normalized, rays = np.empty((count, NUM_JOINTS, 2)), np.empty((count, NUM_JOINTS, 3))
+            observe(pixels, camera.cx, camera.cy, camera.fx, camera.fy, seen, normalized, rays)
+            return cls(pixels, seen, normalized, rays, boxes)
         seen = np.all(np.isfinite(pixels), axis=-1)
         flat = np.where(seen[..., None], pixels, 0.0).reshape(-1, 2)
         normalized = camera.normalized_rays(flat)

@@ -65,6 +65,31 @@ def fuse_depths(
     return z, sigma
 
 
+def fused_depths(
+    first_z: FloatArray, first_sigma: FloatArray, second_z: FloatArray, second_sigma: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`fuse_depths` with its default gate of 3 sigmas, in one compiled loop over the
+    elements (:func:`_fuse`, the same numbers) instead of some twenty array calls."""
+    z, sigma = np.empty(len(first_z)), np.empty(len(first_z))
+    _fuse_all(
+        np.ascontiguousarray(first_z, dtype=np.float64),
+        np.ascontiguousarray(first_sigma, dtype=np.float64),
+        np.ascontiguousarray(second_z, dtype=np.float64),
+        np.ascontiguousarray(second_sigma, dtype=np.float64),
+        z,
+        sigma,
+    )
+    return z, sigma
+
+
+@compiled_ieee
+def _fuse_all(
+    z1: FloatArray, s1: FloatArray, z2: FloatArray, s2: FloatArray, z_out: FloatArray, sigma_out: FloatArray
+) -> None:
+    for k in range(len(z1)):
+        z_out[k], sigma_out[k] = _fuse(z1[k], s1[k], z2[k], s2[k])
+
+
 def choose_roots(lifted: Lifted, candidates: RootCandidates) -> None:
     """Set every person's root in ``lifted`` from its candidates (module doc): one compiled
     loop over people, with :func:`fuse_depths`' arithmetic."""

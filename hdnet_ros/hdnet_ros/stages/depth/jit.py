@@ -141,4 +141,3 @@ class StageKernels:
             directory = self.cache_dir()
             self._directory = (str(directory) if directory is not None and writable(directory) else None,)
         return njit_cached(function, {"error_model": "numpy"}, self._directory[0])
-

@@ -34,7 +34,7 @@ from hdnet_ros.stages.depth.complete import (
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor import GroundConfig, GroundPlane
 from hdnet_ros.stages.depth.floor_cadence import FloorCadence
-from hdnet_ros.stages.depth.fuse import choose_roots, fuse_depths
+from hdnet_ros.stages.depth.fuse import choose_roots, fused_depths
 from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import place_roots
@@ -124,7 +124,7 @@ class DepthLifter:
         if depth is not None:
             # How far the person is expected: the bone lengths' depth, or a network's root
             # where it is tighter (or there are no bones to go by).
-            expected_z, _ = fuse_depths(size.z, size.sigma, networks.root_z, networks.root_sigma)
+            expected_z, _ = fused_depths(size.z, size.sigma, networks.root_z, networks.root_sigma)
             sampled, measured = measure_depth(observed, depth, camera, expected_z, config, networks.masks)
             self._drop_guessed(people, observed, measured, depth)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing

@@ -77,7 +77,7 @@ from hdnet_ros.stages.depth.occlusion import (
 )
 from hdnet_ros.stages.depth.sample import Sampled, face_window, personal_stature, window_half_px
 from hdnet_ros.stages.depth.torso import TORSO_SAMPLES, VOTE_SAMPLES, torso_surface
-from hdnet_ros.stages.depth.windows import RADIX_BUCKETS, DepthView, select_surface, window_depths
+from hdnet_ros.stages.depth.windows import SORT_SCRATCH, DepthView, select_surface, window_depths
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -203,7 +203,7 @@ def _measure_people(
     region = np.empty(TORSO_SAMPLES, dtype=np.float32)
     votes = np.empty(joints * VOTE_SAMPLES, dtype=np.float32)
     window = np.empty((4 * settings.max_window_px + 1) ** 2, dtype=np.float32)
-    scratch = np.empty(RADIX_BUCKETS + max(len(window), len(votes)), dtype=np.uint32)
+    scratch = np.empty(SORT_SCRATCH + max(len(window), len(votes)), dtype=np.uint32)
     for p in range(count):
         reference[p] = torso_surface(view, p, pixels[p], seen[p], boxes[p], size_z[p], settings, region, votes, scratch)
         stature[p] = personal_stature(pixels[p], seen[p], settings.fx, reference[p], settings.prior_stature_m)

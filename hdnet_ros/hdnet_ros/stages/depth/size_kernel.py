@@ -3,10 +3,11 @@ as one compiled loop over people and pairs.
 
 The numpy function is about 30 array calls for any number of people; at 20 people their
 fixed costs made it a tenth of the depth stage. This kernel does the same arithmetic in
-the same order (the same sorts, medians, numpy's percentile interpolation, libm's hypot)
-and gives bit-identical results (``test_depth_kernel.py`` compares them); the numpy
-function stays the shared layer's (the network stages and single people use it). It lives
-in the depth stage because the stage's kernels share its numba cache (:mod:`.jit`).
+the same order (the same order statistics, found by selection where numpy sorts, medians,
+numpy's percentile interpolation, libm's hypot) and gives bit-identical results
+(``test_size_kernel.py`` compares them); the numpy function stays the shared layer's (the
+network stages and single people use it). It lives in the depth stage because the stage's
+kernels share its numba cache (:mod:`.jit`).
 """
 
 from __future__ import annotations
@@ -105,13 +106,109 @@ def _median(ordered: FloatArray, count: int) -> float:
 
 
 @compiled_ieee
-def _median_of_inverses(ordered: FloatArray, count: int, kept: int) -> float:
-    """_median of the sorted depths 1 / ratio of the kept pairs, from the sorted ratios
-    ``ordered[:count]`` (no NaN): the kept ratios (those >= a threshold) are their last
-    ``kept``, and 1 / x reverses their order (the same quotients, so the same median)."""
-    low = (kept - 1) // 2
-    high = kept // 2
-    return 0.5 * (1.0 / ordered[count - 1 - low] + 1.0 / ordered[count - 1 - high])
+def _chosen_median(values: FloatArray, chosen: BoolArray, buffer: FloatArray, count: int) -> float:
+    """_median(_sorted(values, chosen, buffer), count) by selection: the same two middle
+    values (the k-th smallest is the same number however it is found), in about a third
+    of a sort's compares, each a branch a sort of noisy lengths mispredicts; sorted after
+    all where a chosen value is NaN (sorted last, as size_prior's rows)."""
+    taken = 0
+    for k in range(len(values)):
+        if chosen[k]:
+            if math.isnan(values[k]):
+                return _median(_sorted(values, chosen, buffer), count)
+            buffer[taken] = values[k]
+            taken += 1
+    if count <= 0:
+        return math.nan
+    head = buffer[:taken]
+    low_index = (count - 1) // 2
+    _select(head, low_index)
+    low = head[low_index]
+    high = low
+    if count // 2 != low_index:  # the next larger value: the least of those after the k-th
+        high = head[low_index + 1]
+        for k in range(low_index + 2, taken):
+            if head[k] < high:  # noqa: PLR1730 - min() of two NaN-free floats, written out
+                high = head[k]
+    return 0.5 * (low + high)
+
+
+@compiled_ieee
+def _select(values: FloatArray, k: int) -> None:
+    """Reorder ``values`` (no NaN) so that ``values[k]`` is their k-th smallest, those
+    before it no larger and those after it no smaller (Hoare's partitions)."""
+    lo, hi = 0, len(values) - 1
+    while lo < hi:
+        pivot = values[(lo + hi) // 2]
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if k <= j:
+            hi = j
+        elif k >= i:
+            lo = i
+        else:
+            return
+
+
+@compiled_ieee
+def _gathered(values: FloatArray, chosen: BoolArray, buffer: FloatArray) -> bool:
+    """The chosen values in the front of ``buffer``, in their order; whether none is NaN."""
+    count, nan_free = 0, True
+    for k in range(len(values)):
+        if chosen[k]:
+            buffer[count] = values[k]
+            nan_free = nan_free and not math.isnan(values[k])
+            count += 1
+    return nan_free
+
+
+@compiled_ieee
+def _order_pair(values: FloatArray, k: int) -> tuple[float, float]:
+    """The k-th and (k+1)-th smallest of ``values`` (no NaN; the k-th twice where k is the
+    last), reordering them: the k-th by selection, the next as the least of those after it."""
+    _select(values, k)
+    low = values[k]
+    high = low
+    if k + 1 < len(values):
+        high = values[k + 1]
+        for index in range(k + 2, len(values)):
+            if values[index] < high:  # noqa: PLR1730 - min() of two NaN-free floats, written out
+                high = values[index]
+    return low, high
+
+
+@compiled_ieee
+def _selected_percentile(values: FloatArray, q: float) -> float:
+    """_percentile of the sorted ``values`` (no NaN, at least one), from two order statistics."""
+    count = len(values)
+    virtual = q / 100.0 * (max(count, 1) - 1)
+    low = int(math.floor(virtual))
+    a, b = _order_pair(values, low)
+    if low + 1 > max(count - 1, 0):  # _percentile's clip: the same value twice
+        b = a
+    t = virtual - low
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+@compiled_ieee
+def _selected_median_of_inverses(values: FloatArray, kept: int) -> float:
+    """_median of the depths 1 / ratio of the kept pairs from the ratios ``values`` (no NaN):
+    the kept ratios (those >= a threshold) are the ``kept`` largest, and 1 / x reverses
+    their order (the same quotients, so the same median): two order statistics from the top."""
+    count = len(values)
+    low, high = (kept - 1) // 2, kept // 2
+    smaller, larger = _order_pair(values, count - 1 - high)
+    at_low = larger if high != low else smaller  # ordered[count - 1 - low]
+    return 0.5 * (1.0 / at_low + 1.0 / smaller)
 
 
 @compiled_ieee
@@ -184,10 +281,11 @@ def _bone_depths(
         pairs, usable, top = _pair_ratios(
             normalized, seen, person, pair_a, pair_b, pair_length, lengths, ratio, available
         )
-        ordered = work[:pairs]
-        if pairs >= 3:
-            ordered = _sorted(ratio, available, work)
-            reference = _percentile(ordered, pairs, REFERENCE_PERCENTILE)
+        nan_free = pairs >= 3 and _gathered(ratio, available, work)
+        if nan_free:  # the order statistics by selection, the same numbers as from the sorted ratios
+            reference = _selected_percentile(work[:pairs], REFERENCE_PERCENTILE)
+        elif pairs >= 3:
+            reference = _percentile(_sorted(ratio, available, work), pairs, REFERENCE_PERCENTILE)
         else:
             reference = top
         kept = 0
@@ -197,15 +295,13 @@ def _bone_depths(
             kept += keep[k]
         if not usable or kept == 0:
             continue
-        if pairs >= 3 and not math.isnan(ordered[pairs - 1]):
-            z = _median_of_inverses(ordered, pairs, kept)
-        else:
-            z = _median(_sorted(depths, keep, work), kept)
-        kept_length = _median(_sorted(lengths, keep, work), kept)
+        # A NaN ratio sorts last: the sorted ratios' top is NaN, and the depths' median is taken.
+        z = _selected_median_of_inverses(work[:pairs], kept) if nan_free else _median(_sorted(depths, keep, work), kept)
+        kept_length = _chosen_median(lengths, keep, work, kept)
         noise_rel = keypoint_sigma_px * math.sqrt(2.0) / _maximum(kept_length * f, 1e-6)
         for k in range(pairs_count):
             spread[k] = abs(depths[k] - z)
-        mad_rel = 1.4826 * _median(_sorted(spread, keep, work), kept) / z if kept >= 3 else noise_rel
+        mad_rel = 1.4826 * _chosen_median(spread, keep, work, kept) / z if kept >= 3 else noise_rel
         sigma_rel = math.hypot(STATURE_RELATIVE_SD, _maximum(mad_rel, noise_rel) / math.sqrt(kept))
         if use_boxes:
             extent = _maximum(boxes[person, 2] - boxes[person, 0], boxes[person, 3] - boxes[person, 1])

@@ -18,9 +18,10 @@ from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidat
 from hdnet_ros.stages.depth.complete import complete_from_skeleton, enforce_person_band, take_measured
 from hdnet_ros.stages.depth.config import LiftingConfig
 from hdnet_ros.stages.depth.floor_cadence import warm_check
-from hdnet_ros.stages.depth.fuse import choose_roots
+from hdnet_ros.stages.depth.fuse import choose_roots, fused_depths
 from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
+from hdnet_ros.stages.depth.observe import observe
 from hdnet_ros.stages.depth.root import on_pelvis_ray, pelvis_pixels, sensor_roots
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
 
@@ -34,6 +35,8 @@ def warm_up() -> None:
     rays[..., 2] = 1.0
     observed = Observed(pixels, np.ones((1, NUM_JOINTS), bool), pixels.copy(), rays, np.array([[0.0, 0.0, 8.0, 8.0]]))
     bone_prior_depths(observed.normalized, observed.seen, camera, boxes=observed.boxes)
+    observe(pixels, 4.0, 4.0, 8.0, 8.0, observed.seen.copy(), pixels.copy(), rays.copy())  # Observed.of's pass
+    fused_depths(np.ones(1), np.ones(1), np.ones(1), np.ones(1))
     bone_prior_depths(observed.normalized, observed.seen, camera)
     pelvis_pixels(observed, np.array([2.0]), camera, 1.7)
     depth = np.full((8, 8), 2.0, np.float32)

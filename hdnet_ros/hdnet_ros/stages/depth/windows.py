@@ -57,28 +57,25 @@ def round_half_even(value: float) -> int:
 INSERTION_SORT_MAX = 32  # shorter runs are insertion-sorted; longer ones radix-sorted
 RADIX_BITS = 8  # at most, per pass
 RADIX_BUCKETS = 1 << RADIX_BITS
+SORT_SCRATCH = (32 // RADIX_BITS) * RADIX_BUCKETS  # every pass's buckets; sort_depths' scratch holds count more
 
 
 @compiled
 def sort_depths(values: DepthValues, count: int, scratch: npt.NDArray[np.uint32]) -> None:
     """Sort ``values[:count]`` (no NaN) in place; ``scratch`` holds at least
-    ``RADIX_BUCKETS + count`` entries.
+    ``SORT_SCRATCH + count`` entries.
 
     Sorting is most of the stage's work, and a comparison sort mispredicts a branch at
     almost every step on depths (numba's quicksort: 4.5 us for a window of 190). A radix
     sort on the float bits needs no branch per value, and a window's depths share their
     leading bits (they lie within a metre of each other): only the bits below the highest
     one in which they differ are sorted, in the fewest passes of at most 8 bits (two or
-    three for a window; a pass that finds one digit for all is skipped).
+    three for a window; a pass that finds one digit for all is skipped). Every pass's
+    digits are counted in one read of the depths (the passes' counters are independent,
+    so a sensor's repeated depths, which add to one counter after another, wait less).
     """
     if count <= INSERTION_SORT_MAX:
-        for i in range(1, count):
-            x = values[i]
-            j = i - 1
-            while j >= 0 and values[j] > x:
-                values[j + 1] = values[j]
-                j -= 1
-            values[j + 1] = x
+        _insertion_sort(values, count)
         return
     keys = values[:count].view(np.uint32)
     # The float bits as integers in the floats' order: positive floats with the sign bit
@@ -94,13 +91,17 @@ def sort_depths(values: DepthValues, count: int, scratch: npt.NDArray[np.uint32]
     passes = -(-span_bits // RADIX_BITS)
     digit_bits = -(-span_bits // passes) if passes else 1
     digits = 1 << digit_bits
-    buckets = scratch[:digits]
-    source, target = keys, scratch[RADIX_BUCKETS : RADIX_BUCKETS + count]
+    counts = scratch[: passes * RADIX_BUCKETS]
+    counts[:] = 0
+    for k in range(count):
+        offset = keys[k] - lowest
+        for step in range(passes):
+            counts[step * RADIX_BUCKETS + ((offset >> (step * digit_bits)) & (digits - 1))] += 1
+    source, target = keys, scratch[SORT_SCRATCH : SORT_SCRATCH + count]
     swapped = False
-    for shift in range(0, passes * digit_bits, digit_bits):
-        buckets[:] = 0
-        for k in range(count):
-            buckets[((source[k] - lowest) >> shift) & (digits - 1)] += 1
+    for step in range(passes):
+        shift = step * digit_bits
+        buckets = counts[step * RADIX_BUCKETS : step * RADIX_BUCKETS + digits]
         if buckets[((source[0] - lowest) >> shift) & (digits - 1)] == count:
             continue  # one digit for all: already in order
         total = np.uint32(0)
@@ -118,6 +119,18 @@ def sort_depths(values: DepthValues, count: int, scratch: npt.NDArray[np.uint32]
         if swapped:
             keys[k] = source[k]
         keys[k] = keys[k] ^ (np.uint32(0x80000000) if keys[k] >> 31 else np.uint32(0xFFFFFFFF))
+
+
+@compiled
+def _insertion_sort(values: DepthValues, count: int) -> None:
+    """Sort ``values[:count]`` in place (a short run)."""
+    for i in range(1, count):
+        x = values[i]
+        j = i - 1
+        while j >= 0 and values[j] > x:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = x
 
 
 @compiled
