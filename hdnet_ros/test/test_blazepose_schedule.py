@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
-from hdnet_ros.joints import NUM_JOINTS, ROOT
+from hdnet_ros.joints import LEFT_WRIST, NUM_JOINTS, ROOT
 from hdnet_ros.people import DepthSource, Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.skeleton import STANDING_TEMPLATE
@@ -22,10 +22,14 @@ from hdnet_ros.stages.blazepose.per_track import carry_estimate
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
 from hdnet_ros.stages.blazepose.run_memory import Estimate
 from hdnet_ros.stages.blazepose.schedule import (
+    STILL_CHANGE,
+    STILL_MIN_JOINTS,
+    STILL_MIN_SCORE,
     BlazePoseSchedule,
     box_shifts,
     carried_roots,
     follows,
+    pose_changes,
 )
 from helpers import sample_messages
 
@@ -113,8 +117,9 @@ def standing(count: int, source: DepthSource = DepthSource.SENSOR) -> Scene:
 
 
 def config(**changes: int) -> BlazePoseConfig:
-    """The settings with ``changes``; no cap on the crops unless given."""
-    return dataclasses.replace(BlazePoseConfig(), **({"max_crops": 0} | changes))
+    """The settings with ``changes``; no cap on the crops and the base periods for still
+    people too (the people here stand perfectly still) unless given."""
+    return dataclasses.replace(BlazePoseConfig(), **({"max_crops": 0, "still_period_factor": 1} | changes))
 
 
 def runs_of(ran: list[set[int]], track: int) -> list[int]:
@@ -137,6 +142,108 @@ def test_people_the_sensor_does_not_measure_and_frames_without_depth_run_on_thei
         assert all(np.all(np.diff(runs_of(ran[3:], track)) == 2) for track in (1, 2))  # every_frames_without_depth
     every = drive(BlazePoseSchedule(config(every_frames=1, every_frames_without_depth=1)), standing(3), 5)
     assert all(tracks == {1, 2, 3} for tracks in every)
+
+
+def raising_a_hand(count: int, step: float = 0.03) -> Scene:
+    """``standing(count)`` with each person's left wrist rising by ``step`` of their box's
+    height a frame (a gesture: the torso and legs, which the carried fit uses, stay put)."""
+
+    def scene(index: int) -> list[Person]:
+        people = standing(count)(index)
+        for person in people:
+            person.pixels[LEFT_WRIST, 1] -= step * index * float(person.detection.box[3] - person.detection.box[1])
+        return people
+
+    return scene
+
+
+def test_a_still_persons_period_grows_and_the_rule_is_off_when_configured_off() -> None:
+    still = drive(BlazePoseSchedule(config(every_frames=3, still_period_factor=3)), standing(2), 40)
+    fixed = drive(BlazePoseSchedule(config(every_frames=3, still_period_factor=1)), standing(2), 40)
+    for track in (1, 2):
+        assert np.all(np.diff(runs_of(still[4:], track)) == 9), track  # 3 x every_frames
+        assert np.all(np.diff(runs_of(fixed[4:], track)) == 3), track  # off: every_frames
+    assert sum(map(len, still)) < 0.5 * sum(map(len, fixed))
+    no_depth = drive(
+        BlazePoseSchedule(config(every_frames_without_depth=2, still_period_factor=3)), standing(1), 30, has_depth=False
+    )
+    assert np.all(np.diff(runs_of(no_depth[3:], 1)) == 6)  # 3 x every_frames_without_depth
+    every = drive(BlazePoseSchedule(config(every_frames=1, still_period_factor=3)), standing(2), 6)
+    assert all(tracks == {1, 2} for tracks in every)  # every frame stays every frame
+
+
+def test_a_person_whose_keypoints_move_keeps_the_base_period() -> None:
+    schedule = BlazePoseSchedule(config(every_frames=3, still_period_factor=3))
+    ran = drive(schedule, raising_a_hand(2), 30)
+    for track in (1, 2):
+        assert np.all(np.diff(runs_of(ran[4:], track)) == 3), track
+    assert schedule.counts["refit"] == 0  # the gesture leaves the carried fit on its track
+    # A hand moving by a third of the threshold in a base period: the period grows.
+    slow = drive(
+        BlazePoseSchedule(config(every_frames=3, still_period_factor=3)), raising_a_hand(1, STILL_CHANGE / 9), 30
+    )
+    assert np.all(np.diff(runs_of(slow[4:], 1)) == 9)
+
+
+def test_a_still_persons_pose_is_never_older_than_the_maximum_age() -> None:
+    ran = drive(
+        BlazePoseSchedule(config(every_frames=3, still_period_factor=100, still_max_age_frames=7)), standing(3), 60
+    )
+    for track in (1, 2, 3):
+        gaps = np.diff(runs_of(ran, track))
+        assert gaps.max() <= 7 and gaps[2:].min() > 3, (track, gaps)
+    # The maximum age never shortens the period itself.
+    short = drive(
+        BlazePoseSchedule(config(every_frames=3, still_period_factor=3, still_max_age_frames=1)), standing(1), 20
+    )
+    assert np.all(np.diff(runs_of(short[3:], 1)) == 3)
+
+
+def test_a_rejected_persons_back_off_is_not_lengthened_by_the_still_rule() -> None:
+    factors = [
+        drive(
+            BlazePoseSchedule(config(every_frames=3, still_period_factor=f)), standing(1), 40, accepts=lambda p: False
+        )
+        for f in (1, 3)
+    ]
+    assert factors[0] == factors[1]
+
+
+def test_pose_changes_are_the_largest_joints_move_less_the_persons_own_in_box_heights() -> None:
+    person = person_at((0.0, 0.3, 3.0))
+    pixels, scores = person.pixels[None], person.scores[None]
+    height = np.array([float(person.detection.box[3] - person.detection.box[1])])
+    moved = pixels + np.array([25.0, -7.0])  # the whole person (or the camera) moved
+    assert pose_changes(pixels, scores, height, moved, scores)[0] == pytest.approx(0.0, abs=1e-12)
+    waved = moved.copy()
+    waved[0, LEFT_WRIST] += (0.0, -0.2 * height[0])
+    assert pose_changes(pixels, scores, height, waved, scores)[0] == pytest.approx(0.2)
+    assert pose_changes(2.0 * pixels, scores, 2.0 * height, 2.0 * waved, scores)[0] == pytest.approx(0.2)  # scale-free
+    unsure = scores.copy()
+    unsure[0, LEFT_WRIST] = 0.35  # joints the 2D network is unsure of do not count
+    assert pose_changes(pixels, scores, height, waved, unsure)[0] == pytest.approx(0.0, abs=1e-12)
+    unsure[0, 3:] = 0.0  # three joints seen: too few to tell a change
+    assert pose_changes(pixels, scores, height, waved, unsure)[0] == np.inf
+
+
+def test_pose_changes_equal_a_per_person_median_on_random_keypoints() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        count = int(rng.integers(0, 9))
+        then = rng.uniform(0.0, 400.0, (count, NUM_JOINTS, 2))
+        now = then + rng.normal(0.0, 5.0, then.shape)
+        now[rng.uniform(size=(count, NUM_JOINTS)) < 0.1] = np.nan
+        then_scores, now_scores = rng.uniform(0.0, 1.0, (2, count, NUM_JOINTS))
+        heights = rng.uniform(0.0, 300.0, count)
+        expected = np.full(count, np.inf)
+        for i in range(count):
+            seen = (then_scores[i, :17] >= STILL_MIN_SCORE) & (now_scores[i, :17] >= STILL_MIN_SCORE)
+            seen &= np.isfinite(now[i, :17, 0])
+            moves = now[i, :17][seen] - then[i, :17][seen]
+            if len(moves) >= STILL_MIN_JOINTS:
+                residual = moves - np.median(moves, axis=0)
+                expected[i] = np.sqrt((residual**2).sum(axis=1)).max() / max(heights[i], 1.0)
+        np.testing.assert_array_equal(pose_changes(then, then_scores, heights, now, now_scores), expected)
 
 
 def test_the_budget_serves_new_tracks_first_then_the_oldest_poses_and_nobody_waits_long() -> None:

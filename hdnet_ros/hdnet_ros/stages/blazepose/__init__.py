@@ -128,6 +128,24 @@ class BlazePoseConfig:
         min=1,
         max=100,
     )
+    # A person whose 2D keypoints have not moved since their last run (seated, standing in a
+    # queue or a meeting) keeps their skeleton's shape: their period is lengthened, capped by
+    # an age (stages/blazepose/schedule.py; docs/benchmarks.md, "The BlazePose period adapts
+    # to motion").
+    still_period_factor: int = setting(
+        3,
+        "lengthen the period (every_frames or every_frames_without_depth) by this factor for a person whose "
+        "confident 2D keypoints have not moved since their last run, up to still_max_age_frames (1 = off)",
+        min=1,
+        max=100,
+    )
+    still_max_age_frames: int = setting(
+        15,
+        "the longest a still person's pose is carried before BlazePose runs on them again, in frames (15: 0.5 s "
+        "at 30 Hz); never shorter than their period",
+        min=1,
+        max=1000,
+    )
     # A robot among many people needs the 3D stage's cost bounded: four crops (about 20-40 ms
     # on two cores) give each of 20 people a fresh pose every five frames; below ~12 people
     # the periods alone stay under it (docs/benchmarks.md).

@@ -69,13 +69,16 @@ class LastRun:
     """The network's last run on someone: its frame, the last estimate it accepted (None:
     none yet) with the person's box at that estimate, and the crops in a row it rejected up
     to this run (0: it saw the person). ``fitted``: the estimate's skeleton fitted to the 2D
-    keypoints of its frame (None: too few seen), for the :attr:`depth_scale`."""
+    keypoints of its frame (None: too few seen), for the :attr:`depth_scale`. ``keypoints``:
+    the 2D keypoints (pixels [J,2], scores [J]) the estimate was made on (None: none kept),
+    to tell whether the person's pose has changed since (:func:`~.schedule.pose_changes`)."""
 
     frame: int
     estimate: Estimate | None
     box: FloatArray
     rejections: int
     fitted: FloatArray | None = None
+    keypoints: tuple[FloatArray, FloatArray] | None = None
 
     @property
     def network_root(self) -> FloatArray | None:

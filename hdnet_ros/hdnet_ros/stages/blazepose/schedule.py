@@ -14,7 +14,12 @@ network runs on each track every few frames and the track carries its pose in be
   and after 2 and 4 periods once rejected again: most such crops are rejected again (from
   the first rejection where the 2D keypoints show fewer than FEW_JOINTS joints). A
   person whose last crop was rejected is not run for a carried pose that stops following
-  them either (the refit below): the network has just said it sees no one there.
+  them either (the refit below): the network has just said it sees no one there;
+* a person whose confident 2D keypoints have not moved since the network's last accepted
+  run on them (:func:`pose_changes` under STILL_CHANGE: seated, standing, waiting) keeps
+  their skeleton's shape: their period is ``blazepose.still_period_factor`` times longer,
+  up to ``blazepose.still_max_age_frames`` frames (:meth:`BlazePoseSchedule._stretched`).
+  New tracks, rejected crops' back-off and refits are unchanged.
 
 Tracks take turns: each runs on its own phase of its period (by track id), so that the cost
 spreads over the frames instead of falling due on one. ``blazepose.max_crops`` caps the
@@ -82,6 +87,21 @@ MAX_CARRIED_PERIODS = 4
 # hidden differently) makes the estimate's mask and landmarks stale.
 MAX_BOX_SCALE_CHANGE = 0.1
 _NO_BOX = np.full(4, np.nan)
+# A person is still when none of their confident joints moved by more than this share of
+# their box's height since the network's last run on them, their whole move (the joints'
+# median shift) taken out. On the sample frames' pseudo-sequence (each frame shifted 1-2 px a
+# frame: the 2D network's own jitter on still people; median 0.03) 84 % of the measurable
+# pairs of frames 3 apart lie under it, 78 % of those 9 apart. A walker's limbs move little
+# more in 0.1 s (synthetic walkers at 30 Hz: 0.067 in 3 frames, the median), so this keeps
+# the walkers of benchmarks/bench_adaptive_period.py at 14-15 mm mean carried joint error
+# against 10 mm with the base period (0.08: 18 mm; docs/benchmarks.md, perf21).
+STILL_CHANGE = 0.05
+# Joints scored at least this count (PP-TinyPose's joints scored 0.3-0.4 jump by tenths of
+# the box from frame to frame on still people: with them 62 % of the pairs 3 frames apart
+# lie under STILL_CHANGE) ...
+STILL_MIN_SCORE = 0.4
+# ... and a change is measured on at least this many of them (else: not still).
+STILL_MIN_JOINTS = 4
 
 
 class Want(IntEnum):
@@ -153,14 +173,16 @@ class BlazePoseSchedule:
         self._fit = (camera, min_score, relative_sigma)
         # Per person on Python numbers (a numpy scalar's arithmetic costs several times a float's).
         since = [self.frame - r.frame if r is not None else math.inf for r in last]
-        periods = [
+        base = [
             self._period(p, r, has_depth, few)
             for p, r, few in zip(expected, last, few_joints(self._keypoints[1], min_score).tolist(), strict=True)
         ]
+        periods = [self._stretched(period, still) for period, still in zip(base, self._still(last), strict=True)]
+        self.counts["still"] += sum(stretched > period for stretched, period in zip(periods, base, strict=True))
         wants = np.array(
             [
-                Want.NEW if r is None else Want.TURN if self._due(p, period, ago) else Want.NONE
-                for p, r, period, ago in zip(expected, last, periods, since, strict=True)
+                Want.NEW if r is None else Want.TURN if self._due(p, period, ago, stretched) else Want.NONE
+                for p, r, period, stretched, ago in zip(expected, last, base, periods, since, strict=True)
             ],
             dtype=np.int64,
         ).reshape(-1)
@@ -211,14 +233,18 @@ class BlazePoseSchedule:
         not run, ``run`` [P], or rejected the crop); then the next frame."""
         runs: list[LastRun | None] = []
         fitted = self._fitted(estimates)
-        for person, last, runs_now, estimate, root in zip(people, self._last, run, estimates, fitted, strict=True):
+        pixels, scores = self._keypoints
+        for index, (person, last, runs_now, estimate, root) in enumerate(
+            zip(people, self._last, run, estimates, fitted, strict=True)
+        ):
             box = np.asarray(person.detection.box, dtype=np.float64)
             if not runs_now:
                 runs.append(None)
             elif estimate is not None:
-                runs.append(LastRun(self.frame, estimate, box, rejections=0, fitted=root))
-            elif last is not None:  # rejected: the last estimate stays, with its box
-                runs.append(LastRun(self.frame, last.estimate, last.box, rejections=last.rejections + 1))
+                keypoints = (pixels[index], scores[index]) if len(pixels) == len(people) else None
+                runs.append(LastRun(self.frame, estimate, box, 0, root, keypoints))
+            elif last is not None:  # rejected: the last estimate stays, with its box and keypoints
+                runs.append(LastRun(self.frame, last.estimate, last.box, last.rejections + 1, None, last.keypoints))
             else:
                 runs.append(LastRun(self.frame, None, box, rejections=1))
         self.memory.record(self.frame, people, expected, self._last, runs)
@@ -257,15 +283,51 @@ class BlazePoseSchedule:
             return period
         return int(period * 2 ** min(rejections - 1, MAX_BACK_OFF_DOUBLINGS))
 
-    def _due(self, previous: Person | None, period: float, since: float) -> bool:
+    def _due(self, previous: Person | None, period: float, since: float, stretched: float | None = None) -> bool:
         """Whether a person's pose is due: on the track's phase of its period (by track id;
         at least half a period after the last run, so a new track's first turn does not
         come right after it), or later than the period (deferred by the budget, or the
-        period changed). Untracked people have no phase: when the period has passed."""
+        period changed). Untracked people have no phase: when the period has passed.
+        A still person's ``stretched`` period (:meth:`_stretched`) keeps the phase of the
+        base ``period`` and is due at the latest when it has passed (its maximum age)."""
+        longer = stretched if stretched is not None else period
         if previous is None:
-            return since >= period
+            return since >= longer
         on_phase = (self.frame + previous.track_id) % int(period) == 0
-        return period <= 1 or (on_phase and 2 * since >= period) or since > period
+        if period <= 1:
+            return True
+        if longer > period:
+            return (on_phase and 2 * since >= 2 * longer - period) or since >= longer
+        return (on_phase and 2 * since >= period) or since > period
+
+    def _stretched(self, period: int, still: bool) -> int:
+        """A still person's longer period: ``still_period_factor`` times the period, at most
+        ``still_max_age_frames`` and never shorter than the period (which, as every frame, a
+        period of 1 stays)."""
+        factor = self.config.still_period_factor
+        if not still or factor <= 1 or period <= 1:
+            return period
+        return max(period, min(period * factor, self.config.still_max_age_frames))
+
+    def _still(self, last: Sequence[LastRun | None]) -> list[bool]:
+        """Whose pose has not changed since the network's last run on them (accepted, and
+        no crop rejected since): :func:`pose_changes` of this frame's keypoints up to
+        STILL_CHANGE. False for people without such a run."""
+        still = [False] * len(last)
+        if self.config.still_period_factor <= 1:
+            return still
+        kept = [i for i, r in enumerate(last) if r is not None and r.rejections == 0 and r.keypoints is not None]
+        if not kept:
+            return still
+        runs = [cast(LastRun, last[i]) for i in kept]
+        then_pixels = np.stack([cast(tuple[FloatArray, FloatArray], r.keypoints)[0] for r in runs])
+        then_scores = np.stack([cast(tuple[FloatArray, FloatArray], r.keypoints)[1] for r in runs])
+        heights = np.array([float(r.box[3] - r.box[1]) for r in runs])
+        pixels, scores = self._keypoints
+        changes = pose_changes(then_pixels, then_scores, heights, pixels[kept], scores[kept])
+        for index, change in zip(kept, changes.tolist(), strict=True):
+            still[index] = change <= STILL_CHANGE
+        return still
 
     def _served(
         self, people: Sequence[Person], wants: npt.NDArray[np.int64], staleness: npt.NDArray[np.float64]
@@ -295,6 +357,45 @@ class BlazePoseSchedule:
 def few_joints(scores: FloatArray, min_score: float) -> BoolArray:
     """Which people's keypoints (``scores`` [P,J]) show fewer than FEW_JOINTS joints."""
     return cast(BoolArray, np.count_nonzero(scores >= min_score, axis=1) < FEW_JOINTS)
+
+
+def pose_changes(
+    then_pixels: FloatArray,
+    then_scores: FloatArray,
+    heights: FloatArray,
+    now_pixels: FloatArray,
+    now_scores: FloatArray,
+) -> FloatArray:
+    """How much each person's 2D pose changed between two frames [N]: the largest move of a
+    joint (of the COCO-17, scored STILL_MIN_SCORE or more in both frames) once the joints'
+    median move is taken out (the person's, or the camera's, shift), over the person's box
+    height then (``heights`` [N]; scale-free). Keypoints: pixels [N,J,2], scores [N,J].
+    Infinite where fewer than STILL_MIN_JOINTS such joints are seen (no change can be told)."""
+    coco = slice(0, NUM_COCO_JOINTS)
+    moves = now_pixels[:, coco] - then_pixels[:, coco]
+    confident = (then_scores[:, coco] >= STILL_MIN_SCORE) & (now_scores[:, coco] >= STILL_MIN_SCORE)
+    confident &= np.isfinite(moves).all(axis=2)
+    counted = np.count_nonzero(confident, axis=1)
+    masked = np.where(confident[..., None], moves, np.nan)
+    residual = masked - _row_medians(masked, counted)[:, None, :]
+    largest = np.max(np.where(confident, np.sqrt(np.sum(residual**2, axis=2)), -np.inf), axis=1)
+    return np.where(counted >= STILL_MIN_JOINTS, largest / np.maximum(heights, 1.0), np.inf)
+
+
+def _row_medians(values: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray:
+    """The median over axis 1 of ``values`` [N,J,C] of each row's ``counts`` [N] finite
+    values (NaN elsewhere; sorted last), as np.nanmedian gives them (a tenth of its cost on a
+    frame's few people); rows without any give 0."""
+    ordered = np.sort(values, axis=1)
+    low = np.maximum(counts - 1, 0) // 2
+    high = np.maximum(counts, 1) // 2
+    middle = (_rows_at(ordered, low) + _rows_at(ordered, high)) / 2.0
+    return np.where(counts[:, None] > 0, middle, 0.0)
+
+
+def _rows_at(values: FloatArray, index: npt.NDArray[np.intp]) -> FloatArray:
+    """``values`` [N,J,C] at ``index`` [N] along axis 1: [N,C]."""
+    return np.take_along_axis(values, index[:, None, None], axis=1)[:, 0]
 
 
 def anchored(fit: MonocularRoot, last: LastRun | None) -> MonocularRoot:
