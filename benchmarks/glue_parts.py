@@ -33,7 +33,7 @@ PARTS: tuple[tuple[str, str, str, str], ...] = (
     ("3D plan", "3D stage", "hdnet_ros.stages.blazepose.schedule", "BlazePoseSchedule.plan"),
     ("3D crops", "3D stage", "hdnet_ros.stages.blazepose", "BlazePoseStage.prepare"),
     ("3D decoding", "3D stage", "hdnet_ros.stages.blazepose", "BlazePoseStage.decode"),
-    ("3D root fits (plan and decoding)", "3D stage (root_fit)", "hdnet_ros.stages.blazepose.schedule", "fit_roots"),
+    ("3D root fits (plan and decoding)", "3D stage (root_fit)", "hdnet_ros.stages.blazepose.carried_fit", "fit_roots"),
     ("3D root fits (plan and decoding)", "3D stage (root_fit)", "hdnet_ros.stages.blazepose", "fit_roots"),
     ("3D carried estimates", "3D stage", "hdnet_ros.stages.blazepose.per_track", "carry_estimate"),
     ("3D arrays and masks stacked", "3D stage", "hdnet_ros.stages.blazepose.per_track", "body_estimates"),
@@ -59,12 +59,17 @@ def timed_attributes(
     parts: Iterable[tuple[str, str, str]], totals: dict[str, float], missing_ok: bool = False
 ) -> Iterator[None]:
     """Each ``(part, module, attribute)`` adds its milliseconds to ``totals[part]`` while in
-    the block (``missing_ok``: an attribute the package lacks, e.g. an older version's, is
+    the block (``missing_ok``: an attribute or module the package lacks, e.g. an older version's, is
     left out instead of an error)."""
     restore: list[tuple[Any, str, Any]] = []
     try:
         for part, module_name, attribute in parts:
-            owner: Any = importlib.import_module(module_name)
+            try:
+                owner: Any = importlib.import_module(module_name)
+            except ModuleNotFoundError:
+                if missing_ok:  # a module another version of the package does not have
+                    continue
+                raise
             *path, name = attribute.split(".")
             for step in path:
                 owner = getattr(owner, step)

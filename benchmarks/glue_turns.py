@@ -50,7 +50,7 @@ PARTS = (
     ("3D plan", "hdnet_ros.stages.blazepose.schedule", "BlazePoseSchedule.plan"),
     ("3D crops", "hdnet_ros.stages.blazepose", "BlazePoseStage.prepare"),
     ("3D decoding", "hdnet_ros.stages.blazepose", "BlazePoseStage.decode"),
-    ("3D root fits (plan and decoding)", "hdnet_ros.stages.blazepose.schedule", "fit_roots"),
+    ("3D root fits (plan and decoding)", "hdnet_ros.stages.blazepose.carried_fit", "fit_roots"),
     ("3D root fits (plan and decoding)", "hdnet_ros.stages.blazepose", "fit_roots"),
     ("3D carried estimates", "hdnet_ros.stages.blazepose.per_track", "carry_estimate"),
     ("3D arrays and masks stacked", "hdnet_ros.stages.blazepose.per_track", "body_estimates"),

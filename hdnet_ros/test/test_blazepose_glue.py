@@ -18,6 +18,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import NUM_JOINTS, PELVIS
 from hdnet_ros.nets.preprocessing import invert_affine
 from hdnet_ros.people import Detection, Person
+from hdnet_ros.stages.blazepose.carried_fit import FIT_JOINTS, WIDER_FIT_JOINTS
 from hdnet_ros.stages.blazepose.crop_kernels import scale_to_floats
 from hdnet_ros.stages.blazepose.crops import CropSampler, crop_affines
 from hdnet_ros.stages.blazepose.decode import BodyEstimate, crops_to_image, landmarks_to_image, refine_with_heatmaps
@@ -27,7 +28,6 @@ from hdnet_ros.stages.blazepose.per_track import fill_unseen_keypoints
 from hdnet_ros.stages.blazepose.root_fit import ROOT_FIT_LANDMARKS, MonocularRoot, RootFitFailure, fit_roots
 from hdnet_ros.stages.blazepose.root_kernel import fit_batch
 from hdnet_ros.stages.blazepose.run_memory import Estimate
-from hdnet_ros.stages.blazepose.schedule import FIT_JOINTS, WIDER_FIT_JOINTS
 from hdnet_ros.stages.blazepose.warm import warm_up
 from hdnet_ros.stages.keypoints2d import Keypoints2D
 from numpy_blazepose import root_fit as reference

@@ -17,20 +17,13 @@ from hdnet_ros.people import DepthSource, Detection, Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.skeleton import STANDING_TEMPLATE
 from hdnet_ros.stages.blazepose import BlazePoseConfig, BodyEstimate, PersonMask
+from hdnet_ros.stages.blazepose.carried_fit import carried_roots, follows
 from hdnet_ros.stages.blazepose.mask import moved_mask
 from hdnet_ros.stages.blazepose.per_track import carry_estimate
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
 from hdnet_ros.stages.blazepose.run_memory import Estimate
-from hdnet_ros.stages.blazepose.schedule import (
-    STILL_CHANGE,
-    STILL_MIN_JOINTS,
-    STILL_MIN_SCORE,
-    BlazePoseSchedule,
-    box_shifts,
-    carried_roots,
-    follows,
-    pose_changes,
-)
+from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule, box_shifts
+from hdnet_ros.stages.blazepose.stillness import STILL_CHANGE, STILL_MIN_JOINTS, STILL_MIN_SCORE, pose_changes
 from helpers import sample_messages
 
 from hdnet_ros.config import load_settings

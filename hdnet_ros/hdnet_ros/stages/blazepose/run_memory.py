@@ -71,7 +71,7 @@ class LastRun:
     to this run (0: it saw the person). ``fitted``: the estimate's skeleton fitted to the 2D
     keypoints of its frame (None: too few seen), for the :attr:`depth_scale`. ``keypoints``:
     the 2D keypoints (pixels [J,2], scores [J]) the estimate was made on (None: none kept),
-    to tell whether the person's pose has changed since (:func:`~.schedule.pose_changes`)."""
+    to tell whether the person's pose has changed since (:func:`~.stillness.pose_changes`)."""
 
     frame: int
     estimate: Estimate | None
@@ -98,7 +98,7 @@ class LastRun:
     def depth_scale(self) -> float:
         """The network's root depth over its skeleton's fit to the keypoints, at its estimate
         (1: either missing): the two 2D sources' disagreement on the person's size, which a
-        carried fit keeps (:func:`~.schedule.anchored`)."""
+        carried fit keeps (:func:`~.carried_fit.anchored`)."""
         network = self.network_root
         if network is None or self.fitted is None or not self.fitted[2] > 0.0:
             return 1.0

@@ -7,7 +7,7 @@ network runs on each track every few frames and the track carries its pose in be
   last time: the root is the sensor's, the network adds the skeleton's shape;
 * every ``blazepose.every_frames_without_depth`` frames where it did not (far people,
   holes, people behind others) and in frames without depth: between runs the carried
-  skeleton fitted to each frame's 2D keypoints gives their root (:func:`carried_roots`;
+  skeleton fitted to each frame's 2D keypoints gives their root (:func:`~.carried_fit.carried_roots`;
   the placement stage's fit with the person's learned scale where it runs);
 * a crop the network rejected (no person seen: a seated person behind a table, a person
   too far or cut by the image's edge) is tried again after the period, not every frame,
@@ -16,7 +16,7 @@ network runs on each track every few frames and the track carries its pose in be
   person whose last crop was rejected is not run for a carried pose that stops following
   them either (the refit below): the network has just said it sees no one there;
 * a person whose confident 2D keypoints have not moved since the network's last accepted
-  run on them (:func:`pose_changes` under STILL_CHANGE: seated, standing, waiting) keeps
+  run on them (:func:`~.stillness.pose_changes` under its STILL_CHANGE: seated, standing, waiting) keeps
   their skeleton's shape: their period is ``blazepose.still_period_factor`` times longer,
   up to ``blazepose.still_max_age_frames`` frames (:meth:`BlazePoseSchedule._stretched`).
   New tracks, rejected crops' back-off and refits are unchanged.
@@ -25,7 +25,7 @@ Tracks take turns: each runs on its own phase of its period (by track id), so th
 spreads over the frames instead of falling due on one. ``blazepose.max_crops`` caps the
 crops of one frame; the people that want a crop are served by priority: new tracks first
 (nothing to carry), then carried poses whose fit to this frame's keypoints fails or lands
-away from their track (:func:`follows`), then the oldest poses; the person with the taller
+away from their track (:func:`~.carried_fit.follows`), then the oldest poses; the person with the taller
 box (nearer, mostly) first among equals. People left over carry their pose one more frame
 and are older, so they come earlier on the next frame.
 """
@@ -44,31 +44,19 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
-    LEFT_ANKLE,
-    LEFT_HIP,
-    LEFT_KNEE,
-    LEFT_SHOULDER,
-    NUM_COCO_JOINTS,
     NUM_JOINTS,
-    RIGHT_ANKLE,
-    RIGHT_HIP,
-    RIGHT_KNEE,
-    RIGHT_SHOULDER,
     ROOT,
 )
 from hdnet_ros.people import DepthSource, Person
 from hdnet_ros.stages.blazepose import BlazePoseConfig
-from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, fit_roots
+from hdnet_ros.stages.blazepose.carried_fit import anchored, follows, skeleton_roots
+from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit
 from hdnet_ros.stages.blazepose.run_memory import Estimate, LastRun, RunMemory
+from hdnet_ros.stages.blazepose.stillness import still_since
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
-# The joints a carried skeleton is fitted to the 2D keypoints by (as BlazePose's own fit:
-# torso and legs; the face and hands are left out) ...
-FIT_JOINTS = (LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP, LEFT_KNEE, RIGHT_KNEE, LEFT_ANKLE, RIGHT_ANKLE)
-# ... and where too few of those are seen: every COCO joint (face and arms too).
-WIDER_FIT_JOINTS = tuple(range(NUM_COCO_JOINTS))
 # A crop the network rejected (no person seen) is retried after the person's period; after
 # each further rejection in a row the wait doubles, up to 2**this periods: most rejected
 # crops are rejected again (a person seated behind a table, cut by the image's edge).
@@ -87,21 +75,6 @@ MAX_CARRIED_PERIODS = 4
 # hidden differently) makes the estimate's mask and landmarks stale.
 MAX_BOX_SCALE_CHANGE = 0.1
 _NO_BOX = np.full(4, np.nan)
-# A person is still when none of their confident joints moved by more than this share of
-# their box's height since the network's last run on them, their whole move (the joints'
-# median shift) taken out. On the sample frames' pseudo-sequence (each frame shifted 1-2 px a
-# frame: the 2D network's own jitter on still people; median 0.03) 84 % of the measurable
-# pairs of frames 3 apart lie under it, 78 % of those 9 apart. A walker's limbs move little
-# more in 0.1 s (synthetic walkers at 30 Hz: 0.067 in 3 frames, the median), so this keeps
-# the walkers of benchmarks/bench_adaptive_period.py at 14-15 mm mean carried joint error
-# against 10 mm with the base period (0.08: 18 mm; docs/benchmarks.md, perf21).
-STILL_CHANGE = 0.05
-# Joints scored at least this count (PP-TinyPose's joints scored 0.3-0.4 jump by tenths of
-# the box from frame to frame on still people: with them 62 % of the pairs 3 frames apart
-# lie under STILL_CHANGE) ...
-STILL_MIN_SCORE = 0.4
-# ... and a change is measured on at least this many of them (else: not still).
-STILL_MIN_JOINTS = 4
 
 
 class Want(IntEnum):
@@ -310,24 +283,11 @@ class BlazePoseSchedule:
         return max(period, min(period * factor, self.config.still_max_age_frames))
 
     def _still(self, last: Sequence[LastRun | None]) -> list[bool]:
-        """Whose pose has not changed since the network's last run on them (accepted, and
-        no crop rejected since): :func:`pose_changes` of this frame's keypoints up to
-        STILL_CHANGE. False for people without such a run."""
-        still = [False] * len(last)
+        """Whose pose has not changed since the network's last accepted run on them
+        (:func:`~.stillness.still_since`); nobody with ``still_period_factor`` 1."""
         if self.config.still_period_factor <= 1:
-            return still
-        kept = [i for i, r in enumerate(last) if r is not None and r.rejections == 0 and r.keypoints is not None]
-        if not kept:
-            return still
-        runs = [cast(LastRun, last[i]) for i in kept]
-        then_pixels = np.stack([cast(tuple[FloatArray, FloatArray], r.keypoints)[0] for r in runs])
-        then_scores = np.stack([cast(tuple[FloatArray, FloatArray], r.keypoints)[1] for r in runs])
-        heights = np.array([float(r.box[3] - r.box[1]) for r in runs])
-        pixels, scores = self._keypoints
-        changes = pose_changes(then_pixels, then_scores, heights, pixels[kept], scores[kept])
-        for index, change in zip(kept, changes.tolist(), strict=True):
-            still[index] = change <= STILL_CHANGE
-        return still
+            return [False] * len(last)
+        return still_since(last, *self._keypoints)
 
     def _served(
         self, people: Sequence[Person], wants: npt.NDArray[np.int64], staleness: npt.NDArray[np.float64]
@@ -357,56 +317,6 @@ class BlazePoseSchedule:
 def few_joints(scores: FloatArray, min_score: float) -> BoolArray:
     """Which people's keypoints (``scores`` [P,J]) show fewer than FEW_JOINTS joints."""
     return cast(BoolArray, np.count_nonzero(scores >= min_score, axis=1) < FEW_JOINTS)
-
-
-def pose_changes(
-    then_pixels: FloatArray,
-    then_scores: FloatArray,
-    heights: FloatArray,
-    now_pixels: FloatArray,
-    now_scores: FloatArray,
-) -> FloatArray:
-    """How much each person's 2D pose changed between two frames [N]: the largest move of a
-    joint (of the COCO-17, scored STILL_MIN_SCORE or more in both frames) once the joints'
-    median move is taken out (the person's, or the camera's, shift), over the person's box
-    height then (``heights`` [N]; scale-free). Keypoints: pixels [N,J,2], scores [N,J].
-    Infinite where fewer than STILL_MIN_JOINTS such joints are seen (no change can be told)."""
-    coco = slice(0, NUM_COCO_JOINTS)
-    moves = now_pixels[:, coco] - then_pixels[:, coco]
-    confident = (then_scores[:, coco] >= STILL_MIN_SCORE) & (now_scores[:, coco] >= STILL_MIN_SCORE)
-    confident &= np.isfinite(moves).all(axis=2)
-    counted = np.count_nonzero(confident, axis=1)
-    masked = np.where(confident[..., None], moves, np.nan)
-    residual = masked - _row_medians(masked, counted)[:, None, :]
-    largest = np.max(np.where(confident, np.sqrt(np.sum(residual**2, axis=2)), -np.inf), axis=1)
-    return np.where(counted >= STILL_MIN_JOINTS, largest / np.maximum(heights, 1.0), np.inf)
-
-
-def _row_medians(values: FloatArray, counts: npt.NDArray[np.intp]) -> FloatArray:
-    """The median over axis 1 of ``values`` [N,J,C] of each row's ``counts`` [N] finite
-    values (NaN elsewhere; sorted last), as np.nanmedian gives them (a tenth of its cost on a
-    frame's few people); rows without any give 0."""
-    ordered = np.sort(values, axis=1)
-    low = np.maximum(counts - 1, 0) // 2
-    high = np.maximum(counts, 1) // 2
-    middle = (_rows_at(ordered, low) + _rows_at(ordered, high)) / 2.0
-    return np.where(counts[:, None] > 0, middle, 0.0)
-
-
-def _rows_at(values: FloatArray, index: npt.NDArray[np.intp]) -> FloatArray:
-    """``values`` [N,J,C] at ``index`` [N] along axis 1: [N,C]."""
-    return np.take_along_axis(values, index[:, None, None], axis=1)[:, 0]
-
-
-def anchored(fit: MonocularRoot, last: LastRun | None) -> MonocularRoot:
-    """A carried skeleton's fit to this frame's keypoints scaled along its viewing ray by the
-    run's :attr:`~.run_memory.LastRun.depth_scale`: the root moves with the keypoints and
-    stays where the network put the person at its run (half-hidden people's keypoints and
-    BlazePose's own landmarks disagree on their size by up to tens of per cent)."""
-    scale = last.depth_scale if last is not None else 1.0
-    if scale == 1.0:
-        return fit
-    return MonocularRoot(fit.position * scale, fit.sigma * scale, fit.landmarks, fit.rms_px)
 
 
 def _rejected(last: LastRun | None) -> bool:
@@ -446,62 +356,3 @@ def carry_poses(people: Sequence[Person], expected: Sequence[Person | None], car
             person.network_pose = previous.network_pose
             person.network_feet = previous.network_feet
             person.network_pose_age = previous.network_pose_age + 1
-
-
-def carried_roots(
-    people: Sequence[Person], camera: CameraModel, min_score: float, relative_sigma: float
-) -> list[RootFit]:
-    """Monocular roots of people who carry a pose but were not run this frame: their
-    carried metric skeleton fitted to this frame's 2D keypoints (the same least squares as
-    BlazePose's own root, on the torso and leg joints), so the network's root follows the
-    person between runs. Where too few of those are seen (a person behind a table or
-    another person) the face and arms join the fit: a rougher root, but enough to tell
-    whether the pose still belongs to the track (:func:`follows`)."""
-    if not people:
-        return []
-    pixels = np.stack([np.asarray(p.pixels, dtype=np.float64) for p in people])
-    scores = np.stack([np.asarray(p.scores, dtype=np.float64) for p in people])
-    skeletons = np.stack([np.asarray(p.network_pose, dtype=np.float64) for p in people])
-    return skeleton_roots(pixels, scores, skeletons, camera, min_score, relative_sigma)
-
-
-def skeleton_roots(
-    pixels: FloatArray,
-    scores: FloatArray,
-    skeletons: FloatArray,
-    camera: CameraModel,
-    min_score: float,
-    relative_sigma: float,
-) -> list[RootFit]:
-    """Skeletons [N,J,3] fitted to 2D keypoints ([N,J,2] pixels, [N,J] scores): on the torso
-    and legs, else on every COCO joint (:func:`carried_roots`)."""
-    return fit_roots(
-        pixels,
-        scores,
-        skeletons,
-        camera,
-        min_visibility=min_score,
-        relative_sigma=relative_sigma,
-        landmarks=FIT_JOINTS,
-        fallback=WIDER_FIT_JOINTS,
-    )
-
-
-# A carried skeleton's fit follows its track when it lands this close to where the network
-# put the person at its last run: a walker moves a few centimetres per frame, and the
-# monocular fit scatters by a few per cent of the depth; a fit on the wrong keypoints (the
-# pose carried onto someone else) or of a pose that changed (sitting down) lands farther.
-FOLLOW_M = 0.2
-FOLLOW_RELATIVE = 0.1
-
-
-def follows(fit: MonocularRoot, reference: FloatArray | None) -> bool:
-    """Whether a carried skeleton's fit to this frame is a root of the same person as the
-    ``reference`` root (the network's at the track's last run, else the track's; None: nothing to compare,
-    the fit is taken)."""
-    if reference is None:
-        return True
-    last = np.asarray(reference, dtype=np.float64)
-    step = fit.position - last
-    # np.linalg.norm's own arithmetic (the square root of the dot product), without its checks.
-    return math.sqrt(float(step.dot(step))) <= max(FOLLOW_M, FOLLOW_RELATIVE * float(last[2]))
