@@ -17,6 +17,7 @@ from hdnet_ros.inference.runtime_choice import (
     choose_runtime,
     cpu_instruction_set,
     decide,
+    forget_choices,
     preferred_order,
 )
 from hdnet_ros.model_files import ModelFileError
@@ -204,6 +205,30 @@ def test_only_the_kept_runtime_is_finished(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(RuntimeError, match="cannot finish runtime:onnx_float"):
         choose_runtime("MoveNet", failing, "onnx_float", instruction_set=AVX2)
     assert recorder.closed[-1] == "runtime:onnx_float"
+
+
+def test_a_remembered_choice_opens_only_the_chosen_runtime_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within a process a choice is made once per model file and settings (``remember``): the
+    next pipeline opens the chosen runtime alone, with the first probe's reason and
+    timings; other files, a failed reopen and :func:`forget_choices` probe again."""
+    asked = injected(monkeypatch, {"litert_int8": 80.0, "onnx_float": 36.0, "onnx_int8": 120.0})
+    forget_choices()
+    first = choose_runtime("MoveNet", Recorder().movenet_like(), "auto", instruction_set=AVX2, remember="a.tflite")
+    recorder = Recorder()
+    again = choose_runtime("MoveNet", recorder.movenet_like(), "auto", instruction_set=AVX2, remember="a.tflite")
+    assert (first.name, again.name, len(asked)) == ("onnx_float", "onnx_float", 1)
+    assert recorder.opened == ["onnx_float"] and recorder.closed == []
+    assert again.reason.startswith("chosen earlier in this process: ") and again.probe_ms == first.probe_ms
+    choose_runtime("MoveNet", Recorder().movenet_like(), "auto", instruction_set=AVX2, remember="b.tflite")
+    choose_runtime("MoveNet", Recorder().movenet_like(), "auto", instruction_set=VNNI, remember="a.tflite")
+    assert len(asked) == 3  # another file, another CPU: probed
+    gone = Recorder().movenet_like({"onnx_float": ImportError("no torch now")})
+    assert choose_runtime("MoveNet", gone, "auto", instruction_set=AVX2, remember="a.tflite").name == "litert_int8"
+    assert len(asked) == 4
+    forget_choices()
+    choose_runtime("MoveNet", Recorder().movenet_like(), "auto", instruction_set=AVX2, remember="b.tflite")
+    assert len(asked) == 5
+    forget_choices()
 
 
 def test_forced_runtime_that_cannot_run_is_an_error_not_a_substitute() -> None:

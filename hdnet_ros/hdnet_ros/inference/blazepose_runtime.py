@@ -75,6 +75,7 @@ def choose_blazepose(path: Path, inference: InferenceConfig, threads: int, runti
             blazepose_candidates(path, inference, threads),
             runtime,
             rounds=inference.runtime_probe_rounds,
+            remember=(str(path.resolve()), repr(inference), threads),
         )
     if inference.backend == "torch":
         backend = _blazepose_torch(path, inference, threads)

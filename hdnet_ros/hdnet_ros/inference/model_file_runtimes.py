@@ -142,7 +142,8 @@ def choose_model_file_runtime(
         return Choice(network, inference.backend, backend, f"inference.backend {inference.backend}")
     probe_batch = min(PROBE_CROPS, max_batch)
     candidates = model_file_candidates(name, path, inference, threads, max_batch, probe_batch)
-    return choose_runtime(network, candidates, runtime, rounds=inference.runtime_probe_rounds)
+    remember = (name, str(path.resolve()), repr(inference), threads, max_batch)
+    return choose_runtime(network, candidates, runtime, rounds=inference.runtime_probe_rounds, remember=remember)
 
 
 def random_inputs(backend: Backend, batch: int) -> dict[str, np.ndarray]:

@@ -18,7 +18,11 @@ it computes, how to open it and one typical call); at start-up :func:`choose_run
    ``margin`` (:func:`decide`): a probe of a few calls on a loaded machine scatters by a few
    per cent, and the preferred one is the published network or its closest arithmetic,
 
-closes the others and logs what was chosen and why. ``<network>.runtime`` forces one
+closes the others and logs what was chosen and why. A choice is made once per process for
+a network's model file and settings (``remember``): a process that builds several pipelines
+(a replay of several bags, a benchmark, the tests) opens only the chosen runtime the next
+time, so its pipelines run on the same arithmetic and start in a fraction of the time
+(:func:`forget_choices` starts afresh). ``<network>.runtime`` forces one
 candidate by name (an error when it cannot run, never a silent substitute); with
 ``inference.runtime_probe_rounds: 0`` the CPU's features alone decide (no timing).
 The runtimes cannot be told to behave like another CPU (onnxruntime's MLAS and XNNPACK pick
@@ -30,7 +34,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -51,6 +55,9 @@ T = TypeVar("T")
 DEFAULT_MARGIN = 0.10
 DEFAULT_WARM_UP = 2
 DEFAULT_ROUNDS = 5
+# The probe's choices of this process: (network, what ``remember`` names, the CPU, the
+# probe's settings, the candidates' names) -> (chosen name, reason, the probe's medians).
+_CHOSEN: dict[Hashable, tuple[str, str, dict[str, float]]] = {}
 
 # Instructions that multiply and add int8 pairs into int32 in one step: where a CPU has
 # one, int8 convolutions run several times faster than without (docs/inference.md).
@@ -200,9 +207,13 @@ def choose_runtime(
     warm_up: int = DEFAULT_WARM_UP,
     margin: float = DEFAULT_MARGIN,
     instruction_set: InstructionSet | None = None,
+    remember: Hashable | None = None,
 ) -> Choice[T]:
     """Open the runtime ``setting`` names (``auto``: the one the CPU and the probe choose,
-    see the module doc) among ``candidates``; log the choice and the reason.
+    see the module doc) among ``candidates``; log the choice and the reason. ``remember``:
+    what makes the candidates these (the model file, threads, batch, settings): an ``auto``
+    choice made for it before in this process is opened again without a probe (None: the
+    probe runs every time).
 
     ``setting`` naming no candidate is a SettingsError; a forced candidate that cannot run
     raises its error (ModelFileError, BackendUnavailable); ``auto`` with none that can run
@@ -220,6 +231,12 @@ def choose_runtime(
         _log(choice, cpu)
         return choice
     candidates = [c for c in candidates if c.automatic]
+    automatic_names = tuple(c.name for c in candidates)
+    key = None if remember is None else (network, remember, cpu, rounds, warm_up, margin, automatic_names)
+    if key is not None and key in _CHOSEN:
+        earlier = _chosen_before(network, candidates, _CHOSEN[key], cpu)
+        if earlier is not None:
+            return earlier
     order = preferred_order(candidates, cpu)
     by_name = {c.name: c for c in candidates}
     medians: dict[str, float] = {}
@@ -244,6 +261,32 @@ def choose_runtime(
         reason += "; not available: " + "; ".join(failures)
     runtime = _finished(by_name[name], opened[name])
     choice = Choice(network, name, runtime, f"{reason} [{by_name[name].description}]", medians)
+    if key is not None:
+        _CHOSEN[key] = (name, reason, medians)
+    _log(choice, cpu)
+    return choice
+
+
+def forget_choices() -> None:
+    """Forget this process's earlier choices: the next ``auto`` choice probes again."""
+    _CHOSEN.clear()
+
+
+def _chosen_before(
+    network: str, candidates: Sequence[Candidate[T]], earlier: tuple[str, str, dict[str, float]], cpu: InstructionSet
+) -> Choice[T] | None:
+    """The runtime chosen before for the same candidates, opened alone (None where it no
+    longer opens: then the probe runs again)."""
+    name, reason, medians = earlier
+    candidate = next(c for c in candidates if c.name == name)
+    try:
+        runtime = _finished(candidate, candidate.open())
+    except (ModelFileError, BackendUnavailable, ImportError, ValueError, RuntimeError) as error:
+        LOG.info("%s runtime %s, chosen before, cannot run now: %s; probing again", network, name, error)
+        return None
+    choice = Choice(
+        network, name, runtime, f"chosen earlier in this process: {reason} [{candidate.description}]", dict(medians)
+    )
     _log(choice, cpu)
     return choice
 

@@ -127,6 +127,7 @@ def open_movenet_on_cpu(
         movenet_candidates(path, config, inference, threads),
         config.runtime,
         rounds=inference.runtime_probe_rounds,
+        remember=(str(path.resolve()), repr(config), repr(inference), threads),
     )
     estimator = choice.runtime
     estimator.runtime = choice.name
