@@ -28,7 +28,9 @@ Inputs:
   image composed from real person crops of the sample frames. The real detector runs on
   the image and the 2D network on every oracle box, then the oracle's answers are used
   (``oracle_stages.py``); BlazePose runs on every crop it is due for and answers with what
-  a perfect BlazePose would say about the crowd's people (``crowd_answers.py``);
+  a perfect BlazePose would say about the crowd's people (``crowd_answers.py``), on its
+  base periods: the crowd stands still, and the still-person rule would measure its saving
+  instead of a person's cost (:func:`crowd_pipeline`);
 * the three sample RGB-D frames as a pseudo-sequence (``frame_sources.py``): each repeated
   with the RGB and the depth shifted 1-2 px per frame at 30 Hz stamps;
 * for lifting alone, the synthetic crowd with the oracle's 2D (no models) and the sample
@@ -194,10 +196,15 @@ def accepted_boxes(stage: BlazePoseStage, frames: list[Frame], people: list[list
 
 def crowd_pipeline(settings: Settings, base: Stages, crowd: Crowd, clock: ModelClock) -> Pipeline:
     """The pipeline on the crowd: real models' cost, the oracle's 2D, BlazePose's answers
-    from the crowd's truth (``crowd_answers.py``)."""
+    from the crowd's truth (``crowd_answers.py``). The crowd stands still by construction
+    (the oracle's keypoints do not move), so BlazePose runs on the base periods
+    (``still_period_factor`` 1): what one more person costs in a crowd that moves, not the
+    still-person rule's saving (measured on the sample frames' sequence and in
+    ``bench_adaptive_period.py``)."""
     assert base.keypoints is not None and base.blazepose is not None
+    moving = dataclasses.replace(settings.blazepose, still_period_factor=1)
     return fresh(
-        settings,
+        dataclasses.replace(settings, blazepose=moving),
         base,
         detector=OracleDetector(base.detector, crowd.people),
         keypoints=cast(KeypointEstimator, OracleKeypoints(base.keypoints, crowd.people)),
@@ -621,7 +628,8 @@ def main() -> None:
             f"{', '.join(map(str, CROWD_SIZES))} capsule people in rows at {row_depths} m "
             f"(camera {CAMERA_HEIGHT_M:.1f} m high, {CAMERA_PITCH_DEG:g} deg down), Kinect-like depth, oracle 2D; "
             f"RGB from {len(crops)} real person crops of the sample frames; "
-            "BlazePose's answers made from the crowd's truth (crowd_answers.py)"
+            "BlazePose's answers made from the crowd's truth (crowd_answers.py), on its base periods "
+            "(blazepose.still_period_factor 1: the crowd stands still by construction)"
         ),
         "sequence_description": (
             f"the {len(frames)} sample frames (people per frame {[len(p) for p in people]}), each repeated "
