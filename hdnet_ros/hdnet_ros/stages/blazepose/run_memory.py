@@ -70,8 +70,9 @@ class LastRun:
     none yet) with the person's box at that estimate, and the crops in a row it rejected up
     to this run (0: it saw the person). ``fitted``: the estimate's skeleton fitted to the 2D
     keypoints of its frame (None: too few seen), for the :attr:`depth_scale`. ``keypoints``:
-    the 2D keypoints (pixels [J,2], scores [J]) the estimate was made on (None: none kept),
-    to tell whether the person's pose has changed since (:func:`~.stillness.pose_changes`)."""
+    the 2D keypoints (pixels [J,2], scores [J]) of the run's frame, whether its crop was
+    accepted or rejected (None: none kept), to tell whether the person's pose has changed
+    since (:func:`~.stillness.pose_changes`)."""
 
     frame: int
     estimate: Estimate | None

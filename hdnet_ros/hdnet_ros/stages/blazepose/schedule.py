@@ -11,15 +11,18 @@ network runs on each track every few frames and the track carries its pose in be
   the placement stage's fit with the person's learned scale where it runs);
 * a crop the network rejected (no person seen: a seated person behind a table, a person
   too far or cut by the image's edge) is tried again after the period, not every frame,
-  and after 2 and 4 periods once rejected again: most such crops are rejected again (from
+  and after 2, 4 and 8 periods once rejected again: most such crops are rejected again (from
   the first rejection where the 2D keypoints show fewer than FEW_JOINTS joints). A
   person whose last crop was rejected is not run for a carried pose that stops following
   them either (the refit below): the network has just said it sees no one there;
-* a person whose confident 2D keypoints have not moved since the network's last accepted
-  run on them (:func:`~.stillness.pose_changes` under its STILL_CHANGE: seated, standing, waiting) keeps
+* a person whose confident 2D keypoints have not moved since the network's last run on
+  them (:func:`~.stillness.pose_changes` under its STILL_CHANGE: seated, standing, waiting) keeps
   their skeleton's shape: their period is ``blazepose.still_period_factor`` times longer,
-  up to ``blazepose.still_max_age_frames`` frames (:meth:`BlazePoseSchedule._stretched`).
-  New tracks, rejected crops' back-off and refits are unchanged.
+  up to ``blazepose.still_max_age_frames`` frames (:meth:`BlazePoseSchedule._stretched`),
+  and is not refitted: the keypoints are those the network ran on, so their carried fit is
+  also compared with its own fit at the run (:func:`_carried_follows`). A still person
+  whose last crop was rejected waits as much longer on their back-off (the network saw no
+  one on these keypoints); new tracks are unchanged.
 
 Tracks take turns: each runs on its own phase of its period (by track id), so that the cost
 spreads over the frames instead of falling due on one. ``blazepose.max_crops`` caps the
@@ -59,8 +62,12 @@ FloatArray = npt.NDArray[np.float64]
 MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
 # A crop the network rejected (no person seen) is retried after the person's period; after
 # each further rejection in a row the wait doubles, up to 2**this periods: most rejected
-# crops are rejected again (a person seated behind a table, cut by the image's edge).
-MAX_BACK_OFF_DOUBLINGS = 2
+# crops are rejected again (a person seated behind a table, cut by the image's edge). On the
+# sample frames' pseudo-sequence (90 frames) with 2 (4 periods, 8-12 frames) 101 of 190
+# crops were rejected, and 33 of the 42 crops of people rejected 3 or more times in a row;
+# with 3 (8 periods, 16-24 frames: 0.5-0.8 s at 30 Hz) 81 of 161 (docs/benchmarks.md, the
+# sixth session).
+MAX_BACK_OFF_DOUBLINGS = 3
 # A person whose 2D keypoints show fewer joints than this (of 19; head and shoulders of
 # someone seated behind others) and whose last crop was rejected backs off at once: on the
 # sample frames' pseudo-sequence run every frame, 85 % of such crops were rejected again
@@ -70,6 +77,9 @@ FEW_JOINTS = 9
 # A track carries its pose for at most this many of its periods (its crop rejected, or
 # deferred by the budget), then goes without until the network sees it again.
 MAX_CARRIED_PERIODS = 4
+# ... and for at most this many frames (4 periods of still_max_age_frames' default): a longer
+# back-off after rejected crops does not make a pose older than that carried.
+MAX_CARRIED_FRAMES = 60
 # What is carried from the last estimate moves with the person's box while the box keeps its
 # size within this share; a box that grew or shrank more (the person turned, sat down, is
 # hidden differently) makes the estimate's mask and landmarks stale.
@@ -150,7 +160,8 @@ class BlazePoseSchedule:
             self._period(p, r, has_depth, few)
             for p, r, few in zip(expected, last, few_joints(self._keypoints[1], min_score).tolist(), strict=True)
         ]
-        periods = [self._stretched(period, still) for period, still in zip(base, self._still(last), strict=True)]
+        still = self._still(last)
+        periods = [self._stretched(period, calm) for period, calm in zip(base, still, strict=True)]
         self.counts["still"] += sum(stretched > period for stretched, period in zip(periods, base, strict=True))
         wants = np.array(
             [
@@ -161,7 +172,9 @@ class BlazePoseSchedule:
         ).reshape(-1)
         carried = np.array(
             [
-                p is not None and p.network_pose is not None and p.network_pose_age + 1 < MAX_CARRIED_PERIODS * period
+                p is not None
+                and p.network_pose is not None
+                and p.network_pose_age + 1 < min(MAX_CARRIED_PERIODS * period, MAX_CARRIED_FRAMES)
                 for p, period in zip(expected, periods, strict=True)
             ],
             dtype=bool,
@@ -180,12 +193,14 @@ class BlazePoseSchedule:
             relative_sigma,
         )
         for index, fit in zip(indices, fits, strict=True):
-            if isinstance(fit, MonocularRoot) and follows(fit, _reference(expected[index], last[index])):
+            if not isinstance(fit, MonocularRoot):
+                continue  # too few keypoints for any fit: the network, which would see as little, waits
+            if _carried_follows(fit, expected[index], last[index], still[index]):
                 roots[index] = anchored(fit, last[index])
-            elif isinstance(fit, MonocularRoot) and wants[index] == Want.NONE and not _rejected(last[index]):
+            elif wants[index] == Want.NONE and not _rejected(last[index]) and not still[index]:
                 wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
-            # After a rejected crop the network, which saw no person there, waits for its back-off.
-            # Too few keypoints for any fit: the network, which would see as little, waits for its turn.
+            # After a rejected crop the network, which saw no person there, waits for its back-off; a
+            # still person's keypoints are those it ran on (a fit this unstable is the keypoints' doing).
         run = self._served(people, wants, np.array(since, dtype=np.float64) / np.array(periods, dtype=np.float64))
         self._count(wants, run)
         estimates = [r.estimate if c and r is not None else None for r, c in zip(last, carried, strict=True)]
@@ -211,15 +226,15 @@ class BlazePoseSchedule:
             zip(people, self._last, run, estimates, fitted, strict=True)
         ):
             box = np.asarray(person.detection.box, dtype=np.float64)
+            keypoints = (pixels[index], scores[index]) if len(pixels) == len(people) else None
             if not runs_now:
                 runs.append(None)
             elif estimate is not None:
-                keypoints = (pixels[index], scores[index]) if len(pixels) == len(people) else None
                 runs.append(LastRun(self.frame, estimate, box, 0, root, keypoints))
-            elif last is not None:  # rejected: the last estimate stays, with its box and keypoints
-                runs.append(LastRun(self.frame, last.estimate, last.box, last.rejections + 1, None, last.keypoints))
+            elif last is not None:  # rejected: the last estimate stays, with its box; the keypoints are this crop's
+                runs.append(LastRun(self.frame, last.estimate, last.box, last.rejections + 1, None, keypoints))
             else:
-                runs.append(LastRun(self.frame, None, box, rejections=1))
+                runs.append(LastRun(self.frame, None, box, 1, None, keypoints))
         self.memory.record(self.frame, people, expected, self._last, runs)
         self.frame += 1
 
@@ -242,7 +257,7 @@ class BlazePoseSchedule:
 
     def _period(self, previous: Person | None, last: LastRun | None, has_depth: bool, few: bool = False) -> int:
         """The person's period: whether the sensor measured their root last frame, lengthened
-        after crops the network rejected in a row (x2, then x4; a period of 1 stays every frame),
+        after crops the network rejected in a row (x2, x4, then x8; a period of 1 stays every frame),
         from the first rejection where the 2D keypoints show ``few`` joints (:func:`few_joints`)."""
         measured = (
             has_depth
@@ -331,6 +346,19 @@ def _reference(previous: Person | None, last: LastRun | None) -> FloatArray | No
     if previous is not None and _root_known(previous):
         return np.asarray(previous.positions[ROOT], dtype=np.float64)
     return None
+
+
+def _carried_follows(fit: MonocularRoot, previous: Person | None, last: LastRun | None, still: bool) -> bool:
+    """Whether a carried skeleton's ``fit`` to this frame's keypoints still belongs to the track
+    (:func:`~.carried_fit.follows` its :func:`_reference`). A ``still`` person's keypoints are
+    their run's, and so is the fit: it is also compared like for like, with the same skeleton's
+    fit to the run's keypoints (:attr:`LastRun.fitted`), or a person whose 2D keypoints and
+    BlazePose's own landmarks disagree on where they are (seated, half hidden: by up to tens of
+    per cent) would be refitted every frame to the same answer."""
+    if follows(fit, _reference(previous, last)):
+        return True
+    at_run = last.fitted if still and last is not None and last.rejections == 0 else None
+    return at_run is not None and follows(fit, at_run)
 
 
 def _root_known(person: Person) -> bool:

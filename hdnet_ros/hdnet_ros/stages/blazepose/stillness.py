@@ -37,11 +37,12 @@ STILL_MIN_JOINTS = 4
 
 
 def still_since(last: Sequence[LastRun | None], pixels: FloatArray, scores: FloatArray) -> list[bool]:
-    """Whose pose has not changed since the network's last run on them (accepted, and no
-    crop rejected since): :func:`pose_changes` of this frame's keypoints (``pixels``
-    [P,J,2], ``scores`` [P,J]) up to STILL_CHANGE. False for people without such a run."""
+    """Whose pose has not changed since the network's last run on them (its crop accepted or
+    rejected: a still person's rejected crop would be rejected again): :func:`pose_changes` of
+    this frame's keypoints (``pixels`` [P,J,2], ``scores`` [P,J]) up to STILL_CHANGE. False
+    for people without such a run."""
     still = [False] * len(last)
-    kept = [i for i, r in enumerate(last) if r is not None and r.rejections == 0 and r.keypoints is not None]
+    kept = [i for i, r in enumerate(last) if r is not None and r.keypoints is not None]
     if not kept:
         return still
     runs = [r for r in (last[i] for i in kept) if r is not None and r.keypoints is not None]
