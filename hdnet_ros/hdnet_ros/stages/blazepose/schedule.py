@@ -19,8 +19,9 @@ network runs on each track every few frames and the track carries its pose in be
   them (:func:`~.stillness.pose_changes` under its STILL_CHANGE: seated, standing, waiting) keeps
   their skeleton's shape: their period is ``blazepose.still_period_factor`` times longer,
   up to ``blazepose.still_max_age_frames`` frames (:meth:`BlazePoseSchedule._stretched`),
-  and is not refitted: the keypoints are those the network ran on, so their carried fit is
-  also compared with its own fit at the run (:func:`_carried_follows`). A still person
+  and their carried fit is also compared with its own fit at the run, like for like, so
+  that a person whose keypoints and landmarks disagree is not refitted every frame to the
+  same answer (:func:`_carried_follows`). A still person
   whose last crop was rejected waits as much longer on their back-off (the network saw no
   one on these keypoints); new tracks are unchanged.
 
@@ -63,9 +64,9 @@ MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
 # A crop the network rejected (no person seen) is retried after the person's period; after
 # each further rejection in a row the wait doubles, up to 2**this periods: most rejected
 # crops are rejected again (a person seated behind a table, cut by the image's edge). On the
-# sample frames' pseudo-sequence (90 frames) with 2 (4 periods, 8-12 frames) 101 of 190
-# crops were rejected, and 33 of the 42 crops of people rejected 3 or more times in a row;
-# with 3 (8 periods, 16-24 frames: 0.5-0.8 s at 30 Hz) 81 of 161 (docs/benchmarks.md, the
+# sample frames' pseudo-sequence (90 frames) with 2 (4 periods, 8-12 frames) 99 of 191
+# crops were rejected, and 36 of the 44 crops of people rejected 3 or more times in a row;
+# with 3 (8 periods, 16-24 frames: 0.5-0.8 s at 30 Hz) 85 of 177 (docs/benchmarks.md, the
 # sixth session).
 MAX_BACK_OFF_DOUBLINGS = 3
 # A person whose 2D keypoints show fewer joints than this (of 19; head and shoulders of
@@ -197,10 +198,9 @@ class BlazePoseSchedule:
                 continue  # too few keypoints for any fit: the network, which would see as little, waits
             if _carried_follows(fit, expected[index], last[index], still[index]):
                 roots[index] = anchored(fit, last[index])
-            elif wants[index] == Want.NONE and not _rejected(last[index]) and not still[index]:
+            elif wants[index] == Want.NONE and not _rejected(last[index]):
                 wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
-            # After a rejected crop the network, which saw no person there, waits for its back-off; a
-            # still person's keypoints are those it ran on (a fit this unstable is the keypoints' doing).
+            # After a rejected crop the network, which saw no person there, waits for its back-off.
         run = self._served(people, wants, np.array(since, dtype=np.float64) / np.array(periods, dtype=np.float64))
         self._count(wants, run)
         estimates = [r.estimate if c and r is not None else None for r, c in zip(last, carried, strict=True)]
