@@ -2,7 +2,7 @@
 in one least-squares fit per person.
 
     the floor (TF pose of the camera over floor.frame -> the depth image's plane -> the standing
-    people of this frame and before: people_floor)
+    people of this frame and before: people_floor; a frame's observations at once: frame_floor)
         + each person's skeleton, the 2D points it projects to (cues; all people at once: frame_cues) and scale
           prior (the track's learned scale)
         -> fit.place_people (one least squares per person, compiled: fit_kernel) -> the network root the depth
@@ -39,6 +39,7 @@ from hdnet_ros.stages.placement.floor import (
     floor_from_pose,
 )
 from hdnet_ros.stages.placement.frame_cues import frame_cues
+from hdnet_ros.stages.placement.frame_floor import frame_floor_observations
 from hdnet_ros.stages.placement.people_floor import PeopleFloor
 from hdnet_ros.stages.placement.scale import learn_scales, scale_prior
 
@@ -157,7 +158,10 @@ class MonocularPlacement:
             if plane is not None:
                 floor = floor_from_plane(*plane)
         if floor is None and self.floor_config.from_people:
-            observations = floor_observations(people, frame.camera, self._frames, expected, self.config.learn_scale)
+            # A frame's people in one pass (frame_floor: cues.floor_observations to the bit).
+            observations = frame_floor_observations(
+                people, frame.camera, self._frames, expected, self.config.learn_scale
+            )
             floor = self.people_floor.add(observations)
         source = floor.source if floor is not None else "none"
         self.counts[f"floor_{source}"] += 1

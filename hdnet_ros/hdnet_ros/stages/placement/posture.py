@@ -39,11 +39,12 @@ TRUNK_LEAN_SIGMA_RAD = float(np.deg2rad(3.0))
 UPRIGHTING_FLOORS = ("tf", "depth")
 
 
-def standing(skeleton: FloatArray, up: FloatArray) -> bool:
+def standing(skeleton: FloatArray, up: FloatArray, leg: float | None = None) -> bool:
     """Whether a skeleton [21,3] stands or walks: its hips over its lower ankle by most of
-    a leg along ``up`` (legs extended under the body)."""
+    a leg along ``up`` (legs extended under the body); ``leg``: its :func:`leg_length`
+    where the caller has it."""
     pelvis = (skeleton[LEFT_HIP] + skeleton[RIGHT_HIP]) / 2.0
-    leg = leg_length(skeleton)
+    leg = leg_length(skeleton) if leg is None else leg
     ankles = skeleton[[LEFT_ANKLE, RIGHT_ANKLE]]
     if not np.isfinite(leg) or not np.all(np.isfinite(ankles)):
         return False
