@@ -247,3 +247,34 @@ def test_probe_times_every_call_in_turn() -> None:
     rounds = calls[4:]  # each round: every call twice in a row (settle, then timed), in some order
     assert len(rounds) == 12
     assert all(sorted(rounds[i : i + 4]) == ["a", "a", "b", "b"] and rounds[i] == rounds[i + 1] for i in (0, 4, 8))
+
+
+def test_a_probe_near_the_margin_runs_again_longer_and_that_decides(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnx_int8 at 0.93 of the preferred onnx_float's time: within the margin, but so near it
+    that the probe's noise decides; the longer probe (3x the rounds) finds it 0.80 and takes it."""
+    probes = iter(
+        [
+            {"onnx_float": 100.0, "onnx_int8": 93.0, "litert_int8": 300.0},
+            {"onnx_float": 100.0, "onnx_int8": 80.0, "litert_int8": 300.0},
+        ]
+    )
+    rounds_asked: list[int] = []
+
+    def fake_probe(calls: Mapping[str, Any], warm_up: int, rounds: int) -> dict[str, float]:
+        rounds_asked.append(rounds)
+        return next(probes)
+
+    monkeypatch.setattr(runtime_choice, "probe_ms", fake_probe)
+    choice = choose_runtime("MoveNet", Recorder().movenet_like(), "auto", instruction_set=AVX2, rounds=5)
+    assert rounds_asked == [5, 15] and choice.name == "onnx_int8"
+    assert "probed again over 15 rounds" in choice.reason and choice.probe_ms["onnx_int8"] == 80.0
+
+
+@pytest.mark.parametrize(
+    ("fastest_other", "close"),
+    [(0.50, False), (0.81, False), (0.83, True), (0.90, True), (0.97, True), (0.99, False), (1.20, False)],
+)
+def test_close_call_is_a_band_about_the_margins_line(fastest_other: float, close: bool) -> None:
+    medians = {"preferred": 100.0, "other": 100.0 * fastest_other, "slow": 500.0}
+    assert runtime_choice.close_call(medians, ["preferred", "other", "slow"], margin=0.10) is close
+    assert not runtime_choice.close_call({"preferred": 100.0}, ["preferred", "other"], margin=0.10)
