@@ -21,9 +21,9 @@ network runs on each track every few frames and the track carries its pose in be
   up to ``blazepose.still_max_age_frames`` frames (:meth:`BlazePoseSchedule._stretched`),
   and their carried fit is also compared with its own fit at the run, like for like, so
   that a person whose keypoints and landmarks disagree is not refitted every frame to the
-  same answer (:func:`_carried_follows`). A still person
-  whose last crop was rejected waits as much longer on their back-off (the network saw no
-  one on these keypoints); new tracks are unchanged.
+  same answer (:func:`_carried_follows`). A still person whose last crop was rejected
+  waits as much longer on their back-off (the network saw no one on these keypoints); new
+  tracks are unchanged.
 
 Tracks take turns: each runs on its own phase of its period (by track id), so that the cost
 spreads over the frames instead of falling due on one. ``blazepose.max_crops`` caps the
@@ -225,11 +225,12 @@ class BlazePoseSchedule:
         for index, (person, last, runs_now, estimate, root) in enumerate(
             zip(people, self._last, run, estimates, fitted, strict=True)
         ):
-            box = np.asarray(person.detection.box, dtype=np.float64)
-            keypoints = (pixels[index], scores[index]) if len(pixels) == len(people) else None
             if not runs_now:
                 runs.append(None)
-            elif estimate is not None:
+                continue
+            box = np.asarray(person.detection.box, dtype=np.float64)
+            keypoints = (pixels[index], scores[index]) if len(pixels) == len(people) else None
+            if estimate is not None:
                 runs.append(LastRun(self.frame, estimate, box, 0, root, keypoints))
             elif last is not None:  # rejected: the last estimate stays, with its box; the keypoints are this crop's
                 runs.append(LastRun(self.frame, last.estimate, last.box, last.rejections + 1, None, keypoints))

@@ -225,6 +225,11 @@ def _legs_below_seen_hips(usable: BoolArray) -> BoolArray:
     return usable
 
 
+# A floor observation's trunk lies within 80 deg of the image's up (a person lying across
+# the image, or a skeleton the network turned over, says nothing about the floor's up).
+MAX_TRUNK_COSINE = float(np.cos(np.deg2rad(80.0)))
+
+
 def floor_observations(
     people: Sequence[Person],
     camera: CameraModel,
@@ -259,7 +264,7 @@ def floor_observations(
         if not np.isfinite(norm) or norm < 1e-6:
             continue
         body_up = body_up / norm
-        if not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < np.cos(np.deg2rad(80.0)):
+        if not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < MAX_TRUNK_COSINE:
             continue
         scale = scale_prior(previous if learned_scale else None, 1.0)[0]
         neck = camera.unit_rays(shoulders.mean(axis=0)[None])[0] if np.all(np.isfinite(shoulders)) else None

@@ -31,7 +31,7 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
 )
 from hdnet_ros.people import Person
-from hdnet_ros.stages.placement.cues import AGREEMENT, AGREEMENT_CUT, floor_observations
+from hdnet_ros.stages.placement.cues import AGREEMENT, AGREEMENT_CUT, MAX_TRUNK_COSINE, floor_observations
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M
 from hdnet_ros.stages.placement.floor import IMAGE_UP
 from hdnet_ros.stages.placement.frame_cues import _cut_sides, _fit_joints, _near_cut_border, _skeletons, _stackable
@@ -41,8 +41,6 @@ from hdnet_ros.stages.placement.scale import scale_prior
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-# cues.floor_observations' bound on the trunk's angle from the image's up.
-MAX_TRUNK_COSINE = np.cos(np.deg2rad(80.0))
 
 
 def frame_floor_observations(
