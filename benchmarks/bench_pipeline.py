@@ -17,9 +17,9 @@ frame by frame, so they share the machine's load; figures are medians over windo
 ``blazepose.every_frames`` frames (one cycle of the 3D stage's schedule, see
 ``frame_timing.py``), p95 over single frames. A ratio of two times measured on the same
 frames (whole frame / model calls) or on the same frame indices in turn (3D stage on / off,
-every frame / off) is the median over windows of the per-window ratio
-(``frame_timing.window_ratio``); the ratios between crowds of different sizes (one more
-person / detection, t(20) / t(1)) divide one window median by another.
+every frame / off, and the crowds of different sizes: one more person / detection, t(20) /
+t(1)) is the median over windows of the per-window ratio (``frame_timing.window_ratio``), so
+that a machine whose speed drifts moves both sides of a ratio alike.
 
 Inputs:
 
@@ -69,6 +69,7 @@ from frame_timing import (
     Run,
     run_in_turn,
     stage_figures,
+    window_means,
     window_median,
     window_ratio,
 )
@@ -480,10 +481,11 @@ def schedule_counts(run: Run) -> dict[str, int]:
 
 
 def crowd_figures(runs: dict[int, Run], window: int) -> dict[str, Any]:
-    """Per crowd size the stage figures; one more person's cost (the slope of the window
-    medians between the smallest and the largest crowd) over the detection's window median,
-    and t(largest) / t(smallest): ratios of window medians (different crowds), not medians
-    of per-window ratios."""
+    """Per crowd size the stage figures; one more person's cost (the slope between the
+    smallest and the largest crowd) over the detection's time, and t(largest) / t(smallest).
+    The crowds took turns frame by frame, so window k of every crowd ran at the same time:
+    both ratios are medians over windows of the per-window ratio (a machine whose speed
+    drifts moves all crowds alike), next to the ratios of the window medians."""
     table = {count: stage_figures(run.timings, window) for count, run in runs.items()}
     first, last = min(table), max(table)
     span = last - first
@@ -496,6 +498,10 @@ def crowd_figures(runs: dict[int, Run], window: int) -> dict[str, Any]:
         + [f"model_{m}_ms" for m in (KEYPOINTS, BLAZEPOSE)]
     }
     detection = window_median([t.stages_ms["detection"] for run in runs.values() for t in run.timings], window)
+    totals = {count: window_means([t.total_ms for t in run.timings], window) for count, run in runs.items()}
+    detections = np.mean(
+        [window_means([t.stages_ms["detection"] for t in run.timings], window) for run in runs.values()], axis=0
+    )
     return {
         "table": table,
         "schedule": {count: schedule_counts(run) for count, run in runs.items()},
@@ -504,8 +510,10 @@ def crowd_figures(runs: dict[int, Run], window: int) -> dict[str, Any]:
         "detector_model_ms": window_median(
             [t.models_ms[DETECTOR] for run in runs.values() for t in run.timings], window
         ),
-        "extra_person_over_detector": extra["total_ms"] / detection,
-        "growth": table[last]["total_ms"] / table[first]["total_ms"],
+        "extra_person_over_detector": float(np.median((totals[last] - totals[first]) / span / detections)),
+        "growth": float(np.median(totals[last] / totals[first])),
+        "extra_person_over_detector_of_medians": extra["total_ms"] / detection,
+        "growth_of_medians": table[last]["total_ms"] / table[first]["total_ms"],
     }
 
 

@@ -99,7 +99,8 @@ def report(figures: dict[str, Any]) -> None:
         f"tracking {extra['tracking_ms']:.2f}, messages {extra[f'{MESSAGES}_ms']:.2f}; detection "
         f"{crowd['detection_ms']:.2f} ms (model {crowd['detector_model_ms']:.2f}): "
         f"{crowd['extra_person_over_detector']:.2f}x; t(20)/t(1) = {crowd['growth']:.2f} "
-        "(both ratios of window medians)"
+        "(both medians of per-window ratios, the crowds taking turns; ratios of the window medians: "
+        f"{crowd['extra_person_over_detector_of_medians']:.2f}x and {crowd['growth_of_medians']:.2f})"
     )
 
     lifting = figures["lifting"]

@@ -11,6 +11,7 @@ from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import DepthSource, Detection, Person, TrackingState
 from hdnet_ros.stages.tracking import RootKalman, Track, Tracker, TrackingConfig, hidden_roots, iou, overlap_matrix
 from hdnet_ros.stages.tracking.kalman import positions_after, predict_all, update_all
+from hdnet_ros.stages.tracking.tracker import BOX_ONLY_IOU, TRUSTED_SIGMA_M
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
 DT_NS = int(1e9 / 15)
@@ -122,6 +123,44 @@ def test_an_outlier_root_keeps_the_id_and_stays_out_of_the_filter() -> None:
     assert tracker.tracks[0].kalman.position[2] == pytest.approx(3.0, abs=0.05)
 
 
+def test_far_people_whose_roots_wander_keep_their_ids_by_their_boxes() -> None:
+    """Two people side by side 7 m away, placed without depth: their size-based roots jump
+    by up to a metre and a half from frame to frame (sigma 0.5 m), their boxes stay put.
+    Each keeps one id, and no root jump takes the neighbour's track."""
+    rng = np.random.default_rng(4)
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    left, right = np.array([-0.45, 0.0, 7.0]), np.array([0.45, 0.0, 7.0])
+    ids: list[set[int]] = [set(), set()]
+    for frame in range(60):
+        people = []
+        for root in (left, right):
+            person = person_at(root, sigma=0.5)
+            person.positions[ROOT] = root + np.array([0.0, 0.0, rng.uniform(-1.5, 1.5)])
+            person.depth_sources[ROOT] = DepthSource.INFERRED
+            people.append(person)
+        tracker.update(people[:: 1 if frame % 2 else -1], frame * DT_NS)
+        for side in range(2):
+            ids[side].add(people[side].track_id)
+    assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1]
+
+
+def test_only_a_confirmed_track_keeps_a_person_by_its_box_alone() -> None:
+    """The box-only alternative: (1 - IoU) x iou_cost_m + BOX_ONLY_M for a confirmed track and
+    a box with IoU >= BOX_ONLY_IOU, infeasible otherwise: a NEW track's box (a frame or two,
+    perhaps started on a root measured on an occluder) is no such evidence."""
+    from hdnet_ros.stages.tracking.tracker import BOX_ONLY_M, INFEASIBLE
+
+    config = TrackingConfig()
+    tracker = Tracker(config, CAMERA)
+    tracker.tracks = [Track(1, np.zeros(4), person_at(np.array([0.0, 0.0, 3.0])), confirmed=c) for c in (True, False)]
+    overlap = np.array([[0.9, BOX_ONLY_IOU - 0.01, BOX_ONLY_IOU], [0.9, 0.6, 1.0]])
+    expected = np.array(
+        [[0.1 * config.iou_cost_m + BOX_ONLY_M, INFEASIBLE, (1.0 - BOX_ONLY_IOU) * config.iou_cost_m + BOX_ONLY_M],
+         [INFEASIBLE] * 3]
+    )  # fmt: skip
+    np.testing.assert_allclose(tracker._box_only_cost(overlap), expected, rtol=1e-12)
+
+
 def test_a_track_past_its_coasting_time_is_not_expected_after_a_gap() -> None:
     """``expected`` (asked before the frame's update) continues a track within its coasting
     time and not after a longer gap in the stream: a new person where the old one stood then
@@ -190,6 +229,7 @@ def test_the_cost_of_all_tracks_at_once_is_each_tracks_own() -> None:
                             np.zeros((NUM_JOINTS, 2)), np.ones(NUM_JOINTS))  # fmt: skip
             if rng.uniform() < 0.8:
                 person.positions[ROOT] = rng.normal((0.0, 0.0, 4.0), 1.0)
+                person.position_stddev[ROOT] = rng.choice([0.02, float(rng.uniform(0.05, 0.9)), np.nan])
             people.append(person)
         tracker = Tracker(config)
         for track_id in range(1, int(rng.integers(1, 20))):
@@ -205,11 +245,15 @@ def test_the_cost_of_all_tracks_at_once_is_each_tracks_own() -> None:
         roots = np.array([person.positions[ROOT] for person in people])
         expected = np.where(overlap >= config.min_iou_2d_only, (1.0 - overlap) * config.iou_cost_m, INFEASIBLE)
         gate_2d = overlap_matrix(predicted, boxes, config.min_iou)
+        reported = np.array([person.position_stddev[ROOT] for person in people])
+        excess = np.where(np.isfinite(reported) & (reported > config.measurement_sigma_m), reported, 0.0)
         for row, track in enumerate(tracker.tracks):
             if track.kalman is not None:
                 distance = np.linalg.norm(track.kalman.position - roots, axis=1)
-                allowed = (distance <= tracker._gate_m(track)) & gate_2d[row]
-                in_3d = np.where(allowed, distance + config.box_cost_m * (1.0 - overlap[row]), INFEASIBLE)
+                sigma = np.sqrt(track.kalman.position_sigma**2 + excess**2)
+                allowed = (distance <= config.max_distance_m + 3.0 * sigma) & gate_2d[row]
+                scaled = distance * np.minimum(1.0, TRUSTED_SIGMA_M / np.maximum(sigma, 1e-9))
+                in_3d = np.where(allowed, scaled + config.box_cost_m * (1.0 - overlap[row]), INFEASIBLE)
                 expected[row] = np.where(np.all(np.isfinite(roots), axis=1), in_3d, expected[row])
         np.testing.assert_array_equal(tracker._cost_matrix(people, predicted, overlap), expected)
 
@@ -317,7 +361,8 @@ def crowd_frame(rng: np.random.Generator, roots: np.ndarray) -> list[Person]:
     """People at ``roots`` with noise; some without a root, some narrowed as if half hidden."""
     people = []
     for root in roots:
-        person = person_at(root + rng.normal(0, 0.03, 3), with_root=bool(rng.random() > 0.15))
+        sigma = 0.03 if rng.random() < 0.7 else float(rng.uniform(0.1, 0.8))  # some placed without depth
+        person = person_at(root + rng.normal(0, 0.03, 3), with_root=bool(rng.random() > 0.15), sigma=sigma)
         if rng.random() < 0.2:
             left = rng.uniform(0.0, 0.5)
             narrowed(person, left, left + rng.uniform(0.2, 0.5))
@@ -349,8 +394,13 @@ def pairwise_cost(tracker: Tracker, people: list[Person]) -> np.ndarray:
             pair_iou = iou(box, person.detection.box)
             if track.kalman is not None and np.all(np.isfinite(person.root)):
                 distance = float(np.linalg.norm(track.kalman.position - person.root))
-                if distance <= tracker._gate_m(track) and boxes_overlap(box, person.detection.box, config.min_iou):
-                    cost[row, col] = distance + config.box_cost_m * (1.0 - pair_iou)
+                reported = float(person.position_stddev[ROOT])
+                excess = reported if np.isfinite(reported) and reported > config.measurement_sigma_m else 0.0
+                sigma = float(np.sqrt(track.kalman.position_sigma**2 + excess**2))
+                gate = config.max_distance_m + 3.0 * sigma
+                if distance <= gate and boxes_overlap(box, person.detection.box, config.min_iou):
+                    weight = min(1.0, TRUSTED_SIGMA_M / max(sigma, 1e-9))
+                    cost[row, col] = distance * weight + config.box_cost_m * (1.0 - pair_iou)
             elif pair_iou >= config.min_iou_2d_only:
                 cost[row, col] = (1.0 - pair_iou) * config.iou_cost_m
     return cost
@@ -407,12 +457,13 @@ def test_association_and_expected_tracks_equal_the_pairwise_definitions() -> Non
         expected = fast.expected(crowds[0], stamp)
         if fast.tracks and crowds[0]:
             dt = (stamp - (fast._last_stamp_ns or stamp)) * 1e-9
-            overlap = np.array([[iou(box_after(t, dt), p.detection.box) for p in crowds[0]] for t in fast.tracks])
-            cost = np.where(overlap >= fast.config.min_iou_2d_only, 1.0 - overlap, 1e9)
+            alive = [t for t in fast.tracks if fast._alive(t, dt)]  # not those coasting too long by then
+            overlap = np.array([[iou(box_after(t, dt), p.detection.box) for p in crowds[0]] for t in alive])
+            cost = np.where(overlap >= fast.config.min_iou_2d_only, 1.0 - overlap, 1e9).reshape(len(alive), -1)
             reference: list[Person | None] = [None] * len(crowds[0])
             for row, col in zip(*linear_sum_assignment(cost), strict=True):
                 if cost[row, col] < 1e9:
-                    reference[col] = fast.tracks[row].person
+                    reference[col] = alive[row].person
                     assignments += 1
             assert [id(p) for p in expected] == [id(p) for p in reference]
         fast.update(crowds[0], stamp)
@@ -447,7 +498,7 @@ DISTORTED = CameraModel(640, 480, CAMERA.K, np.array([0.03, 0.05, -0.001, 0.003,
 
 @pytest.mark.parametrize("camera", [CAMERA, DISTORTED])
 def test_moved_boxes_are_each_tracks_predicted_box_to_the_bit(camera: CameraModel) -> None:
-    from hdnet_ros.stages.tracking.tracker import moved_boxes
+    from hdnet_ros.stages.tracking.track import moved_boxes
 
     rng = np.random.default_rng(2)
     tracks = []
