@@ -200,7 +200,11 @@ class BlazePoseSchedule:
                 roots[index] = anchored(fit, last[index])
             elif wants[index] == Want.NONE and not _rejected(last[index]):
                 wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
-            # After a rejected crop the network, which saw no person there, waits for its back-off.
+            elif _rejected(last[index]):
+                # After a rejected crop the network, which saw no person there, waits for its
+                # back-off; meanwhile a pose that no longer follows the track is not carried.
+                carried[index] = False
+                _uncarry(people[index])
         run = self._served(people, wants, np.array(since, dtype=np.float64) / np.array(periods, dtype=np.float64))
         self._count(wants, run)
         estimates = [r.estimate if c and r is not None else None for r, c in zip(last, carried, strict=True)]
@@ -333,6 +337,13 @@ class BlazePoseSchedule:
 def few_joints(scores: FloatArray, min_score: float) -> BoolArray:
     """Which people's keypoints (``scores`` [P,J]) show fewer than FEW_JOINTS joints."""
     return cast(BoolArray, np.count_nonzero(scores >= min_score, axis=1) < FEW_JOINTS)
+
+
+def _uncarry(person: Person) -> None:
+    """Take back a carried network pose (:func:`carry_poses`)."""
+    person.network_pose = None
+    person.network_feet = None
+    person.network_pose_age = 0
 
 
 def _rejected(last: LastRun | None) -> bool:
