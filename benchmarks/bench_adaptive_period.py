@@ -120,9 +120,12 @@ def run_sequences(blazepose: BlazePoseConfig, args: argparse.Namespace) -> Tally
 
 
 def variant(text: str) -> BlazePoseConfig:
-    """``FACTOR/EVERY/WITHOUT`` (still_period_factor, every_frames, every_frames_without_depth)."""
-    factor, every, without = (int(v) for v in text.split("/"))
-    return BlazePoseConfig(still_period_factor=factor, every_frames=every, every_frames_without_depth=without)
+    """``FACTOR/EVERY/WITHOUT[/MAX_CROPS]`` (still_period_factor, every_frames,
+    every_frames_without_depth, max_crops: the default where left out)."""
+    values = [int(v) for v in text.split("/")]
+    factor, every, without = values[:3]
+    config = BlazePoseConfig(still_period_factor=factor, every_frames=every, every_frames_without_depth=without)
+    return dataclasses.replace(config, max_crops=values[3]) if len(values) > 3 else config
 
 
 def report(name: str, tally: Tally) -> str:
@@ -151,7 +154,8 @@ def main() -> None:
         "--variants",
         nargs="+",
         default=["1/3/2", "3/3/2", "1/4/3"],
-        help="FACTOR/EVERY/WITHOUT: still_period_factor, every_frames, every_frames_without_depth",
+        help="FACTOR/EVERY/WITHOUT[/MAX_CROPS]: still_period_factor, every_frames, every_frames_without_depth, "
+        "max_crops",
     )
     args = parser.parse_args()
     print(f"{args.sequences} sequences x {args.frames} frames at {args.rate:g} Hz, {args.people} people", end="")
