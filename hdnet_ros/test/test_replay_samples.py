@@ -154,7 +154,7 @@ def test_summary_shows_the_3d_network_stage(sample_replay: Path) -> None:
     summary = json.loads((sample_replay / "summary.json").read_text())
     networks = summary["networks"]
     assert networks["pose_3d"] == "blazepose" and networks["root_depth"] == "blazepose"
-    # Each bag starts new tracks: everyone is due, as many as blazepose.max_crops (4) a frame.
+    # Each bag starts new tracks: everyone is due, as many as blazepose.max_crops a frame.
     cap = summary["settings"]["blazepose"]["max_crops"]
     due = sum(min(entry["people"], cap) for entry in summary["people_per_frame"])
     body = networks["blazepose"]
