@@ -146,12 +146,12 @@ class BlazePoseConfig:
         min=1,
         max=1000,
     )
-    # A robot among many people needs the 3D stage's cost bounded: three crops (about 14 ms on
-    # two AVX-512 VNNI cores, 24 ms on two AVX2 cores) give each of 20 people a fresh pose
-    # every seven frames; below ~9 people the periods alone stay under it. Four crops kept
-    # the frame at 20 people over 4x the 1-person frame on the AVX2 machine (4.2x against
-    # 3.8x) for 0.2 mm less mean joint error of 20 synthetic walkers' carried poses
-    # (docs/benchmarks.md, the eighth session).
+    # A robot among many people needs the 3D stage's cost bounded: three crops (12-15 ms on
+    # two AVX-512 VNNI cores, 24-25 ms on two AVX2 cores) give each of 20 people a fresh pose
+    # every seven frames; below ~9 people measured by depth (~6 without) the periods alone
+    # stay under it. Four crops kept the frame at 20 people over 4x the 1-person frame on
+    # the AVX2 machine (4.08-4.41x against 3.82-4.08x) for 0.2-1.9 mm less mean joint error
+    # of synthetic crowds' carried poses (docs/benchmarks.md, the eighth session).
     max_crops: int = setting(
         3,
         "most BlazePose crops per frame (0 = no cap): new tracks first, then carried poses that no longer fit the "
