@@ -306,6 +306,56 @@ def test_a_hidden_person_keeps_its_id_and_the_filter_skips_its_suspect_root() ->
     assert track.kalman is not None and track.kalman.position[2] == pytest.approx(3.4, abs=0.1)
 
 
+def upper_part(person: Person, share: float) -> Person:
+    """The person with only the top ``share`` of its box's height and its middle 80 % seen."""
+    x0, y0, x1, y1 = person.detection.box
+    person.detection.box = np.array([x0 + 0.1 * (x1 - x0), y0, x1 - 0.1 * (x1 - x0), y0 + share * (y1 - y0)])
+    return person
+
+
+def test_overlapping_people_whose_roots_trade_places_keep_their_ids_by_their_boxes() -> None:
+    """Someone seated in front (2.4 m) and someone behind whose box is the upper part of the
+    front box (3.6 m; the two boxes' IoU about 0.4): on every other frame each one's root is
+    measured on the other's body (the pelvis pixels fall on the other person). Each box stays
+    on its own track's box (IoU about 1) with no rival near it, so both keep their ids, and
+    the roots measured on the wrong body stay out of the filters."""
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    front_root, back_root = np.array([0.0, 0.0, 2.4]), np.array([0.1, 0.0, 3.6])
+    ids: list[set[int]] = [set(), set()]
+    for frame in range(20):
+        front, back = person_at(front_root), upper_part(person_at(front_root), 0.45)
+        back.positions[ROOT] = back_root
+        if frame >= 6 and frame % 2:
+            front.positions[ROOT], back.positions[ROOT] = back_root.copy(), front_root.copy()
+        tracker.update([back, front] if frame % 3 else [front, back], frame * DT_NS)
+        if frame >= 3:
+            ids[0].add(front.track_id)
+            ids[1].add(back.track_id)
+    assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1]
+    for track_id, root in ((ids[0].pop(), front_root), (ids[1].pop(), back_root)):
+        track = next(t for t in tracker.tracks if t.track_id == track_id)
+        assert track.kalman is not None and track.kalman.position[2] == pytest.approx(root[2], abs=0.1)
+
+
+def test_clear_pairs_are_the_pairwise_definition() -> None:
+    """A pair is clear where its IoU is at least the bound and every other IoU in its row and
+    its column is under the rival bound; empty and single-row or -column matrices too."""
+    from hdnet_ros.stages.tracking.boxes import clear_pairs
+
+    rng = np.random.default_rng(3)
+    for shape in ((0, 3), (3, 0), (1, 1), (1, 5), (5, 1), (6, 7), (9, 4)):
+        for _ in range(30):
+            overlap = np.where(rng.random(shape) < 0.4, rng.choice([0.0, 0.3, 0.5, 0.69, 0.7, 0.95], shape), 0.0)
+            expected = np.zeros(shape, dtype=bool)
+            for r, c in np.ndindex(*shape):
+                row = [overlap[r, k] for k in range(shape[1]) if k != c]
+                rivals = row + [overlap[k, c] for k in range(shape[0]) if k != r]
+                expected[r, c] = overlap[r, c] >= 0.7 and all(v < 0.5 for v in rivals)
+            assert np.array_equal(clear_pairs(overlap, 0.7, 0.5), expected)
+    assert clear_pairs(np.array([[0.9, 0.2], [0.1, 0.8]]), 0.7, 0.5).tolist() == [[True, False], [False, True]]
+    assert not clear_pairs(np.array([[0.9, 0.6]]), 0.7, 0.5).any()  # a rival box overlaps the track too
+
+
 # -- the tracker's matrices are its pairwise definitions, without the Python loops ------
 
 
