@@ -356,6 +356,80 @@ def test_clear_pairs_are_the_pairwise_definition() -> None:
     assert not clear_pairs(np.array([[0.9, 0.6]]), 0.7, 0.5).any()  # a rival box overlaps the track too
 
 
+def with_skeleton(person: Person, joints: np.ndarray, rng: np.random.Generator) -> Person:
+    """The person with confident keypoints at ``joints`` [J,2] px, 2 px of jitter."""
+    person.pixels = joints + rng.normal(0.0, 2.0, joints.shape)
+    person.scores = np.full(NUM_JOINTS, 0.9)
+    return person
+
+
+def test_people_whose_boxes_trade_shapes_keep_their_ids_by_their_skeletons() -> None:
+    """Two people who overlap in the image, placed by their size (roots wandering by half a
+    metre): on every other frame the detector's boxes trade shapes (the tall box goes round
+    the upper body of the person behind, the short one round the person in front), while
+    each one's keypoints stay on their body. Each skeleton keeps its id."""
+    rng = np.random.default_rng(2)
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    roots = [np.array([0.0, 0.0, 4.0]), np.array([0.2, 0.0, 4.6])]
+    tall, short = person_at(roots[0]).detection.box, upper_part(person_at(roots[0]), 0.45).detection.box
+    centres = [np.array([(tall[0] + tall[2]) / 2, tall[1] + 0.6 * (tall[3] - tall[1])]), (short[:2] + short[2:]) / 2]
+    skeletons = [centre + rng.uniform(-25.0, 25.0, (NUM_JOINTS, 2)) for centre in centres]  # 73 px apart
+    ids: list[set[int]] = [set(), set()]
+    for frame in range(20):
+        people = []
+        for index in range(2):
+            person = with_skeleton(person_at(roots[index], sigma=0.5), skeletons[index], rng)
+            person.detection.box = (tall if (index == 0) == (frame < 6 or frame % 2 == 0) else short).copy()
+            person.positions[ROOT] = roots[index] + np.array([0.0, 0.0, rng.uniform(-0.5, 0.5)])
+            person.depth_sources[ROOT] = DepthSource.INFERRED
+            people.append(person)
+        tracker.update(people[:: 1 if frame % 3 else -1], frame * DT_NS)
+        if frame >= 3:
+            for index in range(2):
+                ids[index].add(people[index].track_id)
+    assert len(ids[0]) == len(ids[1]) == 1 and ids[0] != ids[1]
+
+
+def test_keypoint_moves_and_same_skeletons_are_their_pairwise_definitions() -> None:
+    """The median move of the joints seen in both (scores >= MIN_SCORE, finite), over the
+    track's box height, inf with fewer than MIN_JOINTS; a same pair moves at most SAME_MOVE
+    with every rival of its row and column beyond RIVAL_MOVE."""
+    from hdnet_ros.stages.tracking.keypoints import (
+        MIN_JOINTS,
+        MIN_SCORE,
+        RIVAL_MOVE,
+        SAME_MOVE,
+        keypoint_moves,
+        same_skeletons,
+    )
+
+    rng = np.random.default_rng(9)
+    for tracks, people in ((0, 3), (3, 0), (1, 1), (4, 5), (7, 6)):
+        last = rng.uniform(0, 400, (tracks, NUM_JOINTS, 2))
+        last[rng.random((tracks, NUM_JOINTS)) < 0.2] = np.nan
+        now = np.concatenate(
+            (last[: min(tracks, people)], rng.uniform(0, 400, (max(people - tracks, 0), NUM_JOINTS, 2)))
+        )
+        now = now + rng.normal(0.0, 3.0, now.shape)
+        last_scores, scores = rng.uniform(0, 1, (tracks, NUM_JOINTS)), rng.uniform(0, 1, (people, NUM_JOINTS))
+        shifts, heights = rng.normal(0, 2, (tracks, 2)), rng.uniform(0.5, 300, tracks)
+        moves = keypoint_moves(last, last_scores, shifts, heights, now, scores)
+        expected = np.full((tracks, people), np.inf)
+        for t, p in np.ndindex(tracks, people):
+            d = np.linalg.norm(last[t] + shifts[t] - now[p], axis=1)
+            seen = (last_scores[t] >= MIN_SCORE) & (scores[p] >= MIN_SCORE) & np.isfinite(d)
+            if seen.sum() >= MIN_JOINTS:
+                expected[t, p] = np.median(d[seen]) / max(heights[t], 1.0)
+        np.testing.assert_allclose(moves, expected, rtol=1e-12)
+        same = np.zeros((tracks, people), dtype=bool)
+        for t, p in np.ndindex(tracks, people):
+            rivals = [moves[t, k] for k in range(people) if k != p] + [moves[k, p] for k in range(tracks) if k != t]
+            same[t, p] = moves[t, p] <= SAME_MOVE and all(r > RIVAL_MOVE for r in rivals)
+        assert np.array_equal(same_skeletons(moves), same)
+    assert same_skeletons(np.array([[0.01, 0.5], [0.4, 0.03]])).tolist() == [[True, False], [False, True]]
+    assert not same_skeletons(np.array([[0.01, 0.1]])).any()  # another skeleton is near
+
+
 # -- the tracker's matrices are its pairwise definitions, without the Python loops ------
 
 

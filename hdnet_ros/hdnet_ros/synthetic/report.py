@@ -254,6 +254,8 @@ def tracking_summary(run: TrackingRun) -> dict[str, float]:
         "person_frames": float(run.person_frames),
         "id_switches": float(mot.id_switches),
         "id_switches_per_1000": mot.id_switches_per_1000,
+        "identity_changes": float(run.identity_changes),
+        "identity_pairs": float(run.identity_pairs),
         "mota_pct": 100.0 * mot.mota,
         "motp_mm": 1000.0 * mot.motp,
         "false_positives": float(mot.false_positives),
@@ -356,5 +358,9 @@ def render_markdown(report: BenchmarkReport) -> str:
             f"{_cell(t['mota_pct'], '{:.1f}')} | {_cell(t['motp_mm'], '{:.0f}')} | {t['false_positives']:.0f} | "
             f"{t['misses']:.0f} | {_cell(t['velocity_error_mps'], '{:.3f}')} "
             f"| {_cell(t['speed_error_mps'], '{:.3f}')} |",
+            "",
+            f"True identities: a person's track id changed {t.get('identity_changes', 0):.0f} times in "
+            f"{t.get('identity_pairs', 0):.0f} pairs of frames they were seen in (re-found tracks included; "
+            "CLEAR-MOT's switches match hypotheses to the truth by their roots).",
         ]
     return "\n".join(out) + "\n"

@@ -20,20 +20,15 @@ Kalman filter. Association per frame is one optimal assignment
   (IoU >= ``BOX_ONLY_IOU``) but whose root the 3D gate refuses, at the 2D cost plus
   ``BOX_ONLY_M`` (about a 3D match on the gate's edge); that root is not trusted and stays
   out of the filter. Deciding it in the first assignment matters: a person whose root
-  wandered off would otherwise be gated out of their own track and take a neighbour's.
-  On the sample frames replayed as a still sequence (30 frames a scene, boxes of
-  consecutive frames matched by IoU), the boxes changed track 122 times in 700 before
-  these two rules and 54 after; on the synthetic walking sequences (seeds 0, 1, 2) the
-  switches went from 4, 7, 27 to 2, 5, 22;
-- a pair the boxes alone make clear (IoU >= ``CLEAR_IOU`` between the track's predicted box
-  and the person's, while no other box of either overlaps them by ``CLEAR_RIVAL_IOU``:
-  :func:`~.boxes.clear_pairs`) costs at most its 2D cost, whatever the roots say: where
-  people overlap in the image (someone seated behind another), each one's root now and
-  then lands on the other's body, while their boxes stay put; where the gate refuses the
-  root, it stays out of the filter. On the still sample sequence the boxes that changed
-  track went 51 -> 13 in 699 pairs (the skeletons, matched by their keypoints, 46 -> 20 in
-  571); on the synthetic walking sequences the people's true identities changed track 15
-  -> 11 times on seed 0 and as often as before on seeds 1 and 2.
+  wandered off would otherwise be gated out of their own track and take a neighbour's;
+- a pair the image makes clear costs at most its 2D cost, whatever the roots say, and
+  where the gate refuses the root it stays out of the filter: the same skeleton (its
+  keypoints moved a few pixels and no other one near: :mod:`~.keypoints`) is matched
+  whatever else its track or person could pair with, the same box (IoU >= ``CLEAR_IOU``
+  with no other box of either at ``CLEAR_RIVAL_IOU``: :func:`~.boxes.clear_pairs`) costs
+  at most (1 - IoU) x ``iou_cost_m``. Where people overlap in the image (one seated behind
+  another) their roots land on each other's bodies and their boxes trade shapes; their
+  skeletons stay (measured: docs/evaluation.md, "Tracking").
 
 A person whose box lies mostly inside another person's box at the same root depth is
 probably hidden behind them and measured on their body (:func:`hidden_roots`): that root
@@ -52,9 +47,8 @@ A person placed without the sensor's depth (a NETWORK or INFERRED root noisier t
 ``measurement_sigma_m``: the network's fit, the size and floor priors) has a depth good to
 a few percent each frame: the filter weighs it by that sigma and the person is published
 at the filtered root (``smooth_monocular_root``; the whole skeleton moved with it), so the
-root does not jitter frame to frame nor jump where the sensor's depth ends. (Weighing the
-noise along the viewing ray only, with a sensor's noise across it, smoothed as well but
-cost two identity switches more on the synthetic walking sequences: 6 against 4.)
+root does not jitter frame to frame nor jump where the sensor's depth ends (weighing it
+along the viewing ray only cost identity switches: docs/evaluation.md, "Tracking").
 """
 
 from __future__ import annotations
@@ -73,6 +67,7 @@ from hdnet_ros.people import DepthSource, Person, TrackingState
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.tracking.boxes import clear_pairs, has_root, hidden_roots, iou_matrix, overlap_matrix
 from hdnet_ros.stages.tracking.kalman import RootKalman, positions_after, predict_all, update_all
+from hdnet_ros.stages.tracking.keypoints import same_skeletons, track_keypoint_moves, warm_up
 from hdnet_ros.stages.tracking.track import Track, moved_boxes
 
 FloatArray = npt.NDArray[np.float64]
@@ -96,10 +91,8 @@ TRUSTED_SIGMA_M = 0.5
 BOX_ONLY_M = 0.8
 BOX_ONLY_IOU = 0.5
 # A track and a person whose boxes overlap this much while neither overlaps anyone else's
-# more than CLEAR_RIVAL_IOU are the same person as far as the image can tell: their pair
-# costs no more than its 2D cost, whatever the roots say. Between frames a person's box
-# moves little; a root does jump, between the bodies of people who overlap in the image
-# (a pelvis pixel on the person behind) or with a far person's size-based depth.
+# more than CLEAR_RIVAL_IOU are the same person as far as the boxes can tell (module doc):
+# between frames a box moves little, a root jumps (onto an overlapping person's body).
 CLEAR_IOU = 0.7
 CLEAR_RIVAL_IOU = 0.5
 
@@ -155,6 +148,7 @@ class Tracker:
         self._next_id = 1
         self._last_stamp_ns: int | None = None
         self._suspect: set[int] = set()  # this frame's people whose root is not trusted
+        warm_up()  # the compiled keypoint moves, before the first frame
 
     def reset(self) -> None:
         self.tracks.clear()
@@ -316,12 +310,16 @@ class Tracker:
         # People with a suspect root wait for the second pass: in the first they would take
         # a track from someone whose root is trusted.
         cost[:, sorted(self._suspect)] = INFEASIBLE
-        # A pair the boxes alone make clear costs at most its 2D cost, suspect or not; where
-        # the gate refused its root (or it is suspect) the root stays out of the filter.
+        # What the image makes clear holds (module doc), suspect or not; a refused root stays out.
         refused = by_box | (cost >= INFEASIBLE)
         clear = clear_pairs(overlap, CLEAR_IOU, CLEAR_RIVAL_IOU)
         cost = np.where(clear, np.minimum(cost, (1.0 - overlap) * self.config.iou_cost_m), cost)
-        by_box |= clear & refused
+        moves = track_keypoint_moves(self.tracks, predicted, people)
+        same = same_skeletons(moves)
+        taken = np.logical_or.outer(np.any(same, axis=1), np.any(same, axis=0))
+        cost = np.where(taken, INFEASIBLE, cost)
+        cost = np.where(same, moves, cost)
+        by_box |= (clear | same) & refused
         rows, cols = linear_sum_assignment(cost)
         matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if cost[r, c] < INFEASIBLE]
         box_only: set[int] = {c for r, c in matches if by_box[r, c]}
