@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.people import Person
-from hdnet_ros.stages.tracking.jit import compiled
+from hdnet_ros.stages.depth.jit import StageKernels
 from hdnet_ros.stages.tracking.track import Track
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
+# numba, cached where a change to any tracking source starts a fresh cache (the depth stage's
+# rule, :mod:`hdnet_ros.stages.depth.jit`): ``tracking-<hash>`` beside the other stages'.
+compiled = StageKernels("tracking", Path(__file__).resolve().parent).compiled
 
 # Joints the 2D network is at least this sure of in both frames are compared (its jitter on
 # still people: a median 3 % of the box height, docs/benchmarks.md "the BlazePose period
