@@ -92,6 +92,16 @@ def test_tinypose_ir_on_openvino_agrees_with_onnxruntime_at_every_batch_size(
     assert np.abs(more - tinypose_reference).max() <= HEATMAP_TOLERANCE
 
 
+def test_every_network_compiles_on_the_process_s_one_core(models_dir: Path, tinypose_openvino: Any) -> None:
+    """One ``openvino.Core`` for the process (its CPU plugin and threads once): a Core per
+    network made the networks slow each other down in the frame (docs/benchmarks.md)."""
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend, shared_core
+
+    with OpenVinoBackend(resolve_model_file("yolox_nano", models_dir), THREADS) as detector:
+        assert detector._core is tinypose_openvino._core is shared_core()
+    assert tinypose_openvino._core is shared_core()  # closing one network leaves the others' Core
+
+
 def test_static_shapes_left_for_later_are_compiled_on_finish(
     models_dir: Path, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
 ) -> None:

@@ -32,6 +32,7 @@ working on the other runtimes; creating this backend there raises BackendUnavail
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,16 @@ def import_openvino() -> Any:
             f"imported here ({error})"
         ) from error
     return openvino
+
+
+@functools.lru_cache(maxsize=1)
+def shared_core() -> Any:
+    """The process's one ``openvino.Core``: every network compiles its models on it (the
+    CPU plugin, its threads and its caches, once; OpenVINO's advice). A Core per network
+    made the networks slow each other down: on a 2-core AVX2 machine, PP-TinyPose's 20 crops
+    took 70.6-71.7 ms in the frame with BlazePose also on OpenVINO, 44.6-44.9 ms without it
+    (docs/benchmarks.md, the ninth session)."""
+    return import_openvino().Core()
 
 
 def compile_properties(threads: int | None, cache_dir: Path | None = None) -> dict[str, str]:
@@ -129,7 +140,7 @@ class OpenVinoBackend(Backend):
         _check_files(model_path)
         self.model_path = model_path
         self.properties = compile_properties(threads, cache_dir)
-        self._core: Any = openvino.Core()
+        self._core: Any = shared_core()
         self._openvino = openvino
         try:
             model = self._read(drop_outputs)
