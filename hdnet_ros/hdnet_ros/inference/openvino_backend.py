@@ -97,9 +97,9 @@ def openvino_signature(model_path: Path) -> tuple[dict[str, tuple[int, ...]], di
     """``({input name: shape}, {output name: shape})`` of the file as OpenVINO reads it, with
     no compile (dynamic dimensions are -1). Raises BackendUnavailable without OpenVINO,
     FileNotFoundError / ValueError / RuntimeError for a file it cannot read."""
-    openvino = import_openvino()
+    import_openvino()  # BackendUnavailable, saying how to install it, before the file checks
     _check_files(model_path)
-    model = openvino.Core().read_model(str(model_path))
+    model = shared_core().read_model(str(model_path))
 
     def shapes(ports: Any, prefix: str) -> dict[str, tuple[int, ...]]:
         dims = [tuple(-1 if d is None else d for d in _dims(p.get_partial_shape())) for p in ports]

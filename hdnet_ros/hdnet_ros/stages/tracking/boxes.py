@@ -73,20 +73,19 @@ def overlap_matrix(
 
 
 def clear_pairs(overlap: FloatArray, min_iou: float, max_rival_iou: float) -> npt.NDArray[np.bool_]:
-    """[T,P] the pairs of ``overlap`` (IoU of T boxes with P boxes) that overlap by at least
-    ``min_iou`` while every other box of the pair's row and column overlaps either of them by
-    less than ``max_rival_iou``: the same box again, with no other candidate near it."""
+    """[T,P] the pairs of ``overlap`` (IoU of T boxes with P boxes, or any score where larger
+    is closer) that reach ``min_iou`` while every other entry of the pair's row and column
+    stays under ``max_rival_iou`` (<= ``min_iou``): the same box again, no other one near."""
     overlap = np.asarray(overlap, dtype=np.float64)
     if overlap.size == 0:
         return np.zeros(overlap.shape, dtype=bool)
-    strong = overlap >= min_iou
-    # The largest overlap in each row and column other than the pair's own: the second
-    # largest where the pair holds the largest (a strong pair does, as max_rival_iou <= min_iou).
-    rows = np.sort(overlap, axis=1)
-    cols = np.sort(overlap, axis=0)
-    row_rival = rows[:, -2] if overlap.shape[1] > 1 else np.zeros(overlap.shape[0])
-    col_rival = cols[-2, :] if overlap.shape[0] > 1 else np.zeros(overlap.shape[1])
-    return np.asarray(strong & (row_rival[:, None] < max_rival_iou) & (col_rival[None, :] < max_rival_iou))
+    # The largest entry in each row and column other than the pair's own: the second largest
+    # where the pair holds the largest (a pair that reaches min_iou does); none: -inf.
+    rows, cols = np.sort(overlap, axis=1), np.sort(overlap, axis=0)
+    row_rival = rows[:, -2] if overlap.shape[1] > 1 else np.full(overlap.shape[0], -np.inf)
+    col_rival = cols[-2, :] if overlap.shape[0] > 1 else np.full(overlap.shape[1], -np.inf)
+    rivals_far = (row_rival[:, None] < max_rival_iou) & (col_rival[None, :] < max_rival_iou)
+    return np.asarray((overlap >= min_iou) & rivals_far)
 
 
 def has_root(person: Person) -> bool:

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.people import Person
 from hdnet_ros.stages.depth.jit import StageKernels
+from hdnet_ros.stages.tracking.boxes import clear_pairs
 from hdnet_ros.stages.tracking.track import Track
 
 FloatArray = npt.NDArray[np.float64]
@@ -113,13 +114,6 @@ def track_keypoint_moves(tracks: list[Track], predicted: FloatArray, people: lis
 
 def same_skeletons(moves: FloatArray) -> BoolArray:
     """[T,P] the pairs of ``moves`` (:func:`keypoint_moves`) whose move is at most SAME_MOVE
-    while every other move of their row and column exceeds RIVAL_MOVE."""
-    moves = np.asarray(moves, dtype=np.float64)
-    if moves.size == 0:
-        return np.zeros(moves.shape, dtype=bool)
-    rows, cols = np.sort(moves, axis=1), np.sort(moves, axis=0)
-    # The smallest move other than the pair's own: the second smallest where the pair holds
-    # the smallest (a pair within SAME_MOVE does, as RIVAL_MOVE >= SAME_MOVE).
-    row_rival = rows[:, 1] if moves.shape[1] > 1 else np.full(moves.shape[0], np.inf)
-    col_rival = cols[1, :] if moves.shape[0] > 1 else np.full(moves.shape[1], np.inf)
-    return np.asarray((moves <= SAME_MOVE) & (row_rival[:, None] > RIVAL_MOVE) & (col_rival[None, :] > RIVAL_MOVE))
+    while every other move of their row and column exceeds RIVAL_MOVE (:func:`~.boxes.clear_pairs`
+    on the moves' negatives: a smaller move is a closer pair)."""
+    return clear_pairs(-np.asarray(moves, dtype=np.float64), -SAME_MOVE, -RIVAL_MOVE)
