@@ -52,14 +52,18 @@ class Recorder:
         self.opened: list[str] = []
         self.closed: list[str] = []
 
-    def candidate(self, name: str, int8: bool = False, fails: Exception | None = None) -> Candidate[str]:
+    def candidate(
+        self, name: str, int8: bool = False, fails: Exception | None = None, outputs: str = ""
+    ) -> Candidate[str]:
         def open_it() -> str:
             if fails is not None:
                 raise fails
             self.opened.append(name)
             return f"runtime:{name}"
 
-        return Candidate(name, f"{name} computes", open_it, lambda _: None, self.closed.append, int8=int8)
+        return Candidate(
+            name, f"{name} computes", open_it, lambda _: None, self.closed.append, int8=int8, outputs=outputs
+        )
 
     def movenet_like(self, fails: Mapping[str, Exception] | None = None) -> list[Candidate[str]]:
         fails = fails or {}
@@ -101,6 +105,48 @@ def test_decide(medians: dict[str, float], preferred: list[str], expected: str) 
 def test_decide_without_timings_is_an_error() -> None:
     with pytest.raises(ValueError, match="no candidate"):
         decide({}, ["litert_int8"])
+
+
+@pytest.mark.parametrize(
+    ("medians", "expected"),
+    [
+        # The same file on another runtime 6 % faster (the detector on OpenVINO, AVX2): taken ...
+        ({"onnxruntime": 15.0, "openvino": 14.1, "other_arithmetic": 30.0}, "openvino"),
+        # ... but not within the probe's noise (3 %) ...
+        ({"onnxruntime": 15.0, "openvino": 14.7, "other_arithmetic": 30.0}, "onnxruntime"),
+        # ... while another arithmetic 6 % faster still has to clear the 10 % margin ...
+        ({"onnxruntime": 15.0, "openvino": 16.0, "other_arithmetic": 14.1}, "onnxruntime"),
+        # ... and where both clear their lines the faster of them is taken.
+        ({"onnxruntime": 15.0, "openvino": 14.0, "other_arithmetic": 12.0}, "other_arithmetic"),
+        ({"onnxruntime": 15.0, "openvino": 11.0, "other_arithmetic": 12.0}, "openvino"),
+    ],
+)
+def test_decide_takes_a_faster_runtime_of_the_same_outputs_beyond_the_noise(
+    medians: dict[str, float], expected: str
+) -> None:
+    order = ["onnxruntime", "openvino", "other_arithmetic"]
+    name, reason = decide(medians, order, margin=0.10, same_outputs={"openvino"})
+    assert name == expected
+    if name == "openvino":
+        assert "the same outputs" in reason
+    # Without the labels the 10 % margin holds for every candidate.
+    plain, _ = decide(medians, order, margin=0.10)
+    assert plain == (name if medians[name] < 0.9 * medians["onnxruntime"] else "onnxruntime")
+
+
+def test_auto_compares_same_outputs_by_their_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The labels come from the candidates: the one whose outputs are the first one's needs to
+    be faster by the noise's margin only; an unlabelled one by the full margin."""
+    injected(monkeypatch, {"published": 100.0, "same_file": 94.0, "unlabelled": 94.0})
+    recorder = Recorder()
+    candidates = [
+        recorder.candidate("published", outputs="file"),
+        recorder.candidate("same_file", outputs="file"),
+        recorder.candidate("unlabelled"),
+    ]
+    assert choose_runtime("net", candidates, "auto", instruction_set=AVX2).name == "same_file"
+    unlabelled = [recorder.candidate("published"), recorder.candidate("same_file"), recorder.candidate("unlabelled")]
+    assert choose_runtime("net", unlabelled, "auto", instruction_set=AVX2).name == "published"
 
 
 def injected(monkeypatch: pytest.MonkeyPatch, medians: dict[str, float]) -> list[list[str]]:
@@ -278,3 +324,7 @@ def test_close_call_is_a_band_about_the_margins_line(fastest_other: float, close
     medians = {"preferred": 100.0, "other": 100.0 * fastest_other, "slow": 500.0}
     assert runtime_choice.close_call(medians, ["preferred", "other", "slow"], margin=0.10) is close
     assert not runtime_choice.close_call({"preferred": 100.0}, ["preferred", "other"], margin=0.10)
+    # A candidate of the same outputs has its line at the noise's margin (3 %): 0.97 is on it.
+    same = {"other"}
+    on_its_line = abs(fastest_other - (1.0 - runtime_choice.SAME_OUTPUTS_MARGIN)) <= runtime_choice.CLOSE_BAND
+    assert runtime_choice.close_call(medians, ["preferred", "other", "slow"], 0.10, same_outputs=same) is on_its_line

@@ -39,6 +39,8 @@ BLAZEPOSE_LITERT_BATCHING = "loop"
 BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float", "openvino")
 # The probe's batch: the crops a busy frame runs through BlazePose in one call.
 PROBE_CROPS = 4
+# Every candidate computes the published network in float32 (Candidate.outputs).
+PUBLISHED = "the published network, float32"
 
 
 def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "litert_fp32") -> Backend:
@@ -97,13 +99,21 @@ def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -
         backend.close()
 
     return [
-        Candidate("litert_fp32", "the published file on LiteRT", lambda: _blazepose_litert(path, threads), call, close),
+        Candidate(
+            "litert_fp32",
+            "the published file on LiteRT",
+            lambda: _blazepose_litert(path, threads),
+            call,
+            close,
+            outputs=PUBLISHED,
+        ),
         Candidate(
             "onnx_float",
             "the rebuild's ONNX export on onnxruntime: the published outputs within float32 rounding",
             lambda: open_backend(blazepose_onnx(path, inference), inference, threads),
             call,
             close,
+            outputs=PUBLISHED,
         ),
         Candidate(
             "openvino",
@@ -112,6 +122,7 @@ def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -
             call,
             close,
             finish=finish_openvino,
+            outputs=PUBLISHED,
         ),
     ]
 

@@ -31,6 +31,8 @@ LOG = get_logger(__name__)
 OPENVINO = "openvino"
 # The probe's batch for networks that take person crops: the crops of a busy frame.
 PROBE_CROPS = 4
+# Both runtimes compute the one file in float32 (Candidate.outputs).
+THE_FILE = "the file, float32"
 MODEL_FILE_RUNTIMES = (AUTO, "onnxruntime", OPENVINO)
 
 
@@ -108,6 +110,7 @@ def model_file_candidates(
             lambda: open_model_file(name, path, inference, threads),
             call,
             close,
+            outputs=THE_FILE,
         ),
         Candidate(
             OPENVINO,
@@ -123,6 +126,7 @@ def model_file_candidates(
             call,
             close,
             finish=finish_openvino,
+            outputs=THE_FILE,
         ),
     ]
 

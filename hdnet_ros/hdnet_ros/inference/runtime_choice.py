@@ -16,9 +16,11 @@ it computes, how to open it and one typical call); at start-up :func:`choose_run
    each candidate timed on its second call (:func:`probe_ms`),
 4. keeps the first candidate of that order unless another is faster by more than
    ``margin`` (:func:`decide`): a probe of a few calls on a loaded machine scatters by a few
-   per cent, and the preferred one is the published network or its closest arithmetic;
-   a probe that lands near that line (:func:`close_call`) runs again, longer, and that
-   decides,
+   per cent, and the preferred one is the published network or its closest arithmetic.
+   A candidate whose outputs are the first one's within float32 rounding (the same
+   ``outputs`` label: the same file on another runtime) needs only to be faster than the
+   probe's noise (:data:`SAME_OUTPUTS_MARGIN`): nothing is lost by taking it. A probe that
+   lands near either line (:func:`close_call`) runs again, longer, and that decides,
 
 closes the others and logs what was chosen and why. A choice is made once per process for
 a network's model file and settings (``remember``): a process that builds several pipelines
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -65,6 +67,13 @@ DEFAULT_ROUNDS = 5
 # the rounds, and that decides.
 CLOSE_BAND = 0.08
 LONGER_PROBE = 3
+# Between candidates whose outputs agree within float32 rounding the preference has no
+# accuracy to keep, only the probe's noise to stand against: 5-round medians moved by up to
+# ~5 % between runs, so the longer probe's (3x the rounds, which every probe near this line
+# runs) by ~3 %. With 10 % here, `auto` kept the detector on onnxruntime and BlazePose on
+# LiteRT where OpenVINO ran them 6-12 % faster in the frame (docs/benchmarks.md, the tenth
+# session).
+SAME_OUTPUTS_MARGIN = 0.03
 # The probe's choices of this process: (network, what ``remember`` names, the CPU, the
 # probe's settings, the candidates' names) -> (chosen name, reason, the probe's medians).
 _CHOSEN: dict[Hashable, tuple[str, str, dict[str, float]]] = {}
@@ -134,6 +143,9 @@ class Candidate(Generic[T]):
     call: Callable[[T], object]
     close: Callable[[T], None] = field(default=lambda _: None)
     int8: bool = False  # int8 arithmetic: preferred on CPUs with int8 dot products
+    # Candidates with the same non-empty label give the same outputs within float32
+    # rounding (one file, or one rebuild, on different runtimes): :data:`SAME_OUTPUTS_MARGIN`.
+    outputs: str = ""
     # False: only when named in the configuration (a candidate that cannot be the fastest
     # anywhere, e.g. another's arithmetic emulated with more float ops, is not worth opening)
     automatic: bool = True
@@ -163,10 +175,15 @@ def preferred_order(candidates: Sequence[Candidate[T]], instruction_set: Instruc
 
 
 def decide(
-    medians_ms: Mapping[str, float], preferred: Sequence[str], margin: float = DEFAULT_MARGIN
+    medians_ms: Mapping[str, float],
+    preferred: Sequence[str],
+    margin: float = DEFAULT_MARGIN,
+    same_outputs: Collection[str] = (),
 ) -> tuple[str, str]:
     """``(name, reason)``: the first of ``preferred`` that was timed, unless another is faster
-    by more than ``margin`` (a fraction of the preferred one's time): then the fastest.
+    by more than its margin (a fraction of the first one's time): then the fastest of those.
+    The margin is ``margin``, or :data:`SAME_OUTPUTS_MARGIN` for the candidates named in
+    ``same_outputs`` (whose outputs are the first one's within float32 rounding).
 
     ``medians_ms``: each timed candidate's median time per call; candidates missing there
     (not available) are passed over.
@@ -179,23 +196,37 @@ def decide(
     listed = ", ".join(f"{name} {medians_ms[name]:.1f} ms" for name in timed)
     if fastest == first:
         return first, f"the fastest in the probe ({listed})"
-    if medians_ms[fastest] < (1.0 - margin) * medians_ms[first]:
-        gain = medians_ms[first] / medians_ms[fastest]
-        return fastest, f"the fastest in the probe, {gain:.2f}x faster than {first} ({listed})"
-    return first, f"preferred on this CPU, within {100 * margin:.0f} % of the fastest, {fastest} ({listed})"
+    margins = _margins(timed, margin, same_outputs)
+    faster = [name for name in timed[1:] if medians_ms[name] < (1.0 - margins[name]) * medians_ms[first]]
+    if faster:
+        chosen = min(faster, key=lambda name: medians_ms[name])
+        gain = medians_ms[first] / medians_ms[chosen]
+        same = " (the same outputs)" if chosen in same_outputs else ""
+        return chosen, f"the fastest in the probe, {gain:.2f}x faster than {first}{same} ({listed})"
+    return first, f"preferred on this CPU, within {100 * margins[fastest]:.0f} % of the fastest, {fastest} ({listed})"
+
+
+def _margins(timed: Sequence[str], margin: float, same_outputs: Collection[str]) -> dict[str, float]:
+    """Each timed candidate's margin against the first (:func:`decide`)."""
+    return {name: SAME_OUTPUTS_MARGIN if name in same_outputs else margin for name in timed}
 
 
 def close_call(
-    medians_ms: Mapping[str, float], preferred: Sequence[str], margin: float = DEFAULT_MARGIN, band: float = CLOSE_BAND
+    medians_ms: Mapping[str, float],
+    preferred: Sequence[str],
+    margin: float = DEFAULT_MARGIN,
+    band: float = CLOSE_BAND,
+    same_outputs: Collection[str] = (),
 ) -> bool:
-    """Whether :func:`decide` on these medians hangs on the probe's noise: the fastest of
-    the other timed candidates within ``band`` (a fraction of the preferred one's time) of
-    the ``margin``'s line, on either side."""
+    """Whether :func:`decide` on these medians hangs on the probe's noise: another timed
+    candidate within ``band`` (a fraction of the preferred one's time) of its margin's line,
+    on either side."""
     timed = [name for name in preferred if name in medians_ms and np.isfinite(medians_ms[name])]
     if len(timed) < 2 or not medians_ms[timed[0]] > 0.0:
         return False
-    fastest_other = min(medians_ms[name] for name in timed[1:]) / medians_ms[timed[0]]
-    return abs(fastest_other - (1.0 - margin)) <= band
+    margins = _margins(timed, margin, same_outputs)
+    first = medians_ms[timed[0]]
+    return any(abs(medians_ms[name] / first - (1.0 - margins[name])) <= band for name in timed[1:])
 
 
 def probe_ms(calls: Mapping[str, Callable[[], object]], warm_up: int, rounds: int, seed: int = 0) -> dict[str, float]:
@@ -272,7 +303,8 @@ def choose_runtime(
         try:
             if len(order) > 1:
                 calls = {n: (lambda c=by_name[n], r=opened[n]: c.call(r)) for n in order}
-                name, reason, medians = _probed(calls, order, warm_up, rounds, margin)
+                same = _same_outputs(by_name[order[0]], [by_name[n] for n in order[1:]])
+                name, reason, medians = _probed(calls, order, warm_up, rounds, margin, same)
             else:
                 name, reason = order[0], "the only one that runs here"
         except Exception:
@@ -289,16 +321,26 @@ def choose_runtime(
     return choice
 
 
+def _same_outputs(first: Candidate[T], others: Sequence[Candidate[T]]) -> frozenset[str]:
+    """The names of ``others`` whose outputs are ``first``'s within float32 rounding."""
+    return frozenset(c.name for c in others if first.outputs and c.outputs == first.outputs)
+
+
 def _probed(
-    calls: Mapping[str, Callable[[], object]], order: Sequence[str], warm_up: int, rounds: int, margin: float
+    calls: Mapping[str, Callable[[], object]],
+    order: Sequence[str],
+    warm_up: int,
+    rounds: int,
+    margin: float,
+    same_outputs: Collection[str] = (),
 ) -> tuple[str, str, dict[str, float]]:
     """(name, reason, medians) of the probe (:func:`probe_ms`, :func:`decide`); a probe near
-    the margin's line runs again over LONGER_PROBE times the rounds, and that decides."""
+    a margin's line runs again over LONGER_PROBE times the rounds, and that decides."""
     medians = probe_ms(calls, warm_up, rounds)
-    if not close_call(medians, order, margin):
-        return (*decide(medians, order, margin), medians)
+    if not close_call(medians, order, margin, same_outputs=same_outputs):
+        return (*decide(medians, order, margin, same_outputs), medians)
     medians = probe_ms(calls, 0, LONGER_PROBE * rounds)
-    name, reason = decide(medians, order, margin)
+    name, reason = decide(medians, order, margin, same_outputs)
     return (
         name,
         f"{reason}; probed again over {LONGER_PROBE * rounds} rounds: {rounds} left it near the margin",

@@ -89,6 +89,7 @@ def movenet_candidates(
             call,
             close,
             int8=True,
+            outputs="int8",
         ),
         Candidate(
             "onnx_float",
@@ -96,6 +97,7 @@ def movenet_candidates(
             lambda: rebuilt("float"),
             call,
             close,
+            outputs="float",
         ),
         Candidate(
             "openvino",
@@ -104,6 +106,7 @@ def movenet_candidates(
             call,
             close,
             finish=finish,
+            outputs="float",
         ),
         # The float network's work plus ~90 float ops for the int8 roundings: slower than
         # onnx_float on every CPU (4x on the Xeon, 2.6-3x here), so auto never opens it.
@@ -114,6 +117,7 @@ def movenet_candidates(
             call,
             close,
             automatic=False,
+            outputs="int8",
         ),
     ]
 
