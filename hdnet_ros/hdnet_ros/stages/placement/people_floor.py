@@ -12,9 +12,9 @@ Each standing person is an observation of the floor that needs no depth:
   height), the pelvis stands over them at the person's hip height and the pelvis's own ray
   must pass through that point: the floor's height, in the skeleton's metric scale.
 
-With the floor's up ``n`` and the camera's height unknown, a robust least squares (scipy,
-soft-L1; the residuals and their analytic Jacobian compiled: people_floor_kernel.py) over
-the observations kept gives the plane and, from its Jacobian (scaled by the residuals'
+With the floor's up ``n`` and the camera's height unknown, a robust least squares (soft-L1;
+the residuals and their analytic Jacobian compiled: people_floor_kernel.py; the solver too:
+people_floor_solver.py) over the observations kept gives the plane and, from its Jacobian (scaled by the residuals'
 spread and by how often each person was seen: :func:`repeats`), its full uncertainty: tilt
 and height together, so that the floor is known best where the people stand
 (:meth:`Floor.height_sigma`). The floor is offered from the first frame whose people pin it
@@ -38,11 +38,12 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import OptimizeResult, least_squares
 
+from hdnet_ros.stages.placement import people_floor_solver
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M
 from hdnet_ros.stages.placement.floor import (
     IMAGE_UP,
@@ -145,7 +146,8 @@ class PeopleFloor:
     def __init__(self, reestimate_frames: int = REESTIMATE_FRAMES, reestimate_share: float = REESTIMATE_SHARE) -> None:
         if reestimate_frames < 1 or not reestimate_share >= 0.0:
             raise ValueError(f"reestimate_frames {reestimate_frames} < 1 or reestimate_share {reestimate_share} < 0")
-        warm_up()  # the compiled residuals, before the first frame
+        warm_up()  # the compiled residuals and solver, before the first frame
+        people_floor_solver.warm_up()
         self.reestimate_frames = reestimate_frames
         self.reestimate_share = reestimate_share
         self.observations: deque[FloorObservation] = deque(maxlen=MAX_OBSERVATIONS)
@@ -200,6 +202,16 @@ class PeopleFloor:
 
 
 Plane = tuple[FloatArray, float]  # (unit normal, camera height)
+# The robust loss's scale, in the residuals' sigmas: soft-L1 is quadratic within ~2 sigmas.
+LOSS_SCALE = 2.0
+
+
+class Solution(NamedTuple):
+    """One robust solve: the parameters (tilt, tilt, log height), its cost, whether it converged."""
+
+    x: FloatArray
+    cost: float
+    success: bool
 
 
 def estimate(observations: list[FloorObservation]) -> Floor | None:
@@ -234,12 +246,12 @@ def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tupl
     return _floor(stacked, normal, height, repeats(observations)), minima, searched
 
 
-def _best(solutions: list[OptimizeResult], up: FloatArray, basis: FloatArray) -> Plane:
+def _best(solutions: list[Solution], up: FloatArray, basis: FloatArray) -> Plane:
     """The plane of the lowest-cost solution (the first of equals)."""
     return _plane(np.asarray(min(solutions, key=lambda solution: solution.cost).x), up, basis)
 
 
-def _solutions(stacked: _Stacked, up: FloatArray, basis: FloatArray, starts: list[FloatArray]) -> list[OptimizeResult]:
+def _solutions(stacked: _Stacked, up: FloatArray, basis: FloatArray, starts: list[FloatArray]) -> list[Solution]:
     """The converged robust least squares from each start (tilt, tilt, log height)."""
     solutions = [_least_squares(stacked, up, basis, start) for start in starts]
     return [solution for solution in solutions if solution.success]
@@ -304,17 +316,21 @@ def _plausible(normal: FloatArray, height: float, skeletons_up: FloatArray) -> b
     return tilt <= MAX_TILT_RAD and off_skeletons <= MAX_SKELETON_ANGLE_SIGMAS * SKELETON_UP_SIGMA_RAD and in_range
 
 
-def _least_squares(stacked: _Stacked, up: FloatArray, basis: FloatArray, params: FloatArray) -> OptimizeResult:
-    """One robust solve from ``params`` (the residuals' analytic Jacobian)."""
-    return least_squares(
-        _residuals,
-        params,
-        jac=_jacobian,
-        args=(up, basis, stacked),
-        loss="soft_l1",
-        f_scale=2.0,
-        method="trf",
+def _least_squares(stacked: _Stacked, up: FloatArray, basis: FloatArray, params: FloatArray) -> Solution:
+    """One robust solve from ``params`` (people_floor_solver: the analytic Jacobian, scipy's tolerances)."""
+    x, cost, _, converged = people_floor_solver.solve_floor(
+        np.asarray(params, dtype=np.float64),
+        up,
+        basis,
+        stacked.ankles,
+        stacked.pelvis,
+        stacked.hips,
+        stacked.trunks,
+        stacked.mean_up,
+        _CONSTANTS,
+        LOSS_SCALE,
     )
+    return Solution(x, float(cost), bool(converged))
 
 
 def _search_starts(stacked: _Stacked, up: FloatArray) -> list[FloatArray]:
