@@ -256,14 +256,15 @@ def test_the_trust_step_minimises_the_model_in_its_ball() -> None:
         radius = rng.uniform(0.01, 3.0)
         step = _trust_step(gradient, hessian, radius)
         assert np.linalg.norm(step) <= radius * (1 + 1e-6)
-
-        def model(p: np.ndarray) -> np.ndarray:
-            return np.asarray(p @ gradient + 0.5 * np.einsum("...i,ij,...j->...", p, hessian, p))
-
         directions = rng.normal(size=(2000, 3))
         points = directions / np.linalg.norm(directions, axis=1, keepdims=True) * radius * rng.random((2000, 1))
-        scale = max(1.0, abs(float(model(step))))
-        assert model(step) <= model(points).min() + 1e-9 * scale
+        at_step = float(quadratic(step, gradient, hessian))
+        assert at_step <= quadratic(points, gradient, hessian).min() + 1e-9 * max(1.0, abs(at_step))
+
+
+def quadratic(points: np.ndarray, gradient: np.ndarray, hessian: np.ndarray) -> np.ndarray:
+    """The model ``g p + p H p / 2`` at points [..., 3]."""
+    return np.asarray(points @ gradient + 0.5 * np.einsum("...i,ij,...j->...", points, hessian, points))
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -377,21 +378,19 @@ def turned(sequence: list[FloorObservation], angle: float, rng: np.random.Genera
 @pytest.fixture(scope="module")
 def sample_observations(models_dir: Path, sample_bags: list[Path]) -> list[list[FloorObservation]]:
     """The observations the pipeline made of each sample RGB-D frame (the depth stage offers no
-    floor on them, so the people's floor is the one used), with BlazePose's crops capped at
-    four, as they were recorded when the equality was measured (the default of three leaves
-    too few people with a pose in the one frame each bag gives). Known limit: with every
-    person posed (no cap) and the detector on OpenVINO, the frames of the three bags in a
-    row lead the solver from its last minima into a local minimum at frame 16 (cost 51.64
-    against the search's 51.09: 17 deg and 1.5 m off) that the restart's test lets through;
-    a start from the observations' own height there costs 2 ms a frame on the sample
-    sequence (docs/evaluation.md)."""
+    floor on them, so the people's floor is the one used), with every person posed (no cap
+    on BlazePose's crops: the default of three leaves too few people with a pose in the one
+    frame each bag gives) and the detector on OpenVINO. These frames in a row led the
+    solver from its last minima into a local minimum at frame 16 (cost 51.64 against the
+    search's 51.09: 17 deg and 1.5 m off), which the restart's test lets through, until each
+    solve also started from the observations' own height (docs/evaluation.md)."""
     from hdnet_ros.frame_input import build_frame
     from hdnet_ros.pipeline import Pipeline
     from helpers import sample_messages
 
     from hdnet_ros.config import load_settings
 
-    overrides = {"models.models_dir": str(models_dir), "blazepose.max_crops": 4}
+    overrides = {"models.models_dir": str(models_dir), "blazepose.max_crops": 0, "detector.runtime": "openvino"}
     pipeline = Pipeline.from_settings(load_settings(overrides=overrides))
     placement = pipeline.stages.placement
     assert placement is not None

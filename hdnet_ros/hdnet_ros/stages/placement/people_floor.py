@@ -12,10 +12,10 @@ Each standing person is an observation of the floor that needs no depth:
   height), the pelvis stands over them at the person's hip height and the pelvis's own ray
   must pass through that point: the floor's height, in the skeleton's metric scale.
 
-With the floor's up ``n`` and the camera's height unknown, a robust least squares (soft-L1;
-the residuals and their analytic Jacobian compiled: people_floor_kernel.py; the solver too:
-people_floor_solver.py) over the observations kept gives the plane and, from its Jacobian (scaled by the residuals'
-spread and by how often each person was seen: :func:`repeats`), its full uncertainty: tilt
+With the floor's up ``n`` and the camera's height unknown, a robust least squares (soft-L1,
+compiled: people_floor_kernel.py, people_floor_solver.py) over the observations kept gives
+the plane and, from its Jacobian (scaled by the residuals' spread and by how often each
+person was seen: :func:`repeats`), its full uncertainty: tilt
 and height together, so that the floor is known best where the people stand
 (:meth:`Floor.height_sigma`). The floor is offered from the first frame whose people pin it
 down (two standing people at different places, one of them with an ankle seen), with that
@@ -38,12 +38,10 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.stages.placement import people_floor_solver
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M
 from hdnet_ros.stages.placement.floor import (
     IMAGE_UP,
@@ -53,6 +51,8 @@ from hdnet_ros.stages.placement.floor import (
     tangent_basis,
 )
 from hdnet_ros.stages.placement.people_floor_kernel import floor_rows, warm_up
+from hdnet_ros.stages.placement.people_floor_solver import Solution, solve
+from hdnet_ros.stages.placement.people_floor_solver import warm_up as warm_up_solver
 
 FloatArray = npt.NDArray[np.float64]
 # Observations kept (a few minutes of a few people at the pipeline's rate are plenty).
@@ -136,8 +136,10 @@ class PeopleFloor:
     solved again on a cadence (:data:`REESTIMATE_FRAMES`; ``reestimate_frames=1``: every frame).
 
     The kept observations change little between solves, so their minima move little: each
-    solve starts from the distinct minima the last solve found (a few steps each) and takes
-    the lowest where it is a floor. A search from every start
+    solve starts from the distinct minima the last solve found (a few steps each) and from
+    the observations' own height (a frame's people can lead the minima into a local one:
+    the sample RGB-D frames in a row, 17 deg and 1.5 m off), and takes the lowest where it
+    is a floor. A search from every start
     (:func:`estimate`, what main did every frame) runs, and decides, where there are no such
     minima, none of them converges or their best is no floor (another minimum may be), and
     once as many observations have come as were kept at the last search (so that a minimum
@@ -146,8 +148,7 @@ class PeopleFloor:
     def __init__(self, reestimate_frames: int = REESTIMATE_FRAMES, reestimate_share: float = REESTIMATE_SHARE) -> None:
         if reestimate_frames < 1 or not reestimate_share >= 0.0:
             raise ValueError(f"reestimate_frames {reestimate_frames} < 1 or reestimate_share {reestimate_share} < 0")
-        warm_up()  # the compiled residuals and solver, before the first frame
-        people_floor_solver.warm_up()
+        warm_up(), warm_up_solver()  # the compiled residuals and solver, before the first frame
         self.reestimate_frames = reestimate_frames
         self.reestimate_share = reestimate_share
         self.observations: deque[FloorObservation] = deque(maxlen=MAX_OBSERVATIONS)
@@ -206,14 +207,6 @@ Plane = tuple[FloatArray, float]  # (unit normal, camera height)
 LOSS_SCALE = 2.0
 
 
-class Solution(NamedTuple):
-    """One robust solve: the parameters (tilt, tilt, log height), its cost, whether it converged."""
-
-    x: FloatArray
-    cost: float
-    success: bool
-
-
 def estimate(observations: list[FloorObservation]) -> Floor | None:
     """The floor the observations agree on (module doc), the best solution of a search from
     every start; only its up direction (an infinite offset sigma) while its height is not
@@ -231,6 +224,9 @@ def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tupl
     up = stacked.mean_up
     basis = tangent_basis(up)
     params = [p for p in (_start_params(start, up, basis) for start in starts) if p is not None]
+    own = _height_start(stacked, up)
+    if params and own is not None:  # beside the last minima (class doc)
+        params.append(own)
     solutions = _solutions(stacked, up, basis, params)
     searched = not solutions or not _plausible(*_best(solutions, up, basis), up)
     known = solutions
@@ -252,9 +248,11 @@ def _best(solutions: list[Solution], up: FloatArray, basis: FloatArray) -> Plane
 
 
 def _solutions(stacked: _Stacked, up: FloatArray, basis: FloatArray, starts: list[FloatArray]) -> list[Solution]:
-    """The converged robust least squares from each start (tilt, tilt, log height)."""
-    solutions = [_least_squares(stacked, up, basis, start) for start in starts]
-    return [solution for solution in solutions if solution.success]
+    """The converged robust least squares from each start (tilt, tilt, log height; people_floor_solver)."""
+    s, constants = stacked, _CONSTANTS
+    arrays = (s.ankles, s.pelvis, s.hips, s.trunks, s.mean_up)
+    found = [solve(x, up, basis, *arrays, constants, LOSS_SCALE) for x in starts]
+    return [solution for solution in found if solution.success]
 
 
 def _start_params(start: Plane, up: FloatArray, basis: FloatArray) -> FloatArray | None:
@@ -316,32 +314,21 @@ def _plausible(normal: FloatArray, height: float, skeletons_up: FloatArray) -> b
     return tilt <= MAX_TILT_RAD and off_skeletons <= MAX_SKELETON_ANGLE_SIGMAS * SKELETON_UP_SIGMA_RAD and in_range
 
 
-def _least_squares(stacked: _Stacked, up: FloatArray, basis: FloatArray, params: FloatArray) -> Solution:
-    """One robust solve from ``params`` (people_floor_solver: the analytic Jacobian, scipy's tolerances)."""
-    x, cost, _, converged = people_floor_solver.solve_floor(
-        np.asarray(params, dtype=np.float64),
-        up,
-        basis,
-        stacked.ankles,
-        stacked.pelvis,
-        stacked.hips,
-        stacked.trunks,
-        stacked.mean_up,
-        _CONSTANTS,
-        LOSS_SCALE,
-    )
-    return Solution(x, float(cost), bool(converged))
-
-
 def _search_starts(stacked: _Stacked, up: FloatArray) -> list[FloatArray]:
-    """A search's starts: the skeletons' mean up, with the camera height the observations'
-    hip heights give along it (where ankles are seen), and a low, a middle and a high camera."""
+    """A search's starts: the observations' own height (:func:`_height_start`, where ankles
+    are seen), and a low, a middle and a high camera, along the skeletons' mean up."""
+    own = _height_start(stacked, up)
+    return ([] if own is None else [own]) + [np.array([0.0, 0.0, float(np.log(h))]) for h in (1.0, 2.0, 3.5)]
+
+
+def _height_start(stacked: _Stacked, up: FloatArray) -> FloatArray | None:
+    """The skeletons' mean up with the camera height the observations' hip heights give
+    along it (their median); None where no ankle meets a floor along it."""
     hip = _rows(np.zeros(3), up, tangent_basis(up), stacked, False)[2]  # over a floor 1 m below the camera
     with np.errstate(invalid="ignore", divide="ignore"):
         ratios = stacked.hips / hip
     ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
-    starts = [float(np.median(ratios))] if len(ratios) else []
-    return [np.array([0.0, 0.0, float(np.log(height))]) for height in [*starts, 1.0, 2.0, 3.5]]
+    return np.array([0.0, 0.0, float(np.log(np.median(ratios)))]) if len(ratios) else None
 
 
 def _covariance(stacked: _Stacked, normal: FloatArray, height: float) -> FloatArray:

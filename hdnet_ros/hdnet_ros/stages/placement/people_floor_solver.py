@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,33 @@ MAX_EVALUATIONS = 300  # 100 per parameter
 MIN_WEIGHT = float(np.finfo(np.float64).eps)
 # The trust-region subproblem's radius is met to this share of it.
 RADIUS_RTOL = 1e-6
+
+
+class Solution(NamedTuple):
+    """One robust solve: the parameters (tilt, tilt, log height), its cost, whether it converged."""
+
+    x: FloatArray
+    cost: float
+    success: bool
+
+
+def solve(
+    start: FloatArray,
+    up: FloatArray,
+    basis: FloatArray,
+    ankles: FloatArray,
+    pelvis: FloatArray,
+    hips: FloatArray,
+    trunks: FloatArray,
+    mean_up: FloatArray,
+    constants: FloatArray,
+    f_scale: float,
+) -> Solution:
+    """:func:`solve_floor` as a :class:`Solution`."""
+    x, cost, _, converged = solve_floor(
+        np.asarray(start, dtype=np.float64), up, basis, ankles, pelvis, hips, trunks, mean_up, constants, f_scale
+    )
+    return Solution(x, float(cost), bool(converged))
 
 
 @compiled
