@@ -30,6 +30,7 @@ import functools
 import math
 from typing import NamedTuple
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -95,16 +96,17 @@ def solve_floor(
     if not np.all(np.isfinite(residuals)):
         return x, math.inf, 1, False
     cost = _cost(residuals, f_scale)
-    gradient, hessian = _model(residuals, jacobian, f_scale)
-    radius = math.sqrt(np.sum(x * x))
+    gradient, hessian = np.zeros(3), np.zeros((3, 3))
+    _model(residuals, jacobian, f_scale, gradient, hessian)
+    radius = _norm(x)
     if radius == 0.0:
         radius = 1.0
     for evaluations in range(2, MAX_EVALUATIONS + 1):
         if np.max(np.abs(gradient)) < GTOL:
             return x, cost, evaluations - 1, True
         step = _trust_step(gradient, hessian, radius)
-        step_norm = math.sqrt(np.sum(step * step))
-        predicted = -(np.sum(gradient * step) + 0.5 * np.sum(step * (hessian @ step)))
+        step_norm = _norm(step)
+        predicted = -(_dot3(gradient, step) + 0.5 * _quadratic_form(hessian, step))
         moved = x + step
         residuals, jacobian, _ = floor_rows(moved, up, basis, ankles, pelvis, hips, trunks, mean_up, constants, True)
         if not np.all(np.isfinite(residuals)):
@@ -117,11 +119,11 @@ def solve_floor(
             radius = 0.25 * step_norm
         elif ratio > 0.75 and step_norm > 0.95 * radius:
             radius = 2.0 * radius
-        small_step = step_norm < XTOL * (XTOL + math.sqrt(np.sum(x * x)))
+        small_step = step_norm < XTOL * (XTOL + _norm(x))
         if reduction > 0.0:
             flat = reduction < FTOL * cost and ratio > 0.25
             x, cost = moved, moved_cost
-            gradient, hessian = _model(residuals, jacobian, f_scale)
+            _model(residuals, jacobian, f_scale, gradient, hessian)
             if flat or small_step:
                 return x, cost, evaluations, True
         elif small_step:
@@ -129,47 +131,116 @@ def solve_floor(
     return x, cost, MAX_EVALUATIONS, False
 
 
-@compiled
+# The helpers are inlined into solve_floor: one compiled entry point, plain loops (no LAPACK
+# or BLAS bindings), which keeps its first compile short.
+_inlined = numba.njit(inline="always", error_model="numpy")
+
+
+@_inlined
+def _dot3(a: FloatArray, b: FloatArray) -> float:
+    return float(a[0] * b[0] + a[1] * b[1] + a[2] * b[2])
+
+
+@_inlined
+def _quadratic_form(matrix: FloatArray, v: FloatArray) -> float:
+    total = 0.0
+    for a in range(3):
+        for b in range(3):
+            total += v[a] * matrix[a, b] * v[b]
+    return total
+
+
+@_inlined
+def _norm(a: FloatArray) -> float:
+    return math.sqrt(_dot3(a, a))
+
+
+@_inlined
 def _cost(residuals: FloatArray, f_scale: float) -> float:
-    z = (residuals / f_scale) ** 2
-    return float(f_scale * f_scale * np.sum(np.sqrt(1.0 + z) - 1.0))
+    total = 0.0
+    for r in residuals:
+        total += math.sqrt(1.0 + (r / f_scale) ** 2) - 1.0
+    return f_scale * f_scale * total
 
 
-@compiled
-def _model(residuals: FloatArray, jacobian: FloatArray, f_scale: float) -> tuple[FloatArray, FloatArray]:
-    """The robust cost's gradient [3] and Gauss-Newton Hessian [3,3] (module doc)."""
-    z = (residuals / f_scale) ** 2
-    slope = 1.0 / np.sqrt(1.0 + z)  # rho'(z)
-    curvature = -0.5 / (1.0 + z) ** 1.5  # rho''(z)
-    weights = np.maximum(slope + 2.0 * curvature * z, MIN_WEIGHT)
-    gradient = jacobian.T @ (slope * residuals)
-    hessian = jacobian.T @ (jacobian * weights[:, None])
-    return gradient, hessian
+@_inlined
+def _model(
+    residuals: FloatArray, jacobian: FloatArray, f_scale: float, gradient: FloatArray, hessian: FloatArray
+) -> None:
+    """The robust cost's gradient [3] and Gauss-Newton Hessian [3,3] (module doc), in place."""
+    gradient[:] = 0.0
+    hessian[:] = 0.0
+    for i in range(len(residuals)):
+        z = (residuals[i] / f_scale) ** 2
+        slope = 1.0 / math.sqrt(1.0 + z)  # rho'(z)
+        curvature = -0.5 / (1.0 + z) ** 1.5  # rho''(z)
+        weight = max(slope + 2.0 * curvature * z, MIN_WEIGHT)
+        for a in range(3):
+            gradient[a] += jacobian[i, a] * slope * residuals[i]
+            for b in range(3):
+                hessian[a, b] += jacobian[i, a] * weight * jacobian[i, b]
 
 
-@compiled
+@_inlined
 def _trust_step(gradient: FloatArray, hessian: FloatArray, radius: float) -> FloatArray:
     """The step minimising ``g p + p H p / 2`` with ``|p| <= radius`` (H positive
     semi-definite): the Newton step where it is inside, else ``-(H + lam I)^-1 g`` with
-    ``|p| = radius``, ``lam`` by Newton's method on ``1 / radius - 1 / |p(lam)|`` (concave
-    and falling in ``lam``: the first iterate lands at or beyond the root, the next ones
-    fall back to it monotonically)."""
-    values, vectors = np.linalg.eigh(hessian)
-    along = vectors.T @ gradient
-    values = np.maximum(values, 0.0)
-    # directions of zero curvature and zero slope add nothing: left out of |p|
-    used = (values > 0.0) | (along != 0.0)
-    lam = 0.0 if np.all(values[used] > 0.0) else 1e-12 * (values[-1] + 1.0)
-    q = np.zeros(3)
+    ``|p| = radius``, ``lam`` by Newton's method on ``1 / radius - 1 / |p(lam)|`` through
+    Cholesky factors (Nocedal & Wright, Algorithm 4.3); ``lam`` is kept above a trace of the
+    curvature where H is singular (a parameter no row sees)."""
+    floor = 1e-12 * max(hessian[0, 0], hessian[1, 1], hessian[2, 2], 1e-300)
+    lam = 0.0
+    factor, step, q = np.zeros((3, 3)), np.zeros(3), np.zeros(3)
     for _ in range(100):
-        shifted = values + lam
-        q = np.where(used, along / shifted, 0.0)
-        length = math.sqrt(np.sum(q * q))
-        if (lam == 0.0 and length <= radius) or abs(length - radius) <= RADIUS_RTOL * radius:
+        if not _cholesky(hessian, lam, factor):
+            lam = max(2.0 * lam, floor)
+            continue
+        _solve_cholesky(factor, gradient, step, q)  # step = -(H + lam I)^-1 g, q = L^-1 step
+        length = _norm(step)
+        if (lam <= floor and length <= radius) or abs(length - radius) <= RADIUS_RTOL * radius:
             break
-        slope = np.sum(np.where(used, q * q / shifted, 0.0))  # -d|p|/d lam times |p|
-        lam = max(lam + (length - radius) / radius * length * length / slope, 0.0)
-    return -(vectors @ q)
+        lam = max(lam + (length / _norm(q)) ** 2 * (length - radius) / radius, 0.0)
+    return step
+
+
+@_inlined
+def _cholesky(matrix: FloatArray, shift: float, lower: FloatArray) -> bool:
+    """``lower`` L with L L^T = matrix + shift I (3x3); False where that is not positive definite."""
+    for i in range(3):
+        for j in range(i + 1):
+            total = matrix[i, j] + (shift if i == j else 0.0)
+            for k in range(j):
+                total -= lower[i, k] * lower[j, k]
+            if i == j:
+                if not total > 0.0:
+                    return False
+                lower[i, i] = math.sqrt(total)
+            else:
+                lower[i, j] = total / lower[j, j]
+        for j in range(i + 1, 3):
+            lower[i, j] = 0.0
+    return True
+
+
+@_inlined
+def _solve_cholesky(lower: FloatArray, gradient: FloatArray, step: FloatArray, q: FloatArray) -> None:
+    """``step`` = -(L L^T)^-1 g and ``q`` = L^-1 step, in place."""
+    y = np.zeros(3)
+    for i in range(3):  # L y = -g
+        total = -gradient[i]
+        for k in range(i):
+            total -= lower[i, k] * y[k]
+        y[i] = total / lower[i, i]
+    for i in range(2, -1, -1):  # L^T step = y
+        total = y[i]
+        for k in range(i + 1, 3):
+            total -= lower[k, i] * step[k]
+        step[i] = total / lower[i, i]
+    for i in range(3):  # L q = step
+        total = step[i]
+        for k in range(i):
+            total -= lower[i, k] * q[k]
+        q[i] = total / lower[i, i]
 
 
 @functools.lru_cache(maxsize=1)
