@@ -222,16 +222,7 @@ def test_the_compiled_solver_reaches_scipys_minima() -> None:
                 live._residuals, start, jac=live._jacobian, args=(up, basis, stacked), loss="soft_l1", f_scale=2.0
             )
             x, cost, evaluations, converged = solve_floor(
-                start,
-                up,
-                basis,
-                stacked.ankles,
-                stacked.pelvis,
-                stacked.hips,
-                stacked.trunks,
-                stacked.mean_up,
-                live._CONSTANTS,
-                live.LOSS_SCALE,
+                start, up, basis, *stacked.arrays, live._CONSTANTS, live.LOSS_SCALE
             )
             assert converged == theirs.success
             np.testing.assert_allclose(x, theirs.x, rtol=0, atol=1e-5)

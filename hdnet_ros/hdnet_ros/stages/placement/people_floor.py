@@ -51,7 +51,7 @@ from hdnet_ros.stages.placement.floor import (
     tangent_basis,
 )
 from hdnet_ros.stages.placement.people_floor_kernel import floor_rows, warm_up
-from hdnet_ros.stages.placement.people_floor_solver import Solution, solve
+from hdnet_ros.stages.placement.people_floor_solver import Solution, solve_floor
 from hdnet_ros.stages.placement.people_floor_solver import warm_up as warm_up_solver
 
 FloatArray = npt.NDArray[np.float64]
@@ -249,10 +249,8 @@ def _best(solutions: list[Solution], up: FloatArray, basis: FloatArray) -> Plane
 
 def _solutions(stacked: _Stacked, up: FloatArray, basis: FloatArray, starts: list[FloatArray]) -> list[Solution]:
     """The converged robust least squares from each start (tilt, tilt, log height; people_floor_solver)."""
-    s, constants = stacked, _CONSTANTS
-    arrays = (s.ankles, s.pelvis, s.hips, s.trunks, s.mean_up)
-    found = [solve(x, up, basis, *arrays, constants, LOSS_SCALE) for x in starts]
-    return [solution for solution in found if solution.success]
+    found = [solve_floor(x, up, basis, *stacked.arrays, _CONSTANTS, LOSS_SCALE) for x in starts]
+    return [Solution(x, float(cost), True) for x, cost, _, converged in found if converged]
 
 
 def _start_params(start: Plane, up: FloatArray, basis: FloatArray) -> FloatArray | None:
@@ -375,6 +373,11 @@ class _Stacked:
     trunks: FloatArray
     mean_up: FloatArray
 
+    @property
+    def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """The observations' arrays in floor_rows' (and solve_floor's) order."""
+        return self.ankles, self.pelvis, self.hips, self.trunks, self.mean_up
+
     @classmethod
     def of(cls, observations: list[FloorObservation]) -> _Stacked:
         ankles = np.full((len(observations), 2, 3), np.nan)
@@ -405,15 +408,4 @@ def _rows(
     params: FloatArray, up: FloatArray, basis: FloatArray, stacked: _Stacked, derive: bool
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """(residuals, Jacobian or [0,3], hip heights over the floor [N]): floor_rows."""
-    return floor_rows(
-        params,
-        up,
-        basis,
-        stacked.ankles,
-        stacked.pelvis,
-        stacked.hips,
-        stacked.trunks,
-        stacked.mean_up,
-        _CONSTANTS,
-        derive,
-    )
+    return floor_rows(params, up, basis, *stacked.arrays, _CONSTANTS, derive)

@@ -56,25 +56,6 @@ class Solution(NamedTuple):
     success: bool
 
 
-def solve(
-    start: FloatArray,
-    up: FloatArray,
-    basis: FloatArray,
-    ankles: FloatArray,
-    pelvis: FloatArray,
-    hips: FloatArray,
-    trunks: FloatArray,
-    mean_up: FloatArray,
-    constants: FloatArray,
-    f_scale: float,
-) -> Solution:
-    """:func:`solve_floor` as a :class:`Solution`."""
-    x, cost, _, converged = solve_floor(
-        np.asarray(start, dtype=np.float64), up, basis, ankles, pelvis, hips, trunks, mean_up, constants, f_scale
-    )
-    return Solution(x, float(cost), bool(converged))
-
-
 @compiled
 def solve_floor(
     start: FloatArray,
