@@ -15,13 +15,12 @@ Each standing person is an observation of the floor that needs no depth:
 With the floor's up ``n`` and the camera's height unknown, a robust least squares (soft-L1,
 compiled: people_floor_kernel.py, people_floor_solver.py) over the observations kept gives
 the plane and, from its Jacobian (scaled by the residuals' spread and by how often each
-person was seen: :func:`repeats`), its full uncertainty: tilt
-and height together, so that the floor is known best where the people stand
-(:meth:`Floor.height_sigma`). The floor is offered from the first frame whose people pin it
-down (two standing people at different places, one of them with an ankle seen), with that
-uncertainty, which every person's fit then weighs; the leg lengths come from the network's
-metric skeletons, so the floor's height carries their common scale error averaged over
-people, not any one person's.
+person was seen: :func:`repeats`), its full uncertainty: tilt and height together, so that
+the floor is known best where the people stand (:meth:`Floor.height_sigma`). The floor is
+offered from the first frame whose people pin it down (two standing people at different
+places, one of them with an ankle seen), with that uncertainty, which every person's fit
+then weighs; the leg lengths come from the network's metric skeletons, so the floor's
+height carries their common scale error averaged over people, not any one person's.
 
 A camera that moves relative to the floor (a head that tilts) makes new observations
 disagree with the kept ones: the estimate then starts again from the new ones.
@@ -148,7 +147,8 @@ class PeopleFloor:
     def __init__(self, reestimate_frames: int = REESTIMATE_FRAMES, reestimate_share: float = REESTIMATE_SHARE) -> None:
         if reestimate_frames < 1 or not reestimate_share >= 0.0:
             raise ValueError(f"reestimate_frames {reestimate_frames} < 1 or reestimate_share {reestimate_share} < 0")
-        warm_up(), warm_up_solver()  # the compiled residuals and solver, before the first frame
+        warm_up()  # the compiled residuals and solver, before the first frame
+        warm_up_solver()
         self.reestimate_frames = reestimate_frames
         self.reestimate_share = reestimate_share
         self.observations: deque[FloorObservation] = deque(maxlen=MAX_OBSERVATIONS)
@@ -250,7 +250,7 @@ def _best(solutions: list[Solution], up: FloatArray, basis: FloatArray) -> Plane
 def _solutions(stacked: _Stacked, up: FloatArray, basis: FloatArray, starts: list[FloatArray]) -> list[Solution]:
     """The converged robust least squares from each start (tilt, tilt, log height; people_floor_solver)."""
     found = [solve_floor(x, up, basis, *stacked.arrays, _CONSTANTS, LOSS_SCALE) for x in starts]
-    return [Solution(x, float(cost), True) for x, cost, _, converged in found if converged]
+    return [Solution(x, float(cost)) for x, cost, _, converged in found if converged]
 
 
 def _start_params(start: Plane, up: FloatArray, basis: FloatArray) -> FloatArray | None:

@@ -49,11 +49,10 @@ RADIUS_RTOL = 1e-6
 
 
 class Solution(NamedTuple):
-    """One robust solve: the parameters (tilt, tilt, log height), its cost, whether it converged."""
+    """A converged robust solve: the parameters (tilt, tilt, log height) and its cost."""
 
     x: FloatArray
     cost: float
-    success: bool
 
 
 @compiled
