@@ -1,7 +1,8 @@
-"""The people floor's faster solver (people_floor.py with people_floor_kernel.py) gives the
-floors main's solver gave (``numpy_placement.people_floor``: a search from every start every
-frame, scipy's numeric Jacobian, the covariance by central differences), and its cadence
-(people_floor.REESTIMATE_FRAMES) offers them at most that many frames late.
+"""The people floor's faster solver (people_floor.py with people_floor_kernel.py and
+people_floor_solver.py) gives the floors main's solver gave (``numpy_placement.people_floor``:
+a search from every start every frame, scipy's numeric Jacobian, the covariance by central
+differences), and its cadence (people_floor.REESTIMATE_FRAMES) offers them at most that many
+frames late.
 
 The estimator solving every frame (``reestimate_frames=1``) is compared with main's at every
 frame. On its default cadence, the properties that replace that equality: at every frame
@@ -217,9 +218,10 @@ def test_the_compiled_solver_reaches_scipys_minima() -> None:
 
     compared = 0
     for _, up, basis, stacked in random_problems(12):
-        for start in [*live._search_starts(stacked, up), np.array([0.3, -0.2, 0.5])]:
+        for start in [*live._search_starts(live._height_start(stacked, up)), np.array([0.3, -0.2, 0.5])]:
+            arguments = (up, basis, stacked)
             theirs = least_squares(
-                live._residuals, start, jac=live._jacobian, args=(up, basis, stacked), loss="soft_l1", f_scale=2.0
+                live._residuals, start, jac=live._jacobian, args=arguments, loss="soft_l1", f_scale=live.LOSS_SCALE
             )
             x, cost, evaluations, converged = solve_floor(
                 start, up, basis, *stacked.arrays, live._CONSTANTS, live.LOSS_SCALE

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -50,7 +51,7 @@ from hdnet_ros.stages.placement.floor import (
     tangent_basis,
 )
 from hdnet_ros.stages.placement.people_floor_kernel import floor_rows, warm_up
-from hdnet_ros.stages.placement.people_floor_solver import Solution, solve_floor
+from hdnet_ros.stages.placement.people_floor_solver import solve_floor
 from hdnet_ros.stages.placement.people_floor_solver import warm_up as warm_up_solver
 
 FloatArray = npt.NDArray[np.float64]
@@ -207,6 +208,13 @@ Plane = tuple[FloatArray, float]  # (unit normal, camera height)
 LOSS_SCALE = 2.0
 
 
+class Solution(NamedTuple):
+    """A converged robust solve: the parameters (tilt, tilt, log height) and its cost."""
+
+    x: FloatArray
+    cost: float
+
+
 def estimate(observations: list[FloorObservation]) -> Floor | None:
     """The floor the observations agree on (module doc), the best solution of a search from
     every start; only its up direction (an infinite offset sigma) while its height is not
@@ -231,7 +239,7 @@ def _estimate(observations: list[FloorObservation], starts: list[Plane]) -> tupl
     searched = not solutions or not _plausible(*_best(solutions, up, basis), up)
     known = solutions
     if searched:  # where the best known minimum is no floor, the search's starts decide
-        solutions = _solutions(stacked, up, basis, _search_starts(stacked, up))
+        solutions = _solutions(stacked, up, basis, _search_starts(own))
     lowest = sorted(known + solutions, key=lambda solution: solution.cost)
     minima = _distinct([_plane(np.asarray(solution.x), up, basis) for solution in lowest])[:MAX_MINIMA]
     if not solutions:
@@ -312,10 +320,9 @@ def _plausible(normal: FloatArray, height: float, skeletons_up: FloatArray) -> b
     return tilt <= MAX_TILT_RAD and off_skeletons <= MAX_SKELETON_ANGLE_SIGMAS * SKELETON_UP_SIGMA_RAD and in_range
 
 
-def _search_starts(stacked: _Stacked, up: FloatArray) -> list[FloatArray]:
-    """A search's starts: the observations' own height (:func:`_height_start`, where ankles
-    are seen), and a low, a middle and a high camera, along the skeletons' mean up."""
-    own = _height_start(stacked, up)
+def _search_starts(own: FloatArray | None) -> list[FloatArray]:
+    """A search's starts: the observations' own height (``own``: :func:`_height_start`, None
+    where no ankle gives it), and a low, a middle and a high camera, along the skeletons' mean up."""
     return ([] if own is None else [own]) + [np.array([0.0, 0.0, float(np.log(h))]) for h in (1.0, 2.0, 3.5)]
 
 

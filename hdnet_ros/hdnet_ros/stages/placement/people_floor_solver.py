@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -46,13 +45,6 @@ MAX_EVALUATIONS = 300  # 100 per parameter
 MIN_WEIGHT = float(np.finfo(np.float64).eps)
 # The trust-region subproblem's radius is met to this share of it.
 RADIUS_RTOL = 1e-6
-
-
-class Solution(NamedTuple):
-    """A converged robust solve: the parameters (tilt, tilt, log height) and its cost."""
-
-    x: FloatArray
-    cost: float
 
 
 @compiled
