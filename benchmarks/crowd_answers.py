@@ -21,7 +21,7 @@ them out (gathering a frame's rows) is the benchmark's own work, timed apart
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -121,8 +121,12 @@ class TruthAnswers(Backend):
     def outputs(self) -> tuple[TensorSpec, ...]:
         return self.inner.outputs
 
-    def run(self, inputs: Mapping[str, npt.ArrayLike]) -> Arrays:
-        count = len(self.inner.run(inputs)[self.inner.output_names[0]])
+    @property
+    def skippable(self) -> frozenset[str]:  # type: ignore[override]
+        return self.inner.skippable
+
+    def run(self, inputs: Mapping[str, npt.ArrayLike], skip: Collection[str] = ()) -> Arrays:
+        count = len(self.inner.run(inputs, skip)[self.inner.output_names[0]])
         start = time.perf_counter()
         rows, self.rows = self.rows[:count], self.rows[count:]
         answer = {name: array[rows] for name, array in self.answers.items()}

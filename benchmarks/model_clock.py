@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy.typing as npt
@@ -69,10 +69,14 @@ class TimedBackend(Backend):
     def outputs(self) -> tuple[TensorSpec, ...]:
         return self.inner.outputs
 
-    def run(self, inputs: Mapping[str, npt.ArrayLike]) -> Arrays:
+    @property
+    def skippable(self) -> frozenset[str]:  # type: ignore[override]
+        return self.inner.skippable
+
+    def run(self, inputs: Mapping[str, npt.ArrayLike], skip: Collection[str] = ()) -> Arrays:
         start = time.perf_counter()
         try:
-            return self.inner.run(inputs)
+            return self.inner.run(inputs, skip)
         finally:
             self._clock.add(self._model, start)
 

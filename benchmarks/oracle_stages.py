@@ -18,7 +18,7 @@ crowd BlazePose accepts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import numpy.typing as npt
@@ -92,8 +92,8 @@ class RecordedAnswers(Backend):
     def outputs(self) -> tuple[TensorSpec, ...]:
         return self.inner.outputs
 
-    def run(self, inputs: Mapping[str, npt.ArrayLike]) -> Arrays:
-        count = len(self.inner.run(inputs)[self.inner.output_names[0]])
+    def run(self, inputs: Mapping[str, npt.ArrayLike], skip: Collection[str] = ()) -> Arrays:
+        count = len(self.inner.run(inputs, skip)[self.inner.output_names[0]])
         if count > self._max_batch:
             raise ValueError(f"{count} crops in one call, more than the max_batch of {self._max_batch}")
         start = self._next % self._rows

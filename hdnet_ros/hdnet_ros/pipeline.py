@@ -138,7 +138,9 @@ def build_stages(settings: Settings) -> Stages:
         LOG.info("2D keypoints: %s: %s (%s)", settings.keypoints.model, _describe(keypoints), keypoint_path)
     blazepose = None
     if pose_3d == "blazepose" or root_depth == "blazepose" or blazepose_keypoints:
-        blazepose = open_blazepose_stage(settings.blazepose, settings.inference, models_dir, threads)
+        blazepose = open_blazepose_stage(
+            settings.blazepose, settings.inference, models_dir, threads, masks_read=settings.input.use_depth
+        )
     networks = settings.networks
 
     def network_path(name: str, model: str, what: str) -> Path | None:
@@ -286,13 +288,13 @@ class Pipeline:
         """Which networks run (the detector, the 2D keypoints, ``networks.*`` with ``auto``
         decided), what the crowd stage did (its counts) and what BlazePose did: crops run,
         crops rejected for low presence (no estimate, counted), people without a monocular
-        root."""
+        root, crops run without their mask (nobody would read it)."""
         body = self.stages.blazepose
         report: dict[str, Any] = dict(self.stages.networks_in_use)
         report["crowd"] = dict(self.stages.crowd.counts)
         if body is not None:
             report["blazepose"] = {
-                key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root")
+                key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root", "mask_skipped")
             } | {"every_frames": self.settings.blazepose.every_frames, "schedule": dict(self.schedule.counts)}
         if self.stages.placement is not None:
             report["placement"] = self.stages.placement.report()

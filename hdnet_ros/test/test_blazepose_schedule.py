@@ -19,7 +19,7 @@ from hdnet_ros.skeleton import STANDING_TEMPLATE
 from hdnet_ros.stages.blazepose import BlazePoseConfig, BodyEstimate, PersonMask
 from hdnet_ros.stages.blazepose.carried_fit import carried_roots, follows
 from hdnet_ros.stages.blazepose.mask import moved_mask
-from hdnet_ros.stages.blazepose.per_track import carry_estimate
+from hdnet_ros.stages.blazepose.per_track import MASK_BOX_MARGIN, carry_estimate, masks_wanted
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFitFailure
 from hdnet_ros.stages.blazepose.run_memory import Estimate
 from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule, box_shifts
@@ -446,6 +446,40 @@ def test_what_is_carried_moves_with_the_box() -> None:
     np.testing.assert_array_equal(carrier.network_scores, answer.keypoints.scores)
 
 
+def boxed(box: Sequence[float]) -> Person:
+    return Person(Detection(np.asarray(box, dtype=np.float64), 0.9), np.zeros((NUM_JOINTS, 2)), np.ones(NUM_JOINTS))
+
+
+def test_a_mask_is_wanted_with_depth_where_the_persons_grown_box_meets_anothers() -> None:
+    """The depth stage reads a mask only to keep other people's surfaces out: a person
+    alone in the image, or any person in a frame without depth, goes without."""
+    width = 100.0
+    gap = MASK_BOX_MARGIN * width  # each box grows by this on every side
+    people = [
+        boxed((0, 0, width, 300)),  # 0.9 of a margin from the next one: their grown boxes reach each other
+        boxed((width + 0.9 * gap, 0, 2 * width + 0.9 * gap, 300)),
+        boxed((600, 0, 700, 300)),  # alone
+        boxed((800, 0, 900, 300)),  # overlaps the next one
+        boxed((850, 100, 950, 400)),
+        boxed((1200, 0, 1300, 300)),  # 1.1 margins from the last one: alone
+        boxed((1300 + 1.1 * gap, 0, 1400 + 1.1 * gap, 300)),
+    ]
+    everyone = list(range(len(people)))
+    assert masks_wanted(people, everyone, has_depth=True) == [True, True, False, True, True, False, False]
+    assert masks_wanted(people, [2, 4], has_depth=True) == [False, True], "against everyone, not the chosen only"
+    assert masks_wanted(people, everyone, has_depth=False) == [False] * len(people)
+    assert masks_wanted(people, [], has_depth=True) == []
+    assert masks_wanted([people[2]], [0], has_depth=True) == [False]
+
+
+def test_a_carried_estimate_without_a_mask_carries_none() -> None:
+    ran = person_at((0.0, 0.3, 3.0))
+    answer = Estimate.of(dataclasses.replace(estimate(ran), mask=None), 0.3)
+    carrier = person_at((0.0, 0.3, 3.0))
+    assert carry_estimate(carrier, answer, np.array([3.0, -2.0]), 480, 640) is None
+    assert carrier.network_pixels is not None  # the landmarks are carried all the same
+
+
 @pytest.fixture(scope="module")
 def sequence(models_dir: Path, sample_bags: list[Path]) -> list[Frame]:
     """The first sample frame six times at 30 Hz (a scene that stands still)."""
@@ -515,3 +549,30 @@ def test_the_frames_tracks_are_found_once_for_all_its_stages(
         assert len(calls) == (1 if dropped == 0 else 2)
         continuing = sum(e is not None for e in calls[-1])
         assert people and (continuing == 0 if frame is sequence[0] else continuing >= 0.8 * len(people))
+
+
+def test_masks_are_made_only_where_the_depth_stage_reads_them(models_dir: Path, sequence: list[Frame]) -> None:
+    """On OpenVINO (the runtime that leaves the mask's branch uncomputed) a frame without
+    depth runs every crop without its mask; with depth, the people whose boxes meet
+    another's get theirs, and the skeletons with depth are what every mask gives them."""
+    pytest.importorskip("openvino")
+    overrides = {"models.models_dir": str(models_dir), "blazepose.runtime": "openvino"}
+
+    def frames_of(frames: list[Frame], everyone: bool = False) -> tuple[dict[str, int], list[Person]]:
+        pipeline = Pipeline.from_settings(load_settings(overrides=overrides))
+        if everyone:
+            pipeline.stages.blazepose.backend.skippable = frozenset()  # type: ignore[union-attr,misc]
+        people: list[Person] = []
+        for frame in frames:
+            people = pipeline.process(frame).people
+        return pipeline.network_report()["blazepose"], people
+
+    without_depth, _ = frames_of([dataclasses.replace(f, depth_m=None) for f in sequence[:2]])
+    assert without_depth["crops"] > 0 and without_depth["mask_skipped"] == without_depth["crops"]
+    with_depth, people = frames_of(sequence[:2])
+    # The first sample frame: six crops, one of a person whose box meets no one's (measured).
+    assert 0 < with_depth["mask_skipped"] < with_depth["crops"]
+    _, reference = frames_of(sequence[:2], everyone=True)
+    assert [p.track_id for p in people] == [p.track_id for p in reference]
+    for person, same in zip(people, reference, strict=True):
+        np.testing.assert_allclose(person.positions, same.positions, atol=1e-9, equal_nan=True)

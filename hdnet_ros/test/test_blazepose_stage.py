@@ -369,6 +369,60 @@ def test_one_call_per_max_batch_and_any_subset_gives_the_same_estimates() -> Non
     assert stage(frame, []) == [] and backend.calls[-1] == 3
 
 
+class MasklessBlazePose(FakeBlazePose):
+    """A runtime that can leave the mask uncomputed (as OpenVINO does): its mask is the
+    person's whole crop (logit 1), and the calls that skip it are counted."""
+
+    skippable = frozenset({"mask"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: list[int] = []
+
+    def _run(self, inputs: Arrays) -> Arrays:
+        outputs = super()._run(inputs)
+        outputs["mask"][:] = 1.0
+        return outputs
+
+    def _run_without(self, inputs: Arrays, skip: frozenset[str]) -> Arrays:
+        outputs = self._run(inputs)
+        self.skipped.append(len(inputs["image"]))
+        return {name: array for name, array in outputs.items() if name not in skip}
+
+
+@pytest.mark.parametrize("backend_class", [FakeBlazePose, MasklessBlazePose])
+def test_crops_whose_mask_nobody_reads_give_the_same_estimates_without_one(backend_class: type) -> None:
+    """A runtime that can skip the mask runs the crops without one in a call of their own
+    that skips it, one that cannot runs them all in one call; either way the estimates are
+    the same as with every mask, less the unwanted masks."""
+    frame = fake_frame()
+    people = [person_at((340.0 + 40 * i, 100.0, 420.0 + 40 * i, 400.0)) for i in range(5)]
+    wanted = [True, False, True, False, False]
+    every = BlazePoseStage(backend_class(), BlazePoseConfig(), max_batch=4)(frame, people)
+    backend = backend_class()
+    stage = BlazePoseStage(backend, BlazePoseConfig(), max_batch=4)
+    some = stage(frame, people, masks=wanted)
+    if backend_class is MasklessBlazePose:
+        assert backend.calls == [2, 3] and backend.skipped == [3]
+        assert stage.counts["mask_skipped"] == 3 and stage.counts["crops"] == 5
+    else:
+        assert backend.calls == [4, 1] and stage.counts["mask_skipped"] == 0
+    assert all(e is not None for e in every) and all(e is not None for e in some)
+    for full, lean, want in zip(every, some, wanted, strict=True):
+        assert full is not None and lean is not None and full.mask is not None
+        np.testing.assert_array_equal(lean.pixels, full.pixels)
+        np.testing.assert_array_equal(lean.world, full.world)
+        np.testing.assert_array_equal(lean.visibility, full.visibility)
+        assert (lean.mask is not None) == want
+        if lean.mask is not None:
+            assert (lean.mask.x0, lean.mask.y0) == (full.mask.x0, full.mask.y0)
+            np.testing.assert_array_equal(lean.mask.inside, full.mask.inside)
+    if backend_class is MasklessBlazePose:
+        assert any(e is not None and e.mask is not None and e.mask.inside.any() for e in some), "a real mask"
+    nobody = stage(frame, people[:2], masks=[False, False])
+    assert all(e is not None and e.mask is None for e in nobody)
+
+
 class BrokenBlazePose(FakeBlazePose):
     """A runtime fault: NaN landmarks and skeleton (and NaN presence for every other crop)."""
 

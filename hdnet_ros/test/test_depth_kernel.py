@@ -27,6 +27,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.people import Person
 from hdnet_ros.pipeline import Pipeline
+from hdnet_ros.stages.blazepose import per_track
 from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
 from hdnet_ros.stages.depth import floor as floor_module
 from hdnet_ros.stages.depth import lifter as lifter_module
@@ -189,7 +190,9 @@ def synthetic_cases() -> list[Case]:
 @pytest.fixture(scope="module")
 def sample_cases(models_dir: Path, sample_bags: list[Path]) -> list[Case]:
     """The sample frames' people as the pipeline's 2D stage sees them, with BlazePose's
-    estimates (masks, roots, poses) and with the depth alone."""
+    estimates (masks, roots, poses) and with the depth alone. Every accepted crop gets its
+    mask here (the pipeline makes masks only where people overlap: the kernel is checked
+    on as many as it can read)."""
     pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
     cases = []
     for bag in sample_bags:
@@ -198,7 +201,9 @@ def sample_cases(models_dir: Path, sample_bags: list[Path]) -> list[Case]:
         assert frame.depth_m is not None
         people, bodies = pipeline.keypoints_of(frame, pipeline.detector(frame.rgb))
         pipeline.reset_tracking()
-        networks = pipeline.networks_of(frame, people, bodies)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(per_track, "masks_wanted", lambda _people, chosen, _depth: [True] * len(chosen))
+            networks = pipeline.networks_of(frame, people, bodies)
         assert networks is not None and networks.masks is not None and networks.masks.present.any()
         config = pipeline.settings.lifting
         cases.append(Case(f"{bag.name} with BlazePose", people, frame.depth_m, frame.camera, config, networks))

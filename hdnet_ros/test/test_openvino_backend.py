@@ -80,7 +80,7 @@ def test_tinypose_ir_on_openvino_agrees_with_onnxruntime_at_every_batch_size(
     assert backend.input_names == ("image",) and backend.output_names == ("conv2d_441.tmp_1",), "argmax dropped"
     assert backend.inputs[0].shape == (None, 3, 128, 96)
     assert len(tinypose_crops) == 6
-    assert set(backend._requests) == {1, 2, 4}  # no dynamic model: 3 crops run padded to 4
+    assert set(backend.compiled_batches) == {1, 2, 4}  # no dynamic model: 3 crops run padded to 4
     for batch in (1, 2, 3, 4):
         heatmaps = backend.run({"image": tinypose_crops[:batch]})["conv2d_441.tmp_1"]
         assert heatmaps.shape == (batch, 17, 32, 24)
@@ -113,10 +113,10 @@ def test_static_shapes_left_for_later_are_compiled_on_finish(
     xml = resolve_model_file("pp_tinypose_128x96", models_dir)
     drop = ("argmax_0.tmp_0",)
     with OpenVinoBackend(xml, THREADS, max_batch=3, static_batches=2, drop_outputs=drop, first_batches=(2,)) as backend:
-        assert set(backend._requests) == {2, None}
+        assert set(backend.compiled_batches) == {2, None}
         before = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
         backend.compile_static_shapes()
-        assert set(backend._requests) == {1, 2, 3}
+        assert set(backend.compiled_batches) == {1, 2, 3}
         after = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
     for batch, (a, b) in enumerate(zip(before, after, strict=True), start=1):
         assert np.abs(a - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
@@ -146,7 +146,7 @@ def test_padded_crops_leave_the_real_ones_as_they_were(
     xml = resolve_model_file("pp_tinypose_128x96", models_dir)
     drop = ("argmax_0.tmp_0",)
     with OpenVinoBackend(xml, THREADS, max_batch=5, static_batches=0, bucket_step=2, drop_outputs=drop) as backend:
-        assert set(backend._requests) == {2, 4, 5}
+        assert set(backend.compiled_batches) == {2, 4, 5}
         for count in [*range(1, 7), *range(5, 0, -1)]:  # the padding buffer reused, larger then smaller
             heatmaps = backend.run({"image": tinypose_crops[:count]})["conv2d_441.tmp_1"]
             assert heatmaps.shape == (count, 17, 32, 24)
@@ -173,7 +173,7 @@ def test_tinypose_candidates_both_give_the_same_keypoints(
     with forced.runtime as backend:
         assert (forced.name, backend.kind, forced.probe_ms) == ("openvino", "openvino", {})
         assert backend.inputs[0].shape[0] is None and backend.output_names == ("conv2d_441.tmp_1",)
-        assert {1, 2} <= set(backend._requests), "the kept runtime has every static shape"
+        assert {1, 2} <= set(backend.compiled_batches), "the kept runtime has every static shape"
 
 
 # --- BlazePose: the published .tflite read by OpenVINO, against LiteRT -----------------------
@@ -215,6 +215,62 @@ def test_blazepose_on_openvino_agrees_with_litert_on_every_output(
         alone = [backend.run({"image": crop[None]}) for crop in person_crops]
     assert_agree(batched, litert_reference, "OpenVINO (batches of 3) vs LiteRT")
     assert_agree({n: np.concatenate([a[n] for a in alone]) for n in OUTPUT_NAMES}, litert_reference, "one by one")
+
+
+def test_blazepose_on_openvino_leaves_the_mask_out_when_skipped(
+    blazepose_tflite: Path, person_crops: np.ndarray, cpu: InferenceConfig, litert_reference: dict[str, np.ndarray]
+) -> None:
+    """Every shape is also compiled without the mask's decoder branch: a call that skips the
+    mask gets the other outputs, the full model's within float32 summation order (measured:
+    to the bit), which are the published network's within its bounds. A probe's candidate
+    compiles the lean model for its probe batch only (other sizes run the full model) until
+    it is kept."""
+    from hdnet_ros.inference.blazepose_runtime import SKIPPABLE, _blazepose_openvino, open_blazepose
+    from hdnet_ros.nets.blazepose import OUTPUT_NAMES
+
+    crops = person_crops[: cpu.max_batch]
+    rest = [n for n in OUTPUT_NAMES if n not in SKIPPABLE]
+    with open_blazepose(blazepose_tflite, cpu, THREADS, runtime="openvino") as backend:
+        assert backend.skippable == frozenset(SKIPPABLE) == {"mask"}
+        assert backend.lean_batches == backend.compiled_batches == set(range(1, cpu.max_batch + 1))
+        full = backend.run({"image": crops})
+        lean = backend.run({"image": crops}, skip=SKIPPABLE)
+        single = backend.run({"image": crops[:1]}, skip=SKIPPABLE)
+    assert set(lean) == set(single) == set(rest)
+    for name in rest:
+        assert lean[name].shape == full[name].shape
+        np.testing.assert_allclose(lean[name], full[name], rtol=1e-5, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(single[name], full[name][:1], rtol=1e-5, atol=1e-5, err_msg=name)
+    assert_agree(full, {n: a[: len(crops)] for n, a in litert_reference.items()}, "OpenVINO, the full model")
+    with _blazepose_openvino(blazepose_tflite, cpu, THREADS, first_batches=(2,)) as probed:
+        assert probed.compiled_batches == {2, None} and probed.lean_batches == {2}
+        assert set(probed.run({"image": crops[:2]}, skip=SKIPPABLE)) == set(rest), "the probe's batch"
+        assert "mask" in probed.run({"image": crops[:1]}, skip=SKIPPABLE), "no lean shape yet: the full model"
+        probed.compile_static_shapes()
+        assert probed.lean_batches == probed.compiled_batches == set(range(1, cpu.max_batch + 1))
+        assert set(probed.run({"image": crops[:2]}, skip=SKIPPABLE)) == set(rest)
+
+
+def test_blazepose_s_probe_times_the_outputs_the_stage_reads(blazepose_tflite: Path, cpu: InferenceConfig) -> None:
+    """RGB only (no depth stage reads a mask) ``auto`` times each runtime without the mask:
+    OpenVINO then leaves its branch out, the others compute it anyway."""
+    from hdnet_ros.inference.blazepose_runtime import SKIPPABLE, blazepose_candidates
+
+    for skip, openvino_outputs in (((), 5), (SKIPPABLE, 4)):
+        candidate = next(c for c in blazepose_candidates(blazepose_tflite, cpu, THREADS, skip) if c.name == "openvino")
+        backend = candidate.open()
+        try:
+            outputs = candidate.call(backend)
+            assert isinstance(outputs, dict) and len(outputs) == openvino_outputs
+        finally:
+            candidate.close(backend)
+
+
+def test_only_outputs_the_file_has_can_be_skippable(blazepose_tflite: Path) -> None:
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+
+    with pytest.raises(ValueError, match="no outputs"):
+        OpenVinoBackend(blazepose_tflite, THREADS, max_batch=1, skippable=("segmentation",))
 
 
 def test_blazepose_auto_lists_openvino(blazepose_tflite: Path, cpu: InferenceConfig) -> None:
@@ -352,7 +408,7 @@ def test_compiled_precision_is_f32(models_dir: Path) -> None:
     from hdnet_ros.inference.openvino_backend import OpenVinoBackend
 
     with OpenVinoBackend(resolve_model_file("yolox_nano", models_dir), THREADS) as backend:
-        request = next(iter(backend._requests.values()))
+        request = next(iter(backend._full.requests.values()))
         compiled = request.get_compiled_model()
         assert compiled.get_property("INFERENCE_PRECISION_HINT") == pytest.importorskip("openvino").Type.f32
         assert int(compiled.get_property("INFERENCE_NUM_THREADS")) == THREADS

@@ -15,7 +15,7 @@ from hdnet_ros.replay.summary import FrameRecords, ReplaySummary
 BLAZEPOSE = {
     "pose_3d": "blazepose",
     "root_depth": "blazepose",
-    "blazepose": {"crops": 18, "low_presence": 2, "no_root": 1},
+    "blazepose": {"crops": 18, "low_presence": 2, "no_root": 1, "mask_skipped": 7},
 }
 
 
@@ -23,7 +23,8 @@ def test_network_line_words_the_networks_as_the_node_does() -> None:
     line = network_line(BLAZEPOSE)
     assert line == (
         "3D pose network: blazepose, root depth network: blazepose, BlazePose crops: 18, "
-        "BlazePose rejected (low presence): 2, BlazePose without a root: 1"
+        "BlazePose rejected (low presence): 2, BlazePose without a root: 1, "
+        "BlazePose crops without a mask (not read): 7"
     )
     assert all(f"{key}: {value}" in line for key, value in network_values(BLAZEPOSE).items())
     assert network_line({"pose_3d": "", "root_depth": ""}) == "3D pose network: off, root depth network: off"

@@ -9,7 +9,7 @@ CPU install never needs torch or TensorRT.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -58,6 +58,8 @@ class Backend(ABC):
 
     kind: str = ""
     _closed: bool = False
+    # Outputs this backend leaves uncomputed when a caller skips them (run's ``skip``).
+    skippable: frozenset[str] = frozenset()
 
     @property
     @abstractmethod
@@ -71,10 +73,19 @@ class Backend(ABC):
     def _run(self, inputs: Arrays) -> Arrays:
         """Run on inputs already checked and converted to the declared dtypes."""
 
-    def run(self, inputs: Mapping[str, npt.ArrayLike]) -> Arrays:
+    def run(self, inputs: Mapping[str, npt.ArrayLike], skip: Collection[str] = ()) -> Arrays:
+        """The outputs for ``inputs``. ``skip``: outputs the caller will not read; a backend
+        that can leave them uncomputed (:meth:`_run_without`) returns the others only, the
+        rest compute and return them all."""
         if self._closed:
             raise RuntimeError(f"{self.kind} backend is closed")
-        return self._run(self.prepare_inputs(inputs))
+        prepared = self.prepare_inputs(inputs)
+        return self._run_without(prepared, frozenset(skip)) if skip else self._run(prepared)
+
+    def _run_without(self, inputs: Arrays, skip: frozenset[str]) -> Arrays:
+        """:meth:`_run` for a caller that reads no output named in ``skip``; runtimes that can
+        leave outputs uncomputed override it (OpenVINO: ``skippable``)."""
+        return self._run(inputs)
 
     def close(self) -> None:
         """Release the runtime's resources (sessions, engines, GPU memory); idempotent."""

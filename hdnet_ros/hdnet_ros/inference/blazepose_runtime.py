@@ -41,6 +41,11 @@ BLAZEPOSE_RUNTIMES = ("auto", "litert_fp32", "onnx_float", "openvino")
 PROBE_CROPS = 4
 # Every candidate computes the published network in float32 (Candidate.outputs).
 PUBLISHED = "the published network, float32"
+# The outputs a crop may go without (``Backend.run``'s ``skip``): the person mask, which
+# only the depth stage reads (stages/blazepose/per_track.py). OpenVINO then leaves its
+# decoder branch uncomputed: 0.74x a crop's time on 2 AVX2 cores (docs/benchmarks.md, the
+# eleventh session); the other runtimes compute it anyway.
+SKIPPABLE = ("mask",)
 
 
 def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "litert_fp32") -> Backend:
@@ -65,19 +70,22 @@ def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime
     return choose_blazepose(path, inference, threads, runtime).runtime
 
 
-def choose_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "auto") -> Choice[Backend]:
+def choose_blazepose(
+    path: Path, inference: InferenceConfig, threads: int, runtime: str = "auto", skip: tuple[str, ...] = ()
+) -> Choice[Backend]:
     """:func:`open_blazepose` with the choice it made: on the CPU the candidate named by
-    ``runtime`` or chosen (``auto``) by :func:`runtime_choice.choose_runtime`; elsewhere
-    the configured GPU or torch runtime (named ``inference.backend``)."""
+    ``runtime`` or chosen (``auto``) by :func:`runtime_choice.choose_runtime`, timed on the
+    outputs the stage will read (``skip``: SKIPPABLE where no depth stage reads the masks);
+    elsewhere the configured GPU or torch runtime (named ``inference.backend``)."""
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
     if inference.backend == "onnxruntime" and inference.device in ("", "cpu"):
         return choose_runtime(
             "BlazePose GHUM 3D",
-            blazepose_candidates(path, inference, threads),
+            blazepose_candidates(path, inference, threads, skip),
             runtime,
             rounds=inference.runtime_probe_rounds,
-            remember=(str(path.resolve()), repr(inference), threads),
+            remember=(str(path.resolve()), repr(inference), threads, skip),
         )
     if inference.backend == "torch":
         backend = _blazepose_torch(path, inference, threads)
@@ -86,14 +94,17 @@ def choose_blazepose(path: Path, inference: InferenceConfig, threads: int, runti
     return Choice("BlazePose GHUM 3D", inference.backend, backend, f"inference.backend {inference.backend}")
 
 
-def blazepose_candidates(path: Path, inference: InferenceConfig, threads: int) -> list[Candidate[Backend]]:
+def blazepose_candidates(
+    path: Path, inference: InferenceConfig, threads: int, skip: tuple[str, ...] = ()
+) -> list[Candidate[Backend]]:
     """BlazePose's CPU runtimes, the published file first. All compute in float32 from the
     file's float16 weights: their outputs differ by float32 summation order only (landmarks
-    2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md)."""
+    2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md). The probe asks each for all
+    outputs but ``skip`` (a runtime that can leave those uncomputed does)."""
     crops = np.random.default_rng(0).random((min(PROBE_CROPS, inference.max_batch), 256, 256, 3), dtype=np.float32)
 
     def call(backend: Backend) -> object:
-        return backend.run({"image": crops})
+        return backend.run({"image": crops}, skip)
 
     def close(backend: Backend) -> None:
         backend.close()
@@ -145,7 +156,8 @@ def _blazepose_openvino(
     path: Path, inference: InferenceConfig, threads: int, first_batches: tuple[int, ...] | None = None
 ) -> Backend:
     """The published .tflite file read by OpenVINO (no rebuild, no export), a batch of up to
-    ``inference.max_batch`` crops per call, its tensors named by the network's contract."""
+    ``inference.max_batch`` crops per call, its tensors named by the network's contract; the
+    person mask can be skipped (SKIPPABLE)."""
     from hdnet_ros.inference.model_file_runtimes import open_openvino
     from hdnet_ros.inference.openvino_backend import openvino_signature
     from hdnet_ros.nets.blazepose import INPUT_NAME, BlazePoseFileError, match_signature
@@ -160,7 +172,13 @@ def _blazepose_openvino(
         raise ModelFileError(f"model file {path} could not be loaded by openvino: {error}") from error
     names = {input_name: INPUT_NAME, **{file: contract for contract, file in outputs.items()}}
     return open_openvino(
-        path, inference, threads, max_batch=inference.max_batch, names=names, first_batches=first_batches
+        path,
+        inference,
+        threads,
+        max_batch=inference.max_batch,
+        names=names,
+        first_batches=first_batches,
+        skippable=SKIPPABLE,
     )
 
 

@@ -55,10 +55,12 @@ def open_openvino(
     drop_outputs: tuple[str, ...] = (),
     names: dict[str, str] | None = None,
     first_batches: tuple[int, ...] | None = None,
+    skippable: tuple[str, ...] = (),
 ) -> OpenVinoBackend:
     """``path`` on OpenVINO; a missing OpenVINO, a missing file or one OpenVINO cannot read
     is a ModelFileError naming the file, the runtime and the reason. ``first_batches``: the
-    static shapes compiled now (a probe's), the others by :func:`finish_openvino`."""
+    static shapes compiled now (a probe's), the others by :func:`finish_openvino`;
+    ``skippable``: outputs callers may leave uncomputed (``OpenVinoBackend``)."""
     try:
         return OpenVinoBackend(
             path,
@@ -68,6 +70,7 @@ def open_openvino(
             names=names,
             cache_dir=openvino_cache_dir(inference),
             first_batches=first_batches,
+            skippable=skippable,
         )
     except BackendUnavailable as error:
         raise ModelFileError(f"model file {path} cannot run on openvino: {error}") from error

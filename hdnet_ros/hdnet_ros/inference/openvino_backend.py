@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,10 @@ class OpenVinoBackend(Backend):
 
     ``drop_outputs``: outputs removed from the model by name (PP-TinyPose's in-graph arg-max:
     the codec decodes the heatmaps); ``names``: ``{file name: exposed name}`` for tensors
-    (BlazePose's ``Identity_3`` -> ``landmarks``).
+    (BlazePose's ``Identity_3`` -> ``landmarks``). ``skippable``: exposed outputs a caller
+    may leave out (``run(..., skip=...)``): every shape is also compiled without them, so
+    that the branches only they need are not computed (BlazePose's person mask: a quarter
+    of a crop's time); the other outputs are the full model's to the bit.
     """
 
     kind = "openvino"
@@ -129,6 +133,7 @@ class OpenVinoBackend(Backend):
         names: Mapping[str, str] | None = None,
         cache_dir: Path | None = None,
         first_batches: Sequence[int] | None = None,
+        skippable: Sequence[str] = (),
     ) -> None:
         if static_batches < 0:
             raise ValueError(f"static_batches must be at least 0, not {static_batches}")
@@ -157,11 +162,13 @@ class OpenVinoBackend(Backend):
                 _spec(names.get(n, n), port, free_batch)
                 for n, port in zip(self._output_names, model.outputs, strict=True)
             )
-            self._model, self._fixed = model, fixed
+            self._fixed = fixed
             self.max_batch = max_batch
             self.static_batches = min(static_batches, max_batch or 0)
             self.padded_batches = padded_batches(self.static_batches, max_batch or 0, bucket_step)
-            self._requests = self._compile(first_batches)
+            self._full = _Variant(model, self._outputs, self._compile(model, first_batches))
+            self.skippable = frozenset(skippable)
+            self._lean = self._lean_variant(drop_outputs, names, first_batches)
             self._padding: dict[str, np.ndarray] = {}  # _run_padded's input buffers, by input
         except RuntimeError as error:  # OpenVINO's own errors for unreadable or unsupported files
             raise RuntimeError(f"OpenVINO cannot load {model_path}: {error}") from error
@@ -185,19 +192,47 @@ class OpenVinoBackend(Backend):
                 model.remove_result(result)
         return model
 
-    def _compile(self, first_batches: Sequence[int] | None) -> dict[int | None, Any]:
-        """Infer requests by batch size (the static shapes, then the padded ones); ``None``
-        keys one dynamic model for every size. ``first_batches``: compile only these static
-        sizes and the dynamic model now (:meth:`compile_static_shapes` adds the others
-        later); None: every static and padded shape now, no dynamic model."""
+    def _lean_variant(
+        self, drop_outputs: Sequence[str], names: Mapping[str, str], first_batches: Sequence[int] | None
+    ) -> _Variant | None:
+        """The model without the ``skippable`` outputs, compiled as the full one is; a probe's
+        candidate compiles its probe batch only (no second dynamic model: a slow compile), and
+        other sizes run the full model until :meth:`compile_static_shapes`. None: nothing to skip."""
+        if not self.skippable:
+            return None
+        unknown = self.skippable - set(self.output_names)
+        if unknown:
+            raise ValueError(f"{self.model_path} has no outputs {sorted(unknown)} to skip")
+        exposed = {file: names.get(file, file) for file in self._output_names}
+        model = self._read([*drop_outputs, *(file for file, name in exposed.items() if name in self.skippable)])
+        outputs = tuple(spec for spec in self._outputs if spec.name not in self.skippable)
+        return _Variant(model, outputs, self._compile(model, first_batches, dynamic=False))
+
+    def _compile(self, model: Any, first_batches: Sequence[int] | None, dynamic: bool = True) -> dict[int | None, Any]:
+        """Infer requests of ``model`` by batch size (the static shapes, then the padded
+        ones); ``None`` keys one dynamic model for every size. ``first_batches``: compile
+        only these static sizes and (``dynamic``) the dynamic model now
+        (:meth:`compile_static_shapes` adds the others later); None: every static and padded
+        shape now, no dynamic model."""
         if self.max_batch is None:
-            return {None: self._request(self._model)}
+            return {None: self._request(model)}
         if first_batches is None:
-            return {b: self._reshaped(self._openvino.Dimension(b)) for b in self._static_sizes()}
+            return {b: self._reshaped(model, self._openvino.Dimension(b)) for b in self._static_sizes()}
         now = [b for b in range(1, self.static_batches + 1) if b in first_batches]
-        requests: dict[int | None, Any] = {b: self._reshaped(self._openvino.Dimension(b)) for b in now}
-        requests[None] = self._reshaped(self._openvino.Dimension(1, self.max_batch))
+        requests: dict[int | None, Any] = {b: self._reshaped(model, self._openvino.Dimension(b)) for b in now}
+        if dynamic:
+            requests[None] = self._reshaped(model, self._openvino.Dimension(1, self.max_batch))
         return requests
+
+    @property
+    def compiled_batches(self) -> frozenset[int | None]:
+        """The batch sizes compiled for the full model (None: the dynamic model)."""
+        return frozenset(self._full.requests)
+
+    @property
+    def lean_batches(self) -> frozenset[int | None]:
+        """The same for the model without the ``skippable`` outputs (empty: none compiled)."""
+        return frozenset(self._lean.requests) if self._lean is not None else frozenset()
 
     def _static_sizes(self) -> list[int]:
         return [*range(1, self.static_batches + 1), *self.padded_batches]
@@ -209,13 +244,16 @@ class OpenVinoBackend(Backend):
         with the file's own shapes (no ``max_batch``) has nothing more to compile."""
         if self.max_batch is None:
             return
-        for batch in self._static_sizes():
-            if batch not in self._requests:
-                self._requests[batch] = self._reshaped(self._openvino.Dimension(batch))
-        self._requests.pop(None, None)
+        for variant in (self._full, self._lean):
+            if variant is None:
+                continue
+            for batch in self._static_sizes():
+                if batch not in variant.requests:
+                    variant.requests[batch] = self._reshaped(variant.model, self._openvino.Dimension(batch))
+            variant.requests.pop(None, None)
 
-    def _reshaped(self, batch: Any) -> Any:
-        model = self._model.clone()
+    def _reshaped(self, model: Any, batch: Any) -> Any:
+        model = model.clone()
         shapes = {
             port: self._openvino.PartialShape([batch, *dims[1:]])
             for port, dims in zip(model.inputs, self._fixed, strict=True)
@@ -235,26 +273,46 @@ class OpenVinoBackend(Backend):
         return self._outputs
 
     def _run(self, inputs: Arrays) -> Arrays:
+        return self._infer(inputs, self._full)
+
+    def _run_without(self, inputs: Arrays, skip: frozenset[str]) -> Arrays:
+        """The lean model where ``skip`` covers every skippable output and a shape of it runs
+        this many crops (a probe's candidate: its probe batch); else the full one."""
+        lean = self._lean
+        count = len(next(iter(inputs.values())))
+        if lean is not None and self.skippable <= skip and self._runs(lean, count):
+            return self._infer(inputs, lean)
+        return self._run(inputs)
+
+    def _runs(self, variant: _Variant, count: int) -> bool:
+        """Whether ``variant`` has a compiled shape for ``count`` crops (in calls of max_batch)."""
+        if self.max_batch is not None and count > self.max_batch:
+            return all(self._runs(variant, s.stop - s.start) for s in split_batches(count, self.max_batch))
+        requests = variant.requests
+        return count in requests or None in requests or any(b > count for b in self.padded_batches if b in requests)
+
+    def _infer(self, inputs: Arrays, variant: _Variant) -> Arrays:
         count = len(next(iter(inputs.values())))
         if count == 0 and self.max_batch is not None:
-            return {spec.name: np.zeros((0, *_fixed(spec.shape[1:])), spec.dtype) for spec in self._outputs}
+            return {spec.name: np.zeros((0, *_fixed(spec.shape[1:])), spec.dtype) for spec in variant.outputs}
         if self.max_batch is not None and count > self.max_batch:  # in calls of max_batch, as compiled
-            parts = [self._run({n: a[s] for n, a in inputs.items()}) for s in split_batches(count, self.max_batch)]
-            return {spec.name: np.concatenate([part[spec.name] for part in parts]) for spec in self._outputs}
-        request = self._requests.get(count)
+            slices = split_batches(count, self.max_batch)
+            parts = [self._infer({n: a[s] for n, a in inputs.items()}, variant) for s in slices]
+            return {spec.name: np.concatenate([part[spec.name] for part in parts]) for spec in variant.outputs}
+        request = variant.requests.get(count)
         if request is None:
-            padded = next((b for b in self.padded_batches if b > count and b in self._requests), None)
+            padded = next((b for b in self.padded_batches if b > count and b in variant.requests), None)
             if padded is not None:
-                return self._run_padded(inputs, count, padded)
-            request = self._requests.get(None)
+                return self._run_padded(inputs, count, padded, variant)
+            request = variant.requests.get(None)
         if request is None:  # a file's fixed batch (max_batch None) and another count: the file says which
             raise ValueError(f"openvino: batch of {count}; {self.model_path} takes {self._inputs[0].describe()}")
         # share_inputs: the prepared arrays are contiguous and of the model's types (no copy);
         # the outputs are copies, so the next call does not overwrite what was returned.
         results = request.infer([inputs[spec.name] for spec in self._inputs], share_inputs=True)
-        return {spec.name: np.asarray(results[i]) for i, spec in enumerate(self._outputs)}
+        return {spec.name: np.asarray(results[i]) for i, spec in enumerate(variant.outputs)}
 
-    def _run_padded(self, inputs: Arrays, count: int, batch: int) -> Arrays:
+    def _run_padded(self, inputs: Arrays, count: int, batch: int, variant: _Variant) -> Arrays:
         """``count`` crops run on the static shape of ``batch``: zero crops after them, their
         outputs dropped (every crop is its own sample: the padding changes no other's output).
         The padded inputs are the first ``batch`` rows of one buffer per input, made at the
@@ -270,14 +328,24 @@ class OpenVinoBackend(Backend):
             rows[:count] = array
             rows[count:] = 0
             arrays.append(rows)
-        results = self._requests[batch].infer(arrays, share_inputs=True)
-        return {spec.name: np.asarray(results[i])[:count] for i, spec in enumerate(self._outputs)}
+        results = variant.requests[batch].infer(arrays, share_inputs=True)
+        return {spec.name: np.asarray(results[i])[:count] for i, spec in enumerate(variant.outputs)}
 
     def _release(self) -> None:
-        self._requests = {}
+        self._full = _Variant(None, self._outputs, {})
+        self._lean = None
         self._padding = {}
-        self._model = None
         self._core = None
+
+
+@dataclass
+class _Variant:
+    """One model of the file (all outputs, or without the skippable ones): its output specs
+    in the model's order and its infer requests by batch size (:meth:`OpenVinoBackend._compile`)."""
+
+    model: Any
+    outputs: tuple[TensorSpec, ...]
+    requests: dict[int | None, Any]
 
 
 def padded_batches(static_batches: int, max_batch: int, step: int) -> tuple[int, ...]:

@@ -2,7 +2,8 @@
 monocular root, from one batched network call per frame.
 
     people (boxes + first 2D keypoints) -> rotated square crops (crops.py)
-        -> BlazePose (one backend call per max_batch crops) -> presence gate
+        -> BlazePose (one backend call per max_batch crops; crops whose mask nobody reads
+           in a call of their own, without it) -> presence gate
         -> landmarks, world skeleton and mask back in the image and the camera (decode.py, mask.py)
         -> monocular root (root_fit.py) -> BodyEstimate per person (None: rejected crop)
 
@@ -22,7 +23,7 @@ import numpy.typing as npt
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.inference.backend import Arrays, Backend, split_batches
-from hdnet_ros.inference.blazepose_runtime import BLAZEPOSE_RUNTIMES, choose_blazepose
+from hdnet_ros.inference.blazepose_runtime import BLAZEPOSE_RUNTIMES, SKIPPABLE, choose_blazepose
 from hdnet_ros.inference.runtime import InferenceConfig
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import resolve_model_file
@@ -178,18 +179,25 @@ class BlazePoseStage:
         warm_up()  # the compiled glue, before the first frame
 
     def __call__(
-        self, frame: Frame, people: Sequence[Person], guides: Sequence[FloatArray | None] | None = None
+        self,
+        frame: Frame,
+        people: Sequence[Person],
+        guides: Sequence[FloatArray | None] | None = None,
+        masks: Sequence[bool] | None = None,
     ) -> list[BodyEstimate | None]:
         """One estimate per person (None where the network sees no person in the crop).
 
         ``guides``: per person COCO-19 pixels [19,2] (NaN where unseen) whose hips,
         shoulders and head orient the crop (:func:`crops.up_vectors`), e.g. a previous frame's estimate
         (``BodyEstimate.keypoints(...).pixels``); where None, the person's own ``pixels``.
+        ``masks``: per person whether their mask is wanted (None: everyone's); the others'
+        estimates have none, and the runtimes that can do so leave it uncomputed.
         """
         if not people:
             return []
         crops = self.prepare(frame.rgb, people, guides)
-        return self.decode(self.infer(crops.images), crops, frame.camera)
+        wanted = np.ones(len(people), dtype=bool) if masks is None else np.array(masks, dtype=bool).reshape(-1)
+        return self.decode(self.infer(crops.images, wanted), crops, frame.camera, wanted)
 
     def prepare(
         self, rgb: npt.NDArray[np.uint8], people: Sequence[Person], guides: Sequence[FloatArray | None] | None = None
@@ -207,17 +215,42 @@ class BlazePoseStage:
         affines = crop_affines(boxes, angles, self.config.crop_scale)
         return Crops(self._sampler(rgb, affines), affines, angles)
 
-    def infer(self, images: npt.NDArray[np.float32]) -> Arrays:
-        """The network's outputs for crops [N,256,256,3], in calls of at most ``max_batch``."""
-        parts = [self.backend.run({"image": images[part]}) for part in split_batches(len(images), self.max_batch)]
+    def infer(self, images: npt.NDArray[np.float32], masks: npt.NDArray[np.bool_] | None = None) -> Arrays:
+        """The network's outputs for crops [N,256,256,3], in calls of at most ``max_batch``.
+        ``masks`` [N]: whose mask is wanted (None: everyone's); on a runtime that can leave
+        it uncomputed (``Backend.skippable``) the crops without run in calls of their own
+        that skip it, and their rows of ``mask`` are zeros."""
         self.counts["crops"] += len(images)
-        if len(parts) == 1:  # the usual case: the backend's arrays as they are, no copy
-            return {name: parts[0][name] for name in OUTPUT_NAMES}
-        return {name: np.concatenate([p[name] for p in parts]) for name in OUTPUT_NAMES}
+        if masks is None or masks.all() or not set(SKIPPABLE) <= self.backend.skippable:
+            return self._run(images, ())  # a runtime that computes the mask anyway: one call
+        self.counts["mask_skipped"] += int(np.count_nonzero(~masks))
+        if not masks.any():
+            return self._run(images, SKIPPABLE)
+        wanted, unwanted = np.flatnonzero(masks), np.flatnonzero(~masks)
+        parts = ((wanted, self._run(images[wanted], ())), (unwanted, self._run(images[unwanted], SKIPPABLE)))
+        merged: Arrays = {}
+        for name in OUTPUT_NAMES:
+            first = next(p[name] for _, p in parts if name in p)
+            merged[name] = np.zeros((len(images), *first.shape[1:]), dtype=first.dtype)
+            for rows, outputs in parts:
+                if name in outputs:
+                    merged[name][rows] = outputs[name]
+        return merged
 
-    def decode(self, outputs: Arrays, crops: Crops, camera: CameraModel) -> list[BodyEstimate | None]:
+    def _run(self, images: npt.NDArray[np.float32], skip: tuple[str, ...]) -> Arrays:
+        """Crops in calls of at most ``max_batch``; the outputs named in ``skip`` may be absent."""
+        parts = [self.backend.run({"image": images[part]}, skip) for part in split_batches(len(images), self.max_batch)]
+        names = [name for name in OUTPUT_NAMES if name in parts[0]] if parts else []
+        if len(parts) == 1:  # the usual case: the backend's arrays as they are, no copy
+            return {name: parts[0][name] for name in names}
+        return {name: np.concatenate([p[name] for p in parts]) for name in names}
+
+    def decode(
+        self, outputs: Arrays, crops: Crops, camera: CameraModel, masks: npt.NDArray[np.bool_] | None = None
+    ) -> list[BodyEstimate | None]:
         """All crops' outputs back to the image and the camera at once; then one estimate per
-        crop the network accepts (None for the others)."""
+        crop the network accepts (None for the others), with its mask where ``masks`` [N]
+        wants it (None: everyone's)."""
         affines, angles = crops.affines, crops.angles
         count = len(affines)
         presence = np.asarray(outputs["presence"], dtype=np.float64).reshape(count)
@@ -253,7 +286,11 @@ class BlazePoseStage:
                 world=skeletons[i],
                 relative_pose=relative_poses[i],
                 feet=feet[i],
-                mask=warp_mask(outputs["mask"][i, :, :, 0], affines[i], inverses[i], camera.height, camera.width),
+                mask=(
+                    warp_mask(outputs["mask"][i, :, :, 0], affines[i], inverses[i], camera.height, camera.width)
+                    if masks is None or masks[i]
+                    else None
+                ),
                 root=root,
                 rotation=float(angles[i]),
             )
@@ -261,11 +298,16 @@ class BlazePoseStage:
 
 
 def open_blazepose_stage(
-    config: BlazePoseConfig, inference: InferenceConfig, models_dir: str | Path | None, threads: int
+    config: BlazePoseConfig,
+    inference: InferenceConfig,
+    models_dir: str | Path | None,
+    threads: int,
+    masks_read: bool = True,
 ) -> BlazePoseStage:
     """The stage with its network on the configured runtime; a missing or wrong model file is
-    a ModelFileError naming it."""
+    a ModelFileError naming it. ``masks_read``: whether a depth stage will read the masks
+    (False: RGB only, so ``auto`` times the runtimes without the mask)."""
     path = resolve_model_file(config.model, models_dir or None)
     LOG.info("BlazePose GHUM 3D: %s (%s)", path, inference.backend)
-    choice = choose_blazepose(path, inference, threads, config.runtime)
+    choice = choose_blazepose(path, inference, threads, config.runtime, () if masks_read else SKIPPABLE)
     return BlazePoseStage(choice.runtime, config, inference.max_batch, choice.name)

@@ -45,7 +45,8 @@ class BodyEstimate:
     ``world`` [33,3] the metric skeleton in metres, camera axes, origin the pelvis (mid-hips);
     ``relative_pose`` [19,3] the same in the published joint set (pelvis at the origin);
     ``feet`` [4,3] heels and toes (left heel, right heel, left toes, right toes), pelvis-relative;
-    ``root`` the monocular pelvis fitted from the 2D landmarks, or why there is none.
+    ``root`` the monocular pelvis fitted from the 2D landmarks, or why there is none;
+    ``mask`` the person's pixels (None: not asked for, where the depth stage cannot use it).
     """
 
     pixels: FloatArray
@@ -53,7 +54,7 @@ class BodyEstimate:
     world: FloatArray
     relative_pose: FloatArray
     feet: FloatArray
-    mask: PersonMask
+    mask: PersonMask | None
     root: RootFit
     rotation: float  # radians the crop was rotated by
 
