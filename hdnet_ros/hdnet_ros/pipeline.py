@@ -294,7 +294,7 @@ class Pipeline:
         report["crowd"] = dict(self.stages.crowd.counts)
         if body is not None:
             report["blazepose"] = {
-                key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root", "mask_skipped")
+                key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root", "without_mask")
             } | {"every_frames": self.settings.blazepose.every_frames, "schedule": dict(self.schedule.counts)}
         if self.stages.placement is not None:
             report["placement"] = self.stages.placement.report()

@@ -568,10 +568,10 @@ def test_masks_are_made_only_where_the_depth_stage_reads_them(models_dir: Path, 
         return pipeline.network_report()["blazepose"], people
 
     without_depth, _ = frames_of([dataclasses.replace(f, depth_m=None) for f in sequence[:2]])
-    assert without_depth["crops"] > 0 and without_depth["mask_skipped"] == without_depth["crops"]
+    assert without_depth["crops"] > 0 and without_depth["without_mask"] == without_depth["crops"]
     with_depth, people = frames_of(sequence[:2])
     # The first sample frame: six crops, one of a person whose box meets no one's (measured).
-    assert 0 < with_depth["mask_skipped"] < with_depth["crops"]
+    assert 0 < with_depth["without_mask"] < with_depth["crops"]
     _, reference = frames_of(sequence[:2], everyone=True)
     assert [p.track_id for p in people] == [p.track_id for p in reference]
     for person, same in zip(people, reference, strict=True):

@@ -15,7 +15,7 @@ from hdnet_ros.replay.summary import FrameRecords, ReplaySummary
 BLAZEPOSE = {
     "pose_3d": "blazepose",
     "root_depth": "blazepose",
-    "blazepose": {"crops": 18, "low_presence": 2, "no_root": 1, "mask_skipped": 7},
+    "blazepose": {"crops": 18, "low_presence": 2, "no_root": 1, "without_mask": 7},
 }
 
 

@@ -117,7 +117,8 @@ class OpenVinoBackend(Backend):
     (BlazePose's ``Identity_3`` -> ``landmarks``). ``skippable``: exposed outputs a caller
     may leave out (``run(..., skip=...)``): every shape is also compiled without them, so
     that the branches only they need are not computed (BlazePose's person mask: a quarter
-    of a crop's time); the other outputs are the full model's to the bit.
+    of a crop's time); the other outputs are the full model's within float32 summation
+    order (to the bit where measured: 2 AVX2 cores).
     """
 
     kind = "openvino"

@@ -36,7 +36,7 @@ def network_values(report: Mapping[str, Any]) -> dict[str, str]:
         values["BlazePose crops"] = str(body.get("crops", 0))
         values["BlazePose rejected (low presence)"] = str(body.get("low_presence", 0))
         values["BlazePose without a root"] = str(body.get("no_root", 0))
-        values["BlazePose crops without a mask (not read)"] = str(body.get("mask_skipped", 0))
+        values["BlazePose crops without a mask (not read)"] = str(body.get("without_mask", 0))
     values.update(placement_values(report.get("placement")))
     return values
 

@@ -165,8 +165,9 @@ class BlazePoseConfig:
 class BlazePoseStage:
     """BlazePose on a frame's people: ``stage(frame, people) -> [BodyEstimate | None]``.
 
-    ``counts`` tallies the crops run and the ones rejected (``low_presence``), and the
-    people whose root could not be fitted (``no_root``).
+    ``counts`` tallies the crops run and the ones rejected (``low_presence``), the people
+    whose root could not be fitted (``no_root``) and the crops run without a mask
+    (``without_mask``: nobody would read it).
     """
 
     def __init__(self, backend: Backend, config: BlazePoseConfig, max_batch: int = 8, runtime: str = "") -> None:
@@ -221,9 +222,10 @@ class BlazePoseStage:
         it uncomputed (``Backend.skippable``) the crops without run in calls of their own
         that skip it, and their rows of ``mask`` are zeros."""
         self.counts["crops"] += len(images)
+        if masks is not None:
+            self.counts["without_mask"] += int(np.count_nonzero(~masks))
         if masks is None or masks.all() or not set(SKIPPABLE) <= self.backend.skippable:
             return self._run(images, ())  # a runtime that computes the mask anyway: one call
-        self.counts["mask_skipped"] += int(np.count_nonzero(~masks))
         if not masks.any():
             return self._run(images, SKIPPABLE)
         wanted, unwanted = np.flatnonzero(masks), np.flatnonzero(~masks)
