@@ -25,6 +25,7 @@ from hdnet_ros.stages.blazepose.run_memory import Estimate
 from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule, box_shifts
 from hdnet_ros.stages.blazepose.stillness import STILL_CHANGE, STILL_MIN_JOINTS, STILL_MIN_SCORE, pose_changes
 from hdnet_ros.stages.depth import DepthLifter
+from hdnet_ros.stages.tracking.tracker import Tracker
 from helpers import sample_messages
 
 from hdnet_ros.config import load_settings
@@ -489,29 +490,36 @@ def sequence(models_dir: Path, sample_bags: list[Path]) -> list[Frame]:
     return [dataclasses.replace(frame, stamp_ns=frame.stamp_ns + k * 33_333_333) for k in range(6)]
 
 
+@pytest.fixture(scope="module")
+def loaded(models_dir: Path) -> Pipeline:
+    """The default pipeline: its networks, loaded once for the runs below."""
+    return Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
+
+
 def run(
-    models_dir: Path, frames: list[Frame], every: int, max_crops: int
+    loaded: Pipeline, frames: list[Frame], every: int, max_crops: int
 ) -> tuple[list[int], list[dict[int, np.ndarray]]]:
-    overrides = {
-        "models.models_dir": str(models_dir),
-        "blazepose.every_frames": every,
-        "blazepose.every_frames_without_depth": every,
-        "blazepose.max_crops": max_crops,
-    }
-    pipeline = Pipeline.from_settings(load_settings(overrides=overrides))
-    assert pipeline.stages.blazepose is not None
+    """``frames`` through a pipeline of its own (schedule, tracks, floors, depth stage) on the
+    loaded networks, with these BlazePose periods and budget."""
+    changes = {"every_frames": every, "every_frames_without_depth": every, "max_crops": max_crops}
+    settings = dataclasses.replace(loaded.settings, blazepose=dataclasses.replace(loaded.settings.blazepose, **changes))
+    own = dataclasses.replace(loaded.stages, lifter=DepthLifter(settings.lifting), tracker=Tracker(settings.tracking))
+    pipeline = Pipeline(settings, own)
+    pipeline.reset_tracking()
+    body = pipeline.stages.blazepose
+    assert body is not None
     crops, roots = [], []
     for frame in frames:
-        before = pipeline.stages.blazepose.counts["crops"]
+        before = body.counts["crops"]
         people = pipeline.process(frame).people
-        crops.append(pipeline.stages.blazepose.counts["crops"] - before)
+        crops.append(body.counts["crops"] - before)
         roots.append({p.track_id: p.root.copy() for p in people if p.valid[ROOT]})
     return crops, roots
 
 
-def test_a_still_scene_runs_fewer_crops_and_keeps_its_roots(models_dir: Path, sequence: list[Frame]) -> None:
-    every_crops, every_roots = run(models_dir, sequence, 1, 0)
-    crops, roots = run(models_dir, sequence, 3, 0)
+def test_a_still_scene_runs_fewer_crops_and_keeps_its_roots(loaded: Pipeline, sequence: list[Frame]) -> None:
+    every_crops, every_roots = run(loaded, sequence, 1, 0)
+    crops, roots = run(loaded, sequence, 3, 0)
     assert crops[0] == every_crops[0]  # new tracks: everyone runs
     assert sum(crops) < 0.6 * sum(every_crops)  # then the tracks take turns
     # Between runs the carried skeleton, fitted to each frame's keypoints, with the last mask
@@ -523,7 +531,7 @@ def test_a_still_scene_runs_fewer_crops_and_keeps_its_roots(models_dir: Path, se
             assert np.linalg.norm(root - reference[track]) < 0.10, track
     # Within a budget of 4 crops the 7 new people are served over two frames, then the turns
     # stay within it.
-    capped, _ = run(models_dir, sequence, 3, 4)
+    capped, _ = run(loaded, sequence, 3, 4)
     assert every_crops[0] > 4 and capped[:2] == [4, every_crops[0] - 4] and max(capped) <= 4
 
 
