@@ -23,7 +23,7 @@ from helpers import needs
 
 # The bounds and real inputs of the networks' own tests (PP-TinyPose and PicoDet: photos of
 # the COCO and crowd sets; BlazePose: the sample frames' person crops).
-from test_blazepose_network import assert_agree, published_file, sample_crops
+from test_blazepose_network import TOLERANCE, assert_agree, published_file, sample_crops, worst_difference
 from test_openvino_ir import HEATMAP_TOLERANCE, crops, people  # noqa: F401 (a fixture)
 
 pytestmark = needs("openvino", "cv2", "onnx", why="the runtime under test (OpenVINO) and the crops (OpenCV)")
@@ -221,8 +221,8 @@ def test_blazepose_on_openvino_leaves_the_mask_out_when_skipped(
     blazepose_tflite: Path, person_crops: np.ndarray, cpu: InferenceConfig, litert_reference: dict[str, np.ndarray]
 ) -> None:
     """Every shape is also compiled without the mask's decoder branch: a call that skips the
-    mask gets the other outputs, the full model's within float32 summation order (measured:
-    to the bit), which are the published network's within its bounds. A probe's candidate
+    mask gets the other outputs, the full model's within the float32 bounds of
+    test_blazepose_network (measured here: to the bit), which are the published network's. A probe's candidate
     compiles the lean model for its probe batch only (other sizes run the full model) until
     it is kept."""
     from hdnet_ros.inference.blazepose_runtime import SKIPPABLE, _blazepose_openvino, open_blazepose
@@ -237,10 +237,10 @@ def test_blazepose_on_openvino_leaves_the_mask_out_when_skipped(
         lean = backend.run({"image": crops}, skip=SKIPPABLE)
         single = backend.run({"image": crops[:1]}, skip=SKIPPABLE)
     assert set(lean) == set(single) == set(rest)
-    for name in rest:
+    for name in rest:  # another CPU may fuse the two graphs' kernels differently: float32 order's bounds
         assert lean[name].shape == full[name].shape
-        np.testing.assert_allclose(lean[name], full[name], rtol=1e-5, atol=1e-5, err_msg=name)
-        np.testing.assert_allclose(single[name], full[name][:1], rtol=1e-5, atol=1e-5, err_msg=name)
+        assert worst_difference(name, lean[name], full[name]) <= TOLERANCE[name], name
+        assert worst_difference(name, single[name], full[name][:1]) <= TOLERANCE[name], name
     assert_agree(full, {n: a[: len(crops)] for n, a in litert_reference.items()}, "OpenVINO, the full model")
     with _blazepose_openvino(blazepose_tflite, cpu, THREADS, first_batches=(2,)) as probed:
         assert probed.compiled_batches == {2, None} and probed.lean_batches == {2}

@@ -50,6 +50,7 @@ LOGGER = get_logger(__name__)
 STATIC_BATCHES = 8
 BUCKET_STEP = 4
 FILE_SUFFIXES = (".onnx", ".xml", ".tflite")
+_NO_SHAPE = -1  # OpenVinoBackend._shape_for: no compiled shape runs that many crops
 
 
 def import_openvino() -> Any:
@@ -289,8 +290,17 @@ class OpenVinoBackend(Backend):
         """Whether ``variant`` has a compiled shape for ``count`` crops (in calls of max_batch)."""
         if self.max_batch is not None and count > self.max_batch:
             return all(self._runs(variant, s.stop - s.start) for s in split_batches(count, self.max_batch))
-        requests = variant.requests
-        return count in requests or None in requests or any(b > count for b in self.padded_batches if b in requests)
+        return self._shape_for(variant, count) != _NO_SHAPE
+
+    def _shape_for(self, variant: _Variant, count: int) -> int | None:
+        """The compiled shape of ``variant`` that runs ``count`` crops: their own, the next
+        padded one, None (the dynamic model or the file's own shape), or _NO_SHAPE."""
+        if count in variant.requests:
+            return count
+        padded = next((b for b in self.padded_batches if b > count and b in variant.requests), None)
+        if padded is not None:
+            return padded
+        return None if None in variant.requests else _NO_SHAPE
 
     def _infer(self, inputs: Arrays, variant: _Variant) -> Arrays:
         count = len(next(iter(inputs.values())))
@@ -300,14 +310,12 @@ class OpenVinoBackend(Backend):
             slices = split_batches(count, self.max_batch)
             parts = [self._infer({n: a[s] for n, a in inputs.items()}, variant) for s in slices]
             return {spec.name: np.concatenate([part[spec.name] for part in parts]) for spec in variant.outputs}
-        request = variant.requests.get(count)
-        if request is None:
-            padded = next((b for b in self.padded_batches if b > count and b in variant.requests), None)
-            if padded is not None:
-                return self._run_padded(inputs, count, padded, variant)
-            request = variant.requests.get(None)
-        if request is None:  # a file's fixed batch (max_batch None) and another count: the file says which
+        shape = self._shape_for(variant, count)
+        if shape == _NO_SHAPE:  # a file's fixed batch (max_batch None) and another count: the file says which
             raise ValueError(f"openvino: batch of {count}; {self.model_path} takes {self._inputs[0].describe()}")
+        if shape is not None and shape != count:
+            return self._run_padded(inputs, count, shape, variant)
+        request = variant.requests[shape]
         # share_inputs: the prepared arrays are contiguous and of the model's types (no copy);
         # the outputs are copies, so the next call does not overwrite what was returned.
         results = request.infer([inputs[spec.name] for spec in self._inputs], share_inputs=True)
