@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hdnet_ros.frame_input import stamp_to_ns
 from hdnet_ros.image_codec import image_to_array
+from hdnet_ros.inference.openvino_compiled import COMPILED
 from hdnet_ros.joints import NUM_JOINTS, PELVIS
 from hdnet_ros.node.decoded_image import DecodedImage, decoded_image
 from hdnet_ros.node.diagnostics import StatusReport
@@ -392,11 +393,13 @@ def test_cleanup_releases_the_pipeline_and_the_publishers(harness: Harness, samp
     core, transport = harness.core, harness.transport
     assert core.configure().ok and core.activate().ok
     harness.frame_published(sample, 0)
+    COMPILED.get(("a model the pipeline compiled on OpenVINO",), object)  # the stand-in compiles none
     assert core.deactivate().ok and core.cleanup().ok and core.state is State.UNCONFIGURED
     assert transport.outputs is None and core.pipeline is None and core.settings is None
     released = weakref.ref(harness.pipelines.pop())
     gc.collect()
     assert released() is None, "something still holds the pipeline after cleanup"
+    assert len(COMPILED) == 0, "the process's compiled OpenVINO models go with the pipeline"
     assert core.configure().ok and len(harness.pipelines) == 1  # configure loads the models again
 
 

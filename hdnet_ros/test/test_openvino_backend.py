@@ -9,6 +9,7 @@ small batch limits: the static and the bounded-dynamic batch paths both run.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,44 @@ def test_static_shapes_left_for_later_are_compiled_on_finish(
     for batch, (a, b) in enumerate(zip(before, after, strict=True), start=1):
         assert np.abs(a - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
         assert np.abs(b - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE
+
+
+def test_a_network_built_again_takes_the_process_s_compiled_models(
+    models_dir: Path, tmp_path: Path, tinypose_crops: np.ndarray, tinypose_reference: np.ndarray
+) -> None:
+    """A second backend of the same file, outputs, shapes and properties compiles nothing
+    (each has its own infer requests) and gives the same heatmaps; the first one's close
+    takes its models out of the process's while the second still runs on them; other
+    threads, or a changed file, compile again."""
+    import shutil
+
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+    from hdnet_ros.inference.openvino_compiled import COMPILED
+
+    xml = resolve_model_file("pp_tinypose_128x96", models_dir)
+    copy = tmp_path / xml.name
+    shutil.copy(xml, copy)
+    shutil.copy(xml.with_suffix(".bin"), copy.with_suffix(".bin"))
+    drop = ("argmax_0.tmp_0",)
+
+    def build(path: Path, threads: int = THREADS) -> OpenVinoBackend:
+        return OpenVinoBackend(path, threads, max_batch=1, static_batches=1, drop_outputs=drop)  # one shape
+
+    first = build(copy)
+    compiles = COMPILED.compiles
+    second = build(copy)
+    assert COMPILED.compiles == compiles, "the same models, compiled before"
+    assert second._full.requests[1] is not first._full.requests[1], "requests of its own"
+    first.close()
+    heatmaps = second.run({"image": tinypose_crops[:3]})["conv2d_441.tmp_1"]  # in calls of one crop
+    assert np.abs(heatmaps - tinypose_reference[:3]).max() <= HEATMAP_TOLERANCE
+    with build(copy, threads=1):
+        assert COMPILED.compiles == compiles + 1, "other properties: compiled"
+    stat = copy.with_suffix(".bin").stat()
+    os.utime(copy.with_suffix(".bin"), ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    with build(copy):
+        assert COMPILED.compiles == compiles + 2, "changed weights: compiled again"
+    second.close()
 
 
 @pytest.mark.parametrize(

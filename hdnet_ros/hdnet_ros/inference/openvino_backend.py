@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from hdnet_ros.inference.backend import Arrays, Backend, BackendUnavailable, TensorSpec, split_batches
+from hdnet_ros.inference.openvino_compiled import COMPILED, Key, file_identity, output_names
 from hdnet_ros.logs import get_logger
 
 LOGGER = get_logger(__name__)
@@ -147,6 +148,8 @@ class OpenVinoBackend(Backend):
         _check_files(model_path)
         self.model_path = model_path
         self.properties = compile_properties(threads, cache_dir)
+        self._identity = file_identity(model_path)
+        self._compiled: set[Key] = set()  # this backend's keys in COMPILED, dropped on close
         self._core: Any = shared_core()
         self._openvino = openvino
         try:
@@ -217,7 +220,7 @@ class OpenVinoBackend(Backend):
         (:meth:`compile_static_shapes` adds the others later); None: every static and padded
         shape now, no dynamic model."""
         if self.max_batch is None:
-            return {None: self._request(model)}
+            return {None: self._request(model, "file")}
         if first_batches is None:
             return {b: self._reshaped(model, self._openvino.Dimension(b)) for b in self._static_sizes()}
         now = [b for b in range(1, self.static_batches + 1) if b in first_batches]
@@ -261,10 +264,16 @@ class OpenVinoBackend(Backend):
             for port, dims in zip(model.inputs, self._fixed, strict=True)
         }
         model.reshape(shapes)
-        return self._request(model)
+        return self._request(model, str(batch))
 
-    def _request(self, model: Any) -> Any:
-        return self._core.compile_model(model, "CPU", self.properties).create_infer_request()
+    def _request(self, model: Any, shape: str) -> Any:
+        """An infer request of ``model`` compiled for ``shape`` (its batch dimension, or
+        "file"), on a compiled model of this process's where one was compiled from the same
+        file, outputs, shape and properties (:mod:`.openvino_compiled`)."""
+        key = (self._identity, output_names(model), shape, tuple(sorted(self.properties.items())))
+        self._compiled.add(key)
+        compiled = COMPILED.get(key, lambda: self._core.compile_model(model, "CPU", self.properties))
+        return compiled.create_infer_request()
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:
@@ -341,6 +350,7 @@ class OpenVinoBackend(Backend):
         return {spec.name: np.asarray(results[i])[:count] for i, spec in enumerate(variant.outputs)}
 
     def _release(self) -> None:
+        COMPILED.drop(self._compiled)
         self._full = _Variant(None, self._outputs, {})
         self._lean = None
         self._padding = {}

@@ -34,6 +34,7 @@ from typing import Any
 from hdnet_ros.config import Settings
 from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, stamp_to_ns
+from hdnet_ros.inference.openvino_compiled import COMPILED
 from hdnet_ros.node.decoded_image import DecodedImage
 from hdnet_ros.node.diagnostics import DiagnosticsAggregator
 from hdnet_ros.node.frame_processor import FrameProcessor, Triplet
@@ -293,11 +294,14 @@ class NodeCore:
                 running.worker.stop(timeout=WORKER_STOP_TIMEOUT_S)
 
     def _release(self) -> None:
-        """Destroy the publishers and drop the pipeline (safe on whatever configure made)."""
+        """Destroy the publishers and drop the pipeline (safe on whatever configure made),
+        with the OpenVINO models the process kept for a later build: cleanup frees the
+        models' memory, as it says."""
         try:
             self._transport.destroy_outputs()
         finally:
             self._configured = None
+            COMPILED.clear()
             thaw_loaded_objects()
 
     # ---- callbacks (executor thread: cheap, never wait for inference) -----------------------
