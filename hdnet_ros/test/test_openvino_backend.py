@@ -110,14 +110,18 @@ def test_static_shapes_left_for_later_are_compiled_on_finish(
     the rest of the static shapes and the padded ones come when it is kept, and the dynamic
     model goes. Every size agrees before and after."""
     from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+    from hdnet_ros.inference.openvino_compiled import COMPILED
 
     xml = resolve_model_file("pp_tinypose_128x96", models_dir)
     drop = ("argmax_0.tmp_0",)
     with OpenVinoBackend(xml, THREADS, max_batch=3, static_batches=2, drop_outputs=drop, first_batches=(2,)) as backend:
         assert set(backend.compiled_batches) == {2, None}
+        dynamic = backend._key(backend._full.model, "1..3")
+        assert dynamic in COMPILED
         before = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
         backend.compile_static_shapes()
         assert set(backend.compiled_batches) == {1, 2, 3}
+        assert dynamic not in COMPILED, "the process does not keep the dropped dynamic model"
         after = [backend.run({"image": tinypose_crops[:b]})["conv2d_441.tmp_1"] for b in (1, 2, 3)]
     for batch, (a, b) in enumerate(zip(before, after, strict=True), start=1):
         assert np.abs(a - tinypose_reference[:batch]).max() <= HEATMAP_TOLERANCE

@@ -255,7 +255,10 @@ class OpenVinoBackend(Backend):
             for batch in self._static_sizes():
                 if batch not in variant.requests:
                     variant.requests[batch] = self._reshaped(variant.model, self._openvino.Dimension(batch))
-            variant.requests.pop(None, None)
+            if variant.requests.pop(None, None) is not None:  # the probe's dynamic model goes, here and in COMPILED
+                dynamic = self._key(variant.model, str(self._openvino.Dimension(1, self.max_batch)))
+                COMPILED.drop({dynamic})
+                self._compiled.discard(dynamic)
 
     def _reshaped(self, model: Any, batch: Any) -> Any:
         model = model.clone()
@@ -270,10 +273,13 @@ class OpenVinoBackend(Backend):
         """An infer request of ``model`` compiled for ``shape`` (its batch dimension, or
         "file"), on a compiled model of this process's where one was compiled from the same
         file, outputs, shape and properties (:mod:`.openvino_compiled`)."""
-        key = (self._identity, output_names(model), shape, tuple(sorted(self.properties.items())))
+        key = self._key(model, shape)
         self._compiled.add(key)
         compiled = COMPILED.get(key, lambda: self._core.compile_model(model, "CPU", self.properties))
         return compiled.create_infer_request()
+
+    def _key(self, model: Any, shape: str) -> Key:
+        return (self._identity, output_names(model), shape, tuple(sorted(self.properties.items())))
 
     @property
     def inputs(self) -> tuple[TensorSpec, ...]:

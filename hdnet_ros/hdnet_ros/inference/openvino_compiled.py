@@ -95,6 +95,9 @@ class CompiledModels:
     def __len__(self) -> int:
         return len(self._models)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._models
+
 
 # The process's compiled models, shared by every OpenVinoBackend.
 COMPILED = CompiledModels()
