@@ -26,8 +26,8 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
-# The default pipeline with every network on OpenVINO keeps 33 compiled models (PP-TinyPose's
-# 15 shapes, BlazePose's 8 with and 8 without its mask, the detector's 2; bench_startup.py);
+# The default pipeline with every network on OpenVINO keeps 31 compiled models (PP-TinyPose's
+# 14 shapes, BlazePose's 8 with and 8 without its mask, the detector's; bench_startup.py);
 # room for that and two other configurations'.
 CAPACITY = 96
 
