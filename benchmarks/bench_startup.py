@@ -6,10 +6,9 @@ One process builds the default pipeline (``Pipeline.from_settings``, what the no
 configure and each replay command do) once to warm every cache (the engine and export
 files, OpenVINO's disk cache, the runtime choice the process remembers), then, in turn,
 ``--rounds`` times each way: with the process's compiled OpenVINO models
-(``inference/openvino_compiled.py``); with them forgotten before the build (every shape
-loaded from OpenVINO's disk cache, side by side as the backend does); and forgotten and
-loaded one at a time (as each build did before). Prints the median of each, their ratios,
-the machine and how many compiled models the process keeps.
+(``inference/openvino_compiled.py``) and with them forgotten before the build (every
+shape loaded from OpenVINO's disk cache, as each build did before). Prints the median of
+each and their ratio, the machine and how many compiled models the process keeps.
 """
 
 from __future__ import annotations
@@ -18,10 +17,8 @@ import argparse
 import gc
 import statistics
 import time
-from unittest import mock
 
 import yaml
-from hdnet_ros.inference import openvino_backend
 from hdnet_ros.inference.openvino_compiled import COMPILED
 from hdnet_ros.pipeline import Pipeline
 from machine import cpu_name, instruction_set
@@ -55,22 +52,16 @@ def main() -> None:
     }
     settings = load_settings(overrides=overrides)
     first = build_seconds(settings, forget=False)
-    kept, forgotten, one_at_a_time = [], [], []
+    kept, forgotten = [], []
     for _ in range(args.rounds):
         forgotten.append(build_seconds(settings, forget=True))
         kept.append(build_seconds(settings, forget=False))
-        with mock.patch.object(openvino_backend, "_usable_cores", return_value=1):
-            one_at_a_time.append(build_seconds(settings, forget=True))
     print(f"{cpu_name()} ({instruction_set()}), settings {args.set or 'default'}")
     print(f"first build in the process: {first:.2f} s")
-    medians = {name: statistics.median(v) for name, v in (("one", one_at_a_time), ("side", forgotten), ("kept", kept))}
-    print(f"compiled models forgotten, loaded one at a time: {medians['one']:.2f} s {_seconds(one_at_a_time)}")
-    print(f"compiled models forgotten, loaded side by side: {medians['side']:.2f} s {_seconds(forgotten)}")
-    print(f"the process's compiled models taken: {medians['kept']:.2f} s {_seconds(kept)}")
-    print(
-        f"side by side / one at a time {medians['side'] / medians['one']:.3f}, taken / one at a time "
-        f"{medians['kept'] / medians['one']:.3f}; compiled models kept: {len(COMPILED)}"
-    )
+    forgotten_s, kept_s = statistics.median(forgotten), statistics.median(kept)
+    print(f"compiled models forgotten (loaded from the disk cache): {forgotten_s:.2f} s {_seconds(forgotten)}")
+    print(f"the process's compiled models taken: {kept_s:.2f} s {_seconds(kept)}")
+    print(f"ratio {kept_s / forgotten_s:.3f}; compiled models kept: {len(COMPILED)}")
 
 
 if __name__ == "__main__":

@@ -166,6 +166,29 @@ def test_a_network_built_again_takes_the_process_s_compiled_models(
     second.close()
 
 
+def test_compiling_leaves_the_process_s_locale_as_it_was(models_dir: Path, tmp_path: Path) -> None:
+    """OpenVINO's compiles set the C locale and put the old one back: compiled side by side
+    in threads they raced and left the process in the C locale, where Python reads text
+    files as ASCII (a UTF-8 source file then failed to read). Compiled one at a time, the
+    locale stays the process's."""
+    import locale
+    import shutil
+
+    from hdnet_ros.inference.openvino_backend import OpenVinoBackend
+
+    xml = resolve_model_file("pp_tinypose_128x96", models_dir)
+    copy = tmp_path / xml.name  # a file of its own: compiled, not taken from the process's models
+    shutil.copy(xml, copy)
+    shutil.copy(xml.with_suffix(".bin"), copy.with_suffix(".bin"))
+    before = locale.setlocale(locale.LC_ALL), locale.getpreferredencoding(False)
+    # With OpenVINO's cache, as the pipeline compiles (side by side, its loads and writes
+    # raced: the C locale after 2 of 3 runs of 5 shapes).
+    shapes = {"max_batch": 6, "static_batches": 4, "bucket_step": 2}  # 1-4 and padded 6
+    with OpenVinoBackend(copy, THREADS, drop_outputs=("argmax_0.tmp_0",), cache_dir=tmp_path, **shapes):
+        pass
+    assert (locale.setlocale(locale.LC_ALL), locale.getpreferredencoding(False)) == before
+
+
 @pytest.mark.parametrize(
     ("static", "most", "step", "padded"),
     [(8, 32, 4, (12, 16, 20, 24, 28, 32)), (8, 8, 4, ()), (8, 10, 4, (10,)), (2, 4, 4, (4,)), (0, 5, 2, (2, 4, 5))],

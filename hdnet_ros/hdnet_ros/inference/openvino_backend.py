@@ -28,15 +28,16 @@ its shape and these properties): a later start loads each in a third of the comp
 
 ``openvino`` is imported when the backend is created: a CPU install without it keeps
 working on the other runtimes; creating this backend there raises BackendUnavailable.
+
+Why this file is long: one backend class whose shapes (static, padded, a probe's dynamic
+one, each with and without the skippable outputs) are compiled and run on its shared
+state; split, each half would reach into the other's.
 """
 
 from __future__ import annotations
 
 import functools
-import os
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,6 @@ class OpenVinoBackend(Backend):
         self.properties = compile_properties(threads, cache_dir)
         self._identity = file_identity(model_path)
         self._compiled: set[Key] = set()  # this backend's keys in COMPILED, dropped on close
-        self._reshaping = threading.Lock()  # _reshaped: copies of a model one at a time
         self._core: Any = shared_core()
         self._openvino = openvino
         try:
@@ -262,25 +262,17 @@ class OpenVinoBackend(Backend):
 
     def _requests(self, model: Any, batches: Sequence[int | None]) -> dict[int | None, Any]:
         """Infer requests of ``model`` for these batch sizes (None: the dynamic model for
-        every size up to max_batch). The shapes the process has no compiled model of are
-        made first, one after the other (each a copy of ``model``), then compiled side by
-        side: a compile (or a load from OpenVINO's cache) is mostly single-threaded, so on 2
-        cores two at a time took half the time (PP-TinyPose's 14 shapes: 7.3 -> 3.8 s)."""
-        keys = {batch: self._key(model, self._shape_name(batch)) for batch in batches}
-        shaped = {batch: self._reshaped(model, batch) for batch in batches if keys[batch] not in COMPILED}
-
-        def shaped_model(batch: int | None) -> Any:
-            # A compiled model the process dropped meanwhile (another thread's builds) is made here.
-            return shaped[batch] if batch in shaped else self._reshaped(model, batch)
-
-        def request(batch: int | None) -> Any:
-            return self._request(keys[batch], lambda: shaped_model(batch))
-
-        workers = min(len(shaped), _usable_cores())
-        if workers < 2:
-            return {batch: request(batch) for batch in batches}
-        with ThreadPoolExecutor(workers, thread_name_prefix="openvino_compile") as pool:
-            return dict(zip(batches, pool.map(request, batches), strict=True))
+        every size up to max_batch); a shape the process has a compiled model of is not
+        copied, reshaped or compiled. One compile at a time: OpenVINO's compiles set the C
+        locale and put the old one back, and compiles side by side in threads (0.62x the
+        time on 2 cores) raced on it and left the whole process in the C locale, where
+        Python reads text files as ASCII (docs/inference.md)."""
+        return {
+            batch: self._request(
+                self._key(model, self._shape_name(batch)), functools.partial(self._reshaped, model, batch)
+            )
+            for batch in batches
+        }
 
     def _shape_name(self, batch: int | None) -> str:
         return str(self._dimension(batch))
@@ -290,17 +282,15 @@ class OpenVinoBackend(Backend):
         return self._openvino.Dimension(1, self.max_batch) if batch is None else self._openvino.Dimension(batch)
 
     def _reshaped(self, model: Any, batch: int | None) -> Any:
-        """A copy of ``model`` with ``batch`` crops (None: 1..max_batch); one at a time (a
-        copy reads ``model``)."""
-        with self._reshaping:
-            model = model.clone()
-            dimension = self._dimension(batch)
-            shapes = {
-                port: self._openvino.PartialShape([dimension, *dims[1:]])
-                for port, dims in zip(model.inputs, self._fixed, strict=True)
-            }
-            model.reshape(shapes)
-            return model
+        """A copy of ``model`` with ``batch`` crops (None: 1..max_batch)."""
+        model = model.clone()
+        dimension = self._dimension(batch)
+        shapes = {
+            port: self._openvino.PartialShape([dimension, *dims[1:]])
+            for port, dims in zip(model.inputs, self._fixed, strict=True)
+        }
+        model.reshape(shapes)
+        return model
 
     def _request(self, key: Key, model: Callable[[], Any]) -> Any:
         """An infer request of the compiled model of ``key``: the process's where one was
@@ -411,13 +401,6 @@ def padded_batches(static_batches: int, max_batch: int, step: int) -> tuple[int,
     if max_batch <= static_batches:
         return ()
     return tuple(sorted({*range(static_batches + step, max_batch, step), max_batch}))
-
-
-def _usable_cores() -> int:
-    """The cores this process may run on (a container's or taskset's share, where the OS says)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def _check_files(model_path: Path) -> None:

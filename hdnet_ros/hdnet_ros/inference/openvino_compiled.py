@@ -1,9 +1,9 @@
 """OpenVINO's compiled models, kept for the process: a network built again compiles nothing.
 
 Every OpenVINO backend compiles one model per static batch shape (PP-TinyPose: 15), and
-even from OpenVINO's on-disk cache each one takes 0.3 s to load on 2 cores (0.9 s to
+even from OpenVINO's on-disk cache each one takes 0.3-0.5 s to load on 2 cores (0.9 s to
 compile; its hash of the model and the CPU plugin's import of the blob, not our code):
-4-6 s every time a pipeline is built. A process builds pipelines more than once when a
+5-15 s every time a pipeline is built. A process builds pipelines more than once when a
 command or a benchmark builds one per run or per setting, when a node's configure failed
 and is tried again, and in the test suite. A compiled model serves any number of infer
 requests, so the backends of a later build take the compiled models of an earlier one and
