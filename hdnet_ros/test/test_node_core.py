@@ -340,7 +340,10 @@ def test_a_frame_still_processed_at_deactivation_is_not_published(harness: Harne
 
 def test_failing_configure_says_why_and_stays_unconfigured() -> None:
     harness = Harness(SettingsError("input.slop: -1.0 is below its minimum 0.0"))
+    kept = ("a model compiled before the failure",)
+    COMPILED.get(kept, object)
     result = harness.core.configure()
+    assert kept in COMPILED, "a failed configure keeps the compiled models for the next try"
     assert result.outcome is Outcome.FAILURE and result.exit_code == EXIT_SETTINGS_ERROR
     assert "input.slop" in result.reason and harness.core.state is State.UNCONFIGURED
     assert harness.transport.log.of("error") == [

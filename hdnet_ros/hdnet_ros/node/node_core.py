@@ -144,7 +144,7 @@ class NodeCore:
             self._configured = self._configure(settings, loaded)
             freeze_loaded_objects()  # no cycle collection walks the models between frames
         except Exception as error:
-            self._release()
+            self._release(forget_models=False)  # the models compiled before the failure serve the next try
             return self._failed("configure", error)
         self._state = State.INACTIVE
         self._log.info(f"configured ({', '.join(sorted(self.outputs))}): activate to subscribe")
@@ -293,15 +293,16 @@ class NodeCore:
             if running is not None:
                 running.worker.stop(timeout=WORKER_STOP_TIMEOUT_S)
 
-    def _release(self) -> None:
-        """Destroy the publishers and drop the pipeline (safe on whatever configure made),
-        with the OpenVINO models the process kept for a later build: cleanup frees the
-        models' memory, as it says."""
+    def _release(self, forget_models: bool = True) -> None:
+        """Destroy the publishers and drop the pipeline (safe on whatever configure made);
+        ``forget_models``: with the OpenVINO models the process kept for a later build
+        (cleanup, shutdown and errors free the models' memory, as they say)."""
         try:
             self._transport.destroy_outputs()
         finally:
             self._configured = None
-            COMPILED.clear()
+            if forget_models:
+                COMPILED.clear()
             thaw_loaded_objects()
 
     # ---- callbacks (executor thread: cheap, never wait for inference) -----------------------
