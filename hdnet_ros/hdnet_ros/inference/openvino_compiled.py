@@ -9,10 +9,10 @@ and is tried again, and in the test suite. A compiled model serves any number of
 requests, so the backends of a later build take the compiled models of an earlier one and
 create their own requests (no state is shared between them).
 
-A compiled model is known by what went into it: the model file (path, size and
-modification time, and the weights file of an IR), the outputs left in the model (outputs
-dropped, a lean variant's), the batch shape and the compile properties (threads,
-precision, cache directory). A changed file is compiled again. At most ``capacity`` compiled
+A compiled model is known by what went into it: the model file (path and content, and the
+weights file of an IR), the outputs left in the model (outputs dropped, a lean variant's),
+the batch shape and the compile properties (threads, precision, cache directory). A
+changed file is compiled again. At most ``capacity`` compiled
 models are kept, the least recently used going first; a backend's ``close`` takes its own
 out (a runtime probe's loser does not stay in memory), and a lifecycle node's cleanup
 forgets them all (:meth:`CompiledModels.clear`: cleanup frees the models' memory).
@@ -26,6 +26,8 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
+from hdnet_ros.inference.engine_cache import file_sha256
+
 # The default pipeline with every network on OpenVINO keeps 31 compiled models (PP-TinyPose's
 # 14 shapes, BlazePose's 8 with and 8 without its mask, the detector's; bench_startup.py);
 # room for that and two other configurations'.
@@ -34,15 +36,12 @@ CAPACITY = 96
 Key = tuple[Hashable, ...]
 
 
-def file_identity(model_path: Path) -> tuple[tuple[str, int, int], ...]:
-    """The model file as a compiled model depends on it: (path, size, modification time in
-    ns) of the file and, for an IR (.xml), of its weights (.bin)."""
+def file_identity(model_path: Path) -> tuple[tuple[str, str], ...]:
+    """The model file as a compiled model depends on it: (path, sha256) of the file and, for
+    an IR (.xml), of its weights (.bin); the content, as the engine cache keys its files
+    (7-14 ms a file at each build, none per frame)."""
     files = [model_path, model_path.with_suffix(".bin")] if model_path.suffix == ".xml" else [model_path]
-    identity = []
-    for path in files:
-        stat = path.resolve().stat()
-        identity.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
-    return tuple(identity)
+    return tuple((str(path.resolve()), file_sha256(path)) for path in files)
 
 
 def output_names(model: Any) -> tuple[tuple[str, ...], ...]:
