@@ -51,6 +51,12 @@ def ir_conversion_path(xml_path: Path) -> Path:
     return xml_path.with_suffix(".onnx")
 
 
+def weights_files(model_path: Path) -> list[Path]:
+    """The files a model's arithmetic comes from: the file and, for OpenVINO IR (.xml), its
+    weights (.bin beside it)."""
+    return [model_path, model_path.with_suffix(".bin")] if model_path.suffix == ".xml" else [model_path]
+
+
 class ModelFileError(FileNotFoundError):
     """A model file that is missing or unusable; the message says which file and why."""
 

@@ -317,6 +317,23 @@ def test_blazepose_on_openvino_leaves_the_mask_out_when_skipped(
         assert set(probed.run({"image": crops[:2]}, skip=SKIPPABLE)) == set(rest)
 
 
+def test_blazepose_s_batches_end_at_the_schedule_s_crops(models_dir: Path, cpu: InferenceConfig) -> None:
+    """The schedule runs BlazePose on at most ``max_crops`` crops a frame: the stage's calls
+    and OpenVINO's compiled shapes end there (3 with the mask and 3 without, not 8 and 8);
+    without a cap they go to ``inference.max_batch``."""
+    import dataclasses
+
+    from hdnet_ros.stages.blazepose import BlazePoseConfig, open_blazepose_stage
+
+    config = dataclasses.replace(cpu, max_batch=5)
+    capped = open_blazepose_stage(BlazePoseConfig(runtime="openvino", max_crops=3), config, str(models_dir), THREADS)
+    with capped.backend as backend:
+        assert capped.max_batch == 3 and backend.compiled_batches == backend.lean_batches == {1, 2, 3}
+    free = open_blazepose_stage(BlazePoseConfig(runtime="openvino", max_crops=0), config, str(models_dir), THREADS)
+    with free.backend as backend:
+        assert free.max_batch == 5 and backend.compiled_batches == set(range(1, 6))
+
+
 def test_blazepose_s_probe_times_the_outputs_the_stage_reads(blazepose_tflite: Path, cpu: InferenceConfig) -> None:
     """RGB only (no depth stage reads a mask) ``auto`` times each runtime without the mask:
     OpenVINO then leaves its branch out, the others compute it anyway."""
@@ -413,6 +430,38 @@ def test_without_openvino_auto_keeps_onnxruntime_and_says_why(
     with choice.runtime as backend:
         assert (choice.name, backend.kind) == ("onnxruntime", "onnxruntime")
     assert "not available: openvino (" in choice.reason and "pip install openvino" in choice.reason
+
+
+def test_a_later_start_opens_the_kept_runtime_alone(models_dir: Path, cpu: InferenceConfig, tmp_path: Path) -> None:
+    """``auto``'s probe is kept beside the engines (runtime_choices.json); a new process
+    (its choices and compiled models forgotten) opens the kept runtime alone, with the
+    probe's reason and times, and computes as it did."""
+    import dataclasses
+
+    from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime
+    from hdnet_ros.inference.openvino_compiled import COMPILED
+    from hdnet_ros.inference.runtime_choice import forget_choices
+
+    config = dataclasses.replace(cpu, engine_dir=str(tmp_path), runtime_probe_rounds=1)
+    path = resolve_model_file("yolox_nano", models_dir)
+    image = np.random.default_rng(1).random((1, 3, 416, 416), dtype=np.float32)
+    forget_choices()
+    first = choose_model_file_runtime("person detector", "yolox_nano", path, config, THREADS, "auto")
+    with first.runtime as backend:
+        expected = backend.run({backend.input_names[0]: image})
+    forget_choices()
+    COMPILED.clear()
+    again = choose_model_file_runtime("person detector", "yolox_nano", path, config, THREADS, "auto")
+    with again.runtime as backend:
+        assert (again.name, backend.kind, again.probe_ms) == (first.name, first.name, first.probe_ms)
+        outputs = backend.run({backend.input_names[0]: image})
+    assert again.reason.startswith("chosen by an earlier start's probe: ") and "runtime_choices.json" in again.reason
+    assert all(np.array_equal(outputs[name], expected[name]) for name in expected)
+    off = dataclasses.replace(config, remember_runtime_choices=False, engine_dir=str(tmp_path / "off"))
+    forget_choices()
+    with choose_model_file_runtime("person detector", "yolox_nano", path, off, THREADS, "auto").runtime:
+        assert not (tmp_path / "off" / "runtime_choices.json").exists()
+    forget_choices()
 
 
 def test_without_openvino_a_forced_openvino_is_a_clear_error(

@@ -17,6 +17,7 @@ from hdnet_ros.inference.model_file_runtimes import finish_openvino
 from hdnet_ros.inference.runtime import (
     InferenceConfig,
     cached_export,
+    choice_store,
     engine_dir,
     file_tag,
     open_backend,
@@ -86,6 +87,8 @@ def choose_blazepose(
             runtime,
             rounds=inference.runtime_probe_rounds,
             remember=(str(path.resolve()), repr(inference), threads, skip),
+            store=choice_store(inference),
+            files=(path,),
         )
     if inference.backend == "torch":
         backend = _blazepose_torch(path, inference, threads)

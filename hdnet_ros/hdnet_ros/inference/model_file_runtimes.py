@@ -22,10 +22,10 @@ import numpy as np
 
 from hdnet_ros.inference.backend import Backend, BackendUnavailable
 from hdnet_ros.inference.openvino_backend import OpenVinoBackend
-from hdnet_ros.inference.runtime import InferenceConfig, engine_dir, open_model_file
+from hdnet_ros.inference.runtime import InferenceConfig, choice_store, engine_dir, open_model_file
 from hdnet_ros.inference.runtime_choice import AUTO, Candidate, Choice, choose_runtime
 from hdnet_ros.logs import get_logger
-from hdnet_ros.model_files import IR_CONVERSIONS, ModelFileError
+from hdnet_ros.model_files import IR_CONVERSIONS, ModelFileError, weights_files
 
 LOG = get_logger(__name__)
 OPENVINO = "openvino"
@@ -150,7 +150,15 @@ def choose_model_file_runtime(
     probe_batch = min(PROBE_CROPS, max_batch)
     candidates = model_file_candidates(name, path, inference, threads, max_batch, probe_batch)
     remember = (name, str(path.resolve()), repr(inference), threads, max_batch)
-    return choose_runtime(network, candidates, runtime, rounds=inference.runtime_probe_rounds, remember=remember)
+    return choose_runtime(
+        network,
+        candidates,
+        runtime,
+        rounds=inference.runtime_probe_rounds,
+        remember=remember,
+        store=choice_store(inference),
+        files=weights_files(path),
+    )
 
 
 def random_inputs(backend: Backend, batch: int) -> dict[str, np.ndarray]:

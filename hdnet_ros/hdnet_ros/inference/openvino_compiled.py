@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from hdnet_ros.inference.engine_cache import file_sha256
+from hdnet_ros.model_files import weights_files
 
 # The default pipeline with every network on OpenVINO keeps 31 compiled models (PP-TinyPose's
 # 14 shapes, BlazePose's 8 with and 8 without its mask, the detector's; bench_startup.py);
@@ -40,8 +41,7 @@ def file_identity(model_path: Path) -> tuple[tuple[str, str], ...]:
     """The model file as a compiled model depends on it: (path, sha256) of the file and, for
     an IR (.xml), of its weights (.bin); the content, as the engine cache keys its files
     (7-14 ms a file at each build, none per frame)."""
-    files = [model_path, model_path.with_suffix(".bin")] if model_path.suffix == ".xml" else [model_path]
-    return tuple((str(path.resolve()), file_sha256(path)) for path in files)
+    return tuple((str(path.resolve()), file_sha256(path)) for path in weights_files(model_path))
 
 
 def output_names(model: Any) -> tuple[tuple[str, ...], ...]:

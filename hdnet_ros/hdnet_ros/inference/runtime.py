@@ -38,6 +38,8 @@ from hdnet_ros.inference.factory import create_backend
 from hdnet_ros.inference.movenet_codec import Int8Decoding
 from hdnet_ros.inference.onnxruntime_backend import SPINNING_MODES
 from hdnet_ros.inference.runtime_choice import DEFAULT_ROUNDS
+from hdnet_ros.inference.runtime_choice_store import FILE_NAME as CHOICES_FILE
+from hdnet_ros.inference.runtime_choice_store import ChoiceStore
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import IR_CONVERSIONS, ModelFileError, ir_conversion_path
 from hdnet_ros.settings_field import setting
@@ -90,12 +92,24 @@ class InferenceConfig:
         min=0,
         max=100,
     )
+    # A restarted node opens each chosen runtime alone: 1 s against 6-11 s of probing on the
+    # 2-core dev machine (runtime_choice_store.py, benchmarks/bench_startup.py).
+    remember_runtime_choices: bool = setting(
+        True,
+        "keep auto's runtime choices beside the engines (runtime_choices.json) and reuse them while the CPU, "
+        "model files, settings and runtime versions are the same (false: probe at every start)",
+    )
 
 
 def engine_dir(config: InferenceConfig) -> Path:
     return (
         Path(config.engine_dir).expanduser() if config.engine_dir else Path.home() / ".cache" / "hdnet_ros" / "engines"
     )
+
+
+def choice_store(config: InferenceConfig) -> ChoiceStore | None:
+    """Where ``auto``'s runtime choices are kept across starts (None: not kept)."""
+    return ChoiceStore(engine_dir(config) / CHOICES_FILE) if config.remember_runtime_choices else None
 
 
 def file_tag(path: Path) -> str:

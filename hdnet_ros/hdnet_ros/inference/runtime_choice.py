@@ -36,7 +36,6 @@ pure functions, tested with injected timings and feature sets.
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +45,8 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from hdnet_ros.inference.backend import BackendUnavailable
+from hdnet_ros.inference.cpu_features import InstructionSet, cpu_instruction_set
+from hdnet_ros.inference.runtime_choice_store import ChoiceStore, StoredChoice, now_utc, store_key
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import ModelFileError
 from hdnet_ros.settings_field import SettingsError
@@ -77,58 +78,6 @@ SAME_OUTPUTS_MARGIN = 0.03
 # The probe's choices of this process: (network, what ``remember`` names, the CPU, the
 # probe's settings, the candidates' names) -> (chosen name, reason, the probe's medians).
 _CHOSEN: dict[Hashable, tuple[str, str, dict[str, float]]] = {}
-
-# Instructions that multiply and add int8 pairs into int32 in one step: where a CPU has
-# one, int8 convolutions run several times faster than without (docs/inference.md).
-_INT8_DOT_FLAGS = {
-    "x86_64": ("avx512_vnni", "avx_vnni", "amx_int8"),
-    "aarch64": ("asimddp", "i8mm", "sve2"),
-}
-_ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
-# (flag, name) from the most specific down: the first the CPU has names its vector unit.
-_VECTOR_UNITS = {
-    "x86_64": (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse4_1", "SSE4")),
-    "aarch64": (("sve", "SVE"), ("asimd", "NEON")),
-}
-
-
-@dataclass(frozen=True)
-class InstructionSet:
-    """The CPU's architecture and feature flags (``/proc/cpuinfo``: x86 ``flags``, aarch64 ``Features``)."""
-
-    architecture: str
-    flags: frozenset[str] = frozenset()
-
-    @property
-    def int8_dot(self) -> bool:
-        """Whether the CPU multiplies int8 pairs into int32 sums in one instruction."""
-        return any(flag in self.flags for flag in _INT8_DOT_FLAGS.get(self.architecture, ()))
-
-    @property
-    def label(self) -> str:
-        """E.g. ``x86_64 AVX-512 + int8 dot product (avx512_vnni)``."""
-        unit = next((name for flag, name in _VECTOR_UNITS.get(self.architecture, ()) if flag in self.flags), "")
-        dots = [flag for flag in _INT8_DOT_FLAGS.get(self.architecture, ()) if flag in self.flags]
-        dot = f" + int8 dot product ({', '.join(dots)})" if dots else ", no int8 dot product"
-        return f"{self.architecture} {unit}".strip() + dot
-
-
-def cpu_instruction_set(machine: str | None = None, cpuinfo: str | None = None) -> InstructionSet:
-    """This CPU's :class:`InstructionSet` (``machine`` / ``cpuinfo`` for tests: ``platform.machine()``
-    and the text of ``/proc/cpuinfo``). Without a readable cpuinfo the flags are empty."""
-    name = (machine or platform.machine()).lower()
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    flags: frozenset[str] = frozenset()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            flags = frozenset(value.split())
-            break
-    return InstructionSet(_ARCHITECTURES.get(name, name), flags)
 
 
 @dataclass(frozen=True)
@@ -262,12 +211,16 @@ def choose_runtime(
     margin: float = DEFAULT_MARGIN,
     instruction_set: InstructionSet | None = None,
     remember: Hashable | None = None,
+    store: ChoiceStore | None = None,
+    files: Sequence[Path] = (),
 ) -> Choice[T]:
     """Open the runtime ``setting`` names (``auto``: the one the CPU and the probe choose,
     see the module doc) among ``candidates``; log the choice and the reason. ``remember``:
     what makes the candidates these (the model file, threads, batch, settings): an ``auto``
     choice made for it before in this process is opened again without a probe (None: the
-    probe runs every time).
+    probe runs every time). ``store``: where probes' choices are kept across processes
+    (:mod:`hdnet_ros.inference.runtime_choice_store`), keyed also by the content of
+    ``files`` (the model files the candidates open), the CPU and the runtimes' versions.
 
     ``setting`` naming no candidate is a SettingsError; a forced candidate that cannot run
     raises its error (ModelFileError, BackendUnavailable); ``auto`` with none that can run
@@ -287,10 +240,15 @@ def choose_runtime(
     candidates = [c for c in candidates if c.automatic]
     automatic_names = tuple(c.name for c in candidates)
     key = None if remember is None else (network, remember, cpu, rounds, warm_up, margin, automatic_names)
-    if key is not None and key in _CHOSEN:
-        earlier = _chosen_before(network, candidates, _CHOSEN[key], cpu)
-        if earlier is not None:
-            return earlier
+    # Only probes' choices are kept on disk (rounds 0 opens one runtime and times nothing).
+    kept = None
+    if store is not None and key is not None and rounds > 0:
+        probe = [rounds, warm_up, margin, SAME_OUTPUTS_MARGIN, CLOSE_BAND, LONGER_PROBE]
+        described = [[c.name, c.description, c.int8, c.outputs] for c in candidates]
+        kept = store_key(network, remember, cpu, probe, described, files)
+    earlier = _earlier_choice(network, candidates, key, store, kept, cpu)
+    if earlier is not None:
+        return earlier
     order = preferred_order(candidates, cpu)
     by_name = {c.name: c for c in candidates}
     medians: dict[str, float] = {}
@@ -317,6 +275,8 @@ def choose_runtime(
     choice = Choice(network, name, runtime, f"{reason} [{by_name[name].description}]", medians)
     if key is not None:
         _CHOSEN[key] = (name, reason, medians)
+    if kept is not None and store is not None and medians:
+        store.keep(kept[0], StoredChoice(name, reason, medians, now_utc()), kept[1])
     _log(choice, cpu)
     return choice
 
@@ -354,10 +314,14 @@ def forget_choices() -> None:
 
 
 def _chosen_before(
-    network: str, candidates: Sequence[Candidate[T]], earlier: tuple[str, str, dict[str, float]], cpu: InstructionSet
+    network: str,
+    candidates: Sequence[Candidate[T]],
+    earlier: tuple[str, str, dict[str, float]],
+    cpu: InstructionSet,
+    when: str = "chosen earlier in this process",
 ) -> Choice[T] | None:
     """The runtime chosen before for the same candidates, opened alone (None where it no
-    longer opens: then the probe runs again)."""
+    longer opens: then the probe runs again); ``when`` starts its reason."""
     name, reason, medians = earlier
     candidate = next(c for c in candidates if c.name == name)
     try:
@@ -365,11 +329,34 @@ def _chosen_before(
     except (ModelFileError, BackendUnavailable, ImportError, ValueError, RuntimeError) as error:
         LOG.info("%s runtime %s, chosen before, cannot run now: %s; probing again", network, name, error)
         return None
-    choice = Choice(
-        network, name, runtime, f"chosen earlier in this process: {reason} [{candidate.description}]", dict(medians)
-    )
+    choice = Choice(network, name, runtime, f"{when}: {reason} [{candidate.description}]", dict(medians))
     _log(choice, cpu)
     return choice
+
+
+def _earlier_choice(
+    network: str,
+    candidates: Sequence[Candidate[T]],
+    key: Hashable | None,
+    store: ChoiceStore | None,
+    kept: tuple[str, dict[str, Any]] | None,
+    cpu: InstructionSet,
+) -> Choice[T] | None:
+    """The choice made before for ``key`` in this process, else the one ``store`` keeps under
+    ``kept``'s key, opened alone; None where there is none or it does not open now."""
+    if key is not None and key in _CHOSEN:
+        earlier = _chosen_before(network, candidates, _CHOSEN[key], cpu)
+        if earlier is not None:
+            return earlier
+    recalled = (
+        None if kept is None or store is None else store.recall_for(network, kept[0], {c.name for c in candidates})
+    )
+    if key is None or recalled is None:
+        return None
+    earlier = _chosen_before(network, candidates, recalled, cpu, "chosen by an earlier start's probe")
+    if earlier is not None:
+        _CHOSEN[key] = recalled
+    return earlier
 
 
 def _open_all(

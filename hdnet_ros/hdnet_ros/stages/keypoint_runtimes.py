@@ -32,7 +32,13 @@ import numpy as np
 
 from hdnet_ros.inference.backend import Backend
 from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime, finish_openvino, open_openvino
-from hdnet_ros.inference.runtime import InferenceConfig, movenet_int8_decoding, movenet_onnx, open_backend
+from hdnet_ros.inference.runtime import (
+    InferenceConfig,
+    choice_store,
+    movenet_int8_decoding,
+    movenet_onnx,
+    open_backend,
+)
 from hdnet_ros.inference.runtime_choice import Candidate, choose_runtime
 from hdnet_ros.people import Detection
 from hdnet_ros.stages.keypoints2d import KeypointConfig, KeypointEstimator, MoveNetBatched, MoveNetLiteRT
@@ -132,6 +138,8 @@ def open_movenet_on_cpu(
         config.runtime,
         rounds=inference.runtime_probe_rounds,
         remember=(str(path.resolve()), repr(config), repr(inference), threads),
+        store=choice_store(inference),
+        files=(path,),
     )
     estimator = choice.runtime
     estimator.runtime = choice.name

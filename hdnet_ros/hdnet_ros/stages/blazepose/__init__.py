@@ -13,6 +13,7 @@ crop preparation and one network call per ``max_batch`` people, whatever the sub
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -311,5 +312,10 @@ def open_blazepose_stage(
     (False: RGB only, so ``auto`` times the runtimes without the mask)."""
     path = resolve_model_file(config.model, models_dir or None)
     LOG.info("BlazePose GHUM 3D: %s (%s)", path, inference.backend)
+    # The schedule gives the network at most max_crops crops a frame, so its batches end
+    # there: OpenVINO compiles 3 batch shapes with the mask and 3 without instead of 8 and 8
+    # (a second of every start on 2 cores, and their memory), TensorRT's profile ends at 3.
+    batch = min(inference.max_batch, config.max_crops) if config.max_crops > 0 else inference.max_batch
+    inference = dataclasses.replace(inference, max_batch=batch)
     choice = choose_blazepose(path, inference, threads, config.runtime, () if masks_read else SKIPPABLE)
-    return BlazePoseStage(choice.runtime, config, inference.max_batch, choice.name)
+    return BlazePoseStage(choice.runtime, config, batch, choice.name)
