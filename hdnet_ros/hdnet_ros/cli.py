@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "build-engine": "build_engine",
     "evaluate": "evaluate",
+    "runtimes": "runtimes",
 }
 
 # The extra (setup.py's extras_require) each command needs, and the extra and pip package
@@ -35,6 +36,7 @@ COMMAND_EXTRA: dict[str, str] = {
     "export": "nets",
     "build-engine": "nets",
     "evaluate": "cpu",
+    "runtimes": "cpu",
 }
 EXTRA_OF_MODULE: dict[str, tuple[str, str]] = {
     "numpy": ("cpu", "numpy"),
@@ -59,6 +61,7 @@ HELP: dict[str, str] = {
     "export": "export a network to ONNX",
     "build-engine": "build and cache a TensorRT engine from an ONNX file",
     "evaluate": "measure accuracy on the synthetic RGB-D benchmark",
+    "runtimes": "list the runtime choices kept across starts (--forget: probe again at the next start)",
 }
 
 

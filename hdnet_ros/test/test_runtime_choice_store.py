@@ -239,3 +239,27 @@ def test_the_cpu_identity_reads_the_model_name() -> None:
     assert cpu_identity("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t: avx2\n")["model"] == "AMD EPYC 9R14"
     assert cpu_identity("processor\t: 0\nFeatures\t: asimd\nCPU part\t: 0xd0c\n")["model"] == "0xd0c"
     assert cpu_identity("")["model"] == ""
+
+
+def test_the_command_lists_the_kept_choices_and_forgets_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hdnet_ros.cli import main
+
+    engines = tmp_path / "engines"
+    assert main(["runtimes", "--engine-dir", str(engines)]) == 0
+    assert "no runtime choices kept" in capsys.readouterr().out
+    runtimes = Runtimes(monkeypatch)
+    store = ChoiceStore(engines / runtime_choice_store.FILE_NAME)
+    runtimes.choose(store, model)
+    runtimes.choose(store, model, cpu=VNNI)
+    assert main(["runtimes", "--engine-dir", str(engines)]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith(f"2 runtime choices kept in {store.path}")
+    assert listed.count("- MoveNet (movenet.tflite): onnx_float, probed ") == 2
+    assert "  the fastest in the probe (onnx_float 36.0 ms, litert_int8 80.0 ms)" in listed  # AVX2's
+    assert "  the fastest in the probe, 2.22x faster than litert_int8" in listed  # VNNI's: int8 preferred
+    assert main(["runtimes", "--engine-dir", str(engines), "--forget"]) == 0
+    assert "forgot 2 runtime choices" in capsys.readouterr().out and not store.path.exists()
+    runtimes.choose(store, model)
+    assert runtimes.probes == 3

@@ -166,6 +166,16 @@ class ChoiceStore:
             LOG.warning("runtime choice %s in %s is malformed (%s): probing again", key[:12], self.path, error)
             return None
 
+    def listed(self) -> list[tuple[str, StoredChoice, dict[str, Any]]]:
+        """Every readable choice as (key, choice, what its key is made of), newest first."""
+        listed = []
+        for key, entry in self._entries().items():
+            try:
+                listed.append((key, StoredChoice.from_dict(entry), dict(entry.get("key") or {})))
+            except ValueError:
+                continue
+        return sorted(listed, key=lambda item: item[1].chosen_at, reverse=True)
+
     def recall_for(self, network: str, key: str, names: Collection[str]) -> tuple[str, str, dict[str, float]] | None:
         """(name, reason, medians) of the choice kept under ``key`` for ``network``, its
         reason saying when and where it was probed; None where there is none or it names
