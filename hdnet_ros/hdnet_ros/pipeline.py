@@ -122,6 +122,15 @@ class Stages:
     placement: MonocularPlacement | None = None  # the joint fit of BlazePose's skeleton, the floor and the scale
     networks_in_use: dict[str, str] = field(default_factory=dict)  # setting -> network that runs ('' off)
 
+    def runtimes(self) -> dict[str, str]:
+        """The runtime each running network is on (``auto``'s choice or the configured one)."""
+        names = {"detector": self.detector.runtime}
+        if self.keypoints is not None:
+            names["keypoints_2d"] = self.keypoints.runtime
+        if self.blazepose is not None:
+            names["blazepose"] = self.blazepose.runtime
+        return names
+
 
 def build_stages(settings: Settings) -> Stages:
     """Load every model named in ``settings``; ModelFileError says which file is wrong."""
@@ -286,11 +295,12 @@ class Pipeline:
 
     def network_report(self) -> dict[str, Any]:
         """Which networks run (the detector, the 2D keypoints, ``networks.*`` with ``auto``
-        decided), what the crowd stage did (its counts) and what BlazePose did: crops run,
+        decided) and on which runtimes, what the crowd stage did (its counts) and what BlazePose did: crops run,
         crops rejected for low presence (no estimate, counted), people without a monocular
         root, crops run without their mask (nobody would read it)."""
         body = self.stages.blazepose
         report: dict[str, Any] = dict(self.stages.networks_in_use)
+        report["runtimes"] = self.stages.runtimes()
         report["crowd"] = dict(self.stages.crowd.counts)
         if body is not None:
             report["blazepose"] = {

@@ -133,3 +133,11 @@ def test_the_3d_networks_and_blazepose_rejections_are_reported() -> None:
     assert (values["BlazePose crops"], values["BlazePose rejected (low presence)"]) == ("12", "3")
     assert values["BlazePose without a root"] == "1"
     assert "BlazePose crops" not in network_values({"pose_3d": "", "root_depth": ""})
+    assert "runtimes" not in values
+
+
+def test_the_networks_runtimes_are_reported() -> None:
+    """Which runtime each network runs on (``auto``'s choice: the log says why)."""
+    runtimes = {"detector": "onnxruntime", "keypoints_2d": "openvino", "blazepose": "litert_fp32"}
+    values = network_values({"pose_3d": "blazepose", "runtimes": runtimes})
+    assert values["runtimes"] == "detector onnxruntime, 2D keypoints openvino, BlazePose litert_fp32"

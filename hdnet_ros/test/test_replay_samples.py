@@ -154,6 +154,11 @@ def test_summary_shows_the_3d_network_stage(sample_replay: Path) -> None:
     summary = json.loads((sample_replay / "summary.json").read_text())
     networks = summary["networks"]
     assert networks["pose_3d"] == "blazepose" and networks["root_depth"] == "blazepose"
+    # Each network's runtime is one of its CPU candidates (which one is this CPU's choice).
+    runtimes = networks["runtimes"]
+    assert set(runtimes) == {"detector", "keypoints_2d", "blazepose"}
+    assert runtimes["detector"] in {"onnxruntime", "openvino"}
+    assert runtimes["blazepose"] in {"litert_fp32", "onnx_float", "openvino"}
     # Each bag starts new tracks: everyone is due, as many as blazepose.max_crops a frame.
     cap = summary["settings"]["blazepose"]["max_crops"]
     due = sum(min(entry["people"], cap) for entry in summary["people_per_frame"])

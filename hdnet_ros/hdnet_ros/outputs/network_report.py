@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+RUNTIME_LABELS = {"detector": "detector", "keypoints_2d": "2D keypoints", "blazepose": "BlazePose"}
+
 
 def network_values(report: Mapping[str, Any]) -> dict[str, str]:
     """The networks' part of the status (``Pipeline.network_report``): which detector, 2D
-    and 3D networks run; what the crowd stage did (joints of other people rejected,
+    and 3D networks run and on which runtimes; what the crowd stage did (joints of other people rejected,
     low-score boxes kept and dropped, duplicate detections merged, joints found hidden);
     BlazePose's crops, rejected crops (no person seen: no estimate, counted) and people
     without a monocular root, since start."""
@@ -22,6 +24,9 @@ def network_values(report: Mapping[str, Any]) -> dict[str, str]:
     if report.get("keypoints_2d"):
         values["2D keypoints"] = str(report["keypoints_2d"])
     values["3D pose network"] = str(report.get("pose_3d") or "off")
+    runtimes = report.get("runtimes")
+    if runtimes:  # the log says why each was chosen (a probe, a kept probe, the configuration)
+        values["runtimes"] = ", ".join(f"{RUNTIME_LABELS.get(k, k)} {v}" for k, v in runtimes.items())
     values["root depth network"] = str(report.get("root_depth") or "off")
     crowd = report.get("crowd")
     if crowd:
