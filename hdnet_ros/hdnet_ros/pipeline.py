@@ -33,6 +33,7 @@ from hdnet_ros.inference.runtime import (
 from hdnet_ros.joints import NUM_JOINTS
 from hdnet_ros.logs import get_logger
 from hdnet_ros.model_files import DEFAULT_MODEL_FILES, ModelFileError, resolve_model_file
+from hdnet_ros.outputs.network_report import stage_runtimes
 from hdnet_ros.people import Detection, Frame, Person
 from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, open_blazepose_stage
 from hdnet_ros.stages.blazepose.per_track import estimate_bodies, landmarks_as_keypoints
@@ -121,15 +122,6 @@ class Stages:
     pose_3d: PoseNetStage | None = None
     placement: MonocularPlacement | None = None  # the joint fit of BlazePose's skeleton, the floor and the scale
     networks_in_use: dict[str, str] = field(default_factory=dict)  # setting -> network that runs ('' off)
-
-    def runtimes(self) -> dict[str, str]:
-        """The runtime each running network is on (``auto``'s choice or the configured one)."""
-        names = {"detector": self.detector.runtime}
-        if self.keypoints is not None:
-            names["keypoints_2d"] = self.keypoints.runtime
-        if self.blazepose is not None:
-            names["blazepose"] = self.blazepose.runtime
-        return names
 
 
 def build_stages(settings: Settings) -> Stages:
@@ -294,14 +286,13 @@ class Pipeline:
         return self.stages.lifter
 
     def network_report(self) -> dict[str, Any]:
-        """Which networks run (the detector, the 2D keypoints, ``networks.*`` with ``auto``
-        decided) and on which runtimes, what the crowd stage did (its counts) and what BlazePose did: crops run,
-        crops rejected for low presence (no estimate, counted), people without a monocular
-        root, crops run without their mask (nobody would read it)."""
+        """Which networks run (detector, 2D keypoints, ``networks.*`` with ``auto`` decided) on
+        which runtimes, the crowd stage's counts and what BlazePose did: crops run, crops
+        rejected for low presence (no estimate, counted), people without a monocular root,
+        crops run without their mask (nobody would read it)."""
         body = self.stages.blazepose
-        report: dict[str, Any] = dict(self.stages.networks_in_use)
-        report["runtimes"] = self.stages.runtimes()
-        report["crowd"] = dict(self.stages.crowd.counts)
+        report: dict[str, Any] = dict(self.stages.networks_in_use, crowd=dict(self.stages.crowd.counts))
+        report["runtimes"] = stage_runtimes(self.stages.detector, self.stages.keypoints, body)
         if body is not None:
             report["blazepose"] = {
                 key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root", "without_mask")

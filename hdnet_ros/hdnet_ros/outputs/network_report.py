@@ -12,6 +12,13 @@ from typing import Any
 RUNTIME_LABELS = {"detector": "detector", "keypoints_2d": "2D keypoints", "blazepose": "BlazePose"}
 
 
+def stage_runtimes(detector: Any, keypoints_2d: Any | None, blazepose: Any | None) -> dict[str, str]:
+    """The runtime (``auto``'s choice or the configured one) of each running network's stage
+    (its ``runtime``), by report key; a stage that does not run (None) is left out."""
+    stages = {"detector": detector, "keypoints_2d": keypoints_2d, "blazepose": blazepose}
+    return {key: str(stage.runtime) for key, stage in stages.items() if stage is not None}
+
+
 def network_values(report: Mapping[str, Any]) -> dict[str, str]:
     """The networks' part of the status (``Pipeline.network_report``): which detector, 2D
     and 3D networks run and on which runtimes; what the crowd stage did (joints of other people rejected,
