@@ -31,10 +31,10 @@ def network_values(report: Mapping[str, Any]) -> dict[str, str]:
     if report.get("keypoints_2d"):
         values["2D keypoints"] = str(report["keypoints_2d"])
     values["3D pose network"] = str(report.get("pose_3d") or "off")
+    values["root depth network"] = str(report.get("root_depth") or "off")
     runtimes = report.get("runtimes")
     if runtimes:  # the log says why each was chosen (a probe, a kept probe, the configuration)
         values["runtimes"] = ", ".join(f"{RUNTIME_LABELS.get(k, k)} {v}" for k, v in runtimes.items())
-    values["root depth network"] = str(report.get("root_depth") or "off")
     crowd = report.get("crowd")
     if crowd:
         values["crowd: joints of others rejected"] = str(crowd.get("rejected_joints", 0))
