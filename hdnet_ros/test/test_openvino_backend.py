@@ -432,16 +432,20 @@ def test_without_openvino_auto_keeps_onnxruntime_and_says_why(
     assert "not available: openvino (" in choice.reason and "pip install openvino" in choice.reason
 
 
-def test_a_later_start_opens_the_kept_runtime_alone(models_dir: Path, cpu: InferenceConfig, tmp_path: Path) -> None:
+def test_a_later_start_opens_the_kept_runtime_alone(
+    models_dir: Path, cpu: InferenceConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``auto``'s probe is kept beside the engines (runtime_choices.json); a new process
     (its choices and compiled models forgotten) opens the kept runtime alone, with the
     probe's reason and times, and computes as it did."""
     import dataclasses
 
+    from hdnet_ros.inference import runtime_choice_store
     from hdnet_ros.inference.model_file_runtimes import choose_model_file_runtime
     from hdnet_ros.inference.openvino_compiled import COMPILED
     from hdnet_ros.inference.runtime_choice import forget_choices
 
+    monkeypatch.setattr(runtime_choice_store, "load_average", lambda: 0.0)  # whatever else the machine runs
     config = dataclasses.replace(cpu, engine_dir=str(tmp_path), runtime_probe_rounds=1)
     path = resolve_model_file("yolox_nano", models_dir)
     image = np.random.default_rng(1).random((1, 3, 416, 416), dtype=np.float32)

@@ -78,10 +78,33 @@ def model(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_process() -> Iterator[None]:
+def _fresh_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No choices of this process; a quiet machine (the suite's own load may be anything)."""
+    monkeypatch.setattr(runtime_choice_store, "load_average", lambda: 0.0)
     forget_choices()
     yield
     forget_choices()
+
+
+def test_a_probe_on_a_busy_machine_chooses_but_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A robot's boot starts every node at once: a probe then times the runtimes against
+    everything else and is used for this start only; a quieter start keeps its choice."""
+    cores = cpu_identity()["usable_cores"]
+    monkeypatch.setattr(runtime_choice_store, "load_average", lambda: cores + 0.5)
+    runtimes = Runtimes(monkeypatch)
+    store = ChoiceStore(tmp_path / "runtime_choices.json")
+    with caplog.at_level(logging.INFO):
+        assert runtimes.choose(store, model).name == "onnx_float"
+    assert not store.path.exists()
+    assert f"runtime choice not kept (load average {cores + 0.5:.1f} over {cores} usable cores)" in caplog.text
+    monkeypatch.setattr(runtime_choice_store, "load_average", lambda: float(cores))  # at the line: quiet enough
+    runtimes.choose(store, model)
+    runtimes.choose(store, model)
+    assert runtimes.probes == 2 and store.path.exists()
+    monkeypatch.setattr(runtime_choice_store, "load_average", lambda: None)  # a system without one
+    assert runtime_choice_store.busy_machine() == ""
 
 
 def test_a_later_start_opens_the_kept_choice_alone(

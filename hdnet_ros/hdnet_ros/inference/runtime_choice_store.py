@@ -92,6 +92,24 @@ def runtime_versions() -> dict[str, str]:
     return versions
 
 
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where the system has none)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def busy_machine() -> str:
+    """Why a probe made now is not worth keeping ('' where it is): the 1-minute load
+    average above the cores this process may use, i.e. other work was competing for them
+    (a robot's boot starting every node at once, a build). Such a probe still chooses for
+    this start; a later, quieter start probes again and keeps its choice. The start's own
+    imports and compiles add about one runnable thread, under the line on any machine."""
+    load, cores = load_average(), cpu_identity()["usable_cores"]
+    return f"load average {load:.1f} over {cores} usable cores" if load is not None and load > cores else ""
+
+
 def choice_key(parts: Mapping[str, Any], files: Sequence[Path]) -> tuple[str, dict[str, Any]]:
     """(key, what it is made of): the sha256 of ``parts`` (the network, its settings, the
     CPU, the probe's settings and candidates, JSON-able) with each file's sha256, the
@@ -190,7 +208,12 @@ class ChoiceStore:
 
     def keep(self, key: str, choice: StoredChoice, described: Mapping[str, Any]) -> bool:
         """Keep ``choice`` under ``key`` (with what the key is made of, for a reader);
-        whether it was written. A file that cannot be written is logged, never raised."""
+        whether it was written. A probe on a busy machine (:func:`busy_machine`) is not
+        kept, and a file that cannot be written is logged, never raised."""
+        busy = busy_machine()
+        if busy:
+            LOG.info("%s: runtime choice not kept (%s): the next start probes again", described.get("network"), busy)
+            return False
         entries = self._entries()
         entries[key] = {**choice.as_dict(), "key": dict(described)}
         newest = sorted(entries.items(), key=lambda item: str(item[1].get("chosen_at", "")), reverse=True)
