@@ -92,8 +92,8 @@ class InferenceConfig:
         min=0,
         max=100,
     )
-    # A restarted node opens each chosen runtime alone: 1 s against 6-11 s of probing on the
-    # 2-core dev machine (runtime_choice_store.py, benchmarks/bench_startup.py).
+    # A restarted node opens each chosen runtime alone: a new process's build 4.7 s against
+    # 7.7 s probing on the 2-core dev machine (runtime_choice_store.py, bench_startup.py).
     remember_runtime_choices: bool = setting(
         True,
         "keep auto's runtime choices beside the engines (runtime_choices.json) and reuse them while the CPU, "

@@ -26,7 +26,10 @@ closes the others and logs what was chosen and why. A choice is made once per pr
 a network's model file and settings (``remember``): a process that builds several pipelines
 (a replay of several bags, a benchmark, the tests) opens only the chosen runtime the next
 time, so its pipelines run on the same arithmetic and start in a fraction of the time
-(:func:`forget_choices` starts afresh). ``<network>.runtime`` forces one
+(:func:`forget_choices` starts afresh); with a ``store``
+(:mod:`hdnet_ros.inference.runtime_choice_store`) a probe's choice is also kept on disk and
+a later process opens it alone while the CPU, the model files, the settings and the
+runtimes' versions are the same. ``<network>.runtime`` forces one
 candidate by name (an error when it cannot run, never a silent substitute); with
 ``inference.runtime_probe_rounds: 0`` the CPU's features alone decide (no timing).
 The runtimes cannot be told to behave like another CPU (onnxruntime's MLAS and XNNPACK pick

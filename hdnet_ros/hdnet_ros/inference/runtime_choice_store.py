@@ -2,15 +2,18 @@
 
 Choosing a network's runtime (:mod:`hdnet_ros.inference.runtime_choice`) opens every
 candidate (onnxruntime sessions, OpenVINO's compiled batch shapes, LiteRT interpreters) and
-times them: most of a node's start-up (on a 2-core machine, 6-7 s of an 8-11 s build from
-warm disk caches, against 1 s where only one runtime per network is opened). What the probe
+times them: a new process on a 2-core machine built the default pipeline in 7.7 s probing
+and in 4.7 s with the choices known (warm disk caches; ``benchmarks/bench_startup.py``,
+docs/benchmarks.md's thirteenth session). What the probe
 measures depends on the CPU, the model files, the settings and the runtimes' versions, and
 on nothing a restart changes, so each choice is kept in a JSON file beside the engines
 (``<inference.engine_dir>/runtime_choices.json``) under a key made of all of those
 (:func:`choice_key`). A start whose key is in the file opens the chosen runtime alone and
 logs the earlier probe's reason, times and date; anything else (another CPU or number of
 usable cores, a model file with other content, a setting, a runtime upgraded, a candidate
-added or described differently) is another key and probes again.
+added or described differently) is another key and probes again. A probe made while other
+work competes for the cores (:func:`busy_machine`: a robot's boot starting every node at
+once) chooses for its start only and is not kept.
 
 The file holds data only (names, reasons, times), read with :mod:`json`; a missing,
 unreadable or malformed file, or an entry naming a runtime that is not a candidate now,
