@@ -54,35 +54,32 @@ def cpu_instruction_set(machine: str | None = None, cpuinfo: str | None = None) 
     """This CPU's :class:`InstructionSet` (``machine`` / ``cpuinfo`` for tests: ``platform.machine()``
     and the text of ``/proc/cpuinfo``). Without a readable cpuinfo the flags are empty."""
     name = (machine or platform.machine()).lower()
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    flags: frozenset[str] = frozenset()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            flags = frozenset(value.split())
-            break
+    flags = frozenset(_first_field(cpuinfo, ("flags", "Features")).split())
     return InstructionSet(_ARCHITECTURES.get(name, name), flags)
 
 
 def cpu_identity(cpuinfo: str | None = None) -> dict[str, Any]:
     """What the CPU's speed depends on besides its flags: its model name and the cores this
     process may use (a container or ``taskset`` with fewer cores times differently)."""
+    model = _first_field(cpuinfo, ("model name", "Model", "Hardware", "CPU part")).strip()
+    return {"model": model, "usable_cores": usable_cores()}
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity; the machine's where that is unknown)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 0)
+
+
+def _first_field(cpuinfo: str | None, keys: tuple[str, ...]) -> str:
+    """The value of the first line of ``cpuinfo`` (``/proc/cpuinfo``'s text where None; ''
+    where unreadable) whose key is one of ``keys``; '' where none is."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError:
             cpuinfo = ""
-    model = next(
-        (
-            value.strip()
-            for key, _, value in (line.partition(":") for line in cpuinfo.splitlines())
-            if key.strip() in ("model name", "Model", "Hardware", "CPU part")
-        ),
-        "",
-    )
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 0)
-    return {"model": model, "usable_cores": cores}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in keys:
+            return value
+    return ""

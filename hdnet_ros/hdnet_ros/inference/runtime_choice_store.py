@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,8 +39,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from hdnet_ros.inference.cpu_features import InstructionSet, cpu_identity
-from hdnet_ros.inference.engine_cache import file_sha256
+from hdnet_ros.inference.cpu_features import InstructionSet, cpu_identity, usable_cores
+from hdnet_ros.inference.engine_cache import atomic_write_bytes, file_sha256
 from hdnet_ros.logs import get_logger
 
 LOG = get_logger(__name__)
@@ -109,7 +108,7 @@ def busy_machine() -> str:
     (a robot's boot starting every node at once, a build). Such a probe still chooses for
     this start; a later, quieter start probes again and keeps its choice. The start's own
     imports and compiles add about one runnable thread, under the line on any machine."""
-    load, cores = load_average(), cpu_identity()["usable_cores"]
+    load, cores = load_average(), usable_cores()
     return f"load average {load:.1f} over {cores} usable cores" if load is not None and load > cores else ""
 
 
@@ -222,7 +221,7 @@ class ChoiceStore:
         newest = sorted(entries.items(), key=lambda item: str(item[1].get("chosen_at", "")), reverse=True)
         document = {"format": STORE_FORMAT, "choices": dict(newest[: self.capacity])}
         try:
-            self._write(json.dumps(document, indent=1, sort_keys=True, default=str))
+            atomic_write_bytes(self.path, json.dumps(document, indent=1, sort_keys=True, default=str).encode())
         except OSError as error:
             _warn_once(f"cannot keep runtime choices in {self.path} ({error}): the next start probes again")
             return False
@@ -240,21 +239,10 @@ class ChoiceStore:
         try:
             document = json.loads(text)
         except json.JSONDecodeError as error:
-            LOG.warning("runtime choices %s are not JSON (%s): probing; the file will be rewritten", self.path, error)
+            _warn_once(f"runtime choices {self.path} are not JSON ({error}): probing; the file will be rewritten")
             return {}
         choices = document.get("choices") if isinstance(document, dict) else None
         if not isinstance(choices, dict) or document.get("format") != STORE_FORMAT:
-            LOG.warning("runtime choices %s are not of format %d: probing; rewritten", self.path, STORE_FORMAT)
+            _warn_once(f"runtime choices {self.path} are not of format {STORE_FORMAT}: probing; rewritten")
             return {}
         return {str(k): v for k, v in choices.items() if isinstance(v, dict)}
-
-    def _write(self, text: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}-", suffix=".json")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                stream.write(text)
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
