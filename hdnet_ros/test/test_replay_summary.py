@@ -15,7 +15,13 @@ from hdnet_ros.replay.summary import FrameRecords, ReplaySummary
 BLAZEPOSE = {
     "pose_3d": "blazepose",
     "root_depth": "blazepose",
-    "blazepose": {"crops": 18, "low_presence": 2, "no_root": 1, "without_mask": 7},
+    "blazepose": {
+        "crops": 18,
+        "low_presence": 2,
+        "no_root": 1,
+        "without_mask": 7,
+        "schedule": {"mask_kept": 4},
+    },
 }
 
 
@@ -24,7 +30,7 @@ def test_network_line_words_the_networks_as_the_node_does() -> None:
     assert line == (
         "3D pose network: blazepose, root depth network: blazepose, BlazePose crops: 18, "
         "BlazePose rejected (low presence): 2, BlazePose without a root: 1, "
-        "BlazePose crops without a mask (not read): 7"
+        "BlazePose crops without a new mask (not read, or kept): 7, BlazePose masks kept (still people): 4"
     )
     assert all(f"{key}: {value}" in line for key, value in network_values(BLAZEPOSE).items())
     assert network_line({"pose_3d": "", "root_depth": ""}) == "3D pose network: off, root depth network: off"

@@ -48,7 +48,9 @@ def network_values(report: Mapping[str, Any]) -> dict[str, str]:
         values["BlazePose crops"] = str(body.get("crops", 0))
         values["BlazePose rejected (low presence)"] = str(body.get("low_presence", 0))
         values["BlazePose without a root"] = str(body.get("no_root", 0))
-        values["BlazePose crops without a mask (not read)"] = str(body.get("without_mask", 0))
+        values["BlazePose crops without a new mask (not read, or kept)"] = str(body.get("without_mask", 0))
+        schedule = body.get("schedule") or {}
+        values["BlazePose masks kept (still people)"] = str(schedule.get("mask_kept", 0))
     values.update(placement_values(report.get("placement")))
     return values
 

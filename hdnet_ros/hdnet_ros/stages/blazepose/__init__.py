@@ -148,6 +148,16 @@ class BlazePoseConfig:
         min=1,
         max=1000,
     )
+    # A person's mask only changes where their pose does: a still person's last mask, moved
+    # with their box, serves the next run too, which then skips the mask's decoder branch
+    # (half a crop's time on OpenVINO; stages/blazepose/per_track.py, docs/benchmarks.md).
+    mask_max_age_frames: int = setting(
+        15,
+        "keep a still person's BlazePose mask, moved with their box, through the runs on them for up to this many "
+        "frames instead of making a new one on each run (0 = a new mask on every run)",
+        min=0,
+        max=1000,
+    )
     # A robot among many people needs the 3D stage's cost bounded: three crops (12-15 ms on
     # two AVX-512 VNNI cores, 24-25 ms on two AVX2 cores) give each of 20 people a fresh pose
     # every seven frames; below ~9 people measured by depth (~6 without) the periods alone
@@ -168,7 +178,7 @@ class BlazePoseStage:
 
     ``counts`` tallies the crops run and the ones rejected (``low_presence``), the people
     whose root could not be fitted (``no_root``) and the crops run without a mask
-    (``without_mask``: nobody would read it).
+    (``without_mask``: nobody would read it, or the person keeps their last one).
     """
 
     def __init__(self, backend: Backend, config: BlazePoseConfig, max_batch: int = 8, runtime: str = "") -> None:
@@ -201,6 +211,11 @@ class BlazePoseStage:
         wanted = np.ones(len(people), dtype=bool) if masks is None else np.array(masks, dtype=bool).reshape(-1)
         return self.decode(self.infer(crops.images, wanted), crops, frame.camera, wanted)
 
+    @property
+    def skips_masks(self) -> bool:
+        """Whether the runtime leaves a mask nobody wants uncomputed (else it costs nothing more)."""
+        return set(SKIPPABLE) <= self.backend.skippable
+
     def prepare(
         self, rgb: npt.NDArray[np.uint8], people: Sequence[Person], guides: Sequence[FloatArray | None] | None = None
     ) -> Crops:
@@ -225,7 +240,7 @@ class BlazePoseStage:
         self.counts["crops"] += len(images)
         if masks is not None:
             self.counts["without_mask"] += int(np.count_nonzero(~masks))
-        if masks is None or masks.all() or not set(SKIPPABLE) <= self.backend.skippable:
+        if masks is None or masks.all() or not self.skips_masks:
             return self._run(images, ())  # a runtime that computes the mask anyway: one call
         if not masks.any():
             return self._run(images, SKIPPABLE)
@@ -317,5 +332,9 @@ def open_blazepose_stage(
     # (a second of every start on 2 cores, and their memory), TensorRT's profile ends at 3.
     batch = min(inference.max_batch, config.max_crops) if config.max_crops > 0 else inference.max_batch
     inference = dataclasses.replace(inference, max_batch=batch)
-    choice = choose_blazepose(path, inference, threads, config.runtime, () if masks_read else SKIPPABLE)
+    # Where masks are read but kept (mask_max_age_frames), most crops make none: the probe
+    # times that mix (1.19 of 1.85 crops a frame went without on the sample frames).
+    kept = masks_read and config.mask_max_age_frames > 0
+    skip = SKIPPABLE if kept or not masks_read else ()
+    choice = choose_blazepose(path, inference, threads, config.runtime, skip, mixed=kept)
     return BlazePoseStage(choice.runtime, config, batch, choice.name)

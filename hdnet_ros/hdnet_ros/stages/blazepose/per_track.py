@@ -20,13 +20,14 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 
+from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import DERIVED_JOINTS, NUM_FEET
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.stages.blazepose import BlazePoseStage, BodyEstimate, MonocularRoot, PersonMask
 from hdnet_ros.stages.blazepose.mask import moved_mask
 from hdnet_ros.stages.blazepose.root_fit import RootFit
 from hdnet_ros.stages.blazepose.run_memory import Estimate
-from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule
+from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule, Plan
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.depth.arrays import PersonMasks
 from hdnet_ros.stages.keypoints2d import Keypoints2D
@@ -43,6 +44,13 @@ _NO_POINT = np.full(3, np.nan)
 # grown by this share of its size on every side (people move while a track carries the
 # mask), meets another person's box; without it a crop costs 0.74x on OpenVINO.
 MASK_BOX_MARGIN = 0.1
+# ... and a person's mask changes only where their pose does: a run on a still person whose
+# box kept its size keeps their last mask, moved with the box, up to
+# ``blazepose.mask_max_age_frames`` (:func:`keeps_mask`; on OpenVINO a crop without the mask
+# costs 0.5-0.74x, docs/benchmarks.md). Nor is a mask made on a crop the network is likely
+# to reject: a person's first crop, or one after a rejected crop (``Plan.confirmed``; on the
+# sample frames' pseudo-sequence it rejected 51 of 89 such crops, 27 of 85 after an accepted
+# one); a person it accepts gets their mask on the next run.
 
 
 def landmarks_as_keypoints(
@@ -108,10 +116,17 @@ def _scheduled(
     roots: list[RootFit | None] = list(plan.roots)
     masks: list[PersonMask | None] = [None] * len(people)
     chosen = [int(i) for i in np.flatnonzero(plan.run)]
-    bodies = stage(frame, [people[i] for i in chosen], masks=masks_wanted(people, chosen, frame.depth_m is not None))
+    wanted = masks_wanted(people, chosen, frame.depth_m is not None)
+    age = stage.config.mask_max_age_frames if stage.skips_masks else 0  # else a new mask costs nothing
+    kept = {i: w and keeps_mask(plan, i, schedule.frame, age) for i, w in zip(chosen, wanted, strict=True)}
+    masked = [w and not kept[i] and (age <= 0 or bool(plan.confirmed[i])) for i, w in zip(chosen, wanted, strict=True)]
+    schedule.counts["mask_kept"] += sum(kept.values())
+    schedule.counts["mask_unconfirmed"] += sum(wanted) - sum(kept.values()) - sum(masked)
+    bodies = stage(frame, [people[i] for i in chosen], masks=masked)
     accepted = [(index, body) for index, body in zip(chosen, bodies, strict=True) if body is not None]
-    for (index, _), made in zip(accepted, Estimate.all_of([b for _, b in accepted], min_score), strict=True):
-        estimates[index] = made
+    made = Estimate.all_of([b for _, b in accepted], min_score, schedule.frame)
+    for (index, _), new in zip(accepted, made, strict=True):
+        estimates[index] = kept_mask(plan, index, new, camera) if kept[index] else new
     movable = cast(list[bool], np.isfinite(plan.shifts).all(axis=1).tolist())  # boxes that kept their size
     for index, person in enumerate(people):
         estimate, carried = estimates[index], plan.estimates[index]
@@ -138,6 +153,29 @@ def masks_wanted(people: Sequence[Person], chosen: Sequence[int], has_depth: boo
     meets = intersection_matrix(grown, boxes) > 0.0
     meets[np.arange(len(rows)), rows] = False  # not their own box
     return cast(list[bool], meets.any(axis=1).tolist())
+
+
+def keeps_mask(plan: Plan, index: int, frame: int, max_age: int) -> bool:
+    """Whether a run on person ``index`` keeps their carried estimate's mask instead of
+    making one: their pose has not changed since the network's last run on them
+    (``plan.still``), their box kept its size (the mask moves with it) and the mask was made
+    fewer than ``max_age`` frames before ``frame``."""
+    carried = plan.estimates[index]
+    return (
+        carried is not None
+        and carried.body.mask is not None
+        and bool(plan.still[index])
+        and bool(np.isfinite(plan.shifts[index]).all())
+        and frame - carried.mask_frame < max_age
+    )
+
+
+def kept_mask(plan: Plan, index: int, estimate: Estimate, camera: CameraModel) -> Estimate:
+    """This run's ``estimate`` of person ``index`` with their carried mask moved with their box."""
+    carried = plan.estimates[index]
+    assert carried is not None and carried.body.mask is not None  # keeps_mask
+    moved = moved_mask(carried.body.mask, plan.shifts[index], camera.height, camera.width)
+    return estimate.with_mask(moved, carried.mask_frame)
 
 
 def take_estimate(person: Person, estimate: Estimate) -> None:

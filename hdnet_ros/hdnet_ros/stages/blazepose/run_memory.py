@@ -12,6 +12,7 @@ the box of a recent run, so that they are not retried as new every frame.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import numpy.typing as npt
 
 from hdnet_ros.people import Person
 from hdnet_ros.stages.blazepose.decode import BLAZEPOSE_OF_COCO, FOOT_LANDMARKS, BodyEstimate
+from hdnet_ros.stages.blazepose.mask import PersonMask
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot
 from hdnet_ros.stages.keypoints2d import Keypoints2D, with_derived_joints
 from hdnet_ros.stages.tracking.boxes import iou_matrix
@@ -36,19 +38,21 @@ _FEET = np.array(FOOT_LANDMARKS)
 class Estimate:
     """An accepted estimate as the people take it and their tracks carry it: the network's
     answer, and its landmarks as keypoints and its feet at the keypoint threshold (made
-    once, used in every frame the track carries them)."""
+    once, used in every frame the track carries them). ``mask_frame``: the schedule's frame
+    whose crop made the answer's mask (an earlier run's where the mask was kept)."""
 
     body: BodyEstimate
     keypoints: Keypoints2D
     feet_pixels: FloatArray
     feet_scores: FloatArray
+    mask_frame: int = 0
 
     @classmethod
-    def of(cls, body: BodyEstimate, min_score: float) -> Estimate:
-        return cls(body, body.keypoints(min_score), *body.feet_keypoints(min_score))
+    def of(cls, body: BodyEstimate, min_score: float, frame: int = 0) -> Estimate:
+        return cls(body, body.keypoints(min_score), *body.feet_keypoints(min_score), frame)
 
     @classmethod
-    def all_of(cls, bodies: Sequence[BodyEstimate], min_score: float) -> list[Estimate]:
+    def all_of(cls, bodies: Sequence[BodyEstimate], min_score: float, frame: int = 0) -> list[Estimate]:
         """:meth:`of` for a frame's estimates at once (the same values, from one array pass;
         each estimate's arrays are its own rows)."""
         if not bodies:
@@ -59,9 +63,14 @@ class Estimate:
         feet_scores = visibility[:, _FEET]
         feet_pixels = np.where((feet_scores >= min_score)[..., None], pixels[:, _FEET], np.nan)
         return [
-            cls(body, Keypoints2D(keypoints[i], scores[i]), feet_pixels[i], feet_scores[i])
+            cls(body, Keypoints2D(keypoints[i], scores[i]), feet_pixels[i], feet_scores[i], frame)
             for i, body in enumerate(bodies)
         ]
+
+    def with_mask(self, mask: PersonMask, frame: int) -> Estimate:
+        """This estimate with an earlier run's ``mask`` (moved to this one's box), made in
+        schedule frame ``frame``."""
+        return dataclasses.replace(self, body=dataclasses.replace(self.body, mask=mask), mask_frame=frame)
 
 
 @dataclass(frozen=True)

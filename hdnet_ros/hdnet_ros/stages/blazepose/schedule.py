@@ -104,13 +104,18 @@ class Plan:
     frame's keypoints (``roots``; None where it does not follow the track), and the last
     accepted estimate (``estimates``) with the move of the person's box since (``shifts``
     [P,2] pixels; NaN where the box changed its size: the estimate's mask and landmarks
-    are stale). A person the network runs on keeps what they carry where it rejects the crop."""
+    are stale). A person the network runs on keeps what they carry where it rejects the crop.
+    ``still`` [P]: whose 2D pose has not changed since the network's last run on them
+    (:func:`~.stillness.still_since`), for their kept mask (nobody with ``mask_max_age_frames`` 0);
+    ``confirmed`` [P]: whose last crop the network accepted."""
 
     run: BoolArray
     carried: BoolArray
     roots: list[RootFit | None]
     estimates: list[Estimate | None]
     shifts: FloatArray
+    still: BoolArray
+    confirmed: BoolArray
 
 
 class BlazePoseSchedule:
@@ -161,7 +166,7 @@ class BlazePoseSchedule:
             self._period(p, r, has_depth, few)
             for p, r, few in zip(expected, last, few_joints(self._keypoints[1], min_score).tolist(), strict=True)
         ]
-        still = self._still(last)
+        still, mask_still = self._still(last)
         periods = [self._stretched(period, calm) for period, calm in zip(base, still, strict=True)]
         self.counts["still"] += sum(stretched > period for stretched, period in zip(periods, base, strict=True))
         wants = np.array(
@@ -212,7 +217,8 @@ class BlazePoseSchedule:
         shifts = box_shifts(
             then.reshape(-1, 4), np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
         )
-        return Plan(run, carried, roots, estimates, shifts)
+        confirmed = np.array([r is not None and r.estimate is not None and r.rejections == 0 for r in last], dtype=bool)
+        return Plan(run, carried, roots, estimates, shifts, np.array(mask_still, dtype=bool).reshape(-1), confirmed)
 
     def ran(
         self,
@@ -302,12 +308,16 @@ class BlazePoseSchedule:
             return period
         return max(period, min(period * factor, self.config.still_max_age_frames))
 
-    def _still(self, last: Sequence[LastRun | None]) -> list[bool]:
-        """Whose pose has not changed since the network's last accepted run on them
-        (:func:`~.stillness.still_since`); nobody with ``still_period_factor`` 1."""
-        if self.config.still_period_factor <= 1:
-            return [False] * len(last)
-        return still_since(last, *self._keypoints)
+    def _still(self, last: Sequence[LastRun | None]) -> tuple[list[bool], list[bool]]:
+        """Whose pose has not changed since the network's last run on them
+        (:func:`~.stillness.still_since`): for the periods (nobody with ``still_period_factor``
+        1) and for the kept masks (nobody with ``mask_max_age_frames`` 0)."""
+        nobody = [False] * len(last)
+        periods, masks = self.config.still_period_factor > 1, self.config.mask_max_age_frames > 0
+        if not periods and not masks:
+            return nobody, nobody
+        still = still_since(last, *self._keypoints)
+        return (still if periods else nobody), (still if masks else nobody)
 
     def _served(
         self, people: Sequence[Person], wants: npt.NDArray[np.int64], staleness: npt.NDArray[np.float64]
