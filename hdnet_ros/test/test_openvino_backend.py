@@ -349,33 +349,6 @@ def test_blazepose_s_probe_times_the_outputs_the_stage_reads(blazepose_tflite: P
             candidate.close(backend)
 
 
-def test_blazepose_s_probe_times_a_frame_where_some_crops_make_their_mask(
-    blazepose_tflite: Path, cpu: InferenceConfig
-) -> None:
-    """Where masks are read but kept (``mixed``), the probe's first crop makes every output in
-    a call of its own and the others go without the mask, as the stage's frames run."""
-    from hdnet_ros.inference.blazepose_runtime import PROBE_CROPS, SKIPPABLE, blazepose_candidates
-
-    candidates = blazepose_candidates(blazepose_tflite, cpu, THREADS, SKIPPABLE, mixed=True)
-    candidate = next(c for c in candidates if c.name == "openvino")
-    backend = candidate.open()
-    calls: list[tuple[int, tuple[str, ...]]] = []
-    run = backend.run
-
-    def counted(inputs: dict[str, np.ndarray], skip: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
-        calls.append((len(inputs["image"]), tuple(skip)))
-        return run(inputs, skip)
-
-    try:
-        backend.run = counted  # type: ignore[method-assign]
-        outputs = candidate.call(backend)
-        crops = min(PROBE_CROPS, cpu.max_batch)
-        assert crops > 1 and calls == [(1, ()), (crops - 1, SKIPPABLE)]
-        assert isinstance(outputs, dict) and "mask" not in outputs
-    finally:
-        candidate.close(backend)
-
-
 def test_only_outputs_the_file_has_can_be_skippable(blazepose_tflite: Path) -> None:
     from hdnet_ros.inference.openvino_backend import OpenVinoBackend
 

@@ -72,27 +72,21 @@ def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime
 
 
 def choose_blazepose(
-    path: Path,
-    inference: InferenceConfig,
-    threads: int,
-    runtime: str = "auto",
-    skip: tuple[str, ...] = (),
-    mixed: bool = False,
+    path: Path, inference: InferenceConfig, threads: int, runtime: str = "auto", skip: tuple[str, ...] = ()
 ) -> Choice[Backend]:
     """:func:`open_blazepose` with the choice it made: on the CPU the candidate named by
     ``runtime`` or chosen (``auto``) by :func:`runtime_choice.choose_runtime`, timed on the
-    outputs the stage will read (``skip``: SKIPPABLE where no depth stage reads the masks, or,
-    ``mixed``, where it reads the masks of some crops only: :func:`blazepose_candidates`);
+    outputs the stage will read (``skip``: SKIPPABLE where no depth stage reads the masks);
     elsewhere the configured GPU or torch runtime (named ``inference.backend``)."""
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
     if inference.backend == "onnxruntime" and inference.device in ("", "cpu"):
         return choose_runtime(
             "BlazePose GHUM 3D",
-            blazepose_candidates(path, inference, threads, skip, mixed),
+            blazepose_candidates(path, inference, threads, skip),
             runtime,
             rounds=inference.runtime_probe_rounds,
-            remember=(str(path.resolve()), repr(inference), threads, skip, mixed),
+            remember=(str(path.resolve()), repr(inference), threads, skip),
             store=choice_store(inference),
             files=(path,),
         )
@@ -104,23 +98,16 @@ def choose_blazepose(
 
 
 def blazepose_candidates(
-    path: Path, inference: InferenceConfig, threads: int, skip: tuple[str, ...] = (), mixed: bool = False
+    path: Path, inference: InferenceConfig, threads: int, skip: tuple[str, ...] = ()
 ) -> list[Candidate[Backend]]:
     """BlazePose's CPU runtimes, the published file first. All compute in float32 from the
     file's float16 weights: their outputs differ by float32 summation order only (landmarks
     2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md). The probe asks each for all
-    outputs but ``skip`` (a runtime that can leave those uncomputed does); ``mixed``: its
-    first crop for every output, in a call of its own, as a frame where the depth stage reads
-    the masks of some crops only (a person's mask is made once and kept while they are still:
-    about a third of the crops on the sample frames make one)."""
+    outputs but ``skip`` (a runtime that can leave those uncomputed does)."""
     crops = np.random.default_rng(0).random((min(PROBE_CROPS, inference.max_batch), 256, 256, 3), dtype=np.float32)
-    whole = 1 if mixed and len(crops) > 1 else 0
-    probed = tuple(sorted({len(crops) - whole, *([whole] if whole else [])}))  # the batch shapes the probe runs
 
     def call(backend: Backend) -> object:
-        if whole:
-            backend.run({"image": crops[:whole]}, ())
-        return backend.run({"image": crops[whole:]}, skip)
+        return backend.run({"image": crops}, skip)
 
     def close(backend: Backend) -> None:
         backend.close()
@@ -145,7 +132,7 @@ def blazepose_candidates(
         Candidate(
             "openvino",
             "the published file on OpenVINO, float32: the published outputs within float32 rounding",
-            lambda: _blazepose_openvino(path, inference, threads, first_batches=probed),
+            lambda: _blazepose_openvino(path, inference, threads, first_batches=(len(crops),)),
             call,
             close,
             finish=finish_openvino,

@@ -150,7 +150,7 @@ class BlazePoseConfig:
     )
     # A person's mask only changes where their pose does: a still person's last mask, moved
     # with their box, serves the next run too, which then skips the mask's decoder branch
-    # (half a crop's time on OpenVINO; stages/blazepose/per_track.py, docs/benchmarks.md).
+    # (0.6-0.74x a crop's time on OpenVINO; stages/blazepose/per_track.py, docs/inference.md).
     mask_max_age_frames: int = setting(
         15,
         "keep a still person's BlazePose mask, moved with their box, through the runs on them for up to this many "
@@ -332,9 +332,5 @@ def open_blazepose_stage(
     # (a second of every start on 2 cores, and their memory), TensorRT's profile ends at 3.
     batch = min(inference.max_batch, config.max_crops) if config.max_crops > 0 else inference.max_batch
     inference = dataclasses.replace(inference, max_batch=batch)
-    # Where masks are read but kept (mask_max_age_frames), most crops make none: the probe
-    # times that mix (1.19 of 1.85 crops a frame went without on the sample frames).
-    kept = masks_read and config.mask_max_age_frames > 0
-    skip = SKIPPABLE if kept or not masks_read else ()
-    choice = choose_blazepose(path, inference, threads, config.runtime, skip, mixed=kept)
+    choice = choose_blazepose(path, inference, threads, config.runtime, () if masks_read else SKIPPABLE)
     return BlazePoseStage(choice.runtime, config, batch, choice.name)

@@ -47,10 +47,11 @@ MASK_BOX_MARGIN = 0.1
 # ... and a person's mask changes only where their pose does: a run on a still person whose
 # box kept its size keeps their last mask, moved with the box, up to
 # ``blazepose.mask_max_age_frames`` (:func:`keeps_mask`; on OpenVINO a crop without the mask
-# costs 0.5-0.74x, docs/benchmarks.md). Nor is a mask made on a crop the network is likely
-# to reject: a person's first crop, or one after a rejected crop (``Plan.confirmed``; on the
-# sample frames' pseudo-sequence it rejected 51 of 89 such crops, 27 of 85 after an accepted
-# one); a person it accepts gets their mask on the next run.
+# costs 0.6-0.74x, docs/inference.md). A mask is made on every other crop that reads one:
+# leaving it out where the network is likely to reject the crop (a first crop, a retry after
+# a rejection: 51 of 89 rejected on the sample frames) was measured and not kept, as those
+# people, accepted, then went without a mask for a period: joints of people half hidden at the
+# image's edge took other surfaces, up to 1.9 m away (docs/inference.md).
 
 
 def landmarks_as_keypoints(
@@ -119,9 +120,8 @@ def _scheduled(
     wanted = masks_wanted(people, chosen, frame.depth_m is not None)
     age = stage.config.mask_max_age_frames if stage.skips_masks else 0  # else a new mask costs nothing
     kept = {i: w and keeps_mask(plan, i, schedule.frame, age) for i, w in zip(chosen, wanted, strict=True)}
-    masked = [w and not kept[i] and (age <= 0 or bool(plan.confirmed[i])) for i, w in zip(chosen, wanted, strict=True)]
     schedule.counts["mask_kept"] += sum(kept.values())
-    schedule.counts["mask_unconfirmed"] += sum(wanted) - sum(kept.values()) - sum(masked)
+    masked = [w and not kept[i] for i, w in zip(chosen, wanted, strict=True)]
     bodies = stage(frame, [people[i] for i in chosen], masks=masked)
     accepted = [(index, body) for index, body in zip(chosen, bodies, strict=True) if body is not None]
     made = Estimate.all_of([b for _, b in accepted], min_score, schedule.frame)

@@ -106,8 +106,7 @@ class Plan:
     [P,2] pixels; NaN where the box changed its size: the estimate's mask and landmarks
     are stale). A person the network runs on keeps what they carry where it rejects the crop.
     ``still`` [P]: whose 2D pose has not changed since the network's last run on them
-    (:func:`~.stillness.still_since`), for their kept mask (nobody with ``mask_max_age_frames`` 0);
-    ``confirmed`` [P]: whose last crop the network accepted."""
+    (:func:`~.stillness.still_since`), for their kept mask (nobody with ``mask_max_age_frames`` 0)."""
 
     run: BoolArray
     carried: BoolArray
@@ -115,7 +114,6 @@ class Plan:
     estimates: list[Estimate | None]
     shifts: FloatArray
     still: BoolArray
-    confirmed: BoolArray
 
 
 class BlazePoseSchedule:
@@ -217,8 +215,7 @@ class BlazePoseSchedule:
         shifts = box_shifts(
             then.reshape(-1, 4), np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
         )
-        confirmed = np.array([r is not None and r.estimate is not None and r.rejections == 0 for r in last], dtype=bool)
-        return Plan(run, carried, roots, estimates, shifts, np.array(mask_still, dtype=bool).reshape(-1), confirmed)
+        return Plan(run, carried, roots, estimates, shifts, np.array(mask_still, dtype=bool).reshape(-1))
 
     def ran(
         self,
