@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_3d_stage_ab import STEPS, run_in_turn
 from frame_sources import sample_frames, shifted_sequence
 from hdnet_ros.pipeline import Pipeline
 
@@ -29,8 +29,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fixed period (factor 1)": {"blazepose.still_period_factor": 1},
     "adaptive period (factor 3)": {"blazepose.still_period_factor": 3},
 }
-STEPS = 30  # the pseudo-sequence's frames per sample frame
-FRAME_NS = 33_333_333
 
 
 def main() -> None:
@@ -42,19 +40,8 @@ def main() -> None:
     common = {"models.models_dir": str(args.models_dir)} | RUNTIMES
     pipelines = {name: Pipeline.from_settings(load_settings(overrides=common | own)) for name, own in VARIANTS.items()}
     source, _, length = shifted_sequence(list(sample_frames(args.data_dir).values()), STEPS)
-    times: dict[str, list[float]] = {name: [] for name in pipelines}
     print(f"load average at start {os.getloadavg()[0]:.2f}")
-    for round_index in range(args.rounds + 1):
-        for pipeline in pipelines.values():  # each round starts its tracks afresh
-            pipeline.stages.tracker.reset()
-            pipeline.schedule.reset()
-        for index in range(length):
-            frame = source(index, (round_index * length + index) * FRAME_NS)
-            for name, pipeline in pipelines.items():
-                start = time.perf_counter()
-                pipeline.process(frame)
-                if round_index > 0:
-                    times[name].append(1000.0 * (time.perf_counter() - start))
+    times = run_in_turn(pipelines, source, length, args.rounds)  # each round starts its tracks afresh
     print(f"load average at end {os.getloadavg()[0]:.2f}")
     off = np.array(times["3D stage off"])
     for name, values in times.items():
