@@ -488,9 +488,12 @@ class MaskingStage:
     for (or on every crop: ``skips_masks`` False, as LiteRT); ``asked`` lists, per track id,
     the frames of its crops and whether each asked for a mask."""
 
-    def __init__(self, config: BlazePoseConfig, skips_masks: bool = True) -> None:
+    def __init__(
+        self, config: BlazePoseConfig, skips_masks: bool = True, rejects: Sequence[tuple[int, int]] = ()
+    ) -> None:
         self.config = config
         self.skips_masks = skips_masks
+        self.rejects = set(rejects)  # (track id, frame): crops the network rejects
         self.frame = 0
         self.asked: dict[int, list[tuple[int, bool]]] = {}
 
@@ -501,7 +504,9 @@ class MaskingStage:
         for person, want in zip(people, wanted, strict=True):
             self.asked.setdefault(person.track_id, []).append((self.frame, want))
         return [
-            dataclasses.replace(estimate(p), mask=corner_mask(p) if want or not self.skips_masks else None)
+            None
+            if (p.track_id, self.frame) in self.rejects
+            else dataclasses.replace(estimate(p), mask=corner_mask(p) if want or not self.skips_masks else None)
             for p, want in zip(people, wanted, strict=True)
         ]
 
@@ -588,6 +593,11 @@ def test_a_mask_is_made_again_when_the_pose_changes_or_the_runtime_makes_it_anyw
     assert len(raising) >= 4 and len(still) >= 4
     assert moving.made(1) == raising, "a mask on every run: the pose changes"
     assert moving.made(2) == still[:1], "the other one keeps theirs"
+    # After a rejected crop the next run makes a new mask: stillness since a rejected run says
+    # nothing of the pose at the accepted run whose mask would be kept.
+    rejecting = MaskingStage(config(mask_max_age_frames=100), rejects=[(2, still[1])])
+    run_masks(rejecting, pair_moving(2.0), 14)
+    assert rejecting.made(2) == [still[0], still[2]]
     # A runtime that computes the mask with every crop (LiteRT) gives a new mask each run.
     litert = MaskingStage(config(mask_max_age_frames=100), skips_masks=False)
     run_masks(litert, pair_moving(2.0), 14)

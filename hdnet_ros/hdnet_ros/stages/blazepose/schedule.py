@@ -105,8 +105,9 @@ class Plan:
     accepted estimate (``estimates``) with the move of the person's box since (``shifts``
     [P,2] pixels; NaN where the box changed its size: the estimate's mask and landmarks
     are stale). A person the network runs on keeps what they carry where it rejects the crop.
-    ``still`` [P]: whose 2D pose has not changed since the network's last run on them
-    (:func:`~.stillness.still_since`), for their kept mask (nobody with ``mask_max_age_frames`` 0)."""
+    ``still`` [P]: whose 2D pose has not changed since the network's last run on them, which
+    accepted the crop (:func:`~.stillness.still_since`), for their kept mask (nobody with
+    ``mask_max_age_frames`` 0)."""
 
     run: BoolArray
     carried: BoolArray
@@ -308,13 +309,16 @@ class BlazePoseSchedule:
     def _still(self, last: Sequence[LastRun | None]) -> tuple[list[bool], list[bool]]:
         """Whose pose has not changed since the network's last run on them
         (:func:`~.stillness.still_since`): for the periods (nobody with ``still_period_factor``
-        1) and for the kept masks (nobody with ``mask_max_age_frames`` 0)."""
+        1) and for the kept masks (nobody with ``mask_max_age_frames`` 0; only where that run
+        was accepted, whose mask is kept)."""
         nobody = [False] * len(last)
         periods, masks = self.config.still_period_factor > 1, self.config.mask_max_age_frames > 0
         if not periods and not masks:
             return nobody, nobody
         still = still_since(last, *self._keypoints)
-        return (still if periods else nobody), (still if masks else nobody)
+        # A mask is the last accepted run's: still since a rejected run says nothing of the pose then.
+        accepted = [calm and r is not None and r.rejections == 0 for calm, r in zip(still, last, strict=True)]
+        return (still if periods else nobody), (accepted if masks else nobody)
 
     def _served(
         self, people: Sequence[Person], wants: npt.NDArray[np.int64], staleness: npt.NDArray[np.float64]
