@@ -723,7 +723,7 @@ def test_masks_are_made_only_where_the_depth_stage_reads_them(
 def test_kept_masks_publish_the_joints_new_masks_give(models_dir: Path, sequence: list[Frame]) -> None:
     """On the first sample frame rolled 1 px a frame (OpenVINO), the still people's runs keep
     their masks, and the published people are those of a new mask on every run: measured,
-    9 masks kept in 36 frames and every joint the same to the bit (on the second sample
+    8 masks kept in 36 frames and every joint the same to the bit (on the second sample
     frame, 6 kept, every joint within 11 mm)."""
     pytest.importorskip("openvino")
     frame = sequence[0]
