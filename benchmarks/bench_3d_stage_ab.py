@@ -121,7 +121,7 @@ def main() -> None:
     for name, values in times.items():
         frame_ms = np.array(values)
         body = pipelines[name].stages.blazepose
-        frames = (args.rounds + 1) * len(values) / max(args.rounds, 1)
+        frames = (args.rounds + 1) * length  # the counts include the untimed round
         crops = body.counts["crops"] / frames if body is not None else 0.0
         without = body.counts["without_mask"] / frames if body is not None else 0.0
         print(

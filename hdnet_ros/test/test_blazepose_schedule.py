@@ -750,7 +750,9 @@ def test_kept_masks_publish_the_joints_new_masks_give(models_dir: Path, sequence
             moves.extend(np.linalg.norm(person.positions[both] - same.positions[both], axis=1).tolist())
     # Margins: 1 % of the joints (measured: none here, none of 5,093 on the second sample frame).
     assert len(moves) > 2000 and np.mean(np.array(moves) > 0.05) < 0.01 and differently_valid < 0.01 * len(moves)
+    # The same crops within 5 % (the periods follow the depth sources, which a mask can move;
+    # measured the same crops here), the kept ones run without a new mask.
     counts, every_counts = (p.stages.blazepose.counts for p in (kept, every))  # type: ignore[union-attr]
-    assert counts["crops"] == every_counts["crops"] > 36
+    assert every_counts["crops"] > 36 and abs(counts["crops"] - every_counts["crops"]) <= 0.05 * every_counts["crops"]
     assert kept.schedule.counts["mask_kept"] > 0
-    assert counts["without_mask"] == every_counts["without_mask"] + kept.schedule.counts["mask_kept"]
+    assert counts["without_mask"] > every_counts["without_mask"]
