@@ -354,13 +354,13 @@ class Pipeline:
         if stages.keypoints is None:  # BlazePose's landmarks: no candidates, no crowd rules
             people, bodies = self.keypoints_of(frame, found.confident)
             return people, bodies, stages.tracker.expected(people, frame.stamp_ns)
-        detections = found.confident + found.candidates
-        everyone, _ = self.keypoints_of(frame, detections)
+        everyone, _ = self.keypoints_of(frame, found.confident + found.candidates)
         candidate = [i >= len(found.confident) for i in range(len(everyone))]
-        expected = stages.tracker.expected(everyone, frame.stamp_ns)
+        expected = stages.tracker.expected(everyone, frame.stamp_ns, candidate)
         people = stages.crowd(everyone, candidate, [e is not None for e in expected])
         if len(people) != len(everyone):  # someone dropped may have held a track in the assignment
-            expected = stages.tracker.expected(people, frame.stamp_ns)
+            low = {id(person) for person, low in zip(everyone, candidate, strict=True) if low}
+            expected = stages.tracker.expected(people, frame.stamp_ns, [id(person) in low for person in people])
         return people, [None] * len(people), expected
 
     def keypoints_of(self, frame: Frame, detections: list[Detection]) -> tuple[list[Person], list[BodyEstimate | None]]:

@@ -667,8 +667,8 @@ def test_the_frames_tracks_are_found_once_for_all_its_stages(
     calls: list[list[Person | None]] = []
     find = tracker.expected
 
-    def counted(people: list[Person], stamp_ns: int) -> list[Person | None]:
-        calls.append(find(people, stamp_ns))
+    def counted(people: list[Person], stamp_ns: int, low: list[bool] | None = None) -> list[Person | None]:
+        calls.append(find(people, stamp_ns, low))
         return calls[-1]
 
     monkeypatch.setattr(tracker, "expected", counted)

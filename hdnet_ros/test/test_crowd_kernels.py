@@ -100,9 +100,10 @@ def test_the_merge_on_the_overlapping_pairs_merges_what_main_s_numpy_merged(crow
             np.testing.assert_array_equal(duplicates(skeletons, candidate, merge_oks), expected)
             merged += int(expected.sum())
         rows, cols = np.nonzero(np.ones((len(skeletons), len(skeletons)), dtype=bool))
-        np.testing.assert_array_equal(
-            pair_oks(skeletons, rows, cols), pairwise_oks(skeletons).reshape(-1)
-        )  # the pairs' OKS to the bit
+        for larger in (False, True):  # the pairs' OKS to the bit, over either box's area
+            np.testing.assert_array_equal(
+                pair_oks(skeletons, rows, cols, larger=larger), pairwise_oks(skeletons, larger=larger).reshape(-1)
+            )
     assert merged > 50
 
 

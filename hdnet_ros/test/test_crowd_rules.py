@@ -33,6 +33,7 @@ from hdnet_ros.stages.crowd.ownership import (
     outside_box,
     shared_joints,
 )
+from hdnet_ros.stages.crowd.skeletons import pair_oks
 from hdnet_ros.stages.keypoints2d import KeypointConfig
 from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
@@ -139,6 +140,57 @@ def test_two_detections_of_one_person_merge_and_neighbours_do_not(
     stage = CrowdStage(CONFIG)
     assert len(stage(people, [False] * 4, [False] * 4)) == 3
     assert stage.counts["merged_detections"] == 1
+
+
+@pytest.mark.parametrize("person", [0, 1, 2])
+def test_a_head_and_shoulders_box_inside_the_body_s_box_merges(
+    estimator: HeatmapKeypoints, trio: AnnotatedPhoto, person: int
+) -> None:
+    """A box around a person's head and shoulders (the top quarter of their box: IoU 0.25
+    with it, wholly inside it) gives a skeleton that repeats their upper joints: one person,
+    the whole body's box stays. Its OKS is taken over the larger box (the person's size):
+    over the part box's small area the few pixels between the two crops' joints part them."""
+    people = people_of(estimator, trio)
+    box = trio.people[person].box.copy()
+    part = Detection(np.array([box[0], box[1], box[2], box[1] + 0.25 * (box[3] - box[1])]), 0.5)
+    found = estimator(trio.rgb, [part])[0]
+    people.append(Person(part, found.pixels, found.scores))
+    skeletons = Skeletons.of(people)
+    dropped = duplicates(skeletons, np.zeros(4, bool), CONFIG.merge_oks)
+    np.testing.assert_array_equal(dropped, [False, False, False, True])
+
+
+def test_a_box_inside_another_with_its_own_skeleton_does_not_merge() -> None:
+    """A small person standing behind a larger one, their box inside the larger one's, with
+    joints of their own (the same skeleton shape, scaled and moved): two people."""
+    rng = np.random.default_rng(3)
+    front = np.column_stack([rng.uniform(100, 200, NUM_JOINTS), rng.uniform(100, 400, NUM_JOINTS)])
+    behind = 0.4 * (front - front.min(axis=0)) + np.array([130.0, 150.0])
+    pixels = np.stack([front, behind])
+    skeletons = Skeletons(
+        pixels, np.ones((2, NUM_JOINTS)), np.array([[100.0, 100, 200, 400], [130.0, 150, 170, 270]]), np.ones(2)
+    )
+    assert not duplicates(skeletons, np.zeros(2, bool), CONFIG.merge_oks).any()
+    # The same joints (a few pixels apart) in the inner box are one person: the outer box stays.
+    skeletons.pixels[1] = front + rng.normal(0.0, 2.0, front.shape)
+    np.testing.assert_array_equal(duplicates(skeletons, np.zeros(2, bool), CONFIG.merge_oks), [False, True])
+
+
+def test_a_part_box_s_skeleton_is_compared_at_the_whole_person_s_size() -> None:
+    """A head-and-shoulders box (the top quarter of the body's box) whose joints repeat the
+    body's 7 px off (6 % of its height, as the sample frames' seated row gave): over the part
+    box's area the OKS parts them, over the larger box's (the person's size) it does not."""
+    rng = np.random.default_rng(5)
+    body = np.column_stack([rng.uniform(110, 190, NUM_JOINTS), rng.uniform(110, 390, NUM_JOINTS)])
+    upper = list(range(9))  # nose, eyes, ears, shoulders, elbows
+    body[upper, 1] = rng.uniform(110, 170, len(upper))
+    part = np.full_like(body, np.nan)
+    part[upper] = body[upper] + 7.0 / np.sqrt(2.0)
+    boxes = np.array([[100.0, 100, 200, 400], [100.0, 100, 200, 180]])
+    skeletons = Skeletons(np.stack([body, part]), np.ones((2, NUM_JOINTS)), boxes, np.ones(2))
+    pair = (np.array([0]), np.array([1]))
+    assert pair_oks(skeletons, *pair)[0] < CONFIG.merge_oks <= pair_oks(skeletons, *pair, larger=True)[0]
+    np.testing.assert_array_equal(duplicates(skeletons, np.zeros(2, bool), CONFIG.merge_oks), [False, True])
 
 
 def test_a_low_score_box_is_kept_on_a_person_and_dropped_on_background(

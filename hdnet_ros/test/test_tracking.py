@@ -176,6 +176,36 @@ def test_a_track_past_its_coasting_time_is_not_expected_after_a_gap() -> None:
     assert not tracker.outlived(last + DT_NS) and tracker.outlived(last + coast)  # the pipeline then starts afresh
 
 
+def test_a_low_score_box_continues_only_a_track_no_confident_box_continues() -> None:
+    """ByteTrack's order in ``expected``: a low-score candidate on a person's track does not
+    take it from the person's own confident box, even where it overlaps the track's box more
+    (a part of the same person: the confident box wobbled); where no confident box continues
+    a track, a candidate on it recovers it."""
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    root = np.array([0.0, 0.0, 3.0])
+    for frame in range(5):
+        tracker.update([person_at(root)], frame * DT_NS)
+    stamp = 5 * DT_NS
+    candidate = person_at(root)  # the track's box exactly, scored low
+    candidate.detection = Detection(candidate.detection.box, 0.15)
+    wobbled = person_at(root + np.array([0.12, 0.0, 0.0]))  # the confident box, moved a little
+    track_person = tracker.expected([person_at(root)], stamp)[0]
+    assert track_person is not None
+    # Without the scores the assignment gives the track to the box that overlaps it most.
+    assert tracker.expected([wobbled, candidate], stamp) == [None, track_person]
+    assert tracker.expected([wobbled, candidate], stamp, [False, True]) == [track_person, None]
+    # Alone, the candidate continues the track (a person the detector now scores low).
+    assert tracker.expected([candidate], stamp, [True]) == [track_person]
+    # A candidate on a second track, whose person has no confident box, recovers that one.
+    other = np.array([1.5, 0.0, 3.0])
+    for frame in range(5, 10):
+        tracker.update([person_at(root), person_at(other)], frame * DT_NS)
+    far = person_at(other)
+    far.detection = Detection(far.detection.box, 0.15)
+    answer = tracker.expected([person_at(root), far], 10 * DT_NS, [False, True])
+    assert answer[0] is not None and answer[1] is not None and answer[0] is not answer[1]
+
+
 def test_a_flicker_of_a_new_track_is_dropped() -> None:
     tracker = Tracker(TrackingConfig(new_track_coast_s=0.3), CAMERA)
     ghost = person_at(np.array([0.0, 0.0, 3.0]))

@@ -1,4 +1,6 @@
-"""main's copy (649e036), kept as the reference.
+"""main's copy (649e036), kept as the reference, with the fifteenth session's rule: boxes
+also overlap where the smaller lies MERGE_MIN_COVER inside the larger, and the OKS takes
+the larger box's area (``stages/crowd/merge.py``).
 
 Two detections that converge on one person: merged (OKS between their skeletons).
 
@@ -19,11 +21,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 from hdnet_ros.stages.crowd.skeletons import Skeletons, pairwise_oks
-from hdnet_ros.stages.tracking.boxes import iou_matrix
+from hdnet_ros.stages.tracking.boxes import intersection_matrix, iou_matrix
 
 BoolArray = npt.NDArray[np.bool_]
 
 MERGE_MIN_IOU = 0.3
+MERGE_MIN_COVER = 0.7
 
 
 def duplicates(skeletons: Skeletons, candidate: BoolArray, merge_oks: float) -> BoolArray:
@@ -32,8 +35,13 @@ def duplicates(skeletons: Skeletons, candidate: BoolArray, merge_oks: float) -> 
     dropped = np.zeros(count, dtype=bool)
     if count < 2:
         return dropped
-    similarity = np.nan_to_num(pairwise_oks(skeletons), nan=0.0)
-    similarity[iou_matrix(skeletons.boxes, skeletons.boxes) < MERGE_MIN_IOU] = 0.0
+    similarity = np.nan_to_num(pairwise_oks(skeletons, larger=True), nan=0.0)
+    boxes = skeletons.boxes
+    area = np.maximum(boxes[:, 2] - boxes[:, 0], 0.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
+    smaller = np.minimum(area[:, None], area[None, :])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cover = np.where(smaller > 0, intersection_matrix(boxes, boxes) / smaller, 0.0)
+    similarity[(iou_matrix(boxes, boxes) < MERGE_MIN_IOU) & (cover < MERGE_MIN_COVER)] = 0.0
     np.fill_diagonal(similarity, 0.0)  # no one repeats themselves
     if not np.any(similarity >= merge_oks):  # the usual frame: nothing to merge, no ranking
         return dropped

@@ -90,14 +90,15 @@ def _unknown_as_zero(lengths: FloatArray) -> FloatArray:
     return np.where(np.isnan(lengths), 0.0, np.minimum(lengths, _LARGEST))
 
 
-def pairwise_oks(skeletons: Skeletons, min_common: int = 4) -> FloatArray:
+def pairwise_oks(skeletons: Skeletons, min_common: int = 4, larger: bool = False) -> FloatArray:
     """COCO's OKS between every two skeletons [P,P] over the COCO joints both have (area:
-    the smaller of the two boxes); NaN where fewer than ``min_common`` joints are shared."""
+    the smaller of the two boxes, the larger with ``larger``); NaN where fewer than
+    ``min_common`` joints are shared."""
     pixels = skeletons.pixels[:, :NUM_COCO_JOINTS]
     seen = np.all(np.isfinite(pixels), axis=-1)
     boxes = skeletons.boxes
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    pair_area = np.minimum(area[:, None], area[None, :])
+    pair_area = (np.maximum if larger else np.minimum)(area[:, None], area[None, :])
     d2 = np.sum((pixels[:, None] - pixels[None, :]) ** 2, axis=-1)  # [P,P,17]
     both = seen[:, None] & seen[None, :]
     terms = np.exp(-np.nan_to_num(d2, nan=np.inf) / (2.0 * pair_area[..., None] * (2.0 * COCO_SIGMAS) ** 2 + 1e-9))
@@ -108,7 +109,11 @@ def pairwise_oks(skeletons: Skeletons, min_common: int = 4) -> FloatArray:
 
 
 def pair_oks(
-    skeletons: Skeletons, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], min_common: int = 4
+    skeletons: Skeletons,
+    rows: npt.NDArray[np.intp],
+    cols: npt.NDArray[np.intp],
+    min_common: int = 4,
+    larger: bool = False,
 ) -> FloatArray:
     """:func:`pairwise_oks` of the pairs ``rows[k]``, ``cols[k]`` only [K]: the same
     arithmetic on the same values, so the same numbers to the bit (``test_crowd_kernels``)."""
@@ -116,7 +121,7 @@ def pair_oks(
     seen = np.all(np.isfinite(pixels), axis=-1)
     boxes = skeletons.boxes
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    pair_area = np.minimum(area[rows], area[cols])
+    pair_area = (np.maximum if larger else np.minimum)(area[rows], area[cols])
     d2 = np.sum((pixels[rows] - pixels[cols]) ** 2, axis=-1)  # [K,17]
     both = seen[rows] & seen[cols]
     terms = np.exp(-np.nan_to_num(d2, nan=np.inf) / (2.0 * pair_area[..., None] * (2.0 * COCO_SIGMAS) ** 2 + 1e-9))

@@ -1,5 +1,8 @@
 """Multi-person 3D tracking: the same id for the same person, frame after frame.
 
+Why this file is long: one class, whose association rules each carry their reason (below);
+the boxes, the keypoints' moves, the filters and the tracks are modules of their own.
+
 Each track filters its person's root (pelvis) in the camera frame with a constant-velocity
 Kalman filter. Association per frame is one optimal assignment
 (``scipy.optimize.linear_sum_assignment``) over a cost matrix:
@@ -39,7 +42,8 @@ the filter.
 Track life: NEW until seen ``min_hits`` times, then TRACKED; a TRACKED track that misses
 frames is LOST and coasts on its prediction for up to ``max_coast_s`` (ids survive short
 occlusions), a NEW one only for ``new_track_coast_s``; ``expected`` never hands on a track
-that will have coasted longer by the frame's stamp, and after a pause in the stream longer
+that will have coasted longer by the frame's stamp, nor one a confident box continues to a
+low-score candidate (ByteTrack's order), and after a pause in the stream longer
 than any track coasts (:meth:`Tracker.outlived`) the pipeline starts afresh. The velocity
 of the filter is written into ``Person.velocity`` (m/s, camera frame).
 
@@ -49,11 +53,13 @@ a few percent each frame: the filter weighs it by that sigma and the person is p
 at the filtered root (``smooth_monocular_root``; the whole skeleton moved with it), so the
 root does not jitter frame to frame nor jump where the sensor's depth ends (weighing it
 along the viewing ray only cost identity switches: docs/evaluation.md, "Tracking").
+
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -210,11 +216,13 @@ class Tracker:
             return False
         return (stamp_ns - self._last_stamp_ns) * 1e-9 > max(self.config.max_coast_s, self.config.new_track_coast_s)
 
-    def expected(self, people: list[Person], stamp_ns: int) -> list[Person | None]:
+    def expected(self, people: list[Person], stamp_ns: int, low: Sequence[bool] | None = None) -> list[Person | None]:
         """For each of this frame's people, the last person of the track they most likely
         continue (by their boxes against the tracks' predicted boxes), before any 3D is known:
         what a stage that runs before tracking may carry over (a network's pose). Changes no
-        track."""
+        track. ``low``: the detector's low-score candidates, offered only the tracks no
+        confident box continues (ByteTrack's order: such a box recovers a lost person, it does
+        not take a person's track from their own box)."""
         if not self.config.enabled or not self.tracks or not people:
             return [None] * len(people)
         dt = 0.0 if self._last_stamp_ns is None else max((stamp_ns - self._last_stamp_ns) * 1e-9, 0.0)
@@ -229,9 +237,14 @@ class Tracker:
         overlap = iou_matrix(moved_boxes(tracks, ahead, self.camera), [person.detection.box for person in people])
         cost = np.where(overlap >= self.config.min_iou_2d_only, 1.0 - overlap, INFEASIBLE)
         result: list[Person | None] = [None] * len(people)
-        for row, col in zip(*linear_sum_assignment(cost), strict=True):
-            if cost[row, col] < INFEASIBLE:
-                result[int(col)] = tracks[int(row)].person
+        candidate = np.zeros(len(people), dtype=bool) if low is None else np.asarray(low, dtype=bool)
+        taken = np.zeros(len(tracks), dtype=bool)
+        for group in (np.flatnonzero(~candidate), np.flatnonzero(candidate)):
+            free = np.flatnonzero(~taken)
+            for row, col in zip(*linear_sum_assignment(cost[np.ix_(free, group)]), strict=True):
+                if cost[free[row], group[col]] < INFEASIBLE:
+                    taken[free[row]] = True
+                    result[int(group[col])] = tracks[int(free[row])].person
         return result
 
     # -- association -----------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""The same people in every frame: ghosts and identity changes on real frames.
+
+    python3 benchmarks/bench_identities.py --models-dir ../shared/models --data-dir ../shared/data \
+        [--steps 30] [--set NAME=VALUE,...]
+
+The default pipeline (runtimes as ``auto`` chooses them) on the sample frames' pseudo-sequence
+(``frame_sources.shifted_sequence``: each sample frame repeated ``--steps`` times, shifted 1-2
+px a frame, with depth; tracking restarts with each). Within a scene the image does not
+change, so a right output publishes the same people in every frame under the same track ids:
+more people than in the scene's first frame are duplicates or ghosts that outlived a frame,
+more track ids than people are identities that changed. Per scene: the people published in
+the first frame, their mean and most over the scene, the track ids published; then
+BlazePose's crops (and those it rejected: no person seen) and the crowd stage's counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from bench_3d_stage_ab import parsed_settings
+from frame_sources import sample_frames, shifted_sequence
+from hdnet_ros.pipeline import Pipeline
+
+from hdnet_ros.config import load_settings
+
+FRAME_NS = 33_333_333
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models-dir", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=30, help="frames per sample frame")
+    parser.add_argument("--set", default="", metavar="NAME=VALUE,...", help="settings of the pipeline")
+    args = parser.parse_args()
+    settings = load_settings(overrides={"models.models_dir": str(args.models_dir)} | parsed_settings(args.set))
+    pipeline = Pipeline.from_settings(settings)
+    frames = list(sample_frames(args.data_dir).values())
+    source, new_scene, length = shifted_sequence(frames, args.steps)
+    counts: list[list[int]] = [[] for _ in frames]
+    ids: list[set[int]] = [set() for _ in frames]
+    for index in range(length):
+        if new_scene(index):
+            pipeline.reset_tracking()
+        people = pipeline.process(source(index, (index + 1) * FRAME_NS)).people
+        counts[index // args.steps].append(len(people))
+        ids[index // args.steps].update(person.track_id for person in people)
+    print(f"sample frames' pseudo-sequence, {args.steps} frames a scene; settings {args.set or 'default'}")
+    print("scene | people, first frame | mean | most | track ids")
+    for scene, (published, seen) in enumerate(zip(counts, ids, strict=True)):
+        print(f"{scene:5d} | {published[0]:19d} | {np.mean(published):4.2f} | {max(published):4d} | {len(seen):9d}")
+    body = pipeline.stages.blazepose
+    if body is not None:
+        print(f"BlazePose crops {body.counts['crops']}, rejected {body.counts['low_presence']}")
+    print(f"crowd stage {dict(pipeline.stages.crowd.counts)}")
+
+
+if __name__ == "__main__":
+    main()
