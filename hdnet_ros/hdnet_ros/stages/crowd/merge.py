@@ -10,7 +10,7 @@ one person. The OKS takes the larger box's area as the person's: a part box (a s
 person's head and shoulders) understates the size of the person whose joints it repeats,
 and OKS's tolerance, which grows with the person, would then part a skeleton from itself
 (on the sample frames' seated row such pairs shared 9-12 confident joints a few pixels
-apart at OKS 0.6-0.7 over the smaller box, and started tracks of their own). Two boxes
+apart at OKS 0.5-0.7 over the smaller box, and were published as two people). Two boxes
 apart whose skeletons converge are two people, one given the other's joints: the ownership
 rules sort those out joint by joint instead of dropping a person. The better one stays: a
 confident detection before a low-score candidate, then the larger box (of two boxes around
@@ -35,8 +35,8 @@ MERGE_MIN_COVER = 0.7
 
 def overlapping(boxes: npt.NDArray[np.float64]) -> BoolArray:
     """Pairs of boxes [P,P] that may hold one person: IoU >= MERGE_MIN_IOU, or the smaller
-    box at least MERGE_MIN_COVER inside the larger (a NaN box overlaps everything, as its
-    IoU is not below the bound); never a box with itself."""
+    box at least MERGE_MIN_COVER inside the larger; never a box with itself (nor one
+    without an area: a NaN box overlaps nothing)."""
     area = np.maximum(boxes[:, 2] - boxes[:, 0], 0.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
     smaller = np.minimum(area[:, None], area[None, :])
     with np.errstate(divide="ignore", invalid="ignore"):

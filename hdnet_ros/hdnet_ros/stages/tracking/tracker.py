@@ -53,7 +53,6 @@ a few percent each frame: the filter weighs it by that sigma and the person is p
 at the filtered root (``smooth_monocular_root``; the whole skeleton moved with it), so the
 root does not jitter frame to frame nor jump where the sensor's depth ends (weighing it
 along the viewing ray only cost identity switches: docs/evaluation.md, "Tracking").
-
 """
 
 from __future__ import annotations
