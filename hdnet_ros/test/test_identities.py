@@ -8,8 +8,9 @@ change within a scene, so the people published should not either. The seated row
 frames gives the detector's low-score boxes, boxes around part of a person and flickering
 detections: on main before the fifteenth session scene 1 grew from 7 people to 15 (mean
 9.9) under 17 track ids; now scenes publish 6.8-8.4 people a frame on average (6-7 in
-their first frame) under 8-11 track ids. The bounds leave 1-3 people or ids of margin over
-those figures for other CPUs' boxes, and fail on the old figures.
+their first frame) under 8-11 track ids. The bounds leave 1.1-1.6 people a frame and 2-4
+track ids of margin over those figures for other CPUs' boxes (a detection that flickers
+across the threshold there starts one more track), and fail on the old figures.
 """
 
 from __future__ import annotations
@@ -67,6 +68,6 @@ def test_a_still_scene_keeps_its_people(scenes: list[tuple[list[int], set[int]]]
 
 
 def test_a_still_scene_keeps_its_identities(scenes: list[tuple[list[int], set[int]]]) -> None:
-    """No scene publishes more than 5 track ids beyond its first frame's people."""
+    """No scene publishes more than 6 track ids beyond its first frame's people."""
     for counts, ids in scenes:
-        assert len(ids) <= counts[0] + 5, (counts, sorted(ids))
+        assert len(ids) <= counts[0] + 6, (counts, sorted(ids))

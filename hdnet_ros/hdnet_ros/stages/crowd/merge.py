@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.stages.crowd.skeletons import Skeletons, pair_oks
-from hdnet_ros.stages.tracking.boxes import intersection_matrix, iou_matrix
+from hdnet_ros.stages.tracking.boxes import overlap_matrix
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -35,13 +35,9 @@ MERGE_MIN_COVER = 0.7
 
 def overlapping(boxes: npt.NDArray[np.float64]) -> BoolArray:
     """Pairs of boxes [P,P] that may hold one person: IoU >= MERGE_MIN_IOU, or the smaller
-    box at least MERGE_MIN_COVER inside the larger; never a box with itself (nor one
-    without an area: a NaN box overlaps nothing)."""
-    area = np.maximum(boxes[:, 2] - boxes[:, 0], 0.0) * np.maximum(boxes[:, 3] - boxes[:, 1], 0.0)
-    smaller = np.minimum(area[:, None], area[None, :])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cover = np.where(smaller > 0, intersection_matrix(boxes, boxes) / smaller, 0.0)
-    near = ~(iou_matrix(boxes, boxes) < MERGE_MIN_IOU) | (cover >= MERGE_MIN_COVER)
+    box at least MERGE_MIN_COVER inside the larger (the tracker's 2D gate, unwidened); never
+    a box with itself."""
+    near = overlap_matrix(boxes, boxes, MERGE_MIN_IOU, widen=0.0, min_cover=MERGE_MIN_COVER)
     np.fill_diagonal(near, False)
     return near
 
