@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hdnet_ros.frame_input import build_frame
-from hdnet_ros.people import Frame
+from hdnet_ros.joints import ROOT
+from hdnet_ros.people import Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from helpers import sample_messages
 
@@ -41,33 +42,55 @@ def moved(frame: Frame, pixels: int, stamp_ns: int) -> Frame:
     return dataclasses.replace(frame, rgb=rgb, depth_m=depth, stamp_ns=stamp_ns)
 
 
+Scene = tuple[list[int], set[int], list[float]]
+
+
+def root_steps(before: list[Person], after: list[Person]) -> list[float]:
+    """How far each track's published root moved from one frame to the next [m]."""
+    roots = {person.track_id: person.positions[ROOT] for person in before}
+    pairs = [(roots[p.track_id], p.positions[ROOT]) for p in after if p.track_id in roots]
+    return [float(np.linalg.norm(b - a)) for a, b in pairs if np.all(np.isfinite(a)) and np.all(np.isfinite(b))]
+
+
 @pytest.fixture(scope="module")
-def scenes(models_dir: Path, sample_bags: list[Path]) -> list[tuple[list[int], set[int]]]:
-    """Per sample frame (a scene): the people published in each of its frames, and the track ids."""
+def scenes(models_dir: Path, sample_bags: list[Path]) -> list[Scene]:
+    """Per sample frame (a scene): the people published in each of its frames, the track ids,
+    and the steps of the tracks' roots between frames."""
     pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
     results = []
     for scene, bag in enumerate(sample_bags):
         messages = sample_messages(bag)
         frame = build_frame(messages["rgb"], messages["depth"], messages["camera_info"])
         pipeline.reset_tracking()
-        counts, ids = [], set()
+        counts, ids, steps, last = [], set(), [], []
         for step in range(STEPS):
             stamp = ((scene + 1) * 1000 + step) * FRAME_NS
             people = pipeline.process(moved(frame, (3 * step) // 2, stamp)).people
             counts.append(len(people))
             ids.update(person.track_id for person in people)
-        results.append((counts, ids))
+            steps += root_steps(last, people)
+            last = people
+        results.append((counts, ids, steps))
     return results
 
 
-def test_a_still_scene_keeps_its_people(scenes: list[tuple[list[int], set[int]]]) -> None:
+def test_a_still_scene_keeps_its_people(scenes: list[Scene]) -> None:
     """No scene's people grow by more than 2.5 a frame on average over its first frame's."""
-    for counts, _ in scenes:
+    for counts, _, _ in scenes:
         assert counts[0] >= 5, "the seated row and the standing man"
         assert np.mean(counts) <= counts[0] + 2.5, counts
 
 
-def test_a_still_scene_keeps_its_identities(scenes: list[tuple[list[int], set[int]]]) -> None:
+def test_a_still_scene_keeps_its_identities(scenes: list[Scene]) -> None:
     """No scene publishes more than 6 track ids beyond its first frame's people."""
-    for counts, ids in scenes:
+    for counts, ids, _ in scenes:
         assert len(ids) <= counts[0] + 6, (counts, sorted(ids))
+
+
+def test_a_still_scene_keeps_its_people_where_they_are(scenes: list[Scene]) -> None:
+    """A person's published root moves by more than 1 m between two frames in at most 3 % of
+    the steps (4 of 617 measured; 41 when a root the tracker refused was published, up to
+    10.5 m: a seated person's root measured on the wall behind or on the person in front)."""
+    steps = np.concatenate([scene[2] for scene in scenes])
+    assert len(steps) >= 450, "the tracks continue from frame to frame"
+    assert np.count_nonzero(steps > 1.0) <= 0.03 * len(steps), np.sort(steps)[-20:]

@@ -123,6 +123,51 @@ def test_an_outlier_root_keeps_the_id_and_stays_out_of_the_filter() -> None:
     assert tracker.tracks[0].kalman.position[2] == pytest.approx(3.0, abs=0.05)
 
 
+def _tracked_still_person(config: TrackingConfig, root: np.ndarray) -> Tracker:
+    tracker = Tracker(config, CAMERA)
+    for frame in range(10):
+        person = person_at(root, sigma=0.03)
+        person.depth_sources[ROOT] = DepthSource.SENSOR
+        tracker.update([person], frame * DT_NS)
+    return tracker
+
+
+def test_a_refused_root_is_published_at_the_track_s_root() -> None:
+    """A root the tracker refuses (here measured 1.5 m nearer, on an occluder in front) is
+    not where the person is published: they are at the track's predicted root, the skeleton
+    moved with it, the joints measured this frame INFERRED (their depth is the track's now),
+    the root's sigma the filter's along its ray and a joint's its own share beyond the
+    root's plus that. With ``hold_refused_root`` off: as measured."""
+    root = np.array([0.4, 0.2, 3.0])
+    for hold in (True, False):
+        tracker = _tracked_still_person(TrackingConfig(hold_refused_root=hold), root)
+        outlier = person_at(root, sigma=0.03)
+        outlier.positions[ROOT] = root * 0.5
+        outlier.depth_sources[ROOT] = DepthSource.SENSOR
+        outlier.positions[5], outlier.position_stddev[5] = root * 0.5 + [0.2, -0.5, 0.0], 0.05
+        outlier.positions[6], outlier.position_stddev[6] = root * 0.5 + [-0.2, -0.5, 0.1], 0.2
+        outlier.depth_sources[5], outlier.depth_sources[6] = DepthSource.FUSED, DepthSource.NETWORK
+        measured = outlier.positions.copy()
+        tracker.update([outlier], 10 * DT_NS)
+        kalman = tracker.tracks[0].kalman
+        assert outlier.track_id == tracker.tracks[0].track_id and kalman is not None
+        if not hold:
+            np.testing.assert_array_equal(outlier.positions, measured, strict=True)
+            assert outlier.depth_sources[ROOT] == DepthSource.SENSOR
+            continue
+        np.testing.assert_allclose(outlier.positions[ROOT], kalman.position, atol=1e-12)
+        np.testing.assert_allclose(outlier.positions[ROOT], root, atol=0.05)
+        np.testing.assert_allclose(outlier.positions[5:7] - outlier.positions[ROOT], measured[5:7] - measured[ROOT])
+        assert list(outlier.depth_sources[[ROOT, 5, 6]]) == [DepthSource.INFERRED] * 2 + [DepthSource.NETWORK]
+        ray = kalman.position / np.linalg.norm(kalman.position)
+        sigma = float(np.sqrt(ray @ kalman.P[:3, :3] @ ray))
+        assert outlier.position_stddev[ROOT] == pytest.approx(sigma, rel=1e-9)
+        assert 0.0 < sigma < TrackingConfig().measurement_sigma_m  # ten frames' filter: surer than one frame
+        expected = np.sqrt(np.square([0.05, 0.2]) - 0.03**2 + sigma**2)
+        np.testing.assert_allclose(outlier.position_stddev[5:7], expected, rtol=1e-9)
+        assert np.isnan(outlier.position_stddev[7])  # an unplaced joint stays unplaced
+
+
 def test_far_people_whose_roots_wander_keep_their_ids_by_their_boxes() -> None:
     """Two people side by side 7 m away, placed without depth: their size-based roots jump
     by up to a metre and a half from frame to frame (sigma 0.5 m), their boxes stay put.
@@ -332,8 +377,32 @@ def test_a_hidden_person_keeps_its_id_and_the_filter_skips_its_suspect_root() ->
         back.positions[ROOT] = front_root + np.array([0.15, 0.0, 0.05])
         tracker.update([back, front], frame * DT_NS)
         assert front.track_id == front_id and back.track_id == back_id
+        assert back.positions[ROOT, 2] == pytest.approx(3.4, abs=0.1)  # published where its track is
     track = next(t for t in tracker.tracks if t.track_id == back_id)
     assert track.kalman is not None and track.kalman.position[2] == pytest.approx(3.4, abs=0.1)
+
+
+def test_a_suspect_root_where_its_track_expects_it_is_published_as_measured() -> None:
+    """Someone half behind a neighbour at about the same depth: once the neighbour's root is
+    known (after a depth hole), their box inside the neighbour's makes every root of theirs
+    suspect, out of the filter. Where it lies within 3 sigma of their track's root it is
+    published as measured; 0.7 m off (on the neighbour's body), at the track's root."""
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    rng = np.random.default_rng(3)
+    beside_root, own_root = np.array([0.0, 0.0, 3.0]), np.array([0.25, 0.0, 3.1])
+    for frame in range(12):
+        beside, own = person_at(beside_root, with_root=frame >= 6), narrowed(person_at(own_root), 0.3, 0.8)
+        measured = own_root + rng.normal(0.0, 0.02, 3) if frame < 11 else np.array([-0.45, 0.0, 3.0])
+        own.positions[ROOT], own.depth_sources[ROOT] = measured, DepthSource.SENSOR
+        assert hidden_roots([beside, own], 0.5, 0.35) == ({1} if frame >= 6 else set())
+        tracker.update([beside, own], frame * DT_NS)
+        if frame < 11:
+            np.testing.assert_array_equal(own.positions[ROOT], measured)
+            assert own.depth_sources[ROOT] == DepthSource.SENSOR
+    track = next(t for t in tracker.tracks if t.track_id == own.track_id)
+    assert track.updates_3d == 6 and track.kalman is not None  # the suspect roots stayed out
+    assert own.positions[ROOT] == pytest.approx(track.kalman.position, abs=1e-12)
+    assert own.depth_sources[ROOT] == DepthSource.INFERRED
 
 
 def upper_part(person: Person, share: float) -> Person:
@@ -691,9 +760,10 @@ def test_a_monocular_root_is_published_filtered_along_its_ray() -> None:
         person = _monocular(measured, 0.3)
         shoulder_offset = person.positions[5] - person.positions[ROOT]
         (out,) = tracker.update([person], frame * DT_NS, CAMERA)
-        if frame >= 20:  # the filter has settled
+        if frame >= 20:  # the filter has settled: its own sigma along the ray is published
             raw.append(measured[2] - truth[2])
             published.append(out.positions[ROOT, 2] - truth[2])
+            assert 0.02 < out.position_stddev[ROOT] < 0.5 * 0.3
         np.testing.assert_allclose(out.positions[5] - out.positions[ROOT], shoulder_offset, atol=1e-9)
         ray = truth / np.linalg.norm(truth)
         off_ray = out.positions[ROOT] - (out.positions[ROOT] @ ray) * ray

@@ -49,6 +49,11 @@ class RootKalman:
         xx, yy, zz = self.P.diagonal()[:3].tolist()
         return math.sqrt(((xx + yy) + zz) / 3.0)
 
+    def sigma_along(self, direction: FloatArray) -> float:
+        """The position's standard deviation along ``direction`` (any length; a viewing ray) [m]."""
+        unit = np.asarray(direction, dtype=np.float64) / max(float(np.linalg.norm(direction)), 1e-12)
+        return math.sqrt(max(float(unit @ self.P[:3, :3] @ unit), 0.0))
+
     def predict(self, dt: float, acceleration_sigma: float) -> None:
         if dt <= 0:
             return

@@ -52,12 +52,18 @@ A person placed without the sensor's depth (a NETWORK or INFERRED root noisier t
 a few percent each frame: the filter weighs it by that sigma and the person is published
 at the filtered root (``smooth_monocular_root``; the whole skeleton moved with it), so the
 root does not jitter frame to frame nor jump where the sensor's depth ends (weighing it
-along the viewing ray only cost identity switches: docs/evaluation.md, "Tracking").
+along the viewing ray only cost identity switches: docs/evaluation.md, "Tracking"). A root
+the tracker refuses (outside the gate, or measured on the person in front) and its track's
+filter cannot explain (beyond ``EXPLAINED_SIGMAS``) is not published either: the person is
+at the track's predicted root (``hold_refused_root``), their measured joints INFERRED; on
+the sample frames' still scenes such roots jumped by 1-10 m between frames. Either way the
+published root's sigma is the filter's along its ray.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -100,6 +106,9 @@ BOX_ONLY_IOU = 0.5
 # between frames a box moves little, a root jumps (onto an overlapping person's body).
 CLEAR_IOU = 0.7
 CLEAR_RIVAL_IOU = 0.5
+# A refused root within this many sigmas of its track's predicted root is where the track
+# expects it (a suspect measured on the person itself): published as measured, not held.
+EXPLAINED_SIGMAS = 3.0
 
 
 @dataclass(frozen=True)
@@ -134,13 +143,41 @@ class TrackingConfig:
         "publish the track's filtered root for people placed without sensor depth (NETWORK, INFERRED roots noisier "
         "than measurement_sigma_m): their depth is noisy frame to frame, which the filter weighs by the reported sigma",
     )
+    hold_refused_root: bool = setting(
+        True,
+        "publish a person whose root the tracker refuses (outside its track's gate, or measured on the person in "
+        "front) and its track cannot explain (beyond 3 sigma) at the track's predicted root, their measured joints "
+        "INFERRED, instead of at the refused root",
+    )
 
 
-def _move_to(person: Person, root: FloatArray) -> None:
-    """Move the person's joints and feet rigidly so that the root is at ``root``."""
+def _place_at_track(person: Person, kalman: RootKalman, measured: bool) -> None:
+    """Publish the person at the track's filtered root: joints and feet moved rigidly, the
+    root's 1-sigma the filter's along its ray and every joint's the part of its own beyond
+    the root's plus that. ``measured``: the depths were this frame's measurements, and the
+    sensor's joints keep their source; otherwise (a refused root) they are INFERRED now."""
+    root = kalman.position
+    before = float(person.position_stddev[ROOT])
+    after = kalman.sigma_along(root)
     shift = root - person.positions[ROOT]
     person.positions = person.positions + shift
     person.feet = person.feet + shift
+    person.position_stddev = _restated(person.position_stddev, before, after)
+    person.feet_stddev = _restated(person.feet_stddev, before, after)
+    if not measured:
+        person.depth_sources = _inferred(person.depth_sources)
+        person.feet_sources = _inferred(person.feet_sources)
+
+
+def _restated(stddev: npt.NDArray[np.floating], root_before: float, root_after: float) -> npt.NDArray[np.floating]:
+    """Joint sigmas whose root's share ``root_before`` is replaced by ``root_after`` (NaN stays)."""
+    own = np.maximum(stddev**2 - root_before**2, 0.0) if np.isfinite(root_before) else stddev**2
+    return np.sqrt(own + root_after**2).astype(stddev.dtype)
+
+
+def _inferred(sources: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    measured = (sources == int(DepthSource.SENSOR)) | (sources == int(DepthSource.FUSED))
+    return np.where(measured, np.uint8(DepthSource.INFERRED), sources).astype(np.uint8)
 
 
 class Tracker:
@@ -352,6 +389,13 @@ class Tracker:
         floor = self.config.measurement_sigma_m
         return max(reported, floor) if np.isfinite(reported) else floor
 
+    def _explained(self, kalman: RootKalman, person: Person) -> bool:
+        """Whether the person's root lies within ``EXPLAINED_SIGMAS`` of the track's predicted
+        root (the filter's sigma and the root's own): a root refused for where its box is (a
+        suspect) that is where its track expects it is published as measured."""
+        sigma = math.hypot(kalman.position_sigma, self._measurement_sigma(person))
+        return float(np.linalg.norm(person.positions[ROOT] - kalman.position)) <= EXPLAINED_SIGMAS * sigma
+
     def _monocular(self, person: Person) -> bool:
         """Whether the person's root was placed without the sensor's depth (MONOCULAR) and is
         noisier along its ray than ``measurement_sigma_m`` (a pelvis inferred from a measured
@@ -373,11 +417,13 @@ class Tracker:
             track.updates_3d += 1
             track.last_root = track.kalman.position
             if self.config.smooth_monocular_root and self._monocular(person):
-                _move_to(person, track.last_root)
+                _place_at_track(person, track.kalman, measured=True)
         elif track.kalman is not None:
             # The new box belongs to the predicted root of this frame: moving it later by
             # the prediction since the last 3D update would count that motion twice.
             track.last_root = track.kalman.position
+            if self.config.hold_refused_root and has_root(person) and not self._explained(track.kalman, person):
+                _place_at_track(person, track.kalman, measured=False)
         track.box = np.asarray(person.detection.box, dtype=np.float64)
         track.person = person
         track.hits += 1
