@@ -12,8 +12,10 @@ more track ids than people are identities that changed, and a person's root (pel
 between two frames is a jump a robot would see as motion. Per scene: the people published in
 the first frame, their mean and most over the scene, the track ids published, and the steps
 of each track's published root between consecutive frames (how many, how many over 0.5 m and
-1 m, the largest); then BlazePose's crops (and those it rejected: no person seen) and the
-crowd stage's counts.
+1 m, the largest); the velocities published (known) and how many are more than 1 m/s off
+the scene's apparent motion (the image moves 1.5 px a frame to the right: a person at depth
+z moves at 1.5 px x z / f_x a frame); then BlazePose's crops (and those it rejected: no
+person seen) and the crowd stage's counts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_3d_stage_ab import parsed_settings
-from frame_sources import sample_frames, shifted_sequence
+from frame_sources import sample_frames, sequence_shift, shifted_sequence
 from hdnet_ros.joints import ROOT
 from hdnet_ros.people import Person
 from hdnet_ros.pipeline import Pipeline
@@ -45,6 +47,17 @@ def root_steps(frames: list[list[Person]]) -> list[float]:
             if last is not None and np.all(np.isfinite(last)) and np.all(np.isfinite(person.positions[ROOT])):
                 steps.append(float(np.linalg.norm(person.positions[ROOT] - last)))
     return steps
+
+
+def velocity_errors(frames: list[list[Person]], px_per_s: float, fx: float) -> list[float]:
+    """How far each published velocity is from the scene's apparent motion (the image moving
+    ``px_per_s`` to the right) in the x-z plane [m/s]; unknown velocities are left out."""
+    errors = []
+    for person in itertools.chain.from_iterable(frames):
+        if np.all(np.isfinite(person.velocity)) and np.isfinite(person.positions[ROOT, 2]):
+            apparent = px_per_s * float(person.positions[ROOT, 2]) / fx
+            errors.append(float(np.hypot(person.velocity[0] - apparent, person.velocity[2])))
+    return errors
 
 
 def main() -> None:
@@ -69,13 +82,19 @@ def main() -> None:
         ids[index // args.steps].update(person.track_id for person in people)
         published[index // args.steps].append(people)
     print(f"sample frames' pseudo-sequence, {args.steps} frames a scene; settings {args.set or 'default'}")
-    print("scene | people, first frame | mean | most | track ids | root steps | over 0.5 m | over 1 m | largest")
+    px_per_s = sequence_shift(2 * args.steps) / (2 * args.steps) / (FRAME_NS * 1e-9)
+    print(
+        "scene | people, first frame | mean | most | track ids | root steps | over 0.5 m | over 1 m | largest "
+        "| velocities known | over 1 m/s off"
+    )
     for scene, (count, seen, steps) in enumerate(zip(counts, ids, map(root_steps, published), strict=True)):
         over = " | ".join(f"{sum(step > jump for step in steps):{8 + 2 * (jump < 1)}d}" for jump in JUMPS_M)
         largest = f"{max(steps):5.2f} m" if steps else "-"
+        errors = velocity_errors(published[scene], px_per_s, float(frames[scene].camera.K[0, 0]))
         print(
             f"{scene:5d} | {count[0]:19d} | {np.mean(count):4.2f} | {max(count):4d} | {len(seen):9d} | "
-            f"{len(steps):10d} | {over} | {largest}"
+            f"{len(steps):10d} | {over} | {largest:>7} | {len(errors):5d} of {sum(count):4d} | "
+            f"{sum(e > 1.0 for e in errors):15d}"
         )
     body = pipeline.stages.blazepose
     if body is not None:

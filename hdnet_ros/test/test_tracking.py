@@ -782,6 +782,38 @@ def test_a_monocular_root_is_published_filtered_along_its_ray() -> None:
         np.testing.assert_array_equal(person.positions[ROOT], root)
 
 
+def test_a_velocity_is_published_once_the_filter_knows_it() -> None:
+    """A still person placed without depth (0.6 m of noise a frame along the ray): no
+    velocity while the filter knows it worse than ``max_velocity_sigma``, then the filter's,
+    under 0.5 m/s; a sensor-measured walker has theirs within a few frames. With the bound
+    off, the velocity comes from the second frame on and reaches 0.87 m/s."""
+    rng = np.random.default_rng(2)
+    noise = rng.normal(0.0, 0.6, 60)
+    for bound in (0.5, 0.0):
+        tracker = Tracker(TrackingConfig(max_velocity_sigma=bound), CAMERA)
+        known, speeds = [], []
+        for frame in range(60):
+            root = np.array([0.5, 0.3, 6.0])
+            person = _monocular(root * (1.0 + noise[frame] / root[2]), 0.6)
+            tracker.update([person], frame * DT_NS, CAMERA)
+            known.append(bool(np.all(np.isfinite(person.velocity))))
+            speeds.append(float(np.linalg.norm(person.velocity)) if known[-1] else np.nan)
+            kalman = tracker.tracks[0].kalman
+            assert kalman is not None
+            if bound:
+                assert known[-1] == (frame >= 1 and kalman.velocity_sigma <= bound)
+        if bound:
+            assert not any(known[:5]) and all(known[-20:])  # unknown at first, then known
+            assert np.nanmax(speeds) < 0.5  # 0.43: the person is still
+        else:
+            assert all(known[1:]) and np.nanmax(speeds) > 0.8  # 0.87 in the first frames
+    walker = Tracker(TrackingConfig(), CAMERA)
+    for frame in range(8):
+        person = person_at(walk(np.array([-1.0, 0.0, 3.0]), np.array([1.0, 0.0, 0.0]), frame), sigma=0.02)
+        walker.update([person], frame * DT_NS, CAMERA)
+    np.testing.assert_allclose(person.velocity, [1.0, 0.0, 0.0], atol=0.3)
+
+
 def _random_filters(rng: np.random.Generator, count: int) -> list[RootKalman]:
     filters = []
     for _ in range(count):

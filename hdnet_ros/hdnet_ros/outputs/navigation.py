@@ -11,7 +11,8 @@ for the node and the replay alike (the definitions: :data:`hdnet_ros.ros_types.P
   is the number of its ``body_<id>`` TF frame (the track id; the index in the frame + 1 with
   tracking off), ``position`` the pelvis, ``velocity`` the tracker's velocity rotated into the
   target frame, ``reliability`` the person's confidence (the detection score). people_msgs has
-  no validity flag: an unknown velocity (a track seen once, tracking off) is published as 0,
+  no validity flag: an unknown velocity (a track seen once, a filter that knows it no better
+  than ``tracking.max_velocity_sigma``, tracking off) is published as 0,
   which a costmap layer reads as standing still, the cautious reading, and the tag
   ``velocity_valid`` says ``false``; the tag ``tracking_state`` is ``new``, ``tracked``,
   ``lost`` or ``off``.

@@ -242,6 +242,9 @@ class TrackingRun:
     # had the last frame they were seen, of how many such pairs of frames.
     identity_changes: int = 0
     identity_pairs: int = 0
+    # Of the matched person-frames, the share published with a velocity (the tracker's
+    # velocity is unknown until its filter knows it well enough: max_velocity_sigma).
+    velocity_known: float = float("nan")
 
 
 def run_tracking(
@@ -265,6 +268,7 @@ def run_tracking(
     pooled = metrics.MotResult()
     velocity_errors: list[float] = []
     speed_errors: list[float] = []
+    matched = 0
     switches: list[int] = []
     changes = pairs = 0
     for _ in range(sequences):
@@ -298,6 +302,7 @@ def run_tracking(
             hyp_velocity.append({p.track_id: p.velocity for p in published})
         mot = metrics.clear_mot(seq_frames, match_threshold_m)
         switches.append(mot.id_switches)
+        matched += len(mot.matched_pairs)
         for frame_index, gid, hid in mot.matched_pairs:
             v_hat, v_true = hyp_velocity[frame_index][hid], truth_velocity[frame_index][gid]
             if np.all(np.isfinite(v_hat)):
@@ -320,4 +325,5 @@ def run_tracking(
         per_sequence_switches=switches,
         identity_changes=changes,
         identity_pairs=pairs,
+        velocity_known=len(velocity_errors) / matched if matched else float("nan"),
     )

@@ -262,6 +262,7 @@ def tracking_summary(run: TrackingRun) -> dict[str, float]:
         "misses": float(mot.misses),
         "velocity_error_mps": run.velocity_error_mps,
         "speed_error_mps": run.speed_error_mps,
+        "velocity_known_pct": 100.0 * run.velocity_known,
     }
 
 
@@ -352,12 +353,12 @@ def render_markdown(report: BenchmarkReport) -> str:
             "## Tracking (walking sequences)",
             "",
             "| person-frames | ID switches | per 1000 | MOTA % | MOTP mm | FP | FN "
-            "| velocity err m/s | speed err m/s |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| velocity known % | velocity err m/s | speed err m/s |",
+            "|---|---|---|---|---|---|---|---|---|---|",
             f"| {t['person_frames']:.0f} | {t['id_switches']:.0f} | {_cell(t['id_switches_per_1000'], '{:.2f}')} | "
             f"{_cell(t['mota_pct'], '{:.1f}')} | {_cell(t['motp_mm'], '{:.0f}')} | {t['false_positives']:.0f} | "
-            f"{t['misses']:.0f} | {_cell(t['velocity_error_mps'], '{:.3f}')} "
-            f"| {_cell(t['speed_error_mps'], '{:.3f}')} |",
+            f"{t['misses']:.0f} | {_cell(t.get('velocity_known_pct', float('nan')), '{:.1f}')} "
+            f"| {_cell(t['velocity_error_mps'], '{:.3f}')} | {_cell(t['speed_error_mps'], '{:.3f}')} |",
             "",
             f"True identities: a person's track id changed {t.get('identity_changes', 0):.0f} times in "
             f"{t.get('identity_pairs', 0):.0f} pairs of frames they were seen in (re-found tracks included; "

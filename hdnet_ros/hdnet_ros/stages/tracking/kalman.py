@@ -49,6 +49,12 @@ class RootKalman:
         xx, yy, zz = self.P.diagonal()[:3].tolist()
         return math.sqrt(((xx + yy) + zz) / 3.0)
 
+    @property
+    def velocity_sigma(self) -> float:
+        """RMS velocity standard deviation over the three axes [m/s]."""
+        vx, vy, vz = self.P.diagonal()[3:].tolist()
+        return math.sqrt(((vx + vy) + vz) / 3.0)
+
     def sigma_along(self, direction: FloatArray) -> float:
         """The position's standard deviation along ``direction`` (any length; a viewing ray) [m]."""
         unit = np.asarray(direction, dtype=np.float64) / max(float(np.linalg.norm(direction)), 1e-12)

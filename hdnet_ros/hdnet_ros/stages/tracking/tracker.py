@@ -45,7 +45,8 @@ occlusions), a NEW one only for ``new_track_coast_s``; ``expected`` never hands 
 that will have coasted longer by the frame's stamp, nor one a confident box continues to a
 low-score candidate (ByteTrack's order), and after a pause in the stream longer
 than any track coasts (:meth:`Tracker.outlived`) the pipeline starts afresh. The velocity
-of the filter is written into ``Person.velocity`` (m/s, camera frame).
+of the filter is written into ``Person.velocity`` (m/s, camera frame) once the filter knows
+it to ``max_velocity_sigma``; before, it is NaN (unknown).
 
 A person placed without the sensor's depth (a NETWORK or INFERRED root noisier than
 ``measurement_sigma_m``: the network's fit, the size and floor priors) has a depth good to
@@ -142,6 +143,12 @@ class TrackingConfig:
         True,
         "publish the track's filtered root for people placed without sensor depth (NETWORK, INFERRED roots noisier "
         "than measurement_sigma_m): their depth is noisy frame to frame, which the filter weighs by the reported sigma",
+    )
+    max_velocity_sigma: float = setting(
+        0.5,
+        "publish a track's velocity only while its filter knows it to this 1-sigma (RMS over the axes), else as "
+        "unknown (0 = from its second 3D measurement on) [m/s]",
+        min=0.0,
     )
     hold_refused_root: bool = setting(
         True,
@@ -454,15 +461,22 @@ class Tracker:
         limit = self.config.max_coast_s if track.confirmed else self.config.new_track_coast_s
         return track.time_since_update_s + ahead_s <= limit + 1e-9
 
-    @staticmethod
-    def _label(person: Person, track: Track) -> None:
+    def _label(self, person: Person, track: Track) -> None:
         person.track_id = track.track_id
         person.tracking_state = track.state
-        # A velocity needs two 3D measurements; before that the filter's zero is a guess.
-        if track.kalman is not None and track.updates_3d >= 2:
-            person.velocity = track.kalman.velocity
-        else:
-            person.velocity = np.full(3, np.nan)
+        person.velocity = self._known_velocity(track)
+
+    def _known_velocity(self, track: Track) -> FloatArray:
+        """The track's velocity, or NaN (unknown) before two 3D measurements (the filter's
+        zero is a guess then) and while the filter knows it no better than
+        ``max_velocity_sigma``: a root that wanders by half a metre between frames makes a
+        still person walk at 1-2 m/s for a second (docs/evaluation.md, "Where the people
+        stay")."""
+        bound = self.config.max_velocity_sigma
+        kalman = track.kalman
+        if kalman is None or track.updates_3d < 2 or (bound > 0 and kalman.velocity_sigma > bound):
+            return np.full(3, np.nan)
+        return kalman.velocity
 
     def _predicted_person(self, track: Track) -> Person:
         """A LOST track's last person moved to the predicted root."""
