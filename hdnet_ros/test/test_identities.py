@@ -1,6 +1,7 @@
 """The same people in every frame of a still scene: no duplicates that grow, no identities
-that change (docs/evaluation.md, "The same people in every frame"; the benchmark is
-``benchmarks/bench_identities.py``).
+that change, no roots that jump and no velocities of people who stand still
+(docs/evaluation.md, "The same people in every frame" and "Where the people stay"; the
+benchmark is ``benchmarks/bench_identities.py``).
 
 Each sample RGB-D frame is repeated 30 times, moved 1-2 px to the right a frame with its
 depth, through the default pipeline; tracking restarts with each. The image does not
@@ -10,7 +11,8 @@ detections: on main before the fifteenth session scene 1 grew from 7 people to 1
 9.9) under 17 track ids; now scenes publish 6.8-8.4 people a frame on average (6-7 in
 their first frame) under 8-11 track ids. The bounds leave 1.1-1.6 people a frame and 2-4
 track ids of margin over those figures for other CPUs' boxes (a detection that flickers
-across the threshold there starts one more track), and fail on the old figures.
+across the threshold there starts one more track), and fail on the old figures. The roots'
+steps and the velocities are bounded the same way (their tests say with what margins).
 """
 
 from __future__ import annotations
