@@ -168,6 +168,30 @@ def test_a_refused_root_is_published_at_the_track_s_root() -> None:
         assert np.isnan(outlier.position_stddev[7])  # an unplaced joint stays unplaced
 
 
+def test_a_turning_camera_does_not_freeze_a_person_at_a_held_root() -> None:
+    """The robot turns at 1-2 rad/s (15 Hz) while a person 2-4 m away stands still: in the
+    camera's frame they sweep sideways at up to 8 m/s, which the constant-velocity filter
+    lags. None of their roots is refused and held at the lagging prediction: each frame they
+    are published within 0.1 m of where they are, under one id, until they leave the view."""
+    dt = 1.0 / 15.0
+    for rate, depth in ((1.0, 2.0), (2.0, 4.0)):
+        tracker = Tracker(TrackingConfig(), CAMERA)
+        ids, frames = set(), 0
+        for frame in range(40):
+            yaw = rate * max(frame - 10, 0) * dt  # the turn starts at frame 10
+            truth = np.array([-np.sin(yaw) * depth, 0.3, np.cos(yaw) * depth])
+            if truth[0] / truth[2] < -0.6:  # out of the view
+                break
+            person = person_at(truth + np.random.default_rng(frame).normal(0.0, 0.02, 3), sigma=0.03)
+            person.depth_sources[ROOT] = DepthSource.SENSOR
+            tracker.update([person], int(frame * dt * 1e9), CAMERA)
+            ids.add(person.track_id)
+            assert np.linalg.norm(person.positions[ROOT] - truth) < 0.1
+            assert person.depth_sources[ROOT] == DepthSource.SENSOR
+            frames += 1
+        assert len(ids) == 1 and frames >= 14  # at least 4 frames of the turn
+
+
 def test_far_people_whose_roots_wander_keep_their_ids_by_their_boxes() -> None:
     """Two people side by side 7 m away, placed without depth: their size-based roots jump
     by up to a metre and a half from frame to frame (sigma 0.5 m), their boxes stay put.
