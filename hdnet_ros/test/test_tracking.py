@@ -75,18 +75,28 @@ def test_short_occlusion_keeps_the_id_and_a_long_one_does_not() -> None:
     tracker = Tracker(config, CAMERA)
     start, velocity = np.array([-1.0, 0.0, 3.0]), np.array([0.8, 0.0, 0.0])
     first = None
+    sigmas: list[float] = []
     for frame in range(40):
         if 10 <= frame < 20:  # hidden for 0.67 s
             published = tracker.update([], frame * DT_NS)
             assert len(published) == 1 and published[0].tracking_state == TrackingState.LOST
-            # The predicted person keeps walking.
-            assert published[0].root[0] == pytest.approx(walk(start, velocity, frame)[0], abs=0.1)
+            # The predicted person keeps walking; nothing of them is measured this frame, and
+            # the root's sigma is the coasting filter's, which grows.
+            lost = published[0]
+            assert lost.root[0] == pytest.approx(walk(start, velocity, frame)[0], abs=0.1)
+            assert DepthSource.SENSOR not in lost.depth_sources
+            track = tracker.tracks[0]
+            assert track.kalman is not None
+            assert lost.position_stddev[ROOT] == pytest.approx(track.kalman.sigma_along(lost.root), rel=1e-9)
+            sigmas.append(float(lost.position_stddev[ROOT]))
             continue
         person = person_at(walk(start, velocity, frame))
+        person.depth_sources[ROOT] = DepthSource.SENSOR
         tracker.update([person], frame * DT_NS)
         first = first or person.track_id
         assert person.track_id == first
         assert person.tracking_state == (TrackingState.NEW if frame < 2 else TrackingState.TRACKED)
+    assert sigmas == sorted(sigmas) and sigmas[-1] > 2 * sigmas[0]
     for frame in range(40, 60):  # hidden for 1.33 s: the track ends
         tracker.update([], frame * DT_NS)
     person = person_at(walk(start, velocity, 60))

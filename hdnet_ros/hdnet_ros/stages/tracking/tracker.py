@@ -479,11 +479,13 @@ class Tracker:
         return kalman.velocity
 
     def _predicted_person(self, track: Track) -> Person:
-        """A LOST track's last person moved to the predicted root."""
+        """A LOST track's last person at the predicted root (the skeleton and feet moved with
+        it, the root's sigma the coasting filter's, no joint measured), with the velocity the
+        filter still knows (:meth:`_known_velocity`)."""
         person = copy.deepcopy(track.person)
         if track.kalman is not None and has_root(person):
-            person.positions = person.positions + (track.kalman.position - person.positions[ROOT])
-            person.velocity = track.kalman.velocity
+            _place_at_track(person, track.kalman, measured=False)
+            person.velocity = self._known_velocity(track)
         person.detection.box = track.predicted_box(self.camera)
         person.pixels = np.full_like(person.pixels, np.nan)
         person.track_id = track.track_id
