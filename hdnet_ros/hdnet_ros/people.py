@@ -25,6 +25,10 @@ class DepthSource(IntEnum):
     INFERRED = 4
 
 
+# The depths the sensor measured in their frame, alone or fused with a network's.
+MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
+
+
 class TrackingState(IntEnum):
     """Skeleton3D.TRACKING_STATE_*."""
 

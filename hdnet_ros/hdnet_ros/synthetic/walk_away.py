@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import NUM_COCO_JOINTS, ROOT
-from hdnet_ros.people import DepthSource, FloorPose, Person
+from hdnet_ros.people import MEASURED, FloorPose, Person
 from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
 from hdnet_ros.stages.placement import FloorConfig, MonocularPlacement, PlacementConfig
 from hdnet_ros.stages.tracking import Tracker, TrackingConfig
@@ -48,7 +48,6 @@ from hdnet_ros.synthetic.scene import CameraSetup, Scene, ScenePerson, floor_pla
 from hdnet_ros.synthetic.sensor import SENSOR_PRESETS
 
 FloatArray = npt.NDArray[np.float64]
-MEASURED = (int(DepthSource.SENSOR), int(DepthSource.FUSED))
 FLOORS = ("none", "depth", "tf")
 # The synthetic world (y up, scene.world_to_camera) in REP-103's floor frame (x forward,
 # y left, z up): a cyclic permutation of the axes, a proper rotation.

@@ -51,7 +51,7 @@ from hdnet_ros.joints import (
     NUM_JOINTS,
     ROOT,
 )
-from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.people import MEASURED, Person
 from hdnet_ros.stages.blazepose import BlazePoseConfig
 from hdnet_ros.stages.blazepose.carried_fit import anchored, follows, skeleton_roots
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit
@@ -60,7 +60,6 @@ from hdnet_ros.stages.blazepose.stillness import still_since
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
-MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
 # A crop the network rejected (no person seen) is retried after the person's period; after
 # each further rejection in a row the wait doubles, up to 2**this periods: most rejected
 # crops are rejected again (a person seated behind a table, cut by the image's edge). On the

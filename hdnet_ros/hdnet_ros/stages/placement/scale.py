@@ -16,10 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from hdnet_ros.joints import ROOT
-from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.people import MEASURED, Person
 from hdnet_ros.stages.placement.fit import Placement, PlacementResult
 
-MEASURED = (DepthSource.SENSOR, DepthSource.FUSED)
 # A person's size does not change; what drifts is the network's skeleton from crop to crop.
 # Per update the learned scale may drift by this much (1-sigma, relative), so a scale learnt
 # long ago loosens slowly.

@@ -75,7 +75,7 @@ from scipy.optimize import linear_sum_assignment
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import ROOT
-from hdnet_ros.people import DepthSource, Person, TrackingState
+from hdnet_ros.people import MEASURED, DepthSource, Person, TrackingState
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.tracking.boxes import clear_pairs, has_root, hidden_roots, iou_matrix, overlap_matrix
 from hdnet_ros.stages.tracking.kalman import RootKalman, positions_after, predict_all, update_all
@@ -183,8 +183,7 @@ def _restated(stddev: npt.NDArray[np.floating], root_before: float, root_after: 
 
 
 def _inferred(sources: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    measured = (sources == int(DepthSource.SENSOR)) | (sources == int(DepthSource.FUSED))
-    return np.where(measured, np.uint8(DepthSource.INFERRED), sources).astype(np.uint8)
+    return np.where(np.isin(sources, MEASURED), np.uint8(DepthSource.INFERRED), sources).astype(np.uint8)
 
 
 class Tracker:
