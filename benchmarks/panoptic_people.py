@@ -30,7 +30,7 @@ import numpy as np
 from bench_panoptic import VARIANTS, Published, match
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER, ROOT
-from hdnet_ros.people import DepthSource, FloorPose, Frame, Person
+from hdnet_ros.people import CameraPose, DepthSource, Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.placement.cues import cut_sides, fit_joints, nearer_boxes
 from hdnet_ros.stages.placement.fit import Placement, PlacementResult
@@ -52,7 +52,7 @@ def camera_frames(reference: Reference, data_dir: Path, name: str, variant: str)
     """One camera's frames as the replay hands them to the pipeline."""
     camera = reference.cameras[name]
     model = CameraModel(camera.width, camera.height, camera.K)
-    pose = FloorPose(camera.floor_to_camera) if variant == "pose_known" else FloorPose(None, "missing", "no /tf")
+    pose = CameraPose(camera.floor_to_camera) if variant == "pose_known" else CameraPose(None, "missing", "no /tf")
     frames = []
     for number in sorted(reference.frames):
         bgr = cv2.imread(str(reference.image(data_dir, name, number)), cv2.IMREAD_COLOR)

@@ -25,7 +25,7 @@ from frame_sources import sequence_shift
 from frame_timing import PersonSnapshot
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import ROOT
-from hdnet_ros.people import FloorPose, Frame
+from hdnet_ros.people import CameraPose, Frame
 from panoptic_bags import OPTICAL_FRAME, PanopticCamera, ReferencePerson, load_reference
 
 Scene = tuple[Frame, PanopticCamera, list[ReferencePerson]]
@@ -48,7 +48,7 @@ def panoptic_scenes(data_dir: Path) -> list[Scene]:
                 camera=model,
                 stamp_ns=0,
                 frame_id=OPTICAL_FRAME,
-                floor_pose=FloorPose(camera.floor_to_camera),
+                floor_pose=CameraPose(camera.floor_to_camera),
             )
             scenes.append((frame, camera, people[name]))
     return scenes

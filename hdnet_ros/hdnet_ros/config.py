@@ -91,7 +91,12 @@ class NodeConfig:
         "frame of ~/people and ~/people_nav (e.g. base_link or map), looked up in TF at the image stamp; "
         "'' = the camera frame",
     )
-    tf_timeout_s: float = setting(0.05, "longest wait for the transform to target_frame [s]", min=0.0, max=10.0)
+    tf_timeout_s: float = setting(
+        0.05,
+        "longest wait for a transform at the image stamp (to target_frame, floor.frame, tracking.fixed_frame) [s]",
+        min=0.0,
+        max=10.0,
+    )
     publish_debug_image: bool = setting(True, "publish ~/debug_image (drawn only while someone subscribes)")
     sync_timeout_s: float = setting(
         5.0, "warn when no synchronized RGB/depth/camera_info triplet arrived for this long [s]", min=0.5

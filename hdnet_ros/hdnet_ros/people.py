@@ -39,12 +39,12 @@ class TrackingState(IntEnum):
 
 
 @dataclass(frozen=True)
-class FloorPose:
-    """The camera's pose over the floor from TF at the image stamp: ``camera_in_floor`` (4x4,
-    ``p_floor = T p_camera``, the optical frame in ``floor.frame``), or None with ``reason``
-    (``missing``, ``stale``) and ``message`` saying why the lookup failed."""
+class CameraPose:
+    """The camera's pose in a TF frame at the image stamp: ``matrix`` (4x4, ``p_frame = M
+    p_camera``, the optical frame in that frame), or None with ``reason`` (``missing``,
+    ``stale``) and ``message`` saying why the lookup failed."""
 
-    camera_in_floor: npt.NDArray[np.float64] | None
+    matrix: npt.NDArray[np.float64] | None
     reason: str = ""
     message: str = ""
 
@@ -65,7 +65,8 @@ class Frame:
     stamp_ns: int
     frame_id: str
     depth_fault: DepthFault | None = None
-    floor_pose: FloorPose | None = None  # None: TF was not asked (no floor.frame, or no transport TF)
+    floor_pose: CameraPose | None = None  # in floor.frame; None: TF was not asked (no floor.frame, or no transport TF)
+    fixed_pose: CameraPose | None = None  # in tracking.fixed_frame; None: TF was not asked (likewise)
 
 
 @dataclass

@@ -265,8 +265,7 @@ class Pipeline:
         self.settings = settings
         self.stages = stages
         self.timer = StageTimer()
-        # Whom BlazePose runs on in each frame, and when each track last ran (per pipeline:
-        # it follows this pipeline's tracker).
+        # Whom BlazePose runs on each frame, and when each track last ran (this pipeline's tracks).
         self.schedule = BlazePoseSchedule(settings.blazepose)
 
     @classmethod
@@ -286,10 +285,9 @@ class Pipeline:
         return self.stages.lifter
 
     def network_report(self) -> dict[str, Any]:
-        """Which networks run (detector, 2D keypoints, ``networks.*`` with ``auto`` decided) on
-        which runtimes, the crowd stage's counts and what BlazePose did: crops run, crops
-        rejected for low presence (no estimate, counted), people without a monocular root,
-        crops run without their mask (nobody would read it)."""
+        """Which networks run on which runtimes (``auto`` decided), the crowd stage's counts, what
+        BlazePose did (crops run, rejected for low presence, people without a monocular root,
+        crops without their mask), the floors that placed people and the tracks' frame."""
         body = self.stages.blazepose
         report: dict[str, Any] = dict(self.stages.networks_in_use, crowd=dict(self.stages.crowd.counts))
         report["runtimes"] = stage_runtimes(self.stages.detector, self.stages.keypoints, body)
@@ -299,6 +297,7 @@ class Pipeline:
             } | {"every_frames": self.settings.blazepose.every_frames, "schedule": dict(self.schedule.counts)}
         if self.stages.placement is not None:
             report["placement"] = self.stages.placement.report()
+        report["tracking"] = self.stages.tracker.report()
         return report
 
     def reset_tracking(self) -> None:
@@ -321,6 +320,7 @@ class Pipeline:
         if stages.tracker.outlived(frame.stamp_ns):  # a pause longer than any track coasts
             stages.tracker.reset()
             self.schedule.reset()  # else its memory of boxes would hand the people before it on
+        stages.tracker.follow_camera(frame.fixed_pose)  # the robot's own motion, out of the tracks'
         with timed("detection"):
             found = stages.detector.detect(frame.rgb)
         with timed("keypoints_2d"):

@@ -201,6 +201,7 @@ class StandInPipeline:
         self.settings = settings
         self.frames: list[int] = []
         self.floor_poses: list[Any] = []
+        self.fixed_poses: list[Any] = []
         self.started = threading.Event()
         self.gate: threading.Event | None = None
 
@@ -210,6 +211,7 @@ class StandInPipeline:
             assert self.gate.wait(DEADLINE_S)
         self.frames.append(frame.stamp_ns)
         self.floor_poses.append(frame.floor_pose)
+        self.fixed_poses.append(frame.fixed_pose)
         return FrameResult(frame, [a_person(track_id=3)])
 
     def network_report(self) -> dict[str, Any]:
@@ -509,7 +511,7 @@ def test_the_real_pipeline_publishes_people_for_navigation(models_dir: Path, sam
 
 def test_each_frame_gets_its_cameras_pose_over_the_floor_from_tf(sample: dict[str, Any]) -> None:
     """floor.frame (base_footprint by default) -> the image's frame at the image stamp; a
-    failed lookup reaches the pipeline as a FloorPose saying why, never as a floor."""
+    failed lookup reaches the pipeline as a CameraPose saying why, never as a floor."""
     harness = Harness()
     core, transport = harness.core, harness.transport
     try:
@@ -520,19 +522,40 @@ def test_each_frame_gets_its_cameras_pose_over_the_floor_from_tf(sample: dict[st
         assert ("base_footprint", CAMERA_FRAME, missing) in transport.lookups
         assert ("base_footprint", CAMERA_FRAME, known) in transport.lookups
         first, second = harness.pipelines[0].floor_poses
-        assert first.camera_in_floor is None and first.reason == "missing" and "base_footprint" in first.message
-        assert second.reason == "" and np.allclose(second.camera_in_floor, CAMERA_IN_BASE.matrix)
-        assert np.allclose(second.camera_in_floor[:3, 3], (0.1, 0.0, 1.2))  # the camera 1.2 m over the floor
+        assert first.matrix is None and first.reason == "missing" and "base_footprint" in first.message
+        assert second.reason == "" and np.allclose(second.matrix, CAMERA_IN_BASE.matrix)
+        assert np.allclose(second.matrix[:3, 3], (0.1, 0.0, 1.2))  # the camera 1.2 m over the floor
     finally:
         core.shutdown()
 
 
-def test_an_empty_floor_frame_asks_tf_nothing(sample: dict[str, Any]) -> None:
+def test_each_frame_gets_its_cameras_pose_in_the_tracking_fixed_frame(sample: dict[str, Any]) -> None:
+    """tracking.fixed_frame (odom by default) -> the image's frame at the image stamp, for the
+    tracker to take the robot's own motion out of the people's; without floor.frame too."""
     harness = Harness(node_settings(**{"floor.frame": ""}))
+    core, transport = harness.core, harness.transport
+    odom_to_camera = Transform.from_quaternion(np.array([2.0, -1.0, 1.2]), quaternion_from_matrix(OPTICAL_TO_BASE))
+    try:
+        assert core.configure().ok and transport.listen_tf is True and core.activate().ok
+        missing = harness.frame_published(sample, 0)
+        transport.tf[("odom", CAMERA_FRAME)] = odom_to_camera
+        known = harness.frame_published(sample, 1)
+        assert transport.lookups == [("odom", CAMERA_FRAME, missing), ("odom", CAMERA_FRAME, known)]
+        first, second = harness.pipelines[0].fixed_poses
+        assert first.matrix is None and first.reason == "missing" and "odom" in first.message
+        assert second.reason == "" and np.allclose(second.matrix, odom_to_camera.matrix)
+        assert harness.pipelines[0].floor_poses == [None, None]
+    finally:
+        core.shutdown()
+
+
+def test_empty_floor_and_fixed_frames_ask_tf_nothing(sample: dict[str, Any]) -> None:
+    harness = Harness(node_settings(**{"floor.frame": "", "tracking.fixed_frame": ""}))
     core, transport = harness.core, harness.transport
     try:
         assert core.configure().ok and transport.listen_tf is False and core.activate().ok
         harness.frame_published(sample, 0)
         assert transport.lookups == [] and harness.pipelines[0].floor_poses == [None]
+        assert harness.pipelines[0].fixed_poses == [None]
     finally:
         core.shutdown()

@@ -19,7 +19,7 @@ from hdnet_ros.joints import (
     RIGHT_KNEE,
     ROOT,
 )
-from hdnet_ros.people import DepthSource, Detection, FloorPose, Frame, Person
+from hdnet_ros.people import CameraPose, DepthSource, Detection, Frame, Person
 from hdnet_ros.skeleton import STANDING_TEMPLATE
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.placement import FloorConfig, MonocularPlacement, PlacementConfig, person_cues
@@ -389,7 +389,7 @@ def test_floor_observations_take_the_track_and_its_learned_scale() -> None:
         assert off.hip_height == before.hip_height and off.track == after.track
 
 
-def _frame(floor_pose: FloorPose | None, stamp: int = 1) -> Frame:
+def _frame(floor_pose: CameraPose | None, stamp: int = 1) -> Frame:
     return Frame(
         np.zeros((CAMERA.height, CAMERA.width, 3), np.uint8), None, CAMERA, stamp, "camera", floor_pose=floor_pose
     )
@@ -403,14 +403,14 @@ def test_the_tf_floor_places_people_and_a_missing_or_wrong_one_is_a_counted_fall
     pose = camera_pose(3.4, 49.0)
     stage = _placement()
     people, truths = _crowd(pose, [(3.0, -0.5), (3.8, 0.6)], error_deg=-15.0)
-    networks, placed = stage(_frame(FloorPose(pose)), people, NetworkEstimates.none(2), [None, None], lambda: None)
+    networks, placed = stage(_frame(CameraPose(pose)), people, NetworkEstimates.none(2), [None, None], lambda: None)
     assert stage.floor is not None and stage.floor.source == "tf"
     assert all(isinstance(p, Placement) and p.standing for p in placed)
     assert networks.root_point is not None
     for point, truth in zip(networks.root_point, truths, strict=True):
         assert np.linalg.norm(point - truth) < 0.1
     stage(
-        _frame(FloorPose(None, "missing", "frame 'base_footprint' does not exist")),
+        _frame(CameraPose(None, "missing", "frame 'base_footprint' does not exist")),
         people,
         NetworkEstimates.none(2),
         [None, None],
@@ -418,7 +418,7 @@ def test_the_tf_floor_places_people_and_a_missing_or_wrong_one_is_a_counted_fall
     )
     rolled = pose.copy()
     rolled[:3, :3] = rolled[:3, :3] @ Rotation.from_euler("z", 90, degrees=True).as_matrix()
-    stage(_frame(FloorPose(rolled)), people, NetworkEstimates.none(2), [None, None], lambda: None)
+    stage(_frame(CameraPose(rolled)), people, NetworkEstimates.none(2), [None, None], lambda: None)
     report = stage.report()
     assert report["floor_tf"] == 1
     assert report["tf_missing"] == 1 and report["tf_tilted"] == 1
@@ -668,7 +668,7 @@ def test_a_person_cut_at_the_hips_is_not_fitted_to_legs_drawn_inside_the_image()
     assert not np.any(read.weights[NUM_COCO_JOINTS:])  # the feet hang from the ankles
     stage = _placement()
     networks = NetworkEstimates(np.array([9.0]), np.array([0.5]), np.array([[0.0, 0.0, 9.0]]))
-    out, placed = stage(_frame(FloorPose(pose)), [person], networks, [None], lambda: None)
+    out, placed = stage(_frame(CameraPose(pose)), [person], networks, [None], lambda: None)
     assert not isinstance(placed[0], Placement)
     assert out.root_point is not None and np.all(np.isnan(out.root_point[0])) and np.isnan(out.root_z[0])
     assert stage.report()["cut_unplaced"] == 1
@@ -708,7 +708,7 @@ def test_joints_drawn_onto_the_person_in_front_give_way_to_the_3d_networks_landm
 
     def placed_depth(other_box: np.ndarray) -> float:
         other = Person(Detection(other_box, 0.6), np.full((19, 2), np.nan), np.zeros(19))
-        _, placed = _placement()(_frame(FloorPose(pose)), [man, other], NetworkEstimates.none(2), [None, None], _none)
+        _, placed = _placement()(_frame(CameraPose(pose)), [man, other], NetworkEstimates.none(2), [None, None], _none)
         fit = placed[0]
         assert isinstance(fit, Placement)
         return float(fit.position[2])

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import LEFT_HIP, LEFT_SHOULDER, PELVIS, RIGHT_HIP, RIGHT_SHOULDER
-from hdnet_ros.people import FloorPose
+from hdnet_ros.people import CameraPose
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.ros_types import typestore
 from hdnet_ros.transform_buffer import matrix_quaternion
@@ -173,7 +173,7 @@ def test_the_floor_from_the_bag_is_the_floor_the_pipeline_gets_directly(
     for bag, pose, array in zip(floor_bags["tf"], poses, replayed, strict=True):
         messages = sample_messages(bag)
         frame = build_frame(messages["rgb"], None, messages["camera_info"])
-        frame.floor_pose = FloorPose(pose)
+        frame.floor_pose = CameraPose(pose)
         pipeline.reset_tracking()
         people = pipeline.process(frame).people
         direct = sorted(p.positions[PELVIS, 2] for p in people if p.valid[PELVIS])

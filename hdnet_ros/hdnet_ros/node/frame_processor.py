@@ -21,7 +21,7 @@ from hdnet_ros.node.diagnostics import WORKER_EXCEPTION, DiagnosticsAggregator
 from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.message_kernel import warm_up as warm_up_message_kernels
 from hdnet_ros.outputs.tf_kernel import warm_up as warm_up_tf_frames
-from hdnet_ros.people import FloorPose, Frame
+from hdnet_ros.people import Frame
 from hdnet_ros.pipeline import FrameResult, Pipeline
 
 # core_outputs lives in hdnet_ros.outputs (the node and the replay build their messages with
@@ -32,8 +32,8 @@ Triplet = dict[str, Any]  # role ("rgb", "depth", "camera_info") -> message
 # (message, role) -> what build_frame reads (an Image or an Image look-alike); raises
 # FrameError naming the topic when the message cannot be converted.
 Decode = Callable[[Any, str], Any]
-# (the image's frame_id, its stamp) -> the camera's pose over the floor from TF (None: not asked).
-FloorLookup = Callable[[str, int], FloorPose | None]
+# Sets a frame's camera poses from TF (``Frame.floor_pose``, ``Frame.fixed_pose``): CameraPoses.
+PoseFrames = Callable[[Frame], None]
 
 
 class WorkerLog(Protocol):
@@ -50,7 +50,8 @@ class FrameProcessor:
     ``publish`` gets every processed frame's result; ``clock_ns`` is the clock the capture
     stamps are compared with when a frame's results are out (the node's ROS time);
     ``depth_watch`` says when depth becomes unusable and when it is back (logged as warnings);
-    ``floor_lookup`` gives each frame its camera's pose over the floor (the node: tf2).
+    ``camera_poses`` gives each frame its camera's poses over the floor and in the tracker's
+    fixed frame (the node: tf2, :class:`~hdnet_ros.node.camera_poses.CameraPoses`).
     """
 
     def __init__(
@@ -63,7 +64,7 @@ class FrameProcessor:
         publish: Callable[[FrameResult], None],
         clock_ns: Callable[[], int],
         log: WorkerLog,
-        floor_lookup: FloorLookup | None = None,
+        camera_poses: PoseFrames | None = None,
     ) -> None:
         self._pipeline = pipeline
         self._input = input_config
@@ -73,7 +74,7 @@ class FrameProcessor:
         self._publish = publish
         self._clock_ns = clock_ns
         self._log = log
-        self._floor_lookup = floor_lookup
+        self._camera_poses = camera_poses
         warm_up_tf_frames()  # TF's compiled body frames, before the first frame (else ~1 s in it)
         warm_up_message_kernels()  # the skeletons' and markers' compiled fields, likewise
 
@@ -86,8 +87,8 @@ class FrameProcessor:
         transition = self._depth_watch.update(frame.depth_fault)
         if transition:
             self._log.warning(transition)
-        if self._floor_lookup is not None:
-            frame.floor_pose = self._floor_lookup(frame.frame_id, frame.stamp_ns)
+        if self._camera_poses is not None:
+            self._camera_poses(frame)
         result = self._pipeline.process(frame)
         self._publish(result)
         self._diagnostics.record_output(frame.stamp_ns, self._clock_ns())

@@ -23,7 +23,6 @@ one. The frames' path is the worker's :class:`FrameProcessor` (frame_slot, frame
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
 import traceback
@@ -35,6 +34,7 @@ from hdnet_ros.config import Settings
 from hdnet_ros.depth_fault import DepthFaultWatch
 from hdnet_ros.frame_input import FrameError, SkipReason, stamp_to_ns
 from hdnet_ros.inference.openvino_compiled import COMPILED
+from hdnet_ros.node.camera_poses import CameraPoses
 from hdnet_ros.node.decoded_image import DecodedImage
 from hdnet_ros.node.diagnostics import DiagnosticsAggregator
 from hdnet_ros.node.frame_processor import FrameProcessor, Triplet
@@ -58,7 +58,7 @@ from hdnet_ros.node.transport import (
 from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
-from hdnet_ros.people import FloorPose, Frame
+from hdnet_ros.people import Frame
 from hdnet_ros.pipeline import FrameResult, Pipeline, freeze_loaded_objects, thaw_loaded_objects
 from hdnet_ros.transform_buffer import Transform
 
@@ -227,7 +227,8 @@ class NodeCore:
 
     def _configure(self, settings: Settings, pipeline: Pipeline) -> _Configured:
         outputs = [*OUTPUTS, *self._installed_optional_outputs()]
-        self._transport.create_outputs(outputs, listen_tf=bool(settings.node.target_frame or settings.floor.frame))
+        pose_frames = (settings.floor.frame, settings.tracking.fixed_frame if settings.tracking.enabled else "")
+        self._transport.create_outputs(outputs, listen_tf=bool(settings.node.target_frame or any(pose_frames)))
         inputs = {source.role: source for source in input_topics(settings)}
         diagnostics = DiagnosticsAggregator(f"{self._name}: frames", hardware_id=inputs["rgb"].topic)
         depth = inputs.get("depth")
@@ -240,7 +241,9 @@ class NodeCore:
             publish=self._publish,
             clock_ns=self._transport.now_ns,
             log=self._log,
-            floor_lookup=functools.partial(self._floor_pose, settings) if settings.floor.frame else None,
+            camera_poses=CameraPoses(self._transport.lookup_transform, *pose_frames, settings.node.tf_timeout_s)
+            if any(pose_frames)
+            else None,
         )
         names = frozenset(output.name for output in outputs)
         return _Configured(settings, pipeline, names, inputs, diagnostics, InputHealth(), processor)
@@ -387,17 +390,6 @@ class NodeCore:
             self._transport.publish("people", people.poses)
         if people.people is not None and "people_nav" in configured.outputs:
             self._transport.publish("people_nav", people.people)
-
-    def _floor_pose(self, settings: Settings, camera_frame: str, stamp_ns: int) -> FloorPose:
-        """The camera's pose over ``floor.frame`` from TF at the image stamp (worker thread);
-        a failed lookup says why (the placement stage counts it and falls back)."""
-        try:
-            transform = self._transport.lookup_transform(
-                settings.floor.frame, camera_frame, stamp_ns, settings.node.tf_timeout_s
-            )
-        except TransformUnavailableError as error:
-            return FloorPose(None, "stale" if error.stale else "missing", str(error))
-        return FloorPose(transform.matrix)
 
     def _transform_to(self, target: str, frame: Frame, timeout_s: float, outputs: frozenset[str]) -> Transform | None:
         """Camera frame -> ``target`` at the image stamp (never now(): people move, robots too)."""

@@ -52,6 +52,7 @@ def network_values(report: Mapping[str, Any]) -> dict[str, str]:
         schedule = body.get("schedule") or {}
         values["BlazePose masks kept (still people)"] = str(schedule.get("mask_kept", 0))
     values.update(placement_values(report.get("placement")))
+    values.update(tracking_values(report.get("tracking")))
     return values
 
 
@@ -68,3 +69,18 @@ def placement_values(counts: Mapping[str, int] | None) -> dict[str, str]:
         values["TF floor not used (frames)"] = ", ".join(f"{k} {v}" for k, v in sorted(refused.items()))
     values["people placed on the floor"] = str(counts.get("standing", 0))
     return values
+
+
+def tracking_values(counts: Mapping[str, Any] | None) -> dict[str, str]:
+    """The frame the tracks moved in: frames tracked in ``tracking.fixed_frame`` and those
+    whose camera pose there was not known (``missing``, ``stale``: tracked as if the camera
+    had not moved), or the camera frame where no fixed frame is configured."""
+    if not counts:  # tracking off
+        return {}
+    fixed = str(counts.get("fixed_frame") or "")
+    if not fixed:
+        return {"tracking frame": "camera (tracking.fixed_frame empty)"}
+    failed = {key[len("fixed_") :]: n for key, n in counts.items() if key.startswith("fixed_") and key != "fixed_frame"}
+    parts = [f"{fixed} {counts.get('fixed', 0)}"]
+    parts += [f"camera ({fixed} {reason}) {n}" for reason, n in sorted(failed.items()) if n]
+    return {"tracking frame (frames)": ", ".join(parts)}

@@ -7,11 +7,15 @@ message or frame that does not become output is counted in summary.json with its
 and every frame processed without its depth (a depth fault) is counted with its reason.
 Overlay PNGs are encoded by a writer thread (:mod:`hdnet_ros.replay.overlay_writer`), so
 the pipeline does not wait for them.
+
+A frame whose camera poses (``floor.frame``, ``tracking.fixed_frame``) the bag's ``/tf`` does
+not reach yet waits for them as the node's tf2 lookup would, up to ``node.tf_timeout_s`` of
+recording time: odometry is recorded a few milliseconds after the image it belongs to.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,17 +31,27 @@ from hdnet_ros.outputs.frame_outputs import core_outputs
 from hdnet_ros.outputs.navigation import navigation_outputs
 from hdnet_ros.outputs.network_report import network_values
 from hdnet_ros.outputs.tf_frames import tf_message
-from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.people import DepthSource, Frame, Person
 from hdnet_ros.pipeline import FrameResult, Pipeline, freeze_loaded_objects, thaw_loaded_objects
 from hdnet_ros.replay.bag_input import ROLES, BagInput, BagInputError, BagMessage
 from hdnet_ros.replay.bag_output import OutputBag
-from hdnet_ros.replay.floor_tf import FloorTransforms
 from hdnet_ros.replay.overlay_writer import OverlayWriter
+from hdnet_ros.replay.recorded_tf import RecordedTransforms
 from hdnet_ros.replay.summary import FrameRecords, InputReport, ReplaySummary
 from hdnet_ros.replay.sync import ApproximateTimeSync
 from hdnet_ros.transform_buffer import Transform
 
 LOG = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A frame waiting for its camera poses, since the recording time ``since_ns``."""
+
+    report: InputReport
+    frame: Frame
+    matched: dict[str, BagMessage]
+    since_ns: int
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,9 @@ class ReplayJob:
         # Per-frame entries go to disk as they come: a long bag's replay does not grow in memory.
         self.summary.people_per_frame = FrameRecords(options.output_dir / "frames.jsonl")
         self.bag = OutputBag(options.output_dir / "bag")
-        self._transforms = FloorTransforms(settings.floor.frame)
+        self._transforms = RecordedTransforms(settings.floor.frame, settings.tracking.fixed_frame)
+        self._waiting: deque[_Waiting] = deque()  # frames waiting for their camera poses in TF
+        self._clock_ns = 0  # the recording time of the last message read
         self.overlays: OverlayWriter | None = None
         if options.write_overlays:
             overlay_dir = options.output_dir / "overlays"
@@ -111,7 +127,8 @@ class ReplayJob:
             LOG.error("%s", error)
             return
         self.pipeline.reset_tracking()  # ids do not carry over from another recording
-        self._transforms = FloorTransforms(self.settings.floor.frame)  # nor do its transforms
+        # Nor do its transforms.
+        self._transforms = RecordedTransforms(self.settings.floor.frame, self.settings.tracking.fixed_frame)
         with bag:
             report.topics = bag.topics.as_dict()
             report.depth_input = self._depth_input(path, bag.topics.depth)
@@ -137,6 +154,7 @@ class ReplayJob:
                 LOG.error("%s", report.error)
             finally:
                 progress.close()
+                self._release(final=True)  # the frames still waiting for TF: with what the bag gave
             self._count_unmatched(report, sync, roles)
 
     def _depth_input(self, path: Path, depth_topic: str | None) -> str:
@@ -156,6 +174,7 @@ class ReplayJob:
         self, report: InputReport, sync: ApproximateTimeSync[BagMessage], roles: list[str], item: BagMessage
     ) -> None:
         report.messages_read[item.role] = report.messages_read.get(item.role, 0) + 1
+        self._clock_ns = item.log_time_ns
         if item.role == "rgb":
             self.summary.frames_read += 1
         if item.message is None:
@@ -163,8 +182,9 @@ class ReplayJob:
             return
         if item.role in ("tf", "tf_static"):  # to the transform buffer, as ros2 bag play hands them to tf2
             self._transforms.add(item.message, static=item.role == "tf_static")
-            return
-        sync.add(roles.index(item.role), item.stamp_ns, item)
+        else:
+            sync.add(roles.index(item.role), item.stamp_ns, item)
+        self._release()
 
     def _count_unmatched(self, report: InputReport, sync: ApproximateTimeSync[BagMessage], roles: list[str]) -> None:
         """RGB images that never found depth and camera_info within the slop are skipped frames."""
@@ -221,7 +241,23 @@ class ReplayJob:
         transition = watch.update(frame.depth_fault)
         if transition:
             LOG.warning("frame %d: %s", frame.stamp_ns, transition)
-        frame.floor_pose = self._transforms.floor_pose(frame.frame_id, frame.stamp_ns)
+        self._waiting.append(_Waiting(report, frame, matched, self._clock_ns))
+
+    def _release(self, final: bool = False) -> None:
+        """Run the waiting frames, in order, whose camera poses TF now gives or has given up
+        on (module doc); ``final``: the bag ended, all of them."""
+        wait_ns = int(self.settings.node.tf_timeout_s * 1e9)
+        while self._waiting:
+            head = self._waiting[0]
+            self._transforms.pose_frames(head.frame)
+            poses = (head.frame.floor_pose, head.frame.fixed_pose)
+            late = any(pose is not None and pose.reason == "stale" for pose in poses)
+            if late and not final and self._clock_ns - head.since_ns < wait_ns:
+                return
+            self._waiting.popleft()
+            self._run(head.report, head.frame, head.matched)
+
+    def _run(self, report: InputReport, frame: Frame, matched: dict[str, BagMessage]) -> None:
         result = self.pipeline.process(frame)
         report.frames_processed += 1
         self.summary.frames_processed += 1

@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from hdnet_ros import metrics
 from hdnet_ros.joints import NUM_JOINTS, ROOT
-from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.people import CameraPose, DepthSource, Person
 from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
 from hdnet_ros.stages.depth.arrays import PersonMasks
 from hdnet_ros.stages.depth.config import JOINT_PART
@@ -258,8 +258,15 @@ def run_tracking(
     lifting: LiftingConfig | None = None,
     sensor: SensorModel | None = None,
     match_threshold_m: float = 0.5,
+    pan_amplitude_deg: float = 0.0,
+    follow_camera: bool = True,
 ) -> TrackingRun:
-    """Walking sequences through oracle -> DepthLifter -> Tracker, scored with CLEAR MOT."""
+    """Walking sequences through oracle -> DepthLifter -> Tracker, scored with CLEAR MOT.
+
+    ``pan_amplitude_deg``: the camera pans back and forth (:class:`SequenceConfig`), and the
+    velocities are scored against the people's own (in the world, in the camera's axes);
+    ``follow_camera``: the tracker is given the camera's pose in the world each frame, as
+    TF gives it ``tracking.fixed_frame``'s."""
     camera = CameraSetup(width=width, height=height)
     oracle = OracleConfig(pixel_noise_px=3.0 * width / 640.0)
     sensor = sensor or SENSOR_PRESETS["kinect"]
@@ -274,7 +281,9 @@ def run_tracking(
     for _ in range(sequences):
         last_ids: dict[int, int] = {}
         tracker = Tracker(tracking or TrackingConfig())
-        config = SequenceConfig(camera=camera, num_people=num_people, frames=frames)
+        config = SequenceConfig(
+            camera=camera, num_people=num_people, frames=frames, pan_amplitude_deg=pan_amplitude_deg
+        )
         seq_frames: list[metrics.TrackingFrame] = []
         truth_velocity: list[dict[int, FloatArray]] = []
         hyp_velocity: list[dict[int, npt.NDArray[np.floating]]] = []
@@ -284,6 +293,8 @@ def run_tracking(
             depth = apply_sensor(rendering.depth, scene.camera, sensor, rng)
             people, truths = observe(scene, rendering, oracle, rng)
             lifter(people, depth, scene.camera)
+            if follow_camera and scene.camera_pose is not None:
+                tracker.follow_camera(CameraPose(scene.camera_pose))
             published = tracker.update(people, stamp, scene.camera)
             for person, truth in zip(people, truths, strict=True):  # observe's people are the truths'
                 if truth.person_id in last_ids:

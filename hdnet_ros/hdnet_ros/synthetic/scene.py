@@ -95,6 +95,9 @@ class Scene:
     people: list[ScenePerson]
     objects: list[Capsule]  # camera frame
     planes: list[Plane]  # camera frame: floor, wall
+    # The optical frame's pose in the world (p_world = M p_camera) where the camera moves
+    # (a panning sequence): what TF would give a tracker that follows the camera.
+    camera_pose: FloatArray | None = None
 
     def shapes(self) -> list[Shape]:
         shapes = [Shape(a, b, r, index) for index, person in enumerate(self.people) for a, b, r in person.body.capsules]

@@ -1,8 +1,10 @@
-"""Sequences of people walking on trajectories in front of a fixed camera, for tracking.
+"""Sequences of people walking on trajectories in front of a camera, for tracking.
 
 Each walker heads for random waypoints in the camera's view, pauses now and then, and stops
 rather than walk through another person (and picks a new goal when blocked for long).
 Crossing paths make people hide each other, which is what a tracker has to survive.
+The camera stands still, or pans about the vertical back and forth (``pan_amplitude_deg``:
+a robot's head that scans, a robot that turns), as a robot's camera does.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hdnet_ros.synthetic.body import (
 )
 from hdnet_ros.synthetic.scene import (
     CameraSetup,
+    Capsule,
     Scene,
     ScenePerson,
     floor_plane,
@@ -49,6 +52,9 @@ class SequenceConfig:
     pause_s: tuple[float, float] = (1.0, 3.0)
     personal_space_m: float = 0.6
     occlusion: bool = True  # occluding objects in the room
+    # The camera turns about the vertical by this much each way, a sine of pan_period_s (0: still).
+    pan_amplitude_deg: float = 0.0
+    pan_period_s: float = 6.0
 
 
 @dataclass
@@ -131,7 +137,12 @@ def walking_sequence(rng: np.random.Generator, config: SequenceConfig) -> Iterat
     dt = 1.0 / config.frame_rate_hz
     objects_rng = np.random.default_rng(int(rng.integers(1 << 30)))
     objects = None
+    objects_world: list[Capsule] | None = None
+    fixed = (rotation, planes)
     for frame in range(config.frames):
+        if config.pan_amplitude_deg:
+            rotation = _panned(fixed[0], config, frame * dt)
+            planes = [floor_plane(rotation, height), wall_plane(rotation, fixed[1][1].offset, 0.0)]
         people = []
         for index, walker in enumerate(walkers):
             moving = bool(np.any(walker.velocity != 0))
@@ -148,6 +159,24 @@ def walking_sequence(rng: np.random.Generator, config: SequenceConfig) -> Iterat
             people.append(ScenePerson(index, walker.shape, pose, body, velocity=rotation @ velocity_world))
         if objects is None:
             objects = sample_objects(objects_rng, people, rotation, translation, 2) if config.occlusion else []
-        yield int(round(frame * dt * 1e9)), Scene(camera, height, pitch, people, objects, planes)
+            objects_world = [(rotation.T @ a + translation, rotation.T @ b + translation, r) for a, b, r in objects]
+        pose_in_world = None
+        if config.pan_amplitude_deg:
+            assert objects_world is not None
+            objects = [(rotation @ (a - translation), rotation @ (b - translation), r) for a, b, r in objects_world]
+            pose_in_world = np.eye(4)
+            pose_in_world[:3, :3], pose_in_world[:3, 3] = rotation.T, translation
+        yield (
+            int(round(frame * dt * 1e9)),
+            Scene(camera, height, pitch, people, objects, planes, camera_pose=pose_in_world),
+        )
         for index, walker in enumerate(walkers):
             _step(walker, [w for i, w in enumerate(walkers) if i != index], dt, config, rng)
+
+
+def _panned(rotation: FloatArray, config: SequenceConfig, time_s: float) -> FloatArray:
+    """The world-to-camera rotation of a camera turned about the world's vertical (y) by the
+    pan's angle at ``time_s``: p_camera = R Ry(yaw)^T (p_world - t)."""
+    yaw = np.deg2rad(config.pan_amplitude_deg) * np.sin(2.0 * np.pi * time_s / config.pan_period_s)
+    turn = np.array([[np.cos(yaw), 0.0, np.sin(yaw)], [0.0, 1.0, 0.0], [-np.sin(yaw), 0.0, np.cos(yaw)]])
+    return rotation @ turn.T

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hdnet_ros.joints import NUM_COCO_JOINTS, ROOT
-from hdnet_ros.people import MEASURED, FloorPose, Person
+from hdnet_ros.people import MEASURED, CameraPose, Person
 from hdnet_ros.stages.depth import DepthLifter, LiftingConfig, NetworkEstimates
 from hdnet_ros.stages.placement import FloorConfig, MonocularPlacement, PlacementConfig
 from hdnet_ros.stages.tracking import Tracker, TrackingConfig
@@ -120,7 +120,7 @@ def walk_away(config: WalkAwayConfig, learn_scale: bool, seed: int = 0, floor: s
         3.0,
         0.07,
     )
-    floor_pose = FloorPose(camera_in_floor(rotation, translation)) if floor == "tf" else None
+    floor_pose = CameraPose(camera_in_floor(rotation, translation)) if floor == "tf" else None
     shape = BodyShape(stature=config.stature_m)
     grid = RayGrid(camera)
     dt = 1.0 / config.frame_rate_hz

@@ -173,10 +173,10 @@ class MonocularPlacement:
         pose = frame.floor_pose
         if pose is None:
             return None, ""
-        if pose.camera_in_floor is None:
+        if pose.matrix is None:
             self.counts[f"tf_{pose.reason}"] += 1
             return None, f"no TF floor ({pose.reason}: {pose.message})"
-        floor = floor_from_pose(pose.camera_in_floor, self.floor_config)
+        floor = floor_from_pose(pose.matrix, self.floor_config)
         if isinstance(floor, FloorRefusal):
             self.counts[f"tf_{floor.reason}"] += 1
             return None, f"TF floor refused ({floor.reason}: {floor.message})"

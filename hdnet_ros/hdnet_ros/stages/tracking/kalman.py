@@ -126,3 +126,19 @@ def update_all(filters: list[RootKalman], measurements: FloatArray, sigmas: Floa
     covariances = covariances - gains @ covariances[:, :3, :]
     for kalman, x, P in zip(filters, states, covariances, strict=True):
         kalman.x, kalman.P = x, P
+
+
+def move_all(filters: list[RootKalman], motion: FloatArray) -> None:
+    """Every filter re-expressed in another frame by the rigid ``motion`` [4,4] (``p' = R p +
+    t``): the position moves, the velocity turns with R, the covariance is J P J^T with J =
+    diag(R, R). The tracker's use: the camera moved, the people did not have to."""
+    if not filters:
+        return
+    rotation, translation = motion[:3, :3], motion[:3, 3]
+    turn = np.zeros((6, 6))
+    turn[:3, :3] = turn[3:, 3:] = rotation
+    states = np.array([f.x for f in filters]) @ turn.T
+    states[:, :3] += translation
+    covariances = turn @ np.array([f.P for f in filters]) @ turn.T
+    for kalman, x, P in zip(filters, states, covariances, strict=True):
+        kalman.x, kalman.P = x, P

@@ -22,7 +22,10 @@ class Track:
     box: FloatArray
     person: Person  # last associated person, for LOST predictions
     kalman: RootKalman | None = None
-    last_root: FloatArray | None = None  # root of the last 3D update, for moving the box
+    # The root of the last 3D update, in the coordinates of the camera that saw ``box``: the
+    # box moves from its projection there to the predicted root's in this frame's camera
+    # (with the person, and with the camera where the tracker follows it).
+    last_root: FloatArray | None = None
     hits: int = 1
     updates_3d: int = 0
     time_since_update_s: float = 0.0

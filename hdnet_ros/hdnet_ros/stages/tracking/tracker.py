@@ -3,8 +3,16 @@
 Why this file is long: one class, whose association rules each carry their reason (below);
 the boxes, the keypoints' moves, the filters and the tracks are modules of their own.
 
-Each track filters its person's root (pelvis) in the camera frame with a constant-velocity
-Kalman filter. Association per frame is one optimal assignment
+Each track filters its person's root (pelvis) with a constant-velocity Kalman filter whose
+state is kept in the current camera's coordinates. The people's motion is the motion in
+``fixed_frame`` (REP-105's ``odom``: a frame that does not move with the robot): each frame
+the camera's pose there, from TF at the image stamp, moves every track into the new camera's
+coordinates (:meth:`Tracker.follow_camera`), so a robot that drives or turns does not make
+the people around it walk, the boxes predicted into the image move with the turn, and the
+published velocity is the person's own (relative to ``fixed_frame``, in the camera's axes:
+rotated into any frame by the rotation alone). Without that pose (no TF, a static camera
+with ``fixed_frame`` empty) the camera's frame is the fixed one, counted per frame.
+Association per frame is one optimal assignment
 (``scipy.optimize.linear_sum_assignment``) over a cost matrix:
 
 - a track with a 3D state and a person with a 3D root: the Euclidean distance between the
@@ -45,8 +53,8 @@ occlusions), a NEW one only for ``new_track_coast_s``; ``expected`` never hands 
 that will have coasted longer by the frame's stamp, nor one a confident box continues to a
 low-score candidate (ByteTrack's order), and after a pause in the stream longer
 than any track coasts (:meth:`Tracker.outlived`) the pipeline starts afresh. The velocity
-of the filter is written into ``Person.velocity`` (m/s, camera frame) once the filter knows
-it to ``max_velocity_sigma``; before, it is NaN (unknown).
+of the filter is written into ``Person.velocity`` (m/s, relative to ``fixed_frame``, in the
+camera's axes) once the filter knows it to ``max_velocity_sigma``; before, it is NaN (unknown).
 
 A person placed without the sensor's depth (a NETWORK or INFERRED root noisier than
 ``measurement_sigma_m``: the network's fit, the size and floor priors) has a depth good to
@@ -65,6 +73,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -75,14 +84,16 @@ from scipy.optimize import linear_sum_assignment
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import ROOT
-from hdnet_ros.people import MEASURED, DepthSource, Person, TrackingState
+from hdnet_ros.logs import get_logger
+from hdnet_ros.people import MEASURED, CameraPose, DepthSource, Person, TrackingState
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.tracking.boxes import clear_pairs, has_root, hidden_roots, iou_matrix, overlap_matrix
-from hdnet_ros.stages.tracking.kalman import RootKalman, positions_after, predict_all, update_all
+from hdnet_ros.stages.tracking.kalman import RootKalman, move_all, positions_after, predict_all, update_all
 from hdnet_ros.stages.tracking.keypoints import same_skeletons, track_keypoint_moves, warm_up
 from hdnet_ros.stages.tracking.track import Track, moved_boxes
 
 FloatArray = npt.NDArray[np.float64]
+LOG = get_logger(__name__)
 
 INFEASIBLE = 1e9
 
@@ -150,6 +161,13 @@ class TrackingConfig:
         "unknown (0 = from its second 3D measurement on) [m/s]",
         min=0.0,
     )
+    fixed_frame: str = setting(
+        "odom",
+        "TF frame that does not move with the robot (REP-105: odom) in which people's motion is tracked: the "
+        "camera's motion there, looked up at each image stamp, is taken out of the people's, so a still person "
+        "stays still and keeps their id while the robot drives or turns; '' = the camera frame (a static camera); "
+        "a failed lookup is counted and the frame tracked as if the camera had not moved",
+    )
     hold_refused_root: bool = setting(
         True,
         "publish a person whose root the tracker refuses (outside its track's gate, or measured on the person in "
@@ -196,11 +214,45 @@ class Tracker:
         self._next_id = 1
         self._last_stamp_ns: int | None = None
         self._suspect: set[int] = set()  # this frame's people whose root is not trusted
+        # The camera's pose in fixed_frame whose coordinates the tracks are kept in (None: none yet).
+        self._camera_in_fixed: FloatArray | None = None
+        self.counts: Counter[str] = Counter()  # frames by the frame tracked in (report())
+        self._said = ""
         warm_up()  # the compiled keypoint moves, before the first frame
 
     def reset(self) -> None:
         self.tracks.clear()
         self._last_stamp_ns = None
+        self._camera_in_fixed = None
+
+    def report(self) -> dict[str, str | int]:
+        """``fixed_frame``, the frames tracked in it (``fixed``) and those whose camera pose
+        there was not known (``fixed_missing``, ``fixed_stale``: tracked as if the camera had
+        not moved); empty while tracking is off."""
+        if not self.config.enabled:
+            return {}
+        return {"fixed_frame": self.config.fixed_frame, **self.counts}
+
+    def follow_camera(self, pose: CameraPose | None) -> None:
+        """Move the tracks into this frame's camera coordinates, the camera's ``pose`` in
+        ``fixed_frame`` given (module doc); call it before anything else reads the tracks in a
+        frame. ``pose`` None: not asked (no ``fixed_frame``, no TF in the transport); a pose
+        whose lookup failed: counted, the tracks stay in the last camera's coordinates."""
+        if not self.config.enabled or pose is None:
+            return
+        if pose.matrix is None:
+            self.counts[f"fixed_{pose.reason or 'missing'}"] += 1
+            self._say(f"the camera frame: no pose in {self.config.fixed_frame} ({pose.reason})", pose.message)
+            return
+        self.counts["fixed"] += 1
+        self._say(self.config.fixed_frame, "")
+        camera = np.asarray(pose.matrix, dtype=np.float64)
+        if self._camera_in_fixed is not None and not np.array_equal(camera, self._camera_in_fixed):
+            # (a camera on a static mount gives the same pose every frame: nothing to move)
+            # Last camera's coordinates -> this camera's: inverse(now) @ before.
+            motion = np.asarray(np.linalg.solve(camera, self._camera_in_fixed), dtype=np.float64)
+            move_all([t.kalman for t in self.tracks if t.kalman is not None], motion)
+        self._camera_in_fixed = camera
 
     def update(self, people: list[Person], stamp_ns: int, camera: CameraModel | None = None) -> list[Person]:
         """Associate ``people`` with the tracks, set their ``track_id``, ``tracking_state``
@@ -288,6 +340,11 @@ class Tracker:
                     taken[free[row]] = True
                     result[int(group[col])] = tracks[int(free[row])].person
         return result
+
+    def _say(self, frame: str, why: str) -> None:
+        if frame != self._said:  # said once per change, with the details
+            (LOG.warning if why else LOG.info)("tracking in %s%s", frame, f": {why}" if why else "")
+        self._said = frame
 
     # -- association -----------------------------------------------------------------
 
