@@ -92,6 +92,7 @@ class FakeTransport:
         self.diagnostics: list[StatusReport] = []
         self.tf: dict[tuple[str, str], Transform] = {}
         self.lookups: list[tuple[str, str, int]] = []
+        self.waits: list[float] = []  # each lookup's timeout
         self.fail: set[str] = set()
         self.lock = threading.Lock()
 
@@ -153,6 +154,7 @@ class FakeTransport:
 
     def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> Transform:
         self.lookups.append((target, source, stamp_ns))
+        self.waits.append(timeout_s)
         if (target, source) not in self.tf:
             raise TransformUnavailableError(
                 f'"{target}" passed to lookupTransform argument target_frame does not exist'
@@ -545,6 +547,28 @@ def test_each_frame_gets_its_cameras_pose_in_the_tracking_fixed_frame(sample: di
         assert first.matrix is None and first.reason == "missing" and "odom" in first.message
         assert second.reason == "" and np.allclose(second.matrix, odom_to_camera.matrix)
         assert harness.pipelines[0].floor_poses == [None, None]
+    finally:
+        core.shutdown()
+
+
+def test_a_missing_target_frame_is_waited_for_once(sample: dict[str, Any]) -> None:
+    """node.target_frame that TF does not have: the first frame waits node.tf_timeout_s for
+    it, the next ones ask without waiting (a wait per frame would hold up the worker), until
+    it is found; ~/people is left out meanwhile, with a warning."""
+    settings = {"floor.frame": "", "tracking.fixed_frame": "", "node.target_frame": "map"}
+    harness = Harness(node_settings(**settings))
+    core, transport = harness.core, harness.transport
+    try:
+        assert core.configure().ok and core.activate().ok
+        first, second = harness.frame_published(sample, 0), harness.frame_published(sample, 1)
+        transport.tf[("map", CAMERA_FRAME)] = CAMERA_IN_BASE
+        found, after = harness.frame_published(sample, 2), harness.frame_published(sample, 3)
+        stamps = [first, second, found, after]
+        assert transport.lookups == [("map", CAMERA_FRAME, stamp) for stamp in stamps]
+        assert transport.waits == [0.05, 0.0, 0.0, 0.05]
+        wait_for(lambda: published_for(transport, after) >= {"people"})
+        assert "people" not in published_for(transport, first)
+        assert any("~/people" in text and "map" in text for text in transport.log.of("warning"))
     finally:
         core.shutdown()
 

@@ -1,6 +1,6 @@
 """The camera's poses at each image stamp in the node, from tf2: over the floor
-(``floor.frame``, the placement's) and in the frame that does not move with the robot
-(``tracking.fixed_frame``, the tracker's).
+(``floor.frame``, the placement's), in the frame that does not move with the robot
+(``tracking.fixed_frame``, the tracker's) and in ``node.target_frame`` (the people outputs').
 
 tf2's lookup with a timeout waits for a transform that is late, which is the usual case for
 a moving robot's odometry: it is published a few milliseconds after the image it belongs
@@ -41,6 +41,15 @@ class CameraPoses:
     def camera_pose(self, target: str, camera_frame: str, stamp_ns: int) -> CameraPose | None:
         if not target:
             return None
+        try:
+            transform = self.lookup(target, camera_frame, stamp_ns)
+        except TransformUnavailableError as error:
+            return CameraPose(None, "stale" if error.stale else "missing", str(error))
+        return CameraPose(transform.matrix)
+
+    def lookup(self, target: str, camera_frame: str, stamp_ns: int) -> Transform:
+        """``camera_frame`` -> ``target`` at ``stamp_ns``, waiting as the module doc says (also
+        the people outputs' transform to ``node.target_frame``); raises TransformUnavailableError."""
         chain = (target, camera_frame)
         wait = 0.0 if chain in self._missing else self.timeout_s
         try:
@@ -50,6 +59,6 @@ class CameraPoses:
                 self._missing.discard(chain)
             else:
                 self._missing.add(chain)
-            return CameraPose(None, "stale" if error.stale else "missing", str(error))
+            raise
         self._missing.discard(chain)
-        return CameraPose(transform.matrix)
+        return transform

@@ -77,6 +77,7 @@ class _Configured:
     diagnostics: DiagnosticsAggregator
     health: InputHealth
     processor: FrameProcessor
+    transforms: CameraPoses  # TF at the image stamps, for the pipeline and the people outputs
 
 
 @dataclass(frozen=True)
@@ -232,6 +233,7 @@ class NodeCore:
         inputs = {source.role: source for source in input_topics(settings)}
         diagnostics = DiagnosticsAggregator(f"{self._name}: frames", hardware_id=inputs["rgb"].topic)
         depth = inputs.get("depth")
+        transforms = CameraPoses(self._transport.lookup_transform, *pose_frames, settings.node.tf_timeout_s)
         processor = FrameProcessor(
             pipeline,
             settings.input,
@@ -241,12 +243,10 @@ class NodeCore:
             publish=self._publish,
             clock_ns=self._transport.now_ns,
             log=self._log,
-            camera_poses=CameraPoses(self._transport.lookup_transform, *pose_frames, settings.node.tf_timeout_s)
-            if any(pose_frames)
-            else None,
+            camera_poses=transforms if any(pose_frames) else None,
         )
         names = frozenset(output.name for output in outputs)
-        return _Configured(settings, pipeline, names, inputs, diagnostics, InputHealth(), processor)
+        return _Configured(settings, pipeline, names, inputs, diagnostics, InputHealth(), processor, transforms)
 
     def _installed_optional_outputs(self) -> list[OutputTopic]:
         installed = []
@@ -382,7 +382,7 @@ class NodeCore:
     def _publish_people(self, result: FrameResult, configured: _Configured) -> None:
         frame, node = result.frame, configured.settings.node
         target = node.target_frame or frame.frame_id
-        transform = self._transform_to(target, frame, node.tf_timeout_s, configured.outputs)
+        transform = self._transform_to(target, frame, configured.transforms, configured.outputs)
         people = navigation_outputs(result.people, frame.stamp_ns, frame.frame_id, target, transform)
         if "bodies_tracked" in configured.outputs:
             self._transport.publish("bodies_tracked", people.bodies)
@@ -391,12 +391,15 @@ class NodeCore:
         if people.people is not None and "people_nav" in configured.outputs:
             self._transport.publish("people_nav", people.people)
 
-    def _transform_to(self, target: str, frame: Frame, timeout_s: float, outputs: frozenset[str]) -> Transform | None:
-        """Camera frame -> ``target`` at the image stamp (never now(): people move, robots too)."""
+    def _transform_to(
+        self, target: str, frame: Frame, transforms: CameraPoses, outputs: frozenset[str]
+    ) -> Transform | None:
+        """Camera frame -> ``target`` at the image stamp (never now(): people move, robots too;
+        a frame found missing is not waited for again: :mod:`~hdnet_ros.node.camera_poses`)."""
         if target == frame.frame_id:
             return Transform.identity()
         try:
-            return self._transport.lookup_transform(target, frame.frame_id, frame.stamp_ns, timeout_s)
+            return transforms.lookup(target, frame.frame_id, frame.stamp_ns)
         except TransformUnavailableError as error:
             topics = "~/people and ~/people_nav" if "people_nav" in outputs else "~/people"
             self._log.warning(

@@ -53,19 +53,25 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
 
 
 def overlap_matrix(
-    predicted: npt.ArrayLike, boxes: npt.ArrayLike, min_iou: float, widen: float = 1.0, min_cover: float = 0.5
+    predicted: npt.ArrayLike,
+    boxes: npt.ArrayLike,
+    min_iou: float,
+    widen: float = 1.0,
+    min_cover: float = 0.5,
+    min_pad: npt.ArrayLike = 0.0,
 ) -> npt.NDArray[np.bool_]:
     """The 2D gate of every track's predicted box [N,4] with every person's box [M,4] ([N,M]):
     the person's box overlaps the track's.
 
     A partly occluded person's box shrinks and slides sideways when the occluder moves, so
-    the predicted box is widened by ``widen`` times its width on each side and the gate
+    the predicted box is widened by ``widen`` times its width on each side, or by
+    ``min_pad`` pixels [N] where that is more (a coasting track's uncertainty), and the gate
     passes with enough IoU or with the smaller box at least ``min_cover`` inside the other
     (a box without an area overlaps nothing).
     """
     tracks = np.asarray(predicted, dtype=np.float64).reshape(-1, 4)
     people = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    pad = widen * (tracks[:, 2] - tracks[:, 0])
+    pad = np.maximum(widen * (tracks[:, 2] - tracks[:, 0]), min_pad)
     wide = np.stack((tracks[:, 0] - pad, tracks[:, 1], tracks[:, 2] + pad, tracks[:, 3]), axis=1)
     smaller = np.minimum(_areas(wide)[:, None], _areas(people)[None, :])
     with np.errstate(divide="ignore", invalid="ignore"):

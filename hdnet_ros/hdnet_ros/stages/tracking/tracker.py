@@ -23,8 +23,10 @@ Association per frame is one optimal assignment
   3 sigma, and a pair noisier than ``TRUSTED_SIGMA_M`` counts it in units of its sigma, so
   that the wander does not outweigh the boxes. The boxes must overlap in 2D as well: the
   track's box, moved with its predicted root and widened by its width on each side (a
-  partly occluded person's box shrinks and slides), has IoU >= ``min_iou`` with the
-  person's box or one of them lies mostly inside the other;
+  partly occluded person's box shrinks and slides), or by the track's own 3 sigma in pixels
+  where that is more (a track that coasted while its person turned or stopped out of
+  sight), has IoU >= ``min_iou`` with the person's box or one of them lies mostly inside
+  the other;
 - otherwise (no 3D on either side) a 2D-only cost (1 - IoU) x ``iou_cost_m`` for IoU >=
   ``min_iou_2d_only``, so people without a valid root keep their ids too;
 - and, in the same assignment, a confirmed track keeps a person whose box still lies on it
@@ -380,6 +382,11 @@ class Tracker:
         spread = np.array([kalman.position_sigma for kalman in states], dtype=np.float64)
         sigma = np.sqrt(spread[:, None] ** 2 + self._root_sigmas(people)[None, :] ** 2)  # [T3,P]
         distance = np.linalg.norm(positions[:, None, :] - roots[None, :, :], axis=-1)
+        # A track that coasted is less sure where its box is than its width says (a person who
+        # turned while out of view): its 2D gate widens by its 3 sigma, in pixels at its depth.
+        if self.camera is not None:
+            reach = 3.0 * spread * self.camera.fx / np.maximum(positions[:, 2], 0.1)
+            gate_2d[filtered] = overlap_matrix(predicted[filtered], boxes, config.min_iou, min_pad=reach)
         allowed = (distance <= config.max_distance_m + 3.0 * sigma) & gate_2d[filtered]
         # A root known to a few centimetres counts its distance in full; a noisier pair
         # (a far person placed by their size, a coasting track) in units of its sigma, so
