@@ -197,3 +197,38 @@ def test_the_tracking_frame_is_reported_in_the_network_wording() -> None:
     tracker = Tracker(TrackingConfig(enabled=False), CAMERA)
     tracker.follow_camera(CameraPose(None, "missing", "no odom"))
     assert tracker.report() == {}
+
+
+def test_people_walk_on_the_floor_of_the_fixed_frame() -> None:
+    """While the camera's pose in odom is known, the filters' acceleration along odom's up is
+    vertical_acceleration_sigma: a still person's vertical velocity is known far better
+    than their horizontal one, and a track that coasts two seconds drifts up or down less.
+    A fixed frame whose z is no up for the image (an optical frame) gets no such model."""
+    camera = camera_in_odom(0.0, 0.0, 0.0)
+    up = camera[2, :3]
+
+    def still_person(pose: np.ndarray | None, config: TrackingConfig) -> RootKalman:
+        tracker, rng = Tracker(config, CAMERA), np.random.default_rng(3)
+        for frame in range(30):
+            person, _ = seen(STILL[0], camera, rng)
+            tracker.follow_camera(CameraPose(pose) if pose is not None else None)
+            tracker.update([person], int(frame / RATE_HZ * 1e9), CAMERA)
+        kalman = tracker.tracks[0].kalman
+        assert kalman is not None
+        return kalman
+
+    def spread(kalman: RootKalman, direction: np.ndarray) -> float:
+        return float(np.sqrt(direction @ kalman.P[3:, 3:] @ direction))
+
+    across = camera[0, :3]  # odom's x: ahead of the robot, in the camera's axes
+    floor = still_person(camera, TrackingConfig())
+    assert spread(floor, up) < 0.5 * spread(floor, across)
+    for pose in (None, np.eye(4)):  # no pose; a fixed frame that is the optical frame itself
+        free = still_person(pose, TrackingConfig())
+        assert spread(free, up) == pytest.approx(spread(free, across), rel=0.05)
+    drift = []
+    for vertical in (0.1, 0.5):
+        kalman = still_person(camera, TrackingConfig(vertical_acceleration_sigma=vertical))
+        kalman.predict(2.0, 0.5)
+        drift.append(abs(float((kalman.position - (np.linalg.inv(camera) @ np.append(STILL[0], 1))[:3]) @ up)))
+    assert drift[0] < 0.05 and drift[0] < drift[1]

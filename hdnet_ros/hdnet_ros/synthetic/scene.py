@@ -95,8 +95,8 @@ class Scene:
     people: list[ScenePerson]
     objects: list[Capsule]  # camera frame
     planes: list[Plane]  # camera frame: floor, wall
-    # The optical frame's pose in the world (p_world = M p_camera) where the camera moves
-    # (a panning sequence): what TF would give a tracker that follows the camera.
+    # The optical frame's pose in the world, in a z-up frame as odom is (p = M p_camera),
+    # where the camera moves (a panning sequence): what TF gives a tracker that follows it.
     camera_pose: FloatArray | None = None
 
     def shapes(self) -> list[Shape]:

@@ -38,6 +38,8 @@ from hdnet_ros.synthetic.scene import (
 )
 
 FloatArray = npt.NDArray[np.float64]
+# The scenes' world (x, y up, z) as a frame with z up, as REP-103 has odom: (z, x, y).
+Z_UP = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,8 @@ def walking_sequence(rng: np.random.Generator, config: SequenceConfig) -> Iterat
         if config.pan_amplitude_deg:
             assert objects_world is not None
             objects = [(rotation @ (a - translation), rotation @ (b - translation), r) for a, b, r in objects_world]
-            pose_in_world = np.eye(4)
-            pose_in_world[:3, :3], pose_in_world[:3, 3] = rotation.T, translation
+            pose_in_world = np.eye(4)  # in a z-up frame, as odom is (REP-103)
+            pose_in_world[:3, :3], pose_in_world[:3, 3] = Z_UP @ rotation.T, Z_UP @ translation
         yield (
             int(round(frame * dt * 1e9)),
             Scene(camera, height, pitch, people, objects, planes, camera_pose=pose_in_world),

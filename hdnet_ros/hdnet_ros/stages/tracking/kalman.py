@@ -27,6 +27,18 @@ def _motion(dt: float, acceleration_sigma: float) -> tuple[FloatArray, FloatArra
     return F, Q
 
 
+def _floor_motion(dt: float, across: float, up: FloatArray, along: float) -> tuple[FloatArray, FloatArray]:
+    """:func:`_motion` with the acceleration's density ``along`` the unit vector ``up`` and
+    ``across`` it: Q's blocks are S = across^2 (I - u u^T) + along^2 u u^T times dt^3/3,
+    dt^2/2 and dt."""
+    F, _ = _motion(dt, across)
+    u = np.asarray(up, dtype=np.float64).reshape(3)
+    vertical = np.outer(u, u)
+    S = across**2 * (np.eye(3) - vertical) + along**2 * vertical
+    Q = np.block([[S * dt**3 / 3.0, S * dt**2 / 2.0], [S * dt**2 / 2.0, S * dt]])
+    return F, Q
+
+
 class RootKalman:
     """Constant-velocity Kalman filter on a 3D point: state (x, y, z, vx, vy, vz)."""
 
@@ -88,13 +100,21 @@ class RootKalman:
         self.P = self.P - K @ self.P[:3, :]
 
 
-def predict_all(filters: list[RootKalman], dt: float, acceleration_sigma: float) -> None:
+def predict_all(
+    filters: list[RootKalman],
+    dt: float,
+    acceleration_sigma: float,
+    up: FloatArray | None = None,
+    vertical_sigma: float = 0.0,
+) -> None:
     """:meth:`RootKalman.predict` of every filter, as one stacked product each (numpy's
     matmul multiplies each stacked matrix as it would a single one: the same numbers to the
-    bit, ``test_tracking``)."""
+    bit, ``test_tracking``). ``up`` (a unit vector in the filters' frame): the acceleration's
+    density is ``vertical_sigma`` along it and ``acceleration_sigma`` across it (people walk
+    on a floor), else ``acceleration_sigma`` on every axis."""
     if dt <= 0 or not filters:
         return
-    F, Q = _motion(dt, acceleration_sigma)
+    F, Q = _motion(dt, acceleration_sigma) if up is None else _floor_motion(dt, acceleration_sigma, up, vertical_sigma)
     states = (F @ np.array([f.x for f in filters])[:, :, None])[..., 0]
     covariances = F @ np.array([f.P for f in filters]) @ F.T + Q
     for kalman, x, P in zip(filters, states, covariances, strict=True):

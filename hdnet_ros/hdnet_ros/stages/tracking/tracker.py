@@ -120,6 +120,9 @@ BOX_ONLY_IOU = 0.5
 # between frames a box moves little, a root jumps (onto an overlapping person's body).
 CLEAR_IOU = 0.7
 CLEAR_RIVAL_IOU = 0.5
+# The fixed frame's up may be at most this far from the image's up (-y) for the tracker to
+# take people as walking on a floor (the floor stage's default floor.max_tilt_deg) [deg].
+MAX_UP_TILT_DEG = 70.0
 # A refused root within this many sigmas of its track's predicted root is where the track
 # expects it (a suspect measured on the person itself): published as measured, not held.
 EXPLAINED_SIGMAS = 3.0
@@ -161,6 +164,12 @@ class TrackingConfig:
         0.5,
         "publish a track's velocity only while its filter knows it to this 1-sigma (RMS over the axes), else as "
         "unknown (0 = from its second 3D measurement on) [m/s]",
+        min=0.0,
+    )
+    vertical_acceleration_sigma: float = setting(
+        0.1,
+        "Kalman process noise along the fixed frame's up (z) while its pose is known: people walk on a floor, so "
+        "a coasting track does not drift up or down [m/s^2/sqrt(Hz)]",
         min=0.0,
     )
     fixed_frame: str = setting(
@@ -218,6 +227,7 @@ class Tracker:
         self._suspect: set[int] = set()  # this frame's people whose root is not trusted
         # The camera's pose in fixed_frame whose coordinates the tracks are kept in (None: none yet).
         self._camera_in_fixed: FloatArray | None = None
+        self._up: FloatArray | None = None  # the fixed frame's up in the camera's axes (None: unknown)
         self.counts: Counter[str] = Counter()  # frames by the frame tracked in (report())
         self._said = ""
         warm_up()  # the compiled keypoint moves, before the first frame
@@ -226,6 +236,7 @@ class Tracker:
         self.tracks.clear()
         self._last_stamp_ns = None
         self._camera_in_fixed = None
+        self._up = None
 
     def report(self) -> dict[str, str | int]:
         """``fixed_frame``, the frames tracked in it (``fixed``) and those whose camera pose
@@ -244,6 +255,7 @@ class Tracker:
             return
         if pose.matrix is None:
             self.counts[f"fixed_{pose.reason or 'missing'}"] += 1
+            self._up = None  # the camera's turn since the last pose is unknown
             self._say(f"the camera frame: no pose in {self.config.fixed_frame} ({pose.reason})", pose.message)
             return
         self.counts["fixed"] += 1
@@ -255,6 +267,10 @@ class Tracker:
             motion = np.asarray(np.linalg.solve(camera, self._camera_in_fixed), dtype=np.float64)
             move_all([t.kalman for t in self.tracks if t.kalman is not None], motion)
         self._camera_in_fixed = camera
+        # The fixed frame's z (up, REP-103) in this camera's axes; a frame whose z is no
+        # plausible up for the image (an optical frame named by mistake) gets no floor model.
+        up = camera[2, :3].copy()
+        self._up = up if up[1] <= -math.cos(math.radians(MAX_UP_TILT_DEG)) else None
 
     def update(self, people: list[Person], stamp_ns: int, camera: CameraModel | None = None) -> list[Person]:
         """Associate ``people`` with the tracks, set their ``track_id``, ``tracking_state``
@@ -267,7 +283,11 @@ class Tracker:
         dt = 0.0 if self._last_stamp_ns is None else max((stamp_ns - self._last_stamp_ns) * 1e-9, 0.0)
         self._last_stamp_ns = stamp_ns if self._last_stamp_ns is None else max(stamp_ns, self._last_stamp_ns)
         predict_all(
-            [track.kalman for track in self.tracks if track.kalman is not None], dt, self.config.acceleration_sigma
+            [track.kalman for track in self.tracks if track.kalman is not None],
+            dt,
+            self.config.acceleration_sigma,
+            self._up,
+            self.config.vertical_acceleration_sigma,
         )
         for track in self.tracks:
             track.time_since_update_s += dt
