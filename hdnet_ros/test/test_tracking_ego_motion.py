@@ -4,14 +4,22 @@ everyone keeps their id; a pose that TF cannot give is counted and changes nothi
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
+from hdnet_ros.frame_input import build_frame
 from hdnet_ros.joints import NUM_JOINTS, ROOT
 from hdnet_ros.people import CameraPose, DepthSource, Detection, Person
+from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.tracking import RootKalman, Tracker, TrackingConfig
 from hdnet_ros.stages.tracking.kalman import move_all
 from hdnet_ros.synthetic.benchmark import run_tracking
+from helpers import sample_messages
+
+from hdnet_ros.config import load_settings
 
 CAMERA = CameraModel.from_fov(640, 480, 70.0)
 RATE_HZ = 15.0
@@ -232,3 +240,30 @@ def test_people_walk_on_the_floor_of_the_fixed_frame() -> None:
         kalman.predict(2.0, 0.5)
         drift.append(abs(float((kalman.position - (np.linalg.inv(camera) @ np.append(STILL[0], 1))[:3]) @ up)))
     assert drift[0] < 0.05 and drift[0] < drift[1]
+
+
+def test_the_pipeline_tracks_in_the_frames_fixed_pose(models_dir: Path, sample_bags: list[Path]) -> None:
+    """Pipeline.process hands each frame's pose in tracking.fixed_frame to the tracker before
+    the people are matched: a turn of the camera (0.2 rad about odom's z, the image the same)
+    moves the tracks towards where the turn puts their roots, a pose that did not change
+    moves nothing, a failed lookup is counted; the network report says so."""
+    messages = sample_messages(sample_bags[0])
+    first = build_frame(messages["rgb"], messages["depth"], messages["camera_info"])
+    pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
+    poses = [camera_in_odom(0.0, 0.0, 0.0)] * 3 + [camera_in_odom(0.0, 0.0, 0.2)]
+    tracked = []
+    for k, pose in enumerate([*poses, None]):
+        frame = dataclasses.replace(first, stamp_ns=first.stamp_ns + k * 33_333_333)
+        frame.fixed_pose = CameraPose(pose) if pose is not None else CameraPose(None, "missing", "no odom")
+        pipeline.process(frame)
+        tracked.append({t.track_id: t.kalman.position for t in pipeline.stages.tracker.tracks if t.kalman is not None})
+    report = pipeline.network_report()["tracking"]
+    assert report == {"fixed_frame": "odom", "fixed": 4, "fixed_missing": 1}
+    turn = np.linalg.solve(poses[3], poses[2])[:3, :3]  # the last camera's axes from the one before
+    # The tracks that the same image and pose leave where they were (the sensor's roots; a
+    # monocular root moves with the crops BlazePose runs on)...
+    steady = [i for i in tracked[2] if i in tracked[1] and np.linalg.norm(tracked[2][i] - tracked[1][i]) < 0.02]
+    assert len(steady) >= 3
+    for i in steady:  # ...move with the turn alone, towards where it puts their roots
+        step, turned = tracked[3][i] - tracked[2][i], turn @ tracked[2][i] - tracked[2][i]
+        assert np.linalg.norm(step) > 0.05 and step @ turned > 0.5 * np.linalg.norm(step) * np.linalg.norm(turned)
