@@ -392,7 +392,6 @@ class Tracker:
         rooted = np.all(np.isfinite(roots), axis=1)
         cost = np.where(overlap >= config.min_iou_2d_only, (1.0 - overlap) * config.iou_cost_m, INFEASIBLE)
         boxes = np.array([p.detection.box for p in people], dtype=np.float64).reshape(-1, 4)
-        gate_2d = overlap_matrix(predicted, boxes, config.min_iou)
         filtered = np.array([track.kalman is not None for track in self.tracks], dtype=bool)
         if not np.any(filtered):
             return cost
@@ -404,10 +403,10 @@ class Tracker:
         distance = np.linalg.norm(positions[:, None, :] - roots[None, :, :], axis=-1)
         # A track that coasted is less sure where its box is than its width says (a person who
         # turned while out of view): its 2D gate widens by its 3 sigma, in pixels at its depth.
-        if self.camera is not None:
-            reach = 3.0 * spread * self.camera.fx / np.maximum(positions[:, 2], 0.1)
-            gate_2d[filtered] = overlap_matrix(predicted[filtered], boxes, config.min_iou, min_pad=reach)
-        allowed = (distance <= config.max_distance_m + 3.0 * sigma) & gate_2d[filtered]
+        fx = self.camera.fx if self.camera is not None else 0.0
+        reach = 3.0 * spread * fx / np.maximum(positions[:, 2], 0.1)
+        gate_2d = overlap_matrix(predicted[filtered], boxes, config.min_iou, min_pad=reach)
+        allowed = (distance <= config.max_distance_m + 3.0 * sigma) & gate_2d
         # A root known to a few centimetres counts its distance in full; a noisier pair
         # (a far person placed by their size, a coasting track) in units of its sigma, so
         # that its frame-to-frame wander does not outweigh the boxes. The 2D term also
