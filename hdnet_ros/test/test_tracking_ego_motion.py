@@ -267,3 +267,25 @@ def test_the_pipeline_tracks_in_the_frames_fixed_pose(models_dir: Path, sample_b
     for i in steady:  # ...move with the turn alone, towards where it puts their roots
         step, turned = tracked[3][i] - tracked[2][i], turn @ tracked[2][i] - tracked[2][i]
         assert np.linalg.norm(step) > 0.05 and step @ turned > 0.5 * np.linalg.norm(step) * np.linalg.norm(turned)
+
+
+def test_a_broken_pose_is_counted_and_moves_nothing() -> None:
+    """A pose with NaN or a rotation that is none (a broken odometry message) would make
+    every track NaN: it is counted as invalid and the tracks stay put."""
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    start = camera_in_odom(0.0, 0.0, 0.0)
+    person, _ = seen(STILL[0], start, np.random.default_rng(4))
+    tracker.follow_camera(CameraPose(start))
+    tracker.update([person], 1, CAMERA)
+    kalman = tracker.tracks[0].kalman
+    assert kalman is not None
+    before = kalman.position
+    nan, sheared = start.copy(), start.copy()
+    nan[0, 3] = np.nan
+    sheared[:3, 0] *= 1.5
+    mirrored = start @ np.diag([-1.0, 1.0, 1.0, 1.0])
+    for broken in (nan, sheared, mirrored):
+        tracker.follow_camera(CameraPose(broken))
+    np.testing.assert_array_equal(kalman.position, before)
+    assert np.all(np.isfinite(kalman.P))
+    assert tracker.report() == {"fixed_frame": "odom", "fixed": 1, "fixed_invalid": 3}

@@ -205,6 +205,21 @@ def _place_at_track(person: Person, kalman: RootKalman, measured: bool) -> None:
         person.feet_sources = _inferred(person.feet_sources)
 
 
+def _rigid(matrix: npt.ArrayLike | None) -> FloatArray | None:
+    """``matrix`` as a 4x4 rigid transform, or None where it is none (missing, NaN, a
+    rotation part that is not orthonormal with determinant 1: a broken odometry message
+    would turn every track into NaN)."""
+    if matrix is None:
+        return None
+    pose = np.asarray(matrix, dtype=np.float64)
+    if pose.shape != (4, 4) or not np.all(np.isfinite(pose)):
+        return None
+    rotation = pose[:3, :3]
+    if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) or np.linalg.det(rotation) < 0:
+        return None
+    return pose
+
+
 def _restated(stddev: npt.NDArray[np.floating], root_before: float, root_after: float) -> npt.NDArray[np.floating]:
     """Joint sigmas whose root's share ``root_before`` is replaced by ``root_after`` (NaN stays)."""
     own = np.maximum(stddev**2 - root_before**2, 0.0) if np.isfinite(root_before) else stddev**2
@@ -240,8 +255,8 @@ class Tracker:
 
     def report(self) -> dict[str, str | int]:
         """``fixed_frame``, the frames tracked in it (``fixed``) and those whose camera pose
-        there was not known (``fixed_missing``, ``fixed_stale``: tracked as if the camera had
-        not moved); empty while tracking is off."""
+        there was not known (``fixed_missing``, ``fixed_stale``, ``fixed_invalid``: tracked as
+        if the camera had not moved); empty while tracking is off."""
         if not self.config.enabled:
             return {}
         return {"fixed_frame": self.config.fixed_frame, **self.counts}
@@ -253,14 +268,16 @@ class Tracker:
         whose lookup failed: counted, the tracks stay in the last camera's coordinates."""
         if not self.config.enabled or pose is None:
             return
-        if pose.matrix is None:
-            self.counts[f"fixed_{pose.reason or 'missing'}"] += 1
+        camera = _rigid(pose.matrix)
+        if camera is None:
+            reason = pose.reason or ("invalid" if pose.matrix is not None else "missing")
+            self.counts[f"fixed_{reason}"] += 1
             self._up = None  # the camera's turn since the last pose is unknown
-            self._say(f"the camera frame: no pose in {self.config.fixed_frame} ({pose.reason})", pose.message)
+            why = pose.message or "not a rigid transform (NaN, or a rotation that is not one)"
+            self._say(f"the camera frame: no pose in {self.config.fixed_frame} ({reason})", why)
             return
         self.counts["fixed"] += 1
         self._say(self.config.fixed_frame, "")
-        camera = np.asarray(pose.matrix, dtype=np.float64)
         if self._camera_in_fixed is not None and not np.array_equal(camera, self._camera_in_fixed):
             # (a camera on a static mount gives the same pose every frame: nothing to move)
             # Last camera's coordinates -> this camera's: inverse(now) @ before.
