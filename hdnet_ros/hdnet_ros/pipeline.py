@@ -320,7 +320,7 @@ class Pipeline:
         if stages.tracker.outlived(frame.stamp_ns):  # a pause longer than any track coasts
             stages.tracker.reset()
             self.schedule.reset()  # else its memory of boxes would hand the people before it on
-        stages.tracker.follow_camera(frame.fixed_pose)  # the robot's own motion, out of the tracks'
+        stages.tracker.follow_camera(frame.fixed_pose, frame.stamp_ns)  # the robot's motion, out of the tracks'
         with timed("detection"):
             found = stages.detector.detect(frame.rgb)
         with timed("keypoints_2d"):

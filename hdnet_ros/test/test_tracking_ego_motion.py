@@ -289,3 +289,30 @@ def test_a_broken_pose_is_counted_and_moves_nothing() -> None:
     np.testing.assert_array_equal(kalman.position, before)
     assert np.all(np.isfinite(kalman.P))
     assert tracker.report() == {"fixed_frame": "odom", "fixed": 1, "fixed_invalid": 3}
+
+
+def test_a_pose_that_jumps_moves_no_track() -> None:
+    """Odometry reset to its origin (the robot 3 m and a quarter turn away from it) is no
+    motion of the camera: faster than any robot moves between two frames, it is counted as
+    a jump, the tracks stay where they are in the camera, and the next pose moves them from
+    the new one. A turn at 2 rad/s over the same frames moves them."""
+    rng = np.random.default_rng(5)
+    moved = camera_in_odom(3.0, 1.0, 1.5)
+    tracker = Tracker(TrackingConfig(), CAMERA)
+    person, _ = seen(STILL[0], moved, rng)
+    tracker.follow_camera(CameraPose(moved), 0)
+    tracker.update([person], 0, CAMERA)
+    kalman = tracker.tracks[0].kalman
+    assert kalman is not None
+    before = kalman.position
+    reset = camera_in_odom(0.0, 0.0, 0.0)
+    tracker.follow_camera(CameraPose(reset), int(1e9 / RATE_HZ))
+    np.testing.assert_array_equal(kalman.position, before)
+    turned = camera_in_odom(0.0, 0.0, 2.0 / RATE_HZ)
+    tracker.follow_camera(CameraPose(turned), int(2e9 / RATE_HZ))
+    expected = (np.linalg.inv(turned) @ reset @ np.append(before, 1.0))[:3]
+    np.testing.assert_allclose(kalman.position, expected, atol=1e-12)
+    assert tracker.report() == {"fixed_frame": "odom", "fixed": 3, "fixed_jump": 1}
+    from hdnet_ros.outputs.network_report import network_values
+
+    assert network_values({"tracking": tracker.report()})["tracking frame (frames)"] == "odom 3 (1 jumped)"

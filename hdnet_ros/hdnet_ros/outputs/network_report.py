@@ -72,15 +72,19 @@ def placement_values(counts: Mapping[str, int] | None) -> dict[str, str]:
 
 
 def tracking_values(counts: Mapping[str, Any] | None) -> dict[str, str]:
-    """The frame the tracks moved in: frames tracked in ``tracking.fixed_frame`` and those
-    whose camera pose there was not known (``missing``, ``stale``: tracked as if the camera
-    had not moved), or the camera frame where no fixed frame is configured."""
+    """The frame the tracks moved in: frames tracked in ``tracking.fixed_frame`` (those whose
+    pose jumped, the tracks not moved, among them) and those whose camera pose there was not
+    known (``missing``, ``stale``, ``invalid``: tracked as if the camera had not moved), or
+    the camera frame where no fixed frame is configured."""
     if not counts:  # tracking off
         return {}
     fixed = str(counts.get("fixed_frame") or "")
     if not fixed:
         return {"tracking frame": "camera (tracking.fixed_frame empty)"}
-    failed = {key[len("fixed_") :]: n for key, n in counts.items() if key.startswith("fixed_") and key != "fixed_frame"}
+    kept = ("fixed_frame", "fixed_jump")
+    failed = {key[len("fixed_") :]: n for key, n in counts.items() if key.startswith("fixed_") and key not in kept}
     parts = [f"{fixed} {counts.get('fixed', 0)}"]
+    if counts.get("fixed_jump"):  # among those: the pose jumped, the tracks were not moved
+        parts[0] += f" ({counts['fixed_jump']} jumped)"
     parts += [f"camera ({fixed} {reason}) {n}" for reason, n in sorted(failed.items()) if n]
     return {"tracking frame (frames)": ", ".join(parts)}

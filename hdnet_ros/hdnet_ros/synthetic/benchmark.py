@@ -294,7 +294,7 @@ def run_tracking(
             people, truths = observe(scene, rendering, oracle, rng)
             lifter(people, depth, scene.camera)
             if follow_camera and scene.camera_pose is not None:
-                tracker.follow_camera(CameraPose(scene.camera_pose))
+                tracker.follow_camera(CameraPose(scene.camera_pose), stamp)
             published = tracker.update(people, stamp, scene.camera)
             for person, truth in zip(people, truths, strict=True):  # observe's people are the truths'
                 if truth.person_id in last_ids:

@@ -123,6 +123,11 @@ CLEAR_RIVAL_IOU = 0.5
 # The fixed frame's up may be at most this far from the image's up (-y) for the tracker to
 # take people as walking on a floor (the floor stage's default floor.max_tilt_deg) [deg].
 MAX_UP_TILT_DEG = 70.0
+# A camera pose in the fixed frame that moves faster than this between frames jumped (an
+# odometry reset, a localisation's correction): robots drive under 2-3 m/s, heads pan under
+# 3-6 rad/s [m/s, rad/s].
+MAX_CAMERA_SPEED = 5.0
+MAX_CAMERA_TURN = 10.0
 # A refused root within this many sigmas of its track's predicted root is where the track
 # expects it (a suspect measured on the person itself): published as measured, not held.
 EXPLAINED_SIGMAS = 3.0
@@ -205,6 +210,16 @@ def _place_at_track(person: Person, kalman: RootKalman, measured: bool) -> None:
         person.feet_sources = _inferred(person.feet_sources)
 
 
+def _jumped(motion: FloatArray, stamp_ns: int | None, before_ns: int | None) -> bool:
+    """Whether the camera's ``motion`` between two poses stamped ``before_ns`` and
+    ``stamp_ns`` is faster than MAX_CAMERA_SPEED or MAX_CAMERA_TURN (unknown stamps: never)."""
+    if stamp_ns is None or before_ns is None:
+        return False
+    dt = max((stamp_ns - before_ns) * 1e-9, 1e-3)
+    angle = math.acos(min(max((float(np.trace(motion[:3, :3])) - 1.0) / 2.0, -1.0), 1.0))
+    return float(np.linalg.norm(motion[:3, 3])) > MAX_CAMERA_SPEED * dt or angle > MAX_CAMERA_TURN * dt
+
+
 def _rigid(matrix: npt.ArrayLike | None) -> FloatArray | None:
     """``matrix`` as a 4x4 rigid transform, or None where it is none (missing, NaN, a
     rotation part that is not orthonormal with determinant 1: a broken odometry message
@@ -242,6 +257,7 @@ class Tracker:
         self._suspect: set[int] = set()  # this frame's people whose root is not trusted
         # The camera's pose in fixed_frame whose coordinates the tracks are kept in (None: none yet).
         self._camera_in_fixed: FloatArray | None = None
+        self._pose_stamp_ns: int | None = None  # the stamp of that pose (None: not given)
         self._up: FloatArray | None = None  # the fixed frame's up in the camera's axes (None: unknown)
         self.counts: Counter[str] = Counter()  # frames by the frame tracked in (report())
         self._said = ""
@@ -251,21 +267,26 @@ class Tracker:
         self.tracks.clear()
         self._last_stamp_ns = None
         self._camera_in_fixed = None
+        self._pose_stamp_ns = None
         self._up = None
 
     def report(self) -> dict[str, str | int]:
         """``fixed_frame``, the frames tracked in it (``fixed``) and those whose camera pose
         there was not known (``fixed_missing``, ``fixed_stale``, ``fixed_invalid``: tracked as
-        if the camera had not moved); empty while tracking is off."""
+        if the camera had not moved), poses that jumped (``fixed_jump``, among ``fixed``);
+        empty while tracking is off."""
         if not self.config.enabled:
             return {}
         return {"fixed_frame": self.config.fixed_frame, **self.counts}
 
-    def follow_camera(self, pose: CameraPose | None) -> None:
+    def follow_camera(self, pose: CameraPose | None, stamp_ns: int | None = None) -> None:
         """Move the tracks into this frame's camera coordinates, the camera's ``pose`` in
-        ``fixed_frame`` given (module doc); call it before anything else reads the tracks in a
-        frame. ``pose`` None: not asked (no ``fixed_frame``, no TF in the transport); a pose
-        whose lookup failed: counted, the tracks stay in the last camera's coordinates."""
+        ``fixed_frame`` at ``stamp_ns`` given (module doc); call it before anything else reads
+        the tracks in a frame. ``pose`` None: not asked (no ``fixed_frame``, no TF in the
+        transport); a pose whose lookup failed: counted, the tracks stay in the last camera's
+        coordinates; a pose that jumped (faster than a robot's camera moves: an odometry
+        reset, a localisation's correction): counted, the tracks stay where they are in the
+        camera, which did not move with the frame."""
         if not self.config.enabled or pose is None:
             return
         camera = _rigid(pose.matrix)
@@ -282,8 +303,13 @@ class Tracker:
             # (a camera on a static mount gives the same pose every frame: nothing to move)
             # Last camera's coordinates -> this camera's: inverse(now) @ before.
             motion = np.asarray(np.linalg.solve(camera, self._camera_in_fixed), dtype=np.float64)
-            move_all([t.kalman for t in self.tracks if t.kalman is not None], motion)
+            if _jumped(motion, stamp_ns, self._pose_stamp_ns):
+                self.counts["fixed_jump"] += 1
+                LOG.warning("tracking: the camera's pose in %s jumped: the tracks stay", self.config.fixed_frame)
+            else:
+                move_all([t.kalman for t in self.tracks if t.kalman is not None], motion)
         self._camera_in_fixed = camera
+        self._pose_stamp_ns = stamp_ns
         # The fixed frame's z (up, REP-103) in this camera's axes; a frame whose z is no
         # plausible up for the image (an optical frame named by mistake) gets no floor model.
         up = camera[2, :3].copy()
