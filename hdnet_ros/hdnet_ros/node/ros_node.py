@@ -256,7 +256,9 @@ class RosTransport:
 
     def lookup_transform(self, target: str, source: str, stamp_ns: int, timeout_s: float) -> Transform:
         if self._tf_buffer is None:
-            raise TransformUnavailableError("no TF listener (node.target_frame and floor.frame empty at configure)")
+            raise TransformUnavailableError(
+                "no TF listener (node.target_frame, floor.frame and tracking.fixed_frame empty at configure)"
+            )
         try:
             looked_up = self._tf_buffer.lookup_transform(
                 target, source, Time(nanoseconds=stamp_ns), timeout=Duration(seconds=timeout_s)
