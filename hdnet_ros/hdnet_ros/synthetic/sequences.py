@@ -140,11 +140,11 @@ def walking_sequence(rng: np.random.Generator, config: SequenceConfig) -> Iterat
     objects_rng = np.random.default_rng(int(rng.integers(1 << 30)))
     objects = None
     objects_world: list[Capsule] | None = None
-    fixed = (rotation, planes)
+    unpanned = (rotation, planes)  # the camera at the middle of its pan
     for frame in range(config.frames):
         if config.pan_amplitude_deg:
-            rotation = _panned(fixed[0], config, frame * dt)
-            planes = [floor_plane(rotation, height), wall_plane(rotation, fixed[1][1].offset, 0.0)]
+            rotation = _panned(unpanned[0], config, frame * dt)
+            planes = [floor_plane(rotation, height), wall_plane(rotation, unpanned[1][1].offset, 0.0)]
         people = []
         for index, walker in enumerate(walkers):
             moving = bool(np.any(walker.velocity != 0))
