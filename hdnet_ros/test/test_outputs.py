@@ -141,6 +141,26 @@ def test_markers_have_one_colour_per_id_and_a_lifetime() -> None:
     assert label.text == "id 1  2.00 m"
 
 
+def test_a_walking_person_has_a_velocity_arrow_and_a_still_one_none() -> None:
+    """The arrow goes from the pelvis to where the velocity takes it in a second, in the
+    person's colour; no arrow for a velocity that is unknown (NaN) or under 0.2 m/s."""
+    walking, still, unknown = upright_person(1), upright_person(2), upright_person(3)
+    walking.velocity = np.array([0.8, 0.0, -0.6])
+    still.velocity = np.array([0.1, 0.0, 0.1])
+    markers = roundtrip(marker_array_msg([walking, still, unknown], STAMP, "cam", 0.2)).markers  # type: ignore[attr-defined]
+    arrows = [m for m in markers if m.ns == "velocities"]
+    assert [m.id for m in arrows] == [1] and arrows[0].type == 0  # ARROW
+    start, end = ((p.x, p.y, p.z) for p in arrows[0].points)
+    np.testing.assert_allclose(start, walking.root)
+    np.testing.assert_allclose(end, walking.root + walking.velocity)
+    spheres = next(m for m in markers if m.ns == "joints" and m.id == 1)
+    assert (arrows[0].color.r, arrows[0].color.g, arrows[0].color.b) == (
+        spheres.color.r,
+        spheres.color.g,
+        spheres.color.b,
+    )
+
+
 def test_overlay_draws_and_keeps_the_input() -> None:
     rgb = np.zeros((480, 640, 3), np.uint8)
     overlay = draw_overlay(rgb, [upright_person(1)])
@@ -220,7 +240,8 @@ def test_a_crowds_markers_hold_each_persons_own_points() -> None:
     people = random_people(9, seed=6)
     markers = roundtrip(marker_array_msg(people, STAMP, "cam", 0.2)).markers  # type: ignore[attr-defined]
     shown = [p for p in people if p.num_valid]
-    assert len(markers) == 1 + 3 * len(shown)
+    arrows = sum(bool(np.all(np.isfinite(p.root)) and np.linalg.norm(p.velocity) >= 0.2) for p in shown)
+    assert len(markers) == 1 + 3 * len(shown) + arrows
     for person, spheres in zip(shown, [m for m in markers if m.ns == "joints"], strict=True):
         assert spheres.id == person.track_id
         joints = [*person.positions[person.valid], *person.feet[np.all(np.isfinite(person.feet), axis=1)]]

@@ -1,4 +1,5 @@
-"""RViz MarkerArray: joint spheres, bones as a line list and a label per person.
+"""RViz MarkerArray: joint spheres, bones as a line list, a label and, for a person walking
+with a known velocity, an arrow from the pelvis to where they will be in a second.
 
 Built for the whole frame at once: the points of all people are converted to Python in
 one ``tolist``, messages are made with positional arguments, and the parts every marker
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from hdnet_ros.joints import ROOT
 from hdnet_ros.outputs.common import body_label, colour_for, header, msg_type, positional_type, stacked
 from hdnet_ros.outputs.message_kernel import SLOTS_PER_PERSON, marker_places
 from hdnet_ros.people import Person
@@ -22,6 +24,11 @@ from hdnet_ros.people import Person
 JOINT_DIAMETER_M = 0.05
 BONE_WIDTH_M = 0.02
 TEXT_HEIGHT_M = 0.12
+# Velocity arrows: shaft and head diameters, head length [m]; slower people get none (a
+# still person's filter wanders by a few cm/s) [m/s]; the arrow spans this long [s].
+ARROW_SCALE_M = (0.03, 0.07, 0.1)
+MIN_ARROW_SPEED = 0.2
+ARROW_AHEAD_S = 1.0
 
 
 class _Types(NamedTuple):
@@ -79,6 +86,7 @@ class _Shared(NamedTuple):
     joint_scale: Any
     bone_scale: Any
     text_scale: Any
+    arrow_scale: Any
     white: Any
 
 
@@ -96,6 +104,7 @@ def _shared(stamp_ns: int, frame_id: str, lifetime_s: float) -> _Shared:
         types.vector3(JOINT_DIAMETER_M, JOINT_DIAMETER_M, JOINT_DIAMETER_M),
         types.vector3(BONE_WIDTH_M, 0.0, 0.0),
         types.vector3(0.0, 0.0, TEXT_HEIGHT_M),
+        types.vector3(*ARROW_SCALE_M),
         types.colour(1.0, 1.0, 1.0, 1.0),
     )
 
@@ -129,7 +138,9 @@ def marker_array_msg(
     """The markers of one frame. It starts with DELETEALL so people who left disappear even
     when a bag is paused; the lifetime clears them if the node stops. Per person with a
     valid joint: spheres at the valid joints, lines for bones with both ends valid, a text
-    label with the id and distance above the head. ``points``: the Points of all
+    label with the id and distance above the head, and an arrow of their velocity where it is
+    known and at least MIN_ARROW_SPEED (from the pelvis to ARROW_AHEAD_S ahead; the velocity
+    is relative to ``tracking.fixed_frame``). ``points``: the Points of all
     ``people``'s joints and feet already made for their Skeleton3D messages
     (:func:`~.skeletons.joint_points`), shown as they are."""
     shared = _shared(stamp_ns, frame_id, lifetime_s)
@@ -154,6 +165,7 @@ def marker_array_msg(
     texture, mesh = shared.texture, shared.mesh_file
     upright = identity.orientation  # the labels' poses share the identity's quaternion
     spheres, lines, text, add = marker.SPHERE_LIST, marker.LINE_LIST, marker.TEXT_VIEW_FACING, marker.ADD
+    arrows = _arrow_ends(everyone[places.rows, ROOT], stacked([people[i].velocity for i in places.rows]))
     start = 0
     colours: dict[tuple[float, float, float], Any] = {}  # one ColorRGBA per palette entry, shared
     for index, (label, _) in enumerate(shown):
@@ -175,5 +187,26 @@ def marker_array_msg(
             marker(head, "labels", label, text, add, text_pose, shared.text_scale, shared.white, lifetime, False, [],
                    [], "", texture, [], f"id {label}  {distances[index]:.2f} m", "", mesh, False),
         ]  # fmt: skip
+        if arrows[index] is not None:
+            markers.append(
+                marker(head, "velocities", label, marker.ARROW, add, identity, shared.arrow_scale, colour, lifetime,
+                       False, arrows[index], [], "", texture, [], "", "", mesh, False)
+            )  # fmt: skip
         start += joints + bones
     return msg_type("visualization_msgs/msg/MarkerArray")(markers=markers)
+
+
+def _arrow_ends(roots: npt.NDArray[np.float64], velocities: npt.ArrayLike) -> list[list[Any] | None]:
+    """Per person (pelvis [N,3], velocity [N,3]), the Points of their velocity arrow (the
+    pelvis, ARROW_AHEAD_S ahead) or None: no known velocity, slower than MIN_ARROW_SPEED, or
+    no pelvis."""
+    point = _types().point
+    velocity = np.asarray(velocities, dtype=np.float64).reshape(-1, 3)
+    shown = np.all(np.isfinite(roots), axis=1) & (np.einsum("ij,ij->i", velocity, velocity) >= MIN_ARROW_SPEED**2)
+    if not shown.any():
+        return [None] * len(shown)
+    tips = roots + velocity * ARROW_AHEAD_S
+    return [
+        [point(*root), point(*tip)] if show else None
+        for root, tip, show in zip(roots.tolist(), tips.tolist(), shown.tolist(), strict=True)
+    ]
