@@ -14,10 +14,10 @@ from hdnet_ros.people import Frame
 from hdnet_ros.pipeline import FrameResult
 from hdnet_ros.replay.runner import ReplayJob, ReplayOptions
 from hdnet_ros.ros_types import typestore
-from hdnet_ros.timing import StageTimer
 from hdnet_ros.transform_buffer import matrix_quaternion
 from helpers import INFO_TOPIC, RGB_TOPIC, sample_messages
 from rosbags.rosbag2 import StoragePlugin, Writer
+from test_collector_freeze import RecordingPipeline
 
 from hdnet_ros.config import Settings, load_settings
 
@@ -81,23 +81,17 @@ def robot_bag(path: Path, sample: dict[str, Any], frames: int) -> tuple[Path, li
     return path, stamps
 
 
-class PoseRecorder:
-    """A pipeline stand-in that records each frame's camera poses."""
+class PoseRecorder(RecordingPipeline):
+    """The replay's pipeline stand-in (test_collector_freeze's), keeping each frame it gets
+    with its camera poses."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.timer = StageTimer()
+        super().__init__(settings)
         self.frames: list[Frame] = []
 
     def process(self, frame: Frame) -> FrameResult:
         self.frames.append(frame)
-        return FrameResult(frame, [])
-
-    def reset_tracking(self) -> None:
-        pass
-
-    def network_report(self) -> dict[str, Any]:
-        return {"pose_3d": "", "root_depth": ""}
+        return super().process(frame)
 
 
 def replay(bag: Path, output: Path, timeout_s: float) -> PoseRecorder:
