@@ -405,6 +405,7 @@ class Pipeline:
                     min_score=self.settings.keypoints.min_score,
                     network_root=stages.blazepose_root,
                     bodies=bodies if made else None,
+                    motion=stages.tracker.camera_motion,
                 )
         roots: list[RootDepth | None] = [None] * len(people)
         if stages.root_depth is not None:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
@@ -82,17 +83,19 @@ def drive(
     has_depth: bool = True,
     accepts: Callable[[Person], bool] = lambda person: True,
     network: Callable[[Person], BodyEstimate] = estimate,
+    motion: Callable[[int], npt.NDArray[np.float64] | None] = lambda index: None,
 ) -> list[set[int]]:
     """Run ``schedule`` over ``frames`` frames of ``scene`` (frame index -> people, each
     with its track id), the network answering ``network`` where ``accepts``; each frame's
-    people become the tracks' last persons (``tracked``) or are never tracked. The track
-    ids the network ran on, per frame."""
+    people become the tracks' last persons (``tracked``) or are never tracked; ``motion``:
+    the camera's move into each frame (the tracker's ``camera_motion``). The track ids the
+    network ran on, per frame."""
     tracks: dict[int, Person] = {}
     ran = []
     for index in range(frames):
         people = scene(index)
         expected = [tracks.get(p.track_id) if tracked else None for p in people]
-        plan = schedule.plan(people, expected, has_depth, CAMERA, 0.3, 0.07)
+        plan = schedule.plan(people, expected, has_depth, CAMERA, 0.3, 0.07, motion(index))
         answers = [
             Estimate.of(network(p), 0.3) if run and accepts(p) else None
             for p, run in zip(people, plan.run, strict=True)
@@ -387,6 +390,54 @@ def test_a_carried_pose_whose_crop_was_rejected_waits_for_its_back_off() -> None
     assert schedule.counts["refit"] == 1
     assert all(person.network_pose is not None for person in seen[:3])  # run, then carried
     assert all(person.network_pose is None for person in seen[4:])  # frame 3's refit was rejected
+
+
+def yaw(angle: float) -> npt.NDArray[np.float64]:
+    """A turn about the camera's y axis (down: a robot turning in place) by ``angle`` [rad]."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
+
+
+def turning_run(given: bool, step: float = 0.05) -> tuple[BlazePoseSchedule, list[float]]:
+    """A person stands still 3 m ahead while the camera turns ``step`` rad a frame for 8
+    frames; the schedule is given the camera's move (``given``) or not. The schedule and
+    each carried pose's largest difference from the body in its frame's axes [m]."""
+    root = np.array([0.0, 0.3, 3.0])
+    move = np.eye(4)
+    move[:3, :3] = yaw(-step)  # p_now = turn_now^T turn_before p_before
+    people: list[Person] = []
+    bodies: dict[int, npt.NDArray[np.float64]] = {}  # id(person) -> their body in the frame's axes
+
+    def scene(index: int) -> list[Person]:
+        turn = yaw(step * index)  # this camera's axes in the first one's
+        person = person_at(turn.T @ root, 1)
+        body = SKELETON @ turn  # each row v -> turn^T v
+        person.pixels = CAMERA.project(body + turn.T @ root)
+        people.append(person)
+        bodies[id(person)] = body
+        return [person]
+
+    def network(person: Person) -> BodyEstimate:  # it sees the body in the frame's axes
+        return dataclasses.replace(estimate(person), relative_pose=bodies[id(person)].copy())
+
+    schedule = BlazePoseSchedule(config(every_frames=100, every_frames_without_depth=100))
+    drive(schedule, scene, 8, network=network, motion=lambda index: move if given and index > 0 else None)
+    carried = [p for p in people if p.network_pose_age > 0]
+    return schedule, [float(np.abs(p.network_pose - bodies[id(p)]).max()) for p in carried]
+
+
+def test_carried_poses_turn_with_the_camera_and_are_not_refitted_for_its_turn() -> None:
+    """A person stands still while the camera turns 0.05 rad a frame (1.5 rad/s at 30 Hz):
+    in the camera's axes their body turns the other way and their root sweeps 0.15 m a frame.
+    Given the camera's move each frame (the tracker's), the carried pose is the body as this
+    frame's camera sees it, and the carried fits land where the network's root now is: no
+    refit. Without it the pose keeps the run's axes and the run's root is left behind."""
+    schedule, errors = turning_run(given=True)
+    assert schedule.counts["refit"] == 0 and len(errors) == 7
+    assert max(errors) < 1e-9
+    schedule, errors = turning_run(given=False)
+    assert schedule.counts["refit"] >= 2  # the run's root left behind, again and again
+    assert errors and min(errors) > 0.005  # a 0.2 m shoulder turned by 0.05 rad: 0.01 m
 
 
 def test_the_memory_goes_with_the_tracks_people() -> None:

@@ -17,6 +17,7 @@ from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.tracking import RootKalman, Tracker, TrackingConfig
 from hdnet_ros.stages.tracking.kalman import move_all
 from hdnet_ros.synthetic.benchmark import run_tracking
+from hdnet_ros.synthetic.turned_view import turned_frame, yaw_turn
 from helpers import sample_messages
 
 from hdnet_ros.config import load_settings
@@ -272,6 +273,32 @@ def test_the_pipeline_tracks_in_the_frames_fixed_pose(models_dir: Path, sample_b
         assert np.linalg.norm(step) > 0.05 and step @ turned > 0.5 * np.linalg.norm(step) * np.linalg.norm(turned)
 
 
+def test_the_pipelines_carried_3d_poses_turn_with_the_camera(models_dir: Path, sample_bags: list[Path]) -> None:
+    """A sample frame seen by a camera that turns 0.03 rad a frame (0.9 rad/s at 30 Hz; the
+    image and depth warped as the turned camera sees them, its pose in a fixed frame): the
+    BlazePose poses the people carry between runs turn with the camera's move, which the
+    pipeline hands from the tracker to the schedule; they stay the run's body."""
+    messages = sample_messages(sample_bags[0])
+    first = build_frame(messages["rgb"], messages["depth"], messages["camera_info"])
+    pipeline = Pipeline.from_settings(load_settings(overrides={"models.models_dir": str(models_dir)}))
+    step = 0.03
+    carried = []
+    before: dict[int, tuple[np.ndarray, int]] = {}
+    for k in range(6):
+        frame = dataclasses.replace(turned_frame(first, yaw_turn(step * k)), stamp_ns=first.stamp_ns + k * 33_333_333)
+        people = pipeline.process(frame).people
+        now = {p.track_id: (p.network_pose, p.network_pose_age) for p in people if p.network_pose is not None}
+        if k > 0:
+            assert pipeline.stages.tracker.camera_motion is not None
+            turn = pipeline.stages.tracker.camera_motion[:3, :3]
+            np.testing.assert_allclose(turn, yaw_turn(-step), atol=1e-9)  # p_now = turn p_before
+            carried += [(pose, before[i][0] @ turn.T) for i, (pose, age) in now.items() if i in before and age > 0]
+        before = now
+    assert len(carried) >= 4  # measured: 10 carried poses over the 5 turned frames
+    for pose, expected in carried:
+        np.testing.assert_allclose(pose, expected, atol=1e-12)
+
+
 def test_a_broken_pose_is_counted_and_moves_nothing() -> None:
     """A pose with NaN or a rotation that is none (a broken odometry message) would make
     every track NaN: it is counted as invalid and the tracks stay put."""
@@ -289,6 +316,7 @@ def test_a_broken_pose_is_counted_and_moves_nothing() -> None:
     mirrored = start @ np.diag([-1.0, 1.0, 1.0, 1.0])
     for broken in (nan, sheared, mirrored):
         tracker.follow_camera(CameraPose(broken))
+        assert tracker.camera_motion is None  # nothing for the frame's other stages to move either
     np.testing.assert_array_equal(kalman.position, before)
     assert np.all(np.isfinite(kalman.P))
     assert tracker.report() == {"fixed_frame": "odom", "fixed": 1, "fixed_invalid": 3}
@@ -311,11 +339,18 @@ def test_a_pose_that_jumps_moves_no_track() -> None:
     reset = camera_in_odom(0.0, 0.0, 0.0)
     tracker.follow_camera(CameraPose(reset), int(1e9 / RATE_HZ))
     np.testing.assert_array_equal(kalman.position, before)
+    assert tracker.camera_motion is None
     turned = camera_in_odom(0.0, 0.0, 2.0 / RATE_HZ)
     tracker.follow_camera(CameraPose(turned), int(2e9 / RATE_HZ))
     expected = (np.linalg.inv(turned) @ reset @ np.append(before, 1.0))[:3]
     np.testing.assert_allclose(kalman.position, expected, atol=1e-12)
-    assert tracker.report() == {"fixed_frame": "odom", "fixed": 3, "fixed_jump": 1}
+    # The move the tracks took is the frame's camera_motion (BlazePose's carried poses take it
+    # too); the same pose again moves nothing.
+    assert tracker.camera_motion is not None
+    np.testing.assert_allclose(tracker.camera_motion @ np.append(before, 1.0), np.append(expected, 1.0), atol=1e-12)
+    tracker.follow_camera(CameraPose(turned), int(3e9 / RATE_HZ))
+    assert tracker.camera_motion is None
+    assert tracker.report() == {"fixed_frame": "odom", "fixed": 4, "fixed_jump": 1}
     from hdnet_ros.outputs.network_report import network_values
 
-    assert network_values({"tracking": tracker.report()})["tracking frame (frames)"] == "odom 3 (1 jumped)"
+    assert network_values({"tracking": tracker.report()})["tracking frame (frames)"] == "odom 4 (1 jumped)"

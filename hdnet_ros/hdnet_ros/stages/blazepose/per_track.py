@@ -79,6 +79,7 @@ def estimate_bodies(
     min_score: float,
     network_root: bool,
     bodies: list[BodyEstimate | None] | None = None,
+    motion: FloatArray | None = None,
 ) -> NetworkEstimates:
     """BlazePose's poses, roots and masks for ``people`` as the depth stage's arrays.
 
@@ -87,9 +88,11 @@ def estimate_bodies(
     mask and landmarks moved with their box. ``bodies``: estimates already made this frame
     for every person (BlazePose made the keypoints): nothing more runs. ``network_root``:
     whether BlazePose's monocular root is the network root (``networks.root_depth``).
+    ``motion``: the camera's move since the last frame (the tracker's ``camera_motion``),
+    which the carried poses follow.
     """
     if bodies is None:
-        roots, masks = _scheduled(stage, schedule, frame, people, expected, min_score)
+        roots, masks = _scheduled(stage, schedule, frame, people, expected, min_score, motion)
     else:
         for person, body in zip(people, bodies, strict=True):
             if body is not None:
@@ -106,12 +109,13 @@ def _scheduled(
     people: list[Person],
     expected: Sequence[Person | None],
     min_score: float,
+    motion: FloatArray | None,
 ) -> tuple[list[RootFit | None], list[PersonMask | None]]:
     """Run the network on the planned people; the others, and those whose crop it rejects,
     keep what they carry. The roots and masks of all people."""
     camera = frame.camera
     plan = schedule.plan(
-        people, expected, frame.depth_m is not None, camera, min_score, stage.config.root_relative_sigma
+        people, expected, frame.depth_m is not None, camera, min_score, stage.config.root_relative_sigma, motion
     )
     estimates: list[Estimate | None] = [None] * len(people)
     roots: list[RootFit | None] = list(plan.roots)

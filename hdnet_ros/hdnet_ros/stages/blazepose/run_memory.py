@@ -81,7 +81,9 @@ class LastRun:
     keypoints of its frame (None: too few seen), for the :attr:`depth_scale`. ``keypoints``:
     the 2D keypoints (pixels [J,2], scores [J]) of the run's frame, whether its crop was
     accepted or rejected (None: none kept), to tell whether the person's pose has changed
-    since (:func:`~.stillness.pose_changes`)."""
+    since (:func:`~.stillness.pose_changes`). ``moved``: the camera's move since the estimate
+    (``p_now = moved p_then``, 4x4; None: it has not moved), which :attr:`root` and
+    :attr:`fitted_now` take into this frame's camera (:meth:`RunMemory.follow`)."""
 
     frame: int
     estimate: Estimate | None
@@ -89,20 +91,38 @@ class LastRun:
     rejections: int
     fitted: FloatArray | None = None
     keypoints: tuple[FloatArray, FloatArray] | None = None
+    moved: FloatArray | None = None
 
     @property
     def network_root(self) -> FloatArray | None:
-        """The network's own monocular root at its last accepted estimate (None: none)."""
+        """The network's own monocular root at its last accepted estimate, in the camera of
+        its frame (None: none)."""
         root = self.estimate.body.root if self.estimate is not None else None
         return root.position if isinstance(root, MonocularRoot) else None
 
     @property
     def root(self) -> FloatArray | None:
-        """Where the carried pose should fit: the network's own monocular root at its run
-        (None: none). Comparing with the skeleton's fit to that frame's keypoints instead
-        (like for like) saved 10 of 289 crops on the sample frames' sequence but let poses
-        that had changed be carried: joint error with depth 97 -> 126 mm (docs/benchmarks.md, perf11)."""
-        return self.network_root
+        """Where the carried pose should fit: the network's own monocular root at its run,
+        in this frame's camera (None: none). Comparing with the skeleton's fit to that frame's
+        keypoints instead (like for like) saved 10 of 289 crops on the sample frames' sequence
+        but let poses that had changed be carried: joint error with depth 97 -> 126 mm
+        (docs/benchmarks.md, perf11)."""
+        return self._now(self.network_root)
+
+    @property
+    def fitted_now(self) -> FloatArray | None:
+        """:attr:`fitted` in this frame's camera (None: none)."""
+        return self._now(self.fitted)
+
+    def after(self, motion: FloatArray) -> LastRun:
+        """This run as seen from a camera that has since moved by ``motion`` (4x4, ``p_new =
+        motion p_old``)."""
+        return dataclasses.replace(self, moved=motion if self.moved is None else motion @ self.moved)
+
+    def _now(self, point: FloatArray | None) -> FloatArray | None:
+        if point is None or self.moved is None:
+            return point
+        return np.asarray(self.moved[:3, :3] @ point + self.moved[:3, 3], dtype=np.float64)
 
     @property
     def depth_scale(self) -> float:
@@ -160,6 +180,12 @@ class RunMemory:
                 boxes.append((np.asarray(person.detection.box, dtype=np.float64), current))
         self._tracks = {key: entry for key, entry in self._tracks.items() if entry[0]() is not None}
         self._boxes = [(box, run) for box, run in boxes if frame - run.frame < self.box_frames]
+
+    def follow(self, motion: FloatArray) -> None:
+        """Everyone's last run as seen from the camera after its ``motion`` (4x4, ``p_new =
+        motion p_old``; the tracker's :attr:`~hdnet_ros.stages.tracking.Tracker.camera_motion`)."""
+        self._tracks = {key: (person, run.after(motion)) for key, (person, run) in self._tracks.items()}
+        self._boxes = [(box, run.after(motion)) for box, run in self._boxes]
 
     def _track(self, previous: Person) -> LastRun | None:
         entry = self._tracks.get(id(previous))

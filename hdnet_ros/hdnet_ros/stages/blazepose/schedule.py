@@ -148,10 +148,17 @@ class BlazePoseSchedule:
         camera: CameraModel,
         min_score: float,
         relative_sigma: float,
+        motion: FloatArray | None = None,
     ) -> Plan:
         """This frame's plan (``expected`` [P]: each person's track's last person, None for
         a new one). The carried poses are set on the people here, one frame older. Call
-        :meth:`ran` with the network's answers."""
+        :meth:`ran` with the network's answers. ``motion``: the camera's move since the last
+        frame (4x4, ``p_now = motion p_before``; the tracker's ``camera_motion``): what the
+        tracks carry in the camera's coordinates moves with it (a robot that turns by 0.1 rad
+        between runs would turn every carried skeleton by as much, and the carried fits would
+        land away from their runs' roots and be refitted)."""
+        if motion is not None:
+            self.memory.follow(motion)
         self._last = last = self.memory.last_runs(people, expected)
         self._keypoints = (
             np.array([p.pixels for p in people], dtype=np.float64).reshape(-1, NUM_JOINTS, 2),
@@ -183,7 +190,7 @@ class BlazePoseSchedule:
             ],
             dtype=bool,
         ).reshape(-1)
-        carry_poses(people, expected, carried)
+        carry_poses(people, expected, carried, None if motion is None else motion[:3, :3])
         roots: list[RootFit | None] = [None] * len(people)
         indices = [int(i) for i in np.flatnonzero(carried)]
         pixels, scores = self._keypoints  # the carried people's own pixels and scores, stacked once
@@ -199,7 +206,7 @@ class BlazePoseSchedule:
         for index, fit in zip(indices, fits, strict=True):
             if not isinstance(fit, MonocularRoot):
                 continue  # too few keypoints for any fit: the network, which would see as little, waits
-            if _carried_follows(fit, expected[index], last[index], still[index]):
+            if _carried_follows(fit, expected[index], last[index], still[index], motion):
                 roots[index] = anchored(fit, last[index])
             elif wants[index] == Want.NONE and not _rejected(last[index]):
                 wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
@@ -240,7 +247,9 @@ class BlazePoseSchedule:
             if estimate is not None:
                 runs.append(LastRun(self.frame, estimate, box, 0, root, keypoints))
             elif last is not None:  # rejected: the last estimate stays, with its box; the keypoints are this crop's
-                runs.append(LastRun(self.frame, last.estimate, last.box, last.rejections + 1, None, keypoints))
+                runs.append(
+                    LastRun(self.frame, last.estimate, last.box, last.rejections + 1, None, keypoints, last.moved)
+                )
             else:
                 runs.append(LastRun(self.frame, None, box, 1, None, keypoints))
         self.memory.record(self.frame, people, expected, self._last, runs)
@@ -360,26 +369,30 @@ def _rejected(last: LastRun | None) -> bool:
     return last is not None and last.rejections > 0
 
 
-def _reference(previous: Person | None, last: LastRun | None) -> FloatArray | None:
+def _reference(previous: Person | None, last: LastRun | None, motion: FloatArray | None) -> FloatArray | None:
     """Where a carried pose should fit: the network's own root at its last accepted
-    estimate (:attr:`LastRun.root`), else the track's last root (None: neither)."""
+    estimate (:attr:`LastRun.root`), else the track's last root moved with the camera's
+    ``motion`` since (None: neither)."""
     if last is not None and last.root is not None:
         return last.root
     if previous is not None and _root_known(previous):
-        return np.asarray(previous.positions[ROOT], dtype=np.float64)
+        root = np.asarray(previous.positions[ROOT], dtype=np.float64)
+        return root if motion is None else np.asarray(motion[:3, :3] @ root + motion[:3, 3], dtype=np.float64)
     return None
 
 
-def _carried_follows(fit: MonocularRoot, previous: Person | None, last: LastRun | None, still: bool) -> bool:
+def _carried_follows(
+    fit: MonocularRoot, previous: Person | None, last: LastRun | None, still: bool, motion: FloatArray | None
+) -> bool:
     """Whether a carried skeleton's ``fit`` to this frame's keypoints still belongs to the track
     (:func:`~.carried_fit.follows` its :func:`_reference`). A ``still`` person's keypoints are
     their run's, and so is the fit: it is also compared like for like, with the same skeleton's
     fit to the run's keypoints (:attr:`LastRun.fitted`), or a person whose 2D keypoints and
     BlazePose's own landmarks disagree on where they are (seated, half hidden: by up to tens of
     per cent) would be refitted every frame to the same answer."""
-    if follows(fit, _reference(previous, last)):
+    if follows(fit, _reference(previous, last, motion)):
         return True
-    at_run = last.fitted if still and last is not None and last.rejections == 0 else None
+    at_run = last.fitted_now if still and last is not None and last.rejections == 0 else None
     return at_run is not None and follows(fit, at_run)
 
 
@@ -399,10 +412,17 @@ def box_shifts(then: FloatArray, now: FloatArray) -> FloatArray:
     return np.where(kept[:, None], shift, np.nan)
 
 
-def carry_poses(people: Sequence[Person], expected: Sequence[Person | None], carried: BoolArray) -> None:
-    """The ``carried`` people take their track's last network pose, one frame older."""
+def carry_poses(
+    people: Sequence[Person], expected: Sequence[Person | None], carried: BoolArray, turn: FloatArray | None = None
+) -> None:
+    """The ``carried`` people take their track's last network pose, one frame older, turned
+    by the camera's ``turn`` since (3x3, ``v_now = turn v_before``; None: it did not turn):
+    the pose is the person's, whose body does not turn with the robot."""
     for person, previous, carries in zip(people, expected, carried, strict=True):
         if carries and previous is not None and previous.network_pose is not None:
-            person.network_pose = previous.network_pose
-            person.network_feet = previous.network_feet
+            pose, feet = previous.network_pose, previous.network_feet
+            if turn is not None:
+                pose = pose @ turn.T
+                feet = feet @ turn.T if feet is not None else None
+            person.network_pose, person.network_feet = pose, feet
             person.network_pose_age = previous.network_pose_age + 1

@@ -260,6 +260,11 @@ class Tracker:
         self._pose_stamp_ns: int | None = None  # the stamp of that pose (None: not given)
         self._up: FloatArray | None = None  # the fixed frame's up in the camera's axes (None: unknown)
         self.counts: Counter[str] = Counter()  # frames by the frame tracked in (report())
+        # The camera's move that follow_camera took out of the tracks this frame (p_now = M
+        # p_before, 4x4), for what else the frame's stages carry in the camera's coordinates
+        # from the frame before (BlazePose's carried poses); None: the camera did not move, or
+        # its move is not known.
+        self.camera_motion: FloatArray | None = None
         self._said = ""
         warm_up()  # the compiled keypoint moves, before the first frame
 
@@ -269,6 +274,7 @@ class Tracker:
         self._camera_in_fixed = None
         self._pose_stamp_ns = None
         self._up = None
+        self.camera_motion = None
 
     def report(self) -> dict[str, str | int]:
         """``fixed_frame``, the frames tracked in it (``fixed``) and those whose camera pose
@@ -287,6 +293,7 @@ class Tracker:
         coordinates; a pose that jumped (faster than a robot's camera moves: an odometry
         reset, a localisation's correction): counted, the tracks stay where they are in the
         camera, which did not move with the frame."""
+        self.camera_motion = None
         if not self.config.enabled or pose is None:
             return
         camera = _rigid(pose.matrix)
@@ -308,6 +315,7 @@ class Tracker:
                 LOG.warning("tracking: the camera's pose in %s jumped: the tracks stay", self.config.fixed_frame)
             else:
                 move_all([t.kalman for t in self.tracks if t.kalman is not None], motion)
+                self.camera_motion = motion
         self._camera_in_fixed = camera
         self._pose_stamp_ns = stamp_ns
         # The fixed frame's z (up, REP-103) in this camera's axes; a frame whose z is no
