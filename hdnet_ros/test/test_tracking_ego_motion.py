@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.frame_input import build_frame
-from hdnet_ros.joints import NUM_JOINTS, ROOT
-from hdnet_ros.people import CameraPose, DepthSource, Detection, Person
+from hdnet_ros.joints import LEFT_SHOULDER, NUM_JOINTS, ROOT
+from hdnet_ros.people import CameraPose, DepthSource, Detection, Person, TrackingState
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.tracking import RootKalman, Tracker, TrackingConfig
 from hdnet_ros.stages.tracking.kalman import move_all
@@ -297,6 +297,31 @@ def test_the_pipelines_carried_3d_poses_turn_with_the_camera(models_dir: Path, s
     assert len(carried) >= 4  # measured: 10 carried poses over the 5 turned frames
     for pose, expected in carried:
         np.testing.assert_allclose(pose, expected, atol=1e-12)
+
+
+def test_a_lost_persons_predicted_body_keeps_its_own_orientation_while_the_robot_turns() -> None:
+    """``publish_lost``: a person seen for 5 frames, then hidden while the robot turns in place
+    at 1 rad/s, is published LOST at their track's predicted root with their body turned by
+    the camera's turn since they were seen (each joint's offset from the root turned by it),
+    not with the body in the axes of the camera that saw them."""
+    tracker = Tracker(TrackingConfig(publish_lost=True), CAMERA)
+    rng = np.random.default_rng(6)
+    shoulder = np.array([0.2, -0.5, 0.05])  # the left shoulder from the root, in the first camera's axes
+    for frame in range(10):
+        camera = camera_in_odom(0.0, 0.0, max(frame - 4, 0) * 1.0 / RATE_HZ)
+        tracker.follow_camera(CameraPose(camera), int(frame * 1e9 / RATE_HZ))
+        people = []
+        if frame < 5:
+            person, _ = seen(STILL[0], camera, rng)
+            person.positions[LEFT_SHOULDER] = person.positions[ROOT] + shoulder
+            people = [person]
+        published = tracker.update(people, int(frame * 1e9 / RATE_HZ), CAMERA)
+    (lost,) = published
+    assert lost.tracking_state == TrackingState.LOST
+    turn = (np.linalg.inv(camera) @ camera_in_odom(0.0, 0.0, 0.0))[:3, :3]  # 5 frames at 1 rad/s: 0.33 rad
+    offset = lost.positions[LEFT_SHOULDER] - lost.positions[ROOT]
+    np.testing.assert_allclose(offset, turn @ shoulder, atol=1e-9)
+    assert np.linalg.norm(offset - shoulder) > 0.05  # the unturned body: 0.33 rad on a 0.2 m offset, 0.07 m
 
 
 def test_a_broken_pose_is_counted_and_moves_nothing() -> None:

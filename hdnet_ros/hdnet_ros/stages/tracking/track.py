@@ -31,6 +31,9 @@ class Track:
     time_since_update_s: float = 0.0
     state: TrackingState = TrackingState.NEW
     confirmed: bool = False
+    # The camera's turn since ``person`` was seen (3x3, v_now = turn v_then; None: none): the
+    # person's body, predicted while LOST, keeps its own orientation, not the robot's.
+    turn: FloatArray | None = None
 
     def predicted_box(self, camera: CameraModel | None) -> FloatArray:
         """The last box moved (and scaled) with the predicted root; unmoved without 3D."""

@@ -316,6 +316,9 @@ class Tracker:
             else:
                 move_all([t.kalman for t in self.tracks if t.kalman is not None], motion)
                 self.camera_motion = motion
+                rotation = motion[:3, :3]
+                for track in self.tracks:
+                    track.turn = rotation if track.turn is None else rotation @ track.turn
         self._camera_in_fixed = camera
         self._pose_stamp_ns = stamp_ns
         # The fixed frame's z (up, REP-103) in this camera's axes; a frame whose z is no
@@ -566,6 +569,7 @@ class Tracker:
                 _place_at_track(person, track.kalman, measured=False)
         track.box = np.asarray(person.detection.box, dtype=np.float64)
         track.person = person
+        track.turn = None
         track.hits += 1
         track.time_since_update_s = 0.0
         if track.confirmed or track.hits >= self.config.min_hits:
@@ -613,9 +617,13 @@ class Tracker:
 
     def _predicted_person(self, track: Track) -> Person:
         """A LOST track's last person at the predicted root (the skeleton and feet moved with
-        it, the root's sigma the coasting filter's, no joint measured), with the velocity the
-        filter still knows (:meth:`_known_velocity`)."""
+        it and turned with the camera since, the root's sigma the coasting filter's, no joint
+        measured), with the velocity the filter still knows (:meth:`_known_velocity`)."""
         person = copy.deepcopy(track.person)
+        if track.turn is not None and has_root(person):  # the body turned with the camera's axes, not the robot
+            root = person.positions[ROOT].copy()
+            person.positions = root + (person.positions - root) @ track.turn.T
+            person.feet = root + (person.feet - root) @ track.turn.T
         if track.kalman is not None and has_root(person):
             _place_at_track(person, track.kalman, measured=False)
             person.velocity = self._known_velocity(track)
