@@ -2,12 +2,11 @@
 
     detect people -> 2D keypoints -> crowd rules -> 3D networks -> lift to 3D with the depth image -> track
 
-The 3D networks are BlazePose GHUM 3D by default (a metric root-relative skeleton, a
-monocular root and a person mask per person, run per track on a schedule within a budget of
-crops per frame: :mod:`hdnet_ros.stages.blazepose.schedule`),
-or the published RootNet/HDNet root depth and PoseNet pose from their checkpoints. Each
-stage is a small typed unit in its own module (:mod:`hdnet_ros.stages`); this file only
-wires them and times them. The replay tool and the ROS node both call :meth:`Pipeline.process`.
+The 3D networks are BlazePose GHUM 3D by default (a metric root-relative skeleton, a monocular
+root and a mask per person, run per track on a schedule within a budget of crops per frame:
+:mod:`hdnet_ros.stages.blazepose.schedule`), or RootNet/HDNet root depth and PoseNet pose from
+their published checkpoints. Each stage is a small typed unit in its own module (:mod:`hdnet_ros.stages`);
+this file only wires them and times them. The replay tool and the ROS node call :meth:`Pipeline.process`.
 """
 
 from __future__ import annotations

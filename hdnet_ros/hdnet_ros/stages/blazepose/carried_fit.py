@@ -21,6 +21,7 @@ from hdnet_ros.joints import (
     RIGHT_HIP,
     RIGHT_KNEE,
     RIGHT_SHOULDER,
+    ROOT,
 )
 from hdnet_ros.people import Person
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit, fit_roots
@@ -102,3 +103,36 @@ def follows(fit: MonocularRoot, reference: FloatArray | None) -> bool:
     step = fit.position - last
     # np.linalg.norm's own arithmetic (the square root of the dot product), without its checks.
     return math.sqrt(float(step.dot(step))) <= max(FOLLOW_M, FOLLOW_RELATIVE * float(last[2]))
+
+
+def track_reference(previous: Person | None, last: LastRun | None, motion: FloatArray | None) -> FloatArray | None:
+    """Where a carried pose should fit: the network's own root at its last accepted
+    estimate (:attr:`~.run_memory.LastRun.root`), else the track's last root moved with the camera's
+    ``motion`` since (None: neither)."""
+    if last is not None and last.root is not None:
+        return last.root
+    if previous is not None and root_known(previous):
+        root = np.asarray(previous.positions[ROOT], dtype=np.float64)
+        return root if motion is None else np.asarray(motion[:3, :3] @ root + motion[:3, 3], dtype=np.float64)
+    return None
+
+
+def carried_follows(
+    fit: MonocularRoot, previous: Person | None, last: LastRun | None, still: bool, motion: FloatArray | None
+) -> bool:
+    """Whether a carried skeleton's ``fit`` to this frame's keypoints still belongs to the track
+    (:func:`follows` its :func:`track_reference`). A ``still`` person's keypoints are
+    their run's, and so is the fit: it is also compared like for like, with the same skeleton's
+    fit to the run's keypoints (:attr:`~.run_memory.LastRun.fitted`), or a person whose 2D keypoints and
+    BlazePose's own landmarks disagree on where they are (seated, half hidden: by up to tens of
+    per cent) would be refitted every frame to the same answer."""
+    if follows(fit, track_reference(previous, last, motion)):
+        return True
+    at_run = last.fitted_now if still and last is not None and last.rejections == 0 else None
+    return at_run is not None and follows(fit, at_run)
+
+
+def root_known(person: Person) -> bool:
+    """Whether the person's root position is finite (on Python floats: a tenth of numpy's
+    two calls on three values)."""
+    return all(math.isfinite(v) for v in person.positions[ROOT].tolist())

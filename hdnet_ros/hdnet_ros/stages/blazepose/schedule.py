@@ -21,7 +21,7 @@ network runs on each track every few frames and the track carries its pose in be
   up to ``blazepose.still_max_age_frames`` frames (:meth:`BlazePoseSchedule._stretched`),
   and their carried fit is also compared with its own fit at the run, like for like, so
   that a person whose keypoints and landmarks disagree is not refitted every frame to the
-  same answer (:func:`_carried_follows`). A still person whose last crop was rejected
+  same answer (:func:`~.carried_fit.carried_follows`). A still person whose last crop was rejected
   waits as much longer on their back-off (the network saw no one on these keypoints); new
   tracks are unchanged.
 
@@ -53,7 +53,7 @@ from hdnet_ros.joints import (
 )
 from hdnet_ros.people import MEASURED, Person
 from hdnet_ros.stages.blazepose import BlazePoseConfig
-from hdnet_ros.stages.blazepose.carried_fit import anchored, follows, skeleton_roots
+from hdnet_ros.stages.blazepose.carried_fit import anchored, carried_follows, root_known, skeleton_roots
 from hdnet_ros.stages.blazepose.root_fit import MonocularRoot, RootFit
 from hdnet_ros.stages.blazepose.run_memory import Estimate, LastRun, RunMemory
 from hdnet_ros.stages.blazepose.stillness import still_since
@@ -206,7 +206,7 @@ class BlazePoseSchedule:
         for index, fit in zip(indices, fits, strict=True):
             if not isinstance(fit, MonocularRoot):
                 continue  # too few keypoints for any fit: the network, which would see as little, waits
-            if _carried_follows(fit, expected[index], last[index], still[index], motion):
+            if carried_follows(fit, expected[index], last[index], still[index], motion):
                 roots[index] = anchored(fit, last[index])
             elif wants[index] == Want.NONE and not _rejected(last[index]):
                 wants[index] = Want.REFIT  # someone else's pose (a wrong association), or a changed one
@@ -279,7 +279,7 @@ class BlazePoseSchedule:
         measured = (
             has_depth
             and previous is not None
-            and _root_known(previous)
+            and root_known(previous)
             and int(previous.depth_sources[ROOT]) in MEASURED
         )
         period = self.config.every_frames if measured else self.config.every_frames_without_depth
@@ -367,39 +367,6 @@ def _uncarry(person: Person) -> None:
 
 def _rejected(last: LastRun | None) -> bool:
     return last is not None and last.rejections > 0
-
-
-def _reference(previous: Person | None, last: LastRun | None, motion: FloatArray | None) -> FloatArray | None:
-    """Where a carried pose should fit: the network's own root at its last accepted
-    estimate (:attr:`LastRun.root`), else the track's last root moved with the camera's
-    ``motion`` since (None: neither)."""
-    if last is not None and last.root is not None:
-        return last.root
-    if previous is not None and _root_known(previous):
-        root = np.asarray(previous.positions[ROOT], dtype=np.float64)
-        return root if motion is None else np.asarray(motion[:3, :3] @ root + motion[:3, 3], dtype=np.float64)
-    return None
-
-
-def _carried_follows(
-    fit: MonocularRoot, previous: Person | None, last: LastRun | None, still: bool, motion: FloatArray | None
-) -> bool:
-    """Whether a carried skeleton's ``fit`` to this frame's keypoints still belongs to the track
-    (:func:`~.carried_fit.follows` its :func:`_reference`). A ``still`` person's keypoints are
-    their run's, and so is the fit: it is also compared like for like, with the same skeleton's
-    fit to the run's keypoints (:attr:`LastRun.fitted`), or a person whose 2D keypoints and
-    BlazePose's own landmarks disagree on where they are (seated, half hidden: by up to tens of
-    per cent) would be refitted every frame to the same answer."""
-    if follows(fit, _reference(previous, last, motion)):
-        return True
-    at_run = last.fitted_now if still and last is not None and last.rejections == 0 else None
-    return at_run is not None and follows(fit, at_run)
-
-
-def _root_known(person: Person) -> bool:
-    """Whether the person's root position is finite (on Python floats: a tenth of numpy's
-    two calls on three values)."""
-    return all(math.isfinite(v) for v in person.positions[ROOT].tolist())
 
 
 def box_shifts(then: FloatArray, now: FloatArray) -> FloatArray:
