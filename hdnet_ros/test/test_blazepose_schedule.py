@@ -27,6 +27,7 @@ from hdnet_ros.stages.blazepose.schedule import BlazePoseSchedule, box_shifts
 from hdnet_ros.stages.blazepose.stillness import STILL_CHANGE, STILL_MIN_JOINTS, STILL_MIN_SCORE, pose_changes
 from hdnet_ros.stages.depth import DepthLifter
 from hdnet_ros.stages.tracking.tracker import Tracker
+from hdnet_ros.synthetic.turned_view import yaw_turn
 from helpers import sample_messages
 
 from hdnet_ros.config import load_settings
@@ -392,24 +393,18 @@ def test_a_carried_pose_whose_crop_was_rejected_waits_for_its_back_off() -> None
     assert all(person.network_pose is None for person in seen[4:])  # frame 3's refit was rejected
 
 
-def yaw(angle: float) -> npt.NDArray[np.float64]:
-    """A turn about the camera's y axis (down: a robot turning in place) by ``angle`` [rad]."""
-    c, s = np.cos(angle), np.sin(angle)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
 def turning_run(given: bool, step: float = 0.05) -> tuple[BlazePoseSchedule, list[float]]:
     """A person stands still 3 m ahead while the camera turns ``step`` rad a frame for 8
     frames; the schedule is given the camera's move (``given``) or not. The schedule and
     each carried pose's largest difference from the body in its frame's axes [m]."""
     root = np.array([0.0, 0.3, 3.0])
     move = np.eye(4)
-    move[:3, :3] = yaw(-step)  # p_now = turn_now^T turn_before p_before
+    move[:3, :3] = yaw_turn(-step)  # p_now = turn_now^T turn_before p_before
     people: list[Person] = []
     bodies: dict[int, npt.NDArray[np.float64]] = {}  # id(person) -> their body in the frame's axes
 
     def scene(index: int) -> list[Person]:
-        turn = yaw(step * index)  # this camera's axes in the first one's
+        turn = yaw_turn(step * index)  # this camera's axes in the first one's
         person = person_at(turn.T @ root, 1)
         body = SKELETON @ turn  # each row v -> turn^T v
         person.pixels = CAMERA.project(body + turn.T @ root)

@@ -36,6 +36,7 @@ from hdnet_ros.synthetic.scene import (
     wall_plane,
     world_to_camera,
 )
+from hdnet_ros.synthetic.turned_view import yaw_turn
 
 FloatArray = npt.NDArray[np.float64]
 # The scenes' world (x, y up, z) as a frame with z up, as REP-103 has odom: (z, x, y).
@@ -180,5 +181,4 @@ def _panned(rotation: FloatArray, config: SequenceConfig, time_s: float) -> Floa
     """The world-to-camera rotation of a camera turned about the world's vertical (y) by the
     pan's angle at ``time_s``: p_camera = R Ry(yaw)^T (p_world - t)."""
     yaw = np.deg2rad(config.pan_amplitude_deg) * np.sin(2.0 * np.pi * time_s / config.pan_period_s)
-    turn = np.array([[np.cos(yaw), 0.0, np.sin(yaw)], [0.0, 1.0, 0.0], [-np.sin(yaw), 0.0, np.cos(yaw)]])
-    return rotation @ turn.T
+    return rotation @ yaw_turn(float(yaw)).T
