@@ -3,7 +3,7 @@
 The package's hard requirements are empty (ROS installs numpy, OpenCV and friends from apt,
 which pip cannot see), so a plain ``pip install hdnet_ros`` lacks the runtime. A command
 that meets a missing module says in one line which extra installs it and exits with 2,
-never a traceback.
+never a traceback; so does one that meets a module built for another numpy (numpy_abi).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from hdnet_ros import __version__
+from hdnet_ros.numpy_abi import numpy_mismatch_message
 
 # Sub-command name -> module in hdnet_ros.commands. Modules are imported only when their
 # command runs, so ``hdnet-ros replay`` never imports torch or TensorRT.
@@ -125,8 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(levelname)s %(name)s: %(message)s",
         )
         result: int = _command_module(args.command).run(args)
-    except ModuleNotFoundError as error:
-        message = missing_dependency_message(chosen, error)
+    except (ImportError, AttributeError) as error:
+        # A package that is not installed, or one built for another numpy (numpy_abi).
+        message = numpy_mismatch_message(error, f"hdnet-ros {chosen}" if chosen else "hdnet-ros")
+        if message is None and isinstance(error, ModuleNotFoundError):
+            message = missing_dependency_message(chosen, error)
         if message is None:
             raise
         print(message, file=sys.stderr)

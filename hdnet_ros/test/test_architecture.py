@@ -49,7 +49,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stages", ("stages",)),
     ("product", ("config", "outputs", "pipeline")),
     ("tools", ("synthetic", "training", "evaluation")),
-    ("transports", ("replay", "node", "commands", "cli", "assets", "msg_convert", "__main__")),
+    ("transports", ("replay", "node", "commands", "cli", "assets", "msg_convert", "numpy_abi", "__main__")),
 )
 NOT_CORE = ("synthetic", "training", "evaluation", "replay", "node", "commands", "cli")
 # Imports only a ROS installation has; the core runs without them.

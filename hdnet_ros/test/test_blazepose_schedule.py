@@ -733,7 +733,11 @@ def test_masks_are_made_only_where_the_depth_stage_reads_them(
 ) -> None:
     """On OpenVINO (the runtime that leaves the mask's branch uncomputed) a frame without
     depth runs every crop without its mask; with depth, the people whose boxes meet
-    another's get theirs, and the 3D joints are those that every person's mask gives."""
+    another's get theirs, and the 3D joints are nearly all those that every person's mask
+    gives: a person's own mask, where no other box meets theirs, keeps a few background
+    pixels out of a joint's window that its feasible interval would have let in (here,
+    2 of the standing man's joints moved by 13 mm with OpenCV 4.5.5's crops under numpy 1.23
+    and none with OpenCV 5.1's under numpy 2.4)."""
     pytest.importorskip("openvino")
     overrides = {"models.models_dir": str(models_dir), "blazepose.runtime": "openvino"}
     loaded = Pipeline.from_settings(load_settings(overrides=overrides))  # the networks, loaded once
@@ -761,9 +765,17 @@ def test_masks_are_made_only_where_the_depth_stage_reads_them(
     everyone, reference = frames_of(sequence[:2])
     assert everyone == {"crops": with_depth["crops"], "without_mask": 0}
     assert len(people) == len(reference) > 0
+    moves = []
     for person, same in zip(people, reference, strict=True):  # the same people in the same order
         np.testing.assert_array_equal(person.detection.box, same.detection.box)
-        np.testing.assert_allclose(person.positions, same.positions, atol=1e-9, equal_nan=True)
+        seen = np.isfinite(person.positions).all(axis=1)
+        np.testing.assert_array_equal(seen, np.isfinite(same.positions).all(axis=1))
+        moves.append(np.linalg.norm(person.positions[seen] - same.positions[seen], axis=1))
+    moved = np.concatenate(moves)
+    # Bounds: 90 % of the joints the same (measured 98-100 %), the others by no more than a
+    # joint window's size (lifting.window_radius_m, 4 cm; measured 13 mm: the window's few
+    # background pixels left out or in).
+    assert np.mean(moved <= 1e-9) >= 0.9 and moved.max() <= 0.04, np.sort(moved)[-5:]
 
 
 def test_kept_masks_publish_the_joints_new_masks_give(models_dir: Path, sequence: list[Frame]) -> None:

@@ -7,6 +7,7 @@ not installed)."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,13 +55,19 @@ def run_cli(tmp_path: Path, absent: list[str], *args: str) -> subprocess.Complet
 
 
 def run_module(
-    tmp_path: Path, absent: list[str], module: str, *args: str, env: dict[str, str] | None = None
+    tmp_path: Path,
+    absent: list[str],
+    module: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    sitecustomize: str = ABSENT_MODULES,
 ) -> subprocess.CompletedProcess[str]:
     """``python -m module args`` in an interpreter where the ``absent`` modules cannot be
-    imported (``env``: more environment variables)."""
+    imported (``env``: more environment variables; ``sitecustomize``: another shim's source,
+    run at the interpreter's start instead)."""
     shim = tmp_path / "shim"
     shim.mkdir(exist_ok=True)
-    (shim / "sitecustomize.py").write_text(ABSENT_MODULES)
+    (shim / "sitecustomize.py").write_text(sitecustomize)
     path = [str(shim), str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     # Not the outer run's PYTEST_ADDOPTS: colcon passes its junit file and selection there.
     variables = {name: value for name, value in os.environ.items() if name != "PYTEST_ADDOPTS"} | (env or {})
@@ -75,11 +82,32 @@ def run_module(
     )
 
 
+# A Python warning as the interpreter prints it: "file:line: SomeWarning: text", then the
+# source line, indented (Ubuntu 22.04's SciPy 1.8 warns so at import under numpy 1.25+).
+PYTHON_WARNING = re.compile(r"^\S+:\d+: \w*Warning: ")
+
+
+def message_lines(stderr: str) -> list[str]:
+    """``stderr``'s lines less blank ones, progress logging (INFO, ours and LiteRT's) and the
+    Python warnings of the installed packages: what the program itself said went wrong."""
+    lines: list[str] = []
+    warning_source = False
+    for line in stderr.splitlines():
+        if PYTHON_WARNING.match(line):
+            warning_source = True
+            continue
+        if warning_source and line.startswith(" "):
+            continue
+        warning_source = False
+        if line.strip() and not line.startswith("INFO"):
+            lines.append(line)
+    return lines
+
+
 def assert_one_line_naming(result: subprocess.CompletedProcess[str], package: str, extra: str) -> None:
     assert result.returncode == EXIT_MISSING_DEPENDENCY, result.stderr
     assert "Traceback" not in result.stderr
-    # Progress logging (INFO, ours and LiteRT's) may come first; what went wrong is one line.
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("INFO")]
+    lines = message_lines(result.stderr)
     assert len(lines) == 1, lines
     assert f"{package} is not installed" in lines[0]
     assert f'pip install "hdnet_ros[{extra}]"' in lines[0]
@@ -145,3 +173,18 @@ def test_a_module_of_the_package_itself_is_not_blamed_on_an_extra() -> None:
         "hdnet-ros export: flatbuffers is not installed (No module named 'flatbuffers'); "
         'install the network tools (PyTorch, ONNX) with: pip install "hdnet_ros[nets]"'
     )
+
+
+def test_python_warnings_of_other_packages_are_not_taken_for_the_programs_message() -> None:
+    stderr = (
+        "/usr/lib/python3/dist-packages/scipy/__init__.py:146: UserWarning: A NumPy version >=1.17.3 and <1.25.0 "
+        "is required for this version of SciPy (detected version 1.26.4\n"
+        '  warnings.warn(f"A NumPy version >={np_minversion} and <{np_maxversion}"\n'
+        "INFO hdnet_ros.replay: reading in.bag\n"
+        "hdnet-ros replay: onnxruntime is not installed\n"
+        "  an indented line of the program's own\n"
+    )
+    assert message_lines(stderr) == [
+        "hdnet-ros replay: onnxruntime is not installed",
+        "  an indented line of the program's own",
+    ]

@@ -121,7 +121,9 @@ def test_the_letterbox_written_into_a_reused_buffer_is_the_canvas_made_step_by_s
 
 
 def test_boxes_are_clipped_as_np_clip_clips_each_coordinate() -> None:
-    """To the byte: inside, beyond every border, on the last pixel, NaN, inf and -0.0."""
+    """To the byte: inside, beyond every border, on the last pixel, NaN, inf and -0.0 (whose
+    sign numpy 1.x's np.clip drops and numpy 2's keeps, as clip_boxes does: zeros are
+    compared with their signs made alike)."""
     rng = np.random.default_rng(8)
     for count in (0, 1, 9, 200):
         boxes = rng.uniform(-100.0, 800.0, (count, 4))
@@ -131,7 +133,8 @@ def test_boxes_are_clipped_as_np_clip_clips_each_coordinate() -> None:
         expected[:, [0, 2]] = np.clip(expected[:, [0, 2]], 0, 639)
         expected[:, [1, 3]] = np.clip(expected[:, [1, 3]], 0, 479)
         clipped = clip_boxes(boxes, (480, 640))
-        assert clipped.tobytes() == expected.tobytes() and not np.shares_memory(clipped, boxes)
+        assert (clipped + 0.0).tobytes() == (expected + 0.0).tobytes()  # x + 0.0: -0.0 -> 0.0, the rest unchanged
+        assert not np.shares_memory(clipped, boxes)
 
 
 def test_tiles_cover_a_large_frame_with_overlap_and_leave_small_ones_alone() -> None:

@@ -175,12 +175,15 @@ def test_keypoints_on_real_people_agree_with_their_annotations(
 
 def test_the_mirrored_crop_is_the_crop_mirrored_about_the_heatmaps_axis(photo: AnnotatedPhoto) -> None:
     """Crop pixel x of the mirrored crop is pixel W - stride - x of the crop (the axis that
-    mirroring the heatmap cells j -> w - 1 - j mirrors), not W - 1 - x."""
+    mirroring the heatmap cells j -> w - 1 - j mirrors), not W - 1 - x. OpenCV 5 samples the
+    two alike to the bit; OpenCV 4.5's fixed-point bilinear weights round some mirrored
+    positions the other way (0.26 % of the values by 1-2 grey levels on these photos)."""
     affines = topdown_affines(np.array([p.box for p in photo.people]), CROP)
     crops = warp_crops(photo.rgb, affines, CROP).astype(int)
     mirrored = warp_crops(photo.rgb, mirrored_affines(affines, CROP, 4.0), CROP).astype(int)
     # Columns 0 .. W-4 of the mirror are columns W-4 .. 0 of the crop: the same image points.
-    np.testing.assert_array_equal(mirrored[:, :, : CROP.width - 3], crops[:, :, CROP.width - 4 :: -1])
+    same_points = np.abs(mirrored[:, :, : CROP.width - 3] - crops[:, :, CROP.width - 4 :: -1])
+    assert same_points.max() <= 2 and np.mean(same_points > 0) <= 0.01  # measured 0 (OpenCV 5.1), 0.26 % (4.5.5)
     assert np.abs(mirrored - crops[:, :, ::-1]).mean() > 1.0  # the pixel array's mirror differs
 
 

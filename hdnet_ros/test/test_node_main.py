@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hdnet_ros.node.main import EXIT_MISSING_DEPENDENCY, EXIT_NO_ROS, main
+from hdnet_ros.node.startup import PIP_ONLY
 from test_cli_missing_extras import run_module
 
 
@@ -24,4 +25,4 @@ def test_missing_core_dependency_is_named_not_blamed_on_ros(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr and "needs ROS 2" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("hdnet_node: PyYAML is not installed (No module named 'yaml')")
-    assert "rosdep install" in line and "pip install onnxruntime onnx ai-edge-litert rosbags" in line
+    assert "rosdep install" in line and f"pip install {PIP_ONLY}" in line

@@ -3,8 +3,9 @@
 ``hdnet_node`` configures and activates itself at start-up. Start-up failures end the process
 with a message that names the cause and no traceback: exit code 1 for a model file that is
 missing or unusable (the message names the file and why), 2 for invalid parameters, 3 when
-ROS 2 itself cannot be imported, 4 when a Python package the core needs is not installed (the
-message names it and how to install it), 5 for an unexpected error (the log has its traceback).
+ROS 2 itself cannot be imported, 4 when a Python package the core needs is not installed or
+was built for another numpy than the installed one (the message names it and how to install
+it), 5 for an unexpected error (the log has its traceback).
 
 ``hdnet_lifecycle_node`` starts unconfigured and waits for its lifecycle transitions (from
 ``ros2 lifecycle set``, the launch file's ``autostart`` or a lifecycle manager); a failing
@@ -24,6 +25,7 @@ from hdnet_ros.node.startup import (
     EXIT_SETTINGS_ERROR,
     dependency_message,
 )
+from hdnet_ros.numpy_abi import numpy_mismatch, numpy_mismatch_message
 
 __all__ = ["EXIT_MISSING_DEPENDENCY", "EXIT_NO_ROS", "dependency_message", "lifecycle_main", "main"]
 
@@ -42,8 +44,11 @@ def _guarded(argv: Sequence[str] | None, lifecycle: bool) -> int:
     program = "hdnet_lifecycle_node" if lifecycle else "hdnet_node"
     try:
         return _main(argv, lifecycle, program)
-    except ModuleNotFoundError as error:
-        message = dependency_message(error, program)
+    except (ImportError, AttributeError) as error:
+        # A package that is not installed, or one built for another numpy (numpy_abi).
+        message = numpy_mismatch_message(error, program)
+        if message is None and isinstance(error, ModuleNotFoundError):
+            message = dependency_message(error, program)
         if message is None:
             raise
         print(message, file=sys.stderr)
@@ -68,9 +73,11 @@ def _main(argv: Sequence[str] | None, lifecycle: bool, program: str) -> int:
             from hdnet_ros.node.lifecycle_node import HdnetLifecycleNode
 
             node_class = HdnetLifecycleNode
-    except ImportError as error:
-        if isinstance(error, ModuleNotFoundError) and dependency_message(error):
-            raise  # _guarded names the package and how to install it
+    except (ImportError, AttributeError) as error:
+        if numpy_mismatch(error) or (isinstance(error, ModuleNotFoundError) and dependency_message(error)):
+            raise  # _guarded names the package and how to install it (cv_bridge built for numpy 1.x: numpy_abi)
+        if isinstance(error, AttributeError):
+            raise
         print(
             f"{program} needs ROS 2 (Humble or newer) with message_filters, cv_bridge, tf2_ros and "
             f"hdnet_ros_msgs: {error}. Source /opt/ros/<distro>/setup.bash and your workspace's "

@@ -16,7 +16,8 @@ loaded from a stale place. Old directories are not removed (a few MB each).
 
 numba is a regular dependency (the ``cpu`` extra; rosdep key ``python3-numba``). When it
 cannot be imported, a ModuleNotFoundError naming it says so (the command line and the node
-turn it into one line saying how to install it); there is no slow pure-numpy twin.
+turn it into one line saying how to install it, or, where it is installed but built for
+another numpy, :mod:`hdnet_ros.numpy_abi`'s line); there is no slow pure-numpy twin.
 """
 
 from __future__ import annotations
