@@ -8,18 +8,14 @@ needs NumPy 1.21 or less``)."""
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import importlib.metadata
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hdnet_ros.cli import EXIT_MISSING_DEPENDENCY as CLI_EXIT_MISSING_DEPENDENCY
-from hdnet_ros.node.main import EXIT_MISSING_DEPENDENCY, main
+from hdnet_ros.node.main import EXIT_MISSING_DEPENDENCY
 from hdnet_ros.node.startup import PIP_ONLY, startup_failure
 from hdnet_ros.numpy_abi import FIX, numpy_mismatch, numpy_mismatch_message
 from test_cli_missing_extras import message_lines, run_module
@@ -118,40 +114,22 @@ def test_the_workspace_pip_line_keeps_numpy_1_and_a_numba_that_fits() -> None:
     assert f"python3 -m pip install {PIP_ONLY}" in readme
 
 
-class _RaisingFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds ``names`` first; importing one raises ``error``."""
-
-    def __init__(self, names: set[str], error: BaseException) -> None:
-        self.names, self.error = names, error
-
-    def find_spec(self, name: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
-        return importlib.machinery.ModuleSpec(name, self) if name in self.names else None
-
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
-        return None
-
-    def exec_module(self, module: ModuleType) -> None:
-        raise self.error
-
-
-def test_the_node_blames_numpy_not_ros_when_a_ros_module_does_not_load(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_the_node_blames_numpy_not_ros_when_a_ros_module_does_not_load(tmp_path: Path) -> None:
     """cv_bridge (imported with rclpy's modules) built for numpy 1.x under numpy 2: not "needs ROS 2"."""
-    monkeypatch.delitem(sys.modules, "rclpy", raising=False)
-    monkeypatch.setattr(sys, "meta_path", [_RaisingFinder({"rclpy"}, AttributeError(CV_BRIDGE)), *sys.meta_path])
-    assert main(["hdnet_node"]) == EXIT_MISSING_DEPENDENCY
-    line = one_line(capsys.readouterr().err)
+    result = run_broken(tmp_path, ["rclpy"], "AttributeError", CV_BRIDGE, "hdnet_ros.node.main")
+    assert result.returncode == EXIT_MISSING_DEPENDENCY, result.stderr
+    line = one_line(result.stderr)
     assert line.startswith("hdnet_node: a compiled module does not load with the installed numpy")
     assert CV_BRIDGE in line and FIX in line and "needs ROS 2" not in line
 
 
-def test_an_unrelated_attribute_error_of_a_ros_module_is_not_blamed_on_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(sys.modules, "rclpy", raising=False)
-    unrelated = AttributeError("module 'rclpy' has no attribute 'init'")
-    monkeypatch.setattr(sys, "meta_path", [_RaisingFinder({"rclpy"}, unrelated), *sys.meta_path])
-    with pytest.raises(AttributeError, match="has no attribute 'init'"):
-        main(["hdnet_node"])
+def test_an_unrelated_attribute_error_of_a_ros_module_is_not_blamed_on_numpy(tmp_path: Path) -> None:
+    """A bug is a bug: its traceback, not a line about numpy."""
+    result = run_broken(
+        tmp_path, ["rclpy"], "AttributeError", "module 'rclpy' has no attribute 'init'", "hdnet_ros.node.main"
+    )
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert "AttributeError: module 'rclpy' has no attribute 'init'" in result.stderr and FIX not in result.stderr
 
 
 def test_a_configure_that_meets_a_module_built_for_another_numpy_says_so() -> None:
