@@ -314,6 +314,45 @@ def test_people_floor_is_found_from_standing_people_over_frames() -> None:
     assert tilt < max(3 * np.degrees(floor.sigma_tilt_rad), 1.0)
 
 
+def _seated_with_standing_skeleton(where: tuple[float, float], pose: np.ndarray, ankle_score: float) -> Person:
+    """A person seated on a chair whose 3D network drew standing legs (the sample frames'
+    people seen from behind at a table): a standing skeleton, the seated body's pixels, and
+    ankles the 2D network scored ``ankle_score``."""
+    skeleton = observe(body(where), pose)[0].skeleton
+    pixels = observe(body(where, seated=True), pose)[0].pixels
+    person = _person(Cues(skeleton, pixels, np.ones(len(pixels))))
+    person.scores[[LEFT_ANKLE, RIGHT_ANKLE]] = ankle_score
+    return person
+
+
+@pytest.mark.parametrize(("height", "pitch"), [(1.1, 10.0), (1.5, 20.0)])
+def test_people_floor_takes_only_the_ankles_the_2d_network_is_sure_of(height: float, pitch: float) -> None:
+    """Three standing people and three seated ones whose skeleton stands, over 5 frames (1
+    px keypoint noise). The seated people's ankles, scored under the fit's own bound for
+    feet (FEET_MIN_SCORE), make no floor point, and the floor is the standing people's;
+    the same ankles taken as sure put the camera 0.4-0.5 m too high (measured)."""
+    from hdnet_ros.stages.placement import floor_observations
+    from hdnet_ros.stages.placement.fit import FEET_MIN_SCORE
+
+    pose = camera_pose(height, pitch)
+    heights = {}
+    for score in (FEET_MIN_SCORE - 0.15, 1.0):
+        estimator, rng = PeopleFloor(), np.random.default_rng(0)
+        for frame in range(5):
+            people = [_person(observe(body(where), pose)[0]) for where in ((3.0, -0.8), (4.0, 0.5), (5.0, 0.0))]
+            people += [_seated_with_standing_skeleton(w, pose, score) for w in ((2.4, 1.0), (2.6, 1.4), (2.5, 1.8))]
+            for person in people:
+                person.pixels = person.pixels + rng.normal(0.0, 1.0, person.pixels.shape)
+            observations = floor_observations(people, CAMERA, frame)
+            if score < FEET_MIN_SCORE:  # the seated people's observations carry no ankle
+                assert [len(o.ankle_rays) for o in observations[3:]] == [0] * (len(observations) - 3)
+            floor = estimator.add(observations)
+        assert floor is not None and floor.source == "people"
+        heights[score] = floor.camera_height
+    assert abs(heights[FEET_MIN_SCORE - 0.15] - height) < 0.03
+    assert abs(heights[1.0] - height) > 0.2  # what the rule keeps out
+
+
 def test_people_floor_starts_again_when_the_camera_moves() -> None:
     estimator = PeopleFloor()
     from hdnet_ros.stages.placement import floor_observations

@@ -18,6 +18,7 @@ from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_ANKLE, LEFT_HIP, LEFT_SHOULDER, NUM_JOINTS, RIGHT_ANKLE, RIGHT_HIP
 from hdnet_ros.people import Person
 from hdnet_ros.stages.placement.cues import floor_observations
+from hdnet_ros.stages.placement.fit import FEET_MIN_SCORE
 from hdnet_ros.stages.placement.frame_floor import frame_floor_observations
 from hdnet_ros.stages.placement.people_floor import FloorObservation
 from test_placement import CAMERA, _person, body, camera_pose, observe
@@ -68,6 +69,9 @@ def standing_crowd(rng: np.random.Generator) -> list[Person]:
         person.pixels[rng.random(NUM_JOINTS) < 0.1] = np.nan
         if rng.random() < 0.1:
             person.pixels[rng.choice([LEFT_ANKLE, RIGHT_ANKLE, LEFT_HIP, RIGHT_HIP, LEFT_SHOULDER])] = np.nan
+        if rng.random() < 0.3:  # ankles the 2D network is unsure of (the floor takes them at FEET_MIN_SCORE)
+            person.scores = person.scores.copy()
+            person.scores[[LEFT_ANKLE, RIGHT_ANKLE]] = rng.choice([0.3, FEET_MIN_SCORE, 0.7], size=2)
         box = person.detection.box
         person.detection.box = np.clip(box, 0.0, [CAMERA.width - 1, CAMERA.height - 1] * 2)  # cut by the image
         if rng.random() < 0.1:

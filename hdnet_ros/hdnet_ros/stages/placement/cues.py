@@ -58,7 +58,7 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
 )
 from hdnet_ros.people import Person
-from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, Cues
+from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, FEET_MIN_SCORE, Cues
 from hdnet_ros.stages.placement.floor import IMAGE_UP
 from hdnet_ros.stages.placement.people_floor import NO_TRACK, FloorObservation
 from hdnet_ros.stages.placement.posture import leg_length, standing
@@ -225,6 +225,16 @@ def _legs_below_seen_hips(usable: BoolArray) -> BoolArray:
     return usable
 
 
+def sure_ankles(person: Person) -> BoolArray:
+    """Which of the person's two ankles [2] the 2D network is sure of: the fit's feet terms'
+    bound (:data:`~.fit_constants.FEET_MIN_SCORE`), which the people's floor keeps too. A
+    seated person seen from behind gets ankles the 2D network guesses at the chair's legs
+    (scores 0.3-0.5 on the sample frames): taken as standing feet, their rays put the floor
+    0.1-0.35 m low, and the standing people on it 0.1-0.2 m too far."""
+    scores = np.asarray(person.scores, dtype=np.float64)
+    return np.asarray(scores[[LEFT_ANKLE, RIGHT_ANKLE]] >= FEET_MIN_SCORE)
+
+
 # A floor observation's trunk lies within 80 deg of the image's up (a person lying across
 # the image, or a skeleton the network turned over, says nothing about the floor's up).
 MAX_TRUNK_COSINE = float(np.cos(np.deg2rad(80.0)))
@@ -255,6 +265,7 @@ def floor_observations(
         ankles, hips = pixels[[LEFT_ANKLE, RIGHT_ANKLE]], pixels[[LEFT_HIP, RIGHT_HIP]]
         shoulders = pixels[[LEFT_SHOULDER, RIGHT_SHOULDER]]
         seen = np.all(np.isfinite(ankles), axis=1) & (ankles[:, 1] <= camera.height - 1) & (ankles[:, 1] >= 0)
+        seen &= sure_ankles(person)
         if not np.all(np.isfinite(hips)) or not (np.any(seen) or np.all(np.isfinite(shoulders))):
             continue
         # The trunk's up (hips to shoulders): the network's legs lean off the truth more

@@ -32,9 +32,16 @@ from hdnet_ros.joints import (
 )
 from hdnet_ros.people import Person
 from hdnet_ros.stages.placement.cues import AGREEMENT, AGREEMENT_CUT, MAX_TRUNK_COSINE, floor_observations
-from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M
+from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, FEET_MIN_SCORE
 from hdnet_ros.stages.placement.floor import IMAGE_UP
-from hdnet_ros.stages.placement.frame_cues import _cut_sides, _fit_joints, _near_cut_border, _skeletons, _stackable
+from hdnet_ros.stages.placement.frame_cues import (
+    _cut_sides,
+    _fit_joints,
+    _near_cut_border,
+    _skeletons,
+    _stackable,
+    _stacked,
+)
 from hdnet_ros.stages.placement.people_floor import NO_TRACK, FloorObservation
 from hdnet_ros.stages.placement.posture import leg_length, standing
 from hdnet_ros.stages.placement.scale import scale_prior
@@ -62,6 +69,7 @@ def frame_floor_observations(
     ankles, hips = pixels[:, [LEFT_ANKLE, RIGHT_ANKLE]], pixels[:, [LEFT_HIP, RIGHT_HIP]]
     shoulders = pixels[:, [LEFT_SHOULDER, RIGHT_SHOULDER]]
     seen = np.all(np.isfinite(ankles), axis=2) & (ankles[:, :, 1] <= camera.height - 1) & (ankles[:, :, 1] >= 0)
+    seen &= _stacked(chosen, "scores")[:, [LEFT_ANKLE, RIGHT_ANKLE]] >= FEET_MIN_SCORE
     necked = np.all(np.isfinite(shoulders), axis=(1, 2))
     candidates = np.all(np.isfinite(hips), axis=(1, 2)) & (np.any(seen, axis=1) | necked)
     skeletons = _skeletons(chosen)  # the network pose's joints in float64, as cues.py reads them
