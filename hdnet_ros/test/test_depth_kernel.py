@@ -42,6 +42,7 @@ from hdnet_ros.stages.depth.jit import cache_dir, hash_sources, sources_hash, wr
 from hdnet_ros.stages.depth.measure import _measure_people, measure_depth
 from hdnet_ros.stages.depth.observe import observe
 from hdnet_ros.stages.depth.root import _on_rays, _roots_from_shoulders, _sensor_people
+from hdnet_ros.stages.depth.torso import SURE_FACE_SCORE
 from hdnet_ros.stages.depth.warm import warm_up
 from hdnet_ros.stages.depth.windows import SORT_SCRATCH, sort_depths
 from hdnet_ros.synthetic import RayGrid, SyntheticFrame, make_frame
@@ -60,6 +61,7 @@ from numpy_lifting.root import on_pelvis_ray as reference_on_pelvis_ray
 from numpy_lifting.root import pelvis_pixels as reference_pelvis_pixels
 from numpy_lifting.root import sensor_roots as reference_sensor_roots
 from numpy_lifting.sample import sample_depth as reference_sample_depth
+from test_refinement import CAMERA, seated_behind_a_chair
 
 from hdnet_ros.config import load_settings
 
@@ -81,8 +83,9 @@ def reference_measure(
     size_z: np.ndarray,
     config: LiftingConfig,
     masks: PersonMasks | None = None,
+    sure: np.ndarray | None = None,
 ) -> tuple[Any, Measured]:
-    sampled = reference_sample_depth(observed, depth, camera, size_z, config, masks)
+    sampled = reference_sample_depth(observed, depth, camera, size_z, config, masks, sure)
     return sampled, reference_measure_joints(observed, sampled, camera, config)
 
 
@@ -254,6 +257,21 @@ def test_the_kernel_measures_the_sample_frames_as_the_numpy_stage(
 
 def test_the_stage_lifts_the_sample_frames_as_before(sample_cases: list[Case], monkeypatch: pytest.MonkeyPatch) -> None:
     assert_people_match(sample_cases, monkeypatch)
+
+
+def test_the_face_that_stands_for_a_hidden_torso_is_the_numpy_stages() -> None:
+    # A person hidden up to the face behind a chair back, with the size prior of someone
+    # who looks smaller than they are (test_refinement): the last resort for the reference
+    # depth, the face, taken by the kernel as the numpy stage takes it.
+    person, depth, size_z, face_surface = seated_behind_a_chair(face_score=0.9)
+    sure = (person.scores >= SURE_FACE_SCORE)[None]
+    comparison = Comparison()
+    sampled, _ = comparison(
+        Observed.of([person], CAMERA), depth, CAMERA, np.array([size_z]), LiftingConfig(), None, sure
+    )
+    worst = {name: value for name, value in comparison.worst.items() if not value <= BOUND_M}
+    assert not worst, f"the kernel differs from the numpy stage: {worst}"
+    assert abs(sampled.reference[0] - face_surface) < 0.04
 
 
 def reference_floor_candidates(

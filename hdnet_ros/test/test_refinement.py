@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
+    FACE_JOINTS,
     LEFT_ELBOW,
     LEFT_HIP,
     LEFT_SHOULDER,
@@ -28,6 +29,7 @@ from hdnet_ros.stages.depth.fuse import fuse_depths
 from hdnet_ros.stages.depth.kernel_settings import kernel_settings
 from hdnet_ros.stages.depth.measure import depth_view, measure_depth
 from hdnet_ros.stages.depth.sample import window_half_px
+from hdnet_ros.stages.depth.torso import SURE_FACE_SCORE
 from hdnet_ros.stages.depth.windows import SORT_SCRATCH, select_surface, window_depths
 from hdnet_ros.synthetic import SyntheticFrame, make_frame, random_frame
 from hdnet_ros.synthetic.body import place_body, pose_body, sample_shape, standing_pose
@@ -153,6 +155,54 @@ def test_torso_reference_ignores_an_occluder_that_does_not_fit_the_size_prior() 
     assert prior is not None and abs(prior[0] / 3.0 - 1.0) < 0.15
     reference = torso_surface(person, depth, CAMERA, prior[0])
     assert reference == pytest.approx(2.9, abs=0.1)
+
+
+def test_a_far_surface_behind_a_near_one_stays_one_surface_across_its_depth_steps() -> None:
+    # A seated person at 6.5 m behind chair backs at 5 m, as a structured-light sensor
+    # measures them: steps of 0.12 m there. One gap for the window, taken at its median
+    # (the chairs': 0.11 m), split the person into five slivers, none of them supported.
+    depth = np.full((240, 320), 5.0, np.float32)
+    strips = (6.26, 6.38, 6.50, 6.62, 6.74)
+    for k, value in enumerate(strips):
+        depth[100:140, 154 + k : 155 + k] = value  # five 1-px columns of 13 rows in the window
+    z, occluded = measure_one(depth, (160.0, 120.0), 6, 0.04, (6.0, 7.2))
+    assert occluded  # the chairs in front
+    assert z == pytest.approx(6.50 + 0.04, abs=0.07)
+
+
+def seated_behind_a_chair(face_score: float) -> tuple[Person, np.ndarray, float, float]:
+    """A person at 3 m whose torso and legs a chair back 0.3 m in front of them hides, with
+    nothing behind them in the sensor's range, the size prior of someone who looks smaller
+    than they are (seated, their bones foreshortened: 1.6x their depth), and the depth of
+    their face's surface (the median at the face keypoints)."""
+    frame = one_person(3.0, 180.0)
+    person = frame.people[0]
+    depth = frame.depth_m.copy()
+    face = person.pixels[list(FACE_JOINTS)].astype(int)
+    face_surface = float(np.median(depth[face[:, 1], face[:, 0]]))
+    depth[depth > 4.0] = np.nan  # no wall in range: only the person and the floor near them
+    shoulders = person.pixels[[LEFT_SHOULDER, RIGHT_SHOULDER], 1].min()
+    top = int(shoulders) - 2
+    x0, x1 = int(person.detection.box[0]) - 5, int(person.detection.box[2]) + 5
+    depth[top:, x0:x1] = 2.7  # the chair back, from the shoulders down
+    scores = person.scores.copy()
+    scores[list(FACE_JOINTS)] = face_score
+    return replace(person, scores=scores), depth, 3.0 / 0.63, face_surface
+
+
+def test_a_person_hidden_up_to_the_face_is_measured_at_their_face() -> None:
+    person, depth, size_z, face_surface = seated_behind_a_chair(face_score=0.9)
+    assert 2.75 < face_surface < 2.9
+    observed = Observed.of([person], CAMERA)
+    sure = (person.scores >= SURE_FACE_SCORE)[None]
+    sampled, _ = measure_depth(observed, depth, CAMERA, np.array([size_z]), CONFIG, None, sure)
+    # The face's surface, not the chair at 2.7 m nor the size prior's 4.8 m.
+    assert sampled.reference[0] == pytest.approx(face_surface, abs=0.04)
+    # A face the 2D network is not sure of (hidden by the chair too, guessed) says nothing.
+    person, depth, size_z, _ = seated_behind_a_chair(face_score=SURE_FACE_SCORE - 0.1)
+    sure = (person.scores >= SURE_FACE_SCORE)[None]
+    sampled, _ = measure_depth(Observed.of([person], CAMERA), depth, CAMERA, np.array([size_z]), CONFIG, None, sure)
+    assert np.isnan(sampled.reference[0])
 
 
 def test_lifted_joints_are_centres_not_surfaces() -> None:

@@ -84,10 +84,12 @@ def sample_depth(
     size_z: FloatArray,
     config: LiftingConfig,
     masks: PersonMasks | None = None,
+    sure: npt.NDArray[np.bool_] | None = None,
 ) -> Sampled:
-    """The torso surface, scale and windows of every person (module doc)."""
+    """The torso surface, scale and windows of every person (module doc); ``sure`` [P,J]:
+    the joints the 2D network is sure of (None: every seen joint)."""
     sampler = DepthSampler(depth, config, masks)
-    reference = torso_surfaces(observed, sampler, camera, size_z, config)
+    reference = torso_surfaces(observed, sampler, camera, size_z, config, sure)
     stature = personal_stature(observed, camera, reference, config.prior_stature_m)
     half = window_half_px(config, camera, reference, observed.boxes[:, 3] - observed.boxes[:, 1])
     count, joints = observed.seen.shape

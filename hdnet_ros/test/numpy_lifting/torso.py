@@ -13,10 +13,13 @@ however near), all people at once.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import (
+    FACE_JOINTS,
     LEFT_HIP,
     LEFT_SHOULDER,
     RIGHT_HIP,
@@ -39,6 +42,13 @@ PRIOR_AGREEMENT = (0.75, 1.35)
 
 PRIOR_LOG_SD = 0.08  # spread of the size prior's depth (log), measured on the benchmark
 
+# A person of whom nothing shows at the size prior's depth: their face, where the 2D
+# network is sure of it, stands for the torso down to HEAD_NEAREST of the prior's depth and
+# must fill MIN_FACE_COVERAGE of the face windows' samples.
+HEAD_NEAREST = 0.5
+MIN_FACE_KEYPOINTS = 2
+MIN_FACE_COVERAGE = 0.5
+
 # The torso's surface must cover at least this share of the torso's samples.
 MIN_TORSO_COVERAGE = 0.2
 
@@ -52,9 +62,15 @@ _QUAD = np.array([LEFT_SHOULDER, RIGHT_SHOULDER, RIGHT_HIP, LEFT_HIP])
 
 
 def torso_surfaces(
-    observed: Observed, sampler: DepthSampler, camera: CameraModel, size_z: FloatArray, config: LiftingConfig
+    observed: Observed,
+    sampler: DepthSampler,
+    camera: CameraModel,
+    size_z: FloatArray,
+    config: LiftingConfig,
+    sure: BoolArray | None = None,
 ) -> FloatArray:
-    """Each person's torso surface depth (module doc), NaN when nothing fits."""
+    """Each person's torso surface depth (module doc), NaN when nothing fits; ``sure``
+    [P,J]: the joints the 2D network is sure of (None: every seen joint)."""
     count = len(observed)
     people = np.arange(count)
     u, v = _torso_samples(observed)
@@ -68,6 +84,19 @@ def torso_surfaces(
     if np.any(retry):
         alone = votes.rows(np.flatnonzero(retry))
         centre[retry] = surfaces_in_regions(alone, vote_usable[retry].sum(axis=1), size_z[retry], None, config)
+    # Nothing of the person at the size prior's depth: their face, nearer (HEAD_NEAREST).
+    face = np.zeros_like(observed.seen)
+    face[:, list(FACE_JOINTS)] = observed.seen[:, list(FACE_JOINTS)]
+    if sure is not None:
+        face &= sure
+    retry = ~np.isfinite(centre) & has_prior & (face.sum(axis=1) >= MIN_FACE_KEYPOINTS)
+    if np.any(retry):
+        rows = np.flatnonzero(retry)
+        face_seen = dataclasses.replace(observed, seen=face)
+        face_u, face_v, face_usable = _vote_samples(face_seen, camera, size_z, config)
+        unmasked = DepthSampler(sampler.depth, sampler.config, None)  # a kept mask may have slipped off the face
+        faces = unmasked.points(face_u[rows], face_v[rows], rows, face_usable[rows])
+        centre[retry] = surfaces_in_regions(faces, face_usable[rows].sum(axis=1), size_z[retry], None, config, True)
     return centre
 
 
@@ -144,10 +173,12 @@ def surfaces_in_regions(
     size_prior_z: FloatArray,
     votes: Windows | None,
     config: LiftingConfig,
+    face: bool = False,
 ) -> FloatArray:
     """Per row, the best-supported depth cluster of the region's valid depths that agrees
     with the size prior and covers at least MIN_TORSO_COVERAGE of the region's samples;
-    NaN otherwise.
+    NaN otherwise. ``face``: the regions are faces standing for hidden torsos (nearer down
+    to HEAD_NEAREST of the prior without its penalty, MIN_FACE_COVERAGE).
 
     ``votes`` are depths seen around the person's own keypoints: a cluster they also support
     is this person's surface rather than something in front of or behind them.
@@ -159,22 +190,25 @@ def surfaces_in_regions(
     if not np.any(usable) or values.shape[1] == 0:
         return result
     local = np.arange(rows)
-    z_mid = _median_of_prefix(values, counts)
-    gap = np.maximum(config.cluster_gap_m, 3.0 * config.noise_coefficient * np.nan_to_num(z_mid) ** 2)
-    row, start, size = clusters(values, counts, gap)
+    row, start, size = clusters(values, counts, config.cluster_gap_m, config.noise_coefficient)
     median = run_medians(values, row, start, size)
+    gap = np.maximum(config.cluster_gap_m, 3.0 * config.noise_coefficient * median**2).astype(np.float32)
     score = size.astype(np.float64)
     keep = usable[row] & (size >= config.min_support_px)
     if votes is not None:
-        share = _share_near(votes, row, median, 2.0 * gap[row])
+        share = _share_near(votes, row, median, 2.0 * gap.astype(np.float64))
         score *= 0.1 + np.where(votes.counts[row] > 0, share, 0.9)
     prior = size_prior_z[row]
     has_prior = np.isfinite(prior)
     with np.errstate(invalid="ignore", divide="ignore"):
-        agrees = (PRIOR_AGREEMENT[0] * prior <= median) & (median <= PRIOR_AGREEMENT[1] * prior)
+        nearest = HEAD_NEAREST if face else PRIOR_AGREEMENT[0]
+        agrees = (nearest * prior <= median) & (median <= PRIOR_AGREEMENT[1] * prior)
         # Support times the size prior's likelihood: a bigger surface a little off the
         # prior (another person in front) does not beat this person's own torso.
-        likelihood = np.exp(-0.5 * (np.log(median / prior) / PRIOR_LOG_SD) ** 2)
+        deviation = np.log(median / prior) / PRIOR_LOG_SD
+        if face:
+            deviation = np.where(median < prior, 0.0, deviation)
+        likelihood = np.exp(-0.5 * deviation**2)
     keep &= ~has_prior | agrees
     score = np.where(has_prior, score * likelihood, score)
     score = np.where(keep, score, -np.inf)
@@ -186,7 +220,8 @@ def surfaces_in_regions(
     np.minimum.at(first, row[winner], rank[winner])
     found = first < len(row)
     pick = first[found]
-    covered = size[pick] >= MIN_TORSO_COVERAGE * region_size[found]  # else a sliver of something
+    coverage = MIN_FACE_COVERAGE if face else MIN_TORSO_COVERAGE
+    covered = size[pick] >= coverage * region_size[found]  # else a sliver of something
     target = local[found][covered]
     centre = median[pick][covered]
     # Re-centre on the depths near it: a turned torso spans more than one cluster gap.
@@ -197,12 +232,6 @@ def surfaces_in_regions(
         centre = np.where(n >= config.min_support_px, run_medians(values, target, near_lo, n), centre)
     result[target] = centre
     return result
-
-
-def _median_of_prefix(values: npt.NDArray[np.float32], counts: IntArray) -> FloatArray:
-    """The median of each row's first ``counts`` (sorted) values; NaN for empty rows."""
-    rows = np.arange(len(counts))
-    return np.where(counts > 0, run_medians(values, rows, np.zeros_like(rows), counts), np.nan)
 
 
 def _share_near(votes: Windows, row: IntArray, centre: FloatArray, radius: FloatArray) -> FloatArray:

@@ -118,16 +118,24 @@ def run_medians(values: npt.NDArray[np.float32], row: IntArray, start: IntArray,
     return 0.5 * (low + high)
 
 
+def cluster_gaps(values: npt.NDArray[np.float32], gap_m: float, noise_coefficient: float) -> npt.NDArray[np.float32]:
+    """The gap that separates two surfaces at each depth: the configured gap, or three
+    times the sensor's noise there."""
+    return np.maximum(gap_m, 3.0 * noise_coefficient * values.astype(np.float64) ** 2).astype(np.float32)
+
+
 def clusters(
-    values: npt.NDArray[np.float32], considered: IntArray, gap: FloatArray
+    values: npt.NDArray[np.float32], considered: IntArray, gap_m: float, noise_coefficient: float
 ) -> tuple[IntArray, IntArray, IntArray]:
     """The clusters of each row's first ``considered`` sorted depths, split where
-    consecutive depths jump by more than the row's ``gap``: (row, start, size) of every
-    cluster, in row order and nearest first within a row; empty rows have none."""
+    consecutive depths jump by more than the gap at the farther of the two
+    (:func:`cluster_gaps`): (row, start, size) of every cluster, in row order and nearest
+    first within a row; empty rows have none."""
     width = values.shape[1]
     in_prefix = np.arange(width)[None, :] < considered[:, None]
     starts = in_prefix.copy()
-    starts[:, 1:] &= np.diff(values, axis=1) > gap[:, None].astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        starts[:, 1:] &= np.diff(values, axis=1) > cluster_gaps(values[:, 1:], gap_m, noise_coefficient)
     starts[:, 0] = in_prefix[:, 0]
     row, start = np.nonzero(starts)
     last = np.append(row[1:] != row[:-1], True)
@@ -170,11 +178,8 @@ def select_surface(
         return z, spread, occluded
     index = np.flatnonzero(usable)
     values, considered = values[index], considered[index]
-    local = np.arange(len(index))
     min_support = np.maximum(config.min_support_px, (0.1 * considered).astype(np.intp))
-    z_mid = values[local, considered // 2].astype(np.float64)
-    gap = np.maximum(config.cluster_gap_m, 3.0 * config.noise_coefficient * z_mid**2).astype(np.float32)
-    row, start, size = clusters(values, considered, gap)
+    row, start, size = clusters(values, considered, config.cluster_gap_m, config.noise_coefficient)
     flat = values.reshape(-1)
     base = row * width
     median = run_medians(values, row, start, size)

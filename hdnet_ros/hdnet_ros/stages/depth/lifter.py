@@ -39,6 +39,7 @@ from hdnet_ros.stages.depth.guessed import guessed_joints, hide_guessed
 from hdnet_ros.stages.depth.measure import measure_depth
 from hdnet_ros.stages.depth.root import place_roots
 from hdnet_ros.stages.depth.size_kernel import bone_prior_depths
+from hdnet_ros.stages.depth.torso import SURE_FACE_SCORE
 from hdnet_ros.stages.depth.warm import warm_up
 
 FloatArray = npt.NDArray[np.float64]
@@ -125,7 +126,8 @@ class DepthLifter:
             # How far the person is expected: the bone lengths' depth, or a network's root
             # where it is tighter (or there are no bones to go by).
             expected_z, _ = fused_depths(size.z, size.sigma, networks.root_z, networks.root_sigma)
-            sampled, measured = measure_depth(observed, depth, camera, expected_z, config, networks.masks)
+            sure = np.array([p.scores for p in people], dtype=np.float64).reshape(count, -1) >= SURE_FACE_SCORE
+            sampled, measured = measure_depth(observed, depth, camera, expected_z, config, networks.masks, sure)
             self._drop_guessed(people, observed, measured, depth)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing
             take_measured(lifted, measured.points, measured.sigma, measured.inferred)

@@ -132,14 +132,19 @@ def measure_depth(
     size_z: FloatArray,
     config: LiftingConfig,
     masks: PersonMasks | None = None,
+    sure: BoolArray | None = None,
 ) -> tuple[Sampled, Measured]:
     """Sample every person's depth (``size_z`` [P]: the expected depth) and measure every
-    seen joint of every person with a torso surface (module doc)."""
+    seen joint of every person with a torso surface (module doc). ``sure`` [P,J]: the seen
+    joints the 2D network is sure of (None: every seen joint), whose face may stand for a
+    hidden torso (:func:`.torso.torso_surface`)."""
     count = len(observed)
+    seen = np.ascontiguousarray(observed.seen, dtype=np.bool_)
     outputs = _measure_people(
         depth_view(depth, config, masks, count),
         np.ascontiguousarray(observed.pixels, dtype=np.float64),
-        np.ascontiguousarray(observed.seen, dtype=np.bool_),
+        seen,
+        seen if sure is None else np.ascontiguousarray(sure & seen, dtype=np.bool_),
         np.ascontiguousarray(observed.rays, dtype=np.float64),
         np.ascontiguousarray(observed.boxes, dtype=np.float64),
         np.ascontiguousarray(size_z, dtype=np.float64),
@@ -183,6 +188,7 @@ def _measure_people(
     view: DepthView,
     pixels: FloatArray,
     seen: BoolArray,
+    sure: BoolArray,
     rays: FloatArray,
     boxes: FloatArray,
     size_z: FloatArray,
@@ -205,7 +211,9 @@ def _measure_people(
     window = np.empty((4 * settings.max_window_px + 1) ** 2, dtype=np.float32)
     scratch = np.empty(SORT_SCRATCH + max(len(window), len(votes)), dtype=np.uint32)
     for p in range(count):
-        reference[p] = torso_surface(view, p, pixels[p], seen[p], boxes[p], size_z[p], settings, region, votes, scratch)
+        reference[p] = torso_surface(
+            view, p, pixels[p], seen[p], sure[p], boxes[p], size_z[p], settings, region, votes, scratch
+        )
         stature[p] = personal_stature(pixels[p], seen[p], settings.fx, reference[p], settings.prior_stature_m)
         if not math.isfinite(reference[p]):
             continue

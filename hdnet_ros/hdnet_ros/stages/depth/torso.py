@@ -6,9 +6,10 @@ region then holds two surfaces. The expected depth (the size prior of
 :mod:`hdnet_ros.size_prior`, accurate to some 10-20 %, or a network's root) rules out
 surfaces at a depth where this person would look much bigger or smaller than they do, and
 depths seen around the person's own keypoints vote for their surface. When the torso is
-hidden, the depths around the seen keypoints stand in for it. The torso is sampled on a
-fixed grid of points spread over the shoulders-hips hourglass (a fixed cost per person,
-however near).
+hidden, the depths around the seen keypoints stand in for it; when nothing of the person
+shows at the prior's depth, their face, nearer (a seated person hidden up to the head by a
+chair back looks smaller than they are: HEAD_NEAREST). The torso is sampled on a fixed grid
+of points spread over the shoulders-hips hourglass (a fixed cost per person, however near).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from hdnet_ros.joints import FACE_JOINTS
 from hdnet_ros.stages.depth.geometry import CORNER_TRIANGLES, TORSO_CORNERS, cross_2d
 from hdnet_ros.stages.depth.jit import compiled
 from hdnet_ros.stages.depth.kernel_settings import KernelSettings
 from hdnet_ros.stages.depth.windows import (
     DepthView,
     cluster_end,
+    cluster_gap,
     count_at_most,
     count_below,
     pixel_depths,
@@ -42,6 +45,23 @@ DepthValues = npt.NDArray[np.float32]
 PRIOR_AGREEMENT = (0.75, 1.35)
 
 PRIOR_LOG_SD = 0.08  # spread of the size prior's depth (log), measured on the benchmark
+
+# A person of whom nothing shows at the size prior's depth looks smaller than the prior's
+# standing adult: seated, bent, or hidden up to the head behind a chair or a table, so that
+# the 2D network sees their bones foreshortened or guesses them onto what hides them
+# (foreshortening only ever makes a person look farther, never nearer). Their face, where
+# the 2D network is sure of it (SURE_FACE_SCORE), is their own surface, and stands for the
+# torso down to HEAD_NEAREST of the prior's depth. On the sample frames: people seated behind
+# chair backs whose faces the sensor measures at 0.63-0.75 of the prior's depth. The face
+# surface must fill MIN_FACE_COVERAGE of the face windows' samples (on the synthetic
+# benchmark 0.35 let occluders' edges through: MRPE 61.4 -> 63.3 mm).
+HEAD_NEAREST = 0.5
+MIN_FACE_KEYPOINTS = 2
+MIN_FACE_COVERAGE = 0.5
+# Face keypoints the 2D network is this sure of (at PP-TinyPose's calibrated 0.25 a joint is
+# right as often as wrong; the synthetic oracle scores faces hidden by others 0.3-0.5):
+# the placement fit's feet take the same bound (placement.fit_constants.FEET_MIN_SCORE).
+SURE_FACE_SCORE = 0.5
 
 # The torso's surface must cover at least this share of the torso's samples.
 MIN_TORSO_COVERAGE = 0.2
@@ -75,6 +95,7 @@ def torso_surface(
     person: int,
     pixels: FloatArray,
     seen: BoolArray,
+    sure: BoolArray,
     box: FloatArray,
     size_z: float,
     settings: KernelSettings,
@@ -82,18 +103,40 @@ def torso_surface(
     votes: DepthValues,
     scratch: npt.NDArray[np.uint32],
 ) -> float:
-    """The person's torso surface depth (module doc), NaN when nothing fits; ``region``
-    [TORSO_SAMPLES], ``votes`` [J*VOTE_SAMPLES] and ``scratch`` (:func:`.windows.sort_depths`)
-    are scratch space."""
+    """The person's torso surface depth (module doc), NaN when nothing fits; ``sure`` [J]: the
+    joints the 2D network is sure of (SURE_FACE_SCORE); ``region`` [TORSO_SAMPLES], ``votes``
+    [J*VOTE_SAMPLES] and ``scratch`` (:func:`.windows.sort_depths`) are scratch space."""
     u, v = _torso_samples(pixels, seen, box)
     region_count = point_depths(view, person, u, v, _ALL_SAMPLES, region)
     sort_depths(region, region_count, scratch)
     vote_count, vote_samples = _vote_depths(view, person, pixels, seen, size_z, settings, votes)
-    centre = surface_in_region(region, region_count, float(TORSO_SAMPLES), size_z, votes, vote_count, True, settings)
+    centre = surface_in_region(
+        region, region_count, float(TORSO_SAMPLES), size_z, votes, vote_count, True, settings, False
+    )
     if not math.isfinite(centre) and math.isfinite(size_z):
         # The torso hidden: the depths around the seen keypoints stand in for it (no votes).
         sort_depths(votes, vote_count, scratch)
-        centre = surface_in_region(votes, vote_count, float(vote_samples), size_z, votes, 0, False, settings)
+        centre = surface_in_region(votes, vote_count, float(vote_samples), size_z, votes, 0, False, settings, False)
+    if not math.isfinite(centre) and math.isfinite(size_z):
+        # Nothing of the person at the size prior's depth: their face, nearer (HEAD_NEAREST).
+        face = np.zeros(len(seen), dtype=np.bool_)
+        for joint in FACE_JOINTS:
+            face[joint] = seen[joint] and sure[joint]
+        if np.count_nonzero(face) >= MIN_FACE_KEYPOINTS:
+            # Without the person's mask: one kept from an earlier run (moved with the box) may
+            # have slipped off the face, which the 2D network is sure is this person's.
+            unmasked = DepthView(
+                view.depth,
+                view.mask_inside,
+                view.mask_x0,
+                view.mask_y0,
+                np.zeros(len(view.mask_present), dtype=np.bool_),
+                view.min_depth,
+                view.max_depth,
+            )
+            face_count, face_samples = _vote_depths(unmasked, person, pixels, face, size_z, settings, votes)
+            sort_depths(votes, face_count, scratch)
+            centre = surface_in_region(votes, face_count, float(face_samples), size_z, votes, 0, False, settings, True)
     return centre
 
 
@@ -208,10 +251,13 @@ def surface_in_region(
     vote_count: int,
     with_votes: bool,
     settings: KernelSettings,
+    face: bool,
 ) -> float:
     """The best-supported depth cluster of a region's sorted valid depths that agrees with
     the size prior and covers at least MIN_TORSO_COVERAGE of the region's samples; NaN
-    otherwise.
+    otherwise. ``face``: the region is the face's windows standing for a hidden torso,
+    whose surface may lie nearer, down to HEAD_NEAREST of the prior's depth (without the
+    prior's penalty there), and must cover MIN_FACE_COVERAGE.
 
     ``votes[:vote_count]`` (``with_votes``; in any order) are depths seen around the person's own keypoints: a cluster
     they also support is this person's surface rather than something in front of or behind
@@ -220,16 +266,14 @@ def surface_in_region(
     min_support = settings.min_support_px
     if count < min_support:
         return np.nan
-    z_mid = run_median(values, 0, count)
-    gap = max(settings.cluster_gap_m, (3.0 * settings.noise_coefficient) * (z_mid * z_mid))
-    gap32 = np.float32(gap)
     has_prior = math.isfinite(size_prior_z)
     best, pick_size, pick_median = -np.inf, 0, np.nan
     start = 0
     while start < count:
-        end = cluster_end(values, start, count, gap32)
+        end = cluster_end(values, start, count, settings.cluster_gap_m, settings.noise_coefficient)
         size = end - start
         median = run_median(values, start, size)
+        gap = float(cluster_gap(settings.cluster_gap_m, settings.noise_coefficient, median))
         score = float(size)
         keep = size >= min_support
         if with_votes:
@@ -242,16 +286,20 @@ def surface_in_region(
                 share = near / max(vote_count, 1)
             score = score * (0.1 + share)
         if has_prior:
-            agrees = PRIOR_AGREEMENT[0] * size_prior_z <= median <= PRIOR_AGREEMENT[1] * size_prior_z
+            nearest = HEAD_NEAREST if face else PRIOR_AGREEMENT[0]
+            agrees = nearest * size_prior_z <= median <= PRIOR_AGREEMENT[1] * size_prior_z
             # Support times the size prior's likelihood: a bigger surface a little off the
             # prior (another person in front) does not beat this person's own torso.
             deviation = math.log(median / size_prior_z) / PRIOR_LOG_SD
+            if face and median < size_prior_z:
+                deviation = 0.0
             keep = keep and agrees
             score = score * math.exp(-0.5 * (deviation * deviation))
         if keep and score > best:
             best, pick_size, pick_median = score, size, median
         start = end
-    if not (best > -np.inf) or not (pick_size >= MIN_TORSO_COVERAGE * region_size):
+    coverage = MIN_FACE_COVERAGE if face else MIN_TORSO_COVERAGE
+    if not (best > -np.inf) or not (pick_size >= coverage * region_size):
         return np.nan  # nothing fits, or a sliver of something
     centre = pick_median
     # Re-centre on the depths near it: a turned torso spans more than one cluster gap.
