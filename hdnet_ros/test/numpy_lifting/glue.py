@@ -144,9 +144,15 @@ def guessed_joints(
 
 
 def drop_guessed(
-    self: Any, people: list[Person], observed: Observed, measured: Measured, depth: npt.NDArray[np.float32]
+    self: Any,
+    people: list[Person],
+    observed: Observed,
+    measured: Measured,
+    depth: npt.NDArray[np.float32],
+    _scores: Any = None,
 ) -> None:
-    """main's ``DepthLifter._drop_guessed`` (30ee9d3), on main's guessed-joint test."""
+    """main's ``DepthLifter._drop_guessed`` (30ee9d3), on main's guessed-joint test (it reads
+    the scores from the people itself, as main did; the stacked ``_scores`` are the lifter's)."""
     config = self.config
     guessed = np.zeros_like(measured.occluded)
     if config.guessed_jump_m > 0.0:

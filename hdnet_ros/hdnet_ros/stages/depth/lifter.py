@@ -126,9 +126,10 @@ class DepthLifter:
             # How far the person is expected: the bone lengths' depth, or a network's root
             # where it is tighter (or there are no bones to go by).
             expected_z, _ = fused_depths(size.z, size.sigma, networks.root_z, networks.root_sigma)
-            sure = np.array([p.scores for p in people], dtype=np.float64).reshape(count, -1) >= SURE_FACE_SCORE
+            scores = np.array([p.scores for p in people], dtype=np.float64).reshape(count, -1)
+            sure = scores >= SURE_FACE_SCORE
             sampled, measured = measure_depth(observed, depth, camera, expected_z, config, networks.masks, sure)
-            self._drop_guessed(people, observed, measured, depth)
+            self._drop_guessed(people, observed, measured, depth, scores)
             reference, stature, facing = sampled.reference, sampled.stature, measured.facing
             take_measured(lifted, measured.points, measured.sigma, measured.inferred)
         network = DepthEstimates(networks.root_z, networks.root_sigma)
@@ -157,14 +158,15 @@ class DepthLifter:
             enforce_person_band(feet, reference, config.person_depth_band_m)
             feet.write_feet_to(people)
 
-    def _drop_guessed(self, people: list[Person], observed: Observed, measured: Measured, depth: DepthImage) -> None:
+    def _drop_guessed(
+        self, people: list[Person], observed: Observed, measured: Measured, depth: DepthImage, scores: FloatArray
+    ) -> None:
         """Joints the 2D network could not see: limb joints guessed onto a nearer object
         (:mod:`.guessed`) lose their sensor depth; they and the joints the measurement found
         behind an occluder with none of their own surface left (unmeasured, or placed
-        behind it) keep a lowered score."""
+        behind it) keep a lowered score. ``scores`` [P,J]: the people's scores, stacked."""
         config = self.config
         guessed = np.zeros_like(measured.occluded)
-        scores = np.array([p.scores for p in people], dtype=np.float64).reshape(len(people), -1)
         if config.guessed_jump_m > 0.0:
             guessed = guessed_joints(
                 observed, scores, measured, depth, config.guessed_jump_m, config.min_depth_m, config.max_depth_m
