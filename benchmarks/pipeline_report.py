@@ -210,6 +210,11 @@ def report_sequence(figures: dict[str, Any]) -> None:
             f"monocular root ({name}, depth off) vs the 3D-off run's sensor root: mean {mono['mean_mm']:.1f}, "
             f"p50 {mono['median_mm']:.1f}, p95 {mono['p95_mm']:.1f} mm, n {mono['count']}"
         )
+    by_phase = ", ".join(f"{name} {ratio:.3f}" for name, ratio in sequence["monocular_ratio_by_phase"].items())
+    print(
+        f"monocular root scheduled / every frame by the phase of the schedule's cycle without depth: {by_phase}; "
+        f"pooled {sequence['monocular_ratio']:.3f} (scheduled: both phases' person-frames; p50 and p95 the larger)"
+    )
     rows = [
         [what, f"{v['median_mm']:.1f}", f"{v['p95_mm']:.1f}", str(v["count"])]
         for what, v in sequence["scheduled_vs_every_frame"].items()

@@ -128,7 +128,7 @@ def accuracy_targets(figures: dict[str, Any]) -> list[dict[str, Any]]:
     )
     rows.append(
         target_row(
-            "monocular root error (no depth), scheduled / every frame",
+            "monocular root error (no depth), scheduled (2 phases) / every frame",
             SCHEDULE_ACCURACY_BOUND,
             sequence["monocular_ratio"],
             "x",
