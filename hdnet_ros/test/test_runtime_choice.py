@@ -26,6 +26,11 @@ from hdnet_ros.settings_field import SettingsError
 # /proc/cpuinfo lines as the kernel writes them (shortened to the flags that matter).
 ZEN4 = "processor\t: 0\nflags\t\t: fpu sse4_1 avx avx2 fma avx512f avx512bw avx512_vnni avx_vnni\n"
 HASWELL = "processor\t: 0\nflags\t\t: fpu sse4_1 avx avx2 fma\n"
+# An Intel Xeon with AMX (the twenty-second session's machine; its own flags, shortened).
+XEON_AMX = (
+    "processor\t: 0\nflags\t\t: fpu sse4_1 avx avx2 fma avx512f avx512bw avx512_bf16 avx512_fp16 "
+    "avx512_vnni avx_vnni amx_bf16 amx_int8 amx_tile\n"
+)
 CORTEX_A76 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 atomics asimddp\n"
 CORTEX_A57 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32\n"
 
@@ -36,6 +41,8 @@ AVX2 = cpu_instruction_set("x86_64", HASWELL)
 def test_instruction_sets_from_cpuinfo() -> None:
     assert VNNI.int8_dot and VNNI.label == "x86_64 AVX-512 + int8 dot product (avx512_vnni, avx_vnni)"
     assert not AVX2.int8_dot and AVX2.label == "x86_64 AVX2, no int8 dot product"
+    amx = cpu_instruction_set("x86_64", XEON_AMX)
+    assert amx.int8_dot and amx.label == "x86_64 AVX-512 + int8 dot product (avx512_vnni, avx_vnni, amx_int8)"
     a76 = cpu_instruction_set("aarch64", CORTEX_A76)
     a57 = cpu_instruction_set("arm64", CORTEX_A57)
     assert a76.int8_dot and a76.architecture == "aarch64" and "asimddp" in a76.label
