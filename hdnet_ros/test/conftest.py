@@ -79,7 +79,7 @@ def _cpu_features() -> set[str]:
 # (architecture, flags that select the family, family, verified), first match wins: the order
 # of XNNPACK's own preference (its AMX and SVE kernels before the others).
 _XNNPACK_FAMILIES: tuple[tuple[str, frozenset[str], str, bool], ...] = (
-    ("x86_64", frozenset({"amx_int8"}), "x86-64 AMX", False),
+    ("x86_64", frozenset({"amx_int8"}), "x86-64 AMX", True),
     ("x86_64", frozenset({"avx512_vnni"}), "x86-64 AVX-512 VNNI", True),
     ("x86_64", frozenset({"avx512f", "avx512bw"}), "x86-64 AVX-512", True),
     ("x86_64", frozenset({"avx_vnni"}), "x86-64 AVX-VNNI", False),
@@ -98,10 +98,11 @@ def xnnpack_family(machine: str | None = None, features: set[str] | None = None)
     """(the instruction-set family XNNPACK picks its int8 kernels by, whether LiteRT's int8
     MoveNet was verified there to equal the int8 emulation op by op and end to end).
 
-    Verified (LiteRT 2.3.0, docs/inference.md): x86-64 SSE4, AVX2, AVX-512 and AVX-512 VNNI;
-    aarch64 NEON, NEON with dot product, and with i8mm. AVX-512 VNNI natively (AMD Zen 4),
-    AVX-512 natively in earlier sessions (Intel Xeon), the rest under instruction-set
-    emulation (qemu). Not verified: AMX, AVX-VNNI without AVX-512, SVE/SME, other machines.
+    Verified (LiteRT 2.3.0, docs/inference.md): x86-64 SSE4, AVX2, AVX-512, AVX-512 VNNI and
+    AMX; aarch64 NEON, NEON with dot product, and with i8mm. AVX-512 VNNI natively (AMD Zen
+    4), AVX-512 natively in earlier sessions (Intel Xeon), AMX natively in the twenty-second
+    session (an Intel Xeon, family 6 model 167), the rest under instruction-set emulation
+    (qemu). Not verified: AVX-VNNI without AVX-512, SVE/SME, other machines.
     """
     name = (machine or platform.machine()).lower()
     architecture = _ARCHITECTURES.get(name, name)
