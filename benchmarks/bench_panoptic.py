@@ -19,7 +19,10 @@ Per camera and mean: recall (eligible people matched), MRPE (pelvis = mid-hips),
 signed depth error of the root (positive: too far), MPJPE absolute and root-relative over
 the 17 COCO joints the reference has, PCK_abs at 150 mm over the same joints (a joint
 without a prediction is a miss), and the depth order of pairs of people (SMAP's PCOD,
-300 mm tie band). Then the issue's targets with their values and verdicts.
+300 mm tie band); and whether the published root's 1-sigma (``position_stddev``, along
+the viewing ray) is honest: the share of roots whose error along their ray is within 1, 2
+and 3 stated sigmas (a Gaussian's 68, 95 and 99.7 %). Then the issue's targets with their
+values and verdicts.
 """
 
 from __future__ import annotations
@@ -63,11 +66,13 @@ TARGETS = {
 
 @dataclass
 class Published:
-    """One published person: 19 joints (NaN where invalid), their pixels, the root's source."""
+    """One published person: 19 joints (NaN where invalid), their pixels, the root's source
+    and its stated 1-sigma along the ray (NaN: unknown)."""
 
     joints: FloatArray
     pixels: FloatArray
     root_source: int
+    root_sigma: float = float("nan")
 
 
 @dataclass
@@ -82,8 +87,9 @@ class CameraScore:
     pairs: int = 0
     pairs_correct: int = 0
     root_sources: dict[str, int] = field(default_factory=dict)
+    sigma_ratios: list[float] = field(default_factory=list)  # |root error along its ray| / stated sigma
 
-    def row(self) -> dict[str, float]:
+    def row(self) -> dict[str, Any]:
         roots = np.array(self.root_errors).reshape(-1, 3)
         return {
             "recall": self.matched / self.eligible if self.eligible else float("nan"),
@@ -94,6 +100,7 @@ class CameraScore:
             "pck_abs": self.pck_hits / self.pck_joints if self.pck_joints else float("nan"),
             "depth_order": self.pairs_correct / self.pairs if self.pairs else float("nan"),
             "people": float(len(roots)),
+            "sigma_ratios": list(self.sigma_ratios),
         }
 
 
@@ -113,7 +120,10 @@ def read_skeletons(output_bag: Path) -> dict[int, list[Published]]:
                 pixels = [(k.pixel_x, k.pixel_y) for k in skeleton.keypoints]
                 people.append(
                     Published(
-                        np.array(points, float), np.array(pixels, float), int(skeleton.keypoints[PELVIS].depth_source)
+                        np.array(points, float),
+                        np.array(pixels, float),
+                        int(skeleton.keypoints[PELVIS].depth_source),
+                        float(skeleton.keypoints[PELVIS].position_stddev),
                     )
                 )
             result[stamp] = people
@@ -169,6 +179,9 @@ def score_frame(
         depths.append((float(root[2]), float(person.pelvis[2])))
         if np.all(np.isfinite(root)):
             score.root_errors.append(root - person.pelvis)
+            if np.isfinite(estimate.root_sigma) and estimate.root_sigma > 0:
+                along = float(np.dot(root - person.pelvis, root) / np.linalg.norm(root))
+                score.sigma_ratios.append(abs(along) / estimate.root_sigma)
         errors = np.linalg.norm(estimate.joints[:COCO] - truth, axis=1)
         ok = annotated & np.isfinite(errors)
         score.joint_errors.extend(errors[ok].tolist())
@@ -217,6 +230,7 @@ def run_variant(
         }
     keys = ("recall", "mrpe_m", "signed_depth_m", "mpjpe_abs_m", "mpjpe_rel_m", "pck_abs", "depth_order")
     rows["mean"] = {key: float(np.mean([rows[name][key] for name in reference.cameras])) for key in keys}
+    rows["mean"]["sigma_ratios"] = [ratio for name in reference.cameras for ratio in rows[name]["sigma_ratios"]]
     return rows
 
 
@@ -243,6 +257,16 @@ def print_table(variant: str, rows: dict[str, Any]) -> None:
             f"{row['mpjpe_rel_m'] * 1000:.0f} mm | {row['pck_abs']:.0%} | {row['depth_order']:.0%} | "
             f"{sources} | {floors} |"
         )
+    print(f"stated root sigma: {sigma_shares(rows['mean']['sigma_ratios'])} (a Gaussian: 68 / 95 / 99.7 %)")
+
+
+def sigma_shares(ratios: list[float]) -> str:
+    """The share of roots within 1, 2 and 3 stated sigmas, as text."""
+    if not ratios:
+        return "no root with a stated sigma"
+    array = np.asarray(ratios)
+    shares = " / ".join(f"{np.mean(array <= k):.0%}" for k in (1, 2, 3))
+    return f"{shares} of {len(array)} roots within 1 / 2 / 3 sigma"
 
 
 def verdicts(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, bool]]:

@@ -68,7 +68,12 @@ the tracker refuses (outside the gate, or measured on the person in front) and i
 filter cannot explain (beyond ``EXPLAINED_SIGMAS``) is not published either: the person is
 at the track's predicted root (``hold_refused_root``), their measured joints INFERRED; on
 the sample frames' still scenes such roots jumped by 1-10 m between frames. Either way the
-published root's sigma is the filter's along its ray.
+published root's sigma is the filter's along its ray, but for a root from the priors alone
+(an INFERRED root: the person's size and the floor), whose error is the person's own (their
+stature and posture against the template's) and the same in every frame: the filter, which
+takes each frame's error as new, cannot average it away, and the root keeps at least this
+frame's own sigma (measured against the sensor: docs/evaluation.md, "The stated
+uncertainty").
 """
 
 from __future__ import annotations
@@ -194,12 +199,15 @@ class TrackingConfig:
 
 def _place_at_track(person: Person, kalman: RootKalman, measured: bool) -> None:
     """Publish the person at the track's filtered root: joints and feet moved rigidly, the
-    root's 1-sigma the filter's along its ray and every joint's the part of its own beyond
-    the root's plus that. ``measured``: the depths were this frame's measurements, and the
-    sensor's joints keep their source; otherwise (a refused root) they are INFERRED now."""
+    root's 1-sigma the filter's along its ray (an INFERRED root's at least its own: module
+    doc) and every joint's the part of its own beyond the root's plus that. ``measured``:
+    the depths were this frame's measurements, and the sensor's joints keep their source;
+    otherwise (a refused root) they are INFERRED now."""
     root = kalman.position
     before = float(person.position_stddev[ROOT])
     after = kalman.sigma_along(root)
+    if measured and int(person.depth_sources[ROOT]) == DepthSource.INFERRED and np.isfinite(before):
+        after = max(after, before)
     shift = root - person.positions[ROOT]
     person.positions = person.positions + shift
     person.feet = person.feet + shift
