@@ -826,9 +826,9 @@ def test_a_monocular_root_is_published_filtered_along_its_ray() -> None:
 def test_a_root_from_the_priors_keeps_its_own_sigma() -> None:
     """A still person placed by the priors alone (INFERRED), 12 % too far in every frame (a
     seated person the standing template makes small) with 2 % of noise: the filter smooths
-    the root, but its sigma stays this frame's own, which the bias is within 1.5 of; the
-    same roots as NETWORK ones are published with the filter's sigma, which shrinks below
-    half of theirs and leaves the bias beyond 3 sigma."""
+    the root, but its sigma stays this frame's own, which the bias (1.5 of it) is within 2
+    of; the same roots as NETWORK ones are published with the filter's sigma, which shrinks
+    below half of theirs and leaves the bias beyond 3 sigma."""
     rng = np.random.default_rng(3)
     truth = np.array([0.4, 0.2, 6.0])
     stated = 0.08 * truth[2]
@@ -841,7 +841,7 @@ def test_a_root_from_the_priors_keeps_its_own_sigma() -> None:
         assert bias > 0.1 * truth[2]  # the filter cannot remove an error common to all frames
         if source == DepthSource.INFERRED:
             assert float(out.position_stddev[ROOT]) == pytest.approx(stated, rel=1e-9)
-            assert bias < 1.5 * out.position_stddev[ROOT]
+            assert bias < 2 * out.position_stddev[ROOT]
         else:
             assert float(out.position_stddev[ROOT]) < stated / 2
             assert bias > 3 * out.position_stddev[ROOT]
