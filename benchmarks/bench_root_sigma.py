@@ -86,17 +86,16 @@ def matched_samples(scene: int, people: list[Person], reference: list[Person]) -
 def run(common: dict[str, Any], overrides: dict[str, Any], data_dir: Path, steps: int) -> list[RootSample]:
     """The run's person-frames against the sensor's roots (module doc)."""
     frames = list(sample_frames(data_dir).values())
-    with_depth, new_scene, length = shifted_sequence(frames, steps, with_depth=True)
+    with_depth, _, _ = shifted_sequence(frames, steps, with_depth=True)
     without_depth, _, _ = shifted_sequence(frames, steps, with_depth=False)
     samples: list[RootSample] = []
-    reference_pipeline = monocular = fresh(common, THREE_D_OFF)
-    for index in range(length):
-        if new_scene(index):  # a scene of its own: fresh tracks, floor and schedule
-            reference_pipeline, monocular = fresh(common, THREE_D_OFF), fresh(common, overrides)
-        stamp = 1_000_000_000 + index * RATE_NS
-        reference = reference_pipeline.process(with_depth(index, stamp)).people
-        people = monocular.process(without_depth(index, stamp)).people
-        samples += matched_samples(index // steps, people, reference)
+    for scene in range(len(frames)):  # each a scene of its own: fresh tracks, floor and schedule
+        reference_pipeline, monocular = fresh(common, THREE_D_OFF), fresh(common, overrides)
+        for index in range(scene * steps, (scene + 1) * steps):
+            stamp = 1_000_000_000 + index * RATE_NS
+            reference = reference_pipeline.process(with_depth(index, stamp)).people
+            people = monocular.process(without_depth(index, stamp)).people
+            samples += matched_samples(scene, people, reference)
     return samples
 
 
