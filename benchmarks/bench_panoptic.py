@@ -235,9 +235,8 @@ def run_variant(
 
 
 def _floor_counts(pipeline: Pipeline) -> dict[str, int]:
-    """The placement's counters so far (frames per floor source, ...); empty without placement."""
-    placement = pipeline.stages.placement
-    return dict(placement.counts) if placement is not None else {}
+    """The floor's counters so far (frames per floor source, TF floors refused by reason)."""
+    return dict(pipeline.stages.floors.counts)
 
 
 def print_table(variant: str, rows: dict[str, Any]) -> None:

@@ -61,9 +61,7 @@ Recording = list[tuple[str, list[list[FloorObservation]]]]
 
 def recorded(pipeline: Pipeline, name: str, recording: Recording) -> None:
     """Record every observation list the pipeline's people floor is given, under ``name``."""
-    placement = pipeline.stages.placement
-    assert placement is not None
-    floor = placement.people_floor
+    floor = pipeline.stages.floors.people_floor
     add = type(floor).add
     recording.append((name, []))
 
@@ -83,9 +81,7 @@ def sample_sequence(settings: dict[str, Any], data_dir: Path, recording: Recordi
         "no_people_floor": Pipeline.from_settings(settings["no_people_floor"]),
         "3d_off": Pipeline.from_settings(settings["3d_off"]),
     }
-    placement = pipelines["every_frame"].stages.placement
-    assert placement is not None
-    placement.people_floor = PeopleFloor(reestimate_frames=1)
+    pipelines["every_frame"].stages.floors.people_floor = PeopleFloor(reestimate_frames=1)
     recorded(pipelines["cadence"], "sample_sequence", recording)
     source, new_scene, length = shifted_sequence(list(sample_frames(data_dir).values()), 30, True)
     times: dict[str, dict[str, list[float]]] = {name: {"placement": [], "total": []} for name in pipelines}

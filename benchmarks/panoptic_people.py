@@ -105,7 +105,8 @@ def run(pipeline: Pipeline, reference: Reference, data_dir: Path, variant: str, 
         fronts = {
             id(person): nearer_boxes([p for p, _ in placed], i, frame.camera) for i, (person, _) in enumerate(placed)
         }
-        floor = placement.floor.source if placement is not None and placement.floor is not None else "none"
+        chosen = pipeline.stages.floors.floor
+        floor = chosen.source if chosen is not None else "none"
         published = [
             Published(np.asarray(p.positions, np.float64), np.asarray(p.pixels, np.float64), int(p.depth_sources[ROOT]))
             for p in people

@@ -51,7 +51,7 @@ from hdnet_ros.stages.networks import (
     build_pose_stage,
     build_root_depth_stage,
 )
-from hdnet_ros.stages.placement import MonocularPlacement
+from hdnet_ros.stages.placement import FloorChoice, FloorConfig, MonocularPlacement
 from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints, is_heatmap_network
 from hdnet_ros.stages.tracking import Tracker
 from hdnet_ros.timing import StageTimer
@@ -120,6 +120,8 @@ class Stages:
     root_depth: RootDepthStage | None = None
     pose_3d: PoseNetStage | None = None
     placement: MonocularPlacement | None = None  # the joint fit of BlazePose's skeleton, the floor and the scale
+    floors: FloorChoice = field(default_factory=lambda: FloorChoice(FloorConfig()))  # the fit's and the priors'
+
     networks_in_use: dict[str, str] = field(default_factory=dict)  # setting -> network that runs ('' off)
 
 
@@ -156,13 +158,10 @@ def build_stages(settings: Settings) -> Stages:
     root_path = network_path(root_depth, networks.root_depth_model, "root_depth")
     pose_path = network_path(pose_3d, networks.pose_3d_model, "pose_3d")
     placement = None
+    floors = FloorChoice(settings.floor, settings.placement.learn_scale)
     if root_depth == "blazepose" and settings.placement.enabled:
-        placement = MonocularPlacement(
-            settings.floor,
-            settings.placement,
-            settings.lifting.keypoint_sigma_px,
-            settings.blazepose.root_relative_sigma,
-        )
+        sigmas = settings.lifting.keypoint_sigma_px, settings.blazepose.root_relative_sigma
+        placement = MonocularPlacement(settings.floor, settings.placement, *sigmas, floors)
     return Stages(
         detector=detector,
         keypoints=keypoints,
@@ -174,6 +173,7 @@ def build_stages(settings: Settings) -> Stages:
         root_depth=build_root_depth_stage(checkpoints, settings.inference, root_path, threads),
         pose_3d=build_pose_stage(checkpoints, settings.inference, pose_path, threads),
         placement=placement,
+        floors=floors,
         networks_in_use={
             "detector": settings.detector.model,
             "keypoints_2d": settings.keypoints.model,
@@ -294,8 +294,8 @@ class Pipeline:
             report["blazepose"] = {
                 key: int(body.counts.get(key, 0)) for key in ("crops", "low_presence", "no_root", "without_mask")
             } | {"every_frames": self.settings.blazepose.every_frames, "schedule": dict(self.schedule.counts)}
-        if self.stages.placement is not None:
-            report["placement"] = self.stages.placement.report()
+        placement = self.stages.placement  # without it, the floor the priors had
+        report["placement"] = placement.report() if placement is not None else dict(self.stages.floors.counts)
         report["tracking"] = self.stages.tracker.report()
         return report
 
@@ -304,8 +304,7 @@ class Pipeline:
         jumped back)."""
         self.stages.tracker.reset()
         self.schedule.reset()
-        if self.stages.placement is not None:
-            self.stages.placement.reset()
+        self.stages.floors.reset()
 
     def process(self, frame: Frame) -> FrameResult:
         """All people in ``frame`` with 2D keypoints, 3D joints where they can be had, and
@@ -331,7 +330,7 @@ class Pipeline:
                 plane = partial(stages.lifter.floor_plane, frame.depth_m, frame.camera)
                 networks, placed = placement(frame, people, networks, expected, plane)
         with timed("depth_lifting"):
-            known = placement.known_floor() if placement is not None else None
+            known = stages.floors.for_priors(frame, placed_it=placement is not None)
             stages.lifter(people, frame.depth_m, frame.camera, networks, known)
         if placement is not None:
             placement.learn(people, expected, placed)

@@ -131,7 +131,7 @@ def test_the_sample_frames_floor_observations_agree(models_dir: Path, sample_bag
     people from the second frame on)."""
     from hdnet_ros.frame_input import build_frame
     from hdnet_ros.pipeline import Pipeline
-    from hdnet_ros.stages import placement as stage
+    from hdnet_ros.stages.placement import floor_choice as stage
     from helpers import sample_messages
 
     from hdnet_ros.config import load_settings

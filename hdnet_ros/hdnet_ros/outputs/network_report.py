@@ -59,7 +59,8 @@ def network_values(report: Mapping[str, Any]) -> dict[str, str]:
 def placement_values(counts: Mapping[str, int] | None) -> dict[str, str]:
     """Which floor placed people (frames per source: ``tf``, ``depth``, ``people`` (its height
     and up), ``people_up`` (its up alone), ``none``), TF floors not used and why (``missing``,
-    ``stale``, ``below_floor``, ``too_high``, ``tilted``), and people placed on the floor."""
+    ``stale``, ``below_floor``, ``too_high``, ``tilted``), and people placed on the floor (by the
+    placement's fit: absent without it, where the floor serves the depth stage's priors alone)."""
     if counts is None:
         return {}
     sources = {key[len("floor_") :]: n for key, n in counts.items() if key.startswith("floor_") and n}
@@ -67,7 +68,8 @@ def placement_values(counts: Mapping[str, int] | None) -> dict[str, str]:
     values = {"floor (frames)": ", ".join(f"{k} {v}" for k, v in sorted(sources.items())) or "none yet"}
     if refused:
         values["TF floor not used (frames)"] = ", ".join(f"{k} {v}" for k, v in sorted(refused.items()))
-    values["people placed on the floor"] = str(counts.get("standing", 0))
+    if "standing" in counts:
+        values["people placed on the floor"] = str(counts["standing"])
     return values
 
 

@@ -17,6 +17,7 @@ import numpy.typing as npt
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import DERIVED_JOINTS, FACE_JOINTS, NUM_JOINTS
 from hdnet_ros.people import DepthSource, Person
+from hdnet_ros.stages.depth.floor import ANKLES, MIN_TRUNCATION_MARGIN_PX, TRUNCATION_MARGIN
 from hdnet_ros.stages.depth.observe import observe
 
 FloatArray = npt.NDArray[np.float64]
@@ -37,23 +38,29 @@ class Observed:
     normalized: FloatArray  # [P,J,2] undistorted normalised image coordinates
     rays: FloatArray  # [P,J,3] unit viewing rays
     boxes: FloatArray  # [P,4] x_min, y_min, x_max, y_max
+    # [P,2] the left and right ankles the feet's floor cue may take: seen, of a person the
+    # image's bottom does not cut (floor.TRUNCATION_MARGIN); None: every seen ankle.
+    floor_ankles: BoolArray | None = None
 
     @classmethod
     def of(cls, people: list[Person], camera: CameraModel) -> Observed:
         count = len(people)
         pixels = np.array([p.pixels for p in people], dtype=np.float64).reshape(count, NUM_JOINTS, 2)
         boxes = np.array([p.detection.box for p in people], dtype=np.float64).reshape(count, 4)
+        margin = np.maximum(MIN_TRUNCATION_MARGIN_PX, TRUNCATION_MARGIN * (boxes[:, 3] - boxes[:, 1]))
+        uncut = ~(boxes[:, 3] >= camera.height - 1 - margin)[:, None]  # NaN boxes: uncut
         if not camera.has_distortion:  # one compiled pass (:mod:`.observe`), the same numbers
             seen = np.empty((count, NUM_JOINTS), dtype=np.bool_)
             normalized, rays = np.empty((count, NUM_JOINTS, 2)), np.empty((count, NUM_JOINTS, 3))
             observe(pixels, camera.cx, camera.cy, camera.fx, camera.fy, seen, normalized, rays)
-            return cls(pixels, seen, normalized, rays, boxes)
+            return cls(pixels, seen, normalized, rays, boxes, seen[:, ANKLES] & uncut)
         seen = np.all(np.isfinite(pixels), axis=-1)
         flat = np.where(seen[..., None], pixels, 0.0).reshape(-1, 2)
         normalized = camera.normalized_rays(flat)
         rays = np.concatenate((normalized, np.ones((len(normalized), 1))), axis=1)
         rays /= np.linalg.norm(rays, axis=1, keepdims=True)
-        return cls(pixels, seen, normalized.reshape(count, NUM_JOINTS, 2), rays.reshape(count, NUM_JOINTS, 3), boxes)
+        shaped = normalized.reshape(count, NUM_JOINTS, 2), rays.reshape(count, NUM_JOINTS, 3)
+        return cls(pixels, seen, *shaped, boxes, seen[:, ANKLES] & uncut)
 
     def __len__(self) -> int:
         return len(self.seen)

@@ -23,6 +23,17 @@ BoolArray = npt.NDArray[np.bool_]
 
 # Ankle joint centre height above the floor: 0.039 x stature (Drillis & Contini).
 ANKLE_HEIGHT_FRACTION = 0.039
+ANKLES = [LEFT_ANKLE, RIGHT_ANKLE]
+# A box whose edge lies within this share of its height (at least a few pixels) of an image
+# border is cut by it: detectors clip their boxes to the image, a few pixels short of it.
+# The feet's cue takes no ankle of a person the image's bottom cuts: the 2D network guesses
+# their feet near the border (3-6 % of the box inside it on Panoptic), and such a ray meets
+# the floor metres off (the placement's cut people: stages/placement/cues.py).
+TRUNCATION_MARGIN = 0.02
+MIN_TRUNCATION_MARGIN_PX = 3.0
+# A standing person's pelvis (the hip joints' height) above the floor: 0.530 x stature
+# (Drillis & Contini; skeleton.STANDING_TEMPLATE).
+PELVIS_HEIGHT_FRACTION = 0.530
 
 
 @dataclass(frozen=True)
@@ -239,23 +250,26 @@ def estimated_fit(
 
 def floor_depths(
     rays: FloatArray,
-    seen: BoolArray,
+    ankles_seen: BoolArray,
     camera: CameraModel,
     plane: GroundPlane,
     stature: float,
     keypoint_sigma_px: float,
 ) -> DepthEstimates:
-    """Depth of every person's feet [P]: the lower ankle's ray meets the floor raised by
-    the ankle height (the other foot may be lifted mid-step, which only ever pushes its hit
-    away). ``rays`` [P,J,3] unit viewing rays, ``seen`` [P,J]."""
-    ankles = [LEFT_ANKLE, RIGHT_ANKLE]
-    ray = rays[:, ankles]  # [P,2,3]
+    """Depth of every person's pelvis [P] from their feet: the lower ankle's ray meets the
+    floor raised by the ankle height (the other foot may be lifted mid-step, which only ever
+    pushes its hit away), and a standing pelvis is the hip height above that point. From a
+    level camera both are at one depth; a camera that looks down sees the pelvis nearer than
+    the feet by the hip height times the sine of its pitch (0.64 m at 50 deg for an adult),
+    which the feet's depth alone put too far. ``rays`` [P,J,3] unit viewing rays,
+    ``ankles_seen`` [P,2] the ankles (left, right) to use."""
+    ray = rays[:, ANKLES]  # [P,2,3]
     level = plane.offset + ANKLE_HEIGHT_FRACTION * stature
     denom = ray @ plane.normal
     with np.errstate(divide="ignore", invalid="ignore"):
         t = level / denom
     z = t * ray[..., 2]
-    hit = seen[:, ankles] & np.isfinite(t) & (t > 0) & (z > 0.3) & (z < 30.0)
+    hit = ankles_seen & np.isfinite(t) & (t > 0) & (z > 0.3) & (z < 30.0)
     z = np.where(hit, z, np.inf)
     t = np.where(hit, t, np.inf)
     # Nearest hit first (ties by ray parameter, as sorting (z, t) pairs does).
@@ -274,6 +288,7 @@ def floor_depths(
     # Both feet on the floor (their hits agree within the noise): the pelvis stands
     # between them, and averaging halves the keypoint noise.
     depth = np.where(both, (z[:, 0] + z[:, 1]) / 2.0, z[:, 0])
+    depth = depth + plane.normal[2] * (PELVIS_HEIGHT_FRACTION - ANKLE_HEIGHT_FRACTION) * stature
     one = np.where(both, one / np.sqrt(2.0), one)
     found = np.isfinite(depth)
     return DepthEstimates(z=np.where(found, depth, np.nan), sigma=np.where(found, np.hypot(one, 0.15), np.nan))

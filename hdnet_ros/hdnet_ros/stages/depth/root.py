@@ -36,7 +36,7 @@ from hdnet_ros.size_prior import DepthEstimates
 from hdnet_ros.skeleton import BONE_FRACTIONS
 from hdnet_ros.stages.depth.arrays import Facing, Lifted, Observed, RootCandidate, RootCandidates
 from hdnet_ros.stages.depth.config import LiftingConfig
-from hdnet_ros.stages.depth.floor import GroundPlane, floor_depths
+from hdnet_ros.stages.depth.floor import ANKLES, GroundPlane, floor_depths
 from hdnet_ros.stages.depth.fuse import fuse_depths
 from hdnet_ros.stages.depth.jit import compiled, compiled_ieee
 from hdnet_ros.stages.depth.pelvis import pelvis_pixels as pelvis_kernel
@@ -256,7 +256,8 @@ def prior_depths(
     either when they disagree is worse than their weighted mean)."""
     if plane is None:
         return size
-    ground = floor_depths(observed.rays, observed.seen, camera, plane, config.prior_stature_m, config.keypoint_sigma_px)
+    ankles = observed.floor_ankles if observed.floor_ankles is not None else observed.seen[:, ANKLES]
+    ground = floor_depths(observed.rays, ankles, camera, plane, config.prior_stature_m, config.keypoint_sigma_px)
     z, sigma = fuse_depths(size.z, size.sigma, ground.z, ground.sigma, gate_sigmas=0.0)
     return DepthEstimates(z, sigma)
 

@@ -10,41 +10,36 @@ in one least-squares fit per person.
     after the depth stage: the sensor's roots teach each track its scale (scale.learn_scales)
 
 Which floor is in use and why a TF floor was not (missing, stale, below the floor, too
-high, tilted) is counted and said once per change (:attr:`MonocularPlacement.counts`,
-reported on /diagnostics and in the replay's summary).
+high, tilted) is counted and said once per change (:class:`.floor_choice.FloorChoice`,
+which the pipeline keeps whatever its networks; reported on /diagnostics and in the
+replay's summary).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.logs import get_logger
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
 from hdnet_ros.stages.depth import NetworkEstimates
 from hdnet_ros.stages.placement.cues import cut_sides, floor_observations, person_cues
 from hdnet_ros.stages.placement.fit import Placement, PlacementFailure, PlacementResult, place_people
 from hdnet_ros.stages.placement.fit_kernel import warm_up
-from hdnet_ros.stages.placement.floor import (
-    Floor,
-    FloorConfig,
-    FloorRefusal,
-    floor_from_plane,
-    floor_from_pose,
-)
+from hdnet_ros.stages.placement.floor import Floor, FloorConfig
+from hdnet_ros.stages.placement.floor_choice import FloorChoice, PlaneSource
 from hdnet_ros.stages.placement.frame_cues import frame_cues
-from hdnet_ros.stages.placement.frame_floor import frame_floor_observations
 from hdnet_ros.stages.placement.people_floor import PeopleFloor
 from hdnet_ros.stages.placement.scale import learn_scales, scale_prior
 
 __all__ = [
     "Floor",
+    "FloorChoice",
     "FloorConfig",
     "MonocularPlacement",
     "Placement",
@@ -54,9 +49,7 @@ __all__ = [
     "person_cues",
 ]
 
-LOG = get_logger(__name__)
 FloatArray = npt.NDArray[np.float64]
-PlaneSource = Callable[[], tuple[FloatArray, float] | None]  # the depth image's floor: (normal, offset)
 
 
 @dataclass(frozen=True)
@@ -72,32 +65,44 @@ class PlacementConfig:
 
 
 class MonocularPlacement:
-    """The floor and the fit (module doc); ``counts`` for the reports, ``reset`` per recording."""
+    """The fit on the frame's floor (module doc); ``counts`` for the reports (people placed
+    on the floor, cut people it could not place), ``reset`` per recording. ``floors``: the
+    pipeline's floor of each frame, shared with the depth stage's priors."""
 
     def __init__(
-        self, floor: FloorConfig, config: PlacementConfig, keypoint_sigma_px: float, scale_sigma: float
+        self,
+        floor: FloorConfig,
+        config: PlacementConfig,
+        keypoint_sigma_px: float,
+        scale_sigma: float,
+        floors: FloorChoice | None = None,
     ) -> None:
         warm_up()  # the fit's compiled kernel, before the first frame
-        self.floor_config = floor
         self.config = config
         self.keypoint_sigma_px = keypoint_sigma_px
         self.scale_sigma = scale_sigma
-        self.people_floor = PeopleFloor()
+        self.floors = floors if floors is not None else FloorChoice(floor, config.learn_scale)
         self.counts: Counter[str] = Counter()
-        self._said = ""  # the floor message said last, so a change is logged once
-        self._frames = 0
-        self.floor: Floor | None = None  # this frame's
         self.placed: list[tuple[Person, PlacementResult | None]] = []  # this frame's fits, for diagnosis
+
+    @property
+    def floor(self) -> Floor | None:
+        """This frame's floor."""
+        return self.floors.floor
+
+    @property
+    def people_floor(self) -> PeopleFloor:
+        """The floor seen from the standing people, over the frames."""
+        return self.floors.people_floor
 
     def reset(self) -> None:
         """A new recording: the people's floor may be another camera's."""
-        self.people_floor.reset()
-        self._said = ""
+        self.floors.reset()
 
     def report(self) -> dict[str, int]:
         """Frames per floor source (``floor_tf``, ``floor_depth``, ``floor_people``, ``floor_none``),
         TF floors refused by reason (``tf_<reason>``), people placed on the floor (``standing``)."""
-        return dict(self.counts)
+        return {**self.floors.counts, **self.counts}
 
     def __call__(
         self,
@@ -109,8 +114,7 @@ class MonocularPlacement:
     ) -> tuple[NetworkEstimates, list[PlacementResult | None]]:
         """The people's network roots from the joint fit (where they carry a network pose),
         and each one's fit (None: no pose)."""
-        self._frames += 1
-        self.floor = floor = self.floor_for(frame, people, depth_plane, expected)
+        floor = self.floor_for(frame, people, depth_plane, expected)
         learned = self.config.learn_scale
         priors = [scale_prior(previous if learned else None, self.scale_sigma) for previous in expected]
         # Every person's cues in one pass over the frame's arrays (frame_cues: cues.py's rules).
@@ -131,10 +135,7 @@ class MonocularPlacement:
     def known_floor(self) -> tuple[FloatArray, float] | None:
         """This frame's floor (normal, offset) where its height is known, for the depth
         stage's priors."""
-        floor = self.floor
-        if floor is None or not np.isfinite(floor.sigma_offset_m):
-            return None
-        return floor.normal, floor.offset
+        return self.floors.known()
 
     def learn(
         self, people: Sequence[Person], expected: Sequence[Person | None], placements: Sequence[PlacementResult | None]
@@ -150,43 +151,9 @@ class MonocularPlacement:
         depth_plane: PlaneSource,
         expected: Sequence[Person | None] = (),
     ) -> Floor | None:
-        """The floor of this frame: TF, else the depth image's plane, else the people's
-        (``expected``: their tracks' last persons, as for the fit; empty: none known)."""
-        floor, why = self._tf_floor(frame)
-        if floor is None:
-            plane = depth_plane() if frame.depth_m is not None else None
-            if plane is not None:
-                floor = floor_from_plane(*plane)
-        if floor is None and self.floor_config.from_people:
-            # A frame's people in one pass (frame_floor: cues.floor_observations to the bit).
-            observations = frame_floor_observations(
-                people, frame.camera, self._frames, expected, self.config.learn_scale
-            )
-            floor = self.people_floor.add(observations)
-        source = floor.source if floor is not None else "none"
-        self.counts[f"floor_{source}"] += 1
-        self._say(source, why)
-        return floor
-
-    def _tf_floor(self, frame: Frame) -> tuple[Floor | None, str]:
-        """The floor from the frame's TF pose, or None and why (counted)."""
-        pose = frame.floor_pose
-        if pose is None:
-            return None, ""
-        if pose.matrix is None:
-            self.counts[f"tf_{pose.reason}"] += 1
-            return None, f"no TF floor ({pose.reason}: {pose.message})"
-        floor = floor_from_pose(pose.matrix, self.floor_config)
-        if isinstance(floor, FloorRefusal):
-            self.counts[f"tf_{floor.reason}"] += 1
-            return None, f"TF floor refused ({floor.reason}: {floor.message})"
-        return floor, ""
-
-    def _say(self, source: str, why: str) -> None:
-        said = f"floor: {source}" + (f"; {why.split(' (', maxsplit=1)[0]}" if why else "")
-        if said != self._said:  # said once per change of source or reason, with the details
-            (LOG.warning if why else LOG.info)("floor: %s%s", source, f"; {why}" if why else "")
-        self._said = said
+        """The floor of this frame (:class:`.floor_choice.FloorChoice`): TF, else the depth
+        image's plane, else the people's (``expected``: their tracks' last persons)."""
+        return self.floors(frame, people, depth_plane, expected)
 
 
 def _with_roots(

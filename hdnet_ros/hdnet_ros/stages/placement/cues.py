@@ -58,6 +58,7 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
 )
 from hdnet_ros.people import Person
+from hdnet_ros.stages.depth.floor import MIN_TRUNCATION_MARGIN_PX, TRUNCATION_MARGIN
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, FEET_MIN_SCORE, Cues
 from hdnet_ros.stages.placement.floor import IMAGE_UP
 from hdnet_ros.stages.placement.people_floor import NO_TRACK, FloorObservation
@@ -71,10 +72,8 @@ LEG_CHAINS = (
     (LEFT_HIP, LEFT_KNEE, LEFT_ANKLE, (NUM_COCO_JOINTS + FOOT_LEFT_HEEL, NUM_COCO_JOINTS + FOOT_LEFT_TOES)),
     (RIGHT_HIP, RIGHT_KNEE, RIGHT_ANKLE, (NUM_COCO_JOINTS + FOOT_RIGHT_HEEL, NUM_COCO_JOINTS + FOOT_RIGHT_TOES)),
 )
-# A box whose edge lies within this share of its height (at least a few pixels) of an image
-# border is cut by it: detectors clip their boxes to the image, a few pixels short of it.
-TRUNCATION_MARGIN = 0.02
-MIN_TRUNCATION_MARGIN_PX = 3.0
+# A box whose edge lies within TRUNCATION_MARGIN of its height (at least
+# MIN_TRUNCATION_MARGIN_PX) of an image border is cut by it (stages/depth/floor.py).
 # Keypoints this close to a border that cuts the person (a share of the box's height) are
 # guesses for joints beyond it (module doc: measured 3-6 %; twice that for a margin).
 TRUNCATION_BAND = 0.10
