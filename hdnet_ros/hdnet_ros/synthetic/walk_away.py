@@ -14,7 +14,7 @@ Where the floor comes from (``floor``), as a robot would run:
 
 - ``"tf"``: the robot's TF gives the camera's pose over ``base_footprint`` (the camera's
   known mounting, on every frame's ``Frame.floor_pose``), taken by
-  ``MonocularPlacement.floor_for`` as the node and the replay give it;
+  ``FloorChoice`` (the placement's floor) as the node and the replay give it;
 - ``"depth"``: no TF; the depth stage's own floor plane (``DepthLifter.floor_plane``) of
   each rendered depth image, which shows the floor in front of the robot (0.5-4.5 m stays
   in range while the person walks beyond it);

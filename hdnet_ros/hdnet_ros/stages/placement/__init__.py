@@ -114,7 +114,7 @@ class MonocularPlacement:
     ) -> tuple[NetworkEstimates, list[PlacementResult | None]]:
         """The people's network roots from the joint fit (where they carry a network pose),
         and each one's fit (None: no pose)."""
-        floor = self.floor_for(frame, people, depth_plane, expected)
+        floor = self.floors(frame, people, depth_plane, expected)
         learned = self.config.learn_scale
         priors = [scale_prior(previous if learned else None, self.scale_sigma) for previous in expected]
         # Every person's cues in one pass over the frame's arrays (frame_cues: cues.py's rules).
@@ -143,17 +143,6 @@ class MonocularPlacement:
         """After the depth stage: the sensor's roots teach each person's scale."""
         if self.config.learn_scale:
             learn_scales(people, expected, placements, self.scale_sigma)
-
-    def floor_for(
-        self,
-        frame: Frame,
-        people: Sequence[Person],
-        depth_plane: PlaneSource,
-        expected: Sequence[Person | None] = (),
-    ) -> Floor | None:
-        """The floor of this frame (:class:`.floor_choice.FloorChoice`): TF, else the depth
-        image's plane, else the people's (``expected``: their tracks' last persons)."""
-        return self.floors(frame, people, depth_plane, expected)
 
 
 def _with_roots(
