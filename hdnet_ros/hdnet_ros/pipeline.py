@@ -121,7 +121,6 @@ class Stages:
     pose_3d: PoseNetStage | None = None
     placement: MonocularPlacement | None = None  # the joint fit of BlazePose's skeleton, the floor and the scale
     floors: FloorChoice = field(default_factory=lambda: FloorChoice(FloorConfig()))  # the fit's and the priors'
-
     networks_in_use: dict[str, str] = field(default_factory=dict)  # setting -> network that runs ('' off)
 
 
