@@ -1,9 +1,10 @@
 """The floor in the depth image: where a person's feet stand when the sensor cannot see them.
 
 When the depth image still sees the floor nearby, a RANSAC plane fit gives it (once per
-depth image, only when some person needs it); the ray through a person's lower (standing)
-ankle meets the plane raised by the ankle height at their feet. Its error grows as
-z^2 / camera height times the angular keypoint noise.
+depth image, only when some person needs it); the rays through a person's ankles meet the
+plane raised by the ankle height at their feet (both feet weighed by how likely the
+farther one is lifted mid-step). Its error grows as z^2 / camera height times the angular
+keypoint noise.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
+import scipy.special
 
 from hdnet_ros.camera import CameraModel
 from hdnet_ros.joints import LEFT_ANKLE, RIGHT_ANKLE
@@ -34,6 +36,13 @@ MIN_TRUNCATION_MARGIN_PX = 3.0
 # A standing person's pelvis (the hip joints' height) above the floor: 0.530 x stature
 # (Drillis & Contini; skeleton.STANDING_TEMPLATE).
 PELVIS_HEIGHT_FRACTION = 0.530
+# A walker's swing ankle rises up to about this much over the stance ankle's (5-10 cm in
+# mid-swing, more on a stair or a step over something); seen from a camera h above the
+# feet at a ray length t, its floor hit lies up to FOOT_LIFT_M t / h beyond the other's.
+FOOT_LIFT_M = 0.15
+# How often one of a person's two feet is off the floor when nothing says whether they
+# stand or walk: a walker's swing phase is about 40 % of the gait cycle.
+LIFTED_PRIOR = 0.3
 
 
 @dataclass(frozen=True)
@@ -248,6 +257,27 @@ def estimated_fit(
     return plane, samples
 
 
+def lifted_foot_weight(gap: FloatArray, sigma: FloatArray, lift_reach: FloatArray) -> FloatArray:
+    """The probability that the farther of two feet is lifted, given the gap between their
+    floor hits (NaN: one foot only, weight 1), each hit's noise ``sigma`` and how far
+    beyond a lifted foot's hit can lie (``lift_reach``). Both down, the gap is the
+    difference of two noisy hits (folded normal); one lifted, it is spread evenly over
+    [0, lift_reach] and blurred by the same noise. Taking the nearer foot whenever the
+    gap passes a threshold picks the nearer of two noisy hits and places standing people
+    too near; the posterior weighs both readings instead."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.sqrt(2.0) * sigma
+        gap_z = gap / spread
+        both_down = np.sqrt(2.0 / np.pi) / spread * np.exp(-0.5 * gap_z**2)
+        lifted = (_normal_cdf((lift_reach - gap) / spread) - _normal_cdf(-gap_z)) / lift_reach
+        weight = LIFTED_PRIOR * lifted / (LIFTED_PRIOR * lifted + (1.0 - LIFTED_PRIOR) * both_down)
+    return np.where(np.isfinite(weight), weight, 1.0)
+
+
+def _normal_cdf(x: FloatArray) -> FloatArray:
+    return np.asarray(0.5 * scipy.special.erfc(-x / np.sqrt(2.0)))
+
+
 def floor_depths(
     rays: FloatArray,
     ankles_seen: BoolArray,
@@ -256,9 +286,10 @@ def floor_depths(
     stature: float,
     keypoint_sigma_px: float,
 ) -> DepthEstimates:
-    """Depth of every person's pelvis [P] from their feet: the lower ankle's ray meets the
-    floor raised by the ankle height (the other foot may be lifted mid-step, which only ever
-    pushes its hit away), and a standing pelvis is the hip height above that point. From a
+    """Depth of every person's pelvis [P] from their feet: each ankle's ray meets the floor
+    raised by the ankle height, the two hits weighed by the probability that the farther
+    foot is lifted mid-step (:func:`lifted_foot_weight`: a lifted foot only ever pushes its
+    hit away), and a standing pelvis is the hip height above that point. From a
     level camera both are at one depth; a camera that looks down sees the pelvis nearer than
     the feet by the hip height times the sine of its pitch (0.64 m at 50 deg for an adult),
     which the feet's depth alone put too far. ``rays`` [P,J,3] unit viewing rays,
@@ -283,12 +314,13 @@ def floor_depths(
     h = max(-level, 0.1)
     angle = float(np.hypot(keypoint_sigma_px / camera.fy, np.deg2rad(0.2)))
     one = t[:, 0] ** 2 / h * angle
-    with np.errstate(invalid="ignore"):
-        both = np.isfinite(z[:, 1]) & (z[:, 1] - z[:, 0] < 1.0 * one)
-    # Both feet on the floor (their hits agree within the noise): the pelvis stands
-    # between them, and averaging halves the keypoint noise.
-    depth = np.where(both, (z[:, 0] + z[:, 1]) / 2.0, z[:, 0])
+    two = np.isfinite(z[:, 1])  # then the nearer is finite too
+    gap = np.where(two, np.where(two, z[:, 1], 0.0) - np.where(two, z[:, 0], 0.0), np.nan)
+    weight_near = lifted_foot_weight(gap, one, FOOT_LIFT_M * t[:, 0] / h)
+    # The pelvis stands between both feet where both are down (their mean halves the
+    # keypoint noise), over the nearer where the other is lifted: each by its probability.
+    depth = np.where(two, z[:, 0] + (1.0 - weight_near) * np.where(two, gap, 0.0) / 2.0, z[:, 0])
     depth = depth + plane.normal[2] * (PELVIS_HEIGHT_FRACTION - ANKLE_HEIGHT_FRACTION) * stature
-    one = np.where(both, one / np.sqrt(2.0), one)
+    one = np.where(two, one * np.sqrt(1.0 - 0.5 * (1.0 - weight_near)), one)
     found = np.isfinite(depth)
     return DepthEstimates(z=np.where(found, depth, np.nan), sigma=np.where(found, np.hypot(one, 0.15), np.nan))
