@@ -34,6 +34,7 @@ nobody is in front of a person the image's bottom cuts: their feet are beyond it
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -239,6 +240,18 @@ def sure_ankles(person: Person) -> BoolArray:
 MAX_TRUNK_COSINE = float(np.cos(np.deg2rad(80.0)))
 
 
+def unit_up(trunk: FloatArray) -> FloatArray | None:
+    """The trunk's direction [3] as a unit vector, or None where it has no length. Its length
+    is math.hypot's, not np.linalg.norm's: BLAS's dot sums by the array's memory alignment on
+    some CPUs (numpy 1.26's OpenBLAS on a Xeon with AVX-512 FP16), and the frame's pass
+    (frame_floor) reads its trunks as rows of one array where this reads them alone: both
+    must give the same up to the bit."""
+    norm = math.hypot(float(trunk[0]), float(trunk[1]), float(trunk[2]))
+    if not math.isfinite(norm) or norm < 1e-6:
+        return None
+    return np.asarray(trunk / norm)
+
+
 def floor_observations(
     people: Sequence[Person],
     camera: CameraModel,
@@ -269,12 +282,9 @@ def floor_observations(
             continue
         # The trunk's up (hips to shoulders): the network's legs lean off the truth more
         # than its trunk when the camera looks down.
-        body_up = (skeleton[LEFT_SHOULDER] + skeleton[RIGHT_SHOULDER] - skeleton[LEFT_HIP] - skeleton[RIGHT_HIP]) / 2
-        norm = float(np.linalg.norm(body_up))
-        if not np.isfinite(norm) or norm < 1e-6:
-            continue
-        body_up = body_up / norm
-        if not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < MAX_TRUNK_COSINE:
+        trunk = (skeleton[LEFT_SHOULDER] + skeleton[RIGHT_SHOULDER] - skeleton[LEFT_HIP] - skeleton[RIGHT_HIP]) / 2
+        body_up = unit_up(trunk)
+        if body_up is None or not standing(skeleton, body_up) or float(body_up @ IMAGE_UP) < MAX_TRUNK_COSINE:
             continue
         scale = scale_prior(previous if learned_scale else None, 1.0)[0]
         neck = camera.unit_rays(shoulders.mean(axis=0)[None])[0] if np.all(np.isfinite(shoulders)) else None

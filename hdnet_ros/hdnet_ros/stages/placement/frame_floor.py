@@ -31,7 +31,7 @@ from hdnet_ros.joints import (
     RIGHT_SHOULDER,
 )
 from hdnet_ros.people import Person
-from hdnet_ros.stages.placement.cues import AGREEMENT, AGREEMENT_CUT, MAX_TRUNK_COSINE, floor_observations
+from hdnet_ros.stages.placement.cues import AGREEMENT, AGREEMENT_CUT, MAX_TRUNK_COSINE, floor_observations, unit_up
 from hdnet_ros.stages.placement.fit import ANKLE_HEIGHT_M, FEET_MIN_SCORE
 from hdnet_ros.stages.placement.floor import IMAGE_UP
 from hdnet_ros.stages.placement.frame_cues import (
@@ -111,13 +111,10 @@ def _floor_pixels(people: Sequence[Person], camera: CameraModel) -> FloatArray:
 def _standing_up(skeleton: FloatArray, trunk: FloatArray, leg: float) -> FloatArray | None:
     """The skeleton's unit up (its trunk) where it stands (``leg``: its leg length) with the
     trunk near the image's up, else None (cues.floor_observations' tests, in its order)."""
-    norm = float(np.linalg.norm(trunk))
-    if not np.isfinite(norm) or norm < 1e-6:
+    up = unit_up(trunk)
+    if up is None or not standing(skeleton, up, leg) or float(up @ IMAGE_UP) < MAX_TRUNK_COSINE:
         return None
-    up = trunk / norm
-    if not standing(skeleton, up, leg) or float(up @ IMAGE_UP) < MAX_TRUNK_COSINE:
-        return None
-    return np.asarray(up)
+    return up
 
 
 def _rays(
