@@ -143,7 +143,7 @@ def walk_away(config: WalkAwayConfig, learn_scale: bool, seed: int = 0, floor: s
         expected = tracker.expected(people, stamp)
         plane = partial(lifter.floor_plane, frame.depth_m, frame.camera) if floor == "depth" else _no_plane
         networks, placed = placement(frame, people, NetworkEstimates.none(len(people)), expected, plane)
-        lifter(people, frame.depth_m, frame.camera, networks, placement.known_floor())
+        lifter(people, frame.depth_m, frame.camera, networks, placement.floors.known())
         placement.learn(people, expected, placed)
         floors.append(placement.floor.source if placement.floor is not None else "none")
         people = tracker.update(people, stamp, camera)

@@ -315,7 +315,8 @@ def floor_depths(
     angle = float(np.hypot(keypoint_sigma_px / camera.fy, np.deg2rad(0.2)))
     one = t[:, 0] ** 2 / h * angle
     two = np.isfinite(z[:, 1])  # then the nearer is finite too
-    gap = np.where(two, np.where(two, z[:, 1], 0.0) - np.where(two, z[:, 0], 0.0), np.nan)
+    with np.errstate(invalid="ignore"):  # inf - inf where no foot hit: NaN, one foot's weight
+        gap = np.where(two, z[:, 1] - z[:, 0], np.nan)
     weight_near = lifted_foot_weight(gap, one, FOOT_LIFT_M * t[:, 0] / h)
     # The pelvis stands between both feet where both are down (their mean halves the
     # keypoint noise), over the nearer where the other is lifted: each by its probability.

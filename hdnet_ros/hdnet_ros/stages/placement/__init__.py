@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.settings_field import setting
@@ -48,8 +47,6 @@ __all__ = [
     "floor_observations",
     "person_cues",
 ]
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -131,11 +128,6 @@ class MonocularPlacement:
         ]
         self.counts["cut_unplaced"] += sum(withdrawn)
         return _with_roots(networks, placements, withdrawn), placements
-
-    def known_floor(self) -> tuple[FloatArray, float] | None:
-        """This frame's floor (normal, offset) where its height is known, for the depth
-        stage's priors."""
-        return self.floors.known()
 
     def learn(
         self, people: Sequence[Person], expected: Sequence[Person | None], placements: Sequence[PlacementResult | None]
