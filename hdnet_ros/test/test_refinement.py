@@ -44,6 +44,7 @@ from hdnet_ros.synthetic.scene import (
     world_to_camera,
 )
 from hdnet_ros.synthetic.sensor import IDEAL, KINECT
+from numpy_lifting.sample import sample_depth as reference_sample_depth
 
 CAMERA = CameraModel.from_fov(320, 240, 70.0)
 CONFIG = LiftingConfig()
@@ -203,6 +204,57 @@ def test_a_person_hidden_up_to_the_face_is_measured_at_their_face() -> None:
     sure = (person.scores >= SURE_FACE_SCORE)[None]
     sampled, _ = measure_depth(Observed.of([person], CAMERA), depth, CAMERA, np.array([size_z]), CONFIG, None, sure)
     assert np.isnan(sampled.reference[0])
+
+
+def test_a_face_that_a_nearer_person_covers_is_not_measured_as_the_face() -> None:
+    # The synthetic walkers' failure: a man 1 m behind another, whose head and trunk cover
+    # the back man's face; the 2D network is sure of the face (self-occluded joints score
+    # 0.5-0.8 in the oracle), so its windows show the front man, and the back man was
+    # measured at the front man's depth, which split his track in two.
+    back = one_person(3.0, 180.0).people[0]
+    x0, y0, x1, _ = back.detection.box.astype(int)
+    depth = np.full((240, 320), np.nan, np.float32)  # nothing in range but the front man
+    depth[max(y0 - 20, 0) :, max(x0 - 10, 0) : x1 + 10] = 2.5
+    front = replace(back, detection=replace(back.detection, box=np.array([x0 - 10.0, y0 - 20.0, x1 + 10.0, 239.0])))
+    sure = (back.scores >= SURE_FACE_SCORE)[None].repeat(2, axis=0)
+    size_z = np.array([3.0 / 0.63, 2.5])  # the back man looks smaller than he is (hidden)
+
+    alone, _ = measure_depth(Observed.of([back], CAMERA), depth, CAMERA, size_z[:1], CONFIG, None, sure[:1])
+    assert alone.reference[0] == pytest.approx(2.5, abs=0.05)  # the face rule alone takes the front man
+    both = Observed.of([back, front], CAMERA)
+    sampled, _ = measure_depth(both, depth, CAMERA, size_z, CONFIG, None, sure)
+    assert np.isnan(sampled.reference[0])  # his face is the front man's body: refused
+    assert sampled.reference[1] == pytest.approx(2.5, abs=0.05)
+    # The numpy reference of the depth stage decides the same.
+    assert np.array_equal(reference_sample_depth(both, depth, CAMERA, size_z, CONFIG, None, sure).reference,
+                          sampled.reference, equal_nan=True)  # fmt: skip
+    # A face seen over the front man's shoulder, 1 m behind him, stays the back man's.
+    depth[y0 - 20 : y0 + 25, :] = 3.5
+    sampled, _ = measure_depth(both, depth, CAMERA, size_z, CONFIG, None, sure)
+    assert sampled.reference[0] == pytest.approx(3.5, abs=0.05)
+
+
+def test_a_face_beside_a_neighbour_at_the_same_depth_stays_the_face() -> None:
+    # A row of people seated side by side, hidden up to the head by chair backs: the
+    # neighbour's box holds this man's face, but the neighbour's head and trunk do not.
+    person, depth, size_z, face_surface = seated_behind_a_chair(face_score=0.9)
+    width = person.detection.box[2] - person.detection.box[0]
+    shift = np.array([1.2 * width, 0.0])
+    neighbour = replace(
+        person,
+        pixels=person.pixels + shift,
+        detection=replace(person.detection, box=person.detection.box + np.r_[-0.5 * width, 0.0, shift[0], 0.0]),
+    )
+    x0, x1 = int(neighbour.detection.box[0] + 0.5 * width), int(neighbour.detection.box[2])
+    depth[:, x0 : x1 + 1] = face_surface  # the neighbour's body, at this man's face's depth
+    sure = (person.scores >= SURE_FACE_SCORE)[None].repeat(2, axis=0)
+    both = Observed.of([person, neighbour], CAMERA)
+    sizes = np.array([size_z, face_surface])
+    sampled, _ = measure_depth(both, depth, CAMERA, sizes, CONFIG, None, sure)
+    assert sampled.reference[1] == pytest.approx(face_surface, abs=0.05)  # the neighbour's torso
+    assert sampled.reference[0] == pytest.approx(face_surface, abs=0.04)  # this man's face, kept
+    assert np.array_equal(reference_sample_depth(both, depth, CAMERA, sizes, CONFIG, None, sure).reference,
+                          sampled.reference, equal_nan=True)  # fmt: skip
 
 
 def test_lifted_joints_are_centres_not_surfaces() -> None:

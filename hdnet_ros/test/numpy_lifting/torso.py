@@ -48,6 +48,7 @@ PRIOR_LOG_SD = 0.08  # spread of the size prior's depth (log), measured on the b
 HEAD_NEAREST = 0.5
 MIN_FACE_KEYPOINTS = 2
 MIN_FACE_COVERAGE = 0.5
+COVERING_BODY_M = 0.3  # a nearer body that covers the face (torso.py)
 
 # The torso's surface must cover at least this share of the torso's samples.
 MIN_TORSO_COVERAGE = 0.2
@@ -97,7 +98,41 @@ def torso_surfaces(
         unmasked = DepthSampler(sampler.depth, sampler.config, None)  # a kept mask may have slipped off the face
         faces = unmasked.points(face_u[rows], face_v[rows], rows, face_usable[rows])
         centre[retry] = surfaces_in_regions(faces, face_usable[rows].sum(axis=1), size_z[retry], None, config, True)
+        by_face = np.zeros(count, dtype=bool)
+        by_face[rows] = np.isfinite(centre[rows])
+        torso_z = np.where(by_face, np.nan, centre)
+        for person in np.flatnonzero(by_face):
+            if _covered_face(person, centre[person], observed.pixels, face, observed.seen, torso_z, config):
+                centre[person] = np.nan
     return centre
+
+
+def _covered_face(
+    person: int,
+    face_z: float,
+    pixels: FloatArray,
+    face: BoolArray,
+    seen: BoolArray,
+    torso_z: FloatArray,
+    config: LiftingConfig,
+) -> bool:
+    """A face surface that is the body of another person: the face (its sure keypoints' mean)
+    within the extent of their seen face, shoulder and hip keypoints (two at least), their
+    torso surface within COVERING_BODY_M and the cluster gap of it."""
+    u, v = pixels[person, face[person]].mean(axis=0)
+    upper = np.zeros(seen.shape[1], dtype=bool)
+    upper[[*FACE_JOINTS, LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP]] = True
+    for other in range(len(torso_z)):
+        points = pixels[other, seen[other] & upper]
+        if other == person or not np.isfinite(torso_z[other]) or len(points) < 2:
+            continue
+        low, high = points.min(axis=0), points.max(axis=0)
+        if not (low[0] <= u <= high[0] and low[1] <= v <= high[1]):
+            continue
+        gap = np.float32(max(config.cluster_gap_m, 3.0 * config.noise_coefficient * torso_z[other] ** 2))
+        if abs(face_z - torso_z[other]) <= COVERING_BODY_M + float(gap):
+            return True
+    return False
 
 
 def _torso_samples(observed: Observed) -> tuple[FloatArray, FloatArray]:

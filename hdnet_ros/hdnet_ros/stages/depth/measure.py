@@ -76,7 +76,7 @@ from hdnet_ros.stages.depth.occlusion import (
     resolve_torso_pairs,
 )
 from hdnet_ros.stages.depth.sample import Sampled, face_window, personal_stature, window_half_px
-from hdnet_ros.stages.depth.torso import TORSO_SAMPLES, VOTE_SAMPLES, torso_surface
+from hdnet_ros.stages.depth.torso import TORSO_SAMPLES, VOTE_SAMPLES, covered_face, torso_surface
 from hdnet_ros.stages.depth.windows import SORT_SCRATCH, DepthView, select_surface, window_depths
 
 FloatArray = npt.NDArray[np.float64]
@@ -210,10 +210,15 @@ def _measure_people(
     votes = np.empty(joints * VOTE_SAMPLES, dtype=np.float32)
     window = np.empty((4 * settings.max_window_px + 1) ** 2, dtype=np.float32)
     scratch = np.empty(SORT_SCRATCH + max(len(window), len(votes)), dtype=np.uint32)
+    by_face = np.zeros(count, dtype=np.bool_)
     for p in range(count):
-        reference[p] = torso_surface(
+        reference[p], by_face[p] = torso_surface(
             view, p, pixels[p], seen[p], sure[p], boxes[p], size_z[p], settings, region, votes, scratch
         )
+    torso_z = np.where(by_face, np.nan, reference)  # the surfaces a face may be covered by
+    for p in range(count):
+        if by_face[p] and covered_face(p, reference[p], pixels, seen, sure, torso_z, settings):
+            reference[p] = np.nan
         stature[p] = personal_stature(pixels[p], seen[p], settings.fx, reference[p], settings.prior_stature_m)
         if not math.isfinite(reference[p]):
             continue

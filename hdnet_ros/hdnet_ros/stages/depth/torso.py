@@ -19,7 +19,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from hdnet_ros.joints import FACE_JOINTS
+from hdnet_ros.joints import FACE_JOINTS, LEFT_HIP, LEFT_SHOULDER, RIGHT_HIP, RIGHT_SHOULDER
 from hdnet_ros.stages.depth.geometry import CORNER_TRIANGLES, TORSO_CORNERS, cross_2d
 from hdnet_ros.stages.depth.jit import compiled
 from hdnet_ros.stages.depth.kernel_settings import KernelSettings
@@ -62,6 +62,13 @@ MIN_FACE_COVERAGE = 0.5
 # right as often as wrong; the synthetic oracle scores faces hidden by others 0.3-0.5):
 # the placement fit's feet take the same bound (placement.fit_constants.FEET_MIN_SCORE).
 SURE_FACE_SCORE = 0.5
+# A face may be another person's body: one nearer, whose head or shoulders cover this
+# person's face, fills the face windows (the synthetic walkers: a man 1.1 m behind another
+# measured at the front man's 2.4 m, which split his track in two). A face surface within a
+# body's depth (COVERING_BODY_M, plus the cluster gap) of the torso surface of a person whose
+# head and trunk hold the face is that person's, and is refused (:func:`covered_face`).
+COVERING_BODY_M = 0.3
+_UPPER_BODY = (*FACE_JOINTS, LEFT_SHOULDER, RIGHT_SHOULDER, LEFT_HIP, RIGHT_HIP)
 
 # The torso's surface must cover at least this share of the torso's samples.
 MIN_TORSO_COVERAGE = 0.2
@@ -102,10 +109,11 @@ def torso_surface(
     region: DepthValues,
     votes: DepthValues,
     scratch: npt.NDArray[np.uint32],
-) -> float:
-    """The person's torso surface depth (module doc), NaN when nothing fits; ``sure`` [J]: the
-    joints the 2D network is sure of (SURE_FACE_SCORE); ``region`` [TORSO_SAMPLES], ``votes``
-    [J*VOTE_SAMPLES] and ``scratch`` (:func:`.windows.sort_depths`) are scratch space."""
+) -> tuple[float, bool]:
+    """The person's torso surface depth (module doc), NaN when nothing fits, and whether their
+    face stands for it; ``sure`` [J]: the joints the 2D network is sure of (SURE_FACE_SCORE);
+    ``region`` [TORSO_SAMPLES], ``votes`` [J*VOTE_SAMPLES] and ``scratch``
+    (:func:`.windows.sort_depths`) are scratch space."""
     u, v = _torso_samples(pixels, seen, box)
     region_count = point_depths(view, person, u, v, _ALL_SAMPLES, region)
     sort_depths(region, region_count, scratch)
@@ -117,27 +125,73 @@ def torso_surface(
         # The torso hidden: the depths around the seen keypoints stand in for it (no votes).
         sort_depths(votes, vote_count, scratch)
         centre = surface_in_region(votes, vote_count, float(vote_samples), size_z, votes, 0, False, settings, False)
-    if not math.isfinite(centre) and math.isfinite(size_z):
-        # Nothing of the person at the size prior's depth: their face, nearer (HEAD_NEAREST).
-        face = np.zeros(len(seen), dtype=np.bool_)
-        for joint in FACE_JOINTS:
-            face[joint] = seen[joint] and sure[joint]
-        if np.count_nonzero(face) >= MIN_FACE_KEYPOINTS:
-            # Without the person's mask: one kept from an earlier run (moved with the box) may
-            # have slipped off the face, which the 2D network is sure is this person's.
-            unmasked = DepthView(
-                view.depth,
-                view.mask_inside,
-                view.mask_x0,
-                view.mask_y0,
-                np.zeros(len(view.mask_present), dtype=np.bool_),
-                view.min_depth,
-                view.max_depth,
-            )
-            face_count, face_samples = _vote_depths(unmasked, person, pixels, face, size_z, settings, votes)
-            sort_depths(votes, face_count, scratch)
-            centre = surface_in_region(votes, face_count, float(face_samples), size_z, votes, 0, False, settings, True)
-    return centre
+    if math.isfinite(centre) or not math.isfinite(size_z):
+        return centre, False
+    # Nothing of the person at the size prior's depth: their face, nearer (HEAD_NEAREST).
+    face = np.zeros(len(seen), dtype=np.bool_)
+    for joint in FACE_JOINTS:
+        face[joint] = seen[joint] and sure[joint]
+    if np.count_nonzero(face) >= MIN_FACE_KEYPOINTS:
+        # Without the person's mask: one kept from an earlier run (moved with the box) may
+        # have slipped off the face, which the 2D network is sure is this person's.
+        unmasked = DepthView(
+            view.depth,
+            view.mask_inside,
+            view.mask_x0,
+            view.mask_y0,
+            np.zeros(len(view.mask_present), dtype=np.bool_),
+            view.min_depth,
+            view.max_depth,
+        )
+        face_count, face_samples = _vote_depths(unmasked, person, pixels, face, size_z, settings, votes)
+        sort_depths(votes, face_count, scratch)
+        centre = surface_in_region(votes, face_count, float(face_samples), size_z, votes, 0, False, settings, True)
+    return centre, math.isfinite(centre)
+
+
+@compiled
+def covered_face(
+    person: int,
+    face_z: float,
+    pixels: FloatArray,
+    seen: BoolArray,
+    sure: BoolArray,
+    torso_z: FloatArray,
+    settings: KernelSettings,
+) -> bool:
+    """Whether ``person``'s face surface at ``face_z`` is the body of another person: the face
+    (the mean of its sure keypoints; ``pixels`` [P,J,2], ``seen``, ``sure`` [P,J]) lies on
+    their head and trunk (:func:`_on_upper_body`) and their torso surface (``torso_z`` [P],
+    NaN: none, or a face) within COVERING_BODY_M and the cluster gap of it."""
+    u, v, count = 0.0, 0.0, 0
+    for joint in FACE_JOINTS:
+        if sure[person, joint]:
+            u, v, count = u + pixels[person, joint, 0], v + pixels[person, joint, 1], count + 1
+    if count == 0:
+        return False
+    u, v = u / count, v / count
+    for other in range(len(torso_z)):
+        z = torso_z[other]
+        if other == person or not math.isfinite(z) or not _on_upper_body(pixels[other], seen[other], u, v):
+            continue
+        gap = float(cluster_gap(settings.cluster_gap_m, settings.noise_coefficient, z))
+        if abs(face_z - z) <= COVERING_BODY_M + gap:
+            return True
+    return False
+
+
+@compiled
+def _on_upper_body(pixels: FloatArray, seen: BoolArray, u: float, v: float) -> bool:
+    """Whether pixel (u, v) lies within the extent of a person's seen face, shoulder and hip
+    keypoints (at least two of them): on their head and trunk, not merely in their box, which
+    also holds their neighbours' faces in a row of people side by side."""
+    low_u, low_v, high_u, high_v, count = np.inf, np.inf, -np.inf, -np.inf, 0
+    for joint in _UPPER_BODY:
+        if seen[joint]:
+            x, y = pixels[joint, 0], pixels[joint, 1]
+            low_u, low_v, high_u, high_v = min(low_u, x), min(low_v, y), max(high_u, x), max(high_v, y)
+            count += 1
+    return count >= 2 and low_u <= u <= high_u and low_v <= v <= high_v
 
 
 @compiled
