@@ -245,8 +245,8 @@ def test_a_face_beside_a_neighbour_at_the_same_depth_stays_the_face() -> None:
         pixels=person.pixels + shift,
         detection=replace(person.detection, box=person.detection.box + np.r_[-0.5 * width, 0.0, shift[0], 0.0]),
     )
-    x0, x1 = int(neighbour.detection.box[0] + 0.5 * width), int(neighbour.detection.box[2])
-    depth[:, x0 : x1 + 1] = face_surface  # the neighbour's body, at this man's face's depth
+    # The neighbour's body beside this man's chair back, at this man's face's depth.
+    depth[:, int(person.detection.box[2]) + 6 : int(neighbour.detection.box[2]) + 1] = face_surface
     sure = (person.scores >= SURE_FACE_SCORE)[None].repeat(2, axis=0)
     both = Observed.of([person, neighbour], CAMERA)
     sizes = np.array([size_z, face_surface])

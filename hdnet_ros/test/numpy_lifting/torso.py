@@ -29,7 +29,7 @@ from hdnet_ros.stages.depth.arrays import Observed
 from hdnet_ros.stages.depth.config import LiftingConfig
 
 from numpy_lifting.geometry import cross_2d
-from numpy_lifting.windows import DepthSampler, Windows, clusters, round_half_even, run_medians
+from numpy_lifting.windows import DepthSampler, Windows, cluster_gaps, clusters, round_half_even, run_medians
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -129,7 +129,7 @@ def _covered_face(
         low, high = points.min(axis=0), points.max(axis=0)
         if not (low[0] <= u <= high[0] and low[1] <= v <= high[1]):
             continue
-        gap = np.float32(max(config.cluster_gap_m, 3.0 * config.noise_coefficient * torso_z[other] ** 2))
+        gap = cluster_gaps(torso_z[other : other + 1], config.cluster_gap_m, config.noise_coefficient)[0]
         if abs(face_z - torso_z[other]) <= COVERING_BODY_M + float(gap):
             return True
     return False
