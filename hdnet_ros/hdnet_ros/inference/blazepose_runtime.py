@@ -47,6 +47,14 @@ PUBLISHED = "the published network, float32"
 # decoder branch uncomputed: 0.74x a crop's time on 2 AVX2 cores (docs/benchmarks.md, the
 # eleventh session); the other runtimes compute it anyway.
 SKIPPABLE = ("mask",)
+# Where a depth stage reads the masks, a frame's crops run with the mask where the stage
+# wants it and without it elsewhere (BlazePoseStage.infer). The share depends on the scene:
+# 97 % of the sample sequence's crops wanted one (a seated row whose boxes meet), 19-47 % of
+# the benchmark crowd's (people apart; still people keep their last mask). So the probe
+# times a call with the mask and one without, alike: timed with the mask alone, it kept
+# LiteRT on a Zen 4 where OpenVINO takes 1.09x its time with the mask and 0.70x without
+# (docs/inference.md, "The mask where it is read").
+MASK_MIX = ((), SKIPPABLE)
 
 
 def open_blazepose(path: Path, inference: InferenceConfig, threads: int, runtime: str = "litert_fp32") -> Backend:
@@ -76,8 +84,9 @@ def choose_blazepose(
 ) -> Choice[Backend]:
     """:func:`open_blazepose` with the choice it made: on the CPU the candidate named by
     ``runtime`` or chosen (``auto``) by :func:`runtime_choice.choose_runtime`, timed on the
-    outputs the stage will read (``skip``: SKIPPABLE where no depth stage reads the masks);
-    elsewhere the configured GPU or torch runtime (named ``inference.backend``)."""
+    outputs the stage will read (``skip``: SKIPPABLE where no depth stage reads the masks;
+    else a call with the mask and one without, :data:`MASK_MIX`); elsewhere the configured GPU
+    or torch runtime (named ``inference.backend``)."""
     if not path.is_file():
         raise ModelFileError(f"model file {path} does not exist")
     if inference.backend == "onnxruntime" and inference.device in ("", "cpu"):
@@ -86,7 +95,7 @@ def choose_blazepose(
             blazepose_candidates(path, inference, threads, skip),
             runtime,
             rounds=inference.runtime_probe_rounds,
-            remember=(str(path.resolve()), repr(inference), threads, skip),
+            remember=(str(path.resolve()), repr(inference), threads, probe_calls(skip)),
             store=choice_store(inference),
             files=(path,),
         )
@@ -102,12 +111,14 @@ def blazepose_candidates(
 ) -> list[Candidate[Backend]]:
     """BlazePose's CPU runtimes, the published file first. All compute in float32 from the
     file's float16 weights: their outputs differ by float32 summation order only (landmarks
-    2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md). The probe asks each for all
-    outputs but ``skip`` (a runtime that can leave those uncomputed does)."""
+    2e-5, world 6e-5, mask 9e-4 relative; docs/inference.md). The probe's call runs the crops
+    once per entry of :func:`probe_calls` (a runtime that can leave the skipped outputs
+    uncomputed does)."""
     crops = np.random.default_rng(0).random((min(PROBE_CROPS, inference.max_batch), 256, 256, 3), dtype=np.float32)
+    calls = probe_calls(skip)
 
     def call(backend: Backend) -> object:
-        return backend.run({"image": crops}, skip)
+        return [backend.run({"image": crops}, outputs_left_out) for outputs_left_out in calls]
 
     def close(backend: Backend) -> None:
         backend.close()
@@ -139,6 +150,12 @@ def blazepose_candidates(
             outputs=PUBLISHED,
         ),
     ]
+
+
+def probe_calls(skip: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """The outputs each of the probe's calls leaves out: ``skip`` alone where it covers the
+    mask (no depth stage reads one), else :data:`MASK_MIX`."""
+    return (skip,) if set(SKIPPABLE) <= set(skip) else MASK_MIX
 
 
 def _blazepose_litert(path: Path, threads: int) -> Backend:
