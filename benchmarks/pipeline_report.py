@@ -43,8 +43,8 @@ def accuracy_text(row: dict[str, Any]) -> str:
     nan = float("nan")
     if row["network"] == "2D heatmaps":
         return (
-            f"COCO PCK {row['pck']:.3f} OKS {row['oks']:.3f}; joints {row.get('px_max', nan):.4f} px "
-            "from onnxruntime's (worst)"
+            f"COCO PCK {row['pck']:.3f} OKS {row['oks']:.3f}; joints {row.get('px_median', nan):.4f} / "
+            f"{row.get('px_max', nan):.4f} px from onnxruntime's (median / worst)"
         )
     if row["network"] == "detector":
         same = "the same people" if row.get("same_people") else "OTHER people"

@@ -39,7 +39,7 @@ from hdnet_ros.model_files import ModelFileError, resolve_model_file
 from hdnet_ros.people import Frame, Person
 from hdnet_ros.pipeline import Pipeline
 from hdnet_ros.stages.detection import PersonDetector
-from hdnet_ros.stages.keypoint_runtimes import movenet_candidates
+from hdnet_ros.stages.keypoint_runtimes import BF16_MEASURED, movenet_candidates
 from hdnet_ros.stages.keypoints2d import MOVENET_INPUT_SIZE, KeypointEstimator
 from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
@@ -190,7 +190,7 @@ def heatmap_rows(settings: Settings, pipeline: Pipeline, data_dir: Path, rounds:
     inference, name = settings.inference, settings.keypoints.model
     path = resolve_model_file(name, settings.models.models_dir or None)
     candidates = model_file_candidates(
-        name, path, inference, settings.models.threads, inference.heatmap_max_batch, PROBE_CROPS
+        name, path, inference, settings.models.threads, inference.heatmap_max_batch, PROBE_CROPS, name in BF16_MEASURED
     )
     by_name, opened, missing = _open(candidates)
     medians = _timed(by_name, opened, rounds)
@@ -215,20 +215,21 @@ def heatmap_rows(settings: Settings, pipeline: Pipeline, data_dir: Path, rounds:
             **score(photos, found[runtime]),
         }
         if reference is not None:
-            row["px_max"] = _largest_px(found[runtime], reference)
+            distances = _px_distances(found[runtime], reference)
+            row["px_median"], row["px_max"] = float(np.median(distances)), float(distances.max(initial=0.0))
         rows.append(row)
         by_name[runtime].close(opened[runtime])
     return rows
 
 
-def _largest_px(ours: list[Any], theirs: list[Any]) -> float:
-    """The largest distance [image px] of a joint both placed, over all photos and people."""
-    largest = 0.0
+def _px_distances(ours: list[Any], theirs: list[Any]) -> np.ndarray:
+    """The distances [image px] of the joints both placed, over all photos and people."""
+    distances = [np.zeros(0)]
     for mine, reference in zip(ours, theirs, strict=True):
         for (a, _), (b, _) in zip(mine, reference, strict=True):
             both = np.all(np.isfinite(a) & np.isfinite(b), axis=1)
-            largest = max(largest, float(np.linalg.norm(a[both] - b[both], axis=1).max(initial=0.0)))
-    return largest
+            distances.append(np.linalg.norm(a[both] - b[both], axis=1))
+    return np.concatenate(distances)
 
 
 def detector_rows(settings: Settings, pipeline: Pipeline, data_dir: Path, rounds: int) -> list[dict[str, Any]]:

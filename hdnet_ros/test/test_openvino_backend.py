@@ -517,7 +517,8 @@ def test_broken_files_are_clear_errors(models_dir: Path, tmp_path: Path, cpu: In
 
 def test_precision_is_forced_to_float32(engines: Path) -> None:
     """bf16 (OpenVINO's default on CPUs with AVX512_BF16 or AMX) moved BlazePose's landmarks
-    by over 100 px: every compile asks for f32, with the thread cap."""
+    by over 100 px: every compile asks for f32 unless bf16 is named (test_heatmap_bf16.py),
+    with the thread cap."""
     from hdnet_ros.inference.openvino_backend import compile_properties
 
     properties = compile_properties(2, engines)

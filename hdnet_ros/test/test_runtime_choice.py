@@ -141,6 +141,34 @@ def test_decide_takes_a_faster_runtime_of_the_same_outputs_beyond_the_noise(
     assert plain == (name if medians[name] < 0.9 * medians["onnxruntime"] else "onnxruntime")
 
 
+@pytest.mark.parametrize(
+    ("medians", "expected"),
+    [
+        # PP-TinyPose where bf16 is native: float32 OpenVINO 1.3x onnxruntime, bf16 1.3x that: bf16.
+        ({"onnxruntime": 20.0, "openvino": 15.0, "bf16": 11.5}, "bf16"),
+        # bf16 1.8x onnxruntime but within 10 % of float32 OpenVINO: the float32 outputs, at
+        # almost the same speed, are kept (against onnxruntime alone it would clear its line).
+        ({"onnxruntime": 20.0, "openvino": 12.0, "bf16": 11.0}, "openvino"),
+        # OpenVINO in float32 no faster than onnxruntime: bf16 is measured against onnxruntime.
+        ({"onnxruntime": 20.0, "openvino": 21.0, "bf16": 17.5}, "bf16"),
+        ({"onnxruntime": 20.0, "openvino": 21.0, "bf16": 18.5}, "onnxruntime"),
+    ],
+)
+def test_another_arithmetic_must_beat_the_fastest_runtime_of_the_published_outputs(
+    medians: dict[str, float], expected: str
+) -> None:
+    """A candidate that changes the outputs (bf16) is worth its change only against the
+    fastest way to get the first one's outputs, not against the first one alone."""
+    order = ["onnxruntime", "openvino", "bf16"]
+    assert decide(medians, order, margin=0.10, same_outputs={"openvino"})[0] == expected
+    # Near its line (within CLOSE_BAND of 0.9 x the float32 OpenVINO's time) the probe runs again.
+    line = 0.9 * min(medians["onnxruntime"], medians["openvino"])
+    near = abs(medians["bf16"] - line) / medians["onnxruntime"] <= runtime_choice.CLOSE_BAND
+    assert runtime_choice.close_call(medians, order, 0.10, same_outputs={"openvino"}) is (
+        near or abs(medians["openvino"] / medians["onnxruntime"] - 0.97) <= runtime_choice.CLOSE_BAND
+    )
+
+
 def test_auto_compares_same_outputs_by_their_labels(monkeypatch: pytest.MonkeyPatch) -> None:
     """The labels come from the candidates: the one whose outputs are the first one's needs to
     be faster by the noise's margin only; an unlabelled one by the full margin."""

@@ -5,9 +5,13 @@ PicoDet) or as TFLite (BlazePose GHUM) runs as published, without a conversion s
 
 Precision: OpenVINO's CPU plugin computes in bf16 by default on CPUs with AVX512_BF16 or
 AMX (recent Xeons, Zen 4): PP-TinyPose's heatmaps then move by 1e-2 and BlazePose's
-landmarks by over 100 px on a random crop (issue 19's measurements). This backend always
-sets ``INFERENCE_PRECISION_HINT f32``: its outputs are the float network's within float32
-summation order, like onnxruntime's and LiteRT's.
+landmarks by over 100 px on a random crop (issue 19's measurements). This backend sets
+``INFERENCE_PRECISION_HINT f32`` unless it is created with ``precision="bf16"``: its
+outputs are then the float network's within float32 summation order, like onnxruntime's
+and LiteRT's. bf16 is asked for by name only, and only where the CPU computes it natively
+(:func:`native_bf16`): the 2D heatmap network's ``openvino_bf16`` runtime
+(:mod:`hdnet_ros.inference.model_file_runtimes`), whose accuracy against annotated people is
+float32's (docs/inference.md).
 
 Batches: with ``max_batch`` the batch axis (dimension 0 of every input) is made free for
 1..max_batch crops. Sizes up to ``static_batches`` each get a model compiled for that exact
@@ -55,6 +59,7 @@ LOGGER = get_logger(__name__)
 STATIC_BATCHES = 8
 BUCKET_STEP = 4
 FILE_SUFFIXES = (".onnx", ".xml", ".tflite")
+PRECISIONS = ("f32", "bf16")
 _NO_SHAPE = -1  # OpenVinoBackend._shape_for: no compiled shape runs that many crops
 
 
@@ -70,6 +75,13 @@ def import_openvino() -> Any:
     return openvino
 
 
+def native_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin computes bfloat16 natively on this CPU (its
+    ``OPTIMIZATION_CAPABILITIES`` list BF16: AVX512_BF16 or AMX). Elsewhere a bf16 hint
+    runs in float32 (or emulated), so no bf16 runtime is offered there."""
+    return "BF16" in shared_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 @functools.lru_cache(maxsize=1)
 def shared_core() -> Any:
     """The process's one ``openvino.Core``: every network compiles its models on it (the
@@ -80,17 +92,19 @@ def shared_core() -> Any:
     return import_openvino().Core()
 
 
-def compile_properties(threads: int | None, cache_dir: Path | None = None) -> dict[str, str]:
-    """The CPU plugin's properties: float32 arithmetic always (see the module doc), one
-    stream tuned for the latency of one call, and at most ``threads`` threads (a robot
-    shares its cores between nodes; None: OpenVINO's default, every core); ``cache_dir``:
-    OpenVINO's cache of compiled models."""
+def compile_properties(threads: int | None, cache_dir: Path | None = None, precision: str = "f32") -> dict[str, str]:
+    """The CPU plugin's properties: ``precision`` arithmetic (float32 unless bf16 is asked
+    for by name; see the module doc), one stream tuned for the latency of one call, and at
+    most ``threads`` threads (a robot shares its cores between nodes; None: OpenVINO's
+    default, every core); ``cache_dir``: OpenVINO's cache of compiled models."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"OpenVINO precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     # Threads not pinned to cores, as onnxruntime's and LiteRT's are not: a robot's other
     # nodes share the cores (pinned or not, the calls took the same time within the noise
     # of this loaded 2-core machine: 0.9-1.2x).
     properties = {
         "PERFORMANCE_HINT": "LATENCY",
-        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_PRECISION_HINT": precision,
         "ENABLE_CPU_PINNING": "NO",
     }
     if threads is not None:
@@ -124,7 +138,8 @@ class OpenVinoBackend(Backend):
     may leave out (``run(..., skip=...)``): every shape is also compiled without them, so
     that the branches only they need are not computed (BlazePose's person mask: a quarter
     of a crop's time); the other outputs are the full model's within float32 summation
-    order (to the bit where measured: 2 AVX2 cores).
+    order (to the bit where measured: 2 AVX2 cores). ``precision``: ``f32``, or ``bf16``
+    where :func:`native_bf16` (its ``kind`` then says so: ``openvino_bf16``).
     """
 
     kind = "openvino"
@@ -141,6 +156,7 @@ class OpenVinoBackend(Backend):
         cache_dir: Path | None = None,
         first_batches: Sequence[int] | None = None,
         skippable: Sequence[str] = (),
+        precision: str = "f32",
     ) -> None:
         if static_batches < 0:
             raise ValueError(f"static_batches must be at least 0, not {static_batches}")
@@ -151,7 +167,9 @@ class OpenVinoBackend(Backend):
         openvino = import_openvino()
         _check_files(model_path)
         self.model_path = model_path
-        self.properties = compile_properties(threads, cache_dir)
+        self.properties = compile_properties(threads, cache_dir, precision)
+        if precision != "f32":
+            self.kind = f"openvino_{precision}"
         self._identity = file_identity(model_path)
         self._compiled: set[Key] = set()  # this backend's keys in COMPILED, dropped on close
         self._core: Any = shared_core()

@@ -133,9 +133,11 @@ def decide(
     same_outputs: Collection[str] = (),
 ) -> tuple[str, str]:
     """``(name, reason)``: the first of ``preferred`` that was timed, unless another is faster
-    by more than its margin (a fraction of the first one's time): then the fastest of those.
-    The margin is ``margin``, or :data:`SAME_OUTPUTS_MARGIN` for the candidates named in
-    ``same_outputs`` (whose outputs are the first one's within float32 rounding).
+    by more than its margin (a fraction of its baseline's time): then the fastest of those.
+    The candidates named in ``same_outputs`` (whose outputs are the first one's within
+    float32 rounding) need :data:`SAME_OUTPUTS_MARGIN` against the first one; the others
+    ``margin`` against the fastest of the first one and ``same_outputs`` (what runs without
+    changing the outputs: another arithmetic must be worth its change against that).
 
     ``medians_ms``: each timed candidate's median time per call; candidates missing there
     (not available) are passed over.
@@ -149,7 +151,8 @@ def decide(
     if fastest == first:
         return first, f"the fastest in the probe ({listed})"
     margins = _margins(timed, margin, same_outputs)
-    faster = [name for name in timed[1:] if medians_ms[name] < (1.0 - margins[name]) * medians_ms[first]]
+    lines = _baselines(medians_ms, timed, same_outputs)
+    faster = [name for name in timed[1:] if medians_ms[name] < (1.0 - margins[name]) * lines[name]]
     if faster:
         chosen = min(faster, key=lambda name: medians_ms[name])
         gain = medians_ms[first] / medians_ms[chosen]
@@ -159,8 +162,18 @@ def decide(
 
 
 def _margins(timed: Sequence[str], margin: float, same_outputs: Collection[str]) -> dict[str, float]:
-    """Each timed candidate's margin against the first (:func:`decide`)."""
+    """Each timed candidate's margin against its baseline (:func:`decide`)."""
     return {name: SAME_OUTPUTS_MARGIN if name in same_outputs else margin for name in timed}
+
+
+def _baselines(
+    medians_ms: Mapping[str, float], timed: Sequence[str], same_outputs: Collection[str]
+) -> dict[str, float]:
+    """Each timed candidate's baseline [ms] (:func:`decide`): the first one's time for those
+    of its outputs, the fastest of those (the first included) for the others."""
+    first = medians_ms[timed[0]]
+    unchanged = min(medians_ms[name] for name in timed if name == timed[0] or name in same_outputs)
+    return {name: first if name in same_outputs else unchanged for name in timed}
 
 
 def close_call(
@@ -177,8 +190,9 @@ def close_call(
     if len(timed) < 2 or not medians_ms[timed[0]] > 0.0:
         return False
     margins = _margins(timed, margin, same_outputs)
+    lines = _baselines(medians_ms, timed, same_outputs)
     first = medians_ms[timed[0]]
-    return any(abs(medians_ms[name] / first - (1.0 - margins[name])) <= band for name in timed[1:])
+    return any(abs((medians_ms[name] - (1.0 - margins[name]) * lines[name]) / first) <= band for name in timed[1:])
 
 
 def probe_ms(calls: Mapping[str, Callable[[], object]], warm_up: int, rounds: int, seed: int = 0) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """The 2D network's runtimes on the CPU and the choice between them (``keypoints.runtime``):
 MoveNet's below; a network stored as ONNX or OpenVINO IR (PP-TinyPose, the default) has
-onnxruntime and OpenVINO (:func:`open_keypoint_network`,
-:mod:`hdnet_ros.inference.model_file_runtimes`).
+onnxruntime and OpenVINO, and PP-TinyPose also OpenVINO in bf16 where the CPU computes it
+natively (:func:`open_keypoint_network`, :mod:`hdnet_ros.inference.model_file_runtimes`).
 
 The published network is an int8 TFLite file. Where the CPU multiplies int8 pairs in one
 instruction (x86-64 VNNI, aarch64 dot product) LiteRT runs it fastest; where it does not,
@@ -43,6 +43,9 @@ from hdnet_ros.inference.runtime_choice import Candidate, choose_runtime
 from hdnet_ros.people import Detection
 from hdnet_ros.stages.keypoints2d import KeypointConfig, KeypointEstimator, MoveNetBatched, MoveNetLiteRT
 
+# The 2D networks whose bf16 keypoints were scored against annotated people (OKS and PCK
+# the same as float32's: docs/inference.md): ``openvino_bf16`` is a candidate for these.
+BF16_MEASURED = ("pp_tinypose_128x96", "pp_tinypose_256x192")
 # The probe's frame: a VGA image with this many people (the crops a busy frame runs).
 PROBE_PEOPLE = 4
 PROBE_SIZE = (480, 640)
@@ -149,7 +152,15 @@ def open_movenet_on_cpu(
 def open_keypoint_network(path: Path, config: KeypointConfig, inference: InferenceConfig, threads: int) -> Backend:
     """A 2D network stored as ONNX or OpenVINO IR (PP-TinyPose) on the runtime
     ``keypoints.runtime`` names, or the fastest here (``auto``); all of a frame's crops go
-    in one call (``inference.heatmap_max_batch``)."""
+    in one call (``inference.heatmap_max_batch``). bf16 is a candidate for the networks
+    whose accuracy in it was measured against annotated people (:data:`BF16_MEASURED`)."""
     return choose_model_file_runtime(
-        "2D keypoints", config.model, path, inference, threads, config.runtime, inference.heatmap_max_batch
+        "2D keypoints",
+        config.model,
+        path,
+        inference,
+        threads,
+        config.runtime,
+        inference.heatmap_max_batch,
+        reduced_precision=config.model in BF16_MEASURED,
     ).runtime
