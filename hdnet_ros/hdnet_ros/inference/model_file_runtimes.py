@@ -35,9 +35,9 @@ from hdnet_ros.model_files import IR_CONVERSIONS, ModelFileError, weights_files
 
 LOG = get_logger(__name__)
 OPENVINO = "openvino"
+OPENVINO_BF16 = "openvino_bf16"
 # The probe's batch for networks that take person crops: the crops of a busy frame.
 PROBE_CROPS = 4
-OPENVINO_BF16 = "openvino_bf16"
 # Both runtimes compute the one file in float32 (Candidate.outputs).
 THE_FILE = "the file, float32"
 MODEL_FILE_RUNTIMES = (AUTO, "onnxruntime", OPENVINO)
