@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hdnet_ros.evaluation.annotations import load_sets
-from hdnet_ros.evaluation.scoring import Skeleton2D, score_photo
 from hdnet_ros.inference import model_file_runtimes
 from hdnet_ros.inference.openvino_backend import compile_properties
 from hdnet_ros.inference.runtime import InferenceConfig
@@ -38,7 +36,6 @@ PCK_DROP_BOUND = 0.02
 MEDIAN_CROP_PX_BOUND = 0.5
 P90_CROP_PX_BOUND = 2.0
 SEEN_FLIPS_BOUND = 0.03
-CROP_HEIGHT = 128
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +104,8 @@ def _keypoints(network: Any, photos: list[Any]) -> list[list[Any]]:
 
 def _scores(photos: list[Any], found: list[list[Any]], threshold: float) -> tuple[float, float]:
     """Mean OKS and PCK@0.1 of the keypoints scored at least ``threshold``."""
+    from hdnet_ros.evaluation.scoring import Skeleton2D, score_photo  # OpenCV, through the annotations
+
     oks: list[float] = []
     hits = joints = 0
     for photo, people in zip(photos, found, strict=True):
@@ -123,6 +122,8 @@ def _scores(photos: list[Any], found: list[list[Any]], threshold: float) -> tupl
 
 @needs("openvino", "cv2", why="the bf16 runtime is OpenVINO's; the crops need OpenCV")
 def test_bf16_keypoints_score_as_float32_s_on_annotated_people(models_dir: Path, data_dir: Path) -> None:
+    from hdnet_ros.evaluation.annotations import load_sets
+    from hdnet_ros.inference.heatmap_codec import topdown_affines
     from hdnet_ros.inference.openvino_backend import OpenVinoBackend, native_bf16
     from hdnet_ros.stages.topdown_heatmap import HeatmapKeypoints
 
@@ -141,7 +142,9 @@ def test_bf16_keypoints_score_as_float32_s_on_annotated_people(models_dir: Path,
             assert backend.kind == ("openvino" if precision == "f32" else "openvino_bf16")
             compiled = next(iter(backend._full.requests.values())).get_compiled_model()
             assert compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == precision
-            found[precision] = _keypoints(HeatmapKeypoints(backend, settings.keypoints, 16), photos)
+            network = HeatmapKeypoints(backend, settings.keypoints, 16)
+            found[precision] = _keypoints(network, photos)
+    crop = network.crop
     threshold = settings.keypoints.heatmap_min_score
     oks32, pck32 = _scores(photos, found["f32"], threshold)
     oks16, pck16 = _scores(photos, found["bf16"], threshold)
@@ -153,11 +156,10 @@ def test_bf16_keypoints_score_as_float32_s_on_annotated_people(models_dir: Path,
         for person, a, b in zip(photo.people, people32, people16, strict=True):
             seen32, seen16 = a.scores[:17] >= threshold, b.scores[:17] >= threshold
             seen, flips = seen + int((seen32 | seen16).sum()), flips + int((seen32 ^ seen16).sum())
-            # The crop is the box padded by crop_scale and fitted to the input's 3:4 aspect.
-            x0, y0, x1, y1 = person.box
-            crop_height = max(y1 - y0, (x1 - x0) * 4 / 3) * settings.keypoints.crop_scale
+            # Crop px per image px: the scale of the codec's own image -> crop affine.
+            scale = topdown_affines(np.asarray(person.box, float), crop)[0, 0, 0]
             both = seen32 & seen16
-            moves += list(np.linalg.norm(a.pixels[:17][both] - b.pixels[:17][both], axis=1) * CROP_HEIGHT / crop_height)
+            moves += list(np.linalg.norm(a.pixels[:17][both] - b.pixels[:17][both], axis=1) * scale)
     assert len(moves) > 300
     assert np.median(moves) <= MEDIAN_CROP_PX_BOUND and np.percentile(moves, 90) <= P90_CROP_PX_BOUND
     assert flips <= SEEN_FLIPS_BOUND * seen
