@@ -8,11 +8,16 @@ depth, through the default pipeline; tracking restarts with each. The image does
 change within a scene, so the people published should not either. The seated row of these
 frames gives the detector's low-score boxes, boxes around part of a person and flickering
 detections: on main before the fifteenth session scene 1 grew from 7 people to 15 (mean
-9.9) under 17 track ids; now scenes publish 6.8-8.4 people a frame on average (6-7 in
-their first frame) under 8-11 track ids. The bounds leave 1.1-1.6 people a frame and 2-4
-track ids of margin over those figures for other CPUs' boxes (a detection that flickers
-across the threshold there starts one more track), and fail on the old figures. The roots'
-steps and the velocities are bounded the same way (their tests say with what margins).
+9.9) under 17 track ids. Each scene's starting people are the median count of its first
+three frames: the first frame alone flickers by one between arithmetics (scene 1 starts with
+7 people in float32 and with 6 in PP-TinyPose's bfloat16, then 7, 7; with one frame as the
+reference its mean 8.47 sat 0.03 under the bound and failed on another bf16 CPU at 8.53).
+Scenes now publish 6.8-8.5 people a frame on average under 8-12 track ids, against 6-7
+starting people (float32 and bfloat16 keypoints). The bounds leave 1.0-1.7 people a frame
+and 1-4 track ids of margin over those figures for other CPUs' boxes (a detection that
+flickers across the threshold there starts one more track), and fail on the old figures.
+The roots' steps and the velocities are bounded the same way (their tests say with what
+margins).
 """
 
 from __future__ import annotations
@@ -84,17 +89,22 @@ def scenes(models_dir: Path, sample_bags: list[Path]) -> list[Scene]:
     return results
 
 
+def starting_people(counts: list[int]) -> int:
+    """The people a scene starts with: the median of its first three frames' counts."""
+    return int(np.median(counts[:3]))
+
+
 def test_a_still_scene_keeps_its_people(scenes: list[Scene]) -> None:
-    """No scene's people grow by more than 2.5 a frame on average over its first frame's."""
+    """No scene's people grow by more than 2.5 a frame on average over its starting people."""
     for counts, _, _, _ in scenes:
-        assert counts[0] >= 5, "the seated row and the standing man"
-        assert np.mean(counts) <= counts[0] + 2.5, counts
+        assert starting_people(counts) >= 5, "the seated row and the standing man"
+        assert np.mean(counts) <= starting_people(counts) + 2.5, counts
 
 
 def test_a_still_scene_keeps_its_identities(scenes: list[Scene]) -> None:
-    """No scene publishes more than 6 track ids beyond its first frame's people."""
+    """No scene publishes more than 6 track ids beyond its starting people."""
     for counts, ids, _, _ in scenes:
-        assert len(ids) <= counts[0] + 6, (counts, sorted(ids))
+        assert len(ids) <= starting_people(counts) + 6, (counts, sorted(ids))
 
 
 def test_a_still_scene_keeps_its_people_where_they_are(scenes: list[Scene]) -> None:
