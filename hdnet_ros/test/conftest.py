@@ -20,6 +20,12 @@ bound that holds only on this machine's bits fails here:
 * ``builtin``: every LiteRT interpreter runs LiteRT's builtin int8 kernels instead of
   XNNPACK's: a second int8 arithmetic (other multipliers and roundings at every op). The
   exactness checks skip; the bounded ones must hold.
+* ``float32`` and ``bf16``: the 2D heatmap network (PP-TinyPose) runs where ``auto`` would
+  let its start-up probe choose: on OpenVINO in float32 (onnxruntime's outputs within
+  rounding), or in bfloat16 (only on CPUs that compute it: AVX512_BF16 or AMX). ``auto``
+  picks between them by timing, so a CPU with bf16 runs the suite on either; the bounds
+  must hold on both (scene 1 of ``test_identities.py`` starts with 7 people in float32
+  and 6 in bf16).
 """
 
 from __future__ import annotations
@@ -47,7 +53,9 @@ MODELS_DIR = _directory(MODELS_DIR_ENV, SHARED / "models")
 DATA_DIR = _directory(DATA_DIR_ENV, SHARED / "data")
 
 CPU_VARIATION_ENV = "HDNET_ROS_TEST_CPU_VARIATION"
-CPU_VARIATIONS = ("none", "boxes", "builtin")
+CPU_VARIATIONS = ("none", "boxes", "builtin", "float32", "bf16")
+# The 2D network's runtime that --cpu-variation float32 / bf16 puts where auto would choose.
+KEYPOINT_RUNTIME_VARIATIONS = {"float32": "openvino", "bf16": "openvino_bf16"}
 # The largest box move of --cpu-variation=boxes, px: twice the 5e-5 px measured between
 # AVX2 and AVX-512 runs of the detector.
 BOX_NUDGE_PX = 1e-4
@@ -59,7 +67,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=CPU_VARIATIONS,
         default=os.environ.get(CPU_VARIATION_ENV) or "none",
         help="run the CPU-sensitive checks as another CPU would: boxes (person boxes moved by <= 1e-4 px "
-        "before the MoveNet crop), builtin (LiteRT's builtin int8 kernels instead of XNNPACK's)",
+        "before the MoveNet crop), builtin (LiteRT's builtin int8 kernels instead of XNNPACK's), float32 / bf16 "
+        "(the 2D heatmap network on OpenVINO in that arithmetic where auto would choose by timing)",
     )
 
 
@@ -170,7 +179,29 @@ def _apply_cpu_variation(cpu_variation: str) -> Iterator[None]:
                 init(self, *args, **kwargs)
 
             patch.setattr(interpreter.Interpreter, "__init__", builtin_init)
+        elif cpu_variation in KEYPOINT_RUNTIME_VARIATIONS:
+            _pin_keypoint_runtime(patch, KEYPOINT_RUNTIME_VARIATIONS[cpu_variation])
         yield
+
+
+def _pin_keypoint_runtime(patch: pytest.MonkeyPatch, pinned: str) -> None:
+    """Every 2D heatmap network opened with ``runtime: auto`` opens on ``pinned`` instead."""
+    from hdnet_ros.inference.model_file_runtimes import OPENVINO_BF16
+    from hdnet_ros.inference.openvino_backend import native_bf16
+    from hdnet_ros.inference.runtime_choice import AUTO
+    from hdnet_ros.stages import keypoint_runtimes
+
+    if pinned == OPENVINO_BF16 and not native_bf16():
+        pytest.exit("--cpu-variation=bf16: this CPU does not compute bfloat16 (no AVX512_BF16 or AMX)", returncode=4)
+
+    choose = keypoint_runtimes.choose_model_file_runtime
+
+    def pinned_choice(
+        network: str, name: str, path: Path, inference: Any, threads: int, runtime: str, *rest: Any, **kw: Any
+    ) -> Any:
+        return choose(network, name, path, inference, threads, pinned if runtime == AUTO else runtime, *rest, **kw)
+
+    patch.setattr(keypoint_runtimes, "choose_model_file_runtime", pinned_choice)
 
 
 @pytest.fixture(scope="session")
